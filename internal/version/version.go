@@ -1,0 +1,88 @@
+// Package version reports what a binary is: its release, the commit it was
+// built from and the protocol version it speaks.
+//
+// The protocol version decides who may talk to whom during a rolling
+// upgrade. Servers exchange it in beacons and in gRPC metadata; two ends are
+// compatible when their major versions are equal. A minor bump marks an
+// additive change (new optional fields or RPCs) that old and new servers can
+// run side by side for the length of a roll; a major bump needs a stop-the-world
+// migration and the meta server refuses to let such a replica server join.
+package version
+
+import (
+	"fmt"
+	"runtime/debug"
+	"strconv"
+	"strings"
+)
+
+// These are set at link time, e.g.
+//
+//	go build -ldflags "-X github.com/pegasus-go/pegasus/internal/version.commit=$(git rev-parse HEAD)"
+//
+// protocolMinor can be bumped the same way to build an upgrade candidate.
+var (
+	release       = "0.1.0"
+	commit        = ""
+	protocolMajor = "1"
+	protocolMinor = "0"
+)
+
+// Protocol is a protocol version: major.minor.
+type Protocol struct {
+	Major, Minor int
+}
+
+// String formats the version as "major.minor".
+func (p Protocol) String() string { return fmt.Sprintf("%d.%d", p.Major, p.Minor) }
+
+// CompatibleWith reports whether servers speaking p and o may run in one
+// cluster at the same time.
+func (p Protocol) CompatibleWith(o Protocol) bool { return p.Major == o.Major }
+
+// ParseProtocol parses "major.minor".
+func ParseProtocol(s string) (Protocol, error) {
+	maj, min, ok := strings.Cut(strings.TrimSpace(s), ".")
+	if !ok {
+		return Protocol{}, fmt.Errorf("version: protocol %q is not major.minor", s)
+	}
+	a, err1 := strconv.Atoi(maj)
+	b, err2 := strconv.Atoi(min)
+	if err1 != nil || err2 != nil || a < 0 || b < 0 {
+		return Protocol{}, fmt.Errorf("version: protocol %q is not major.minor", s)
+	}
+	return Protocol{Major: a, Minor: b}, nil
+}
+
+// Current is the protocol version this binary speaks.
+func Current() Protocol {
+	p, err := ParseProtocol(protocolMajor + "." + protocolMinor)
+	if err != nil {
+		panic(err) // only a bad -ldflags value gets here
+	}
+	return p
+}
+
+// Release is the release version of this binary.
+func Release() string { return release }
+
+// Commit is the git commit this binary was built from, or "unknown".
+func Commit() string {
+	if commit != "" {
+		return commit
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
+}
+
+// String is the one-line description printed by `pegasus version` and
+// reported in beacons.
+func String() string {
+	return fmt.Sprintf("pegasus %s (commit %s, protocol %s)", Release(), Commit(), Current())
+}

@@ -1,0 +1,34 @@
+package version
+
+import "testing"
+
+func TestParseProtocol(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    Protocol
+		wantErr bool
+	}{
+		{in: "1.0", want: Protocol{1, 0}},
+		{in: " 2.13 ", want: Protocol{2, 13}},
+		{in: "1", wantErr: true},
+		{in: "a.b", wantErr: true},
+		{in: "-1.0", wantErr: true},
+	} {
+		got, err := ParseProtocol(tc.in)
+		if (err != nil) != tc.wantErr || got != tc.want {
+			t.Errorf("ParseProtocol(%q) = %v, %v; want %v, err=%v", tc.in, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+func TestCompatibility(t *testing.T) {
+	if !(Protocol{1, 0}).CompatibleWith(Protocol{1, 1}) {
+		t.Error("minor bump must stay compatible")
+	}
+	if (Protocol{1, 3}).CompatibleWith(Protocol{2, 0}) {
+		t.Error("major bump must be incompatible")
+	}
+	if Current().String() == "" || String() == "" {
+		t.Error("empty version strings")
+	}
+}
