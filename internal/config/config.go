@@ -1,0 +1,243 @@
+// Package config defines the configuration of every server role: one TOML
+// file per role, every key with a documented default, and flags that
+// override the file. Key names follow Pegasus' config.ini where Pegasus has
+// the same concept (fd_grace_seconds, replica_assign_delay_ms_for_dropouts,
+// ...), so that a Pegasus operator recognises them.
+//
+// docs/configuration.md is generated from the `doc` tags below and a test
+// keeps it in sync (go test ./internal/config -update rewrites it).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// ErrInvalid wraps every validation failure.
+var ErrInvalid = errors.New("config: invalid")
+
+// FailureDetector holds the beacon/lease/grace timing shared by meta and
+// replica servers. A replica server stops serving when its lease runs out,
+// which must happen before the meta server may declare it dead and promote
+// another primary: lease < grace.
+type FailureDetector struct {
+	BeaconIntervalSeconds int `toml:"fd_beacon_interval_seconds" doc:"How often a replica server sends a beacon to the meta server."`
+	LeaseSeconds          int `toml:"fd_lease_seconds" doc:"How long a replica server may serve after its last acknowledged beacon. Must be below fd_grace_seconds."`
+	GraceSeconds          int `toml:"fd_grace_seconds" doc:"How long the meta server waits without beacons before it declares a replica server dead."`
+	CheckIntervalSeconds  int `toml:"fd_check_interval_seconds" doc:"How often both sides check leases and graces."`
+}
+
+// Meta configures a meta server.
+type Meta struct {
+	Listen        string   `toml:"listen" doc:"gRPC address for replica servers, clients and the shell."`
+	HTTPListen    string   `toml:"http_listen" doc:"HTTP address of the JSON API, the cluster page and /metrics. Empty disables it."`
+	PegasusListen string   `toml:"pegasus_listen" doc:"Address of the Apache Pegasus wire-protocol listener for official clients. Empty disables it."`
+	DataDir       string   `toml:"data_dir" doc:"Directory for the embedded etcd's data and the server's own files."`
+	ClusterName   string   `toml:"cluster_name" doc:"Name of the cluster; prefixes every key the cluster keeps in etcd."`
+	EtcdEndpoints []string `toml:"etcd_endpoints" doc:"Endpoints of an external etcd cluster. Empty starts an embedded single-node etcd in data_dir."`
+	EtcdClientURL string   `toml:"etcd_client_url" doc:"Client URL of the embedded etcd (only when etcd_endpoints is empty)."`
+	EtcdPeerURL   string   `toml:"etcd_peer_url" doc:"Peer URL of the embedded etcd (only when etcd_endpoints is empty)."`
+
+	ElectionTTLSeconds int `toml:"election_ttl_seconds" doc:"TTL of the etcd lease behind meta leadership: a crashed leader is replaced after at most this long."`
+
+	FailureDetector
+
+	ReplicaAssignDelayMsForDropouts int    `toml:"replica_assign_delay_ms_for_dropouts" doc:"How long a partition may run with a missing replica before a new one is added on another node (runtime knob meta.lb.assign_delay_ms). Gives a restarting node a maintenance window."`
+	AddSecondaryMaxCountForOneNode  int    `toml:"add_secondary_max_count_for_one_node" doc:"At most this many add-secondary operations in flight per target node (runtime knob meta.lb.add_secondary_max_count_for_one_node); 0 pauses re-replication."`
+	NodeLivePercentageThreshold     int    `toml:"node_live_percentage_threshold_for_update" doc:"The meta server freezes (stops reconfiguring) when fewer than this percentage of replica servers are alive (runtime knob meta.live_percentage)."`
+	MinLiveNodeCountForUnfreeze     int    `toml:"min_live_node_count_for_unfreeze" doc:"The meta server freezes when fewer replica servers than this are alive."`
+	MetaFunctionLevelOnStart        string `toml:"meta_function_level_on_start" doc:"Meta level after start: stopped, blind, freezed, steady or lively."`
+	LBIntervalMs                    int    `toml:"lb_interval_ms" doc:"How often the leader checks every partition for missing primaries and secondaries (cure) and runs the balancer."`
+}
+
+// Replica configures a replica server.
+type Replica struct {
+	Listen        string   `toml:"listen" doc:"gRPC address for clients, peers and the meta server. Also the node's identity in partition configurations."`
+	HTTPListen    string   `toml:"http_listen" doc:"HTTP address of /metrics and the status JSON. Empty disables it."`
+	PegasusListen string   `toml:"pegasus_listen" doc:"Address of the Apache Pegasus wire-protocol listener for official clients. Empty disables it."`
+	DataDir       string   `toml:"data_dir" doc:"Directory holding every partition replica: its mutation log and its Pebble store."`
+	MetaServers   []string `toml:"meta_servers" doc:"gRPC addresses of the meta servers."`
+
+	FailureDetector
+
+	LogPrivateFileSizeMB int  `toml:"log_private_file_size_mb" doc:"Size at which a mutation log segment is rolled."`
+	LogSync              bool `toml:"log_sync" doc:"fsync the mutation log before acknowledging a write. Turn off only for throwaway benchmarks."`
+
+	PrepareTimeoutMsForSecondaries int `toml:"prepare_timeout_ms_for_secondaries" doc:"A secondary that has not acknowledged a prepare within this time is reported to the meta server for removal, so writes never block on a dead member."`
+	GroupCheckIntervalMs           int `toml:"group_check_interval_ms" doc:"How often a primary sends its commit point to members when no writes carry it."`
+	MaxInflightMutations           int `toml:"max_inflight_mutations" doc:"Prepared but uncommitted mutations a primary allows before it answers ERR_CAPACITY_EXCEEDED (Pegasus staleness_for_commit)."`
+	MutationCacheMB                int `toml:"mutation_cache_mb" doc:"Recent mutations a primary keeps in memory per partition to let a learner catch up from the log without a checkpoint."`
+	CheckpointIntervalSeconds      int `toml:"checkpoint_interval_seconds" doc:"How often memtables are flushed to make the durable decree advance and the mutation log shrink."`
+
+	MaxSortKeyBytes int `toml:"max_sort_key_bytes" doc:"Largest sort key accepted; larger writes get ERR_INVALID_PARAMETERS and change nothing."`
+	MaxValueBytes   int `toml:"max_value_bytes" doc:"Largest value accepted; larger writes get ERR_INVALID_PARAMETERS and change nothing."`
+}
+
+// Collector configures the availability collector.
+type Collector struct {
+	HTTPListen            string   `toml:"http_listen" doc:"HTTP address of the availability JSON, the cluster page and /metrics."`
+	MetaServers           []string `toml:"meta_servers" doc:"gRPC addresses of the meta servers."`
+	DetectTable           string   `toml:"available_detect_app" doc:"Table the collector creates and probes on every partition."`
+	DetectPartitionCount  int      `toml:"available_detect_partition_count" doc:"Partition count of the detection table when the collector creates it."`
+	DetectIntervalSeconds int      `toml:"available_detect_interval_seconds" doc:"How often every partition is probed with a write and a read."`
+	DetectTimeoutMs       int      `toml:"available_detect_timeout_ms" doc:"A probe slower than this counts as failed."`
+}
+
+// DefaultMeta returns a meta server's defaults.
+func DefaultMeta() Meta {
+	return Meta{
+		Listen:                          "127.0.0.1:34601",
+		HTTPListen:                      "127.0.0.1:34611",
+		PegasusListen:                   "127.0.0.1:34621",
+		DataDir:                         "./data/meta",
+		ClusterName:                     "onebox",
+		EtcdClientURL:                   "http://127.0.0.1:2379",
+		EtcdPeerURL:                     "http://127.0.0.1:2380",
+		ElectionTTLSeconds:              3,
+		FailureDetector:                 DefaultFailureDetector(),
+		ReplicaAssignDelayMsForDropouts: 300000,
+		AddSecondaryMaxCountForOneNode:  10,
+		NodeLivePercentageThreshold:     50,
+		MinLiveNodeCountForUnfreeze:     2,
+		MetaFunctionLevelOnStart:        "steady",
+		LBIntervalMs:                    1000,
+	}
+}
+
+// DefaultReplica returns a replica server's defaults.
+func DefaultReplica() Replica {
+	return Replica{
+		Listen:                         "127.0.0.1:34801",
+		HTTPListen:                     "127.0.0.1:34811",
+		PegasusListen:                  "127.0.0.1:34821",
+		DataDir:                        "./data/replica",
+		MetaServers:                    []string{"127.0.0.1:34601"},
+		FailureDetector:                DefaultFailureDetector(),
+		LogPrivateFileSizeMB:           32,
+		LogSync:                        true,
+		PrepareTimeoutMsForSecondaries: 1000,
+		GroupCheckIntervalMs:           1000,
+		MaxInflightMutations:           1024,
+		MutationCacheMB:                1,
+		CheckpointIntervalSeconds:      100,
+		MaxSortKeyBytes:                64 << 10,
+		MaxValueBytes:                  1 << 20,
+	}
+}
+
+// DefaultCollector returns the collector's defaults.
+func DefaultCollector() Collector {
+	return Collector{
+		HTTPListen:            "127.0.0.1:34101",
+		MetaServers:           []string{"127.0.0.1:34601"},
+		DetectTable:           "detect",
+		DetectPartitionCount:  8,
+		DetectIntervalSeconds: 1,
+		DetectTimeoutMs:       1000,
+	}
+}
+
+// DefaultFailureDetector returns beacon 3 s, lease 9 s, grace 10 s: the
+// figures of the Pegasus operations guide (Pegasus' code ships 20/22 s).
+func DefaultFailureDetector() FailureDetector {
+	return FailureDetector{BeaconIntervalSeconds: 3, LeaseSeconds: 9, GraceSeconds: 10, CheckIntervalSeconds: 1}
+}
+
+// BeaconInterval, Lease, Grace and CheckInterval return the timings as durations.
+func (f FailureDetector) BeaconInterval() time.Duration {
+	return time.Duration(f.BeaconIntervalSeconds) * time.Second
+}
+func (f FailureDetector) Lease() time.Duration { return time.Duration(f.LeaseSeconds) * time.Second }
+func (f FailureDetector) Grace() time.Duration { return time.Duration(f.GraceSeconds) * time.Second }
+func (f FailureDetector) CheckInterval() time.Duration {
+	return time.Duration(f.CheckIntervalSeconds) * time.Second
+}
+
+// Validate checks the timing invariants.
+func (f FailureDetector) Validate() error {
+	if f.BeaconIntervalSeconds <= 0 || f.LeaseSeconds <= 0 || f.GraceSeconds <= 0 || f.CheckIntervalSeconds <= 0 {
+		return fmt.Errorf("%w: failure detector timings must be positive (beacon %ds, lease %ds, grace %ds, check %ds)",
+			ErrInvalid, f.BeaconIntervalSeconds, f.LeaseSeconds, f.GraceSeconds, f.CheckIntervalSeconds)
+	}
+	if f.LeaseSeconds >= f.GraceSeconds {
+		return fmt.Errorf("%w: fd_lease_seconds (%d) must be below fd_grace_seconds (%d), or two primaries could serve at once",
+			ErrInvalid, f.LeaseSeconds, f.GraceSeconds)
+	}
+	if f.BeaconIntervalSeconds >= f.LeaseSeconds {
+		return fmt.Errorf("%w: fd_beacon_interval_seconds (%d) must be below fd_lease_seconds (%d), or every lease runs out between beacons",
+			ErrInvalid, f.BeaconIntervalSeconds, f.LeaseSeconds)
+	}
+	return nil
+}
+
+// Validate checks a meta server configuration.
+func (m Meta) Validate() error {
+	if m.Listen == "" {
+		return fmt.Errorf("%w: meta listen address is empty", ErrInvalid)
+	}
+	if m.DataDir == "" {
+		return fmt.Errorf("%w: meta data_dir is empty", ErrInvalid)
+	}
+	switch m.MetaFunctionLevelOnStart {
+	case "stopped", "blind", "freezed", "steady", "lively":
+	default:
+		return fmt.Errorf("%w: meta_function_level_on_start %q is not one of stopped, blind, freezed, steady, lively", ErrInvalid, m.MetaFunctionLevelOnStart)
+	}
+	if m.ElectionTTLSeconds < 1 {
+		return fmt.Errorf("%w: election_ttl_seconds must be at least 1", ErrInvalid)
+	}
+	return m.FailureDetector.Validate()
+}
+
+// Validate checks a replica server configuration.
+func (r Replica) Validate() error {
+	if r.Listen == "" {
+		return fmt.Errorf("%w: replica listen address is empty", ErrInvalid)
+	}
+	if r.DataDir == "" {
+		return fmt.Errorf("%w: replica data_dir is empty", ErrInvalid)
+	}
+	if len(r.MetaServers) == 0 {
+		return fmt.Errorf("%w: replica meta_servers is empty", ErrInvalid)
+	}
+	if r.MaxInflightMutations < 1 {
+		return fmt.Errorf("%w: max_inflight_mutations must be at least 1", ErrInvalid)
+	}
+	return r.FailureDetector.Validate()
+}
+
+// Validate checks a collector configuration.
+func (c Collector) Validate() error {
+	if len(c.MetaServers) == 0 {
+		return fmt.Errorf("%w: collector meta_servers is empty", ErrInvalid)
+	}
+	if c.DetectIntervalSeconds < 1 || c.DetectPartitionCount < 1 {
+		return fmt.Errorf("%w: collector detect interval and partition count must be positive", ErrInvalid)
+	}
+	return nil
+}
+
+// Load reads a TOML file over the defaults already in cfg (a pointer to one
+// of the role structs). Unknown keys are an error: a misspelt key that is
+// silently ignored is a production incident waiting to happen.
+func Load(path string, cfg any) error {
+	if path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	md, err := toml.Decode(string(data), cfg)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return fmt.Errorf("%w: %s: unknown keys %v", ErrInvalid, path, und)
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/configuration.md")
+
+const docPath = "../../docs/configuration.md"
+
+func TestDocsUpToDate(t *testing.T) {
+	want := Markdown()
+	if *update {
+		if err := os.WriteFile(docPath, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(docPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Fatalf("docs/configuration.md is stale; run go test ./internal/config -update")
+	}
+}
+
+func TestEveryKeyDocumented(t *testing.T) {
+	for _, cfg := range []any{DefaultMeta(), DefaultReplica(), DefaultCollector()} {
+		walk(reflect.ValueOf(cfg), func(key, doc string, _ reflect.Value) {
+			if doc == "" {
+				t.Errorf("%T: key %s has no doc tag", cfg, key)
+			}
+		})
+	}
+}
+
+func TestDefaultsValid(t *testing.T) {
+	if err := DefaultMeta().Validate(); err != nil {
+		t.Error(err)
+	}
+	if err := DefaultReplica().Validate(); err != nil {
+		t.Error(err)
+	}
+	if err := DefaultCollector().Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestLeaseMustBeBelowGrace(t *testing.T) {
+	fd := DefaultFailureDetector()
+	fd.LeaseSeconds, fd.GraceSeconds = 10, 10
+	err := fd.Validate()
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "fd_lease_seconds (10) must be below fd_grace_seconds (10)") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestLoadOverridesDefaultsAndRejectsUnknownKeys(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "meta.toml")
+	if err := os.WriteFile(good, []byte("fd_grace_seconds = 12\ncluster_name = \"prod\"\netcd_endpoints = [\"127.0.0.1:2379\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultMeta()
+	if err := Load(good, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.GraceSeconds != 12 || cfg.ClusterName != "prod" || len(cfg.EtcdEndpoints) != 1 || cfg.LeaseSeconds != 9 {
+		t.Fatalf("unexpected config %+v", cfg)
+	}
+
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("fd_grace_secs = 12\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg = DefaultMeta()
+	if err := Load(bad, &cfg); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "fd_grace_secs") {
+		t.Fatalf("unknown key not rejected: %v", err)
+	}
+}
