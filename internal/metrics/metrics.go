@@ -1,0 +1,179 @@
+// Package metrics defines the Prometheus series every role exports on
+// /metrics. Each server owns its registry (several servers share a process in
+// tests), and the series names are the same across roles where the concept is
+// the same, so one dashboard (deploy/grafana-dashboard.json) reads them all.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// latencyBuckets spans 50 µs to ~6.5 s: fast local reads up to stalls that
+// a client would call an outage.
+var latencyBuckets = prometheus.ExponentialBuckets(50e-6, 2, 18)
+
+// Registry is one server's set of series plus the Go runtime and process
+// collectors.
+type Registry struct {
+	reg *prometheus.Registry
+}
+
+func newRegistry() *Registry {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Registry{reg: r}
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (r *Registry) Handler() http.Handler {
+	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg})
+}
+
+// Gatherer exposes the registry to tests and the collector.
+func (r *Registry) Gatherer() prometheus.Gatherer { return r.reg }
+
+// Replica holds a replica server's series.
+type Replica struct {
+	*Registry
+	// Requests counts client requests by operation (get, set, multi_get, ...).
+	Requests *prometheus.CounterVec
+	// Errors counts failed client requests by operation and error code name.
+	Errors *prometheus.CounterVec
+	// Latency is the server-side latency of client requests by operation.
+	Latency *prometheus.HistogramVec
+	// Replicas counts partition replicas by status (primary, secondary, ...).
+	Replicas *prometheus.GaugeVec
+	// LogBytes is the size of every mutation log on the server.
+	LogBytes prometheus.Gauge
+	// LogSyncSeconds is the latency of one group-commit fsync.
+	LogSyncSeconds prometheus.Histogram
+	// LearnBytes counts bytes received while learning (log entries and checkpoints).
+	LearnBytes prometheus.Counter
+	// BeaconRTT is the round trip of a beacon to the meta server.
+	BeaconRTT prometheus.Histogram
+	// LeaseValid is 1 while the server holds a lease from the meta server.
+	LeaseValid prometheus.Gauge
+}
+
+// NewReplica creates a replica server's registry.
+func NewReplica() *Replica {
+	m := &Replica{
+		Registry: newRegistry(),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pegasus_replica_requests_total", Help: "Client requests received, by operation.",
+		}, []string{"op"}),
+		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pegasus_replica_request_errors_total", Help: "Client requests that failed, by operation and error code.",
+		}, []string{"op", "code"}),
+		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "pegasus_replica_request_duration_seconds", Help: "Server-side latency of client requests, by operation.",
+			Buckets: latencyBuckets,
+		}, []string{"op"}),
+		Replicas: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pegasus_replica_replicas", Help: "Partition replicas on this server, by status.",
+		}, []string{"status"}),
+		LogBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pegasus_replica_mutation_log_bytes", Help: "Bytes held in the mutation logs of this server.",
+		}),
+		LogSyncSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "pegasus_replica_mutation_log_fsync_seconds", Help: "Latency of one mutation log group-commit fsync.",
+			Buckets: latencyBuckets,
+		}),
+		LearnBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pegasus_replica_learn_bytes_total", Help: "Bytes received while learning (log entries and checkpoint files).",
+		}),
+		BeaconRTT: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "pegasus_replica_beacon_rtt_seconds", Help: "Round trip of a beacon to the meta server.",
+			Buckets: latencyBuckets,
+		}),
+		LeaseValid: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pegasus_replica_lease_valid", Help: "1 while the server holds a lease from the meta server, else 0.",
+		}),
+	}
+	m.reg.MustRegister(m.Requests, m.Errors, m.Latency, m.Replicas, m.LogBytes, m.LogSyncSeconds, m.LearnBytes, m.BeaconRTT, m.LeaseValid)
+	return m
+}
+
+// Meta holds a meta server's series.
+type Meta struct {
+	*Registry
+	// IsLeader is 1 on the leader meta server.
+	IsLeader prometheus.Gauge
+	// Level is the meta function level (100 stopped ... 500 lively).
+	Level prometheus.Gauge
+	// Reconfigurations counts partition configuration changes by Pegasus config type.
+	Reconfigurations *prometheus.CounterVec
+	// BeaconGap is the time between two beacons of one replica server as seen by the meta.
+	BeaconGap prometheus.Histogram
+	// Nodes counts replica servers by state (alive, dead).
+	Nodes *prometheus.GaugeVec
+	// Partitions counts partitions by health (fully_healthy, unhealthy, write_unhealthy, read_unhealthy).
+	Partitions *prometheus.GaugeVec
+	// RollingStep is 1 for the step a rolling update is executing, labelled by node and step.
+	RollingStep *prometheus.GaugeVec
+}
+
+// NewMeta creates a meta server's registry.
+func NewMeta() *Meta {
+	m := &Meta{
+		Registry: newRegistry(),
+		IsLeader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pegasus_meta_is_leader", Help: "1 on the leader meta server, else 0.",
+		}),
+		Level: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pegasus_meta_level", Help: "Meta function level: 100 stopped, 200 blind, 300 freezed, 400 steady, 500 lively.",
+		}),
+		Reconfigurations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pegasus_meta_reconfigurations_total", Help: "Partition configuration changes, by config type.",
+		}, []string{"type"}),
+		BeaconGap: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "pegasus_meta_beacon_gap_seconds", Help: "Time between two beacons of one replica server.",
+			Buckets: prometheus.LinearBuckets(0.5, 0.5, 24),
+		}),
+		Nodes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pegasus_meta_nodes", Help: "Replica servers, by state.",
+		}, []string{"state"}),
+		Partitions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pegasus_meta_partitions", Help: "Partitions, by health.",
+		}, []string{"health"}),
+		RollingStep: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pegasus_rolling_update_step", Help: "1 for the step a rolling update is executing.",
+		}, []string{"node", "step"}),
+	}
+	m.reg.MustRegister(m.IsLeader, m.Level, m.Reconfigurations, m.BeaconGap, m.Nodes, m.Partitions, m.RollingStep)
+	return m
+}
+
+// Collector holds the availability collector's series.
+type Collector struct {
+	*Registry
+	// Probes counts availability probes by kind (read, write) and result (ok, error).
+	Probes *prometheus.CounterVec
+	// ProbeLatency is the latency of probes by kind.
+	ProbeLatency *prometheus.HistogramVec
+	// Availability is the success ratio of the last minute's probes (0..1).
+	Availability prometheus.Gauge
+}
+
+// NewCollector creates the collector's registry.
+func NewCollector() *Collector {
+	m := &Collector{
+		Registry: newRegistry(),
+		Probes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pegasus_collector_probes_total", Help: "Availability probes, by kind and result.",
+		}, []string{"kind", "result"}),
+		ProbeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "pegasus_collector_probe_duration_seconds", Help: "Availability probe latency, by kind.",
+			Buckets: latencyBuckets,
+		}, []string{"kind"}),
+		Availability: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pegasus_collector_availability_ratio", Help: "Success ratio of the last minute's probes.",
+		}),
+	}
+	m.reg.MustRegister(m.Probes, m.ProbeLatency, m.Availability)
+	return m
+}
