@@ -1,0 +1,308 @@
+package plan
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Plan is the ordered list of steps of one roll and the facts they were
+// built from. It is stored inside State, so a resumed roll runs the plan
+// it started with even if the cluster changed meanwhile.
+type Plan struct {
+	Options Options `json:"options"`
+	// Replicas lists every replica server of the cluster, selected or not:
+	// health and beacon gates count all of them.
+	Replicas  []string `json:"replicas"`
+	Metas     []string `json:"metas"`
+	Leader    string   `json:"leader"`
+	Collector string   `json:"collector,omitempty"`
+	// MetaLevel is the meta function level before the roll, restored at
+	// its end.
+	MetaLevel  string `json:"meta_level"`
+	NewVersion string `json:"new_version,omitempty"`
+	Tables     int    `json:"tables"`
+	Partitions int    `json:"partitions"`
+	Steps      []Step `json:"steps"`
+}
+
+// Build checks the snapshot and options and returns the plan. It refuses
+// (with an error wrapping one of the package's sentinels) a snapshot with
+// a server down or no single meta leader, an unknown node in the subset,
+// an upgrade whose protocol is incompatible with any running server, an
+// availability already below the pause threshold, and a maintenance
+// window shorter than a replica server's downtime budget.
+//
+// The high-availability plan is:
+//
+//	prepare:  check-healthy; set_meta_level steady; assign_delay_ms = window
+//	each replica server, in snapshot order:
+//	          add_secondary_max 0; migrate_node; downgrade_node;
+//	          replica.kill_partition; stop; [install]; start; wait ALIVE;
+//	          add_secondary_max N; wait fully healthy
+//	each meta server, followers first, leader last:
+//	          check role; stop; [install]; start; wait beacons from all replicas
+//	collector: stop; [install]; start; wait reporting
+//	reset:    add_secondary_max and assign_delay_ms back; meta level back
+//
+// The simple plan keeps set_meta_level steady and, per replica server,
+// stop; [install]; start; wait ALIVE; wait fully healthy.
+func Build(s Snapshot, o Options) (Plan, error) {
+	if err := s.validate(); err != nil {
+		return Plan{}, err
+	}
+	o = o.withDefaults()
+	if err := o.validate(); err != nil {
+		return Plan{}, err
+	}
+	if down := s.downNodes(); len(down) > 0 {
+		return Plan{}, fmt.Errorf("%w: %s", ErrNodeDown, strings.Join(down, ", "))
+	}
+	scope, err := selectNodes(s, o.Nodes)
+	if err != nil {
+		return Plan{}, err
+	}
+	if o.Upgrade {
+		if err := checkCompatibility(s); err != nil {
+			return Plan{}, err
+		}
+	}
+	if o.MinAvailability > 0 && s.Availability != nil && *s.Availability < o.MinAvailability {
+		return Plan{}, fmt.Errorf("%w: %s < %s", ErrAvailabilityLow,
+			percent(*s.Availability), percent(o.MinAvailability))
+	}
+	level, _ := normalizeMetaLevel(s.MetaLevel) // validated above
+	if level == "" {
+		level = "steady"
+	}
+
+	p := Plan{Options: o, MetaLevel: level, Tables: len(s.Tables)}
+	if o.Upgrade {
+		p.NewVersion = s.NewVersion
+	}
+	for _, t := range s.Tables {
+		p.Partitions += t.PartitionCount
+	}
+	for _, r := range s.Replicas {
+		p.Replicas = append(p.Replicas, r.Node)
+	}
+	for _, m := range s.Metas {
+		p.Metas = append(p.Metas, m.Node)
+		if m.Leader {
+			p.Leader = m.Node
+		}
+	}
+	if s.Collector != nil {
+		p.Collector = s.Collector.Node
+	}
+
+	b := builder{plan: &p, opts: o, snapshot: s}
+	var replicas []ReplicaServer
+	for _, r := range s.Replicas {
+		if scope[r.Node] {
+			replicas = append(replicas, r)
+		}
+	}
+
+	// The cluster must be whole before anything is taken out of it.
+	b.add(Step{Kind: KindCheckHealthy, Phase: PhasePrepare, Holdable: true})
+	if len(replicas) > 0 {
+		// Steady: no balancer moves while nodes come and go.
+		b.add(Step{Kind: KindSetMetaLevel, Phase: PhasePrepare, Knob: KnobMetaLevel,
+			Value: "steady", Restore: level, Holdable: true})
+		if o.Mode == ModeHA {
+			// One node's maintenance window: the meta server leaves its
+			// partitions one replica short this long before copying them
+			// elsewhere, so a restart costs no cross-node data copy.
+			b.add(Step{Kind: KindSetKnob, Phase: PhasePrepare, Knob: KnobAssignDelay,
+				Value:   strconv.FormatInt(o.MaintenanceWindow.Milliseconds(), 10),
+				Restore: b.restoreValue(KnobAssignDelay), Holdable: true})
+		}
+	}
+	for _, r := range replicas {
+		if o.Mode == ModeHA {
+			b.replicaHA(r)
+		} else {
+			b.replicaSimple(r)
+		}
+	}
+	// Followers first, the leader last: leadership then moves once.
+	for _, m := range s.Metas {
+		if scope[m.Node] && !m.Leader {
+			b.meta(m.Node)
+		}
+	}
+	if scope[p.Leader] {
+		b.meta(p.Leader)
+	}
+	if s.Collector != nil && scope[s.Collector.Node] {
+		b.collector(s.Collector.Node)
+	}
+	if len(replicas) > 0 {
+		// Undo in the reverse order of the changes.
+		if o.Mode == ModeHA {
+			b.add(Step{Kind: KindSetKnob, Phase: PhaseReset, Knob: KnobAddSecondaryMax,
+				Value: b.restoreValue(KnobAddSecondaryMax), Restore: b.restoreValue(KnobAddSecondaryMax)})
+			b.add(Step{Kind: KindSetKnob, Phase: PhaseReset, Knob: KnobAssignDelay,
+				Value: b.restoreValue(KnobAssignDelay), Restore: b.restoreValue(KnobAssignDelay)})
+		}
+		if level != "steady" {
+			b.add(Step{Kind: KindSetMetaLevel, Phase: PhaseReset, Knob: KnobMetaLevel,
+				Value: level, Restore: level})
+		}
+	}
+
+	if o.Mode == ModeHA && len(replicas) > 0 {
+		if budget, node := b.downtimeBudget(replicas); budget > o.MaintenanceWindow {
+			return Plan{}, fmt.Errorf("%w: %v < %v for %s (raise the window or lower the step timeouts)",
+				ErrWindowTooShort, o.MaintenanceWindow, budget, node)
+		}
+	}
+	return p, nil
+}
+
+// selectNodes resolves the subset; empty means every server.
+func selectNodes(s Snapshot, subset []string) (map[string]bool, error) {
+	all := make(map[string]bool)
+	for _, m := range s.Metas {
+		all[m.Node] = true
+	}
+	for _, r := range s.Replicas {
+		all[r.Node] = true
+	}
+	if s.Collector != nil {
+		all[s.Collector.Node] = true
+	}
+	if len(subset) == 0 {
+		return all, nil
+	}
+	scope := make(map[string]bool)
+	var unknown []string
+	for _, n := range subset {
+		if !all[n] {
+			unknown = append(unknown, n)
+			continue
+		}
+		scope[n] = true
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownNode, strings.Join(unknown, ", "))
+	}
+	if len(scope) == 0 {
+		return nil, ErrEmptyScope
+	}
+	return scope, nil
+}
+
+type builder struct {
+	plan     *Plan
+	opts     Options
+	snapshot Snapshot
+}
+
+func (b *builder) add(s Step) {
+	s.Timeout = b.opts.Timeouts[s.Kind].For(s.Partitions)
+	b.plan.Steps = append(b.plan.Steps, s)
+}
+
+// restoreValue is the value that undoes a change of knob: its value before
+// the roll when the snapshot knows it, else DEFAULT.
+func (b *builder) restoreValue(knob string) string {
+	if v, ok := b.snapshot.Knobs[knob]; ok && v != "" {
+		return v
+	}
+	return KnobDefault
+}
+
+func (b *builder) replicaHA(r ReplicaServer) {
+	n, parts := r.Node, r.Partitions()
+	node := func(kind StepKind, holdable bool) Step {
+		return Step{Kind: kind, Phase: PhaseReplica, Role: RoleReplica, Node: n,
+			Partitions: parts, Holdable: holdable}
+	}
+	// No re-replication while the node is emptied: its dropped replicas
+	// must wait for it, not be copied elsewhere.
+	off := node(KindSetKnob, true)
+	off.Knob, off.Value, off.Restore, off.Partitions = KnobAddSecondaryMax, "0", b.restoreValue(KnobAddSecondaryMax), 0
+	b.add(off)
+	// Primaries first: a move to a caught-up secondary stalls clients for
+	// milliseconds, where a killed primary stalls them for the failure
+	// detector's grace period.
+	b.add(node(KindMigrate, true))
+	// Then secondaries, so no write waits on a member about to vanish.
+	b.add(node(KindDowngrade, true))
+	// Close (and so flush) every replica: less log to replay on start.
+	b.add(node(KindCloseReplicas, true))
+	b.add(node(KindStop, true))
+	b.restartTail(RoleReplica, n, parts, PhaseReplica)
+	b.add(node(KindWaitAlive, false))
+	// Only once the node is back may its replicas be re-added, and then
+	// quickly; the meta server re-adds them to this node because it was
+	// their last drop and the maintenance window has not expired.
+	on := node(KindSetKnob, false)
+	on.Knob, on.Value, on.Restore, on.Partitions = KnobAddSecondaryMax,
+		strconv.Itoa(b.opts.AddSecondaryMaxCount), b.restoreValue(KnobAddSecondaryMax), 0
+	b.add(on)
+	b.add(node(KindWaitHealthy, false))
+}
+
+func (b *builder) replicaSimple(r ReplicaServer) {
+	n, parts := r.Node, r.Partitions()
+	b.add(Step{Kind: KindStop, Phase: PhaseReplica, Role: RoleReplica, Node: n, Partitions: parts, Holdable: true})
+	b.restartTail(RoleReplica, n, parts, PhaseReplica)
+	b.add(Step{Kind: KindWaitAlive, Phase: PhaseReplica, Role: RoleReplica, Node: n, Partitions: parts})
+	b.add(Step{Kind: KindWaitHealthy, Phase: PhaseReplica, Role: RoleReplica, Node: n, Partitions: parts})
+}
+
+// restartTail adds install (when upgrading) and start.
+func (b *builder) restartTail(role Role, n string, parts int, phase Phase) {
+	if b.opts.Upgrade {
+		b.add(Step{Kind: KindInstall, Phase: phase, Role: role, Node: n, Version: b.plan.NewVersion})
+	}
+	b.add(Step{Kind: KindStart, Phase: phase, Role: role, Node: n})
+}
+
+func (b *builder) meta(n string) {
+	b.add(Step{Kind: KindCheckMetaRole, Phase: PhaseMeta, Role: RoleMeta, Node: n, Holdable: true})
+	b.add(Step{Kind: KindStop, Phase: PhaseMeta, Role: RoleMeta, Node: n, Holdable: true})
+	b.restartTail(RoleMeta, n, 0, PhaseMeta)
+	// Not a fixed 30 s sleep: done as soon as beacons flow, failed if they
+	// do not.
+	b.add(Step{Kind: KindWaitMetaReady, Phase: PhaseMeta, Role: RoleMeta, Node: n})
+}
+
+func (b *builder) collector(n string) {
+	b.add(Step{Kind: KindStop, Phase: PhaseCollector, Role: RoleCollector, Node: n, Holdable: true})
+	b.restartTail(RoleCollector, n, 0, PhaseCollector)
+	b.add(Step{Kind: KindWaitCollector, Phase: PhaseCollector, Role: RoleCollector, Node: n})
+}
+
+// downtimeBudget is the longest a replica server's replicas may stay
+// dropped under this plan: from the downgrade that drops them until the
+// node is alive and re-adding is switched back on. The meta server's
+// window must cover it.
+func (b *builder) downtimeBudget(replicas []ReplicaServer) (time.Duration, string) {
+	var worst time.Duration
+	var worstNode string
+	for _, r := range replicas {
+		var d time.Duration
+		for _, k := range []StepKind{KindDowngrade, KindCloseReplicas, KindStop, KindInstall, KindStart, KindWaitAlive, KindSetKnob} {
+			if k == KindInstall && !b.opts.Upgrade {
+				continue
+			}
+			parts := r.Partitions()
+			if k == KindSetKnob {
+				parts = 0
+			}
+			d += b.opts.Timeouts[k].For(parts)
+		}
+		if d > worst {
+			worst, worstNode = d, r.Node
+		}
+	}
+	return worst, worstNode
+}
+
+// percent formats an availability like 0.999 as "99.90%".
+func percent(f float64) string { return strconv.FormatFloat(f*100, 'f', 2, 64) + "%" }

@@ -1,0 +1,92 @@
+package plan
+
+// Observation is what the driver learned since the previous Next: the
+// results of the commands it ran and the answers to the queries it was
+// asked. Views are nil when not queried. The driver must gather an
+// observation after executing every action of the previous Next, never
+// before: a gate trusts only observations taken after its step began.
+type Observation struct {
+	Results   []ActionResult   `json:"results,omitempty"`
+	Cluster   *ClusterView     `json:"cluster,omitempty"`
+	Replicas  []ReplicaStatus  `json:"replicas,omitempty"`
+	Metas     []MetaStatus     `json:"metas,omitempty"`
+	Collector *CollectorStatus `json:"collector,omitempty"`
+}
+
+// ClusterView is the meta leader's `nodes -d` and `ls -d`.
+type ClusterView struct {
+	Nodes  []NodeStatus  `json:"nodes"`
+	Tables []TableHealth `json:"tables"`
+}
+
+// NodeStatus is one row of `nodes -d`.
+type NodeStatus struct {
+	Node        string `json:"node"`
+	Alive       bool   `json:"alive"`
+	Primaries   int    `json:"primaries"`
+	Secondaries int    `json:"secondaries"`
+}
+
+// TableHealth is one row of `ls -d`'s healthy_info.
+type TableHealth struct {
+	AppID          int32  `json:"app_id"`
+	Name           string `json:"name"`
+	PartitionCount int    `json:"partition_count"`
+	FullyHealthy   int    `json:"fully_healthy"`
+	Unhealthy      int    `json:"unhealthy"`
+	WriteUnhealthy int    `json:"write_unhealthy"`
+	ReadUnhealthy  int    `json:"read_unhealthy"`
+}
+
+// ReplicaStatus is a replica server's own account of its replicas
+// (ReplicaAdmin.Status). It is asked of the server rather than read from
+// the meta server because only the server knows whether a replica it was
+// told to close has finished closing, i.e. flushing.
+type ReplicaStatus struct {
+	Node    string `json:"node"`
+	Total   int    `json:"total"`
+	Opening int    `json:"opening"`
+	Closing int    `json:"closing"`
+}
+
+// MetaStatus is one meta server in `cluster_info`. A meta server that did
+// not answer is reported with Alive false (or left out).
+type MetaStatus struct {
+	Node   string `json:"node"`
+	Alive  bool   `json:"alive"`
+	Leader bool   `json:"leader"`
+	// BeaconsFrom is the number of distinct replica servers whose beacons
+	// it received since it started.
+	BeaconsFrom int `json:"beacons_from"`
+}
+
+// CollectorStatus is the collector's report.
+type CollectorStatus struct {
+	Alive bool `json:"alive"`
+	// Availability is the share of successful probes over the collector's
+	// window, in [0,1].
+	Availability float64 `json:"availability"`
+	// ClientErrors counts failed client requests since the collector
+	// started; it restarts from zero with the collector.
+	ClientErrors uint64 `json:"client_errors"`
+}
+
+func (v *ClusterView) node(addr string) (NodeStatus, bool) {
+	for _, n := range v.Nodes {
+		if n.Node == addr {
+			return n, true
+		}
+	}
+	return NodeStatus{}, false
+}
+
+// unhealthyPartitions sums partitions that are not fully healthy.
+func (v *ClusterView) unhealthyPartitions() int {
+	total := 0
+	for _, t := range v.Tables {
+		// ls -d defines unhealthy as partition_count - fully_healthy; use the
+		// larger of the two in case a driver fills only one.
+		total += max(t.Unhealthy, t.PartitionCount-t.FullyHealthy)
+	}
+	return total
+}

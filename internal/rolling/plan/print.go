@@ -1,0 +1,132 @@
+package plan
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// String renders the plan for a dry run; see Print.
+func (p Plan) String() string {
+	var b strings.Builder
+	p.Print(&b)
+	return b.String()
+}
+
+// Print writes the plan as an operator reads it before saying yes:
+// numbered steps, each with the command it runs, what it waits for, and
+// how long before it fails the roll.
+func (p Plan) Print(w io.Writer) {
+	o := p.Options
+	what := "restart"
+	if o.Upgrade {
+		what = "upgrade to protocol " + p.NewVersion
+	}
+	fmt.Fprintf(w, "rolling %s, %s mode: %s\n", what, o.Mode, p.scopeLine())
+	fmt.Fprintf(w, "cluster: %s (leader %s), %s, %s in %s, meta level %s\n",
+		plural(len(p.Metas), "meta server"), p.Leader, plural(len(p.Replicas), "replica server"),
+		plural(p.Partitions, "partition"), plural(p.Tables, "table"), p.MetaLevel)
+	if o.Mode == ModeHA {
+		fmt.Fprintf(w, "maintenance window %v: a dropped replica waits that long for its node before being copied elsewhere\n",
+			o.MaintenanceWindow)
+	}
+	if o.MinAvailability > 0 {
+		fmt.Fprintf(w, "pauses while availability < %s; resumes after %v at or above it\n",
+			percent(o.MinAvailability), o.BreachRecovery)
+	}
+	fmt.Fprintf(w, "commands are re-issued every %v until their step is done; a step past its timeout fails the roll,\n", o.ResendInterval)
+	fmt.Fprintf(w, "which then starts any server it stopped and restores every knob it changed\n")
+
+	var group string
+	for i, s := range p.Steps {
+		if g := p.groupTitle(s); g != group {
+			group = g
+			fmt.Fprintf(w, "\n%s\n", g)
+		}
+		line := s.Command()
+		if line == "" {
+			line = "wait until " + s.Waits(len(p.Replicas))
+		}
+		fmt.Fprintf(w, "%4d  %s\n", i+1, line)
+		var notes []string
+		if s.Command() != "" && !s.Kind.ackOnly() {
+			notes = append(notes, "until "+s.Waits(len(p.Replicas)))
+		}
+		if s.Restore != "" && s.Value != s.Restore {
+			notes = append(notes, "restored to "+s.Restore+" at the end or on failure")
+		}
+		timeout := "timeout " + formatDuration(s.Timeout)
+		if s.Partitions > 0 && s.Timeout != o.Timeouts[s.Kind].Base {
+			timeout += fmt.Sprintf(" (%d partitions)", s.Partitions)
+		}
+		notes = append(notes, timeout)
+		if !s.Holdable {
+			notes = append(notes, "runs through a pause")
+		}
+		fmt.Fprintf(w, "      %s\n", strings.Join(notes, "; "))
+	}
+}
+
+func (p Plan) scopeLine() string {
+	var replicas, metas int
+	collector := false
+	for _, s := range p.Steps {
+		if s.Kind != KindStart {
+			continue
+		}
+		switch s.Role {
+		case RoleReplica:
+			replicas++
+		case RoleMeta:
+			metas++
+		case RoleCollector:
+			collector = true
+		}
+	}
+	parts := []string{
+		fmt.Sprintf("%d of %d replica servers", replicas, len(p.Replicas)),
+		fmt.Sprintf("%d of %d meta servers", metas, len(p.Metas)),
+	}
+	if collector {
+		parts = append(parts, "the collector")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (p Plan) groupTitle(s Step) string {
+	switch s.Phase {
+	case PhaseReplica:
+		return "replica server " + s.Node
+	case PhaseMeta:
+		if s.Node == p.Leader {
+			return "meta server " + s.Node + " (leader)"
+		}
+		return "meta server " + s.Node + " (follower)"
+	case PhaseCollector:
+		return "collector " + s.Node
+	case PhaseReset:
+		return "reset"
+	case PhaseCleanup:
+		return "cleanup"
+	}
+	return string(s.Phase)
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// formatDuration prints whole seconds when possible: "1m30s", not "1m30.000s".
+func formatDuration(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	if d >= time.Second {
+		d = d.Round(100 * time.Millisecond)
+	}
+	return d.String()
+}
