@@ -1,0 +1,197 @@
+package client
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/pegasus-go/pegasus/internal/rpc"
+	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+)
+
+// reconnectBackoff paces gRPC's own reconnection to a server that went
+// away. gRPC's default grows to two minutes; a replica server restarted in a
+// rolling upgrade is back within seconds and must be used again as soon as
+// the meta server routes to it.
+var reconnectBackoff = backoff.Config{
+	BaseDelay:  50 * time.Millisecond,
+	Multiplier: 1.6,
+	Jitter:     0.2,
+	MaxDelay:   time.Second,
+}
+
+// Client is a connection to one cluster. It is safe for concurrent use and
+// meant to be long-lived: it caches the partition configuration of every
+// table opened through it and keeps one stream per replica server that all
+// operations share.
+type Client struct {
+	cfg   Config
+	metas *metaSession
+
+	// clientID and seq make the RequestIDs that let primaries recognise a
+	// retried write. clientID is random so that two clients, or one client
+	// after a restart, never collide.
+	clientID uint64
+	seq      atomic.Uint64
+
+	mu       sync.Mutex
+	replicas map[string]*replicaConn
+	tables   map[string]*Table
+	closed   bool
+}
+
+// New connects to the cluster whose meta servers cfg lists. It returns once
+// one meta server accepted a connection, or fails with ErrUnavailable when
+// none did within cfg.DialTimeout (or before ctx ended), and with
+// ErrInvalidArgument for a bad Config.
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	var idBytes [8]byte
+	if _, err := crand.Read(idBytes[:]); err != nil {
+		return nil, fmt.Errorf("client: generating client id: %w", err)
+	}
+	c := &Client{
+		cfg:      cfg,
+		clientID: binary.LittleEndian.Uint64(idBytes[:]),
+		replicas: make(map[string]*replicaConn),
+		tables:   make(map[string]*Table),
+	}
+	c.metas = newMetaSession(cfg.MetaServers, c.dial)
+	waitCtx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+	defer cancel()
+	if err := c.metas.waitConnected(waitCtx); err != nil {
+		c.metas.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Client) dial(addr string) (*grpc.ClientConn, error) {
+	opts := append(rpc.ClientOptions(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: reconnectBackoff, MinConnectTimeout: c.cfg.DialTimeout}),
+	)
+	return grpc.NewClient(addr, opts...)
+}
+
+// Open returns the table named name, fetching its partition configuration
+// from the meta server the first time. It fails with ErrTableNotFound when
+// the cluster has no such table. Opening a table twice returns the same
+// *Table.
+func (c *Client) Open(ctx context.Context, name string) (*Table, error) {
+	if name == "" {
+		return nil, fmt.Errorf("%w: empty table name", ErrInvalidArgument)
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if t, ok := c.tables[name]; ok {
+		c.mu.Unlock()
+		return t, nil
+	}
+	c.mu.Unlock()
+
+	ctx, cancel := c.opContext(ctx)
+	defer cancel()
+	t := &Table{c: c, name: name, routes: newRouteCache(name, c.metas, c.cfg.OperationTimeout)}
+	// The meta servers may be mid-election or restarting: keep asking,
+	// paced like any routing retry, until the caller's deadline.
+	for n := 0; ; {
+		err := t.routes.load(ctx)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, ErrTableNotFound) || errors.Is(err, ErrIncompatibleVersion) || errors.Is(err, ErrClosed) {
+			return nil, fmt.Errorf("client: open table %q: %w", name, err)
+		}
+		d := c.cfg.RoutingBackoff.delay(n, 0)
+		n++
+		if deadline, ok := ctx.Deadline(); ctx.Err() != nil || (ok && time.Until(deadline) <= d) {
+			return nil, fmt.Errorf("client: open table %q: %w: %w (last error: %v)", name, ErrTimeout, context.DeadlineExceeded, err)
+		}
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+		}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if prior, ok := c.tables[name]; ok {
+		return prior, nil
+	}
+	c.tables[name] = t
+	return t, nil
+}
+
+// Close fails every operation in flight with ErrClosed and releases all
+// connections. Operations started after Close fail with ErrClosed.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	conns := c.replicas
+	c.replicas = nil
+	c.mu.Unlock()
+	for _, rc := range conns {
+		rc.close()
+	}
+	c.metas.close()
+	return nil
+}
+
+// replica returns the connection to the replica server at addr, creating it
+// on first use.
+func (c *Client) replica(addr string) (*replicaConn, *transportError) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, transportRule(addr, ErrClosed)
+	}
+	if rc, ok := c.replicas[addr]; ok {
+		return rc, nil
+	}
+	cc, err := c.dial(addr)
+	if err != nil {
+		// Only a malformed address gets here. It came from the meta
+		// server, whose next answer may be better.
+		return nil, transportRule(addr, err)
+	}
+	rc := newReplicaConn(addr, cc)
+	c.replicas[addr] = rc
+	return rc, nil
+}
+
+// opContext applies the default operation timeout to a context without a
+// deadline.
+func (c *Client) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.cfg.OperationTimeout)
+}
+
+// nextRequestID returns the id of a new write operation.
+func (c *Client) nextRequestID() *pb.RequestID {
+	return &pb.RequestID{ClientId: c.clientID, Seq: c.seq.Add(1)}
+}

@@ -1,0 +1,84 @@
+package client
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config says how a Client reaches a cluster and how patiently it retries.
+// Only MetaServers is required; every zero field takes the default noted
+// beside it.
+type Config struct {
+	// MetaServers lists the meta servers as host:port. Any one of them is
+	// enough to find the rest of the cluster; listing all of them lets the
+	// client survive the loss of any one.
+	MetaServers []string
+
+	// OperationTimeout bounds an operation, retries included, when the
+	// caller's context carries no deadline of its own. Default 5 s.
+	OperationTimeout time.Duration
+
+	// DialTimeout bounds one connection attempt to a server, and how long New
+	// waits for the first meta server to accept a connection. Default 3 s.
+	DialTimeout time.Duration
+
+	// RoutingBackoff paces retries after the client found its routing stale
+	// (the replica it asked is no longer the primary, or is unreachable) and
+	// asked the meta server for the partition configuration again.
+	// Default {Base: 5 ms, Cap: 200 ms, Jitter: 0.5}.
+	RoutingBackoff Backoff
+
+	// BusyBackoff paces retries of a primary that refused a request for now
+	// (ERR_BUSY, ERR_CAPACITY_EXCEEDED, ERR_NOT_ENOUGH_MEMBER, ERR_TIMEOUT);
+	// the routing is right, so the meta server is not asked.
+	// Default {Base: 10 ms, Cap: 500 ms, Jitter: 0.5}.
+	BusyBackoff Backoff
+}
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultOperationTimeout = 5 * time.Second
+	DefaultDialTimeout      = 3 * time.Second
+)
+
+var (
+	defaultRoutingBackoff = Backoff{Base: 5 * time.Millisecond, Cap: 200 * time.Millisecond, Jitter: 0.5}
+	defaultBusyBackoff    = Backoff{Base: 10 * time.Millisecond, Cap: 500 * time.Millisecond, Jitter: 0.5}
+)
+
+// withDefaults returns cfg with zero fields defaulted, or an error wrapping
+// ErrInvalidArgument naming the first bad field.
+func (cfg Config) withDefaults() (Config, error) {
+	if len(cfg.MetaServers) == 0 {
+		return cfg, fmt.Errorf("%w: Config.MetaServers is empty", ErrInvalidArgument)
+	}
+	seen := make(map[string]bool, len(cfg.MetaServers))
+	metas := make([]string, 0, len(cfg.MetaServers))
+	for _, addr := range cfg.MetaServers {
+		if addr == "" {
+			return cfg, fmt.Errorf("%w: Config.MetaServers has an empty address", ErrInvalidArgument)
+		}
+		if !seen[addr] {
+			seen[addr] = true
+			metas = append(metas, addr)
+		}
+	}
+	cfg.MetaServers = metas
+	if cfg.OperationTimeout < 0 || cfg.DialTimeout < 0 {
+		return cfg, fmt.Errorf("%w: negative timeout in Config", ErrInvalidArgument)
+	}
+	if cfg.OperationTimeout == 0 {
+		cfg.OperationTimeout = DefaultOperationTimeout
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	var err error
+	if cfg.RoutingBackoff, err = cfg.RoutingBackoff.orDefault(defaultRoutingBackoff, "RoutingBackoff"); err != nil {
+		return cfg, err
+	}
+	if cfg.BusyBackoff, err = cfg.BusyBackoff.orDefault(defaultBusyBackoff, "BusyBackoff"); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
