@@ -68,6 +68,11 @@ func Build(s Snapshot, o Options) (Plan, error) {
 			return Plan{}, err
 		}
 	}
+	if o.MinAvailability > 0 && s.Collector == nil {
+		// Silently never pausing would be worse than refusing.
+		return Plan{}, fmt.Errorf("%w: min availability %s needs a collector to measure it",
+			ErrInvalidOptions, percent(o.MinAvailability))
+	}
 	if o.MinAvailability > 0 && s.Availability != nil && *s.Availability < o.MinAvailability {
 		return Plan{}, fmt.Errorf("%w: %s < %s", ErrAvailabilityLow,
 			percent(*s.Availability), percent(o.MinAvailability))
