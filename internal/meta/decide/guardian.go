@@ -1,0 +1,515 @@
+package decide
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// Guardian repairs partitions, following Pegasus' partition_guardian: it
+// takes roles away from dead nodes, gives every partition a primary, and
+// keeps max_replica_count members per partition. It remembers one thing
+// between rounds: when each partition was first seen missing a secondary,
+// which starts its restart window (replica_assign_delay_ms_for_dropouts).
+// After a meta failover the windows start afresh, which only makes the new
+// leader wait longer, never shorter.
+//
+// One round looks at every partition once and proposes at most one
+// proposal per partition, so a proposal never races another one of the
+// same round on the ballot.
+type Guardian struct {
+	windows map[Gpid]*window
+	round   uint64
+}
+
+type window struct {
+	since time.Time
+	// round is the last round the partition was seen missing a secondary;
+	// windows not refreshed by a round are dropped at its end.
+	round uint64
+}
+
+// CureInput is everything a guardian round decides on.
+type CureInput struct {
+	Now time.Time
+	// Level is the effective level: freezed only takes roles from dead
+	// nodes; steady and lively also cure.
+	Level  Level
+	Knobs  Knobs
+	Layout *Layout
+	Nodes  NodeView
+	// BalancerOwns reports partitions with a balancer move in progress;
+	// the guardian leaves their surplus replica to the balancer. May be nil.
+	BalancerOwns func(Gpid) bool
+}
+
+// WaitReason says why the guardian leaves a partition that needs repair
+// alone this round.
+type WaitReason uint8
+
+const (
+	// WaitDroppedNodes: no primary, no secondary left, and the last member
+	// (the last dropped node) has not come back with its data. Only it is
+	// sure to hold every committed write (Pegasus' DDD state).
+	WaitDroppedNodes WaitReason = iota + 1
+	// WaitRestartWindow: a secondary is missing and the node dropped last
+	// may still come back within meta.lb.assign_delay_ms.
+	WaitRestartWindow
+	// WaitFlowControl: the chosen node already has
+	// meta.lb.add_secondary_max_count_for_one_node learners in flight.
+	WaitFlowControl
+	// WaitNoCandidate: no alive node outside the group can take a replica.
+	WaitNoCandidate
+)
+
+func (w WaitReason) String() string {
+	switch w {
+	case WaitDroppedNodes:
+		return "waiting for the last dropped node to return"
+	case WaitRestartWindow:
+		return "waiting for the dropped node within the assign delay"
+	case WaitFlowControl:
+		return "add_secondary_max_count_for_one_node reached"
+	case WaitNoCandidate:
+		return "no node to place a replica on"
+	}
+	return "unknown"
+}
+
+// Waiting is a partition the guardian knowingly left unrepaired.
+type Waiting struct {
+	Gpid   Gpid
+	Reason WaitReason
+}
+
+// CureResult is the outcome of one guardian round.
+type CureResult struct {
+	Proposals []Proposal
+	Waiting   []Waiting
+}
+
+// Cure runs one round.
+//
+// Per partition, in one proposal:
+//  1. (freezed and up) every dead member is removed with
+//     DowngradeToInactive; a dead primary goes to last_drops like any
+//     member, so the restart window can bring it back as a secondary.
+//  2. (steady and up) without primary: promote the alive secondary with the
+//     highest reported committed, then prepared, decree (it has the least to
+//     reconcile), fewest primaries breaking ties. Without secondaries and
+//     without last_drops (a new partition): AssignPrimary on the node with
+//     the fewest primaries. Without secondaries but with last_drops, wait
+//     for the last dropped node, the last member, which alone is sure to
+//     hold every committed write, to come back and report a replica; it
+//     and the node dropped before it, if also back, are then compared by
+//     reported decrees. Data found nowhere else is never given up for a
+//     quick primary.
+//  3. (steady and up) with primary, fewer members and learners than
+//     max_replica_count: add one learner (see addSecondary). More members
+//     than max_replica_count: Remove the secondary on the most loaded node.
+//
+// Steps 1 and 2 share one proposal, so a dead primary is replaced in one
+// configuration change rather than two rounds.
+func (g *Guardian) Cure(in CureInput) CureResult {
+	var res CureResult
+	if !in.Level.AllowsDeadNodeDowngrade() {
+		return res
+	}
+	cure := in.Level.AllowsCure()
+	if g.windows == nil {
+		g.windows = make(map[Gpid]*window)
+	}
+	if cure {
+		g.round++
+	}
+	r := &cureRound{in: in, g: g, res: &res, delta: make(map[string]NodeLoad)}
+	var deferred []pendingAdd
+	for i := 0; i < in.Layout.Len(); i++ {
+		b := builder{base: in.Layout.At(i)}
+		r.removeDead(&b)
+		if cure {
+			if add, ok := r.cure(&b); ok {
+				deferred = append(deferred, add)
+				continue
+			}
+		}
+		r.finish(&b)
+	}
+	// Adds are rationed by flow control; partitions with the fewest
+	// members go first, as they are one failure from unavailability.
+	slices.SortStableFunc(deferred, func(a, b pendingAdd) int { return a.members - b.members })
+	for i := range deferred {
+		r.addSecondary(&deferred[i])
+		r.finish(&deferred[i].b)
+	}
+	if cure {
+		for gp, w := range g.windows {
+			if w.round != g.round {
+				delete(g.windows, gp)
+			}
+		}
+	}
+	slices.SortFunc(res.Proposals, func(a, b Proposal) int { return a.Gpid.Compare(b.Gpid) })
+	slices.SortFunc(res.Waiting, func(a, b Waiting) int { return a.Gpid.Compare(b.Gpid) })
+	return res
+}
+
+// WindowStart returns when the guardian first saw g missing a secondary in
+// its current episode.
+func (g *Guardian) WindowStart(gp Gpid) (time.Time, bool) {
+	w := g.windows[gp]
+	if w == nil {
+		return time.Time{}, false
+	}
+	return w.since, true
+}
+
+// cureRound is the state of one Cure call.
+type cureRound struct {
+	in  CureInput
+	g   *Guardian
+	res *CureResult
+	// delta is the change in node loads from proposals made this round, so
+	// that later choices in the round see earlier ones.
+	delta map[string]NodeLoad
+}
+
+type pendingAdd struct {
+	b       builder
+	members int
+}
+
+func (r *cureRound) load(n string) NodeLoad {
+	l, d := r.in.Layout.Load(n), r.delta[n]
+	return NodeLoad{Primary: l.Primary + d.Primary, Secondary: l.Secondary + d.Secondary, Learner: l.Learner + d.Learner}
+}
+
+func (r *cureRound) alive(n string) bool { return r.in.Nodes.Alive(n) }
+
+func (r *cureRound) removeDead(b *builder) {
+	base := &b.base
+	if base.Primary != "" && !r.alive(base.Primary) {
+		b.do(Action{Type: DowngradeToInactive, Target: base.Primary, Node: base.Primary}, "primary dead")
+	}
+	for _, s := range base.Secondaries {
+		if !r.alive(s) {
+			b.do(Action{Type: DowngradeToInactive, Target: b.cfg().Primary, Node: s}, "secondary dead")
+		}
+	}
+	for _, l := range base.Learners {
+		// Learners are gone already if the primary changed.
+		if !r.alive(l) && b.cfg().RoleOf(l) == RoleLearner {
+			b.do(Action{Type: DowngradeToInactive, Target: b.cfg().Primary, Node: l}, "learner dead")
+		}
+	}
+}
+
+// cure handles steps 2 and 3. It returns a pendingAdd when the partition
+// needs a new learner, which is decided after every partition was seen.
+func (r *cureRound) cure(b *builder) (pendingAdd, bool) {
+	c := b.cfg()
+	if c.Primary == "" {
+		r.choosePrimary(b)
+		return pendingAdd{}, false
+	}
+	members, max := c.ReplicaCount(), int(c.MaxReplicaCount)
+	if members < max {
+		// The window runs while members are missing, learner or not: a
+		// learner that fails leaves the partition as short as before.
+		w := r.g.windows[c.Gpid]
+		if w == nil {
+			w = &window{since: r.in.Now}
+			r.g.windows[c.Gpid] = w
+		}
+		w.round = r.g.round
+		// One learner at a time per partition: each one loads the primary.
+		if len(c.Learners) == 0 {
+			return pendingAdd{b: *b, members: members}, true
+		}
+		return pendingAdd{}, false
+	}
+	if members > max && len(c.Learners) == 0 && (r.in.BalancerOwns == nil || !r.in.BalancerOwns(c.Gpid)) {
+		victim := pickBest(c.Secondaries, func(a, b string) int { return r.load(a).Roles() - r.load(b).Roles() })
+		b.do(Action{Type: Remove, Target: c.Primary, Node: victim}, "redundant secondary")
+	}
+	return pendingAdd{}, false
+}
+
+func (r *cureRound) choosePrimary(b *builder) {
+	c := b.cfg()
+	if len(c.Secondaries) > 0 {
+		best := pickBest(c.Secondaries, func(a, b string) int {
+			if d := compareProgress(r.in.Nodes, c.Gpid, a, b); d != 0 {
+				return d
+			}
+			return r.load(b).Primary - r.load(a).Primary
+		})
+		b.do(Action{Type: UpgradeToPrimary, Target: best, Node: best}, "no primary: promote secondary")
+		return
+	}
+	if len(c.LastDrops) == 0 {
+		best := ""
+		for _, n := range r.in.Nodes.AliveNodes() {
+			if best == "" || lessLoaded(r.load(n), r.load(best)) {
+				best = n
+			}
+		}
+		if best == "" {
+			r.wait(c.Gpid, WaitNoCandidate)
+			return
+		}
+		b.do(Action{Type: AssignPrimary, Target: best, Node: best}, "no primary: assign")
+		return
+	}
+	// Recovery from dropped nodes. Committing needs every member, so the
+	// node dropped last has every committed write; the one dropped before
+	// it has them too if both left in the same change. Compare the two by
+	// what they report, but never act without the last one.
+	drops := c.LastDrops
+	last := drops[len(drops)-1]
+	if !r.hasCopy(last, c.Gpid) {
+		r.wait(c.Gpid, WaitDroppedNodes)
+		return
+	}
+	cand := []string{last}
+	if len(drops) >= 2 && r.hasCopy(drops[len(drops)-2], c.Gpid) {
+		cand = append(cand, drops[len(drops)-2])
+	}
+	best := pickBest(cand, func(a, b string) int { return compareProgress(r.in.Nodes, c.Gpid, a, b) })
+	b.do(Action{Type: AssignPrimary, Target: best, Node: best}, "no primary: recover from last dropped node")
+}
+
+// hasCopy reports whether node is alive and reports a usable replica of g.
+func (r *cureRound) hasCopy(node string, g Gpid) bool {
+	if !r.alive(node) {
+		return false
+	}
+	rep, ok := r.in.Nodes.Report(node, g)
+	return ok && rep.Status != StatusError && rep.Status != StatusInvalid
+}
+
+// addSecondary adds one learner to a partition short of members, following
+// Pegasus: normally only the node dropped last is re-added, once it is
+// alive again, so that a restarting node catches up from its own data
+// instead of a full copy being made elsewhere. The partition is in
+// emergency, and a replica goes to the best other node, when it has fewer
+// than two members, when there is no dropped node to wait for, or when the
+// restart window (meta.lb.assign_delay_ms) has run out. In emergency,
+// alive dropped nodes are still preferred (newest first): they may have
+// most of the data. Flow control caps learners in flight per receiving node.
+func (r *cureRound) addSecondary(p *pendingAdd) {
+	c := p.b.cfg()
+	var last string
+	if n := len(c.LastDrops); n > 0 && c.RoleOf(c.LastDrops[n-1]) == RoleNone {
+		last = c.LastDrops[n-1]
+	}
+	emergency := p.members < min(2, int(c.MaxReplicaCount)) || last == ""
+	if w := r.g.windows[c.Gpid]; w != nil && r.in.Now.Sub(w.since) >= r.in.Knobs.AssignDelay {
+		emergency = true
+	}
+	if !emergency {
+		switch {
+		case !r.alive(last):
+			r.wait(c.Gpid, WaitRestartWindow)
+		case !r.quota(last):
+			r.wait(c.Gpid, WaitFlowControl)
+		default:
+			r.addLearner(&p.b, last, "restart window: re-add dropped node")
+		}
+		return
+	}
+	throttled := false
+	for i := len(c.LastDrops) - 1; i >= 0; i-- {
+		d := c.LastDrops[i]
+		if c.RoleOf(d) != RoleNone || !r.alive(d) {
+			continue
+		}
+		if r.quota(d) {
+			r.addLearner(&p.b, d, "missing secondary: re-add dropped node")
+			return
+		}
+		throttled = true
+	}
+	best := ""
+	for _, n := range r.in.Nodes.AliveNodes() {
+		if c.RoleOf(n) != RoleNone {
+			continue
+		}
+		if !r.quota(n) {
+			throttled = true
+			continue
+		}
+		if best == "" || r.load(n).Roles() < r.load(best).Roles() {
+			best = n
+		}
+	}
+	switch {
+	case best != "":
+		r.addLearner(&p.b, best, "missing secondary: add on least loaded node")
+	case throttled:
+		r.wait(c.Gpid, WaitFlowControl)
+	default:
+		r.wait(c.Gpid, WaitNoCandidate)
+	}
+}
+
+func (r *cureRound) quota(n string) bool {
+	return r.load(n).Learner < r.in.Knobs.AddSecondaryMaxCountForOneNode
+}
+
+func (r *cureRound) addLearner(b *builder, n, reason string) {
+	if b.do(Action{Type: AddSecondary, Target: b.cfg().Primary, Node: n}, reason) {
+		d := r.delta[n]
+		d.Learner++
+		r.delta[n] = d
+	}
+}
+
+func (r *cureRound) wait(g Gpid, why WaitReason) {
+	r.res.Waiting = append(r.res.Waiting, Waiting{Gpid: g, Reason: why})
+}
+
+// finish turns the builder into a proposal and accounts its effect on node
+// loads (learners were accounted when added).
+func (r *cureRound) finish(b *builder) {
+	if len(b.acts) == 0 || b.err != nil {
+		// b.err means a rule above produced an action the validity rules
+		// reject: a bug. Proposing nothing for the partition is the safe
+		// way out; tests assert it never happens.
+		return
+	}
+	for _, n := range roleNodes(&b.base) {
+		d := r.delta[n]
+		d = subRole(d, b.base.RoleOf(n))
+		r.delta[n] = d
+	}
+	for _, n := range roleNodes(&b.c) {
+		d := r.delta[n]
+		d = addRole(d, b.c.RoleOf(n))
+		r.delta[n] = d
+	}
+	r.res.Proposals = append(r.res.Proposals, b.proposal())
+}
+
+func roleNodes(c *PartitionConfig) []string {
+	out := make([]string, 0, 1+len(c.Secondaries))
+	if c.Primary != "" {
+		out = append(out, c.Primary)
+	}
+	return append(out, c.Secondaries...)
+}
+
+func addRole(l NodeLoad, r Role) NodeLoad {
+	switch r {
+	case RolePrimary:
+		l.Primary++
+	case RoleSecondary:
+		l.Secondary++
+	}
+	return l
+}
+
+func subRole(l NodeLoad, r Role) NodeLoad {
+	switch r {
+	case RolePrimary:
+		l.Primary--
+	case RoleSecondary:
+		l.Secondary--
+	}
+	return l
+}
+
+// compareProgress compares what a and b report about g: positive when a is
+// further ahead (committed decree, then prepared decree). A node without a
+// report counts as behind every node with one.
+func compareProgress(nodes NodeView, g Gpid, a, b string) int {
+	ra, oka := nodes.Report(a, g)
+	rb, okb := nodes.Report(b, g)
+	switch {
+	case oka != okb:
+		if oka {
+			return 1
+		}
+		return -1
+	case ra.LastCommittedDecree != rb.LastCommittedDecree:
+		return cmpInt64(ra.LastCommittedDecree, rb.LastCommittedDecree)
+	}
+	return cmpInt64(ra.LastPreparedDecree, rb.LastPreparedDecree)
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// pickBest returns the candidate that better ranks highest; ties go to the
+// first in ascending address order, so decisions are deterministic.
+func pickBest(cand []string, better func(a, b string) int) string {
+	best := ""
+	for _, n := range cand {
+		if best == "" {
+			best = n
+			continue
+		}
+		if d := better(n, best); d > 0 || (d == 0 && n < best) {
+			best = n
+		}
+	}
+	return best
+}
+
+// lessLoaded orders primary candidates: fewest primaries, then fewest
+// roles. Equal loads are decided by the caller's iteration order.
+func lessLoaded(a, b NodeLoad) bool {
+	if a.Primary != b.Primary {
+		return a.Primary < b.Primary
+	}
+	return a.Roles() < b.Roles()
+}
+
+// builder accumulates the actions of one partition's proposal, applying
+// each to a scratch copy so that later rules see earlier actions' effect.
+// The config is cloned only when a first action is added, so a round over
+// healthy partitions allocates nothing.
+type builder struct {
+	base    PartitionConfig
+	c       PartitionConfig
+	acts    []Action
+	reasons []string
+	err     error
+}
+
+// cfg is the partition as the actions so far leave it (read only).
+func (b *builder) cfg() *PartitionConfig {
+	if len(b.acts) == 0 {
+		return &b.base
+	}
+	return &b.c
+}
+
+func (b *builder) do(a Action, reason string) bool {
+	if b.err != nil {
+		return false
+	}
+	if len(b.acts) == 0 {
+		b.c = b.base.Clone()
+	}
+	if err := applyInPlace(&b.c, a); err != nil {
+		b.err = err
+		return false
+	}
+	b.acts = append(b.acts, a)
+	if !slices.Contains(b.reasons, reason) {
+		b.reasons = append(b.reasons, reason)
+	}
+	return true
+}
+
+func (b *builder) proposal() Proposal {
+	return Proposal{Gpid: b.base.Gpid, Ballot: b.base.Ballot, Actions: b.acts, Reason: strings.Join(b.reasons, "; ")}
+}

@@ -1,0 +1,332 @@
+package decide
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+type report struct {
+	node                string
+	gpid                Gpid
+	committed, prepared int64
+}
+
+func TestGuardianRound(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		configs []string
+		alive   []string
+		reports []report
+		level   Level
+		want    string // proposals, one per line
+		waiting string // "gpid reason" per line
+	}{
+		{
+			name:    "healthy cluster: nothing to do",
+			configs: []string{"1.0 p=n1 s=n2,n3", "1.1 p=n2 s=n3,n1"},
+			alive:   []string{"n1", "n2", "n3"},
+		},
+		{
+			name:    "dead primary: downgrade and promote the most up-to-date secondary in one change",
+			configs: []string{"1.0 b=3 p=n1 s=n2,n3"},
+			alive:   []string{"n2", "n3", "n4"},
+			reports: []report{{"n2", Gpid{1, 0}, 9, 12}, {"n3", Gpid{1, 0}, 10, 10}},
+			want:    "1.0@3 DOWNGRADE_TO_INACTIVE(n1,n1) UPGRADE_TO_PRIMARY(n3,n3)\n",
+		},
+		{
+			name:    "equal committed: prepared decides",
+			configs: []string{"1.0 b=3 p=n1 s=n2,n3"},
+			alive:   []string{"n2", "n3"},
+			reports: []report{{"n2", Gpid{1, 0}, 10, 12}, {"n3", Gpid{1, 0}, 10, 11}},
+			want:    "1.0@3 DOWNGRADE_TO_INACTIVE(n1,n1) UPGRADE_TO_PRIMARY(n2,n2)\n",
+		},
+		{
+			name:    "equal progress: fewest primaries decides",
+			configs: []string{"1.0 b=3 p=n1 s=n2,n3", "1.1 p=n2 s=n3,n4"},
+			alive:   []string{"n2", "n3", "n4"},
+			reports: []report{{"n2", Gpid{1, 0}, 10, 10}, {"n3", Gpid{1, 0}, 10, 10}},
+			want:    "1.0@3 DOWNGRADE_TO_INACTIVE(n1,n1) UPGRADE_TO_PRIMARY(n3,n3)\n",
+		},
+		{
+			name:    "freezed: dead roles go, nothing else",
+			configs: []string{"1.0 b=3 p=n1 s=n2,n3", "1.1 p=n2 s=n1"},
+			alive:   []string{"n2", "n3"},
+			level:   LevelFreezed,
+			want: "1.0@3 DOWNGRADE_TO_INACTIVE(n1,n1)\n" +
+				"1.1@1 DOWNGRADE_TO_INACTIVE(n2,n1)\n",
+		},
+		{
+			name:    "new partition: assign on the node with fewest primaries",
+			configs: []string{"1.0 b=0 p=-", "1.1 p=n1 s=n2,n3", "1.2 p=n2 s=n1,n3"},
+			alive:   []string{"n1", "n2", "n3"},
+			want:    "1.0@0 ASSIGN_PRIMARY(n3,n3)\n",
+		},
+		{
+			name:    "all members gone: wait for the last dropped node",
+			configs: []string{"1.0 b=8 p=- d=n1,n2"},
+			alive:   []string{"n1", "n3"},
+			reports: []report{{"n1", Gpid{1, 0}, 100, 100}},
+			waiting: "1.0 waiting for the last dropped node to return\n",
+		},
+		{
+			name:    "last dropped node back with its data: recover from it",
+			configs: []string{"1.0 b=8 p=- d=n1,n2"},
+			alive:   []string{"n2", "n3"},
+			reports: []report{{"n2", Gpid{1, 0}, 7, 7}},
+			want:    "1.0@8 ASSIGN_PRIMARY(n2,n2)\n",
+		},
+		{
+			name:    "last dropped node back but without the replica: wait",
+			configs: []string{"1.0 b=8 p=- d=n1,n2"},
+			alive:   []string{"n1", "n2"},
+			reports: []report{{"n1", Gpid{1, 0}, 7, 7}},
+			waiting: "1.0 waiting for the last dropped node to return\n",
+		},
+		{
+			name:    "both last dropped nodes back: the further one wins",
+			configs: []string{"1.0 b=8 p=- d=n1,n2"},
+			alive:   []string{"n1", "n2"},
+			reports: []report{{"n1", Gpid{1, 0}, 9, 9}, {"n2", Gpid{1, 0}, 7, 8}},
+			want:    "1.0@8 ASSIGN_PRIMARY(n1,n1)\n",
+		},
+		{
+			name:    "dead secondary and learner are removed; learner not remembered",
+			configs: []string{"1.0 b=4 p=n1 s=n2,n3 l=n4 max=4"},
+			alive:   []string{"n1", "n2"},
+			want:    "1.0@4 DOWNGRADE_TO_INACTIVE(n1,n3) DOWNGRADE_TO_INACTIVE(n1,n4)\n",
+			// Two members of four: the restart window waits for n3.
+			waiting: "1.0 waiting for the dropped node within the assign delay\n",
+		},
+		{
+			name:    "primary and every secondary dead: all dropped, then wait",
+			configs: []string{"1.0 b=4 p=n1 s=n2"},
+			alive:   []string{"n3"},
+			want:    "1.0@4 DOWNGRADE_TO_INACTIVE(n1,n1) DOWNGRADE_TO_INACTIVE(,n2)\n",
+			waiting: "1.0 waiting for the last dropped node to return\n",
+		},
+		{
+			name:    "redundant secondary: remove from the most loaded node",
+			configs: []string{"1.0 p=n1 s=n2,n3,n4", "1.1 p=n3 s=n1,n2", "1.2 p=n2 s=n3,n1"},
+			alive:   []string{"n1", "n2", "n3", "n4"},
+			want:    "1.0@1 REMOVE(n1,n2)\n",
+		},
+		{
+			name:    "single member: emergency, add on the least loaded node at once",
+			configs: []string{"1.0 b=6 p=n1 d=n2,n3", "1.1 p=n2 s=n3,n1"},
+			alive:   []string{"n1", "n2", "n3", "n4"},
+			want:    "1.0@6 ADD_SECONDARY(n1,n3)\n",
+		},
+		{
+			name:    "missing secondary, nothing dropped (replica count raised): add at once",
+			configs: []string{"1.0 b=6 p=n1 s=n2", "1.1 p=n2 s=n3,n1"},
+			alive:   []string{"n1", "n2", "n3", "n4"},
+			want:    "1.0@6 ADD_SECONDARY(n1,n4)\n",
+		},
+		{
+			name:    "learner in flight: wait for it",
+			configs: []string{"1.0 b=6 p=n1 s=n2 l=n3 d=n3"},
+			alive:   []string{"n1", "n2", "n3", "n4"},
+		},
+		{
+			name:    "stopped: nothing at all",
+			configs: []string{"1.0 b=3 p=n1 s=n2,n3"},
+			alive:   []string{"n2", "n3"},
+			level:   LevelStopped,
+		},
+		{
+			name:    "blind: nothing at all",
+			configs: []string{"1.0 b=3 p=n1 s=n2,n3"},
+			alive:   []string{"n2", "n3"},
+			level:   LevelBlind,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := layoutOf(t, tc.configs...)
+			nodes := nodesAlive(tc.alive...)
+			for _, r := range tc.reports {
+				nodes.report(r.node, r.gpid, r.committed, r.prepared)
+			}
+			level := tc.level
+			if level == 0 {
+				level = LevelSteady
+			}
+			var g Guardian
+			res := g.Cure(CureInput{Now: t0, Level: level, Knobs: DefaultKnobs(), Layout: l, Nodes: nodes})
+			if got := proposalsText(res.Proposals); got != tc.want {
+				t.Errorf("proposals:\n%s\nwant:\n%s", got, tc.want)
+			}
+			if got := waitingText(res.Waiting); got != tc.waiting {
+				t.Errorf("waiting:\n%s\nwant:\n%s", got, tc.waiting)
+			}
+			applyAll(t, l, res.Proposals)
+		})
+	}
+}
+
+func waitingText(ws []Waiting) string {
+	var b strings.Builder
+	for _, w := range ws {
+		fmt.Fprintf(&b, "%s %s\n", w.Gpid, w.Reason)
+	}
+	return b.String()
+}
+
+// TestGuardianAssignDelay: a partition missing a secondary re-adds the node
+// dropped last as soon as it is back within replica_assign_delay; anywhere
+// else only once the delay ran out.
+func TestGuardianAssignDelay(t *testing.T) {
+	const delay = 5 * time.Minute
+	type step struct {
+		at    time.Duration
+		alive []string
+		want  string
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{
+			name: "dropped node returns inside the window",
+			steps: []step{
+				{0, []string{"n1", "n2", "n4"}, ""},
+				{time.Minute, []string{"n1", "n2", "n4"}, ""},
+				{4 * time.Minute, []string{"n1", "n2", "n3", "n4"}, "1.0@5 ADD_SECONDARY(n1,n3)\n"},
+			},
+		},
+		{
+			name: "dropped node stays away: another node after the delay",
+			steps: []step{
+				{0, []string{"n1", "n2", "n4"}, ""},
+				{delay - time.Nanosecond, []string{"n1", "n2", "n4"}, ""},
+				{delay, []string{"n1", "n2", "n4"}, "1.0@5 ADD_SECONDARY(n1,n4)\n"},
+			},
+		},
+		{
+			name: "after the delay a returned dropped node is still preferred",
+			steps: []step{
+				{0, []string{"n1", "n2", "n4"}, ""},
+				{delay + time.Second, []string{"n1", "n2", "n3", "n4"}, "1.0@5 ADD_SECONDARY(n1,n3)\n"},
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := DefaultKnobs()
+			k.AssignDelay = delay
+			var g Guardian
+			l := layoutOf(t, "1.0 b=5 p=n1 s=n2 d=n3")
+			for _, s := range tc.steps {
+				res := g.Cure(CureInput{Now: t0.Add(s.at), Level: LevelSteady, Knobs: k, Layout: l, Nodes: nodesAlive(s.alive...)})
+				if got := proposalsText(res.Proposals); got != s.want {
+					t.Fatalf("at %v: proposals\n%s\nwant\n%s", s.at, got, s.want)
+				}
+				if s.want == "" && (len(res.Waiting) != 1 || res.Waiting[0].Reason != WaitRestartWindow) {
+					t.Fatalf("at %v: waiting %v", s.at, res.Waiting)
+				}
+			}
+		})
+	}
+
+	// The window runs from the first round that saw the partition short,
+	// and ends when the partition is whole again.
+	var g Guardian
+	l := layoutOf(t, "1.0 b=5 p=n1 s=n2 d=n3")
+	in := CureInput{Now: t0, Level: LevelSteady, Knobs: DefaultKnobs(), Layout: l, Nodes: nodesAlive("n1", "n2")}
+	g.Cure(in)
+	if start, ok := g.WindowStart(Gpid{1, 0}); !ok || !start.Equal(t0) {
+		t.Fatalf("window start %v %v", start, ok)
+	}
+	if err := l.Set(pc(t, "1.0 b=7 p=n1 s=n2,n3")); err != nil {
+		t.Fatal(err)
+	}
+	in.Now = t0.Add(time.Minute)
+	in.Nodes = nodesAlive("n1", "n2", "n3")
+	g.Cure(in)
+	if _, ok := g.WindowStart(Gpid{1, 0}); ok {
+		t.Fatal("window survives a whole partition")
+	}
+}
+
+// TestGuardianFlowControl: add_secondary_max_count_for_one_node bounds the
+// learners on one node; 0 suppresses every add, emergencies included.
+func TestGuardianFlowControl(t *testing.T) {
+	configs := []string{
+		"1.0 b=2 p=n1 d=n2",      // one member: emergency, n2 (dropped, alive) preferred
+		"1.1 b=2 p=n1 s=n2",      // nothing dropped: emergency, least loaded node
+		"1.2 b=2 p=n2 s=n1",      // same
+		"1.3 b=2 p=n1 s=n2 d=n3", // restart window, n3 back: only n3 will do
+		"1.4 b=2 p=n2 s=n1 l=n4 d=n4",
+	}
+	for _, tc := range []struct {
+		max     int
+		want    string
+		waiting string
+	}{
+		{
+			max: 0,
+			waiting: "1.0 add_secondary_max_count_for_one_node reached\n" +
+				"1.1 add_secondary_max_count_for_one_node reached\n" +
+				"1.2 add_secondary_max_count_for_one_node reached\n" +
+				"1.3 add_secondary_max_count_for_one_node reached\n",
+		},
+		{
+			// n4 has a learner already: no room there. The one-member
+			// partition goes first and takes n2; n3 fills with 1.1.
+			max: 1,
+			want: "1.0@2 ADD_SECONDARY(n1,n2)\n" +
+				"1.1@2 ADD_SECONDARY(n1,n3)\n",
+			waiting: "1.2 add_secondary_max_count_for_one_node reached\n" +
+				"1.3 add_secondary_max_count_for_one_node reached\n",
+		},
+		{
+			// 1.2 goes to n3 (one learner) rather than n4 (one learner):
+			// equal load, address order. 1.3 then finds n3 full.
+			max: 2,
+			want: "1.0@2 ADD_SECONDARY(n1,n2)\n" +
+				"1.1@2 ADD_SECONDARY(n1,n3)\n" +
+				"1.2@2 ADD_SECONDARY(n2,n3)\n",
+			waiting: "1.3 add_secondary_max_count_for_one_node reached\n",
+		},
+		{
+			max: 10,
+			want: "1.0@2 ADD_SECONDARY(n1,n2)\n" +
+				"1.1@2 ADD_SECONDARY(n1,n3)\n" +
+				"1.2@2 ADD_SECONDARY(n2,n3)\n" +
+				"1.3@2 ADD_SECONDARY(n1,n3)\n",
+		},
+	} {
+		t.Run(fmt.Sprint(tc.max), func(t *testing.T) {
+			k := DefaultKnobs()
+			k.AddSecondaryMaxCountForOneNode = tc.max
+			l := layoutOf(t, configs...)
+			var g Guardian
+			res := g.Cure(CureInput{Now: t0, Level: LevelSteady, Knobs: k, Layout: l, Nodes: nodesAlive("n1", "n2", "n3", "n4")})
+			if got := proposalsText(res.Proposals); got != tc.want {
+				t.Errorf("proposals\n%s\nwant\n%s", got, tc.want)
+			}
+			if got := waitingText(res.Waiting); got != tc.waiting {
+				t.Errorf("waiting\n%s\nwant\n%s", got, tc.waiting)
+			}
+			applyAll(t, l, res.Proposals)
+			// Learners per node never exceed the knob.
+			for _, n := range []string{"n1", "n2", "n3", "n4"} {
+				if got := l.Load(n).Learner; got > max(tc.max, 1) {
+					t.Errorf("%s has %d learners", n, got)
+				}
+			}
+		})
+	}
+}
+
+// TestGuardianBalancerOwns: a surplus replica of a partition the balancer
+// is moving is left to the balancer.
+func TestGuardianBalancerOwns(t *testing.T) {
+	l := layoutOf(t, "1.0 p=n1 s=n2,n3,n4")
+	var g Guardian
+	res := g.Cure(CureInput{Now: t0, Level: LevelSteady, Knobs: DefaultKnobs(), Layout: l,
+		Nodes: nodesAlive("n1", "n2", "n3", "n4"), BalancerOwns: func(Gpid) bool { return true }})
+	if len(res.Proposals) != 0 {
+		t.Fatalf("proposals %v", res.Proposals)
+	}
+}

@@ -1,0 +1,116 @@
+package decide
+
+import (
+	"time"
+)
+
+// Planner ties the failure detector, the guardian and the balancer together
+// under the meta function level. The leader's driver calls Plan every
+// lb_interval_ms (and may call FailureDetector.Check more often); it writes
+// each returned proposal with ApplyProposal in one etcd transaction that
+// compares the stored ballot, then pushes the new configurations.
+type Planner struct {
+	knobs    Knobs
+	guardian Guardian
+	balancer Balancer
+}
+
+// NewPlanner returns a planner with the given knobs.
+func NewPlanner(k Knobs) *Planner { return &Planner{knobs: k} }
+
+// Knobs returns the current knobs.
+func (p *Planner) Knobs() Knobs { return p.knobs }
+
+// SetKnob changes one knob (Knobs.Set). Setting the level to steady or below
+// drops the balancer's pending moves, as Pegasus does when set_meta_level
+// leaves lively: an operator who stops balancing expects nothing more to move.
+func (p *Planner) SetKnob(name, value string) error {
+	if err := p.knobs.Set(name, value); err != nil {
+		return err
+	}
+	if name == KnobFunctionLevel && !p.knobs.Level.AllowsBalance() {
+		p.balancer.Clear()
+	}
+	return nil
+}
+
+// SetLevel sets the configured level and returns the previous one.
+func (p *Planner) SetLevel(l Level) (old Level) {
+	old = p.knobs.Level
+	p.knobs.Level = l
+	if !l.AllowsBalance() {
+		p.balancer.Clear()
+	}
+	return old
+}
+
+// Plan is the outcome of one planning round.
+type Plan struct {
+	// Events are the node state changes found by this round's Check.
+	Events []NodeEvent
+	// Unfenced are the fenced nodes released this round because they no
+	// longer hold any role.
+	Unfenced []string
+	// Level is the effective level the round acted on.
+	Level Level
+	// Freeze explains an effective level below the configured one.
+	Freeze Freeze
+	// Proposals are to be written in order; at most one per partition.
+	Proposals []Proposal
+	// Waiting lists partitions the guardian deliberately left alone.
+	Waiting []Waiting
+	// BalanceOps counts balancer moves in progress.
+	BalanceOps int
+	// BalanceBlocked says why the balancer started nothing new, if it ran.
+	BalanceBlocked string
+}
+
+// Plan runs one round at now over layout:
+//
+//  1. fenced nodes that no longer hold any role are unfenced, so a node
+//     that restarted after being drained comes back without a detour
+//     through "dead";
+//  2. fd.Check(now) updates liveness;
+//  3. the effective level is computed (auto-freeze, and freezed while the
+//     failure detector has not settled after a leader change);
+//  4. the guardian proposes repairs; at lively, the balancer continues and
+//     starts moves on partitions the guardian left untouched.
+func (p *Planner) Plan(now time.Time, layout *Layout, fd *FailureDetector) Plan {
+	var plan Plan
+	for _, n := range fd.Fenced() {
+		if layout.Load(n).Roles() == 0 {
+			fd.Unfence(n)
+			plan.Unfenced = append(plan.Unfenced, n)
+		}
+	}
+	plan.Events = fd.Check(now)
+	alive, total := fd.Counts()
+	plan.Level, plan.Freeze = EffectiveLevel(p.knobs.Level, alive, total, p.knobs)
+	if plan.Level > LevelFreezed && !fd.Settled(now) {
+		plan.Level = LevelFreezed
+		plan.Freeze = Freeze{Reason: "failure detector settling after leader change"}
+	}
+	if !plan.Level.AllowsBalance() {
+		p.balancer.Clear()
+	}
+	cure := p.guardian.Cure(CureInput{
+		Now:          now,
+		Level:        plan.Level,
+		Knobs:        p.knobs,
+		Layout:       layout,
+		Nodes:        fd,
+		BalancerOwns: p.balancer.Owns,
+	})
+	plan.Proposals, plan.Waiting = cure.Proposals, cure.Waiting
+	if plan.Level.AllowsBalance() {
+		touched := make(map[Gpid]bool, len(cure.Proposals))
+		for _, pr := range cure.Proposals {
+			touched[pr.Gpid] = true
+		}
+		bal := p.balancer.Balance(BalanceInput{Layout: layout, Nodes: fd, Busy: func(g Gpid) bool { return touched[g] }})
+		plan.Proposals = append(plan.Proposals, bal.Proposals...)
+		plan.BalanceOps = bal.Pending
+		plan.BalanceBlocked = bal.Blocked
+	}
+	return plan
+}
