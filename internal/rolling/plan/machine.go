@@ -68,7 +68,9 @@ func (m *Machine) Current() (number int, step Step, state StepState, ok bool) {
 }
 
 // Next advances the roll to now given obs, and returns the actions to run
-// before the next call. It returns nil once the roll has ended.
+// before the next call. obs must answer the previous call's actions and
+// be gathered after running all of them. Next returns nil once the roll
+// has ended; while paused it returns only the background queries.
 func (m *Machine) Next(now time.Time, obs Observation) []Action {
 	s := &m.s
 	if s.Status.Terminal() {
@@ -219,12 +221,12 @@ func (m *Machine) absorbCollector(now time.Time, c *CollectorStatus) {
 	v := c.ClientErrors
 	s.LastCollectorErrors = &v
 
-	min := s.Plan.Options.MinAvailability
-	if min <= 0 || s.Status == StatusCleanup {
+	threshold := s.Plan.Options.MinAvailability
+	if threshold <= 0 || s.Status == StatusCleanup {
 		return
 	}
-	if c.Availability < min {
-		reason := fmt.Sprintf("availability %s below %s", percent(c.Availability), percent(min))
+	if c.Availability < threshold {
+		reason := fmt.Sprintf("availability %s below %s", percent(c.Availability), percent(threshold))
 		if s.BreachHold == nil {
 			s.BreachHold = &Hold{Reason: reason, Since: now}
 		}
