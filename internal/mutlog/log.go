@@ -1,0 +1,297 @@
+package mutlog
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Defaults for Options.
+const (
+	// DefaultSegmentSize is Pegasus' log_private_file_size_mb.
+	DefaultSegmentSize = 32 << 20
+	// DefaultMaxRecordBytes bounds one record's payload.
+	DefaultMaxRecordBytes = 16 << 20
+	// DefaultMaxBatchBytes bounds the bytes one group commit writes before it
+	// syncs, so that one huge queue cannot delay the first waiter for long.
+	DefaultMaxBatchBytes = 4 << 20
+
+	maxSegmentSize = 1 << 30
+)
+
+// Options configure a Log. The zero value is valid and uses the defaults.
+type Options struct {
+	// SegmentSize bounds a segment file: a record that would take the
+	// active segment past it starts a new one. Only a segment holding a
+	// single larger record exceeds it.
+	SegmentSize int64
+	// MaxRecordBytes bounds the payload of one record.
+	MaxRecordBytes int
+	// MaxBatchBytes bounds the bytes written by one group commit.
+	MaxBatchBytes int
+	// NoSync skips every fsync of record data. For benchmarks only: with it
+	// an acknowledged append survives a process crash but not a machine
+	// crash, and recovery after a machine crash may report ErrCorrupt.
+	NoSync bool
+	// Logf receives notable events: torn tails cut off, segments removed.
+	// Nil discards them.
+	Logf func(format string, args ...any)
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.SegmentSize == 0 {
+		o.SegmentSize = DefaultSegmentSize
+	}
+	if o.MaxRecordBytes == 0 {
+		o.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if o.MaxBatchBytes == 0 {
+		o.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	switch {
+	case o.SegmentSize < segmentHeaderLen+frameHeaderLen || o.SegmentSize > maxSegmentSize:
+		return o, fmt.Errorf("%w: SegmentSize %d outside [%d, %d]", ErrInvalidOptions,
+			o.SegmentSize, segmentHeaderLen+frameHeaderLen, maxSegmentSize)
+	case o.MaxRecordBytes < 0 || o.MaxRecordBytes > maxPayloadLen:
+		return o, fmt.Errorf("%w: MaxRecordBytes %d outside [0, %d]", ErrInvalidOptions,
+			o.MaxRecordBytes, maxPayloadLen)
+	case o.MaxBatchBytes < 0:
+		return o, fmt.Errorf("%w: MaxBatchBytes %d is negative", ErrInvalidOptions, o.MaxBatchBytes)
+	}
+	return o, nil
+}
+
+// Stats counts the log's work since Open.
+type Stats struct {
+	// Appends, Records and Bytes count what was made durable.
+	Appends uint64
+	Records uint64
+	Bytes   uint64
+	// Batches counts group commits: each is one write and, unless NoSync,
+	// one fsync, however many appends it carried.
+	Batches uint64
+	// Segments is the number of segment files the log holds now.
+	Segments int
+}
+
+// Log is the mutation log of one partition replica. All methods are safe for
+// concurrent use.
+type Log struct {
+	fs       vfs.FS
+	dir      string
+	opts     Options
+	lock     io.Closer
+	recovery RecoveryInfo
+
+	mu      sync.Mutex
+	work    sync.Cond // signalled when queue grows or closing is set
+	queue   []*Pending
+	closing bool
+	// failed is sticky: once a write or sync failed, nothing more is
+	// written and every append returns it.
+	failed   error
+	segments []*segment // log order; the last one is the active segment
+	index    index
+	stats    Stats
+
+	w          writer
+	writerDone chan struct{}
+	// maxSeq is the highest segment sequence number Open found, including
+	// a torn segment it removed.
+	maxSeq uint64
+}
+
+// Open opens the log in dir, creating dir if needed, and recovers what it
+// holds (see doc.go for what recovery keeps and what it refuses). New
+// records go to a fresh segment.
+func Open(fs vfs.FS, dir string, opts Options) (*Log, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("mutlog: create %s: %w", dir, err)
+	}
+	// The directory entry itself must survive a crash, or every segment
+	// inside it would vanish with it.
+	if err := syncDir(fs, fs.PathDir(dir)); err != nil {
+		return nil, err
+	}
+	lock, err := fs.Lock(fs.PathJoin(dir, lockFileName))
+	if err != nil {
+		return nil, fmt.Errorf("mutlog: lock %s: %w", dir, err)
+	}
+	l := &Log{fs: fs, dir: dir, opts: opts, lock: lock, writerDone: make(chan struct{})}
+	l.work.L = &l.mu
+	if err := l.recover(); err != nil {
+		_ = l.releaseSegments()
+		_ = lock.Close()
+		return nil, err
+	}
+	if err := l.startSegment(l.nextSeq()); err != nil {
+		_ = l.releaseSegments()
+		_ = lock.Close()
+		return nil, err
+	}
+	go l.runWriter()
+	return l, nil
+}
+
+// Recovery reports what Open found and repaired.
+func (l *Log) Recovery() RecoveryInfo { return l.recovery }
+
+// Dir returns the directory the log lives in.
+func (l *Log) Dir() string { return l.dir }
+
+// FirstDecree returns the lowest decree the log can serve, or 0 when it
+// holds no record.
+func (l *Log) FirstDecree() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.index.first()
+}
+
+// LastDecree returns the highest durable decree in the log, or 0 when it
+// holds no record. After a reconfiguration superseded the tail it may be
+// lower than it was before.
+func (l *Log) LastDecree() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.index.last()
+}
+
+// Stats returns counters of the log's work.
+func (l *Log) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.stats
+	s.Segments = len(l.segments)
+	return s
+}
+
+// Close commits every append queued before it, stops the writer and releases
+// the log's files. It returns the log's failure, if it failed.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closing {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	l.closing = true
+	l.work.Broadcast()
+	l.mu.Unlock()
+	<-l.writerDone
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.failed
+	if l.w.file != nil {
+		if cerr := l.w.file.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("mutlog: close %s: %w", l.w.seg.path, cerr)
+		}
+		l.w.file = nil
+	}
+	if rerr := l.releaseSegments(); err == nil {
+		err = rerr
+	}
+	if lerr := l.lock.Close(); err == nil && lerr != nil {
+		err = fmt.Errorf("mutlog: unlock %s: %w", l.dir, lerr)
+	}
+	return err
+}
+
+// releaseSegments drops the log's reference to every segment.
+func (l *Log) releaseSegments() error {
+	var err error
+	for _, s := range l.segments {
+		if uerr := s.unref(); err == nil && uerr != nil {
+			err = fmt.Errorf("mutlog: close %s: %w", s.path, uerr)
+		}
+	}
+	l.segments = nil
+	return err
+}
+
+// nextSeq returns the sequence number for a new segment.
+func (l *Log) nextSeq() uint64 {
+	if len(l.segments) == 0 {
+		return 1 + l.maxSeq
+	}
+	return l.segments[len(l.segments)-1].seq + 1
+}
+
+// GC removes the oldest segments whose every record has a decree at or below
+// durableDecree, the decree up to which the storage has flushed. It stops at
+// the first segment that holds a later decree and never removes the active
+// segment; removing only a prefix of the log keeps supersede semantics
+// intact, because a record can only be superseded by a later one. It
+// returns how many segments it removed. GC is safe with concurrent appends,
+// and a Replay or Read already running keeps reading removed segments.
+func (l *Log) GC(durableDecree int64) (int, error) {
+	l.mu.Lock()
+	if l.closing {
+		l.mu.Unlock()
+		return 0, ErrClosed
+	}
+	n := 0
+	for n < len(l.segments)-1 {
+		s := l.segments[n]
+		if !s.sealed || (s.records > 0 && s.maxDecree > durableDecree) {
+			break
+		}
+		n++
+	}
+	victims := slices.Clone(l.segments[:n])
+	if n > 0 {
+		l.segments = slices.Delete(l.segments, 0, n)
+		l.index.dropSegmentsThrough(victims[n-1].seq)
+	}
+	l.mu.Unlock()
+
+	var err error
+	for _, s := range victims {
+		if rerr := l.fs.Remove(s.path); rerr != nil && err == nil {
+			// The file stays on disk and reappears at the head of the log
+			// on the next Open, where the next GC removes it again.
+			err = fmt.Errorf("mutlog: remove %s: %w", s.path, rerr)
+		}
+		if uerr := s.unref(); uerr != nil && err == nil {
+			err = fmt.Errorf("mutlog: close %s: %w", s.path, uerr)
+		}
+	}
+	if n > 0 && err == nil {
+		err = syncDir(l.fs, l.dir)
+	}
+	return n, err
+}
+
+// syncDir makes creations, renames and removals in dir durable.
+func syncDir(fs vfs.FS, dir string) error {
+	d, err := fs.OpenDir(dir)
+	if err != nil {
+		return fmt.Errorf("mutlog: open dir %s: %w", dir, err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("mutlog: sync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// createFile creates path for writing, replacing any file of that name.
+func createFile(fs vfs.FS, path string) (vfs.File, error) {
+	f, err := fs.Create(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return nil, fmt.Errorf("mutlog: create %s: %w", path, err)
+	}
+	return f, nil
+}

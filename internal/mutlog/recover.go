@@ -1,0 +1,267 @@
+package mutlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// RecoveryInfo describes what Open found in the log directory.
+type RecoveryInfo struct {
+	// Segments and Records count what was read, superseded records
+	// included.
+	Segments int
+	Records  int
+	// TornSegment is the path of the last segment when a crash had left an
+	// incomplete batch at its end, "" otherwise. Open cut the segment at
+	// TornOffset, dropping TornBytes bytes; if TornOffset is 0 the segment
+	// had no intact header and Open removed it.
+	TornSegment string
+	TornOffset  int64
+	TornBytes   int64
+	// TornReason says what was wrong at TornOffset.
+	TornReason string
+}
+
+// recover reads every segment in log order into the index. Every segment
+// but the last was synced in full before the next was created, so any damage
+// in it is corruption. The last one may end in a torn batch, which is cut
+// off; see tail below.
+func (l *Log) recover() error {
+	names, err := l.fs.List(l.dir)
+	if err != nil {
+		return fmt.Errorf("mutlog: list %s: %w", l.dir, err)
+	}
+	var seqs []uint64
+	for _, name := range names {
+		if strings.HasPrefix(name, segmentPrefix) && strings.HasSuffix(name, tmpSuffix) {
+			// A repair interrupted before its rename; the original is intact.
+			if err := l.fs.Remove(l.fs.PathJoin(l.dir, name)); err != nil {
+				return fmt.Errorf("mutlog: remove %s: %w", name, err)
+			}
+			continue
+		}
+		if seq, ok := parseSegmentName(name); ok {
+			seqs = append(seqs, seq)
+		}
+	}
+	slices.Sort(seqs)
+	for i, seq := range seqs {
+		// GC removes only a prefix of the log, so a hole means a segment
+		// was lost.
+		if i > 0 && seq != seqs[i-1]+1 {
+			return fmt.Errorf("%w: %s: segment %s is missing", ErrCorrupt, l.dir, segmentName(seqs[i-1]+1))
+		}
+		if err := l.recoverSegment(seq, i == len(seqs)-1); err != nil {
+			return err
+		}
+		l.recovery.Segments++
+		l.maxSeq = seq
+	}
+	return nil
+}
+
+// recoverSegment reads segment seq into the index and adds it to the log.
+func (l *Log) recoverSegment(seq uint64, last bool) error {
+	path := l.fs.PathJoin(l.dir, segmentName(seq))
+	f, err := l.fs.Open(path)
+	if err != nil {
+		return fmt.Errorf("mutlog: open %s: %w", path, err)
+	}
+	s := newSegment(seq, path, f)
+	s.sealed = true
+	keep := false
+	defer func() {
+		if !keep {
+			_ = s.unref()
+		}
+	}()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("mutlog: stat %s: %w", path, err)
+	}
+	r := &segmentReader{file: f, size: st.Size()}
+
+	h, err := r.at(0, segmentHeaderLen)
+	if err != nil {
+		return err
+	}
+	if herr := checkSegmentHeader(h, seq); herr != nil {
+		if !last {
+			return fmt.Errorf("%w: %s: %v", ErrCorrupt, path, herr)
+		}
+		return l.tail(s, r, 0, herr)
+	}
+	off := int64(segmentHeaderLen)
+	prevBatch := int64(-1)
+	for off < r.size {
+		rec, batchOff, n, ferr, err := readFrame(r, off)
+		if err != nil {
+			return err
+		}
+		// Batches are contiguous: a frame continues its predecessor's
+		// batch or starts a new one where it stands.
+		if ferr == nil && batchOff != prevBatch && batchOff != off {
+			ferr = fmt.Errorf("frame claims its batch starts at %d", batchOff)
+		}
+		if ferr != nil {
+			if !last {
+				return fmt.Errorf("%w: %s at offset %d: %v", ErrCorrupt, path, off, ferr)
+			}
+			return l.tail(s, r, off, ferr)
+		}
+		s.noteRecord(rec.Decree)
+		l.index.apply(indexEntry{
+			decree: rec.Decree, ballot: rec.Ballot,
+			seq: seq, off: uint32(off), size: uint32(n),
+		})
+		l.recovery.Records++
+		prevBatch = batchOff
+		off += int64(n)
+	}
+	keep = true
+	l.segments = append(l.segments, s)
+	return nil
+}
+
+// readFrame decodes the frame at off. ferr reports a damaged frame, err an
+// I/O failure.
+func readFrame(r *segmentReader, off int64) (rec Record, batchOff int64, n int, ferr, err error) {
+	b, err := r.at(off, framePrefixLen)
+	if err != nil {
+		return Record{}, 0, 0, nil, err
+	}
+	if len(b) == framePrefixLen {
+		if bodyLen, ok := frameBodyLen(b); ok {
+			if b, err = r.at(off, framePrefixLen+bodyLen); err != nil {
+				return Record{}, 0, 0, nil, err
+			}
+		}
+	}
+	rec, batchOff, n, ferr = decodeFrame(b)
+	return rec, batchOff, n, ferr, nil
+}
+
+// tail handles damage at offset bad of the last segment s: a torn write to
+// cut off, or corruption to refuse.
+//
+// The writer fsyncs each batch before it writes the next, and the header
+// before the first batch. A crash can therefore only tear the batch that was
+// being written, which no one was told is durable; within it the disk may
+// have kept any subset of the pages, so intact frames of that batch may
+// follow the damage. A frame of a later batch, though, was written after the
+// damaged bytes were synced: finding one means acknowledged data was damaged
+// after the fact, and the log is corrupt.
+func (l *Log) tail(s *segment, r *segmentReader, bad int64, cause error) error {
+	later, found, err := findLaterBatch(r, bad)
+	if err != nil {
+		return err
+	}
+	if found {
+		return fmt.Errorf("%w: %s at offset %d: %v; an intact record of a later batch follows at offset %d",
+			ErrCorrupt, s.path, bad, cause, later)
+	}
+	l.recovery.TornSegment = s.path
+	l.recovery.TornOffset = bad
+	l.recovery.TornBytes = r.size - bad
+	l.recovery.TornReason = cause.Error()
+	if bad == 0 {
+		// Torn before its header was synced: it never held a record.
+		l.opts.Logf("mutlog: %s: removing segment with a torn header (%d bytes): %v", s.path, r.size, cause)
+		if err := l.fs.Remove(s.path); err != nil {
+			return fmt.Errorf("mutlog: remove %s: %w", s.path, err)
+		}
+		return syncDir(l.fs, l.dir)
+	}
+	l.opts.Logf("mutlog: %s: cutting torn tail at offset %d (%d bytes): %v", s.path, bad, r.size-bad, cause)
+	if err := l.truncate(s, bad); err != nil {
+		return err
+	}
+	f, err := l.fs.Open(s.path)
+	if err != nil {
+		return fmt.Errorf("mutlog: open %s: %w", s.path, err)
+	}
+	// recoverSegment's deferred unref closes the handle to the old file.
+	kept := newSegment(s.seq, s.path, f)
+	kept.sealed, kept.records, kept.minDecree, kept.maxDecree = true, s.records, s.minDecree, s.maxDecree
+	l.segments = append(l.segments, kept)
+	return nil
+}
+
+// findLaterBatch looks for an intact frame after offset bad whose batch
+// starts after bad. It tries every byte offset, since the damage hides where
+// the next frame begins; the batch-offset test rejects nearly every wrong
+// position before any checksum is computed.
+func findLaterBatch(r *segmentReader, bad int64) (int64, bool, error) {
+	for p := bad + 1; p+frameHeaderLen <= r.size; p++ {
+		h, err := r.at(p, frameHeaderLen)
+		if err != nil {
+			return 0, false, err
+		}
+		bodyLen, ok := frameBodyLen(h)
+		if !ok || p+framePrefixLen+int64(bodyLen) > r.size {
+			continue
+		}
+		if batchOff := int64(binary.LittleEndian.Uint64(h[8:16])); batchOff <= bad || batchOff > p {
+			continue
+		}
+		f, err := r.at(p, framePrefixLen+bodyLen)
+		if err != nil {
+			return 0, false, err
+		}
+		if _, _, _, ferr := decodeFrame(f); ferr == nil {
+			return p, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// truncate cuts segment s to its first size bytes. vfs.FS cannot truncate a
+// file, so the prefix is copied to a temporary file that atomically replaces
+// the segment; a crash in between leaves the original, and the temporary is
+// removed by the next Open.
+func (l *Log) truncate(s *segment, size int64) error {
+	tmp := s.path + tmpSuffix
+	dst, err := createFile(l.fs, tmp)
+	if err != nil {
+		return err
+	}
+	err = copyPrefix(dst, s, size)
+	if err == nil {
+		err = dst.Sync()
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("mutlog: rewrite %s: %w", tmp, err)
+	}
+	if err := l.fs.Rename(tmp, s.path); err != nil {
+		return fmt.Errorf("mutlog: rename %s: %w", tmp, err)
+	}
+	return syncDir(l.fs, l.dir)
+}
+
+func copyPrefix(dst io.Writer, s *segment, size int64) error {
+	buf := make([]byte, min(size, readChunk))
+	for off := int64(0); off < size; {
+		chunk := buf[:min(int64(len(buf)), size-off)]
+		n, err := s.file.ReadAt(chunk, off)
+		if n < len(chunk) {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		// Write may scribble on its argument (vfs.File allows it); chunk
+		// is refilled before the next use.
+		if _, err := dst.Write(chunk); err != nil {
+			return err
+		}
+		off += int64(n)
+	}
+	return nil
+}

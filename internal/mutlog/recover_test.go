@@ -1,0 +1,379 @@
+package mutlog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// buildLog writes recs, one synced append each, into a fresh MemFS log and
+// returns the FS and the image of the segment holding them.
+func buildLog(t *testing.T, opts Options, recs []Record) (*vfs.MemFS, []string) {
+	t.Helper()
+	fs := vfs.NewMem()
+	l := mustOpen(t, fs, opts)
+	for _, r := range recs {
+		mustAppend(t, l, r)
+	}
+	mustClose(t, l)
+	return fs, segmentPaths(t, fs)
+}
+
+// copyWith copies every segment of src into a new MemFS, replacing the
+// contents of path by image.
+func copyWith(t *testing.T, src vfs.FS, paths []string, path string, image []byte) *vfs.MemFS {
+	t.Helper()
+	fs := vfs.NewMem()
+	if err := fs.MkdirAll(testDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		b := image
+		if p != path {
+			b = readFile(t, src, p)
+		}
+		writeFile(t, fs, p, b)
+	}
+	return fs
+}
+
+func testRecords(n int) []Record {
+	recs := make([]Record, n)
+	for i := range recs {
+		recs[i] = sized(int64(i+1), 1, 1+(i*37)%90)
+	}
+	return recs
+}
+
+// TestTornTailEveryOffset simulates a crash that persisted every prefix of
+// the last segment: Open must keep exactly the records that end within the
+// prefix, accept new appends, and be stable across another reopen.
+func TestTornTailEveryOffset(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"one segment", Options{}},
+		// Several segments: the cut applies to the last one only.
+		{"several segments", Options{SegmentSize: 400}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recs := testRecords(24)
+			src, paths := buildLog(t, tc.opts, recs)
+			last := paths[len(paths)-1]
+			image := readFile(t, src, last)
+			frames := scanFrames(t, image)
+			before := len(recs) - len(frames) // records in earlier segments
+
+			for cut := 0; cut <= len(image); cut++ {
+				fs := copyWith(t, src, paths, last, image[:cut])
+				l, err := Open(fs, testDir, tc.opts)
+				if err != nil {
+					t.Fatalf("cut at %d: %v", cut, err)
+				}
+				kept, boundary := before, cut == segmentHeaderLen
+				for _, f := range frames {
+					if f.end <= int64(cut) {
+						kept++
+					}
+					boundary = boundary || f.end == int64(cut)
+				}
+				want := recs[:kept]
+				assertRecords(t, replayAll(t, l, 0), want)
+				info := l.Recovery()
+				// A cut at a frame boundary looks like a clean shutdown.
+				if torn := !boundary; torn != (info.TornSegment != "") {
+					t.Fatalf("cut at %d of %d: recovery info %+v", cut, len(image), info)
+				}
+
+				next := rec(int64(kept+1), 2, "after crash")
+				mustAppend(t, l, next)
+				want = append(append([]Record(nil), want...), next)
+				assertRecords(t, replayAll(t, l, 0), want)
+				mustClose(t, l)
+
+				l = mustOpen(t, fs, tc.opts)
+				assertRecords(t, replayAll(t, l, 0), want)
+				if info := l.Recovery(); info.TornSegment != "" {
+					t.Fatalf("cut at %d: second open still found a torn tail: %+v", cut, info)
+				}
+				mustClose(t, l)
+			}
+		})
+	}
+}
+
+// TestDamagedByte flips each byte of a log whose records were appended one
+// synced batch each. Damage in the last record is a torn tail; anywhere
+// else a later batch follows, so it is corruption.
+func TestDamagedByte(t *testing.T) {
+	recs := testRecords(8)
+	src, paths := buildLog(t, Options{}, recs)
+	last := paths[len(paths)-1]
+	image := readFile(t, src, last)
+	frames := scanFrames(t, image)
+	tail := frames[len(frames)-1]
+
+	for i := range image {
+		damaged := bytes.Clone(image)
+		damaged[i] ^= 0x5a
+		fs := copyWith(t, src, paths, last, damaged)
+		l, err := Open(fs, testDir, Options{})
+		if int64(i) >= tail.off {
+			if err != nil {
+				t.Fatalf("byte %d (last record): %v", i, err)
+			}
+			assertRecords(t, replayAll(t, l, 0), recs[:len(recs)-1])
+			if info := l.Recovery(); info.TornOffset != tail.off {
+				t.Fatalf("byte %d: torn at %d, want %d", i, info.TornOffset, tail.off)
+			}
+			mustClose(t, l)
+			continue
+		}
+		if !errors.Is(err, ErrCorrupt) {
+			if err == nil {
+				l.Close()
+			}
+			t.Fatalf("byte %d (acknowledged data): got %v, want ErrCorrupt", i, err)
+		}
+	}
+}
+
+// TestDamageInEarlierSegment: every segment but the last was synced in full
+// before the next one began, so any damage there is corruption.
+func TestDamageInEarlierSegment(t *testing.T) {
+	opts := Options{SegmentSize: 300}
+	src, paths := buildLog(t, opts, testRecords(20))
+	if len(paths) < 3 {
+		t.Fatalf("want several segments, got %d", len(paths))
+	}
+	first := readFile(t, src, paths[0])
+	for _, i := range []int{3, segmentHeaderLen + 2, len(first) - 1} {
+		damaged := bytes.Clone(first)
+		damaged[i] ^= 1
+		fs := copyWith(t, src, paths, paths[0], damaged)
+		if _, err := Open(fs, testDir, opts); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("damage at %d of the first segment: got %v", i, err)
+		}
+		fs = copyWith(t, src, paths, paths[0], first[:len(first)-1])
+		if _, err := Open(fs, testDir, opts); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("truncated first segment: got %v", err)
+		}
+	}
+}
+
+func TestMissingSegment(t *testing.T) {
+	opts := Options{SegmentSize: 300}
+	src, paths := buildLog(t, opts, testRecords(20))
+	fs := copyWith(t, src, paths, "", nil)
+	if err := fs.Remove(paths[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(fs, testDir, opts); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("got %v, want ErrCorrupt", err)
+	}
+	// Losing a prefix is what GC does: fine.
+	fs = copyWith(t, src, paths, "", nil)
+	if err := fs.Remove(paths[0]); err != nil {
+		t.Fatal(err)
+	}
+	l := mustOpen(t, fs, opts)
+	if l.FirstDecree() <= 1 {
+		t.Fatalf("FirstDecree %d after losing the first segment", l.FirstDecree())
+	}
+	mustClose(t, l)
+}
+
+// TestTornBatch: a crash may persist any subset of the pages of the batch
+// being written. Intact frames of that batch after the damage were never
+// acknowledged and are dropped with it.
+func TestTornBatch(t *testing.T) {
+	fs := vfs.NewMem()
+	l := mustOpen(t, fs, Options{})
+	acked := []Record{rec(1, 1, "a"), rec(2, 1, "b")}
+	mustAppend(t, l, acked...)
+	batch := []Record{sized(3, 1, 100), sized(4, 1, 100), sized(5, 1, 100), sized(6, 1, 100)}
+	mustAppend(t, l, batch...)
+	mustClose(t, l)
+
+	paths := segmentPaths(t, fs)
+	last := paths[len(paths)-1]
+	image := readFile(t, fs, last)
+	frames := scanFrames(t, image)
+	if frames[2].batchStart != frames[5].batchStart || frames[1].batchStart == frames[2].batchStart {
+		t.Fatalf("unexpected batch layout %+v", frames)
+	}
+	for victim := 2; victim < len(frames); victim++ {
+		damaged := bytes.Clone(image)
+		clear(damaged[frames[victim].off:frames[victim].end]) // a page that never made it
+		fs2 := copyWith(t, fs, paths, last, damaged)
+		l := mustOpen(t, fs2, Options{})
+		want := append(append([]Record(nil), acked...), batch[:victim-2]...)
+		assertRecords(t, replayAll(t, l, 0), want)
+		mustClose(t, l)
+	}
+}
+
+func TestTornHeaderRemovesSegment(t *testing.T) {
+	fs := vfs.NewMem()
+	l := mustOpen(t, fs, Options{})
+	mustAppend(t, l, rec(1, 1, "a"))
+	mustClose(t, l)
+	paths := segmentPaths(t, fs)
+	// A crash while starting the next segment: its header never hit disk.
+	next := fs.PathJoin(testDir, segmentName(uint64(len(paths)+1)))
+	writeFile(t, fs, next, encodeSegmentHeader(uint64(len(paths) + 1))[:10])
+	writeFile(t, fs, paths[0]+tmpSuffix, []byte("leftover of an interrupted repair"))
+
+	l = mustOpen(t, fs, Options{})
+	if info := l.Recovery(); info.TornSegment != next || info.TornOffset != 0 {
+		t.Fatalf("recovery info %+v", info)
+	}
+	assertRecords(t, replayAll(t, l, 0), []Record{rec(1, 1, "a")})
+	mustAppend(t, l, rec(2, 1, "b"))
+	mustClose(t, l)
+	if _, err := fs.Stat(paths[0] + tmpSuffix); err == nil {
+		t.Fatal("temporary file survived Open")
+	}
+	l = mustOpen(t, fs, Options{})
+	assertRecords(t, replayAll(t, l, 0), []Record{rec(1, 1, "a"), rec(2, 1, "b")})
+	mustClose(t, l)
+}
+
+// TestCrashClone crashes a crashable MemFS while a batch is written but not
+// yet synced: only acknowledged records survive.
+func TestCrashClone(t *testing.T) {
+	mem := vfs.NewCrashableMem()
+	fs := newFaultFS(mem)
+	l := mustOpen(t, fs, Options{})
+	acked := []Record{rec(1, 1, "a"), rec(2, 1, "b"), rec(3, 1, "c")}
+	for _, r := range acked {
+		mustAppend(t, l, r)
+	}
+
+	reached, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	hook := func() {
+		once.Do(func() {
+			close(reached)
+			<-release
+		})
+	}
+	fs.onSync.Store(&hook)
+	p := l.Append(rec(4, 1, "d"), rec(5, 1, "e"))
+	<-reached // written, not synced
+	crashed := mem.CrashClone(vfs.CrashCloneCfg{})
+	close(release)
+	if err := p.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, l)
+
+	l = mustOpen(t, crashed, Options{})
+	assertRecords(t, replayAll(t, l, 0), acked)
+	mustClose(t, l)
+}
+
+// TestCrashCloneUnderLoad takes crash clones at arbitrary moments while
+// concurrent appenders fill small segments, keeping a random share of the
+// unsynced data as a real disk might. Every clone must open without error,
+// hold every record acknowledged before the crash, and hold a prefix of the
+// log.
+func TestCrashCloneUnderLoad(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 9))
+	torn := 0
+	defer func() { t.Logf("%d crashes cut a torn tail", torn) }()
+	for round := 0; round < 10; round++ {
+		mem := vfs.NewCrashableMem()
+		fs := newFaultFS(mem)
+		// A slow disk: batches sit written but unsynced for a while, which
+		// is when a crash can tear them.
+		slowSync := func() { time.Sleep(100 * time.Microsecond) }
+		fs.onSync.Store(&slowSync)
+		opts := Options{SegmentSize: 16 << 10}
+		l := mustOpen(t, fs, opts)
+
+		var (
+			mu       sync.Mutex
+			next     int64 = 1
+			appended       = map[int64]Record{}
+			maxAcked atomic.Int64
+			wg       sync.WaitGroup
+			stop     = make(chan struct{})
+		)
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					// Decrees are assigned in log order, as a primary does.
+					mu.Lock()
+					r := sized(next, 1, 10+int(next*7919%1500))
+					next++
+					appended[r.Decree] = r
+					p := l.Append(r)
+					mu.Unlock()
+					if err := p.Err(); err != nil {
+						t.Error(err)
+						return
+					}
+					// An acknowledgment covers every earlier decree too.
+					for {
+						cur := maxAcked.Load()
+						if r.Decree <= cur || maxAcked.CompareAndSwap(cur, r.Decree) {
+							break
+						}
+					}
+				}
+			}()
+		}
+
+		type crash struct {
+			fs    *vfs.MemFS
+			acked int64 // every decree up to this one was acknowledged
+		}
+		var crashes []crash
+		for i := 0; i < 8; i++ {
+			time.Sleep(time.Duration(rng.IntN(2000)) * time.Microsecond)
+			acked := maxAcked.Load()
+			cfg := vfs.CrashCloneCfg{UnsyncedDataPercent: rng.IntN(101), RNG: rand.New(rand.NewPCG(uint64(round), uint64(i)))}
+			crashes = append(crashes, crash{fs: mem.CrashClone(cfg), acked: acked})
+		}
+		close(stop)
+		wg.Wait()
+		mustClose(t, l)
+
+		for i, c := range crashes {
+			l, err := Open(c.fs, testDir, opts)
+			if err != nil {
+				t.Fatalf("round %d crash %d: %v", round, i, err)
+			}
+			got := replayAll(t, l, 0)
+			if l.Recovery().TornSegment != "" {
+				torn++
+			}
+			if int64(len(got)) < c.acked {
+				t.Fatalf("round %d crash %d: %d records survived, %d were acknowledged", round, i, len(got), c.acked)
+			}
+			for j, r := range got {
+				if want := appended[int64(j+1)]; !equalRecords([]Record{r}, []Record{want}) {
+					t.Fatalf("round %d crash %d: record %d is %s, want %s", round, i, j,
+						formatRecords([]Record{r}), formatRecords([]Record{want}))
+				}
+			}
+			mustClose(t, l)
+		}
+	}
+}
