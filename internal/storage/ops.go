@@ -155,9 +155,11 @@ type SizeLimits struct {
 	MaxValueSize   int
 }
 
-// ValidateOp checks op against the encoding's own constraints and lim. A
-// primary calls it (through Store.Validate) before logging a mutation, so
-// that bad input is refused rather than replicated.
+// ValidateOp checks op against lim and against the rules that hold whatever
+// the configuration: hash key size, TTL sign, non-empty multi-ops, known check
+// types, and op types this package defines. A primary calls it (through
+// Store.Validate) before logging a mutation, so that bad input is refused
+// rather than replicated.
 func ValidateOp(op WriteOp, lim SizeLimits) error {
 	switch op := op.(type) {
 	case Put:
