@@ -68,10 +68,10 @@ type fakeTable struct {
 type oldPrimaryAnswer int
 
 const (
-	answerHint     oldPrimaryAnswer = iota // ERR_INVALID_STATE naming the new primary
-	answerStaleHint                        // ERR_INVALID_STATE naming it at the old ballot
-	answerNoHint                           // ERR_INVALID_STATE without a hint
-	answerNotFound                         // ERR_OBJECT_NOT_FOUND
+	answerHint      oldPrimaryAnswer = iota // ERR_INVALID_STATE naming the new primary
+	answerStaleHint                         // ERR_INVALID_STATE naming it at the old ballot
+	answerNoHint                            // ERR_INVALID_STATE without a hint
+	answerNotFound                          // ERR_OBJECT_NOT_FOUND
 )
 
 type fakePartition struct {
@@ -712,4 +712,3 @@ func (p *fakePartition) scan(req *pb.ScanRequest) *pb.ScanResponse {
 	}
 	return out
 }
-
