@@ -424,33 +424,42 @@ func (pl *balancePlan) bfs(prim []int, edges [][]primaryEdge, usable func(primar
 	n := len(pl.names)
 	parent := make([]hop, n)
 	seen := make([]bool, n)
-	var queue []int
+	var layer []int
 	for i := 0; i < n; i++ {
 		if !pl.busy[i] && prim[i] == h {
 			seen[i] = true
 			parent[i] = hop{from: -1}
-			queue = append(queue, i)
+			layer = append(layer, i)
 		}
 	}
-	for len(queue) > 0 {
-		u := queue[0]
-		queue = queue[1:]
-		for _, e := range edges[u] {
-			if seen[e.to] || !usable(e) {
-				continue
-			}
-			seen[e.to] = true
-			parent[e.to] = hop{from: u, to: e.to, pos: e.pos}
-			if prim[e.to] <= h-2 {
-				var path []hop
-				for v := e.to; parent[v].from >= 0; v = parent[v].from {
-					path = append(path, parent[v])
+	// Layer by layer, so that among the targets at the shortest distance
+	// the one with the fewest primaries (then fewest cluster-wide) wins.
+	for len(layer) > 0 {
+		var next []int
+		target := -1
+		for _, u := range layer {
+			for _, e := range edges[u] {
+				if seen[e.to] || !usable(e) {
+					continue
 				}
-				slices.Reverse(path)
-				return path
+				seen[e.to] = true
+				parent[e.to] = hop{from: u, to: e.to, pos: e.pos}
+				next = append(next, e.to)
+				if prim[e.to] <= h-2 && (target < 0 || prim[e.to] < prim[target] ||
+					(prim[e.to] == prim[target] && pl.cPrim[e.to] < pl.cPrim[target])) {
+					target = e.to
+				}
 			}
-			queue = append(queue, e.to)
 		}
+		if target >= 0 {
+			var path []hop
+			for v := target; parent[v].from >= 0; v = parent[v].from {
+				path = append(path, parent[v])
+			}
+			slices.Reverse(path)
+			return path
+		}
+		layer = next
 	}
 	return nil
 }
