@@ -3,6 +3,7 @@ package pegasusrpc
 import (
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 )
 
 // This file implements the thrift binary protocol primitives the codec is
@@ -83,6 +84,15 @@ func minEncodedSize(t thriftType) int {
 	}
 }
 
+// maxExpansion bounds the memory a decode may reserve for list elements,
+// as a multiple of the input size. Counting elements against the input
+// (checkCount) is not enough on its own: an empty struct is one byte on
+// the wire but a KeyValue is 56 bytes in memory, so a body of empty
+// structs would expand 56-fold. Legitimate encodings expand at most about
+// 7x (a key_value whose value field was omitted: 8 bytes in, 56 out), so
+// 16x leaves a margin and still rejects the degenerate cases.
+const maxExpansion = 16
+
 // fieldKey packs a field id and its wire type so that a struct decoder can
 // switch on both at once: a field with a known id but an unexpected type
 // falls to the default branch and is skipped, exactly like generated
@@ -105,6 +115,10 @@ type decoder struct {
 	// depth counts nested containers/structs entered by skip.
 	depth int
 
+	// reserved is the memory reserved so far for decoded list elements,
+	// checked against maxExpansion.
+	reserved int
+
 	// The header of the field most recently returned by nextField.
 	fieldType thriftType
 	fieldID   int16
@@ -119,7 +133,7 @@ func (d *decoder) fail(err error) {
 func (d *decoder) remaining() int { return len(d.buf) - d.off }
 
 // take returns the next n bytes (aliasing the input) and advances past
-// them. It is small enough to be inlined; the failure path is not.
+// them. The failure path is kept out of line.
 func (d *decoder) take(n int) []byte {
 	if d.err != nil || n > len(d.buf)-d.off {
 		return d.short(n)
@@ -131,7 +145,9 @@ func (d *decoder) take(n int) []byte {
 
 // short records that n bytes were wanted but not available.
 func (d *decoder) short(n int) []byte {
-	d.fail(fmt.Errorf("%w: need %d bytes at offset %d, have %d", ErrTruncated, n, d.off, d.remaining()))
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: need %d bytes at offset %d, have %d", ErrTruncated, n, d.off, d.remaining())
+	}
 	return nil
 }
 
@@ -320,11 +336,24 @@ func (d *decoder) enter() bool {
 	return true
 }
 
+// reserve accounts for a slice of n elements of elemSize bytes and fails
+// once the decode as a whole would exceed maxExpansion times its input.
+func (d *decoder) reserve(n, elemSize int) bool {
+	d.reserved += n * elemSize // n <= len(d.buf) after checkCount: no overflow
+	if d.reserved > maxExpansion*len(d.buf) {
+		d.fail(fmt.Errorf("%w: %d list elements would expand %d input bytes more than %dx",
+			ErrMalformed, n, len(d.buf), maxExpansion))
+		return false
+	}
+	return true
+}
+
 // readList decodes a list whose elements are read by readElem. The count
-// has already been bounded by the input size when the slice is made.
+// has been bounded by the input size before the slice is made.
 func readList[T any](d *decoder, elem thriftType, readElem func(*decoder) T) []T {
 	n := d.listHeader(elem)
-	if n == 0 {
+	var zero T
+	if n == 0 || !d.reserve(n, int(unsafe.Sizeof(zero))) {
 		return nil
 	}
 	out := make([]T, 0, n)
@@ -348,7 +377,8 @@ type valuePtr[T any] interface {
 // the local escape and cost one allocation per element.
 func readStructList[T any, P valuePtr[T]](d *decoder) []T {
 	n := d.listHeader(typeStruct)
-	if n == 0 {
+	var zero T
+	if n == 0 || !d.reserve(n, int(unsafe.Sizeof(zero))) {
 		return nil
 	}
 	out := make([]T, n)

@@ -259,3 +259,47 @@ func TestBoolAcceptsAnyNonZeroByte(t *testing.T) {
 		t.Errorf("start_inclusive = %v, err = %v", r.StartInclusive, err)
 	}
 }
+
+// TestExpansionBound decodes the densest legitimate lists (every element
+// as small as a real client can make it) and a body of empty structs: the
+// former must decode, the latter must be refused before it expands.
+func TestExpansionBound(t *testing.T) {
+	const n = 20000
+	emptyKeys := make([][]byte, n)
+	emptyKvs := make([]KeyValue, n)
+	legit := []Value{
+		&MultiRemoveRequest{HashKey: []byte("h"), SortKeys: emptyKeys},
+		&MultiPutRequest{HashKey: []byte("h"), Kvs: emptyKvs},
+		&BatchGetRequest{Keys: make([]FullKey, n)},
+		&CheckAndMutateRequest{MutateList: make([]Mutate, n)},
+		&QueryCfgResponse{Partitions: make([]PartitionConfiguration, n/10)},
+	}
+	for _, v := range legit {
+		if err := decodeStruct(reflect.New(reflect.TypeOf(v).Elem()).Interface().(Value), v.appendValue(nil)); err != nil {
+			t.Errorf("%T: %v", v, err)
+		}
+	}
+
+	// key_value with the value field omitted, as an encoder that skips
+	// nil fields writes it: still accepted.
+	var b []byte
+	b = appendListHeader(b, 2, typeStruct, n)
+	for range n {
+		b = appendStop(appendBlobField(b, 1, nil))
+	}
+	if err := decodeStruct(new(MultiPutRequest), appendStop(b)); err != nil {
+		t.Errorf("key_values without value: %v", err)
+	}
+
+	// n empty key_value structs: one byte each on the wire.
+	b = appendListHeader(nil, 2, typeStruct, n)
+	b = appendStop(append(b, make([]byte, n)...))
+	allocated := bytesAllocated(func() {
+		if err := decodeStruct(new(MultiPutRequest), b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("empty structs: err = %v, want ErrMalformed", err)
+		}
+	})
+	if allocated > uint64(len(b)) {
+		t.Errorf("allocated %d bytes refusing a %d-byte body", allocated, len(b))
+	}
+}

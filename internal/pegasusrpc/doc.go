@@ -79,9 +79,11 @@
 // # Decoding guarantees
 //
 // Decoders never panic on any input. Every length and element count is
-// checked against the bytes that remain before anything is allocated, so
-// memory use is bounded by a small multiple of the input size; stream
-// readers additionally grow their buffers only as bytes arrive. Unknown
+// checked against the bytes that remain before anything is allocated, and
+// the memory reserved for decoded lists is capped at 16 times the input
+// size, so a lying length or a body of empty structs costs an error, not a
+// large allocation. Stream readers grow their buffers only as bytes
+// arrive, so announcing a large body costs nothing until it is sent. Unknown
 // fields are skipped (nesting bounded to 64 levels), missing fields keep
 // their zero value, optional fields record their presence (Optional).
 // Decoded byte slices alias the input buffer.

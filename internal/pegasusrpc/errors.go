@@ -35,7 +35,8 @@ var (
 	// or count that claims more bytes than the frame holds (checked before
 	// anything is allocated, so a lying length never causes a large make),
 	// a negative length, an unknown thrift type id, a bad message version or
-	// message type, a list whose element type does not match the schema, or
+	// message type, a list whose element type does not match the schema,
+	// lists that would expand to more than 16 times the input in memory, or
 	// nesting deeper than the decoder accepts.
 	ErrMalformed = errors.New("pegasusrpc: malformed thrift data")
 
