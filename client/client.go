@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -116,12 +117,16 @@ func (c *Client) Open(ctx context.Context, name string) (*Table, error) {
 			break
 		}
 		if errors.Is(err, ErrTableNotFound) || errors.Is(err, ErrIncompatibleVersion) || errors.Is(err, ErrClosed) {
-			return nil, fmt.Errorf("client: open table %q: %w", name, err)
+			return nil, &opError{op: "open", table: name, attempts: n + 1, err: err}
 		}
-		d := c.cfg.RoutingBackoff.delay(n, 0)
+		d := c.cfg.RoutingBackoff.delay(n, rand.Float64())
 		n++
 		if deadline, ok := ctx.Deadline(); ctx.Err() != nil || (ok && time.Until(deadline) <= d) {
-			return nil, fmt.Errorf("client: open table %q: %w: %w (last error: %v)", name, ErrTimeout, context.DeadlineExceeded, err)
+			e := &opError{op: "open", table: name, attempts: n, last: err, err: ErrTimeout, ctxErr: context.DeadlineExceeded}
+			if errors.Is(ctx.Err(), context.Canceled) {
+				e.err, e.ctxErr = nil, context.Canceled
+			}
+			return nil, e
 		}
 		select {
 		case <-time.After(d):
