@@ -85,6 +85,8 @@ type Collector struct {
 	DetectPartitionCount  int      `toml:"available_detect_partition_count" doc:"Partition count of the detection table when the collector creates it."`
 	DetectIntervalSeconds int      `toml:"available_detect_interval_seconds" doc:"How often every partition is probed with a write and a read."`
 	DetectTimeoutMs       int      `toml:"available_detect_timeout_ms" doc:"A probe slower than this counts as failed."`
+	DetectReplicaCount    int      `toml:"available_detect_replica_count" doc:"Replica count of the detection table when the collector creates it."`
+	ScrapeIntervalSeconds int      `toml:"metrics_scrape_interval_seconds" doc:"How often the collector scrapes every replica server's /metrics to compute request rates and latencies."`
 }
 
 // DefaultMeta returns a meta server's defaults.
@@ -138,6 +140,8 @@ func DefaultCollector() Collector {
 		DetectPartitionCount:  8,
 		DetectIntervalSeconds: 1,
 		DetectTimeoutMs:       1000,
+		DetectReplicaCount:    3,
+		ScrapeIntervalSeconds: 10,
 	}
 }
 
@@ -217,6 +221,12 @@ func (c Collector) Validate() error {
 	}
 	if c.DetectIntervalSeconds < 1 || c.DetectPartitionCount < 1 {
 		return fmt.Errorf("%w: collector detect interval and partition count must be positive", ErrInvalid)
+	}
+	if c.DetectTimeoutMs < 1 || c.DetectReplicaCount < 1 || c.ScrapeIntervalSeconds < 1 {
+		return fmt.Errorf("%w: collector detect timeout, detect replica count and scrape interval must be positive", ErrInvalid)
+	}
+	if c.DetectTable == "" {
+		return fmt.Errorf("%w: collector available_detect_app is empty", ErrInvalid)
 	}
 	return nil
 }
