@@ -86,6 +86,10 @@ type Waiting struct {
 type CureResult struct {
 	Proposals []Proposal
 	Waiting   []Waiting
+	// Errors are internal inconsistencies: a rule produced an action that
+	// the validity rules reject. The partition is left alone this round;
+	// the driver should log these. Tests assert there are none.
+	Errors []error
 }
 
 // Cure runs one round.
@@ -372,10 +376,13 @@ func (r *cureRound) wait(g Gpid, why WaitReason) {
 // finish turns the builder into a proposal and accounts its effect on node
 // loads (learners were accounted when added).
 func (r *cureRound) finish(b *builder) {
-	if len(b.acts) == 0 || b.err != nil {
-		// b.err means a rule above produced an action the validity rules
-		// reject: a bug. Proposing nothing for the partition is the safe
-		// way out; tests assert it never happens.
+	if b.err != nil {
+		// A rule above produced an action the validity rules reject: a
+		// bug. Proposing nothing for the partition is the safe way out.
+		r.res.Errors = append(r.res.Errors, b.err)
+		return
+	}
+	if len(b.acts) == 0 {
 		return
 	}
 	for _, n := range roleNodes(&b.base) {

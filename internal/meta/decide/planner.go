@@ -63,6 +63,9 @@ type Plan struct {
 	BalanceOps int
 	// BalanceBlocked says why the balancer started nothing new, if it ran.
 	BalanceBlocked string
+	// Errors are internal inconsistencies found by the guardian (see
+	// CureResult.Errors); the driver logs them.
+	Errors []error
 }
 
 // Plan runs one round at now over layout:
@@ -74,7 +77,8 @@ type Plan struct {
 //  3. the effective level is computed (auto-freeze, and freezed while the
 //     failure detector has not settled after a leader change);
 //  4. the guardian proposes repairs; at lively, the balancer continues and
-//     starts moves on partitions the guardian left untouched.
+//     starts moves on partitions the guardian left untouched. Below lively,
+//     auto-freeze included, pending balancer moves are dropped.
 func (p *Planner) Plan(now time.Time, layout *Layout, fd *FailureDetector) Plan {
 	var plan Plan
 	for _, n := range fd.Fenced() {
@@ -101,7 +105,7 @@ func (p *Planner) Plan(now time.Time, layout *Layout, fd *FailureDetector) Plan 
 		Nodes:        fd,
 		BalancerOwns: p.balancer.Owns,
 	})
-	plan.Proposals, plan.Waiting = cure.Proposals, cure.Waiting
+	plan.Proposals, plan.Waiting, plan.Errors = cure.Proposals, cure.Waiting, cure.Errors
 	if plan.Level.AllowsBalance() {
 		touched := make(map[Gpid]bool, len(cure.Proposals))
 		for _, pr := range cure.Proposals {

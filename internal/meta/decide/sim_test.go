@@ -1,0 +1,170 @@
+package decide
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestRandomFaults drives the planner through random crashes, restarts,
+// level changes and learners finishing at random times, writing every
+// proposal as the driver would, and checks at every step that:
+//   - the guardian reports no internal inconsistency,
+//   - every proposal gives roles only to alive nodes and applies cleanly
+//     to the configuration it was computed against,
+//   - a new primary is always a secondary of the previous configuration,
+//     or, when every member is gone, one of the last two dropped nodes:
+//     never a node without the data;
+//
+// and that once every node is back the cluster heals to fully healthy.
+func TestRandomFaults(t *testing.T) {
+	for seed := uint64(1); seed <= 30; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { randomFaults(t, seed) })
+	}
+}
+
+func randomFaults(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 99))
+	w := newWorld(t)
+	cfg := DefaultFDConfig()
+	// Nodes restart far more often here than the unstable-restart guard
+	// tolerates; the guard has its own test.
+	cfg.MaxUnstableRestarts = 0
+	fd, err := NewFailureDetector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd.SetLeader(t0.Add(-time.Hour), true, "meta1", nil)
+	w.fd = fd
+	k := DefaultKnobs()
+	k.AssignDelay = time.Duration(5+rng.IntN(60)) * time.Second
+	k.AddSecondaryMaxCountForOneNode = 1 + rng.IntN(5)
+	w.planner = NewPlanner(k)
+
+	n := 4 + rng.IntN(4)
+	var nodes []string
+	for i := 0; i < n; i++ {
+		nodes = append(nodes, fmt.Sprintf("n%d", i))
+	}
+	var cfgs []PartitionConfig
+	for app := int32(1); app <= 2; app++ {
+		for i := int32(0); i < 12; i++ {
+			perm := rng.Perm(n)
+			cfgs = append(cfgs, PartitionConfig{Gpid: Gpid{app, i}, Ballot: 1, MaxReplicaCount: 3,
+				Primary: nodes[perm[0]], Secondaries: []string{nodes[perm[1]], nodes[perm[2]]}})
+		}
+	}
+	if w.layout, err = NewLayout(cfgs); err != nil {
+		t.Fatal(err)
+	}
+	w.recordDisks()
+	for _, nd := range nodes {
+		w.up[nd], w.start[nd] = true, w.now
+		w.beacon(nd)
+	}
+	fd.Check(w.now)
+
+	step := func(learnProb float64) Plan {
+		w.now = w.now.Add(time.Second)
+		for _, nd := range nodes {
+			if w.up[nd] && w.now.Sub(w.beat[nd]) >= 3*time.Second {
+				w.beacon(nd)
+			}
+		}
+		// Primaries report learners that caught up.
+		for i := 0; i < w.layout.Len(); i++ {
+			c := w.layout.At(i)
+			for _, l := range c.Learners {
+				if rng.Float64() < learnProb && w.up[l] && fd.Alive(l) && fd.Alive(c.Primary) {
+					writeChecked(t, w, Proposal{Gpid: c.Gpid, Ballot: c.Ballot,
+						Actions: []Action{{UpgradeToSecondary, c.Primary, l}}})
+					c, _ = w.layout.Config(c.Gpid)
+				}
+			}
+		}
+		p := w.planner.Plan(w.now, w.layout, fd)
+		if len(p.Errors) > 0 {
+			t.Fatalf("at %s: guardian errors %v", w.elapsed(), p.Errors)
+		}
+		for _, pr := range p.Proposals {
+			if err := CheckAlive(pr, fd.Alive); err != nil {
+				t.Fatalf("at %s: %v", w.elapsed(), err)
+			}
+			writeChecked(t, w, pr)
+		}
+		w.recordDisks()
+		checkLayoutIndex(t, w.layout)
+		return p
+	}
+
+	for i := 0; i < 400; i++ {
+		switch x := rng.IntN(100); {
+		case x < 4:
+			w.up[nodes[rng.IntN(n)]] = false
+		case x < 10:
+			nd := nodes[rng.IntN(n)]
+			if !w.up[nd] || rng.IntN(3) == 0 { // start, or kill -9 and restart
+				w.up[nd], w.start[nd] = true, w.now
+				w.beacon(nd)
+			}
+		case x < 12:
+			lv := LevelSteady
+			if rng.IntN(2) == 0 {
+				lv = LevelLively
+			}
+			w.planner.SetLevel(lv)
+		}
+		step(0.3)
+	}
+
+	// Heal: every node back, learners finish promptly.
+	for _, nd := range nodes {
+		if !w.up[nd] {
+			w.up[nd], w.start[nd] = true, w.now
+			w.beacon(nd)
+		}
+	}
+	w.planner.SetLevel(LevelSteady)
+	for i := 0; ; i++ {
+		p := step(1)
+		healthy := len(p.Proposals) == 0 && len(p.Waiting) == 0
+		for j := 0; j < w.layout.Len() && healthy; j++ {
+			c := w.layout.At(j)
+			healthy = HealthOf(c).FullyHealthy && len(c.Learners) == 0
+		}
+		if healthy {
+			break
+		}
+		if i == 300 {
+			for j := 0; j < w.layout.Len(); j++ {
+				t.Log(w.layout.At(j))
+			}
+			t.Fatalf("not healed after %d s: waiting %v", i, p.Waiting)
+		}
+	}
+}
+
+// writeChecked writes a proposal as the driver would and checks the
+// primary lineage rule.
+func writeChecked(t *testing.T, w *world, p Proposal) {
+	t.Helper()
+	old, _ := w.layout.Config(p.Gpid)
+	old = old.Clone()
+	next, err := w.layout.Apply(p)
+	if err != nil {
+		t.Fatalf("at %s: proposal %v: %v", w.elapsed(), p, err)
+	}
+	if err := next.Check(); err != nil {
+		t.Fatalf("at %s: %v", w.elapsed(), err)
+	}
+	if next.Primary == "" || next.Primary == old.Primary || old.RoleOf(next.Primary) == RoleSecondary {
+		return
+	}
+	d := old.LastDrops
+	lastTwo := d[max(0, len(d)-2):]
+	if old.Primary != "" || len(old.Secondaries) > 0 || !slices.Contains(lastTwo, next.Primary) {
+		t.Fatalf("at %s: %s became primary of %v: not a member nor a last dropped node", w.elapsed(), next.Primary, old)
+	}
+}
