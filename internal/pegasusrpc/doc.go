@@ -73,6 +73,8 @@
 //   - The rDSN special types (blob, error_code, gpid, rpc_address,
 //     host_port) are written under STRUCT field headers, as the clients'
 //     readers require, with their custom payloads.
+//   - Optional host_port fields are written only when set; servers should
+//     leave them unset, since clients of 2.5.0 and older cannot skip them.
 //   - Partition routing uses Pegasus' CRC-64 (polynomial
 //     0x9a6c9329ac4bc9b5), which is neither crc64.ECMA nor crc64.ISO.
 //

@@ -90,7 +90,10 @@ type PartitionConfiguration struct {
 	LastCommittedDecree int64        // 7: i64
 	PartitionFlags      int32        // 8: i32
 
-	// Host-name twins of the addresses above, sent by servers since 2.6.
+	// Host-name twins of the addresses above (IDL since 2.6). Leave them
+	// unset when serving official clients: the Go client ignores them, and
+	// clients of 2.5.0 and older do not know fields 9-11, skip them as
+	// structs, mis-parse the host_port payload and fail to open the table.
 	HpPrimary     Optional[HostPort]   // 9: optional dsn.host_port
 	HpSecondaries Optional[[]HostPort] // 10: optional list<dsn.host_port>
 	HpLastDrops   Optional[[]HostPort] // 11: optional list<dsn.host_port>

@@ -160,8 +160,9 @@ const (
 
 // HostPort is rDSN's host_port: a host name (or IP literal) and port. On the
 // wire it is written without field headers: string host, i16 port, byte
-// type. Newer servers send it next to every rpc_address; the Go client
-// ignores it and the Java client does not know it, but both skip it cleanly.
+// type, under a STRUCT field header. Clients built before the type existed
+// (2.5.0 and older) skip such a field as if it were a struct and mis-parse
+// the rest of the message; see PartitionConfiguration.
 type HostPort struct {
 	Host string
 	Port uint16
@@ -177,10 +178,6 @@ func NewHostPort(host string, port uint16) HostPort {
 func (h HostPort) String() string {
 	return h.Host + ":" + strconv.Itoa(int(h.Port))
 }
-
-// minHostPortSize is the smallest encoded host_port: empty host (i32 0),
-// i16 port and the type byte.
-const minHostPortSize = 4 + 2 + 1
 
 func appendHostPort(b []byte, h HostPort) []byte {
 	b = appendString(b, h.Host)

@@ -1,9 +1,12 @@
 package pegasusrpc
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"testing"
+
+	"github.com/apache/thrift/lib/go/thrift"
 )
 
 func mustRPCAddress(t testing.TB, s string) RPCAddress {
@@ -129,6 +132,36 @@ func TestEnumAndStatusNames(t *testing.T) {
 		{MutateDelete.String(), "MO_DELETE"},
 	}
 	for _, c := range cases {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
+
+// TestHostPortIsNotSkippableAsStruct shows why PartitionConfiguration's
+// host_port fields must stay unset for old clients: a reader that does not
+// know the field skips it as a STRUCT (its header type), and apache/thrift's
+// skip stops at the first zero byte of the host length instead of at the
+// end of the host_port.
+func TestHostPortIsNotSkippableAsStruct(t *testing.T) {
+	wire := appendHostPort(nil, NewHostPort("node-1", 34801))
+	buf := thrift.NewTMemoryBufferLen(len(wire))
+	buf.Write(wire)
+	if err := thrift.NewTBinaryProtocolConf(buf, nil).Skip(context.Background(), thrift.STRUCT); err != nil {
+		t.Fatal(err)
+	}
+	if consumed := len(wire) - buf.Len(); consumed == len(wire) {
+		t.Fatalf("skip consumed the whole host_port; old clients would cope")
+	}
+}
+
+func TestStrings(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{Gpid{AppID: 3, PartitionIndex: 7}.String(), "3.7"},
+		{NewHostPort("node-1", 34801).String(), "node-1:34801"},
+		{CodeInvalidState.String(), "ERR_INVALID_STATE"},
+		{CodeBusy.Error(), "pegasusrpc: rpc error ERR_BUSY"},
+	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
 		}
