@@ -311,6 +311,8 @@ func (fd *FailureDetector) Beacon(now time.Time, b Beacon) BeaconAck {
 		rec.Fenced, rec.fenceCause = true, CauseRestart
 	} else if rec.UnstableRestarts > 0 && now.Sub(b.StartTime) >= fd.cfg.StableRunning {
 		// The same process has now run long enough to count as stable.
+		// This compares the node's clock (start time) with the meta
+		// server's; skew matters little against a ten-minute threshold.
 		rec.UnstableRestarts = 0
 	}
 	rec.StartTime = b.StartTime

@@ -106,8 +106,8 @@ type CureResult struct {
 //     for the last dropped node, the last member, which alone is sure to
 //     hold every committed write, to come back and report a replica; it
 //     and the node dropped before it, if also back, are then compared by
-//     reported decrees. Data found nowhere else is never given up for a
-//     quick primary.
+//     reported ballot, then decrees. Data found nowhere else is never
+//     given up for a quick primary.
 //  3. (steady and up) with primary, fewer members and learners than
 //     max_replica_count: add one learner (see addSecondary). More members
 //     than max_replica_count: Remove the secondary on the most loaded node.
@@ -267,8 +267,10 @@ func (r *cureRound) choosePrimary(b *builder) {
 	}
 	// Recovery from dropped nodes. Committing needs every member, so the
 	// node dropped last has every committed write; the one dropped before
-	// it has them too if both left in the same change. Compare the two by
-	// what they report, but never act without the last one.
+	// it has them too only if both left in the same change. The reported
+	// ballot tells: a node dropped earlier never saw the ballots that
+	// followed its removal. So compare ballots first, decrees only among
+	// equals, and never act without the last one.
 	drops := c.LastDrops
 	last := drops[len(drops)-1]
 	if !r.hasCopy(last, c.Gpid) {
@@ -279,7 +281,24 @@ func (r *cureRound) choosePrimary(b *builder) {
 	if len(drops) >= 2 && r.hasCopy(drops[len(drops)-2], c.Gpid) {
 		cand = append(cand, drops[len(drops)-2])
 	}
-	best := pickBest(cand, func(a, b string) int { return compareProgress(r.in.Nodes, c.Gpid, a, b) })
+	best := pickBest(cand, func(a, b string) int {
+		ra, _ := r.in.Nodes.Report(a, c.Gpid)
+		rb, _ := r.in.Nodes.Report(b, c.Gpid)
+		if d := cmpInt64(ra.Ballot, rb.Ballot); d != 0 {
+			return d
+		}
+		if d := compareProgress(r.in.Nodes, c.Gpid, a, b); d != 0 {
+			return d
+		}
+		// Equal: the node dropped last, which comes first in cand.
+		if a == last {
+			return 1
+		}
+		if b == last {
+			return -1
+		}
+		return 0
+	})
 	b.do(Action{Type: AssignPrimary, Target: best, Node: best}, "no primary: recover from last dropped node")
 }
 

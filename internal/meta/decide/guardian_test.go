@@ -19,6 +19,7 @@ func TestGuardianRound(t *testing.T) {
 		configs []string
 		alive   []string
 		reports []report
+		ballots map[string]int64 // reported ballot per node, default 0
 		level   Level
 		want    string // proposals, one per line
 		waiting string // "gpid reason" per line
@@ -85,11 +86,28 @@ func TestGuardianRound(t *testing.T) {
 			waiting: "1.0 waiting for the last dropped node to return\n",
 		},
 		{
-			name:    "both last dropped nodes back: the further one wins",
+			name:    "both last dropped nodes back, dropped together: the further one wins",
 			configs: []string{"1.0 b=8 p=- d=n1,n2"},
 			alive:   []string{"n1", "n2"},
 			reports: []report{{"n1", Gpid{1, 0}, 9, 9}, {"n2", Gpid{1, 0}, 7, 8}},
 			want:    "1.0@8 ASSIGN_PRIMARY(n1,n1)\n",
+		},
+		{
+			// n1 claims a higher commit point, but n2 saw a later ballot:
+			// n1 left first and may lack writes committed after.
+			name:    "both last dropped nodes back: the later ballot wins over decrees",
+			configs: []string{"1.0 b=8 p=- d=n1,n2"},
+			alive:   []string{"n1", "n2"},
+			reports: []report{{"n1", Gpid{1, 0}, 100, 100}, {"n2", Gpid{1, 0}, 99, 105}},
+			ballots: map[string]int64{"n1": 6, "n2": 7},
+			want:    "1.0@8 ASSIGN_PRIMARY(n2,n2)\n",
+		},
+		{
+			name:    "both last dropped nodes back, all equal: the last dropped",
+			configs: []string{"1.0 b=8 p=- d=n1,n2"},
+			alive:   []string{"n1", "n2"},
+			reports: []report{{"n1", Gpid{1, 0}, 9, 9}, {"n2", Gpid{1, 0}, 9, 9}},
+			want:    "1.0@8 ASSIGN_PRIMARY(n2,n2)\n",
 		},
 		{
 			name:    "dead secondary and learner are removed; learner not remembered",
@@ -147,6 +165,9 @@ func TestGuardianRound(t *testing.T) {
 			nodes := nodesAlive(tc.alive...)
 			for _, r := range tc.reports {
 				nodes.report(r.node, r.gpid, r.committed, r.prepared)
+				rep := nodes.reports[r.node][r.gpid]
+				rep.Ballot = tc.ballots[r.node]
+				nodes.reports[r.node][r.gpid] = rep
 			}
 			level := tc.level
 			if level == 0 {

@@ -44,7 +44,7 @@ type world struct {
 	start   map[string]time.Time
 	beat    map[string]time.Time
 	// disk holds, per node, the partitions it has data of and the ballot it
-	// last held a role at (reported as its committed decree).
+	// last held a role at (reported as its ballot and committed decree).
 	disk  map[string]map[Gpid]int64
 	level Level
 }
@@ -197,7 +197,7 @@ func (w *world) beacon(n string) BeaconAck {
 				st = StatusPotentialSecondary
 			}
 		}
-		reps = append(reps, ReplicaReport{Gpid: g, Status: st, LastCommittedDecree: decree, LastPreparedDecree: decree})
+		reps = append(reps, ReplicaReport{Gpid: g, Status: st, Ballot: decree, LastCommittedDecree: decree, LastPreparedDecree: decree})
 	}
 	slices.SortFunc(reps, func(a, b ReplicaReport) int { return a.Gpid.Compare(b.Gpid) })
 	w.beat[n] = w.now

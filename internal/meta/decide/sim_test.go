@@ -15,8 +15,8 @@ import (
 //   - every proposal gives roles only to alive nodes and applies cleanly
 //     to the configuration it was computed against,
 //   - a new primary is always a secondary of the previous configuration,
-//     or, when every member is gone, one of the last two dropped nodes:
-//     never a node without the data;
+//     or, when every member is gone, one of the last two dropped nodes and
+//     one that was a member as late as any: never a node missing data;
 //
 // and that once every node is back the cluster heals to fully healthy.
 func TestRandomFaults(t *testing.T) {
@@ -166,5 +166,13 @@ func writeChecked(t *testing.T, w *world, p Proposal) {
 	lastTwo := d[max(0, len(d)-2):]
 	if old.Primary != "" || len(old.Secondaries) > 0 || !slices.Contains(lastTwo, next.Primary) {
 		t.Fatalf("at %s: %s became primary of %v: not a member nor a last dropped node", w.elapsed(), next.Primary, old)
+	}
+	// Recovery: the new primary was a member at least as late as any
+	// other dropped node, so it has every committed write.
+	for _, d := range old.LastDrops {
+		if w.disk[d][p.Gpid] > w.disk[next.Primary][p.Gpid] {
+			t.Fatalf("at %s: recovered %v from %s (member until ballot %d), but %s was a member until %d",
+				w.elapsed(), old, next.Primary, w.disk[next.Primary][p.Gpid], d, w.disk[d][p.Gpid])
+		}
 	}
 }
