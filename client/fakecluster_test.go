@@ -37,7 +37,7 @@ func refCRC64(b []byte) uint64 {
 		crc ^= uint64(x)
 		for range 8 {
 			if crc&1 == 1 {
-				crc = crc>>1 ^ 0xC96C5795D7870F42
+				crc = crc>>1 ^ 0x9A6C9329AC4BC9B5
 			} else {
 				crc >>= 1
 			}

@@ -3,27 +3,23 @@ package client
 import (
 	"context"
 	"fmt"
-	"hash/crc64"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/pegasusrpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
-// crcTable is the ECMA-182 polynomial in its reflected form, the table every
-// role of the cluster uses to place keys.
-var crcTable = crc64.MakeTable(crc64.ECMA)
-
-// PartitionHash returns the hash that places a record: the CRC-64 (ECMA) of
-// its hash key, or of its sort key when the hash key is empty, as Pegasus
-// does. A table with n partitions keeps the record in partition
+// PartitionHash returns the hash that places a record: Pegasus' CRC-64 of
+// its hash key, or of its sort key when the hash key is empty, so that this
+// client and the official Pegasus clients place every key alike. A table with n partitions keeps the record in partition
 // PartitionHash(hashKey, sortKey) % n.
 func PartitionHash(hashKey, sortKey []byte) uint64 {
 	if len(hashKey) == 0 {
-		return crc64.Checksum(sortKey, crcTable)
+		return pegasusrpc.HashKeyHash(sortKey)
 	}
-	return crc64.Checksum(hashKey, crcTable)
+	return pegasusrpc.HashKeyHash(hashKey)
 }
 
 // minRefreshInterval spaces the configuration queries of one table. Under a
