@@ -29,7 +29,7 @@ import (
 // primary answer with or without a hint, and inject faults per request
 // through a hook on each replica server.
 
-// refCRC64 is a bitwise CRC-64/XZ (ECMA-182, reflected), written apart from
+// refCRC64 is a bitwise CRC-64 with Pegasus' polynomial (reflected), written apart from
 // the table-driven one the client uses so that each checks the other.
 func refCRC64(b []byte) uint64 {
 	crc := ^uint64(0)
