@@ -1,0 +1,65 @@
+package rolling
+
+import (
+	"context"
+
+	"github.com/pegasus-go/pegasus/internal/rolling/plan"
+)
+
+// Cluster is the orchestrator's view of and lever on the cluster: the meta
+// leader's admin RPCs and each replica server's own admin service. Methods
+// are the Pegasus shell commands the rolling-restart guide uses.
+type Cluster interface {
+	// Info is cluster_info: the meta servers, the leader, the meta level,
+	// where the cluster keeps its metadata and what protocol each server
+	// speaks.
+	Info(ctx context.Context) (ClusterInfo, error)
+	// View is `nodes -d` and `ls -d` from the meta leader.
+	View(ctx context.Context) (*plan.ClusterView, error)
+	// Metas asks every meta server for its own account (alive, leader,
+	// beacons received). A meta server that does not answer is listed with
+	// Alive false.
+	Metas(ctx context.Context) ([]plan.MetaStatus, error)
+	// ReplicaStatus is a replica server's own count of its replicas.
+	ReplicaStatus(ctx context.Context, node string) (plan.ReplicaStatus, error)
+
+	// SetMetaLevel is set_meta_level.
+	SetMetaLevel(ctx context.Context, level string) error
+	// Knob reads a meta remote-command knob, SetKnob sets it
+	// (remote_command -t meta-server <knob> [value]).
+	Knob(ctx context.Context, knob string) (string, error)
+	SetKnob(ctx context.Context, knob, value string) error
+	// MigrateNode and DowngradeNode propose moving the node's primaries and
+	// downgrading its secondaries.
+	MigrateNode(ctx context.Context, node string) error
+	DowngradeNode(ctx context.Context, node string) error
+	// KillPartitions is remote_command -l <node> replica.kill_partition:
+	// the replica server closes (and so flushes) every replica it has.
+	KillPartitions(ctx context.Context, node string) error
+}
+
+// ClusterInfo is what planning needs to know about the cluster beyond
+// `nodes -d` and `ls -d`.
+type ClusterInfo struct {
+	Name          string
+	Leader        string
+	MetaLevel     string
+	EtcdEndpoints []string
+	Metas         []MetaInfo
+	// Replicas are the replica servers with the protocol each speaks, from
+	// `nodes -d`.
+	Replicas []ReplicaInfo
+}
+
+// MetaInfo is one meta server in cluster_info.
+type MetaInfo struct {
+	Node     string
+	Leader   bool
+	Protocol string
+}
+
+// ReplicaInfo is one replica server and its protocol version.
+type ReplicaInfo struct {
+	Node     string
+	Protocol string
+}

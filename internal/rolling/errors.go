@@ -1,0 +1,77 @@
+package rolling
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Functions wrap them with %w and the details, so callers
+// test with errors.Is.
+var (
+	// ErrLocked: another orchestrator holds the cluster's rolling lock.
+	// The error is a *LockedError naming the holder.
+	ErrLocked = errors.New("rolling: another orchestrator is running")
+	// ErrLockLost: the orchestrator's etcd lease expired or was revoked
+	// while it ran, so another orchestrator may have taken over; it stops
+	// without writing anything more.
+	ErrLockLost = errors.New("rolling: lost the rolling lock")
+	// ErrNoRoll: no roll is stored for the cluster.
+	ErrNoRoll = errors.New("rolling: no roll stored")
+	// ErrUnfinishedRoll: a new roll was asked for while a stored one has not
+	// ended; resume or abort it first.
+	ErrUnfinishedRoll = errors.New("rolling: an unfinished roll exists")
+	// ErrRollEnded: resume or abort of a roll that already ended.
+	ErrRollEnded = errors.New("rolling: roll already ended")
+	// ErrNotRunning: pause or an operator request needs a running
+	// orchestrator and none holds the lock.
+	ErrNotRunning = errors.New("rolling: no orchestrator is running")
+	// ErrNotAcknowledged: the running orchestrator did not pick up an
+	// operator request in time.
+	ErrNotAcknowledged = errors.New("rolling: request not acknowledged")
+	// ErrInterrupted: the orchestrator was told to stop (its context was
+	// canceled) before the roll ended; the stored state resumes it.
+	ErrInterrupted = errors.New("rolling: orchestrator interrupted")
+	// ErrRollFailed and ErrRollAborted: the roll ended without restarting
+	// every node; the report says where and why.
+	ErrRollFailed  = errors.New("rolling: roll failed")
+	ErrRollAborted = errors.New("rolling: roll aborted")
+
+	// ErrInvalidControl: a node control specification or command template
+	// is unusable (unknown kind, unknown placeholder, missing template).
+	ErrInvalidControl = errors.New("rolling: invalid node control")
+	// ErrUnknownNode: node control does not know the node.
+	ErrUnknownNode = errors.New("rolling: node unknown to node control")
+	// ErrCommandFailed: an exec template exited with an error.
+	ErrCommandFailed = errors.New("rolling: command failed")
+	// ErrStillRunning: a stopped process was still reported running when
+	// the stop's time ran out.
+	ErrStillRunning = errors.New("rolling: process still running")
+	// ErrNotStarted: a started process was not reported running in time.
+	ErrNotStarted = errors.New("rolling: process not running")
+
+	// ErrNoMetaLeader: no meta server answered as, or named, a leader.
+	ErrNoMetaLeader = errors.New("rolling: no meta leader reachable")
+	// ErrServer: a meta or replica server answered with a Pegasus error
+	// code; the message carries it.
+	ErrServer = errors.New("rolling: server error")
+	// ErrBinaryVersion: the new binary's protocol version could not be read
+	// from `<binary> version`.
+	ErrBinaryVersion = errors.New("rolling: cannot read the new binary's protocol version")
+	// ErrCollector: the collector answered badly.
+	ErrCollector = errors.New("rolling: collector error")
+	// ErrInvalidRecord: the stored record cannot be decoded.
+	ErrInvalidRecord = errors.New("rolling: invalid stored record")
+)
+
+// LockedError is returned when another orchestrator holds the lock.
+// errors.Is(err, ErrLocked) holds.
+type LockedError struct {
+	Holder Holder
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("%v: %s", ErrLocked, e.Holder)
+}
+
+// Is makes errors.Is(err, ErrLocked) true.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }

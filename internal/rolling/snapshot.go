@@ -1,0 +1,95 @@
+package rolling
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+
+	"github.com/pegasus-go/pegasus/internal/rolling/plan"
+	"github.com/pegasus-go/pegasus/internal/version"
+)
+
+// TakeSnapshot gathers everything plan.Build reads: cluster_info, every
+// meta server's own answer, `nodes -d` and `ls -d`, the knobs the roll
+// changes, and the collector's availability when there is a collector.
+// newVersion is the protocol version of the binary to install ("" when
+// not upgrading).
+func TakeSnapshot(ctx context.Context, c Cluster, col Collector, newVersion string) (plan.Snapshot, ClusterInfo, error) {
+	info, err := c.Info(ctx)
+	if err != nil {
+		return plan.Snapshot{}, ClusterInfo{}, err
+	}
+	metas, err := c.Metas(ctx)
+	if err != nil {
+		return plan.Snapshot{}, info, err
+	}
+	view, err := c.View(ctx)
+	if err != nil {
+		return plan.Snapshot{}, info, err
+	}
+	s := plan.Snapshot{MetaLevel: info.MetaLevel, NewVersion: newVersion, Tables: view.Tables,
+		Knobs: make(map[string]string)}
+
+	alive := make(map[string]bool)
+	for _, m := range metas {
+		alive[m.Node] = m.Alive
+	}
+	for _, m := range info.Metas {
+		s.Metas = append(s.Metas, plan.MetaServer{Node: m.Node, Alive: alive[m.Node],
+			Leader: m.Node == info.Leader, Version: m.Protocol})
+	}
+	versions := make(map[string]string)
+	for _, r := range info.Replicas {
+		versions[r.Node] = r.Protocol
+	}
+	for _, n := range view.Nodes {
+		s.Replicas = append(s.Replicas, plan.ReplicaServer{Node: n.Node, Alive: n.Alive,
+			Primaries: n.Primaries, Secondaries: n.Secondaries, Version: versions[n.Node]})
+	}
+	// A knob that cannot be read is reset to DEFAULT at the end, as the
+	// Pegasus guide does; one that can is put back as it was.
+	for _, k := range []string{plan.KnobAssignDelay, plan.KnobAddSecondaryMax} {
+		if v, err := c.Knob(ctx, k); err == nil && v != "" {
+			s.Knobs[k] = v
+		}
+	}
+	if col != nil {
+		cs := &plan.CollectorServer{Node: col.Node()}
+		if st, err := col.Status(ctx); err == nil && st.Alive {
+			cs.Alive = true
+			a := st.Availability
+			s.Availability = &a
+		}
+		if v, err := col.Version(ctx); err == nil {
+			cs.Version = v
+		}
+		s.Collector = cs
+	}
+	return s, info, nil
+}
+
+// BinaryVersion runs `<binary> version` and returns the protocol version it
+// prints, the version the plan checks against every running server before
+// anything is touched.
+func BinaryVersion(ctx context.Context, binary string) (string, error) {
+	out, err := exec.CommandContext(ctx, binary, "version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%w: %s version: %w", ErrBinaryVersion, binary, err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		key, value, ok := strings.Cut(sc.Text(), ":")
+		if !ok || strings.TrimSpace(key) != "protocol" {
+			continue
+		}
+		p, err := version.ParseProtocol(value)
+		if err != nil {
+			return "", fmt.Errorf("%w: %s: %w", ErrBinaryVersion, binary, err)
+		}
+		return p.String(), nil
+	}
+	return "", fmt.Errorf("%w: %s version printed no protocol line", ErrBinaryVersion, binary)
+}
