@@ -218,8 +218,8 @@ func (e *etcdSession) watchRequests(ctx context.Context, from int64) {
 				}
 			}
 		}
-		if ctx.Err() != nil {
-			return
+		if ctx.Err() != nil || e.store.cli.Ctx().Err() != nil {
+			return // released, or the client was closed under us
 		}
 		// Catch up with a plain read, then watch again from there.
 		resp, err := e.store.cli.Get(ctx, key)
