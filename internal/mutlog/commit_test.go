@@ -168,7 +168,11 @@ func TestWriteFailureFailsQueued(t *testing.T) {
 	}
 	fs.onSync.Store(&hold)
 	first := l.Append(rec(2, 1, "in flight"))
-	<-reached
+	select {
+	case <-reached:
+	case <-first.Done():
+		t.Fatalf("append completed without an fsync: %v", first.Err())
+	}
 	var queued []*Pending
 	for d := int64(3); d < 10; d++ {
 		queued = append(queued, l.Append(rec(d, 1, "queued")))

@@ -268,7 +268,11 @@ func TestCrashClone(t *testing.T) {
 	}
 	fs.onSync.Store(&hook)
 	p := l.Append(rec(4, 1, "d"), rec(5, 1, "e"))
-	<-reached // written, not synced
+	select {
+	case <-reached: // written, not synced
+	case <-p.Done():
+		t.Fatalf("append completed without an fsync: %v", p.Err())
+	}
 	crashed := mem.CrashClone(vfs.CrashCloneCfg{})
 	close(release)
 	if err := p.Wait(context.Background()); err != nil {
