@@ -1,0 +1,144 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pegasus-go/pegasus/internal/onebox"
+)
+
+func init() {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "onebox",
+		Short: "Run a whole local cluster as separate processes",
+		Long: `Runs a local cluster in one directory: an embedded etcd, meta servers, replica
+servers and optionally a collector, each its own process of this binary with
+its own config file, data and log under --dir. Ports are chosen once and kept
+in <dir>/onebox.json, so start resumes the same cluster after a stop. The meta
+server list is written to <dir>/meta_servers, where 'pegasus shell' finds it.
+
+Nodes are named etcd, meta1.., replica1.., collector, or given by address.`,
+		Args: cobra.NoArgs,
+	}
+	cmd.PersistentFlags().StringVar(&dir, "dir", onebox.DefaultDir, "onebox directory")
+
+	open := func(cmd *cobra.Command) (*onebox.Cluster, error) {
+		return onebox.Open(dir, onebox.Options{Progress: cmd.OutOrStdout()})
+	}
+
+	var opts onebox.Options
+	start := &cobra.Command{
+		Use:   "start",
+		Short: "Create or resume the onebox and wait until the cluster serves",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Dir = dir
+			opts.Progress = cmd.OutOrStdout()
+			// Counts left at their defaults must not conflict with an
+			// existing onebox of another size: only explicit ones are checked.
+			if !cmd.Flags().Changed("metas") {
+				opts.Metas = 0
+			}
+			if !cmd.Flags().Changed("replicas") {
+				opts.Replicas = 0
+			}
+			c, err := onebox.Start(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			return c.Close()
+		},
+	}
+	f := start.Flags()
+	f.IntVar(&opts.Metas, "metas", onebox.DefaultMetas, "meta servers of a new onebox")
+	f.IntVar(&opts.Replicas, "replicas", onebox.DefaultReplicas, "replica servers of a new onebox")
+	f.BoolVar(&opts.Collector, "collector", false, "also run a collector")
+	f.StringVar(&opts.Binary, "binary", "", "pegasus binary every process runs (default: this executable; on resume: each process's own)")
+	f.DurationVar(&opts.ReadyTimeout, "timeout", onebox.DefaultReadyTimeout, "how long to wait for the cluster to serve")
+
+	stop := &cobra.Command{
+		Use:   "stop",
+		Short: "Stop every process gracefully (SIGTERM, then SIGKILL after a timeout); data stays",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			return c.StopAll()
+		},
+	}
+
+	var asJSON bool
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "List the processes with their addresses, PIDs and whether they run",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := onebox.Open(dir, onebox.Options{})
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			procs, err := c.Status()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return onebox.WriteStatusJSON(cmd.OutOrStdout(), procs)
+			}
+			return onebox.WriteStatusTable(cmd.OutOrStdout(), procs)
+		},
+	}
+	status.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+
+	nodeCommand := func(use, short string, run func(cmd *cobra.Command, c *onebox.Cluster, node string) error) *cobra.Command {
+		return &cobra.Command{
+			Use:   use + " <node>",
+			Short: short,
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				c, err := open(cmd)
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				return run(cmd, c, args[0])
+			},
+		}
+	}
+	restart := nodeCommand("restart", "Stop one process gracefully, start it again and wait until it serves",
+		func(cmd *cobra.Command, c *onebox.Cluster, node string) error { return c.Restart(cmd.Context(), node) })
+	kill := nodeCommand("kill", "Kill one process with SIGKILL, as a crash would",
+		func(_ *cobra.Command, c *onebox.Cluster, node string) error { return c.Kill(node) })
+	startNode := nodeCommand("start-node", "Start one stopped process and wait until it serves",
+		func(cmd *cobra.Command, c *onebox.Cluster, node string) error {
+			return c.StartNode(cmd.Context(), node)
+		})
+	stopNode := nodeCommand("stop-node", "Stop one process gracefully",
+		func(_ *cobra.Command, c *onebox.Cluster, node string) error { return c.Stop(node) })
+
+	clean := &cobra.Command{
+		Use:   "clean",
+		Short: "Stop every process and delete the onebox directory",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := open(cmd)
+			if errors.Is(err, onebox.ErrNoOnebox) {
+				fmt.Fprintf(cmd.OutOrStdout(), "onebox: nothing to clean in %s\n", dir)
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			return c.Clean()
+		},
+	}
+
+	cmd.AddCommand(start, stop, status, restart, kill, startNode, stopNode, clean)
+	root.AddCommand(cmd)
+}

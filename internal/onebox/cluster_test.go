@@ -1,0 +1,94 @@
+package onebox
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
+	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
+)
+
+// fastFailureDetector keeps beacons, leases and graces short so that a
+// killed replica server is noticed within seconds.
+func fastFailureDetector(fd *config.FailureDetector) {
+	fd.BeaconIntervalSeconds, fd.LeaseSeconds, fd.GraceSeconds, fd.CheckIntervalSeconds = 1, 3, 4, 1
+}
+
+// The whole cluster: start, kill and restart a replica server, wait for a
+// table to be healthy again, stop everything. It runs once the binary has
+// the meta and replica roles.
+func TestClusterEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a whole cluster")
+	}
+	bin := oneboxtest.Binary(t)
+	oneboxtest.RequireRoles(t, bin, "meta", "replica")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	dir := t.TempDir()
+	c, err := Start(ctx, Options{
+		Dir: dir, Binary: bin, Metas: 2, Replicas: 3,
+		Tuning: Tuning{
+			Meta:    func(m *config.Meta) { fastFailureDetector(&m.FailureDetector) },
+			Replica: func(r *config.Replica) { fastFailureDetector(&r.FailureDetector); r.LogSync = false },
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.StopAll() })
+
+	data, err := os.ReadFile(filepath.Join(dir, metaServersFile))
+	if err != nil || strings.TrimSpace(string(data)) != strings.Join(c.MetaAddrs(), ",") {
+		t.Fatalf("meta_servers = %q (%v), want %q", data, err, strings.Join(c.MetaAddrs(), ","))
+	}
+	if len(c.Replicas()) != 3 {
+		t.Fatalf("replicas %v", c.Replicas())
+	}
+
+	conns := adminrpc.New(c.MetaAddrs(), adminrpc.Options{})
+	defer conns.Close()
+	resp, err := adminrpc.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
+		return m.CreateTable(ctx, &pb.CreateTableRequest{Name: "onebox_e2e", PartitionCount: 4, ReplicaCount: 3})
+	})
+	if err != nil || resp.GetError().GetCode() != pb.ErrorCode_ERR_OK {
+		t.Fatalf("create table: %v %v", resp.GetError(), err)
+	}
+	if err := c.WaitHealthy(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	victim := c.Replicas()[1]
+	if err := c.Kill(victim.Name); err != nil {
+		t.Fatal(err)
+	}
+	if statusByName(t, c)[victim.Name].Alive {
+		t.Fatalf("%s alive after Kill", victim.Name)
+	}
+	if err := c.Restart(ctx, victim.Address); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitHealthy(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	procs, err := c.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StopAll(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		if !gone(p.PID) {
+			t.Errorf("%s (pid %d) left after StopAll", p.Name, p.PID)
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package onebox
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/pegasus-go/pegasus/internal/config"
+)
+
+// Per-process file names inside the process's directory.
+const (
+	processConfigFile = "config.toml"
+	processDataDir    = "data"
+)
+
+// layout is what a new onebox is made of.
+type layout struct {
+	clusterName string
+	metas       int
+	replicas    int
+	collector   bool
+	binary      string
+	tune        Tuning
+}
+
+// newState lays out a new onebox in dir: it picks free loopback ports for
+// every listener, creates each process's directory and writes each role's
+// TOML configuration. Nothing is started.
+func newState(dir string, l layout) (*State, error) {
+	need := 2 + 3*l.metas + 3*l.replicas // etcd client+peer; grpc, http, pegasus per server
+	if l.collector {
+		need++
+	}
+	addrs, err := pickPorts(need)
+	if err != nil {
+		return nil, err
+	}
+	next := func() string {
+		a := addrs[0]
+		addrs = addrs[1:]
+		return a
+	}
+
+	st := &State{Version: stateVersion, ClusterName: l.clusterName}
+	etcd := etcdProcess("etcd", next(), next())
+	st.Processes = append(st.Processes, etcd)
+
+	var metaAddrs []string
+	for i := 1; i <= l.metas; i++ {
+		p := Process{Name: "meta" + strconv.Itoa(i), Role: RoleMeta, Address: next(), HTTPAddress: next(), PegasusAddress: next()}
+		metaAddrs = append(metaAddrs, p.Address)
+		st.Processes = append(st.Processes, p)
+	}
+	for i := 1; i <= l.replicas; i++ {
+		st.Processes = append(st.Processes, Process{Name: "replica" + strconv.Itoa(i), Role: RoleReplica, Address: next(), HTTPAddress: next(), PegasusAddress: next()})
+	}
+	if l.collector {
+		st.Processes = append(st.Processes, collectorProcess(next()))
+	}
+
+	for i := range st.Processes {
+		p := &st.Processes[i]
+		p.Binary = l.binary
+		p.Dir = p.Name
+		p.LogFile = filepath.Join(p.Name, p.Name+".log")
+		if err := os.MkdirAll(filepath.Join(dir, p.Dir, processDataDir), 0o755); err != nil {
+			return nil, fmt.Errorf("onebox: %w", err)
+		}
+		if err := writeRoleConfig(dir, p, st.ClusterName, etcd.Address, metaAddrs, l.tune); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// etcdProcess is a single-member etcd; it takes flags, not a config file.
+func etcdProcess(name, clientAddr, peerAddr string) Process {
+	return Process{
+		Name: name, Role: RoleEtcd, Address: clientAddr, PeerAddress: peerAddr,
+		Args: []string{"etcd",
+			"--name", name,
+			"--data-dir", processDataDir,
+			"--client-url", "http://" + clientAddr,
+			"--peer-url", "http://" + peerAddr,
+		},
+	}
+}
+
+func collectorProcess(httpAddr string) Process {
+	return Process{Name: "collector", Role: RoleCollector, HTTPAddress: httpAddr}
+}
+
+// writeRoleConfig writes the TOML configuration of a meta, replica or
+// collector process and sets its arguments to read it. The file holds every
+// key of the role, defaults included, so that an operator sees (and may
+// edit) the whole configuration; it is written once, when the process is
+// added, and a restart reuses it as it is. etcd takes flags only.
+func writeRoleConfig(dir string, p *Process, cluster, etcdAddr string, metas []string, tune Tuning) error {
+	var cfg any
+	switch p.Role {
+	case RoleEtcd:
+		return nil
+	case RoleMeta:
+		c := config.DefaultMeta()
+		c.Listen, c.HTTPListen, c.PegasusListen = p.Address, p.HTTPAddress, p.PegasusAddress
+		c.DataDir = processDataDir
+		c.ClusterName = cluster
+		c.EtcdEndpoints = []string{etcdAddr}
+		if tune.Meta != nil {
+			tune.Meta(&c)
+		}
+		cfg = c
+	case RoleReplica:
+		c := config.DefaultReplica()
+		c.Listen, c.HTTPListen, c.PegasusListen = p.Address, p.HTTPAddress, p.PegasusAddress
+		c.DataDir = processDataDir
+		c.MetaServers = metas
+		if tune.Replica != nil {
+			tune.Replica(&c)
+		}
+		cfg = c
+	case RoleCollector:
+		c := config.DefaultCollector()
+		c.HTTPListen = p.HTTPAddress
+		c.MetaServers = metas
+		if tune.Collector != nil {
+			tune.Collector(&c)
+		}
+		cfg = c
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s of onebox cluster %q. Written when the onebox was created; edit and\n# restart the process (pegasus onebox restart %s) to change it.\n", p.Name, cluster, p.Name)
+	if err := toml.NewEncoder(&b).Encode(cfg); err != nil {
+		return fmt.Errorf("onebox: encoding %s config: %w", p.Name, err)
+	}
+	p.ConfigFile = filepath.Join(p.Dir, processConfigFile)
+	if err := os.WriteFile(filepath.Join(dir, p.ConfigFile), []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("onebox: %w", err)
+	}
+	p.Args = []string{string(p.Role), "--config", processConfigFile}
+	return nil
+}
+
+// pickPorts returns n distinct free loopback addresses. All listeners stay
+// open until every port is chosen, so the kernel cannot hand out the same
+// port twice; another program may still take one before the onebox binds
+// it, which the start then reports as a process that exited.
+func pickPorts(n int) ([]string, error) {
+	ls := make([]net.Listener, 0, n)
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	addrs := make([]string, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("onebox: picking a free port: %w", err)
+		}
+		ls = append(ls, l)
+		addrs = append(addrs, l.Addr().String())
+	}
+	return addrs, nil
+}

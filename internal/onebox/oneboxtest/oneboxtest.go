@@ -1,0 +1,108 @@
+// Package oneboxtest gives tests a pegasus binary to run real processes
+// with: the binary is built from the module's ./cmd/pegasus once per test
+// process.
+//
+//	func TestMain(m *testing.M) { oneboxtest.Main(m) }
+//
+//	func TestSomething(t *testing.T) {
+//		bin := oneboxtest.Binary(t)
+//		oneboxtest.RequireRoles(t, bin, "meta", "replica")
+//		c, err := onebox.Start(ctx, onebox.Options{Dir: t.TempDir(), Binary: bin})
+//		...
+//	}
+package oneboxtest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var build struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// Binary returns the path of a pegasus binary built from this module's
+// current source. The first call builds it (go build ./cmd/pegasus, from
+// the module root that `go env GOMOD` names) into a temporary directory;
+// later calls in the same test process reuse it. A build failure fails t.
+func Binary(t testing.TB) string {
+	t.Helper()
+	build.once.Do(func() {
+		build.bin, build.err = buildBinary()
+	})
+	if build.err != nil {
+		t.Fatalf("oneboxtest: %v", build.err)
+	}
+	return build.bin
+}
+
+func buildBinary() (string, error) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("the go command is needed to build pegasus: %w", err)
+	}
+	out, err := exec.Command(gobin, "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("not inside a Go module (go env GOMOD is %q)", gomod)
+	}
+	dir, err := os.MkdirTemp("", "pegasus-oneboxtest-")
+	if err != nil {
+		return "", err
+	}
+	build.dir = dir
+	bin := filepath.Join(dir, "pegasus")
+	cmd := exec.Command(gobin, "build", "-o", bin, "./cmd/pegasus")
+	cmd.Dir = filepath.Dir(gomod)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/pegasus in %s: %v\n%s", cmd.Dir, err, stderr.String())
+	}
+	return bin, nil
+}
+
+// HasRole reports whether bin has the subcommand role: `bin role --help`
+// succeeds.
+func HasRole(bin, role string) bool {
+	return exec.Command(bin, role, "--help").Run() == nil
+}
+
+// RequireRoles skips t, saying why, unless bin has every subcommand in
+// roles. End-to-end tests use it so that they run as soon as the roles
+// they need exist in the binary.
+func RequireRoles(t testing.TB, bin string, roles ...string) {
+	t.Helper()
+	var missing []string
+	for _, r := range roles {
+		if !HasRole(bin, r) {
+			missing = append(missing, r)
+		}
+	}
+	if len(missing) > 0 {
+		t.Skipf("the pegasus binary lacks the subcommands %s (`pegasus %s --help` fails); this test runs once they exist",
+			strings.Join(missing, ", "), missing[0])
+	}
+}
+
+// Main runs the tests of a package and then removes the binary Binary
+// built. Call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	if build.dir != "" {
+		os.RemoveAll(build.dir)
+	}
+	os.Exit(code)
+}

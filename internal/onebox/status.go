@@ -1,0 +1,62 @@
+package onebox
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// StatusJSON is the document `pegasus onebox status --json` prints.
+type StatusJSON struct {
+	Processes []ProcessJSON `json:"processes"`
+}
+
+// ProcessJSON is one process in StatusJSON.
+type ProcessJSON struct {
+	Name           string `json:"name"`
+	Role           string `json:"role"`
+	Address        string `json:"address"`
+	HTTPAddress    string `json:"http_address"`
+	PegasusAddress string `json:"pegasus_address"`
+	PID            int    `json:"pid"`
+	Alive          bool   `json:"alive"`
+	Binary         string `json:"binary"`
+	LogFile        string `json:"log_file"`
+}
+
+// WriteStatusJSON writes procs as indented StatusJSON.
+func WriteStatusJSON(w io.Writer, procs []ProcessStatus) error {
+	out := StatusJSON{Processes: make([]ProcessJSON, len(procs))}
+	for i, p := range procs {
+		out.Processes[i] = ProcessJSON{
+			Name: p.Name, Role: string(p.Role), Address: p.Address, HTTPAddress: p.HTTPAddress,
+			PegasusAddress: p.PegasusAddress, PID: p.PID, Alive: p.Alive, Binary: p.Binary, LogFile: p.LogFile,
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// WriteStatusTable writes procs as aligned columns, with Pegasus' ALIVE
+// and UNALIVE for the status.
+func WriteStatusTable(w io.Writer, procs []ProcessStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "name\trole\taddress\thttp_address\tpegasus_address\tpid\tstatus")
+	for _, p := range procs {
+		state := "ALIVE"
+		if !p.Alive {
+			state = "UNALIVE"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", p.Name, p.Role, orDash(p.Address), orDash(p.HTTPAddress), orDash(p.PegasusAddress), p.PID, state)
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
