@@ -60,6 +60,9 @@ type Config struct {
 	// OutDir, when set, receives report.json, report.txt, timeline.svg and,
 	// on a violation, the linearizability visualisation.
 	OutDir string
+	// Meter, when set, sees every load operation as it completes, for a
+	// live progress display; the report does not depend on it.
+	Meter *Meter
 }
 
 func (c Config) withDefaults() Config {
@@ -99,6 +102,10 @@ type Runner struct {
 	keys   KeyChooser
 	ran    atomic.Bool
 	events annotations
+	// stop is closed by Stop: the load ends as if it had reached its
+	// bounds.
+	stop     chan struct{}
+	stopOnce sync.Once
 	// start is the origin of every recorded time; set once by Run before
 	// any worker starts.
 	start time.Time
@@ -117,7 +124,7 @@ func NewRunner(target Target, cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{target: target, cfg: cfg, keys: keys}, nil
+	return &Runner{target: target, cfg: cfg, keys: keys, stop: make(chan struct{})}, nil
 }
 
 // Config returns the configuration with defaults filled in.
@@ -132,6 +139,19 @@ func (r *Runner) Annotate(label string) (end func()) {
 	i := r.events.begin(label, r.events.now())
 	return func() { r.events.end(i, r.events.now()) }
 }
+
+// Stop ends the load as a planned end rather than an interruption: no new
+// operation starts, in-flight ones finish, the checks run, and the report is
+// not flagged Interrupted. A fault scenario uses it to end the load once
+// the cluster has recovered, whenever that is. It is safe to call from any
+// goroutine, any number of times, before or during Run.
+func (r *Runner) Stop() {
+	r.stopOnce.Do(func() { close(r.stop) })
+}
+
+// Ops returns the load's history (not the read-back) once Run has
+// returned, in no particular order; nil before. Callers must not modify it.
+func (r *Runner) Ops() []Op { return r.loadOps }
 
 // Run issues the load until a bound is reached or ctx is cancelled, then
 // reads back every written key, checks for lost writes and
@@ -157,14 +177,27 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	var issued atomic.Int64
 	var wg sync.WaitGroup
 
+	// Workers watch loadCtx, which Stop cancels as well as ctx; only ctx's
+	// cancellation counts as an interruption.
+	loadCtx, cancelLoad := context.WithCancel(ctx)
+	defer cancelLoad()
+	go func() {
+		select {
+		case <-r.stop:
+			cancelLoad()
+		case <-loadCtx.Done():
+		}
+	}()
+
 	r.start = time.Now()
 	r.events.setOrigin(r.start)
 	for i := range cfg.Workers {
 		w := r.newWorker(i, hist.logs[i], opCtx)
+		w.meter = cfg.Meter
 		if cfg.Rate > 0 {
-			wg.Go(func() { w.runOpen(ctx, &issued) })
+			wg.Go(func() { w.runOpen(loadCtx, &issued) })
 		} else {
-			wg.Go(func() { w.runClosed(ctx, &issued) })
+			wg.Go(func() { w.runClosed(loadCtx, &issued) })
 		}
 	}
 	wg.Wait()
@@ -254,6 +287,8 @@ type worker struct {
 	gen   *opGenerator
 	log   *opLog
 	opCtx context.Context
+	// meter is the Config's Meter for load workers, nil for the read-back.
+	meter *Meter
 	key   []byte
 	value []byte
 	seq   uint64 // sequence number of this worker's next Set
@@ -357,6 +392,9 @@ func (w *worker) do(kind OpKind, key uint64, due time.Duration) Result {
 		w.log.countError(err.Error())
 	}
 	w.log.add(op)
+	if w.meter != nil {
+		w.meter.record(op)
+	}
 	return op.Result
 }
 
