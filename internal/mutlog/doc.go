@@ -58,8 +58,7 @@
 //   - Every acknowledged record survives a crash (process or machine) and is
 //     replayed after Open, unless a later record superseded it.
 //   - A record whose append failed or was never acknowledged may or may not
-//     survive. Records survive in log order: if one survives, so does every
-//     record acknowledged before it was appended.
+//     survive. What survives is always a prefix of the log as written.
 //   - Open cuts off a torn batch at the end of the last segment: it keeps the
 //     frames before the first damaged one and rewrites the segment without
 //     the rest (via a temporary file and an atomic rename). A last segment

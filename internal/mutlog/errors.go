@@ -34,3 +34,13 @@ var (
 	// ErrInvalidOptions: Options holds an out-of-range value.
 	ErrInvalidOptions = errors.New("mutlog: invalid options")
 )
+
+// Reasons a frame fails to decode. decodeFrame's callers decide whether a
+// failure is a torn tail or corruption and report it wrapped in ErrCorrupt
+// or in RecoveryInfo; these are never returned on their own.
+var (
+	errFrameShort    = errors.New("frame extends past the end of the data")
+	errFrameLength   = errors.New("frame length out of range")
+	errFrameChecksum = errors.New("frame checksum mismatch")
+	errFrameInvalid  = errors.New("frame decree or ballot out of range")
+)

@@ -2,6 +2,7 @@ package mutlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -234,5 +235,36 @@ func TestGCWithConcurrentAppends(t *testing.T) {
 	mustClose(t, l)
 	l = mustOpen(t, fs, opts)
 	assertRecords(t, replayAll(t, l, 0), want)
+	mustClose(t, l)
+}
+
+// TestGCRemoveFailure: when a removal fails, the files left behind must still
+// form a prefix of the log, or the next Open would see a missing segment.
+func TestGCRemoveFailure(t *testing.T) {
+	fs := newFaultFS(vfs.NewMem())
+	opts := Options{SegmentSize: 250}
+	l := mustOpen(t, fs, opts)
+	for d := int64(1); d <= 10; d++ {
+		mustAppend(t, l, sized(d, 1, 60))
+	}
+	paths := segmentPaths(t, fs)
+	fs.failRemove.Store(&paths[1])
+	if n, err := l.GC(8); !errors.Is(err, errInjected) || n != 4 {
+		t.Fatalf("GC(8) = %d, %v", n, err)
+	}
+	if got := fmt.Sprint(segmentRanges(t, fs)); got != "[3-4 5-6 7-8 9-10]" {
+		t.Fatalf("left %s", got)
+	}
+	assertRecords(t, replayAll(t, l, 0), []Record{sized(9, 1, 60), sized(10, 1, 60)})
+	mustClose(t, l)
+
+	fs.failRemove.Store(nil)
+	l = mustOpen(t, fs, opts)
+	if l.FirstDecree() != 3 {
+		t.Fatalf("FirstDecree %d after reopen", l.FirstDecree())
+	}
+	if n, err := l.GC(8); err != nil || n != 3 {
+		t.Fatalf("second GC(8) = %d, %v", n, err)
+	}
 	mustClose(t, l)
 }

@@ -182,6 +182,8 @@ type faultFS struct {
 	dataSyncs atomic.Int64
 	failWrite atomic.Bool
 	failSync  atomic.Bool
+	// failRemove, if set, names a file whose removal fails.
+	failRemove atomic.Pointer[string]
 	// onSync, if set, runs before each sync of record data reaches fs.
 	onSync atomic.Pointer[func()]
 }
@@ -200,6 +202,10 @@ func newFaultFS(fs vfs.FS) *faultFS {
 			}
 		case errorfs.OpFileWrite:
 			if f.failWrite.Load() {
+				return errInjected
+			}
+		case errorfs.OpRemove:
+			if p := f.failRemove.Load(); p != nil && *p == op.Path {
 				return errInjected
 			}
 		}

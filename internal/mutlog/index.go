@@ -33,10 +33,10 @@ type indexEntry struct {
 //     one. This never happens when the replica rejects stale ballots before
 //     logging; the rule only makes the outcome deterministic if it does.
 //
-// Rules 1-3 are order-independent in the sense that matters: the result of
-// applying a log equals "for each decree, among the records no later record
-// supersedes, the one with the highest ballot, the latest among equals", which
-// is what the model in index_test.go computes directly.
+// Applied record by record, the rules give the same result as the direct
+// definition "for each decree, among the records no later record supersedes,
+// the one with the highest ballot, the latest among equals", which is what
+// the model in index_test.go computes.
 //
 // Memory: 32 bytes per effective record. The log is bounded by GC, which
 // follows the storage's durable decree.

@@ -2,7 +2,6 @@ package mutlog
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 )
@@ -35,14 +34,7 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Reasons a frame fails to decode. decodeFrame's callers decide whether a
-// failure is a torn tail or corruption; these never leave the package.
-var (
-	errFrameShort    = errors.New("frame extends past the end of the data")
-	errFrameLength   = errors.New("frame length out of range")
-	errFrameChecksum = errors.New("frame checksum mismatch")
-	errFrameInvalid  = errors.New("frame decree or ballot out of range")
-)
+func crc32c(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
 // frameLen is the encoded size of a record carrying n payload bytes.
 func frameLen(n int) int { return frameHeaderLen + n }
@@ -123,5 +115,3 @@ func validateRecord(rec Record) error {
 	}
 	return nil
 }
-
-func crc32Update(crc uint32, b []byte) uint32 { return crc32.Update(crc, castagnoli, b) }

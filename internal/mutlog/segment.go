@@ -166,7 +166,3 @@ func (r *segmentReader) at(off int64, n int) ([]byte, error) {
 	r.off = off
 	return r.buf[:min(int64(n), want)], nil
 }
-
-func crc32c(b []byte) uint32 {
-	return crc32Update(0, b)
-}
