@@ -76,3 +76,11 @@ const (
 	ProcessRunning ProcessState = "running"
 	ProcessStopped ProcessState = "stopped"
 )
+
+// VersionReporter is implemented by node controls that know which protocol
+// version a node's binary speaks without asking the node. Planning an
+// upgrade uses it for servers that do not report their version over the
+// network (the collector).
+type VersionReporter interface {
+	Version(ctx context.Context, t Target) (string, error)
+}

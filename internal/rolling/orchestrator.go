@@ -323,7 +323,7 @@ func (o *Orchestrator) publish(m *plan.Machine, now time.Time) {
 	if o.posts == nil {
 		return
 	}
-	p := progressOf(o.cfg.ClusterName, m, now)
+	p := ProgressOf(o.cfg.ClusterName, m, now)
 	h := o.cfg.Holder
 	p.Holder = &h
 	select {

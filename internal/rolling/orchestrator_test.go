@@ -29,7 +29,7 @@ func newRollEnv(t *testing.T, metas, replicas int) *rollEnv {
 // build plans a roll from the fake cluster's snapshot.
 func (e *rollEnv) build(opts plan.Options, newVersion string) *plan.Machine {
 	e.t.Helper()
-	snap, info, err := TakeSnapshot(context.Background(), e.c, fakeCollector{e.c}, newVersion)
+	snap, info, err := TakeSnapshot(context.Background(), e.c, fakeCollector{e.c}, e.c, newVersion)
 	if err != nil {
 		e.t.Fatal(err)
 	}

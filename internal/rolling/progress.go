@@ -9,33 +9,37 @@ import (
 )
 
 // Progress is the roll's progress as posted to the collector's
-// /api/rolling and printed by `pegasus rolling-update status --json`.
+// /api/rolling (whose field names it follows) and printed by
+// `pegasus rolling-update status --json`.
 type Progress struct {
 	Cluster string      `json:"cluster"`
 	Status  plan.Status `json:"status"`
 	Reason  string      `json:"reason,omitempty"`
-	// Step is the current step's number (1-based) of Steps; 0 once every
-	// step ran.
-	Step  int    `json:"step"`
-	Steps int    `json:"steps"`
-	Phase string `json:"phase,omitempty"`
-	Node  string `json:"node,omitempty"`
-	// Doing is the current step's command, or what it waits for.
-	Doing string `json:"doing,omitempty"`
+	// Node and Role name the server the current step acts on.
+	Node string `json:"node,omitempty"`
+	Role string `json:"role,omitempty"`
+	// Step is the current step's command, or what it waits for; StepIndex
+	// (from 1) and StepCount place it in the plan.
+	Step      string `json:"step,omitempty"`
+	StepIndex int    `json:"step_index,omitempty"`
+	StepCount int    `json:"step_count"`
+	Phase     string `json:"phase,omitempty"`
 	// Observed is the latest observation that kept the current step's gate
 	// closed.
-	Observed  string      `json:"observed,omitempty"`
-	ElapsedMS int64       `json:"elapsed_ms"`
-	Updated   time.Time   `json:"updated"`
-	Holder    *Holder     `json:"holder,omitempty"`
-	Report    plan.Report `json:"report"`
+	Observed    string      `json:"observed,omitempty"`
+	Started     time.Time   `json:"started,omitzero"`
+	StepStarted time.Time   `json:"step_started,omitzero"`
+	ElapsedMS   int64       `json:"elapsed_ms"`
+	Updated     time.Time   `json:"updated"`
+	Holder      *Holder     `json:"holder,omitempty"`
+	Report      plan.Report `json:"report"`
 }
 
-// progressOf summarises a machine for a progress report.
-func progressOf(cluster string, m *plan.Machine, now time.Time) Progress {
+// ProgressOf summarises a machine for a progress report at now.
+func ProgressOf(cluster string, m *plan.Machine, now time.Time) Progress {
 	st := m.State()
 	p := Progress{Cluster: cluster, Status: st.Status, Reason: m.Reason(),
-		Steps: len(st.Steps), Updated: now, Report: m.Report()}
+		StepCount: len(st.Steps), Started: st.Started, Updated: now, Report: m.Report()}
 	if !st.Started.IsZero() {
 		end := now
 		if !st.Ended.IsZero() {
@@ -44,8 +48,9 @@ func progressOf(cluster string, m *plan.Machine, now time.Time) Progress {
 		p.ElapsedMS = end.Sub(st.Started).Milliseconds()
 	}
 	if n, step, ss, ok := m.Current(); ok && !st.Status.Terminal() {
-		p.Step, p.Phase, p.Node, p.Observed = n, string(step.Phase), step.Node, ss.Observed
-		p.Doing = stepLabel(step, len(st.Plan.Replicas))
+		p.StepIndex, p.Phase, p.Node, p.Role = n, string(step.Phase), step.Node, string(step.Role)
+		p.Observed, p.StepStarted = ss.Observed, ss.Started
+		p.Step = stepLabel(step, len(st.Plan.Replicas))
 	}
 	return p
 }

@@ -16,8 +16,9 @@ import (
 // meta server's own answer, `nodes -d` and `ls -d`, the knobs the roll
 // changes, and the collector's availability when there is a collector.
 // newVersion is the protocol version of the binary to install ("" when
-// not upgrading).
-func TakeSnapshot(ctx context.Context, c Cluster, col Collector, newVersion string) (plan.Snapshot, ClusterInfo, error) {
+// not upgrading). ctl, when it is a VersionReporter, supplies the
+// collector's version if the collector does not report it.
+func TakeSnapshot(ctx context.Context, c Cluster, col Collector, ctl NodeControl, newVersion string) (plan.Snapshot, ClusterInfo, error) {
 	info, err := c.Info(ctx)
 	if err != nil {
 		return plan.Snapshot{}, ClusterInfo{}, err
@@ -65,6 +66,10 @@ func TakeSnapshot(ctx context.Context, c Cluster, col Collector, newVersion stri
 		}
 		if v, err := col.Version(ctx); err == nil {
 			cs.Version = v
+		} else if vr, ok := ctl.(VersionReporter); ok {
+			if v, err := vr.Version(ctx, Target{Role: plan.RoleCollector, Node: cs.Node}); err == nil {
+				cs.Version = v
+			}
 		}
 		s.Collector = cs
 	}

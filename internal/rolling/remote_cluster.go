@@ -1,0 +1,269 @@
+package rolling
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"google.golang.org/grpc"
+
+	"github.com/pegasus-go/pegasus/internal/rolling/plan"
+	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
+)
+
+// RemoteCluster is Cluster over gRPC: admin calls go to the meta leader
+// (found and followed through ERR_FORWARD_TO_OTHERS), per-server queries
+// straight to the server.
+type RemoteCluster struct {
+	conns *adminrpc.Conns
+
+	mu sync.Mutex
+	// metas are the meta servers to ask for their own status: those given,
+	// then those cluster_info listed.
+	metas []string
+}
+
+// DialCluster returns a RemoteCluster for the meta servers metas. It
+// connects lazily.
+func DialCluster(metas []string) *RemoteCluster {
+	return &RemoteCluster{conns: adminrpc.New(metas, adminrpc.Options{}), metas: slices.Clone(metas)}
+}
+
+// Close closes the connections.
+func (c *RemoteCluster) Close() error { return c.conns.Close() }
+
+// serverError turns a response's error code into an error wrapping
+// ErrServer, or nil for ERR_OK.
+func serverError(op string, e *pb.Error) error {
+	if e == nil || e.GetCode() == pb.ErrorCode_ERR_OK {
+		return nil
+	}
+	if e.GetMessage() != "" {
+		return fmt.Errorf("%w: %s: %s: %s", ErrServer, op, e.GetCode(), e.GetMessage())
+	}
+	return fmt.Errorf("%w: %s: %s", ErrServer, op, e.GetCode())
+}
+
+// Info implements Cluster.
+func (c *RemoteCluster) Info(ctx context.Context) (ClusterInfo, error) {
+	ci, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
+		return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
+	})
+	if err != nil {
+		return ClusterInfo{}, err
+	}
+	if err := serverError("cluster_info", ci.GetError()); err != nil {
+		return ClusterInfo{}, err
+	}
+	nodes, err := c.listNodes(ctx)
+	if err != nil {
+		return ClusterInfo{}, err
+	}
+	info := ClusterInfo{Name: ci.GetClusterName(), Leader: ci.GetLeader(), MetaLevel: ci.GetMetaFunctionLevel()}
+	for _, e := range strings.Split(ci.GetEtcdEndpoints(), ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			info.EtcdEndpoints = append(info.EtcdEndpoints, e)
+		}
+	}
+	for _, m := range ci.GetMetas() {
+		leader := m.GetLeader() || m.GetAddress() == ci.GetLeader()
+		info.Metas = append(info.Metas, MetaInfo{Node: m.GetAddress(), Leader: leader, Protocol: m.GetProtocolVersion()})
+		c.learnMeta(m.GetAddress())
+	}
+	for _, n := range nodes {
+		info.Replicas = append(info.Replicas, ReplicaInfo{Node: n.GetAddress(), Protocol: n.GetProtocolVersion()})
+	}
+	return info, nil
+}
+
+func (c *RemoteCluster) learnMeta(addr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if addr != "" && !slices.Contains(c.metas, addr) {
+		c.metas = append(c.metas, addr)
+	}
+}
+
+func (c *RemoteCluster) listNodes(ctx context.Context) ([]*pb.NodeInfo, error) {
+	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListNodesResponse, error) {
+		return m.ListNodes(ctx, &pb.ListNodesRequest{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := serverError("nodes -d", resp.GetError()); err != nil {
+		return nil, err
+	}
+	return resp.GetNodes(), nil
+}
+
+// View implements Cluster.
+func (c *RemoteCluster) View(ctx context.Context) (*plan.ClusterView, error) {
+	nodes, err := c.listNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tables, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListTablesResponse, error) {
+		return m.ListTables(ctx, &pb.ListTablesRequest{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := serverError("ls -d", tables.GetError()); err != nil {
+		return nil, err
+	}
+	v := &plan.ClusterView{}
+	for _, n := range nodes {
+		v.Nodes = append(v.Nodes, plan.NodeStatus{Node: n.GetAddress(), Alive: n.GetAlive(),
+			Primaries: int(n.GetPrimaryCount()), Secondaries: int(n.GetSecondaryCount())})
+	}
+	for _, t := range tables.GetTables() {
+		info := t.GetTable()
+		if s := info.GetStatus(); s != pb.TableStatus_AS_AVAILABLE && s != pb.TableStatus_AS_INVALID {
+			continue // a table being created or dropped has no health to wait for
+		}
+		v.Tables = append(v.Tables, plan.TableHealth{AppID: info.GetAppId(), Name: info.GetName(),
+			PartitionCount: int(info.GetPartitionCount()), FullyHealthy: int(t.GetFullyHealthy()),
+			Unhealthy: int(t.GetUnhealthy()), WriteUnhealthy: int(t.GetWriteUnhealthy()),
+			ReadUnhealthy: int(t.GetReadUnhealthy())})
+	}
+	return v, nil
+}
+
+// Metas implements Cluster: every meta server is asked for cluster_info
+// itself, in parallel. Its own row says whether it leads and how many
+// replica servers it has heard from since it started.
+func (c *RemoteCluster) Metas(ctx context.Context) ([]plan.MetaStatus, error) {
+	c.mu.Lock()
+	metas := slices.Clone(c.metas)
+	c.mu.Unlock()
+	out := make([]plan.MetaStatus, len(metas))
+	var wg sync.WaitGroup
+	for i, addr := range metas {
+		wg.Go(func() {
+			out[i] = plan.MetaStatus{Node: addr}
+			resp, err := adminrpc.CallServer(ctx, c.conns, addr, (*adminrpc.Conns).Meta,
+				func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
+					return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
+				})
+			if err != nil {
+				return // not answering: not alive
+			}
+			// Any answer, a forward to the leader included, means it is up.
+			out[i].Alive = true
+			out[i].Leader = resp.GetLeader() == addr && resp.GetError().GetCode() == pb.ErrorCode_ERR_OK
+			for _, m := range resp.GetMetas() {
+				if m.GetAddress() == addr {
+					out[i].Leader = out[i].Leader || m.GetLeader()
+					out[i].BeaconsFrom = int(m.GetBeaconsReceivedFrom())
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReplicaStatus implements Cluster.
+func (c *RemoteCluster) ReplicaStatus(ctx context.Context, node string) (plan.ReplicaStatus, error) {
+	resp, err := adminrpc.CallServer(ctx, c.conns, node, (*adminrpc.Conns).ReplicaAdmin,
+		func(ctx context.Context, r pb.ReplicaAdminClient) (*pb.ReplicaServerStatusResponse, error) {
+			return r.Status(ctx, &pb.ReplicaServerStatusRequest{})
+		})
+	if err != nil {
+		return plan.ReplicaStatus{}, err
+	}
+	return plan.ReplicaStatus{Node: node, Total: int(resp.GetTotalReplicas()),
+		Opening: int(resp.GetOpeningReplicas()), Closing: int(resp.GetClosingReplicas())}, nil
+}
+
+// SetMetaLevel implements Cluster.
+func (c *RemoteCluster) SetMetaLevel(ctx context.Context, level string) error {
+	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.MetaLevelResponse, error) {
+		return m.MetaLevel(ctx, &pb.MetaLevelRequest{Level: level})
+	})
+	if err != nil {
+		return err
+	}
+	return serverError("set_meta_level "+level, resp.GetError())
+}
+
+// Knob implements Cluster: the remote command without a value prints the
+// knob's current value.
+func (c *RemoteCluster) Knob(ctx context.Context, knob string) (string, error) {
+	out, err := c.metaCommand(ctx, knob)
+	if err != nil {
+		return "", err
+	}
+	return knobValue(knob, out), nil
+}
+
+// SetKnob implements Cluster.
+func (c *RemoteCluster) SetKnob(ctx context.Context, knob, value string) error {
+	_, err := c.metaCommand(ctx, knob, value)
+	return err
+}
+
+func (c *RemoteCluster) metaCommand(ctx context.Context, command string, args ...string) (string, error) {
+	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.RemoteCommandResponse, error) {
+		return m.RemoteCommand(ctx, &pb.RemoteCommandRequest{Command: command, Args: args})
+	})
+	if err != nil {
+		return "", err
+	}
+	op := strings.TrimSpace("remote_command -t meta-server " + command + " " + strings.Join(args, " "))
+	if err := serverError(op, resp.GetError()); err != nil {
+		return "", err
+	}
+	return resp.GetOutput(), nil
+}
+
+// knobValue extracts the value from a knob command's output, which may be
+// the bare value or "<knob> = <value>" / "<knob>: <value>".
+func knobValue(knob, out string) string {
+	v := strings.TrimSpace(out)
+	v = strings.TrimPrefix(v, knob)
+	v = strings.TrimSpace(v)
+	v = strings.TrimLeft(v, "=:")
+	return strings.TrimSpace(v)
+}
+
+// MigrateNode implements Cluster.
+func (c *RemoteCluster) MigrateNode(ctx context.Context, node string) error {
+	return c.drain(ctx, "migrate_node", node, pb.MetaClient.MigrateNode)
+}
+
+// DowngradeNode implements Cluster.
+func (c *RemoteCluster) DowngradeNode(ctx context.Context, node string) error {
+	return c.drain(ctx, "downgrade_node", node, pb.MetaClient.DowngradeNode)
+}
+
+type drainCall func(pb.MetaClient, context.Context, *pb.DrainNodeRequest, ...grpc.CallOption) (*pb.DrainNodeResponse, error)
+
+func (c *RemoteCluster) drain(ctx context.Context, op, node string, call drainCall) error {
+	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.DrainNodeResponse, error) {
+		return call(m, ctx, &pb.DrainNodeRequest{Node: node})
+	})
+	if err != nil {
+		return err
+	}
+	return serverError(op+" -n "+node, resp.GetError())
+}
+
+// KillPartitions implements Cluster.
+func (c *RemoteCluster) KillPartitions(ctx context.Context, node string) error {
+	resp, err := adminrpc.CallServer(ctx, c.conns, node, (*adminrpc.Conns).ReplicaAdmin,
+		func(ctx context.Context, r pb.ReplicaAdminClient) (*pb.RemoteCommandResponse, error) {
+			return r.RemoteCommand(ctx, &pb.RemoteCommandRequest{Command: "replica.kill_partition"})
+		})
+	if err != nil {
+		return err
+	}
+	return serverError("remote_command -l "+node+" replica.kill_partition", resp.GetError())
+}
