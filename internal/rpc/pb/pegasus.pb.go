@@ -307,6 +307,13 @@ const (
 	ConfigType_CT_DOWNGRADE_TO_SECONDARY ConfigType = 5
 	ConfigType_CT_DOWNGRADE_TO_INACTIVE  ConfigType = 6
 	ConfigType_CT_REMOVE                 ConfigType = 7
+	// 8 is Pegasus' CT_ADD_SECONDARY_FOR_LB, kept free so the numbers stay
+	// Pegasus' own.
+	// The primary asks for its own configuration again under ballot+1, same
+	// membership (a restarted primary that cannot reuse its old ballot, or a
+	// primary withdrawing an upgrade proposal for a learner that went silent).
+	// Node is the proposing primary.
+	ConfigType_CT_PRIMARY_FORCE_UPDATE_BALLOT ConfigType = 9
 )
 
 // Enum value maps for ConfigType.
@@ -320,16 +327,18 @@ var (
 		5: "CT_DOWNGRADE_TO_SECONDARY",
 		6: "CT_DOWNGRADE_TO_INACTIVE",
 		7: "CT_REMOVE",
+		9: "CT_PRIMARY_FORCE_UPDATE_BALLOT",
 	}
 	ConfigType_value = map[string]int32{
-		"CT_INVALID":                0,
-		"CT_ASSIGN_PRIMARY":         1,
-		"CT_UPGRADE_TO_PRIMARY":     2,
-		"CT_ADD_SECONDARY":          3,
-		"CT_UPGRADE_TO_SECONDARY":   4,
-		"CT_DOWNGRADE_TO_SECONDARY": 5,
-		"CT_DOWNGRADE_TO_INACTIVE":  6,
-		"CT_REMOVE":                 7,
+		"CT_INVALID":                     0,
+		"CT_ASSIGN_PRIMARY":              1,
+		"CT_UPGRADE_TO_PRIMARY":          2,
+		"CT_ADD_SECONDARY":               3,
+		"CT_UPGRADE_TO_SECONDARY":        4,
+		"CT_DOWNGRADE_TO_SECONDARY":      5,
+		"CT_DOWNGRADE_TO_INACTIVE":       6,
+		"CT_REMOVE":                      7,
+		"CT_PRIMARY_FORCE_UPDATE_BALLOT": 9,
 	}
 )
 
@@ -3101,8 +3110,11 @@ func (x *ConfigProposal) GetLastCommittedDecree() int64 {
 }
 
 type ProposeConfigRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Proposals     []*ConfigProposal      `protobuf:"bytes,1,rep,name=proposals,proto3" json:"proposals,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Proposals []*ConfigProposal      `protobuf:"bytes,1,rep,name=proposals,proto3" json:"proposals,omitempty"`
+	// The proposing replica server (its listen address). The meta server
+	// accepts a proposal only from the partition's primary.
+	Node          string `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3144,9 +3156,20 @@ func (x *ProposeConfigRequest) GetProposals() []*ConfigProposal {
 	return nil
 }
 
+func (x *ProposeConfigRequest) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
 type ProposeConfigResponse struct {
-	state         protoimpl.MessageState    `protogen:"open.v1"`
-	Error         *Error                    `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The first failure, if any proposal failed; the others may have been applied.
+	Error *Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	// One per proposal, in order: the new configuration when the proposal was
+	// applied, else the meta server's current one (so a proposer working from
+	// a stale ballot catches up at once).
 	Configs       []*PartitionConfiguration `protobuf:"bytes,2,rep,name=configs,proto3" json:"configs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -5228,9 +5251,10 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x04type\x18\x02 \x01(\x0e2\x17.pegasus.rpc.ConfigTypeR\x04type\x12\x12\n" +
 	"\x04node\x18\x03 \x01(\tR\x04node\x12\x16\n" +
 	"\x06ballot\x18\x04 \x01(\x03R\x06ballot\x122\n" +
-	"\x15last_committed_decree\x18\x05 \x01(\x03R\x13lastCommittedDecree\"Q\n" +
+	"\x15last_committed_decree\x18\x05 \x01(\x03R\x13lastCommittedDecree\"e\n" +
 	"\x14ProposeConfigRequest\x129\n" +
-	"\tproposals\x18\x01 \x03(\v2\x1b.pegasus.rpc.ConfigProposalR\tproposals\"\x80\x01\n" +
+	"\tproposals\x18\x01 \x03(\v2\x1b.pegasus.rpc.ConfigProposalR\tproposals\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\"\x80\x01\n" +
 	"\x15ProposeConfigResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12=\n" +
 	"\aconfigs\x18\x02 \x03(\v2#.pegasus.rpc.PartitionConfigurationR\aconfigs\"\x9a\x02\n" +
@@ -5420,7 +5444,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"\n" +
 	"PS_PRIMARY\x10\x03\x12\x10\n" +
 	"\fPS_SECONDARY\x10\x04\x12\x1a\n" +
-	"\x16PS_POTENTIAL_SECONDARY\x10\x05*\xcd\x01\n" +
+	"\x16PS_POTENTIAL_SECONDARY\x10\x05*\xf1\x01\n" +
 	"\n" +
 	"ConfigType\x12\x0e\n" +
 	"\n" +
@@ -5431,7 +5455,8 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x17CT_UPGRADE_TO_SECONDARY\x10\x04\x12\x1d\n" +
 	"\x19CT_DOWNGRADE_TO_SECONDARY\x10\x05\x12\x1c\n" +
 	"\x18CT_DOWNGRADE_TO_INACTIVE\x10\x06\x12\r\n" +
-	"\tCT_REMOVE\x10\a*a\n" +
+	"\tCT_REMOVE\x10\a\x12\"\n" +
+	"\x1eCT_PRIMARY_FORCE_UPDATE_BALLOT\x10\t*a\n" +
 	"\vTableStatus\x12\x0e\n" +
 	"\n" +
 	"AS_INVALID\x10\x00\x12\x10\n" +
