@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
 )
@@ -83,4 +84,30 @@ const (
 // network (the collector).
 type VersionReporter interface {
 	Version(ctx context.Context, t Target) (string, error)
+}
+
+// NewControl builds the node control an operator names: "onebox:<dir>"
+// drives the onebox in dir, "exec" runs the templates. needInstall says
+// whether the roll installs a binary or configuration. The returned close
+// function releases what the control holds.
+func NewControl(spec string, templates ExecTemplates, needInstall bool) (NodeControl, func() error, error) {
+	kind, arg, _ := strings.Cut(spec, ":")
+	switch kind {
+	case "onebox":
+		if arg == "" {
+			return nil, nil, fmt.Errorf("%w: onebox control needs a directory (onebox:<dir>)", ErrInvalidControl)
+		}
+		c, err := NewOneboxControl(arg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, c.Close, nil
+	case "exec":
+		c, err := NewExecControl(templates, needInstall)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, func() error { return nil }, nil
+	}
+	return nil, nil, fmt.Errorf("%w: %q (want onebox:<dir> or exec)", ErrInvalidControl, spec)
 }

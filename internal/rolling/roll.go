@@ -83,24 +83,11 @@ func unfinished(rec Record) error {
 // operator pause, and drives the roll to its end from exactly where the
 // stored state stands.
 func Resume(ctx context.Context, e Env, takeover time.Duration) (report plan.Report, remote bool, err error) {
-	if _, held, err := e.Store.Holder(ctx); err != nil {
-		return plan.Report{}, false, err
-	} else if held {
-		// A live holder consumes the request within a poll; a dead one
-		// never does, and its lease expiry is then what we wait for.
-		reqCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := e.Store.Request(reqCtx, Request{Op: RequestResume, From: e.Holder, At: e.clock().Now()})
-		cancel()
-		if err == nil {
-			return plan.Report{}, true, nil
-		}
-		if !errors.Is(err, ErrNotAcknowledged) && !errors.Is(err, ErrNotRunning) {
-			return plan.Report{}, false, err
-		}
+	queued, err := relay(ctx, e, Request{Op: RequestResume, From: e.Holder, At: e.clock().Now()})
+	if err != nil || queued == relayed {
+		return plan.Report{}, queued == relayed, err
 	}
-	waitCtx, cancel := context.WithTimeout(ctx, takeover)
-	sess, err := AcquireWait(waitCtx, e.Store, e.Holder, 250*time.Millisecond)
-	cancel()
+	sess, err := takeOver(ctx, e, takeover, queued)
 	if err != nil {
 		return plan.Report{}, false, err
 	}
@@ -128,23 +115,11 @@ func Resume(ctx context.Context, e Env, takeover time.Duration) (report plan.Rep
 // cleanup: it starts every server the roll left stopped and restores
 // every knob it changed.
 func Abort(ctx context.Context, e Env, reason string, takeover time.Duration) (report plan.Report, remote bool, err error) {
-	req := Request{Op: RequestAbort, Reason: reason, From: e.Holder, At: e.clock().Now()}
-	if _, held, err := e.Store.Holder(ctx); err != nil {
-		return plan.Report{}, false, err
-	} else if held {
-		reqCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := e.Store.Request(reqCtx, req)
-		cancel()
-		if err == nil {
-			return plan.Report{}, true, nil
-		}
-		if !errors.Is(err, ErrNotAcknowledged) && !errors.Is(err, ErrNotRunning) {
-			return plan.Report{}, false, err
-		}
+	queued, err := relay(ctx, e, Request{Op: RequestAbort, Reason: reason, From: e.Holder, At: e.clock().Now()})
+	if err != nil || queued == relayed {
+		return plan.Report{}, queued == relayed, err
 	}
-	waitCtx, cancel := context.WithTimeout(ctx, takeover)
-	sess, err := AcquireWait(waitCtx, e.Store, e.Holder, 250*time.Millisecond)
-	cancel()
+	sess, err := takeOver(ctx, e, takeover, queued)
 	if err != nil {
 		return plan.Report{}, false, err
 	}
@@ -165,4 +140,48 @@ func Abort(ctx context.Context, e Env, reason string, takeover time.Duration) (r
 	}
 	report, err = e.orchestrator(sess, rec.Run).Run(ctx, m)
 	return report, false, err
+}
+
+// relayOutcome is what became of a request to a running orchestrator.
+type relayOutcome int
+
+const (
+	noHolder   relayOutcome = iota // nobody holds the lock
+	relayed                        // the holder consumed the request
+	unanswered                     // a holder exists but did not consume it
+)
+
+// relay hands req to the orchestrator holding the lock, if any. A live
+// holder consumes it within a poll; a dead one never does, and then its
+// lease expiry is what the caller waits for.
+func relay(ctx context.Context, e Env, req Request) (relayOutcome, error) {
+	_, held, err := e.Store.Holder(ctx)
+	if err != nil || !held {
+		return noHolder, err
+	}
+	reqCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = e.Store.Request(reqCtx, req)
+	cancel()
+	switch {
+	case err == nil:
+		return relayed, nil
+	case errors.Is(err, ErrNotRunning):
+		return noHolder, nil // it released the lock meanwhile
+	case errors.Is(err, ErrNotAcknowledged):
+		return unanswered, nil
+	}
+	return noHolder, err
+}
+
+// takeOver waits up to wait for the lock. When a request went unanswered
+// and the holder still holds the lock, it is alive but busy (a long stop
+// or start): the error says the request stays queued for it.
+func takeOver(ctx context.Context, e Env, wait time.Duration, r relayOutcome) (Session, error) {
+	waitCtx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	sess, err := AcquireWait(waitCtx, e.Store, e.Holder, 250*time.Millisecond)
+	if err != nil && r == unanswered && errors.Is(err, ErrLocked) {
+		return nil, fmt.Errorf("%w; it is busy, and the request stays queued for it", err)
+	}
+	return sess, err
 }
