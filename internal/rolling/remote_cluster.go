@@ -58,6 +58,17 @@ func (c *RemoteCluster) Info(ctx context.Context) (ClusterInfo, error) {
 	if err := serverError("cluster_info", ci.GetError()); err != nil {
 		return ClusterInfo{}, err
 	}
+	// A follower answers cluster_info from what it knows; the meta level
+	// and the meta list are the leader's to tell.
+	if leader := ci.GetLeader(); leader != "" && leader != c.conns.Leader() {
+		resp, err := adminrpc.CallServer(ctx, c.conns, leader, (*adminrpc.Conns).Meta,
+			func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
+				return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
+			})
+		if err == nil && resp.GetError().GetCode() == pb.ErrorCode_ERR_OK {
+			ci = resp
+		}
+	}
 	nodes, err := c.listNodes(ctx)
 	if err != nil {
 		return ClusterInfo{}, err

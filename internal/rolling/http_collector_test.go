@@ -1,0 +1,77 @@
+package rolling
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pegasus-go/pegasus/internal/rolling/plan"
+)
+
+func TestHTTPCollector(t *testing.T) {
+	var mu sync.Mutex
+	availability := "null"
+	var posted map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/api/availability":
+			if r.URL.Query().Get("window") != "10s" {
+				http.Error(w, "window", http.StatusBadRequest)
+				return
+			}
+			io.WriteString(w, `{"availability":`+availability+`,"client_errors":12,"probes":100}`)
+		case r.Method == http.MethodPost && r.URL.Path == "/api/rolling":
+			if err := json.NewDecoder(r.Body).Decode(&posted); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	c, err := NewHTTPCollector(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// No probe in the window yet: not reporting, whatever the counter says.
+	if st, err := c.Status(ctx); err != nil || st.Alive || st.ClientErrors != 12 {
+		t.Fatalf("Status = %+v, %v", st, err)
+	}
+	mu.Lock()
+	availability = "0.995"
+	mu.Unlock()
+	if st, err := c.Status(ctx); err != nil || st != (plan.CollectorStatus{Alive: true, Availability: 0.995, ClientErrors: 12}) {
+		t.Fatalf("Status = %+v, %v", st, err)
+	}
+	if _, err := c.Version(ctx); err == nil {
+		t.Fatal("Version of a collector without /api/version succeeded")
+	}
+
+	// The posted progress uses the collector's field names.
+	e := newRollEnv(t, 1, 3)
+	m := e.build(plan.Options{Mode: plan.ModeHA}, "")
+	m.Next(time.Unix(100, 0), plan.Observation{})
+	if err := c.PostProgress(ctx, ProgressOf("c1", m, time.Unix(101, 0))); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if posted["status"] != "running" || posted["step_index"] != 1.0 || posted["step"] == "" || posted["step_count"] == 0.0 {
+		t.Fatalf("posted %v", posted)
+	}
+
+	if _, err := NewHTTPCollector("http://"); err == nil {
+		t.Fatal("empty host accepted")
+	}
+	if c, _ := NewHTTPCollector("127.0.0.1:34101"); c.Node() != "127.0.0.1:34101" {
+		t.Fatalf("Node = %s", c.Node())
+	}
+}

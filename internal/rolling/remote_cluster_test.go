@@ -1,0 +1,244 @@
+package rolling
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/pegasus-go/pegasus/internal/rolling/plan"
+	"github.com/pegasus-go/pegasus/internal/rpc"
+	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+)
+
+// fakeMetaServer answers the Meta calls the orchestrator makes. A follower
+// answers cluster_info for itself and forwards everything else.
+type fakeMetaServer struct {
+	pb.UnimplementedMetaServer
+	addr, leader string
+	beacons      int32
+
+	mu     sync.Mutex
+	knobs  map[string]string
+	level  string
+	drains []string
+}
+
+func (s *fakeMetaServer) forward() *pb.Error {
+	if s.addr == s.leader {
+		return nil
+	}
+	return &pb.Error{Code: pb.ErrorCode_ERR_FORWARD_TO_OTHERS, Primary: s.leader}
+}
+
+func (s *fakeMetaServer) ClusterInfo(ctx context.Context, _ *pb.ClusterInfoRequest) (*pb.ClusterInfoResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return &pb.ClusterInfoResponse{Leader: s.leader, MetaFunctionLevel: "fl_" + s.level,
+		EtcdEndpoints: "http://127.0.0.1:2379, http://127.0.0.2:2379", ClusterName: "c1",
+		Metas: []*pb.MetaServerInfo{{Address: s.addr, Leader: s.addr == s.leader, ProtocolVersion: "1.0", BeaconsReceivedFrom: s.beacons}}}, nil
+}
+
+func (s *fakeMetaServer) ListNodes(ctx context.Context, _ *pb.ListNodesRequest) (*pb.ListNodesResponse, error) {
+	if e := s.forward(); e != nil {
+		return &pb.ListNodesResponse{Error: e}, nil
+	}
+	return &pb.ListNodesResponse{Nodes: []*pb.NodeInfo{
+		{Address: "r1:34801", Alive: true, PrimaryCount: 3, SecondaryCount: 5, ProtocolVersion: "1.0"},
+		{Address: "r2:34801", Alive: false, ProtocolVersion: "1.1"},
+	}}, nil
+}
+
+func (s *fakeMetaServer) ListTables(ctx context.Context, _ *pb.ListTablesRequest) (*pb.ListTablesResponse, error) {
+	if e := s.forward(); e != nil {
+		return &pb.ListTablesResponse{Error: e}, nil
+	}
+	return &pb.ListTablesResponse{Tables: []*pb.TableHealth{
+		{Table: &pb.TableInfo{Name: "temp", AppId: 1, PartitionCount: 8, Status: pb.TableStatus_AS_AVAILABLE}, FullyHealthy: 6, Unhealthy: 2, WriteUnhealthy: 1},
+		{Table: &pb.TableInfo{Name: "old", AppId: 2, PartitionCount: 4, Status: pb.TableStatus_AS_DROPPING}},
+	}}, nil
+}
+
+func (s *fakeMetaServer) MetaLevel(ctx context.Context, r *pb.MetaLevelRequest) (*pb.MetaLevelResponse, error) {
+	if e := s.forward(); e != nil {
+		return &pb.MetaLevelResponse{Error: e}, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.level
+	if r.GetLevel() != "" {
+		s.level = r.GetLevel()
+	}
+	return &pb.MetaLevelResponse{OldLevel: old, Level: s.level}, nil
+}
+
+func (s *fakeMetaServer) RemoteCommand(ctx context.Context, r *pb.RemoteCommandRequest) (*pb.RemoteCommandResponse, error) {
+	if e := s.forward(); e != nil {
+		return &pb.RemoteCommandResponse{Error: e}, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !strings.HasPrefix(r.GetCommand(), "meta.lb.") {
+		return &pb.RemoteCommandResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_INVALID_PARAMETERS, Message: "unknown command " + r.GetCommand()}}, nil
+	}
+	if len(r.GetArgs()) == 1 {
+		s.knobs[r.GetCommand()] = r.GetArgs()[0]
+		return &pb.RemoteCommandResponse{Output: "OK"}, nil
+	}
+	return &pb.RemoteCommandResponse{Output: r.GetCommand() + " = " + s.knobs[r.GetCommand()] + "\n"}, nil
+}
+
+func (s *fakeMetaServer) MigrateNode(ctx context.Context, r *pb.DrainNodeRequest) (*pb.DrainNodeResponse, error) {
+	if e := s.forward(); e != nil {
+		return &pb.DrainNodeResponse{Error: e}, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drains = append(s.drains, "migrate "+r.GetNode())
+	return &pb.DrainNodeResponse{Proposals: []string{"1.0 move primary"}}, nil
+}
+
+type fakeReplicaAdmin struct {
+	pb.UnimplementedReplicaAdminServer
+	mu     sync.Mutex
+	killed bool
+}
+
+func (r *fakeReplicaAdmin) Status(ctx context.Context, _ *pb.ReplicaServerStatusRequest) (*pb.ReplicaServerStatusResponse, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.killed {
+		return &pb.ReplicaServerStatusResponse{}, nil
+	}
+	return &pb.ReplicaServerStatusResponse{TotalReplicas: 7, OpeningReplicas: 1, ClosingReplicas: 2}, nil
+}
+
+func (r *fakeReplicaAdmin) RemoteCommand(ctx context.Context, req *pb.RemoteCommandRequest) (*pb.RemoteCommandResponse, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if req.GetCommand() != "replica.kill_partition" {
+		return &pb.RemoteCommandResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_INVALID_PARAMETERS}}, nil
+	}
+	r.killed = true
+	return &pb.RemoteCommandResponse{Output: "closing 7 replicas"}, nil
+}
+
+// serve starts a gRPC server on a loopback port; register adds services.
+func serve(t *testing.T, register func(s *grpc.Server, addr string)) (addr string, stop func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpc.NewServer(rpc.ServerOptions()...)
+	register(s, l.Addr().String())
+	go s.Serve(l)
+	t.Cleanup(s.Stop)
+	return l.Addr().String(), s.Stop
+}
+
+func TestRemoteClusterFollowsTheLeaderAndMapsAnswers(t *testing.T) {
+	leaderL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaderAddr := leaderL.Addr().String()
+	leader := &fakeMetaServer{addr: leaderAddr, leader: leaderAddr, beacons: 5, knobs: map[string]string{}, level: "lively"}
+	ls := grpc.NewServer(rpc.ServerOptions()...)
+	pb.RegisterMetaServer(ls, leader)
+	go ls.Serve(leaderL)
+	t.Cleanup(ls.Stop)
+	followerAddr, stopFollower := serve(t, func(s *grpc.Server, addr string) {
+		pb.RegisterMetaServer(s, &fakeMetaServer{addr: addr, leader: leaderAddr, beacons: 4})
+	})
+	replica := &fakeReplicaAdmin{}
+	replicaAddr, _ := serve(t, func(s *grpc.Server, _ string) { pb.RegisterReplicaAdminServer(s, replica) })
+
+	// Only the follower is given: every admin call must find the leader.
+	c := DialCluster([]string{followerAddr})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Name != "c1" || info.Leader != leaderAddr || info.MetaLevel != "fl_lively" ||
+		strings.Join(info.EtcdEndpoints, ",") != "http://127.0.0.1:2379,http://127.0.0.2:2379" {
+		t.Fatalf("info %+v", info)
+	}
+	if len(info.Replicas) != 2 || info.Replicas[1].Protocol != "1.1" {
+		t.Fatalf("replicas %+v", info.Replicas)
+	}
+
+	v, err := c.View(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Nodes) != 2 || v.Nodes[0] != (plan.NodeStatus{Node: "r1:34801", Alive: true, Primaries: 3, Secondaries: 5}) {
+		t.Fatalf("nodes %+v", v.Nodes)
+	}
+	if len(v.Tables) != 1 || v.Tables[0].FullyHealthy != 6 || v.Tables[0].PartitionCount != 8 {
+		t.Fatalf("tables %+v (a table being dropped has no health to wait for)", v.Tables)
+	}
+
+	// Each meta server speaks for itself: the leader learned from
+	// cluster_info is asked too.
+	metas, err := c.Metas(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byNode := map[string]plan.MetaStatus{}
+	for _, m := range metas {
+		byNode[m.Node] = m
+	}
+	if m := byNode[leaderAddr]; !m.Alive || !m.Leader || m.BeaconsFrom != 5 {
+		t.Fatalf("leader %+v", m)
+	}
+	if m := byNode[followerAddr]; !m.Alive || m.Leader || m.BeaconsFrom != 4 {
+		t.Fatalf("follower %+v", m)
+	}
+
+	if err := c.SetKnob(ctx, plan.KnobAssignDelay, "3600000"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Knob(ctx, plan.KnobAssignDelay); err != nil || v != "3600000" {
+		t.Fatalf("Knob = %q, %v", v, err)
+	}
+	err = c.SetKnob(ctx, "no.such.knob", "1")
+	if !errors.Is(err, ErrServer) || !strings.Contains(err.Error(), "ERR_INVALID_PARAMETERS") || !strings.Contains(err.Error(), "unknown command") {
+		t.Fatalf("bad knob: %v", err)
+	}
+	if err := c.SetMetaLevel(ctx, "steady"); err != nil || leader.level != "steady" {
+		t.Fatalf("SetMetaLevel: %v, level %s", err, leader.level)
+	}
+	if err := c.MigrateNode(ctx, "r1:34801"); err != nil || len(leader.drains) != 1 {
+		t.Fatalf("MigrateNode: %v %v", err, leader.drains)
+	}
+
+	st, err := c.ReplicaStatus(ctx, replicaAddr)
+	if err != nil || st != (plan.ReplicaStatus{Node: replicaAddr, Total: 7, Opening: 1, Closing: 2}) {
+		t.Fatalf("ReplicaStatus = %+v, %v", st, err)
+	}
+	if err := c.KillPartitions(ctx, replicaAddr); err != nil || !replica.killed {
+		t.Fatalf("KillPartitions: %v", err)
+	}
+
+	// A meta server that stops answering is reported down, not dropped.
+	stopFollower()
+	metas, err = c.Metas(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range metas {
+		if m.Node == followerAddr && m.Alive {
+			t.Fatalf("stopped follower reported alive: %+v", m)
+		}
+	}
+}
