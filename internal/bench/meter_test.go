@@ -41,8 +41,18 @@ func TestRunFeedsMeterAndStops(t *testing.T) {
 		Duration: time.Hour,
 		Meter:    m,
 	})
-	time.AfterFunc(200*time.Millisecond, r.Stop)
+	if r.Elapsed() != 0 {
+		t.Errorf("Elapsed before the run: %v, want 0", r.Elapsed())
+	}
+	var during time.Duration
+	time.AfterFunc(200*time.Millisecond, func() {
+		during = r.Elapsed()
+		r.Stop()
+	})
 	rep := run(t, r, context.Background())
+	if during <= 0 || during.Seconds() > rep.DurationS {
+		t.Errorf("Elapsed during the run: %v, want within (0, %.3f s]", during, rep.DurationS)
+	}
 	if rep.Interrupted {
 		t.Error("a stopped run is reported as interrupted")
 	}

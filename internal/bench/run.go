@@ -149,6 +149,11 @@ func (r *Runner) Stop() {
 	r.stopOnce.Do(func() { close(r.stop) })
 }
 
+// Elapsed returns the current offset on the run's clock, the one every
+// recorded time and annotation uses: the time since Run started, 0 before.
+// It is safe to call from any goroutine.
+func (r *Runner) Elapsed() time.Duration { return r.events.now() }
+
 // Ops returns the load's history (not the read-back) once Run has
 // returned, in no particular order; nil before. Callers must not modify it.
 func (r *Runner) Ops() []Op { return r.loadOps }
