@@ -1,0 +1,55 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pegasus-go/pegasus/internal/collector"
+	"github.com/pegasus-go/pegasus/internal/config"
+)
+
+func init() {
+	var (
+		cfgPath    string
+		metas      []string
+		httpListen string
+	)
+	cmd := &cobra.Command{
+		Use:   "collector",
+		Short: "Run the collector: availability detector, metrics aggregation and the cluster page",
+		Long: `Runs the collector. It creates the detection table if missing, writes and reads a probe
+record on every partition every available_detect_interval_seconds, and serves the cluster
+page, the availability JSON (/api/availability?window=10s) and /metrics on --http-listen.
+Flags override the configuration file.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := config.DefaultCollector()
+			if err := config.Load(cfgPath, &cfg); err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("meta") {
+				cfg.MetaServers = metas
+			}
+			if cmd.Flags().Changed("http-listen") {
+				cfg.HTTPListen = httpListen
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			opts := collector.OptionsFromConfig(cfg)
+			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("role", "collector")
+			c, err := collector.New(opts)
+			if err != nil {
+				return err
+			}
+			return c.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfgPath, "config", "", "TOML configuration file (see docs/configuration.md)")
+	f.StringSliceVar(&metas, "meta", nil, "meta servers, comma separated host:port (overrides meta_servers)")
+	f.StringVar(&httpListen, "http-listen", "", "HTTP address of the page, the JSON API and /metrics (overrides http_listen)")
+	root.AddCommand(cmd)
+}

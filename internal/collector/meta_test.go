@@ -1,0 +1,87 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+)
+
+// followerMeta answers every call by naming the leader.
+type followerMeta struct {
+	pb.UnimplementedMetaServer
+	leader string
+}
+
+func (f *followerMeta) ListNodes(context.Context, *pb.ListNodesRequest) (*pb.ListNodesResponse, error) {
+	return &pb.ListNodesResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_FORWARD_TO_OTHERS, Primary: f.leader}}, nil
+}
+
+func deadAddr(t *testing.T) string {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	return addr
+}
+
+func listNodes(ctx context.Context, mc pb.MetaClient) (*pb.ListNodesResponse, error) {
+	return mc.ListNodes(ctx, &pb.ListNodesRequest{})
+}
+
+func TestCallMetaFindsTheLeader(t *testing.T) {
+	fc := newFakeCluster(t, 2)
+	follower := serveGRPC(t, func(s *grpc.Server) { pb.RegisterMetaServer(s, &followerMeta{leader: fc.metaAddr}) })
+	// A dead server first, then a follower that names the leader, which
+	// is not configured at all.
+	m := newMetaConns([]string{deadAddr(t), follower})
+	defer m.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := callMeta(ctx, m, listNodes)
+	if err != nil || len(resp.GetNodes()) != 2 {
+		t.Fatalf("ListNodes: %v, %v", resp, err)
+	}
+	// The leader is asked first from now on.
+	if got := m.order()[0]; got != fc.metaAddr {
+		t.Fatalf("asks %s first, want the leader %s", got, fc.metaAddr)
+	}
+}
+
+func TestCallMetaWithNoServerAnswering(t *testing.T) {
+	m := newMetaConns([]string{deadAddr(t), deadAddr(t)})
+	defer m.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := callMeta(ctx, m, listNodes); !errors.Is(err, ErrMetaUnavailable) {
+		t.Fatalf("got %v, want ErrMetaUnavailable", err)
+	}
+	// Two followers naming each other never loop.
+	a := &followerMeta{}
+	b := &followerMeta{}
+	addrA := serveGRPC(t, func(s *grpc.Server) { pb.RegisterMetaServer(s, a) })
+	addrB := serveGRPC(t, func(s *grpc.Server) { pb.RegisterMetaServer(s, b) })
+	a.leader, b.leader = addrB, addrA
+	m2 := newMetaConns([]string{addrA})
+	defer m2.close()
+	if _, err := callMeta(ctx, m2, listNodes); !errors.Is(err, ErrMetaUnavailable) {
+		t.Fatalf("followers naming each other: %v, want ErrMetaUnavailable", err)
+	}
+}
+
+func TestMetaErr(t *testing.T) {
+	if metaErr(&pb.Error{}) != nil || metaErr(nil) != nil {
+		t.Fatal("ERR_OK is an error")
+	}
+	err := metaErr(&pb.Error{Code: pb.ErrorCode_ERR_STATE_FREEZED, Message: "meta is freezed"})
+	if !errors.Is(err, ErrMeta) || err.Error() != "collector: meta server error: ERR_STATE_FREEZED: meta is freezed" {
+		t.Fatalf("got %v", err)
+	}
+}
