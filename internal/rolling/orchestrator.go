@@ -93,6 +93,7 @@ func (o *Orchestrator) Run(ctx context.Context, m *plan.Machine) (plan.Report, e
 		defer func() { stopPosting(); <-done }()
 	}
 	defer o.progress.finish()
+	o.progress.resumed(m)
 
 	var obs plan.Observation
 	for {

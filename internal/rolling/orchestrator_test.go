@@ -259,6 +259,9 @@ func TestResumeAfterOrchestratorDies(t *testing.T) {
 	if len(e.c.knobs) != 0 || e.c.level != "lively" {
 		t.Fatalf("knobs %v level %s", e.c.knobs, e.c.level)
 	}
+	if !strings.Contains(e.out.String(), "resuming a running roll") || !strings.Contains(e.out.String(), "is re-issued") {
+		t.Fatalf("no resume line:\n%s", e.out.String())
+	}
 	if rec := e.store.last(); rec.Holder.PID != 2 {
 		t.Fatalf("final record written by %v", rec.Holder)
 	}

@@ -94,6 +94,30 @@ func newProgressPrinter(w io.Writer, live bool) *progressPrinter {
 	return &progressPrinter{w: w, live: live}
 }
 
+// resumed prints where a restored roll stands and marks the steps that
+// ended before as printed: the operator saw them, or can read them with
+// `rolling-update status`.
+func (p *progressPrinter) resumed(m *plan.Machine) {
+	st := m.State()
+	if st.Status == plan.StatusPending {
+		return
+	}
+	done := 0
+	for _, ss := range st.Steps {
+		ended := ss.Status != plan.StepPending && ss.Status != plan.StepRunning
+		p.printed = append(p.printed, ended)
+		if ss.Status == plan.StepDone {
+			done++
+		}
+	}
+	p.status = st.Status
+	where := "every step ran"
+	if n, step, _, ok := m.Current(); ok {
+		where = fmt.Sprintf("step %d (%s) is re-issued", n, stepLabel(step, len(st.Plan.Replicas)))
+	}
+	p.line("resuming a %s roll: %d of %d steps done; %s", st.Status, done, len(st.Steps), where)
+}
+
 // line prints a full line, first erasing the live status line.
 func (p *progressPrinter) line(format string, args ...any) {
 	if p.liveShown {
