@@ -28,8 +28,10 @@ const maxForwards = 3
 // reads resp.GetError() for table-level errors such as ERR_APP_NOT_EXIST.
 //
 // The error is non-nil only when no meta server served the call: it wraps
-// ErrUnreachable, ErrNoLeader, ErrIncompatible, or the caller's context
-// error.
+// ErrIncompatible if a server refused the caller's protocol version, else
+// ErrNoLeader if servers answered but only to redirect, else
+// ErrUnreachable; or the caller's context error, which ends the call at
+// once.
 func CallMeta[R Response](ctx context.Context, c *Conns, call func(context.Context, pb.MetaClient) (R, error)) (R, error) {
 	var zero R
 	queue := c.callOrder()
@@ -38,7 +40,7 @@ func CallMeta[R Response](ctx context.Context, c *Conns, call func(context.Conte
 	}
 	tried := make(map[string]bool)
 	var failures []string
-	forwards, forwarded := 0, false
+	forwards, forwarded, incompatible := 0, false, false
 	for len(queue) > 0 {
 		addr := queue[0]
 		queue = queue[1:]
@@ -49,10 +51,15 @@ func CallMeta[R Response](ctx context.Context, c *Conns, call func(context.Conte
 		resp, err := callOne(ctx, c, addr, call)
 		switch {
 		case err != nil:
-			if ctx.Err() != nil || errors.Is(err, ErrIncompatible) || errors.Is(err, ErrClosed) {
+			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrClosed) {
 				return zero, err
 			}
-			failures = append(failures, err.Error())
+			// An incompatible server may be one already upgraded (or not
+			// yet) in a rolling upgrade: another may still serve the call.
+			incompatible = incompatible || errors.Is(err, ErrIncompatible)
+			// The summary names the kind once; keep only each server's detail.
+			detail := strings.TrimPrefix(err.Error(), ErrUnreachable.Error()+": ")
+			failures = append(failures, strings.TrimPrefix(detail, ErrIncompatible.Error()+": "))
 			continue
 		case resp.GetError().GetCode() == pb.ErrorCode_ERR_FORWARD_TO_OTHERS:
 			forwarded = true
@@ -69,7 +76,10 @@ func CallMeta[R Response](ctx context.Context, c *Conns, call func(context.Conte
 		return resp, nil
 	}
 	kind := ErrUnreachable
-	if forwarded {
+	switch {
+	case incompatible:
+		kind = ErrIncompatible
+	case forwarded:
 		kind = ErrNoLeader
 	}
 	return zero, fmt.Errorf("%w: %s", kind, strings.Join(failures, "; "))
@@ -87,7 +97,7 @@ func CallServer[C any, R any](ctx context.Context, c *Conns, addr string, servic
 	defer cancel()
 	resp, err := call(callCtx, client)
 	if err != nil {
-		return zero, classify(ctx, addr, err)
+		return zero, classify(ctx, callCtx, addr, err)
 	}
 	return resp, nil
 }
@@ -96,12 +106,22 @@ func callOne[R Response](ctx context.Context, c *Conns, addr string, call func(c
 	return CallServer(ctx, c, addr, (*Conns).Meta, call)
 }
 
-// classify turns a failed call into one of the package's errors.
-func classify(ctx context.Context, addr string, err error) error {
+// classify turns a failed call into one of the package's errors. ctx is
+// the caller's context, callCtx the one of this call.
+func classify(ctx, callCtx context.Context, addr string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("adminrpc: %s: %w", addr, ctxErr)
 	}
 	switch status.Code(err) {
+	case codes.DeadlineExceeded:
+		// The server enforces the deadline too and may report it before
+		// the caller's context notices. When the caller's deadline is the
+		// one that passed, say so: asking another server is pointless.
+		parent, ok := ctx.Deadline()
+		call, _ := callCtx.Deadline()
+		if ok && !parent.After(call) {
+			return fmt.Errorf("adminrpc: %s: %w", addr, context.DeadlineExceeded)
+		}
 	case codes.FailedPrecondition, codes.Unimplemented:
 		return fmt.Errorf("%w: %s: %v", ErrIncompatible, addr, status.Convert(err).Message())
 	}

@@ -145,7 +145,7 @@ func (c *Conns) Dial(ctx context.Context, addr string) (*grpc.ClientConn, error)
 			attempted = true
 		case connectivity.TransientFailure:
 			if attempted {
-				return nil, fmt.Errorf("%w: %s: connection refused or failed", ErrUnreachable, addr)
+				return nil, fmt.Errorf("%w: %s: cannot connect", ErrUnreachable, addr)
 			}
 			attempted = true
 			cc.ResetConnectBackoff()

@@ -1,0 +1,192 @@
+package adminrpc
+
+import (
+	"context"
+	"errors"
+	"net"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/pegasus-go/pegasus/internal/rpc"
+	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+)
+
+// meta answers ClusterInfo as a leader naming itself, or as a follower
+// redirecting to forwardTo, after an optional delay.
+type meta struct {
+	pb.UnimplementedMetaServer
+	addr      string
+	forwardTo string
+	delay     time.Duration
+
+	mu    sync.Mutex
+	calls int
+}
+
+func (m *meta) ClusterInfo(ctx context.Context, _ *pb.ClusterInfoRequest) (*pb.ClusterInfoResponse, error) {
+	m.mu.Lock()
+	m.calls++
+	m.mu.Unlock()
+	select {
+	case <-time.After(m.delay):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if m.forwardTo != "" {
+		return &pb.ClusterInfoResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_FORWARD_TO_OTHERS, Primary: m.forwardTo}}, nil
+	}
+	return &pb.ClusterInfoResponse{Leader: m.addr}, nil
+}
+
+func (m *meta) callCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.calls
+}
+
+// start serves m (or, when m is nil, a gRPC server without the Meta
+// service) on a loopback port until the test ends.
+func start(t *testing.T, m *meta) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpc.NewServer(rpc.ServerOptions()...)
+	if m != nil {
+		m.addr = lis.Addr().String()
+		pb.RegisterMetaServer(s, m)
+	}
+	go s.Serve(lis)
+	t.Cleanup(s.Stop)
+	return lis.Addr().String()
+}
+
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func clusterInfo(ctx context.Context, c *Conns) (*pb.ClusterInfoResponse, error) {
+	return CallMeta(ctx, c, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
+		return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
+	})
+}
+
+func TestCallMetaFollowsRedirectAndRemembersLeader(t *testing.T) {
+	leader := &meta{}
+	start(t, leader)
+	follower := &meta{forwardTo: leader.addr}
+	start(t, follower)
+	dead := deadAddr(t)
+
+	// The leader is not even configured: the follower names it.
+	c := New([]string{dead, follower.addr}, Options{DialTimeout: time.Second})
+	defer c.Close()
+	for range 3 {
+		resp, err := clusterInfo(context.Background(), c)
+		if err != nil || resp.GetLeader() != leader.addr {
+			t.Fatalf("got %v, %v", resp, err)
+		}
+	}
+	if c.Leader() != leader.addr {
+		t.Errorf("Leader() = %s, want %s", c.Leader(), leader.addr)
+	}
+	if got := c.Metas(); !reflect.DeepEqual(got, []string{dead, follower.addr, leader.addr}) {
+		t.Errorf("Metas() = %v", got)
+	}
+	if follower.callCount() != 1 || leader.callCount() != 3 {
+		t.Errorf("follower answered %d calls, leader %d; want 1 and 3", follower.callCount(), leader.callCount())
+	}
+}
+
+func TestCallMetaErrors(t *testing.T) {
+	a, b := &meta{}, &meta{}
+	start(t, a)
+	start(t, b)
+	a.forwardTo, b.forwardTo = b.addr, a.addr
+	bare := start(t, nil)
+	slow := &meta{delay: time.Minute}
+	start(t, slow)
+
+	for name, c := range map[string]struct {
+		metas []string
+		opts  Options
+		ctx   time.Duration
+		want  error
+	}{
+		"nobody listens":           {[]string{deadAddr(t), deadAddr(t)}, Options{}, 0, ErrUnreachable},
+		"redirect loop":            {[]string{a.addr, b.addr}, Options{}, 0, ErrNoLeader},
+		"no Meta service":          {[]string{bare}, Options{}, 0, ErrIncompatible},
+		"every server too slow":    {[]string{slow.addr}, Options{CallTimeout: 100 * time.Millisecond}, 0, ErrUnreachable},
+		"caller deadline":          {[]string{slow.addr, slow.addr}, Options{}, 100 * time.Millisecond, context.DeadlineExceeded},
+		"no meta server":           {nil, Options{}, 0, ErrUnreachable},
+		"incompatible before dead": {[]string{bare, deadAddr(t)}, Options{}, 0, ErrIncompatible},
+	} {
+		t.Run(name, func(t *testing.T) {
+			conns := New(c.metas, c.opts)
+			defer conns.Close()
+			ctx := context.Background()
+			if c.ctx > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, c.ctx)
+				defer cancel()
+			}
+			begin := time.Now()
+			_, err := clusterInfo(ctx, conns)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+			if elapsed := time.Since(begin); elapsed > 5*time.Second {
+				t.Errorf("took %s", elapsed)
+			}
+		})
+	}
+}
+
+// A server that hangs is skipped after the call timeout and the next one
+// serves the call.
+func TestCallMetaSkipsHungServer(t *testing.T) {
+	hung := &meta{delay: time.Minute}
+	start(t, hung)
+	ok := &meta{}
+	start(t, ok)
+	c := New([]string{hung.addr, ok.addr}, Options{CallTimeout: 100 * time.Millisecond})
+	defer c.Close()
+	resp, err := clusterInfo(context.Background(), c)
+	if err != nil || resp.GetLeader() != ok.addr {
+		t.Fatalf("got %v, %v", resp, err)
+	}
+}
+
+// A server that was down and came back is used again at once, not after
+// gRPC's reconnect backoff.
+func TestDialRecoversAfterServerComesBack(t *testing.T) {
+	addr := deadAddr(t)
+	c := New([]string{addr}, Options{DialTimeout: time.Second})
+	defer c.Close()
+	if _, err := clusterInfo(context.Background(), c); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("got %v before the server runs", err)
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("port %s taken meanwhile: %v", addr, err)
+	}
+	s := grpc.NewServer(rpc.ServerOptions()...)
+	m := &meta{addr: addr}
+	pb.RegisterMetaServer(s, m)
+	go s.Serve(lis)
+	defer s.Stop()
+	if resp, err := clusterInfo(context.Background(), c); err != nil || resp.GetLeader() != addr {
+		t.Fatalf("after restart: %v, %v", resp, err)
+	}
+}

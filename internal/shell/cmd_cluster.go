@@ -1,0 +1,302 @@
+package shell
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"google.golang.org/grpc"
+
+	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+)
+
+// Node status words, as Pegasus prints them.
+const (
+	statusAlive   = "ALIVE"
+	statusUnalive = "UNALIVE"
+)
+
+// metaLevels are the meta function levels set_meta_level accepts, lowest
+// first.
+var metaLevels = []string{"stopped", "blind", "freezed", "steady", "lively"}
+
+// levelNames returns a meta level's short name (steady) and its Pegasus
+// enum name (fl_steady), whichever of the two the server sent.
+func levelNames(level string) (short, full string) {
+	short = strings.TrimPrefix(level, "fl_")
+	if short == "" {
+		return "", ""
+	}
+	return short, "fl_" + short
+}
+
+// clusterInfoJSON is cluster_info's JSON form.
+type clusterInfoJSON struct {
+	MetaServers               []string       `json:"meta_servers"`
+	PrimaryMetaServer         string         `json:"primary_meta_server"`
+	EtcdEndpoints             string         `json:"etcd_endpoints"`
+	MetaFunctionLevel         string         `json:"meta_function_level"`
+	BalanceOperationCount     int32          `json:"balance_operation_count"`
+	PrimaryReplicaCountStddev float64        `json:"primary_replica_count_stddev"`
+	TotalReplicaCountStddev   float64        `json:"total_replica_count_stddev"`
+	ClusterName               string         `json:"cluster_name"`
+	Metas                     []metaInfoJSON `json:"metas"`
+}
+
+type metaInfoJSON struct {
+	Address             string `json:"address"`
+	Leader              bool   `json:"leader"`
+	HTTPAddress         string `json:"http_address"`
+	PegasusAddress      string `json:"pegasus_address"`
+	ProtocolVersion     string `json:"protocol_version"`
+	BeaconsReceivedFrom int32  `json:"beacons_received_from"`
+}
+
+var clusterInfoCommand = &command{
+	name:    "cluster_info",
+	summary: "show the meta servers, the leader, the meta level and balance figures",
+	json:    true,
+	run: func(ctx context.Context, s *Shell, in *invocation) error {
+		resp, err := s.clusterInfo(ctx)
+		if err != nil {
+			return err
+		}
+		metas := make([]string, 0, len(resp.GetMetas()))
+		infos := make([]metaInfoJSON, 0, len(resp.GetMetas()))
+		for _, m := range resp.GetMetas() {
+			metas = append(metas, m.GetAddress())
+			infos = append(infos, metaInfoJSON{
+				Address: m.GetAddress(), Leader: m.GetLeader(), HTTPAddress: m.GetHttpAddress(),
+				PegasusAddress: m.GetPegasusAddress(), ProtocolVersion: m.GetProtocolVersion(),
+				BeaconsReceivedFrom: m.GetBeaconsReceivedFrom(),
+			})
+		}
+		if len(metas) == 0 {
+			metas = s.conns.Metas()
+		}
+		level, _ := levelNames(resp.GetMetaFunctionLevel())
+		if in.json {
+			return writeJSON(in.out, clusterInfoJSON{
+				MetaServers: metas, PrimaryMetaServer: resp.GetLeader(), EtcdEndpoints: resp.GetEtcdEndpoints(),
+				MetaFunctionLevel: level, BalanceOperationCount: resp.GetBalanceOperationCount(),
+				PrimaryReplicaCountStddev: resp.GetPrimaryReplicaCountStddev(), TotalReplicaCountStddev: resp.GetTotalReplicaCountStddev(),
+				ClusterName: resp.GetClusterName(), Metas: infos,
+			})
+		}
+		in.printer().pairs("cluster_info", []pair{
+			{"meta_servers", strings.Join(metas, ",")},
+			{"primary_meta_server", resp.GetLeader()},
+			{"etcd_endpoints", resp.GetEtcdEndpoints()},
+			{"meta_function_level", level},
+			// Pegasus' rebalance script parses total=N.
+			{"balance_operation_count", "total=" + strconv.Itoa(int(resp.GetBalanceOperationCount()))},
+			{"primary_replica_count_stddev", strconv.FormatFloat(resp.GetPrimaryReplicaCountStddev(), 'f', 2, 64)},
+			{"total_replica_count_stddev", strconv.FormatFloat(resp.GetTotalReplicaCountStddev(), 'f', 2, 64)},
+			{"cluster_name", resp.GetClusterName()},
+		})
+		return nil
+	},
+}
+
+func (s *Shell) clusterInfo(ctx context.Context) (*pb.ClusterInfoResponse, error) {
+	resp, err := callMeta(ctx, s, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
+		return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp, codeError("cluster_info", "", resp.GetError())
+}
+
+// nodesJSON is nodes' JSON form.
+type nodesJSON struct {
+	Nodes   []nodeJSON       `json:"nodes"`
+	Summary nodesSummaryJSON `json:"summary"`
+}
+
+type nodeJSON struct {
+	Address        string `json:"address"`
+	Status         string `json:"status"`
+	PrimaryCount   int32  `json:"primary_count"`
+	SecondaryCount int32  `json:"secondary_count"`
+	ReplicaCount   int32  `json:"replica_count"`
+}
+
+type nodesSummaryJSON struct {
+	TotalNodeCount   int `json:"total_node_count"`
+	AliveNodeCount   int `json:"alive_node_count"`
+	UnaliveNodeCount int `json:"unalive_node_count"`
+}
+
+var nodesCommand = &command{
+	name:    "nodes",
+	summary: "list the replica servers and their status (-d: replica counts)",
+	json:    true,
+	flags: []flagSpec{
+		{long: "detailed", short: "d", kind: boolFlag, usage: "show replica, primary and secondary counts"},
+		{long: "status", short: "s", kind: stringFlag, def: "all", metavar: "all|alive|unalive", usage: "show only nodes of this status"},
+	},
+	run: func(ctx context.Context, s *Shell, in *invocation) error {
+		filter := in.string("status")
+		if !slices.Contains([]string{"all", "alive", "unalive"}, filter) {
+			return in.cmd.usageError("bad -s " + strconv.Quote(filter))
+		}
+		resp, err := callMeta(ctx, s, func(ctx context.Context, m pb.MetaClient) (*pb.ListNodesResponse, error) {
+			return m.ListNodes(ctx, &pb.ListNodesRequest{})
+		})
+		if err != nil {
+			return err
+		}
+		if err := codeError("list nodes", "", resp.GetError()); err != nil {
+			return err
+		}
+		nodes := slices.Clone(resp.GetNodes())
+		sort.Slice(nodes, func(i, j int) bool { return nodes[i].GetAddress() < nodes[j].GetAddress() })
+		var out nodesJSON
+		out.Nodes = []nodeJSON{}
+		for _, n := range nodes {
+			if n.GetAlive() {
+				out.Summary.AliveNodeCount++
+			} else {
+				out.Summary.UnaliveNodeCount++
+			}
+			if (filter == "alive" && !n.GetAlive()) || (filter == "unalive" && n.GetAlive()) {
+				continue
+			}
+			status := statusAlive
+			if !n.GetAlive() {
+				status = statusUnalive
+			}
+			out.Nodes = append(out.Nodes, nodeJSON{
+				Address: n.GetAddress(), Status: status,
+				PrimaryCount: n.GetPrimaryCount(), SecondaryCount: n.GetSecondaryCount(), ReplicaCount: n.GetReplicaCount(),
+			})
+		}
+		out.Summary.TotalNodeCount = len(nodes)
+		if in.json {
+			return writeJSON(in.out, out)
+		}
+		header := []string{"address", "status"}
+		if in.bool("detailed") {
+			header = append(header, "replica_count", "primary_count", "secondary_count")
+		}
+		rows := make([][]string, 0, len(out.Nodes))
+		for _, n := range out.Nodes {
+			row := []string{n.Address, n.Status}
+			if in.bool("detailed") {
+				row = append(row, itoa(n.ReplicaCount), itoa(n.PrimaryCount), itoa(n.SecondaryCount))
+			}
+			rows = append(rows, row)
+		}
+		p := in.printer()
+		p.table("details", header, rows)
+		p.pairs("summary", []pair{
+			{"total_node_count", strconv.Itoa(out.Summary.TotalNodeCount)},
+			{"alive_node_count", strconv.Itoa(out.Summary.AliveNodeCount)},
+			{"unalive_node_count", strconv.Itoa(out.Summary.UnaliveNodeCount)},
+		})
+		return nil
+	},
+}
+
+var getMetaLevelCommand = &command{
+	name:    "get_meta_level",
+	summary: "show the meta function level",
+	run: func(ctx context.Context, s *Shell, in *invocation) error {
+		resp, err := s.metaLevel(ctx, "")
+		if err != nil {
+			return fmt.Errorf("get meta level: %w", err)
+		}
+		_, full := levelNames(resp.GetLevel())
+		fmt.Fprintf(in.out, "current meta level is %s\n", full)
+		return nil
+	},
+}
+
+var setMetaLevelCommand = &command{
+	name:    "set_meta_level",
+	args:    "<stopped|blind|freezed|steady|lively>",
+	summary: "set the meta function level (steady: cure only; lively: also balance)",
+	minArgs: 1, maxArgs: 1,
+	run: func(ctx context.Context, s *Shell, in *invocation) error {
+		level, _ := levelNames(in.args[0])
+		if !slices.Contains(metaLevels, level) {
+			return in.cmd.usageError("unknown level " + strconv.Quote(in.args[0]))
+		}
+		resp, err := s.metaLevel(ctx, level)
+		if err != nil {
+			return fmt.Errorf("control meta level: %w", err)
+		}
+		_, old := levelNames(resp.GetOldLevel())
+		fmt.Fprintf(in.out, "control meta level ok, the old level is %s\n", old)
+		return nil
+	},
+}
+
+func (s *Shell) metaLevel(ctx context.Context, level string) (*pb.MetaLevelResponse, error) {
+	resp, err := callMeta(ctx, s, func(ctx context.Context, m pb.MetaClient) (*pb.MetaLevelResponse, error) {
+		return m.MetaLevel(ctx, &pb.MetaLevelRequest{Level: level})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if e := resp.GetError(); e.GetCode() != pb.ErrorCode_ERR_OK {
+		return nil, fmt.Errorf("%w: control meta level got error %s %s", ErrServer, e.GetCode(), e.GetMessage())
+	}
+	return resp, nil
+}
+
+// drainJSON is the JSON form of migrate_node and downgrade_node.
+type drainJSON struct {
+	Node      string   `json:"node"`
+	Proposals []string `json:"proposals"`
+}
+
+// drainCommand builds migrate_node and downgrade_node, which differ only
+// in the RPC and in what "nothing to do" means.
+func drainCommand(name, summary, nothing string, rpc func(pb.MetaClient, context.Context, *pb.DrainNodeRequest, ...grpc.CallOption) (*pb.DrainNodeResponse, error)) *command {
+	return &command{
+		name:    name,
+		summary: summary,
+		json:    true,
+		flags: []flagSpec{
+			{long: "node", short: "n", kind: stringFlag, metavar: "ADDR", required: true, usage: "the replica server"},
+		},
+		run: func(ctx context.Context, s *Shell, in *invocation) error {
+			node := in.string("node")
+			resp, err := callMeta(ctx, s, func(ctx context.Context, m pb.MetaClient) (*pb.DrainNodeResponse, error) {
+				return rpc(m, ctx, &pb.DrainNodeRequest{Node: node})
+			})
+			if err != nil {
+				return err
+			}
+			if err := codeError(name+" "+node, "", resp.GetError()); err != nil {
+				return err
+			}
+			props := resp.GetProposals()
+			if in.json {
+				return writeJSON(in.out, drainJSON{Node: node, Proposals: append([]string{}, props...)})
+			}
+			for _, p := range props {
+				fmt.Fprintln(in.out, p)
+			}
+			if len(props) == 0 {
+				fmt.Fprintf(in.out, "%s: %s %s\n", name, nothing, node)
+			}
+			return nil
+		},
+	}
+}
+
+var migrateNodeCommand = drainCommand("migrate_node",
+	"move every primary replica off a replica server (to one of its secondaries)",
+	"no primary replica on", pb.MetaClient.MigrateNode)
+
+var downgradeNodeCommand = drainCommand("downgrade_node",
+	"downgrade every secondary replica of a replica server to inactive",
+	"no secondary replica on", pb.MetaClient.DowngradeNode)
+
+func itoa(n int32) string { return strconv.Itoa(int(n)) }

@@ -1,0 +1,382 @@
+package shell
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pegasus-go/pegasus/client"
+	"github.com/pegasus-go/pegasus/internal/rpc"
+	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+)
+
+// fakeMeta is an in-process Meta gRPC service whose answers the test sets:
+// the shell's commands run against it over a real loopback connection.
+type fakeMeta struct {
+	pb.UnimplementedMetaServer
+	addr string
+
+	mu sync.Mutex
+	// forwardTo, when set, makes every call answer ERR_FORWARD_TO_OTHERS
+	// naming it, as a follower does.
+	forwardTo string
+	info      *pb.ClusterInfoResponse
+	level     string
+	nodes     []*pb.NodeInfo
+	tables    map[string]*fakeTable
+	drains    map[string][]string // node → proposal lines
+	// healthyAfter is how many ListTables calls a created table takes to
+	// become fully healthy; -1 never.
+	healthyAfter int
+	remote       func(req *pb.RemoteCommandRequest) *pb.RemoteCommandResponse
+	calls        []string
+}
+
+type fakeTable struct {
+	health *pb.TableHealth
+	parts  []*pb.PartitionConfiguration
+	polls  int // ListTables calls since creation, for healthyAfter
+	grows  bool
+}
+
+func startFakeMeta(t *testing.T) *fakeMeta {
+	t.Helper()
+	f := &fakeMeta{tables: make(map[string]*fakeTable), level: "steady", drains: make(map[string][]string)}
+	f.addr = serve(t, func(s *grpc.Server) { pb.RegisterMetaServer(s, f) })
+	f.info = &pb.ClusterInfoResponse{Leader: f.addr, Metas: []*pb.MetaServerInfo{{Address: f.addr, Leader: true}}}
+	return f
+}
+
+// serve runs a gRPC server with the roles' server options on a loopback
+// port until the test ends, and returns its address.
+func serve(t *testing.T, register func(*grpc.Server)) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpc.NewServer(rpc.ServerOptions()...)
+	register(s)
+	go s.Serve(lis)
+	t.Cleanup(s.Stop)
+	return lis.Addr().String()
+}
+
+// enter records the call and reports whether to forward it.
+func (f *fakeMeta) enter(method string) *pb.Error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, method)
+	if f.forwardTo != "" {
+		return &pb.Error{Code: pb.ErrorCode_ERR_FORWARD_TO_OTHERS, Primary: f.forwardTo}
+	}
+	return nil
+}
+
+func (f *fakeMeta) callLog() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+func (f *fakeMeta) ClusterInfo(context.Context, *pb.ClusterInfoRequest) (*pb.ClusterInfoResponse, error) {
+	if e := f.enter("ClusterInfo"); e != nil {
+		return &pb.ClusterInfoResponse{Error: e}, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	resp := proto.Clone(f.info).(*pb.ClusterInfoResponse)
+	resp.MetaFunctionLevel = f.level
+	return resp, nil
+}
+
+func (f *fakeMeta) ListNodes(context.Context, *pb.ListNodesRequest) (*pb.ListNodesResponse, error) {
+	if e := f.enter("ListNodes"); e != nil {
+		return &pb.ListNodesResponse{Error: e}, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &pb.ListNodesResponse{Nodes: f.nodes}, nil
+}
+
+func (f *fakeMeta) ListTables(context.Context, *pb.ListTablesRequest) (*pb.ListTablesResponse, error) {
+	if e := f.enter("ListTables"); e != nil {
+		return &pb.ListTablesResponse{Error: e}, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	resp := &pb.ListTablesResponse{}
+	for _, t := range f.tables {
+		if t.grows {
+			t.polls++
+			if f.healthyAfter >= 0 {
+				t.health.FullyHealthy = min(t.health.Table.PartitionCount, int32(t.polls*int(t.health.Table.PartitionCount)/max(f.healthyAfter, 1)))
+			}
+		}
+		resp.Tables = append(resp.Tables, t.health)
+	}
+	return resp, nil
+}
+
+func (f *fakeMeta) QueryConfig(_ context.Context, req *pb.QueryConfigRequest) (*pb.QueryConfigResponse, error) {
+	if e := f.enter("QueryConfig"); e != nil {
+		return &pb.QueryConfigResponse{Error: e}, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.tables[req.GetTable()]
+	if !ok {
+		return &pb.QueryConfigResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_APP_NOT_EXIST}}, nil
+	}
+	return &pb.QueryConfigResponse{Table: t.health.Table, Partitions: t.parts}, nil
+}
+
+func (f *fakeMeta) CreateTable(_ context.Context, req *pb.CreateTableRequest) (*pb.CreateTableResponse, error) {
+	if e := f.enter("CreateTable"); e != nil {
+		return &pb.CreateTableResponse{Error: e}, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.tables[req.GetName()]; ok {
+		return &pb.CreateTableResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_APP_EXIST, Message: "table already exists"}}, nil
+	}
+	id := int32(1)
+	for _, t := range f.tables {
+		id = max(id, t.health.Table.AppId+1)
+	}
+	info := &pb.TableInfo{Name: req.GetName(), AppId: id, PartitionCount: req.GetPartitionCount(),
+		ReplicaCount: req.GetReplicaCount(), Status: pb.TableStatus_AS_AVAILABLE, Envs: req.GetEnvs()}
+	f.tables[req.GetName()] = &fakeTable{health: &pb.TableHealth{Table: info, Unhealthy: info.PartitionCount}, grows: true}
+	return &pb.CreateTableResponse{Table: info}, nil
+}
+
+func (f *fakeMeta) DropTable(_ context.Context, req *pb.DropTableRequest) (*pb.DropTableResponse, error) {
+	if e := f.enter("DropTable"); e != nil {
+		return &pb.DropTableResponse{Error: e}, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.tables[req.GetName()]; !ok {
+		return &pb.DropTableResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_APP_NOT_EXIST}}, nil
+	}
+	delete(f.tables, req.GetName())
+	return &pb.DropTableResponse{}, nil
+}
+
+func (f *fakeMeta) MetaLevel(_ context.Context, req *pb.MetaLevelRequest) (*pb.MetaLevelResponse, error) {
+	if e := f.enter("MetaLevel"); e != nil {
+		return &pb.MetaLevelResponse{Error: e}, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := f.level
+	if req.GetLevel() != "" {
+		f.level = req.GetLevel()
+	}
+	return &pb.MetaLevelResponse{OldLevel: old, Level: f.level}, nil
+}
+
+func (f *fakeMeta) drain(method string, req *pb.DrainNodeRequest) (*pb.DrainNodeResponse, error) {
+	if e := f.enter(method); e != nil {
+		return &pb.DrainNodeResponse{Error: e}, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, n := range f.nodes {
+		if n.GetAddress() == req.GetNode() {
+			return &pb.DrainNodeResponse{Proposals: f.drains[method+" "+req.GetNode()]}, nil
+		}
+	}
+	return &pb.DrainNodeResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_INVALID_PARAMETERS, Message: "unknown node " + req.GetNode()}}, nil
+}
+
+func (f *fakeMeta) MigrateNode(_ context.Context, req *pb.DrainNodeRequest) (*pb.DrainNodeResponse, error) {
+	return f.drain("MigrateNode", req)
+}
+
+func (f *fakeMeta) DowngradeNode(_ context.Context, req *pb.DrainNodeRequest) (*pb.DrainNodeResponse, error) {
+	return f.drain("DowngradeNode", req)
+}
+
+func (f *fakeMeta) RemoteCommand(_ context.Context, req *pb.RemoteCommandRequest) (*pb.RemoteCommandResponse, error) {
+	if e := f.enter("RemoteCommand"); e != nil {
+		return &pb.RemoteCommandResponse{Error: e}, nil
+	}
+	f.mu.Lock()
+	remote := f.remote
+	f.mu.Unlock()
+	if remote == nil {
+		return &pb.RemoteCommandResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_INVALID_PARAMETERS, Message: "unknown command " + req.GetCommand()}}, nil
+	}
+	return remote(req), nil
+}
+
+// fakeReplicaAdmin answers remote commands as a replica server.
+type fakeReplicaAdmin struct {
+	pb.UnimplementedReplicaAdminServer
+	reply func(req *pb.RemoteCommandRequest) *pb.RemoteCommandResponse
+}
+
+func (r *fakeReplicaAdmin) RemoteCommand(_ context.Context, req *pb.RemoteCommandRequest) (*pb.RemoteCommandResponse, error) {
+	return r.reply(req), nil
+}
+
+// fakeData is an in-memory DataClient: tables of records keyed by hash
+// and sort key, with TTLs stored as given (no clock).
+type fakeData struct {
+	tables map[string]*fakeDataTable
+}
+
+type fakeRecord struct {
+	value []byte
+	ttl   time.Duration
+}
+
+type fakeDataTable struct {
+	records map[string]map[string]fakeRecord
+	// failWith, when set, fails every operation.
+	failWith error
+}
+
+func newFakeData(tables ...string) *fakeData {
+	d := &fakeData{tables: make(map[string]*fakeDataTable)}
+	for _, t := range tables {
+		d.tables[t] = &fakeDataTable{records: make(map[string]map[string]fakeRecord)}
+	}
+	return d
+}
+
+func (d *fakeData) Open(_ context.Context, table string) (DataTable, error) {
+	t, ok := d.tables[table]
+	if !ok {
+		return nil, fmt.Errorf("open %q: %w", table, client.ErrTableNotFound)
+	}
+	return t, nil
+}
+
+func (d *fakeData) Close() error { return nil }
+
+func (t *fakeDataTable) Get(_ context.Context, h, s []byte) ([]byte, bool, error) {
+	if t.failWith != nil {
+		return nil, false, t.failWith
+	}
+	r, ok := t.records[string(h)][string(s)]
+	return r.value, ok, nil
+}
+
+func (t *fakeDataTable) Set(_ context.Context, h, s, v []byte, ttl time.Duration) error {
+	if t.failWith != nil {
+		return t.failWith
+	}
+	if t.records[string(h)] == nil {
+		t.records[string(h)] = make(map[string]fakeRecord)
+	}
+	t.records[string(h)][string(s)] = fakeRecord{value: bytes.Clone(v), ttl: ttl}
+	return nil
+}
+
+func (t *fakeDataTable) Del(_ context.Context, h, s []byte) error {
+	if t.failWith != nil {
+		return t.failWith
+	}
+	delete(t.records[string(h)], string(s))
+	return nil
+}
+
+func (t *fakeDataTable) Exist(ctx context.Context, h, s []byte) (bool, error) {
+	_, ok, err := t.Get(ctx, h, s)
+	return ok, err
+}
+
+func (t *fakeDataTable) TTL(_ context.Context, h, s []byte) (time.Duration, bool, error) {
+	if t.failWith != nil {
+		return 0, false, t.failWith
+	}
+	r, ok := t.records[string(h)][string(s)]
+	if !ok {
+		return 0, false, nil
+	}
+	if r.ttl == 0 {
+		return client.NoTTL, true, nil
+	}
+	return r.ttl, true, nil
+}
+
+func (t *fakeDataTable) sorted(h []byte) []string {
+	var keys []string
+	for k := range t.records[string(h)] {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (t *fakeDataTable) MultiGet(_ context.Context, h []byte, sortKeys [][]byte, _ *client.MultiGetOptions) ([]client.KeyValue, bool, error) {
+	if t.failWith != nil {
+		return nil, false, t.failWith
+	}
+	var out []client.KeyValue
+	for _, k := range t.sorted(h) {
+		if len(sortKeys) > 0 && !slices.ContainsFunc(sortKeys, func(sk []byte) bool { return string(sk) == k }) {
+			continue
+		}
+		out = append(out, client.KeyValue{SortKey: []byte(k), Value: t.records[string(h)][k].value})
+	}
+	return out, false, nil
+}
+
+func (t *fakeDataTable) ScanRange(_ context.Context, h, start, stop []byte, limit int) ([]client.Record, bool, error) {
+	if t.failWith != nil {
+		return nil, false, t.failWith
+	}
+	var out []client.Record
+	for _, k := range t.sorted(h) {
+		if k < string(start) || (len(stop) > 0 && k >= string(stop)) {
+			continue
+		}
+		if limit > 0 && len(out) == limit {
+			return out, true, nil
+		}
+		out = append(out, client.Record{HashKey: h, SortKey: []byte(k), Value: t.records[string(h)][k].value})
+	}
+	return out, false, nil
+}
+
+// newTestShell returns a shell on the given meta servers with a fake data
+// client, printing into the returned buffer.
+func newTestShell(t *testing.T, data *fakeData, metas ...string) (*Shell, *bytes.Buffer) {
+	t.Helper()
+	var out bytes.Buffer
+	s, err := New(Config{
+		MetaServers:   metas,
+		Out:           &out,
+		DialTimeout:   time.Second,
+		CreateTimeout: 5 * time.Second,
+		PollInterval:  time.Millisecond,
+		Location:      time.UTC,
+		NewDataClient: func(context.Context, []string, time.Duration) (DataClient, error) { return data, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, &out
+}
+
+// splitList splits a comma-separated test argument.
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
