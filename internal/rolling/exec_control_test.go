@@ -95,7 +95,7 @@ func TestExecControlReportsFailures(t *testing.T) {
 	tmpl.Start = "true"
 	c, _ = NewExecControl(tmpl, false)
 	c.poll = 10 * time.Millisecond
-	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := c.Start(tctx, r); !errors.Is(err, ErrNotStarted) {
 		t.Fatalf("Start of a service that never runs = %v", err)
