@@ -2,8 +2,10 @@ package rolling
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -212,7 +214,7 @@ func (c *RemoteCluster) Knob(ctx context.Context, knob string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return knobValue(knob, out), nil
+	return knobValue(knob, out)
 }
 
 // SetKnob implements Cluster.
@@ -235,14 +237,28 @@ func (c *RemoteCluster) metaCommand(ctx context.Context, command string, args ..
 	return resp.GetOutput(), nil
 }
 
-// knobValue extracts the value from a knob command's output, which may be
-// the bare value or "<knob> = <value>" / "<knob>: <value>".
-func knobValue(knob, out string) string {
-	v := strings.TrimSpace(out)
-	v = strings.TrimPrefix(v, knob)
-	v = strings.TrimSpace(v)
-	v = strings.TrimLeft(v, "=:")
-	return strings.TrimSpace(v)
+// knobValue extracts the value from a knob command's answer: one JSON
+// object {"error":"ok","<knob>":"<value>"}, as current Pegasus answers, or
+// the bare value, as older versions did.
+func knobValue(knob, out string) (string, error) {
+	out = strings.TrimSpace(out)
+	if !strings.HasPrefix(out, "{") {
+		return out, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		return "", fmt.Errorf("%w: %s answered %q", ErrServer, knob, out)
+	}
+	if e, ok := m["error"].(string); ok && e != "ok" {
+		return "", fmt.Errorf("%w: %s: %s", ErrServer, knob, e)
+	}
+	switch v := m[knob].(type) {
+	case string:
+		return v, nil
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), nil
+	}
+	return "", fmt.Errorf("%w: %s answered %q", ErrServer, knob, out)
 }
 
 // MigrateNode implements Cluster.

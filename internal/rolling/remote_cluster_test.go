@@ -90,7 +90,7 @@ func (s *fakeMetaServer) RemoteCommand(ctx context.Context, r *pb.RemoteCommandR
 		s.knobs[r.GetCommand()] = r.GetArgs()[0]
 		return &pb.RemoteCommandResponse{Output: "OK"}, nil
 	}
-	return &pb.RemoteCommandResponse{Output: r.GetCommand() + " = " + s.knobs[r.GetCommand()] + "\n"}, nil
+	return &pb.RemoteCommandResponse{Output: `{"error":"ok","` + r.GetCommand() + `":"` + s.knobs[r.GetCommand()] + `"}`}, nil
 }
 
 func (s *fakeMetaServer) MigrateNode(ctx context.Context, r *pb.DrainNodeRequest) (*pb.DrainNodeResponse, error) {
@@ -239,6 +239,25 @@ func TestRemoteClusterFollowsTheLeaderAndMapsAnswers(t *testing.T) {
 	for _, m := range metas {
 		if m.Node == followerAddr && m.Alive {
 			t.Fatalf("stopped follower reported alive: %+v", m)
+		}
+	}
+}
+
+func TestKnobValue(t *testing.T) {
+	for _, tc := range []struct {
+		out, want string
+		err       bool
+	}{
+		{`{"error":"ok","meta.lb.assign_delay_ms":"300000"}`, "300000", false},
+		{`{"error":"ok","meta.lb.assign_delay_ms":300000}`, "300000", false},
+		{"300000\n", "300000", false},
+		{`{"error":"ERR: unknown command"}`, "", true},
+		{`{"error":"ok"}`, "", true},
+		{`{not json`, "", true},
+	} {
+		got, err := knobValue("meta.lb.assign_delay_ms", tc.out)
+		if got != tc.want || (err != nil) != tc.err {
+			t.Errorf("knobValue(%q) = %q, %v", tc.out, got, err)
 		}
 	}
 }
