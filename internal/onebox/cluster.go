@@ -106,6 +106,8 @@ type Cluster struct {
 	// exited holds the exit notification of processes this Cluster
 	// started, by PID.
 	exited map[int]chan struct{}
+
+	progressMu sync.Mutex
 }
 
 // ProcessStatus is a process with whether it runs now.
@@ -560,6 +562,7 @@ func (c *Cluster) terminate(node string, sig syscall.Signal) error {
 	}
 	if sig != syscall.SIGKILL {
 		if waitGone(alive, c.opts.StopTimeout) {
+			c.reap(p.PID)
 			c.progress("stopped %s (pid %d)", p.Name, p.PID)
 			return nil
 		}
@@ -571,6 +574,7 @@ func (c *Cluster) terminate(node string, sig syscall.Signal) error {
 	if !waitGone(alive, killWait) {
 		return fmt.Errorf("%w: %s (pid %d)", ErrStuck, p.Name, p.PID)
 	}
+	c.reap(p.PID)
 	if sig == syscall.SIGKILL {
 		c.progress("killed %s (pid %d)", p.Name, p.PID)
 	}
@@ -592,10 +596,26 @@ func (c *Cluster) alive(p Process) bool {
 		case <-exited:
 			return false
 		default:
-			return true
+			// Not reaped yet; it may already be a zombie, killed through
+			// another Cluster, which running reports as dead.
 		}
 	}
 	return running(p.PID, filepath.Join(c.dir, p.Dir))
+}
+
+// reap waits (briefly) until a dead child of this Cluster has been waited
+// for, so that its PID is gone from the system when Stop or Kill return.
+func (c *Cluster) reap(pid int) {
+	c.mu.Lock()
+	exited, ours := c.exited[pid]
+	delete(c.exited, pid)
+	c.mu.Unlock()
+	if ours {
+		select {
+		case <-exited:
+		case <-time.After(killWait):
+		}
+	}
 }
 
 // exitedErr returns ErrExited, with the tail of the process's log, when the
@@ -644,7 +664,11 @@ func (c *Cluster) writeMetaServers() error {
 	return writeFileAtomic(filepath.Join(c.dir, metaServersFile), []byte(strings.Join(c.MetaAddrs(), ",")+"\n"))
 }
 
+// progress writes one line; StopAll stops processes in parallel, so
+// writes are serialised.
 func (c *Cluster) progress(format string, args ...any) {
+	c.progressMu.Lock()
+	defer c.progressMu.Unlock()
 	fmt.Fprintf(c.opts.Progress, "onebox: "+format+"\n", args...)
 }
 

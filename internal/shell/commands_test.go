@@ -30,13 +30,22 @@ func TestCommands(t *testing.T) {
 		data := newFakeData()
 		sh, out := newTestShell(t, data, meta.addr)
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			if d.Cmd == "exec" {
+				var b strings.Builder
+				for _, line := range splitLines(d.Input) {
+					out.Reset()
+					err := sh.Exec(context.Background(), line)
+					fmt.Fprintf(&b, ">>> %s\n%s", line, out.String())
+					if err != nil {
+						fmt.Fprintf(&b, "ERROR: %v\n", err)
+					}
+				}
+				return b.String()
+			}
+			// Every other directive sets up the fakes.
 			args := argMap(d)
 			meta.mu.Lock()
-			defer func() {
-				if d.Cmd != "exec" {
-					meta.mu.Unlock()
-				}
-			}()
+			defer meta.mu.Unlock()
 			switch d.Cmd {
 			case "cluster":
 				meta.info = &pb.ClusterInfoResponse{
@@ -94,18 +103,6 @@ func TestCommands(t *testing.T) {
 			case "data-table":
 				data.tables[d.CmdArgs[0].Key] = &fakeDataTable{records: make(map[string]map[string]fakeRecord)}
 				return ""
-			case "exec":
-				meta.mu.Unlock()
-				var b strings.Builder
-				for _, line := range splitLines(d.Input) {
-					out.Reset()
-					err := sh.Exec(context.Background(), line)
-					fmt.Fprintf(&b, ">>> %s\n%s", line, out.String())
-					if err != nil {
-						fmt.Fprintf(&b, "ERROR: %v\n", err)
-					}
-				}
-				return b.String()
 			}
 			t.Fatalf("unknown directive %s", d.Cmd)
 			return ""
