@@ -40,8 +40,8 @@ func TestClusterPageRendersEverySection(t *testing.T) {
 	}
 	page := rec.Body.String()
 	for _, want := range []string{
-		`<section id="availability">`, `<svg id="timeline"`, `<section id="rolling">`,
-		`<section id="nodes">`, `<section id="tables">`, `<section id="traffic">`,
+		`<section id="availability"`, `<svg id="timeline"`, `<section id="rolling"`,
+		`<section id="nodes"`, `<section id="tables"`, `<section id="traffic"`,
 		`<script src="/static/cluster.js">`,
 		"fakebox", "steady", // cluster_info
 		fc.replicas[0].addr, fc.replicas[2].addr, "ALIVE", // nodes -d

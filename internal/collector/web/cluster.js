@@ -42,46 +42,46 @@ function windowAvailability(perSecond, n) {
 }
 
 function drawTimeline(report) {
+  // The SVG stretches to the page's width, so it holds shapes only; the
+  // labels are HTML around it and keep their proportions.
   const svg = document.getElementById("timeline");
-  const W = 900, H = 140, top = 8, bottom = H - 16;
+  const W = 900, H = 120, top = 6, bottom = H - 2;
   const series = report.per_second || [];
-  const n = Math.max(series.length, 1), bw = W / n;
+  const n = Math.max(series.length, 1), bw = W / n, barW = Math.max(bw - 0.5, 0.5);
   let maxP99 = 0;
   for (const b of series) maxP99 = Math.max(maxP99, b.p99_us || 0);
   const parts = [];
-  // Grid lines at 100%, 50% and 0%.
-  for (const f of [1, 0.5, 0]) {
+  // Grid lines at 100% and 50%.
+  for (const f of [1, 0.5]) {
     const y = bottom - f * (bottom - top);
     parts.push(`<line x1="0" x2="${W}" y1="${y}" y2="${y}" stroke="#eef0f3"/>`);
   }
   series.forEach((b, i) => {
     const x = i * bw;
     if (b.availability == null) {
-      parts.push(`<rect x="${x}" y="${bottom - 3}" width="${Math.max(bw - 0.5, 0.5)}" height="3" fill="#d0d5dd"/>`);
+      parts.push(`<rect x="${x}" y="${bottom - 3}" width="${barW}" height="3" fill="#d0d5dd"/>`);
       return;
     }
     const h = Math.max(b.availability * (bottom - top), 1);
     const color = b.availability === 1 ? "#12b76a" : b.availability >= 0.99 ? "#f79009" : "#d92d20";
-    parts.push(`<rect x="${x}" y="${bottom - h}" width="${Math.max(bw - 0.5, 0.5)}" height="${h}" fill="${color}">` +
+    parts.push(`<rect x="${x}" y="${bottom - h}" width="${barW}" height="${h}" fill="${color}">` +
       `<title>${clock(b.ts)}: ${percent(b.availability)} of ${b.probes} probes, p99 ${micros(b.p99_us)}</title></rect>`);
     if (b.failures) {
-      // Make a failed second visible even when the bar is nearly full.
-      parts.push(`<rect x="${x}" y="${top}" width="${Math.max(bw - 0.5, 0.5)}" height="4" fill="#d92d20"/>`);
+      // Make a failed second visible even when its bar is nearly full.
+      parts.push(`<rect x="${x}" y="0" width="${barW}" height="5" fill="#d92d20"/>`);
     }
   });
   if (maxP99 > 0) {
     const pts = [];
     series.forEach((b, i) => {
-      if (b.p99_us) pts.push(`${(i + 0.5) * bw},${bottom - (b.p99_us / maxP99) * (bottom - top) * 0.9}`);
+      if (b.p99_us) pts.push(`${(i + 0.5) * bw},${bottom - (b.p99_us / maxP99) * (bottom - top)}`);
     });
-    parts.push(`<polyline points="${pts.join(" ")}" fill="none" stroke="#344054" stroke-width="1"/>`);
-    parts.push(`<text x="${W - 4}" y="${top + 12}" text-anchor="end" font-size="11" fill="#344054">p99 max ${micros(maxP99)}</text>`);
-  }
-  if (series.length) {
-    parts.push(`<text x="2" y="${H - 3}" font-size="11" fill="#667085">${clock(series[0].ts)}</text>`);
-    parts.push(`<text x="${W - 2}" y="${H - 3}" text-anchor="end" font-size="11" fill="#667085">${clock(series[series.length - 1].ts)}</text>`);
+    parts.push(`<polyline points="${pts.join(" ")}" fill="none" stroke="#344054" stroke-width="1" vector-effect="non-scaling-stroke"/>`);
   }
   svg.innerHTML = parts.join("");
+  document.getElementById("timeline-p99max").textContent = micros(maxP99);
+  document.getElementById("timeline-from").textContent = series.length ? clock(series[0].ts) : "";
+  document.getElementById("timeline-to").textContent = series.length ? clock(series[series.length - 1].ts) : "";
 }
 
 function renderAvailability(report) {
