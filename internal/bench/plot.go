@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"time"
 )
 
 // Geometry of the timeline plot, in SVG user units (pixels).
@@ -21,6 +22,18 @@ const (
 	plotPanelWidth = plotWidth - plotLeft - plotRight
 	plotPanelH     = (plotHeight - plotTop - plotBottom - plotPanelGap) / 2
 )
+
+// Event labels sit in up to eventLabelRows rows above the top panel, in
+// the 11-unit font, whose characters average about eventLabelCharWidth.
+const (
+	eventLabelRows      = 2
+	eventLabelRowHeight = 12
+	eventLabelCharWidth = 6.2
+	eventLabelGap       = 6
+)
+
+// minRateWidth is the shortest final second whose rate the plot draws.
+const minRateWidth = 100 * time.Millisecond
 
 // Colours of the plot.
 const (
@@ -81,6 +94,7 @@ func (r *Report) WriteSVG(out io.Writer) error {
 		}
 		i = j
 	}
+	var labels labelRows
 	for _, e := range r.Events {
 		x0, x1 := xScale(e.Start.Seconds()), xScale(e.End.Seconds())
 		w := math.Max(x1-x0, 1)
@@ -88,7 +102,12 @@ func (r *Report) WriteSVG(out io.Writer) error {
 			p.printf(`<rect class="event" x="%.1f" y="%d" width="%.1f" height="%d" fill="%s" fill-opacity="0.15"><title>%s</title></rect>`+"\n",
 				x0, y, w, plotPanelH, colourEventFill, esc(e.Label))
 		}
-		p.text(x0+2, float64(topY)-4, "start", `class="event-label" fill="#404040"`, e.Label)
+		// Events close together (the steps of one scenario) would print
+		// their labels over each other: each label takes the first row
+		// where it fits, and is left to the tooltip when none has room.
+		if row, ok := labels.place(x0+2, labelWidth(e.Label)); ok {
+			p.text(x0+2, float64(topY)-4-float64(row)*eventLabelRowHeight, "start", `class="event-label" fill="#404040"`, e.Label)
+		}
 	}
 
 	p.panel(topY, "successful ops/s", qpsTicks, span, xScale)
@@ -109,13 +128,22 @@ func (r *Report) WriteSVG(out io.Writer) error {
 		}
 	}
 	prevOK := false
+	// A final second cut shorter than minRateWidth (a load stopped just
+	// after a second began) has too few operations to give a rate; drawn,
+	// it would show a drop to near zero that never happened.
+	rateSeconds := n
+	if n > 0 && r.DurationS-float64(n-1) < minRateWidth.Seconds() {
+		rateSeconds = n - 1
+	}
 	for i, s := range r.Timeline {
 		x := xScale(float64(i) + 0.5)
 		cmd := "L"
 		if i == 0 {
 			cmd = "M"
 		}
-		fmt.Fprintf(&qps, "%s%.1f,%.1f ", cmd, x, yIn(topY, qpsTicks, s.QPS))
+		if i < rateSeconds {
+			fmt.Fprintf(&qps, "%s%.1f,%.1f ", cmd, x, yIn(topY, qpsTicks, s.QPS))
+		}
 		if s.OK > 0 {
 			lat(&p99, prevOK, x, yIn(botY, latTicks, float64(s.P99US)/1000))
 			lat(&pmax, prevOK, x, yIn(botY, latTicks, float64(s.MaxUS)/1000))
@@ -152,6 +180,26 @@ func (r *Report) WriteSVG(out io.Writer) error {
 	}
 	_, err := out.Write(p.buf.Bytes())
 	return err
+}
+
+// labelRows tracks where each row of event labels is taken.
+type labelRows [eventLabelRows]float64 // per row, the x where it is free again
+
+// place returns the first row in which a label of width w fits at x, and
+// marks it taken.
+func (l *labelRows) place(x, w float64) (int, bool) {
+	for row := range l {
+		if x >= l[row] {
+			l[row] = x + w + eventLabelGap
+			return row, true
+		}
+	}
+	return 0, false
+}
+
+// labelWidth estimates the rendered width of a label.
+func labelWidth(s string) float64 {
+	return float64(len([]rune(s))) * eventLabelCharWidth
 }
 
 // errorBandTitle is the tooltip of the error band over seconds first..last.
