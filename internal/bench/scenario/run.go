@@ -83,7 +83,9 @@ func Run(ctx context.Context, s Scenario, c Cluster, target bench.Target, opts O
 	cfg := opts.Load
 	minLoad := cfg.Duration
 	cfg.Duration, cfg.MaxOps = loadCap, 0
-	if s.WriteHeavy {
+	var notes []string
+	if s.WriteHeavy && cfg.Workload.ReadRatio != WriteHeavyReadRatio {
+		notes = append(notes, fmt.Sprintf("write-heavy load: read ratio %.2f instead of %.2f", WriteHeavyReadRatio, cfg.Workload.ReadRatio))
 		cfg.Workload.ReadRatio = WriteHeavyReadRatio
 		cfg.Workload.DeleteRatio = min(cfg.Workload.DeleteRatio, 1-WriteHeavyReadRatio)
 	}
@@ -94,7 +96,7 @@ func Run(ctx context.Context, s Scenario, c Cluster, target bench.Target, opts O
 		return nil, err
 	}
 
-	env := &Env{Cluster: c, Downtime: opts.Downtime, annotate: runner.Annotate, progress: opts.Progress}
+	env := &Env{Cluster: c, Downtime: opts.Downtime, annotate: runner.Annotate, progress: opts.Progress, notes: notes}
 	healthCtx, cancel := context.WithTimeout(ctx, opts.HealthTimeout)
 	err = c.WaitHealthy(healthCtx)
 	cancel()

@@ -234,6 +234,9 @@ func TestTornLogRounds(t *testing.T) {
 	if rep.Load.Workload.ReadRatio != WriteHeavyReadRatio {
 		t.Errorf("read ratio %v, want the write-heavy %v", rep.Load.Workload.ReadRatio, WriteHeavyReadRatio)
 	}
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "instead of 0.50") }) {
+		t.Errorf("notes %q do not say the read ratio was overridden", rep.Notes)
+	}
 }
 
 func TestRestartEach(t *testing.T) {
