@@ -177,11 +177,18 @@ func (s *Shell) runRemote(ctx context.Context, t remoteTarget, name string, args
 			})
 	}
 	d.Role = t.role
-	switch {
+	switch code := resp.GetError().GetCode(); {
 	case err != nil:
 		d.Message = jsonString(err.Error())
 		return d, false
-	case resp.GetError().GetCode() != pb.ErrorCode_ERR_OK:
+	case code == pb.ErrorCode_ERR_FORWARD_TO_OTHERS && t.meta:
+		// Meta commands act on the leader; a follower names it. Sent to
+		// every meta server (-t meta-server), that is the expected answer
+		// of all but one, not a failure: the leader's own answer decides.
+		d.Acked = true
+		d.Message = jsonString(code.String() + ": " + resp.GetError().GetMessage())
+		return d, true
+	case code != pb.ErrorCode_ERR_OK:
 		d.Acked = true
 		msg := resp.GetError().GetCode().String()
 		if m := resp.GetError().GetMessage(); m != "" {

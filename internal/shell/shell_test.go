@@ -192,6 +192,26 @@ func TestRemoteCommand(t *testing.T) {
 		t.Fatalf("meta-server: %v %+v", err, doc)
 	}
 
+	// A follower that forwards to the leader does not fail the command;
+	// the leader's answer decides.
+	follower := startFakeMeta(t)
+	follower.forwardTo = meta.addr
+	meta.mu.Lock()
+	meta.info.Metas = append(meta.info.Metas, &pb.MetaServerInfo{Address: follower.addr})
+	meta.mu.Unlock()
+	doc, err = run("remote_command -t meta-server meta.lb.assign_delay_ms")
+	if err != nil || doc.SucceedCount != 2 || doc.FailedCount != 0 || !strings.Contains(string(doc.Details[follower.addr].Message), "ERR_FORWARD_TO_OTHERS") {
+		t.Fatalf("with a follower: %v %+v", err, doc)
+	}
+	meta.mu.Lock()
+	meta.remote = func(req *pb.RemoteCommandRequest) *pb.RemoteCommandResponse {
+		return &pb.RemoteCommandResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_INVALID_PARAMETERS}}
+	}
+	meta.mu.Unlock()
+	if doc, err = run("remote_command -t meta-server meta.lb.assign_delay_ms x"); !errors.Is(err, ErrRemoteCommandFailed) || doc.FailedCount != 1 {
+		t.Fatalf("leader refusing: %v %+v", err, doc)
+	}
+
 	unreachable := closedPort(t)
 	doc, err = run("remote_command -l " + ok + "," + unreachable + " server_info -x")
 	if !errors.Is(err, ErrRemoteCommandFailed) || doc.Command != "server-info -x" {
