@@ -74,9 +74,9 @@ type replicaSample struct {
 	counters replicaCounters
 }
 
-// Aggregator scrapes every alive replica server's /metrics and turns the
+// aggregator scrapes every alive replica server's /metrics and turns the
 // counter increases between two scrapes into per-table rates.
-type Aggregator struct {
+type aggregator struct {
 	metas    *metaConns
 	http     *http.Client
 	interval time.Duration
@@ -87,8 +87,8 @@ type Aggregator struct {
 	report TrafficReport
 }
 
-func newAggregator(metas *metaConns, interval time.Duration, logger *slog.Logger) *Aggregator {
-	return &Aggregator{
+func newAggregator(metas *metaConns, interval time.Duration, logger *slog.Logger) *aggregator {
+	return &aggregator{
 		metas: metas, interval: interval, logger: logger,
 		// A scrape that takes longer than the interval would pile up.
 		http: &http.Client{Timeout: min(interval, 5*time.Second)},
@@ -97,14 +97,14 @@ func newAggregator(metas *metaConns, interval time.Duration, logger *slog.Logger
 }
 
 // Report returns the latest rates.
-func (a *Aggregator) Report() TrafficReport {
+func (a *aggregator) Report() TrafficReport {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.report
 }
 
 // Run scrapes every interval until ctx ends.
-func (a *Aggregator) Run(ctx context.Context) {
+func (a *aggregator) Run(ctx context.Context) {
 	ticker := time.NewTicker(a.interval)
 	defer ticker.Stop()
 	for {
@@ -118,7 +118,7 @@ func (a *Aggregator) Run(ctx context.Context) {
 }
 
 // scrapeCluster lists the replica servers and scrapes the alive ones.
-func (a *Aggregator) scrapeCluster(ctx context.Context) {
+func (a *aggregator) scrapeCluster(ctx context.Context) {
 	resp, err := callMeta(ctx, a.metas, func(ctx context.Context, mc pb.MetaClient) (*pb.ListNodesResponse, error) {
 		return mc.ListNodes(ctx, &pb.ListNodesRequest{})
 	})
@@ -139,7 +139,7 @@ func (a *Aggregator) scrapeCluster(ctx context.Context) {
 
 // collect scrapes nodes concurrently and installs the rates computed
 // against each node's previous scrape.
-func (a *Aggregator) collect(ctx context.Context, now time.Time, nodes []*pb.NodeInfo) {
+func (a *aggregator) collect(ctx context.Context, now time.Time, nodes []*pb.NodeInfo) {
 	type result struct {
 		node     *pb.NodeInfo
 		url      string
@@ -262,7 +262,7 @@ func tableRows(ops map[opKey]*opDelta) []TableTraffic {
 	return rows
 }
 
-func (a *Aggregator) scrape(ctx context.Context, url string) (replicaCounters, error) {
+func (a *aggregator) scrape(ctx context.Context, url string) (replicaCounters, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrScrape, err)

@@ -77,8 +77,8 @@ type Collector struct {
 	logger     *slog.Logger
 	metas      *metaConns
 	metrics    *metrics.Collector
-	detector   *Detector
-	aggregator *Aggregator
+	detector   *detector
+	aggregator *aggregator
 	cluster    *clusterReader
 	rolling    *rollingBoard
 	handler    http.Handler
@@ -104,7 +104,7 @@ func New(opts Options) (*Collector, error) {
 		now:     time.Now,
 	}
 	c.cluster = &clusterReader{metas: c.metas}
-	c.detector = newDetector(DetectorOptions{
+	c.detector = newDetector(detectorOptions{
 		MetaServers:    opts.MetaServers,
 		Table:          opts.DetectTable,
 		PartitionCount: opts.DetectPartitionCount,

@@ -25,14 +25,14 @@ const layoutCheckInterval = time.Minute
 // starts counting failures: a table being created is not an outage.
 const readyWaitLimit = 30 * time.Second
 
-// probeTable is what the detector needs of a table: *client.Table.
+// probeTable is what the detector needs of a table (a *client.Table).
 type probeTable interface {
 	Set(ctx context.Context, hashKey, sortKey, value []byte, ttl time.Duration) error
 	Get(ctx context.Context, hashKey, sortKey []byte) (value []byte, found bool, err error)
 }
 
-// DetectorOptions configure the availability detector.
-type DetectorOptions struct {
+// detectorOptions configure the availability detector.
+type detectorOptions struct {
 	MetaServers []string
 	// Table is the detection table, created with PartitionCount partitions
 	// and ReplicaCount replicas if missing. An existing table is probed
@@ -46,7 +46,7 @@ type DetectorOptions struct {
 	Timeout  time.Duration
 }
 
-// Detector is Pegasus' "available detector": every Interval it writes a
+// detector is Pegasus' "available detector": every Interval it writes a
 // probe record to every partition of the detection table and reads it back,
 // and files each probe's outcome and latency by the second it was issued.
 //
@@ -60,17 +60,14 @@ type DetectorOptions struct {
 // chosen so that a round's slot is free again by the time it comes round
 // (a write and a read take at most 2·Timeout); a slot still busy all the
 // same is skipped and counted in the partition view, never blocked on.
-type Detector struct {
-	opts    DetectorOptions
+type detector struct {
+	opts    detectorOptions
 	metas   *metaConns
 	log     *availabilityLog
 	board   *partitionBoard
 	metrics *metrics.Collector
 	logger  *slog.Logger
 	now     func() time.Time
-
-	// connect opens the detection table; a test may replace it.
-	connect func(ctx context.Context) (probeTable, func(), error)
 
 	mu      sync.Mutex
 	table   probeTable
@@ -86,12 +83,11 @@ type Detector struct {
 	inflight    sync.WaitGroup
 }
 
-func newDetector(opts DetectorOptions, metas *metaConns, m *metrics.Collector, logger *slog.Logger, now func() time.Time) *Detector {
-	d := &Detector{
+func newDetector(opts detectorOptions, metas *metaConns, m *metrics.Collector, logger *slog.Logger, now func() time.Time) *detector {
+	d := &detector{
 		opts: opts, metas: metas, metrics: m, logger: logger, now: now,
 		log: newAvailabilityLog(), board: &partitionBoard{table: opts.Table},
 	}
-	d.connect = d.openTable
 	// Enough slots that a round never finds its slot taken while probes
 	// honour their timeouts: a slot is reused after slots·Interval, and a
 	// write plus a read last at most 2·Timeout.
@@ -99,7 +95,7 @@ func newDetector(opts DetectorOptions, metas *metaConns, m *metrics.Collector, l
 	return d
 }
 
-func (d *Detector) openTable(ctx context.Context) (probeTable, func(), error) {
+func (d *detector) openTable(ctx context.Context) (probeTable, func(), error) {
 	c, err := client.New(ctx, client.Config{MetaServers: d.opts.MetaServers, OperationTimeout: d.opts.Timeout})
 	if err != nil {
 		return nil, nil, err
@@ -114,7 +110,7 @@ func (d *Detector) openTable(ctx context.Context) (probeTable, func(), error) {
 
 // ensureTable returns the detection table's layout, creating the table
 // when the meta server does not know it; created says it did.
-func (d *Detector) ensureTable(ctx context.Context) (resp *pb.QueryConfigResponse, created bool, err error) {
+func (d *detector) ensureTable(ctx context.Context) (resp *pb.QueryConfigResponse, created bool, err error) {
 	q := func(ctx context.Context, mc pb.MetaClient) (*pb.QueryConfigResponse, error) {
 		return mc.QueryConfig(ctx, &pb.QueryConfigRequest{Table: d.opts.Table})
 	}
@@ -157,7 +153,7 @@ func (d *Detector) ensureTable(ctx context.Context) (resp *pb.QueryConfigRespons
 // until it succeeds, and again by the layout check. With waitPrimaries, a
 // table this call created is not ready until every partition has a
 // primary (it reports created so the caller can keep waiting).
-func (d *Detector) prepare(ctx context.Context, waitPrimaries bool) (created bool, err error) {
+func (d *detector) prepare(ctx context.Context, waitPrimaries bool) (created bool, err error) {
 	resp, created, err := d.ensureTable(ctx)
 	if err != nil {
 		return created, err
@@ -174,7 +170,7 @@ func (d *Detector) prepare(ctx context.Context, waitPrimaries bool) (created boo
 	opened := d.table != nil
 	d.mu.Unlock()
 	if !opened {
-		t, closeFn, err := d.connect(ctx)
+		t, closeFn, err := d.openTable(ctx)
 		if err != nil {
 			return created, fmt.Errorf("open detection table %q: %w", d.opts.Table, err)
 		}
@@ -187,7 +183,7 @@ func (d *Detector) prepare(ctx context.Context, waitPrimaries bool) (created boo
 }
 
 // install switches probing to a layout unless it is the current one.
-func (d *Detector) install(appID int32, keys []string) {
+func (d *detector) install(appID int32, keys []string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.appID == appID && len(d.keys) == len(keys) {
@@ -216,7 +212,7 @@ func allHavePrimaries(resp *pb.QueryConfigResponse) bool {
 
 // startRound launches one probe of every partition, all filed under the
 // second issued falls in, and returns at once. Wait blocks until they end.
-func (d *Detector) startRound(ctx context.Context, issued time.Time) {
+func (d *detector) startRound(ctx context.Context, issued time.Time) {
 	// The gauge covers the minute before this round: the seconds whose
 	// probes have (nearly all) completed.
 	if r, ok := d.log.ratioSince(issued.Add(-time.Second), time.Minute); ok {
@@ -252,11 +248,11 @@ func (d *Detector) startRound(ctx context.Context, issued time.Time) {
 }
 
 // Wait blocks until every probe started so far has ended.
-func (d *Detector) Wait() { d.inflight.Wait() }
+func (d *detector) Wait() { d.inflight.Wait() }
 
 // acquire and release guard a (partition, slot) pair. n is the layout's
 // partition count, so that a probe of a replaced layout touches nothing.
-func (d *Detector) acquire(pidx, slot, n int) bool {
+func (d *detector) acquire(pidx, slot, n int) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.busy) != n || d.busy[pidx][slot] {
@@ -266,7 +262,7 @@ func (d *Detector) acquire(pidx, slot, n int) bool {
 	return true
 }
 
-func (d *Detector) release(pidx, slot, n int) {
+func (d *detector) release(pidx, slot, n int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.busy) == n {
@@ -276,7 +272,7 @@ func (d *Detector) release(pidx, slot, n int) {
 
 // probe writes value and reads it back. A probe cut short by ctx (the
 // collector shutting down) is not counted: it says nothing of the cluster.
-func (d *Detector) probe(ctx context.Context, t probeTable, pidx int, hashKey, sortKey, value []byte, issued time.Time) {
+func (d *detector) probe(ctx context.Context, t probeTable, pidx int, hashKey, sortKey, value []byte, issued time.Time) {
 	start := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
 	werr := t.Set(wctx, hashKey, sortKey, value, 0)
@@ -304,7 +300,7 @@ func (d *Detector) probe(ctx context.Context, t probeTable, pidx int, hashKey, s
 	d.observe(pidx, ProbeRead, issued, time.Since(start), rerr)
 }
 
-func (d *Detector) observe(pidx int, kind ProbeKind, issued time.Time, latency time.Duration, err error) {
+func (d *detector) observe(pidx int, kind ProbeKind, issued time.Time, latency time.Duration, err error) {
 	d.log.record(issued, latency, err == nil)
 	result := "ok"
 	if err != nil {
@@ -334,7 +330,7 @@ func (d *Detector) observe(pidx int, kind ProbeKind, issued time.Time, latency t
 // Run probes every Interval until ctx ends, then waits for the probes in
 // flight (they end with ctx). It retries preparing the detection table,
 // and rechecks its layout every layoutCheckInterval.
-func (d *Detector) Run(ctx context.Context) {
+func (d *detector) Run(ctx context.Context) {
 	defer func() {
 		d.Wait()
 		d.mu.Lock()
@@ -373,7 +369,7 @@ func (d *Detector) Run(ctx context.Context) {
 
 // prepareUntilReady calls prepare with a capped backoff until it succeeds
 // or ctx ends, and reports which.
-func (d *Detector) prepareUntilReady(ctx context.Context) bool {
+func (d *detector) prepareUntilReady(ctx context.Context) bool {
 	wait := 100 * time.Millisecond
 	// Set once this detector created the table, until readyWaitLimit
 	// passes: a table that stays without primaries that long is an outage
@@ -413,7 +409,7 @@ func (d *Detector) prepareUntilReady(ctx context.Context) bool {
 
 // health reports whether the detector completed a probe recently enough
 // to be trusted, and why not.
-func (d *Detector) health() (ok bool, lastProbe time.Time, problem string) {
+func (d *detector) health() (ok bool, lastProbe time.Time, problem string) {
 	if p := d.lastProblem.Load(); p != nil {
 		problem = *p
 	}

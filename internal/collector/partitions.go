@@ -34,7 +34,7 @@ type PartitionProbes struct {
 	Failures            uint64 `json:"failures"`
 	ConsecutiveFailures uint64 `json:"consecutive_failures"`
 	// Skipped counts rounds in which the partition was not probed because
-	// its earlier probes were still running (see Detector).
+	// its earlier probes were still running (see detector).
 	Skipped uint64 `json:"skipped"`
 	// LastOK is the Unix second of the latest successful probe's issue.
 	LastOK      int64         `json:"last_ok"`

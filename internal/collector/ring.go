@@ -32,9 +32,6 @@ func newBucketRing(width int64, n int) *bucketRing {
 	return &bucketRing{width: width, slots: make([]probeBucket, n)}
 }
 
-// span is how far back the ring remembers, in seconds.
-func (r *bucketRing) span() int64 { return r.width * int64(len(r.slots)) }
-
 // startOf returns the start of the bucket containing Unix second sec.
 func (r *bucketRing) startOf(sec int64) int64 { return sec - sec%r.width }
 
