@@ -29,21 +29,6 @@ func (r Role) valid() bool {
 	return false
 }
 
-// startOrder ranks roles so that a role starts after what it depends on
-// and stops before it.
-func (r Role) startOrder() int {
-	switch r {
-	case RoleEtcd:
-		return 0
-	case RoleMeta:
-		return 1
-	case RoleReplica:
-		return 2
-	default:
-		return 3
-	}
-}
-
 // Files of a onebox directory.
 const (
 	stateFile       = "onebox.json"
