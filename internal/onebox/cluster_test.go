@@ -92,3 +92,60 @@ func TestClusterEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// etcd and meta servers only: the meta servers read the configuration the
+// onebox writes, elect a leader, and one restarted meta server serves
+// again. It runs once the binary has the meta role.
+func TestMetaServersOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts meta servers")
+	}
+	bin := oneboxtest.Binary(t)
+	oneboxtest.RequireRoles(t, bin, "meta")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	dir := t.TempDir()
+	st, err := newState(dir, layout{clusterName: "metas", metas: 2, binary: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.save(dir); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Start(ctx, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.StopAll() })
+
+	conns := adminrpc.New(c.MetaAddrs(), adminrpc.Options{})
+	defer conns.Close()
+	info, err := adminrpc.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
+		return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
+	})
+	if err != nil || info.GetClusterName() != "metas" {
+		t.Fatalf("cluster_info: %v %v", info, err)
+	}
+	leader := info.GetLeader()
+	if err := c.Restart(ctx, leader); err != nil {
+		t.Fatal(err)
+	}
+	var again string
+	if err := waitFor(ctx, "a meta leader after restart", metaLeaderReady(c.conns, c.MetaAddrs(), &again), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	procs, err := c.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StopAll(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		if !p.Alive || !gone(p.PID) {
+			t.Errorf("%s (pid %d, alive %v before StopAll) left after StopAll", p.Name, p.PID, p.Alive)
+		}
+	}
+}
