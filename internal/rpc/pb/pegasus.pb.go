@@ -2584,7 +2584,11 @@ type PeerMessage struct {
 	LearnStart   int64                  `protobuf:"varint,14,opt,name=learn_start,json=learnStart,proto3" json:"learn_start,omitempty"`
 	AppCommitted int64                  `protobuf:"varint,15,opt,name=app_committed,json=appCommitted,proto3" json:"app_committed,omitempty"`
 	// Extra encoded fields of the core message that have no field above.
-	Extra         []byte `protobuf:"bytes,16,opt,name=extra,proto3" json:"extra,omitempty"`
+	Extra []byte `protobuf:"bytes,16,opt,name=extra,proto3" json:"extra,omitempty"`
+	// The entry preceding mutations: a receiver accepts them only if its log
+	// agrees up to there. prev_ballot is 0 when the sender does not know it.
+	PrevBallot    int64 `protobuf:"varint,17,opt,name=prev_ballot,json=prevBallot,proto3" json:"prev_ballot,omitempty"`
+	PrevDecree    int64 `protobuf:"varint,18,opt,name=prev_decree,json=prevDecree,proto3" json:"prev_decree,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2729,6 +2733,20 @@ func (x *PeerMessage) GetExtra() []byte {
 		return x.Extra
 	}
 	return nil
+}
+
+func (x *PeerMessage) GetPrevBallot() int64 {
+	if x != nil {
+		return x.PrevBallot
+	}
+	return 0
+}
+
+func (x *PeerMessage) GetPrevDecree() int64 {
+	if x != nil {
+		return x.PrevDecree
+	}
+	return 0
 }
 
 type PeerBatch struct {
@@ -5200,7 +5218,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"\ttimestamp\x18\x04 \x01(\x03R\ttimestamp\x125\n" +
 	"\n" +
 	"request_id\x18\x05 \x01(\v2\x16.pegasus.rpc.RequestIDR\trequestId\x12\x12\n" +
-	"\x04data\x18\x06 \x01(\fR\x04data\"\xd4\x03\n" +
+	"\x04data\x18\x06 \x01(\fR\x04data\"\x96\x04\n" +
 	"\vPeerMessage\x12%\n" +
 	"\x04gpid\x18\x01 \x01(\v2\x11.pegasus.rpc.GpidR\x04gpid\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\x05R\x04type\x12\x12\n" +
@@ -5220,7 +5238,11 @@ const file_pegasus_proto_rawDesc = "" +
 	"\vlearn_start\x18\x0e \x01(\x03R\n" +
 	"learnStart\x12#\n" +
 	"\rapp_committed\x18\x0f \x01(\x03R\fappCommitted\x12\x14\n" +
-	"\x05extra\x18\x10 \x01(\fR\x05extra\"A\n" +
+	"\x05extra\x18\x10 \x01(\fR\x05extra\x12\x1f\n" +
+	"\vprev_ballot\x18\x11 \x01(\x03R\n" +
+	"prevBallot\x12\x1f\n" +
+	"\vprev_decree\x18\x12 \x01(\x03R\n" +
+	"prevDecree\"A\n" +
 	"\tPeerBatch\x124\n" +
 	"\bmessages\x18\x01 \x03(\v2\x18.pegasus.rpc.PeerMessageR\bmessages\"\x8a\x01\n" +
 	"\x11CheckpointRequest\x12%\n" +
