@@ -1,0 +1,279 @@
+package meta
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/pegasus-go/pegasus/internal/meta/decide"
+	"github.com/pegasus-go/pegasus/internal/version"
+)
+
+// TableState is a table with the health of its partitions (`ls -d`).
+type TableState struct {
+	Table  Table
+	Health decide.TableHealth
+}
+
+// ListTables returns every table that is not dropped, by app id.
+func (c *Controller) ListTables() ([]TableState, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.termLocked(); err != nil {
+		return nil, err
+	}
+	out := make([]TableState, 0, len(c.cache.byName))
+	for _, id := range c.cache.byName {
+		tb := c.cache.tables[id]
+		h := decide.TableHealth{AppID: tb.AppID}
+		if hs := decide.TableHealths(c.cache.tableConfigs(tb)); len(hs) == 1 {
+			h = hs[0]
+		}
+		out = append(out, TableState{Table: tb, Health: h})
+	}
+	slices.SortFunc(out, func(a, b TableState) int { return cmp.Compare(a.Table.AppID, b.Table.AppID) })
+	return out, nil
+}
+
+// QueryConfig returns a table and the configurations of the partitions
+// asked for (every partition when indices is empty), in the order asked.
+func (c *Controller) QueryConfig(name string, indices []int32) (Table, []decide.PartitionConfig, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.termLocked(); err != nil {
+		return Table{}, nil, err
+	}
+	id, ok := c.cache.byName[name]
+	if !ok {
+		return Table{}, nil, fmt.Errorf("%w: %s", ErrTableNotFound, name)
+	}
+	tb := c.cache.tables[id]
+	if len(indices) == 0 {
+		return tb, c.cache.tableConfigs(tb), nil
+	}
+	out := make([]decide.PartitionConfig, 0, len(indices))
+	for _, i := range indices {
+		cfg, ok := c.cache.layout.Config(decide.Gpid{AppID: id, Index: i})
+		if !ok {
+			return Table{}, nil, fmt.Errorf("%w: %s has no partition %d", ErrInvalidArgument, name, i)
+		}
+		out = append(out, cfg)
+	}
+	return tb, out, nil
+}
+
+// NodeInfo is one replica server as the leader sees it (`nodes -d`).
+type NodeInfo struct {
+	Address string
+	Alive   bool
+	// Fenced: the node died or restarted while holding roles and waits for
+	// them to be removed.
+	Fenced bool
+	// Primaries and Secondaries count roles; learners are not replicas yet.
+	Primaries   int
+	Secondaries int
+	Learners    int
+	// Protocol is the version its beacons carry; empty if never heard.
+	Protocol       string
+	BinaryVersion  string
+	HTTPAddress    string
+	PegasusAddress string
+	LastBeacon     time.Time
+}
+
+// Replicas is primary_count + secondary_count.
+func (n NodeInfo) Replicas() int { return n.Primaries + n.Secondaries }
+
+// ListNodes returns every replica server known from beacons or named in
+// a configuration, by address; a drained node shows zero counts.
+func (c *Controller) ListNodes() ([]NodeInfo, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.termLocked(); err != nil {
+		return nil, err
+	}
+	byAddr := make(map[string]*NodeInfo)
+	row := func(addr string) *NodeInfo {
+		n := byAddr[addr]
+		if n == nil {
+			n = &NodeInfo{Address: addr}
+			if s := c.senders[addr]; s != nil {
+				n.BinaryVersion, n.HTTPAddress, n.PegasusAddress = s.binaryVersion, s.httpAddress, s.pegasusAddress
+			}
+			byAddr[addr] = n
+		}
+		return n
+	}
+	for _, st := range c.fd.Nodes() {
+		n := row(st.Address)
+		n.Alive, n.Fenced, n.LastBeacon = st.Alive, st.Fenced, st.LastBeacon
+		if st.Protocol != (version.Protocol{}) {
+			n.Protocol = st.Protocol.String()
+		}
+	}
+	for _, addr := range c.cache.layout.Nodes() {
+		n := row(addr)
+		l := c.cache.layout.Load(addr)
+		n.Primaries, n.Secondaries, n.Learners = l.Primary, l.Secondary, l.Learner
+	}
+	out := make([]NodeInfo, 0, len(byAddr))
+	for _, n := range byAddr {
+		out = append(out, *n)
+	}
+	slices.SortFunc(out, func(a, b NodeInfo) int { return cmp.Compare(a.Address, b.Address) })
+	return out, nil
+}
+
+// ClusterStatus is the leader's summary, the body of cluster_info.
+type ClusterStatus struct {
+	Leader string
+	// Level is the configured meta function level; EffectiveLevel what the
+	// last round acted on, lower while frozen (Freeze says why).
+	Level          decide.Level
+	EffectiveLevel decide.Level
+	Freeze         string
+	// BalanceOperations counts balancer moves in progress.
+	BalanceOperations int
+	// WaitingPartitions counts partitions the guardian left unrepaired on
+	// purpose in the last round (restart window, flow control, ...).
+	WaitingPartitions int
+	// PrimaryStddev and TotalStddev are the standard deviations of the
+	// primary and replica counts over alive nodes (Pegasus'
+	// primary_replica_count_stddev, total_replica_count_stddev).
+	PrimaryStddev float64
+	TotalStddev   float64
+	AliveNodes    int
+	TotalNodes    int
+	Tables        int
+	Partitions    int
+}
+
+// Status summarizes the cluster.
+func (c *Controller) Status() (ClusterStatus, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.termLocked(); err != nil {
+		return ClusterStatus{}, err
+	}
+	alive, total := c.fd.Counts()
+	st := ClusterStatus{
+		Leader:            c.cfg.Self,
+		Level:             c.planner.Knobs().Level,
+		EffectiveLevel:    c.lastPlan.level,
+		Freeze:            c.lastPlan.freeze,
+		BalanceOperations: c.lastPlan.balanceOps,
+		WaitingPartitions: c.lastPlan.waiting,
+		AliveNodes:        alive,
+		TotalNodes:        total,
+		Tables:            len(c.cache.byName),
+		Partitions:        c.cache.layout.Len(),
+	}
+	var prim, repl []float64
+	for _, n := range c.fd.AliveNodes() {
+		l := c.cache.layout.Load(n)
+		prim = append(prim, float64(l.Primary))
+		repl = append(repl, float64(l.Replicas()))
+	}
+	st.PrimaryStddev, st.TotalStddev = stddev(prim), stddev(repl)
+	return st, nil
+}
+
+func stddev(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	var sum, sq float64
+	for _, x := range xs {
+		sum += x
+	}
+	mean := sum / float64(len(xs))
+	for _, x := range xs {
+		sq += (x - mean) * (x - mean)
+	}
+	return math.Sqrt(sq / float64(len(xs)))
+}
+
+// BeaconSenders counts the replica servers whose beacons this meta server
+// received since it started, leader or not.
+func (c *Controller) BeaconSenders() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.senders)
+}
+
+// MetaLevel queries the meta function level (level empty) or sets it,
+// returning the previous and the current level. The level is stored with
+// the other knobs, so a new leader keeps it.
+func (c *Controller) MetaLevel(ctx context.Context, level string) (old, cur decide.Level, err error) {
+	c.mu.Lock()
+	if _, err := c.termLocked(); err != nil {
+		c.mu.Unlock()
+		return 0, 0, err
+	}
+	old = c.planner.Knobs().Level
+	c.mu.Unlock()
+	if level == "" {
+		return old, old, nil
+	}
+	l, err := decide.ParseLevel(level)
+	if err != nil {
+		return 0, 0, err
+	}
+	if old, err = c.setKnob(ctx, decide.KnobFunctionLevel, l.Name()); err != nil {
+		return 0, 0, err
+	}
+	return old, l, nil
+}
+
+// MigrateNode hands every primary role of node to a secondary (Pegasus
+// migrate_node) as one configuration change per partition, written and
+// pushed at once. It returns the changes made as `propose` lines; a
+// *decide.DrainError lists partitions it refused.
+func (c *Controller) MigrateNode(ctx context.Context, node string) ([]string, error) {
+	return c.drain(ctx, "migrate_node", node, decide.MigrateNode)
+}
+
+// DowngradeNode takes node out of every partition where it is a secondary
+// or learner (Pegasus downgrade_node). Results as MigrateNode's.
+func (c *Controller) DowngradeNode(ctx context.Context, node string) ([]string, error) {
+	return c.drain(ctx, "downgrade_node", node, decide.DowngradeNode)
+}
+
+// drain runs a drain operation. It needs a level that allows cure and a
+// settled failure detector: right after a leader change a handover could
+// pick a secondary that is presumed alive but dead.
+func (c *Controller) drain(ctx context.Context, op, node string,
+	propose func(*decide.Layout, decide.NodeView, string) ([]decide.Proposal, error)) ([]string, error) {
+	c.mu.Lock()
+	t, err := c.termLocked()
+	if err != nil {
+		c.mu.Unlock()
+		return nil, err
+	}
+	if level, why := c.effectiveLevelLocked(c.clock.Now(), true); !level.AllowsCure() {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("%w: %s at %s (%s)", ErrLevelForbids, op, level, why)
+	}
+	props, drainErr := propose(c.cache.layout, c.fd, node)
+	changes, failed := c.prepareLocked(props)
+	c.mu.Unlock()
+
+	var lines []string
+	errs := []error{drainErr}
+	for _, f := range failed {
+		errs = append(errs, fmt.Errorf("%s: %w", f.proposal.Gpid, f.Err))
+	}
+	for _, r := range c.commit(ctx, t, changes) {
+		if r.Err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", r.proposal.Gpid, r.Err))
+			continue
+		}
+		lines = append(lines, r.proposal.Lines()...)
+	}
+	c.log.Info(op, "node", node, "changes", len(lines), "err", errors.Join(errs...))
+	return lines, errors.Join(errs...)
+}

@@ -1,0 +1,149 @@
+package meta
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pegasus-go/pegasus/internal/meta/decide"
+	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+)
+
+func TestRemoteCommandsAndLevelSurviveLeaderChange(t *testing.T) {
+	s := newSim(t, "n1:1", "n2:1", "n3:1")
+	s.knobs.AssignDelay = 7 * time.Second // the "configuration file" of later leaders
+	ctx := context.Background()
+	run := func(c *Controller, cmd string, args ...string) (string, error) {
+		t.Helper()
+		return c.RemoteCommand(ctx, cmd, args)
+	}
+
+	out, err := run(s.ctl, decide.KnobAssignDelayMs)
+	if err != nil || out != `{"error":"ok","meta.lb.assign_delay_ms":"300000"}` {
+		t.Fatalf("query: %s, %v", out, err)
+	}
+	if out, err = run(s.ctl, decide.KnobAssignDelayMs, "1000"); err != nil || out != `{"error":"ok","meta.lb.assign_delay_ms":"1000"}` {
+		t.Fatalf("set: %s, %v", out, err)
+	}
+	if _, err := run(s.ctl, decide.KnobLivePercentage, "30"); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(s.ctl, decide.KnobLivePercentage, "101")
+	if !errors.Is(err, decide.ErrInvalidKnobValue) || !strings.HasPrefix(out, `{"error":"ERR: `) || wireCode(err) != pb.ErrorCode_ERR_INVALID_PARAMETERS {
+		t.Fatalf("bad value: %s, %v", out, err)
+	}
+	if _, err := run(s.ctl, "meta.dump"); !errors.Is(err, ErrUnknownCommand) {
+		t.Fatalf("unknown command: %v", err)
+	}
+	if _, err := run(s.ctl, decide.KnobLivePercentage, "1", "2"); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("two arguments: %v", err)
+	}
+	help, _ := run(s.ctl, "help")
+	for _, k := range remoteKnobs {
+		if !strings.Contains(help, k.name) {
+			t.Fatalf("help lacks %s:\n%s", k.name, help)
+		}
+	}
+	old, cur, err := s.ctl.MetaLevel(ctx, "lively")
+	if err != nil || old != decide.LevelSteady || cur != decide.LevelLively || old.String() != "fl_steady" {
+		t.Fatalf("set_meta_level: %v %v %v", old, cur, err)
+	}
+	if _, _, err := s.ctl.MetaLevel(ctx, "loud"); !errors.Is(err, decide.ErrUnknownLevel) {
+		t.Fatalf("bad level: %v", err)
+	}
+
+	// A new leader keeps what was set.
+	s.ctl = s.newController()
+	s.lead(s.ctl)
+	if out, _ := run(s.ctl, decide.KnobAssignDelayMs); out != `{"error":"ok","meta.lb.assign_delay_ms":"1000"}` {
+		t.Fatalf("after takeover: %s", out)
+	}
+	if old, cur, _ := s.ctl.MetaLevel(ctx, ""); old != decide.LevelLively || cur != decide.LevelLively {
+		t.Fatalf("level after takeover: %v", cur)
+	}
+	// DEFAULT restores the configuration file's value, and forgets the
+	// stored one.
+	if out, err := run(s.ctl, decide.KnobAssignDelayMs, "DEFAULT"); err != nil || out != `{"error":"ok","meta.lb.assign_delay_ms":"7000"}` {
+		t.Fatalf("DEFAULT: %s, %v", out, err)
+	}
+	snap, _ := s.store.Load(ctx)
+	if _, ok := snap.Knobs[decide.KnobAssignDelayMs]; ok || snap.Knobs[decide.KnobLivePercentage] != "30" || snap.Knobs[decide.KnobFunctionLevel] != "lively" {
+		t.Fatalf("stored knobs: %v", snap.Knobs)
+	}
+}
+
+func TestMigrateAndDowngradeNode(t *testing.T) {
+	s := newSim(t, "n1:1", "n2:1", "n3:1", "n4:1")
+	ctx := context.Background()
+	s.steps(1)
+	s.createTable("t", 8, 3)
+	// Right after a leader change, handovers wait for the failure detector.
+	if _, err := s.ctl.MigrateNode(ctx, "n1:1"); !errors.Is(err, ErrLevelForbids) {
+		t.Fatalf("migrate before settling: %v", err)
+	}
+	s.settle()
+
+	lines, err := s.ctl.MigrateNode(ctx, "n1:1")
+	if err != nil || len(lines) != 2*2 {
+		t.Fatalf("migrate_node: %v, %q", err, lines)
+	}
+	if !strings.HasPrefix(lines[0], "propose --gpid 1.") || !strings.Contains(lines[0], "--type DOWNGRADE_TO_SECONDARY -t n1:1 -n n1:1") {
+		t.Fatalf("line %q", lines[0])
+	}
+	s.waitPushes()
+	for g, c := range configsByGpid(t, s.ctl, "t") {
+		if c.Primary == "n1:1" || c.Primary == "" {
+			t.Fatalf("%s after migrate_node: %s", g, c)
+		}
+		// The new primary was told at once.
+		s.admin.mu.Lock()
+		held := s.admin.nodes[c.Primary].reps[g].cfg
+		s.admin.mu.Unlock()
+		if held.Ballot != c.Ballot {
+			t.Fatalf("%s: new primary %s holds ballot %d, meta %d", g, c.Primary, held.Ballot, c.Ballot)
+		}
+	}
+	if _, err := s.ctl.DowngradeNode(ctx, "n1:1"); err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := s.ctl.ListNodes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if n.Address == "n1:1" && (n.Replicas() != 0 || !n.Alive) {
+			t.Fatalf("drained node: %+v", n)
+		}
+	}
+	// With n1 drained, n2 cannot be drained below two members everywhere.
+	_, err = s.ctl.DowngradeNode(ctx, "n2:1")
+	var de *decide.DrainError
+	if !errors.As(err, &de) || !errors.Is(err, decide.ErrTooFewMembers) || wireCode(err) != pb.ErrorCode_ERR_REJECT {
+		t.Fatalf("downgrade that would leave one copy: %v", err)
+	}
+}
+
+func TestStatusAndListNodes(t *testing.T) {
+	s := newSim(t, "n1:1", "n2:1", "n3:1")
+	s.settle()
+	s.createTable("t", 4, 3)
+	s.node("n3:1").down = true
+	s.steps(int(testFD().Grace/time.Second) + 1)
+	st, err := s.ctl.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.AliveNodes != 2 || st.TotalNodes != 3 || st.Tables != 1 || st.Partitions != 4 || st.Level != decide.LevelSteady {
+		t.Fatalf("status %+v", st)
+	}
+	nodes, _ := s.ctl.ListNodes()
+	if len(nodes) != 3 || nodes[2].Address != "n3:1" || nodes[2].Alive || nodes[2].Replicas() != 0 || nodes[0].Protocol == "" {
+		t.Fatalf("nodes %+v", nodes)
+	}
+	tables, _ := s.ctl.ListTables()
+	if h := tables[0].Health; h.Unhealthy != 4 || h.WriteUnhealthy != 0 || h.ReadUnhealthy != 0 {
+		t.Fatalf("health with one of three nodes dead: %+v", h)
+	}
+}

@@ -1,0 +1,166 @@
+package meta
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/pegasus-go/pegasus/internal/meta/decide"
+	"github.com/pegasus-go/pegasus/internal/version"
+)
+
+// Beacon is a replica server's heartbeat, decoded from the wire.
+type Beacon struct {
+	Node string
+	// Protocol is the protocol version as sent ("1.0"); one that does not
+	// parse is refused like an incompatible one.
+	Protocol       string
+	BinaryVersion  string
+	StartTime      time.Time
+	Replicas       []decide.ReplicaReport
+	HTTPAddress    string
+	PegasusAddress string
+}
+
+// BeaconReply is the answer to a beacon. See doc.go for how a replica
+// server reads it.
+type BeaconReply struct {
+	// Allowed is false when the node may not serve in this cluster at all
+	// (protocol version, unstable restarts, a beacon of an older process).
+	Allowed bool
+	// Err says why the node was refused, why it got no lease (fenced), or,
+	// on a follower, who leads (*NotLeaderError).
+	Err error
+	// Lease is granted when positive: the node may serve until its send
+	// time plus Lease.
+	Lease  time.Duration
+	Leader string
+	// Configs are the authoritative configurations of partitions the node
+	// reports at an older ballot, reports in a state its role contradicts,
+	// or does not report although it holds a role in them.
+	Configs []decide.PartitionConfig
+	// Remove lists partitions the node reports but holds no role in and
+	// is no recovery candidate for (not in last_drops), or whose table is
+	// gone: the node may discard them.
+	Remove []decide.Gpid
+	// Tables describes the tables of Configs.
+	Tables []Table
+}
+
+// Beacon handles one beacon: the failure detector records it, and the
+// leader answers with a lease and whatever configurations the node lacks.
+// Followers record beacons too (a follower that becomes leader knows the
+// nodes' start times) but answer with the leader's address and no lease.
+func (c *Controller) Beacon(b Beacon) BeaconReply {
+	now := c.clock.Now()
+	proto, perr := version.ParseProtocol(b.Protocol)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	info := c.senders[b.Node]
+	if info == nil {
+		info = &senderInfo{}
+		c.senders[b.Node] = info
+	}
+	info.binaryVersion, info.httpAddress, info.pegasusAddress = b.BinaryVersion, b.HTTPAddress, b.PegasusAddress
+	reply := BeaconReply{Leader: c.leaderHint}
+	if perr != nil {
+		reply.Err = fmt.Errorf("%w: node %s: %w", decide.ErrProtocolIncompatible, b.Node, perr)
+		c.logRefusalLocked(b.Node, info, reply.Err)
+		return reply
+	}
+	ack := c.fd.Beacon(now, decide.Beacon{Node: b.Node, Protocol: proto, StartTime: b.StartTime, Replicas: b.Replicas})
+	if !ack.Allowed {
+		reply.Err = ack.Reason
+		c.logRefusalLocked(b.Node, info, reply.Err)
+		return reply
+	}
+	info.refusal = ""
+	reply.Allowed = true
+	if _, err := c.termLocked(); err != nil {
+		reply.Err = err
+		return reply
+	}
+	if ack.LeaseExpiry.IsZero() {
+		// Fenced: the node's previous life held roles that are being
+		// taken away. No lease, and no configuration that could make the
+		// new process act on them.
+		reply.Err = ack.Reason
+		return reply
+	}
+	reply.Lease = c.cfg.FD.Lease
+	c.syncNodeLocked(b.Node, b.Replicas, &reply)
+	return reply
+}
+
+func (c *Controller) logRefusalLocked(node string, info *senderInfo, err error) {
+	if msg := err.Error(); msg != info.refusal {
+		info.refusal = msg
+		c.log.Warn("beacon refused", "node", node, "err", err)
+	}
+}
+
+// syncNodeLocked fills reply with the configurations node must learn and
+// the replicas it may discard, comparing its reports with the cache.
+func (c *Controller) syncNodeLocked(node string, reports []decide.ReplicaReport, reply *BeaconReply) {
+	ca := c.cache
+	send := func(cfg decide.PartitionConfig) { reply.Configs = append(reply.Configs, cfg) }
+	held := 0
+	for i := range reports {
+		r := &reports[i]
+		cfg, ok := ca.layout.Config(r.Gpid)
+		if !ok {
+			t, known := ca.tables[r.Gpid.AppID]
+			if known && t.Status == TableCreating && r.Gpid.Index < t.PartitionCount {
+				continue // being written right now
+			}
+			reply.Remove = append(reply.Remove, r.Gpid)
+			continue
+		}
+		role := cfg.RoleOf(node)
+		if role != decide.RoleNone {
+			held++
+		}
+		switch {
+		case r.Ballot > cfg.Ballot:
+			// Ballots come from this meta server; a higher one means the
+			// store lost writes. Touch nothing the node holds.
+			c.log.Debug("replica reports a ballot above the meta's", "node", node, "gpid", r.Gpid,
+				"reported", r.Ballot, "ballot", cfg.Ballot)
+		case role == decide.RoleNone && !slices.Contains(cfg.LastDrops, node):
+			if r.Ballot < cfg.Ballot {
+				send(cfg)
+			}
+			reply.Remove = append(reply.Remove, r.Gpid)
+		case r.Ballot < cfg.Ballot:
+			send(cfg)
+		case role == decide.RolePrimary && r.Status != decide.StatusPrimary,
+			role == decide.RoleSecondary && r.Status != decide.StatusSecondary:
+			// Same ballot, but the replica went inactive (lease lost, or
+			// reopened): the configuration brings it back.
+			send(cfg)
+		}
+	}
+	if held < ca.layout.Load(node).Roles() {
+		// Some role the node does not report: it must open that replica.
+		reported := make(map[decide.Gpid]struct{}, len(reports))
+		for i := range reports {
+			reported[reports[i].Gpid] = struct{}{}
+		}
+		for _, pos := range ca.layout.PartitionsOf(node) {
+			cfg := ca.layout.At(pos)
+			if _, ok := reported[cfg.Gpid]; !ok && cfg.Ballot > 0 {
+				send(cfg)
+			}
+		}
+	}
+	if len(reply.Configs) == 0 {
+		return
+	}
+	seen := make(map[int32]bool)
+	for _, cfg := range reply.Configs {
+		if !seen[cfg.Gpid.AppID] {
+			seen[cfg.Gpid.AppID] = true
+			reply.Tables = append(reply.Tables, ca.tables[cfg.Gpid.AppID])
+		}
+	}
+}

@@ -1,0 +1,136 @@
+package meta
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/pegasus-go/pegasus/internal/meta/decide"
+)
+
+// remoteKnobs are the knobs with a remote command, as Pegasus names them,
+// with the usage `help` prints. The level has its own RPC (MetaLevel).
+var remoteKnobs = []struct {
+	name, usage string
+}{
+	{decide.KnobAssignDelayMs, "[num | DEFAULT]: how long a partition missing a secondary waits for the dropped node before copying elsewhere (replica_assign_delay_ms_for_dropouts)"},
+	{decide.KnobAddSecondaryMaxCountForOneNode, "[num | DEFAULT]: learners in flight per node; 0 pauses re-replication (add_secondary_max_count_for_one_node)"},
+	{decide.KnobLivePercentage, "[num | DEFAULT]: freeze when fewer than this percentage of replica servers are alive (node_live_percentage_threshold_for_update)"},
+}
+
+// RemoteCommand runs a meta server remote command. Knob commands take no
+// argument (query), a value (set) or DEFAULT (the configuration file's
+// value), and answer as current Pegasus does, one JSON object:
+// {"error":"ok","<knob>":"<value>"}. `help` lists the commands.
+//
+// A set is stored in etcd before it takes effect, so a new leader keeps
+// it; DEFAULT deletes the stored value.
+func (c *Controller) RemoteCommand(ctx context.Context, command string, args []string) (string, error) {
+	if _, err := c.currentTerm(); err != nil {
+		return "", err
+	}
+	if command == "help" {
+		var b strings.Builder
+		b.WriteString("help: this list\n")
+		for _, k := range remoteKnobs {
+			fmt.Fprintf(&b, "%s %s\n", k.name, k.usage)
+		}
+		return b.String(), nil
+	}
+	known := false
+	for _, k := range remoteKnobs {
+		known = known || k.name == command
+	}
+	if !known {
+		err := fmt.Errorf("%w: %q (try help)", ErrUnknownCommand, command)
+		return knobReply(command, "", err), err
+	}
+	switch len(args) {
+	case 0:
+		c.mu.Lock()
+		value, err := c.knobLocked(command)
+		c.mu.Unlock()
+		return knobReply(command, value, err), err
+	case 1:
+		if _, err := c.setKnob(ctx, command, args[0]); err != nil {
+			return knobReply(command, "", err), err
+		}
+		c.mu.Lock()
+		value, err := c.knobLocked(command)
+		c.mu.Unlock()
+		return knobReply(command, value, err), err
+	}
+	err := fmt.Errorf("%w: %s takes one argument, got %d", ErrInvalidArgument, command, len(args))
+	return knobReply(command, "", err), err
+}
+
+func (c *Controller) currentTerm() (*term, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.termLocked()
+}
+
+func (c *Controller) knobLocked(name string) (string, error) {
+	if _, err := c.termLocked(); err != nil {
+		return "", err
+	}
+	return c.planner.Knobs().Get(name)
+}
+
+// knobReply renders a knob command's answer as Pegasus does.
+func knobReply(name, value string, err error) string {
+	m := map[string]string{"error": "ok"}
+	if err != nil {
+		m["error"] = "ERR: " + err.Error()
+	} else {
+		m[name] = value
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// setKnob validates, stores and then applies a knob, returning the level
+// before the change (for MetaLevel). "DEFAULT" means the configuration
+// file's value.
+func (c *Controller) setKnob(ctx context.Context, name, value string) (decide.Level, error) {
+	c.adminMu.Lock()
+	defer c.adminMu.Unlock()
+	c.mu.Lock()
+	t, err := c.termLocked()
+	if err != nil {
+		c.mu.Unlock()
+		return 0, err
+	}
+	knobs := c.planner.Knobs()
+	oldLevel := knobs.Level
+	c.mu.Unlock()
+
+	stored := strings.TrimSpace(value)
+	if stored == "DEFAULT" {
+		if value, err = c.cfg.Knobs.Get(name); err != nil {
+			return 0, err
+		}
+		stored = ""
+	}
+	if err := knobs.Set(name, value); err != nil {
+		return 0, err
+	}
+	if stored != "" {
+		// Store the canonical form (a level by name).
+		stored, _ = knobs.Get(name)
+	}
+	if err := t.store.SetKnob(ctx, name, stored); err != nil {
+		return 0, c.storeErr(t, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.term != t {
+		return 0, fmt.Errorf("%w: while setting %s", ErrLostLeadership, name)
+	}
+	if err := c.planner.SetKnob(name, value); err != nil {
+		return 0, err // validated above; cannot happen
+	}
+	c.log.Info("knob set", "knob", name, "value", value, "stored", stored != "")
+	return oldLevel, nil
+}

@@ -1,0 +1,71 @@
+package meta
+
+import (
+	"context"
+
+	"github.com/pegasus-go/pegasus/internal/meta/decide"
+)
+
+// RoundReport says what one planning round did.
+type RoundReport struct {
+	// Plan is decide's output: node events, effective level, proposals,
+	// partitions left waiting.
+	Plan decide.Plan
+	// Applied are the proposals the store took, in order.
+	Applied []decide.Proposal
+	// Failed are the proposals that were not written, with why: lost
+	// races (another writer changed the partition first), liveness or
+	// store failures. The next round decides again on fresh state.
+	Failed []ProposalError
+}
+
+// ProposalError is a proposal that was not applied.
+type ProposalError struct {
+	Proposal decide.Proposal
+	Err      error
+}
+
+// Round runs one planning round (every lb_interval_ms on the leader):
+// failure detection, dead-node removal, cure and, at level lively,
+// balancing (decide.Planner.Plan), then writes every proposal and pushes
+// the results. It returns a *NotLeaderError on a follower.
+func (c *Controller) Round(ctx context.Context) (RoundReport, error) {
+	c.mu.Lock()
+	t, err := c.termLocked()
+	if err != nil {
+		c.mu.Unlock()
+		return RoundReport{}, err
+	}
+	now := c.clock.Now()
+	plan := c.planner.Plan(now, c.cache.layout, c.fd)
+	c.lastPlan = planSummary{level: plan.Level, freeze: plan.Freeze.Reason, balanceOps: plan.BalanceOps, waiting: len(plan.Waiting)}
+	for _, n := range plan.Unfenced {
+		c.log.Info("node released from fence: it holds no role any more", "node", n)
+	}
+	for _, ev := range plan.Events {
+		switch ev.Kind {
+		case decide.NodeDead:
+			c.log.Warn("node dead", "node", ev.Node, "cause", ev.Cause.String(), "last_beacon", ev.LastBeacon)
+		default:
+			c.log.Info("node "+ev.Kind.String(), "node", ev.Node)
+		}
+	}
+	for _, e := range plan.Errors {
+		c.log.Error("decision core inconsistency; partition left alone this round", "err", e)
+	}
+	changes, failed := c.prepareLocked(plan.Proposals)
+	c.mu.Unlock()
+
+	report := RoundReport{Plan: plan}
+	for _, f := range failed {
+		report.Failed = append(report.Failed, ProposalError{Proposal: f.proposal, Err: f.Err})
+	}
+	for _, r := range c.commit(ctx, t, changes) {
+		if r.Err == nil {
+			report.Applied = append(report.Applied, r.proposal)
+		} else {
+			report.Failed = append(report.Failed, ProposalError{Proposal: r.proposal, Err: r.Err})
+		}
+	}
+	return report, nil
+}

@@ -1,0 +1,220 @@
+package meta
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/pegasus-go/pegasus/internal/meta/decide"
+	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/version"
+)
+
+// metaService is the gRPC Meta service: wire conversion around the
+// Controller. Every error reaches the caller as Error in the response
+// (wireError); gRPC status errors are left to transport failures.
+type metaService struct {
+	pb.UnimplementedMetaServer
+	srv *Server
+}
+
+func (s *metaService) ctl() *Controller { return s.srv.ctl }
+
+// Beacon answers replica servers. A follower answers too: allowed, no
+// lease, leader set and ERR_FORWARD_TO_OTHERS, so the replica server
+// re-targets without treating the answer as a refusal.
+func (s *metaService) Beacon(ctx context.Context, req *pb.BeaconRequest) (*pb.BeaconResponse, error) {
+	if req.GetNode() == "" {
+		return &pb.BeaconResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_INVALID_PARAMETERS, Message: "meta: beacon without node"}}, nil
+	}
+	b := Beacon{
+		Node:           req.GetNode(),
+		Protocol:       req.GetProtocolVersion(),
+		BinaryVersion:  req.GetBinaryVersion(),
+		StartTime:      time.UnixMilli(req.GetStartTimeMs()),
+		Replicas:       make([]decide.ReplicaReport, len(req.GetReplicas())),
+		HTTPAddress:    req.GetHttpAddress(),
+		PegasusAddress: req.GetPegasusAddress(),
+	}
+	for i, r := range req.GetReplicas() {
+		b.Replicas[i] = reportFromPB(r)
+	}
+	r := s.ctl().Beacon(b)
+	resp := &pb.BeaconResponse{
+		Error:   wireError(r.Err),
+		Allowed: r.Allowed,
+		LeaseMs: r.Lease.Milliseconds(),
+		Leader:  r.Leader,
+	}
+	for _, c := range r.Configs {
+		resp.Configs = append(resp.Configs, configToPB(c))
+	}
+	for _, g := range r.Remove {
+		resp.Remove = append(resp.Remove, gpidToPB(g))
+	}
+	for _, t := range r.Tables {
+		resp.Tables = append(resp.Tables, tableToPB(t))
+	}
+	return resp, nil
+}
+
+func (s *metaService) ProposeConfig(ctx context.Context, req *pb.ProposeConfigRequest) (*pb.ProposeConfigResponse, error) {
+	props := make([]ReplicaProposal, len(req.GetProposals()))
+	for i, p := range req.GetProposals() {
+		props[i] = ReplicaProposal{
+			Gpid:                gpidFromPB(p.GetGpid()),
+			Type:                decide.ConfigType(p.GetType()),
+			Node:                p.GetNode(),
+			Ballot:              p.GetBallot(),
+			LastCommittedDecree: p.GetLastCommittedDecree(),
+		}
+	}
+	results, err := s.ctl().Propose(ctx, req.GetNode(), props)
+	if err != nil {
+		return &pb.ProposeConfigResponse{Error: wireError(err)}, nil
+	}
+	resp := &pb.ProposeConfigResponse{}
+	for i, r := range results {
+		cfg := configToPB(r.Config)
+		if r.Config.Gpid == (decide.Gpid{}) {
+			cfg = &pb.PartitionConfiguration{Gpid: gpidToPB(props[i].Gpid)}
+		}
+		resp.Configs = append(resp.Configs, cfg)
+		if r.Err != nil && resp.Error == nil {
+			resp.Error = wireError(r.Err)
+		}
+	}
+	return resp, nil
+}
+
+func (s *metaService) QueryConfig(ctx context.Context, req *pb.QueryConfigRequest) (*pb.QueryConfigResponse, error) {
+	tb, cfgs, err := s.ctl().QueryConfig(req.GetTable(), req.GetPartitionIndices())
+	if err != nil {
+		return &pb.QueryConfigResponse{Error: wireError(err)}, nil
+	}
+	resp := &pb.QueryConfigResponse{Table: tableToPB(tb)}
+	for _, c := range cfgs {
+		resp.Partitions = append(resp.Partitions, configToPB(c))
+	}
+	return resp, nil
+}
+
+func (s *metaService) CreateTable(ctx context.Context, req *pb.CreateTableRequest) (*pb.CreateTableResponse, error) {
+	tb, err := s.ctl().CreateTable(ctx, CreateTableRequest{
+		Name: req.GetName(), PartitionCount: req.GetPartitionCount(), ReplicaCount: req.GetReplicaCount(), Envs: req.GetEnvs(),
+	})
+	resp := &pb.CreateTableResponse{Error: wireError(err)}
+	if tb.AppID != 0 {
+		resp.Table = tableToPB(tb)
+	}
+	return resp, nil
+}
+
+func (s *metaService) DropTable(ctx context.Context, req *pb.DropTableRequest) (*pb.DropTableResponse, error) {
+	return &pb.DropTableResponse{Error: wireError(s.ctl().DropTable(ctx, req.GetName()))}, nil
+}
+
+func (s *metaService) ListTables(ctx context.Context, req *pb.ListTablesRequest) (*pb.ListTablesResponse, error) {
+	tables, err := s.ctl().ListTables()
+	if err != nil {
+		return &pb.ListTablesResponse{Error: wireError(err)}, nil
+	}
+	resp := &pb.ListTablesResponse{}
+	for _, t := range tables {
+		resp.Tables = append(resp.Tables, &pb.TableHealth{
+			Table:          tableToPB(t.Table),
+			FullyHealthy:   int32(t.Health.FullyHealthy),
+			Unhealthy:      int32(t.Health.Unhealthy),
+			WriteUnhealthy: int32(t.Health.WriteUnhealthy),
+			ReadUnhealthy:  int32(t.Health.ReadUnhealthy),
+		})
+	}
+	return resp, nil
+}
+
+func (s *metaService) ListNodes(ctx context.Context, req *pb.ListNodesRequest) (*pb.ListNodesResponse, error) {
+	nodes, err := s.ctl().ListNodes()
+	if err != nil {
+		return &pb.ListNodesResponse{Error: wireError(err)}, nil
+	}
+	resp := &pb.ListNodesResponse{}
+	for _, n := range nodes {
+		info := &pb.NodeInfo{
+			Address:         n.Address,
+			Alive:           n.Alive,
+			PrimaryCount:    int32(n.Primaries),
+			SecondaryCount:  int32(n.Secondaries),
+			ReplicaCount:    int32(n.Replicas()),
+			ProtocolVersion: n.Protocol,
+			BinaryVersion:   n.BinaryVersion,
+			HttpAddress:     n.HTTPAddress,
+			PegasusAddress:  n.PegasusAddress,
+		}
+		if !n.LastBeacon.IsZero() {
+			info.LastBeaconMs = n.LastBeacon.UnixMilli()
+		}
+		resp.Nodes = append(resp.Nodes, info)
+	}
+	return resp, nil
+}
+
+// ClusterInfo answers on followers too, with ERR_FORWARD_TO_OTHERS and the
+// meta servers' list (each one's own account of itself is what a rolling
+// update checks before restarting it).
+func (s *metaService) ClusterInfo(ctx context.Context, req *pb.ClusterInfoRequest) (*pb.ClusterInfoResponse, error) {
+	resp := &pb.ClusterInfoResponse{
+		EtcdEndpoints: strings.Join(s.srv.etcdEndpoints, ","),
+		ClusterName:   s.srv.cfg.ClusterName,
+	}
+	st, err := s.ctl().Status()
+	resp.Error = wireError(err)
+	if err == nil {
+		resp.Leader = st.Leader
+		resp.MetaFunctionLevel = st.Level.Name()
+		resp.BalanceOperationCount = int32(st.BalanceOperations)
+		resp.PrimaryReplicaCountStddev = st.PrimaryStddev
+		resp.TotalReplicaCountStddev = st.TotalStddev
+	} else {
+		resp.Leader = s.ctl().Leader()
+	}
+	for _, m := range s.srv.metaServers(ctx) {
+		info := &pb.MetaServerInfo{
+			Address:         m.Address,
+			Leader:          m.Address == resp.Leader,
+			HttpAddress:     m.HTTPAddress,
+			PegasusAddress:  m.PegasusAddress,
+			ProtocolVersion: m.ProtocolVersion,
+		}
+		if m.Address == s.srv.addr {
+			info.BeaconsReceivedFrom = int32(s.ctl().BeaconSenders())
+		}
+		resp.Metas = append(resp.Metas, info)
+	}
+	return resp, nil
+}
+
+func (s *metaService) MetaLevel(ctx context.Context, req *pb.MetaLevelRequest) (*pb.MetaLevelResponse, error) {
+	old, cur, err := s.ctl().MetaLevel(ctx, req.GetLevel())
+	if err != nil {
+		return &pb.MetaLevelResponse{Error: wireError(err)}, nil
+	}
+	return &pb.MetaLevelResponse{OldLevel: old.String(), Level: cur.String()}, nil
+}
+
+func (s *metaService) MigrateNode(ctx context.Context, req *pb.DrainNodeRequest) (*pb.DrainNodeResponse, error) {
+	lines, err := s.ctl().MigrateNode(ctx, req.GetNode())
+	return &pb.DrainNodeResponse{Error: wireError(err), Proposals: lines}, nil
+}
+
+func (s *metaService) DowngradeNode(ctx context.Context, req *pb.DrainNodeRequest) (*pb.DrainNodeResponse, error) {
+	lines, err := s.ctl().DowngradeNode(ctx, req.GetNode())
+	return &pb.DrainNodeResponse{Error: wireError(err), Proposals: lines}, nil
+}
+
+func (s *metaService) RemoteCommand(ctx context.Context, req *pb.RemoteCommandRequest) (*pb.RemoteCommandResponse, error) {
+	out, err := s.ctl().RemoteCommand(ctx, req.GetCommand(), req.GetArgs())
+	return &pb.RemoteCommandResponse{Error: wireError(err), Output: out}, nil
+}
+
+// protocolString is this server's protocol version as beacons carry it.
+func protocolString() string { return version.Current().String() }
