@@ -11,7 +11,9 @@
 #   KEYSPACE      random keys per run, redis-benchmark -r (default 100000)
 #   PARTITIONS    partitions of the benchmark table (default 8)
 #   REDIS_PORT    loopback port of redis-server (default 16379)
-#   PROXY_PORT    loopback port of the proxy (default 16380)
+#   PROXY_PORT    loopback port of the proxy (default 16380); PROXY_PORT+1
+#                 serves a second proxy that runs pipelines one command at a
+#                 time (--pipeline-concurrency 1), measured at -P 16 only
 #   KEEP=1        keep the work directory (logs, onebox) afterwards
 #
 # Debian's redis-server and redis-tools are installed first when missing.
@@ -27,6 +29,7 @@ keyspace=${KEYSPACE:-100000}
 partitions=${PARTITIONS:-8}
 redis_port=${REDIS_PORT:-16379}
 proxy_port=${PROXY_PORT:-16380}
+seq_port=$((proxy_port + 1))
 table=redis_bench
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -40,7 +43,7 @@ if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-benchmark >/d
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools >/dev/null
 fi
 
-for port in "$redis_port" "$proxy_port"; do
+for port in "$redis_port" "$proxy_port" "$seq_port"; do
 	if redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1; then
 		echo "redis-bench: something already answers on 127.0.0.1:$port; set REDIS_PORT / PROXY_PORT" >&2
 		exit 1
@@ -51,9 +54,13 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/pegasus-redis-bench.XXXXXX")
 pegasus=$work/pegasus
 redis_pid=""
 proxy_pid=""
+seq_pid=""
 cleanup() {
 	# Only the processes this script started are stopped, by their PIDs.
-	if [ -n "$proxy_pid" ]; then kill "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true; fi
+	for pid in $proxy_pid $seq_pid; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
 	if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; fi
 	if [ -x "$pegasus" ] && [ -d "$work/onebox" ]; then
 		"$pegasus" onebox stop --dir "$work/onebox" >/dev/null 2>&1 || true
@@ -97,7 +104,11 @@ echo "starting pegasus redis-proxy on 127.0.0.1:$proxy_port" >&2
 "$pegasus" redis-proxy --meta "$metas" --table "$table" --listen "127.0.0.1:$proxy_port" \
 	2>"$work/redis-proxy.log" &
 proxy_pid=$!
+"$pegasus" redis-proxy --meta "$metas" --table "$table" --listen "127.0.0.1:$seq_port" \
+	--pipeline-concurrency 1 2>"$work/redis-proxy-sequential.log" &
+seq_pid=$!
 wait_ping "$proxy_port" "pegasus redis-proxy"
+wait_ping "$seq_port" "pegasus redis-proxy --pipeline-concurrency 1"
 
 # bench NAME PORT PIPELINE: one redis-benchmark run of SET then GET,
 # printed as table rows. Redis 7's --csv adds latency percentiles to the
@@ -115,14 +126,18 @@ bench() {
 			}'
 }
 
-# Warm the proxy's connections to the replica servers before measuring.
-redis-benchmark -h 127.0.0.1 -p "$proxy_port" -t set -n 2000 -c "$clients" -r "$keyspace" -q >/dev/null 2>&1
+# Warm the proxies' connections to the replica servers before measuring.
+for port in "$proxy_port" "$seq_port"; do
+	redis-benchmark -h 127.0.0.1 -p "$port" -t set -n 2000 -c "$clients" -r "$keyspace" -q >/dev/null 2>&1
+done
 
 rows=""
 for pipeline in 1 16; do
 	rows+=$(bench redis-server "$redis_port" "$pipeline")$'\n'
 	rows+=$(bench "pegasus redis-proxy" "$proxy_port" "$pipeline")$'\n'
 done
+rows+=$(bench "pegasus redis-proxy, sequential pipelines" "$seq_port" 16)$'\n'
+
 
 echo
 echo "redis-benchmark: $requests requests, $clients clients, $data_size-byte values, $keyspace random keys;"

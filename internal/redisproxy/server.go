@@ -2,7 +2,6 @@ package redisproxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -28,6 +27,12 @@ type Config struct {
 	// order they were sent. 1 runs a pipeline one command at a time.
 	// Default 16.
 	PipelineConcurrency int
+	// MaxRequestBytes bounds what a connection may send beyond its last
+	// complete pipeline: a command larger than that (or a client that never
+	// completes one) gets a protocol error and its connection is closed,
+	// so one client cannot make the proxy buffer without limit. Default
+	// 64 MiB, the largest message the cluster's RPCs carry.
+	MaxRequestBytes int
 	// Logger receives connection-level events (accept failures). Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -37,17 +42,21 @@ type Config struct {
 const (
 	DefaultCommandTimeout      = 5 * time.Second
 	DefaultPipelineConcurrency = 16
+	DefaultMaxRequestBytes     = 64 << 20
 )
 
 func (cfg Config) withDefaults() (Config, error) {
-	if cfg.CommandTimeout < 0 || cfg.PipelineConcurrency < 0 {
-		return cfg, fmt.Errorf("%w: negative CommandTimeout or PipelineConcurrency", ErrInvalidConfig)
+	if cfg.CommandTimeout < 0 || cfg.PipelineConcurrency < 0 || cfg.MaxRequestBytes < 0 {
+		return cfg, fmt.Errorf("%w: negative CommandTimeout, PipelineConcurrency or MaxRequestBytes", ErrInvalidConfig)
 	}
 	if cfg.CommandTimeout == 0 {
 		cfg.CommandTimeout = DefaultCommandTimeout
 	}
 	if cfg.PipelineConcurrency == 0 {
 		cfg.PipelineConcurrency = DefaultPipelineConcurrency
+	}
+	if cfg.MaxRequestBytes == 0 {
+		cfg.MaxRequestBytes = DefaultMaxRequestBytes
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -121,7 +130,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	rs.AcceptError = func(err error) {
 		s.cfg.Logger.Warn("redis proxy: accept failed", "err", err)
 	}
-	dl := &drainingListener{Listener: ln, s: s}
+	dl := &drainingListener{Listener: ln, s: s, maxRequestBytes: s.cfg.MaxRequestBytes}
 	stop := context.AfterFunc(ctx, func() {
 		s.beginShutdown()
 		ln.Close()
@@ -171,13 +180,16 @@ const maxKeptReplyBuffer = 64 << 10
 // have left, which the shutdown handshake needs.
 func (s *Server) serveBatch(ctx context.Context, conn redcon.Conn, cmd redcon.Command) {
 	batch := append([]redcon.Command{cmd}, conn.ReadPipeline()...)
+	nc := conn.NetConn()
+	if lc, ok := nc.(*limitedConn); ok {
+		lc.completed()
+	}
 	if !s.enter() {
 		conn.Close()
 		return
 	}
 	st := conn.Context().(*connState)
 	out, closeAfter := s.runPipeline(ctx, batch, st.out[:0])
-	nc := conn.NetConn()
 	// A client that stops reading must not hold a shutdown up forever.
 	nc.SetWriteDeadline(time.Now().Add(s.cfg.CommandTimeout))
 	_, err := nc.Write(out)
@@ -232,37 +244,4 @@ func (s *Server) isClosing() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closing
-}
-
-// drainingListener delays the end of redcon's accept loop until the running
-// batches are done: redcon closes every connection as soon as Accept fails,
-// which would cut replies off mid-write.
-type drainingListener struct {
-	net.Listener
-	s *Server
-	// lastErr is the accept error that ended serving other than by
-	// shutdown. It is written before Accept returns it to redcon and read
-	// after redcon's Serve returned.
-	lastErr error
-	backoff time.Duration
-}
-
-func (l *drainingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	switch {
-	case err == nil:
-		l.backoff = 0
-		return c, nil
-	case l.s.isClosing():
-		<-l.s.drained
-		return nil, net.ErrClosed
-	case errors.Is(err, net.ErrClosed):
-		l.lastErr = err
-		return nil, err
-	}
-	// A transient failure such as running out of file descriptors: redcon
-	// retries at once, so pause to avoid spinning, as net/http does.
-	l.backoff = min(max(2*l.backoff, 5*time.Millisecond), time.Second)
-	time.Sleep(l.backoff)
-	return nil, err
 }

@@ -106,10 +106,15 @@ func (c *rawConn) expect(want string) {
 	c.t.Helper()
 	got := make([]byte, len(want))
 	if _, err := io.ReadFull(c.rd, got); err != nil {
-		c.t.Fatalf("reading reply %q: got %q, %v", want, got, err)
+		c.t.Fatalf("reading a %d-byte reply: %v", len(want), err)
 	}
 	if string(got) != want {
-		c.t.Fatalf("reply:\n got %q\nwant %q", got, want)
+		i := 0
+		for i < len(want) && got[i] == want[i] {
+			i++
+		}
+		from, to := max(0, i-40), min(len(want), i+40)
+		c.t.Fatalf("reply differs at byte %d of %d:\n got ...%q...\nwant ...%q...", i, len(want), got[from:to], want[from:to])
 	}
 }
 
@@ -237,5 +242,34 @@ func TestShutdownFinishesRunningCommands(t *testing.T) {
 	}
 	if n := p.srv.clients.Load(); n != 0 {
 		t.Errorf("%d clients still counted after Serve returned", n)
+	}
+}
+
+// TestRequestSizeLimit: a command larger than MaxRequestBytes gets a
+// protocol error and its connection is closed, while a long pipeline of
+// small commands, far larger in total, is served.
+func TestRequestSizeLimit(t *testing.T) {
+	b := newMemBackend()
+	p := startProxy(t, b, Config{MaxRequestBytes: 16 << 10})
+	c := p.raw(t)
+	var cmds [][]string
+	var want strings.Builder
+	for i := range 1000 {
+		cmds = append(cmds, []string{"SET", "key" + itoa(i), strings.Repeat("v", 30)})
+		want.WriteString("+OK\r\n")
+	}
+	c.send(cmds...)
+	c.expect(want.String())
+
+	// Commands of up to the limit pass.
+	c.send([]string{"SET", "limit", strings.Repeat("v", 16<<10-40)})
+	c.expect("+OK\r\n")
+
+	// Twice the read chunk past the limit never does.
+	c.send([]string{"SET", "big", strings.Repeat("v", 16<<10+2*readChunk)})
+	c.expect("-ERR Protocol error: request larger than 16384 bytes\r\n")
+	c.expectClosed()
+	if _, ok := b.value("big"); ok {
+		t.Error("the oversized command was executed")
 	}
 }
