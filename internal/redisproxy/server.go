@@ -25,7 +25,11 @@ type Config struct {
 	// PipelineConcurrency is how many commands of one connection's pipeline
 	// may run at the same time; commands sharing a key always run in the
 	// order they were sent. 1 runs a pipeline one command at a time.
-	// Default 16.
+	// Default 16. Measured with redis-benchmark -P 16 on two cores over a
+	// store answering in about a millisecond, 16 served 3.3 times the
+	// commands 1 did; over a store answering at once, 1 was about a third
+	// faster (a goroutine per command is then the main cost). A Pegasus
+	// round trip is the first case.
 	PipelineConcurrency int
 	// MaxRequestBytes bounds what a connection may send beyond its last
 	// complete pipeline: a command larger than that (or a client that never
