@@ -248,6 +248,9 @@ func (c *Controller) DowngradeNode(ctx context.Context, node string) ([]string, 
 // pick a secondary that is presumed alive but dead.
 func (c *Controller) drain(ctx context.Context, op, node string,
 	propose func(*decide.Layout, decide.NodeView, string) ([]decide.Proposal, error)) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	t, err := c.termLocked()
 	if err != nil {
@@ -267,7 +270,7 @@ func (c *Controller) drain(ctx context.Context, op, node string,
 	for _, f := range failed {
 		errs = append(errs, fmt.Errorf("%s: %w", f.proposal.Gpid, f.Err))
 	}
-	for _, r := range c.commit(ctx, t, changes) {
+	for _, r := range c.commit(t, changes) {
 		if r.Err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", r.proposal.Gpid, r.Err))
 			continue

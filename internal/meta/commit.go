@@ -1,7 +1,6 @@
 package meta
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -74,7 +73,13 @@ func (c *Controller) noteCommittedLocked(next *decide.PartitionConfig) {
 // commit writes changes to the term's store, at most WriteParallelism at
 // a time, then applies the outcome to the cache and pushes what was
 // written. A write refused by the fence ends the term at once.
-func (c *Controller) commit(ctx context.Context, t *term, changes []change) []changeResult {
+//
+// Writes run under the term's context, not the caller's: a client that
+// gives up does not cut a batch of changes in half, while the end of the
+// term stops them.
+func (c *Controller) commit(t *term, changes []change) []changeResult {
+	ctx, cancel := t.writeCtx()
+	defer cancel()
 	results := make([]changeResult, len(changes))
 	revs := make([]int64, len(changes))
 	sem := make(chan struct{}, c.cfg.WriteParallelism)
@@ -112,6 +117,8 @@ func (c *Controller) commit(ctx context.Context, t *term, changes []change) []ch
 			c.log.Debug("configuration change lost a race", "gpid", r.next.Gpid.String(), "change", r.proposal.String(), "err", r.Err)
 		case errors.Is(r.Err, ErrLostLeadership):
 			lost = true
+		case ctx.Err() != nil:
+			c.log.Debug("configuration change not written: term over", "gpid", r.next.Gpid.String(), "err", r.Err)
 		default:
 			c.log.Warn("configuration change not written", "gpid", r.next.Gpid.String(), "change", r.proposal.String(), "err", r.Err)
 		}

@@ -94,6 +94,16 @@ type term struct {
 	cancel context.CancelFunc
 }
 
+// storeWriteTimeout bounds one batch of store writes.
+const storeWriteTimeout = 30 * time.Second
+
+// writeCtx is the context of the term's store writes: they end with the
+// term or after storeWriteTimeout, whatever the caller of the request that
+// caused them does.
+func (t *term) writeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(t.ctx, storeWriteTimeout)
+}
+
 type senderInfo struct {
 	binaryVersion  string
 	httpAddress    string

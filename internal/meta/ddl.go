@@ -58,20 +58,34 @@ func (c *Controller) CreateTable(ctx context.Context, req CreateTableRequest) (T
 	}
 	c.mu.Unlock()
 
+	// The writes run under the term, not the caller: a client giving up
+	// must not leave the table half written.
+	wctx, cancel := t.writeCtx()
+	defer cancel()
 	tb := Table{
 		Name: req.Name, PartitionCount: req.PartitionCount, ReplicaCount: req.ReplicaCount,
 		Status: TableCreating, Envs: maps.Clone(req.Envs), CreateTime: c.clock.Now(),
 	}
-	if tb, err = t.store.CreateTable(ctx, tb); err != nil {
+	if tb, err = t.store.CreateTable(wctx, tb); err != nil {
 		return Table{}, c.storeErr(t, err)
 	}
 	configs := placeTable(tb.AppID, tb.PartitionCount, tb.ReplicaCount, alive, func(n string) decide.NodeLoad { return loads[n] })
-	revs, err := t.store.CreatePartitions(ctx, configs)
-	if err != nil {
-		return Table{}, c.storeErr(t, err)
+	revs, err := t.store.CreatePartitions(wctx, configs)
+	if err == nil {
+		tb.Status = TableAvailable
+		err = t.store.UpdateTable(wctx, tb)
 	}
-	tb.Status = TableAvailable
-	if err := t.store.UpdateTable(ctx, tb); err != nil {
+	if err != nil {
+		// The record says CREATING; the next leader completes the table.
+		// Until then this one lists it as such and refuses its name.
+		c.mu.Lock()
+		if c.term == t {
+			tb.Status = TableCreating
+			c.cache.tables[tb.AppID] = tb
+			c.cache.byName[tb.Name] = tb.AppID
+		}
+		c.mu.Unlock()
+		c.log.Error("table left in creation", "table", tb.Name, "app_id", tb.AppID, "err", err)
 		return Table{}, c.storeErr(t, err)
 	}
 	c.mu.Lock()
@@ -187,6 +201,9 @@ func (c *Controller) waitPrimaries(ctx context.Context, tb Table, acked map[stri
 // get the table's record with status DROPPED at once, and `remove` for its
 // replicas in every later beacon answer.
 func (c *Controller) DropTable(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	c.adminMu.Lock()
 	defer c.adminMu.Unlock()
 	c.mu.Lock()
@@ -214,7 +231,9 @@ func (c *Controller) DropTable(ctx context.Context, name string) error {
 	c.mu.Unlock()
 
 	tb.Status, tb.DropTime = TableDropped, c.clock.Now()
-	if err := t.store.DropTable(ctx, tb); err != nil {
+	wctx, cancel := t.writeCtx()
+	defer cancel()
+	if err := t.store.DropTable(wctx, tb); err != nil {
 		return c.storeErr(t, err)
 	}
 	c.mu.Lock()

@@ -94,6 +94,9 @@ func knobReply(name, value string, err error) string {
 // before the change (for MetaLevel). "DEFAULT" means the configuration
 // file's value.
 func (c *Controller) setKnob(ctx context.Context, name, value string) (decide.Level, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	c.adminMu.Lock()
 	defer c.adminMu.Unlock()
 	c.mu.Lock()
@@ -120,7 +123,9 @@ func (c *Controller) setKnob(ctx context.Context, name, value string) (decide.Le
 		// Store the canonical form (a level by name).
 		stored, _ = knobs.Get(name)
 	}
-	if err := t.store.SetKnob(ctx, name, stored); err != nil {
+	wctx, cancel := t.writeCtx()
+	defer cancel()
+	if err := t.store.SetKnob(wctx, name, stored); err != nil {
 		return 0, c.storeErr(t, err)
 	}
 	c.mu.Lock()

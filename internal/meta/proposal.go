@@ -53,6 +53,9 @@ type ProposalResult struct {
 // Waiting for the settle period would stall writes on a failed secondary
 // for a whole grace period after every meta failover.
 func (c *Controller) Propose(ctx context.Context, proposer string, props []ReplicaProposal) ([]ProposalResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	results := make([]ProposalResult, len(props))
 	c.mu.Lock()
 	t, err := c.termLocked()
@@ -88,7 +91,7 @@ func (c *Controller) Propose(ctx context.Context, proposer string, props []Repli
 	}
 	c.mu.Unlock()
 
-	for j, r := range c.commit(ctx, t, changes) {
+	for j, r := range c.commit(t, changes) {
 		i := at[j]
 		results[i].Err = r.Err
 		var ce *ConflictError

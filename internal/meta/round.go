@@ -28,8 +28,13 @@ type ProposalError struct {
 // Round runs one planning round (every lb_interval_ms on the leader):
 // failure detection, dead-node removal, cure and, at level lively,
 // balancing (decide.Planner.Plan), then writes every proposal and pushes
-// the results. It returns a *NotLeaderError on a follower.
+// the results. It returns a *NotLeaderError on a follower. ctx only stops
+// a round from starting: once proposals are made, they are written under
+// the term's context (see commit).
 func (c *Controller) Round(ctx context.Context) (RoundReport, error) {
+	if err := ctx.Err(); err != nil {
+		return RoundReport{}, err
+	}
 	c.mu.Lock()
 	t, err := c.termLocked()
 	if err != nil {
@@ -60,7 +65,7 @@ func (c *Controller) Round(ctx context.Context) (RoundReport, error) {
 	for _, f := range failed {
 		report.Failed = append(report.Failed, ProposalError{Proposal: f.proposal, Err: f.Err})
 	}
-	for _, r := range c.commit(ctx, t, changes) {
+	for _, r := range c.commit(t, changes) {
 		if r.Err == nil {
 			report.Applied = append(report.Applied, r.proposal)
 		} else {

@@ -147,6 +147,12 @@ func knobsFromConfig(cfg config.Meta) (decide.Knobs, error) {
 func (s *Server) Start(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
+			if s.grpcSrv != nil {
+				s.grpcSrv.Stop()
+			}
+			if s.httpSrv != nil {
+				s.httpSrv.Close()
+			}
 			s.closeResources()
 		}
 	}()
@@ -156,11 +162,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.addr = advertised(lis.Addr())
 	s.log = s.log.With("role", "meta", "node", s.addr)
-	s.ctl, err = NewController(ControllerConfig{Self: s.addr, FD: s.fd, Knobs: s.knobs}, s.clock, s.admin, s.log)
+	ctl, err := NewController(ControllerConfig{Self: s.addr, FD: s.fd, Knobs: s.knobs}, s.clock, s.admin, s.log)
 	if err != nil {
 		lis.Close()
 		return err
 	}
+	s.ctl = ctl
 	s.grpcSrv = grpc.NewServer(rpc.ServerOptions()...)
 	pb.RegisterMetaServer(s.grpcSrv, &metaService{srv: s})
 	go func() {
@@ -348,7 +355,12 @@ func (s *Server) HTTPAddr() string { return s.httpAddr }
 func (s *Server) IsLeader() bool { return s.ctl != nil && s.ctl.Leading() }
 
 // Leader returns the leader's gRPC address as far as known.
-func (s *Server) Leader() string { return s.ctl.Leader() }
+func (s *Server) Leader() string {
+	if s.ctl == nil {
+		return ""
+	}
+	return s.ctl.Leader()
+}
 
 // Controller returns the server's controller (tests, metrics).
 func (s *Server) Controller() *Controller { return s.ctl }
@@ -392,3 +404,6 @@ func advertised(a net.Addr) string {
 	}
 	return net.JoinHostPort(host, port)
 }
+
+// protocolString is this server's protocol version as beacons carry it.
+func protocolString() string { return version.Current().String() }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/pegasus-go/pegasus/internal/meta/decide"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/version"
 )
 
 // metaService is the gRPC Meta service: wire conversion around the
@@ -215,6 +214,3 @@ func (s *metaService) RemoteCommand(ctx context.Context, req *pb.RemoteCommandRe
 	out, err := s.ctl().RemoteCommand(ctx, req.GetCommand(), req.GetArgs())
 	return &pb.RemoteCommandResponse{Error: wireError(err), Output: out}, nil
 }
-
-// protocolString is this server's protocol version as beacons carry it.
-func protocolString() string { return version.Current().String() }
