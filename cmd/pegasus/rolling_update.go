@@ -376,14 +376,10 @@ func confirm(cmd *cobra.Command) error {
 	return errors.New("rolling-update: not confirmed")
 }
 
-// isTerminal reports whether v is a character device (a terminal).
+// isTerminal reports whether v is a terminal.
 func isTerminal(v any) bool {
 	f, ok := v.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && rolling.IsTerminal(f)
 }
 
 // finish prints the report, writes the JSON report and returns err.

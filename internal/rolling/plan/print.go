@@ -127,6 +127,8 @@ func formatDuration(d time.Duration) string {
 	}
 	if d >= time.Second {
 		d = d.Round(100 * time.Millisecond)
+	} else {
+		d = d.Round(time.Millisecond) // a report shows 626ms, not 625.820215ms
 	}
 	return d.String()
 }
