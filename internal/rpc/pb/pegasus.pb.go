@@ -3187,7 +3187,8 @@ type ProposeConfigResponse struct {
 	Error *Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
 	// One per proposal, in order: the new configuration when the proposal was
 	// applied, else the meta server's current one (so a proposer working from
-	// a stale ballot catches up at once).
+	// a stale ballot catches up at once). Empty when the request as a whole
+	// failed (ERR_FORWARD_TO_OTHERS from a follower).
 	Configs       []*PartitionConfiguration `protobuf:"bytes,2,rep,name=configs,proto3" json:"configs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
