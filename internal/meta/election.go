@@ -145,12 +145,15 @@ func (e *elector) observe(ctx context.Context, el *concurrency.Election) {
 	}
 }
 
-// leaseGuard tracks until when the session's lease is known to be alive:
-// each keepalive answer carries the lease's remaining TTL as of etcd's
-// clock, which is earlier than our receipt, so receipt + TTL bounds the
-// lease's end from above; a small margin covers the clocks' drift over
-// one TTL. If no answer extends it in time, expired closes: etcd may
-// already have handed leadership to another meta server.
+// leaseGuard tracks until when the session's lease is known to be alive.
+// Each keepalive answer renews the lease for TTL from the moment etcd
+// handled it, which precedes our receipt by the answer's transit time; so
+// the lease ends no earlier than receipt + TTL - transit. The guard's
+// deadline is receipt + TTL - margin, a tenth of the TTL covering transit,
+// clock drift over one TTL and the guard's own polling. If no answer
+// extends it in time, expired closes: this process must act as if etcd had
+// already handed leadership to another meta server. (Keepalives go out
+// every TTL/3, so a healthy session never comes near the deadline.)
 type leaseGuard struct {
 	deadline atomic.Int64 // unix nanoseconds
 	margin   time.Duration
@@ -158,7 +161,7 @@ type leaseGuard struct {
 }
 
 func newLeaseGuard(granted time.Time, ttl time.Duration) *leaseGuard {
-	g := &leaseGuard{margin: ttl / 20, expired: make(chan struct{})}
+	g := &leaseGuard{margin: ttl / 10, expired: make(chan struct{})}
 	g.deadline.Store(granted.Add(ttl - g.margin).UnixNano())
 	return g
 }
@@ -169,7 +172,7 @@ func (g *leaseGuard) watch(ctx context.Context, cli *clientv3.Client, lease clie
 		close(g.expired)
 		return
 	}
-	check := time.NewTicker(g.margin)
+	check := time.NewTicker(g.margin / 4)
 	defer check.Stop()
 	for {
 		select {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/pegasus-go/pegasus/internal/config"
 	"github.com/pegasus-go/pegasus/internal/meta/decide"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
@@ -387,4 +389,25 @@ func TestServerEmbeddedEtcd(t *testing.T) {
 	if r, _ := http.Get("http://" + s.HTTPAddr() + "/api/tables/nope"); r.StatusCode != http.StatusNotFound {
 		t.Fatalf("unknown table: %d", r.StatusCode)
 	}
+}
+
+// A leader whose session ends (here: its lease revoked behind its back, as
+// etcd expires it when keepalives stop getting through) stops leading at
+// once, and the other meta server takes over.
+func TestServerLosingSessionStopsLeading(t *testing.T) {
+	endpoints, cluster := testEtcd(t), clusterName(t)
+	m1 := startMeta(t, endpoints, cluster, nil)
+	m2 := startMeta(t, endpoints, cluster, nil)
+	leader, follower := leaderAmong(t, m1, m2)
+	cli := testClient(t)
+	ctx := context.Background()
+	resp, err := cli.Get(ctx, newKeys(cluster).election()+"/", clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
+	if err != nil || len(resp.Kvs) == 0 || string(resp.Kvs[0].Value) != leader.Addr() {
+		t.Fatalf("election keys: %v %v", resp, err)
+	}
+	if _, err := cli.Revoke(ctx, clientv3.LeaseID(resp.Kvs[0].Lease)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the old leader to step down", func() bool { return !leader.IsLeader() })
+	waitFor(t, 10*time.Second, "a new leader", func() bool { return follower.IsLeader() || leader.IsLeader() })
 }
