@@ -75,6 +75,9 @@ type Replica struct {
 
 	MaxSortKeyBytes int `toml:"max_sort_key_bytes" doc:"Largest sort key accepted; larger writes get ERR_INVALID_PARAMETERS and change nothing."`
 	MaxValueBytes   int `toml:"max_value_bytes" doc:"Largest value accepted; larger writes get ERR_INVALID_PARAMETERS and change nothing."`
+
+	Mutation2PCMinReplicaCount int `toml:"mutation_2pc_min_replica_count" doc:"A primary refuses writes (ERR_NOT_ENOUGH_MEMBER) while its partition has fewer members than this (capped at the table's replica count), so a 3-replica partition keeps writing with one secondary down."`
+	BlockCacheMB               int `toml:"block_cache_mb" doc:"Block cache shared by every partition store of the server. 0 gives each store a small private cache."`
 }
 
 // Collector configures the availability collector.
@@ -128,6 +131,8 @@ func DefaultReplica() Replica {
 		CheckpointIntervalSeconds:      100,
 		MaxSortKeyBytes:                64 << 10,
 		MaxValueBytes:                  1 << 20,
+		Mutation2PCMinReplicaCount:     2,
+		BlockCacheMB:                   256,
 	}
 }
 
@@ -210,6 +215,12 @@ func (r Replica) Validate() error {
 	}
 	if r.MaxInflightMutations < 1 {
 		return fmt.Errorf("%w: max_inflight_mutations must be at least 1", ErrInvalid)
+	}
+	if r.Mutation2PCMinReplicaCount < 1 {
+		return fmt.Errorf("%w: mutation_2pc_min_replica_count must be at least 1", ErrInvalid)
+	}
+	if r.BlockCacheMB < 0 {
+		return fmt.Errorf("%w: block_cache_mb must not be negative", ErrInvalid)
 	}
 	return r.FailureDetector.Validate()
 }
