@@ -16,8 +16,8 @@ import (
 // taking the least loaded each time keeps every node's replica count for
 // the table within one of every other's. The primary is the group member
 // with the fewest primaries of the table (then cluster-wide); a last pass
-// swaps primary and secondary roles inside groups while that evens the
-// primary counts further. Ties lean towards the nodes the rest of the
+// hands primary roles along chains of groups until the primary counts are
+// even too (evenPrimaries). Ties lean towards the nodes the rest of the
 // cluster loads least, which leaves the balancer little to do.
 //
 // Writing complete groups at once, instead of Pegasus' empty

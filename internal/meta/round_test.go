@@ -161,3 +161,39 @@ func configsByGpid(t *testing.T, c *Controller, table string) map[decide.Gpid]de
 	}
 	return out
 }
+
+// At steady nothing moves to a new node; at lively the balancer evens
+// primaries and replicas out, through the same learner flow.
+func TestBalancerRunsOnlyWhenLively(t *testing.T) {
+	s := newSim(t, "n1:1", "n2:1", "n3:1")
+	s.settle()
+	s.createTable("t", 8, 3)
+	s.addNode("n4:1")
+	s.steps(5)
+	load := func() (prim, repl int) {
+		for _, c := range configsByGpid(t, s.ctl, "t") {
+			if c.Primary == "n4:1" {
+				prim++
+			}
+			if r := c.RoleOf("n4:1"); r == decide.RolePrimary || r == decide.RoleSecondary {
+				repl++
+			}
+		}
+		return prim, repl
+	}
+	if p, r := load(); p+r != 0 {
+		t.Fatalf("steady level moved %d primaries and %d replicas to the new node", p, r)
+	}
+	if _, _, err := s.ctl.MetaLevel(context.Background(), "lively"); err != nil {
+		t.Fatal(err)
+	}
+	s.steps(40)
+	s.checkHealthy("t")
+	if p, r := load(); p != 2 || r != 6 {
+		t.Fatalf("after balancing the new node holds %d primaries and %d replicas, want 2 and 6", p, r)
+	}
+	st, _ := s.ctl.Status()
+	if st.BalanceOperations != 0 {
+		t.Fatalf("%d balance operations still pending", st.BalanceOperations)
+	}
+}
