@@ -1,0 +1,114 @@
+package pacifica
+
+// Config holds a replica's identity and tuning. Zero fields take the defaults
+// below. Tick-based fields count calls to Replica.Tick; the driver chooses the
+// tick length (100 ms is the intended value, giving the durations quoted).
+type Config struct {
+	// ID is this replica's node. Required.
+	ID NodeID
+
+	// MaxInflight bounds prepared-but-uncommitted mutations on a primary;
+	// beyond it Propose fails with ErrCapacityExceeded. Pegasus caps the
+	// prepare list at staleness_for_commit=20 ahead of the commit point; 256
+	// keeps a batched, pipelined write stream flowing over one slow fsync
+	// while still bounding what a new primary must reconcile. Default 256.
+	MaxInflight int
+	// MinReplicaCount refuses writes while the configuration has fewer
+	// members (Pegasus mutation_2pc_min_replica_count). Default 2; set 1 for
+	// single-replica tables.
+	MinReplicaCount int
+
+	// MaxBatchEntries and MaxBatchBytes bound one prepare message. Entries
+	// ready together are batched up to these limits. Defaults 64 and 1 MiB.
+	MaxBatchEntries int
+	MaxBatchBytes   int
+
+	// CacheEntries and CacheBytes bound the applied entries kept in memory
+	// for learners and lagging secondaries (Pegasus LT_CACHE). Older entries
+	// are fetched from the on-disk log through Ready.LogReads. Uncommitted
+	// entries are always kept. Defaults 1024 and 4 MiB.
+	CacheEntries int
+	CacheBytes   int
+
+	// DedupEntries bounds the RequestID table used for exactly-once writes:
+	// a retry is recognised if its original is among the last DedupEntries/2
+	// (up to DedupEntries) identified mutations this replica logged since it
+	// started or installed a checkpoint. At least 2*MaxInflight. Default
+	// 16384 (under 1 MiB).
+	DedupEntries int
+
+	// GroupCheckTicks is the period of the primary's group check: an empty
+	// prepare to idle members that moves their commit point and proves they
+	// are alive. Default 10 (1 s).
+	GroupCheckTicks int
+	// PrepareRetryTicks: a prepare not acknowledged for this long is sent
+	// again (and a learner's unanswered learn message too). Default 5.
+	PrepareRetryTicks int
+	// PrepareTimeoutTicks: a member that makes no progress for this long is
+	// reported to the meta server for removal (Pegasus
+	// prepare_timeout_ms_for_secondaries = 3 s). Default 30.
+	PrepareTimeoutTicks int
+	// LearnTimeoutTicks: a learner silent for this long is dropped. It covers
+	// a checkpoint copy, during which the learner sends nothing. Default 3000
+	// (5 min).
+	LearnTimeoutTicks int
+	// ProposalRetryTicks: a configuration proposal the meta server has not
+	// acted on is sent again after this long. Default 10.
+	ProposalRetryTicks int
+}
+
+const (
+	defaultMaxInflight         = 256
+	defaultMinReplicaCount     = 2
+	defaultMaxBatchEntries     = 64
+	defaultMaxBatchBytes       = 1 << 20
+	defaultCacheEntries        = 1024
+	defaultCacheBytes          = 4 << 20
+	defaultDedupEntries        = 16384
+	defaultGroupCheckTicks     = 10
+	defaultPrepareRetryTicks   = 5
+	defaultPrepareTimeoutTicks = 30
+	defaultLearnTimeoutTicks   = 3000
+	defaultProposalRetryTicks  = 10
+)
+
+// withDefaults returns c with zero fields replaced by defaults, and checks
+// the relations the protocol relies on.
+func (c Config) withDefaults() (Config, error) {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxInflight, defaultMaxInflight)
+	def(&c.MinReplicaCount, defaultMinReplicaCount)
+	def(&c.MaxBatchEntries, defaultMaxBatchEntries)
+	def(&c.MaxBatchBytes, defaultMaxBatchBytes)
+	def(&c.CacheEntries, defaultCacheEntries)
+	def(&c.CacheBytes, defaultCacheBytes)
+	def(&c.DedupEntries, defaultDedupEntries)
+	def(&c.GroupCheckTicks, defaultGroupCheckTicks)
+	def(&c.PrepareRetryTicks, defaultPrepareRetryTicks)
+	def(&c.PrepareTimeoutTicks, defaultPrepareTimeoutTicks)
+	def(&c.LearnTimeoutTicks, defaultLearnTimeoutTicks)
+	def(&c.ProposalRetryTicks, defaultProposalRetryTicks)
+
+	switch {
+	case c.ID == "":
+		return c, errorf(ErrInvalidConfig, "empty ID")
+	case c.MaxInflight < 1, c.MinReplicaCount < 1, c.MaxBatchEntries < 1, c.MaxBatchBytes < 1,
+		c.CacheEntries < 1, c.CacheBytes < 1, c.DedupEntries < 1, c.GroupCheckTicks < 1,
+		c.PrepareRetryTicks < 1, c.PrepareTimeoutTicks < 1, c.LearnTimeoutTicks < 1,
+		c.ProposalRetryTicks < 1:
+		return c, errorf(ErrInvalidConfig, "negative limit or period")
+	case c.DedupEntries < 2*c.MaxInflight:
+		// Every in-flight write must stay findable, or a retry arriving while
+		// its original is still uncommitted would create a second entry; the
+		// table guarantees the last DedupEntries/2 (see dedupTable).
+		return c, errorf(ErrInvalidConfig, "DedupEntries %d < 2 * MaxInflight %d", c.DedupEntries, c.MaxInflight)
+	case c.PrepareRetryTicks >= c.PrepareTimeoutTicks:
+		return c, errorf(ErrInvalidConfig, "PrepareRetryTicks %d >= PrepareTimeoutTicks %d",
+			c.PrepareRetryTicks, c.PrepareTimeoutTicks)
+	}
+	return c, nil
+}

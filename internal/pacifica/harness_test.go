@@ -1,0 +1,635 @@
+package pacifica
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// This file is the test driver shared by the interaction tests, the
+// randomized test and the benchmark: simulated disks, an in-memory network, a
+// fake meta server, and a checker of the safety properties.
+
+// disk is what survives a replica's crash: the persisted ballot, the
+// mutation log, and storage (every applied entry, in decree order).
+type disk struct {
+	ballot Ballot
+	// log is the effective log from logFirst on. Writing an entry at decree d
+	// discards the entries at decrees >= d, the replay rule of doc.go.
+	log      []Entry
+	logFirst Decree
+	applied  []Entry // applied[i] is decree i+1
+}
+
+func newDisk() *disk { return &disk{logFirst: 1} }
+
+func (d *disk) logLast() Decree        { return d.logFirst + Decree(len(d.log)) - 1 }
+func (d *disk) appliedDecree() Decree  { return Decree(len(d.applied)) }
+func (d *disk) logEntry(x Decree) bool { return x >= d.logFirst && x <= d.logLast() }
+
+// write appends e to the log. It returns the decree it truncated from, or 0.
+func (d *disk) write(e Entry) (Decree, error) {
+	var truncated Decree
+	if e.Decree < d.logFirst || e.Decree > d.logLast()+1 {
+		return 0, fmt.Errorf("log write %v outside %d..%d", e, d.logFirst, d.logLast()+1)
+	}
+	if e.Decree <= d.logLast() {
+		truncated = e.Decree
+		d.log = d.log[:e.Decree-d.logFirst]
+	}
+	d.log = append(d.log, e)
+	return truncated, nil
+}
+
+func (d *disk) apply(e Entry) error {
+	if e.Decree != d.appliedDecree()+1 {
+		return fmt.Errorf("apply %v after %d", e, d.appliedDecree())
+	}
+	if !d.logEntry(e.Decree) || d.log[e.Decree-d.logFirst].Ballot != e.Ballot {
+		return fmt.Errorf("apply %v which is not in the durable log", e)
+	}
+	d.applied = append(d.applied, e)
+	return nil
+}
+
+// read returns the effective log entries from..to.
+func (d *disk) read(from, to Decree) ([]Entry, error) {
+	if from < d.logFirst || to > d.logLast() || from > to {
+		return nil, fmt.Errorf("log holds %d..%d, not %d..%d", d.logFirst, d.logLast(), from, to)
+	}
+	return slices.Clone(d.log[from-d.logFirst : to-d.logFirst+1]), nil
+}
+
+// gc discards log entries up to to, which storage must hold.
+func (d *disk) gc(to Decree) {
+	to = min(to, d.appliedDecree(), d.logLast())
+	if to < d.logFirst {
+		return
+	}
+	d.log = slices.Clone(d.log[to-d.logFirst+1:])
+	d.logFirst = to + 1
+}
+
+// installCheckpoint replaces storage with src's and empties the log.
+func (d *disk) installCheckpoint(src *disk) Decree {
+	d.applied = slices.Clone(src.applied)
+	d.log = nil
+	d.logFirst = d.appliedDecree() + 1
+	return d.appliedDecree()
+}
+
+func (d *disk) durableState() DurableState {
+	return DurableState{Ballot: d.ballot, AppliedDecree: d.appliedDecree(), Entries: slices.Clone(d.log)}
+}
+
+// at returns the durable copy of decree x (storage first, then the log).
+func (d *disk) at(x Decree) (Entry, bool) {
+	if x >= 1 && x <= d.appliedDecree() {
+		return d.applied[x-1], true
+	}
+	if d.logEntry(x) {
+		return d.log[x-d.logFirst], true
+	}
+	return Entry{}, false
+}
+
+type node struct {
+	id          NodeID
+	r           *Replica // nil while crashed
+	disk        *disk
+	incarnation int
+	ready       *Ready // outstanding Ready, between startReady and finishReady
+}
+
+// job is driver work that completes after the Ready that asked for it.
+type job struct {
+	node NodeID
+	read *LogRead
+	ckpt *CheckpointRequest
+}
+
+// cluster is N replicas of one partition, the network between them and a
+// fake meta server.
+type cluster struct {
+	cfg   Config // template; ID is set per node
+	nodes map[NodeID]*node
+	ids   []NodeID
+	net   []Message
+	meta  Configuration
+	// proposals are ConfigProposals on their way to the meta server.
+	proposals []proposalFrom
+	jobs      []job
+	// deferJobs leaves jobs queued instead of running them at once.
+	deferJobs bool
+	check     *checker
+	out       io.Writer // trace, nil to keep quiet
+	nextSeq   uint64
+	now       int64
+	// onReply, if set, sees every reply a node hands out.
+	onReply func(from NodeID, rp Reply)
+}
+
+type proposalFrom struct {
+	from NodeID
+	p    ConfigProposal
+}
+
+func newCluster(cfg Config) *cluster {
+	return &cluster{cfg: cfg, nodes: make(map[NodeID]*node), check: newChecker()}
+}
+
+func (c *cluster) tracef(format string, args ...any) {
+	if c.out != nil {
+		fmt.Fprintf(c.out, format, args...)
+	}
+}
+
+func (c *cluster) addNode(id NodeID) error {
+	if _, ok := c.nodes[id]; ok {
+		return fmt.Errorf("node %s exists", id)
+	}
+	cfg := c.cfg
+	cfg.ID = id
+	r, err := New(cfg, DurableState{})
+	if err != nil {
+		return err
+	}
+	c.nodes[id] = &node{id: id, r: r, disk: newDisk(), incarnation: 1}
+	c.ids = append(c.ids, id)
+	slices.Sort(c.ids)
+	return nil
+}
+
+func (c *cluster) alive(id NodeID) bool {
+	n, ok := c.nodes[id]
+	return ok && n.r != nil
+}
+
+// crash loses everything but the disk; jobs in progress die with the node.
+func (c *cluster) crash(id NodeID) {
+	c.tracef("crash %s\n", id)
+	c.nodes[id].r = nil
+	c.nodes[id].ready = nil
+	c.jobs = slices.DeleteFunc(c.jobs, func(j job) bool { return j.node == id })
+}
+
+func (c *cluster) restart(id NodeID) error {
+	n := c.nodes[id]
+	cfg := c.cfg
+	cfg.ID = id
+	r, err := New(cfg, n.disk.durableState())
+	if err != nil {
+		return err
+	}
+	n.r = r
+	n.incarnation++
+	c.tracef("restart %s\n", r.Debug())
+	return nil
+}
+
+// entryText formats an entry with its payload.
+func entryText(e Entry) string {
+	if len(e.Data) == 0 {
+		return e.String()
+	}
+	return fmt.Sprintf("%s(%s)", e, e.Data)
+}
+
+// processReady runs node id's Ready through the simulated driver. With
+// crashAfter >= 0 the node crashes once its ballot is persisted, its messages
+// sent and crashAfter of its entries written, before the rest of the Ready
+// is carried out.
+func (c *cluster) processReady(id NodeID, crashAfter int) error {
+	c.startReady(id)
+	return c.finishReady(id, crashAfter, false)
+}
+
+// startReady takes node id's Ready, persists its ballot and sends its
+// messages: what a driver does first. The rest (finishReady) may happen
+// later, with other inputs reaching the replica in between.
+func (c *cluster) startReady(id NodeID) {
+	n := c.nodes[id]
+	rd := n.r.Ready()
+	n.ready = &rd
+	c.tracef("> %s ready\n", id)
+	if rd.Ballot != 0 {
+		n.disk.ballot = rd.Ballot
+		c.tracef("  ballot %d\n", rd.Ballot)
+	}
+	for _, m := range rd.Messages {
+		c.tracef("  send %s\n", m)
+		c.net = append(c.net, m)
+	}
+}
+
+// finishReady writes the entries of node id's outstanding Ready, applies,
+// replies, hands out its requests and calls Advance.
+func (c *cluster) finishReady(id NodeID, crashAfter int, header bool) error {
+	n := c.nodes[id]
+	rd := *n.ready
+	n.ready = nil
+	if header {
+		c.tracef("> %s ready (rest)\n", id)
+	}
+	if len(rd.Entries) > 0 {
+		var b strings.Builder
+		for i, e := range rd.Entries {
+			if crashAfter >= 0 && i == crashAfter {
+				break
+			}
+			b.WriteString(" " + entryText(e))
+			truncated, err := n.disk.write(e)
+			if err != nil {
+				return fmt.Errorf("node %s: %w", id, err)
+			}
+			if err := c.check.persisted(id, e); err != nil {
+				return err
+			}
+			if truncated != 0 && c.meta.HasMember(id) {
+				if err := c.check.ackedDurableOn(n, truncated); err != nil {
+					return err
+				}
+			}
+		}
+		c.tracef("  log%s\n", b.String())
+	}
+	if crashAfter >= 0 {
+		c.tracef("  crash\n")
+		c.crash(id)
+		return nil
+	}
+	if len(rd.Committed) > 0 {
+		var b strings.Builder
+		for _, e := range rd.Committed {
+			b.WriteString(" " + entryText(e))
+			if err := n.disk.apply(e); err != nil {
+				return fmt.Errorf("node %s: %w", id, err)
+			}
+			if err := c.check.applied(id, e); err != nil {
+				return err
+			}
+		}
+		c.tracef("  apply%s\n", b.String())
+	}
+	for _, rp := range rd.Replies {
+		c.tracef("  reply %s\n", rp)
+		if c.onReply != nil {
+			c.onReply(id, rp)
+		}
+		if rp.Err == nil {
+			if err := c.check.acked(rp); err != nil {
+				return err
+			}
+			for _, m := range c.members() {
+				if err := c.check.ackedDurableAt(c.nodes[m], rp.Decree); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, p := range rd.ConfigProposals {
+		c.tracef("  propose %s\n", p)
+		c.proposals = append(c.proposals, proposalFrom{from: id, p: p})
+	}
+	for _, lr := range rd.LogReads {
+		c.tracef("  log-read for %s %d..%d\n", lr.For, lr.From, lr.To)
+		c.jobs = append(c.jobs, job{node: id, read: &lr})
+	}
+	for _, cr := range rd.CheckpointRequests {
+		c.tracef("  checkpoint-request from %s\n", cr.From)
+		c.jobs = append(c.jobs, job{node: id, ckpt: &cr})
+	}
+	n.r.Advance(rd)
+	if !c.deferJobs {
+		for len(c.jobs) > 0 {
+			if err := c.runJob(0); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// runJob completes the i-th queued job.
+func (c *cluster) runJob(i int) error {
+	j := c.jobs[i]
+	c.jobs = slices.Delete(c.jobs, i, i+1)
+	n := c.nodes[j.node]
+	if n.r == nil {
+		return nil
+	}
+	switch {
+	case j.read != nil:
+		entries, err := n.disk.read(j.read.From, j.read.To)
+		if err != nil {
+			c.tracef("  log-read for %s %d..%d failed: %v\n", j.read.For, j.read.From, j.read.To, err)
+		}
+		n.r.LogReadResult(*j.read, entries, err)
+	case j.ckpt != nil:
+		src := c.nodes[j.ckpt.From]
+		if src == nil || src.r == nil {
+			c.tracef("  %s: checkpoint source %s is down\n", j.node, j.ckpt.From)
+			return nil
+		}
+		decree := src.disk.appliedDecree()
+		if err := n.r.InstallCheckpoint(*j.ckpt, decree); err != nil {
+			if errors.Is(err, ErrReadyOutstanding) {
+				c.jobs = append(c.jobs, j) // try again later
+				return nil
+			}
+			if errors.Is(err, ErrCheckpointNotWanted) {
+				c.tracef("  %s: discard checkpoint of %s: %v\n", j.node, src.id, err)
+				return nil
+			}
+			return err
+		}
+		n.disk.installCheckpoint(src.disk)
+		c.check.windowFloor = max(c.check.windowFloor, decree)
+		c.tracef("  %s: installed checkpoint of %s at %d\n", j.node, src.id, decree)
+		return c.check.checkpoint(j.node, n.disk)
+	}
+	return nil
+}
+
+// deliver hands the i-th message in flight to its recipient.
+func (c *cluster) deliver(i int) error {
+	m := c.net[i]
+	c.net = slices.Delete(c.net, i, i+1)
+	n, ok := c.nodes[m.To]
+	if !ok || n.r == nil {
+		c.tracef("  drop %s (down)\n", m)
+		return nil
+	}
+	err := n.r.Step(m)
+	if err != nil && !errors.Is(err, ErrStaleBallot) {
+		return fmt.Errorf("node %s stepping %s: %w", m.To, m, err)
+	}
+	c.tracef("  deliver %s\n", m)
+	return nil
+}
+
+// propose submits a write at node id.
+func (c *cluster) propose(id NodeID, rid RequestID, data string) (Decree, error) {
+	n := c.nodes[id]
+	if n.r == nil {
+		return 0, fmt.Errorf("node %s is down", id)
+	}
+	d, err := n.r.Propose(rid, []byte(data), c.now)
+	if err != nil {
+		c.tracef("%s: %s refused: %v\n", id, rid, err)
+	} else {
+		c.tracef("%s: %s -> decree %d\n", id, rid, d)
+	}
+	if err == nil {
+		if cerr := c.check.accepted(n); cerr != nil {
+			return 0, cerr
+		}
+	}
+	return d, err
+}
+
+// members lists the meta server's current members.
+func (c *cluster) members() []NodeID {
+	var ms []NodeID
+	if c.meta.Primary != "" {
+		ms = append(ms, c.meta.Primary)
+	}
+	return append(ms, c.meta.Secondaries...)
+}
+
+// setConfig makes cfg (ballot ignored) the meta server's next configuration
+// and returns it.
+func (c *cluster) setConfig(primary NodeID, secondaries []NodeID) (Configuration, error) {
+	prev := c.meta
+	next := Configuration{Ballot: prev.Ballot + 1, Primary: primary, Secondaries: slices.Clone(secondaries)}
+	if err := next.validate(); err != nil {
+		return prev, err
+	}
+	c.meta = next
+	c.tracef("meta: b%d primary=%s secondaries=%v\n", next.Ballot, next.Primary, next.Secondaries)
+	// Every member of the new configuration must hold every acknowledged
+	// write; this is the property the protocol exists for.
+	for _, m := range c.members() {
+		if err := c.check.ackedDurableOn(c.nodes[m], 1); err != nil {
+			return prev, err
+		}
+	}
+	return next, nil
+}
+
+// pushConfig delivers the meta configuration to the nodes concerned (its
+// members and those of prev) directly.
+func (c *cluster) pushConfig(prev Configuration) error {
+	targets := append(c.members(), prev.Primary)
+	targets = append(targets, prev.Secondaries...)
+	slices.Sort(targets)
+	targets = slices.Compact(targets)
+	for _, id := range targets {
+		if id == "" || !c.alive(id) {
+			continue
+		}
+		if err := c.pushTo(id, c.meta); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pushTo delivers cfg to node id, if it is up.
+func (c *cluster) pushTo(id NodeID, cfg Configuration) error {
+	if !c.alive(id) {
+		return nil
+	}
+	err := c.nodes[id].r.UpdateConfig(cfg)
+	if err != nil && !errors.Is(err, ErrStaleBallot) {
+		return fmt.Errorf("node %s config b%d: %w", id, cfg.Ballot, err)
+	}
+	c.tracef("  push b%d to %s: %s\n", cfg.Ballot, id, c.nodes[id].r.Status())
+	return nil
+}
+
+// applyProposal is the fake meta server's handling of a primary's proposal.
+// It validates like Pegasus' partition_guardian: current ballot, sent by the
+// primary, node in the right role.
+func (c *cluster) applyProposal(pf proposalFrom) (applied bool, err error) {
+	p, cur := pf.p, c.meta
+	if p.Ballot != cur.Ballot || pf.from != cur.Primary {
+		return false, nil
+	}
+	secondaries := slices.Clone(cur.Secondaries)
+	switch p.Type {
+	case ConfigDowngradeToInactive:
+		if !slices.Contains(secondaries, p.Node) {
+			return false, nil
+		}
+		secondaries = slices.DeleteFunc(secondaries, func(n NodeID) bool { return n == p.Node })
+	case ConfigUpgradeToSecondary:
+		if cur.HasMember(p.Node) {
+			return false, nil
+		}
+		secondaries = append(secondaries, p.Node)
+	case ConfigForceUpdateBallot:
+		if p.Node != cur.Primary {
+			return false, nil
+		}
+	default:
+		return false, nil
+	}
+	if _, err := c.setConfig(cur.Primary, secondaries); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// checker verifies the safety properties as the cluster runs.
+type checker struct {
+	// history is the committed entry at each decree, as first applied.
+	history map[Decree]Entry
+	// idDecree is the decree each request id was applied at.
+	idDecree map[RequestID]Decree
+	// ackedIDs are the writes a client was told committed.
+	ackedIDs map[RequestID]Decree
+	ackedAt  map[Decree]RequestID
+	maxAcked Decree
+	// identity is the content of each (ballot, decree) ever persisted.
+	identity map[[2]int64]string
+	// writer is the node (and incarnation) that accepted writes in a ballot.
+	writer map[Ballot]string
+	// windowFloor is the highest decree dropped from a log (garbage
+	// collection, checkpoint). A replica recognises a retry only while the
+	// original is in its log, so a request first applied at or below it may
+	// legitimately run again (doc.go, exactly-once window).
+	windowFloor Decree
+}
+
+func newChecker() *checker {
+	return &checker{
+		history:  make(map[Decree]Entry),
+		idDecree: make(map[RequestID]Decree),
+		ackedIDs: make(map[RequestID]Decree),
+		ackedAt:  make(map[Decree]RequestID),
+		identity: make(map[[2]int64]string),
+		writer:   make(map[Ballot]string),
+	}
+}
+
+func content(e Entry) string { return fmt.Sprintf("%s/%d/%q", e.RequestID, e.Timestamp, e.Data) }
+
+// persisted: an entry id denotes one mutation, wherever it is written.
+func (k *checker) persisted(id NodeID, e Entry) error {
+	key := [2]int64{int64(e.Ballot), int64(e.Decree)}
+	if prev, ok := k.identity[key]; ok && prev != content(e) {
+		return fmt.Errorf("node %s persisted %s as %s, elsewhere it is %s", id, e, content(e), prev)
+	}
+	k.identity[key] = content(e)
+	return nil
+}
+
+// applied: every replica applies a prefix of one history, and a request id
+// is applied at most once in it.
+func (k *checker) applied(id NodeID, e Entry) error {
+	if h, ok := k.history[e.Decree]; ok {
+		if content(h) != content(e) {
+			return fmt.Errorf("node %s applied %s=%s, history has %s=%s", id, e, content(e), h, content(h))
+		}
+		return nil
+	}
+	k.history[e.Decree] = e
+	if !e.RequestID.IsZero() {
+		if d, ok := k.idDecree[e.RequestID]; ok && d != e.Decree && d > k.windowFloor {
+			return fmt.Errorf("request %s applied twice, at %d and %d", e.RequestID, d, e.Decree)
+		} else if !ok {
+			k.idDecree[e.RequestID] = e.Decree
+		}
+	}
+	if rid, ok := k.ackedAt[e.Decree]; ok && rid != e.RequestID {
+		return fmt.Errorf("decree %d acknowledged for %s, applied as %s", e.Decree, rid, e.RequestID)
+	}
+	return nil
+}
+
+// acked: a write is acknowledged once, at the decree history gives it.
+func (k *checker) acked(rp Reply) error {
+	if d, ok := k.ackedIDs[rp.ID]; ok && d != rp.Decree && !rp.ID.IsZero() && d > k.windowFloor {
+		return fmt.Errorf("request %s acknowledged at %d and %d", rp.ID, d, rp.Decree)
+	}
+	if h, ok := k.history[rp.Decree]; ok && h.RequestID != rp.ID {
+		return fmt.Errorf("request %s acknowledged at %d, which holds %s", rp.ID, rp.Decree, h.RequestID)
+	}
+	k.ackedIDs[rp.ID] = rp.Decree
+	k.ackedAt[rp.Decree] = rp.ID
+	k.maxAcked = max(k.maxAcked, rp.Decree)
+	return nil
+}
+
+// ackedDurableOn: node n's disk holds every acknowledged write at decrees
+// >= from, as history has it.
+func (k *checker) ackedDurableOn(n *node, from Decree) error {
+	for d := max(from, 1); d <= k.maxAcked; d++ {
+		if err := k.ackedDurableAt(n, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ackedDurableAt: node n's disk holds the acknowledged write at decree d.
+func (k *checker) ackedDurableAt(n *node, d Decree) error {
+	if rid, ok := k.ackedAt[d]; ok {
+		e, ok := n.disk.at(d)
+		if !ok || e.RequestID != rid {
+			return fmt.Errorf("member %s lost acknowledged write %s at decree %d", n.id, rid, d)
+		}
+		if h, ok := k.history[d]; ok && content(h) != content(e) {
+			return fmt.Errorf("member %s holds %s at decree %d, history has %s", n.id, content(e), d, content(h))
+		}
+	}
+	return nil
+}
+
+// checkpoint: an installed checkpoint is a prefix of history.
+func (k *checker) checkpoint(id NodeID, d *disk) error {
+	for _, e := range d.applied {
+		if h, ok := k.history[e.Decree]; ok && content(h) != content(e) {
+			return fmt.Errorf("node %s installed a checkpoint with %s, history has %s", id, e, h)
+		}
+	}
+	return nil
+}
+
+// accepted: one node (in one incarnation) accepts writes in a ballot.
+func (k *checker) accepted(n *node) error {
+	b := n.r.Ballot()
+	who := fmt.Sprintf("%s#%d", n.id, n.incarnation)
+	if prev, ok := k.writer[b]; ok && prev != who {
+		return fmt.Errorf("ballot %d: both %s and %s accepted writes", b, prev, who)
+	}
+	k.writer[b] = who
+	return nil
+}
+
+// finalCheck verifies that every member of the configuration durably holds
+// every acknowledged write at its decree, and applied a prefix of history.
+// With requireApplied, members must also have applied every acknowledged
+// write.
+func (c *cluster) finalCheck(requireApplied bool) error {
+	maxAcked := c.check.maxAcked
+	for _, id := range c.members() {
+		n := c.nodes[id]
+		if requireApplied && n.disk.appliedDecree() < maxAcked {
+			return fmt.Errorf("member %s applied %d, writes are acknowledged up to %d",
+				id, n.disk.appliedDecree(), maxAcked)
+		}
+		for _, e := range n.disk.applied {
+			if h := c.check.history[e.Decree]; content(h) != content(e) {
+				return fmt.Errorf("member %s applied %s=%s, history has %s", id, e, content(e), content(h))
+			}
+		}
+		if err := c.check.ackedDurableOn(n, 1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
