@@ -194,7 +194,7 @@ func (f *rollingFlags) connect(ctx context.Context, requireMeta bool) (*rollConn
 		cancel()
 		if err != nil && (requireMeta || len(f.etcd) == 0 || f.clusterName == "") {
 			c.Close()
-			return nil, fmt.Errorf("rolling-update: cluster_info: %w", err)
+			return nil, fmt.Errorf("rolling-update: cluster_info: %w (name more meta servers with --meta, or the roll's etcd with --etcd-endpoints and --cluster-name)", err)
 		}
 	}
 	endpoints := f.etcd
@@ -444,6 +444,9 @@ func (f *rollingFlags) connectStored(cmd *cobra.Command) (*rollConn, rolling.Rec
 	if c.cluster == nil {
 		c.cluster = rolling.DialCluster(rec.Run.Metas)
 	}
+	// Every meta server of the plan is watched, including one that was
+	// down (and so unlisted) when cluster_info was read.
+	c.cluster.AddMetas(rec.State.Plan.Metas...)
 	return c, rec, nil
 }
 

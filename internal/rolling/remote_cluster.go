@@ -92,6 +92,15 @@ func (c *RemoteCluster) Info(ctx context.Context) (ClusterInfo, error) {
 	return info, nil
 }
 
+// AddMetas adds meta servers to ask for their own status, e.g. those of a
+// stored plan: a meta server that was down when cluster_info was read is
+// missing from its list, yet the roll must see it come back.
+func (c *RemoteCluster) AddMetas(addrs ...string) {
+	for _, a := range addrs {
+		c.learnMeta(a)
+	}
+}
+
 func (c *RemoteCluster) learnMeta(addr string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -173,6 +182,9 @@ func (c *RemoteCluster) Metas(ctx context.Context) ([]plan.MetaStatus, error) {
 					out[i].Leader = out[i].Leader || m.GetLeader()
 					out[i].BeaconsFrom = int(m.GetBeaconsReceivedFrom())
 				}
+				// A meta server that registered since is asked from the
+				// next call on.
+				c.learnMeta(m.GetAddress())
 			}
 		})
 	}
