@@ -22,6 +22,8 @@ type fakeMetaServer struct {
 	pb.UnimplementedMetaServer
 	addr, leader string
 	beacons      int32
+	// others are meta servers this one lists besides itself.
+	others []string
 
 	mu     sync.Mutex
 	knobs  map[string]string
@@ -41,7 +43,16 @@ func (s *fakeMetaServer) ClusterInfo(ctx context.Context, _ *pb.ClusterInfoReque
 	defer s.mu.Unlock()
 	return &pb.ClusterInfoResponse{Leader: s.leader, MetaFunctionLevel: "fl_" + s.level,
 		EtcdEndpoints: "http://127.0.0.1:2379, http://127.0.0.2:2379", ClusterName: "c1",
-		Metas: []*pb.MetaServerInfo{{Address: s.addr, Leader: s.addr == s.leader, ProtocolVersion: "1.0", BeaconsReceivedFrom: s.beacons}}}, nil
+		Metas: append([]*pb.MetaServerInfo{{Address: s.addr, Leader: s.addr == s.leader, ProtocolVersion: "1.0", BeaconsReceivedFrom: s.beacons}},
+			s.otherInfos()...)}, nil
+}
+
+func (s *fakeMetaServer) otherInfos() []*pb.MetaServerInfo {
+	var out []*pb.MetaServerInfo
+	for _, o := range s.others {
+		out = append(out, &pb.MetaServerInfo{Address: o, ProtocolVersion: "1.0"})
+	}
+	return out
 }
 
 func (s *fakeMetaServer) ListNodes(ctx context.Context, _ *pb.ListNodesRequest) (*pb.ListNodesResponse, error) {
@@ -228,6 +239,21 @@ func TestRemoteClusterFollowsTheLeaderAndMapsAnswers(t *testing.T) {
 	}
 	if err := c.KillPartitions(ctx, replicaAddr); err != nil || !replica.killed {
 		t.Fatalf("KillPartitions: %v", err)
+	}
+
+	// A meta server that registers later (it was down when cluster_info
+	// was read) is watched as soon as one lists it; one that does not
+	// answer is reported down.
+	leader.mu.Lock()
+	leader.others = []string{"127.0.0.1:1"}
+	leader.mu.Unlock()
+	for range 2 {
+		if metas, err = c.Metas(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(metas) != 3 || metas[2].Node != "127.0.0.1:1" || metas[2].Alive {
+		t.Fatalf("metas after a new one registered: %+v", metas)
 	}
 
 	// A meta server that stops answering is reported down, not dropped.
