@@ -65,8 +65,8 @@ one at a time, the way the Pegasus rolling-restart guide does it by hand:
               re-replication, wait until every partition is fully healthy
   simple mode per replica server: stop, [install], start, wait fully healthy
 
-then the meta servers, followers first, each waited for until it hears every
-replica server, then the collector. Every wait is a gate on the cluster's state
+then the meta servers, followers first, each waited for until it is up and the
+leader hears every replica server, then the collector. Every wait is a gate on the cluster's state
 with a timeout; a step that times out fails the roll, which then starts any
 server it stopped and restores every knob it changed.
 

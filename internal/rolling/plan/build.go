@@ -42,7 +42,8 @@ type Plan struct {
 //	          replica.kill_partition; stop; [install]; start; wait ALIVE;
 //	          add_secondary_max N; wait fully healthy
 //	each meta server, followers first, leader last:
-//	          check role; stop; [install]; start; wait beacons from all replicas
+//	          check role; stop; [install]; start; wait until up and the
+//	          leader has beacons from all replicas
 //	collector: stop; [install]; start; wait reporting
 //	reset:    add_secondary_max and assign_delay_ms back; meta level back
 //

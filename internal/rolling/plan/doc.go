@@ -30,8 +30,8 @@
 // every wait is a gate on structured state with a timeout of base plus a
 // per-partition allowance; a gate that times out fails the roll with the
 // last thing it saw, and the roll then undoes its changes. Meta servers are
-// not given a blind 30 s: each waits until it has beacons from every
-// replica server. The collector's availability pauses the roll while it is
+// not given a blind 30 s: each waits until it is up and the leader hears
+// beacons from every replica server. The collector's availability pauses the roll while it is
 // below a threshold. And the whole progress is one JSON document, so a new
 // orchestrator resumes where a dead one stopped.
 //

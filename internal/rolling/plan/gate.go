@@ -90,13 +90,19 @@ func (m *Machine) gate(i int, obs Observation) (ok bool, observed string) {
 		return m.metaRole(i, obs.Metas)
 
 	case KindWaitMetaReady:
+		// Replica servers beacon the leader only (as in Pegasus), so a
+		// restarted follower may never count any; what must hold is that
+		// the restarted server is up and a leader hears every replica
+		// server. When the restart moved leadership, that is the new
+		// leader re-establishing the beacons.
 		if obs.Metas == nil {
 			return false, ""
 		}
-		leader, target, found := "", MetaStatus{}, false
+		var leader, target MetaStatus
+		found := false
 		for _, ms := range obs.Metas {
 			if ms.Alive && ms.Leader {
-				leader = ms.Node
+				leader = ms
 			}
 			if ms.Node == step.Node {
 				target, found = ms, true
@@ -106,11 +112,11 @@ func (m *Machine) gate(i int, obs Observation) (ok bool, observed string) {
 		switch {
 		case !found || !target.Alive:
 			return false, step.Node + " not up"
-		case leader == "":
+		case leader.Node == "":
 			return false, "no meta leader"
-		case target.BeaconsFrom < want:
-			return false, fmt.Sprintf("%s has beacons from %d of %d replica servers",
-				step.Node, target.BeaconsFrom, want)
+		case leader.BeaconsFrom < want:
+			return false, fmt.Sprintf("leader %s has beacons from %d of %d replica servers",
+				leader.Node, leader.BeaconsFrom, want)
 		}
 		return true, ""
 

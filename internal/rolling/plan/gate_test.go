@@ -188,3 +188,36 @@ func TestReportOpenWindow(t *testing.T) {
 		t.Fatalf("report %+v", r)
 	}
 }
+
+// Replica servers beacon the meta leader only, so a restarted follower
+// counts none: the gate asks that the follower is up and the leader hears
+// every replica server.
+func TestWaitMetaReadyCountsTheLeadersBeacons(t *testing.T) {
+	p, err := Build(testSnapshot(), Options{Nodes: []string{"m2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMachine(p)
+	metas := func(leaderBeacons int) []MetaStatus {
+		return []MetaStatus{
+			{Node: "m1", Alive: true, Leader: true, BeaconsFrom: leaderBeacons},
+			{Node: "m2", Alive: true},
+		}
+	}
+	m.Next(at(1), Observation{})
+	m.Next(at(2), Observation{Cluster: view(4)})                               // 1: healthy
+	m.Next(at(3), Observation{Metas: metas(3)})                                // 2: m2 is a follower
+	m.Next(at(4), Observation{Results: []ActionResult{{Step: 3, Attempt: 1}}}) // 3: stopped
+	m.Next(at(5), Observation{Results: []ActionResult{{Step: 4, Attempt: 1}}}) // 4: started
+	if n, st := current(t, m); n != 5 || st != StepRunning {
+		t.Fatalf("at step %d %s, want the wait for m2", n, st)
+	}
+	m.Next(at(6), Observation{Metas: metas(2)})
+	if n, _ := current(t, m); n != 5 || m.State().Steps[4].Observed != "leader m1 has beacons from 2 of 3 replica servers" {
+		t.Fatalf("at step %d, observed %q", n, m.State().Steps[4].Observed)
+	}
+	m.Next(at(7), Observation{Metas: metas(3)})
+	if m.Status() != StatusSucceeded {
+		t.Fatalf("status %s: %s", m.Status(), m.Reason())
+	}
+}

@@ -44,7 +44,8 @@ const (
 	// to go, so leadership moves once, not once per meta server.
 	KindCheckMetaRole StepKind = "check-meta-role"
 	// KindWaitMetaReady waits until the restarted meta server is up, a
-	// leader exists, and it has received beacons from every replica server.
+	// leader exists, and the leader has received beacons from every replica
+	// server since it started.
 	KindWaitMetaReady StepKind = "wait-meta-ready"
 	// KindWaitCollector waits until the restarted collector reports.
 	KindWaitCollector StepKind = "wait-collector"
@@ -134,8 +135,8 @@ func (s Step) Waits(replicaServers int) string {
 	case KindCheckMetaRole:
 		return fmt.Sprintf("a meta leader exists and %s is a follower, unless no follower is left (cluster_info)", s.Node)
 	case KindWaitMetaReady:
-		return fmt.Sprintf("%s is up, a leader is elected and %s has beacons from all %d replica servers (cluster_info)",
-			s.Node, s.Node, replicaServers)
+		return fmt.Sprintf("%s is up, a leader is elected and the leader has beacons from all %d replica servers (cluster_info)",
+			s.Node, replicaServers)
 	case KindWaitCollector:
 		return fmt.Sprintf("collector %s reports", s.Node)
 	}
