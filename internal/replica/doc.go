@@ -1,0 +1,79 @@
+// Package replica is the replica server: it hosts partition replicas, each a
+// thin driver around the pure PacificA core (internal/pacifica) with its own
+// mutation log (internal/mutlog) and Pebble store (internal/storage), and
+// connects them to clients, to the other replica servers and to the meta
+// servers.
+//
+// # Goroutines
+//
+// One goroutine per partition replica runs everything that touches its core
+// (partition.go): the core is not safe for concurrent use, and one goroutine
+// per replica makes every replica's inputs naturally ordered without locks.
+// Replicas are cheap when idle (a parked goroutine), so a server with
+// thousands of them pays nothing for the ones without traffic; a worker pool
+// would have to re-create that per-replica ordering.
+//
+// The goroutine sleeps until its inbox (inbox.go) is signalled, then takes
+// every queued input at once (client writes, peer messages, configurations,
+// log-append completions, log reads, fetched checkpoints), feeds them to the
+// core, applies pending ticks, and carries out the core's Ready. Taking
+// everything at once is what batches under load: all writes that arrived
+// while the previous batch was being fsynced land in one Ready, one log
+// append, one prepare per secondary.
+//
+// Around the replicas, per server: one ticker ticks every core (100 ms); a
+// flusher makes stores durable and trims logs; a beacon loop reports to the
+// meta leader (beacon.go); a proposal queue carries the cores' configuration
+// proposals to it (meta.go); one sender goroutine per destination server
+// batches the messages of all partitions into one stream (transport.go); and
+// each client stream has one writer goroutine (data.go).
+//
+// # Carrying out a Ready
+//
+// In the core's contract order (carryOut in partition.go): a new ballot is
+// written to the replica's info file and synced; messages are queued to the
+// transport; entries are handed to the log's group commit (AppendAsync) and
+// the core gets no further Ready until the append completes, when Advance is
+// called; meanwhile committed entries (already durable, the core hands out
+// only those) are applied to the store in decree order, and the waiting
+// client writes are answered with their results. Proposals, log reads for
+// learners and checkpoint copies run asynchronously and report back through
+// the inbox. While an append is in flight the goroutine keeps taking inputs,
+// so the next batch forms during the fsync.
+//
+// Records in the log carry the replica's persisted ballot rather than the
+// entry's (logentry.go), which makes the log's supersede rule equal the core's
+// replay rule.
+//
+// # Reads, leases and safety
+//
+// Reads go straight to the store, on the client stream's goroutines, when
+// the partition's published view (replicaView) says the core allows reads
+// and the server's lease is valid (beacon.go). The view is republished after
+// every batch of inputs and before any message of the following Ready is
+// sent. A primary deposed by a new configuration therefore stops serving
+// reads before its acknowledgement can let the new primary commit anything,
+// and a read it still serves is concurrent with every write it misses.
+//
+// # Restart
+//
+// New opens every replica found in data_dir: the store's applied decree is
+// its durable decree (its WAL is off), the log is replayed from the next
+// decree, and the core is rebuilt from both plus the persisted ballot. Only
+// what lies past the durable decree is replayed; a replica closed by
+// replica.kill_partition or a graceful shutdown flushed first and replays
+// nothing. Replicas start inactive; the meta server's configurations,
+// through beacon answers or pushes, give them their roles. A configuration
+// naming this server for a partition it does not hold opens a new replica.
+//
+// # Learning
+//
+// The core decides how a learner catches up; the driver serves its requests:
+// old log entries from the on-disk log (partition.readLog), and storage
+// checkpoints streamed by ReplicaPeer.FetchCheckpoint and installed by
+// swapping directories (checkpoint.go).
+//
+// # Files
+//
+// See layout.go for the directory layout.
+package replica

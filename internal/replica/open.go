@@ -1,0 +1,110 @@
+package replica
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pegasus-go/pegasus/internal/mutlog"
+	"github.com/pegasus-go/pegasus/internal/pacifica"
+	"github.com/pegasus-go/pegasus/internal/storage"
+)
+
+// openPartition opens the replica whose identity info gives, creating its
+// directory if create is set, replays its log and starts its goroutine. The
+// replica starts inactive and waits for the meta server's configuration.
+//
+// Restart cost is the replay: the store on disk holds everything up to its
+// durable decree (a prefix of what was applied, since its WAL is off), and
+// only log records past it are read. A replica closed by kill_partition or
+// a graceful shutdown flushed its store first and replays nothing.
+func (s *Server) openPartition(info replicaInfo, create bool) (*partition, error) {
+	began := time.Now()
+	g := info.gpid()
+	dir := s.replicaDir(g)
+	fs := s.fs
+	if create {
+		if err := fs.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("replica: create %s: %w", dir, err)
+		}
+		if _, err := fs.Stat(fs.PathJoin(dir, infoFileName)); isNotExist(err) {
+			if err := writeReplicaInfo(fs, dir, info); err != nil {
+				return nil, err
+			}
+			if err := syncDir(fs, s.cfg.DataDir); err != nil {
+				return nil, fmt.Errorf("replica: sync %s: %w", s.cfg.DataDir, err)
+			}
+		}
+	}
+	stored, err := readReplicaInfo(fs, dir)
+	if err != nil {
+		return nil, err
+	}
+	if stored.gpid() != g {
+		return nil, errorf(ErrCorruptInfo, "%s holds partition %s", dir, stored.gpid())
+	}
+	if err := removeTemporaries(fs, dir); err != nil {
+		return nil, err
+	}
+
+	store, err := storage.Open(fs.PathJoin(dir, storeDirName), s.storeOptions())
+	if err != nil {
+		return nil, err
+	}
+	plog, err := mutlog.Open(fs, fs.PathJoin(dir, logDirName), s.logOptions(g))
+	if err != nil {
+		return nil, errors.Join(err, store.Close())
+	}
+	durable := store.LastAppliedDecree()
+	entries, err := replay(plog, durable)
+	if err == nil {
+		var core *pacifica.Replica
+		core, err = pacifica.New(s.coreConfig(stored), pacifica.DurableState{
+			Ballot:        pacifica.Ballot(stored.Ballot),
+			AppliedDecree: pacifica.Decree(durable),
+			Entries:       entries,
+		})
+		if err == nil {
+			p := &partition{
+				srv:            s,
+				g:              g,
+				dir:            dir,
+				log:            s.log.With("gpid", g.String()),
+				partitionCount: stored.PartitionCount,
+				core:           core,
+				plog:           plog,
+				info:           stored,
+			}
+			p.store.Store(store)
+			p.stats.opened = time.Now()
+			p.stats.openDuration = time.Since(began)
+			p.stats.replayedEntries = len(entries)
+			p.log.Info("partition replica opened", "durable_decree", durable, "replayed", len(entries),
+				"ballot", stored.Ballot, "took", p.stats.openDuration.Round(time.Microsecond))
+			p.start()
+			return p, nil
+		}
+	}
+	return nil, errors.Join(fmt.Errorf("replica: open %s: %w", g, err), plog.Close(), store.Close())
+}
+
+// replay returns the effective log entries after decree durable. They must
+// be contiguous: the log is only ever cut below the store's durable decree,
+// so a hole means damage, and the replica must not guess past it.
+func replay(plog *mutlog.Log, durable int64) ([]pacifica.Entry, error) {
+	var entries []pacifica.Entry
+	next := durable + 1
+	err := plog.Replay(next, func(rec mutlog.Record) error {
+		if rec.Decree != next {
+			return errorf(ErrCorruptLog, "log jumps from decree %d to %d", next-1, rec.Decree)
+		}
+		e, err := decodeLogEntry(rec)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, e)
+		next++
+		return nil
+	})
+	return entries, err
+}

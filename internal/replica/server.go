@@ -1,0 +1,506 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/mutlog"
+	"github.com/pegasus-go/pegasus/internal/pacifica"
+	"github.com/pegasus-go/pegasus/internal/rpc"
+	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/storage"
+)
+
+// DefaultTickInterval is the replication core's tick: its timeouts are
+// counted in ticks of this length.
+const DefaultTickInterval = 100 * time.Millisecond
+
+// Options are the parts of a server that are not configuration: injected
+// dependencies and tuning for tests. The zero value is the production setup.
+type Options struct {
+	// FS holds every store and log; nil means the operating system's.
+	// Tests inject faults through it.
+	FS vfs.FS
+	// Logger receives structured logs; nil means slog.Default(). Every line
+	// carries the node, and lines about one partition its gpid.
+	Logger *slog.Logger
+	// TickInterval is the core's tick; zero means DefaultTickInterval.
+	TickInterval time.Duration
+	// MetricsHandler, if set, is served at /metrics on http_listen.
+	MetricsHandler http.Handler
+	// LogSegmentBytes, if set, overrides log_private_file_size_mb with a
+	// size in bytes (tests use small segments so that GC has work).
+	LogSegmentBytes int64
+	// CoreConfig, if set, adjusts the replication core's tuning after it
+	// was derived from the configuration.
+	CoreConfig func(*pacifica.Config)
+}
+
+// Server is a replica server: it hosts partition replicas, serves clients
+// and peers over gRPC, and reports to the meta servers.
+type Server struct {
+	cfg     config.Replica
+	opts    Options
+	fs      vfs.FS
+	log     *slog.Logger
+	node    pacifica.NodeID
+	started time.Time
+
+	grpcLis  net.Listener
+	httpLis  net.Listener
+	httpAddr string
+	grpcSrv  *grpc.Server
+	httpSrv  *http.Server
+	cache    *pebble.Cache
+
+	peers     *transport
+	meta      *metaClient
+	proposals *proposalQueue
+
+	mu           sync.Mutex
+	partitions   map[gpid]*partition
+	opening      map[gpid]*opening
+	closingCount int
+	tables       map[int32]*pb.TableInfo
+	closed       bool
+
+	// lease is the end of the lease in Unix nanoseconds (see beacon.go).
+	lease     atomic.Int64
+	tempSeq   atomic.Uint64
+	openSlots chan struct{}
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	stop   sync.Once
+}
+
+// concurrentOpens bounds the replicas opened (and replayed) at once.
+const concurrentOpens = 4
+
+// New creates a server: it binds the listeners and opens every replica
+// found in data_dir, each replaying its log past its store's durable decree.
+// The replicas stay inactive until the meta server's configurations arrive;
+// nothing is served until Start.
+func New(cfg config.Replica, opts Options) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.FS == nil {
+		opts.FS = vfs.Default
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.TickInterval <= 0 {
+		opts.TickInterval = DefaultTickInterval
+	}
+	s := &Server{
+		cfg:        cfg,
+		opts:       opts,
+		fs:         opts.FS,
+		started:    time.Now(),
+		partitions: make(map[gpid]*partition),
+		opening:    make(map[gpid]*opening),
+		tables:     make(map[int32]*pb.TableInfo),
+		openSlots:  make(chan struct{}, concurrentOpens),
+	}
+	if err := s.fs.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("replica: create data_dir: %w", err)
+	}
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("replica: listen: %w", err)
+	}
+	s.grpcLis = lis
+	s.node = pacifica.NodeID(cfg.Listen)
+	if strings.HasSuffix(cfg.Listen, ":0") {
+		s.node = pacifica.NodeID(lis.Addr().String())
+	}
+	s.log = opts.Logger.With("node", string(s.node))
+	if cfg.HTTPListen != "" {
+		if s.httpLis, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
+			_ = lis.Close()
+			return nil, fmt.Errorf("replica: listen http: %w", err)
+		}
+		s.httpAddr = s.httpLis.Addr().String()
+	}
+	if cfg.BlockCacheMB > 0 {
+		s.cache = pebble.NewCache(int64(cfg.BlockCacheMB) << 20)
+	}
+	s.peers = newTransport(s.node, dial, s.log)
+	s.meta = newMetaClient(cfg.MetaServers, dial)
+	s.proposals = newProposalQueue(s)
+	if err := s.loadPartitions(); err != nil {
+		s.release()
+		return nil, err
+	}
+	s.grpcSrv = grpc.NewServer(rpc.ServerOptions()...)
+	pb.RegisterReplicaClientServer(s.grpcSrv, clientService{s: s})
+	pb.RegisterReplicaPeerServer(s.grpcSrv, peerService{s: s})
+	pb.RegisterReplicaAdminServer(s.grpcSrv, adminService{s: s})
+	if s.httpLis != nil {
+		s.httpSrv = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+	}
+	return s, nil
+}
+
+// The gRPC services are thin adapters, so that the generated "unimplemented"
+// embeddings stay out of Server's method set.
+type (
+	clientService struct {
+		pb.UnimplementedReplicaClientServer
+		s *Server
+	}
+	peerService struct {
+		pb.UnimplementedReplicaPeerServer
+		s *Server
+	}
+	adminService struct {
+		pb.UnimplementedReplicaAdminServer
+		s *Server
+	}
+)
+
+func (c clientService) Data(stream pb.ReplicaClient_DataServer) error { return c.s.serveData(stream) }
+
+func (p peerService) Replicate(stream pb.ReplicaPeer_ReplicateServer) error {
+	return p.s.serveReplicate(stream)
+}
+
+func (p peerService) FetchCheckpoint(req *pb.CheckpointRequest, stream pb.ReplicaPeer_FetchCheckpointServer) error {
+	return p.s.serveCheckpoint(req, stream)
+}
+
+func dial(addr string) (*grpc.ClientConn, error) {
+	opts := append(rpc.ClientOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return grpc.NewClient(addr, opts...)
+}
+
+// Node returns the server's identity in partition configurations, its
+// gRPC address.
+func (s *Server) Node() string { return string(s.node) }
+
+// HTTPAddr returns the address the HTTP listener is bound to, or "".
+func (s *Server) HTTPAddr() string { return s.httpAddr }
+
+// Start serves gRPC and HTTP and starts the beacon, tick, flush and
+// proposal loops. It returns at once.
+func (s *Server) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.goLoop(func() {
+		if err := s.grpcSrv.Serve(s.grpcLis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			s.log.Error("grpc server stopped", "err", err)
+		}
+	})
+	if s.httpSrv != nil {
+		s.goLoop(func() {
+			if err := s.httpSrv.Serve(s.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("http server stopped", "err", err)
+			}
+		})
+	}
+	s.goLoop(func() { s.runTicker(ctx) })
+	s.goLoop(func() { s.runFlusher(ctx) })
+	s.goLoop(func() { s.runBeacons(ctx) })
+	s.goLoop(func() { s.proposals.run(ctx, s.cfg.BeaconInterval(), s.log) })
+	s.log.Info("replica server started", "replicas", len(s.partitionList()), "http", s.httpAddr,
+		"data_dir", s.cfg.DataDir)
+}
+
+func (s *Server) goLoop(fn func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn()
+	}()
+}
+
+// Run starts the server and shuts it down gracefully when ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	s.Start()
+	<-ctx.Done()
+	return s.Close()
+}
+
+// Close shuts the server down gracefully: it stops reporting and accepting
+// work, closes every replica after flushing its store (so that a restart
+// replays nothing), then closes the network and releases its files.
+func (s *Server) Close() error {
+	var err error
+	s.stop.Do(func() {
+		s.beginStop()
+		err = s.closePartitions(true)
+		s.stopNetwork()
+		s.release()
+		s.log.Info("replica server stopped", "err", err)
+	})
+	return err
+}
+
+// abort stops the server as a crash would, as far as a process can stop
+// itself: the network goes first, so nothing it does afterwards is seen by
+// anyone; then beforeDisk runs (a test freezes the filesystem there, so
+// that closing writes nothing), then the replicas close without a flush.
+func (s *Server) abort(beforeDisk func()) {
+	s.stop.Do(func() {
+		s.beginStop()
+		s.stopNetwork()
+		if beforeDisk != nil {
+			beforeDisk()
+		}
+		_ = s.closePartitions(false)
+		s.release()
+	})
+}
+
+// beginStop marks the server closed and stops its loops.
+func (s *Server) beginStop() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	if s.cancel != nil {
+		s.cancel()
+	}
+}
+
+func (s *Server) stopNetwork() {
+	// Streams are long lived: a graceful gRPC stop would wait for clients
+	// to hang up. Pending writes were answered when their replicas closed.
+	s.grpcSrv.Stop()
+	if s.httpSrv != nil {
+		_ = s.httpSrv.Close()
+	}
+	s.peers.close()
+	s.wg.Wait()
+}
+
+// closePartitions closes every replica, waiting for those being opened.
+func (s *Server) closePartitions(flush bool) error {
+	for {
+		s.mu.Lock()
+		busy := len(s.opening) > 0
+		s.mu.Unlock()
+		if !busy {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.mu.Lock()
+	ps := make([]*partition, 0, len(s.partitions))
+	for _, p := range s.partitions {
+		ps = append(ps, p)
+	}
+	clear(s.partitions)
+	s.mu.Unlock()
+	errs := make([]error, len(ps))
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if res := p.close(flush); res.err != nil {
+				errs[i] = fmt.Errorf("replica: close %s: %w", p.g, res.err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// release frees what New acquired.
+func (s *Server) release() {
+	s.meta.close()
+	if s.grpcLis != nil {
+		_ = s.grpcLis.Close()
+	}
+	if s.httpLis != nil {
+		_ = s.httpLis.Close()
+	}
+	if s.cache != nil {
+		s.cache.Unref()
+		s.cache = nil
+	}
+}
+
+// loadPartitions opens every replica in data_dir and deletes the garbage of
+// replicas removed before a crash.
+func (s *Server) loadPartitions() error {
+	names, err := s.fs.List(s.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("replica: list data_dir: %w", err)
+	}
+	slices.Sort(names)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	for _, name := range names {
+		if strings.Contains(name, garbageInfix) {
+			if err := s.fs.RemoveAll(s.fs.PathJoin(s.cfg.DataDir, name)); err != nil {
+				s.log.Warn("deleting a removed replica failed", "dir", name, "err", err)
+			}
+			continue
+		}
+		g, ok := parseReplicaDir(name)
+		if !ok {
+			continue
+		}
+		info, err := readReplicaInfo(s.fs, s.replicaDir(g))
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.openSlots <- struct{}{}
+			p, err := s.openPartition(info, false)
+			<-s.openSlots
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				first = errors.Join(first, err)
+				return
+			}
+			s.partitions[g] = p
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		_ = s.closePartitions(false)
+	}
+	return first
+}
+
+// runTicker ticks every replica's core from one ticker.
+func (s *Server) runTicker(ctx context.Context) {
+	t := time.NewTicker(s.opts.TickInterval)
+	defer t.Stop()
+	leased := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			for _, p := range s.partitionList() {
+				p.ticks.Add(1)
+				p.in.notify()
+			}
+			valid := s.leaseValid(now)
+			if leased && !valid {
+				s.log.Warn("lease expired: every replica is inactive until a beacon is accepted")
+			}
+			leased = valid
+		}
+	}
+}
+
+// runFlusher makes every store durable and trims the logs every
+// checkpoint_interval_seconds.
+func (s *Server) runFlusher(ctx context.Context) {
+	if s.cfg.CheckpointIntervalSeconds <= 0 {
+		return
+	}
+	t := time.NewTicker(time.Duration(s.cfg.CheckpointIntervalSeconds) * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, p := range s.partitionList() {
+				if _, _, err := p.flush(); err != nil && !errors.Is(err, ErrClosed) {
+					p.log.Warn("periodic flush failed", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// partition returns the open replica of g, or nil.
+func (s *Server) partition(g gpid) *partition {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.partitions[g]
+}
+
+// partitionList returns the open replicas in gpid order.
+func (s *Server) partitionList() []*partition {
+	s.mu.Lock()
+	ps := make([]*partition, 0, len(s.partitions))
+	for _, p := range s.partitions {
+		ps = append(ps, p)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(ps, func(a, b *partition) int {
+		if a.g.app != b.g.app {
+			return int(a.g.app - b.g.app)
+		}
+		return int(a.g.index - b.g.index)
+	})
+	return ps
+}
+
+func (s *Server) replicaDir(g gpid) string { return s.fs.PathJoin(s.cfg.DataDir, g.String()) }
+
+func (s *Server) storeOptions() storage.Options {
+	return storage.Options{
+		FS:             s.fs,
+		MaxSortKeySize: s.cfg.MaxSortKeyBytes,
+		MaxValueSize:   s.cfg.MaxValueBytes,
+		Cache:          s.cache,
+	}
+}
+
+func (s *Server) logOptions(g gpid) mutlog.Options {
+	size := int64(s.cfg.LogPrivateFileSizeMB) << 20
+	if s.opts.LogSegmentBytes > 0 {
+		size = s.opts.LogSegmentBytes
+	}
+	return mutlog.Options{
+		SegmentSize: size,
+		NoSync:      !s.cfg.LogSync,
+		Logf: func(format string, args ...any) {
+			s.log.Info(fmt.Sprintf(format, args...), "gpid", g.String())
+		},
+	}
+}
+
+// coreConfig derives the replication core's tuning from the configuration.
+func (s *Server) coreConfig(info replicaInfo) pacifica.Config {
+	ticks := func(ms int) int {
+		return max(1, int(time.Duration(ms)*time.Millisecond/s.opts.TickInterval))
+	}
+	c := pacifica.Config{
+		ID:                  s.node,
+		MaxInflight:         s.cfg.MaxInflightMutations,
+		MinReplicaCount:     max(1, min(s.cfg.Mutation2PCMinReplicaCount, int(info.MaxReplicaCount))),
+		CacheBytes:          s.cfg.MutationCacheMB << 20,
+		DedupEntries:        max(16384, s.cfg.MaxInflightMutations),
+		GroupCheckTicks:     ticks(s.cfg.GroupCheckIntervalMs),
+		PrepareTimeoutTicks: max(2, ticks(s.cfg.PrepareTimeoutMsForSecondaries)),
+	}
+	// Retransmit well within the timeout, so a lost prepare costs a retry,
+	// not a member.
+	c.PrepareRetryTicks = min(5, max(1, c.PrepareTimeoutTicks/3))
+	if s.opts.CoreConfig != nil {
+		s.opts.CoreConfig(&c)
+	}
+	return c
+}
