@@ -106,7 +106,7 @@ func TestSecondaryCrashRelearnAndConverge(t *testing.T) {
 	c := newTestCluster(t, 3, clusterOptions{
 		// A tiny entry cache sends learners to the on-disk log, and small
 		// segments let a flush trim the log below what a learner needs.
-		core:         func(cfg *pacifica.Config) { cfg.CacheEntries, cfg.CacheBytes = 8, 4 << 10 },
+		core:         func(cfg *pacifica.Config) { cfg.CacheEntries, cfg.CacheBytes = 8, 4<<10 },
 		segmentBytes: 16 << 10,
 	})
 	a, b, victim := c.addr(0), c.addr(1), c.addr(2)
