@@ -1,0 +1,241 @@
+package pegasusserve
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/pegasus-go/pegasus/internal/pegasusrpc"
+	"github.com/pegasus-go/pegasus/internal/rpc"
+	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+)
+
+// Defaults of ReplicaOptions.
+const (
+	// DefaultScanIdleTimeout is how long a scan context survives without a
+	// scan call: Pegasus' own five minutes.
+	DefaultScanIdleTimeout = 5 * time.Minute
+	// DefaultMaxScanContexts bounds the open scan contexts of one replica
+	// server; past it, the least recently used one is dropped (its client
+	// sees "context gone" and restarts from its last key).
+	DefaultMaxScanContexts = 4096
+)
+
+// ReplicaOptions tune a ReplicaHandler. Zero fields take the defaults.
+type ReplicaOptions struct {
+	// ServerAddress is what responses name in their `server` field: the
+	// Pegasus address clients reach this replica server at.
+	ServerAddress string
+	// ScanIdleTimeout and MaxScanContexts bound the scan contexts kept
+	// between a get_scanner and its scans.
+	ScanIdleTimeout time.Duration
+	MaxScanContexts int
+	// Now is the clock used to convert expire times; nil means time.Now.
+	Now func() time.Time
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (o ReplicaOptions) withDefaults() ReplicaOptions {
+	if o.ScanIdleTimeout <= 0 {
+		o.ScanIdleTimeout = DefaultScanIdleTimeout
+	}
+	if o.MaxScanContexts <= 0 {
+		o.MaxScanContexts = DefaultMaxScanContexts
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// ReplicaHandler serves the rrdb RPCs of Pegasus clients by translating
+// each into requests on the local replica server's ReplicaClient.Data
+// stream. It holds no data: the replica server decides everything
+// (routing, primary and lease checks, replication, limits), so data written
+// through either protocol reads back identically through the other.
+//
+// What it does hold is what the Pegasus protocol keeps on the server and
+// ours does not: scan contexts between get_scanner and scan calls.
+type ReplicaHandler struct {
+	opts  ReplicaOptions
+	cc    *grpc.ClientConn
+	data  *dataClient
+	scans *scanContexts
+
+	// Writes carry a RequestID like our client's, so that the replica's
+	// duplicate detection sees translated writes as one more client.
+	clientID uint64
+	writeSeq atomic.Uint64
+
+	stop      chan struct{}
+	closeOnce sync.Once
+	sweeper   sync.WaitGroup
+}
+
+// NewReplicaHandler returns a handler that forwards to the replica server
+// whose gRPC service listens at localGRPCAddr. The connection is made
+// lazily, so the replica server may start serving after this returns.
+func NewReplicaHandler(localGRPCAddr string, opts ReplicaOptions) (*ReplicaHandler, error) {
+	opts = opts.withDefaults()
+	cc, err := dialLocal(localGRPCAddr)
+	if err != nil {
+		return nil, err
+	}
+	h := &ReplicaHandler{
+		opts:     opts,
+		cc:       cc,
+		data:     newDataClient(cc),
+		scans:    newScanContexts(opts.MaxScanContexts, opts.ScanIdleTimeout, opts.Now),
+		clientID: rand.Uint64(),
+		stop:     make(chan struct{}),
+	}
+	h.sweeper.Add(1)
+	go h.sweepScans()
+	return h, nil
+}
+
+// dialLocal connects to one of our own gRPC services on this host. The
+// reconnection backoff is short: the other end is in the same process or
+// on loopback, and a listener that starts before its server must not wait
+// gRPC's default minutes once the server is up.
+func dialLocal(addr string) (*grpc.ClientConn, error) {
+	opts := append(rpc.ClientOptions(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			MinConnectTimeout: time.Second,
+		}),
+	)
+	cc, err := grpc.NewClient(addr, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("pegasusserve: dial %s: %w", addr, err)
+	}
+	return cc, nil
+}
+
+// Close ends the data stream and drops every scan context. Requests still
+// executing fail.
+func (h *ReplicaHandler) Close() error {
+	h.closeOnce.Do(func() {
+		close(h.stop)
+		h.sweeper.Wait()
+		h.data.close()
+		h.cc.Close()
+	})
+	return nil
+}
+
+// sweepScans drops idle scan contexts. Contexts are also checked for age
+// when used, so the period only bounds the memory idle ones hold.
+func (h *ReplicaHandler) sweepScans() {
+	defer h.sweeper.Done()
+	t := time.NewTicker(min(h.opts.ScanIdleTimeout/4, 30*time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+			h.scans.expire()
+		}
+	}
+}
+
+// Serve implements Handler.
+func (h *ReplicaHandler) Serve(ctx context.Context, req *pegasusrpc.Request) (pegasusrpc.ErrorCode, pegasusrpc.Value) {
+	switch args := req.Args.(type) {
+	case *pegasusrpc.UpdateRequest:
+		return h.put(ctx, req, args)
+	case *pegasusrpc.MultiPutRequest:
+		return h.multiPut(ctx, req, args)
+	case *pegasusrpc.MultiRemoveRequest:
+		return h.multiRemove(ctx, req, args)
+	case *pegasusrpc.IncrRequest:
+		return h.incr(ctx, req, args)
+	case *pegasusrpc.CheckAndSetRequest:
+		return h.checkAndSet(ctx, req, args)
+	case *pegasusrpc.CheckAndMutateRequest:
+		return h.checkAndMutate(req)
+	case *pegasusrpc.MultiGetRequest:
+		return h.multiGet(ctx, req, args)
+	case *pegasusrpc.BatchGetRequest:
+		return h.batchGet(ctx, req, args)
+	case *pegasusrpc.GetScannerRequest:
+		return h.getScanner(ctx, req, args)
+	case *pegasusrpc.ScanRequest:
+		return h.scan(ctx, req, args.ContextID)
+	case *pegasusrpc.ScanContextID:
+		h.scans.remove(int64(*args), req.Header.Gpid)
+		return pegasusrpc.CodeOK, nil // one-way: never sent
+	case *pegasusrpc.Blob:
+		// Four RPCs take a bare blob; the RPC says which.
+		switch req.RPC {
+		case pegasusrpc.RPCRemove:
+			return h.remove(ctx, req, *args)
+		case pegasusrpc.RPCGet:
+			return h.get(ctx, req, *args)
+		case pegasusrpc.RPCTTL:
+			return h.ttl(ctx, req, *args)
+		case pegasusrpc.RPCSortkeyCount:
+			return h.sortKeyCount(ctx, req, *args)
+		}
+	}
+	// A meta RPC sent to a replica server.
+	return pegasusrpc.CodeHandlerNotFound, nil
+}
+
+// send carries one operation of req to the replica and returns its
+// response with the Pegasus outcome. The partition travels as the client
+// addressed it: the replica checks both gpid and partition hash, so a
+// client with stale routing is told so by the replica itself.
+func (h *ReplicaHandler) send(ctx context.Context, req *pegasusrpc.Request, partitionHash uint64, cr *pb.ClientRequest) (*pb.ClientResponse, outcome) {
+	cr.Gpid = &pb.Gpid{AppId: req.Header.Gpid.AppID, PartitionIndex: req.Header.Gpid.PartitionIndex}
+	cr.PartitionHash = partitionHash
+	if isWrite(cr) {
+		cr.RequestId = &pb.RequestID{ClientId: h.clientID, Seq: h.writeSeq.Add(1)}
+	}
+	resp, err := h.data.roundTrip(ctx, cr)
+	if err != nil {
+		return nil, failureOutcome(err)
+	}
+	return resp, replicaOutcome(resp.GetError())
+}
+
+// read is send for reads, which need a result: an OK answer without one
+// is a fault of the replica, answered ERR_UNKNOWN.
+func (h *ReplicaHandler) read(ctx context.Context, req *pegasusrpc.Request, partitionHash uint64, cr *pb.ClientRequest, has func(*pb.ClientResponse) bool) (*pb.ClientResponse, outcome) {
+	resp, oc := h.send(ctx, req, partitionHash, cr)
+	if oc == okOutcome && !has(resp) {
+		h.opts.Logger.Error("pegasus: replica answered without a result", "rpc", req.Name, "err", ErrBackendResult)
+		return nil, failureOutcome(ErrBackendResult)
+	}
+	return resp, oc
+}
+
+func isWrite(cr *pb.ClientRequest) bool {
+	switch cr.GetOp().(type) {
+	case *pb.ClientRequest_Set, *pb.ClientRequest_MultiSet, *pb.ClientRequest_Del, *pb.ClientRequest_MultiDel,
+		*pb.ClientRequest_Incr, *pb.ClientRequest_CheckAndSet:
+		return true
+	}
+	return false
+}
+
+func (h *ReplicaHandler) now() time.Time { return h.opts.Now() }
+
+// partition fills the identification fields every rrdb response carries.
+func (h *ReplicaHandler) partition(req *pegasusrpc.Request) (appID, partitionIndex int32, server string) {
+	return req.Header.Gpid.AppID, req.Header.Gpid.PartitionIndex, h.opts.ServerAddress
+}
