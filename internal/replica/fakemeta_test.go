@@ -6,10 +6,13 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pegasus-go/pegasus/internal/rpc"
@@ -27,6 +30,8 @@ type fakeMeta struct {
 	addr    string
 	srv     *grpc.Server
 	leaseMs int64
+	// refuse makes beacons unanswered, as if the meta server were cut off.
+	refuse atomic.Bool
 
 	mu      sync.Mutex
 	table   *pb.TableInfo
@@ -177,6 +182,9 @@ func remove(list []string, n string) []string {
 
 func (s fakeMetaService) Beacon(_ context.Context, req *pb.BeaconRequest) (*pb.BeaconResponse, error) {
 	m := s.m
+	if m.refuse.Load() {
+		return nil, status.Error(codes.Unavailable, "meta server unreachable")
+	}
 	m.mu.Lock()
 	node := req.GetNode()
 	var pushes []push

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/replica"
+)
+
+func init() {
+	var (
+		cfgPath string
+		flags   struct {
+			listen, httpListen, pegasusListen, dataDir string
+			metas                                      []string
+		}
+	)
+	cmd := &cobra.Command{
+		Use:   "replica",
+		Short: "Run a replica server: serves partitions, PacificA replication",
+		Long: `Runs a replica server. It hosts partition replicas under <data_dir>/<app_id>.<pidx>/, each
+with its mutation log (plog/) and Pebble store (data/); serves clients, peers and the meta
+servers on --listen (also the node's identity in partition configurations); and sends a beacon
+to the meta leader every fd_beacon_interval_seconds. It serves only while its lease from the
+last accepted beacon holds.
+
+On start every replica found in data_dir is opened and replays its log past its store's durable
+decree, then waits inactive for the meta server's configuration. /status and /healthz are served
+on --http-listen. Flags override the configuration file. SIGTERM stops gracefully: stores are
+flushed, so the next start replays nothing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := config.DefaultReplica()
+			if err := config.Load(cfgPath, &cfg); err != nil {
+				return err
+			}
+			f := cmd.Flags()
+			if f.Changed("listen") {
+				cfg.Listen = flags.listen
+			}
+			if f.Changed("http-listen") {
+				cfg.HTTPListen = flags.httpListen
+			}
+			if f.Changed("pegasus-listen") {
+				cfg.PegasusListen = flags.pegasusListen
+			}
+			if f.Changed("data-dir") {
+				cfg.DataDir = flags.dataDir
+			}
+			if f.Changed("meta") {
+				cfg.MetaServers = flags.metas
+			}
+			srv, err := replica.New(cfg, replica.Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+			if err != nil {
+				return err
+			}
+			return srv.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfgPath, "config", "", "TOML configuration file (see docs/configuration.md)")
+	f.StringVar(&flags.listen, "listen", "", "gRPC address for clients, peers and the meta servers; the node's identity (overrides listen)")
+	f.StringVar(&flags.httpListen, "http-listen", "", "HTTP address of /status and /healthz (overrides http_listen; empty disables)")
+	f.StringVar(&flags.pegasusListen, "pegasus-listen", "", "address of the Apache Pegasus protocol listener, reported to the meta servers (overrides pegasus_listen)")
+	f.StringVar(&flags.dataDir, "data-dir", "", "directory of every partition replica (overrides data_dir)")
+	f.StringSliceVar(&flags.metas, "meta", nil, "meta server addresses, comma separated (overrides meta_servers)")
+	root.AddCommand(cmd)
+}

@@ -1,0 +1,101 @@
+package replica
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestKillPartitionThenRestart follows the rolling-restart recipe on one
+// node: replica.kill_partition flushes and closes its replicas, the process
+// dies, and the restarted server replays nothing before it serves again.
+// The node is primary of partition 1: restarted, it may not reuse its old
+// ballot and asks the meta server for a new one before taking writes.
+func TestKillPartitionThenRestart(t *testing.T) {
+	c := newTestCluster(t, 3, clusterOptions{})
+	a, b, node := c.addr(0), c.addr(1), c.addr(2)
+	c.meta.createTable("test", testApp, [][]string{{a, b, node}, {node, a, b}})
+	c.waitFor(10*time.Second, "healthy", func() bool { return c.healthy(testApp, 0) && c.healthy(testApp, 1) })
+
+	w := startWriters(t, openTable(t, c.meta.addr), 4)
+	w.waitAcks(t, 500, 30*time.Second)
+	if _, failed := w.finish(); len(failed) > 0 {
+		t.Fatalf("%d writes failed, first: %v", len(failed), failed[0])
+	}
+	for pidx := range 2 {
+		c.waitFor(10*time.Second, "applied everywhere", func() bool { return c.converged(testApp, pidx) })
+	}
+
+	var stat struct {
+		Total   int `json:"total_replicas"`
+		Opening int `json:"opening_replicas"`
+		Closing int `json:"closing_replicas"`
+	}
+	if err := json.Unmarshal([]byte(adminCommand(t, node, "server-stat")), &stat); err != nil || stat.Total != 2 {
+		t.Fatalf("server-stat before kill_partition: %+v, %v", stat, err)
+	}
+
+	out := adminCommand(t, node, "replica.kill_partition")
+	t.Logf("replica.kill_partition:\n%s", out)
+	if !strings.HasPrefix(out, "closed 2 of 2 replicas") {
+		t.Fatalf("kill_partition answered %q", out)
+	}
+	for _, m := range regexp.MustCompile(`(\d+)\.(\d+): closed, durable_decree=(\d+)`).FindAllStringSubmatch(out, -1) {
+		pidx, _ := strconv.Atoi(m[2])
+		durable, _ := strconv.ParseInt(m[3], 10, 64)
+		if applied := int64(c.replica(1, testApp, int32(pidx)).view.Load().applied); durable != applied {
+			t.Errorf("partition %d closed durable at %d, the cluster applied %d", pidx, durable, applied)
+		}
+	}
+	c.kill(2) // whatever it did after kill_partition never reaches the disk
+
+	began := time.Now()
+	c.start(2)
+	opened := time.Since(began)
+	for pidx := range int32(2) {
+		p := c.replica(2, testApp, pidx)
+		if p == nil {
+			t.Fatalf("partition %d not reopened", pidx)
+		}
+		if p.stats.replayedEntries != 0 {
+			t.Errorf("partition %d replayed %d entries after kill_partition flushed it", pidx, p.stats.replayedEntries)
+		}
+	}
+	c.waitFor(30*time.Second, "the node serving its roles again", func() bool {
+		return c.healthy(testApp, 0) && c.healthy(testApp, 1) && c.converged(testApp, 0) && c.converged(testApp, 1)
+	})
+	t.Logf("restart to serving: opened in %v, serving after %v; meta history:\n  %s",
+		opened, time.Since(began), strings.Join(c.meta.history(), "\n  "))
+	if cfg := c.meta.config(1); cfg.Primary != node || cfg.Ballot != 2 {
+		t.Errorf("partition 1 after the restart: %v, want %s primary at ballot 2 (forced)", cfg, node)
+	}
+	w = startWriters(t, openTable(t, c.meta.addr), 2)
+	w.waitAcks(t, 100, 30*time.Second)
+	if _, failed := w.finish(); len(failed) > 0 {
+		t.Fatalf("%d writes failed after the restart, first: %v", len(failed), failed[0])
+	}
+
+	// The HTTP status page shows the same.
+	resp, err := http.Get(fmt.Sprintf("http://%s/status", c.servers[2].srv.HTTPAddr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var page statusPage
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		t.Fatal(err)
+	}
+	if page.Node != node || !page.LeaseValid || len(page.Replicas) != 2 {
+		t.Fatalf("/status: %+v", page)
+	}
+	for _, r := range page.Replicas {
+		if r.Status != "PS_SECONDARY" && r.Status != "PS_PRIMARY" || r.Replayed != 0 {
+			t.Errorf("/status replica %+v", r)
+		}
+	}
+}
