@@ -392,8 +392,22 @@ func (f *fakeMeta) ClusterInfo(ctx context.Context, req *pb.ClusterInfoRequest) 
 	return &pb.ClusterInfoResponse{Leader: f.leader, Metas: f.metas}, nil
 }
 
+// update changes the fake's data under its lock.
+func (f *fakeMeta) update(fn func(f *fakeMeta)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
+}
+
 func (f *fakeMeta) calls() (listNodes, clusterInfo int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.listNodesCalls, f.clusterInfoCalls
+}
+
+var busy = &pb.Error{Code: pb.ErrorCode_ERR_BUSY, Message: "throttled"}
+
+// failAll makes every request fail with e.
+func failAll(e *pb.Error) func(*pb.ClientRequest) *pb.Error {
+	return func(*pb.ClientRequest) *pb.Error { return e }
 }

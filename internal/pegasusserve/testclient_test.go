@@ -120,6 +120,17 @@ func (c *testClient) send(req *pegasusrpc.Request) <-chan pegasusrpc.Response {
 	return ch
 }
 
+// sendOneway writes req without waiting for a response: any response
+// to it is a stray.
+func (c *testClient) sendOneway(req *pegasusrpc.Request) {
+	c.t.Helper()
+	b, err := pegasusrpc.AppendRequest(nil, req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.writeRaw(b)
+}
+
 func (c *testClient) writeRaw(b []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
