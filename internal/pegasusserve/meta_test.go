@@ -121,7 +121,9 @@ func TestQueryConfigForwardsToLeader(t *testing.T) {
 // an address missing from it refetches at most every missRefreshInterval.
 func TestAddressMappingCache(t *testing.T) {
 	r := newMetaRig(t, MetaOptions{})
-	r.fake.update(func(f *fakeMeta) { f.nodes = []*pb.NodeInfo{{Address: "10.0.0.1:34801", PegasusAddress: "10.0.0.1:34821"}} })
+	r.fake.update(func(f *fakeMeta) {
+		f.nodes = []*pb.NodeInfo{{Address: "10.0.0.1:34801", PegasusAddress: "10.0.0.1:34821"}}
+	})
 	r.fake.addTable("t", 5, 2, []string{"10.0.0.1:34801"})
 	for range 5 {
 		r.query("t")
@@ -162,7 +164,9 @@ func TestAddressOverride(t *testing.T) {
 		}
 		return "", false
 	}})
-	r.fake.update(func(f *fakeMeta) { f.nodes = []*pb.NodeInfo{{Address: "10.0.0.2:34801", PegasusAddress: "10.0.0.2:34821"}} })
+	r.fake.update(func(f *fakeMeta) {
+		f.nodes = []*pb.NodeInfo{{Address: "10.0.0.2:34801", PegasusAddress: "10.0.0.2:34821"}}
+	})
 	r.fake.addTable("t", 5, 2, []string{"10.0.0.1:34801", "10.0.0.2:34801"})
 	resp := r.query("t")
 	if resp.Partitions[0].Primary != rpcAddr(t, "127.0.0.1:5555") || resp.Partitions[1].Primary != rpcAddr(t, "10.0.0.2:34821") {
