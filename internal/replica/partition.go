@@ -171,6 +171,7 @@ func (p *partition) run() {
 			p.handle(&buf[i])
 			buf[i] = event{}
 			if p.stopped {
+				p.refuse(buf[i+1:])
 				return
 			}
 		}
@@ -510,14 +511,7 @@ func (p *partition) publish() {
 func (p *partition) shutdown(req *closeRequest) {
 	p.stopped = true
 	p.cancel()
-	for _, ev := range p.in.close() {
-		switch ev.kind {
-		case evWrite:
-			ev.write.fail(errorf(ErrClosed, "partition %s closing", p.g))
-		case evClose:
-			ev.close.done <- closeResult{err: ErrClosed}
-		}
-	}
+	p.refuse(p.in.close())
 	for d, ws := range p.waiters {
 		for _, w := range ws {
 			w.fail(errorf(ErrClosed, "partition %s closing", p.g))
@@ -537,6 +531,21 @@ func (p *partition) shutdown(req *closeRequest) {
 	// written is left behind.
 	res.err = errors.Join(res.err, p.plog.Close(), store.Close())
 	req.done <- res
+}
+
+// refuse answers the events a closing replica will not handle: writes fail,
+// other close requests learn it is closed, the rest needs no answer.
+func (p *partition) refuse(events []event) {
+	for _, ev := range events {
+		switch ev.kind {
+		case evWrite:
+			ev.write.fail(errorf(ErrClosed, "partition %s closing", p.g))
+		case evClose:
+			ev.close.done <- closeResult{err: ErrClosed}
+		case evCheckpoint:
+			_ = p.srv.fs.RemoveAll(ev.ckpt.dir)
+		}
+	}
 }
 
 // readLog serves a LogRead from the on-disk log.
@@ -584,26 +593,6 @@ func (p *partition) flush() (durable int64, segments int, err error) {
 
 // post queues an event that must reach the partition.
 func (p *partition) post(ev event) error { return p.in.push(ev) }
-
-// call runs fn on the partition goroutine and waits for it. It returns
-// ErrClosed if the replica closed first.
-func (p *partition) call(fn func()) error {
-	done := make(chan struct{})
-	if err := p.post(event{kind: evCall, call: func() { fn(); close(done) }}); err != nil {
-		return err
-	}
-	select {
-	case <-done:
-		return nil
-	case <-p.done:
-		select {
-		case <-done:
-			return nil
-		default:
-			return ErrClosed
-		}
-	}
-}
 
 // close closes the replica and waits until its files are closed.
 func (p *partition) close(flush bool) closeResult {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -97,5 +99,37 @@ func TestKillPartitionThenRestart(t *testing.T) {
 		if r.Status != "PS_SECONDARY" && r.Status != "PS_PRIMARY" || r.Replayed != 0 {
 			t.Errorf("/status replica %+v", r)
 		}
+	}
+}
+
+// TestStartSurvivesDamagedReplicaDirs: a directory left by a crash during
+// creation is removed, an unreadable replica is skipped (kept for
+// inspection), and the healthy ones open.
+func TestStartSurvivesDamagedReplicaDirs(t *testing.T) {
+	c := newTestCluster(t, 1, clusterOptions{})
+	addr := c.addr(0)
+	c.meta.createTable("test", testApp, [][]string{{addr}, {addr}})
+	c.waitFor(10*time.Second, "healthy", func() bool { return c.healthy(testApp, 0) && c.healthy(testApp, 1) })
+	c.stop(0)
+
+	dir := c.servers[0].dir
+	if err := os.MkdirAll(filepath.Join(dir, "1.5", logDirName), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "1.1", infoFileName), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.start(0)
+	if c.replica(0, testApp, 0) == nil {
+		t.Fatal("the healthy replica did not open")
+	}
+	if c.replica(0, testApp, 1) != nil {
+		t.Fatal("a replica with a corrupt info file opened")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "1.1")); err != nil {
+		t.Fatalf("the unreadable replica was not kept: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "1.5")); !os.IsNotExist(err) {
+		t.Fatalf("the directory without info was not removed: %v", err)
 	}
 }

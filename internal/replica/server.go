@@ -146,6 +146,7 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 	s.meta = newMetaClient(cfg.MetaServers, dial)
 	s.proposals = newProposalQueue(s)
 	if err := s.loadPartitions(); err != nil {
+		_ = s.closePartitions(false)
 		s.release()
 		return nil, err
 	}
@@ -346,11 +347,7 @@ func (s *Server) loadPartitions() error {
 		return fmt.Errorf("replica: list data_dir: %w", err)
 	}
 	slices.Sort(names)
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
+	var wg sync.WaitGroup
 	for _, name := range names {
 		if strings.Contains(name, garbageInfix) {
 			if err := s.fs.RemoveAll(s.fs.PathJoin(s.cfg.DataDir, name)); err != nil {
@@ -362,9 +359,24 @@ func (s *Server) loadPartitions() error {
 		if !ok {
 			continue
 		}
-		info, err := readReplicaInfo(s.fs, s.replicaDir(g))
+		dir := s.replicaDir(g)
+		info, err := readReplicaInfo(s.fs, dir)
+		if isNotExist(err) {
+			// Creation writes the info file first: without it the directory
+			// holds nothing (a crash while creating, or a copy that raced a
+			// removal).
+			s.log.Warn("removing a replica directory without info", "dir", dir)
+			if err := s.fs.RemoveAll(dir); err != nil {
+				return fmt.Errorf("replica: remove %s: %w", dir, err)
+			}
+			continue
+		}
 		if err != nil {
-			return err
+			// One damaged replica must not keep the server down: it is left
+			// on disk for inspection, and the meta server rebuilds it
+			// elsewhere.
+			s.log.Error("skipping a replica that cannot be read", "dir", dir, "err", err)
+			continue
 		}
 		wg.Add(1)
 		go func() {
@@ -372,20 +384,17 @@ func (s *Server) loadPartitions() error {
 			s.openSlots <- struct{}{}
 			p, err := s.openPartition(info, false)
 			<-s.openSlots
-			mu.Lock()
-			defer mu.Unlock()
 			if err != nil {
-				first = errors.Join(first, err)
+				s.log.Error("skipping a replica that cannot be opened", "gpid", g.String(), "err", err)
 				return
 			}
+			s.mu.Lock()
 			s.partitions[g] = p
+			s.mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	if first != nil {
-		_ = s.closePartitions(false)
-	}
-	return first
+	return nil
 }
 
 // runTicker ticks every replica's core from one ticker.
