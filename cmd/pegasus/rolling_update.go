@@ -288,7 +288,8 @@ func runNewRoll(cmd *cobra.Command, f *rollingFlags) error {
 	if h, held, err := c.store.Holder(ctx); err != nil {
 		return err
 	} else if held && !f.dryRun {
-		return &rolling.LockedError{Holder: h}
+		return fmt.Errorf("%w; `pegasus rolling-update status` follows it, and if it died, `pegasus rolling-update resume` takes over once its lock expires",
+			&rolling.LockedError{Holder: h})
 	}
 	if rec, err := c.store.Load(ctx); err == nil && !rec.State.Status.Terminal() {
 		if !f.dryRun {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
@@ -235,7 +236,7 @@ func (o *Orchestrator) execute(ctx context.Context, m *plan.Machine, actions []p
 		cctx, cancel := context.WithTimeout(ctx, o.commandTimeout(m, a))
 		err := o.command(cctx, a)
 		cancel()
-		obs.Results = append(obs.Results, a.Result(err))
+		obs.Results = append(obs.Results, result(a, err))
 	}
 	// Queries run after every command: a gate trusts only what was seen
 	// after its command.
@@ -248,6 +249,23 @@ func (o *Orchestrator) execute(ctx context.Context, m *plan.Machine, actions []p
 		cancel()
 	}
 	return obs, commanded
+}
+
+// maxErrorText bounds a command's error as the machine keeps it: it is
+// stored with every state write and quoted in progress lines and reasons.
+const maxErrorText = 600
+
+// result answers a command. The error becomes one line (a node control
+// error may carry a log tail), cut to maxErrorText.
+func result(a plan.Action, err error) plan.ActionResult {
+	if err == nil {
+		return a.Result(nil)
+	}
+	text := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " | ")), " ")
+	if len(text) > maxErrorText {
+		text = text[:maxErrorText] + "..."
+	}
+	return a.Result(errors.New(text))
 }
 
 // commandTimeout is what is left of the step's timeout, capped at the RPC

@@ -378,3 +378,18 @@ func TestLostLockStopsTheRoll(t *testing.T) {
 		t.Fatalf("ran after losing the lock: %q", ops[slices.Index(ops, "migrate_node r2:34801"):])
 	}
 }
+
+func TestCommandErrorsBecomeOneBoundedLine(t *testing.T) {
+	a := plan.Action{Kind: plan.ActStart, Step: 3, Attempt: 2}
+	r := result(a, errors.New("process exited; last lines of log:\n==== starting\n  panic: boom\n"))
+	if r.Step != 3 || r.Attempt != 2 || r.Err != "process exited; last lines of log: | ==== starting | panic: boom |" {
+		t.Fatalf("result %+v", r)
+	}
+	r = result(a, errors.New(strings.Repeat("x", 5000)))
+	if len(r.Err) != maxErrorText+3 {
+		t.Fatalf("error of %d bytes kept", len(r.Err))
+	}
+	if r := result(a, nil); r.Err != "" {
+		t.Fatalf("success %+v", r)
+	}
+}

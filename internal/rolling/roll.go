@@ -159,7 +159,7 @@ func relay(ctx context.Context, e Env, req Request) (relayOutcome, error) {
 	if err != nil || !held {
 		return noHolder, err
 	}
-	reqCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	reqCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	err = e.Store.Request(reqCtx, req)
 	cancel()
 	switch {
