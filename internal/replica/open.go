@@ -76,7 +76,6 @@ func (s *Server) openPartition(info replicaInfo, create bool) (*partition, error
 				info:           stored,
 			}
 			p.store.Store(store)
-			p.stats.opened = time.Now()
 			p.stats.openDuration = time.Since(began)
 			p.stats.replayedEntries = len(entries)
 			p.log.Info("partition replica opened", "durable_decree", durable, "replayed", len(entries),

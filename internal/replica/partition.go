@@ -23,15 +23,15 @@ type partition struct {
 	g   gpid
 	dir string
 	log *slog.Logger
-	// partitionCount and maxReplicaCount are fixed for the replica's life.
+	// partitionCount is fixed for the replica's life.
 	partitionCount int32
 
 	core *pacifica.Replica
 
 	// diskMu orders the store and log swaps of a checkpoint install and of
 	// close (exclusive) against the flusher, log readers and checkpoint
-	// sources (shared). The run goroutine reads plog without it: it is the
-	// only writer.
+	// sources (shared). The run goroutine reads the plog field without it:
+	// only that goroutine assigns it.
 	diskMu sync.RWMutex
 	store  atomic.Pointer[storage.Store]
 	plog   *mutlog.Log
@@ -100,7 +100,6 @@ func (v *replicaView) readError() error {
 
 // partitionStats count work an operator (and the tests) want to see.
 type partitionStats struct {
-	opened           time.Time
 	openDuration     time.Duration
 	replayedEntries  int
 	logEntriesServed atomic.Int64

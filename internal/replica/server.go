@@ -17,6 +17,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/pegasus-go/pegasus/internal/config"
 	"github.com/pegasus-go/pegasus/internal/mutlog"
@@ -142,7 +143,7 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 	if cfg.BlockCacheMB > 0 {
 		s.cache = pebble.NewCache(int64(cfg.BlockCacheMB) << 20)
 	}
-	s.peers = newTransport(s.node, dial, s.log)
+	s.peers = newTransport(s.node, dialPeer, s.log)
 	s.meta = newMetaClient(cfg.MetaServers, dial)
 	s.proposals = newProposalQueue(s)
 	if err := s.loadPartitions(); err != nil {
@@ -150,7 +151,8 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 		s.release()
 		return nil, err
 	}
-	s.grpcSrv = grpc.NewServer(rpc.ServerOptions()...)
+	s.grpcSrv = grpc.NewServer(append(rpc.ServerOptions(),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveTime / 2, PermitWithoutStream: true}))...)
 	pb.RegisterReplicaClientServer(s.grpcSrv, clientService{s: s})
 	pb.RegisterReplicaPeerServer(s.grpcSrv, peerService{s: s})
 	pb.RegisterReplicaAdminServer(s.grpcSrv, adminService{s: s})
@@ -187,8 +189,28 @@ func (p peerService) FetchCheckpoint(req *pb.CheckpointRequest, stream pb.Replic
 	return p.s.serveCheckpoint(req, stream)
 }
 
+// keepaliveTime is how long a connection to another replica server may stay
+// silent before it is probed. A server that vanished without closing its
+// sockets (power loss, network partition) is then detected within
+// keepaliveTime plus keepaliveTimeout and redialled, rather than after TCP's
+// own timeouts of many minutes. Replica servers permit these probes; meta
+// servers need none, as beacons carry their own deadlines.
+const (
+	keepaliveTime    = 10 * time.Second
+	keepaliveTimeout = 5 * time.Second
+)
+
+// dial connects to a meta server, or to anything that is not a peer.
 func dial(addr string) (*grpc.ClientConn, error) {
 	opts := append(rpc.ClientOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return grpc.NewClient(addr, opts...)
+}
+
+// dialPeer connects to another replica server.
+func dialPeer(addr string) (*grpc.ClientConn, error) {
+	opts := append(rpc.ClientOptions(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveTime, Timeout: keepaliveTimeout, PermitWithoutStream: true}))
 	return grpc.NewClient(addr, opts...)
 }
 
