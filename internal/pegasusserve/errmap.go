@@ -59,7 +59,8 @@ func replicaOutcome(e *pb.Error) outcome {
 		return outcome{code: pegasusrpc.CodeObjectNotFound}
 
 	// Overload and lack of replicas: Pegasus' own codes, on which the
-	// clients neither re-route nor retry.
+	// clients neither re-route nor retry. They reach a client only once
+	// the translator's own retries ran out of time (refusedForNow).
 	case pb.ErrorCode_ERR_NOT_ENOUGH_MEMBER:
 		return outcome{code: pegasusrpc.CodeNotEnoughMember}
 	case pb.ErrorCode_ERR_CAPACITY_EXCEEDED:

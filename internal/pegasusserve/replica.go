@@ -206,11 +206,63 @@ func (h *ReplicaHandler) send(ctx context.Context, req *pegasusrpc.Request, part
 	if isWrite(cr) {
 		cr.RequestId = &pb.RequestID{ClientId: h.clientID, Seq: h.writeSeq.Add(1)}
 	}
-	resp, err := h.data.roundTrip(ctx, cr)
-	if err != nil {
-		return nil, failureOutcome(err)
+	for attempt := 0; ; attempt++ {
+		resp, err := h.data.roundTrip(ctx, cr)
+		if err != nil {
+			return nil, failureOutcome(err)
+		}
+		if !refusedForNow(resp.GetError().GetCode()) || !pause(ctx, attempt) {
+			return resp, replicaOutcome(resp.GetError())
+		}
 	}
-	return resp, replicaOutcome(resp.GetError())
+}
+
+// refusedForNow reports the replica's answers that refuse a request
+// without executing it, for a moment only: a full partition queue, a new
+// primary still reconciling, a partition short of replicas until the meta
+// server replaces a dead one. Pegasus clients give up at once on the
+// Pegasus codes for these (ERR_BUSY, ERR_NOT_ENOUGH_MEMBER,
+// ERR_CAPACITY_EXCEEDED), which during a failover or a rolling restart
+// would turn a pause of milliseconds into errors. So the translator
+// retries them at the same replica, as our own client does, while the
+// client's deadline allows, and answers the Pegasus code only after that.
+// A retried write keeps its RequestID, so it cannot apply twice.
+func refusedForNow(c pb.ErrorCode) bool {
+	switch c {
+	case pb.ErrorCode_ERR_BUSY, pb.ErrorCode_ERR_NOT_ENOUGH_MEMBER, pb.ErrorCode_ERR_CAPACITY_EXCEEDED:
+		return true
+	}
+	return false
+}
+
+// Retry pacing of refusals: exponential from busyRetryBase to
+// busyRetryCap, and no retry that would end within busyRetryMargin of the
+// client's deadline, so that the client hears the refusal itself rather
+// than its own timeout.
+const (
+	busyRetryBase   = 5 * time.Millisecond
+	busyRetryCap    = 200 * time.Millisecond
+	busyRetryMargin = 50 * time.Millisecond
+)
+
+// pause waits before retry number attempt+1; false means there is no time
+// for it.
+func pause(ctx context.Context, attempt int) bool {
+	wait := busyRetryCap
+	if attempt < 8 {
+		wait = min(busyRetryBase<<attempt, busyRetryCap)
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < wait+busyRetryMargin {
+		return false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // read is send for reads, which need a result: an OK answer without one

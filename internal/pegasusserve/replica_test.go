@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -483,7 +484,9 @@ func TestReplicaErrorsOnTheWire(t *testing.T) {
 	} {
 		r.fake.setFail(func(*pb.ClientRequest) *pb.Error { return &pb.Error{Code: tc.code} })
 		key := pegasusrpc.Blob(fullKey(t, "h", "s"))
-		resp, err := r.c.call(r.gpid, pegasusrpc.HashKeyHash([]byte("h")), pegasusrpc.RPCGet, &key)
+		req := r.c.request(r.gpid, pegasusrpc.HashKeyHash([]byte("h")), pegasusrpc.RPCGet, &key)
+		req.Header.ClientTimeout = 300 // refusals are retried while the client waits
+		resp, err := r.c.wait(r.c.send(req))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -496,6 +499,51 @@ func TestReplicaErrorsOnTheWire(t *testing.T) {
 				t.Errorf("%v: status %v, want %v", tc.code, got, tc.wantStatus)
 			}
 		}
+	}
+}
+
+// Refusals for the moment (a full queue, a reconciling primary, missing
+// replicas) are retried at the replica, with the write's RequestID kept,
+// while the client waits; the Pegasus code comes back only once time runs
+// short, and before the client's own deadline.
+func TestReplicaRetriesTransientRefusals(t *testing.T) {
+	r := newReplicaRig(t)
+	var mu sync.Mutex
+	refusals := 3
+	r.fake.setFail(func(req *pb.ClientRequest) *pb.Error {
+		mu.Lock()
+		defer mu.Unlock()
+		if refusals == 0 {
+			return nil
+		}
+		refusals--
+		return busy
+	})
+	if resp := r.put("h", "s", "v", 0); resp.Error != pegasusrpc.StatusOK {
+		t.Fatalf("put through 3 refusals: %+v", resp)
+	}
+	var ids []string
+	for _, req := range r.fake.requests() {
+		ids = append(ids, req.GetRequestId().String())
+	}
+	if len(ids) != 4 || ids[0] != ids[3] || ids[0] == "" {
+		t.Fatalf("attempts carried request ids %q, want 4 equal ones", ids)
+	}
+
+	r.fake.setFail(failAll(&pb.Error{Code: pb.ErrorCode_ERR_NOT_ENOUGH_MEMBER}))
+	key := pegasusrpc.Blob(fullKey(t, "h", "s"))
+	req := r.c.request(r.gpid, pegasusrpc.HashKeyHash([]byte("h")), pegasusrpc.RPCGet, &key)
+	req.Header.ClientTimeout = 400
+	start := time.Now()
+	resp, err := r.c.wait(r.c.send(req))
+	if err != nil || resp.Err != pegasusrpc.CodeNotEnoughMember {
+		t.Fatalf("get refused throughout: %v %v", resp.Err, err)
+	}
+	if took := time.Since(start); took > 400*time.Millisecond {
+		t.Errorf("the refusal came after %v, past the client's 400ms", took)
+	}
+	if n := len(r.fake.requests()); n < 4+2 {
+		t.Errorf("%d attempts of the refused get, want several", n-4)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/pegasusrpc"
+	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
 // scanAll drives a scanner the way the official Go client does: open it,
@@ -242,9 +243,9 @@ func TestScanContextSurvivesFailedBatch(t *testing.T) {
 		StartKey: fullKey(t, "h", ""), StopKey: fullKey(t, "h", "\xff"), StartInclusive: true, BatchSize: 3,
 	}).(*pegasusrpc.ScanResponse)
 	id := resp.ContextID
-	r.fake.setFail(failAll(busy))
-	if resp, err := r.c.call(r.gpid, 0, pegasusrpc.RPCScan, &pegasusrpc.ScanRequest{ContextID: id}); err != nil || resp.Err != pegasusrpc.CodeBusy {
-		t.Fatalf("scan with a busy replica: %v %v", resp.Err, err)
+	r.fake.setFail(failAll(&pb.Error{Code: pb.ErrorCode_ERR_INVALID_STATE}))
+	if resp, err := r.c.call(r.gpid, 0, pegasusrpc.RPCScan, &pegasusrpc.ScanRequest{ContextID: id}); err != nil || resp.Err != pegasusrpc.CodeObjectNotFound {
+		t.Fatalf("scan at a replica that lost its role: %v %v", resp.Err, err)
 	}
 	r.fake.setFail(nil)
 	var sortKeys []string
