@@ -91,6 +91,24 @@ func replicaOutcome(e *pb.Error) outcome {
 	return outcome{code: pegasusrpc.CodeUnknown}
 }
 
+// refusedForNow reports the replica's answers that refuse a request
+// without executing it, for a moment only: a full partition queue, a new
+// primary still reconciling, a partition short of replicas until the meta
+// server replaces a dead one. Pegasus clients give up at once on the
+// Pegasus codes for these (ERR_BUSY, ERR_NOT_ENOUGH_MEMBER,
+// ERR_CAPACITY_EXCEEDED), which during a failover or a rolling restart
+// would turn a pause of milliseconds into errors. So the translator
+// retries them at the same replica, as our own client does, while the
+// client's deadline allows, and answers the Pegasus code only after that.
+// A retried write keeps its RequestID, so it cannot apply twice.
+func refusedForNow(c pb.ErrorCode) bool {
+	switch c {
+	case pb.ErrorCode_ERR_BUSY, pb.ErrorCode_ERR_NOT_ENOUGH_MEMBER, pb.ErrorCode_ERR_CAPACITY_EXCEEDED:
+		return true
+	}
+	return false
+}
+
 // failureOutcome maps a request that got no answer from the local server.
 func failureOutcome(err error) outcome {
 	switch {

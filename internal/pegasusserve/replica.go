@@ -217,24 +217,6 @@ func (h *ReplicaHandler) send(ctx context.Context, req *pegasusrpc.Request, part
 	}
 }
 
-// refusedForNow reports the replica's answers that refuse a request
-// without executing it, for a moment only: a full partition queue, a new
-// primary still reconciling, a partition short of replicas until the meta
-// server replaces a dead one. Pegasus clients give up at once on the
-// Pegasus codes for these (ERR_BUSY, ERR_NOT_ENOUGH_MEMBER,
-// ERR_CAPACITY_EXCEEDED), which during a failover or a rolling restart
-// would turn a pause of milliseconds into errors. So the translator
-// retries them at the same replica, as our own client does, while the
-// client's deadline allows, and answers the Pegasus code only after that.
-// A retried write keeps its RequestID, so it cannot apply twice.
-func refusedForNow(c pb.ErrorCode) bool {
-	switch c {
-	case pb.ErrorCode_ERR_BUSY, pb.ErrorCode_ERR_NOT_ENOUGH_MEMBER, pb.ErrorCode_ERR_CAPACITY_EXCEEDED:
-		return true
-	}
-	return false
-}
-
 // Retry pacing of refusals: exponential from busyRetryBase to
 // busyRetryCap, and no retry that would end within busyRetryMargin of the
 // client's deadline, so that the client hears the refusal itself rather
