@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -400,6 +401,26 @@ func TestE2EHARollUnderLoadFailsNoRequest(t *testing.T) {
 	if !strings.Contains(out, "roll succeeded") {
 		t.Errorf("no final status line in the output")
 	}
+	if e.collectorURL != "" {
+		// The collector's page shows how the roll ended.
+		var view struct {
+			Progress *struct {
+				Status    string `json:"status"`
+				StepCount int    `json:"step_count"`
+			} `json:"progress"`
+		}
+		resp, err := http.Get(e.collectorURL + "/api/rolling")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(&view); err != nil {
+			t.Fatal(err)
+		}
+		if view.Progress == nil || view.Progress.Status != "succeeded" || view.Progress.StepCount == 0 {
+			t.Errorf("collector's rolling progress: %+v", view.Progress)
+		}
+	}
 }
 
 // TestE2ESimpleRollCompletes: the simplified procedure restarts every
@@ -455,6 +476,42 @@ func TestE2EResumeAfterKill9(t *testing.T) {
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// From another terminal: pause it, look, resume it.
+	cli := func(args ...string) string {
+		t.Helper()
+		out, err := e.rollCmd(ctx, e.bin, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("rolling-update %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	for {
+		if rec, err := store.Load(ctx); err == nil && rec.State.Status == plan.StatusRunning {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := cli("pause", "--reason", "look at the graphs"); !strings.Contains(got, "acknowledged") {
+		t.Fatalf("pause: %s", got)
+	}
+	for {
+		rec, err := store.Load(ctx)
+		if err == nil && rec.State.Status == plan.StatusPaused {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("never paused:\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := cli("status"); !strings.Contains(got, "roll paused") || !strings.Contains(got, "look at the graphs") ||
+		!strings.Contains(got, fmt.Sprintf("orchestrator: pid %d", first.Process.Pid)) {
+		t.Fatalf("status of a paused roll:\n%s", got)
+	}
+	if got := cli("resume"); !strings.Contains(got, "the running orchestrator resumed the roll") {
+		t.Fatalf("resume: %s", got)
+	}
+
 	// Kill it once the second replica server of the plan is down.
 	var killedAt string
 	for killedAt == "" {
