@@ -182,6 +182,10 @@ func liveProgress(w io.Writer, meter *bench.Meter) (stop func()) {
 				last = now
 				fmt.Fprintf(w, "%6.0fs %9.0f ops/s  errors %d (total %d)  p99 %s\n",
 					now.Sub(start).Seconds(), float64(iv.Ops)/secs, iv.Failed, iv.TotalFailed, formatLatency(iv.P99))
+				if iv.LoadDone {
+					fmt.Fprintf(w, "bench: load done after %d ops; reading every written key back and checking\n", iv.TotalOps)
+					return
+				}
 			}
 		}
 	}()
@@ -217,9 +221,6 @@ func runLoad(ctx context.Context, cmd *cobra.Command, target bench.Target, cfg b
 	stop()
 	if rep == nil {
 		return runErr
-	}
-	if !cfg.SkipReadBack {
-		fmt.Fprintf(stderr, "bench: load done; read back and checks complete\n")
 	}
 	if err := rep.WriteText(cmd.OutOrStdout()); err != nil {
 		return err

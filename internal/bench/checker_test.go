@@ -2,6 +2,7 @@ package bench
 
 import (
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -291,5 +292,72 @@ func TestViolationVisualisationWritten(t *testing.T) {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("visualisation lacks %q", want)
 		}
+	}
+}
+
+func TestUnobservedUnknownWritesLeftOut(t *testing.T) {
+	// Two unknown writes nobody read, one unknown write a read observed.
+	ops := []Op{
+		setOp(0, 1, v(1), 0, 1),
+		withResult(setOp(0, 1, v(2), 2, 5), ResultUnknown),
+		withResult(setOp(1, 1, v(3), 3, 6), ResultUnknown),
+		withResult(setOp(2, 1, v(4), 4, 7), ResultUnknown),
+		getOp(3, 1, v(4), 8, 9),
+	}
+	res, err := CheckLinearizability(ops, CheckOptions{})
+	if err != nil || res.Verdict != VerdictOK {
+		t.Fatalf("verdict %s, err %v", res.Verdict, err)
+	}
+	if res.UnobservedUnknown != 2 || res.Ops != 3 {
+		t.Errorf("unobserved unknown %d, ops %d; want 2 left out, 3 checked", res.UnobservedUnknown, res.Ops)
+	}
+
+	// Leaving them out never hides a violation: a stale read after an
+	// acknowledged write is still one.
+	stale := []Op{
+		setOp(0, 1, v(1), 0, 1),
+		withResult(setOp(1, 1, v(2), 0, 5), ResultUnknown),
+		setOp(0, 1, v(3), 2, 3),
+		getOp(2, 1, v(1), 10, 11),
+	}
+	res, err = CheckLinearizability(stale, CheckOptions{})
+	if err != nil || res.Verdict != VerdictViolation || res.UnobservedUnknown != 1 {
+		t.Errorf("stale read: verdict %s, unobserved %d, err %v; want a violation with 1 left out", res.Verdict, res.UnobservedUnknown, err)
+	}
+}
+
+// contendedKey is a history the search cannot decide quickly: n writes and
+// n reads of their values, all concurrent, then a read of the initial
+// value, which no order allows. Refuting it means trying every
+// interleaving of the 2n concurrent operations.
+func contendedKey(key uint64, n int) []Op {
+	var ops []Op
+	for i := range n {
+		val := makeValueID(int(key)*1000+i, 1)
+		ops = append(ops, setOp(int32(i), key, val, 0, 1000), getOp(int32(n+i), key, val, 0, 1000))
+	}
+	return append(ops, getOp(int32(2*n), key, Absent, 2000, 2001))
+}
+
+func TestHotKeysDoNotStarveEasyKeys(t *testing.T) {
+	// As many hopeless keys as the checker has workers, at the lowest key
+	// indexes, then many easy ones. Checked in key order, the hopeless
+	// keys would hold every worker until the deadline and leave the easy
+	// keys undecided.
+	hard := runtime.GOMAXPROCS(0)
+	var ops []Op
+	for k := range hard {
+		ops = append(ops, contendedKey(uint64(k), 16)...)
+	}
+	const easy = 50
+	for k := hard; k < hard+easy; k++ {
+		ops = append(ops, setOp(0, uint64(k), makeValueID(0, uint64(k)), 0, 1), getOp(1, uint64(k), makeValueID(0, uint64(k)), 2, 3))
+	}
+	res, err := CheckLinearizability(ops, CheckOptions{Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Keys != hard+easy || res.KeysUnknown+res.KeysViolated != hard {
+		t.Errorf("%d keys, %d unknown, %d violated: want only the %d contended keys undecided", res.Keys, res.KeysUnknown, res.KeysViolated, hard)
 	}
 }

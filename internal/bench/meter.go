@@ -2,6 +2,7 @@ package bench
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -21,6 +22,8 @@ type Meter struct {
 	// meter's lifetime.
 	ops, failed           int64
 	totalOps, totalFailed int64
+	// loadDone is set once the load has ended (the checks may still run).
+	loadDone atomic.Bool
 }
 
 // MeterInterval holds the figures of the operations that completed between
@@ -35,6 +38,9 @@ type MeterInterval struct {
 	// TotalOps and TotalFailed count since the meter was created.
 	TotalOps    int64
 	TotalFailed int64
+	// LoadDone is set when the load had ended before this interval was
+	// taken: no operation will follow, and a progress display can stop.
+	LoadDone bool
 }
 
 // NewMeter returns an empty Meter.
@@ -56,12 +62,18 @@ func (m *Meter) record(op Op) {
 	recordLatency(m.hist, op.Latency())
 }
 
+// finish marks the load as ended.
+func (m *Meter) finish() { m.loadDone.Store(true) }
+
 // Interval returns the figures since the previous call (or since the meter
 // was created) and starts a new interval.
 func (m *Meter) Interval() MeterInterval {
+	// Read before taking the interval: every operation of a finished load
+	// was recorded before the flag was set, so none is left behind.
+	done := m.loadDone.Load()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	iv := MeterInterval{Ops: m.ops, Failed: m.failed, TotalOps: m.totalOps, TotalFailed: m.totalFailed}
+	iv := MeterInterval{LoadDone: done, Ops: m.ops, Failed: m.failed, TotalOps: m.totalOps, TotalFailed: m.totalFailed}
 	if m.hist.TotalCount() > 0 {
 		iv.P99 = time.Duration(m.hist.ValueAtQuantile(99)) * time.Microsecond
 	}

@@ -17,7 +17,7 @@ func TestMeterIntervals(t *testing.T) {
 		m.record(op)
 	}
 	iv := m.Interval()
-	if iv.Ops != 100 || iv.Failed != 10 || iv.TotalOps != 100 || iv.TotalFailed != 10 {
+	if iv.Ops != 100 || iv.Failed != 10 || iv.TotalOps != 100 || iv.TotalFailed != 10 || iv.LoadDone {
 		t.Errorf("interval %+v: want 100 ops, 10 failed", iv)
 	}
 	// 90 successes with latencies 1..99 ms minus the multiples of 10: the
@@ -59,9 +59,10 @@ func TestRunFeedsMeterAndStops(t *testing.T) {
 	if rep.DurationS > 10 || rep.Ops == 0 {
 		t.Errorf("ran %.1f s with %d ops: Stop did not end the load", rep.DurationS, rep.Ops)
 	}
-	// The meter saw the load and nothing of the read-back.
-	if iv := m.Interval(); iv.TotalOps != rep.Ops {
-		t.Errorf("meter counted %d ops, the report %d", iv.TotalOps, rep.Ops)
+	// The meter saw the load and nothing of the read-back, and knows the
+	// load is over.
+	if iv := m.Interval(); iv.TotalOps != rep.Ops || !iv.LoadDone {
+		t.Errorf("meter counted %d ops (load done %v), the report %d", iv.TotalOps, iv.LoadDone, rep.Ops)
 	}
 	if got := int64(len(r.Ops())); got != rep.Ops {
 		t.Errorf("Ops() holds %d ops, the report %d", got, rep.Ops)

@@ -206,6 +206,9 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 		}
 	}
 	wg.Wait()
+	if cfg.Meter != nil {
+		cfg.Meter.finish()
+	}
 	elapsed := r.since()
 	interrupted := ctx.Err() != nil
 	ops := hist.ops()
