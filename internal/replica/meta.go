@@ -190,7 +190,9 @@ func (q *proposalQueue) run(ctx context.Context, timeout time.Duration, log *slo
 			s.applyMetaState(nil, resp.GetConfigs(), nil)
 		}
 		if err != nil {
-			log.Info("configuration proposals not applied", "count", len(batch), "err", err)
+			// Debug: an unreachable meta server already shows in the beacon
+			// warnings, and the cores repeat their proposals.
+			log.Debug("configuration proposals not applied", "count", len(batch), "err", err)
 		}
 	}
 }

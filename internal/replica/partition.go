@@ -343,7 +343,9 @@ func (p *partition) carryOut(rd pacifica.Ready) {
 	}
 	p.reply(rd.Replies, applied)
 	for _, cp := range rd.ConfigProposals {
-		p.log.Info("configuration proposal", "type", cp.Type.String(), "node", cp.Node, "ballot", cp.Ballot)
+		// Debug: the core repeats a standing proposal every second; the
+		// meta server's decision shows in the configurations.
+		p.log.Debug("configuration proposal", "type", cp.Type.String(), "node", cp.Node, "ballot", cp.Ballot)
 		p.srv.proposals.add(p.g, cp)
 	}
 	for _, lr := range rd.LogReads {
