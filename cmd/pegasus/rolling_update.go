@@ -299,10 +299,25 @@ func runNewRoll(cmd *cobra.Command, f *rollingFlags) error {
 		fmt.Fprintf(out, "note: an unfinished roll is stored (%s); a real run would refuse\n\n", rec.State.Status)
 	}
 
+	// The record keeps absolute paths: `resume` may run from elsewhere.
+	if dir, ok := strings.CutPrefix(f.control, "onebox:"); ok && dir != "" {
+		if abs, err := filepath.Abs(dir); err == nil {
+			f.control = "onebox:" + abs
+		}
+	}
+	if f.configDir != "" {
+		if abs, err := filepath.Abs(f.configDir); err == nil {
+			f.configDir = abs
+		}
+	}
+	newVersion, err := f.newVersion(ctx, c.info)
+	if err != nil {
+		return err
+	}
 	var ctl rolling.NodeControl
 	if f.control != "" {
 		var closeCtl func() error
-		ctl, closeCtl, err = rolling.NewControl(f.control, f.exec, opts.Upgrade)
+		ctl, closeCtl, err = rolling.NewControl(f.control, f.exec, rolling.Artifacts{Binary: f.binary, ConfigDir: f.configDir})
 		if err != nil {
 			return err
 		}
@@ -311,29 +326,6 @@ func runNewRoll(cmd *cobra.Command, f *rollingFlags) error {
 	col, err := f.newCollector()
 	if err != nil {
 		return err
-	}
-	newVersion := ""
-	switch {
-	case f.binary != "":
-		abs, err := filepath.Abs(f.binary)
-		if err != nil {
-			return err
-		}
-		f.binary = abs
-		vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		newVersion, err = rolling.BinaryVersion(vctx, f.binary)
-		cancel()
-		if err != nil {
-			return err
-		}
-	case f.configDir != "":
-		// A configuration-only upgrade keeps the binary: it speaks what
-		// the leader speaks.
-		for _, m := range c.info.Metas {
-			if m.Leader {
-				newVersion = m.Protocol
-			}
-		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	snap, _, err := rolling.TakeSnapshot(sctx, c.cluster, col, ctl, newVersion)
@@ -360,6 +352,30 @@ func runNewRoll(cmd *cobra.Command, f *rollingFlags) error {
 		Exec: f.exec, Artifacts: rolling.Artifacts{Binary: f.binary, ConfigDir: f.configDir}}
 	report, err := rolling.Begin(ctx, f.env(cmd, c, ctl, col), run, p)
 	return f.finish(cmd, report, err)
+}
+
+// newVersion is the protocol version the roll installs: what the new
+// binary prints, or for a configuration-only upgrade what the leader
+// speaks (the binary stays). Empty for a restart.
+func (f *rollingFlags) newVersion(ctx context.Context, info rolling.ClusterInfo) (string, error) {
+	switch {
+	case f.binary != "":
+		abs, err := filepath.Abs(f.binary)
+		if err != nil {
+			return "", err
+		}
+		f.binary = abs
+		vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		return rolling.BinaryVersion(vctx, f.binary)
+	case f.configDir != "":
+		for _, m := range info.Metas {
+			if m.Leader {
+				return m.Protocol, nil
+			}
+		}
+	}
+	return "", nil
 }
 
 // confirm asks on a terminal; without one it refuses.
@@ -415,7 +431,7 @@ func (f *rollingFlags) resumeTools(cmd *cobra.Command, rec rolling.Record) (roll
 			*v, _ = cmd.Flags().GetString(name)
 		}
 	}
-	ctl, closeCtl, err := rolling.NewControl(spec, tmpl, !rec.Run.Artifacts.Empty())
+	ctl, closeCtl, err := rolling.NewControl(spec, tmpl, rec.Run.Artifacts)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -87,15 +87,19 @@ type VersionReporter interface {
 }
 
 // NewControl builds the node control an operator names: "onebox:<dir>"
-// drives the onebox in dir, "exec" runs the templates. needInstall says
-// whether the roll installs a binary or configuration. The returned close
-// function releases what the control holds.
-func NewControl(spec string, templates ExecTemplates, needInstall bool) (NodeControl, func() error, error) {
+// drives the onebox in dir, "exec" runs the templates. install is what the
+// roll installs, checked here so that a roll cannot fail half-way on an
+// install the control cannot do. The returned close function releases
+// what the control holds.
+func NewControl(spec string, templates ExecTemplates, install Artifacts) (NodeControl, func() error, error) {
 	kind, arg, _ := strings.Cut(spec, ":")
 	switch kind {
 	case "onebox":
 		if arg == "" {
 			return nil, nil, fmt.Errorf("%w: onebox control needs a directory (onebox:<dir>)", ErrInvalidControl)
+		}
+		if install.ConfigDir != "" {
+			return nil, nil, fmt.Errorf("%w: onebox control installs binaries only, not a configuration directory", ErrInvalidControl)
 		}
 		c, err := NewOneboxControl(arg)
 		if err != nil {
@@ -103,7 +107,7 @@ func NewControl(spec string, templates ExecTemplates, needInstall bool) (NodeCon
 		}
 		return c, c.Close, nil
 	case "exec":
-		c, err := NewExecControl(templates, needInstall)
+		c, err := NewExecControl(templates, !install.Empty())
 		if err != nil {
 			return nil, nil, err
 		}
