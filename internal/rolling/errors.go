@@ -49,8 +49,6 @@ var (
 	// ErrNotStarted: a started process was not reported running in time.
 	ErrNotStarted = errors.New("rolling: process not running")
 
-	// ErrNoMetaLeader: no meta server answered as, or named, a leader.
-	ErrNoMetaLeader = errors.New("rolling: no meta leader reachable")
 	// ErrServer: a meta or replica server answered with a Pegasus error
 	// code; the message carries it.
 	ErrServer = errors.New("rolling: server error")
