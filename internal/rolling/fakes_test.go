@@ -437,10 +437,9 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 // memStore is an in-memory Store. Every saved record is kept, so tests can
 // check what was stored when.
 type memStore struct {
-	mu      sync.Mutex
-	saved   []Record
-	holder  *memSession
-	waiting []Request // requests not yet handed to a session
+	mu     sync.Mutex
+	saved  []Record
+	holder *memSession
 }
 
 func (s *memStore) Load(ctx context.Context) (Record, error) {
@@ -544,15 +543,4 @@ func (m *memSession) Release(ctx context.Context) error {
 		m.s.holder = nil
 	}
 	return nil
-}
-
-// opsOf filters ops by prefix.
-func opsOf(ops []string, prefix string) []string {
-	var out []string
-	for _, op := range ops {
-		if len(op) >= len(prefix) && op[:len(prefix)] == prefix {
-			out = append(out, op)
-		}
-	}
-	return out
 }
