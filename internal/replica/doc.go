@@ -9,9 +9,9 @@
 // One goroutine per partition replica runs everything that touches its core
 // (partition.go): the core is not safe for concurrent use, and one goroutine
 // per replica makes every replica's inputs naturally ordered without locks.
-// Replicas are cheap when idle (a parked goroutine), so a server with
-// thousands of them pays nothing for the ones without traffic; a worker pool
-// would have to re-create that per-replica ordering.
+// An idle replica costs a goroutine parked between ticks (a few KiB), so a
+// server with thousands of them pays little for the ones without traffic; a
+// worker pool would have to re-create that per-replica ordering.
 //
 // The goroutine sleeps until its inbox (inbox.go) is signalled, then takes
 // every queued input at once (client writes, peer messages, configurations,

@@ -16,7 +16,6 @@ const (
 	evLogRead                         // old log entries read for a learner or lagging member
 	evCheckpoint                      // a checkpoint copied from the primary, to install
 	evConfig                          // a configuration from the meta server
-	evCall                            // a function to run on the partition goroutine
 	evClose                           // close the replica
 )
 
@@ -30,7 +29,6 @@ type event struct {
 	read   *logReadResult
 	ckpt   *fetchedCheckpoint
 	config *configUpdate
-	call   func()
 	close  *closeRequest
 }
 

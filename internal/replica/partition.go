@@ -198,8 +198,6 @@ func (p *partition) handle(ev *event) {
 		p.installs = append(p.installs, ev.ckpt)
 	case evConfig:
 		p.updateConfig(ev.config)
-	case evCall:
-		ev.call()
 	case evClose:
 		p.shutdown(ev.close)
 	}
