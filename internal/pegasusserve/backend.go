@@ -35,9 +35,17 @@ type dataClient struct {
 
 	mu      sync.Mutex
 	active  *dataStream
-	opening chan struct{} // closed when the current open attempt ends
-	openErr error         // the outcome of the last failed attempt
+	opening *streamOpen // the attempt in progress, if any
 	closed  bool
+}
+
+// streamOpen is one attempt to open a stream, shared by every request that
+// needs the stream while it is being opened. s and err are set before done
+// is closed.
+type streamOpen struct {
+	done chan struct{}
+	s    *dataStream
+	err  error
 }
 
 func newDataClient(cc *grpc.ClientConn) *dataClient {
@@ -104,46 +112,43 @@ func (c *dataClient) stream(ctx context.Context) (*dataStream, error) {
 		c.mu.Unlock()
 		return s, nil
 	}
-	ch := c.opening
-	if ch == nil {
-		ch = make(chan struct{})
-		c.opening = ch
-		go c.open(ch)
+	op := c.opening
+	if op == nil {
+		op = &streamOpen{done: make(chan struct{})}
+		c.opening = op
+		go c.open(op)
 	}
 	c.mu.Unlock()
 	select {
-	case <-ch:
+	case <-op.done:
+		// The stream may have broken again since; registering on it then
+		// fails with the reason, which is what the caller needs to hear.
+		return op.s, op.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: opening the stream: %w", ErrBackendUnavailable, ctx.Err())
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.active == nil {
-		return nil, c.openErr
-	}
-	return c.active, nil
 }
 
-func (c *dataClient) open(done chan struct{}) {
+func (c *dataClient) open(op *streamOpen) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	gs, err := c.stub.Data(ctx)
 	c.mu.Lock()
 	defer func() {
 		c.opening = nil
-		close(done)
+		close(op.done)
 		c.mu.Unlock()
 	}()
 	switch {
 	case c.closed:
 		cancel()
-		c.openErr = fmt.Errorf("%w: %w", ErrBackendUnavailable, ErrClosed)
+		op.err = fmt.Errorf("%w: %w", ErrBackendUnavailable, ErrClosed)
 	case err != nil:
 		cancel()
-		c.openErr = fmt.Errorf("%w: opening the stream: %v", ErrBackendUnavailable, err)
+		op.err = fmt.Errorf("%w: opening the stream: %v", ErrBackendUnavailable, err)
 	default:
-		s := &dataStream{gs: gs, cancel: cancel, pending: make(map[uint64]chan *pb.ClientResponse)}
-		c.active, c.openErr = s, nil
-		go c.receive(s)
+		op.s = &dataStream{gs: gs, cancel: cancel, pending: make(map[uint64]chan *pb.ClientResponse)}
+		c.active = op.s
+		go c.receive(op.s)
 	}
 }
 

@@ -38,6 +38,11 @@ type ReplicaOptions struct {
 	// between a get_scanner and its scans.
 	ScanIdleTimeout time.Duration
 	MaxScanContexts int
+	// RefusalRetryTime bounds how long a request the replica refuses for
+	// the moment (see refusedForNow) is retried there before the refusal
+	// is passed on. Zero retries until shortly before the client's
+	// deadline; a negative value passes refusals on at once.
+	RefusalRetryTime time.Duration
 	// Now is the clock used to convert expire times; nil means time.Now.
 	Now func() time.Time
 	// Logger; nil means slog.Default().
@@ -206,35 +211,60 @@ func (h *ReplicaHandler) send(ctx context.Context, req *pegasusrpc.Request, part
 	if isWrite(cr) {
 		cr.RequestId = &pb.RequestID{ClientId: h.clientID, Seq: h.writeSeq.Add(1)}
 	}
+	retryUntil := h.refusalRetryDeadline(ctx)
 	for attempt := 0; ; attempt++ {
 		resp, err := h.data.roundTrip(ctx, cr)
 		if err != nil {
 			return nil, failureOutcome(err)
 		}
-		if !refusedForNow(resp.GetError().GetCode()) || !pause(ctx, attempt) {
+		if !refusedForNow(resp.GetError().GetCode()) || !pause(ctx, attempt, retryUntil) {
 			return resp, replicaOutcome(resp.GetError())
 		}
 	}
 }
 
+// refusalRetryDeadline is when retries of refusals must have ended: a
+// margin before the client's deadline, so that the client hears the
+// refusal itself rather than its own timeout, or earlier as configured.
+// The zero time means no retries.
+func (h *ReplicaHandler) refusalRetryDeadline(ctx context.Context) time.Time {
+	if h.opts.RefusalRetryTime < 0 {
+		return time.Time{}
+	}
+	until := time.Now().Add(DefaultRequestTimeout)
+	if d, ok := ctx.Deadline(); ok {
+		until = d
+	}
+	until = until.Add(-busyRetryMargin)
+	if h.opts.RefusalRetryTime > 0 {
+		until = minTime(until, time.Now().Add(h.opts.RefusalRetryTime))
+	}
+	return until
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
 // Retry pacing of refusals: exponential from busyRetryBase to
-// busyRetryCap, and no retry that would end within busyRetryMargin of the
-// client's deadline, so that the client hears the refusal itself rather
-// than its own timeout.
+// busyRetryCap, ending busyRetryMargin before the client's deadline.
 const (
 	busyRetryBase   = 5 * time.Millisecond
 	busyRetryCap    = 200 * time.Millisecond
 	busyRetryMargin = 50 * time.Millisecond
 )
 
-// pause waits before retry number attempt+1; false means there is no time
-// for it.
-func pause(ctx context.Context, attempt int) bool {
+// pause waits before retry number attempt+1; false means the wait would
+// end past until.
+func pause(ctx context.Context, attempt int, until time.Time) bool {
 	wait := busyRetryCap
 	if attempt < 8 {
 		wait = min(busyRetryBase<<attempt, busyRetryCap)
 	}
-	if d, ok := ctx.Deadline(); ok && time.Until(d) < wait+busyRetryMargin {
+	if time.Now().Add(wait).After(until) {
 		return false
 	}
 	t := time.NewTimer(wait)
