@@ -19,4 +19,14 @@
 //     register model with porcupine (CheckLinearizability).
 //   - A Report summarises it all as JSON, as a Pegasus-style text table and
 //     as an SVG timeline.
+//   - While a run goes on, a Meter feeds a live progress line, Annotate marks
+//     event windows on the timeline, and Stop ends the load as planned (a
+//     fault scenario stops it once the cluster has recovered). Window
+//     summarises any slice of the history, such as the baseline before a
+//     fault against the fault itself.
+//
+// The subpackages adapt real systems and drive faults: pegasustarget and
+// etcdtarget are Targets over the Pegasus and etcd clients, scenario runs
+// fault scenarios under load, and oneboxcluster and etcdcluster are the
+// clusters those scenarios act on.
 package bench
