@@ -159,11 +159,16 @@ func planSortRange(m *pegasusrpc.MultiGetRequest) (r sortRange, empty bool) {
 // multiGetRange reads a sort key range through the replica's scan,
 // filtering as it goes.
 //
-// A reverse multi_get returns the last records of the range (still in
-// ascending order). The replica scans forward only, so the translator
-// reads the whole range and keeps a window of the records a backward walk
-// would have taken: memory stays within the limits, but the whole range
-// is read.
+// Its limits count as the C++ server's do: every record of the range
+// visited counts against max_kv_count, whether the filter keeps it or not,
+// and only the records kept count against max_kv_size. So a filter that
+// keeps few records yields a short, Incomplete answer rather than a read
+// of the whole hash key, and the client pages on.
+//
+// A reverse multi_get returns the last records of the range (in ascending
+// order). The replica scans forward only, so the translator reads the
+// whole range and keeps a window of what a backward walk would have
+// visited: memory stays within the limits, but the whole range is read.
 func (h *ReplicaHandler) multiGetRange(ctx context.Context, req *pegasusrpc.Request, m *pegasusrpc.MultiGetRequest) ([]pegasusrpc.KeyValue, outcome) {
 	filter := keyFilter{typ: m.SortKeyFilterType, pattern: m.SortKeyFilterPattern}
 	if !filter.valid() {
@@ -182,7 +187,7 @@ func (h *ReplicaHandler) multiGetRange(ctx context.Context, req *pegasusrpc.Requ
 		StopSortKey: r.stop, StopInclusive: r.stopIncl, NoValue: m.NoValue,
 	}
 	var kvs []pegasusrpc.KeyValue
-	var window kvWindow // reverse only
+	var window visitWindow // reverse only
 	for {
 		sreq.BatchSize = fetchMaxRecords
 		if !m.Reverse {
@@ -195,55 +200,80 @@ func (h *ReplicaHandler) multiGetRange(ctx context.Context, req *pegasusrpc.Requ
 			return nil, oc
 		}
 		for _, rec := range recs {
-			if !filter.match(rec.GetSortKey()) {
-				continue
-			}
-			kv := pegasusrpc.KeyValue{Key: rec.GetSortKey(), Value: rec.GetValue()}
+			v := visit{kv: pegasusrpc.KeyValue{Key: rec.GetSortKey(), Value: rec.GetValue()}, kept: filter.match(rec.GetSortKey())}
 			if m.Reverse {
-				window.push(kv, lim)
+				window.push(v, lim)
 				continue
 			}
 			if lim.full() {
 				return kvs, storageOutcome(pegasusrpc.StatusIncomplete)
 			}
-			lim.add(kv)
-			kvs = append(kvs, kv)
+			lim.count++
+			if v.kept {
+				lim.bytes += v.size()
+				kvs = append(kvs, v.kv)
+			}
 		}
 		if cursor == nil {
 			break
 		}
 	}
 	if m.Reverse {
+		kvs = window.kept()
 		if window.dropped {
-			return window.kvs, storageOutcome(pegasusrpc.StatusIncomplete)
+			return kvs, storageOutcome(pegasusrpc.StatusIncomplete)
 		}
-		return window.kvs, okOutcome
 	}
 	return kvs, okOutcome
 }
 
-// kvWindow keeps the longest suffix of the records pushed so far that a
-// backward walk under the limits would take: walking from the last record
-// backwards, a record is taken while those already taken stay below both
-// limits.
-type kvWindow struct {
-	kvs     []pegasusrpc.KeyValue
-	bytes   int
+// visit is one record of a range, and whether the filter kept it.
+type visit struct {
+	kv   pegasusrpc.KeyValue
+	kept bool
+}
+
+// size is what the record counts against max_kv_size.
+func (v visit) size() int {
+	if !v.kept {
+		return 0
+	}
+	return len(v.kv.Key) + len(v.kv.Value)
+}
+
+// visitWindow keeps the longest suffix of the records pushed so far that a
+// backward walk under the limits would visit: walking from the last record
+// backwards, a record is visited while the records already visited number
+// fewer than max_kv_count and those kept among them weigh less than
+// max_kv_size.
+type visitWindow struct {
+	visits  []visit
+	bytes   int // of the kept records in visits
 	dropped bool
 }
 
-func (w *kvWindow) push(kv pegasusrpc.KeyValue, lim kvLimits) {
-	w.kvs = append(w.kvs, kv)
-	w.bytes += len(kv.Key) + len(kv.Value)
-	for len(w.kvs) > 0 {
-		first := len(w.kvs[0].Key) + len(w.kvs[0].Value)
-		if len(w.kvs)-1 < lim.maxCount && w.bytes-first < lim.maxBytes {
+func (w *visitWindow) push(v visit, lim kvLimits) {
+	w.visits = append(w.visits, v)
+	w.bytes += v.size()
+	for len(w.visits) > 0 {
+		first := w.visits[0].size()
+		if len(w.visits)-1 < lim.maxCount && w.bytes-first < lim.maxBytes {
 			break
 		}
-		w.kvs = w.kvs[1:]
+		w.visits = w.visits[1:]
 		w.bytes -= first
 		w.dropped = true
 	}
+}
+
+func (w *visitWindow) kept() []pegasusrpc.KeyValue {
+	var out []pegasusrpc.KeyValue
+	for _, v := range w.visits {
+		if v.kept {
+			out = append(out, v.kv)
+		}
+	}
+	return out
 }
 
 // scanPage reads one page of a scan and moves sreq past it: cursor and

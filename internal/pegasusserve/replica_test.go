@@ -399,6 +399,10 @@ func TestReplicaMultiGetRange(t *testing.T) {
 		{"reverse with count limit", pegasusrpc.MultiGetRequest{StartInclusive: true, Reverse: true, MaxKvCount: 2}, pegasusrpc.StatusIncomplete, "b3=B3,c1=C1"},
 		{"reverse with size limit", pegasusrpc.MultiGetRequest{StartInclusive: true, Reverse: true, MaxKvSize: 5}, pegasusrpc.StatusIncomplete, "b3=B3,c1=C1"},
 		{"reverse filtered range", pegasusrpc.MultiGetRequest{StopSortkey: []byte("c1"), StartInclusive: true, Reverse: true, MaxKvCount: 2, SortKeyFilterType: pegasusrpc.FilterMatchPrefix, SortKeyFilterPattern: []byte("a")}, pegasusrpc.StatusOK, "a1=A1,a2=A2"},
+		// As in the C++ server, filtered-out records count against
+		// max_kv_count: the answer is short and Incomplete.
+		{"count limit with filter", pegasusrpc.MultiGetRequest{StartInclusive: true, MaxKvCount: 3, SortKeyFilterType: pegasusrpc.FilterMatchPostfix, SortKeyFilterPattern: []byte("1")}, pegasusrpc.StatusIncomplete, "a1=A1,b1=B1"},
+		{"reverse count limit with filter", pegasusrpc.MultiGetRequest{StartInclusive: true, Reverse: true, MaxKvCount: 3, SortKeyFilterType: pegasusrpc.FilterMatchPostfix, SortKeyFilterPattern: []byte("1")}, pegasusrpc.StatusIncomplete, "c1=C1"},
 		{"bad filter type", pegasusrpc.MultiGetRequest{StartInclusive: true, SortKeyFilterType: 9}, pegasusrpc.StatusInvalidArgument, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

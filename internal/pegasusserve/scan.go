@@ -47,6 +47,12 @@ const scanBatchMax = 1000
 // context: the clients ask again when a batch runs out, even an empty one.
 const scanFetchRounds = 8
 
+// scanDroppingFetch is the smallest page a scanner that may drop records
+// asks the replica for: fetching only what the batch lacks would cost a
+// round trip per record dropped. Records fetched beyond the batch wait in
+// the scanner for the next call.
+const scanDroppingFetch = 100
+
 // scanState is one Pegasus scanner.
 type scanState struct {
 	id            int64 // 0 until registered in scanContexts
@@ -78,6 +84,14 @@ type scanState struct {
 	done bool
 
 	lastUsed int64 // unix nanoseconds, for idle expiry
+}
+
+// mayDrop reports whether records the replica returns may not be part of
+// the answer: filtered out, or before the start of a range that a full
+// scan of the partition cannot seek to.
+func (s *scanState) mayDrop() bool {
+	active := func(f keyFilter) bool { return f.typ != pegasusrpc.FilterNone && len(f.pattern) > 0 }
+	return s.sreq.Full || active(s.hashFilter) || active(s.sortFilter)
 }
 
 // finished reports whether nothing is left to return.
@@ -166,7 +180,11 @@ func (h *ReplicaHandler) fill(ctx context.Context, req *pegasusrpc.Request, s *s
 				break
 			}
 			round++
-			s.sreq.BatchSize = int32(min(s.batch-len(kvs), fetchMaxRecords))
+			fetch := s.batch - len(kvs)
+			if s.mayDrop() {
+				fetch = max(fetch, scanDroppingFetch)
+			}
+			s.sreq.BatchSize = int32(min(fetch, fetchMaxRecords))
 			recs, cursor, oc := h.scanPage(ctx, req, s.partitionHash, s.sreq)
 			if oc != okOutcome {
 				return nil, oc
