@@ -76,8 +76,8 @@ type scanState struct {
 	hashScoped bool
 	// sreq is the replica request of the next page; its cursor advances.
 	sreq *pb.ScanRequest
-	// pending holds records fetched but not yet returned, and source is
-	// exhausted once the replica's cursor ran out.
+	// pending holds records fetched but not yet returned; exhausted is
+	// set once the replica's cursor ran out.
 	pending   []*pb.ScanRecord
 	exhausted bool
 	// done is set once the range is fully returned (its end reached).
