@@ -52,6 +52,9 @@ var (
 	ErrInvalidConfig = errors.New("replica: invalid configuration")
 	// ErrMeta: no meta server answered, or the answer was an error.
 	ErrMeta = errors.New("replica: meta server call failed")
+	// ErrDataDirLost: data_dir disappeared under the running server. Its
+	// stores can neither be written nor closed; the process must exit.
+	ErrDataDirLost = errors.New("replica: data_dir removed while the server runs")
 )
 
 // wireError maps an error to its wire form. It is the only place where

@@ -1,7 +1,9 @@
 package replica
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -11,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pegasus-go/pegasus/internal/config"
 )
 
 // TestKillPartitionThenRestart follows the rolling-restart recipe on one
@@ -131,5 +135,32 @@ func TestStartSurvivesDamagedReplicaDirs(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "1.5")); !os.IsNotExist(err) {
 		t.Fatalf("the directory without info was not removed: %v", err)
+	}
+}
+
+// TestRunEndsWhenDataDirVanishes: a server whose data_dir is removed under
+// it stops (its stores can neither write nor close) instead of spinning.
+func TestRunEndsWhenDataDirVanishes(t *testing.T) {
+	meta := newFakeMeta(t, 3000)
+	cfg := config.DefaultReplica()
+	cfg.Listen, cfg.HTTPListen, cfg.PegasusListen = "127.0.0.1:0", "", ""
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.MetaServers = []string{meta.addr}
+	srv, err := New(cfg, Options{Logger: testLogger(), TickInterval: testTick})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(context.Background()) }()
+	if err := os.RemoveAll(cfg.DataDir); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrDataDirLost) {
+			t.Fatalf("Run returned %v, want ErrDataDirLost", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after data_dir was removed")
 	}
 }

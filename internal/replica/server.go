@@ -88,6 +88,10 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	stop   sync.Once
+	// fatal is closed, with fatalErr set, when the server cannot go on.
+	fatal     chan struct{}
+	fatalErr  error
+	fatalOnce sync.Once
 }
 
 // concurrentOpens bounds the replicas opened (and replayed) at once.
@@ -119,6 +123,7 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 		opening:    make(map[gpid]*opening),
 		tables:     make(map[int32]*pb.TableInfo),
 		openSlots:  make(chan struct{}, concurrentOpens),
+		fatal:      make(chan struct{}),
 	}
 	if err := s.fs.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("replica: create data_dir: %w", err)
@@ -254,11 +259,31 @@ func (s *Server) goLoop(fn func()) {
 	}()
 }
 
-// Run starts the server and shuts it down gracefully when ctx ends.
+// Run starts the server and shuts it down gracefully when ctx ends. It
+// returns early, with the server's network stopped and its files left as
+// they are, if the server hits a condition it cannot continue from (see
+// ErrDataDirLost); the process should then exit.
 func (s *Server) Run(ctx context.Context) error {
 	s.Start()
-	<-ctx.Done()
-	return s.Close()
+	select {
+	case <-ctx.Done():
+		return s.Close()
+	case <-s.fatal:
+		s.stop.Do(func() {
+			s.beginStop()
+			s.stopNetwork()
+		})
+		return s.fatalErr
+	}
+}
+
+// die reports a condition the server cannot continue from.
+func (s *Server) die(err error) {
+	s.fatalOnce.Do(func() {
+		s.log.Error("replica server cannot continue", "err", err)
+		s.fatalErr = err
+		close(s.fatal)
+	})
 }
 
 // Close shuts the server down gracefully: it stops reporting and accepting
@@ -419,11 +444,16 @@ func (s *Server) loadPartitions() error {
 	return nil
 }
 
-// runTicker ticks every replica's core from one ticker.
+// dataDirCheckInterval paces the check that data_dir still exists.
+const dataDirCheckInterval = time.Second
+
+// runTicker ticks every replica's core from one ticker, and watches the
+// lease and data_dir.
 func (s *Server) runTicker(ctx context.Context) {
 	t := time.NewTicker(s.opts.TickInterval)
 	defer t.Stop()
 	leased := false
+	var checked time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -438,6 +468,16 @@ func (s *Server) runTicker(ctx context.Context) {
 				s.log.Warn("lease expired: every replica is inactive until a beacon is accepted")
 			}
 			leased = valid
+			if now.Sub(checked) >= dataDirCheckInterval {
+				checked = now
+				// A removed data_dir (an operator's mistake, a test's
+				// cleanup) leaves every store retrying its background
+				// writes forever; no replica can be served or closed.
+				if _, err := s.fs.Stat(s.cfg.DataDir); isNotExist(err) {
+					s.die(errorf(ErrDataDirLost, "%s", s.cfg.DataDir))
+					return
+				}
+			}
 		}
 	}
 }
