@@ -202,17 +202,24 @@ func entryText(e Entry) string {
 // sent and crashAfter of its entries written, before the rest of the Ready
 // is carried out.
 func (c *cluster) processReady(id NodeID, crashAfter int) error {
-	c.startReady(id)
+	if err := c.startReady(id); err != nil {
+		return err
+	}
 	return c.finishReady(id, crashAfter, false)
 }
 
 // startReady takes node id's Ready, persists its ballot and sends its
 // messages: what a driver does first. The rest (finishReady) may happen
-// later, with other inputs reaching the replica in between.
-func (c *cluster) startReady(id NodeID) {
+// later, with other inputs reaching the replica in between. It is called
+// only when HasReady says there is work, and checks that there is.
+func (c *cluster) startReady(id NodeID) error {
 	n := c.nodes[id]
 	rd := n.r.Ready()
 	n.ready = &rd
+	if rd.Ballot == 0 && len(rd.Entries)+len(rd.Messages)+len(rd.Committed)+len(rd.Replies)+
+		len(rd.ConfigProposals)+len(rd.LogReads)+len(rd.CheckpointRequests) == 0 {
+		return fmt.Errorf("node %s: HasReady with an empty Ready: %s", id, n.r.Debug())
+	}
 	c.tracef("> %s ready\n", id)
 	if rd.Ballot != 0 {
 		n.disk.ballot = rd.Ballot
@@ -222,6 +229,7 @@ func (c *cluster) startReady(id NodeID) {
 		c.tracef("  send %s\n", m)
 		c.net = append(c.net, m)
 	}
+	return nil
 }
 
 // finishReady writes the entries of node id's outstanding Ready, applies,

@@ -76,6 +76,7 @@ func (r *Replica) sendLearnStart(t *tracker) {
 
 // sendLearnApp tells a learner to copy a checkpoint; it will ask again with
 // the checkpoint's decree as its commit point.
+//
 // The checkpoint will replace the learner's log, so nothing it acknowledged
 // counts any more. LearnApp opens a new session: only a learn request the
 // learner sends after installing the checkpoint carries the new id, so the
@@ -130,7 +131,17 @@ func (r *Replica) handleLearnRequest(m Message) {
 		return
 	}
 	t := r.tracker(m.From)
-	if t == nil || !t.learner || t.learnID != m.LearnID {
+	if t == nil || !t.learner {
+		return
+	}
+	if t.phase == phaseAwaitingCheckpoint && m.LearnID < t.learnID {
+		// The learner has not heard that it must copy a checkpoint (the
+		// LearnApp was lost): tell it again.
+		t.heardTick = r.now
+		r.send(Message{Type: MsgLearnApp, To: t.node, Ballot: r.ballot, LearnID: t.learnID})
+		return
+	}
+	if t.learnID != m.LearnID {
 		return
 	}
 	t.heardTick, t.progressTick = r.now, r.now
@@ -141,7 +152,6 @@ func (r *Replica) handleLearnRequest(m Message) {
 	if m.Committed > r.log.last() {
 		// A commit point beyond our log contradicts the history: start the
 		// learner over from a checkpoint of ours.
-		t.acked, t.sent, t.base = 0, 0, 0
 		r.sendLearnApp(t)
 		return
 	}
@@ -150,10 +160,12 @@ func (r *Replica) handleLearnRequest(m Message) {
 }
 
 // handleLearnApp makes the learner ask its driver for a checkpoint, in the
-// new session the LearnApp opens.
+// new session the LearnApp opens. A LearnApp for the current session is a
+// repeat, or a late copy arriving after the checkpoint was installed and
+// streaming resumed; acting on it would destroy acknowledged entries.
 func (r *Replica) handleLearnApp(m Message) {
 	if r.status != StatusPotentialSecondary || m.Ballot != r.ballot || m.From != r.primary ||
-		m.LearnID < r.learner.learnID || (m.LearnID == r.learner.learnID && r.learner.awaitingCheckpoint) {
+		m.LearnID <= r.learner.learnID {
 		return
 	}
 	r.learner = learnerState{learnID: m.LearnID, awaitingCheckpoint: true}
@@ -166,10 +178,13 @@ func (r *Replica) handleLearnApp(m Message) {
 // storage with the checkpoint and discard its whole log before it carries out
 // another Ready: the replica's log now restarts after decree, and the learner
 // asks the primary for the rest. If a Ready is outstanding it returns
-// ErrReadyOutstanding: finish it (Advance) and ask again. If it returns ErrCheckpointNotWanted, the
-// learning session moved on (the checkpoint arrived late, or the node is no
-// longer learning) and the driver must discard the copy: installing it would
-// destroy entries this replica may already have acknowledged.
+// ErrReadyOutstanding: finish it (Advance) and ask again. If it returns
+// ErrCheckpointNotWanted, the learning session moved on (the checkpoint
+// arrived late, or the node is no longer learning) and the driver must
+// discard the copy: installing it would destroy entries this replica may
+// already have acknowledged. If the copy fails, the driver may retry it; the
+// primary drops a learner silent for LearnTimeoutTicks, and the meta server
+// adds it again later.
 //
 // The request-id table restarts empty, so the exactly-once window shrinks to
 // what the replica logs from here on.
@@ -192,7 +207,6 @@ func (r *Replica) InstallCheckpoint(req CheckpointRequest, decree Decree) error 
 	r.committed, r.applied, r.applyHanded = decree, decree, decree
 	r.dedup.reset()
 	r.follower = followerState{matched: decree}
-	r.readyGen++
 	r.learner.awaitingCheckpoint = false
 	r.sendLearnRequest()
 	return nil

@@ -342,14 +342,9 @@ func (r *Replica) flushPrepares() {
 
 func (r *Replica) flushTracker(t *tracker) {
 	last := r.log.last()
-	for t.phase == phaseStreaming && !t.reading {
+	for r.trackerHasWork(t) {
 		if t.sent >= last {
-			if t.probe || t.sendLearnLog {
-				r.sendPrepare(t, t.sent, nil)
-			}
-			return
-		}
-		if t.sent-t.resendFrom() >= Decree(r.cfg.MaxInflight) {
+			r.sendPrepare(t, t.sent, nil) // group check, probe or empty learn answer
 			return
 		}
 		lo := t.sent + 1
@@ -374,6 +369,20 @@ func (r *Replica) flushTracker(t *tracker) {
 	}
 }
 
+// trackerHasWork reports whether flushTracker would send something to t (or
+// ask to read the log for it). HasReady relies on it, so the two must agree.
+func (r *Replica) trackerHasWork(t *tracker) bool {
+	if t.phase != phaseStreaming || t.reading {
+		return false
+	}
+	if t.sent >= r.log.last() {
+		return t.probe || t.sendLearnLog
+	}
+	// Entries to send, unless MaxInflight of them are already unanswered;
+	// then the retransmission timer takes over.
+	return t.sent-t.resendFrom() < Decree(r.cfg.MaxInflight)
+}
+
 // sendPrepare sends entries following decree prev to t and moves t.sent.
 func (r *Replica) sendPrepare(t *tracker, prev Decree, entries []Entry) {
 	prevBallot, _ := r.log.ballotAt(prev)
@@ -381,9 +390,9 @@ func (r *Replica) sendPrepare(t *tracker, prev Decree, entries []Entry) {
 	if t.sendLearnLog {
 		typ = MsgLearnLog
 	}
-	status := StatusSecondary
+	status, learnID := StatusSecondary, uint64(0)
 	if t.learner {
-		status = StatusPotentialSecondary
+		status, learnID = StatusPotentialSecondary, t.learnID
 	}
 	r.send(Message{
 		Type:       typ,
@@ -394,7 +403,7 @@ func (r *Replica) sendPrepare(t *tracker, prev Decree, entries []Entry) {
 		PrevDecree: prev,
 		Entries:    entries,
 		Committed:  r.committed,
-		LearnID:    t.learnID,
+		LearnID:    learnID,
 	})
 	t.sent = prev + Decree(len(entries))
 	t.probe, t.sendLearnLog = false, false

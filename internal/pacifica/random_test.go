@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -33,11 +34,14 @@ var (
 // every client write is acknowledged and applied everywhere.
 //
 // A failure prints the seed; rerun it with -seed. PACIFICA_LONG=1 runs more
-// and longer schedules.
+// and longer schedules; PACIFICA_RUNS=N sets the number of schedules.
 func TestRandomized(t *testing.T) {
 	seed, runs, steps := *randomSeed, 6, 50000
 	if os.Getenv("PACIFICA_LONG") != "" {
 		runs, steps = 50, 100000
+	}
+	if n, err := strconv.Atoi(os.Getenv("PACIFICA_RUNS")); err == nil && n > 0 {
+		runs = n
 	}
 	if seed == 0 {
 		seed = time.Now().UnixNano() % 1_000_000_000
@@ -224,7 +228,7 @@ func (s *sim) randomStep() error {
 			if rng.IntN(3) == 0 {
 				return c.processReady(id, -1)
 			}
-			c.startReady(id)
+			return c.startReady(id)
 		}
 	case actWrite:
 		return s.clientWrite()

@@ -37,7 +37,6 @@ type Ready struct {
 // pendingReady remembers what the outstanding Ready handed out, so Advance
 // can account for it.
 type pendingReady struct {
-	gen         uint64
 	ballot      Ballot // Ballot handed out, 0 if none
 	entriesTo   Decree // last decree in Entries, 0 if none
 	committedTo Decree // last decree applied once Committed is
@@ -62,13 +61,8 @@ func (r *Replica) HasReady() bool {
 		return true
 	}
 	if r.status == StatusPrimary {
-		last := r.log.last()
 		for _, t := range r.prim.trackers {
-			if t.phase != phaseStreaming || t.reading {
-				continue
-			}
-			if t.probe || t.sendLearnLog ||
-				(t.sent < last && t.sent-t.resendFrom() < Decree(r.cfg.MaxInflight)) {
+			if r.trackerHasWork(t) {
 				return true
 			}
 		}
@@ -113,7 +107,7 @@ func (r *Replica) Ready() Ready {
 	rd.LogReads, r.logReads = r.logReads, nil
 	rd.CheckpointRequests, r.checkpointRequests = r.checkpointRequests, nil
 
-	p := &pendingReady{gen: r.readyGen, ballot: rd.Ballot, committedTo: r.applyHanded, truncFloor: maxDecree}
+	p := &pendingReady{ballot: rd.Ballot, committedTo: r.applyHanded, truncFloor: maxDecree}
 	if n := len(rd.Entries); n > 0 {
 		p.entriesTo = rd.Entries[n-1].Decree
 	}
@@ -130,9 +124,6 @@ func (r *Replica) Advance(Ready) {
 	}
 	r.outstanding = nil
 	r.durableBallot = max(r.durableBallot, p.ballot)
-	if p.gen != r.readyGen {
-		return // a checkpoint replaced the state this Ready described
-	}
 	if p.entriesTo > 0 {
 		r.log.stable = max(r.log.stable, min(p.entriesTo, p.truncFloor-1))
 	}

@@ -69,9 +69,6 @@ type Replica struct {
 	checkpointRequests []CheckpointRequest
 
 	outstanding *pendingReady
-	// readyGen invalidates an outstanding Ready when a checkpoint replaces
-	// the state it described.
-	readyGen uint64
 }
 
 type proposalKey struct {
