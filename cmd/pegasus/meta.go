@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/pegasusserve"
 	"github.com/pegasus-go/pegasus/internal/meta"
 )
 
@@ -69,6 +70,14 @@ that another meta server takes over at once.`,
 			}
 			if err := srv.Start(cmd.Context()); err != nil {
 				return fmt.Errorf("meta: %w", err)
+			}
+			if cfg.PegasusListen != "" {
+				// Official Pegasus clients query partition configurations here.
+				pl, err := pegasusserve.StartMetaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen)
+				if err != nil {
+					return err
+				}
+				defer pl.Close()
 			}
 			<-cmd.Context().Done()
 			ctx, cancel := context.WithTimeout(context.Background(), metaStopTimeout)

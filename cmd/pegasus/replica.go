@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/pegasusserve"
 	"github.com/pegasus-go/pegasus/internal/replica"
 )
 
@@ -56,6 +57,15 @@ flushed, so the next start replays nothing.`,
 			srv, err := replica.New(cfg, replica.Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 			if err != nil {
 				return err
+			}
+			if cfg.PegasusListen != "" {
+				// Official Pegasus clients reach the same replicas through
+				// this listener, translated onto the server's own RPCs.
+				pl, err := pegasusserve.StartReplicaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen)
+				if err != nil {
+					return err
+				}
+				defer pl.Close()
 			}
 			return srv.Run(cmd.Context())
 		},
