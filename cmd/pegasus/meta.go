@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pegasus-go/pegasus/internal/config"
-	"github.com/pegasus-go/pegasus/internal/pegasusserve"
 	"github.com/pegasus-go/pegasus/internal/meta"
+	"github.com/pegasus-go/pegasus/internal/pegasusserve"
 )
 
 // metaStopTimeout bounds a graceful stop: resign, then drain RPCs.
