@@ -276,26 +276,32 @@ func (r *checkpointReceiver) abort() {
 
 // install offers a copied checkpoint to the core and, if it is still wanted,
 // makes it the replica's state. It runs on the partition goroutine with no
-// Ready outstanding.
-func (p *partition) install(c *fetchedCheckpoint) {
+// Ready outstanding. It returns false if the core asks to wait for one
+// (drive installs only between Readies, so only a bug gets there); the copy
+// then stays queued.
+func (p *partition) install(c *fetchedCheckpoint) bool {
 	err := p.core.InstallCheckpoint(c.req, pacifica.Decree(c.decree))
+	if errors.Is(err, pacifica.ErrReadyOutstanding) {
+		return false
+	}
 	if errors.Is(err, pacifica.ErrCheckpointNotWanted) {
 		p.log.Info("discarding a checkpoint no longer wanted", "decree", c.decree, "err", err)
 		_ = p.srv.fs.RemoveAll(c.dir)
-		return
+		return true
 	}
 	if err != nil {
 		_ = p.srv.fs.RemoveAll(c.dir)
 		p.fail(err)
-		return
+		return true
 	}
 	if err := p.replaceState(c); err != nil {
 		p.fail(err)
-		return
+		return true
 	}
 	p.results.reset()
 	p.stats.ckptInstalled.Add(1)
 	p.log.Info("checkpoint installed", "decree", c.decree, "from", c.req.From)
+	return true
 }
 
 // replaceState swaps the log and store for the checkpoint (order explained

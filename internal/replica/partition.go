@@ -296,9 +296,10 @@ func (p *partition) drive() {
 	p.publish()
 	for p.failure == nil && !p.stopped && p.outstanding == nil {
 		if len(p.installs) > 0 {
-			c := p.installs[0]
+			if !p.install(p.installs[0]) {
+				break
+			}
 			p.installs = p.installs[1:]
-			p.install(c)
 			continue
 		}
 		if !p.core.HasReady() {
