@@ -38,6 +38,7 @@ type fakeCluster struct {
 
 	clientErrors uint64
 	availability float64
+	posted       []Progress // progress posted to the collector
 
 	// Fault injection.
 	startFails map[string]string // node -> error text of every Start
@@ -407,7 +408,12 @@ func (f fakeCollector) Version(ctx context.Context) (string, error) {
 	return f.c.collector.version, nil
 }
 
-func (f fakeCollector) PostProgress(ctx context.Context, p Progress) error { return nil }
+func (f fakeCollector) PostProgress(ctx context.Context, p Progress) error {
+	f.c.mu.Lock()
+	defer f.c.mu.Unlock()
+	f.c.posted = append(f.c.posted, p)
+	return nil
+}
 
 // fakeClock advances only when the orchestrator waits.
 type fakeClock struct {

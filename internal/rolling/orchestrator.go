@@ -88,10 +88,9 @@ func NewOrchestrator(cfg Config) *Orchestrator {
 func (o *Orchestrator) Run(ctx context.Context, m *plan.Machine) (plan.Report, error) {
 	if o.cfg.Collector != nil {
 		o.posts = make(chan Progress, 1)
-		postCtx, stopPosting := context.WithCancel(context.WithoutCancel(ctx))
-		done := make(chan struct{})
-		go func() { defer close(done); o.postLoop(postCtx) }()
-		defer func() { stopPosting(); <-done }()
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() { defer close(done); o.postLoop(stop) }()
+		defer func() { close(stop); <-done }()
 	}
 	defer o.progress.finish()
 	o.progress.resumed(m)
@@ -353,24 +352,26 @@ func (o *Orchestrator) publish(m *plan.Machine, now time.Time) {
 }
 
 // postLoop posts progress to the collector, best effort, never holding up
-// the roll.
-func (o *Orchestrator) postLoop(ctx context.Context) {
+// the roll. Each post has its own short deadline, so the roll's end
+// (stop closing) never cuts the last one off.
+func (o *Orchestrator) postLoop(stop <-chan struct{}) {
+	post := func(p Progress) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = o.cfg.Collector.PostProgress(ctx, p)
+	}
 	for {
 		select {
-		case <-ctx.Done():
+		case p := <-o.posts:
+			post(p)
+		case <-stop:
 			// One last post, so the collector sees how the roll ended.
 			select {
 			case p := <-o.posts:
-				pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				_ = o.cfg.Collector.PostProgress(pctx, p)
-				cancel()
+				post(p)
 			default:
 			}
 			return
-		case p := <-o.posts:
-			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			_ = o.cfg.Collector.PostProgress(pctx, p)
-			cancel()
 		}
 	}
 }

@@ -131,6 +131,10 @@ func TestHARollRestartsEveryServerWithoutClientErrors(t *testing.T) {
 			t.Fatalf("node report %+v", n)
 		}
 	}
+	// The collector's page saw the roll through to its end.
+	if n := len(e.c.posted); n == 0 || e.c.posted[n-1].Status != plan.StatusSucceeded {
+		t.Fatalf("%d progress posts, last %+v", n, e.c.posted[max(0, n-1):])
+	}
 	out := e.out.String()
 	for _, want := range []string{"replica server r3:34801", "done", "migrate_node -n r1:34801 (4 primaries moved)", "roll succeeded"} {
 		if !strings.Contains(out, want) {
