@@ -116,8 +116,12 @@ const maxCachedResultBytes = 64 << 10
 // original answer (an incr's value, a check_and_set's outcome). Every replica
 // keeps one, so a secondary promoted to primary answers retries too. It holds
 // at most max results, evicting the oldest.
+//
+// The cache grows with use: an idle partition pays nothing for it.
 type resultCache struct {
+	max  int
 	byID map[pacifica.RequestID]writeResult
+	// ring lists the cached ids oldest first from next, once full.
 	ring []cachedID
 	next int
 }
@@ -128,22 +132,29 @@ type cachedID struct {
 }
 
 func newResultCache(max int) *resultCache {
-	return &resultCache{byID: make(map[pacifica.RequestID]writeResult, max), ring: make([]cachedID, max)}
+	return &resultCache{max: max, byID: make(map[pacifica.RequestID]writeResult)}
 }
 
 func (c *resultCache) put(id pacifica.RequestID, res writeResult) {
-	if id.IsZero() || len(c.ring) == 0 || (res.cas != nil && len(res.cas.CheckValue) > maxCachedResultBytes) {
+	if id.IsZero() || c.max <= 0 || (res.cas != nil && len(res.cas.CheckValue) > maxCachedResultBytes) {
+		return
+	}
+	slot := cachedID{id: id, decree: res.decree}
+	c.byID[id] = res
+	if len(c.ring) < c.max {
+		c.ring = append(c.ring, slot)
 		return
 	}
 	old := c.ring[c.next]
 	// The same id may have been applied again since (a retry arriving after
 	// the dedup window): only drop the entry this slot put there.
-	if cur, ok := c.byID[old.id]; ok && cur.decree == old.decree {
-		delete(c.byID, old.id)
+	if old.id != id {
+		if cur, ok := c.byID[old.id]; ok && cur.decree == old.decree {
+			delete(c.byID, old.id)
+		}
 	}
-	c.ring[c.next] = cachedID{id: id, decree: res.decree}
-	c.next = (c.next + 1) % len(c.ring)
-	c.byID[id] = res
+	c.ring[c.next] = slot
+	c.next = (c.next + 1) % c.max
 }
 
 // get returns the result of the write id applied at decree.
@@ -154,6 +165,6 @@ func (c *resultCache) get(id pacifica.RequestID, decree pacifica.Decree) (writeR
 
 func (c *resultCache) reset() {
 	clear(c.byID)
-	clear(c.ring)
+	c.ring = nil
 	c.next = 0
 }
