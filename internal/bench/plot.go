@@ -13,10 +13,10 @@ import (
 // Geometry of the timeline plot, in SVG user units (pixels).
 const (
 	plotWidth      = 960
-	plotHeight     = 560
+	plotHeight     = 584
 	plotLeft       = 80 // room for the y tick labels and axis title
 	plotRight      = 24
-	plotTop        = 64 // room for the title and the event labels
+	plotTop        = 88 // room for the title and three rows of event labels
 	plotPanelGap   = 44 // between the panels: the top panel's x tick labels
 	plotBottom     = 56 // room for the x tick labels and axis title
 	plotPanelWidth = plotWidth - plotLeft - plotRight
@@ -26,7 +26,7 @@ const (
 // Event labels sit in up to eventLabelRows rows above the top panel, in
 // the 11-unit font, whose characters average about eventLabelCharWidth.
 const (
-	eventLabelRows      = 2
+	eventLabelRows      = 3
 	eventLabelRowHeight = 12
 	eventLabelCharWidth = 6.2
 	eventLabelGap       = 6

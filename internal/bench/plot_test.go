@@ -163,12 +163,13 @@ func TestTimelineSVGCrowdedEventsAndShortLastSecond(t *testing.T) {
 			{Second: 2, Ops: 100, OK: 100, QPS: 100, P99US: 1000, MaxUS: 2000},
 			{Second: 3, Ops: 2, OK: 2, QPS: 2, P99US: 1000, MaxUS: 2000},
 		},
-		// Three steps within a fraction of a second: two rows of labels
-		// hold the first two, the third is left to its tooltip.
+		// Four steps within a fraction of a second: three rows of labels
+		// hold the first three, the fourth is left to its tooltip.
 		Events: []Annotation{
 			{Label: "kill -9 replica2", Start: 1000 * time.Millisecond, End: 1100 * time.Millisecond},
 			{Label: "replica2 down 3s", Start: 1100 * time.Millisecond, End: 1200 * time.Millisecond},
 			{Label: "restart replica2", Start: 1200 * time.Millisecond, End: 1300 * time.Millisecond},
+			{Label: "wait replica2", Start: 1300 * time.Millisecond, End: 1400 * time.Millisecond},
 			// Far enough to the right to take the first row again.
 			{Label: "wait healthy", Start: 2500 * time.Millisecond, End: 2600 * time.Millisecond},
 		},
@@ -178,20 +179,20 @@ func TestTimelineSVGCrowdedEventsAndShortLastSecond(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := parseSVG(t, b.Bytes())
-	if got := doc.classes["event"]; got != 8 {
-		t.Errorf("%d event rectangles, want 8 (every event is shaded)", got)
+	if got := doc.classes["event"]; got != 10 {
+		t.Errorf("%d event rectangles, want 10 (every event is shaded)", got)
 	}
-	if got := doc.classes["event-label"]; got != 3 {
-		t.Errorf("%d event labels, want 3", got)
+	if got := doc.classes["event-label"]; got != 4 {
+		t.Errorf("%d event labels, want 4", got)
 	}
-	for _, label := range []string{"kill -9 replica2", "replica2 down 3s", "wait healthy"} {
+	for _, label := range []string{"kill -9 replica2", "replica2 down 3s", "restart replica2", "wait healthy"} {
 		if !slices.Contains(doc.texts, label) {
 			t.Errorf("label %q not drawn", label)
 		}
 	}
 	// The dropped label still names its window, in the tooltip.
-	if !slices.Contains(doc.texts, "restart replica2") {
-		t.Error("restart replica2 is neither a label nor a tooltip")
+	if !slices.Contains(doc.texts, "wait replica2") {
+		t.Error("wait replica2 is neither a label nor a tooltip")
 	}
 	// Throughput has a point per full second only: the 20 ms stub would
 	// plot a drop to 2 ops/s.
