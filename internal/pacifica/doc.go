@@ -58,12 +58,23 @@
 // members that already hold them keep them: nothing that might have been
 // acknowledged is ever rewritten.
 //
-// The driver's log must replay accordingly: records are read in the order
-// they were written, and a record for decree d discards every earlier record
-// for a decree >= d. (Keeping, per decree, the record of the highest ballot
-// is not equivalent: a current primary's entry may carry an older ballot than
-// a leftover it replaces.) New checks that the replayed sequence is
-// contiguous and that its ballots never decrease.
+// The driver's log must replay accordingly. Either of two rules works:
+//
+//   - Write order: a record for decree d discards every earlier record for a
+//     decree >= d.
+//   - Writer ballot: every record is filed under the replica's ballot when
+//     the driver took the Ready (the last Ready.Ballot, persisted before the
+//     entries), and a record (d, b) hides every earlier record at a decree
+//     >= d filed under a lower ballot.
+//
+// They agree because an entry a replica replaces was always handed out
+// under a lower ballot than its replacement: within one ballot a replica
+// only holds entries of that ballot's primary, which never conflict, and on
+// entering a new ballot it drops what it accepted before but had not handed
+// out yet. Filing records under Entry.Ballot instead is wrong: a current
+// primary's entry may carry an older ballot than the leftover it replaces.
+// New checks that the replayed sequence is contiguous and that its entry
+// ballots never decrease.
 //
 // # Reconfiguration
 //

@@ -14,11 +14,21 @@ import (
 
 // disk is what survives a replica's crash: the persisted ballot, the
 // mutation log, and storage (every applied entry, in decree order).
+//
+// The log resolves conflicting records the way internal/mutlog does: each
+// record is filed under the writer's ballot (the persisted ballot when it is
+// written), and a record (d, b) hides earlier records at decrees >= d filed
+// under a lower ballot; an earlier record at d under a higher ballot would
+// win. With writeOrder set it uses the other rule of doc.go instead: a record
+// at d discards every earlier record at decrees >= d. The core must work with
+// both.
 type disk struct {
-	ballot Ballot
-	// log is the effective log from logFirst on. Writing an entry at decree d
-	// discards the entries at decrees >= d, the replay rule of doc.go.
+	ballot     Ballot
+	writeOrder bool
+	// log is the effective log from logFirst on; filed[i] is the ballot
+	// log[i] was filed under.
 	log      []Entry
+	filed    []Ballot
 	logFirst Decree
 	applied  []Entry // applied[i] is decree i+1
 }
@@ -29,17 +39,34 @@ func (d *disk) logLast() Decree        { return d.logFirst + Decree(len(d.log)) 
 func (d *disk) appliedDecree() Decree  { return Decree(len(d.applied)) }
 func (d *disk) logEntry(x Decree) bool { return x >= d.logFirst && x <= d.logLast() }
 
-// write appends e to the log. It returns the decree it truncated from, or 0.
+// write appends e to the log, filed under the persisted ballot. It returns
+// the decree it discarded entries from, or 0.
 func (d *disk) write(e Entry) (Decree, error) {
-	var truncated Decree
 	if e.Decree < d.logFirst || e.Decree > d.logLast()+1 {
 		return 0, fmt.Errorf("log write %v outside %d..%d", e, d.logFirst, d.logLast()+1)
 	}
-	if e.Decree <= d.logLast() {
+	i := int(e.Decree - d.logFirst)
+	if !d.writeOrder && i < len(d.log) && d.filed[i] > d.ballot {
+		// The log would ignore the record (an older writer never overrides
+		// a newer one), and replay would disagree with the replica.
+		return 0, fmt.Errorf("log write %v under b%d ignored: decree filed under b%d", e, d.ballot, d.filed[i])
+	}
+	var truncated Decree
+	if i < len(d.log) {
 		truncated = e.Decree
-		d.log = d.log[:e.Decree-d.logFirst]
+		if !d.writeOrder {
+			// Records under the same or a higher ballot after d survive.
+			for j := i + 1; j < len(d.log); j++ {
+				if d.filed[j] >= d.ballot {
+					return 0, fmt.Errorf("log write %v under b%d keeps %v filed under b%d: the effective log has a hole",
+						e, d.ballot, d.log[j], d.filed[j])
+				}
+			}
+		}
+		d.log, d.filed = d.log[:i], d.filed[:i]
 	}
 	d.log = append(d.log, e)
+	d.filed = append(d.filed, d.ballot)
 	return truncated, nil
 }
 
@@ -69,13 +96,14 @@ func (d *disk) gc(to Decree) {
 		return
 	}
 	d.log = slices.Clone(d.log[to-d.logFirst+1:])
+	d.filed = slices.Clone(d.filed[to-d.logFirst+1:])
 	d.logFirst = to + 1
 }
 
 // installCheckpoint replaces storage with src's and empties the log.
 func (d *disk) installCheckpoint(src *disk) Decree {
 	d.applied = slices.Clone(src.applied)
-	d.log = nil
+	d.log, d.filed = nil, nil
 	d.logFirst = d.appliedDecree() + 1
 	return d.appliedDecree()
 }
@@ -123,6 +151,8 @@ type cluster struct {
 	jobs      []job
 	// deferJobs leaves jobs queued instead of running them at once.
 	deferJobs bool
+	// writeOrder selects the disks' replay rule (see disk).
+	writeOrder bool
 	check     *checker
 	out       io.Writer // trace, nil to keep quiet
 	nextSeq   uint64
@@ -156,7 +186,9 @@ func (c *cluster) addNode(id NodeID) error {
 	if err != nil {
 		return err
 	}
-	c.nodes[id] = &node{id: id, r: r, disk: newDisk(), incarnation: 1}
+	dk := newDisk()
+	dk.writeOrder = c.writeOrder
+	c.nodes[id] = &node{id: id, r: r, disk: dk, incarnation: 1}
 	c.ids = append(c.ids, id)
 	slices.Sort(c.ids)
 	return nil
@@ -310,11 +342,28 @@ func (c *cluster) finishReady(id NodeID, crashAfter int, header bool) error {
 		c.jobs = append(c.jobs, job{node: id, ckpt: &cr})
 	}
 	n.r.Advance(rd)
+	if err := diskMatchesReplica(n); err != nil {
+		return err
+	}
 	if !c.deferJobs {
 		for len(c.jobs) > 0 {
 			if err := c.runJob(0); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// diskMatchesReplica checks that what the replica counts as durable is what
+// its disk would replay.
+func diskMatchesReplica(n *node) error {
+	l := &n.r.log
+	for d := l.first; d <= l.stable; d++ {
+		e, _ := l.at(d)
+		got, ok := n.disk.at(d)
+		if !ok || got.Ballot != e.Ballot {
+			return fmt.Errorf("node %s: durable %v replays as %v (%v)", n.id, *e, got, ok)
 		}
 	}
 	return nil

@@ -262,7 +262,8 @@ func (r *Replica) becomePrimary() {
 // stepDown ends the primary role, failing every pending write with a
 // redirection to hint. Their outcome is unknown to the client: the entries
 // may still commit under the next primary. The client retries with the same
-// RequestID, which the next primary recognises.
+// RequestID, which the next primary recognises. Proposals not yet handed out
+// for writing are dropped: no one else can hold them.
 func (r *Replica) stepDown(hint NodeID) {
 	decrees := make([]Decree, 0, len(r.prim.waiters))
 	for d := range r.prim.waiters {
@@ -276,6 +277,7 @@ func (r *Replica) stepDown(hint NodeID) {
 		}
 	}
 	r.prim = primaryState{nextLearnID: r.prim.nextLearnID}
+	r.discardUnhanded()
 }
 
 // maybeCommit advances the commit point to the highest decree durable in the

@@ -119,6 +119,7 @@ func newSim(seed int64) *sim {
 	}
 	s := &sim{c: newCluster(cfg), rng: rng, trace: &traceRing{max: 300}}
 	s.c.deferJobs = true
+	s.c.writeOrder = rng.IntN(2) == 0
 	s.c.out = s.trace
 	n := 3 + rng.IntN(3)
 	for i := 1; i <= n; i++ {

@@ -6,7 +6,8 @@ package pacifica
 //  1. If Ballot is non-zero, persist it. Do this before sending Messages.
 //  2. Send Messages. They never depend on Entries of the same Ready, so they
 //     may go out while Entries are being written.
-//  3. Append Entries to the log and make them durable.
+//  3. Append Entries to the log and make them durable (filed under the
+//     replica's current ballot if the log resolves conflicts by ballot).
 //  4. Apply Committed to storage, in order.
 //  5. Deliver Replies to clients (after Committed is applied, so a client
 //     reading its own write from the primary finds it).
@@ -18,7 +19,7 @@ type Ready struct {
 	// Ballot is the replica's new ballot, zero if unchanged.
 	Ballot Ballot
 	// Entries go to the log in order. An entry at decree d replaces every
-	// entry the log holds at decrees >= d.
+	// entry the log holds at decrees >= d (doc.go, "The log").
 	Entries []Entry
 	// Messages go to other replicas, best effort.
 	Messages []Message

@@ -256,8 +256,13 @@ func cloneConfiguration(c Configuration) Configuration {
 
 // enterBallot moves the replica to a newer ballot. Whatever a secondary had
 // verified against the previous primary no longer counts: it re-verifies
-// against the new one from its commit point.
+// against the new one from its commit point, and forgets the entries it
+// accepted from the previous primary but has not handed out for writing yet
+// (see discardUnhanded).
 func (r *Replica) enterBallot(b Ballot) {
+	if r.status != StatusPrimary {
+		r.discardUnhanded()
+	}
 	r.ballot = b
 	r.ballotDirty = true
 	r.observedBallot = max(r.observedBallot, b)
@@ -366,6 +371,20 @@ func (r *Replica) truncateFrom(d Decree) {
 	r.log.truncateFrom(d)
 	if r.outstanding != nil {
 		r.outstanding.truncFloor = min(r.outstanding.truncFloor, d)
+	}
+}
+
+// discardUnhanded drops the uncommitted entries not yet handed out for
+// writing. It runs when a replica stops following the primary (or being the
+// primary) of its ballot, so that every entry a Ready hands out under ballot
+// B was accepted under B (or is committed). The driver files entries under
+// the ballot current when it takes the Ready, and a log that resolves
+// conflicting records by that ballot (doc.go) then never keeps an entry this
+// replica replaced. Nothing acknowledged is lost: acknowledgements cover
+// durable entries only.
+func (r *Replica) discardUnhanded() {
+	if from := max(r.log.handed, r.committed) + 1; from <= r.log.last() {
+		r.truncateFrom(from)
 	}
 }
 
