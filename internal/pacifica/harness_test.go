@@ -153,10 +153,10 @@ type cluster struct {
 	deferJobs bool
 	// writeOrder selects the disks' replay rule (see disk).
 	writeOrder bool
-	check     *checker
-	out       io.Writer // trace, nil to keep quiet
-	nextSeq   uint64
-	now       int64
+	check      *checker
+	out        io.Writer // trace, nil to keep quiet
+	nextSeq    uint64
+	now        int64
 	// onReply, if set, sees every reply a node hands out.
 	onReply func(from NodeID, rp Reply)
 }
