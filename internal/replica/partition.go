@@ -591,6 +591,21 @@ func (p *partition) flush() (durable int64, segments int, err error) {
 	return durable, segments, err
 }
 
+// sweep deletes up to maxKeys expired records. It runs beside the partition
+// goroutine.
+func (p *partition) sweep(maxKeys int) error {
+	p.diskMu.RLock()
+	defer p.diskMu.RUnlock()
+	if p.ctx.Err() != nil {
+		return ErrClosed
+	}
+	_, err := p.store.Load().DropExpired(maxKeys)
+	if errors.Is(err, storage.ErrClosed) {
+		return ErrClosed
+	}
+	return err
+}
+
 // post queues an event that must reach the partition.
 func (p *partition) post(ev event) error { return p.in.push(ev) }
 

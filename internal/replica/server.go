@@ -245,6 +245,7 @@ func (s *Server) Start() {
 	}
 	s.goLoop(func() { s.runTicker(ctx) })
 	s.goLoop(func() { s.runFlusher(ctx) })
+	s.goLoop(func() { s.runSweeper(ctx) })
 	s.goLoop(func() { s.runBeacons(ctx) })
 	s.goLoop(func() { s.proposals.run(ctx, s.cfg.BeaconInterval(), s.log) })
 	s.log.Info("replica server started", "replicas", len(s.partitionList()), "http", s.httpAddr,
@@ -498,6 +499,33 @@ func (s *Server) runFlusher(ctx context.Context) {
 			for _, p := range s.partitionList() {
 				if _, _, err := p.flush(); err != nil && !errors.Is(err, ErrClosed) {
 					p.log.Warn("periodic flush failed", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// Expired records are deleted by a sweep (storage's DropExpired) in small
+// steps: each step blocks the partition's writes while it runs, so it visits
+// few records, often.
+const (
+	sweepInterval = time.Second
+	sweepStepKeys = 256
+)
+
+// runSweeper deletes expired records of every replica, one step each per
+// sweepInterval.
+func (s *Server) runSweeper(ctx context.Context) {
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, p := range s.partitionList() {
+				if err := p.sweep(sweepStepKeys); err != nil && !errors.Is(err, ErrClosed) {
+					p.log.Warn("expired-record sweep failed", "err", err)
 				}
 			}
 		}
