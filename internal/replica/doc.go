@@ -23,11 +23,11 @@
 //
 // Around the replicas, per server: one ticker ticks every core (100 ms); a
 // flusher makes stores durable and trims logs; a sweeper deletes expired
-// records a few at a time; a beacon loop reports to the
-// meta leader (beacon.go); a proposal queue carries the cores' configuration
-// proposals to it (meta.go); one sender goroutine per destination server
-// batches the messages of all partitions into one stream (transport.go); and
-// each client stream has one writer goroutine (data.go).
+// records a few at a time; a beacon loop reports to the meta leader
+// (beacon.go); a proposal queue carries the cores' configuration proposals
+// to it (meta.go); one sender goroutine per destination server batches the
+// messages of all partitions into one stream (transport.go); and each client
+// stream has one writer goroutine (data.go).
 //
 // # Carrying out a Ready
 //
