@@ -83,6 +83,9 @@ func (r *Replica) handlePrepare(m Message) error {
 		r.learner.requestPending = false
 	}
 	if !r.matchesPrev(m.PrevDecree, m.PrevBallot) {
+		// A gap (the prepare overtook an earlier one, or one was lost):
+		// ask for what follows our last entry. A conflict at PrevDecree:
+		// fall back to what is known to agree, committed or verified.
 		hint := max(r.committed, r.follower.matched)
 		if m.PrevDecree > r.log.last() {
 			hint = r.log.last()
@@ -101,6 +104,9 @@ func (r *Replica) handlePrepare(m Message) error {
 	// Apply only what is committed and known to be the primary's version:
 	// an entry past matched may be a leftover of an older ballot.
 	r.committed = max(r.committed, min(m.Committed, r.follower.matched))
+	// Every prepare is answered, group checks included (they are the
+	// primary's liveness probe), but only once the entries are durable; one
+	// acknowledgement answers all prepares received before it.
 	r.follower.ackOwed = true
 	r.follower.ackWanted = max(r.follower.ackWanted, end)
 	return nil
@@ -136,8 +142,13 @@ func (r *Replica) acceptEntry(e Entry) bool {
 	}
 	if ok {
 		if cur.Ballot == e.Ballot {
+			// The same entry (a resend, or reconciliation of an entry we
+			// hold): keep it and what follows, which may already be
+			// durable and acknowledged.
 			return true
 		}
+		// A leftover of an older primary: it and everything after it were
+		// never committed (see doc.go, "The log and the prefix check").
 		r.truncateFrom(e.Decree)
 	}
 	r.appendEntry(e)

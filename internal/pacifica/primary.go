@@ -282,6 +282,11 @@ func (r *Replica) stepDown(hint NodeID) {
 
 // maybeCommit advances the commit point to the highest decree durable in the
 // primary's own log and acknowledged by every member (and upgrading learner).
+//
+// This is PacificA's rule, stricter than a quorum: every member holds every
+// committed entry, so the meta server may promote any of them, and a
+// failed member costs a reconfiguration instead of an election. A member
+// that stops answering stalls commits until tickPrimary has it removed.
 func (r *Replica) maybeCommit() {
 	if r.status != StatusPrimary {
 		return
@@ -313,6 +318,11 @@ func (r *Replica) handlePrepareAck(m Message) {
 	}
 	t.heardTick = r.now
 	if m.Reject {
+		// The node could not place a prepare: it lacks the entries before
+		// it (a prepare was lost or overtaken) or holds different ones (a
+		// leftover of an older primary). Resend from its hint, which it
+		// knows it shares with us. What it acknowledged stays valid (its
+		// durable log agrees with ours there), so never go back further.
 		if m.PrevDecree <= t.acked {
 			return // answers a prepare older than what is acknowledged since
 		}
@@ -324,6 +334,8 @@ func (r *Replica) handlePrepareAck(m Message) {
 	if m.Decree > r.log.last() {
 		return // cannot be: nobody holds more of this primary's log than it
 	}
+	// Acknowledgements are cumulative and may arrive out of order; only an
+	// advance counts as progress for the failure timer.
 	if m.Decree > t.acked {
 		t.acked = m.Decree
 		t.progressTick = r.now
@@ -342,6 +354,9 @@ func (r *Replica) flushPrepares() {
 	}
 }
 
+// flushTracker sends t what it is missing. Prepares are pipelined: the next
+// batch goes out before the previous one is acknowledged, up to the window;
+// a receiver that finds a gap refuses and the primary resends from there.
 func (r *Replica) flushTracker(t *tracker) {
 	last := r.log.last()
 	for r.trackerHasWork(t) {
@@ -458,6 +473,12 @@ func isRange(entries []Entry, from, to Decree) bool {
 
 // tickPrimary drives the primary's timers: retransmission, group checks,
 // failure detection of members, learner timeouts and proposal retries.
+//
+// Retransmission comes first because a lost prepare is the common case on a
+// reconnecting stream, and a member that merely missed one should not be
+// removed. The failure timer only runs while the node owes an answer:
+// progressTick is refreshed on every tick the node is fully caught up, so
+// PrepareTimeoutTicks counts from the moment it fell behind.
 func (r *Replica) tickPrimary() {
 	last := r.log.last()
 	for _, t := range slices.Clone(r.prim.trackers) {
@@ -475,6 +496,8 @@ func (r *Replica) tickPrimary() {
 		if t.phase == phaseStreaming && r.now-t.sentTick >= int64(r.cfg.GroupCheckTicks) {
 			t.probe = true
 		}
+		// Stalled: entries outstanding for too long, or silent through a
+		// whole group check round when idle.
 		stalled := (t.acked < last && r.now-t.progressTick >= int64(r.cfg.PrepareTimeoutTicks)) ||
 			r.now-t.heardTick >= int64(r.cfg.GroupCheckTicks+r.cfg.PrepareTimeoutTicks)
 		switch {

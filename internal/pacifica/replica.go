@@ -302,6 +302,9 @@ func (r *Replica) Step(m Message) error {
 		return nil
 	}
 	if m.Ballot < r.ballot {
+		// The sender works for a configuration that no longer exists. Tell
+		// it, so an old primary stops accepting writes it could never
+		// commit (every member it needs has moved on too).
 		r.send(Message{Type: MsgStaleBallot, To: m.From, Ballot: r.ballot})
 		return &StaleBallotError{Ballot: r.ballot, Got: m.Ballot}
 	}
