@@ -3,6 +3,7 @@ package mutlog
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -270,8 +271,12 @@ func (l *Log) flush(sync bool) error {
 		}
 	}
 	if sync {
+		start := time.Now()
 		if err := w.file.SyncData(); err != nil {
 			return fmt.Errorf("sync %s: %w", w.seg.path, err)
+		}
+		if l.opts.OnSync != nil {
+			l.opts.OnSync(time.Since(start))
 		}
 	}
 	return nil

@@ -308,3 +308,59 @@ func TestOptionsValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestOnSync: the hook sees every successful fsync of record data with the
+// time it took, none that failed, and none at all under NoSync.
+func TestOnSync(t *testing.T) {
+	const syncDelay = 2 * time.Millisecond
+	fs := newFaultFS(vfs.NewMem())
+	slowSync := func() { time.Sleep(syncDelay) }
+	fs.onSync.Store(&slowSync)
+	var (
+		mu     sync.Mutex
+		synced []time.Duration
+	)
+	l := mustOpen(t, fs, Options{SegmentSize: 4 << 10, OnSync: func(d time.Duration) {
+		mu.Lock()
+		synced = append(synced, d)
+		mu.Unlock()
+	}})
+	before := fs.dataSyncs.Load()
+	// Enough records to fill several segments: sealing one syncs too.
+	for d := int64(1); d <= 20; d++ {
+		mustAppend(t, l, sized(d, 1, 700))
+	}
+	mu.Lock()
+	got, want := len(synced), int(fs.dataSyncs.Load()-before)
+	for _, d := range synced {
+		if d < syncDelay {
+			t.Errorf("reported fsync of %v, shorter than the disk's %v", d, syncDelay)
+		}
+	}
+	mu.Unlock()
+	if got != want || got < 20 {
+		t.Fatalf("OnSync called %d times for %d data syncs of 20 appends", got, want)
+	}
+
+	fs.failSync.Store(true)
+	if err := l.AppendSync(context.Background(), sized(21, 1, 10)); err == nil {
+		t.Fatal("append succeeded over a failing fsync")
+	}
+	mu.Lock()
+	if len(synced) != got {
+		t.Errorf("OnSync called for a failed fsync")
+	}
+	mu.Unlock()
+	_ = l.Close()
+
+	calls := 0
+	nl, err := Open(vfs.NewMem(), testDir, Options{NoSync: true, OnSync: func(time.Duration) { calls++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, nl, sized(1, 1, 10))
+	mustClose(t, nl)
+	if calls != 0 {
+		t.Errorf("OnSync called %d times under NoSync", calls)
+	}
+}

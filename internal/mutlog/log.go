@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -38,6 +39,11 @@ type Options struct {
 	// Logf receives notable events: torn tails cut off, segments removed.
 	// Nil discards them.
 	Logf func(format string, args ...any)
+	// OnSync, if set, receives the duration of every successful fsync of
+	// record data (group commits and the sync that seals a full segment).
+	// It runs on the log's writer goroutine, so it must be quick: every
+	// append waits behind it.
+	OnSync func(d time.Duration)
 }
 
 func (o Options) withDefaults() (Options, error) {
