@@ -63,6 +63,7 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 		s.log.Warn("beacon failed", "err", err, "lease_valid", s.leaseValid(time.Now()))
 		return
 	}
+	s.observeBeaconRTT(sent)
 	if leader := resp.GetLeader(); leader != "" {
 		s.meta.setLeader(leader)
 	}

@@ -196,6 +196,7 @@ func (s *Server) copyCheckpoint(ctx context.Context, g gpid, req pacifica.Checkp
 		if err := r.take(chunk); err != nil {
 			return 0, err
 		}
+		s.countLearnBytes(len(chunk.GetData()))
 	}
 }
 

@@ -51,7 +51,8 @@ func (s *Server) serveData(stream pb.ReplicaClient_DataServer) error {
 // serveRequest routes one request; its answer reaches out later.
 func (s *Server) serveRequest(req *pb.ClientRequest, out *responseWriter, reads chan struct{}) {
 	out.begin()
-	fail := func(err error) { out.send(&pb.ClientResponse{Id: req.GetId(), Error: wireError(err)}) }
+	send := s.instrumentReply(req, out.send)
+	fail := func(err error) { send(&pb.ClientResponse{Id: req.GetId(), Error: wireError(err)}) }
 	g, err := gpidFromPB(req.GetGpid())
 	if err != nil {
 		fail(err)
@@ -91,7 +92,7 @@ func (s *Server) serveRequest(req *pb.ClientRequest, out *responseWriter, reads 
 			kind:     kind,
 			data:     data,
 			deadline: deadline,
-			reply:    out.send,
+			reply:    send,
 		}
 		if err := p.post(event{kind: evWrite, write: w}); err != nil {
 			w.fail(err)
@@ -101,7 +102,7 @@ func (s *Server) serveRequest(req *pb.ClientRequest, out *responseWriter, reads 
 	reads <- struct{}{}
 	go func() {
 		defer func() { <-reads }()
-		out.send(s.read(p, req, deadline))
+		send(s.read(p, req, deadline))
 	}()
 }
 

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/metrics"
 	"github.com/pegasus-go/pegasus/internal/mutlog"
 	"github.com/pegasus-go/pegasus/internal/pacifica"
 	"github.com/pegasus-go/pegasus/internal/rpc"
@@ -42,7 +43,11 @@ type Options struct {
 	Logger *slog.Logger
 	// TickInterval is the core's tick; zero means DefaultTickInterval.
 	TickInterval time.Duration
-	// MetricsHandler, if set, is served at /metrics on http_listen.
+	// Metrics holds the series the server updates; nil means a registry of
+	// its own (internal/metrics).
+	Metrics *metrics.Replica
+	// MetricsHandler is served at /metrics on http_listen; nil means
+	// Metrics' registry.
 	MetricsHandler http.Handler
 	// LogSegmentBytes, if set, overrides log_private_file_size_mb with a
 	// size in bytes (tests use small segments so that GC has work).
@@ -114,6 +119,7 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 	if opts.TickInterval <= 0 {
 		opts.TickInterval = DefaultTickInterval
 	}
+	opts.setDefaultMetrics()
 	s := &Server{
 		cfg:        cfg,
 		opts:       opts,
@@ -471,6 +477,7 @@ func (s *Server) runTicker(ctx context.Context) {
 			leased = valid
 			if now.Sub(checked) >= dataDirCheckInterval {
 				checked = now
+				s.refreshGauges(now)
 				// A removed data_dir (an operator's mistake, a test's
 				// cleanup) leaves every store retrying its background
 				// writes forever; no replica can be served or closed.
@@ -575,6 +582,7 @@ func (s *Server) logOptions(g gpid) mutlog.Options {
 	return mutlog.Options{
 		SegmentSize: size,
 		NoSync:      !s.cfg.LogSync,
+		OnSync:      s.observeLogSync,
 		Logf: func(format string, args ...any) {
 			s.log.Info(fmt.Sprintf(format, args...), "gpid", g.String())
 		},

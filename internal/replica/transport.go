@@ -269,6 +269,7 @@ func (s *Server) deliver(g gpid, m pacifica.Message) {
 		return
 	}
 	if p := s.partition(g); p != nil {
+		s.countLearnMessage(p, m)
 		// A full queue drops the message; its sender retransmits.
 		_ = p.post(event{kind: evMessage, msg: m})
 		return
