@@ -61,6 +61,7 @@ func (c *Controller) Beacon(b Beacon) BeaconReply {
 		info = &senderInfo{}
 		c.senders[b.Node] = info
 	}
+	c.noteBeaconLocked(info, now)
 	info.binaryVersion, info.httpAddress, info.pegasusAddress = b.BinaryVersion, b.HTTPAddress, b.PegasusAddress
 	reply := BeaconReply{Leader: c.leaderHint}
 	if perr != nil {

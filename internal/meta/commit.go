@@ -104,6 +104,7 @@ func (c *Controller) commit(t *term, changes []change) []changeResult {
 		switch {
 		case r.Err == nil:
 			r.Stored = r.next
+			c.countReconfiguration(r.proposal)
 			if current && c.cache.set(r.next, revs[i]) {
 				c.pushChangeLocked(r.base, r.next)
 			}

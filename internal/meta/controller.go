@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/meta/decide"
+	"github.com/pegasus-go/pegasus/internal/metrics"
 )
 
 // ControllerConfig configures a Controller.
@@ -28,6 +29,9 @@ type ControllerConfig struct {
 	CreateTableTimeout time.Duration
 	// WriteParallelism bounds concurrent store writes. Default 32.
 	WriteParallelism int
+	// Metrics holds the series the controller updates (metrics.go).
+	// Default: a registry of its own.
+	Metrics *metrics.Meta
 }
 
 func (cfg *ControllerConfig) setDefaults() error {
@@ -45,6 +49,9 @@ func (cfg *ControllerConfig) setDefaults() error {
 	}
 	if cfg.WriteParallelism <= 0 {
 		cfg.WriteParallelism = 32
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.NewMeta()
 	}
 	return nil
 }
@@ -110,6 +117,8 @@ type senderInfo struct {
 	pegasusAddress string
 	// refusal is the last refusal logged, to log each one once.
 	refusal string
+	// lastBeacon is when the previous beacon arrived, for the beacon gap.
+	lastBeacon time.Time
 }
 
 // planSummary is what the last round found, for ClusterInfo.
@@ -211,6 +220,7 @@ func (c *Controller) StepDown(leader string) {
 	}
 	c.leaderHint = leader
 	c.fd.SetLeader(c.clock.Now(), false, leader, nil)
+	c.noteSteppedDown()
 }
 
 // SetLeaderHint records who leads, for followers' answers.

@@ -44,6 +44,7 @@ func (c *Controller) Round(ctx context.Context) (RoundReport, error) {
 	now := c.clock.Now()
 	plan := c.planner.Plan(now, c.cache.layout, c.fd)
 	c.lastPlan = planSummary{level: plan.Level, freeze: plan.Freeze.Reason, balanceOps: plan.BalanceOps, waiting: len(plan.Waiting)}
+	c.refreshGaugesLocked(plan.Level)
 	for _, n := range plan.Unfenced {
 		c.log.Info("node released from fence: it holds no role any more", "node", n)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/config"
 	"github.com/pegasus-go/pegasus/internal/embedetcd"
 	"github.com/pegasus-go/pegasus/internal/meta/decide"
+	"github.com/pegasus-go/pegasus/internal/metrics"
 	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 	"github.com/pegasus-go/pegasus/internal/version"
@@ -40,6 +41,9 @@ type Options struct {
 	Admin ReplicaAdmin
 	// Clock is the controller's clock; nil uses the system clock.
 	Clock Clock
+	// Metrics holds the series the server updates; nil means a registry
+	// of its own. Mount its Handler at /metrics with Handle.
+	Metrics *metrics.Meta
 }
 
 // Server is a meta server: the gRPC Meta service, the HTTP API, the etcd
@@ -54,6 +58,7 @@ type Server struct {
 	clock      Clock
 	admin      ReplicaAdmin
 	grpcAdmin  *GRPCReplicaAdmin
+	metrics    *metrics.Meta
 	keys       keys
 
 	ctl      *Controller
@@ -108,7 +113,7 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: log, fd: fd, knobs: knobs, lbInterval: lb, clock: opts.Clock,
-		admin: opts.Admin, keys: newKeys(cfg.ClusterName), mux: http.NewServeMux(),
+		admin: opts.Admin, keys: newKeys(cfg.ClusterName), mux: http.NewServeMux(), metrics: opts.Metrics,
 	}
 	s.closeClient = sync.OnceFunc(func() {
 		if s.cli != nil {
@@ -162,7 +167,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.addr = advertised(lis.Addr())
 	s.log = s.log.With("role", "meta", "node", s.addr)
-	ctl, err := NewController(ControllerConfig{Self: s.addr, FD: s.fd, Knobs: s.knobs}, s.clock, s.admin, s.log)
+	ctl, err := NewController(ControllerConfig{Self: s.addr, FD: s.fd, Knobs: s.knobs, Metrics: s.metrics}, s.clock, s.admin, s.log)
 	if err != nil {
 		lis.Close()
 		return err
