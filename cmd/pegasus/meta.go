@@ -11,6 +11,7 @@ import (
 
 	"github.com/pegasus-go/pegasus/internal/config"
 	"github.com/pegasus-go/pegasus/internal/meta"
+	"github.com/pegasus-go/pegasus/internal/metrics"
 	"github.com/pegasus-go/pegasus/internal/pegasusserve"
 )
 
@@ -61,13 +62,16 @@ that another meta server takes over at once.`,
 			if f.Changed("etcd-endpoints") {
 				cfg.EtcdEndpoints = flags.etcdEndpoints
 			}
+			m := metrics.NewMeta()
 			srv, err := meta.NewServer(meta.Options{
-				Config: cfg,
-				Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+				Config:  cfg,
+				Logger:  slog.New(slog.NewTextHandler(os.Stderr, nil)),
+				Metrics: m,
 			})
 			if err != nil {
 				return err
 			}
+			srv.Handle("GET /metrics", m.Handler())
 			if err := srv.Start(cmd.Context()); err != nil {
 				return fmt.Errorf("meta: %w", err)
 			}
@@ -88,7 +92,7 @@ that another meta server takes over at once.`,
 	f := cmd.Flags()
 	f.StringVar(&cfgPath, "config", "", "TOML configuration file (see docs/configuration.md)")
 	f.StringVar(&flags.listen, "listen", "", "gRPC address for replica servers, clients and the shell (overrides listen)")
-	f.StringVar(&flags.httpListen, "http-listen", "", "HTTP address of the JSON API (overrides http_listen)")
+	f.StringVar(&flags.httpListen, "http-listen", "", "HTTP address of the JSON API and /metrics (overrides http_listen)")
 	f.StringVar(&flags.pegasusListen, "pegasus-listen", "", "address of the Apache Pegasus protocol listener (overrides pegasus_listen)")
 	f.StringVar(&flags.dataDir, "data-dir", "", "directory of the embedded etcd and the server's files (overrides data_dir)")
 	f.StringVar(&flags.clusterName, "cluster-name", "", "cluster name, the prefix of every etcd key (overrides cluster_name)")

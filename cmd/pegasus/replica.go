@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/metrics"
 	"github.com/pegasus-go/pegasus/internal/pegasusserve"
 	"github.com/pegasus-go/pegasus/internal/replica"
 )
@@ -29,8 +30,8 @@ to the meta leader every fd_beacon_interval_seconds. It serves only while its le
 last accepted beacon holds.
 
 On start every replica found in data_dir is opened and replays its log past its store's durable
-decree, then waits inactive for the meta server's configuration. /status and /healthz are served
-on --http-listen. Flags override the configuration file. SIGTERM stops gracefully: stores are
+decree, then waits inactive for the meta server's configuration. /status, /healthz and the
+Prometheus /metrics are served on --http-listen. Flags override the configuration file. SIGTERM stops gracefully: stores are
 flushed, so the next start replays nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -54,7 +55,12 @@ flushed, so the next start replays nothing.`,
 			if f.Changed("meta") {
 				cfg.MetaServers = flags.metas
 			}
-			srv, err := replica.New(cfg, replica.Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+			m := metrics.NewReplica()
+			srv, err := replica.New(cfg, replica.Options{
+				Logger:         slog.New(slog.NewTextHandler(os.Stderr, nil)),
+				Metrics:        m,
+				MetricsHandler: m.Handler(),
+			})
 			if err != nil {
 				return err
 			}
@@ -73,7 +79,7 @@ flushed, so the next start replays nothing.`,
 	f := cmd.Flags()
 	f.StringVar(&cfgPath, "config", "", "TOML configuration file (see docs/configuration.md)")
 	f.StringVar(&flags.listen, "listen", "", "gRPC address for clients, peers and the meta servers; the node's identity (overrides listen)")
-	f.StringVar(&flags.httpListen, "http-listen", "", "HTTP address of /status and /healthz (overrides http_listen; empty disables)")
+	f.StringVar(&flags.httpListen, "http-listen", "", "HTTP address of /status, /healthz and /metrics (overrides http_listen; empty disables)")
 	f.StringVar(&flags.pegasusListen, "pegasus-listen", "", "address of the Apache Pegasus protocol listener, reported to the meta servers (overrides pegasus_listen)")
 	f.StringVar(&flags.dataDir, "data-dir", "", "directory of every partition replica (overrides data_dir)")
 	f.StringSliceVar(&flags.metas, "meta", nil, "meta server addresses, comma separated (overrides meta_servers)")
