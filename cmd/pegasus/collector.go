@@ -39,7 +39,7 @@ Flags override the configuration file.`,
 				return err
 			}
 			opts := collector.OptionsFromConfig(cfg)
-			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("role", "collector")
+			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("role", "collector", "node", cfg.HTTPListen)
 			c, err := collector.New(opts)
 			if err != nil {
 				return err

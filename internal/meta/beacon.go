@@ -125,7 +125,7 @@ func (c *Controller) syncNodeLocked(node string, reports []decide.ReplicaReport,
 		case r.Ballot > cfg.Ballot:
 			// Ballots come from this meta server; a higher one means the
 			// store lost writes. Touch nothing the node holds.
-			c.log.Debug("replica reports a ballot above the meta's", "node", node, "gpid", r.Gpid,
+			c.log.Debug("replica reports a ballot above the meta's", "node", node, "gpid", r.Gpid.String(),
 				"reported", r.Ballot, "ballot", cfg.Ballot)
 		case role == decide.RoleNone && !slices.Contains(cfg.LastDrops, node):
 			if r.Ballot < cfg.Ballot {

@@ -419,7 +419,7 @@ func (s *Server) loadPartitions() error {
 			// Creation writes the info file first: without it the directory
 			// holds nothing (a crash while creating, or a copy that raced a
 			// removal).
-			s.log.Warn("removing a replica directory without info", "dir", dir)
+			s.log.Warn("removing a replica directory without info", "gpid", g.String(), "dir", dir)
 			if err := s.fs.RemoveAll(dir); err != nil {
 				return fmt.Errorf("replica: remove %s: %w", dir, err)
 			}
@@ -429,7 +429,7 @@ func (s *Server) loadPartitions() error {
 			// One damaged replica must not keep the server down: it is left
 			// on disk for inspection, and the meta server rebuilds it
 			// elsewhere.
-			s.log.Error("skipping a replica that cannot be read", "dir", dir, "err", err)
+			s.log.Error("skipping a replica that cannot be read", "gpid", g.String(), "dir", dir, "err", err)
 			continue
 		}
 		wg.Add(1)
