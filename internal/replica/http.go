@@ -12,9 +12,8 @@ import (
 //
 //	GET /status   JSON: node, versions, lease, every replica's progress
 //	GET /healthz  200 while the server runs
-//	GET /metrics  Prometheus metrics, when Options.MetricsHandler is set:
-//	              the replica server's series are registered by
-//	              internal/metrics and mounted here.
+//	GET /metrics  Prometheus metrics: Options.MetricsHandler, by default
+//	              the server's own series (internal/metrics, metrics.go)
 func (s *Server) httpHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", s.handleStatus)
