@@ -110,6 +110,36 @@ seq_pid=$!
 wait_ping "$proxy_port" "pegasus redis-proxy"
 wait_ping "$seq_port" "pegasus redis-proxy --pipeline-concurrency 1"
 
+# smoke: redis-cli against the proxy, each answer checked.
+smoke() {
+	local want=$1
+	shift
+	local got
+	got=$(redis-cli -h 127.0.0.1 -p "$proxy_port" "$@" 2>&1)
+	if [ "$got" != "$want" ]; then
+		echo "redis-bench: smoke: redis-cli $* answered '$got', want '$want'" >&2
+		KEEP=1
+		exit 1
+	fi
+	echo "smoke: redis-cli $* -> $got" >&2
+}
+smoke PONG ping
+smoke OK set smoke:k hello
+smoke hello get smoke:k
+smoke 1 exists smoke:k
+smoke 1 expire smoke:k 100
+ttl=$(redis-cli -h 127.0.0.1 -p "$proxy_port" ttl smoke:k)
+if [ "$ttl" != 100 ] && [ "$ttl" != 99 ]; then
+	echo "redis-bench: smoke: ttl answered '$ttl', want 99 or 100" >&2
+	KEEP=1
+	exit 1
+fi
+smoke 5 incrby smoke:n 5
+smoke 4 decr smoke:n
+smoke 1 del smoke:k
+smoke "" get smoke:k
+smoke "ERR unknown command 'lpush', with args beginning with: 'l' 'x' " lpush l x
+
 # bench NAME PORT PIPELINE: one redis-benchmark run of SET then GET,
 # printed as table rows. Redis 7's --csv adds latency percentiles to the
 # throughput; older versions print throughput only.
