@@ -1,0 +1,298 @@
+package client_test
+
+// End to end against a real onebox: one meta server, three replica servers
+// and etcd, each its own process of a pegasus binary built from this
+// module, driven through the public client only.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pegasus-go/pegasus/client"
+	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/onebox"
+	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
+	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
+)
+
+func TestMain(m *testing.M) { oneboxtest.Main(m) }
+
+const (
+	e2eTable   = "client_e2e"
+	e2eKeys    = 10000
+	e2eWorkers = 32
+)
+
+// clientSentinels are the errors a caller can branch on; every failed
+// operation must match one of them.
+var clientSentinels = []error{
+	client.ErrTimeout, client.ErrUnknownOutcome, client.ErrTableNotFound, client.ErrNotPrimary,
+	client.ErrCapacityExceeded, client.ErrBusy, client.ErrInvalidArgument, client.ErrUnavailable,
+	client.ErrIncompatibleVersion, client.ErrInternal, client.ErrClosed,
+}
+
+// sentinelOf returns the first sentinel err matches, nil if none.
+func sentinelOf(err error) error {
+	for _, s := range clientSentinels {
+		if errors.Is(err, s) {
+			return s
+		}
+	}
+	return nil
+}
+
+// startClientE2E starts the onebox with a table of 8 partitions x 3
+// replicas. The failure detector is shortened (1 s beacons, 3 s lease,
+// 4 s grace) so that a killed replica server is replaced as primary within
+// seconds instead of Pegasus' default tens of seconds.
+func startClientE2E(t *testing.T) *onebox.Cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a onebox cluster; skipped with -short")
+	}
+	bin := oneboxtest.Binary(t)
+	oneboxtest.RequireRoles(t, bin, "meta", "replica")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	fast := func(fd *config.FailureDetector) {
+		fd.BeaconIntervalSeconds, fd.LeaseSeconds, fd.GraceSeconds, fd.CheckIntervalSeconds = 1, 3, 4, 1
+	}
+	dir := t.TempDir()
+	ob, err := onebox.Start(ctx, onebox.Options{
+		Dir: dir, Binary: bin, Metas: 1, Replicas: 3,
+		Tuning: onebox.Tuning{
+			Meta:    func(m *config.Meta) { fast(&m.FailureDetector) },
+			Replica: func(r *config.Replica) { fast(&r.FailureDetector) },
+		},
+	})
+	if err != nil {
+		t.Fatalf("onebox: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := ob.StopAll(); err != nil {
+			t.Logf("stopping the onebox: %v", err)
+		}
+		ob.Close()
+		if t.Failed() {
+			dumpLogs(t, dir, ob)
+		}
+	})
+	conns := adminrpc.New(ob.MetaAddrs(), adminrpc.Options{})
+	defer conns.Close()
+	resp, err := adminrpc.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
+		return m.CreateTable(ctx, &pb.CreateTableRequest{Name: e2eTable, PartitionCount: 8, ReplicaCount: 3})
+	})
+	if err != nil || resp.GetError().GetCode() != pb.ErrorCode_ERR_OK {
+		t.Fatalf("create table: %v %v", resp.GetError(), err)
+	}
+	if err := ob.WaitHealthy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return ob
+}
+
+// dumpLogs prints the tail of every server log of a failed test.
+func dumpLogs(t *testing.T, dir string, ob *onebox.Cluster) {
+	procs, err := ob.Status()
+	if err != nil {
+		return
+	}
+	for _, p := range procs {
+		data, err := os.ReadFile(filepath.Join(dir, p.LogFile))
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		t.Logf("--- last lines of %s:\n%s", p.Name, strings.Join(lines[max(0, len(lines)-15):], "\n"))
+	}
+}
+
+func e2eKey(i int) []byte { return fmt.Appendf(nil, "key%05d", i) }
+
+// e2eValue is the value of key i's seq-th write; key i is written only by
+// worker i % e2eWorkers, in increasing seq, so a value names its write.
+func e2eValue(i int, seq int64) []byte { return fmt.Appendf(nil, "%05d/%d", i, seq) }
+
+// parseSeq returns the seq of a value e2eValue(i, seq) wrote, or -1.
+func parseSeq(i int, value []byte) int64 {
+	rest, ok := strings.CutPrefix(string(value), fmt.Sprintf("%05d/", i))
+	if !ok {
+		return -1
+	}
+	seq, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil {
+		return -1
+	}
+	return seq
+}
+
+// forEachWorker runs fn for every worker w on its own goroutine, over the
+// keys it owns, and waits for them all.
+func forEachWorker(fn func(w int, keys []int)) {
+	var wg sync.WaitGroup
+	for w := range e2eWorkers {
+		var keys []int
+		for i := w; i < e2eKeys; i += e2eWorkers {
+			keys = append(keys, i)
+		}
+		wg.Go(func() { fn(w, keys) })
+	}
+	wg.Wait()
+}
+
+// TestE2EClientWritesSurviveReplicaCrash: 10,000 keys written and read
+// back by 32 concurrent workers; then a replica server is killed with
+// SIGKILL in the middle of a second write load. Every write ends in success
+// or an error matching one of the client's sentinels, and once the cluster
+// is healthy again every acknowledged write reads back, with its value or
+// a later one of the same key's worker (a write whose outcome the client
+// reported unknown may have been applied).
+func TestE2EClientWritesSurviveReplicaCrash(t *testing.T) {
+	ob := startClientE2E(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
+	defer cancel()
+	c, err := client.New(ctx, client.Config{MetaServers: ob.MetaAddrs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tbl, err := c.Open(ctx, e2eTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// acked[i] is the seq of key i's last acknowledged write, attempted[i]
+	// that of its last write issued. Only key i's worker touches them
+	// until the workers are done.
+	acked := make([]int64, e2eKeys)
+	attempted := make([]int64, e2eKeys)
+	var errMu sync.Mutex
+	var errs []error
+	record := func(err error) {
+		errMu.Lock()
+		defer errMu.Unlock()
+		errs = append(errs, err)
+	}
+
+	// The healthy cluster: every write and every read succeeds.
+	start := time.Now()
+	forEachWorker(func(_ int, keys []int) {
+		for _, i := range keys {
+			if err := tbl.Set(ctx, e2eKey(i), nil, e2eValue(i, 1), 0); err != nil {
+				record(fmt.Errorf("set %s: %w", e2eKey(i), err))
+				return
+			}
+			acked[i], attempted[i] = 1, 1
+		}
+	})
+	wrote := time.Since(start)
+	forEachWorker(func(_ int, keys []int) {
+		for _, i := range keys {
+			got, found, err := tbl.Get(ctx, e2eKey(i), nil)
+			if err != nil || !found || string(got) != string(e2eValue(i, 1)) {
+				record(fmt.Errorf("get %s: found=%v value %q err %v", e2eKey(i), found, got, err))
+				return
+			}
+		}
+	})
+	if len(errs) > 0 {
+		t.Fatalf("on a healthy cluster: %v", errors.Join(errs...))
+	}
+	t.Logf("%d keys written in %v and read back in %v by %d workers",
+		e2eKeys, wrote.Round(time.Millisecond), (time.Since(start) - wrote).Round(time.Millisecond), e2eWorkers)
+
+	// The second load: each worker rewrites its keys round and round, each
+	// write with its own deadline, until the load is stopped.
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	var loadWG sync.WaitGroup
+	loadWG.Go(func() {
+		forEachWorker(func(_ int, keys []int) {
+			for n := 0; loadCtx.Err() == nil; n++ {
+				i := keys[n%len(keys)]
+				seq := attempted[i] + 1
+				attempted[i] = seq
+				opCtx, cancel := context.WithTimeout(context.Background(), client.DefaultOperationTimeout)
+				err := tbl.Set(opCtx, e2eKey(i), nil, e2eValue(i, seq), 0)
+				cancel()
+				if err != nil {
+					record(fmt.Errorf("set %s seq %d: %w", e2eKey(i), seq, err))
+					continue
+				}
+				acked[i] = seq
+				time.Sleep(2 * time.Millisecond)
+			}
+		})
+	})
+	time.Sleep(2 * time.Second)
+	victim := ob.Replicas()[2]
+	if err := ob.Kill(victim.Name); err != nil {
+		stopLoad()
+		loadWG.Wait()
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	// Long enough for the meta server to declare the victim dead (4 s
+	// grace) and promote new primaries, and for the load to run on them.
+	time.Sleep(8 * time.Second)
+	stopLoad()
+	loadWG.Wait()
+	t.Logf("%s killed; the load ran %v past the kill", victim.Name, time.Since(killed).Round(time.Millisecond))
+
+	if err := ob.StartNode(ctx, victim.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.WaitHealthy(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Every failure is typed.
+	kinds := make(map[string]int)
+	for _, err := range errs {
+		s := sentinelOf(err)
+		if s == nil {
+			t.Errorf("untyped error: %v", err)
+			continue
+		}
+		kinds[s.Error()]++
+	}
+	var writes, ackedWrites int64
+	for i := range e2eKeys {
+		writes += attempted[i] - 1
+		ackedWrites += acked[i] - 1
+	}
+	t.Logf("second load: %d writes, %d failed %v", writes, len(errs), kinds)
+	if ackedWrites == 0 {
+		t.Fatalf("no write acknowledged during the second load")
+	}
+
+	// Every acknowledged write reads back, or a later write of its key.
+	var lost int
+	forEachWorker(func(_ int, keys []int) {
+		for _, i := range keys {
+			got, found, err := tbl.Get(ctx, e2eKey(i), nil)
+			seq := parseSeq(i, got)
+			if err != nil || !found || seq < acked[i] || seq > attempted[i] {
+				errMu.Lock()
+				lost++
+				if lost <= 5 {
+					t.Errorf("%s: found=%v value %q err %v; acknowledged seq %d, last issued %d",
+						e2eKey(i), found, got, err, acked[i], attempted[i])
+				}
+				errMu.Unlock()
+			}
+		}
+	})
+	if lost > 0 {
+		t.Fatalf("%d of %d keys do not hold their acknowledged value", lost, e2eKeys)
+	}
+	t.Logf("all %d keys hold their acknowledged value (%d acknowledged writes in the second load)", e2eKeys, ackedWrites)
+}
