@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/pegasus-go/pegasus/internal/embedetcd"
+	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 )
 
 // One embedded etcd on loopback serves every test of the package that
@@ -32,6 +33,7 @@ func TestMain(m *testing.M) {
 	if shared.dir != "" {
 		os.RemoveAll(shared.dir)
 	}
+	oneboxtest.Cleanup() // the binary the end-to-end test built
 	os.Exit(code)
 }
 

@@ -101,8 +101,14 @@ func RequireRoles(t testing.TB, bin string, roles ...string) {
 // built. Call it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
+	Cleanup()
+	os.Exit(code)
+}
+
+// Cleanup removes the binary Binary built, for packages whose TestMain does
+// more than Main.
+func Cleanup() {
 	if build.dir != "" {
 		os.RemoveAll(build.dir)
 	}
-	os.Exit(code)
 }
