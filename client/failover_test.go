@@ -60,7 +60,7 @@ func TestRefreshOnMovedPrimary(t *testing.T) {
 			}
 			from, to := fc.replica(fc.primaryOf("t", 0)), fc.replicas[1]
 			fc.movePrimary("t", 0, to.addr, old, true)
-			queries, fromBefore := fc.metaQueries(), from.requests.Load()
+			queries := fc.metaQueries()
 
 			var wg sync.WaitGroup
 			errs := make(chan error, 64)
@@ -86,7 +86,7 @@ func TestRefreshOnMovedPrimary(t *testing.T) {
 				t.Fatalf("64 operations on a moved partition queried the meta server %d times, want 1", got)
 			}
 			// Now routed straight to the new primary.
-			fromBefore = from.requests.Load()
+			fromBefore := from.requests.Load()
 			if _, _, err := tbl.Get(ctx, hk, b("s")); err != nil {
 				t.Fatal(err)
 			}

@@ -304,12 +304,12 @@ func (f *fakeReplica) write(p *fakePartition, req *pb.ClientRequest) *pb.ClientR
 		return errResp(pb.ErrorCode_ERR_INVALID_PARAMETERS, res[0].Err)
 	}
 	resp := &pb.ClientResponse{Result: &pb.ClientResponse_Write{Write: &pb.WriteResponse{Decree: p.decree}}}
-	switch op.(type) {
+	switch op := op.(type) {
 	case storage.Incr:
 		resp.Result = &pb.ClientResponse_Incr{Incr: &pb.IncrResponse{NewValue: res[0].NewValue}}
 	case storage.CheckAndSet:
 		resp.Result = &pb.ClientResponse_CheckAndSet{CheckAndSet: &pb.CheckAndSetResponse{
-			SetSucceed: res[0].CheckPassed, CheckValueReturned: op.(storage.CheckAndSet).ReturnCheckValue,
+			SetSucceed: res[0].CheckPassed, CheckValueReturned: op.ReturnCheckValue,
 			CheckValueExist: res[0].CheckValueExist, CheckValue: res[0].CheckValue,
 		}}
 	}

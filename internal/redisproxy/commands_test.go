@@ -150,7 +150,7 @@ func TestSetOptions(t *testing.T) {
 		t.Fatal("a refused SET wrote")
 	}
 
-	if err := rdb.SetEx(ctx, "setex", "v", 42*time.Second).Err(); err != nil {
+	if err := rdb.Do(ctx, "SETEX", "setex", 42, "v").Err(); err != nil {
 		t.Fatal(err)
 	}
 	want(t, rdb, "v", "GET", "setex")

@@ -13,14 +13,10 @@ import (
 // here, each from the one place that knows the value:
 //
 //	requests, errors, latency  serveRequest, through the reply of each request
-//	replicas, log bytes, lease the ticker, every gaugeRefreshInterval
+//	replicas, log bytes, lease the ticker, every dataDirCheckInterval
 //	log fsync latency          mutlog's OnSync hook, per partition log
 //	learn bytes                peer messages a learner receives, checkpoint chunks
 //	beacon round trip          every answered beacon
-
-// gaugeRefreshInterval paces the gauges computed by walking every replica.
-// A scrape every few seconds sees values at most this old.
-const gaugeRefreshInterval = time.Second
 
 // setDefaultMetrics gives a server its own registry when none was passed,
 // and serves that registry at /metrics unless another handler was given:

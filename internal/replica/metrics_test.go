@@ -95,7 +95,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	})
 	c.waitFor(20*time.Second, "the learner upgraded to secondary", func() bool { return c.healthy(testApp, 0) })
 
-	// The gauges are refreshed every gaugeRefreshInterval.
+	// The gauges are refreshed every dataDirCheckInterval.
 	var pm, sm, lm map[string]*dto.MetricFamily
 	c.waitFor(10*time.Second, "gauges refreshed", func() bool {
 		pm, sm, lm = scrapeMetrics(t, c.servers[0].srv), scrapeMetrics(t, c.servers[1].srv), scrapeMetrics(t, c.servers[2].srv)
