@@ -74,6 +74,8 @@
 // node back as a learner that catches up from its own log. Pegasus'
 // unstable-restart guard is kept: after MaxUnstableRestarts restarts in a
 // row, each within StableRunning of the previous start, beacons are refused.
+// A restart a follower saw more than a grace before it took over was the
+// business of the leader of the time, and is not fenced again.
 // A node that restarts while no meta server leads (between leaders) is not
 // detected as restarted if the new leader never heard its old start time;
 // the replica server side must then refuse to resume roles it cannot

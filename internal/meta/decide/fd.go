@@ -188,6 +188,9 @@ type NodeState struct {
 type nodeRecord struct {
 	NodeState
 	fenceCause DeathCause
+	// followerRestartAt is when a restart was observed while following,
+	// zero if this server led then; see SetLeader.
+	followerRestartAt time.Time
 	// restartSeen: a restart was observed since the last Check.
 	restartSeen bool
 	// reportIdx maps a partition to its position in Replicas; built on the
@@ -260,11 +263,26 @@ func (fd *FailureDetector) SetLeader(now time.Time, isLeader bool, leader string
 			rec.LastBeacon = now
 		}
 		// A fence from a missed grace period was this node's view as a
-		// follower, which may have seen no beacons at all. A fence from an
-		// observed restart stays: that process really is gone.
-		if rec.Fenced && rec.fenceCause == CauseTimeout {
+		// follower, which may have seen no beacons at all. A fence from a
+		// restart observed while leading stays: that process really is
+		// gone. A restart observed while following stays fenced only if
+		// it is recent. The restarted node's beacon went on to the leader
+		// the follower named, which fenced it and took its roles at its
+		// next round; a follower runs no rounds, so its own fence was
+		// never lifted, and by now the configurations may name the new
+		// process (given its roles back by that leader, and healthy).
+		// Fencing it again would strip a healthy node of its roles and
+		// make every partition it serves look one member short. Only a
+		// restart less than a grace before the takeover may have been
+		// missed by a dying leader; one missed because no meta server led
+		// for longer than that is the between-leaders case (doc.go).
+		if rec.Fenced && (rec.fenceCause == CauseTimeout ||
+			!rec.followerRestartAt.IsZero() && now.Sub(rec.followerRestartAt) > fd.cfg.Grace) {
 			rec.Fenced, rec.fenceCause = false, CauseNone
 		}
+		// Restarts seen while following were never checked; they are
+		// either still fenced (no event due) or handled by another leader.
+		rec.followerRestartAt, rec.restartSeen = time.Time{}, false
 		rec.Alive = !rec.Fenced
 	}
 	fd.rebuildAlive()
@@ -309,6 +327,10 @@ func (fd *FailureDetector) Beacon(now time.Time, b Beacon) BeaconAck {
 		// lifts the fence before its Check in that case, so no death is
 		// ever reported for a node that had nothing to lose.
 		rec.Fenced, rec.fenceCause = true, CauseRestart
+		rec.followerRestartAt = time.Time{}
+		if !fd.isLeader {
+			rec.followerRestartAt = now
+		}
 	} else if rec.UnstableRestarts > 0 && now.Sub(b.StartTime) >= fd.cfg.StableRunning {
 		// The same process has now run long enough to count as stable.
 		// This compares the node's clock (start time) with the meta
@@ -373,7 +395,7 @@ func (fd *FailureDetector) Check(now time.Time) []NodeEvent {
 // role in any configuration. Liveness follows at the next Check.
 func (fd *FailureDetector) Unfence(node string) {
 	if rec := fd.nodes[node]; rec != nil {
-		rec.Fenced, rec.fenceCause = false, CauseNone
+		rec.Fenced, rec.fenceCause, rec.followerRestartAt = false, CauseNone, time.Time{}
 	}
 }
 
