@@ -2,61 +2,18 @@ package meta
 
 import (
 	"context"
-	"fmt"
-	"net/http"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/pegasus-go/pegasus/internal/config"
 	"github.com/pegasus-go/pegasus/internal/meta/decide"
 	"github.com/pegasus-go/pegasus/internal/metrics"
+	"github.com/pegasus-go/pegasus/internal/metrics/metricstest"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
-
-// scrapeMetrics reads a meta server's /metrics and parses it as Prometheus
-// text.
-func scrapeMetrics(t *testing.T, s *Server) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://%s/metrics", s.HTTPAddr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/metrics: %s", resp.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("/metrics is not Prometheus text: %v", err)
-	}
-	return families
-}
-
-// gauge returns the value of a counter or gauge with exactly the given
-// label pairs (in label name order), or -1 if absent.
-func gauge(families map[string]*dto.MetricFamily, name string, labels ...string) float64 {
-	for _, m := range families[name].GetMetric() {
-		var have []string
-		for _, l := range m.GetLabel() {
-			have = append(have, l.GetName(), l.GetValue())
-		}
-		if !slices.Equal(have, labels) {
-			continue
-		}
-		if m.Counter != nil {
-			return m.GetCounter().GetValue()
-		}
-		return m.GetGauge().GetValue()
-	}
-	return -1
-}
 
 // TestMetricsOfLeaderAndFollower runs two meta servers over four fake
 // replica servers, creates a table, kills one replica server and checks each
@@ -95,7 +52,7 @@ func TestMetricsOfLeaderAndFollower(t *testing.T) {
 	ctx := context.Background()
 	lc := f.client(leader.Addr())
 	waitFor(t, 10*time.Second, "4 alive replica servers", func() bool {
-		return gauge(scrapeMetrics(t, leader), "pegasus_meta_nodes", "state", "alive") == 4
+		return metricstest.Sample(metricstest.Scrape(t, "http://"+leader.HTTPAddr()+"/metrics"), "pegasus_meta_nodes", "state", "alive") == 4
 	})
 	created, err := lc.CreateTable(ctx, &pb.CreateTableRequest{Name: "t", PartitionCount: 8, ReplicaCount: 3})
 	if err != nil || created.GetError() != nil {
@@ -107,7 +64,7 @@ func TestMetricsOfLeaderAndFollower(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "replica servers to hold the configurations", func() bool { return f.holds(q.GetPartitions()) })
 	waitFor(t, 5*time.Second, "8 fully healthy partitions", func() bool {
-		return gauge(scrapeMetrics(t, leader), "pegasus_meta_partitions", "health", "fully_healthy") == 8
+		return metricstest.Sample(metricstest.Scrape(t, "http://"+leader.HTTPAddr()+"/metrics"), "pegasus_meta_partitions", "health", "fully_healthy") == 8
 	})
 
 	// The victim's partitions lose it; with the default assign delay no
@@ -122,9 +79,9 @@ func TestMetricsOfLeaderAndFollower(t *testing.T) {
 	f.kill(victim)
 	var lm map[string]*dto.MetricFamily
 	waitFor(t, 15*time.Second, "the victim dead and removed", func() bool {
-		lm = scrapeMetrics(t, leader)
-		return gauge(lm, "pegasus_meta_nodes", "state", "dead") == 1 &&
-			gauge(lm, "pegasus_meta_partitions", "health", "unhealthy") == float64(hit)
+		lm = metricstest.Scrape(t, "http://"+leader.HTTPAddr()+"/metrics")
+		return metricstest.Sample(lm, "pegasus_meta_nodes", "state", "dead") == 1 &&
+			metricstest.Sample(lm, "pegasus_meta_partitions", "health", "unhealthy") == float64(hit)
 	})
 	var reconfigs float64
 	for _, m := range lm["pegasus_meta_reconfigurations_total"].GetMetric() {
@@ -134,19 +91,19 @@ func TestMetricsOfLeaderAndFollower(t *testing.T) {
 		reconfigs += m.GetCounter().GetValue()
 	}
 	beaconGaps := lm["pegasus_meta_beacon_gap_seconds"].GetMetric()
-	fm := scrapeMetrics(t, follower)
+	fm := metricstest.Scrape(t, "http://"+follower.HTTPAddr()+"/metrics")
 	for _, tc := range []struct {
 		what      string
 		got, want float64
 	}{
-		{"leader is_leader", gauge(lm, "pegasus_meta_is_leader"), 1},
-		{"follower is_leader", gauge(fm, "pegasus_meta_is_leader"), 0},
-		{"leader level (steady)", gauge(lm, "pegasus_meta_level"), float64(decide.LevelSteady)},
-		{"alive nodes", gauge(lm, "pegasus_meta_nodes", "state", "alive"), 3},
-		{"fully healthy partitions", gauge(lm, "pegasus_meta_partitions", "health", "fully_healthy"), float64(8 - hit)},
+		{"leader is_leader", metricstest.Sample(lm, "pegasus_meta_is_leader"), 1},
+		{"follower is_leader", metricstest.Sample(fm, "pegasus_meta_is_leader"), 0},
+		{"leader level (steady)", metricstest.Sample(lm, "pegasus_meta_level"), float64(decide.LevelSteady)},
+		{"alive nodes", metricstest.Sample(lm, "pegasus_meta_nodes", "state", "alive"), 3},
+		{"fully healthy partitions", metricstest.Sample(lm, "pegasus_meta_partitions", "health", "fully_healthy"), float64(8 - hit)},
 		// Two of three replicas left: writes and reads still succeed.
-		{"write unhealthy partitions", gauge(lm, "pegasus_meta_partitions", "health", "write_unhealthy"), 0},
-		{"read unhealthy partitions", gauge(lm, "pegasus_meta_partitions", "health", "read_unhealthy"), 0},
+		{"write unhealthy partitions", metricstest.Sample(lm, "pegasus_meta_partitions", "health", "write_unhealthy"), 0},
+		{"read unhealthy partitions", metricstest.Sample(lm, "pegasus_meta_partitions", "health", "read_unhealthy"), 0},
 		{"follower reconfigurations", float64(len(fm["pegasus_meta_reconfigurations_total"].GetMetric())), 0},
 	} {
 		if tc.got != tc.want {

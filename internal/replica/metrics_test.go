@@ -2,64 +2,14 @@ package replica
 
 import (
 	"fmt"
-	"net/http"
-	"slices"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
+	"github.com/pegasus-go/pegasus/internal/metrics/metricstest"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
-
-// scrapeMetrics reads a server's /metrics and parses it as Prometheus text.
-func scrapeMetrics(t testing.TB, s *Server) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://%s/metrics", s.HTTPAddr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/metrics: %s", resp.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("/metrics is not Prometheus text: %v", err)
-	}
-	return families
-}
-
-// sample returns the value of the series name with exactly the given label
-// pairs, in label name order as the exposition sorts them (counter, gauge, or
-// a histogram's sample count), or -1 if absent.
-func sample(families map[string]*dto.MetricFamily, name string, labels ...string) float64 {
-	f := families[name]
-	if f == nil {
-		return -1
-	}
-	for _, m := range f.GetMetric() {
-		var have []string
-		for _, l := range m.GetLabel() {
-			have = append(have, l.GetName(), l.GetValue())
-		}
-		if !slices.Equal(have, labels) {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			return m.GetCounter().GetValue()
-		case m.Gauge != nil:
-			return m.GetGauge().GetValue()
-		case m.Histogram != nil:
-			return float64(m.GetHistogram().GetSampleCount())
-		}
-	}
-	return -1
-}
 
 // TestMetricsAfterTraffic drives a primary, a secondary and a learner and
 // checks that each server's /metrics parses and counts what happened to it.
@@ -98,10 +48,10 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	// The gauges are refreshed every dataDirCheckInterval.
 	var pm, sm, lm map[string]*dto.MetricFamily
 	c.waitFor(10*time.Second, "gauges refreshed", func() bool {
-		pm, sm, lm = scrapeMetrics(t, c.servers[0].srv), scrapeMetrics(t, c.servers[1].srv), scrapeMetrics(t, c.servers[2].srv)
-		return sample(pm, "pegasus_replica_replicas", "status", "primary") == 1 &&
-			sample(sm, "pegasus_replica_replicas", "status", "secondary") == 1 &&
-			sample(lm, "pegasus_replica_replicas", "status", "secondary") == 1
+		pm, sm, lm = metricstest.Scrape(t, "http://"+c.servers[0].srv.HTTPAddr()+"/metrics"), metricstest.Scrape(t, "http://"+c.servers[1].srv.HTTPAddr()+"/metrics"), metricstest.Scrape(t, "http://"+c.servers[2].srv.HTTPAddr()+"/metrics")
+		return metricstest.Sample(pm, "pegasus_replica_replicas", "status", "primary") == 1 &&
+			metricstest.Sample(sm, "pegasus_replica_replicas", "status", "secondary") == 1 &&
+			metricstest.Sample(lm, "pegasus_replica_replicas", "status", "secondary") == 1
 	})
 
 	for _, tc := range []struct {
@@ -110,23 +60,23 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		ok     func(float64) bool
 		expect string
 	}{
-		{"primary set requests", sample(pm, "pegasus_replica_requests_total", "op", "set"), eq(sets), fmt.Sprint(sets)},
-		{"primary get requests", sample(pm, "pegasus_replica_requests_total", "op", "get"), eq(gets), fmt.Sprint(gets)},
-		{"primary set latencies", sample(pm, "pegasus_replica_request_duration_seconds", "op", "set"), eq(sets), fmt.Sprint(sets)},
-		{"primary errors", sample(pm, "pegasus_replica_request_errors_total", "code", "ERR_INVALID_STATE", "op", "get"), eq(-1), "absent"},
-		{"secondary refused get", sample(sm, "pegasus_replica_request_errors_total", "code", "ERR_INVALID_STATE", "op", "get"), eq(1), "1"},
-		{"secondary get requests", sample(sm, "pegasus_replica_requests_total", "op", "get"), eq(1), "1"},
-		{"primary inactive replicas", sample(pm, "pegasus_replica_replicas", "status", "inactive"), eq(0), "0"},
-		{"primary log bytes", sample(pm, "pegasus_replica_mutation_log_bytes"), gt(0), "> 0"},
+		{"primary set requests", metricstest.Sample(pm, "pegasus_replica_requests_total", "op", "set"), eq(sets), fmt.Sprint(sets)},
+		{"primary get requests", metricstest.Sample(pm, "pegasus_replica_requests_total", "op", "get"), eq(gets), fmt.Sprint(gets)},
+		{"primary set latencies", metricstest.Sample(pm, "pegasus_replica_request_duration_seconds", "op", "set"), eq(sets), fmt.Sprint(sets)},
+		{"primary errors", metricstest.Sample(pm, "pegasus_replica_request_errors_total", "code", "ERR_INVALID_STATE", "op", "get"), eq(-1), "absent"},
+		{"secondary refused get", metricstest.Sample(sm, "pegasus_replica_request_errors_total", "code", "ERR_INVALID_STATE", "op", "get"), eq(1), "1"},
+		{"secondary get requests", metricstest.Sample(sm, "pegasus_replica_requests_total", "op", "get"), eq(1), "1"},
+		{"primary inactive replicas", metricstest.Sample(pm, "pegasus_replica_replicas", "status", "inactive"), eq(0), "0"},
+		{"primary log bytes", metricstest.Sample(pm, "pegasus_replica_mutation_log_bytes"), gt(0), "> 0"},
 		// Every acknowledged set was fsynced on both members first.
-		{"primary log fsyncs", sample(pm, "pegasus_replica_mutation_log_fsync_seconds"), gt(0), "> 0"},
-		{"secondary log fsyncs", sample(sm, "pegasus_replica_mutation_log_fsync_seconds"), gt(0), "> 0"},
-		{"primary beacons", sample(pm, "pegasus_replica_beacon_rtt_seconds"), gt(0), "> 0"},
-		{"primary lease", sample(pm, "pegasus_replica_lease_valid"), eq(1), "1"},
-		{"primary learned bytes", sample(pm, "pegasus_replica_learn_bytes_total"), eq(0), "0"},
+		{"primary log fsyncs", metricstest.Sample(pm, "pegasus_replica_mutation_log_fsync_seconds"), gt(0), "> 0"},
+		{"secondary log fsyncs", metricstest.Sample(sm, "pegasus_replica_mutation_log_fsync_seconds"), gt(0), "> 0"},
+		{"primary beacons", metricstest.Sample(pm, "pegasus_replica_beacon_rtt_seconds"), gt(0), "> 0"},
+		{"primary lease", metricstest.Sample(pm, "pegasus_replica_lease_valid"), eq(1), "1"},
+		{"primary learned bytes", metricstest.Sample(pm, "pegasus_replica_learn_bytes_total"), eq(0), "0"},
 		// The sets carry at least their values' 5 bytes each.
-		{"learner learned bytes", sample(lm, "pegasus_replica_learn_bytes_total"), gt(5 * sets), fmt.Sprintf("> %d", 5*sets)},
-		{"Go runtime", sample(pm, "go_goroutines"), gt(0), "> 0"},
+		{"learner learned bytes", metricstest.Sample(lm, "pegasus_replica_learn_bytes_total"), gt(5 * sets), fmt.Sprintf("> %d", 5*sets)},
+		{"Go runtime", metricstest.Sample(pm, "go_goroutines"), gt(0), "> 0"},
 	} {
 		if !tc.ok(tc.got) {
 			t.Errorf("%s: %v, want %s", tc.what, tc.got, tc.expect)
