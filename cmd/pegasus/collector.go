@@ -11,11 +11,7 @@ import (
 )
 
 func init() {
-	var (
-		cfgPath    string
-		metas      []string
-		httpListen string
-	)
+	var cfgPath string
 	cmd := &cobra.Command{
 		Use:   "collector",
 		Short: "Run the collector: availability detector, metrics aggregation and the cluster page",
@@ -29,11 +25,11 @@ Flags override the configuration file.`,
 			if err := config.Load(cfgPath, &cfg); err != nil {
 				return err
 			}
-			if cmd.Flags().Changed("meta") {
-				cfg.MetaServers = metas
-			}
-			if cmd.Flags().Changed("http-listen") {
-				cfg.HTTPListen = httpListen
+			if err := overrideFromFlags(cmd.Flags(), map[string]any{
+				"meta":        &cfg.MetaServers,
+				"http-listen": &cfg.HTTPListen,
+			}); err != nil {
+				return err
 			}
 			if err := cfg.Validate(); err != nil {
 				return err
@@ -49,7 +45,7 @@ Flags override the configuration file.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfgPath, "config", "", "TOML configuration file (see docs/configuration.md)")
-	f.StringSliceVar(&metas, "meta", nil, "meta servers, comma separated host:port (overrides meta_servers)")
-	f.StringVar(&httpListen, "http-listen", "", "HTTP address of the page, the JSON API and /metrics (overrides http_listen)")
+	f.StringSlice("meta", nil, "meta servers, comma separated host:port (overrides meta_servers)")
+	f.String("http-listen", "", "HTTP address of the page, the JSON API and /metrics (overrides http_listen)")
 	root.AddCommand(cmd)
 }

@@ -19,13 +19,7 @@ import (
 const metaStopTimeout = 10 * time.Second
 
 func init() {
-	var (
-		cfgPath string
-		flags   struct {
-			listen, httpListen, pegasusListen, dataDir, clusterName string
-			etcdEndpoints                                           []string
-		}
-	)
+	var cfgPath string
 	cmd := &cobra.Command{
 		Use:   "meta",
 		Short: "Run a meta server: tables, partition configuration, failure detection",
@@ -43,24 +37,15 @@ that another meta server takes over at once.`,
 			if err := config.Load(cfgPath, &cfg); err != nil {
 				return err
 			}
-			f := cmd.Flags()
-			if f.Changed("listen") {
-				cfg.Listen = flags.listen
-			}
-			if f.Changed("http-listen") {
-				cfg.HTTPListen = flags.httpListen
-			}
-			if f.Changed("pegasus-listen") {
-				cfg.PegasusListen = flags.pegasusListen
-			}
-			if f.Changed("data-dir") {
-				cfg.DataDir = flags.dataDir
-			}
-			if f.Changed("cluster-name") {
-				cfg.ClusterName = flags.clusterName
-			}
-			if f.Changed("etcd-endpoints") {
-				cfg.EtcdEndpoints = flags.etcdEndpoints
+			if err := overrideFromFlags(cmd.Flags(), map[string]any{
+				"listen":         &cfg.Listen,
+				"http-listen":    &cfg.HTTPListen,
+				"pegasus-listen": &cfg.PegasusListen,
+				"data-dir":       &cfg.DataDir,
+				"cluster-name":   &cfg.ClusterName,
+				"etcd-endpoints": &cfg.EtcdEndpoints,
+			}); err != nil {
+				return err
 			}
 			m := metrics.NewMeta()
 			srv, err := meta.NewServer(meta.Options{
@@ -91,11 +76,11 @@ that another meta server takes over at once.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfgPath, "config", "", "TOML configuration file (see docs/configuration.md)")
-	f.StringVar(&flags.listen, "listen", "", "gRPC address for replica servers, clients and the shell (overrides listen)")
-	f.StringVar(&flags.httpListen, "http-listen", "", "HTTP address of the JSON API and /metrics (overrides http_listen)")
-	f.StringVar(&flags.pegasusListen, "pegasus-listen", "", "address of the Apache Pegasus protocol listener (overrides pegasus_listen)")
-	f.StringVar(&flags.dataDir, "data-dir", "", "directory of the embedded etcd and the server's files (overrides data_dir)")
-	f.StringVar(&flags.clusterName, "cluster-name", "", "cluster name, the prefix of every etcd key (overrides cluster_name)")
-	f.StringSliceVar(&flags.etcdEndpoints, "etcd-endpoints", nil, "external etcd endpoints, comma separated (overrides etcd_endpoints; empty starts an embedded etcd)")
+	f.String("listen", "", "gRPC address for replica servers, clients and the shell (overrides listen)")
+	f.String("http-listen", "", "HTTP address of the JSON API and /metrics (overrides http_listen)")
+	f.String("pegasus-listen", "", "address of the Apache Pegasus protocol listener (overrides pegasus_listen)")
+	f.String("data-dir", "", "directory of the embedded etcd and the server's files (overrides data_dir)")
+	f.String("cluster-name", "", "cluster name, the prefix of every etcd key (overrides cluster_name)")
+	f.StringSlice("etcd-endpoints", nil, "external etcd endpoints, comma separated (overrides etcd_endpoints; empty starts an embedded etcd)")
 	root.AddCommand(cmd)
 }

@@ -13,13 +13,7 @@ import (
 )
 
 func init() {
-	var (
-		cfgPath string
-		flags   struct {
-			listen, httpListen, pegasusListen, dataDir string
-			metas                                      []string
-		}
-	)
+	var cfgPath string
 	cmd := &cobra.Command{
 		Use:   "replica",
 		Short: "Run a replica server: serves partitions, PacificA replication",
@@ -39,21 +33,14 @@ flushed, so the next start replays nothing.`,
 			if err := config.Load(cfgPath, &cfg); err != nil {
 				return err
 			}
-			f := cmd.Flags()
-			if f.Changed("listen") {
-				cfg.Listen = flags.listen
-			}
-			if f.Changed("http-listen") {
-				cfg.HTTPListen = flags.httpListen
-			}
-			if f.Changed("pegasus-listen") {
-				cfg.PegasusListen = flags.pegasusListen
-			}
-			if f.Changed("data-dir") {
-				cfg.DataDir = flags.dataDir
-			}
-			if f.Changed("meta") {
-				cfg.MetaServers = flags.metas
+			if err := overrideFromFlags(cmd.Flags(), map[string]any{
+				"listen":         &cfg.Listen,
+				"http-listen":    &cfg.HTTPListen,
+				"pegasus-listen": &cfg.PegasusListen,
+				"data-dir":       &cfg.DataDir,
+				"meta":           &cfg.MetaServers,
+			}); err != nil {
+				return err
 			}
 			m := metrics.NewReplica()
 			srv, err := replica.New(cfg, replica.Options{
@@ -78,10 +65,10 @@ flushed, so the next start replays nothing.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfgPath, "config", "", "TOML configuration file (see docs/configuration.md)")
-	f.StringVar(&flags.listen, "listen", "", "gRPC address for clients, peers and the meta servers; the node's identity (overrides listen)")
-	f.StringVar(&flags.httpListen, "http-listen", "", "HTTP address of /status, /healthz and /metrics (overrides http_listen; empty disables)")
-	f.StringVar(&flags.pegasusListen, "pegasus-listen", "", "address of the Apache Pegasus protocol listener, reported to the meta servers (overrides pegasus_listen)")
-	f.StringVar(&flags.dataDir, "data-dir", "", "directory of every partition replica (overrides data_dir)")
-	f.StringSliceVar(&flags.metas, "meta", nil, "meta server addresses, comma separated (overrides meta_servers)")
+	f.String("listen", "", "gRPC address for clients, peers and the meta servers; the node's identity (overrides listen)")
+	f.String("http-listen", "", "HTTP address of /status, /healthz and /metrics (overrides http_listen; empty disables)")
+	f.String("pegasus-listen", "", "address of the Apache Pegasus protocol listener, reported to the meta servers (overrides pegasus_listen)")
+	f.String("data-dir", "", "directory of every partition replica (overrides data_dir)")
+	f.StringSlice("meta", nil, "meta server addresses, comma separated (overrides meta_servers)")
 	root.AddCommand(cmd)
 }
