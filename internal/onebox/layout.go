@@ -2,6 +2,7 @@ package onebox
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -147,10 +148,15 @@ func writeRoleConfig(dir string, p *Process, cluster, etcdAddr string, metas []s
 	return nil
 }
 
-// pickPorts returns n distinct free loopback addresses. All listeners stay
-// open until every port is chosen, so the kernel cannot hand out the same
-// port twice; another program may still take one before the onebox binds
-// it, which the start then reports as a process that exited.
+// pickPorts returns n distinct free loopback addresses below the kernel's
+// ephemeral port range. A onebox keeps its addresses across restarts of a
+// process, and while a server is down any outgoing connection on the machine
+// (another program's client, a parallel test) may be given its port as a
+// local port if that port lies in the ephemeral range; the server could then
+// not listen again. Ports are chosen at random below the range and each is
+// checked by binding it; all listeners stay open until every port is chosen,
+// so no port is handed out twice. Another program may still take one before
+// the onebox binds it, which the start then reports as a process that exited.
 func pickPorts(n int) ([]string, error) {
 	ls := make([]net.Listener, 0, n)
 	defer func() {
@@ -159,13 +165,41 @@ func pickPorts(n int) ([]string, error) {
 		}
 	}()
 	addrs := make([]string, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	take := func(addr string) error {
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			return nil, fmt.Errorf("onebox: picking a free port: %w", err)
+			return err
 		}
 		ls = append(ls, l)
 		addrs = append(addrs, l.Addr().String())
+		return nil
+	}
+	lo, hi := stablePortRange()
+	for tries := 0; len(addrs) < n && hi > lo && tries < 64*n; tries++ {
+		take(fmt.Sprintf("127.0.0.1:%d", lo+rand.IntN(hi-lo))) // a busy port is simply skipped
+	}
+	// Fall back to kernel-chosen ports when no stable range is free.
+	for len(addrs) < n {
+		if err := take("127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("onebox: picking a free port: %w", err)
+		}
 	}
 	return addrs, nil
+}
+
+// stablePortRange is [lo, hi): ports below the kernel's ephemeral range
+// (Linux: /proc/sys/net/ipv4/ip_local_port_range, default 32768-60999) and
+// above the well-known and commonly configured ones.
+func stablePortRange() (lo, hi int) {
+	lo, hi = 20000, 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var first, last int
+		if _, err := fmt.Sscan(string(b), &first, &last); err == nil && first > 0 {
+			hi = first
+		}
+	}
+	if hi-lo < 1000 {
+		return 0, 0
+	}
+	return lo, hi
 }

@@ -1,8 +1,10 @@
 package onebox
 
 import (
+	"net"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"testing"
 
 	"github.com/pegasus-go/pegasus/internal/config"
@@ -87,5 +89,40 @@ func TestPickPortsDistinct(t *testing.T) {
 			t.Fatalf("port %s picked twice", a)
 		}
 		seen[a] = true
+	}
+}
+
+// TestPickPortsAvoidsEphemeralRange: a onebox keeps its ports across
+// restarts, so they must not come from the range the kernel hands out to
+// outgoing connections, which could take a port while its server is down.
+func TestPickPortsAvoidsEphemeralRange(t *testing.T) {
+	lo, hi := stablePortRange()
+	if hi == 0 {
+		t.Skip("no stable port range on this machine")
+	}
+	addrs, err := pickPorts(20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, a := range addrs {
+		if seen[a] {
+			t.Fatalf("port %s handed out twice", a)
+		}
+		seen[a] = true
+		_, portStr, err := net.SplitHostPort(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		port, _ := strconv.Atoi(portStr)
+		if port < lo || port >= hi {
+			t.Errorf("port %d outside the stable range [%d, %d)", port, lo, hi)
+		}
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			t.Errorf("picked port %s is not free: %v", a, err)
+			continue
+		}
+		l.Close()
 	}
 }
