@@ -413,9 +413,10 @@ func (e *metaE2E) replicaCrashAndRejoin(ctx context.Context, t *testing.T, w *wr
 	// The bound the failure detector promises: the meta declares the node
 	// dead at most a grace after its last beacon, and promotes a secondary
 	// right away (the dead primary's lease, shorter than the grace, has
-	// already run out). 2 s covers the check interval and the client's
-	// routing refresh.
-	bound := e2eGrace + 2*time.Second
+	// already run out). The slack covers the check interval, the client's
+	// routing refresh and a loaded test machine; it stays far below the
+	// assign delay, so only the failure detector can meet it.
+	bound := e2eGrace + 6*time.Second
 	boundCtx, cancel := context.WithDeadline(ctx, killed.Add(bound))
 	defer cancel()
 	err = poll(boundCtx, "every partition with a live primary", func() error {
@@ -474,8 +475,22 @@ func (e *metaE2E) replicaCrashAndRejoin(ctx context.Context, t *testing.T, w *wr
 	// its own store (a durable decree past zero right after the restart,
 	// at least the one flushed before the kill) and installed no
 	// checkpoint; the missed writes came from the primaries' logs.
-	after, err := e.progress(ctx, victim.Address)
-	if err != nil {
+	// The meta lists the node as a secondary once the primary's proposal
+	// commits; the node itself learns its new role from the primary's
+	// next message, a moment later.
+	var after map[string]replicaProgress
+	if err := poll(ctx, victim.Address+" reporting itself secondary", func() error {
+		var err error
+		if after, err = e.progress(ctx, victim.Address); err != nil {
+			return err
+		}
+		for g := range held {
+			if p, ok := after[g]; ok && p.Status != pb.PartitionStatus_PS_SECONDARY.String() {
+				return fmt.Errorf("%s is %s", g, p.Status)
+			}
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	for g, before := range held {
