@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/pegasus-go/pegasus/internal/meta/decide"
+	"github.com/pegasus-go/pegasus/internal/metrics"
 )
 
 // The HTTP API, JSON only:
@@ -15,6 +16,7 @@ import (
 //	GET /api/nodes          nodes -d
 //	GET /api/tables         ls -d
 //	GET /api/tables/{name}  the table and its partition configurations
+//	GET /debug/pprof/       Go runtime profiles
 //
 // The /api endpoints need the leader's cache: a follower redirects
 // (307) to the leader's HTTP address when it knows it, else answers 503.
@@ -25,6 +27,7 @@ func (s *Server) registerHTTP() {
 	s.mux.HandleFunc("GET /api/nodes", s.leaderOnly(s.handleNodes))
 	s.mux.HandleFunc("GET /api/tables", s.leaderOnly(s.handleTables))
 	s.mux.HandleFunc("GET /api/tables/{name}", s.leaderOnly(s.handleTable))
+	metrics.HandleProfiles(s.mux)
 }
 
 type healthJSON struct {

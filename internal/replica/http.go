@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/metrics"
 	"github.com/pegasus-go/pegasus/internal/version"
 )
 
@@ -14,6 +15,7 @@ import (
 //	GET /healthz  200 while the server runs
 //	GET /metrics  Prometheus metrics: Options.MetricsHandler, by default
 //	              the server's own series (internal/metrics, metrics.go)
+//	GET /debug/pprof/  Go runtime profiles
 func (s *Server) httpHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", s.handleStatus)
@@ -24,6 +26,7 @@ func (s *Server) httpHandler() http.Handler {
 	if s.opts.MetricsHandler != nil {
 		mux.Handle("GET /metrics", s.opts.MetricsHandler)
 	}
+	metrics.HandleProfiles(mux)
 	return mux
 }
 
