@@ -84,8 +84,10 @@
 // the learner's server opens the partition inactive and waits for the
 // primary. When X has caught up, the primary proposes UpgradeToSecondary
 // (ProposeConfig) and the meta server writes X as a secondary (ballot+1).
-// A primary that gives up on a learner proposes DowngradeToInactive for
-// it, which removes it from the configuration; a stalled upgrade is voided
+// A primary that gives up on a learner (silent through the learn timeout)
+// proposes DowngradeToInactive for it until the meta server removes it from
+// the configuration's learners; the replica server then tells its core
+// (RemoveLearner), and the cure adds a learner again. A stalled upgrade is voided
 // with CT_PRIMARY_FORCE_UPDATE_BALLOT (same membership, ballot+1).
 //
 // # Tables

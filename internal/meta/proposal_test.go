@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/pegasus-go/pegasus/internal/meta/decide"
@@ -132,5 +133,51 @@ func TestProposeLosesRaceToStore(t *testing.T) {
 	}
 	if got := s.stored(g); got.Ballot != ahead.Ballot {
 		t.Fatalf("store at %d, want %d: the losing write landed", got.Ballot, ahead.Ballot)
+	}
+}
+
+// A primary that gives up on a learner proposes DowngradeToInactive for it:
+// the learner leaves the configuration without becoming a last drop (it
+// never held a full copy), and the next round adds a learner again, so the
+// partition is not left a replica short.
+func TestProposeGiveUpLearner(t *testing.T) {
+	s := newSim(t, "n1:1", "n2:1", "n3:1", "n4:1")
+	s.settle()
+	tb := s.createTable("t", 1, 3)
+	g := decide.Gpid{AppID: tb.AppID}
+	ctx := context.Background()
+	cfg := s.stored(g)
+	res, err := s.ctl.Propose(ctx, cfg.Primary, []ReplicaProposal{
+		{Gpid: g, Type: decide.DowngradeToInactive, Node: cfg.Secondaries[0], Ballot: cfg.Ballot}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("downgrade of a secondary: %v, %+v", err, res)
+	}
+	round := func() decide.PartitionConfig {
+		t.Helper()
+		if _, err := s.ctl.Round(ctx); err != nil {
+			t.Fatal(err)
+		}
+		s.waitPushes()
+		return s.stored(g)
+	}
+	cfg = round()
+	if len(cfg.Learners) != 1 {
+		t.Fatalf("the cure added no learner: %s", cfg)
+	}
+	learner := cfg.Learners[0]
+	res, err = s.ctl.Propose(ctx, cfg.Primary, []ReplicaProposal{
+		{Gpid: g, Type: decide.DowngradeToInactive, Node: learner, Ballot: cfg.Ballot}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("give up on learner %s: %v, %+v", learner, err, res)
+	}
+	got := res[0].Config
+	if got.RoleOf(learner) != decide.RoleNone || len(got.Learners) != 0 || got.Ballot != cfg.Ballot+1 {
+		t.Fatalf("after giving up on %s: %s", learner, got)
+	}
+	if !slices.Equal(got.LastDrops, cfg.LastDrops) {
+		t.Fatalf("giving up on a learner changed last_drops: %v, then %v", cfg.LastDrops, got.LastDrops)
+	}
+	if cfg = round(); len(cfg.Learners) != 1 {
+		t.Fatalf("no learner added again after the give-up: %s", cfg)
 	}
 }

@@ -147,6 +147,19 @@ func runCommand(t *testing.T, cp **cluster, d *datadriven.TestData, out *strings
 		}
 		return nil
 
+	case "remove-learner":
+		// What the replica server does when the meta server's
+		// configuration stops listing a learner.
+		p := c.nodes[c.meta.Primary]
+		if p == nil || p.r == nil {
+			return fmt.Errorf("no live primary")
+		}
+		for _, id := range nodeArgs(d) {
+			p.r.RemoveLearner(id)
+		}
+		fmt.Fprintf(out, "%s\n", p.r.Debug())
+		return nil
+
 	case "propose":
 		ids := nodeArgs(d)
 		if len(ids) != 1 {

@@ -69,6 +69,16 @@ func (r *Replica) AddLearner(node NodeID, ballot Ballot) error {
 	return nil
 }
 
+// RemoveLearner makes the primary stop teaching node: the meta server's
+// configuration no longer lists it as a learner (the primary gave up on it
+// and proposed its removal, or the meta server removed it). A node that is
+// a member, or that the primary is not teaching, is left alone.
+func (r *Replica) RemoveLearner(node NodeID) {
+	if t := r.tracker(node); t != nil && t.learner && r.status == StatusPrimary {
+		r.removeTracker(node)
+	}
+}
+
 func (r *Replica) sendLearnStart(t *tracker) {
 	r.send(Message{Type: MsgLearnStart, To: t.node, Ballot: r.ballot, LearnID: t.learnID})
 	t.sentTick = r.now
@@ -131,7 +141,9 @@ func (r *Replica) handleLearnRequest(m Message) {
 		return
 	}
 	t := r.tracker(m.From)
-	if t == nil || !t.learner {
+	if t == nil || !t.learner || t.phase == phaseUnreachable {
+		// Given up on: it learns again only once the meta server adds it
+		// anew (RemoveLearner, then AddLearner).
 		return
 	}
 	if t.phase == phaseAwaitingCheckpoint && m.LearnID < t.learnID {
@@ -183,8 +195,8 @@ func (r *Replica) handleLearnApp(m Message) {
 // arrived late, or the node is no longer learning) and the driver must
 // discard the copy: installing it would destroy entries this replica may
 // already have acknowledged. If the copy fails, the driver may retry it; the
-// primary drops a learner silent for LearnTimeoutTicks, and the meta server
-// adds it again later.
+// primary gives up on a learner silent for LearnTimeoutTicks and proposes
+// its removal, and the meta server adds it again later.
 //
 // The request-id table restarts empty, so the exactly-once window shrinks to
 // what the replica logs from here on.

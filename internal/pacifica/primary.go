@@ -36,8 +36,10 @@ const (
 	// phaseAwaitingCheckpoint: the learner is copying a checkpoint; it will
 	// send a new learn request when done.
 	phaseAwaitingCheckpoint
-	// phaseUnreachable: the member needs entries this primary no longer
-	// has; nothing is sent and its removal is proposed.
+	// phaseUnreachable: nothing is sent and the node's removal is proposed
+	// until the configuration drops it: a member that needs entries this
+	// primary no longer has, or a learner given up on (silent for
+	// LearnTimeoutTicks).
 	phaseUnreachable
 )
 
@@ -510,8 +512,13 @@ func (r *Replica) tickPrimary() {
 			r.propose(ConfigForceUpdateBallot, r.id)
 		case t.upgrading:
 			r.propose(ConfigUpgradeToSecondary, t.node)
-		case t.learner && r.now-t.heardTick >= int64(r.cfg.LearnTimeoutTicks):
-			r.removeTracker(t.node)
+		case t.learner && (t.phase == phaseUnreachable || r.now-t.heardTick >= int64(r.cfg.LearnTimeoutTicks)):
+			// Give up on the learner, but keep asking the meta server to
+			// take it off the configuration's learners: it adds one
+			// learner at a time, so a learner it still lists would keep the
+			// partition a replica short. RemoveLearner ends this.
+			t.phase = phaseUnreachable
+			r.propose(ConfigDowngradeToInactive, t.node)
 		}
 	}
 }

@@ -282,6 +282,10 @@ func (p *partition) updateConfig(u *configUpdate) {
 	}
 	for l := range p.learners {
 		if !named[l] {
+			// Taken off the learners (given up on, or removed by the
+			// meta server): stop teaching it, so that a later add starts
+			// afresh.
+			p.core.RemoveLearner(l)
 			delete(p.learners, l)
 		}
 	}
