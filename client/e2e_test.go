@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/client"
-	"github.com/pegasus-go/pegasus/internal/config"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
@@ -51,9 +50,9 @@ func sentinelOf(err error) error {
 }
 
 // startClientE2E starts the onebox with a table of 8 partitions x 3
-// replicas. The failure detector is shortened (1 s beacons, 3 s lease,
-// 4 s grace) so that a killed replica server is replaced as primary within
-// seconds instead of Pegasus' default tens of seconds.
+// replicas. The failure detector is shortened (oneboxtest.FastMeta) so
+// that a killed replica server is replaced as primary within seconds
+// instead of Pegasus' default tens of seconds.
 func startClientE2E(t *testing.T) *onebox.Cluster {
 	t.Helper()
 	if testing.Short() {
@@ -63,16 +62,10 @@ func startClientE2E(t *testing.T) *onebox.Cluster {
 	oneboxtest.RequireRoles(t, bin, "meta", "replica")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	fast := func(fd *config.FailureDetector) {
-		fd.BeaconIntervalSeconds, fd.LeaseSeconds, fd.GraceSeconds, fd.CheckIntervalSeconds = 1, 3, 4, 1
-	}
 	dir := t.TempDir()
 	ob, err := onebox.Start(ctx, onebox.Options{
 		Dir: dir, Binary: bin, Metas: 1, Replicas: 3,
-		Tuning: onebox.Tuning{
-			Meta:    func(m *config.Meta) { fast(&m.FailureDetector) },
-			Replica: func(r *config.Replica) { fast(&r.FailureDetector) },
-		},
+		Tuning: onebox.Tuning{Meta: oneboxtest.FastMeta, Replica: oneboxtest.FastReplica},
 	})
 	if err != nil {
 		t.Fatalf("onebox: %v", err)

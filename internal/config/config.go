@@ -42,7 +42,7 @@ type Meta struct {
 	EtcdClientURL string   `toml:"etcd_client_url" doc:"Client URL of the embedded etcd (only when etcd_endpoints is empty)."`
 	EtcdPeerURL   string   `toml:"etcd_peer_url" doc:"Peer URL of the embedded etcd (only when etcd_endpoints is empty)."`
 
-	ElectionTTLSeconds int `toml:"election_ttl_seconds" doc:"TTL of the etcd lease behind meta leadership: a crashed leader is replaced after at most this long."`
+	ElectionTTLSeconds int `toml:"election_ttl_seconds" doc:"TTL of the etcd lease behind meta leadership: a crashed leader is replaced after at most this long. fd_lease_seconds must exceed it plus fd_beacon_interval_seconds."`
 
 	FailureDetector
 
@@ -199,7 +199,18 @@ func (m Meta) Validate() error {
 	if m.ElectionTTLSeconds < 1 {
 		return fmt.Errorf("%w: election_ttl_seconds must be at least 1", ErrInvalid)
 	}
-	return m.FailureDetector.Validate()
+	if err := m.FailureDetector.Validate(); err != nil {
+		return err
+	}
+	// While a crashed meta leader's election lease runs out, no beacon is
+	// acknowledged; a replica server's lease must outlast that and its next
+	// beacon to the new leader, or every replica stops serving during an
+	// ordinary meta failover.
+	if m.LeaseSeconds <= m.ElectionTTLSeconds+m.BeaconIntervalSeconds {
+		return fmt.Errorf("%w: fd_lease_seconds (%d) must exceed election_ttl_seconds (%d) + fd_beacon_interval_seconds (%d), or replica leases run out during a meta leader failover",
+			ErrInvalid, m.LeaseSeconds, m.ElectionTTLSeconds, m.BeaconIntervalSeconds)
+	}
+	return nil
 }
 
 // Validate checks a replica server configuration.

@@ -61,6 +61,28 @@ func TestLeaseMustBeBelowGrace(t *testing.T) {
 	}
 }
 
+func TestLeaseMustOutlastMetaFailover(t *testing.T) {
+	for _, tc := range []struct {
+		ttl, beacon, lease int
+		ok                 bool
+	}{
+		{3, 3, 9, true},
+		{3, 3, 6, false},
+		{2, 1, 4, true},
+		{3, 1, 3, false},
+	} {
+		cfg := DefaultMeta()
+		cfg.ElectionTTLSeconds, cfg.BeaconIntervalSeconds, cfg.LeaseSeconds, cfg.GraceSeconds = tc.ttl, tc.beacon, tc.lease, tc.lease+1
+		err := cfg.Validate()
+		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, ErrInvalid)) {
+			t.Errorf("ttl %d beacon %d lease %d: got %v, want ok=%v", tc.ttl, tc.beacon, tc.lease, err, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "meta leader failover") {
+			t.Errorf("error does not say why: %v", err)
+		}
+	}
+}
+
 func TestLoadOverridesDefaultsAndRejectsUnknownKeys(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "meta.toml")

@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/client"
-	"github.com/pegasus-go/pegasus/internal/config"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
@@ -32,18 +31,11 @@ import (
 const (
 	e2eTable      = "meta_e2e"
 	e2ePartitions = 8
-	// e2eGrace is fd_grace_seconds of the test's cluster.
-	e2eGrace = 4 * time.Second
+	// e2eGrace is fd_grace_seconds of the test's cluster. The failure
+	// detector is oneboxtest's fast one; the assign delay keeps its 5
+	// minute default: a restarted node rejoins within it.
+	e2eGrace = oneboxtest.FastGrace
 )
-
-// e2eFailureDetector shortens the failure detector so that a crash is
-// noticed in seconds rather than Pegasus' default tens of seconds: beacons
-// every 1 s, a 3 s lease, a 4 s grace (lease < grace, as the protocol
-// requires), checked every second. The assign delay keeps its 5 minute
-// default: a restarted node rejoins within it.
-func e2eFailureDetector(fd *config.FailureDetector) {
-	fd.BeaconIntervalSeconds, fd.LeaseSeconds, fd.GraceSeconds, fd.CheckIntervalSeconds = 1, 3, int(e2eGrace/time.Second), 1
-}
 
 type metaE2E struct {
 	t     *testing.T
@@ -64,10 +56,7 @@ func startMetaE2E(t *testing.T) *metaE2E {
 	dir := t.TempDir()
 	ob, err := onebox.Start(ctx, onebox.Options{
 		Dir: dir, Binary: bin, Metas: 2, Replicas: 3,
-		Tuning: onebox.Tuning{
-			Meta:    func(m *config.Meta) { e2eFailureDetector(&m.FailureDetector) },
-			Replica: func(r *config.Replica) { e2eFailureDetector(&r.FailureDetector) },
-		},
+		Tuning: onebox.Tuning{Meta: oneboxtest.FastMeta, Replica: oneboxtest.FastReplica},
 	})
 	if err != nil {
 		t.Fatalf("onebox: %v", err)

@@ -14,12 +14,6 @@ import (
 	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
-// fastFailureDetector keeps beacons, leases and graces short so that a
-// killed replica server is noticed within seconds.
-func fastFailureDetector(fd *config.FailureDetector) {
-	fd.BeaconIntervalSeconds, fd.LeaseSeconds, fd.GraceSeconds, fd.CheckIntervalSeconds = 1, 3, 4, 1
-}
-
 // The whole cluster: start, kill and restart a replica server, wait for a
 // table to be healthy again, stop everything. It runs once the binary has
 // the meta and replica roles.
@@ -36,8 +30,8 @@ func TestClusterEndToEnd(t *testing.T) {
 	c, err := Start(ctx, Options{
 		Dir: dir, Binary: bin, Metas: 2, Replicas: 3,
 		Tuning: Tuning{
-			Meta:    func(m *config.Meta) { fastFailureDetector(&m.FailureDetector) },
-			Replica: func(r *config.Replica) { fastFailureDetector(&r.FailureDetector); r.LogSync = false },
+			Meta:    oneboxtest.FastMeta,
+			Replica: func(r *config.Replica) { oneboxtest.FastReplica(r); r.LogSync = false },
 		},
 	})
 	if err != nil {

@@ -63,17 +63,14 @@ func startE2E(t *testing.T, replicas int) *e2e {
 	bin := oneboxtest.Binary(t)
 	oneboxtest.RequireRoles(t, bin, "meta", "replica")
 	withCollector := oneboxtest.HasRole(bin, "collector")
-	fast := func(fd *config.FailureDetector) {
-		fd.BeaconIntervalSeconds, fd.LeaseSeconds, fd.GraceSeconds = 1, 4, 5
-	}
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	ob, err := onebox.Start(ctx, onebox.Options{
 		Dir: dir, Metas: 2, Replicas: replicas, Collector: withCollector, Binary: bin,
 		Tuning: onebox.Tuning{
-			Meta:    func(c *config.Meta) { fast(&c.FailureDetector) },
-			Replica: func(c *config.Replica) { fast(&c.FailureDetector) },
+			Meta:    oneboxtest.FastMeta,
+			Replica: oneboxtest.FastReplica,
 		},
 	})
 	if err != nil {

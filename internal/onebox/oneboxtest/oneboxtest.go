@@ -21,6 +21,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/pegasus-go/pegasus/internal/config"
 )
 
 var build struct {
@@ -111,4 +114,26 @@ func Cleanup() {
 	if build.dir != "" {
 		os.RemoveAll(build.dir)
 	}
+}
+
+// FastGrace is fd_grace_seconds under FastMeta and FastReplica.
+const FastGrace = 5 * time.Second
+
+// FastMeta and FastReplica shorten the failure detector so that a killed
+// server is noticed in seconds rather than Pegasus' default tens of
+// seconds: beacons every 1 s, a 4 s lease, a 5 s grace, checked every
+// second, and a 2 s meta election TTL. They keep the rules config
+// enforces (lease < grace; lease > election TTL + beacon interval), so a
+// meta failover costs no replica its lease. Use them as onebox.Tuning's
+// Meta and Replica.
+func FastMeta(m *config.Meta) {
+	fastFailureDetector(&m.FailureDetector)
+	m.ElectionTTLSeconds = 2
+}
+
+// FastReplica: see FastMeta.
+func FastReplica(r *config.Replica) { fastFailureDetector(&r.FailureDetector) }
+
+func fastFailureDetector(fd *config.FailureDetector) {
+	fd.BeaconIntervalSeconds, fd.LeaseSeconds, fd.GraceSeconds, fd.CheckIntervalSeconds = 1, 4, int(FastGrace/time.Second), 1
 }
