@@ -8,8 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +17,7 @@ import (
 	"github.com/pegasus-go/pegasus/client"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
+	"github.com/pegasus-go/pegasus/internal/onebox/testcluster"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
@@ -55,30 +54,12 @@ func sentinelOf(err error) error {
 // instead of Pegasus' default tens of seconds.
 func startClientE2E(t *testing.T) *onebox.Cluster {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts a onebox cluster; skipped with -short")
-	}
-	bin := oneboxtest.Binary(t)
-	oneboxtest.RequireRoles(t, bin, "meta", "replica")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	dir := t.TempDir()
-	ob, err := onebox.Start(ctx, onebox.Options{
-		Dir: dir, Binary: bin, Metas: 1, Replicas: 3,
+	ob := testcluster.Start(t, onebox.Options{
+		Metas: 1, Replicas: 3,
 		Tuning: onebox.Tuning{Meta: oneboxtest.FastMeta, Replica: oneboxtest.FastReplica},
 	})
-	if err != nil {
-		t.Fatalf("onebox: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := ob.StopAll(); err != nil {
-			t.Logf("stopping the onebox: %v", err)
-		}
-		ob.Close()
-		if t.Failed() {
-			dumpLogs(t, dir, ob)
-		}
-	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	conns := adminrpc.New(ob.MetaAddrs(), adminrpc.Options{})
 	defer conns.Close()
 	resp, err := adminrpc.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
@@ -91,22 +72,6 @@ func startClientE2E(t *testing.T) *onebox.Cluster {
 		t.Fatal(err)
 	}
 	return ob
-}
-
-// dumpLogs prints the tail of every server log of a failed test.
-func dumpLogs(t *testing.T, dir string, ob *onebox.Cluster) {
-	procs, err := ob.Status()
-	if err != nil {
-		return
-	}
-	for _, p := range procs {
-		data, err := os.ReadFile(filepath.Join(dir, p.LogFile))
-		if err != nil {
-			continue
-		}
-		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-		t.Logf("--- last lines of %s:\n%s", p.Name, strings.Join(lines[max(0, len(lines)-15):], "\n"))
-	}
 }
 
 func e2eKey(i int) []byte { return fmt.Appendf(nil, "key%05d", i) }

@@ -12,8 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +22,7 @@ import (
 	"github.com/pegasus-go/pegasus/client"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
+	"github.com/pegasus-go/pegasus/internal/onebox/testcluster"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
@@ -39,39 +38,20 @@ const (
 
 type metaE2E struct {
 	t     *testing.T
-	dir   string
 	ob    *onebox.Cluster
 	conns *adminrpc.Conns
 }
 
 func startMetaE2E(t *testing.T) *metaE2E {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts a onebox cluster; skipped with -short")
-	}
-	bin := oneboxtest.Binary(t)
-	oneboxtest.RequireRoles(t, bin, "meta", "replica")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	dir := t.TempDir()
-	ob, err := onebox.Start(ctx, onebox.Options{
-		Dir: dir, Binary: bin, Metas: 2, Replicas: 3,
+	ob := testcluster.Start(t, onebox.Options{
+		Metas: 2, Replicas: 3,
 		Tuning: onebox.Tuning{Meta: oneboxtest.FastMeta, Replica: oneboxtest.FastReplica},
 	})
-	if err != nil {
-		t.Fatalf("onebox: %v", err)
-	}
-	e := &metaE2E{t: t, dir: dir, ob: ob, conns: adminrpc.New(ob.MetaAddrs(), adminrpc.Options{})}
-	t.Cleanup(func() {
-		e.conns.Close()
-		if err := ob.StopAll(); err != nil {
-			t.Logf("stopping the onebox: %v", err)
-		}
-		ob.Close()
-		if t.Failed() {
-			e.dumpLogs()
-		}
-	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e := &metaE2E{t: t, ob: ob, conns: adminrpc.New(ob.MetaAddrs(), adminrpc.Options{})}
+	t.Cleanup(func() { _ = e.conns.Close() })
 	resp, err := adminrpc.CallMeta(ctx, e.conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
 		return m.CreateTable(ctx, &pb.CreateTableRequest{Name: e2eTable, PartitionCount: e2ePartitions, ReplicaCount: 3})
 	})
@@ -82,22 +62,6 @@ func startMetaE2E(t *testing.T) *metaE2E {
 		t.Fatal(err)
 	}
 	return e
-}
-
-// dumpLogs prints the tail of every server log of a failed test.
-func (e *metaE2E) dumpLogs() {
-	procs, err := e.ob.Status()
-	if err != nil {
-		return
-	}
-	for _, p := range procs {
-		data, err := os.ReadFile(filepath.Join(e.dir, p.LogFile))
-		if err != nil {
-			continue
-		}
-		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-		e.t.Logf("--- last lines of %s:\n%s", p.Name, strings.Join(lines[max(0, len(lines)-15):], "\n"))
-	}
 }
 
 func (e *metaE2E) clusterInfo(ctx context.Context) (*pb.ClusterInfoResponse, error) {

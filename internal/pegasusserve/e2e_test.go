@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/bench/pegasustarget"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
+	"github.com/pegasus-go/pegasus/internal/onebox/testcluster"
 	"github.com/pegasus-go/pegasus/internal/pegasusrpc"
 	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
@@ -26,22 +26,9 @@ func TestMain(m *testing.M) { oneboxtest.Main(m) }
 // that each replica's Pegasus address is its in-test listener). Data
 // written with either protocol reads back through the other.
 func TestEndToEndOnebox(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a whole cluster")
-	}
-	bin := oneboxtest.Binary(t)
-	oneboxtest.RequireRoles(t, bin, "meta", "replica")
+	ob := testcluster.Start(t, onebox.Options{Metas: 1, Replicas: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-
-	ob, err := onebox.Start(ctx, onebox.Options{Dir: filepath.Join(t.TempDir(), "onebox"), Binary: bin, Metas: 1, Replicas: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ob.StopAll()
-		ob.Close()
-	})
 	conns := adminrpc.New(ob.MetaAddrs(), adminrpc.Options{})
 	defer conns.Close()
 	const table = "pegasus_protocol"

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,6 +18,7 @@ import (
 	"github.com/pegasus-go/pegasus/client"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
+	"github.com/pegasus-go/pegasus/internal/onebox/testcluster"
 	"github.com/pegasus-go/pegasus/internal/redisproxy"
 	"github.com/pegasus-go/pegasus/internal/shell"
 )
@@ -30,22 +30,10 @@ func TestMain(m *testing.M) { oneboxtest.Main(m) }
 // `pegasus redis-proxy` command as its own process. It runs once the
 // pegasus binary has the meta and replica roles.
 func TestEndToEndOnebox(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a whole cluster")
-	}
+	cluster := testcluster.Start(t, onebox.Options{Metas: 1, Replicas: 3})
 	bin := oneboxtest.Binary(t)
-	oneboxtest.RequireRoles(t, bin, "meta", "replica")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-
-	cluster, err := onebox.Start(ctx, onebox.Options{Dir: filepath.Join(t.TempDir(), "onebox"), Binary: bin, Metas: 1, Replicas: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cluster.StopAll()
-		cluster.Close()
-	})
 	metas := cluster.MetaAddrs()
 	var out bytes.Buffer
 	sh, err := shell.New(shell.Config{MetaServers: metas, Out: &out})

@@ -30,6 +30,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/config"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
+	"github.com/pegasus-go/pegasus/internal/onebox/testcluster"
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
@@ -61,32 +62,16 @@ func startE2E(t *testing.T, replicas int) *e2e {
 		t.Skip("starts a onebox cluster; skipped with -short")
 	}
 	bin := oneboxtest.Binary(t)
-	oneboxtest.RequireRoles(t, bin, "meta", "replica")
 	withCollector := oneboxtest.HasRole(bin, "collector")
 	dir := t.TempDir()
+	ob := testcluster.Start(t, onebox.Options{
+		Dir: dir, Metas: 2, Replicas: replicas, Collector: withCollector, Binary: bin,
+		Tuning: onebox.Tuning{Meta: oneboxtest.FastMeta, Replica: oneboxtest.FastReplica},
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ob, err := onebox.Start(ctx, onebox.Options{
-		Dir: dir, Metas: 2, Replicas: replicas, Collector: withCollector, Binary: bin,
-		Tuning: onebox.Tuning{
-			Meta:    oneboxtest.FastMeta,
-			Replica: oneboxtest.FastReplica,
-		},
-	})
-	if err != nil {
-		t.Fatalf("onebox: %v", err)
-	}
 	e := &e2e{t: t, bin: bin, dir: dir, ob: ob, conns: adminrpc.New(ob.MetaAddrs(), adminrpc.Options{})}
-	t.Cleanup(func() {
-		e.conns.Close()
-		if err := ob.StopAll(); err != nil {
-			t.Logf("stopping the onebox: %v", err)
-		}
-		ob.Close()
-		if t.Failed() {
-			e.dumpLogs()
-		}
-	})
+	t.Cleanup(func() { _ = e.conns.Close() })
 	if withCollector {
 		procs, err := ob.Status()
 		if err != nil {
@@ -103,22 +88,6 @@ func startE2E(t *testing.T, replicas int) *e2e {
 		t.Fatalf("table: %v", err)
 	}
 	return e
-}
-
-// dumpLogs prints the tail of every server log of a failed test.
-func (e *e2e) dumpLogs() {
-	procs, err := e.ob.Status()
-	if err != nil {
-		return
-	}
-	for _, p := range procs {
-		data, err := os.ReadFile(filepath.Join(e.dir, p.LogFile))
-		if err != nil {
-			continue
-		}
-		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-		e.t.Logf("--- last lines of %s:\n%s", p.Name, strings.Join(lines[max(0, len(lines)-15):], "\n"))
-	}
 }
 
 // pids returns every process's PID by name.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
+	"github.com/pegasus-go/pegasus/internal/onebox/testcluster"
 	"github.com/pegasus-go/pegasus/internal/shell"
 )
 
@@ -22,23 +23,11 @@ func TestMain(m *testing.M) { oneboxtest.Main(m) }
 // record, and read ls -d and nodes -d as JSON, in process and through the
 // pegasus binary. It runs once the binary has the meta and replica roles.
 func TestEndToEndOnebox(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a whole cluster")
-	}
+	work := t.TempDir()
+	c := testcluster.Start(t, onebox.Options{Dir: filepath.Join(work, "onebox"), Metas: 2, Replicas: 3})
 	bin := oneboxtest.Binary(t)
-	oneboxtest.RequireRoles(t, bin, "meta", "replica")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-
-	work := t.TempDir()
-	c, err := onebox.Start(ctx, onebox.Options{Dir: filepath.Join(work, "onebox"), Binary: bin, Metas: 2, Replicas: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.StopAll()
-		c.Close()
-	})
 
 	var out bytes.Buffer
 	sh, err := shell.New(shell.Config{MetaServers: c.MetaAddrs(), Out: &out})
