@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -82,9 +83,10 @@ type aggregator struct {
 	interval time.Duration
 	logger   *slog.Logger
 
-	mu     sync.Mutex
-	prev   map[string]replicaSample // by node address
-	report TrafficReport
+	mu         sync.Mutex
+	prev       map[string]replicaSample // by node address
+	tableNames map[string]string        // app_id -> table name
+	report     TrafficReport
 }
 
 func newAggregator(metas *metaConns, interval time.Duration, logger *slog.Logger) *aggregator {
@@ -119,6 +121,7 @@ func (a *aggregator) Run(ctx context.Context) {
 
 // scrapeCluster lists the replica servers and scrapes the alive ones.
 func (a *aggregator) scrapeCluster(ctx context.Context) {
+	a.refreshTableNames(ctx)
 	resp, err := callMeta(ctx, a.metas, func(ctx context.Context, mc pb.MetaClient) (*pb.ListNodesResponse, error) {
 		return mc.ListNodes(ctx, &pb.ListNodesRequest{})
 	})
@@ -135,6 +138,44 @@ func (a *aggregator) scrapeCluster(ctx context.Context) {
 		return
 	}
 	a.collect(ctx, time.Now(), resp.GetNodes())
+}
+
+// refreshTableNames reads the app_id of every table from the meta server,
+// so that per-table rows carry names. On failure the last names stay: a
+// table's app_id never changes.
+func (a *aggregator) refreshTableNames(ctx context.Context) {
+	resp, err := callMeta(ctx, a.metas, func(ctx context.Context, mc pb.MetaClient) (*pb.ListTablesResponse, error) {
+		return mc.ListTables(ctx, &pb.ListTablesRequest{})
+	})
+	if err == nil {
+		err = metaErr(resp.GetError())
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			a.logger.Debug("cannot list tables to name traffic rows", "err", err)
+		}
+		return
+	}
+	names := make(map[string]string, len(resp.GetTables()))
+	for _, t := range resp.GetTables() {
+		names[strconv.Itoa(int(t.GetTable().GetAppId()))] = t.GetTable().GetName()
+	}
+	a.mu.Lock()
+	a.tableNames = names
+	a.mu.Unlock()
+}
+
+// tableName names the table of k: by its app_id when the series carry
+// one, "app_id=N" for an id the meta server did not list (a table dropped
+// or created since the last listing).
+func (a *aggregator) tableName(k opKey) string {
+	if k.appID == "" {
+		return k.table
+	}
+	if name, ok := a.tableNames[k.appID]; ok {
+		return name
+	}
+	return "app_id=" + k.appID
 }
 
 // collect scrapes nodes concurrently and installs the rates computed
@@ -199,10 +240,11 @@ func (a *aggregator) collect(ctx context.Context, now time.Time, nodes []*pb.Nod
 				row.WriteQPS += qps
 			}
 			row.ErrorQPS += eqps
-			t := tables[k]
+			named := opKey{table: a.tableName(k), op: k.op}
+			t := tables[named]
 			if t == nil {
 				t = &opDelta{buckets: map[float64]float64{}}
-				tables[k] = t
+				tables[named] = t
 			}
 			// Rates, not counts, are summed, so servers scraped at
 			// slightly different intervals add up correctly.

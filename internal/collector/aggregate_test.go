@@ -29,8 +29,11 @@ func TestAggregatorRatesBetweenScrapes(t *testing.T) {
 		{Address: "127.0.0.1:2", Alive: false, HttpAddress: closed},
 	}
 	r0, r1 := fc.replicas[0].metrics, fc.replicas[1].metrics
-	r0.Requests.WithLabelValues("get").Add(500)
-	r1.Requests.WithLabelValues("set").Add(70)
+	r0.Requests.WithLabelValues("1", "get").Add(500)
+	r1.Requests.WithLabelValues("1", "set").Add(70)
+	// Table 1 is known by name; app_id 9 is not (created since the last
+	// table listing).
+	a.tableNames = map[string]string{"1": "usertable"}
 
 	ctx := context.Background()
 	a.collect(ctx, t0, nodes)
@@ -53,26 +56,33 @@ func TestAggregatorRatesBetweenScrapes(t *testing.T) {
 
 	// Ten seconds: 200 gets on server 0 (one slow), 50 sets and 5 errors
 	// on server 1.
-	r0.Requests.WithLabelValues("get").Add(200)
+	r0.Requests.WithLabelValues("1", "get").Add(200)
 	for i := range 200 {
 		d := 0.0004
 		if i == 0 {
 			d = 0.5
 		}
-		r0.Latency.WithLabelValues("get").Observe(d)
+		r0.Latency.WithLabelValues("1", "get").Observe(d)
 	}
-	r1.Requests.WithLabelValues("set").Add(50)
-	r1.Errors.WithLabelValues("set", "ERR_TIMEOUT").Add(5)
+	r1.Requests.WithLabelValues("1", "set").Add(50)
+	r1.Errors.WithLabelValues("1", "set", "ERR_TIMEOUT").Add(5)
 	for range 50 {
-		r1.Latency.WithLabelValues("set").Observe(0.003)
+		r1.Latency.WithLabelValues("1", "set").Observe(0.003)
 	}
+	r1.Requests.WithLabelValues("9", "set").Add(30)
 	a.collect(ctx, t0.Add(10*time.Second), nodes)
 	rep = a.Report()
-	if rep.IntervalSeconds != 10 || rep.TS != t0.Unix()+10 || len(rep.Tables) != 1 {
+	if rep.IntervalSeconds != 10 || rep.TS != t0.Unix()+10 || len(rep.Tables) != 2 {
 		t.Fatalf("second scrape: %+v", rep)
 	}
-	tt := rep.Tables[0]
-	if tt.Table != allTables || tt.ReadQPS != 20 || tt.WriteQPS != 5 || tt.ErrorQPS != 0.5 {
+	tt, other := rep.Tables[0], rep.Tables[1]
+	if tt.Table != "usertable" {
+		tt, other = other, tt
+	}
+	if other.Table != "app_id=9" || other.WriteQPS != 3 {
+		t.Fatalf("unlisted table's row %+v", other)
+	}
+	if tt.Table != "usertable" || tt.ReadQPS != 20 || tt.WriteQPS != 5 || tt.ErrorQPS != 0.5 {
 		t.Fatalf("table row %+v", tt)
 	}
 	// The p99 of the gets lands in the bucket holding 0.4 ms, not the
@@ -87,7 +97,7 @@ func TestAggregatorRatesBetweenScrapes(t *testing.T) {
 	if got := nodeRows[fc.replicas[0].addr]; got.ReadQPS != 20 || got.WriteQPS != 0 {
 		t.Fatalf("server 0 %+v", got)
 	}
-	if got := nodeRows[fc.replicas[1].addr]; got.WriteQPS != 5 || got.ErrorQPS != 0.5 {
+	if got := nodeRows[fc.replicas[1].addr]; got.WriteQPS != 8 || got.ErrorQPS != 0.5 {
 		t.Fatalf("server 1 %+v", got)
 	}
 }

@@ -67,7 +67,9 @@
 // http address it reports. Rates are the counter increases between two
 // scrapes (a counter that went backwards means the server restarted, and
 // counts from zero); latencies are quantiles of the histogram bucket
-// increases. Series labelled with a table (label table or app) are
-// reported per table; unlabelled ones under the table "*", the whole
-// cluster.
+// increases. Replica servers label their series with the table's app_id;
+// rows are named after the table the meta server lists for it
+// (Meta.ListTables, read before each scrape), "app_id=N" for an id it
+// does not list. Series without the label are reported under the table
+// "*", the whole cluster.
 package collector

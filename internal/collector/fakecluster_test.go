@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -255,10 +256,11 @@ func (r *fakeReplica) Data(stream pb.ReplicaClient_DataServer) error {
 		if req.GetSet() != nil {
 			op = "set"
 		}
-		r.metrics.Requests.WithLabelValues(op).Inc()
-		r.metrics.Latency.WithLabelValues(op).Observe(time.Since(start).Seconds())
+		app := strconv.Itoa(int(req.GetGpid().GetAppId()))
+		r.metrics.Requests.WithLabelValues(app, op).Inc()
+		r.metrics.Latency.WithLabelValues(app, op).Observe(time.Since(start).Seconds())
 		if code := resp.GetError().GetCode(); code != pb.ErrorCode_ERR_OK {
-			r.metrics.Errors.WithLabelValues(op, code.String()).Inc()
+			r.metrics.Errors.WithLabelValues(app, op, code.String()).Inc()
 		}
 		if err := stream.Send(resp); err != nil {
 			return err

@@ -23,8 +23,11 @@ const (
 // together, and the aggregation can only report the cluster as a whole.
 const allTables = "*"
 
-// opKey names one operation on one table.
+// opKey names one operation on one table. Replica servers label their
+// series with the table's app_id (as Pegasus does); the aggregation fills
+// in table, the name the meta server lists for that app_id.
 type opKey struct {
+	appID string
 	table string
 	op    string
 }
@@ -48,9 +51,8 @@ func (rc replicaCounters) at(labels []*dto.LabelPair) *opCounters {
 		switch l.GetName() {
 		case "op":
 			k.op = l.GetValue()
-		case "table", "app":
-			// Per-table series, when the replica servers label them.
-			k.table = l.GetValue()
+		case "app_id":
+			k.appID = l.GetValue()
 		}
 	}
 	c := rc[k]

@@ -7,20 +7,20 @@ import (
 	"testing"
 )
 
-const replicaText = `# HELP pegasus_replica_requests_total Client requests received, by operation.
+const replicaText = `# HELP pegasus_replica_requests_total Client requests received, by table (app_id) and operation.
 # TYPE pegasus_replica_requests_total counter
-pegasus_replica_requests_total{op="get",table="users"} 100
-pegasus_replica_requests_total{op="set",table="users"} 40
-pegasus_replica_requests_total{op="get",table="orders"} 7
+pegasus_replica_requests_total{op="get",app_id="1"} 100
+pegasus_replica_requests_total{op="set",app_id="1"} 40
+pegasus_replica_requests_total{op="get",app_id="2"} 7
 # TYPE pegasus_replica_request_errors_total counter
-pegasus_replica_request_errors_total{code="ERR_TIMEOUT",op="set",table="users"} 2
-pegasus_replica_request_errors_total{code="ERR_BUSY",op="set",table="users"} 1
+pegasus_replica_request_errors_total{code="ERR_TIMEOUT",op="set",app_id="1"} 2
+pegasus_replica_request_errors_total{code="ERR_BUSY",op="set",app_id="1"} 1
 # TYPE pegasus_replica_request_duration_seconds histogram
-pegasus_replica_request_duration_seconds_bucket{op="get",table="users",le="0.001"} 90
-pegasus_replica_request_duration_seconds_bucket{op="get",table="users",le="0.01"} 99
-pegasus_replica_request_duration_seconds_bucket{op="get",table="users",le="+Inf"} 100
-pegasus_replica_request_duration_seconds_sum{op="get",table="users"} 0.2
-pegasus_replica_request_duration_seconds_count{op="get",table="users"} 100
+pegasus_replica_request_duration_seconds_bucket{op="get",app_id="1",le="0.001"} 90
+pegasus_replica_request_duration_seconds_bucket{op="get",app_id="1",le="0.01"} 99
+pegasus_replica_request_duration_seconds_bucket{op="get",app_id="1",le="+Inf"} 100
+pegasus_replica_request_duration_seconds_sum{op="get",app_id="1"} 0.2
+pegasus_replica_request_duration_seconds_count{op="get",app_id="1"} 100
 # TYPE pegasus_replica_lease_valid gauge
 pegasus_replica_lease_valid 1
 `
@@ -30,9 +30,9 @@ func TestParseReplicaMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	get := rc[opKey{"users", "get"}]
-	set := rc[opKey{"users", "set"}]
-	if get == nil || set == nil || rc[opKey{"orders", "get"}] == nil || len(rc) != 3 {
+	get := rc[opKey{appID: "1", table: allTables, op: "get"}]
+	set := rc[opKey{appID: "1", table: allTables, op: "set"}]
+	if get == nil || set == nil || rc[opKey{appID: "2", table: allTables, op: "get"}] == nil || len(rc) != 3 {
 		t.Fatalf("parsed %v", rc)
 	}
 	if get.requests != 100 || set.requests != 40 || set.errors != 3 {
@@ -44,7 +44,7 @@ func TestParseReplicaMetrics(t *testing.T) {
 
 	// Unlabelled series are the whole cluster.
 	rc, err = parseReplicaMetrics(strings.NewReader("# TYPE pegasus_replica_requests_total counter\npegasus_replica_requests_total{op=\"get\"} 5\n"))
-	if err != nil || rc[opKey{allTables, "get"}].requests != 5 {
+	if err != nil || rc[opKey{table: allTables, op: "get"}].requests != 5 {
 		t.Fatalf("unlabelled: %v %v", rc, err)
 	}
 
@@ -59,15 +59,15 @@ func TestParseReplicaMetrics(t *testing.T) {
 }
 
 func TestDeltasSurviveARestartedServer(t *testing.T) {
-	prev := replicaCounters{opKey{"t", "get"}: {requests: 1000, errors: 10, buckets: map[float64]float64{0.001: 900, math.Inf(1): 1000}}}
-	cur := replicaCounters{opKey{"t", "get"}: {requests: 1100, errors: 12, buckets: map[float64]float64{0.001: 950, math.Inf(1): 1100}}}
-	d := deltas(prev, cur)[opKey{"t", "get"}]
+	prev := replicaCounters{opKey{appID: "1", op: "get"}: {requests: 1000, errors: 10, buckets: map[float64]float64{0.001: 900, math.Inf(1): 1000}}}
+	cur := replicaCounters{opKey{appID: "1", op: "get"}: {requests: 1100, errors: 12, buckets: map[float64]float64{0.001: 950, math.Inf(1): 1100}}}
+	d := deltas(prev, cur)[opKey{appID: "1", op: "get"}]
 	if d.requests != 100 || d.errors != 2 || d.buckets[0.001] != 50 || d.buckets[math.Inf(1)] != 100 {
 		t.Fatalf("delta %+v", d)
 	}
 	// The server restarted: its counters began again from zero.
-	restarted := replicaCounters{opKey{"t", "get"}: {requests: 30, errors: 1, buckets: map[float64]float64{0.001: 29, math.Inf(1): 30}}}
-	d = deltas(cur, restarted)[opKey{"t", "get"}]
+	restarted := replicaCounters{opKey{appID: "1", op: "get"}: {requests: 30, errors: 1, buckets: map[float64]float64{0.001: 29, math.Inf(1): 30}}}
+	d = deltas(cur, restarted)[opKey{appID: "1", op: "get"}]
 	if d.requests != 30 || d.errors != 1 || d.buckets[0.001] != 29 || d.buckets[math.Inf(1)] != 30 {
 		t.Fatalf("delta across a restart %+v", d)
 	}

@@ -39,11 +39,14 @@ func (r *Registry) Gatherer() prometheus.Gatherer { return r.reg }
 // Replica holds a replica server's series.
 type Replica struct {
 	*Registry
-	// Requests counts client requests by operation (get, set, multi_get, ...).
+	// Requests counts client requests by table (app_id, as Pegasus labels
+	// per-table series) and operation (get, set, multi_get, ...).
 	Requests *prometheus.CounterVec
-	// Errors counts failed client requests by operation and error code name.
+	// Errors counts failed client requests by app_id, operation and error
+	// code name.
 	Errors *prometheus.CounterVec
-	// Latency is the server-side latency of client requests by operation.
+	// Latency is the server-side latency of client requests by app_id and
+	// operation.
 	Latency *prometheus.HistogramVec
 	// Replicas counts partition replicas by status (primary, secondary, ...).
 	Replicas *prometheus.GaugeVec
@@ -64,15 +67,15 @@ func NewReplica() *Replica {
 	m := &Replica{
 		Registry: newRegistry(),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pegasus_replica_requests_total", Help: "Client requests received, by operation.",
-		}, []string{"op"}),
+			Name: "pegasus_replica_requests_total", Help: "Client requests received, by table (app_id) and operation.",
+		}, []string{"app_id", "op"}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pegasus_replica_request_errors_total", Help: "Client requests that failed, by operation and error code.",
-		}, []string{"op", "code"}),
+			Name: "pegasus_replica_request_errors_total", Help: "Client requests that failed, by table (app_id), operation and error code.",
+		}, []string{"app_id", "op", "code"}),
 		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "pegasus_replica_request_duration_seconds", Help: "Server-side latency of client requests, by operation.",
+			Name: "pegasus_replica_request_duration_seconds", Help: "Server-side latency of client requests, by table (app_id) and operation.",
 			Buckets: latencyBuckets,
-		}, []string{"op"}),
+		}, []string{"app_id", "op"}),
 		Replicas: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "pegasus_replica_replicas", Help: "Partition replicas on this server, by status.",
 		}, []string{"status"}),

@@ -33,9 +33,9 @@ func scrape(t *testing.T, r *Registry) map[string]bool {
 
 func TestEveryRoleExportsItsSeries(t *testing.T) {
 	rep := NewReplica()
-	rep.Requests.WithLabelValues("get").Inc()
-	rep.Errors.WithLabelValues("set", "ERR_TIMEOUT").Inc()
-	rep.Latency.WithLabelValues("get").Observe(0.001)
+	rep.Requests.WithLabelValues("1", "get").Inc()
+	rep.Errors.WithLabelValues("1", "set", "ERR_TIMEOUT").Inc()
+	rep.Latency.WithLabelValues("1", "get").Observe(0.001)
 	rep.Replicas.WithLabelValues("primary").Set(3)
 	meta := NewMeta()
 	meta.Reconfigurations.WithLabelValues("CT_ADD_SECONDARY").Inc()

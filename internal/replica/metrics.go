@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,14 +50,14 @@ func opName(req *pb.ClientRequest) string {
 // answered exactly once, so every request is counted once.
 func (s *Server) instrumentReply(req *pb.ClientRequest, reply func(*pb.ClientResponse)) func(*pb.ClientResponse) {
 	m := s.opts.Metrics
-	op := opName(req)
+	app, op := strconv.Itoa(int(req.GetGpid().GetAppId())), opName(req)
 	received := time.Now()
 	return func(resp *pb.ClientResponse) {
-		m.Requests.WithLabelValues(op).Inc()
+		m.Requests.WithLabelValues(app, op).Inc()
 		if c := resp.GetError().GetCode(); c != pb.ErrorCode_ERR_OK {
-			m.Errors.WithLabelValues(op, c.String()).Inc()
+			m.Errors.WithLabelValues(app, op, c.String()).Inc()
 		}
-		m.Latency.WithLabelValues(op).Observe(time.Since(received).Seconds())
+		m.Latency.WithLabelValues(app, op).Observe(time.Since(received).Seconds())
 		reply(resp)
 	}
 }

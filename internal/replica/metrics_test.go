@@ -54,18 +54,19 @@ func TestMetricsAfterTraffic(t *testing.T) {
 			metricstest.Sample(lm, "pegasus_replica_replicas", "status", "secondary") == 1
 	})
 
+	app := fmt.Sprint(testApp)
 	for _, tc := range []struct {
 		what   string
 		got    float64
 		ok     func(float64) bool
 		expect string
 	}{
-		{"primary set requests", metricstest.Sample(pm, "pegasus_replica_requests_total", "op", "set"), eq(sets), fmt.Sprint(sets)},
-		{"primary get requests", metricstest.Sample(pm, "pegasus_replica_requests_total", "op", "get"), eq(gets), fmt.Sprint(gets)},
-		{"primary set latencies", metricstest.Sample(pm, "pegasus_replica_request_duration_seconds", "op", "set"), eq(sets), fmt.Sprint(sets)},
-		{"primary errors", metricstest.Sample(pm, "pegasus_replica_request_errors_total", "code", "ERR_INVALID_STATE", "op", "get"), eq(-1), "absent"},
-		{"secondary refused get", metricstest.Sample(sm, "pegasus_replica_request_errors_total", "code", "ERR_INVALID_STATE", "op", "get"), eq(1), "1"},
-		{"secondary get requests", metricstest.Sample(sm, "pegasus_replica_requests_total", "op", "get"), eq(1), "1"},
+		{"primary set requests", metricstest.Sample(pm, "pegasus_replica_requests_total", "app_id", app, "op", "set"), eq(sets), fmt.Sprint(sets)},
+		{"primary get requests", metricstest.Sample(pm, "pegasus_replica_requests_total", "app_id", app, "op", "get"), eq(gets), fmt.Sprint(gets)},
+		{"primary set latencies", metricstest.Sample(pm, "pegasus_replica_request_duration_seconds", "app_id", app, "op", "set"), eq(sets), fmt.Sprint(sets)},
+		{"primary errors", metricstest.Sample(pm, "pegasus_replica_request_errors_total", "app_id", app, "code", "ERR_INVALID_STATE", "op", "get"), eq(-1), "absent"},
+		{"secondary refused get", metricstest.Sample(sm, "pegasus_replica_request_errors_total", "app_id", app, "code", "ERR_INVALID_STATE", "op", "get"), eq(1), "1"},
+		{"secondary get requests", metricstest.Sample(sm, "pegasus_replica_requests_total", "app_id", app, "op", "get"), eq(1), "1"},
 		{"primary inactive replicas", metricstest.Sample(pm, "pegasus_replica_replicas", "status", "inactive"), eq(0), "0"},
 		{"primary log bytes", metricstest.Sample(pm, "pegasus_replica_mutation_log_bytes"), gt(0), "> 0"},
 		// Every acknowledged set was fsynced on both members first.
