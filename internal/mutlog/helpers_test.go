@@ -132,7 +132,13 @@ func writeFile(t testing.TB, fs vfs.FS, name string, b []byte) {
 // segmentPaths lists the log's segment files in log order.
 func segmentPaths(t testing.TB, fs vfs.FS) []string {
 	t.Helper()
-	names, err := fs.List(testDir)
+	return segmentPathsIn(t, fs, testDir)
+}
+
+// segmentPathsIn lists the segment files of the log in dir in log order.
+func segmentPathsIn(t testing.TB, fs vfs.FS, dir string) []string {
+	t.Helper()
+	names, err := fs.List(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +151,7 @@ func segmentPaths(t testing.TB, fs vfs.FS) []string {
 	var paths []string
 	slices.Sort(seqs)
 	for _, seq := range seqs {
-		paths = append(paths, fs.PathJoin(testDir, segmentName(seq)))
+		paths = append(paths, fs.PathJoin(dir, segmentName(seq)))
 	}
 	return paths
 }
@@ -171,6 +177,24 @@ func scanFrames(t testing.TB, seg []byte) []rawFrame {
 		off += int64(n)
 	}
 	return out
+}
+
+// trimZeroTail returns seg without the zeros after its last frame: the
+// unused preallocated space of an open log's active segment. Anything else
+// after the frames is kept, for scanFrames to report.
+func trimZeroTail(seg []byte) []byte {
+	off := segmentHeaderLen
+	for off < len(seg) {
+		_, _, n, err := decodeFrame(seg[off:])
+		if err != nil {
+			break
+		}
+		off += n
+	}
+	if off < len(seg) && slices.ContainsFunc(seg[off:], func(b byte) bool { return b != 0 }) {
+		return seg
+	}
+	return seg[:min(off, len(seg))]
 }
 
 var errInjected = errors.New("injected failure")

@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -53,8 +56,10 @@ func testRecords(n int) []Record {
 }
 
 // TestTornTailEveryOffset simulates a crash that persisted every prefix of
-// the last segment: Open must keep exactly the records that end within the
-// prefix, accept new appends, and be stable across another reopen.
+// the last segment, followed by nothing or, as the writer leaves the file,
+// by zeros: Open must keep exactly the records intact in the image, report a
+// torn tail only if something other than zeros follows them, accept new
+// appends, and be stable across another reopen.
 func TestTornTailEveryOffset(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -73,38 +78,50 @@ func TestTornTailEveryOffset(t *testing.T) {
 			before := len(recs) - len(frames) // records in earlier segments
 
 			for cut := 0; cut <= len(image); cut++ {
-				fs := copyWith(t, src, paths, last, image[:cut])
-				l, err := Open(fs, testDir, tc.opts)
-				if err != nil {
-					t.Fatalf("cut at %d: %v", cut, err)
-				}
-				kept, boundary := before, cut == segmentHeaderLen
-				for _, f := range frames {
-					if f.end <= int64(cut) {
-						kept++
+				for _, zeros := range []int{0, 3000} {
+					crashed := append(bytes.Clone(image[:cut]), make([]byte, zeros)...)
+					fs := copyWith(t, src, paths, last, crashed)
+					l, err := Open(fs, testDir, tc.opts)
+					if err != nil {
+						t.Fatalf("cut at %d + %d zeros: %v", cut, zeros, err)
 					}
-					boundary = boundary || f.end == int64(cut)
-				}
-				want := recs[:kept]
-				assertRecords(t, replayAll(t, l, 0), want)
-				info := l.Recovery()
-				// A cut at a frame boundary looks like a clean shutdown.
-				if torn := !boundary; torn != (info.TornSegment != "") {
-					t.Fatalf("cut at %d of %d: recovery info %+v", cut, len(image), info)
-				}
+					// A frame whose last bytes are zeros survives a cut
+					// among them when zeros follow.
+					kept, keptEnd := before, int64(segmentHeaderLen)
+					for _, f := range frames {
+						if f.end > int64(len(crashed)) || !bytes.Equal(crashed[f.off:f.end], image[f.off:f.end]) {
+							break
+						}
+						kept, keptEnd = kept+1, f.end
+					}
+					torn := cut < segmentHeaderLen ||
+						slices.ContainsFunc(crashed[keptEnd:], func(b byte) bool { return b != 0 })
+					want := recs[:kept]
+					assertRecords(t, replayAll(t, l, 0), want)
+					info := l.Recovery()
+					// A cut at a frame boundary looks like a clean shutdown,
+					// and so does one followed by zeros only.
+					switch {
+					case torn != (info.TornSegment != ""),
+						torn && info.TornBytes != int64(len(crashed))-info.TornOffset,
+						torn && info.ZeroTailBytes != 0,
+						!torn && info.ZeroTailBytes != int64(len(crashed))-keptEnd:
+						t.Fatalf("cut at %d of %d + %d zeros: recovery info %+v", cut, len(image), zeros, info)
+					}
 
-				next := rec(int64(kept+1), 2, "after crash")
-				mustAppend(t, l, next)
-				want = append(append([]Record(nil), want...), next)
-				assertRecords(t, replayAll(t, l, 0), want)
-				mustClose(t, l)
+					next := rec(int64(kept+1), 2, "after crash")
+					mustAppend(t, l, next)
+					want = append(append([]Record(nil), want...), next)
+					assertRecords(t, replayAll(t, l, 0), want)
+					mustClose(t, l)
 
-				l = mustOpen(t, fs, tc.opts)
-				assertRecords(t, replayAll(t, l, 0), want)
-				if info := l.Recovery(); info.TornSegment != "" {
-					t.Fatalf("cut at %d: second open still found a torn tail: %+v", cut, info)
+					l = mustOpen(t, fs, tc.opts)
+					assertRecords(t, replayAll(t, l, 0), want)
+					if info := l.Recovery(); info.TornSegment != "" || info.ZeroTailBytes != 0 {
+						t.Fatalf("cut at %d + %d zeros: second open still found a tail to cut: %+v", cut, zeros, info)
+					}
+					mustClose(t, l)
 				}
-				mustClose(t, l)
 			}
 		})
 	}
@@ -380,4 +397,80 @@ func TestCrashCloneUnderLoad(t *testing.T) {
 			mustClose(t, l)
 		}
 	}
+}
+
+// TestZeroTailCutInPlace: zeros after the last frame of the last segment
+// are cut in place, without a copy, and are not reported as a torn tail;
+// anything else before them still is.
+func TestZeroTailCutInPlace(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(vfs.Default, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Record{rec(1, 1, "a"), rec(2, 1, "b")}
+	mustAppend(t, l, want...)
+	mustClose(t, l)
+	seg := filepath.Join(dir, segmentName(1))
+	written := readFile(t, vfs.Default, seg)
+	appendTo := func(b []byte) {
+		f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendTo(make([]byte, 100_000))
+	before, err := os.Stat(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	l, err = Open(vfs.Default, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRecords(t, replayAll(t, l, 0), want)
+	if info := l.Recovery(); info.ZeroTailBytes != 100_000 || info.TornSegment != "" || info.TornBytes != 0 {
+		t.Fatalf("recovery info %+v", info)
+	}
+	mustClose(t, l)
+	after, err := os.Stat(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) || after.Size() != int64(len(written)) {
+		t.Fatalf("segment is %d bytes (same file: %v), want %d in place", after.Size(), os.SameFile(before, after), len(written))
+	}
+	if !bytes.Equal(readFile(t, vfs.Default, seg), written) {
+		t.Fatal("cutting the zeros changed the records")
+	}
+
+	// A torn batch followed by zeros is still a torn batch. The first
+	// segment is no longer the last: tear the one the last Open started.
+	l, err = Open(vfs.Default, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, rec(3, 1, "c"))
+	mustClose(t, l)
+	paths := segmentPathsIn(t, vfs.Default, dir)
+	seg = paths[len(paths)-1]
+	torn := readFile(t, vfs.Default, seg)
+	torn = append(torn[:len(torn)-5], make([]byte, 50_000)...)
+	writeFile(t, vfs.Default, seg, torn)
+	l, err = Open(vfs.Default, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRecords(t, replayAll(t, l, 0), want)
+	if info := l.Recovery(); info.TornSegment != seg || info.TornBytes != int64(len(torn))-info.TornOffset || info.ZeroTailBytes != 0 {
+		t.Fatalf("recovery info %+v", info)
+	}
+	mustClose(t, l)
 }
