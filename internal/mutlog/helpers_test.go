@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -206,6 +207,8 @@ type faultFS struct {
 	dataSyncs atomic.Int64
 	failWrite atomic.Bool
 	failSync  atomic.Bool
+	// failFullSync fails fsyncs (not fdatasyncs) of segment files.
+	failFullSync atomic.Bool
 	// failRemove, if set, names a file whose removal fails.
 	failRemove atomic.Pointer[string]
 	// onSync, if set, runs before each sync of record data reaches fs.
@@ -224,7 +227,11 @@ func newFaultFS(fs vfs.FS) *faultFS {
 			if f.failSync.Load() {
 				return errInjected
 			}
-		case errorfs.OpFileWrite:
+		case errorfs.OpFileSync:
+			if f.failFullSync.Load() && strings.HasSuffix(op.Path, segmentSuffix) {
+				return errInjected
+			}
+		case errorfs.OpFileWrite, errorfs.OpFileWriteAt:
 			if f.failWrite.Load() {
 				return errInjected
 			}

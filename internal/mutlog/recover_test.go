@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 )
 
 // buildLog writes recs, one synced append each, into a fresh MemFS log and
@@ -65,9 +68,12 @@ func TestTornTailEveryOffset(t *testing.T) {
 		name string
 		opts Options
 	}{
-		{"one segment", Options{}},
+		// A small preallocation: MemFS writes zeros a byte at a time, and
+		// this test opens thousands of logs.
+		{"one segment", Options{PreallocateBytes: 4 << 10}},
 		// Several segments: the cut applies to the last one only.
 		{"several segments", Options{SegmentSize: 400}},
+		{"no preallocation", Options{PreallocateBytes: NoPreallocate}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			recs := testRecords(24)
@@ -473,4 +479,172 @@ func TestZeroTailCutInPlace(t *testing.T) {
 		t.Fatalf("recovery info %+v", info)
 	}
 	mustClose(t, l)
+}
+
+// TestCrashAtEveryStep crashes the file system just before each write, sync,
+// create, rename and removal the log makes while it fills small segments:
+// inside zero extensions, between an extension's sync and the batch written
+// over it, inside such a batch, and while a full segment is cut to its last
+// frame and the next one is created. Each crash keeps none, some or all of
+// the unsynced data. Every crashed log must open, hold every acknowledged
+// record and a prefix of the log, and leave no segment holding zeros once
+// it is closed.
+func TestCrashAtEveryStep(t *testing.T) {
+	opts := Options{SegmentSize: 24 << 10, PreallocateBytes: 8 << 10}
+	rng := rand.New(rand.NewPCG(3, 5))
+	var batches [][]Record
+	var all []Record
+	for d := int64(1); len(all) < 150; {
+		var b []Record
+		for range 1 + rng.IntN(3) {
+			r := sized(d, 1, 50+rng.IntN(3000))
+			d++
+			b = append(b, r)
+		}
+		batches = append(batches, b)
+		all = append(all, b...)
+	}
+
+	mem := vfs.NewCrashableMem()
+	var (
+		acked atomic.Int64 // records acknowledged so far
+		mu    sync.Mutex
+		seen  = map[string]int{}
+		// prev is the previous write-like operation on each path.
+		prev     = map[string]errorfs.OpKind{}
+		crashes  int
+		zeroCuts int
+		tornCuts int
+		failure  error
+	)
+	// check opens one crashed file system the way a restarted server would.
+	check := func(fs *vfs.MemFS, acked int) error {
+		l, err := Open(fs, testDir, opts)
+		if err != nil {
+			return err
+		}
+		var got []Record
+		err = l.Replay(0, func(r Record) error {
+			r.Data = bytes.Clone(r.Data)
+			got = append(got, r)
+			return nil
+		})
+		info := l.Recovery()
+		if cerr := l.Close(); err == nil {
+			err = cerr
+		}
+		switch {
+		case err != nil:
+			return err
+		case len(got) < acked:
+			return fmt.Errorf("%d records survived, %d were acknowledged", len(got), acked)
+		case !equalRecords(got, all[:len(got)]):
+			return fmt.Errorf("survivors are not a prefix of the log: %s", formatRecords(got))
+		}
+		if info.ZeroTailBytes > 0 {
+			zeroCuts++
+		}
+		if info.TornSegment != "" {
+			tornCuts++
+		}
+		l, err = Open(fs, testDir, opts)
+		if err != nil {
+			return fmt.Errorf("second open: %w", err)
+		}
+		if info := l.Recovery(); info.TornSegment != "" || info.ZeroTailBytes != 0 {
+			_ = l.Close()
+			return fmt.Errorf("second open cut again: %+v", info)
+		}
+		if err := l.Close(); err != nil {
+			return err
+		}
+		for _, p := range segmentPaths(t, fs) {
+			image := readFile(t, fs, p)
+			if n := len(trimZeroTail(image)); n != len(image) {
+				return fmt.Errorf("%s holds %d bytes after its last frame", p, len(image)-n)
+			}
+		}
+		return nil
+	}
+	fs := errorfs.Wrap(mem, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind.ReadOrWrite() != errorfs.OpIsWrite || op.Kind == errorfs.OpLock {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		var size int64 = -1
+		if st, err := mem.Stat(op.Path); err == nil {
+			size = st.Size()
+		}
+		isSegment := strings.HasSuffix(op.Path, segmentSuffix)
+		isTmp := strings.HasSuffix(op.Path, tmpSuffix)
+		var step string
+		switch {
+		case isTmp && op.Kind == errorfs.OpCreate:
+			step = "cutting a full segment"
+		case op.Kind == errorfs.OpRename:
+			step = "cut segment about to replace the full one"
+		case !isSegment:
+		case op.Kind == errorfs.OpFileWriteAt && op.Offset >= size:
+			step = "zeros written"
+		case op.Kind == errorfs.OpFileWriteAt && prev[op.Path] == errorfs.OpFileSync:
+			step = "zeros synced, batch not written"
+		case op.Kind == errorfs.OpFileWriteAt:
+			step = "batch being written over zeros"
+		case op.Kind == errorfs.OpFileSyncData:
+			step = "batch written over zeros, not synced"
+		case op.Kind == errorfs.OpFileSync && prev[op.Path] == errorfs.OpFileWriteAt:
+			step = "zeros written, not synced"
+		case op.Kind == errorfs.OpCreate:
+			step = "creating the next segment"
+		}
+		if isSegment || isTmp {
+			prev[op.Path] = op.Kind
+		}
+		if step != "" {
+			seen[step]++
+		}
+		if failure != nil {
+			return nil
+		}
+		for _, pct := range []int{0, 50, 100} {
+			crashed := mem.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: pct, RNG: rand.New(rand.NewPCG(uint64(crashes), 1))})
+			crashes++
+			if err := check(crashed, int(acked.Load())); err != nil {
+				failure = fmt.Errorf("crash before %v on %s (%s), %d%% of unsynced data kept: %w",
+					op.Kind, op.Path, step, pct, err)
+				break
+			}
+		}
+		return nil
+	}))
+
+	l := mustOpen(t, fs, opts)
+	for _, b := range batches {
+		mustAppend(t, l, b...)
+		acked.Add(int64(len(b)))
+	}
+	mustClose(t, l)
+
+	mu.Lock()
+	defer mu.Unlock()
+	if failure != nil {
+		t.Fatal(failure)
+	}
+	if err := check(mem.CrashClone(vfs.CrashCloneCfg{}), len(all)); err != nil {
+		t.Fatalf("after Close: %v", err)
+	}
+	t.Logf("%d crashes: %d cut a zero tail, %d a torn batch; steps %v", crashes, zeroCuts, tornCuts, seen)
+	for _, step := range []string{
+		"zeros written", "zeros written, not synced", "zeros synced, batch not written",
+		"batch written over zeros, not synced", "cutting a full segment",
+		"cut segment about to replace the full one", "creating the next segment",
+	} {
+		if seen[step] == 0 {
+			t.Errorf("no crash at step %q", step)
+		}
+	}
+	if zeroCuts == 0 || tornCuts == 0 {
+		t.Errorf("%d zero tails and %d torn batches cut: want both", zeroCuts, tornCuts)
+	}
 }
