@@ -22,6 +22,12 @@ import (
 // (see doc.go). Because the writer fsyncs a batch before it writes the next
 // one, recovery can tell a batch torn by a crash (never acknowledged) from
 // damage to an acknowledged batch: a torn batch is always the last one.
+//
+// The writer keeps the active segment's file extended with durable zeros
+// past the write offset (see extend) and writes each batch over them, so
+// that a batch's fdatasync has data to flush but no new file size to
+// journal. Before it starts the next segment, and on Close, it cuts the
+// zeros off again (see seal).
 
 // Pending is an append in flight.
 type Pending struct {
@@ -141,8 +147,11 @@ func (l *Log) enqueue(p *Pending, recs []Record) error {
 type writer struct {
 	seg  *segment
 	file vfs.File
-	size int64 // bytes written to seg, durable or not
-	buf  []byte
+	size int64 // bytes written to seg, durable or not: where the next frame goes
+	// end is the size of seg's file: past size it holds zeros, made durable
+	// before any frame was written over them.
+	end int64
+	buf []byte
 	// placed and sealed are per-batch scratch: where each record went and
 	// which segments the batch filled.
 	placed []indexEntry
@@ -200,7 +209,8 @@ func (l *Log) commit(batch []*Pending) {
 			if end > segmentHeaderLen && end+int64(m.size) > l.opts.SegmentSize {
 				// The batch part in the full segment must be durable before
 				// anything lands in the next one: recovery treats every
-				// segment but the last as fully synced.
+				// segment but the last as fully synced (and, see roll,
+				// free of zeros).
 				if err := l.flush(!l.opts.NoSync); err != nil {
 					l.fail(batch, err)
 					return
@@ -263,8 +273,12 @@ func (l *Log) commit(batch []*Pending) {
 func (l *Log) flush(sync bool) error {
 	w := &l.w
 	if len(w.buf) > 0 {
-		n, err := w.file.Write(w.buf)
+		if err := l.extend(w.size + int64(len(w.buf))); err != nil {
+			return err
+		}
+		n, err := w.file.WriteAt(w.buf, w.size)
 		w.size += int64(n)
+		w.end = max(w.end, w.size)
 		w.buf = w.buf[:0]
 		if err != nil {
 			return fmt.Errorf("write %s: %w", w.seg.path, err)
@@ -282,9 +296,78 @@ func (l *Log) flush(sync bool) error {
 	return nil
 }
 
-// roll closes the active segment's write handle and starts the next segment.
+// zeroBlock is the source of the zeros extend writes. WriteAt does not
+// modify its argument (unlike Write, vfs.File makes no such allowance), so
+// every log shares it.
+var zeroBlock [64 << 10]byte
+
+// zeroAlign rounds the end of the zeroed space up to whole pages.
+const zeroAlign = 4 << 10
+
+// extend makes the active segment's file at least need bytes long before
+// frames are written up to need. When it is shorter, it writes zeros from
+// the file's end to at least PreallocateBytes past it (but not past
+// SegmentSize unless need is) and syncs them together with the new size.
+// Hence one file-size change, and one full fsync, per PreallocateBytes of
+// log. Zeros are written rather than allocated (vfs.File.Preallocate): an
+// allocated but unwritten extent is converted on the first write into it,
+// which is again metadata for the next fdatasync to journal.
+func (l *Log) extend(need int64) error {
+	w := &l.w
+	if need <= w.end || l.opts.PreallocateBytes == NoPreallocate {
+		return nil
+	}
+	target := max(need, w.end+l.opts.PreallocateBytes)
+	target = (target + zeroAlign - 1) / zeroAlign * zeroAlign
+	target = min(target, max(l.opts.SegmentSize, need))
+	for off := w.end; off < target; {
+		chunk := zeroBlock[:min(target-off, int64(len(zeroBlock)))]
+		if _, err := w.file.WriteAt(chunk, off); err != nil {
+			return fmt.Errorf("write zeros to %s at %d: %w", w.seg.path, off, err)
+		}
+		off += int64(len(chunk))
+	}
+	// The new size is file metadata: a full fsync, not fdatasync. Frames
+	// are written over the zeros only after it, so that after a crash only
+	// zeros, or pages of the batch being written, follow the last durable
+	// batch.
+	if !l.opts.NoSync {
+		if err := w.file.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", w.seg.path, err)
+		}
+	}
+	w.end = target
+	l.mu.Lock()
+	l.stats.Preallocations++
+	l.mu.Unlock()
+	return nil
+}
+
+// seal cuts the zeros past the active segment's last frame off, and makes
+// that durable, so that a segment other than the last never holds zeros.
+// The frames themselves must already have been written and synced.
+func (l *Log) seal() error {
+	w := &l.w
+	if w.end == w.size {
+		return nil
+	}
+	if err := l.cut(w.seg, w.file, w.size, !l.opts.NoSync); err != nil {
+		return err
+	}
+	w.end = w.size
+	return nil
+}
+
+// roll seals the active segment, closes its write handle and starts the
+// next segment. Sealing first means that once the next segment exists, the
+// previous one ends at its last frame.
 func (l *Log) roll() error {
 	w := &l.w
+	if err := l.seal(); err != nil {
+		_ = w.file.Close()
+		w.file = nil
+		return err
+	}
 	err := w.file.Close()
 	w.file = nil
 	if err != nil {
@@ -324,7 +407,7 @@ func (l *Log) startSegment(seq uint64) error {
 	s := newSegment(seq, path, r)
 	l.segments = append(l.segments, s)
 	l.mu.Unlock()
-	l.w.seg, l.w.file, l.w.size = s, f, segmentHeaderLen
+	l.w.seg, l.w.file, l.w.size, l.w.end = s, f, segmentHeaderLen, segmentHeaderLen
 	return nil
 }
 

@@ -302,6 +302,8 @@ func TestOptionsValidation(t *testing.T) {
 		{SegmentSize: maxSegmentSize + 1},
 		{MaxRecordBytes: maxPayloadLen + 1},
 		{MaxBatchBytes: -1},
+		{PreallocateBytes: NoPreallocate - 1},
+		{PreallocateBytes: maxSegmentSize + 1},
 	} {
 		if _, err := Open(vfs.NewMem(), testDir, o); !errors.Is(err, ErrInvalidOptions) {
 			t.Errorf("%+v: got %v", o, err)

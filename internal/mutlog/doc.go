@@ -46,31 +46,56 @@
 // The frames of one group commit are contiguous, so a frame's batch offset
 // is either its predecessor's or its own offset.
 //
+// Zeros may follow the last frame of the last segment, and nowhere else. The
+// writer keeps the active segment's file extended with zeros past the last
+// frame, at least Options.PreallocateBytes (1 MiB by default) at a time and
+// not past SegmentSize unless one record needs it, and writes each group
+// commit over them. The file then does not grow with each group commit, so
+// its fdatasync flushes data without journaling a new file size, which
+// roughly halves the fsync's cost. Before the writer starts the next
+// segment, and on Close, it truncates the active segment to its last frame:
+// every other segment ends exactly at its last frame. A frame's length
+// field is at least 24, so no frame starts inside zeros.
+//
 // # Durability and crash guarantees
 //
 // An append is reported successful only after its frames and every earlier
 // frame have been written and fsynced (fdatasync). The writer writes and
-// syncs one batch at a time, creates and syncs each segment's header and
-// directory entry before writing records into it, and syncs a full segment
-// before starting the next. Hence at any instant at most one batch, at the
-// end of the last segment, is not yet durable, and:
+// syncs one batch at a time; creates and syncs each segment's header and
+// directory entry before writing records into it; writes zeros and fsyncs
+// them with the new file size before writing a batch over them; and syncs a
+// full segment, then truncates it to its last frame and fsyncs that, before
+// starting the next. Hence at any instant at most one batch, at the end of
+// the last segment, is not yet durable, only zeros follow it, and:
 //
 //   - Every acknowledged record survives a crash (process or machine) and is
 //     replayed after Open, unless a later record superseded it.
 //   - A record whose append failed or was never acknowledged may or may not
 //     survive. What survives is always a prefix of the log as written.
+//   - Open treats nothing but zeros after the last intact frame of the last
+//     segment as its unused tail, not as a torn write: it truncates the
+//     segment there and fsyncs it before starting a new segment, and
+//     Recovery() reports the bytes cut as ZeroTailBytes, with no torn
+//     segment. The zeros hold nothing, so the cut loses nothing even if a
+//     crash undoes it. Checking them reads only the bytes after the last
+//     frame, and the truncation is in place (vfs.Default; on a file system
+//     whose files cannot be truncated, such as vfs.MemFS, the segment is
+//     rewritten as below). Pages of a torn batch that never reached the
+//     disk read as zeros too: if only zeros follow the frames before them,
+//     the batch is cut the same way; it was never acknowledged.
 //   - Open cuts off a torn batch at the end of the last segment: it keeps the
 //     frames before the first damaged one and rewrites the segment without
-//     the rest (via a temporary file and an atomic rename). A last segment
-//     whose header is torn is removed; it cannot hold records. Recovery()
-//     reports what was cut.
+//     the rest, zeros after it included (via a temporary file and an atomic
+//     rename). A last segment whose header is torn is removed; it cannot hold
+//     records. Recovery() reports what was cut.
 //   - Damage anywhere else is corruption and Open fails with ErrCorrupt
 //     instead of dropping data: a damaged frame or header in any segment
-//     but the last, a missing segment, or a damaged frame in the last
-//     segment followed by an intact frame of a later batch (that batch was
-//     written after the damaged bytes had been synced, so they were
-//     acknowledged). Damage confined to the last batch cannot be told from
-//     a torn write and is cut off.
+//     but the last (zeros after its last frame included), a missing
+//     segment, or a damaged frame in the last segment followed by an
+//     intact frame of a later batch (that batch was written after the
+//     damaged bytes had been synced, so they were acknowledged). Damage
+//     confined to the last batch cannot be told from a torn write and is
+//     cut off.
 //   - A write or fsync error makes the log fail-stop (ErrLogFailed): after an
 //     fsync error the kernel may have dropped dirty pages while reporting
 //     later syncs as successful, so the only safe course is to stop

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -132,7 +133,13 @@ func writeFile(t testing.TB, fs vfs.FS, name string, b []byte) {
 // segmentPaths lists the log's segment files in log order.
 func segmentPaths(t testing.TB, fs vfs.FS) []string {
 	t.Helper()
-	names, err := fs.List(testDir)
+	return segmentPathsIn(t, fs, testDir)
+}
+
+// segmentPathsIn lists the segment files of the log in dir in log order.
+func segmentPathsIn(t testing.TB, fs vfs.FS, dir string) []string {
+	t.Helper()
+	names, err := fs.List(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +152,7 @@ func segmentPaths(t testing.TB, fs vfs.FS) []string {
 	var paths []string
 	slices.Sort(seqs)
 	for _, seq := range seqs {
-		paths = append(paths, fs.PathJoin(testDir, segmentName(seq)))
+		paths = append(paths, fs.PathJoin(dir, segmentName(seq)))
 	}
 	return paths
 }
@@ -173,6 +180,24 @@ func scanFrames(t testing.TB, seg []byte) []rawFrame {
 	return out
 }
 
+// trimZeroTail returns seg without the zeros after its last frame: the
+// unused preallocated space of an open log's active segment. Anything else
+// after the frames is kept, for scanFrames to report.
+func trimZeroTail(seg []byte) []byte {
+	off := segmentHeaderLen
+	for off < len(seg) {
+		_, _, n, err := decodeFrame(seg[off:])
+		if err != nil {
+			break
+		}
+		off += n
+	}
+	if off < len(seg) && slices.ContainsFunc(seg[off:], func(b byte) bool { return b != 0 }) {
+		return seg
+	}
+	return seg[:min(off, len(seg))]
+}
+
 var errInjected = errors.New("injected failure")
 
 // faultFS wraps fs so that a test can count syncs of record data and make
@@ -182,6 +207,8 @@ type faultFS struct {
 	dataSyncs atomic.Int64
 	failWrite atomic.Bool
 	failSync  atomic.Bool
+	// failFullSync fails fsyncs (not fdatasyncs) of segment files.
+	failFullSync atomic.Bool
 	// failRemove, if set, names a file whose removal fails.
 	failRemove atomic.Pointer[string]
 	// onSync, if set, runs before each sync of record data reaches fs.
@@ -200,7 +227,11 @@ func newFaultFS(fs vfs.FS) *faultFS {
 			if f.failSync.Load() {
 				return errInjected
 			}
-		case errorfs.OpFileWrite:
+		case errorfs.OpFileSync:
+			if f.failFullSync.Load() && strings.HasSuffix(op.Path, segmentSuffix) {
+				return errInjected
+			}
+		case errorfs.OpFileWrite, errorfs.OpFileWriteAt:
 			if f.failWrite.Load() {
 				return errInjected
 			}

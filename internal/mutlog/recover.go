@@ -7,6 +7,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // RecoveryInfo describes what Open found in the log directory.
@@ -24,12 +26,19 @@ type RecoveryInfo struct {
 	TornBytes   int64
 	// TornReason says what was wrong at TornOffset.
 	TornReason string
+	// ZeroTailBytes counts the zeros Open cut off the end of the last
+	// segment after its last intact frame: preallocated space the log had
+	// not written into yet (see Options.PreallocateBytes), which holds no
+	// data. Such a cut is not a torn write and leaves the Torn fields
+	// empty; when a torn batch is cut, TornBytes includes any zeros after
+	// it.
+	ZeroTailBytes int64
 }
 
 // recover reads every segment in log order into the index. Every segment
-// but the last was synced in full before the next was created, so any damage
-// in it is corruption. The last one may end in a torn batch, which is cut
-// off; see tail below.
+// but the last was synced in full, and cut to its last frame, before the
+// next was created, so any damage in it is corruption. The last one may end
+// in unused zeros or in a torn batch, which are cut off; see tail below.
 func (l *Log) recover() error {
 	names, err := l.fs.List(l.dir)
 	if err != nil {
@@ -145,8 +154,14 @@ func readFrame(r *segmentReader, off int64) (rec Record, batchOff int64, n int, 
 	return rec, batchOff, n, ferr, nil
 }
 
-// tail handles damage at offset bad of the last segment s: a torn write to
-// cut off, or corruption to refuse.
+// tail handles damage at offset bad of the last segment s: unused zeros or a
+// torn write to cut off, or corruption to refuse.
+//
+// The writer extends the active segment with zeros, syncs them, and only
+// then writes batches over them. A remainder that is all zeros is therefore
+// the unused part of that space, possibly with the unwritten pages of an
+// unacknowledged batch: a clean end, cut off without a copy where the file
+// system allows (see cutZeroTail).
 //
 // The writer fsyncs each batch before it writes the next, and the header
 // before the first batch. A crash can therefore only tear the batch that was
@@ -156,7 +171,16 @@ func readFrame(r *segmentReader, off int64) (rec Record, batchOff int64, n int, 
 // damaged bytes were synced: finding one means acknowledged data was damaged
 // after the fact, and the log is corrupt.
 func (l *Log) tail(s *segment, r *segmentReader, bad int64, cause error) error {
-	later, found, err := findLaterBatch(r, bad)
+	// No frame can start inside the zeros that end the file: a frame's
+	// length is never zero.
+	zeros, err := zeroRunStart(r, bad)
+	if err != nil {
+		return err
+	}
+	if zeros == bad && bad > 0 {
+		return l.cutZeroTail(s, r, bad)
+	}
+	later, found, err := findLaterBatch(r, bad, zeros)
 	if err != nil {
 		return err
 	}
@@ -177,9 +201,36 @@ func (l *Log) tail(s *segment, r *segmentReader, bad int64, cause error) error {
 		return syncDir(l.fs, l.dir)
 	}
 	l.opts.Logf("mutlog: %s: cutting torn tail at offset %d (%d bytes): %v", s.path, bad, r.size-bad, cause)
-	if err := l.truncate(s, bad); err != nil {
+	if err := l.rewrite(s, bad); err != nil {
 		return err
 	}
+	return l.keepReopened(s)
+}
+
+// cutZeroTail cuts the zeros from offset at to the end of the last segment
+// s. They hold nothing, so cutting them loses nothing whether or not the
+// cut survives a crash; it is made durable before Open starts a new
+// segment, so that only the last segment can hold zeros.
+func (l *Log) cutZeroTail(s *segment, r *segmentReader, at int64) error {
+	l.recovery.ZeroTailBytes = r.size - at
+	l.opts.Logf("mutlog: %s: cutting %d bytes of unused preallocated zeros at offset %d", s.path, r.size-at, at)
+	f, err := l.fs.OpenReadWrite(s.path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return fmt.Errorf("mutlog: open %s for writing: %w", s.path, err)
+	}
+	err = l.cut(s, f, at, true)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("mutlog: close %s: %w", s.path, cerr)
+	}
+	if err != nil {
+		return err
+	}
+	return l.keepReopened(s)
+}
+
+// keepReopened adds segment s, which tail has just shortened, to the log
+// under a new read handle: rewrite replaces the file s.file reads.
+func (l *Log) keepReopened(s *segment) error {
 	f, err := l.fs.Open(s.path)
 	if err != nil {
 		return fmt.Errorf("mutlog: open %s: %w", s.path, err)
@@ -191,12 +242,36 @@ func (l *Log) tail(s *segment, r *segmentReader, bad int64, cause error) error {
 	return nil
 }
 
-// findLaterBatch looks for an intact frame after offset bad whose batch
-// starts after bad. It tries every byte offset, since the damage hides where
-// the next frame begins; the batch-offset test rejects nearly every wrong
-// position before any checksum is computed.
-func findLaterBatch(r *segmentReader, bad int64) (int64, bool, error) {
-	for p := bad + 1; p+frameHeaderLen <= r.size; p++ {
+// zeroRunStart returns where the run of zero bytes that ends the file
+// begins, or from if the run reaches back that far. It reads backwards from
+// the end, so it reads no more than the bytes after from, and on a torn
+// batch stops at its last non-zero byte.
+func zeroRunStart(r *segmentReader, from int64) (int64, error) {
+	for end := r.size; end > from; {
+		start := max(from, end-readChunk)
+		b, err := r.at(start, int(end-start))
+		if err != nil {
+			return 0, err
+		}
+		if int64(len(b)) < end-start {
+			return 0, fmt.Errorf("mutlog: read %d bytes at %d: %w", end-start, start, io.ErrUnexpectedEOF)
+		}
+		for i := len(b) - 1; i >= 0; i-- {
+			if b[i] != 0 {
+				return start + int64(i) + 1, nil
+			}
+		}
+		end = start
+	}
+	return from, nil
+}
+
+// findLaterBatch looks for an intact frame starting in (bad, limit) whose
+// batch starts after bad. It tries every byte offset, since the damage hides
+// where the next frame begins; the batch-offset test rejects nearly every
+// wrong position before any checksum is computed.
+func findLaterBatch(r *segmentReader, bad, limit int64) (int64, bool, error) {
+	for p := bad + 1; p < limit && p+frameHeaderLen <= r.size; p++ {
 		h, err := r.at(p, frameHeaderLen)
 		if err != nil {
 			return 0, false, err
@@ -219,11 +294,39 @@ func findLaterBatch(r *segmentReader, bad int64) (int64, bool, error) {
 	return 0, false, nil
 }
 
-// truncate cuts segment s to its first size bytes. vfs.FS cannot truncate a
-// file, so the prefix is copied to a temporary file that atomically replaces
-// the segment; a crash in between leaves the original, and the temporary is
-// removed by the next Open.
-func (l *Log) truncate(s *segment, size int64) error {
+// truncater is implemented by files that can be cut in place: vfs.Default's,
+// through the *os.File they embed. vfs.File itself has no such method.
+type truncater interface {
+	Truncate(size int64) error
+}
+
+// cut shortens segment s to size bytes and, if sync, makes that durable
+// together with the bytes it keeps. f is a handle to s open for writing. A
+// file that can be truncated in place is, then fsynced (the size is
+// metadata); a crash in between leaves it at either size. Other files
+// (vfs.MemFS, wrappers that hide Truncate) are rewritten instead, which
+// copies the prefix.
+func (l *Log) cut(s *segment, f vfs.File, size int64, sync bool) error {
+	t, ok := f.(truncater)
+	if !ok {
+		return l.rewrite(s, size)
+	}
+	if err := t.Truncate(size); err != nil {
+		return fmt.Errorf("mutlog: truncate %s to %d: %w", s.path, size, err)
+	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("mutlog: sync %s: %w", s.path, err)
+		}
+	}
+	return nil
+}
+
+// rewrite cuts segment s to its first size bytes by copying them to a
+// temporary file that atomically replaces the segment; a crash in between
+// leaves the original, and the temporary is removed by the next Open. It
+// works on any vfs.FS; Open cuts a torn tail with it.
+func (l *Log) rewrite(s *segment, size int64) error {
 	tmp := s.path + tmpSuffix
 	dst, err := createFile(l.fs, tmp)
 	if err != nil {

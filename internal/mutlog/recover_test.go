@@ -4,13 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 )
 
 // buildLog writes recs, one synced append each, into a fresh MemFS log and
@@ -53,16 +59,21 @@ func testRecords(n int) []Record {
 }
 
 // TestTornTailEveryOffset simulates a crash that persisted every prefix of
-// the last segment: Open must keep exactly the records that end within the
-// prefix, accept new appends, and be stable across another reopen.
+// the last segment, followed by nothing or, as the writer leaves the file,
+// by zeros: Open must keep exactly the records intact in the image, report a
+// torn tail only if something other than zeros follows them, accept new
+// appends, and be stable across another reopen.
 func TestTornTailEveryOffset(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		opts Options
 	}{
-		{"one segment", Options{}},
+		// A small preallocation: MemFS writes zeros a byte at a time, and
+		// this test opens thousands of logs.
+		{"one segment", Options{PreallocateBytes: 4 << 10}},
 		// Several segments: the cut applies to the last one only.
 		{"several segments", Options{SegmentSize: 400}},
+		{"no preallocation", Options{PreallocateBytes: NoPreallocate}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			recs := testRecords(24)
@@ -73,38 +84,50 @@ func TestTornTailEveryOffset(t *testing.T) {
 			before := len(recs) - len(frames) // records in earlier segments
 
 			for cut := 0; cut <= len(image); cut++ {
-				fs := copyWith(t, src, paths, last, image[:cut])
-				l, err := Open(fs, testDir, tc.opts)
-				if err != nil {
-					t.Fatalf("cut at %d: %v", cut, err)
-				}
-				kept, boundary := before, cut == segmentHeaderLen
-				for _, f := range frames {
-					if f.end <= int64(cut) {
-						kept++
+				for _, zeros := range []int{0, 3000} {
+					crashed := append(bytes.Clone(image[:cut]), make([]byte, zeros)...)
+					fs := copyWith(t, src, paths, last, crashed)
+					l, err := Open(fs, testDir, tc.opts)
+					if err != nil {
+						t.Fatalf("cut at %d + %d zeros: %v", cut, zeros, err)
 					}
-					boundary = boundary || f.end == int64(cut)
-				}
-				want := recs[:kept]
-				assertRecords(t, replayAll(t, l, 0), want)
-				info := l.Recovery()
-				// A cut at a frame boundary looks like a clean shutdown.
-				if torn := !boundary; torn != (info.TornSegment != "") {
-					t.Fatalf("cut at %d of %d: recovery info %+v", cut, len(image), info)
-				}
+					// A frame whose last bytes are zeros survives a cut
+					// among them when zeros follow.
+					kept, keptEnd := before, int64(segmentHeaderLen)
+					for _, f := range frames {
+						if f.end > int64(len(crashed)) || !bytes.Equal(crashed[f.off:f.end], image[f.off:f.end]) {
+							break
+						}
+						kept, keptEnd = kept+1, f.end
+					}
+					torn := cut < segmentHeaderLen ||
+						slices.ContainsFunc(crashed[keptEnd:], func(b byte) bool { return b != 0 })
+					want := recs[:kept]
+					assertRecords(t, replayAll(t, l, 0), want)
+					info := l.Recovery()
+					// A cut at a frame boundary looks like a clean shutdown,
+					// and so does one followed by zeros only.
+					switch {
+					case torn != (info.TornSegment != ""),
+						torn && info.TornBytes != int64(len(crashed))-info.TornOffset,
+						torn && info.ZeroTailBytes != 0,
+						!torn && info.ZeroTailBytes != int64(len(crashed))-keptEnd:
+						t.Fatalf("cut at %d of %d + %d zeros: recovery info %+v", cut, len(image), zeros, info)
+					}
 
-				next := rec(int64(kept+1), 2, "after crash")
-				mustAppend(t, l, next)
-				want = append(append([]Record(nil), want...), next)
-				assertRecords(t, replayAll(t, l, 0), want)
-				mustClose(t, l)
+					next := rec(int64(kept+1), 2, "after crash")
+					mustAppend(t, l, next)
+					want = append(append([]Record(nil), want...), next)
+					assertRecords(t, replayAll(t, l, 0), want)
+					mustClose(t, l)
 
-				l = mustOpen(t, fs, tc.opts)
-				assertRecords(t, replayAll(t, l, 0), want)
-				if info := l.Recovery(); info.TornSegment != "" {
-					t.Fatalf("cut at %d: second open still found a torn tail: %+v", cut, info)
+					l = mustOpen(t, fs, tc.opts)
+					assertRecords(t, replayAll(t, l, 0), want)
+					if info := l.Recovery(); info.TornSegment != "" || info.ZeroTailBytes != 0 {
+						t.Fatalf("cut at %d + %d zeros: second open still found a tail to cut: %+v", cut, zeros, info)
+					}
+					mustClose(t, l)
 				}
-				mustClose(t, l)
 			}
 		})
 	}
@@ -379,5 +402,249 @@ func TestCrashCloneUnderLoad(t *testing.T) {
 			}
 			mustClose(t, l)
 		}
+	}
+}
+
+// TestZeroTailCutInPlace: zeros after the last frame of the last segment
+// are cut in place, without a copy, and are not reported as a torn tail;
+// anything else before them still is.
+func TestZeroTailCutInPlace(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(vfs.Default, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Record{rec(1, 1, "a"), rec(2, 1, "b")}
+	mustAppend(t, l, want...)
+	mustClose(t, l)
+	seg := filepath.Join(dir, segmentName(1))
+	written := readFile(t, vfs.Default, seg)
+	appendTo := func(b []byte) {
+		f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendTo(make([]byte, 100_000))
+	before, err := os.Stat(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	l, err = Open(vfs.Default, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRecords(t, replayAll(t, l, 0), want)
+	if info := l.Recovery(); info.ZeroTailBytes != 100_000 || info.TornSegment != "" || info.TornBytes != 0 {
+		t.Fatalf("recovery info %+v", info)
+	}
+	mustClose(t, l)
+	after, err := os.Stat(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) || after.Size() != int64(len(written)) {
+		t.Fatalf("segment is %d bytes (same file: %v), want %d in place", after.Size(), os.SameFile(before, after), len(written))
+	}
+	if !bytes.Equal(readFile(t, vfs.Default, seg), written) {
+		t.Fatal("cutting the zeros changed the records")
+	}
+
+	// A torn batch followed by zeros is still a torn batch. The first
+	// segment is no longer the last: tear the one the last Open started.
+	l, err = Open(vfs.Default, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, rec(3, 1, "c"))
+	mustClose(t, l)
+	paths := segmentPathsIn(t, vfs.Default, dir)
+	seg = paths[len(paths)-1]
+	torn := readFile(t, vfs.Default, seg)
+	torn = append(torn[:len(torn)-5], make([]byte, 50_000)...)
+	writeFile(t, vfs.Default, seg, torn)
+	l, err = Open(vfs.Default, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRecords(t, replayAll(t, l, 0), want)
+	if info := l.Recovery(); info.TornSegment != seg || info.TornBytes != int64(len(torn))-info.TornOffset || info.ZeroTailBytes != 0 {
+		t.Fatalf("recovery info %+v", info)
+	}
+	mustClose(t, l)
+}
+
+// TestCrashAtEveryStep crashes the file system just before each write, sync,
+// create, rename and removal the log makes while it fills small segments:
+// inside zero extensions, between an extension's sync and the batch written
+// over it, inside such a batch, and while a full segment is cut to its last
+// frame and the next one is created. Each crash keeps none, some or all of
+// the unsynced data. Every crashed log must open, hold every acknowledged
+// record and a prefix of the log, and leave no segment holding zeros once
+// it is closed.
+func TestCrashAtEveryStep(t *testing.T) {
+	opts := Options{SegmentSize: 24 << 10, PreallocateBytes: 8 << 10}
+	rng := rand.New(rand.NewPCG(3, 5))
+	var batches [][]Record
+	var all []Record
+	for d := int64(1); len(all) < 150; {
+		var b []Record
+		for range 1 + rng.IntN(3) {
+			r := sized(d, 1, 50+rng.IntN(3000))
+			d++
+			b = append(b, r)
+		}
+		batches = append(batches, b)
+		all = append(all, b...)
+	}
+
+	mem := vfs.NewCrashableMem()
+	var (
+		acked atomic.Int64 // records acknowledged so far
+		mu    sync.Mutex
+		seen  = map[string]int{}
+		// prev is the previous write-like operation on each path.
+		prev     = map[string]errorfs.OpKind{}
+		crashes  int
+		zeroCuts int
+		tornCuts int
+		failure  error
+	)
+	// check opens one crashed file system the way a restarted server would.
+	check := func(fs *vfs.MemFS, acked int) error {
+		l, err := Open(fs, testDir, opts)
+		if err != nil {
+			return err
+		}
+		var got []Record
+		err = l.Replay(0, func(r Record) error {
+			r.Data = bytes.Clone(r.Data)
+			got = append(got, r)
+			return nil
+		})
+		info := l.Recovery()
+		if cerr := l.Close(); err == nil {
+			err = cerr
+		}
+		switch {
+		case err != nil:
+			return err
+		case len(got) < acked:
+			return fmt.Errorf("%d records survived, %d were acknowledged", len(got), acked)
+		case !equalRecords(got, all[:len(got)]):
+			return fmt.Errorf("survivors are not a prefix of the log: %s", formatRecords(got))
+		}
+		if info.ZeroTailBytes > 0 {
+			zeroCuts++
+		}
+		if info.TornSegment != "" {
+			tornCuts++
+		}
+		l, err = Open(fs, testDir, opts)
+		if err != nil {
+			return fmt.Errorf("second open: %w", err)
+		}
+		if info := l.Recovery(); info.TornSegment != "" || info.ZeroTailBytes != 0 {
+			_ = l.Close()
+			return fmt.Errorf("second open cut again: %+v", info)
+		}
+		if err := l.Close(); err != nil {
+			return err
+		}
+		for _, p := range segmentPaths(t, fs) {
+			image := readFile(t, fs, p)
+			if n := len(trimZeroTail(image)); n != len(image) {
+				return fmt.Errorf("%s holds %d bytes after its last frame", p, len(image)-n)
+			}
+		}
+		return nil
+	}
+	fs := errorfs.Wrap(mem, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind.ReadOrWrite() != errorfs.OpIsWrite || op.Kind == errorfs.OpLock {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		var size int64 = -1
+		if st, err := mem.Stat(op.Path); err == nil {
+			size = st.Size()
+		}
+		isSegment := strings.HasSuffix(op.Path, segmentSuffix)
+		isTmp := strings.HasSuffix(op.Path, tmpSuffix)
+		var step string
+		switch {
+		case isTmp && op.Kind == errorfs.OpCreate:
+			step = "cutting a full segment"
+		case op.Kind == errorfs.OpRename:
+			step = "cut segment about to replace the full one"
+		case !isSegment:
+		case op.Kind == errorfs.OpFileWriteAt && op.Offset >= size:
+			step = "zeros written"
+		case op.Kind == errorfs.OpFileWriteAt && prev[op.Path] == errorfs.OpFileSync:
+			step = "zeros synced, batch not written"
+		case op.Kind == errorfs.OpFileWriteAt:
+			step = "batch being written over zeros"
+		case op.Kind == errorfs.OpFileSyncData:
+			step = "batch written over zeros, not synced"
+		case op.Kind == errorfs.OpFileSync && prev[op.Path] == errorfs.OpFileWriteAt:
+			step = "zeros written, not synced"
+		case op.Kind == errorfs.OpCreate:
+			step = "creating the next segment"
+		}
+		if isSegment || isTmp {
+			prev[op.Path] = op.Kind
+		}
+		if step != "" {
+			seen[step]++
+		}
+		if failure != nil {
+			return nil
+		}
+		for _, pct := range []int{0, 50, 100} {
+			crashed := mem.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: pct, RNG: rand.New(rand.NewPCG(uint64(crashes), 1))})
+			crashes++
+			if err := check(crashed, int(acked.Load())); err != nil {
+				failure = fmt.Errorf("crash before %v on %s (%s), %d%% of unsynced data kept: %w",
+					op.Kind, op.Path, step, pct, err)
+				break
+			}
+		}
+		return nil
+	}))
+
+	l := mustOpen(t, fs, opts)
+	for _, b := range batches {
+		mustAppend(t, l, b...)
+		acked.Add(int64(len(b)))
+	}
+	mustClose(t, l)
+
+	mu.Lock()
+	defer mu.Unlock()
+	if failure != nil {
+		t.Fatal(failure)
+	}
+	if err := check(mem.CrashClone(vfs.CrashCloneCfg{}), len(all)); err != nil {
+		t.Fatalf("after Close: %v", err)
+	}
+	t.Logf("%d crashes: %d cut a zero tail, %d a torn batch; steps %v", crashes, zeroCuts, tornCuts, seen)
+	for _, step := range []string{
+		"zeros written", "zeros written, not synced", "zeros synced, batch not written",
+		"batch written over zeros, not synced", "cutting a full segment",
+		"cut segment about to replace the full one", "creating the next segment",
+	} {
+		if seen[step] == 0 {
+			t.Errorf("no crash at step %q", step)
+		}
+	}
+	if zeroCuts == 0 || tornCuts == 0 {
+		t.Errorf("%d zero tails and %d torn batches cut: want both", zeroCuts, tornCuts)
 	}
 }
