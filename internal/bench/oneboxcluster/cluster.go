@@ -176,7 +176,7 @@ func (c *Cluster) Thaw(_ context.Context, node string) error {
 // cut a replica server off; a loopback one cannot.
 func (c *Cluster) CutMethod() (string, error) {
 	if mode := c.ob.Network(); mode != onebox.NetworkNetNS {
-		return "", fmt.Errorf("%w: the onebox's servers share the loopback network (mode %s; start it with network mode %s)",
+		return "", fmt.Errorf("%w: the onebox's servers share the %s network; network mode %s gives each replica server its own",
 			scenario.ErrUnsupported, mode, onebox.NetworkNetNS)
 	}
 	return "the host end of its veth pair is set down, which also drops the carrier of the end in its network " +

@@ -163,6 +163,26 @@ func TestNetNSPartitionPrimary(t *testing.T) {
 		t.Errorf("read back after the heal: %q %v %v", v, found, err)
 	}
 
+	// Each replica server runs as itself (ip exec'd it) in its own
+	// namespace, so the supervisor's signals reach it: a kill and a
+	// restart work as on loopback.
+	for _, p := range l.Onebox.Replicas() {
+		st := processNamed(t, l.Onebox, p.Name)
+		out, err := exec.Command("ip", "netns", "identify", fmt.Sprint(st.PID)).Output()
+		if err != nil || strings.TrimSpace(string(out)) != p.Netns {
+			t.Errorf("%s (pid %d) is in namespace %q (%v), want %s", p.Name, st.PID, strings.TrimSpace(string(out)), err, p.Netns)
+		}
+		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.PID)); err != nil || exe != bin {
+			t.Errorf("%s (pid %d) runs %q (%v), want %s", p.Name, st.PID, exe, err, bin)
+		}
+	}
+	if err := c.Kill(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx, victim); err != nil {
+		t.Fatalf("restarting %s after a kill: %v", victim, err)
+	}
+
 	closed = true
 	if err := l.Close(); err != nil {
 		t.Errorf("closing the onebox: %v", err)
