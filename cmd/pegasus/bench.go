@@ -21,6 +21,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/bench/oneboxcluster"
 	"github.com/pegasus-go/pegasus/internal/bench/pegasustarget"
 	"github.com/pegasus-go/pegasus/internal/bench/scenario"
+	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/shell"
 )
 
@@ -369,6 +370,7 @@ func newBenchScenario() *cobra.Command {
 		tail       time.Duration
 		keep       bool
 		dir        string
+		network    string
 	)
 	var list strings.Builder
 	for _, s := range scenario.All() {
@@ -387,9 +389,13 @@ full health, linearizability and acknowledged writes lost.
 etcd-rolling starts a 3-member etcd cluster of 'pegasus etcd' processes instead
 and restarts its members one at a time under the same load.
 
-The network cut of partition-primary is a freeze (SIGSTOP, then SIGCONT): a
-replica server is known by the address it listens on, so no proxy can stand in
-front of it. The report says so.
+partition-primary cuts the replica server with the most primaries off the
+network when the onebox runs with --network netns (Linux, root, iproute2): each
+replica server has its own network namespace, and the cut sets its veth down,
+so the server keeps running and its lease from the meta server expires. With
+the default --network loopback every server shares 127.0.0.1, so the cut is a
+freeze (SIGSTOP, then SIGCONT), which stops the server's own timers too. The
+report says which fault was used.
 
 Scenarios:
 ` + list.String(),
@@ -423,6 +429,7 @@ Scenarios:
 				Replicas: replicas,
 				Table:    pegasustarget.TableSpec{Name: "bench", PartitionCount: partitions},
 				Progress: cmd.ErrOrStderr(),
+				Network:  network,
 			}, keep, run)
 		},
 	}
@@ -434,6 +441,8 @@ Scenarios:
 	fs.DurationVar(&tail, "tail", scenario.DefaultTail, "load after the cluster is fully healthy again")
 	fs.BoolVar(&keep, "keep", false, "leave the cluster running and its directory in place afterwards")
 	fs.StringVar(&dir, "dir", "", "directory for the cluster (default: a temporary directory, removed afterwards unless --keep)")
+	fs.StringVar(&network, "network", onebox.NetworkLoopback,
+		"network of the onebox: loopback, or netns (each replica server in its own network namespace, so partition-primary cuts it off for real; Linux, root, iproute2)")
 	f.register(fs, loadDefaults{rate: scenarioRate, keys: scenarioKeys, openWorkers: scenarioWorkers})
 	fs.Lookup("out").Usage = "directory for report.json, report.txt and timeline.svg (default bench-results/<name>)"
 	return cmd

@@ -45,6 +45,9 @@ Nodes are named etcd, meta1.., replica1.., collector, or given by address.`,
 			if !cmd.Flags().Changed("replicas") {
 				opts.Replicas = 0
 			}
+			if !cmd.Flags().Changed("network") {
+				opts.Network = ""
+			}
 			c, err := onebox.Start(cmd.Context(), opts)
 			if err != nil {
 				return err
@@ -58,6 +61,8 @@ Nodes are named etcd, meta1.., replica1.., collector, or given by address.`,
 	f.BoolVar(&opts.Collector, "collector", false, "also run a collector")
 	f.StringVar(&opts.Binary, "binary", "", "pegasus binary every process runs (default: this executable; on resume: each process's own)")
 	f.DurationVar(&opts.ReadyTimeout, "timeout", onebox.DefaultReadyTimeout, "how long to wait for the cluster to serve")
+	f.StringVar(&opts.Network, "network", onebox.NetworkLoopback,
+		"network of a new onebox: loopback, or netns (each replica server in its own network namespace on a bridge, so that it can be cut off; Linux, root, iproute2)")
 
 	stop := &cobra.Command{
 		Use:   "stop",

@@ -68,6 +68,10 @@ type Options struct {
 	// StopTimeout is how long a process may take to exit after SIGTERM
 	// before it gets SIGKILL.
 	StopTimeout time.Duration
+	// Network is the network mode of a new onebox: NetworkLoopback (the
+	// default when empty) or NetworkNetNS. Resuming an existing onebox
+	// keeps its own mode; a different non-empty one is an error.
+	Network string
 }
 
 func (o Options) withDefaults() Options {
@@ -169,10 +173,30 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		for _, name := range slices.Backward(started) {
 			c.Stop(name)
 		}
+		c.teardownIfIdle()
 		c.Close()
 		return nil, err
 	}
 	return c, nil
+}
+
+// teardownIfIdle removes the netns network of the onebox when none of its
+// processes runs.
+func (c *Cluster) teardownIfIdle() {
+	st, err := c.state()
+	if err != nil || !st.netns() {
+		return
+	}
+	for _, p := range st.Processes {
+		if c.alive(p) {
+			return
+		}
+	}
+	if ip, err := checkNetNS(); err == nil {
+		if err := teardownNetwork(ip, st); err == nil {
+			c.progress("removed network namespaces and bridge %s", st.Bridge.Name)
+		}
+	}
 }
 
 // prepare loads the onebox state or lays out a new one, and reconciles it
@@ -189,6 +213,11 @@ func prepare(dir string, opts Options) (st *State, created bool, err error) {
 			return nil, false, err
 		}
 	}
+	switch opts.Network {
+	case "", NetworkLoopback, NetworkNetNS:
+	default:
+		return nil, false, fmt.Errorf("onebox: unknown network mode %q (want %s or %s)", opts.Network, NetworkLoopback, NetworkNetNS)
+	}
 	st, err = loadState(dir)
 	switch {
 	case errors.Is(err, ErrNoOnebox):
@@ -204,6 +233,9 @@ func prepare(dir string, opts Options) (st *State, created bool, err error) {
 		if l.replicas <= 0 {
 			l.replicas = DefaultReplicas
 		}
+		if opts.Network == NetworkNetNS {
+			return newNetNSState(dir, l)
+		}
 		if st, err = newState(dir, l); err != nil {
 			return nil, false, err
 		}
@@ -213,6 +245,11 @@ func prepare(dir string, opts Options) (st *State, created bool, err error) {
 	default:
 		if err := st.checkLayout(opts); err != nil {
 			return nil, false, err
+		}
+		if st.netns() {
+			if _, err := checkNetNS(); err != nil {
+				return nil, false, err
+			}
 		}
 		if opts.Collector && len(st.ofRole(RoleCollector)) == 0 {
 			if err := st.addCollector(dir, opts.Tuning, binary); err != nil {
@@ -237,12 +274,60 @@ func (st *State) checkLayout(opts Options) error {
 	if (opts.Metas > 0 && opts.Metas != metas) || (opts.Replicas > 0 && opts.Replicas != replicas) {
 		return fmt.Errorf("%w: it has %d meta and %d replica servers; clean it to change that", ErrLayoutMismatch, metas, replicas)
 	}
+	if opts.Network != "" && opts.Network != st.networkMode() {
+		return fmt.Errorf("%w: its network mode is %s; clean it to change that", ErrLayoutMismatch, st.networkMode())
+	}
 	return nil
+}
+
+// networkMode is the onebox's network mode, loopback for older files.
+func (st *State) networkMode() string {
+	if st.netns() {
+		return NetworkNetNS
+	}
+	return NetworkLoopback
+}
+
+// newNetNSState lays out a new netns onebox: it removes what a crashed
+// onebox in the same directory may have left (same names), picks a subnet,
+// creates the bridge whose address the ports are checked on, and lays out
+// the processes. On error the bridge is removed again.
+func newNetNSState(dir string, l layout) (*State, bool, error) {
+	ip, err := checkNetNS()
+	if err != nil {
+		return nil, false, err
+	}
+	if err := removeLeftovers(ip, netnsTag(dir)); err != nil {
+		return nil, false, err
+	}
+	plan, err := planNetNS(ip, dir, l.replicas)
+	if err != nil {
+		return nil, false, err
+	}
+	l.netns = &plan
+	bridgeOnly := &State{Network: NetworkNetNS, Bridge: &plan.bridge}
+	if err := setupNetwork(ip, bridgeOnly); err != nil {
+		teardownNetwork(ip, bridgeOnly)
+		return nil, false, err
+	}
+	st, err := newState(dir, l)
+	if err == nil {
+		err = st.save(dir)
+	}
+	if err != nil {
+		teardownNetwork(ip, bridgeOnly)
+		return nil, false, err
+	}
+	return st, true, nil
 }
 
 // addCollector adds a collector to an existing onebox.
 func (st *State) addCollector(dir string, tune Tuning, binary string) error {
-	addrs, err := pickPorts(1)
+	host := loopbackHost
+	if st.netns() {
+		host = st.Bridge.Address
+	}
+	addrs, err := pickPorts(host, 1)
 	if err != nil {
 		return err
 	}
@@ -287,6 +372,9 @@ func (c *Cluster) startAll(ctx context.Context) (started []string, err error) {
 		return nil, err
 	}
 	byRole := func(r Role) []Process { return st.ofRole(r) }
+	if err := c.ensureNetwork(st); err != nil {
+		return nil, err
+	}
 
 	for _, role := range []Role{RoleEtcd, RoleMeta, RoleReplica, RoleCollector} {
 		procs := byRole(role)
@@ -416,6 +504,9 @@ func (c *Cluster) StartNode(ctx context.Context, node string) error {
 		return err
 	}
 	name := p.Name
+	if err := c.ensureNetwork(st); err != nil {
+		return err
+	}
 	if _, err := c.ensureRunning(name); err != nil {
 		return err
 	}
@@ -472,7 +563,98 @@ func (c *Cluster) StopAll() error {
 	if len(errs) == 0 && len(st.Processes) > 0 {
 		c.progress("onebox stopped")
 	}
+	if st.netns() {
+		ip, err := checkNetNS()
+		if err == nil {
+			err = teardownNetwork(ip, st)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			c.progress("removed network namespaces and bridge %s", st.Bridge.Name)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// ensureNetwork creates what is missing of a netns onebox's network. When
+// none of its processes runs, whatever an earlier run left behind is
+// removed first, so that a crashed run's half-configured pieces do not
+// linger. A loopback onebox needs nothing.
+func (c *Cluster) ensureNetwork(st *State) error {
+	if !st.netns() {
+		return nil
+	}
+	ip, err := checkNetNS()
+	if err != nil {
+		return err
+	}
+	idle := true
+	for _, p := range st.Processes {
+		if c.alive(p) {
+			idle = false
+			break
+		}
+	}
+	if idle && linkExists(st.Bridge.Name) {
+		if err := teardownNetwork(ip, st); err != nil {
+			return err
+		}
+	}
+	if err := setupNetwork(ip, st); err != nil {
+		return err
+	}
+	if idle {
+		c.progress("network: bridge %s at %s, one namespace per replica server", st.Bridge.Name, st.Bridge.Address)
+	}
+	return nil
+}
+
+// Network returns the onebox's network mode.
+func (c *Cluster) Network() string {
+	st, err := c.state()
+	if err != nil {
+		return NetworkLoopback
+	}
+	return st.networkMode()
+}
+
+// Cut cuts a replica server of a netns onebox off the network while it
+// keeps running: the host end of its veth pair goes down, which also
+// drops the carrier of the namespace end, so that no packet passes in
+// either direction and none is answered (no reset, no unreachable). Its
+// peers and clients see a silent network, as behind a failed switch port.
+func (c *Cluster) Cut(node string) error {
+	return c.setLink(node, "down")
+}
+
+// Heal undoes Cut: the host end of the veth comes back up. Healing a node
+// that is not cut does nothing.
+func (c *Cluster) Heal(node string) error {
+	return c.setLink(node, "up")
+}
+
+func (c *Cluster) setLink(node, state string) error {
+	st, err := c.state()
+	if err != nil {
+		return err
+	}
+	p, err := st.find(node)
+	if err != nil {
+		return err
+	}
+	if p.HostVeth == "" {
+		return fmt.Errorf("%w: %s runs in the host network (onebox network mode %s)", ErrNetNSUnavailable, p.Name, st.networkMode())
+	}
+	ip, err := checkNetNS()
+	if err != nil {
+		return err
+	}
+	if _, err := runIP(ip, "link", "set", "dev", p.HostVeth, state); err != nil {
+		return err
+	}
+	c.progress("%s: link %s %s", p.Name, p.HostVeth, state)
+	return nil
 }
 
 // Clean stops every process and deletes the onebox directory.

@@ -20,6 +20,16 @@
 // started them; every operation reads onebox.json, so one command may start
 // a onebox and later ones inspect, kill, restart or stop its processes.
 //
+// By default every process listens on 127.0.0.1. In the netns network
+// mode (Options.Network, Linux and root only, with iproute2's ip) each
+// replica server runs in its own network namespace, joined to a host
+// bridge by a veth pair and listening on its own address of a private
+// /24; etcd, the meta servers and the collector listen on the bridge's
+// address. Cut and Heal then take a replica server off the network and
+// back while it keeps running. The names of the bridge, veths and
+// namespaces carry a hash of the onebox directory; they are created on
+// start and removed on stop.
+//
 // The package is Unix-only: it relies on process groups and signals, and
 // on Linux on /proc to tell its processes from unrelated ones that reused
 // a PID.

@@ -24,3 +24,8 @@ var (
 	// ErrBinary: the pegasus binary to run cannot be used.
 	ErrBinary = errors.New("onebox: bad binary")
 )
+
+// ErrNetNSUnavailable: the netns network mode cannot be used here (not
+// Linux, not root, no iproute2, or `ip netns` fails), or a network-only
+// operation was asked of a loopback onebox.
+var ErrNetNSUnavailable = errors.New("onebox: network namespaces unavailable")

@@ -28,17 +28,28 @@ type layout struct {
 	collector   bool
 	binary      string
 	tune        Tuning
+	// netns, when set, lays the onebox out on a bridge and one network
+	// namespace per replica server instead of loopback.
+	netns *netnsPlan
 }
 
-// newState lays out a new onebox in dir: it picks free loopback ports for
-// every listener, creates each process's directory and writes each role's
-// TOML configuration. Nothing is started.
+// newState lays out a new onebox in dir: it picks free ports for every
+// listener (on loopback, or in netns mode on the bridge's address and on
+// each replica server's own address), creates each process's directory and
+// writes each role's TOML configuration. Nothing is started; in netns mode
+// the bridge must exist, for the ports on its address are checked by
+// binding them.
 func newState(dir string, l layout) (*State, error) {
+	host := loopbackHost
 	need := 2 + 3*l.metas + 3*l.replicas // etcd client+peer; grpc, http, pegasus per server
+	if l.netns != nil {
+		host = l.netns.bridge.Address
+		need -= 3 * l.replicas
+	}
 	if l.collector {
 		need++
 	}
-	addrs, err := pickPorts(need)
+	addrs, err := pickPorts(host, need)
 	if err != nil {
 		return nil, err
 	}
@@ -49,6 +60,10 @@ func newState(dir string, l layout) (*State, error) {
 	}
 
 	st := &State{Version: stateVersion, ClusterName: l.clusterName}
+	if l.netns != nil {
+		st.Network = NetworkNetNS
+		st.Bridge = &l.netns.bridge
+	}
 	etcd := etcdProcess("etcd", next(), next())
 	st.Processes = append(st.Processes, etcd)
 
@@ -59,7 +74,17 @@ func newState(dir string, l layout) (*State, error) {
 		st.Processes = append(st.Processes, p)
 	}
 	for i := 1; i <= l.replicas; i++ {
-		st.Processes = append(st.Processes, Process{Name: "replica" + strconv.Itoa(i), Role: RoleReplica, Address: next(), HTTPAddress: next(), PegasusAddress: next()})
+		p := Process{Name: "replica" + strconv.Itoa(i), Role: RoleReplica}
+		if l.netns != nil {
+			ip := l.netns.replicaNetwork(&p, i)
+			ports := privatePorts(3)
+			p.Address = net.JoinHostPort(ip, strconv.Itoa(ports[0]))
+			p.HTTPAddress = net.JoinHostPort(ip, strconv.Itoa(ports[1]))
+			p.PegasusAddress = net.JoinHostPort(ip, strconv.Itoa(ports[2]))
+		} else {
+			p.Address, p.HTTPAddress, p.PegasusAddress = next(), next(), next()
+		}
+		st.Processes = append(st.Processes, p)
 	}
 	if l.collector {
 		st.Processes = append(st.Processes, collectorProcess(next()))
@@ -148,7 +173,10 @@ func writeRoleConfig(dir string, p *Process, cluster, etcdAddr string, metas []s
 	return nil
 }
 
-// pickPorts returns n distinct free loopback addresses below the kernel's
+// loopbackHost is where every process of a loopback onebox listens.
+const loopbackHost = "127.0.0.1"
+
+// pickPorts returns n distinct free addresses on host below the kernel's
 // ephemeral port range. A onebox keeps its addresses across restarts of a
 // process, and while a server is down any outgoing connection on the machine
 // (another program's client, a parallel test) may be given its port as a
@@ -157,7 +185,7 @@ func writeRoleConfig(dir string, p *Process, cluster, etcdAddr string, metas []s
 // checked by binding it; all listeners stay open until every port is chosen,
 // so no port is handed out twice. Another program may still take one before
 // the onebox binds it, which the start then reports as a process that exited.
-func pickPorts(n int) ([]string, error) {
+func pickPorts(host string, n int) ([]string, error) {
 	ls := make([]net.Listener, 0, n)
 	defer func() {
 		for _, l := range ls {
@@ -176,11 +204,11 @@ func pickPorts(n int) ([]string, error) {
 	}
 	lo, hi := stablePortRange()
 	for tries := 0; len(addrs) < n && hi > lo && tries < 64*n; tries++ {
-		take(fmt.Sprintf("127.0.0.1:%d", lo+rand.IntN(hi-lo))) // a busy port is simply skipped
+		take(net.JoinHostPort(host, strconv.Itoa(lo+rand.IntN(hi-lo)))) // a busy port is simply skipped
 	}
 	// Fall back to kernel-chosen ports when no stable range is free.
 	for len(addrs) < n {
-		if err := take("127.0.0.1:0"); err != nil {
+		if err := take(net.JoinHostPort(host, "0")); err != nil {
 			return nil, fmt.Errorf("onebox: picking a free port: %w", err)
 		}
 	}

@@ -79,7 +79,7 @@ func TestRoleConfigsLoadBack(t *testing.T) {
 }
 
 func TestPickPortsDistinct(t *testing.T) {
-	addrs, err := pickPorts(50)
+	addrs, err := pickPorts(loopbackHost, 50)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestPickPortsAvoidsEphemeralRange(t *testing.T) {
 	if hi == 0 {
 		t.Skip("no stable port range on this machine")
 	}
-	addrs, err := pickPorts(20)
+	addrs, err := pickPorts(loopbackHost, 20)
 	if err != nil {
 		t.Fatal(err)
 	}

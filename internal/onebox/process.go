@@ -28,6 +28,15 @@ func spawn(dir string, p *Process) (exited chan struct{}, err error) {
 	fmt.Fprintf(logf, "==== onebox: starting %s at %s: %s %q\n", p.Name, time.Now().Format(time.RFC3339), p.Binary, p.Args)
 
 	cmd := exec.Command(p.Binary, p.Args...)
+	if p.Netns != "" {
+		// ip enters the namespace and execs the binary, so the PID (and
+		// the process group set below) is the server's own.
+		ip, err := exec.LookPath("ip")
+		if err != nil {
+			return nil, fmt.Errorf("%w: starting %s in namespace %s: %v", ErrNetNSUnavailable, p.Name, p.Netns, err)
+		}
+		cmd = exec.Command(ip, append([]string{"netns", "exec", p.Netns, p.Binary}, p.Args...)...)
+	}
 	cmd.Dir = filepath.Join(dir, p.Dir)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -3,6 +3,7 @@ package onebox
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,7 +46,16 @@ type State struct {
 	Version     int       `json:"version"`
 	ClusterName string    `json:"cluster_name"`
 	Processes   []Process `json:"processes"`
+	// Network is the network mode: NetworkNetNS, or empty (older files)
+	// or NetworkLoopback for the loopback one.
+	Network string `json:"network,omitempty"`
+	// Bridge is the host bridge of a netns onebox.
+	Bridge *Bridge `json:"bridge,omitempty"`
 }
+
+// netns reports whether the onebox runs its replica servers in network
+// namespaces.
+func (st *State) netns() bool { return st.Network == NetworkNetNS }
 
 // Process is one OS process of the onebox. Paths other than Binary are
 // relative to the onebox directory, so that the directory can be moved.
@@ -70,6 +80,12 @@ type Process struct {
 	Dir        string `json:"dir"`
 	ConfigFile string `json:"config_file,omitempty"`
 	LogFile    string `json:"log_file"`
+	// Netns is the network namespace the process runs in (netns mode,
+	// replica servers); HostVeth and PeerVeth are the host and namespace
+	// ends of its veth pair.
+	Netns    string `json:"netns,omitempty"`
+	HostVeth string `json:"host_veth,omitempty"`
+	PeerVeth string `json:"peer_veth,omitempty"`
 }
 
 // loadState reads dir/onebox.json.
@@ -96,8 +112,20 @@ func (st *State) validate() error {
 	if st.Version != stateVersion {
 		return fmt.Errorf("%w: version %d, this binary reads version %d", ErrBadState, st.Version, stateVersion)
 	}
+	switch st.Network {
+	case "", NetworkLoopback:
+	case NetworkNetNS:
+		if st.Bridge == nil || st.Bridge.Name == "" || net.ParseIP(st.Bridge.Address) == nil {
+			return fmt.Errorf("%w: netns onebox without a valid bridge", ErrBadState)
+		}
+	default:
+		return fmt.Errorf("%w: unknown network mode %q", ErrBadState, st.Network)
+	}
 	seen := make(map[string]bool)
 	for _, p := range st.Processes {
+		if p.Netns != "" && (!st.netns() || p.HostVeth == "" || p.PeerVeth == "") {
+			return fmt.Errorf("%w: process %s has a namespace without a netns network or veth names", ErrBadState, p.Name)
+		}
 		switch {
 		case p.Name == "" || seen[p.Name]:
 			return fmt.Errorf("%w: missing or duplicate process name %q", ErrBadState, p.Name)

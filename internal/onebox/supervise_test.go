@@ -27,7 +27,7 @@ func TestMain(m *testing.M) { oneboxtest.Main(m) }
 func etcdOnebox(t *testing.T, bin string, n int) string {
 	t.Helper()
 	dir := t.TempDir()
-	addrs, err := pickPorts(2 * n)
+	addrs, err := pickPorts(loopbackHost, 2*n)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,12 +28,14 @@ type Cluster struct {
 	progress io.Writer
 
 	mu     sync.Mutex
-	frozen map[string]int // node -> PID frozen
+	frozen map[string]int  // node -> PID frozen
+	cut    map[string]bool // nodes cut off the network
 }
 
 var (
 	_ scenario.Cluster       = (*Cluster)(nil)
 	_ scenario.Freezer       = (*Cluster)(nil)
+	_ scenario.NetworkCutter = (*Cluster)(nil)
 	_ scenario.LeaderFinder  = (*Cluster)(nil)
 	_ scenario.PrimaryFinder = (*Cluster)(nil)
 	_ scenario.Roller        = (*Cluster)(nil)
@@ -54,18 +56,23 @@ func New(ob *onebox.Cluster, table, binary string, progress io.Writer) *Cluster 
 		binary:   binary,
 		progress: progress,
 		frozen:   make(map[string]int),
+		cut:      make(map[string]bool),
 	}
 }
 
-// Close thaws any process still frozen and releases the admin connections.
+// Close thaws any process still frozen, heals any node still cut off and
+// releases the admin connections.
 func (c *Cluster) Close() error {
 	c.mu.Lock()
-	frozen := c.frozen
-	c.frozen = make(map[string]int)
+	frozen, cut := c.frozen, c.cut
+	c.frozen, c.cut = make(map[string]int), make(map[string]bool)
 	c.mu.Unlock()
 	var errs []error
 	for _, pid := range frozen {
 		errs = append(errs, signalGroup(pid, syscall.SIGCONT))
+	}
+	for node := range cut {
+		errs = append(errs, c.ob.Heal(node))
 	}
 	errs = append(errs, c.conns.Close())
 	return errors.Join(errs...)
@@ -163,6 +170,46 @@ func (c *Cluster) Thaw(_ context.Context, node string) error {
 		return nil
 	}
 	return signalGroup(pid, syscall.SIGCONT)
+}
+
+// CutMethod implements scenario.NetworkCutter: a onebox in netns mode can
+// cut a replica server off; a loopback one cannot.
+func (c *Cluster) CutMethod() (string, error) {
+	if mode := c.ob.Network(); mode != onebox.NetworkNetNS {
+		return "", fmt.Errorf("%w: the onebox's servers share the %s network; network mode %s gives each replica server its own",
+			scenario.ErrUnsupported, mode, onebox.NetworkNetNS)
+	}
+	return "the host end of its veth pair is set down, which also drops the carrier of the end in its network " +
+		"namespace: packets are dropped both ways and nothing is answered, as behind a failed switch port", nil
+}
+
+// Cut implements scenario.NetworkCutter (onebox.Cluster.Cut).
+func (c *Cluster) Cut(_ context.Context, node string) error {
+	p, err := c.process(node)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.cut[p.Name] = true
+	c.mu.Unlock()
+	return c.ob.Cut(p.Name)
+}
+
+// Heal implements scenario.NetworkCutter. Healing a node that is not cut
+// does nothing.
+func (c *Cluster) Heal(_ context.Context, node string) error {
+	p, err := c.process(node)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	wasCut := c.cut[p.Name]
+	delete(c.cut, p.Name)
+	c.mu.Unlock()
+	if !wasCut {
+		return nil
+	}
+	return c.ob.Heal(p.Name)
 }
 
 // forgetFrozen drops node from the frozen set (it is being killed; SIGKILL

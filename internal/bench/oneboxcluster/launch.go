@@ -28,6 +28,12 @@ type Setup struct {
 	Table pegasustarget.TableSpec
 	// Progress receives the onebox's and the rolling update's lines.
 	Progress io.Writer
+	// Network is the onebox's network mode (onebox.NetworkLoopback when
+	// empty, or onebox.NetworkNetNS for real network cuts).
+	Network string
+	// Tuning adjusts the roles' configurations (a test shortening the
+	// failure detector).
+	Tuning onebox.Tuning
 }
 
 // Launched is a running onebox with its benchmark table open.
@@ -73,6 +79,8 @@ func Launch(ctx context.Context, s Setup) (_ *Launched, err error) {
 		Replicas: s.Replicas,
 		Binary:   s.Binary,
 		Progress: s.Progress,
+		Network:  s.Network,
+		Tuning:   s.Tuning,
 	})
 	if err != nil {
 		return nil, err

@@ -46,6 +46,20 @@ type Freezer interface {
 	Thaw(ctx context.Context, node string) error
 }
 
+// NetworkCutter cuts a node off the network while it keeps running, and
+// heals it. Unlike a freeze, the node's own timers go on: a cut-off
+// primary sees its lease expire and must stop serving by itself.
+type NetworkCutter interface {
+	// CutMethod says how Cut cuts, for the report, or returns an error
+	// wrapping ErrUnsupported when this cluster cannot cut (a onebox whose
+	// servers all share the loopback interface).
+	CutMethod() (string, error)
+	// Cut isolates node in both directions; Heal reconnects it. Healing a
+	// node that is not cut does nothing.
+	Cut(ctx context.Context, node string) error
+	Heal(ctx context.Context, node string) error
+}
+
 // LeaderFinder names the current leader among the processes of a role
 // (the meta server leader, the etcd leader).
 type LeaderFinder interface {

@@ -10,7 +10,7 @@
 //
 // A scenario is a small function over Cluster, the narrow interface through
 // which it acts on the system under test, plus optional capabilities
-// (Freezer, LeaderFinder, PrimaryFinder, Roller) for the scenarios that
+// (NetworkCutter, Freezer, LeaderFinder, PrimaryFinder, Roller) for the scenarios that
 // need them. The same scenario runs against a Pegasus onebox, against a
 // three-member etcd cluster for comparison, and against an in-memory fake
 // in unit tests.

@@ -241,3 +241,35 @@ func (r fakeRoller) RollingUpdate(ctx context.Context, mode plan.Mode) error {
 
 // bareCluster offers Cluster and nothing more.
 type bareCluster struct{ Cluster }
+
+// fakeCutter adds a network cut to the fake: a cut node is unreachable
+// like a frozen one. With cannot set, CutMethod refuses, as a cluster
+// without per-node networks does.
+type fakeCutter struct {
+	*fakeCluster
+	cannot bool
+}
+
+func (c fakeCutter) CutMethod() (string, error) {
+	if c.cannot {
+		return "", fmt.Errorf("%w: fake: one shared network", ErrUnsupported)
+	}
+	return "fake link down", nil
+}
+
+func (c fakeCutter) Cut(_ context.Context, node string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.record("cut %s", node)
+	c.touched = true
+	c.state[node] = frozen
+	return nil
+}
+
+func (c fakeCutter) Heal(_ context.Context, node string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.record("heal %s", node)
+	c.state[node] = running
+	return nil
+}

@@ -198,6 +198,49 @@ func TestPartitionPrimary(t *testing.T) {
 	}
 }
 
+func TestPartitionPrimaryCutsWhenItCan(t *testing.T) {
+	c := fakeCutter{fakeCluster: newFakeCluster()}
+	rep, err := Run(context.Background(), mustLookup(t, "partition-primary"), c, fakeTarget{c.fakeCluster}, fastOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Actions(), []string{"cut replica2", "heal replica2"}; !slices.Equal(got, want) {
+		t.Errorf("actions %v, want %v", got, want)
+	}
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "network cut: replica2") }) ||
+		slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "SIGSTOP") }) {
+		t.Errorf("notes %q do not say the fault is a network cut", rep.Notes)
+	}
+
+	// A cluster that offers the capability but cannot use it freezes,
+	// and says why.
+	c = fakeCutter{fakeCluster: newFakeCluster(), cannot: true}
+	rep, err = Run(context.Background(), mustLookup(t, "partition-primary"), c, fakeTarget{c.fakeCluster}, fastOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Actions(), []string{"freeze replica2", "thaw replica2"}; !slices.Equal(got, want) {
+		t.Errorf("actions %v, want %v", got, want)
+	}
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "one shared network") }) {
+		t.Errorf("notes %q do not say why there is no real cut", rep.Notes)
+	}
+}
+
+func TestPartitionHealsCutWhenCancelled(t *testing.T) {
+	c := fakeCutter{fakeCluster: newFakeCluster()}
+	opts := fastOptions(t)
+	opts.Downtime = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(400*time.Millisecond, cancel)
+	if _, err := Run(ctx, mustLookup(t, "partition-primary"), c, fakeTarget{c.fakeCluster}, opts); !errors.Is(err, context.Canceled) {
+		t.Errorf("err %v, want the cancellation", err)
+	}
+	if got, want := c.Actions(), []string{"cut replica2", "heal replica2"}; !slices.Equal(got, want) {
+		t.Errorf("actions %v, want %v: a cut node must not be left behind", got, want)
+	}
+}
+
 func TestPartitionThawsWhenCancelled(t *testing.T) {
 	c := newFakeCluster()
 	opts := fastOptions(t)

@@ -96,7 +96,7 @@ var catalogue = []Scenario{
 		// node dead and promote secondaries while the old primary still
 		// believes it leads, which is what the lease must make harmless.
 		Downtime: 15 * time.Second,
-		needs:    needFreezer,
+		needs:    needCutterOrFreezer,
 		event:    partitionPrimary,
 	},
 	{
@@ -163,9 +163,14 @@ func needLeaderFinder(c Cluster) error {
 	return nil
 }
 
-func needFreezer(c Cluster) error {
+func needCutterOrFreezer(c Cluster) error {
+	if nc, ok := c.(NetworkCutter); ok {
+		if _, err := nc.CutMethod(); err == nil {
+			return nil
+		}
+	}
 	if _, ok := c.(Freezer); !ok {
-		return fmt.Errorf("%w: %s cannot freeze a process", ErrUnsupported, c.Describe())
+		return fmt.Errorf("%w: %s can neither cut a node off the network nor freeze a process", ErrUnsupported, c.Describe())
 	}
 	return nil
 }
@@ -231,36 +236,59 @@ func killMetaLeader(ctx context.Context, e *Env) error {
 	return crashAndRestart(ctx, e, leader)
 }
 
-// partitionPrimary freezes the busiest primary's process for the downtime.
-// The process is thawed whatever happens, even when ctx ends: a frozen
-// server left behind would hang every later test of the cluster.
-func partitionPrimary(ctx context.Context, e *Env) (err error) {
+// partitionPrimary cuts the busiest primary off the network for the
+// downtime when the cluster can (NetworkCutter), else freezes its process
+// (Freezer). Either way the node is healed whatever happens, even when ctx
+// ends: a node left cut off or frozen would hang every later test of the
+// cluster.
+func partitionPrimary(ctx context.Context, e *Env) error {
 	node, err := victimReplica(ctx, e)
 	if err != nil {
 		return err
 	}
-	e.Note("the network cut is a freeze: %s is stopped with SIGSTOP and healed with SIGCONT. A replica "+
-		"server is known by the address it listens on, so no fault-injecting proxy can stand in front of it; a "+
-		"frozen process keeps its connections open and answers nothing, as behind a cut, but its own timers stop too", node)
+	var cutErr error
+	if nc, ok := e.Cluster.(NetworkCutter); ok {
+		how, err := nc.CutMethod()
+		if err == nil {
+			e.Note("the fault is a network cut: %s keeps running, its own timers included, while no packet "+
+				"reaches or leaves it (%s)", node, how)
+			return isolate(ctx, e, node, "cut", nc.Cut, nc.Heal)
+		}
+		cutErr = err
+	}
+	note := "the network cut is a freeze: %s is stopped with SIGSTOP and healed with SIGCONT. A replica " +
+		"server is known by the address it listens on, so no fault-injecting proxy can stand in front of it; a " +
+		"frozen process keeps its connections open and answers nothing, as behind a cut, but its own timers stop too"
+	if cutErr != nil {
+		e.Note(note+" (no real cut: %v)", node, cutErr)
+	} else {
+		e.Note(note, node)
+	}
 	f := e.Cluster.(Freezer)
-	if err := e.Step("freeze "+node, func() error { return f.Freeze(ctx, node) }); err != nil {
+	return isolate(ctx, e, node, "freeze", f.Freeze, f.Thaw)
+}
+
+// isolate applies fault (cut or freeze) to node, waits for the downtime
+// and heals it; the heal runs even when ctx ends or a step fails.
+func isolate(ctx context.Context, e *Env, node, verb string, fault, heal func(context.Context, string) error) (err error) {
+	if err := e.Step(verb+" "+node, func() error { return fault(ctx, node) }); err != nil {
 		return err
 	}
-	thawed := false
+	healed := false
 	defer func() {
-		if !thawed {
-			thawCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if !healed {
+			healCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
-			if terr := f.Thaw(thawCtx, node); terr != nil && err == nil {
-				err = fmt.Errorf("%w: thaw %s: %w", ErrEvent, node, terr)
+			if herr := heal(healCtx, node); herr != nil && err == nil {
+				err = fmt.Errorf("%w: heal %s: %w", ErrEvent, node, herr)
 			}
 		}
 	}()
 	if err := e.Step(fmt.Sprintf("%s cut off %s", node, e.Downtime), func() error { return e.Wait(ctx, e.Downtime) }); err != nil {
 		return err
 	}
-	thawed = true
-	return e.Step("heal "+node, func() error { return f.Thaw(ctx, node) })
+	healed = true
+	return e.Step("heal "+node, func() error { return heal(ctx, node) })
 }
 
 // tornLog crashes the busiest primary repeatedly while the load writes
