@@ -18,6 +18,16 @@ type Config struct {
 	// caller's context carries no deadline of its own. Default 5 s.
 	OperationTimeout time.Duration
 
+	// AttemptTimeout bounds the first attempt at a server; each further
+	// attempt at the same server without an answer gets twice as long. A
+	// primary cut off from the network answers nothing and keeps its
+	// connection open, so without this bound every operation would wait on
+	// it until its own deadline, and so would the next one; after it, the
+	// client asks the meta server for the primary again and retries (a
+	// write with the same request id, so that it applies at most once).
+	// Never beyond the operation's deadline. Default 1 s.
+	AttemptTimeout time.Duration
+
 	// DialTimeout bounds one connection attempt to a server, and how long New
 	// waits for the first meta server to accept a connection. Default 3 s.
 	DialTimeout time.Duration
@@ -38,6 +48,7 @@ type Config struct {
 // Defaults applied by New to zero Config fields.
 const (
 	DefaultOperationTimeout = 5 * time.Second
+	DefaultAttemptTimeout   = time.Second
 	DefaultDialTimeout      = 3 * time.Second
 )
 
@@ -64,7 +75,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		}
 	}
 	cfg.MetaServers = metas
-	if cfg.OperationTimeout < 0 || cfg.DialTimeout < 0 {
+	if cfg.OperationTimeout < 0 || cfg.DialTimeout < 0 || cfg.AttemptTimeout < 0 {
 		return cfg, fmt.Errorf("%w: negative timeout in Config", ErrInvalidArgument)
 	}
 	if cfg.OperationTimeout == 0 {
@@ -72,6 +83,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.AttemptTimeout == 0 {
+		cfg.AttemptTimeout = DefaultAttemptTimeout
 	}
 	var err error
 	if cfg.RoutingBackoff, err = cfg.RoutingBackoff.orDefault(defaultRoutingBackoff, "RoutingBackoff"); err != nil {

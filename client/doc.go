@@ -35,8 +35,12 @@
 // per table at a time, however many operations are waiting) and retries with
 // a short exponential backoff (Config.RoutingBackoff) until the operation's
 // deadline. A primary that is overloaded or short of replicas is retried with
-// Config.BusyBackoff, without asking the meta server. Callers never see these
-// transient errors unless the deadline passes first.
+// Config.BusyBackoff, without asking the meta server. A server that does
+// not answer within Config.AttemptTimeout (1 s, doubled for each further
+// attempt at the same server) may be cut off from the network and already
+// replaced, so the client asks the meta server again rather than waiting on
+// it until the deadline. Callers never see these transient errors unless
+// the deadline passes first.
 //
 // # Errors
 //

@@ -476,3 +476,47 @@ func TestLateReplyDropped(t *testing.T) {
 		t.Fatalf("%d streams: the late reply disturbed the stream", r.streams.Load())
 	}
 }
+
+// TestSilentPrimaryLeftAfterAttemptTimeout: a primary cut off from the
+// network answers nothing and keeps its stream open. Each attempt timeout
+// makes the client ask the meta server again; once it names the new
+// primary the write succeeds there, well inside its own deadline (which it
+// would otherwise spend waiting on the silent server), and is applied once.
+func TestSilentPrimaryLeftAfterAttemptTimeout(t *testing.T) {
+	fc := newFakeCluster(t, 1, 2)
+	fc.createTable("t", 1)
+	tbl := fc.open(fc.newClient(func(c *Config) { c.AttemptTimeout = 100 * time.Millisecond }), "t")
+	silent, next := fc.replicas[0], fc.replicas[1]
+	silent.setHook(func(*pb.ClientRequest) fault { return fault{delay: time.Hour} })
+	time.AfterFunc(300*time.Millisecond, func() { fc.movePrimary("t", 0, next.addr, answerNoHint, true) })
+
+	if err := tbl.Set(testCtx(t), b("h"), b("s"), b("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := silent.requests.Load(); got < 2 {
+		t.Fatalf("the silent primary got %d attempts, want at least 2 before the move", got)
+	}
+	if next.requests.Load() == 0 {
+		t.Fatal("the new primary was never asked")
+	}
+	if n := fc.applied("t", 0); n != 1 {
+		t.Fatalf("write applied %d times, want 1", n)
+	}
+}
+
+// TestSlowPrimaryWaitedFor: a primary slower than AttemptTimeout is not
+// given up on: each attempt at it waits twice as long as the one before.
+func TestSlowPrimaryWaitedFor(t *testing.T) {
+	fc := newFakeCluster(t, 1, 1)
+	fc.createTable("t", 1)
+	tbl := fc.open(fc.newClient(func(c *Config) { c.AttemptTimeout = 100 * time.Millisecond }), "t")
+	slow := fc.replicas[0]
+	slow.setHook(func(*pb.ClientRequest) fault { return fault{delay: 250 * time.Millisecond} })
+	if _, _, err := tbl.Get(testCtx(t), b("h"), b("s")); err != nil {
+		t.Fatal(err)
+	}
+	// 100 ms and 200 ms are too short; 400 ms is enough on a quiet machine.
+	if got := slow.requests.Load(); got < 3 {
+		t.Fatalf("%d attempts, want at least 3", got)
+	}
+}

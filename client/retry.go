@@ -77,6 +77,20 @@ type attempts struct {
 	immediate    int
 	routingWaits int
 	busyWaits    int
+	// silent counts the attempts in a row that silentAt did not answer
+	// within their attempt timeout.
+	silent   int
+	silentAt string
+}
+
+// attemptTimeout is the bound of the next attempt at addr: base, doubled
+// for every attempt in a row that addr left unanswered, so that a server
+// that is merely slow is eventually waited for.
+func (a *attempts) attemptTimeout(addr string, base time.Duration) time.Duration {
+	if addr != a.silentAt {
+		a.silent, a.silentAt = 0, addr
+	}
+	return base << min(a.silent, 16)
 }
 
 // giveUp ends an operation whose context ended (or whose next wait would
@@ -151,17 +165,23 @@ func (t *Table) invoke(ctx context.Context, op opKind, hash uint64, body *pb.Cli
 			r = rule{kind: ErrUnavailable, retry: retryRefresh, rejected: true}
 		} else {
 			var res callResult
+			limit := a.attemptTimeout(addr, cfg.AttemptTimeout)
+			attemptCtx, cancelAttempt := context.WithTimeout(ctx, limit)
 			if conn, terr := t.c.replica(addr); terr != nil {
 				res = callResult{err: terr, rule: terr.rule}
 			} else {
-				res = conn.roundTrip(ctx, &pb.ClientRequest{
+				res = conn.roundTrip(attemptCtx, &pb.ClientRequest{
 					Gpid:          &pb.Gpid{AppId: rt.appID, PartitionIndex: pidx},
 					PartitionHash: hash,
-					TimeoutMs:     remainingMillis(ctx),
-					RequestId:     rid,
-					Op:            body.Op,
+					// The server may work on until the operation's
+					// deadline: a retry of a write joins it there.
+					TimeoutMs: remainingMillis(ctx),
+					RequestId: rid,
+					Op:        body.Op,
 				})
 			}
+			attemptTimedOut := attemptCtx.Err() != nil
+			cancelAttempt()
 			switch {
 			case res.err == nil && res.resp.GetError().GetCode() == pb.ErrorCode_ERR_OK:
 				if op.hasResult != nil && !op.hasResult(res.resp) {
@@ -174,6 +194,13 @@ func (t *Table) invoke(ctx context.Context, op opKind, hash uint64, body *pb.Cli
 			case ctx.Err() != nil:
 				a.maybeApplied = a.maybeApplied || (op.write && res.sent)
 				return nil, a.giveUp(ctx)
+			case res.err != nil && attemptTimedOut:
+				// No answer in time: the server may be cut off and
+				// replaced. Ask the meta server; if it still names this
+				// server, the next attempt waits twice as long.
+				a.silent++
+				failure = fmt.Errorf("%w: %s did not answer within %v", ErrUnavailable, addr, limit)
+				r = rule{kind: ErrUnavailable, retry: retryRefresh}
 			default:
 				failure, r = res.err, res.rule
 			}
