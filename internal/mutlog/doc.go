@@ -84,10 +84,12 @@
 //     disk read as zeros too: if only zeros follow the frames before them,
 //     the batch is cut the same way; it was never acknowledged.
 //   - Open cuts off a torn batch at the end of the last segment: it keeps the
-//     frames before the first damaged one and rewrites the segment without
-//     the rest, zeros after it included (via a temporary file and an atomic
-//     rename). A last segment whose header is torn is removed; it cannot hold
-//     records. Recovery() reports what was cut.
+//     frames before the first damaged one and truncates the segment there,
+//     zeros after it included, in place and durably (a crash before the
+//     truncation is synced leaves the tail for the next Open to cut again;
+//     on a file system that cannot truncate, via a temporary file and an
+//     atomic rename). A last segment whose header is torn is removed; it
+//     cannot hold records. Recovery() reports what was cut.
 //   - Damage anywhere else is corruption and Open fails with ErrCorrupt
 //     instead of dropping data: a damaged frame or header in any segment
 //     but the last (zeros after its last frame included), a missing

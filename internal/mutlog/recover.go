@@ -201,10 +201,7 @@ func (l *Log) tail(s *segment, r *segmentReader, bad int64, cause error) error {
 		return syncDir(l.fs, l.dir)
 	}
 	l.opts.Logf("mutlog: %s: cutting torn tail at offset %d (%d bytes): %v", s.path, bad, r.size-bad, cause)
-	if err := l.rewrite(s, bad); err != nil {
-		return err
-	}
-	return l.keepReopened(s)
+	return l.cutTail(s, bad)
 }
 
 // cutZeroTail cuts the zeros from offset at to the end of the last segment
@@ -214,6 +211,14 @@ func (l *Log) tail(s *segment, r *segmentReader, bad int64, cause error) error {
 func (l *Log) cutZeroTail(s *segment, r *segmentReader, at int64) error {
 	l.recovery.ZeroTailBytes = r.size - at
 	l.opts.Logf("mutlog: %s: cutting %d bytes of unused preallocated zeros at offset %d", s.path, r.size-at, at)
+	return l.cutTail(s, at)
+}
+
+// cutTail shortens the last segment s to at bytes, durably, in place where
+// the file system allows (a crash before the sync leaves the tail, which
+// the next Open cuts again), and keeps it in the log. No copy: a restart
+// after a crash costs the same whatever the segment's size.
+func (l *Log) cutTail(s *segment, at int64) error {
 	f, err := l.fs.OpenReadWrite(s.path, vfs.WriteCategoryUnspecified)
 	if err != nil {
 		return fmt.Errorf("mutlog: open %s for writing: %w", s.path, err)
@@ -325,7 +330,8 @@ func (l *Log) cut(s *segment, f vfs.File, size int64, sync bool) error {
 // rewrite cuts segment s to its first size bytes by copying them to a
 // temporary file that atomically replaces the segment; a crash in between
 // leaves the original, and the temporary is removed by the next Open. It
-// works on any vfs.FS; Open cuts a torn tail with it.
+// works on any vfs.FS: cut falls back to it where files cannot be
+// truncated in place.
 func (l *Log) rewrite(s *segment, size int64) error {
 	tmp := s.path + tmpSuffix
 	dst, err := createFile(l.fs, tmp)

@@ -470,15 +470,28 @@ func TestZeroTailCutInPlace(t *testing.T) {
 	torn := readFile(t, vfs.Default, seg)
 	torn = append(torn[:len(torn)-5], make([]byte, 50_000)...)
 	writeFile(t, vfs.Default, seg, torn)
+	before, err = os.Stat(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	l, err = Open(vfs.Default, dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	assertRecords(t, replayAll(t, l, 0), want)
-	if info := l.Recovery(); info.TornSegment != seg || info.TornBytes != int64(len(torn))-info.TornOffset || info.ZeroTailBytes != 0 {
+	info := l.Recovery()
+	if info.TornSegment != seg || info.TornBytes != int64(len(torn))-info.TornOffset || info.ZeroTailBytes != 0 {
 		t.Fatalf("recovery info %+v", info)
 	}
 	mustClose(t, l)
+	// The torn batch too is cut in place, not copied.
+	after, err = os.Stat(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) || after.Size() != info.TornOffset {
+		t.Fatalf("torn segment is %d bytes (same file: %v), want %d in place", after.Size(), os.SameFile(before, after), info.TornOffset)
+	}
 }
 
 // TestCrashAtEveryStep crashes the file system just before each write, sync,
