@@ -495,11 +495,7 @@ func (c *Cluster) Status() ([]ProcessStatus, error) {
 // StartNode starts one process if it does not run and waits until it
 // serves: a replica server until the meta leader lists it as alive.
 func (c *Cluster) StartNode(ctx context.Context, node string) error {
-	st, err := c.state()
-	if err != nil {
-		return err
-	}
-	p, err := st.find(node)
+	st, p, err := c.lookup(node)
 	if err != nil {
 		return err
 	}
@@ -635,11 +631,7 @@ func (c *Cluster) Heal(node string) error {
 }
 
 func (c *Cluster) setLink(node, state string) error {
-	st, err := c.state()
-	if err != nil {
-		return err
-	}
-	p, err := st.find(node)
+	st, p, err := c.lookup(node)
 	if err != nil {
 		return err
 	}
@@ -724,14 +716,23 @@ func (c *Cluster) ensureRunning(name string) (bool, error) {
 	return started, err
 }
 
+// lookup reads the state file and finds the named process in it.
+func (c *Cluster) lookup(node string) (*State, *Process, error) {
+	st, err := c.state()
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := st.find(node)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, p, nil
+}
+
 // terminate sends sig to the named process and waits until it is gone;
 // after SIGTERM it escalates to SIGKILL when the stop timeout passes.
 func (c *Cluster) terminate(node string, sig syscall.Signal) error {
-	st, err := c.state()
-	if err != nil {
-		return err
-	}
-	p, err := st.find(node)
+	_, p, err := c.lookup(node)
 	if err != nil {
 		return err
 	}
@@ -803,11 +804,7 @@ func (c *Cluster) reap(pid int) {
 // exitedErr returns ErrExited, with the tail of the process's log, when the
 // named process is not running.
 func (c *Cluster) exitedErr(name string) error {
-	st, err := c.state()
-	if err != nil {
-		return err
-	}
-	p, err := st.find(name)
+	_, p, err := c.lookup(name)
 	if err != nil {
 		return err
 	}
