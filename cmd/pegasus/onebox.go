@@ -94,9 +94,9 @@ Nodes are named etcd, meta1.., replica1.., collector, or given by address.`,
 				return err
 			}
 			if asJSON {
-				return onebox.WriteStatusJSON(cmd.OutOrStdout(), procs)
+				return onebox.WriteStatusJSON(cmd.OutOrStdout(), c.Network(), procs)
 			}
-			return onebox.WriteStatusTable(cmd.OutOrStdout(), procs)
+			return onebox.WriteStatusTable(cmd.OutOrStdout(), c.Network(), procs)
 		},
 	}
 	status.Flags().BoolVar(&asJSON, "json", false, "print JSON")

@@ -9,6 +9,9 @@ import (
 
 // StatusJSON is the document `pegasus onebox status --json` prints.
 type StatusJSON struct {
+	// Network is the onebox's network mode: NetworkLoopback or
+	// NetworkNetNS.
+	Network   string        `json:"network"`
 	Processes []ProcessJSON `json:"processes"`
 }
 
@@ -25,9 +28,10 @@ type ProcessJSON struct {
 	LogFile        string `json:"log_file"`
 }
 
-// WriteStatusJSON writes procs as indented StatusJSON.
-func WriteStatusJSON(w io.Writer, procs []ProcessStatus) error {
-	out := StatusJSON{Processes: make([]ProcessJSON, len(procs))}
+// WriteStatusJSON writes the onebox's network mode and procs as indented
+// StatusJSON.
+func WriteStatusJSON(w io.Writer, network string, procs []ProcessStatus) error {
+	out := StatusJSON{Network: network, Processes: make([]ProcessJSON, len(procs))}
 	for i, p := range procs {
 		out.Processes[i] = ProcessJSON{
 			Name: p.Name, Role: string(p.Role), Address: p.Address, HTTPAddress: p.HTTPAddress,
@@ -40,8 +44,12 @@ func WriteStatusJSON(w io.Writer, procs []ProcessStatus) error {
 }
 
 // WriteStatusTable writes procs as aligned columns, with Pegasus' ALIVE
-// and UNALIVE for the status.
-func WriteStatusTable(w io.Writer, procs []ProcessStatus) error {
+// and UNALIVE for the status, after a line naming the network mode when it
+// is not the default loopback.
+func WriteStatusTable(w io.Writer, network string, procs []ProcessStatus) error {
+	if network == NetworkNetNS {
+		fmt.Fprintln(w, "network: netns (every replica server in its own network namespace; `pegasus bench scenario partition-primary --network netns` cuts one off)")
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "name\trole\taddress\thttp_address\tpegasus_address\tpid\tstatus")
 	for _, p := range procs {

@@ -258,6 +258,9 @@ func TestCLIOnExistingOnebox(t *testing.T) {
 		if err := json.Unmarshal([]byte(run("status", "--json")), &doc); err != nil {
 			t.Fatal(err)
 		}
+		if doc.Network != NetworkLoopback {
+			t.Fatalf("status --json: network %q, want %q", doc.Network, NetworkLoopback)
+		}
 		out := make(map[string]ProcessJSON)
 		for _, p := range doc.Processes {
 			out[p.Name] = p
