@@ -70,6 +70,9 @@ func (c *Controller) Beacon(b Beacon) BeaconReply {
 		return reply
 	}
 	ack := c.fd.Beacon(now, decide.Beacon{Node: b.Node, Protocol: proto, StartTime: b.StartTime, Replicas: b.Replicas})
+	if ack.Restarted && c.term != nil {
+		c.wakeRound()
+	}
 	if !ack.Allowed {
 		reply.Err = ack.Reason
 		c.logRefusalLocked(b.Node, info, reply.Err)

@@ -92,6 +92,8 @@ type Controller struct {
 	// planner and lastPlan exist while leading.
 	planner  *decide.Planner
 	lastPlan planSummary
+	// wake asks the leader's loop for a round now (see Wake).
+	wake chan struct{}
 }
 
 type term struct {
@@ -153,7 +155,20 @@ func NewController(cfg ControllerConfig, clock Clock, admin ReplicaAdmin, log *s
 		pushes:  newPushQueue(admin, cfg.PushTimeout, log),
 		fd:      fd,
 		senders: make(map[string]*senderInfo),
+		wake:    make(chan struct{}, 1),
 	}, nil
+}
+
+// Wake delivers a value when something happened that the next planning
+// round should not wait for: a beacon from a restarted node, whose old
+// roles can move at once. The leader's loop runs a Round on it.
+func (c *Controller) Wake() <-chan struct{} { return c.wake }
+
+func (c *Controller) wakeRound() {
+	select {
+	case c.wake <- struct{}{}:
+	default: // a round is already asked for
+	}
 }
 
 // Self returns this meta server's address.

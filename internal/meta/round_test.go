@@ -89,9 +89,20 @@ func TestRestartedNodeIsReadded(t *testing.T) {
 	for _, r := range n.reps {
 		r.inactive = true
 	}
+	select {
+	case <-s.ctl.Wake():
+	default:
+	}
 	r := s.beacon(s.ctl, node)
 	if r.Lease != 0 || !r.Allowed || wireCode(r.Err).String() != "ERR_INACTIVE_STATE" {
 		t.Fatalf("restarted node: %+v, want allowed, fenced, no lease", r)
+	}
+	// The leader is asked for a round now: the old process's roles can
+	// move without waiting for the next tick.
+	select {
+	case <-s.ctl.Wake():
+	default:
+		t.Fatal("a restarted node's beacon did not wake the leader's loop")
 	}
 	s.steps(6)
 	s.checkHealthy("t")

@@ -251,7 +251,8 @@ func (s *Server) connectEtcd() error {
 }
 
 // lead runs one leadership term: load, then a planning round every
-// lb_interval_ms until the term ends.
+// lb_interval_ms, and at once when the controller asks (Wake), until the
+// term ends.
 func (s *Server) lead(ctx context.Context, fence Fence) {
 	tctx, err := s.ctl.BecomeLeader(ctx, NewEtcdStore(s.cli, s.cfg.ClusterName, fence))
 	if err != nil {
@@ -266,9 +267,10 @@ func (s *Server) lead(ctx context.Context, fence Fence) {
 		case <-tctx.Done():
 			return
 		case <-tick.C:
-			if _, err := s.ctl.Round(tctx); err != nil && !errors.Is(err, ErrNotLeader) {
-				s.log.Warn("planning round", "err", err)
-			}
+		case <-s.ctl.Wake():
+		}
+		if _, err := s.ctl.Round(tctx); err != nil && !errors.Is(err, ErrNotLeader) && tctx.Err() == nil {
+			s.log.Warn("planning round", "err", err)
 		}
 	}
 }

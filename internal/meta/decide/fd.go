@@ -105,6 +105,11 @@ type BeaconAck struct {
 	// clock; zero when none is granted. The replica server computes its own
 	// lease from its send time, which ends earlier.
 	LeaseExpiry time.Time
+	// Restarted reports that the beacon came from a new process of a known
+	// node: the old process is gone, so the roles it held can move now,
+	// without waiting for its lease or the grace. The leader should plan
+	// at once rather than at its next round.
+	Restarted bool
 }
 
 // NodeEventKind is what happened to a node.
@@ -323,6 +328,7 @@ func (fd *FailureDetector) Beacon(now time.Time, b Beacon) BeaconAck {
 			rec.UnstableRestarts = 0
 		}
 		rec.restartSeen = true
+		ack.Restarted = true
 		// Fence even if the node turns out to hold no roles: the planner
 		// lifts the fence before its Check in that case, so no death is
 		// ever reported for a node that had nothing to lose.

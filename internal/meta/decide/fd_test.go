@@ -148,8 +148,11 @@ func TestFDRestartFence(t *testing.T) {
 	fd.Check(t0)
 	restart := t0.Add(30 * time.Minute)
 	now := t0.Add(2 * time.Second)
+	if ack := fd.Beacon(t0.Add(time.Second), beacon("n1", t0)); ack.Restarted {
+		t.Fatalf("a beacon of the same process reported as a restart: %+v", ack)
+	}
 	ack := fd.Beacon(now, beacon("n1", restart))
-	if !ack.Allowed || !ack.LeaseExpiry.IsZero() || !errors.Is(ack.Reason, ErrNodeFenced) {
+	if !ack.Allowed || !ack.LeaseExpiry.IsZero() || !errors.Is(ack.Reason, ErrNodeFenced) || !ack.Restarted {
 		t.Fatalf("ack after restart %+v", ack)
 	}
 	ev := fd.Check(now)
