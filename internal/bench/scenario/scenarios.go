@@ -256,9 +256,9 @@ func partitionPrimary(ctx context.Context, e *Env) error {
 		}
 		cutErr = err
 	}
-	note := "the network cut is a freeze: %s is stopped with SIGSTOP and healed with SIGCONT. A replica " +
-		"server is known by the address it listens on, so no fault-injecting proxy can stand in front of it; a " +
-		"frozen process keeps its connections open and answers nothing, as behind a cut, but its own timers stop too"
+	note := "the network cut is a freeze: %s is stopped with SIGSTOP and healed with SIGCONT (a onebox on " +
+		"loopback cannot cut one server off; `--network netns` can). A frozen process keeps its connections " +
+		"open and answers nothing, as behind a cut, but its own timers stop too"
 	if cutErr != nil {
 		e.Note(note+" (no real cut: %v)", node, cutErr)
 	} else {
