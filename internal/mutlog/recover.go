@@ -230,17 +230,12 @@ func (l *Log) cutTail(s *segment, at int64) error {
 	if err != nil {
 		return err
 	}
-	return l.keepReopened(s)
-}
-
-// keepReopened adds segment s, which tail has just shortened, to the log
-// under a new read handle: rewrite replaces the file s.file reads.
-func (l *Log) keepReopened(s *segment) error {
-	f, err := l.fs.Open(s.path)
+	// A new read handle: on the copy fallback (rewrite) s.file still reads
+	// the replaced file. recoverSegment's deferred unref closes the old one.
+	f, err = l.fs.Open(s.path)
 	if err != nil {
 		return fmt.Errorf("mutlog: open %s: %w", s.path, err)
 	}
-	// recoverSegment's deferred unref closes the handle to the old file.
 	kept := newSegment(s.seq, s.path, f)
 	kept.sealed, kept.records, kept.minDecree, kept.maxDecree = true, s.records, s.minDecree, s.maxDecree
 	l.segments = append(l.segments, kept)
