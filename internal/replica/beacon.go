@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
@@ -68,30 +69,56 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 		s.meta.setLeader(leader)
 	}
 	if resp.GetAllowed() {
-		lease := s.cfg.Lease()
-		if ms := resp.GetLeaseMs(); ms > 0 {
-			lease = min(lease, time.Duration(ms)*time.Millisecond)
-		}
-		s.extendLease(sent.Add(lease))
+		s.lease.Extend(sent, GrantedLease(s.cfg.Lease(), resp.GetLeaseMs()))
 	} else {
 		s.log.Warn("meta server refuses this server's beacons; not serving")
 	}
 	s.applyMetaState(resp.GetTables(), resp.GetConfigs(), resp.GetRemove())
 }
 
-// extendLease moves the lease end to until if that is later.
-func (s *Server) extendLease(until time.Time) {
-	n := until.UnixNano()
+// Lease is a replica server's permission to serve clients, extended by
+// every accepted beacon. It is safe for concurrent use. The replica server
+// and the whole-system simulation (internal/sim) keep their leases with it,
+// so the simulation tests these rules, including which clock they read.
+type Lease struct {
+	// end is the end of the lease in Unix nanoseconds.
+	end atomic.Int64
+}
+
+// GrantedLease is the lease one accepted beacon grants: the configured
+// fd_lease_seconds, capped by what the meta server granted (grantedMs, 0 if
+// it said nothing).
+func GrantedLease(configured time.Duration, grantedMs int64) time.Duration {
+	if grantedMs > 0 {
+		return min(configured, time.Duration(grantedMs)*time.Millisecond)
+	}
+	return configured
+}
+
+// Extend moves the lease end to sent+granted if that is later. sent is when
+// the accepted beacon was sent (see the top of this file).
+func (l *Lease) Extend(sent time.Time, granted time.Duration) {
+	n := sent.Add(granted).UnixNano()
 	for {
-		cur := s.lease.Load()
-		if n <= cur || s.lease.CompareAndSwap(cur, n) {
+		cur := l.end.Load()
+		if n <= cur || l.end.CompareAndSwap(cur, n) {
 			return
 		}
 	}
 }
 
+// Valid reports whether the lease holds at now.
+func (l *Lease) Valid(now time.Time) bool { return now.UnixNano() < l.end.Load() }
+
+// End returns when the lease ends, for display; false if it was never
+// granted.
+func (l *Lease) End() (time.Time, bool) {
+	n := l.end.Load()
+	return time.Unix(0, n), n > 0
+}
+
 // leaseValid reports whether the server may serve at now.
-func (s *Server) leaseValid(now time.Time) bool { return now.UnixNano() < s.lease.Load() }
+func (s *Server) leaseValid(now time.Time) bool { return s.lease.Valid(now) }
 
 // reports describes every open replica.
 func (s *Server) reports() []*pb.ReplicaReport {

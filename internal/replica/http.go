@@ -50,8 +50,8 @@ func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
 		LeaseValid:      s.leaseValid(time.Now()),
 		Replicas:        []replicaProgress{},
 	}
-	if n := s.lease.Load(); n > 0 {
-		page.LeaseExpires = time.Unix(0, n).UTC()
+	if end, ok := s.lease.End(); ok {
+		page.LeaseExpires = end.UTC()
 	}
 	for _, p := range s.partitionList() {
 		page.Replicas = append(page.Replicas, p.progress())

@@ -85,8 +85,8 @@ type Server struct {
 	tables       map[int32]*pb.TableInfo
 	closed       bool
 
-	// lease is the end of the lease in Unix nanoseconds (see beacon.go).
-	lease     atomic.Int64
+	// lease is extended by accepted beacons (see beacon.go).
+	lease     Lease
 	tempSeq   atomic.Uint64
 	openSlots chan struct{}
 
