@@ -1,7 +1,9 @@
 package replica
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"time"
@@ -73,9 +75,7 @@ func (s *Server) applyConfig(pc *pb.PartitionConfiguration) {
 		s.mu.Unlock()
 		return
 	}
-	named := pc.GetPrimary() == string(s.node) || slices.Contains(pc.GetSecondaries(), string(s.node)) ||
-		slices.Contains(pc.GetLearners(), string(s.node))
-	if !named || s.closed {
+	if !ConfigNames(s.node, u.config, u.learners) || s.closed {
 		s.mu.Unlock()
 		return
 	}
@@ -89,6 +89,62 @@ func (s *Server) applyConfig(pc *pb.PartitionConfiguration) {
 	s.opening[g] = op
 	s.mu.Unlock()
 	go s.openAndRegister(info, true, op)
+}
+
+// ConfigNames reports whether a configuration gives node a role: primary,
+// secondary or learner. A configuration naming this server for a partition
+// it does not hold makes it open (and create) that replica.
+func ConfigNames(node pacifica.NodeID, cfg pacifica.Configuration, learners []pacifica.NodeID) bool {
+	return cfg.HasMember(node) || slices.Contains(learners, node)
+}
+
+// ApplyConfig hands a configuration of the meta server to a replica's core
+// and, when the core is then the primary of that ballot, brings the core's
+// learners in line with the configuration's: AddLearner for each one not in
+// teaching (the learners handed to AddLearner since the replica last became
+// primary, so that a repeated configuration does not restart learning), and
+// RemoveLearner for each one the configuration dropped (given up on, or
+// removed by the meta server), so that a later add starts afresh. teaching
+// is updated in place. A configuration of an older ballot is ignored; any
+// other refusal is logged and returned. The partition driver and the
+// whole-system simulation (internal/sim) both apply configurations through
+// it.
+func ApplyConfig(core *pacifica.Replica, teaching map[pacifica.NodeID]bool, cfg pacifica.Configuration,
+	learners []pacifica.NodeID, log *slog.Logger) error {
+	err := core.UpdateConfig(cfg)
+	switch {
+	case err == nil:
+	case errors.Is(err, pacifica.ErrStaleBallot):
+		return nil
+	default:
+		log.Warn("configuration refused", "ballot", cfg.Ballot, "primary", cfg.Primary, "err", err)
+		return err
+	}
+	if core.Status() != pacifica.StatusPrimary || core.Ballot() != cfg.Ballot {
+		clear(teaching)
+		return nil
+	}
+	named := make(map[pacifica.NodeID]bool, len(learners))
+	for _, l := range learners {
+		named[l] = true
+		if teaching[l] {
+			continue
+		}
+		err := core.AddLearner(l, cfg.Ballot)
+		if err != nil && !errors.Is(err, pacifica.ErrAlreadyMember) {
+			log.Warn("add learner refused", "learner", l, "err", err)
+			continue
+		}
+		teaching[l] = true
+		log.Info("learner added", "learner", l, "ballot", cfg.Ballot)
+	}
+	for l := range teaching {
+		if !named[l] {
+			core.RemoveLearner(l)
+			delete(teaching, l)
+		}
+	}
+	return nil
 }
 
 // newReplicaInfoLocked describes a replica to create from the table's shape.

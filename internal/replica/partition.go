@@ -247,47 +247,13 @@ func (p *partition) propose(w *pendingWrite) {
 }
 
 // updateConfig applies a configuration from the meta server and, on the
-// primary, starts teaching the learners it names.
+// primary, starts teaching the learners it names (ApplyConfig).
 func (p *partition) updateConfig(u *configUpdate) {
 	if p.failure != nil {
 		return
 	}
-	err := p.core.UpdateConfig(u.config)
-	switch {
-	case err == nil:
-	case errors.Is(err, pacifica.ErrStaleBallot):
-		return
-	default:
-		p.log.Warn("configuration refused", "ballot", u.config.Ballot, "primary", u.config.Primary, "err", err)
+	if err := ApplyConfig(p.core, p.learners, u.config, u.learners, p.log); err != nil {
 		p.checkCore()
-		return
-	}
-	if p.core.Status() != pacifica.StatusPrimary || p.core.Ballot() != u.config.Ballot {
-		clear(p.learners)
-		return
-	}
-	named := make(map[pacifica.NodeID]bool, len(u.learners))
-	for _, l := range u.learners {
-		named[l] = true
-		if p.learners[l] {
-			continue
-		}
-		err := p.core.AddLearner(l, u.config.Ballot)
-		if err != nil && !errors.Is(err, pacifica.ErrAlreadyMember) {
-			p.log.Warn("add learner refused", "learner", l, "err", err)
-			continue
-		}
-		p.learners[l] = true
-		p.log.Info("learner added", "learner", l, "ballot", u.config.Ballot)
-	}
-	for l := range p.learners {
-		if !named[l] {
-			// Taken off the learners (given up on, or removed by the
-			// meta server): stop teaching it, so that a later add starts
-			// afresh.
-			p.core.RemoveLearner(l)
-			delete(p.learners, l)
-		}
 	}
 }
 
