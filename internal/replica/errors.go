@@ -57,6 +57,10 @@ var (
 	ErrDataDirLost = errors.New("replica: data_dir removed while the server runs")
 )
 
+// WireError is wireError for the whole-system simulation (internal/sim),
+// whose replica servers answer clients with the server's error codes.
+func WireError(err error) *pb.Error { return wireError(err) }
+
 // wireError maps an error to its wire form. It is the only place where
 // errors get a wire code; nil maps to nil.
 func wireError(err error) *pb.Error {

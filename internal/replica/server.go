@@ -591,23 +591,32 @@ func (s *Server) logOptions(g gpid) mutlog.Options {
 
 // coreConfig derives the replication core's tuning from the configuration.
 func (s *Server) coreConfig(info replicaInfo) pacifica.Config {
+	c := CoreConfig(s.cfg, s.opts.TickInterval, s.node, info.MaxReplicaCount)
+	if s.opts.CoreConfig != nil {
+		s.opts.CoreConfig(&c)
+	}
+	return c
+}
+
+// CoreConfig derives the replication core's tuning of a replica of a table
+// with maxReplicas replicas from a replica server's configuration, for a
+// core ticked every tick. The whole-system simulation derives its cores'
+// tuning with it too.
+func CoreConfig(cfg config.Replica, tick time.Duration, node pacifica.NodeID, maxReplicas int32) pacifica.Config {
 	ticks := func(ms int) int {
-		return max(1, int(time.Duration(ms)*time.Millisecond/s.opts.TickInterval))
+		return max(1, int(time.Duration(ms)*time.Millisecond/tick))
 	}
 	c := pacifica.Config{
-		ID:                  s.node,
-		MaxInflight:         s.cfg.MaxInflightMutations,
-		MinReplicaCount:     max(1, min(s.cfg.Mutation2PCMinReplicaCount, int(info.MaxReplicaCount))),
-		CacheBytes:          s.cfg.MutationCacheMB << 20,
-		DedupEntries:        max(16384, s.cfg.MaxInflightMutations),
-		GroupCheckTicks:     ticks(s.cfg.GroupCheckIntervalMs),
-		PrepareTimeoutTicks: max(2, ticks(s.cfg.PrepareTimeoutMsForSecondaries)),
+		ID:                  node,
+		MaxInflight:         cfg.MaxInflightMutations,
+		MinReplicaCount:     max(1, min(cfg.Mutation2PCMinReplicaCount, int(maxReplicas))),
+		CacheBytes:          cfg.MutationCacheMB << 20,
+		DedupEntries:        max(16384, cfg.MaxInflightMutations),
+		GroupCheckTicks:     ticks(cfg.GroupCheckIntervalMs),
+		PrepareTimeoutTicks: max(2, ticks(cfg.PrepareTimeoutMsForSecondaries)),
 	}
 	// Retransmit well within the timeout, so a lost prepare costs a retry,
 	// not a member.
 	c.PrepareRetryTicks = min(5, max(1, c.PrepareTimeoutTicks/3))
-	if s.opts.CoreConfig != nil {
-		s.opts.CoreConfig(&c)
-	}
 	return c
 }
