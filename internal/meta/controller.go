@@ -32,6 +32,14 @@ type ControllerConfig struct {
 	// Metrics holds the series the controller updates (metrics.go).
 	// Default: a registry of its own.
 	Metrics *metrics.Meta
+	// PushSink, when set, takes the place of the background push queue:
+	// every configuration push is handed to it at once, on the calling
+	// goroutine and under the controller's lock, in the order the changes
+	// were applied; admin is then not used for them. The whole-system
+	// simulation (internal/sim) delivers pushes through its simulated
+	// network this way, deterministically. It must not call back into the
+	// controller.
+	PushSink func(node string, configs []decide.PartitionConfig, tables []Table)
 }
 
 func (cfg *ControllerConfig) setDefaults() error {
@@ -152,7 +160,7 @@ func NewController(cfg ControllerConfig, clock Clock, admin ReplicaAdmin, log *s
 		clock:   clock,
 		log:     log,
 		admin:   admin,
-		pushes:  newPushQueue(admin, cfg.PushTimeout, log),
+		pushes:  newPushQueue(admin, cfg.PushTimeout, log, cfg.PushSink),
 		fd:      fd,
 		senders: make(map[string]*senderInfo),
 		wake:    make(chan struct{}, 1),

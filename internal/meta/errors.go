@@ -140,6 +140,11 @@ func wireCode(err error) pb.ErrorCode {
 	return pb.ErrorCode_ERR_UNKNOWN
 }
 
+// WireError is wireError for the whole-system simulation (internal/sim),
+// whose replica servers read the controller's answers by their wire codes
+// as the real ones do.
+func WireError(err error) *pb.Error { return wireError(err) }
+
 // wireError turns err into the Error field of a response; nil for nil. A
 // not-leader error carries the leader in Error.primary.
 func wireError(err error) *pb.Error {

@@ -97,6 +97,9 @@ type pushQueue struct {
 	admin   ReplicaAdmin
 	timeout time.Duration
 	log     *slog.Logger
+	// sink, when set, receives every push synchronously instead
+	// (ControllerConfig.PushSink).
+	sink func(node string, configs []decide.PartitionConfig, tables []Table)
 
 	mu     sync.Mutex
 	idle   *sync.Cond
@@ -111,8 +114,9 @@ type pendingPush struct {
 	running bool
 }
 
-func newPushQueue(admin ReplicaAdmin, timeout time.Duration, log *slog.Logger) *pushQueue {
-	q := &pushQueue{admin: admin, timeout: timeout, log: log, nodes: make(map[string]*pendingPush)}
+func newPushQueue(admin ReplicaAdmin, timeout time.Duration, log *slog.Logger,
+	sink func(string, []decide.PartitionConfig, []Table)) *pushQueue {
+	q := &pushQueue{admin: admin, timeout: timeout, log: log, sink: sink, nodes: make(map[string]*pendingPush)}
 	q.idle = sync.NewCond(&q.mu)
 	return q
 }
@@ -121,6 +125,10 @@ func newPushQueue(admin ReplicaAdmin, timeout time.Duration, log *slog.Logger) *
 // configs must not be modified afterwards.
 func (q *pushQueue) enqueue(node string, configs []decide.PartitionConfig, tables []Table) {
 	if node == "" || (len(configs) == 0 && len(tables) == 0) {
+		return
+	}
+	if q.sink != nil {
+		q.sink(node, configs, tables)
 		return
 	}
 	q.mu.Lock()
