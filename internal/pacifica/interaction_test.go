@@ -34,6 +34,7 @@ import (
 //	tick [n=N] [1 2 ...]                 advance the nodes' clocks
 //	crash 2 / restart 2                  lose / recover everything but the disk
 //	gc-log 1 [to=D]                      drop node 1's log up to D (default: all applied)
+//	report [1 2 ...]                     what the nodes report to the meta server
 //	status                               every node's state
 //	log 2                                node 2's durable log and storage
 //	check-invariants [applied]           acknowledged writes held (and applied) by every member
@@ -279,6 +280,20 @@ func runCommand(t *testing.T, cp **cluster, d *datadriven.TestData, out *strings
 			intArg(t, d, "to", &to)
 			c.nodes[id].disk.gc(Decree(to))
 			fmt.Fprintf(out, "%s: log starts at %d\n", id, c.nodes[id].disk.logFirst)
+		}
+		return nil
+
+	case "report":
+		// What each node tells the meta server about the partition in its
+		// beacons: the input of recovery when every member was dropped.
+		for _, id := range c.selectNodes(d) {
+			if !c.alive(id) {
+				fmt.Fprintf(out, "%s down\n", id)
+				continue
+			}
+			r := c.nodes[id].r
+			fmt.Fprintf(out, "%s: ballot=%d prepared=%d committed=%d (disk ballot %d)\n", id, r.Ballot(),
+				r.PreparedDecree(), r.CommittedDecree(), c.nodes[id].disk.ballot)
 		}
 		return nil
 
