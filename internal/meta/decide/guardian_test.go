@@ -103,6 +103,28 @@ func TestGuardianRound(t *testing.T) {
 			want:    "1.0@8 ASSIGN_PRIMARY(n2,n2)\n",
 		},
 		{
+			// Issue 14's staggered outage: n1 left first, n2 then committed
+			// alone and died. n1 came back first and was pushed the current
+			// configuration, whose ballot it took although no member: its
+			// ballot says nothing about the writes it holds.
+			name:    "staggered outage: a node dropped earlier reporting a higher ballot does not win",
+			configs: []string{"1.0 b=3 p=- d=n1,n2"},
+			alive:   []string{"n1", "n2"},
+			reports: []report{{"n1", Gpid{1, 0}, 0, 1}, {"n2", Gpid{1, 0}, 2, 2}},
+			ballots: map[string]int64{"n1": 3, "n2": 2},
+			want:    "1.0@3 ASSIGN_PRIMARY(n2,n2)\n",
+		},
+		{
+			// The 3-replica variant: both secondaries removed in turn, the
+			// primary n3 committed alone, then died.
+			name:    "staggered outage, 3 replicas: the last member wins over returning secondaries",
+			configs: []string{"1.0 b=4 p=- d=n1,n2,n3"},
+			alive:   []string{"n1", "n2", "n3"},
+			reports: []report{{"n1", Gpid{1, 0}, 0, 1}, {"n2", Gpid{1, 0}, 1, 2}, {"n3", Gpid{1, 0}, 3, 3}},
+			ballots: map[string]int64{"n1": 4, "n2": 4, "n3": 3},
+			want:    "1.0@4 ASSIGN_PRIMARY(n3,n3)\n",
+		},
+		{
 			name:    "both last dropped nodes back, all equal: the last dropped",
 			configs: []string{"1.0 b=8 p=- d=n1,n2"},
 			alive:   []string{"n1", "n2"},
