@@ -62,8 +62,10 @@ func reportFromPB(r *pb.ReplicaReport) decide.ReplicaReport {
 		Gpid:                gpidFromPB(r.GetGpid()),
 		Status:              decide.PartitionStatus(r.GetStatus()),
 		Ballot:              r.GetBallot(),
+		MemberBallot:        r.GetMemberBallot(),
 		LastCommittedDecree: r.GetLastCommittedDecree(),
 		LastPreparedDecree:  r.GetLastPreparedDecree(),
 		LastDurableDecree:   r.GetLastDurableDecree(),
+		Incarnation:         r.GetIncarnation(),
 	}
 }

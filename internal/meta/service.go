@@ -48,7 +48,8 @@ func (s *metaService) Beacon(ctx context.Context, req *pb.BeaconRequest) (*pb.Be
 	for _, c := range r.Configs {
 		resp.Configs = append(resp.Configs, configToPB(c))
 	}
-	for _, g := range r.Remove {
+	for i, g := range r.Remove {
+		resp.Removals = append(resp.Removals, &pb.ReplicaRemoval{Gpid: gpidToPB(g), Ballot: r.RemoveBallots[i]})
 		resp.Remove = append(resp.Remove, gpidToPB(g))
 	}
 	for _, t := range r.Tables {
@@ -66,6 +67,7 @@ func (s *metaService) ProposeConfig(ctx context.Context, req *pb.ProposeConfigRe
 			Node:                p.GetNode(),
 			Ballot:              p.GetBallot(),
 			LastCommittedDecree: p.GetLastCommittedDecree(),
+			Incarnation:         p.GetIncarnation(),
 		}
 	}
 	results, err := s.ctl().Propose(ctx, req.GetNode(), props)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/pacifica"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 	"github.com/pegasus-go/pegasus/internal/version"
 )
@@ -52,7 +53,7 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	sent := time.Now()
+	sent := s.now()
 	var resp *pb.BeaconResponse
 	err := s.meta.call(ctx, func(ctx context.Context, c pb.MetaClient) (*pb.Error, error) {
 		r, err := c.Beacon(ctx, req)
@@ -60,7 +61,7 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 		return r.GetError(), err
 	})
 	if err != nil {
-		s.log.Warn("beacon failed", "err", err, "lease_valid", s.leaseValid(time.Now()))
+		s.log.Warn("beacon failed", "err", err, "lease_valid", s.leaseValid(s.now()))
 		return
 	}
 	s.observeBeaconRTT(sent)
@@ -76,7 +77,7 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 	} else {
 		s.log.Warn("meta server refuses this server's beacons; not serving")
 	}
-	s.applyMetaState(resp.GetTables(), resp.GetConfigs(), resp.GetRemove())
+	s.applyMetaState(resp.GetTables(), resp.GetConfigs(), removalsFromPB(resp.GetRemovals(), resp.GetRemove()))
 }
 
 // extendLease moves the lease end to until if that is later.
@@ -92,6 +93,16 @@ func (s *Server) extendLease(until time.Time) {
 
 // leaseValid reports whether the server may serve at now.
 func (s *Server) leaseValid(now time.Time) bool { return now.UnixNano() < s.lease.Load() }
+
+// metaLeaseUntil is the end of the lease from the meta server, on the
+// monotonic clock of the core, for ReadState.Check.
+func (s *Server) metaLeaseUntil() pacifica.Time {
+	left := time.Unix(0, s.lease.Load()).Sub(s.now())
+	if left <= 0 {
+		return 0
+	}
+	return s.mono().Add(left)
+}
 
 // reports describes every open replica.
 func (s *Server) reports() []*pb.ReplicaReport {

@@ -47,7 +47,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
 		BinaryVersion:   version.Release(),
 		ProtocolVersion: version.Current().String(),
 		StartTime:       s.started.UTC(),
-		LeaseValid:      s.leaseValid(time.Now()),
+		LeaseValid:      s.leaseValid(s.now()),
 		Replicas:        []replicaProgress{},
 	}
 	if n := s.lease.Load(); n > 0 {

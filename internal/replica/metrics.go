@@ -90,7 +90,7 @@ func (s *Server) refreshGauges(now time.Time) {
 	}
 	m.LogBytes.Set(float64(logBytes))
 	lease := 0.0
-	if s.leaseValid(now) {
+	if s.leaseValid(s.now()) {
 		lease = 1
 	}
 	m.LeaseValid.Set(lease)
