@@ -477,9 +477,10 @@ func (s *Server) runTicker(ctx context.Context) {
 				p.ticks.Add(1)
 				p.in.notify()
 			}
-			valid := s.leaseValid(s.now())
+			valid := s.leaseValid()
 			if leased && !valid {
-				s.log.Warn("lease expired: every replica is inactive until a beacon is accepted")
+				s.log.Warn("meta server lease expired: lone primaries serve no reads until a beacon is accepted " +
+					"(primaries with members hold their lease from them)")
 			}
 			leased = valid
 			if now.Sub(checked) >= dataDirCheckInterval {
