@@ -33,8 +33,8 @@ import (
 	"github.com/pegasus-go/pegasus/internal/onebox/testcluster"
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/version"
 	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
+	"github.com/pegasus-go/pegasus/internal/version"
 )
 
 func TestMain(m *testing.M) { oneboxtest.Main(m) }
