@@ -69,3 +69,16 @@ func reportFromPB(r *pb.ReplicaReport) decide.ReplicaReport {
 		Incarnation:         r.GetIncarnation(),
 	}
 }
+
+func reportToPB(r decide.ReplicaReport) *pb.ReplicaReport {
+	return &pb.ReplicaReport{
+		Gpid:                gpidToPB(r.Gpid),
+		Status:              pb.PartitionStatus(r.Status),
+		Ballot:              r.Ballot,
+		MemberBallot:        r.MemberBallot,
+		LastCommittedDecree: r.LastCommittedDecree,
+		LastPreparedDecree:  r.LastPreparedDecree,
+		LastDurableDecree:   r.LastDurableDecree,
+		Incarnation:         r.Incarnation,
+	}
+}
