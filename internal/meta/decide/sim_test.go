@@ -2,6 +2,8 @@ package decide
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -24,8 +26,14 @@ import (
 //     incarnation);
 //
 // and that once every node is back the cluster heals to fully healthy.
+//
+// DECIDE_SIM_SEEDS=N runs seeds 1..N instead of 1..30.
 func TestRandomFaults(t *testing.T) {
-	for seed := uint64(1); seed <= 30; seed++ {
+	seeds := uint64(30)
+	if n, err := strconv.ParseUint(os.Getenv("DECIDE_SIM_SEEDS"), 10, 64); err == nil && n > 0 {
+		seeds = n
+	}
+	for seed := uint64(1); seed <= seeds; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) { randomFaults(t, seed) })
 	}
 }
