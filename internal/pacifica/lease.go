@@ -76,6 +76,9 @@ type leaseState struct {
 	// node seen at ballot B has left every lower ballot, so holds on it
 	// below B are void.
 	seen map[NodeID]Ballot
+	// persistedStale: a hold the last HardState lists is gone; the next
+	// tick has the list rewritten.
+	persistedStale bool
 }
 
 func newLeaseState() leaseState {
@@ -110,11 +113,23 @@ func (r *Replica) setHold(k holdKey, until Time) {
 	}
 }
 
-// deleteHold drops the hold k. The persisted list is not rewritten for it:
-// a hold that outlives its end on disk only makes a restart wait longer,
-// and the fast paths (a graceful handover voids the old primary's hold in
-// one round trip) then cost no extra write.
-func (r *Replica) deleteHold(k holdKey) { delete(r.lease.holds, k) }
+// deleteHold drops the hold k. The persisted list is rewritten for it at
+// the next tick, not at once: a graceful handover voids the old primary's
+// hold in one round trip, and an extra write then would delay the first
+// commits. Left on disk for long, a stale hold would make a restart wait a
+// grace period for a primary that is long gone.
+func (r *Replica) deleteHold(k holdKey) {
+	if _, ok := r.lease.holds[k]; !ok {
+		return
+	}
+	delete(r.lease.holds, k)
+	for _, h := range r.handedHard.Holds {
+		if h.Primary == k.primary && h.Ballot == k.ballot {
+			r.lease.persistedStale = true
+			return
+		}
+	}
+}
 
 // mergeHolds records holds another replica reported, received at r.now. A
 // hold on this replica itself is dropped (it knows it is not serving), as is

@@ -425,6 +425,10 @@ func (r *Replica) Tick(now Time) {
 	r.advanceTime(now)
 	r.tick++
 	r.expireHolds()
+	if r.lease.persistedStale {
+		r.lease.persistedStale = false
+		r.hardDirty = true
+	}
 	switch r.status {
 	case StatusPrimary:
 		r.tickPrimary()
