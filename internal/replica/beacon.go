@@ -5,26 +5,30 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/pacifica"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 	"github.com/pegasus-go/pegasus/internal/version"
 )
 
-// Beacons and the lease.
+// Beacons and the lease from the meta server.
 //
 // Every fd_beacon_interval_seconds the server sends the meta leader a beacon
 // with its identity, versions, addresses and a report of every replica. An
-// accepted beacon grants a lease: the server may serve until the time it
-// SENT the beacon plus the granted lease (capped at fd_lease_seconds).
-// Measuring from the send time rather than the answer's arrival is the
-// conservative choice: the meta server starts its grace period no earlier
-// than it received the beacon, so the lease ends before the grace does
-// whatever the network delay.
+// accepted beacon grants a lease: the server may count on it until the time
+// it SENT the beacon plus the granted lease (capped at fd_lease_seconds), on
+// its monotonic clock. Measuring from the send time rather than the
+// answer's arrival is the conservative choice: the meta server starts its
+// grace period no earlier than it received the beacon, so the lease ends
+// before the grace does whatever the network delay; and a monotonic clock
+// cannot be stepped, so neither can the lease.
 //
-// Without a valid lease every replica of the server is treated as inactive
-// (Pegasus behaviour): reads and writes are refused with ERR_INACTIVE_STATE,
-// because the meta server may already have declared the server dead and
-// handed its primaries to others. Serving resumes with the next accepted
-// beacon. The answer's configurations are applied like pushed ones.
+// Only a lone primary (a partition with no other member) serves reads on
+// this lease. A primary with members holds its read lease from them
+// (internal/pacifica, lease.go), so data traffic needs neither the meta
+// server nor its metadata store while no configuration has to change; and
+// writes need no lease at all, since they commit only with every member's
+// acknowledgement at the primary's ballot. The answer's configurations are
+// applied like pushed ones.
 
 func (s *Server) runBeacons(ctx context.Context) {
 	interval := s.cfg.BeaconInterval()
@@ -53,7 +57,7 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	sent := time.Now()
+	sent := s.mono()
 	var resp *pb.BeaconResponse
 	err := s.meta.call(ctx, func(ctx context.Context, c pb.MetaClient) (*pb.Error, error) {
 		r, err := c.Beacon(ctx, req)
@@ -61,10 +65,10 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 		return r.GetError(), err
 	})
 	if err != nil {
-		s.log.Warn("beacon failed", "err", err, "lease_valid", s.leaseValid(time.Now()))
+		s.log.Warn("beacon failed", "err", err, "lease_valid", s.leaseValid())
 		return
 	}
-	s.observeBeaconRTT(sent)
+	s.observeBeaconRTT(s.mono().Sub(sent))
 	if leader := resp.GetLeader(); leader != "" {
 		s.meta.setLeader(leader)
 	}
@@ -73,16 +77,17 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 	} else {
 		s.log.Warn("meta server refuses this server's beacons; not serving")
 	}
-	s.applyMetaState(resp.GetTables(), resp.GetConfigs(), resp.GetRemove())
+	s.applyMetaState(resp.GetTables(), resp.GetConfigs(), removalsFromPB(resp.GetRemovals(), resp.GetRemove()))
 }
 
-// Lease is a replica server's permission to serve clients, extended by
-// every accepted beacon. It is safe for concurrent use. The replica server
-// and the whole-system simulation (internal/sim) keep their leases with it,
-// so the simulation tests these rules, including which clock they read.
+// Lease is a replica server's lease from the meta server, on the server's
+// monotonic clock, extended by every accepted beacon. It is safe for
+// concurrent use. The replica server and the whole-system simulation
+// (internal/sim) keep their leases with it, so the simulation tests these
+// rules, including which clock they read.
 type Lease struct {
-	// end is the end of the lease in Unix nanoseconds.
-	end atomic.Int64
+	// until is the end of the lease (a pacifica.Time; zero: none).
+	until atomic.Int64
 }
 
 // GrantedLease is the lease one accepted beacon grants: the configured
@@ -97,28 +102,28 @@ func GrantedLease(configured time.Duration, grantedMs int64) time.Duration {
 
 // Extend moves the lease end to sent+granted if that is later. sent is when
 // the accepted beacon was sent (see the top of this file).
-func (l *Lease) Extend(sent time.Time, granted time.Duration) {
-	n := sent.Add(granted).UnixNano()
+func (l *Lease) Extend(sent pacifica.Time, granted time.Duration) {
+	n := int64(sent.Add(granted))
 	for {
-		cur := l.end.Load()
-		if n <= cur || l.end.CompareAndSwap(cur, n) {
+		cur := l.until.Load()
+		if n <= cur || l.until.CompareAndSwap(cur, n) {
 			return
 		}
 	}
 }
 
+// Until returns the end of the lease (zero: none), for ReadState.Check.
+func (l *Lease) Until() pacifica.Time { return pacifica.Time(l.until.Load()) }
+
 // Valid reports whether the lease holds at now.
-func (l *Lease) Valid(now time.Time) bool { return now.UnixNano() < l.end.Load() }
+func (l *Lease) Valid(now pacifica.Time) bool { return now < l.Until() }
 
-// End returns when the lease ends, for display; false if it was never
-// granted.
-func (l *Lease) End() (time.Time, bool) {
-	n := l.end.Load()
-	return time.Unix(0, n), n > 0
-}
+// metaLeaseUntil is the end of the lease from the meta server on the
+// monotonic clock (zero: none), for ReadState.Check.
+func (s *Server) metaLeaseUntil() pacifica.Time { return s.lease.Until() }
 
-// leaseValid reports whether the server may serve at now.
-func (s *Server) leaseValid(now time.Time) bool { return s.lease.Valid(now) }
+// leaseValid reports whether the lease from the meta server holds now.
+func (s *Server) leaseValid() bool { return s.lease.Valid(s.mono()) }
 
 // reports describes every open replica.
 func (s *Server) reports() []*pb.ReplicaReport {

@@ -3,6 +3,7 @@ package replica
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/mutlog"
@@ -28,6 +29,7 @@ func (s *Server) openPartition(info replicaInfo, create bool) (*partition, error
 			return nil, fmt.Errorf("replica: create %s: %w", dir, err)
 		}
 		if _, err := fs.Stat(fs.PathJoin(dir, infoFileName)); isNotExist(err) {
+			info.Incarnation = newIncarnation()
 			if err := writeReplicaInfo(fs, dir, info); err != nil {
 				return nil, err
 			}
@@ -43,6 +45,14 @@ func (s *Server) openPartition(info replicaInfo, create bool) (*partition, error
 	if stored.gpid() != g {
 		return nil, errorf(ErrCorruptInfo, "%s holds partition %s", dir, stored.gpid())
 	}
+	if stored.Incarnation == 0 {
+		// Written by a version without incarnations: this copy gets its
+		// name now, before it says anything to anyone.
+		stored.Incarnation = newIncarnation()
+		if err := writeReplicaInfo(fs, dir, stored); err != nil {
+			return nil, err
+		}
+	}
 	if err := removeTemporaries(fs, dir); err != nil {
 		return nil, err
 	}
@@ -56,7 +66,7 @@ func (s *Server) openPartition(info replicaInfo, create bool) (*partition, error
 		return nil, errors.Join(err, store.Close())
 	}
 	durable := store.LastAppliedDecree()
-	core, replayed, err := RecoverCore(s.coreConfig(stored), stored.Ballot, durable, plog)
+	core, replayed, err := RecoverCore(s.coreConfig(stored), stored.hardState(), durable, plog, s.mono())
 	if err == nil {
 		p := &partition{
 			srv:            s,
@@ -89,27 +99,40 @@ type LogReplayer interface {
 }
 
 // RecoverCore rebuilds a replica's core from what survived on its disk: the
-// persisted ballot (the info file), the store's durable decree (a prefix of
+// core's HardState (the info file), the store's durable decree (a prefix of
 // what was applied, since the store's WAL is off) and the log records past
 // it. Only those records are replayed: a crash loses what the store had
 // applied beyond its durable decree, and the log still holds it. The core's
 // request-id table (exactly-once) is rebuilt from the replayed entries
-// alone. It returns the core and the number of entries replayed. The replica
-// server and the simulation both open replicas through it.
-func RecoverCore(cfg pacifica.Config, ballot, durable int64, log LogReplayer) (*pacifica.Replica, int, error) {
+// alone. now is the server's monotonic clock (see pacifica.New). It returns
+// the core and the number of entries replayed. The replica server and the
+// simulation both open replicas through it.
+func RecoverCore(cfg pacifica.Config, hard pacifica.HardState, durable int64, log LogReplayer,
+	now pacifica.Time) (*pacifica.Replica, int, error) {
 	entries, err := replay(log, durable)
 	if err != nil {
 		return nil, 0, err
 	}
 	core, err := pacifica.New(cfg, pacifica.DurableState{
-		Ballot:        pacifica.Ballot(ballot),
+		HardState:     hard,
 		AppliedDecree: pacifica.Decree(durable),
 		Entries:       entries,
-	})
+	}, now)
 	if err != nil {
 		return nil, 0, err
 	}
 	return core, len(entries), nil
+}
+
+// newIncarnation draws the name of a new copy of a partition: random, so
+// that a directory deleted and created again, on this server or a
+// restored one, never gets the name of the copy it replaces.
+func newIncarnation() uint64 {
+	for {
+		if n := rand.Uint64(); n != 0 {
+			return n
+		}
+	}
 }
 
 // replay returns the effective log entries after decree durable. They must

@@ -55,6 +55,10 @@ type Options struct {
 	// CoreConfig, if set, adjusts the replication core's tuning after it
 	// was derived from the configuration.
 	CoreConfig func(*pacifica.Config)
+	// Clock is the server's wall clock; nil means time.Now. Only mutation
+	// timestamps (TTLs) and what operators read use it: tests step it to
+	// show that leases do not.
+	Clock func() time.Time
 }
 
 // Server is a replica server: it hosts partition replicas, serves clients
@@ -85,7 +89,7 @@ type Server struct {
 	tables       map[int32]*pb.TableInfo
 	closed       bool
 
-	// lease is extended by accepted beacons (see beacon.go).
+	// lease is the lease from the meta server (see beacon.go).
 	lease     Lease
 	tempSeq   atomic.Uint64
 	openSlots chan struct{}
@@ -118,6 +122,9 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 	}
 	if opts.TickInterval <= 0 {
 		opts.TickInterval = DefaultTickInterval
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
 	}
 	opts.setDefaultMetrics()
 	s := &Server{
@@ -470,9 +477,10 @@ func (s *Server) runTicker(ctx context.Context) {
 				p.ticks.Add(1)
 				p.in.notify()
 			}
-			valid := s.leaseValid(now)
+			valid := s.leaseValid()
 			if leased && !valid {
-				s.log.Warn("lease expired: every replica is inactive until a beacon is accepted")
+				s.log.Warn("meta server lease expired: lone primaries serve no reads until a beacon is accepted " +
+					"(primaries with members hold their lease from them)")
 			}
 			leased = valid
 			if now.Sub(checked) >= dataDirCheckInterval {
@@ -589,9 +597,17 @@ func (s *Server) logOptions(g gpid) mutlog.Options {
 	}
 }
 
+// mono reads the server's monotonic clock: the time since the server was
+// created, which no wall clock step changes. Leases and promises use it.
+// It is positive from the first reading on (zero means "none" to the core).
+func (s *Server) mono() pacifica.Time { return pacifica.Time(time.Since(s.started)) + 1 }
+
+// now reads the wall clock (Options.Clock).
+func (s *Server) now() time.Time { return s.opts.Clock() }
+
 // coreConfig derives the replication core's tuning from the configuration.
 func (s *Server) coreConfig(info replicaInfo) pacifica.Config {
-	c := CoreConfig(s.cfg, s.opts.TickInterval, s.node, info.MaxReplicaCount)
+	c := CoreConfig(s.cfg, s.opts.TickInterval, s.node, info.MaxReplicaCount, info.Incarnation)
 	if s.opts.CoreConfig != nil {
 		s.opts.CoreConfig(&c)
 	}
@@ -599,15 +615,19 @@ func (s *Server) coreConfig(info replicaInfo) pacifica.Config {
 }
 
 // CoreConfig derives the replication core's tuning of a replica of a table
-// with maxReplicas replicas from a replica server's configuration, for a
-// core ticked every tick. The whole-system simulation derives its cores'
-// tuning with it too.
-func CoreConfig(cfg config.Replica, tick time.Duration, node pacifica.NodeID, maxReplicas int32) pacifica.Config {
+// with maxReplicas replicas, whose copy is incarnation, from a replica
+// server's configuration, for a core ticked every tick. The whole-system
+// simulation derives its cores' tuning with it too.
+func CoreConfig(cfg config.Replica, tick time.Duration, node pacifica.NodeID, maxReplicas int32,
+	incarnation uint64) pacifica.Config {
 	ticks := func(ms int) int {
 		return max(1, int(time.Duration(ms)*time.Millisecond/tick))
 	}
 	c := pacifica.Config{
 		ID:                  node,
+		Incarnation:         incarnation,
+		Lease:               cfg.Lease(),
+		Grace:               cfg.Grace(),
 		MaxInflight:         cfg.MaxInflightMutations,
 		MinReplicaCount:     max(1, min(cfg.Mutation2PCMinReplicaCount, int(maxReplicas))),
 		CacheBytes:          cfg.MutationCacheMB << 20,

@@ -1,20 +1,18 @@
 package sim
 
-import (
-	"time"
-)
+import "github.com/pegasus-go/pegasus/internal/pacifica"
 
 // The adapters: one place per concept where the simulation hands the code
 // under test something that a fix may change the shape of. Adapting the
 // simulation to a new core API means changing the function here and
 // nothing else (see doc.go, "Plugging in a new core API").
 
-// adaptLeaseClock is the time the replica server's lease rules read
-// (replica.Lease.Extend's send time and Valid's now). Today's server
-// compares wall-clock Unix nanoseconds, so the simulation hands it the
-// host's wall face, which a clock step moves. A lease on the monotonic
-// clock reads c.monoTime() (or takes a duration) instead.
-func adaptLeaseClock(c *clock) time.Time { return c.wall() }
+// adaptLeaseClock is the time the replica server's lease and promise rules
+// read (replica.Lease, the core's Step, Tick and New, ReadState.Check): the
+// server's monotonic clock, as a pacifica.Time. The host's monotonic face
+// never steps; a wall-clock step (clock.step) moves only what mutation
+// timestamps read. Readings are positive, as the core requires.
+func adaptLeaseClock(c *clock) pacifica.Time { return pacifica.Time(c.mono()) + 1 }
 
 // adaptRecoverDedup restores a reopened replica's exactly-once state beyond
 // what replica.RecoverCore rebuilt from the log. Today's server keeps none:

@@ -24,9 +24,11 @@ func newDisk() *disk { return &disk{replicas: make(map[decide.Gpid]*replicaDisk)
 // and its store.
 type replicaDisk struct {
 	g decide.Gpid
-	// info is the replica info file: the persisted ballot. It is written
+	// info is the replica info file: the core's HardState and the copy's
+	// incarnation (drawn when the directory is created). It is written
 	// and synced at once (replica's writeReplicaInfo).
-	ballot      int64
+	hard        pacifica.HardState
+	incarnation uint64
 	maxReplicas int32
 
 	// log holds the records in the order they were appended, in the

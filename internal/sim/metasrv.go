@@ -145,7 +145,7 @@ func (m *metaServer) handlePropose(req proposeReq, respond func(proposeAnswer)) 
 
 // handleQuery is the Meta.QueryConfig RPC.
 func (m *metaServer) handleQuery(table string, respond func(queryAnswer)) {
-	tb, cfgs, err := m.ctl.QueryConfig(table, nil)
+	tb, cfgs, _, err := m.ctl.QueryConfig(table, nil)
 	respond(queryAnswer{metaAnswer: answerOf(err), table: tb, configs: cfgs})
 }
 

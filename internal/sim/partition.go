@@ -35,6 +35,9 @@ type partition struct {
 	installs    []*checkpoint
 	failure     error
 	closed      bool
+	// metaBallot is the newest ballot of a configuration the meta server
+	// sent for this partition (replica.RemovalRefused).
+	metaBallot int64
 }
 
 // pendingWrite is a client write waiting for its decree.
@@ -57,8 +60,8 @@ type checkpoint struct {
 // openPartition opens a replica from its directory, through the server's own
 // recovery (replica.RecoverCore).
 func (s *replicaServer) openPartition(d *replicaDisk) (*partition, error) {
-	cfg := s.coreConfig(d.maxReplicas)
-	core, replayed, err := replica.RecoverCore(cfg, d.ballot, d.durable, d)
+	cfg := s.coreConfig(d.maxReplicas, d.incarnation)
+	core, replayed, err := replica.RecoverCore(cfg, d.hard, d.durable, d, s.mono())
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +77,8 @@ func (s *replicaServer) openPartition(d *replicaDisk) (*partition, error) {
 		results:  newResultCache(resultCacheSize),
 	}
 	adaptRecoverDedup(p)
-	s.w.trace.note("%s %s opened: ballot %d, durable %d, replayed %d", s.id, d.g, d.ballot, d.durable, replayed)
+	s.w.trace.note("%s %s opened: ballot %d (member %d), durable %d, replayed %d", s.id, d.g, d.hard.Ballot,
+		d.hard.MemberBallot, d.durable, replayed)
 	return p, nil
 }
 
@@ -83,7 +87,8 @@ func (p *partition) step(m pacifica.Message) {
 	if p.closed {
 		return
 	}
-	if err := p.core.Step(m); err != nil && !errors.Is(err, pacifica.ErrStaleBallot) {
+	// The clock is read after the message arrived (the server's handle).
+	if err := p.core.Step(p.srv.mono(), m); err != nil && !errors.Is(err, pacifica.ErrStaleBallot) {
 		p.srv.logf("%s %s: peer message %v refused: %v", p.srv.id, p.g, m.Type, err)
 	}
 	p.checkCore()
@@ -92,6 +97,7 @@ func (p *partition) step(m pacifica.Message) {
 
 // applyConfig hands a meta server configuration to the core.
 func (p *partition) applyConfig(u configUpdate) {
+	p.metaBallot = max(p.metaBallot, int64(u.cfg.Ballot))
 	if p.closed || p.failure != nil {
 		return
 	}
@@ -112,7 +118,7 @@ func (p *partition) tick() {
 	if p.closed {
 		return
 	}
-	p.core.Tick()
+	p.core.Tick(p.srv.mono())
 	now := p.srv.p.clock.mono()
 	for d, ws := range sortedWaiters(p.waiters) {
 		kept := ws[:0]
@@ -177,14 +183,14 @@ func (p *partition) drive() {
 // requests that complete later.
 func (p *partition) carryOut(rd pacifica.Ready) {
 	s, w := p.srv, p.srv.w
-	if rd.Ballot != 0 {
-		p.d.ballot = int64(rd.Ballot) // written and synced at once
+	if !rd.HardState.IsZero() {
+		p.d.hard = rd.HardState // written and synced at once
 	}
 	for _, m := range rd.Messages {
 		s.sendPeer(p.g, m)
 	}
 	if len(rd.Entries) > 0 {
-		p.d.append(replica.LogRecords(rd.Entries, pacifica.Ballot(p.d.ballot)))
+		p.d.append(replica.LogRecords(rd.Entries, p.d.hard.Ballot))
 		n := len(p.d.log)
 		p.outstanding = &rd
 		w.schedule(s.p, w.diskLatency(), func() {
@@ -386,8 +392,10 @@ func (p *partition) report() decide.ReplicaReport {
 		Gpid:                p.g,
 		Status:              st,
 		Ballot:              int64(p.core.Ballot()),
+		MemberBallot:        int64(p.core.MemberBallot()),
 		LastCommittedDecree: int64(p.core.CommittedDecree()),
 		LastPreparedDecree:  int64(p.core.PreparedDecree()),
 		LastDurableDecree:   p.d.durable,
+		Incarnation:         p.d.incarnation,
 	}
 }

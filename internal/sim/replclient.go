@@ -33,9 +33,6 @@ func (s *replicaServer) handleClient(req clientReq, respond func(answer)) {
 	case req.hash%uint64(s.w.table.partitions) != uint64(req.g.Index):
 		respond(errorAnswer(replica.ErrWrongPartition))
 		return
-	case !s.leaseValid():
-		respond(errorAnswer(replica.ErrLeaseExpired))
-		return
 	}
 	deadline := s.p.clock.mono() + req.timeout
 	if req.m.kind != opGet {
@@ -51,7 +48,8 @@ func (s *replicaServer) handleClient(req clientReq, respond func(answer)) {
 		case p.failure != nil:
 			respond(errorAnswer(replica.ErrPartitionFailed))
 		default:
-			if err := p.core.CanServeRead(); err != nil {
+			// The lease is checked with the time of the read itself.
+			if err := p.core.ReadState().Check(s.mono(), s.lease.Until()); err != nil {
 				respond(errorAnswer(err))
 				return
 			}

@@ -75,8 +75,8 @@ func (s *replicaServer) logf(format string, args ...any) {
 	}
 }
 
-func (s *replicaServer) coreConfig(maxReplicas int32) pacifica.Config {
-	c := replica.CoreConfig(s.cfg, replica.DefaultTickInterval, s.id, maxReplicas)
+func (s *replicaServer) coreConfig(maxReplicas int32, incarnation uint64) pacifica.Config {
+	c := replica.CoreConfig(s.cfg, replica.DefaultTickInterval, s.id, maxReplicas, incarnation)
 	if s.tune != nil {
 		s.tune(&c)
 	}
@@ -179,7 +179,7 @@ func (s *replicaServer) beacon() {
 		StartTime: s.started,
 		Replicas:  s.reports(),
 	}
-	sent := adaptLeaseClock(s.p.clock)
+	sent := s.mono()
 	var reply meta.BeaconReply
 	s.metaCall(s.cfg.BeaconInterval(), func(m *metaServer, budget time.Duration, done func(metaAnswer, bool)) {
 		call(s.w.net, s.p, m.p, budget, true, b, m.handleBeacon, func(a beaconAnswer, ok, _ bool) {
@@ -198,7 +198,7 @@ func (s *replicaServer) beacon() {
 		if reply.Allowed {
 			s.lease.Extend(sent, replica.GrantedLease(s.cfg.Lease(), reply.Lease.Milliseconds()))
 		}
-		s.applyMetaState(reply.Tables, reply.Configs, reply.Remove)
+		s.applyMetaState(reply.Tables, reply.Configs, removals(reply))
 	})
 }
 
@@ -210,8 +210,24 @@ func (s *replicaServer) reports() []decide.ReplicaReport {
 	return out
 }
 
-// leaseValid is the server's lease check, on the clock adapt.go says.
-func (s *replicaServer) leaseValid() bool { return s.lease.Valid(adaptLeaseClock(s.p.clock)) }
+// mono is the server's monotonic clock, which leases and promises read
+// (the server's mono; see adaptLeaseClock).
+func (s *replicaServer) mono() pacifica.Time { return adaptLeaseClock(s.p.clock) }
+
+// removal is the meta server's decision to remove a replica, made on its
+// configuration of ballot (-1: the table is gone).
+type removal struct {
+	g      decide.Gpid
+	ballot int64
+}
+
+func removals(r meta.BeaconReply) []removal {
+	out := make([]removal, len(r.Remove))
+	for i, g := range r.Remove {
+		out[i] = removal{g: g, ballot: r.RemoveBallots[i]}
+	}
+	return out
+}
 
 // metaCall runs one call against the meta servers as the server's
 // metaClient does: the leader as far as known first, then the others; an
@@ -268,7 +284,7 @@ func (s *replicaServer) metaCall(timeout time.Duration,
 // applyMetaState records table shapes, applies configurations and removes
 // the replicas the meta server no longer places here (the server's
 // applyMetaState). Removals run later, as the server's goroutines do.
-func (s *replicaServer) applyMetaState(tables []meta.Table, configs []decide.PartitionConfig, remove []decide.Gpid) {
+func (s *replicaServer) applyMetaState(tables []meta.Table, configs []decide.PartitionConfig, remove []removal) {
 	for _, t := range tables {
 		if t.AppID > 0 && t.PartitionCount > 0 {
 			s.tables[t.AppID] = t
@@ -277,8 +293,8 @@ func (s *replicaServer) applyMetaState(tables []meta.Table, configs []decide.Par
 	for _, c := range configs {
 		s.applyConfig(c)
 	}
-	for _, g := range remove {
-		s.w.schedule(s.p, s.w.between(0, 2*time.Millisecond), func() { s.removeReplica(g) })
+	for _, r := range remove {
+		s.w.schedule(s.p, s.w.between(0, 2*time.Millisecond), func() { s.removeReplica(r) })
 	}
 }
 
@@ -299,7 +315,12 @@ func (s *replicaServer) applyConfig(c decide.PartitionConfig) {
 		}
 		return
 	}
-	if !replica.ConfigNames(s.id, u.cfg, u.learners) {
+	named, create := replica.ConfigCreates(s.id, u.cfg, u.learners)
+	if !named {
+		return
+	}
+	if !create {
+		s.logf("%s %s: named a member of b%d without a copy here; not creating one", s.id, c.Gpid, c.Ballot)
 		return
 	}
 	maxReplicas, ok := s.replicaShape(c.Gpid, c.MaxReplicaCount)
@@ -345,7 +366,8 @@ func (s *replicaServer) openAndRegister(g decide.Gpid, maxReplicas int32, op *op
 	delete(s.opening, g)
 	d := s.disk.replicas[g]
 	if d == nil {
-		d = &replicaDisk{g: g, maxReplicas: maxReplicas, segment: s.w.opts.logSegment, store: kvState{}}
+		d = &replicaDisk{g: g, incarnation: s.w.newIncarnation(), maxReplicas: maxReplicas,
+			segment: s.w.opts.logSegment, store: kvState{}}
 		s.disk.replicas[g] = d
 		s.w.check.diskChanged(g)
 	}
@@ -360,10 +382,16 @@ func (s *replicaServer) openAndRegister(g decide.Gpid, maxReplicas int32, op *op
 	}
 }
 
-// removeReplica closes a replica and deletes its directory.
-func (s *replicaServer) removeReplica(g decide.Gpid) {
+// removeReplica closes a replica and deletes its directory, unless the
+// replica's state says it must stay (replica.RemovalRefused).
+func (s *replicaServer) removeReplica(r removal) {
+	g := r.g
 	p := s.parts[g]
 	if p == nil {
+		return
+	}
+	if why := replica.RemovalRefused(p.core, p.metaBallot, r.ballot); why != "" {
+		s.logf("%s %s: removal (b%d) not carried out: %s", s.id, g, r.ballot, why)
 		return
 	}
 	delete(s.parts, g)
@@ -411,7 +439,8 @@ func (s *replicaServer) queueProposal(g decide.Gpid, cp pacifica.ConfigProposal,
 	default:
 		return
 	}
-	s.props = append(s.props, meta.ReplicaProposal{Gpid: g, Type: typ, Node: string(cp.Node), Ballot: int64(cp.Ballot)})
+	s.props = append(s.props, meta.ReplicaProposal{Gpid: g, Type: typ, Node: string(cp.Node), Ballot: int64(cp.Ballot),
+		Incarnation: cp.Incarnation})
 	s.sendProposals()
 }
 

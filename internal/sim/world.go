@@ -177,3 +177,13 @@ func (w *World) fail(format string, args ...any) {
 		w.stopped = true
 	}
 }
+
+// newIncarnation draws the name of a new copy of a partition (the server's
+// newIncarnation, from the run's generator).
+func (w *World) newIncarnation() uint64 {
+	for {
+		if n := w.rng.Uint64(); n != 0 {
+			return n
+		}
+	}
+}
