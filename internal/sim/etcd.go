@@ -130,6 +130,8 @@ func (m *metaServer) keepAlive() {
 		func(a keepAliveAnswer, ok, _ bool) {
 			switch {
 			case !ok:
+				// No answer: the guard keeps its deadline and fires.
+				return
 			case sid == 0 && m.session == 0 && a.id != 0:
 				m.session = a.id
 			case sid != 0 && m.session == sid && a.id == 0:

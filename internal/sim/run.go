@@ -53,7 +53,9 @@ type Options struct {
 	checkpointSeconds         int
 	cacheEntries              int
 	assignDelay               time.Duration
-	faults                    faultParams
+	// minReplicas, when set, is mutation_2pc_min_replica_count.
+	minReplicas int
+	faults      faultParams
 }
 
 // Result is what one run found.
@@ -156,6 +158,9 @@ func newWorld(opts Options) *World {
 	}
 	rcfg := config.DefaultReplica()
 	rcfg.CheckpointIntervalSeconds = w.opts.checkpointSeconds
+	if w.opts.minReplicas > 0 {
+		rcfg.Mutation2PCMinReplicaCount = w.opts.minReplicas
+	}
 	for i := range w.opts.nodes {
 		name := fmt.Sprintf("r%d", i+1)
 		s := &replicaServer{w: w, id: pacifica.NodeID(name), disk: newDisk(), cfg: rcfg, log: w.logger()}

@@ -18,6 +18,9 @@ type Script struct {
 	Options func(o *Options)
 	// Steps run at their times (from the start of the run).
 	Steps []Step
+	// Available, when set, also requires every operation to succeed: no
+	// failed and no unknown outcome (an availability promise).
+	Available bool
 	// LoadEnd, when set, is when clients stop issuing operations;
 	// FinalAfter the earliest time the final reads start. Steps after
 	// LoadEnd run on an idle cluster.

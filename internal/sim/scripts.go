@@ -22,6 +22,8 @@ var Scripts = map[string]*Script{
 	"exactly-once-restart":      exactlyOnceRestart,
 	"exactly-once-checkpoint":   exactlyOnceCheckpoint,
 	"removal-race-empty-member": removalRace,
+	"isolated-lone-primary":     isolatedLonePrimary,
+	"etcd-outage":               etcdOutage,
 }
 
 func sec(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
@@ -108,19 +110,63 @@ var isolatedPrimaryMigrate = &Script{
 	},
 	LoadEnd:    sec(40),
 	FinalAfter: sec(45),
-	Steps: []Step{
-		{At: sec(20), Do: func(w *World) {
-			// Wait for r1's next beacon to have been answered.
-			r1 := w.node("r1")
-			w.schedule(nil, r1.nextBeacon-w.now+50*time.Millisecond, func() {
-				cutBoth("r1", cluster("r1"))(w)
-				w.admin("migrate_node r1", func(m *metaServer) error {
-					_, err := m.ctl.MigrateNode(context.Background(), "r1")
-					return err
-				})
+	Steps:      isolateAndMigrate,
+}
+
+// isolateAndMigrate cuts r1 off from the meta servers and its peers right
+// after its beacon was answered, runs migrate_node r1 at once, and heals
+// the network at 38 s.
+var isolateAndMigrate = []Step{
+	{At: sec(20), Do: func(w *World) {
+		// Wait for r1's next beacon to have been answered.
+		r1 := w.node("r1")
+		w.schedule(nil, r1.nextBeacon-w.now+50*time.Millisecond, func() {
+			cutBoth("r1", cluster("r1"))(w)
+			w.admin("migrate_node r1", func(m *metaServer) error {
+				_, err := m.ctl.MigrateNode(context.Background(), "r1")
+				return err
 			})
-		}},
-		{At: sec(38), Do: healNet},
+		})
+	}},
+	{At: sec(38), Do: healNet},
+}
+
+// isolatedLonePrimary is hole 1 with 2 replicas and
+// mutation_2pc_min_replica_count 1: the secondary r2 that migrate_node
+// makes primary has r1 removed and is left a lone primary, which commits
+// alone and serves reads on its lease from the meta server, while the
+// isolated r1 still serves reads under the lease its secondary gave it.
+var isolatedLonePrimary = &Script{
+	Name:  "isolated-lone-primary",
+	Nodes: 2, Partitions: 1, Replicas: 2, Clients: 4, Readers: 1,
+	Options: func(o *Options) {
+		o.registerPct = 100
+		o.regTimeout = 10 * time.Second
+		o.minReplicas = 1
+	},
+	LoadEnd:    sec(40),
+	FinalAfter: sec(45),
+	Steps:      isolateAndMigrate,
+}
+
+// etcdOutage is the data plane's independence from the metadata store:
+// etcd is down for 30 s under load, the meta leader loses its session and
+// steps down, no meta server leads, and no configuration has to change.
+// Every operation must succeed: primaries with members hold their read
+// leases from them, and writes need no lease.
+var etcdOutage = &Script{
+	Name:  "etcd-outage",
+	Nodes: 3, Partitions: 2, Replicas: 3, Clients: 4, Readers: 1,
+	Options: func(o *Options) {
+		o.registerPct = 50
+		o.regTimeout = 10 * time.Second
+	},
+	Available:  true,
+	LoadEnd:    sec(50),
+	FinalAfter: sec(52),
+	Steps: []Step{
+		{At: sec(10), Do: func(w *World) { w.etcd.down() }},
+		{At: sec(40), Do: func(w *World) { w.restartEtcd() }},
 	},
 }
 

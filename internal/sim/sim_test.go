@@ -46,7 +46,7 @@ func TestSim(t *testing.T) {
 		for _, seed := range seeds {
 			t.Run(fmt.Sprint(seed), func(t *testing.T) {
 				if hole, ok := knownFailures[seed]; ok && !*flagAll && len(seeds) != 1 {
-					t.Skip("fails until safety-core merges: " + hole)
+					t.Skip("fails until its fix merges: " + hole)
 				}
 				t.Parallel()
 				sem <- struct{}{}
