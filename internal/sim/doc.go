@@ -7,9 +7,9 @@
 // Every run replays exactly from its seed.
 //
 //	go test ./internal/sim                                   # CI: a fixed set of seeds
-//	go test ./internal/sim -run 'TestSim$' -seeds 10000      # a long run, with a fault matrix
+//	go test ./internal/sim -run 'TestSim$' -seeds 10000 -timeout 0   # a long run, with a fault matrix
 //	go test ./internal/sim -run 'TestSim$' -seed 2 -simv     # replay one seed, printing every event
-//	go test ./internal/sim -run TestHole -holes              # the regression schedules of issue 14
+//	go test ./internal/sim -run TestHole -holes              # also the schedules skipped until their fixes merge
 //
 // # What is real and what is modelled
 //
@@ -21,11 +21,14 @@
 //     leadership term; pushes leave through its PushSink;
 //   - the replica server's rules that internal/replica exports for this:
 //     recovery on open (RecoverCore: replay past the durable decree, the
-//     persisted ballot, the request-id table rebuilt from the log), the
-//     lease (Lease, GrantedLease), how configurations reach a core
-//     (ApplyConfig, ConfigNames), the core's tuning (CoreConfig), the log
-//     record format (LogRecords, DecodeLogEntry), wire error codes
-//     (WireError); the log's supersede rules (mutlog.Effective);
+//     persisted HardState, the request-id table rebuilt from the log), the
+//     lease from the meta server (Lease, GrantedLease), how configurations
+//     reach a core (ApplyConfig) and which ones may create an empty replica
+//     (ConfigCreates), when a removal must not be carried out
+//     (RemovalRefused), the core's tuning (CoreConfig: incarnation, lease,
+//     grace), the log record format (LogRecords, DecodeLogEntry), wire
+//     error codes (WireError); the log's supersede rules (mutlog.Effective);
+//     reads are checked by the core's ReadState with the time of the read;
 //   - the linearizability checker (internal/bench, porcupine).
 //
 // Modelled (see the file named):
@@ -68,28 +71,22 @@
 // end-of-run judgement: porcupine over the registers, and for counters
 // acknowledged <= final <= acknowledged + unknown, no value produced twice.
 //
-// # Plugging in a new core API
+// # Where the code under test meets the simulation
 //
-// The drivers here are thin; each concept a fix may change has one place:
+// The drivers here are thin; each concept has one place:
 //
-//   - Time input: adaptLeaseClock (adapt.go) is the time the lease rules
-//     read. A lease on the monotonic clock takes clock.monoTime() (a
-//     time.Time that never steps) or clock.mono() instead of clock.wall().
-//     The meta server's clock is metaClock (clock.go); cores count ticks
-//     (replsrv.go tick).
-//   - Lease and promise: the replica server keeps a replica.Lease, extended
-//     in replicaServer.beacon from the beacon answer and checked by
-//     replicaServer.leaseValid on the client path (replclient.go). A lease
-//     taken from the members' acknowledgements, or a new primary waiting
-//     for promises made to an old one, replaces those two calls (and, if
-//     the core keeps the lease itself, the partition feeds it ticks and
-//     messages already: partition.tick, partition.step).
-//   - Incarnation id: a server's life is replicaServer.start (its start
-//     time is the beacon's StartTime, replicas are opened in
-//     openPartition); an incarnation id per replica belongs in replicaDisk
-//     (created in openAndRegister), reported in partition.report and
-//     checked where configurations arrive (replicaServer.applyConfig,
-//     removeReplica, partition.applyConfig).
+//   - Time: adaptLeaseClock (adapt.go) is the monotonic clock the lease and
+//     promise rules read (the core's New, Step and Tick, ReadState.Check,
+//     replica.Lease); a wall-clock step moves only the wall face, which
+//     mutation timestamps read. The meta server's clock is metaClock
+//     (clock.go); cores count ticks (replsrv.go tick).
+//   - Leases: the replica server keeps a replica.Lease, extended in
+//     replicaServer.beacon from the beacon answer; reads are checked by
+//     the core's ReadState against it (replclient.go). Leases held from
+//     members and the promises behind them live in the core.
+//   - Incarnations: drawn from the seed when a replica's directory is
+//     created (openAndRegister), kept in replicaDisk, reported in
+//     partition.report and handed to the core by coreConfig.
 //   - Persisted dedup: adaptRecoverDedup and adaptInstallDedup (adapt.go),
 //     with the persisted state kept in replicaDisk beside the store and
 //     copied by replicaDisk.flush and install and by serveCheckpoint.

@@ -23,10 +23,11 @@ var (
 
 // TestSim runs the whole-system simulation: by default the CI set of seeds;
 // with -seeds N, N seeds from -seed, all classes, in parallel, printing a
-// fault matrix at the end.
+// fault matrix at the end and progress on stderr (the matrix so far every
+// 1,000 seeds).
 //
-//	go test ./internal/sim -run TestSim -seeds 10000          # a long run
-//	go test ./internal/sim -run TestSim -seed 2 -simv         # replay one seed
+//	go test ./internal/sim -run 'TestSim$' -seeds 10000 -timeout 0   # a long run
+//	go test ./internal/sim -run 'TestSim$' -seed 2 -simv             # replay one seed
 func TestSim(t *testing.T) {
 	seeds := ciSeeds()
 	if isSet("seed") && *flagSeeds == 0 {
@@ -58,6 +59,13 @@ func TestSim(t *testing.T) {
 				r := Run(o)
 				mu.Lock()
 				m.add(r)
+				if n := m.runs(); *flagSeeds > 0 && n%250 == 0 {
+					fmt.Fprintf(os.Stderr, "sim: %d/%d seeds run, %d violating, %v\n", n, len(seeds), m.violating(),
+						time.Since(start).Round(time.Second))
+					if n%1000 == 0 {
+						fmt.Fprint(os.Stderr, m)
+					}
+				}
 				mu.Unlock()
 				if r.Violated() {
 					t.Fatalf("%s\nrerun: go test ./internal/sim -run 'TestSim$' -seed %d -simv", r.Report(), seed)
@@ -80,6 +88,8 @@ func isSet(name string) bool {
 // matrix aggregates results per schedule class.
 type matrix struct {
 	rows map[string]*matrixRow
+	// kinds counts the runs by the kind of their first violation.
+	kinds map[string]int
 }
 
 type matrixRow struct {
@@ -87,7 +97,40 @@ type matrixRow struct {
 	failedSeeds                                                               []uint64
 }
 
-func newMatrix() *matrix { return &matrix{rows: make(map[string]*matrixRow)} }
+func newMatrix() *matrix {
+	return &matrix{rows: make(map[string]*matrixRow), kinds: make(map[string]int)}
+}
+
+func (m *matrix) runs() (n int) {
+	for _, r := range m.rows {
+		n += r.runs
+	}
+	return n
+}
+
+func (m *matrix) violating() (n int) {
+	for _, r := range m.rows {
+		n += r.violations
+	}
+	return n
+}
+
+// violationKind sorts a violation into the property it breaks.
+func violationKind(v string) string {
+	switch {
+	case strings.Contains(v, "applied twice"), strings.Contains(v, "returned twice"):
+		return "exactly-once"
+	case strings.Contains(v, "stale read"):
+		return "stale read"
+	case strings.Contains(v, "missing from member"), strings.Contains(v, "(lost)"):
+		return "lost write"
+	case strings.Contains(v, "not linearizable"):
+		return "not linearizable"
+	case strings.Contains(v, "two primaries"), strings.Contains(v, "another replica applied"):
+		return "diverged history"
+	}
+	return "other"
+}
 
 func (m *matrix) add(r Result) {
 	row := m.rows[r.Class]
@@ -103,6 +146,7 @@ func (m *matrix) add(r Result) {
 	if r.Violated() {
 		row.violations++
 		row.failedSeeds = append(row.failedSeeds, r.Seed)
+		m.kinds[violationKind(r.Violations[0])]++
 	}
 	if r.Linearizable == "violation" {
 		row.notLinearizable++
@@ -132,6 +176,18 @@ func (m *matrix) String() string {
 				s = s[:200] + "...]"
 			}
 			fmt.Fprintf(&b, "  seeds %s", s)
+		}
+		b.WriteString("\n")
+	}
+	if len(m.kinds) > 0 {
+		var kinds []string
+		for k := range m.kinds {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		b.WriteString("violating runs by kind:")
+		for _, k := range kinds {
+			fmt.Fprintf(&b, " %s %d;", k, m.kinds[k])
 		}
 		b.WriteString("\n")
 	}
