@@ -14,15 +14,16 @@ import (
 
 // Partition configurations from the meta server (beacon answers, pushes
 // through ReplicaAdmin.UpdateConfig, answers to proposals) reach the cores
-// here. A configuration for a partition this server does not hold opens the
-// replica first, empty, only where an empty copy is right: for a learner,
-// which will copy everything from its primary, or for a member of a brand
-// new partition (ballot 1). A configuration naming this server primary or
-// secondary of a partition with history that it does not hold means its
-// copy was lost (a deleted data directory, a removal that raced a push):
-// an empty copy there would be counted as holding what the lost one held,
-// so none is made; the primary has the member removed and the meta server
-// brings it back as a learner.
+// here. A configuration naming this server for a partition it has no open
+// replica of opens the replica first: the copy on its disk if there is one
+// (closed by replica.kill_partition, say), else an empty one, but only where
+// an empty copy is right: for a learner, which will copy everything from its
+// primary, or for a member of a brand new partition (ballot 1). A
+// configuration naming this server primary or secondary of a partition with
+// history that it holds no copy of means its copy was lost (a deleted data
+// directory, a removal that raced a push): an empty copy there would be
+// counted as holding what the lost one held, so none is made; the primary
+// has the member removed and the meta server brings it back as a learner.
 //
 // Removals are decided by the meta server on a report that may be stale by
 // the time they arrive. The replica's own goroutine checks each against its
@@ -114,12 +115,13 @@ func (s *Server) applyConfig(pc *pb.PartitionConfiguration) {
 		s.mu.Unlock()
 		return
 	}
-	named, create := ConfigCreates(s.node, u.config, u.learners)
-	if !named || s.closed {
+	if !ConfigNames(s.node, u.config, u.learners) || s.closed {
 		s.mu.Unlock()
 		return
 	}
-	if !create {
+	_, err = s.fs.Stat(s.fs.PathJoin(s.replicaDir(g), infoFileName))
+	onDisk := err == nil
+	if !ConfigOpens(s.node, u.config, u.learners, onDisk) {
 		s.mu.Unlock()
 		s.log.Warn("configuration names this server a member of a partition whose copy it does not hold; "+
 			"not creating an empty one (the primary has the member removed, and it comes back as a learner)",
@@ -135,18 +137,31 @@ func (s *Server) applyConfig(pc *pb.PartitionConfiguration) {
 	op := &opening{pending: u}
 	s.opening[g] = op
 	s.mu.Unlock()
-	go s.openAndRegister(info, true, op)
+	// A copy on disk is opened as it is: should it vanish meanwhile (a
+	// removal), the open fails rather than create an empty one.
+	go s.openAndRegister(info, !onDisk, op)
 }
 
-// ConfigCreates says what a configuration of a partition this server does
-// not hold means for node (see the top of this file): named, whether it
-// gives node a role at all (primary, secondary or learner); create, whether
-// an empty replica may be made for it: for a learner, or for a member of a
-// brand-new partition (ballot 1). The replica server and the whole-system
-// simulation (internal/sim) both decide with it.
-func ConfigCreates(node pacifica.NodeID, cfg pacifica.Configuration, learners []pacifica.NodeID) (named, create bool) {
-	learner := slices.Contains(learners, node)
-	return learner || cfg.HasMember(node), learner || cfg.Ballot <= 1
+// ConfigNames reports whether a configuration gives node a role: primary,
+// secondary or learner.
+func ConfigNames(node pacifica.NodeID, cfg pacifica.Configuration, learners []pacifica.NodeID) bool {
+	return cfg.HasMember(node) || slices.Contains(learners, node)
+}
+
+// ConfigOpens reports whether a configuration of a partition that node has
+// no open replica of makes it open one (see the top of this file): the copy
+// on its disk (onDisk) whenever the configuration names it; an empty one
+// only for a learner, or for a member of a brand-new partition (ballot 1).
+// The replica server and the whole-system simulation (internal/sim) both
+// decide with it.
+func ConfigOpens(node pacifica.NodeID, cfg pacifica.Configuration, learners []pacifica.NodeID, onDisk bool) bool {
+	switch {
+	case !ConfigNames(node, cfg, learners):
+		return false
+	case onDisk:
+		return true
+	}
+	return slices.Contains(learners, node) || cfg.Ballot <= 1
 }
 
 // ApplyConfig hands a configuration of the meta server to a replica's core
