@@ -315,11 +315,11 @@ func (s *replicaServer) applyConfig(c decide.PartitionConfig) {
 		}
 		return
 	}
-	named, create := replica.ConfigCreates(s.id, u.cfg, u.learners)
-	if !named {
+	if !replica.ConfigNames(s.id, u.cfg, u.learners) {
 		return
 	}
-	if !create {
+	onDisk := s.disk.replicas[c.Gpid] != nil
+	if !replica.ConfigOpens(s.id, u.cfg, u.learners, onDisk) {
 		s.logf("%s %s: named a member of b%d without a copy here; not creating one", s.id, c.Gpid, c.Ballot)
 		return
 	}
@@ -329,7 +329,9 @@ func (s *replicaServer) applyConfig(c decide.PartitionConfig) {
 	}
 	op := &opening{pending: &u}
 	s.opening[c.Gpid] = op
-	s.w.schedule(s.p, s.w.between(time.Millisecond, 10*time.Millisecond), func() { s.openAndRegister(c.Gpid, maxReplicas, op) })
+	s.w.schedule(s.p, s.w.between(time.Millisecond, 10*time.Millisecond), func() {
+		s.openAndRegister(c.Gpid, maxReplicas, !onDisk, op)
+	})
 }
 
 // replicaShape returns the replica count of a replica to create, if the
@@ -357,14 +359,18 @@ func (s *replicaServer) openForLearning(g decide.Gpid) {
 	}
 	op := &opening{}
 	s.opening[g] = op
-	s.w.schedule(s.p, s.w.between(time.Millisecond, 10*time.Millisecond), func() { s.openAndRegister(g, maxReplicas, op) })
+	s.w.schedule(s.p, s.w.between(time.Millisecond, 10*time.Millisecond), func() { s.openAndRegister(g, maxReplicas, true, op) })
 }
 
-// openAndRegister opens (creating if need be) a replica and hands it the
-// configuration that arrived meanwhile.
-func (s *replicaServer) openAndRegister(g decide.Gpid, maxReplicas int32, op *opening) {
+// openAndRegister opens a replica, creating it if it has no directory and
+// create is set, and hands it the configuration that arrived meanwhile.
+func (s *replicaServer) openAndRegister(g decide.Gpid, maxReplicas int32, create bool, op *opening) {
 	delete(s.opening, g)
 	d := s.disk.replicas[g]
+	if d == nil && !create {
+		s.w.trace.note("%s %s: open failed: its directory is gone", s.id, g)
+		return
+	}
 	if d == nil {
 		d = &replicaDisk{g: g, incarnation: s.w.newIncarnation(), maxReplicas: maxReplicas,
 			segment: s.w.opts.logSegment, store: kvState{}}

@@ -59,6 +59,9 @@ func TestSim(t *testing.T) {
 				r := Run(o)
 				mu.Lock()
 				m.add(r)
+				if *flagSeeds > 0 && r.Violated() {
+					fmt.Fprintf(os.Stderr, "sim: seed %d (%s) violates: %s\n", seed, r.Class, r.Violations[0])
+				}
 				if n := m.runs(); *flagSeeds > 0 && n%250 == 0 {
 					fmt.Fprintf(os.Stderr, "sim: %d/%d seeds run, %d violating, %v\n", n, len(seeds), m.violating(),
 						time.Since(start).Round(time.Second))
