@@ -109,6 +109,14 @@ func TestEtcdOutageAvailable(t *testing.T) {
 	checkScript(t, "etcd-outage")
 }
 
+// A primary closed by replica.kill_partition, past ballot 1: the
+// configurations naming it reopen its copy from disk. Before the fix they
+// were refused as naming a member without a copy, and the partition took
+// no writes for the rest of the run (its keys unverified).
+func TestKillPartitionReopens(t *testing.T) {
+	checkScript(t, "kill-partition-primary")
+}
+
 // TestScriptProbe runs one schedule by name (SIM_SCRIPT) and prints what it
 // found, for writing new schedules.
 func TestScriptProbe(t *testing.T) {

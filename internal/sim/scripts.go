@@ -24,6 +24,7 @@ var Scripts = map[string]*Script{
 	"removal-race-empty-member": removalRace,
 	"isolated-lone-primary":     isolatedLonePrimary,
 	"etcd-outage":               etcdOutage,
+	"kill-partition-primary":    killPartitionPrimary,
 }
 
 func sec(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
@@ -267,6 +268,29 @@ var exactlyOnceCheckpoint = &Script{
 		// r1 dies: the new secondary is made primary.
 		{At: sec(30), Do: crashNode("r1")},
 		{At: sec(42), Do: healNet},
+	},
+}
+
+// killPartitionPrimary moves the primary role off r1 (migrate_node, ballot
+// 2), then closes every replica of r2 and r3, the new primary and a
+// secondary, with replica.kill_partition (no restart). The configurations
+// that still name them must reopen their copies from disk.
+var killPartitionPrimary = &Script{
+	Name:  "kill-partition-primary",
+	Nodes: 3, Partitions: 1, Replicas: 3, Clients: 3,
+	LoadEnd:    sec(40),
+	FinalAfter: sec(42),
+	Steps: []Step{
+		{At: sec(15), Do: func(w *World) {
+			w.admin("migrate_node r1", func(m *metaServer) error {
+				_, err := m.ctl.MigrateNode(context.Background(), "r1")
+				return err
+			})
+		}},
+		{At: sec(22), Do: func(w *World) {
+			w.node("r2").killPartitions()
+			w.node("r3").killPartitions()
+		}},
 	},
 }
 
