@@ -127,9 +127,19 @@ func TestKillPartitionReopensOnConfig(t *testing.T) {
 		t.Fatalf("%d writes failed, first: %v", len(failed), failed[0])
 	}
 
+	// Which copy a replica is, read from its info file (the partition's
+	// own field belongs to its goroutine).
+	incarnation := func(pidx int32) uint64 {
+		srv := c.servers[2].srv
+		info, err := readReplicaInfo(srv.fs, srv.replicaDir(gpid{app: testApp, index: pidx}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Incarnation
+	}
 	var copies [2]uint64
 	for pidx := range int32(2) {
-		copies[pidx] = c.replica(2, testApp, pidx).info.Incarnation
+		copies[pidx] = incarnation(pidx)
 	}
 	out := adminCommand(t, node, "replica.kill_partition")
 	if !strings.HasPrefix(out, "closed 2 of 2 replicas") {
@@ -139,7 +149,7 @@ func TestKillPartitionReopensOnConfig(t *testing.T) {
 		return c.healthy(testApp, 0) && c.healthy(testApp, 1) && c.converged(testApp, 0) && c.converged(testApp, 1)
 	})
 	for pidx := range int32(2) {
-		if got := c.replica(2, testApp, pidx).info.Incarnation; got != copies[pidx] {
+		if got := incarnation(pidx); got != copies[pidx] {
 			t.Errorf("partition %d reopened as copy %x, want the one on disk, %x", pidx, got, copies[pidx])
 		}
 	}
