@@ -26,7 +26,10 @@ type etcd struct {
 	w     *World
 	p     *proc
 	store *meta.MemStore
-	ttl   time.Duration
+	// home is the cluster's own namespace (store is another one while
+	// the meta servers are configured with a wrong cluster_name).
+	home *meta.MemStore
+	ttl  time.Duration
 
 	sessions map[uint64]*etcdSession
 	nextID   uint64
@@ -46,7 +49,8 @@ type etcdSession struct {
 }
 
 func newEtcd(w *World) *etcd {
-	e := &etcd{w: w, store: meta.NewMemStore(), ttl: 3 * time.Second, sessions: make(map[uint64]*etcdSession)}
+	home := meta.NewMemStore()
+	e := &etcd{w: w, store: home, home: home, ttl: 3 * time.Second, sessions: make(map[uint64]*etcdSession)}
 	e.p = w.newProc("etcd", newClock(w, 0, 0))
 	return e
 }
@@ -59,6 +63,16 @@ func (e *etcd) start() {
 	}
 	e.w.trace.note("etcd up")
 	e.tick()
+}
+
+// useNamespace points every meta server at another namespace (key prefix)
+// of the same etcd, as a meta server configured with another cluster_name
+// is: the metadata there is st's, and the election keys are others, so no
+// session of the old namespace holds or waits for them.
+func (e *etcd) useNamespace(st *meta.MemStore) {
+	e.store = st
+	e.sessions = make(map[uint64]*etcdSession)
+	e.order, e.holder = nil, 0
 }
 
 // down makes etcd unavailable.

@@ -117,6 +117,16 @@ func TestKillPartitionReopens(t *testing.T) {
 	checkScript(t, "kill-partition-primary")
 }
 
+// Hole 5: meta servers restarted with a wrong cluster_name serve an empty
+// namespace of the same etcd for 15 s; the replica servers must keep their
+// data.
+func TestHoleForeignMeta(t *testing.T) {
+	if !*flagHoles {
+		t.Skip("fails until the cluster identity fix merges: hole 5 (a meta server of another cluster deletes every replica)")
+	}
+	checkScript(t, "foreign-meta")
+}
+
 // TestScriptProbe runs one schedule by name (SIM_SCRIPT) and prints what it
 // found, for writing new schedules.
 func TestScriptProbe(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/meta"
 	"github.com/pegasus-go/pegasus/internal/meta/decide"
 )
 
@@ -25,6 +26,7 @@ var Scripts = map[string]*Script{
 	"isolated-lone-primary":     isolatedLonePrimary,
 	"etcd-outage":               etcdOutage,
 	"kill-partition-primary":    killPartitionPrimary,
+	"foreign-meta":              foreignMeta,
 }
 
 func sec(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
@@ -292,6 +294,37 @@ var killPartitionPrimary = &Script{
 			w.node("r3").killPartitions()
 		}},
 	},
+}
+
+// foreignMeta is hole 5: a configuration upgrade gives the meta servers a
+// wrong cluster_name, so they restart on an empty namespace of the same
+// etcd, knowing no table; every replica server beacons to them as before.
+// Fifteen seconds later the mistake is undone. The replica servers must
+// keep their data: a meta server of another cluster is no authority over
+// them, and no replica is deleted on one message.
+var foreignMeta = &Script{
+	Name:  "foreign-meta",
+	Nodes: 3, Partitions: 2, Replicas: 3, Clients: 3,
+	LoadEnd:    sec(45),
+	FinalAfter: sec(47),
+	Steps: []Step{
+		{At: sec(15), Do: func(w *World) { w.restartMetasOn(meta.NewMemStore(), "a wrong cluster_name") }},
+		{At: sec(30), Do: func(w *World) { w.restartMetasOn(w.etcd.home, "the right cluster_name") }},
+	},
+}
+
+// restartMetasOn restarts every meta server on namespace st of etcd.
+func (w *World) restartMetasOn(st *meta.MemStore, why string) {
+	w.trace.note("script: the meta servers restart with %s", why)
+	for _, m := range w.metas {
+		if m.p.up {
+			m.crash()
+		}
+	}
+	w.etcd.useNamespace(st)
+	for _, m := range w.metas {
+		m.start()
+	}
 }
 
 // cutReplies cuts the links from every replica server to client c: its
