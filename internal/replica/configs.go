@@ -89,16 +89,8 @@ func (s *Server) applyConfig(pc *pb.PartitionConfiguration) {
 	if err != nil || pc.GetBallot() <= 0 {
 		return
 	}
-	u := &configUpdate{config: pacifica.Configuration{
-		Ballot:  pacifica.Ballot(pc.GetBallot()),
-		Primary: pacifica.NodeID(pc.GetPrimary()),
-	}}
-	for _, n := range pc.GetSecondaries() {
-		u.config.Secondaries = append(u.config.Secondaries, pacifica.NodeID(n))
-	}
-	for _, n := range pc.GetLearners() {
-		u.learners = append(u.learners, pacifica.NodeID(n))
-	}
+	u := &configUpdate{}
+	u.config, u.learners = ConfigFromPB(pc)
 
 	s.mu.Lock()
 	if p := s.partitions[g]; p != nil {
@@ -140,6 +132,24 @@ func (s *Server) applyConfig(pc *pb.PartitionConfiguration) {
 	// A copy on disk is opened as it is: should it vanish meanwhile (a
 	// removal), the open fails rather than create an empty one.
 	go s.openAndRegister(info, !onDisk, op)
+}
+
+// ConfigFromPB reads a configuration from the meta server in the core's
+// terms: the configuration and its learners. The replica server and the
+// whole-system simulation (internal/sim) both read configurations with it.
+func ConfigFromPB(pc *pb.PartitionConfiguration) (pacifica.Configuration, []pacifica.NodeID) {
+	cfg := pacifica.Configuration{
+		Ballot:  pacifica.Ballot(pc.GetBallot()),
+		Primary: pacifica.NodeID(pc.GetPrimary()),
+	}
+	for _, n := range pc.GetSecondaries() {
+		cfg.Secondaries = append(cfg.Secondaries, pacifica.NodeID(n))
+	}
+	var learners []pacifica.NodeID
+	for _, n := range pc.GetLearners() {
+		learners = append(learners, pacifica.NodeID(n))
+	}
+	return cfg, learners
 }
 
 // ConfigNames reports whether a configuration gives node a role: primary,

@@ -58,14 +58,11 @@ type configUpdate struct {
 	learners []pacifica.NodeID
 }
 
+// toUpdate reads a configuration as the server does: through the wire
+// type (meta.ConfigToPB, replica.ConfigFromPB).
 func toUpdate(c decide.PartitionConfig) configUpdate {
-	u := configUpdate{cfg: pacifica.Configuration{Ballot: pacifica.Ballot(c.Ballot), Primary: pacifica.NodeID(c.Primary)}}
-	for _, s := range c.Secondaries {
-		u.cfg.Secondaries = append(u.cfg.Secondaries, pacifica.NodeID(s))
-	}
-	for _, l := range c.Learners {
-		u.learners = append(u.learners, pacifica.NodeID(l))
-	}
+	var u configUpdate
+	u.cfg, u.learners = replica.ConfigFromPB(meta.ConfigToPB(c))
 	return u
 }
 
