@@ -316,7 +316,8 @@ func (w *World) staggered(end time.Duration) {
 		n := w.node(name)
 		at += w.between(500*time.Millisecond, 4*time.Second)
 		w.schedule(nil, at, func() {
-			if n.p.up {
+			// Past the end of the fault period nothing would restart it.
+			if n.p.up && w.now < end {
 				n.crash()
 			}
 		})

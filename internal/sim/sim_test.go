@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -97,7 +98,7 @@ type matrix struct {
 
 type matrixRow struct {
 	runs, ops, failed, unknown, lost, violations, notLinearizable, unverified int
-	failedSeeds                                                               []uint64
+	failedSeeds, unverifiedSeeds                                              []uint64
 }
 
 func newMatrix() *matrix {
@@ -156,6 +157,7 @@ func (m *matrix) add(r Result) {
 	}
 	if len(r.Unverified) > 0 {
 		row.unverified++
+		row.unverifiedSeeds = append(row.unverifiedSeeds, r.Seed)
 	}
 }
 
@@ -172,13 +174,19 @@ func (m *matrix) String() string {
 		r := m.rows[n]
 		fmt.Fprintf(&b, "%-12s %6d %9d %7d %8d %5d %10d %13d %10d", n, r.runs, r.ops, r.failed, r.unknown, r.lost,
 			r.violations, r.notLinearizable, r.unverified)
-		if len(r.failedSeeds) > 0 {
-			sort.Slice(r.failedSeeds, func(i, j int) bool { return r.failedSeeds[i] < r.failedSeeds[j] })
-			s := fmt.Sprint(r.failedSeeds)
+		for _, l := range []struct {
+			what  string
+			seeds []uint64
+		}{{"violating", r.failedSeeds}, {"unverified", r.unverifiedSeeds}} {
+			if len(l.seeds) == 0 {
+				continue
+			}
+			slices.Sort(l.seeds)
+			s := fmt.Sprint(l.seeds)
 			if len(s) > 200 {
 				s = s[:200] + "...]"
 			}
-			fmt.Fprintf(&b, "  seeds %s", s)
+			fmt.Fprintf(&b, "  %s %s", l.what, s)
 		}
 		b.WriteString("\n")
 	}
