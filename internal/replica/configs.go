@@ -149,6 +149,10 @@ func ConfigFromPB(pc *pb.PartitionConfiguration) (pacifica.Configuration, []paci
 	for _, n := range pc.GetLearners() {
 		learners = append(learners, pacifica.NodeID(n))
 	}
+	for _, nb := range pc.GetPrimaryBounds() {
+		cfg.PrimaryBounds = append(cfg.PrimaryBounds,
+			pacifica.HoldRef{Primary: pacifica.NodeID(nb.GetNode()), Ballot: pacifica.Ballot(nb.GetBallot())})
+	}
 	return cfg, learners
 }
 
@@ -380,6 +384,7 @@ func (p *partition) report() *pb.ReplicaReport {
 		LastPreparedDecree:  int64(v.prepared),
 		LastDurableDecree:   p.store.Load().DurableDecree(),
 		Incarnation:         p.info.Incarnation,
+		MinPrimaryBallot:    int64(p.minPrimaryBallot),
 	}
 }
 

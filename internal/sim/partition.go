@@ -38,6 +38,9 @@ type partition struct {
 	// metaBallot is the newest ballot of a configuration the meta server
 	// sent for this partition (replica.RemovalRefused).
 	metaBallot int64
+	// minPrimaryBallot is core.MinPrimaryBallot(), fixed when the replica
+	// was opened; beacons report it (as the server's partition does).
+	minPrimaryBallot pacifica.Ballot
 }
 
 // pendingWrite is a client write waiting for its decree.
@@ -71,10 +74,12 @@ func (s *replicaServer) openPartition(d *replicaDisk) (*partition, error) {
 		d:        d,
 		core:     core,
 		teaching: make(map[pacifica.NodeID]bool),
-		kv:       d.store.clone(),
-		applied:  d.durable,
-		waiters:  make(map[pacifica.Decree][]*pendingWrite),
-		results:  newResultCache(resultCacheSize),
+
+		minPrimaryBallot: core.MinPrimaryBallot(),
+		kv:               d.store.clone(),
+		applied:          d.durable,
+		waiters:          make(map[pacifica.Decree][]*pendingWrite),
+		results:          newResultCache(resultCacheSize),
 	}
 	adaptRecoverDedup(p)
 	s.w.trace.note("%s %s opened: ballot %d (member %d), durable %d, replayed %d", s.id, d.g, d.hard.Ballot,
@@ -397,5 +402,6 @@ func (p *partition) report() decide.ReplicaReport {
 		LastPreparedDecree:  int64(p.core.PreparedDecree()),
 		LastDurableDecree:   p.d.durable,
 		Incarnation:         p.d.incarnation,
+		MinPrimaryBallot:    int64(p.minPrimaryBallot),
 	}
 }

@@ -124,13 +124,16 @@ func randomFaults(t *testing.T, seed uint64) {
 				w.beacon(nd)
 			}
 		case x < 11:
-			// A replica of a node that holds no role in it is deleted (a
-			// removal racing a push): the node holds nothing of it any
-			// more, and a copy made later is another one.
+			// A replica the meta server may order removed (the node holds
+			// no role in it and is no recovery candidate) is deleted: the
+			// node holds nothing of it any more, and a copy made later
+			// is another one. (The replica server refuses a removal once
+			// it has seen a newer configuration, so a member or a dropped
+			// node never loses its copy this way.)
 			nd := nodes[rng.IntN(n)]
 			var held []Gpid
 			for g := range w.disk[nd] {
-				if c, ok := w.layout.Config(g); ok && c.RoleOf(nd) == RoleNone {
+				if c, ok := w.layout.Config(g); ok && c.RoleOf(nd) == RoleNone && !slices.Contains(c.LastDrops, nd) {
 					held = append(held, g)
 				}
 			}
@@ -216,6 +219,10 @@ func randomFaults(t *testing.T, seed uint64) {
 // primary lineage rule.
 func writeChecked(t *testing.T, w *world, p Proposal) {
 	t.Helper()
+	// Members of the configuration in force hold its data: record it
+	// before the change (a learner upgraded earlier in this step, then
+	// dropped or promoted by this proposal, was a member in between).
+	w.recordDisks()
 	old, _ := w.layout.Config(p.Gpid)
 	old = old.Clone()
 	next, err := w.layout.Apply(p)
