@@ -15,18 +15,19 @@ import (
 
 // Scripts lists them by name.
 var Scripts = map[string]*Script{
-	"staggered-outage-2":        staggeredOutage2,
-	"staggered-outage-3":        staggeredOutage3,
-	"isolated-primary-migrate":  isolatedPrimaryMigrate,
-	"clock-step-lease":          clockStepLease(-30 * time.Second),
-	"clock-step-lease-control":  clockStepLease(0),
-	"exactly-once-restart":      exactlyOnceRestart,
-	"exactly-once-checkpoint":   exactlyOnceCheckpoint,
-	"removal-race-empty-member": removalRace,
-	"isolated-lone-primary":     isolatedLonePrimary,
-	"etcd-outage":               etcdOutage,
-	"kill-partition-primary":    killPartitionPrimary,
-	"foreign-meta":              foreignMeta,
+	"staggered-outage-2":         staggeredOutage2,
+	"staggered-outage-3":         staggeredOutage3,
+	"isolated-primary-migrate":   isolatedPrimaryMigrate,
+	"clock-step-lease":           clockStepLease(-30 * time.Second),
+	"clock-step-lease-control":   clockStepLease(0),
+	"exactly-once-restart":       exactlyOnceRestart,
+	"exactly-once-checkpoint":    exactlyOnceCheckpoint,
+	"removal-race-empty-member":  removalRace,
+	"isolated-lone-primary":      isolatedLonePrimary,
+	"etcd-outage":                etcdOutage,
+	"kill-partition-primary":     killPartitionPrimary,
+	"foreign-meta":               foreignMeta,
+	"kill-partition-last-member": killPartitionLastMember,
 }
 
 func sec(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
@@ -293,6 +294,27 @@ var killPartitionPrimary = &Script{
 			w.node("r2").killPartitions()
 			w.node("r3").killPartitions()
 		}},
+	},
+}
+
+// killPartitionLastMember: the partition's last member r2 is cut off and
+// dropped (no member left), and replica.kill_partition closes its replica
+// while no configuration names it. Everything heals and r1 comes back: the
+// meta server waits for r2, the only node that holds every acknowledged
+// write, but r2's beacons no longer report the closed replica, and no
+// configuration reopens it.
+var killPartitionLastMember = &Script{
+	Name:  "kill-partition-last-member",
+	Nodes: 3, Partitions: 1, Replicas: 2, Clients: 3,
+	Options:    func(o *Options) { o.minReplicas = 1 },
+	LoadEnd:    sec(45),
+	FinalAfter: sec(47),
+	Steps: []Step{
+		{At: sec(10), Do: crashNode("r1")},
+		{At: sec(20), Do: cutBoth("r2", cluster("r2"))},
+		{At: sec(35), Do: func(w *World) { w.node("r2").killPartitions() }},
+		{At: sec(37), Do: healNet},
+		{At: sec(38), Do: startNode("r1")},
 	},
 }
 
