@@ -54,7 +54,8 @@ flushed, so the next start replays nothing.`,
 			if cfg.PegasusListen != "" {
 				// Official Pegasus clients reach the same replicas through
 				// this listener, translated onto the server's own RPCs.
-				pl, err := pegasusserve.StartReplicaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen)
+				pl, err := pegasusserve.StartReplicaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen,
+					pegasusserve.Config{DropTimedOutRequests: cfg.RPCRequestDroppedBeforeExecutionWhenTimeout})
 				if err != nil {
 					return err
 				}

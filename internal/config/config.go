@@ -33,14 +33,16 @@ type FailureDetector struct {
 
 // Meta configures a meta server.
 type Meta struct {
-	Listen        string   `toml:"listen" doc:"gRPC address for replica servers, clients and the shell."`
-	HTTPListen    string   `toml:"http_listen" doc:"HTTP address of the JSON API, the cluster page and /metrics. Empty disables it."`
-	PegasusListen string   `toml:"pegasus_listen" doc:"Address of the Apache Pegasus wire-protocol listener for official clients. Empty disables it."`
-	DataDir       string   `toml:"data_dir" doc:"Directory for the embedded etcd's data and the server's own files."`
-	ClusterName   string   `toml:"cluster_name" doc:"Name of the cluster; prefixes every key the cluster keeps in etcd."`
-	EtcdEndpoints []string `toml:"etcd_endpoints" doc:"Endpoints of an external etcd cluster. Empty starts an embedded single-node etcd in data_dir."`
-	EtcdClientURL string   `toml:"etcd_client_url" doc:"Client URL of the embedded etcd (only when etcd_endpoints is empty)."`
-	EtcdPeerURL   string   `toml:"etcd_peer_url" doc:"Peer URL of the embedded etcd (only when etcd_endpoints is empty)."`
+	Listen        string `toml:"listen" doc:"gRPC address for replica servers, clients and the shell."`
+	HTTPListen    string `toml:"http_listen" doc:"HTTP address of the JSON API, the cluster page and /metrics. Empty disables it."`
+	PegasusListen string `toml:"pegasus_listen" doc:"Address of the Apache Pegasus wire-protocol listener for official clients. Empty disables it."`
+	// RPCRequestDroppedBeforeExecutionWhenTimeout is Pegasus' task option of the same name.
+	RPCRequestDroppedBeforeExecutionWhenTimeout bool     `toml:"rpc_request_dropped_before_execution_when_timeout" doc:"On the Pegasus-protocol listener, drop unanswered a request whose client timeout (from its header) passed while it waited to execute, as Pegasus' option of that name does. Off, as in Pegasus: a request executes whatever its header's timeout says."`
+	DataDir                                     string   `toml:"data_dir" doc:"Directory for the embedded etcd's data and the server's own files."`
+	ClusterName                                 string   `toml:"cluster_name" doc:"Name of the cluster; prefixes every key the cluster keeps in etcd."`
+	EtcdEndpoints                               []string `toml:"etcd_endpoints" doc:"Endpoints of an external etcd cluster. Empty starts an embedded single-node etcd in data_dir."`
+	EtcdClientURL                               string   `toml:"etcd_client_url" doc:"Client URL of the embedded etcd (only when etcd_endpoints is empty)."`
+	EtcdPeerURL                                 string   `toml:"etcd_peer_url" doc:"Peer URL of the embedded etcd (only when etcd_endpoints is empty)."`
 
 	ElectionTTLSeconds int `toml:"election_ttl_seconds" doc:"TTL of the etcd lease behind meta leadership: a crashed leader is replaced after at most this long. fd_lease_seconds must exceed it plus fd_beacon_interval_seconds."`
 
@@ -56,11 +58,13 @@ type Meta struct {
 
 // Replica configures a replica server.
 type Replica struct {
-	Listen        string   `toml:"listen" doc:"gRPC address for clients, peers and the meta server. Also the node's identity in partition configurations."`
-	HTTPListen    string   `toml:"http_listen" doc:"HTTP address of /metrics and the status JSON. Empty disables it."`
-	PegasusListen string   `toml:"pegasus_listen" doc:"Address of the Apache Pegasus wire-protocol listener for official clients. Empty disables it."`
-	DataDir       string   `toml:"data_dir" doc:"Directory holding every partition replica: its mutation log and its Pebble store."`
-	MetaServers   []string `toml:"meta_servers" doc:"gRPC addresses of the meta servers."`
+	Listen        string `toml:"listen" doc:"gRPC address for clients, peers and the meta server. Also the node's identity in partition configurations."`
+	HTTPListen    string `toml:"http_listen" doc:"HTTP address of /metrics and the status JSON. Empty disables it."`
+	PegasusListen string `toml:"pegasus_listen" doc:"Address of the Apache Pegasus wire-protocol listener for official clients. Empty disables it."`
+	// RPCRequestDroppedBeforeExecutionWhenTimeout is Pegasus' task option of the same name.
+	RPCRequestDroppedBeforeExecutionWhenTimeout bool     `toml:"rpc_request_dropped_before_execution_when_timeout" doc:"On the Pegasus-protocol listener, drop unanswered a request whose client timeout (from its header) passed while it waited to execute, as Pegasus' option of that name does. Off, as in Pegasus: a request executes whatever its header's timeout says."`
+	DataDir                                     string   `toml:"data_dir" doc:"Directory holding every partition replica: its mutation log and its Pebble store."`
+	MetaServers                                 []string `toml:"meta_servers" doc:"gRPC addresses of the meta servers."`
 
 	FailureDetector
 

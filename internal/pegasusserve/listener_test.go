@@ -364,7 +364,8 @@ func TestV1Header(t *testing.T) {
 	}
 }
 
-// The client's timeout becomes the request's deadline.
+// A client timeout longer than the server's default extends the request's
+// deadline.
 func TestRequestDeadline(t *testing.T) {
 	h := HandlerFunc(func(ctx context.Context, req *pegasusrpc.Request) (pegasusrpc.ErrorCode, pegasusrpc.Value) {
 		d, ok := ctx.Deadline()
@@ -379,6 +380,88 @@ func TestRequestDeadline(t *testing.T) {
 	req.Header.ClientTimeout = 42_000 // far from the 5 s default, so that the two cannot be confused
 	if resp, err := c.wait(c.send(req)); err != nil || !resp.Err.IsOK() {
 		t.Fatalf("deadline not taken from client_timeout: %v %v", resp.Err, err)
+	}
+}
+
+// A short client timeout does not cut execution short: Pegasus' server
+// executes a request whatever its header's timeout says (the Go client
+// fills it with junk when the caller's context has no deadline), unless
+// rpc_request_dropped_before_execution_when_timeout is set.
+func TestShortClientTimeoutDoesNotCancel(t *testing.T) {
+	h := HandlerFunc(func(ctx context.Context, req *pegasusrpc.Request) (pegasusrpc.ErrorCode, pegasusrpc.Value) {
+		d, ok := ctx.Deadline()
+		if !ok || time.Until(d) < 4*time.Second {
+			return pegasusrpc.CodeTimeout, nil
+		}
+		return echoHandler(ctx, req)
+	})
+	c := dialTestClient(t, serveListener(t, h, Config{}))
+	for _, ms := range []uint32{1, 3, 500} {
+		req := getRequest(c, "k")
+		req.Header.ClientTimeout = ms
+		if resp, err := c.wait(c.send(req)); err != nil || !resp.Err.IsOK() {
+			t.Fatalf("client_timeout %d ms: %v %v", ms, resp.Err, err)
+		}
+	}
+}
+
+// With DropTimedOutRequests a request whose client timeout passed while
+// it waited for an execution slot is dropped unanswered, as Pegasus'
+// rpc_request_dropped_before_execution_when_timeout does; one still in
+// time executes.
+func TestDropTimedOutRequests(t *testing.T) {
+	clock := newFakeClock()
+	release := make(chan struct{})
+	started := make(chan string, 4)
+	h := HandlerFunc(func(ctx context.Context, req *pegasusrpc.Request) (pegasusrpc.ErrorCode, pegasusrpc.Value) {
+		key := string(*req.Args.(*pegasusrpc.Blob))
+		started <- key
+		if strings.HasSuffix(key, "block") {
+			<-release
+		}
+		return echoHandler(ctx, req)
+	})
+	// Each frame read asks the clock once: reads tells the test which
+	// frames the listener has received.
+	reads := make(chan struct{}, 16)
+	now := func() time.Time {
+		reads <- struct{}{}
+		return clock.Now()
+	}
+	c := dialTestClient(t, serveListener(t, h, Config{MaxInFlight: 1, DropTimedOutRequests: true, Now: now}))
+	first := c.send(getRequest(c, "block"))
+	if k := <-started; !strings.HasSuffix(k, "block") {
+		t.Fatalf("first handler saw %q", k)
+	}
+	late := getRequest(c, "late")
+	late.Header.ClientTimeout = 100
+	lateCh := c.send(late)
+	inTime := getRequest(c, "in-time")
+	inTime.Header.ClientTimeout = 60_000
+	inTimeCh := c.send(inTime)
+	// The reader asks the clock when it reads a frame and when the frame
+	// gets its slot: three reads mean "block" runs and "late" has been
+	// received; then "late"'s time passes while it waits for the slot.
+	for range 3 {
+		<-reads
+	}
+	clock.Advance(time.Second)
+	close(release)
+	if _, err := c.wait(first); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := c.wait(inTimeCh); err != nil || !resp.Err.IsOK() {
+		t.Fatalf("request still in time: %v %v", resp.Err, err)
+	}
+	select {
+	case resp := <-lateCh:
+		t.Fatalf("late request answered: %+v", resp)
+	default:
+	}
+	for len(started) > 0 {
+		if k := <-started; strings.HasSuffix(k, "late") {
+			t.Fatal("late request executed")
+		}
 	}
 }
 
