@@ -31,6 +31,36 @@ type FailureDetector struct {
 	CheckIntervalSeconds  int `toml:"fd_check_interval_seconds" doc:"How often both sides check leases and graces."`
 }
 
+// Log configures a server's own log, shared by every role.
+type Log struct {
+	Level      string `toml:"log_level" doc:"Least severe log level written: debug, info, warn or error."`
+	Format     string `toml:"log_format" doc:"Log line format: text (key=value) or json (one JSON object per line, for log shippers)."`
+	File       string `toml:"log_file" doc:"Write the log to this file, rotated by size, instead of stderr. Empty: stderr (under systemd, the journal)."`
+	MaxSizeMB  int    `toml:"log_max_size_mb" doc:"With log_file: rotate when the file reaches this size."`
+	MaxBackups int    `toml:"log_max_backups" doc:"With log_file: rotated files kept (the oldest are deleted); 0 keeps all."`
+}
+
+// DefaultLog returns the log defaults: info, text, stderr.
+func DefaultLog() Log {
+	return Log{Level: "info", Format: "text", MaxSizeMB: 256, MaxBackups: 10}
+}
+
+// Validate checks the log settings.
+func (l Log) Validate() error {
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("%w: log_level %q is not one of debug, info, warn, error", ErrInvalid, l.Level)
+	}
+	if l.Format != "text" && l.Format != "json" {
+		return fmt.Errorf("%w: log_format %q is not text or json", ErrInvalid, l.Format)
+	}
+	if l.MaxSizeMB < 1 || l.MaxBackups < 0 {
+		return fmt.Errorf("%w: log_max_size_mb must be positive and log_max_backups not negative", ErrInvalid)
+	}
+	return nil
+}
+
 // Meta configures a meta server.
 type Meta struct {
 	Listen        string `toml:"listen" doc:"gRPC address for replica servers, clients and the shell."`
@@ -54,6 +84,8 @@ type Meta struct {
 	MinLiveNodeCountForUnfreeze     int    `toml:"min_live_node_count_for_unfreeze" doc:"The meta server freezes when fewer replica servers than this are alive."`
 	MetaFunctionLevelOnStart        string `toml:"meta_function_level_on_start" doc:"Meta level after start: stopped, blind, freezed, steady or lively."`
 	LBIntervalMs                    int    `toml:"lb_interval_ms" doc:"How often the leader checks every partition for missing primaries and secondaries (cure) and runs the balancer."`
+
+	Log
 }
 
 // Replica configures a replica server.
@@ -82,6 +114,8 @@ type Replica struct {
 
 	Mutation2PCMinReplicaCount int `toml:"mutation_2pc_min_replica_count" doc:"A primary refuses writes (ERR_NOT_ENOUGH_MEMBER) while its partition has fewer members than this (capped at the table's replica count), so a 3-replica partition keeps writing with one secondary down."`
 	BlockCacheMB               int `toml:"block_cache_mb" doc:"Block cache shared by every partition store of the server. 0 gives each store a small private cache."`
+
+	Log
 }
 
 // Collector configures the availability collector.
@@ -94,6 +128,8 @@ type Collector struct {
 	DetectTimeoutMs       int      `toml:"available_detect_timeout_ms" doc:"A probe slower than this counts as failed."`
 	DetectReplicaCount    int      `toml:"available_detect_replica_count" doc:"Replica count of the detection table when the collector creates it."`
 	ScrapeIntervalSeconds int      `toml:"metrics_scrape_interval_seconds" doc:"How often the collector scrapes every replica server's /metrics to compute request rates and latencies."`
+
+	Log
 }
 
 // DefaultMeta returns a meta server's defaults.
@@ -114,6 +150,7 @@ func DefaultMeta() Meta {
 		MinLiveNodeCountForUnfreeze:     2,
 		MetaFunctionLevelOnStart:        "steady",
 		LBIntervalMs:                    1000,
+		Log:                             DefaultLog(),
 	}
 }
 
@@ -137,6 +174,7 @@ func DefaultReplica() Replica {
 		MaxValueBytes:                  1 << 20,
 		Mutation2PCMinReplicaCount:     2,
 		BlockCacheMB:                   256,
+		Log:                            DefaultLog(),
 	}
 }
 
@@ -151,6 +189,7 @@ func DefaultCollector() Collector {
 		DetectTimeoutMs:       1000,
 		DetectReplicaCount:    3,
 		ScrapeIntervalSeconds: 10,
+		Log:                   DefaultLog(),
 	}
 }
 
@@ -206,6 +245,9 @@ func (m Meta) Validate() error {
 	if err := m.FailureDetector.Validate(); err != nil {
 		return err
 	}
+	if err := m.Log.Validate(); err != nil {
+		return err
+	}
 	// While a crashed meta leader's election lease runs out, no beacon is
 	// acknowledged; a replica server's lease must outlast that and its next
 	// beacon to the new leader, or every replica stops serving during an
@@ -237,6 +279,9 @@ func (r Replica) Validate() error {
 	if r.BlockCacheMB < 0 {
 		return fmt.Errorf("%w: block_cache_mb must not be negative", ErrInvalid)
 	}
+	if err := r.Log.Validate(); err != nil {
+		return err
+	}
 	return r.FailureDetector.Validate()
 }
 
@@ -254,7 +299,7 @@ func (c Collector) Validate() error {
 	if c.DetectTable == "" {
 		return fmt.Errorf("%w: collector available_detect_app is empty", ErrInvalid)
 	}
-	return nil
+	return c.Log.Validate()
 }
 
 // Load reads a TOML file over the defaults already in cfg (a pointer to one
