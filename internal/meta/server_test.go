@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -115,6 +116,18 @@ func TestServersElectOneLeaderFollowersForward(t *testing.T) {
 	forwarded("MetaLevel", r4.GetError(), err)
 	r5, err := cl.RemoteCommand(ctx, &pb.RemoteCommandRequest{Command: decide.KnobLivePercentage})
 	forwarded("RemoteCommand", r5.GetError(), err)
+	// Commands about the process itself are answered by the follower.
+	for cmd, want := range map[string]string{
+		"server-info": `"node":"` + follower.Addr() + `"`,
+		"server-stat": `"is_leader":false`,
+		"help":        decide.KnobLivePercentage,
+		"flush-log":   "Flush done.",
+	} {
+		r, err := cl.RemoteCommand(ctx, &pb.RemoteCommandRequest{Command: cmd})
+		if err != nil || r.GetError() != nil || !strings.Contains(r.GetOutput(), want) {
+			t.Errorf("%s on the follower: %v %v %q, want it to contain %s", cmd, err, r.GetError(), r.GetOutput(), want)
+		}
+	}
 	r6, err := cl.ProposeConfig(ctx, &pb.ProposeConfigRequest{Node: "r1:1"})
 	forwarded("ProposeConfig", r6.GetError(), err)
 	r7, err := cl.MigrateNode(ctx, &pb.DrainNodeRequest{Node: "r1:1"})
