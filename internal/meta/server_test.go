@@ -239,9 +239,26 @@ func TestServersFailoverKeepsConfigs(t *testing.T) {
 	}
 
 	waitFor(t, 5*time.Second, "the new leader to grant leases", f.allLeased)
-	// Let the new leader settle (one grace period) and run rounds.
-	time.Sleep(fastFD().Grace + 10*100*time.Millisecond)
 	nc := f.client(follower.Addr())
+	// The new leader settles: every replica server stays alive and keeps
+	// beaconing past one grace period after the takeover (a leader that
+	// declared one dead would have reassigned its primaries).
+	settled := time.Now().Add(fastFD().Grace)
+	waitFor(t, 15*time.Second, "every replica server beaconing past one grace after the takeover", func() bool {
+		r, err := nc.ListNodes(ctx, &pb.ListNodesRequest{})
+		if err != nil || r.GetError() != nil || len(r.GetNodes()) == 0 {
+			return false
+		}
+		for _, n := range r.GetNodes() {
+			if !n.GetAlive() {
+				t.Fatalf("%s declared dead after the takeover", n.GetAddress())
+			}
+			if time.UnixMilli(n.GetLastBeaconMs()).Before(settled) {
+				return false
+			}
+		}
+		return true
+	})
 	after, err := nc.QueryConfig(ctx, &pb.QueryConfigRequest{Table: "t"})
 	if err != nil || after.GetError() != nil {
 		t.Fatalf("query on the new leader: %v %v", after, err)

@@ -226,8 +226,13 @@ func TestResponsesOutOfOrder(t *testing.T) {
 	}
 }
 
-// At most MaxInFlight requests of a connection execute at once.
+// At most MaxInFlight requests of a connection execute at once. Handlers
+// are released one at a time; after each release the running count must
+// settle back at the bound (3, or what is left). A leaky bound lets a
+// fourth start and stay blocked, so the count would never read 3 again and
+// the wait fails, with no sleep needed to give a fourth room to start.
 func TestInFlightBound(t *testing.T) {
+	const bound, requests = 3, 10
 	var running, peak atomic.Int32
 	release := make(chan struct{})
 	h := HandlerFunc(func(ctx context.Context, req *pegasusrpc.Request) (pegasusrpc.ErrorCode, pegasusrpc.Value) {
@@ -238,26 +243,31 @@ func TestInFlightBound(t *testing.T) {
 		running.Add(-1)
 		return echoHandler(ctx, req)
 	})
-	c := dialTestClient(t, serveListener(t, h, Config{MaxInFlight: 3}))
+	c := dialTestClient(t, serveListener(t, h, Config{MaxInFlight: bound}))
+	// On failure, the handlers still blocked must return for the listener
+	// to close.
+	defer close(release)
 	var chans []<-chan pegasusrpc.Response
-	for range 10 {
+	for range requests {
 		chans = append(chans, c.send(getRequest(c, "k")))
 	}
-	for deadline := time.Now().Add(10 * time.Second); running.Load() < 3; {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d requests started", running.Load())
+	for left := requests; left > 0; left-- {
+		want := int32(min(bound, left))
+		for deadline := time.Now().Add(10 * time.Second); running.Load() != want; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d requests running with %d left, want %d (peak %d, bound %d)", running.Load(), left, want, peak.Load(), bound)
+			}
+			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(time.Millisecond)
+		release <- struct{}{}
 	}
-	time.Sleep(20 * time.Millisecond) // room for a fourth to start, if the bound leaked
-	if p := peak.Load(); p != 3 {
-		t.Fatalf("%d requests executed at once, bound 3", p)
-	}
-	close(release)
 	for _, ch := range chans {
 		if _, err := c.wait(ch); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if p := peak.Load(); p != bound {
+		t.Fatalf("%d requests executed at once, bound %d", p, bound)
 	}
 }
 
