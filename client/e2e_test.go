@@ -23,7 +23,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
-func TestMain(m *testing.M) { oneboxtest.Main(m) }
+func TestMain(m *testing.M) { oneboxtest.MainNoLeaks(m) }
 
 const (
 	e2eTable   = "client_e2e"

@@ -11,4 +11,4 @@ import (
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 )
 
-func TestMain(m *testing.M) { oneboxtest.Main(m) }
+func TestMain(m *testing.M) { oneboxtest.MainNoLeaks(m) }

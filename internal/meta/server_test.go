@@ -416,7 +416,12 @@ func TestServerEmbeddedEtcd(t *testing.T) {
 		}
 		r.Body.Close()
 	}
-	if r, _ := http.Get("http://" + s.HTTPAddr() + "/api/tables/nope"); r.StatusCode != http.StatusNotFound {
+	r, err := http.Get("http://" + s.HTTPAddr() + "/api/tables/nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusNotFound {
 		t.Fatalf("unknown table: %d", r.StatusCode)
 	}
 }

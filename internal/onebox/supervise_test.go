@@ -18,7 +18,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 )
 
-func TestMain(m *testing.M) { oneboxtest.Main(m) }
+func TestMain(m *testing.M) { oneboxtest.MainNoLeaks(m) }
 
 // etcdOnebox writes the state of a onebox made of n independent
 // single-member etcd processes (etcd1..etcdn): real processes of the real

@@ -285,6 +285,9 @@ func (s *Server) Run(ctx context.Context) error {
 		s.stop.Do(func() {
 			s.beginStop()
 			s.stopNetwork()
+			// The files stay as they are, but the connection to the
+			// meta servers is network too.
+			s.meta.close()
 		})
 		return s.fatalErr
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/shell"
 )
 
-func TestMain(m *testing.M) { oneboxtest.Main(m) }
+func TestMain(m *testing.M) { oneboxtest.MainNoLeaks(m) }
 
 // The shell against a real onebox: create a table, write and read a
 // record, and read ls -d and nodes -d as JSON, in process and through the
