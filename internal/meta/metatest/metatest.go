@@ -54,6 +54,10 @@ type Data struct {
 	// Delay holds every answer back this long (or until the call's
 	// context ends).
 	Delay time.Duration
+	// Before, when set, runs at the start of every call, under the
+	// fake's lock, and may change the data: a cluster that changes as it
+	// is polled (a table becoming healthy a partition per ListTables).
+	Before func(method string, d *Data)
 }
 
 // Meta is the fake Meta service.
@@ -145,6 +149,9 @@ func (m *Meta) AddTable(name string, appID, partitions int32, replicas []string)
 func (m *Meta) begin(ctx context.Context, method string) (*pb.Error, error) {
 	m.mu.Lock()
 	m.calls[method]++
+	if m.data.Before != nil {
+		m.data.Before(method, &m.data)
+	}
 	delay, leader, fail := m.data.Delay, m.data.Leader, m.data.Fail[method]
 	m.mu.Unlock()
 	if delay > 0 {

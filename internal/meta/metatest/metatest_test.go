@@ -85,6 +85,19 @@ func TestFakeMeta(t *testing.T) {
 		t.Errorf("calls: ListNodes %d, QueryConfig %d, CreateTable %d", m.Calls(ListNodes), m.Calls(QueryConfig), m.Calls(CreateTable))
 	}
 
+	// Before changes the data as the fake is polled.
+	m.Update(func(d *Data) {
+		delete(d.Fail, ListNodes)
+		d.Before = func(method string, d *Data) {
+			if method == ListNodes {
+				d.Nodes = append(d.Nodes, &pb.NodeInfo{Address: "new"})
+			}
+		}
+	})
+	if ln, _ := mc.ListNodes(ctx, &pb.ListNodesRequest{}); len(ln.GetNodes()) != 4 {
+		t.Errorf("ListNodes after Before added a node: %v", ln)
+	}
+
 	// A delay ends with the call's context.
 	m.Update(func(d *Data) { d.Delay = time.Minute })
 	short, cancelShort := context.WithTimeout(ctx, 100*time.Millisecond)
