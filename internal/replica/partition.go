@@ -391,7 +391,8 @@ func (p *partition) apply(entries []pacifica.Entry) (map[pacifica.Decree]writeRe
 				return nil, false
 			}
 		}
-		results, err := store.Apply(int64(e.Decree), unixSeconds32(e.Timestamp), ops)
+		results, err := store.Apply(int64(e.Decree), unixSeconds32(e.Timestamp),
+			storage.RequestID{ClientID: e.RequestID.ClientID, Seq: e.RequestID.Seq}, ops)
 		if err != nil {
 			p.fail(err)
 			return nil, false

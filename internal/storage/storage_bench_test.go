@@ -54,7 +54,7 @@ func BenchmarkApplySet(b *testing.B) {
 	for i := range b.N {
 		h, sk := benchKey(i % 100000)
 		ops[0] = Put{HashKey: h, SortKey: sk, Value: value}
-		if _, err := s.Apply(int64(i+1), t0, ops); err != nil {
+		if _, err := s.Apply(int64(i+1), t0, RequestID{}, ops); err != nil {
 			b.Fatal(err)
 		}
 	}

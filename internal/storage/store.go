@@ -110,6 +110,9 @@ type Store struct {
 	// next DropExpired resumes (nil: at the start). All guarded by writeMu.
 	keyBuf, valBuf []byte
 	sweepCursor    []byte
+	// requestCursor is where the next DropExpiredRequests resumes (nil: at
+	// the first request record). Guarded by writeMu.
+	requestCursor []byte
 
 	// lifecycle keeps db alive under every operation: they hold it shared,
 	// Close holds it exclusively.
