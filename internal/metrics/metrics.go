@@ -60,6 +60,12 @@ type Replica struct {
 	BeaconRTT prometheus.Histogram
 	// LeaseValid is 1 while the server holds a lease from the meta server.
 	LeaseValid prometheus.Gauge
+	// RetriesAnswered counts write retries answered from the record of the
+	// applied original (exactly-once) instead of being executed.
+	RetriesAnswered prometheus.Counter
+	// RequestRecordsDropped counts request records collected after their
+	// retention.
+	RequestRecordsDropped prometheus.Counter
 }
 
 // NewReplica creates a replica server's registry.
@@ -96,8 +102,17 @@ func NewReplica() *Replica {
 		LeaseValid: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "pegasus_replica_lease_valid", Help: "1 while the server holds a lease from the meta server, else 0.",
 		}),
+		RetriesAnswered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pegasus_replica_write_retries_answered_total",
+			Help: "Write retries answered with the recorded result of their applied original instead of being executed.",
+		}),
+		RequestRecordsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pegasus_replica_request_records_dropped_total",
+			Help: "Request records (exactly-once state of applied writes) collected after write_dedup_retention_seconds.",
+		}),
 	}
-	m.reg.MustRegister(m.Requests, m.Errors, m.Latency, m.Replicas, m.LogBytes, m.LogSyncSeconds, m.LearnBytes, m.BeaconRTT, m.LeaseValid)
+	m.reg.MustRegister(m.Requests, m.Errors, m.Latency, m.Replicas, m.LogBytes, m.LogSyncSeconds, m.LearnBytes, m.BeaconRTT, m.LeaseValid,
+		m.RetriesAnswered, m.RequestRecordsDropped)
 	return m
 }
 

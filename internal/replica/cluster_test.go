@@ -32,6 +32,10 @@ type clusterOptions struct {
 	core func(*pacifica.Config)
 	// segmentBytes is the log segment size.
 	segmentBytes int64
+	// config adjusts every server's configuration.
+	config func(*config.Replica)
+	// dedupRetention overrides write_dedup_retention_seconds.
+	dedupRetention time.Duration
 }
 
 type testServer struct {
@@ -84,6 +88,9 @@ func (c *testCluster) serverConfig(ts *testServer) config.Replica {
 	cfg.GroupCheckIntervalMs = 200
 	cfg.CheckpointIntervalSeconds = 0 // flushes only when a test asks
 	cfg.BlockCacheMB = 8
+	if c.opts.config != nil {
+		c.opts.config(&cfg)
+	}
 	return cfg
 }
 
@@ -98,11 +105,12 @@ func (c *testCluster) start(i int) {
 	// have released yet.
 	for attempt := 0; ; attempt++ {
 		srv, err = New(c.serverConfig(ts), Options{
-			FS:              ts.fs,
-			Logger:          testLogger(),
-			TickInterval:    testTick,
-			LogSegmentBytes: c.opts.segmentBytes,
-			CoreConfig:      c.opts.core,
+			FS:                  ts.fs,
+			Logger:              testLogger(),
+			TickInterval:        testTick,
+			LogSegmentBytes:     c.opts.segmentBytes,
+			CoreConfig:          c.opts.core,
+			WriteDedupRetention: c.opts.dedupRetention,
 		})
 		if err == nil || attempt == 50 || !strings.Contains(err.Error(), "address already in use") {
 			break

@@ -53,11 +53,12 @@ type partition struct {
 	outstanding *pacifica.Ready
 	appended    func(error)
 	waiters     map[pacifica.Decree][]*pendingWrite
-	results     *resultCache
 	// learners are the nodes handed to AddLearner since this replica last
 	// became primary, so that a repeated configuration does not restart
 	// their learning.
 	learners map[pacifica.NodeID]bool
+	// reqSweep belongs to the sweeper goroutine (sweepRequests).
+	reqSweep requestSweep
 	// installs wait for the outstanding Ready: a checkpoint replaces the
 	// log that Ready is being written to.
 	installs []*fetchedCheckpoint
@@ -144,7 +145,6 @@ type closeResult struct {
 func (p *partition) start() {
 	p.in = newInbox()
 	p.waiters = make(map[pacifica.Decree][]*pendingWrite)
-	p.results = newResultCache(resultCacheSize)
 	p.learners = make(map[pacifica.NodeID]bool)
 	p.done = make(chan struct{})
 	p.ctx, p.cancel = context.WithCancel(context.Background())
@@ -156,9 +156,6 @@ func (p *partition) start() {
 	p.publish()
 	go p.run()
 }
-
-// resultCacheSize bounds the remembered write results per partition.
-const resultCacheSize = 4096
 
 func (p *partition) run() {
 	defer close(p.done)
@@ -228,7 +225,13 @@ func (p *partition) tick(n int) {
 	}
 }
 
-// propose hands a client write to the core.
+// propose hands a client write to the core, unless it is the retry of a
+// request this replica already applied: then the request's record in
+// storage answers it with the original result (exactly-once; the core knows
+// only the requests in flight, see pacifica's doc.go). Storage holds every
+// request up to the core's applied decree: this goroutine applies each
+// Ready's committed entries, records included, before it proposes anything
+// else.
 func (p *partition) propose(w *pendingWrite) {
 	switch {
 	case p.failure != nil:
@@ -237,6 +240,27 @@ func (p *partition) propose(w *pendingWrite) {
 	case time.Now().After(w.deadline):
 		w.fail(errorf(ErrTimeout, "expired in the queue"))
 		return
+	}
+	if !w.rid.IsZero() {
+		// Only a writable primary answers from storage: a secondary may
+		// be ahead of the primary's applies (see pacifica Writable).
+		if err := p.core.Writable(); err != nil {
+			w.fail(err)
+			return
+		}
+		rec, ok, err := p.store.Load().AppliedRequest(storageID(w.rid))
+		if err != nil {
+			w.fail(err)
+			if errors.Is(err, storage.ErrCorrupt) {
+				p.fail(err)
+			}
+			return
+		}
+		if ok {
+			p.srv.opts.Metrics.RetriesAnswered.Inc()
+			w.succeed(resultOf(pacifica.Decree(rec.Decree), rec.Results))
+			return
+		}
 	}
 	d, err := p.core.Propose(w.rid, w.data, time.Now().Unix())
 	if err != nil {
@@ -391,23 +415,19 @@ func (p *partition) apply(entries []pacifica.Entry) (map[pacifica.Decree]writeRe
 				return nil, false
 			}
 		}
-		results, err := store.Apply(int64(e.Decree), unixSeconds32(e.Timestamp),
-			storage.RequestID{ClientID: e.RequestID.ClientID, Seq: e.RequestID.Seq}, ops)
+		// The request's record (its results) goes into the batch that
+		// applies it: storage knows the request exactly when it holds its
+		// effects, through restarts and checkpoints.
+		results, err := store.Apply(int64(e.Decree), unixSeconds32(e.Timestamp), storageID(e.RequestID), ops)
 		if err != nil {
 			p.fail(err)
 			return nil, false
 		}
-		_, waiting := p.waiters[e.Decree]
-		if !waiting && e.RequestID.IsZero() {
-			continue
-		}
-		res := resultOf(e.Decree, ops, results)
-		p.results.put(e.RequestID, res)
-		if waiting {
+		if _, waiting := p.waiters[e.Decree]; waiting {
 			if waited == nil {
 				waited = make(map[pacifica.Decree]writeResult)
 			}
-			waited[e.Decree] = res
+			waited[e.Decree] = resultOf(e.Decree, results)
 		}
 	}
 	return waited, true
@@ -429,15 +449,22 @@ func (p *partition) reply(replies []pacifica.Reply, applied map[pacifica.Decree]
 			w.fail(r.Err)
 			continue
 		}
-		if res, ok := applied[r.Decree]; ok && !r.Duplicate {
+		// The entry at r.Decree carries r.ID (for a duplicate too: the
+		// core joined it to the original), so its result is the answer.
+		if res, ok := applied[r.Decree]; ok {
 			w.succeed(res)
 			continue
 		}
-		if res, ok := p.results.get(r.ID, r.Decree); ok {
-			w.succeed(res)
-			continue
+		// Applied in an earlier Ready: the request's record has it.
+		rec, ok, err := p.store.Load().AppliedRequest(storageID(r.ID))
+		switch {
+		case err != nil:
+			w.fail(err)
+		case ok && rec.Decree == int64(r.Decree):
+			w.succeed(resultOf(r.Decree, rec.Results))
+		default:
+			w.succeedApplied(r.Decree)
 		}
-		w.succeedApplied(r.Decree)
 	}
 }
 
@@ -609,6 +636,60 @@ func (p *partition) sweep(maxKeys int) error {
 		return ErrClosed
 	}
 	return err
+}
+
+// requestSweep paces the collection of a partition's request records. Only
+// the sweeper goroutine touches it.
+type requestSweep struct {
+	// pass counts the records visited in the pass under way, last those of
+	// the last complete pass: the estimate of how many there are.
+	pass, last int
+}
+
+// Pacing of the request-record sweep. Unlike expired data, every write with
+// a request id leaves a record, so the sweep must keep up with the write
+// rate: each round visits enough records to complete a pass over all of
+// them every retention/requestSweepPasses, which keeps a record at most
+// 1+1/requestSweepPasses retentions. A round is cut into steps of
+// requestSweepStepKeys, each blocking the partition's writes briefly.
+const (
+	requestSweepPasses   = 4
+	requestSweepStepKeys = 1024
+	requestSweepMaxSteps = 64
+)
+
+// sweepRequests deletes request records older than retention, one round.
+// It runs beside the partition goroutine.
+func (p *partition) sweepRequests(retention time.Duration) error {
+	p.diskMu.RLock()
+	defer p.diskMu.RUnlock()
+	if p.ctx.Err() != nil {
+		return ErrClosed
+	}
+	st := &p.reqSweep
+	passPeriod := max(retention/requestSweepPasses, sweepInterval)
+	known := max(st.pass, st.last)
+	budget := max(requestSweepStepKeys, int(int64(known)*int64(sweepInterval)/int64(passPeriod))+1)
+	retentionSeconds := uint32(min(retention/time.Second, math.MaxUint32))
+	store := p.store.Load()
+	for steps := 0; budget > 0 && steps < requestSweepMaxSteps; steps++ {
+		stats, err := store.DropExpiredRequests(min(budget, requestSweepStepKeys), retentionSeconds)
+		if errors.Is(err, storage.ErrClosed) {
+			return ErrClosed
+		}
+		if err != nil {
+			return err
+		}
+		p.srv.opts.Metrics.RequestRecordsDropped.Add(float64(stats.Dropped))
+		budget -= stats.Scanned
+		st.pass += stats.Scanned
+		if stats.Wrapped {
+			// A pass ends: wait for the next round to start another.
+			st.last, st.pass = st.pass, 0
+			return nil
+		}
+	}
+	return nil
 }
 
 // post queues an event that must reach the partition.

@@ -55,6 +55,9 @@ type Options struct {
 	// CoreConfig, if set, adjusts the replication core's tuning after it
 	// was derived from the configuration.
 	CoreConfig func(*pacifica.Config)
+	// WriteDedupRetention, if set, overrides write_dedup_retention_seconds
+	// without its lower bound (tests of the retention's expiry).
+	WriteDedupRetention time.Duration
 }
 
 // Server is a replica server: it hosts partition replicas, serves clients
@@ -520,11 +523,12 @@ const (
 	sweepStepKeys = 256
 )
 
-// runSweeper deletes expired records of every replica, one step each per
-// sweepInterval.
+// runSweeper deletes expired records and request records past their
+// retention of every replica, one round each per sweepInterval.
 func (s *Server) runSweeper(ctx context.Context) {
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
+	retention := s.dedupRetention()
 	for {
 		select {
 		case <-ctx.Done():
@@ -534,9 +538,20 @@ func (s *Server) runSweeper(ctx context.Context) {
 				if err := p.sweep(sweepStepKeys); err != nil && !errors.Is(err, ErrClosed) {
 					p.log.Warn("expired-record sweep failed", "err", err)
 				}
+				if err := p.sweepRequests(retention); err != nil && !errors.Is(err, ErrClosed) {
+					p.log.Warn("request-record sweep failed", "err", err)
+				}
 			}
 		}
 	}
+}
+
+// dedupRetention is how long request records are kept.
+func (s *Server) dedupRetention() time.Duration {
+	if s.opts.WriteDedupRetention > 0 {
+		return s.opts.WriteDedupRetention
+	}
+	return time.Duration(s.cfg.WriteDedupRetentionSeconds) * time.Second
 }
 
 // partition returns the open replica of g, or nil.
@@ -599,7 +614,6 @@ func (s *Server) coreConfig(info replicaInfo) pacifica.Config {
 		MaxInflight:         s.cfg.MaxInflightMutations,
 		MinReplicaCount:     max(1, min(s.cfg.Mutation2PCMinReplicaCount, int(info.MaxReplicaCount))),
 		CacheBytes:          s.cfg.MutationCacheMB << 20,
-		DedupEntries:        max(16384, s.cfg.MaxInflightMutations),
 		GroupCheckTicks:     ticks(s.cfg.GroupCheckIntervalMs),
 		PrepareTimeoutTicks: max(2, ticks(s.cfg.PrepareTimeoutMsForSecondaries)),
 	}
