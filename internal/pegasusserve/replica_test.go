@@ -510,6 +510,29 @@ func TestReplicaErrorsOnTheWire(t *testing.T) {
 	}
 }
 
+// An incr or check_and_set the replica answered OK without its result took
+// effect, but what it did is lost: an unknown outcome, which Pegasus
+// clients hear as a timeout (like ERR_UNKNOWN_OUTCOME), not ERR_UNKNOWN.
+func TestReplicaWriteWithoutResultIsUnknownOutcome(t *testing.T) {
+	r := newReplicaRig(t)
+	r.fake.setFail(func(req *pb.ClientRequest) *pb.Error {
+		if req.GetIncr() != nil || req.GetCheckAndSet() != nil {
+			return &pb.Error{Code: pb.ErrorCode_ERR_OK}
+		}
+		return nil
+	})
+	hash := pegasusrpc.HashKeyHash([]byte("h"))
+	resp, err := r.c.call(r.gpid, hash, pegasusrpc.RPCIncr, &pegasusrpc.IncrRequest{Key: fullKey(t, "h", "n"), Increment: 1})
+	if err != nil || resp.Err != pegasusrpc.CodeTimeout {
+		t.Fatalf("incr answered OK without a result: %v %v, want ERR_TIMEOUT", resp.Err, err)
+	}
+	resp, err = r.c.call(r.gpid, hash, pegasusrpc.RPCCheckAndSet, &pegasusrpc.CheckAndSetRequest{
+		HashKey: []byte("h"), CheckSortKey: []byte("c"), CheckType: pegasusrpc.CheckValueNotExist, SetValue: []byte("v")})
+	if err != nil || resp.Err != pegasusrpc.CodeTimeout {
+		t.Fatalf("check_and_set answered OK without a result: %v %v, want ERR_TIMEOUT", resp.Err, err)
+	}
+}
+
 // Refusals for the moment (a full queue, a reconciling primary, missing
 // replicas) are retried at the replica, with the write's RequestID kept,
 // while the client waits; the Pegasus code comes back only once the time
