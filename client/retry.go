@@ -142,6 +142,11 @@ func (t *Table) invoke(ctx context.Context, op opKind, hash uint64, body *pb.Cli
 	a := attempts{op: op, table: t.name}
 	var rid *pb.RequestID
 	if op.write {
+		// Servers remember a request for at least the retry window: never
+		// retry it for longer (MaxWriteRetryWindow).
+		var cancelWindow context.CancelFunc
+		ctx, cancelWindow = context.WithTimeout(ctx, writeRetryWindow)
+		defer cancelWindow()
 		rid = t.c.nextRequestID()
 	}
 	hinted := "" // a primary named by a replica, asked next
@@ -185,6 +190,10 @@ func (t *Table) invoke(ctx context.Context, op opKind, hash uint64, body *pb.Cli
 			switch {
 			case res.err == nil && res.resp.GetError().GetCode() == pb.ErrorCode_ERR_OK:
 				if op.hasResult != nil && !op.hasResult(res.resp) {
+					// OK says the write took effect; without its result
+					// the caller cannot know what it did. Not retried: a
+					// retry is answered from the same record.
+					a.maybeApplied = a.maybeApplied || op.write
 					return nil, a.fail(malformed(addr, op.name, res.resp))
 				}
 				return res.resp, nil
