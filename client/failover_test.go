@@ -422,7 +422,8 @@ func TestWriteRetriesEndWithTheWindow(t *testing.T) {
 	fc.replicas[0].setHook(func(req *pb.ClientRequest) fault {
 		mu.Lock()
 		defer mu.Unlock()
-		ids[req.GetRequestId().String()]++
+		id := req.GetRequestId()
+		ids[fmt.Sprintf("%d:%d", id.GetClientId(), id.GetSeq())]++
 		return fault{swallow: true}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -475,6 +476,11 @@ func TestLostReplyDeduplicated(t *testing.T) {
 	}
 	if len(ids) != 2 || ids[0].ClientId != ids[1].ClientId || ids[0].Seq != ids[1].Seq {
 		t.Fatalf("attempts carried RequestIDs %v; want the same one twice", ids)
+	}
+	// The sends are numbered: the server looks for an applied original of
+	// the second, not of the first.
+	if ids[0].Attempt != 1 || ids[1].Attempt != 2 {
+		t.Fatalf("attempts numbered %d and %d, want 1 and 2", ids[0].Attempt, ids[1].Attempt)
 	}
 	if n := fc.applied("t", 0); n != 1 {
 		t.Fatalf("Incr applied %d times, want 1", n)

@@ -66,6 +66,8 @@ type attempts struct {
 	op    opKind
 	table string
 	n     int
+	// sends counts the requests handed to a server connection.
+	sends int
 	// last is the most recent failure, reported if the operation runs out
 	// of time.
 	last error
@@ -175,6 +177,12 @@ func (t *Table) invoke(ctx context.Context, op opKind, hash uint64, body *pb.Cli
 			if conn, terr := t.c.replica(addr); terr != nil {
 				res = callResult{err: terr, rule: terr.rule}
 			} else {
+				if rid != nil {
+					// Numbered from 1: a primary looks up whether it
+					// already applied the write only for a later send.
+					a.sends++
+					rid.Attempt = uint32(min(a.sends, math.MaxUint32))
+				}
 				res = conn.roundTrip(attemptCtx, &pb.ClientRequest{
 					Gpid:          &pb.Gpid{AppId: rt.appID, PartitionIndex: pidx},
 					PartitionHash: hash,

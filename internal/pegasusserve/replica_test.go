@@ -554,10 +554,16 @@ func TestReplicaRetriesTransientRefusals(t *testing.T) {
 		t.Fatalf("put through 3 refusals: %+v", resp)
 	}
 	var ids []string
-	for _, req := range r.fake.requests() {
-		ids = append(ids, req.GetRequestId().String())
+	for i, req := range r.fake.requests() {
+		id := req.GetRequestId()
+		ids = append(ids, fmt.Sprintf("%d:%d", id.GetClientId(), id.GetSeq()))
+		// Numbered sends: only the first skips the replica's lookup of an
+		// applied original.
+		if id.GetAttempt() != uint32(i+1) {
+			t.Errorf("send %d carried attempt %d", i+1, id.GetAttempt())
+		}
 	}
-	if len(ids) != 4 || ids[0] != ids[3] || ids[0] == "" {
+	if len(ids) != 4 || ids[0] != ids[3] || ids[0] == "0:0" {
 		t.Fatalf("attempts carried request ids %q, want 4 equal ones", ids)
 	}
 

@@ -231,7 +231,8 @@ func (p *partition) tick(n int) {
 // only the requests in flight, see pacifica's doc.go). Storage holds every
 // request up to the core's applied decree: this goroutine applies each
 // Ready's committed entries, records included, before it proposes anything
-// else.
+// else. A first attempt (the client numbers them) cannot have been applied
+// before and skips the lookup, which is most of the writes.
 func (p *partition) propose(w *pendingWrite) {
 	switch {
 	case p.failure != nil:
@@ -241,7 +242,7 @@ func (p *partition) propose(w *pendingWrite) {
 		w.fail(errorf(ErrTimeout, "expired in the queue"))
 		return
 	}
-	if !w.rid.IsZero() {
+	if !w.rid.IsZero() && w.retried {
 		// Only a writable primary answers from storage: a secondary may
 		// be ahead of the primary's applies (see pacifica Writable).
 		if err := p.core.Writable(); err != nil {
