@@ -89,7 +89,8 @@ func TestLeaseMustOutlastMetaFailover(t *testing.T) {
 // TestDedupRetentionCoversTheClientRetryWindow: a replica server that forgot
 // a write before its client stopped retrying it would run the retry again,
 // so a retention shorter than the retry window plus the clock allowance is
-// refused, with the reason.
+// refused, with the reason; so is one past an hour, which only slows the
+// lookups of retried writes.
 func TestDedupRetentionCoversTheClientRetryWindow(t *testing.T) {
 	floor := int(rpc.MinWriteDedupRetention / time.Second)
 	if def := DefaultReplica().WriteDedupRetentionSeconds; def < floor {
@@ -98,14 +99,17 @@ func TestDedupRetentionCoversTheClientRetryWindow(t *testing.T) {
 	for _, tc := range []struct {
 		seconds int
 		ok      bool
-	}{{floor, true}, {floor - 1, false}, {int(rpc.MaxWriteRetryWindow / time.Second), false}, {0, false}, {3600, true}} {
+	}{{floor, true}, {floor - 1, false}, {int(rpc.MaxWriteRetryWindow / time.Second), false}, {0, false}, {3600, true}, {3601, false}} {
 		cfg := DefaultReplica()
 		cfg.WriteDedupRetentionSeconds = tc.seconds
 		err := cfg.Validate()
 		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, ErrInvalid)) {
 			t.Errorf("retention %d s: got %v, want ok=%v", tc.seconds, err, tc.ok)
 		}
-		if err != nil && !strings.Contains(err.Error(), "clients retry a write for up to 2m0s") {
+		if err != nil && tc.seconds < floor && !strings.Contains(err.Error(), "clients retry a write for up to 2m0s") {
+			t.Errorf("error does not say why: %v", err)
+		}
+		if err != nil && tc.seconds > floor && !strings.Contains(err.Error(), "at most 3600") {
 			t.Errorf("error does not say why: %v", err)
 		}
 	}

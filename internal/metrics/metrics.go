@@ -63,9 +63,9 @@ type Replica struct {
 	// RetriesAnswered counts write retries answered from the record of the
 	// applied original (exactly-once) instead of being executed.
 	RetriesAnswered prometheus.Counter
-	// RequestRecordsDropped counts request records collected after their
-	// retention.
-	RequestRecordsDropped prometheus.Counter
+	// RequestRecordCollections counts range deletions of request records
+	// past their retention (one per expired bucket of them).
+	RequestRecordCollections prometheus.Counter
 }
 
 // NewReplica creates a replica server's registry.
@@ -106,13 +106,13 @@ func NewReplica() *Replica {
 			Name: "pegasus_replica_write_retries_answered_total",
 			Help: "Write retries answered with the recorded result of their applied original instead of being executed.",
 		}),
-		RequestRecordsDropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "pegasus_replica_request_records_dropped_total",
-			Help: "Request records (exactly-once state of applied writes) collected after write_dedup_retention_seconds.",
+		RequestRecordCollections: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pegasus_replica_request_record_collections_total",
+			Help: "Range deletions of request records (exactly-once state of applied writes) past write_dedup_retention_seconds.",
 		}),
 	}
 	m.reg.MustRegister(m.Requests, m.Errors, m.Latency, m.Replicas, m.LogBytes, m.LogSyncSeconds, m.LearnBytes, m.BeaconRTT, m.LeaseValid,
-		m.RetriesAnswered, m.RequestRecordsDropped)
+		m.RetriesAnswered, m.RequestRecordCollections)
 	return m
 }
 

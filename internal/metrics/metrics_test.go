@@ -50,7 +50,7 @@ func TestEveryRoleExportsItsSeries(t *testing.T) {
 		reg  *Registry
 		want []string
 	}{
-		{rep.Registry, []string{"pegasus_replica_requests_total", "pegasus_replica_request_errors_total", "pegasus_replica_request_duration_seconds", "pegasus_replica_replicas", "pegasus_replica_mutation_log_bytes", "pegasus_replica_mutation_log_fsync_seconds", "pegasus_replica_learn_bytes_total", "pegasus_replica_beacon_rtt_seconds", "pegasus_replica_write_retries_answered_total", "pegasus_replica_request_records_dropped_total", "go_goroutines"}},
+		{rep.Registry, []string{"pegasus_replica_requests_total", "pegasus_replica_request_errors_total", "pegasus_replica_request_duration_seconds", "pegasus_replica_replicas", "pegasus_replica_mutation_log_bytes", "pegasus_replica_mutation_log_fsync_seconds", "pegasus_replica_learn_bytes_total", "pegasus_replica_beacon_rtt_seconds", "pegasus_replica_write_retries_answered_total", "pegasus_replica_request_record_collections_total", "go_goroutines"}},
 		{meta.Registry, []string{"pegasus_meta_is_leader", "pegasus_meta_level", "pegasus_meta_reconfigurations_total", "pegasus_meta_beacon_gap_seconds", "pegasus_meta_nodes", "pegasus_meta_partitions", "pegasus_rolling_update_step"}},
 		{col.Registry, []string{"pegasus_collector_probes_total", "pegasus_collector_probe_duration_seconds", "pegasus_collector_availability_ratio"}},
 	} {

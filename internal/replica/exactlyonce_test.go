@@ -228,18 +228,17 @@ func TestRetryAfterRetentionRunsAgain(t *testing.T) {
 	// sweeper (every second) then collects them.
 	p := c.replica(0, testApp, 0)
 	tick := request("filler", 1, &pb.SetRequest{HashKey: []byte("filler"), Value: []byte("x")})
+	metricsURL := "http://" + c.servers[0].srv.HTTPAddr() + "/metrics"
 	c.waitFor(30*time.Second, "the request records collected", func() bool {
 		servedByPrimary(t, c, tick)
-		_, known, err := p.store.Load().AppliedRequest(storageID(pacifica.RequestID{ClientID: 0xC0FFEE, Seq: 1}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return !known
+		return metricstest.Sample(metricstest.Scrape(t, metricsURL), "pegasus_replica_request_record_collections_total") >= 1
 	})
-	m := metricstest.Scrape(t, "http://"+c.servers[0].srv.HTTPAddr()+"/metrics")
-	if got := metricstest.Sample(m, "pegasus_replica_request_records_dropped_total"); got < 2 {
-		t.Errorf("pegasus_replica_request_records_dropped_total = %v, want >= 2", got)
+	for seq := uint64(1); seq <= 2; seq++ {
+		if _, known, err := p.store.Load().AppliedRequest(storageID(pacifica.RequestID{ClientID: 0xC0FFEE, Seq: seq})); err != nil || known {
+			t.Fatalf("request %d: known=%v err=%v after its record's collection", seq, known, err)
+		}
 	}
+	m := metricstest.Scrape(t, metricsURL)
 	if got := metricstest.Sample(m, "pegasus_replica_write_retries_answered_total"); got != 2 {
 		t.Errorf("pegasus_replica_write_retries_answered_total = %v, want 2 (the retries within the retention)", got)
 	}

@@ -57,8 +57,6 @@ type partition struct {
 	// became primary, so that a repeated configuration does not restart
 	// their learning.
 	learners map[pacifica.NodeID]bool
-	// reqSweep belongs to the sweeper goroutine (sweepRequests).
-	reqSweep requestSweep
 	// installs wait for the outstanding Ready: a checkpoint replaces the
 	// log that Ready is being written to.
 	installs []*fetchedCheckpoint
@@ -639,58 +637,23 @@ func (p *partition) sweep(maxKeys int) error {
 	return err
 }
 
-// requestSweep paces the collection of a partition's request records. Only
-// the sweeper goroutine touches it.
-type requestSweep struct {
-	// pass counts the records visited in the pass under way, last those of
-	// the last complete pass: the estimate of how many there are.
-	pass, last int
-}
-
-// Pacing of the request-record sweep. Unlike expired data, every write with
-// a request id leaves a record, so the sweep must keep up with the write
-// rate: each round visits enough records to complete a pass over all of
-// them every retention/requestSweepPasses, which keeps a record at most
-// 1+1/requestSweepPasses retentions. A round is cut into steps of
-// requestSweepStepKeys, each blocking the partition's writes briefly.
-const (
-	requestSweepPasses   = 4
-	requestSweepStepKeys = 1024
-	requestSweepMaxSteps = 64
-)
-
-// sweepRequests deletes request records older than retention, one round.
-// It runs beside the partition goroutine.
-func (p *partition) sweepRequests(retention time.Duration) error {
+// sweepRequests deletes the request records past retention (one range
+// deletion when a bucket of them expired; see storage's requests.go). It runs
+// beside the partition goroutine.
+func (p *partition) sweepRequests() error {
 	p.diskMu.RLock()
 	defer p.diskMu.RUnlock()
 	if p.ctx.Err() != nil {
 		return ErrClosed
 	}
-	st := &p.reqSweep
-	passPeriod := max(retention/requestSweepPasses, sweepInterval)
-	known := max(st.pass, st.last)
-	budget := max(requestSweepStepKeys, int(int64(known)*int64(sweepInterval)/int64(passPeriod))+1)
-	retentionSeconds := uint32(min(retention/time.Second, math.MaxUint32))
-	store := p.store.Load()
-	for steps := 0; budget > 0 && steps < requestSweepMaxSteps; steps++ {
-		stats, err := store.DropExpiredRequests(min(budget, requestSweepStepKeys), retentionSeconds)
-		if errors.Is(err, storage.ErrClosed) {
-			return ErrClosed
-		}
-		if err != nil {
-			return err
-		}
-		p.srv.opts.Metrics.RequestRecordsDropped.Add(float64(stats.Dropped))
-		budget -= stats.Scanned
-		st.pass += stats.Scanned
-		if stats.Wrapped {
-			// A pass ends: wait for the next round to start another.
-			st.last, st.pass = st.pass, 0
-			return nil
-		}
+	dropped, err := p.store.Load().DropExpiredRequests()
+	if errors.Is(err, storage.ErrClosed) {
+		return ErrClosed
 	}
-	return nil
+	if dropped {
+		p.srv.opts.Metrics.RequestRecordCollections.Inc()
+	}
+	return err
 }
 
 // post queues an event that must reach the partition.

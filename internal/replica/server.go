@@ -56,7 +56,8 @@ type Options struct {
 	// was derived from the configuration.
 	CoreConfig func(*pacifica.Config)
 	// WriteDedupRetention, if set, overrides write_dedup_retention_seconds
-	// without its lower bound (tests of the retention's expiry).
+	// without its lower bound, and groups request records in buckets of as
+	// many seconds (tests of the retention's expiry).
 	WriteDedupRetention time.Duration
 }
 
@@ -528,7 +529,6 @@ const (
 func (s *Server) runSweeper(ctx context.Context) {
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
-	retention := s.dedupRetention()
 	for {
 		select {
 		case <-ctx.Done():
@@ -538,7 +538,7 @@ func (s *Server) runSweeper(ctx context.Context) {
 				if err := p.sweep(sweepStepKeys); err != nil && !errors.Is(err, ErrClosed) {
 					p.log.Warn("expired-record sweep failed", "err", err)
 				}
-				if err := p.sweepRequests(retention); err != nil && !errors.Is(err, ErrClosed) {
+				if err := p.sweepRequests(); err != nil && !errors.Is(err, ErrClosed) {
 					p.log.Warn("request-record sweep failed", "err", err)
 				}
 			}
@@ -581,12 +581,19 @@ func (s *Server) partitionList() []*partition {
 func (s *Server) replicaDir(g gpid) string { return s.fs.PathJoin(s.cfg.DataDir, g.String()) }
 
 func (s *Server) storeOptions() storage.Options {
-	return storage.Options{
-		FS:             s.fs,
-		MaxSortKeySize: s.cfg.MaxSortKeyBytes,
-		MaxValueSize:   s.cfg.MaxValueBytes,
-		Cache:          s.cache,
+	retentionSeconds := int(max(time.Second, s.dedupRetention()) / time.Second)
+	o := storage.Options{
+		FS:                      s.fs,
+		MaxSortKeySize:          s.cfg.MaxSortKeyBytes,
+		MaxValueSize:            s.cfg.MaxValueBytes,
+		Cache:                   s.cache,
+		RequestRetentionSeconds: retentionSeconds,
 	}
+	if s.opts.WriteDedupRetention > 0 {
+		// Tests of expiry: buckets short enough to expire within the test.
+		o.RequestBucketSeconds = retentionSeconds
+	}
+	return o
 }
 
 func (s *Server) logOptions(g gpid) mutlog.Options {

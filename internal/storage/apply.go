@@ -76,7 +76,7 @@ func (s *Store) Apply(decree int64, nowUnixSeconds uint32, id RequestID, ops []W
 	if !id.IsZero() {
 		// The request record goes in this batch, beside the decree: the
 		// store knows a request exactly when it holds its effects.
-		a.key = appendRequestKey(a.key[:0], id)
+		a.key = appendRequestKey(a.key[:0], s.requestBucket(now), id)
 		a.val = encodeRequestRecord(a.val[:0], decree, now, results)
 		if err := b.Set(a.key, a.val, nil); err != nil {
 			return nil, fmt.Errorf("storage: apply decree %d: request record: %w", decree, err)

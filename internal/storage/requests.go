@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -15,7 +16,7 @@ import (
 // When Apply applies a mutation with one, it writes a request record in the
 // same batch as the ops and the applied decree:
 //
-//	key   = 0xFF 0xFF "req/" [client id: u64 big-endian][seq: u64 big-endian]
+//	key   = 0xFF 0xFF "req/" [bucket: u32 BE][client id: u64 BE][seq: u64 BE]
 //	value = [version 1][decree: u64 BE][apply time: u32 BE][op count: uvarint]
 //	        then per op: [kind][flags] and the fields the flags announce
 //
@@ -28,12 +29,21 @@ import (
 // installs one, and a replica that restarts from its flushed state, know every
 // request they applied.
 //
+// The bucket is the mutation's apply time rounded down to a multiple of
+// Options.RequestBucketSeconds. The apply clock never runs backwards, so new
+// records always land in the newest bucket, and collection is one range
+// deletion of the oldest buckets (DropExpiredRequests): no scan, no tombstone
+// per record, and Pebble drops sstables a deleted range covers whole. A
+// lookup does not know the bucket of the original, so it reads the id in
+// every bucket that can hold a record within the retention; a retention of
+// minutes spans a handful, and only retries are looked up.
+//
 // Records live under the metadata prefix, so scans and the expiry sweep of
-// records never see them. They are collected by DropExpiredRequests once the
-// apply clock has passed their apply time by the retention the replica server
-// is configured with (write_dedup_retention_seconds, at least the longest
-// window a client retries one write in). Like DropExpired, that deletion is
-// local and unlogged: it only removes records no retry may still ask about.
+// records never see them. They are collected once the apply clock has passed
+// their bucket by Options.RequestRetentionSeconds (the replica server's
+// write_dedup_retention_seconds, at least the longest window a client
+// retries one write in). Like DropExpired, that deletion is local and
+// unlogged: it only removes records no retry may still ask about.
 
 // RequestID identifies a client write across its retries (the replication
 // layer's RequestID). The zero value identifies nothing and is never recorded.
@@ -63,16 +73,31 @@ var requestKeyPrefix = append(append([]byte(nil), metaKeyPrefix...), "req/"...)
 var requestKeysEnd = prefixEnd(requestKeyPrefix)
 
 const (
-	requestKeySize  = 4 + 16 // len(requestKeyPrefix) + the id
-	requestRecordV1 = 1
+	requestPrefixSize = 2 + len("req/") // len(requestKeyPrefix)
+	requestKeySize    = requestPrefixSize + 4 + 16
+	requestRecordV1   = 1
 	// requestRecordHeader is version, decree and apply time.
 	requestRecordHeader = 1 + 8 + 4
+	// DefaultRequestBucketSeconds is Options.RequestBucketSeconds' default:
+	// records are collected a bucket at a time, so they live up to this
+	// much beyond the retention.
+	DefaultRequestBucketSeconds = 60
+	// DefaultRequestRetentionSeconds is Options.RequestRetentionSeconds'
+	// default, write_dedup_retention_seconds' default.
+	DefaultRequestRetentionSeconds = 300
 )
 
-func appendRequestKey(dst []byte, id RequestID) []byte {
+func appendRequestKey(dst []byte, bucket uint32, id RequestID) []byte {
 	dst = append(dst, requestKeyPrefix...)
+	dst = binary.BigEndian.AppendUint32(dst, bucket)
 	dst = binary.BigEndian.AppendUint64(dst, id.ClientID)
 	return binary.BigEndian.AppendUint64(dst, id.Seq)
+}
+
+// requestBucket is the bucket of a record applied at applyTime.
+func (s *Store) requestBucket(applyTime uint32) uint32 {
+	w := uint32(s.opts.RequestBucketSeconds)
+	return applyTime - applyTime%w
 }
 
 // Flags of one op's result in a request record.
@@ -254,8 +279,16 @@ func (d *recordDecoder) bytes() []byte {
 }
 
 // AppliedRequest returns the record of the request id, if the store applied
-// it and has not collected its record. Reads may run beside Apply: a record
+// it within the retention (the apply clock has not passed its apply time by
+// more than Options.RequestRetentionSeconds). A record older than that may
+// still be found until it is collected. Reads may run beside Apply: a record
 // appears with the batch that applied its request.
+//
+// The original's bucket is unknown, so the lookup reads the id in each
+// bucket a record within the retention can be in, newest first: a point read
+// each, which Pebble's bloom filters make cheap for the usual miss (about
+// retention/bucket + 2 of them: 7 for the defaults). Seeking through the
+// buckets instead costs a seek of every level per bucket.
 func (s *Store) AppliedRequest(id RequestID) (AppliedRequest, bool, error) {
 	if id.IsZero() {
 		return AppliedRequest{}, false, nil
@@ -265,8 +298,33 @@ func (s *Store) AppliedRequest(id RequestID) (AppliedRequest, bool, error) {
 	if s.closed {
 		return AppliedRequest{}, false, ErrClosed
 	}
+	w := uint32(s.opts.RequestBucketSeconds)
+	clock := s.applyClock.Load()
+	newest := s.requestBucket(clock)
+	oldest := s.requestBucket(clock - min(clock, uint32(s.opts.RequestRetentionSeconds)))
 	var key [requestKeySize]byte
-	v, closer, err := s.db.Get(appendRequestKey(key[:0], id))
+	for {
+		for b := newest; ; b -= w {
+			a, ok, err := s.requestAt(appendRequestKey(key[:0], b, id))
+			if err != nil || ok {
+				return a, ok, err
+			}
+			if b <= oldest {
+				break
+			}
+		}
+		// An Apply beside this lookup may have opened a newer bucket.
+		next := s.requestBucket(s.applyClock.Load())
+		if next == newest {
+			return AppliedRequest{}, false, nil
+		}
+		newest, oldest = next, newest+w
+	}
+}
+
+// requestAt reads and decodes the request record at key, if there is one.
+func (s *Store) requestAt(key []byte) (AppliedRequest, bool, error) {
+	v, closer, err := s.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return AppliedRequest{}, false, nil
 	}
@@ -276,77 +334,66 @@ func (s *Store) AppliedRequest(id RequestID) (AppliedRequest, bool, error) {
 	defer closer.Close()
 	a, err := decodeRequestRecord(v)
 	if err != nil {
-		return AppliedRequest{}, false, fmt.Errorf("%w (client %#x seq %d)", err, id.ClientID, id.Seq)
+		id := key[len(key)-16:]
+		return AppliedRequest{}, false, fmt.Errorf("%w (client %#x seq %d)", err,
+			binary.BigEndian.Uint64(id), binary.BigEndian.Uint64(id[8:]))
 	}
 	return a, true, nil
 }
 
-// DropExpiredRequests visits up to maxKeys request records after where the
-// previous call stopped and deletes those whose apply time the apply clock
-// has passed by more than retentionSeconds. Like DropExpired it blocks
-// writers while it runs, so maxKeys bounds the pause; SweepStats.Wrapped
-// reports the end of a pass over every record.
+// DropExpiredRequests deletes the request records of every bucket the apply
+// clock has passed by more than Options.RequestRetentionSeconds: a bucket
+// [b, b+w) goes once b+w+retention <= the apply clock, so a record is kept
+// at least the retention and at most a bucket longer. It is one range
+// deletion, made only when another bucket expired since the last call and
+// holds records; it reports whether it made one.
 //
 // The horizon is the apply clock, not the local clock, for the reasons
 // DropExpired gives (sweep.go): every replica reaches the same clock at the
 // same decree, and a checkpoint's clock covers the collection it contains.
-// A record is therefore kept until mutations stamped at least
-// retentionSeconds after it were applied.
-func (s *Store) DropExpiredRequests(maxKeys int, retentionSeconds uint32) (SweepStats, error) {
-	var stats SweepStats
-	if maxKeys <= 0 {
-		return stats, nil
-	}
+func (s *Store) DropExpiredRequests() (bool, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.lifecycle.RLock()
 	defer s.lifecycle.RUnlock()
 	if s.closed {
-		return stats, ErrClosed
+		return false, ErrClosed
 	}
+	w := uint64(s.opts.RequestBucketSeconds)
+	retention := uint64(s.opts.RequestRetentionSeconds)
 	horizon := uint64(s.applyClock.Load())
-
-	lower := requestKeyPrefix
-	if s.requestCursor != nil {
-		lower = append(append([]byte(nil), s.requestCursor...), 0)
+	if horizon < retention+w {
+		return false, nil
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: requestKeysEnd})
+	// Every bucket starting before end has expired.
+	end := (horizon-retention-w)/w*w + w
+	if end > math.MaxUint32 || end <= s.requestFloor {
+		return false, nil
+	}
+	var upper [requestKeySize]byte
+	upperKey := appendRequestKey(upper[:0], uint32(end), RequestID{})
+	// A range tombstone over nothing still costs every later read; look
+	// first.
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: requestKeyPrefix, UpperBound: upperKey})
 	if err != nil {
-		return stats, fmt.Errorf("storage: request sweep: new iterator: %w", err)
+		return false, fmt.Errorf("storage: request sweep: new iterator: %w", err)
 	}
-	defer it.Close()
+	held := it.First()
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return false, fmt.Errorf("storage: request sweep: %w", err)
+	}
+	if !held {
+		s.requestFloor = end
+		return false, nil
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
-
-	valid := it.First()
-	for ; valid && stats.Scanned < maxKeys; valid = it.Next() {
-		raw, err := it.ValueAndErr()
-		if err != nil {
-			return stats, fmt.Errorf("storage: request sweep: read value: %w", err)
-		}
-		if len(raw) < requestRecordHeader || raw[0] != requestRecordV1 {
-			return stats, fmt.Errorf("%w: request record %x of %d bytes", ErrCorrupt, it.Key(), len(raw))
-		}
-		stats.Scanned++
-		if applied := uint64(binary.BigEndian.Uint32(raw[9:])); applied+uint64(retentionSeconds) < horizon {
-			if err := b.Delete(it.Key(), nil); err != nil {
-				return stats, fmt.Errorf("storage: request sweep: %w", err)
-			}
-			stats.Dropped++
-		}
-		s.requestCursor = append(s.requestCursor[:0], it.Key()...)
+	if err := b.DeleteRange(requestKeyPrefix, upperKey, nil); err != nil {
+		return false, fmt.Errorf("storage: request sweep: %w", err)
 	}
-	if err := it.Error(); err != nil {
-		return stats, fmt.Errorf("storage: request sweep: iterate: %w", err)
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return false, fmt.Errorf("storage: request sweep: commit: %w", err)
 	}
-	if !valid {
-		stats.Wrapped = true
-		s.requestCursor = nil
-	}
-	if stats.Dropped > 0 {
-		if err := b.Commit(pebble.NoSync); err != nil {
-			return stats, fmt.Errorf("storage: request sweep: commit: %w", err)
-		}
-	}
-	return stats, nil
+	s.requestFloor = end
+	return true, nil
 }

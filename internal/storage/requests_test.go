@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -163,66 +164,77 @@ func TestCheckpointCarriesRequestRecords(t *testing.T) {
 	}
 }
 
-// DropExpiredRequests collects the records whose apply time the apply clock
-// passed by more than the retention, and no other, in bounded steps.
+// DropExpiredRequests collects the records the apply clock passed by more
+// than the retention, a bucket at a time: a record is kept at least the
+// retention and at most a bucket longer, and found by lookups within the
+// retention, whatever bucket it is in.
 func TestDropExpiredRequests(t *testing.T) {
-	s := newMemStore(t, nil)
-	const retention = 100
-	// 50 requests at t0, 50 at t0+60.
+	const retention, bucket = 100, 10
+	s := openStore(t, vfs.NewMem(), "/store", nil, Options{RequestBucketSeconds: bucket, RequestRetentionSeconds: retention})
+	id := func(d int64) RequestID { return RequestID{ClientID: uint64(d % 7), Seq: uint64(d)} }
+	// 50 requests at t0, 50 at t0+60, in different buckets.
 	for d := int64(1); d <= 100; d++ {
 		at := uint32(t0)
 		if d > 50 {
 			at += 60
 		}
-		applyRequest(t, s, d, at, RequestID{ClientID: uint64(d % 7), Seq: uint64(d)}, put("h", fmt.Sprint(d), "v"))
+		applyRequest(t, s, d, at, id(d), put("h", fmt.Sprint(d), "v"))
 	}
-	sweep := func() (scanned, dropped, passes int) {
-		t.Helper()
-		for passes < 2 {
-			st, err := s.DropExpiredRequests(16, retention)
-			if err != nil {
+	known := func(from, to int64) (n int) {
+		for d := from; d <= to; d++ {
+			if _, ok, err := s.AppliedRequest(id(d)); err != nil {
 				t.Fatal(err)
-			}
-			if st.Scanned > 16 {
-				t.Fatalf("a step of 16 visited %d records", st.Scanned)
-			}
-			scanned += st.Scanned
-			dropped += st.Dropped
-			if st.Wrapped {
-				passes++
-			}
-		}
-		return scanned, dropped, passes
-	}
-	known := func() (n int) {
-		for d := int64(1); d <= 100; d++ {
-			if _, ok, _ := s.AppliedRequest(RequestID{ClientID: uint64(d % 7), Seq: uint64(d)}); ok {
+			} else if ok {
 				n++
 			}
 		}
 		return n
 	}
-
-	// At t0+100 nothing is older than the retention.
-	applyRequest(t, s, 101, t0+retention, RequestID{}, put("h", "tick", "1"))
-	if _, dropped, _ := sweep(); dropped != 0 || known() != 100 {
-		t.Fatalf("at the retention's edge: dropped %d, %d records left", dropped, known())
+	// stored counts the records on disk, found or not.
+	stored := func() (n int) {
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: requestKeyPrefix, UpperBound: requestKeysEnd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer it.Close()
+		for ok := it.First(); ok; ok = it.Next() {
+			n++
+		}
+		return n
 	}
-	// At t0+101 the first 50 are.
-	applyRequest(t, s, 102, t0+retention+1, RequestID{}, put("h", "tick", "2"))
-	if _, dropped, _ := sweep(); dropped != 50 || known() != 50 {
-		t.Fatalf("past the first 50's retention: dropped %d, %d records left", dropped, known())
+	if known(1, 100) != 100 {
+		t.Fatal("a lookup missed a record in an older bucket")
 	}
-	if _, ok, _ := s.AppliedRequest(RequestID{ClientID: 51 % 7, Seq: 51}); !ok {
-		t.Fatal("a record within the retention was dropped")
+	decree := int64(100)
+	advance := func(unix uint32) bool {
+		t.Helper()
+		decree++
+		applyRequest(t, s, decree, unix, RequestID{}, put("h", "tick", fmt.Sprint(decree)))
+		dropped, err := s.DropExpiredRequests()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dropped
 	}
-	// The local clock plays no part: only applied mutations move the horizon.
-	if _, dropped, _ := sweep(); dropped != 0 {
-		t.Fatalf("a sweep without new mutations dropped %d", dropped)
+	// Up to t0+100 every record is within the retention.
+	if advance(t0+retention) || known(1, 100) != 100 {
+		t.Fatalf("within the retention: %d of 100 records left", known(1, 100))
 	}
-	applyRequest(t, s, 103, t0+60+retention+1, RequestID{}, put("h", "tick", "3"))
-	if _, dropped, _ := sweep(); dropped != 50 || known() != 0 {
-		t.Fatalf("past everyone's retention: dropped %d, %d left", dropped, known())
+	// A bucket later the first 50 are gone, the others kept.
+	if !advance(t0+retention+bucket) || stored() != 50 || known(51, 100) != 50 {
+		t.Fatalf("a bucket past the first 50's retention: %d stored, %d of the last 50 found", stored(), known(51, 100))
+	}
+	// Nothing more to collect: no second range deletion.
+	if advance(t0 + retention + bucket) {
+		t.Fatal("a second range deletion with no newly expired bucket")
+	}
+	if !advance(t0+60+retention+bucket) || stored() != 0 {
+		t.Fatalf("past everyone's retention: %d left", stored())
+	}
+	// New records are found again, in the newest bucket.
+	applyRequest(t, s, decree+1, t0+1000, id(1), put("h", "again", "v"))
+	if rec := mustRequest(t, s, id(1)); rec.Decree != decree+1 {
+		t.Fatalf("record of a re-executed request: %+v", rec)
 	}
 }
 
