@@ -128,6 +128,44 @@ func TestRetryAfterRestartAnsweredWithOriginal(t *testing.T) {
 	}
 }
 
+// TestRetryAfterFailover: the incr and check_and_set are applied everywhere,
+// a secondary restarts (gracefully: its store is flushed, so it replays no
+// log entry and its core has seen neither request), then the primary crashes
+// and the meta fails over to that secondary. The retries reaching the new
+// primary get the first results and the counter moves once.
+func TestRetryAfterFailover(t *testing.T) {
+	c := newTestCluster(t, 3, clusterOptions{})
+	a, b, s := c.addr(0), c.addr(1), c.addr(2)
+	c.meta.createTable("test", testApp, [][]string{{a, b, s}})
+	c.waitFor(10*time.Second, "healthy", func() bool { return c.healthy(testApp, 0) })
+
+	incr, cas := retriedWrites()
+	checkOriginalAnswers(t, "first execution", servedByPrimary(t, c, incr), servedByPrimary(t, c, cas))
+	c.waitFor(10*time.Second, "applied everywhere", func() bool { return c.converged(testApp, 0) })
+
+	c.stop(1)
+	c.start(1)
+	c.waitFor(30*time.Second, "the restarted secondary back", func() bool { return c.healthy(testApp, 0) })
+	if n := c.replica(1, testApp, 0).stats.replayedEntries; n != 0 {
+		t.Fatalf("the restarted secondary replayed %d entries after a graceful stop", n)
+	}
+
+	c.kill(0)
+	c.meta.change(0, "fail over to "+b, func(pc *pb.PartitionConfiguration) {
+		pc.Primary, pc.Secondaries = b, []string{s}
+		pc.LastDrops = append(remove(pc.LastDrops, a), a)
+	})
+	c.waitFor(30*time.Second, "the restarted secondary primary", func() bool {
+		cfg := c.meta.config(0)
+		v := c.replica(1, testApp, 0).view.Load()
+		return cfg.Primary == b && v.status == pacifica.StatusPrimary && int64(v.ballot) == cfg.Ballot
+	})
+	checkOriginalAnswers(t, "retry after the failover", servedByPrimary(t, c, incr), servedByPrimary(t, c, cas))
+	if got := counterValue(t, c); got != "5" {
+		t.Fatalf("counter = %q after one incr of 5 and its retry", got)
+	}
+}
+
 // TestRetryAfterCheckpointInstallAndPromotion: a replica that missed the
 // writes learns them from a checkpoint (the primary's log no longer holds
 // them), is promoted to primary, and answers their retries with the first
