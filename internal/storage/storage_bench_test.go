@@ -51,7 +51,7 @@ func BenchmarkApplySet(b *testing.B) {
 	ops := make([]WriteOp, 1)
 	b.SetBytes(benchValueSize)
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := range b.N {
 		h, sk := benchKey(i % 100000)
 		ops[0] = Put{HashKey: h, SortKey: sk, Value: value}
@@ -59,6 +59,7 @@ func BenchmarkApplySet(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b, s)
 }
 
 // BenchmarkApplySetWithRequest is BenchmarkApplySet for writes that carry a
@@ -70,7 +71,7 @@ func BenchmarkApplySetWithRequest(b *testing.B) {
 	ops := make([]WriteOp, 1)
 	b.SetBytes(benchValueSize)
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := range b.N {
 		h, sk := benchKey(i % 100000)
 		ops[0] = Put{HashKey: h, SortKey: sk, Value: value}
@@ -78,6 +79,7 @@ func BenchmarkApplySetWithRequest(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b, s)
 }
 
 // BenchmarkApplySetWithRequestCollected is BenchmarkApplySetWithRequest in
@@ -94,7 +96,7 @@ func BenchmarkApplySetWithRequestCollected(b *testing.B) {
 	collections := 0
 	b.SetBytes(benchValueSize)
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := range b.N {
 		h, sk := benchKey(i % 100000)
 		ops[0] = Put{HashKey: h, SortKey: sk, Value: value}
@@ -111,7 +113,7 @@ func BenchmarkApplySetWithRequestCollected(b *testing.B) {
 			}
 		}
 	}
-	b.StopTimer()
+	cpu.report(b, s)
 	if want := b.N/perSecond - retention - 1; want > 0 && collections < want {
 		b.Fatalf("%d collections over %d s of apply clock", collections, b.N/perSecond)
 	}
@@ -141,11 +143,13 @@ func BenchmarkAppliedRequestMiss(b *testing.B) {
 			}
 		}
 	}
+	settle(b, s)
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := range b.N {
 		if _, ok, err := s.AppliedRequest(RequestID{ClientID: 31, Seq: 1<<40 + uint64(i)}); ok || err != nil {
 			b.Fatal(ok, err)
 		}
 	}
+	cpu.report(b, s)
 }
