@@ -28,7 +28,7 @@ func TestInflightIDsRemoveOnlyTheirDecree(t *testing.T) {
 // id at every step: the core until Advance reports it applied, storage (the
 // driver's lookup) from the apply on. There is no moment when neither does.
 func TestInflightBoundaryIsTheAppliedDecree(t *testing.T) {
-	r, err := New(Config{ID: "1", MinReplicaCount: 1}, DurableState{})
+	r, err := New(Config{ID: "1", MinReplicaCount: 1}, DurableState{}, clockStart)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestInflightBoundaryIsTheAppliedDecree(t *testing.T) {
 	e := func(d Decree, seq uint64) Entry {
 		return Entry{Ballot: 1, Decree: d, RequestID: RequestID{ClientID: 4, Seq: seq}}
 	}
-	r2, err := New(Config{ID: "1"}, DurableState{Ballot: 1, AppliedDecree: 2, Entries: []Entry{e(1, 1), e(2, 2), e(3, 3)}})
+	r2, err := New(Config{ID: "1"}, DurableState{HardState: HardState{Ballot: 1}, AppliedDecree: 2, Entries: []Entry{e(1, 1), e(2, 2), e(3, 3)}}, clockStart)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,8 @@ type clusterOptions struct {
 	config func(*config.Replica)
 	// dedupRetention overrides write_dedup_retention_seconds.
 	dedupRetention time.Duration
+	// clock is every server's wall clock (Options.Clock); nil: time.Now.
+	clock func() time.Time
 }
 
 type testServer struct {
@@ -111,6 +113,7 @@ func (c *testCluster) start(i int) {
 			LogSegmentBytes:     c.opts.segmentBytes,
 			CoreConfig:          c.opts.core,
 			WriteDedupRetention: c.opts.dedupRetention,
+			Clock:               c.opts.clock,
 		})
 		if err == nil || attempt == 50 || !strings.Contains(err.Error(), "address already in use") {
 			break

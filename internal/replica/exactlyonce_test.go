@@ -233,7 +233,7 @@ func TestLargeMaxInflightMutations(t *testing.T) {
 			t.Fatalf("max_inflight_mutations %d refused: %v", n, err)
 		}
 		s := &Server{cfg: cfg, opts: Options{TickInterval: DefaultTickInterval}, node: "n1"}
-		if _, err := pacifica.New(s.coreConfig(replicaInfo{MaxReplicaCount: 3}), pacifica.DurableState{}); err != nil {
+		if _, err := pacifica.New(s.coreConfig(replicaInfo{MaxReplicaCount: 3}), pacifica.DurableState{}, s.mono()); err != nil {
 			t.Errorf("max_inflight_mutations %d: the replication core refuses its config: %v", n, err)
 		}
 	}
