@@ -49,6 +49,10 @@ type partition struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
+	// incarnation names this copy of the partition (replicaInfo's); fixed
+	// at open, so the beacon goroutine reads it without touching info.
+	incarnation uint64
+
 	// State of the run goroutine.
 	info replicaInfo // its Ballot is the persisted ballot
 	// outstanding is a Ready whose entries are being appended; the core
