@@ -15,7 +15,7 @@ var remoteKnobs = []struct {
 	name, usage string
 }{
 	{decide.KnobAssignDelayMs, "[num | DEFAULT]: how long a partition missing a secondary waits for the dropped node before copying elsewhere (replica_assign_delay_ms_for_dropouts)"},
-	{decide.KnobAddSecondaryMaxCountForOneNode, "[num | DEFAULT]: learners in flight per node; 0 pauses re-replication (add_secondary_max_count_for_one_node)"},
+	{decide.KnobAddSecondaryMaxCountForOneNode, "[num | DEFAULT]: learners in flight per node; 0 holds back re-adding drained nodes, other repairs go on one per node (add_secondary_max_count_for_one_node)"},
 	{decide.KnobLivePercentage, "[num | DEFAULT]: freeze when fewer than this percentage of replica servers are alive (node_live_percentage_threshold_for_update)"},
 }
 
