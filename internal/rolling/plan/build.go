@@ -228,19 +228,22 @@ func (b *builder) replicaHA(r ReplicaServer) {
 			Partitions: parts, Holdable: holdable}
 	}
 	// No re-replication while the node is emptied: its dropped replicas
-	// must wait for it, not be copied elsewhere.
+	// must wait for it, not be copied elsewhere. This first step is the
+	// node's only holdable one: once the drain begins, the node goes
+	// through to fully healthy before a pause holds, so a pause never
+	// keeps a node drained or stopped and the cap at 0.
 	off := node(KindSetKnob, true)
 	off.Knob, off.Value, off.Restore, off.Partitions = KnobAddSecondaryMax, "0", b.restoreValue(KnobAddSecondaryMax), 0
 	b.add(off)
 	// Primaries first: a move to a caught-up secondary stalls clients for
 	// milliseconds, where a killed primary stalls them for the failure
 	// detector's grace period.
-	b.add(node(KindMigrate, true))
+	b.add(node(KindMigrate, false))
 	// Then secondaries, so no write waits on a member about to vanish.
-	b.add(node(KindDowngrade, true))
+	b.add(node(KindDowngrade, false))
 	// Close (and so flush) every replica: less log to replay on start.
-	b.add(node(KindCloseReplicas, true))
-	b.add(node(KindStop, true))
+	b.add(node(KindCloseReplicas, false))
+	b.add(node(KindStop, false))
 	b.restartTail(RoleReplica, n, parts, PhaseReplica)
 	b.add(node(KindWaitAlive, false))
 	// Only once the node is back may its replicas be re-added, and then
@@ -271,7 +274,7 @@ func (b *builder) restartTail(role Role, n string, parts int, phase Phase) {
 
 func (b *builder) meta(n string) {
 	b.add(Step{Kind: KindCheckMetaRole, Phase: PhaseMeta, Role: RoleMeta, Node: n, Holdable: true})
-	b.add(Step{Kind: KindStop, Phase: PhaseMeta, Role: RoleMeta, Node: n, Holdable: true})
+	b.add(Step{Kind: KindStop, Phase: PhaseMeta, Role: RoleMeta, Node: n})
 	b.restartTail(RoleMeta, n, 0, PhaseMeta)
 	// Not a fixed 30 s sleep: done as soon as beacons flow, failed if they
 	// do not.

@@ -95,7 +95,7 @@ func (m *Machine) Next(now time.Time, obs Observation) []Action {
 			m.complete(now, i)
 			continue
 		}
-		if m.held(step) {
+		if m.held(step, st) {
 			if s.Status != StatusPaused {
 				s.Status = StatusPaused
 				// Resuming re-issues the step with a fresh timeout.
@@ -244,8 +244,10 @@ func (m *Machine) absorbCollector(now time.Time, c *CollectorStatus) {
 }
 
 // held reports whether the roll must hold before or during step, and
-// keeps the status in line with the holds.
-func (m *Machine) held(step Step) bool {
+// keeps the status in line with the holds. A holdable step whose command
+// went out already runs to its end: the command may have taken effect
+// (add_secondary_max 0), and holding then would keep it.
+func (m *Machine) held(step Step, st *StepState) bool {
 	s := &m.s
 	if s.Status == StatusCleanup {
 		return false
@@ -254,7 +256,8 @@ func (m *Machine) held(step Step) bool {
 		s.Status = StatusRunning
 		return false
 	}
-	if !step.Holdable {
+	_, hasCommand := step.command()
+	if !step.Holdable || (hasCommand && st.Attempts > 0) {
 		s.Status = StatusPausing
 		return false
 	}
@@ -385,9 +388,17 @@ func (m *Machine) fail(now time.Time, i int, reason string) {
 // startCleanup abandons the remaining plan and appends the steps that undo
 // what the roll did: start every server it left stopped (a roll must not
 // end with fewer servers than it began with), then restore the touched
-// knobs newest first.
+// knobs newest first, and, if a replica server was touched, wait until
+// every partition is fully healthy again: a halt must not leave a node
+// drained, and the restored knobs are what lets its replicas come back.
 func (m *Machine) startCleanup(now time.Time, outcome Status, reason string) {
 	s := &m.s
+	touchedReplica := false
+	for j := 0; j < len(s.Plan.Steps) && j < len(s.Steps); j++ {
+		if s.Plan.Steps[j].Phase == PhaseReplica && s.Steps[j].Status != StepPending && s.Steps[j].Status != StepSkipped {
+			touchedReplica = true
+		}
+	}
 	for j := s.Current; j < len(s.Steps); j++ {
 		if s.Steps[j].Status == StepPending || s.Steps[j].Status == StepRunning {
 			s.Steps[j].Status = StepSkipped
@@ -410,6 +421,10 @@ func (m *Machine) startCleanup(now time.Time, outcome Status, reason string) {
 		steps = append(steps, Step{Kind: kind, Phase: PhaseCleanup, Knob: k.Knob, Value: k.Restore,
 			Restore: k.Restore, Timeout: timeouts[kind].For(0)})
 	}
+	if touchedReplica && !slices.ContainsFunc(s.Cleanup, func(c Step) bool { return c.Kind == KindCheckHealthy }) {
+		steps = append(steps, Step{Kind: KindCheckHealthy, Phase: PhaseCleanup,
+			Timeout: timeouts[KindWaitHealthy].For(m.maxNodePartitions())})
+	}
 	s.Cleanup = append(s.Cleanup, steps...)
 	for range steps {
 		s.Steps = append(s.Steps, StepState{Status: StepPending})
@@ -418,6 +433,16 @@ func (m *Machine) startCleanup(now time.Time, outcome Status, reason string) {
 	if len(steps) == 0 {
 		m.finish(now)
 	}
+}
+
+// maxNodePartitions is the most partition replicas one replica server of
+// the plan hosts, what cleanup's health wait scales with.
+func (m *Machine) maxNodePartitions() int {
+	most := 0
+	for _, st := range m.s.Plan.Steps {
+		most = max(most, st.Partitions)
+	}
+	return most
 }
 
 func (m *Machine) finish(now time.Time) {
@@ -434,6 +459,11 @@ func (m *Machine) finish(now time.Time) {
 	}
 	for _, k := range s.Touched {
 		left = append(left, fmt.Sprintf("%s may still differ from %s", k.Knob, k.Restore))
+	}
+	for i, c := range s.Cleanup {
+		if st := s.Steps[len(s.Plan.Steps)+i]; c.Kind == KindCheckHealthy && st.Status == StepFailed {
+			left = append(left, "the cluster is not whole again: "+st.Observed)
+		}
 	}
 	if len(left) > 0 {
 		s.Reason += "; cleanup incomplete: " + strings.Join(left, ", ")

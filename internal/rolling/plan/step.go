@@ -93,11 +93,12 @@ type Step struct {
 	// Partitions is the number of partition replicas Timeout was scaled by.
 	Partitions int           `json:"partitions,omitempty"`
 	Timeout    time.Duration `json:"timeout"`
-	// Holdable marks a step before which (and during which) a pause may
-	// hold the roll. Steps that bring a stopped server back (install,
-	// start, the waits after them) are not holdable: holding there would
-	// stretch the very degradation a pause is meant to limit, so a pause
-	// requested then takes effect at the next holdable step.
+	// Holdable marks a step before which a pause may hold the roll (and
+	// during which, for a step that only waits). Only a node's first step
+	// and the prepare steps are holdable: from a node's first command on,
+	// the node goes through to healthy again, since holding a drained or
+	// stopped node would stretch the very degradation a pause is meant to
+	// limit. A pause requested meanwhile takes effect at the next node.
 	Holdable bool `json:"holdable,omitempty"`
 }
 
