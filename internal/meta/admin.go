@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/meta/decide"
@@ -208,7 +209,10 @@ func (c *Controller) BeaconSenders() int {
 // MetaLevel queries the meta function level (level empty) or sets it,
 // returning the previous and the current level. The level is stored with
 // the other knobs, so a new leader keeps it.
-func (c *Controller) MetaLevel(ctx context.Context, level string) (old, cur decide.Level, err error) {
+//
+// DEFAULT puts back the configuration file's level and deletes the
+// override; lease is as for RemoteCommand.
+func (c *Controller) MetaLevel(ctx context.Context, level string, lease KnobLease) (old, cur decide.Level, err error) {
 	c.mu.Lock()
 	if _, err := c.termLocked(); err != nil {
 		c.mu.Unlock()
@@ -219,14 +223,23 @@ func (c *Controller) MetaLevel(ctx context.Context, level string) (old, cur deci
 	if level == "" {
 		return old, old, nil
 	}
-	l, err := decide.ParseLevel(level)
-	if err != nil {
+	value := strings.TrimSpace(level)
+	if value != "DEFAULT" {
+		l, err := decide.ParseLevel(level)
+		if err != nil {
+			return 0, 0, err
+		}
+		value = l.Name()
+	}
+	if old, err = c.setKnobAs(ctx, decide.KnobFunctionLevel, value, lease, nil); err != nil {
 		return 0, 0, err
 	}
-	if old, err = c.setKnob(ctx, decide.KnobFunctionLevel, l.Name()); err != nil {
-		return 0, 0, err
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.planner == nil {
+		return old, old, ErrLostLeadership
 	}
-	return old, l, nil
+	return old, c.planner.Knobs().Level, nil
 }
 
 // MigrateNode hands every primary role of node to a secondary (Pegasus

@@ -61,7 +61,7 @@ func TestDeadNodeIsReplaced(t *testing.T) {
 		}
 	}
 	// ...until it is shortened to nothing.
-	if _, err := s.ctl.RemoteCommand(context.Background(), decide.KnobAssignDelayMs, []string{"0"}); err != nil {
+	if _, err := s.ctl.RemoteCommand(context.Background(), decide.KnobAssignDelayMs, []string{"0"}, KnobLease{}); err != nil {
 		t.Fatal(err)
 	}
 	s.steps(3)
@@ -195,7 +195,7 @@ func TestBalancerRunsOnlyWhenLively(t *testing.T) {
 	if p, r := load(); p+r != 0 {
 		t.Fatalf("steady level moved %d primaries and %d replicas to the new node", p, r)
 	}
-	if _, _, err := s.ctl.MetaLevel(context.Background(), "lively"); err != nil {
+	if _, _, err := s.ctl.MetaLevel(context.Background(), "lively", KnobLease{}); err != nil {
 		t.Fatal(err)
 	}
 	s.steps(40)

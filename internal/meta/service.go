@@ -173,6 +173,15 @@ func (s *metaService) ClusterInfo(ctx context.Context, req *pb.ClusterInfoReques
 		resp.BalanceOperationCount = int32(st.BalanceOperations)
 		resp.PrimaryReplicaCountStddev = st.PrimaryStddev
 		resp.TotalReplicaCountStddev = st.TotalStddev
+		if overrides, err := s.ctl().Overrides(); err == nil {
+			for _, o := range overrides {
+				ko := &pb.KnobOverride{Knob: o.Knob, Value: o.Value, Owner: o.Owner}
+				if !o.Expires.IsZero() {
+					ko.ExpiresMs = o.Expires.UnixMilli()
+				}
+				resp.KnobOverrides = append(resp.KnobOverrides, ko)
+			}
+		}
 	} else {
 		resp.Leader = s.ctl().Leader()
 	}
@@ -186,6 +195,7 @@ func (s *metaService) ClusterInfo(ctx context.Context, req *pb.ClusterInfoReques
 		}
 		if m.Address == s.srv.addr {
 			info.BeaconsReceivedFrom = int32(s.ctl().BeaconSenders())
+			info.EmbeddedEtcd = s.srv.etcd != nil
 		}
 		resp.Metas = append(resp.Metas, info)
 	}
@@ -193,7 +203,7 @@ func (s *metaService) ClusterInfo(ctx context.Context, req *pb.ClusterInfoReques
 }
 
 func (s *metaService) MetaLevel(ctx context.Context, req *pb.MetaLevelRequest) (*pb.MetaLevelResponse, error) {
-	old, cur, err := s.ctl().MetaLevel(ctx, req.GetLevel())
+	old, cur, err := s.ctl().MetaLevel(ctx, req.GetLevel(), leaseOf(req.GetOwner(), req.GetLeaseMs()))
 	if err != nil {
 		return &pb.MetaLevelResponse{Error: wireError(err)}, nil
 	}
@@ -211,6 +221,10 @@ func (s *metaService) DowngradeNode(ctx context.Context, req *pb.DrainNodeReques
 }
 
 func (s *metaService) RemoteCommand(ctx context.Context, req *pb.RemoteCommandRequest) (*pb.RemoteCommandResponse, error) {
-	out, err := s.ctl().RemoteCommand(ctx, req.GetCommand(), req.GetArgs())
+	out, err := s.ctl().RemoteCommand(ctx, req.GetCommand(), req.GetArgs(), leaseOf(req.GetOwner(), req.GetLeaseMs()))
 	return &pb.RemoteCommandResponse{Error: wireError(err), Output: out}, nil
+}
+
+func leaseOf(owner string, ms int64) KnobLease {
+	return KnobLease{Owner: owner, TTL: time.Duration(ms) * time.Millisecond}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -75,7 +76,15 @@ func (c *RemoteCluster) Info(ctx context.Context) (ClusterInfo, error) {
 	if err != nil {
 		return ClusterInfo{}, err
 	}
-	info := ClusterInfo{Name: ci.GetClusterName(), Leader: ci.GetLeader(), MetaLevel: ci.GetMetaFunctionLevel()}
+	info := ClusterInfo{Name: ci.GetClusterName(), Leader: ci.GetLeader(), MetaLevel: ci.GetMetaFunctionLevel(),
+		Overrides: make(map[string]KnobOverride)}
+	for _, o := range ci.GetKnobOverrides() {
+		ko := KnobOverride{Value: o.GetValue(), Owner: o.GetOwner()}
+		if ms := o.GetExpiresMs(); ms > 0 {
+			ko.Expires = time.UnixMilli(ms)
+		}
+		info.Overrides[o.GetKnob()] = ko
+	}
 	for _, e := range strings.Split(ci.GetEtcdEndpoints(), ",") {
 		if e = strings.TrimSpace(e); e != "" {
 			info.EtcdEndpoints = append(info.EtcdEndpoints, e)
@@ -209,9 +218,9 @@ func (c *RemoteCluster) ReplicaStatus(ctx context.Context, node string) (plan.Re
 }
 
 // SetMetaLevel implements Cluster.
-func (c *RemoteCluster) SetMetaLevel(ctx context.Context, level string) error {
+func (c *RemoteCluster) SetMetaLevel(ctx context.Context, level string, lease KnobLease) error {
 	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.MetaLevelResponse, error) {
-		return m.MetaLevel(ctx, &pb.MetaLevelRequest{Level: level})
+		return m.MetaLevel(ctx, &pb.MetaLevelRequest{Level: level, Owner: lease.Owner, LeaseMs: lease.TTL.Milliseconds()})
 	})
 	if err != nil {
 		return err
@@ -222,7 +231,7 @@ func (c *RemoteCluster) SetMetaLevel(ctx context.Context, level string) error {
 // Knob implements Cluster: the remote command without a value prints the
 // knob's current value.
 func (c *RemoteCluster) Knob(ctx context.Context, knob string) (string, error) {
-	out, err := c.metaCommand(ctx, knob)
+	out, err := c.metaCommand(ctx, KnobLease{}, knob)
 	if err != nil {
 		return "", err
 	}
@@ -230,14 +239,15 @@ func (c *RemoteCluster) Knob(ctx context.Context, knob string) (string, error) {
 }
 
 // SetKnob implements Cluster.
-func (c *RemoteCluster) SetKnob(ctx context.Context, knob, value string) error {
-	_, err := c.metaCommand(ctx, knob, value)
+func (c *RemoteCluster) SetKnob(ctx context.Context, knob, value string, lease KnobLease) error {
+	_, err := c.metaCommand(ctx, lease, knob, value)
 	return err
 }
 
-func (c *RemoteCluster) metaCommand(ctx context.Context, command string, args ...string) (string, error) {
+func (c *RemoteCluster) metaCommand(ctx context.Context, lease KnobLease, command string, args ...string) (string, error) {
 	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.RemoteCommandResponse, error) {
-		return m.RemoteCommand(ctx, &pb.RemoteCommandRequest{Command: command, Args: args})
+		return m.RemoteCommand(ctx, &pb.RemoteCommandRequest{Command: command, Args: args,
+			Owner: lease.Owner, LeaseMs: lease.TTL.Milliseconds()})
 	})
 	if err != nil {
 		return "", err

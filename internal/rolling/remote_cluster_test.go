@@ -3,7 +3,9 @@ package rolling
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +29,7 @@ type fakeMetaServer struct {
 
 	mu     sync.Mutex
 	knobs  map[string]string
+	leases []string // every knob set: "<knob> <owner> <lease>"
 	level  string
 	drains []string
 }
@@ -99,6 +102,7 @@ func (s *fakeMetaServer) RemoteCommand(ctx context.Context, r *pb.RemoteCommandR
 	}
 	if len(r.GetArgs()) == 1 {
 		s.knobs[r.GetCommand()] = r.GetArgs()[0]
+		s.leases = append(s.leases, fmt.Sprintf("%s %s %dms", r.GetCommand(), r.GetOwner(), r.GetLeaseMs()))
 		return &pb.RemoteCommandResponse{Output: "OK"}, nil
 	}
 	return &pb.RemoteCommandResponse{Output: `{"error":"ok","` + r.GetCommand() + `":"` + s.knobs[r.GetCommand()] + `"}`}, nil
@@ -216,17 +220,20 @@ func TestRemoteClusterFollowsTheLeaderAndMapsAnswers(t *testing.T) {
 		t.Fatalf("follower %+v", m)
 	}
 
-	if err := c.SetKnob(ctx, plan.KnobAssignDelay, "3600000"); err != nil {
+	if err := c.SetKnob(ctx, plan.KnobAssignDelay, "3600000", KnobLease{Owner: "rolling-update r", TTL: time.Minute}); err != nil {
 		t.Fatal(err)
+	}
+	if want := []string{plan.KnobAssignDelay + " rolling-update r 60000ms"}; !slices.Equal(leader.leases, want) {
+		t.Fatalf("knob lease sent %q, want %q", leader.leases, want)
 	}
 	if v, err := c.Knob(ctx, plan.KnobAssignDelay); err != nil || v != "3600000" {
 		t.Fatalf("Knob = %q, %v", v, err)
 	}
-	err = c.SetKnob(ctx, "no.such.knob", "1")
+	err = c.SetKnob(ctx, "no.such.knob", "1", KnobLease{})
 	if !errors.Is(err, ErrServer) || !strings.Contains(err.Error(), "ERR_INVALID_PARAMETERS") || !strings.Contains(err.Error(), "unknown command") {
 		t.Fatalf("bad knob: %v", err)
 	}
-	if err := c.SetMetaLevel(ctx, "steady"); err != nil || leader.level != "steady" {
+	if err := c.SetMetaLevel(ctx, "steady", KnobLease{}); err != nil || leader.level != "steady" {
 		t.Fatalf("SetMetaLevel: %v, level %s", err, leader.level)
 	}
 	if err := c.MigrateNode(ctx, "r1:34801"); err != nil || len(leader.drains) != 1 {

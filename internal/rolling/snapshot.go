@@ -32,7 +32,7 @@ func TakeSnapshot(ctx context.Context, c Cluster, col Collector, ctl NodeControl
 		return plan.Snapshot{}, info, err
 	}
 	s := plan.Snapshot{MetaLevel: info.MetaLevel, NewVersion: newVersion, Tables: view.Tables,
-		Knobs: make(map[string]string)}
+		Knobs: make(map[string]plan.KnobState)}
 
 	alive := make(map[string]bool)
 	for _, m := range metas {
@@ -50,12 +50,21 @@ func TakeSnapshot(ctx context.Context, c Cluster, col Collector, ctl NodeControl
 		s.Replicas = append(s.Replicas, plan.ReplicaServer{Node: n.Node, Alive: n.Alive,
 			Primaries: n.Primaries, Secondaries: n.Secondaries, Version: versions[n.Node]})
 	}
-	// A knob that cannot be read is reset to DEFAULT at the end, as the
-	// Pegasus guide does; one that can is put back as it was.
-	for _, k := range []string{plan.KnobAssignDelay, plan.KnobAddSecondaryMax} {
-		if v, err := c.Knob(ctx, k); err == nil && v != "" {
-			s.Knobs[k] = v
+	// Each knob with whether, and by whom, it is overridden: the plan puts
+	// back an override it found and deletes its own otherwise. A meta
+	// server too old to report overrides reports none at all (a nil map):
+	// its knobs are then reset to DEFAULT, as the Pegasus guide does.
+	if info.Overrides != nil {
+		for _, k := range []string{plan.KnobAssignDelay, plan.KnobAddSecondaryMax} {
+			v, err := c.Knob(ctx, k)
+			if err != nil {
+				continue
+			}
+			o, over := info.Overrides[k]
+			s.Knobs[k] = plan.KnobState{Value: v, Overridden: over, Owner: o.Owner}
 		}
+		o, over := info.Overrides[MetaLevelKnob]
+		s.Knobs[plan.KnobMetaLevel] = plan.KnobState{Value: strings.TrimPrefix(info.MetaLevel, "fl_"), Overridden: over, Owner: o.Owner}
 	}
 	if col != nil {
 		cs := &plan.CollectorServer{Node: col.Node()}

@@ -2,6 +2,7 @@ package rolling
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -109,4 +110,12 @@ type Session interface {
 	Lost() <-chan struct{}
 	// Release gives the lock up.
 	Release(ctx context.Context) error
+}
+
+// NewRollID names a new roll: its start time and a random suffix, unique
+// enough to tell one roll's knob overrides from another's.
+func NewRollID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("roll-%s-%x", now.UTC().Format("20060102T150405Z"), b)
 }

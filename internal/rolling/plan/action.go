@@ -1,6 +1,9 @@
 package plan
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // ActionKind is what the driver is asked to do.
 //
@@ -49,6 +52,12 @@ type Action struct {
 	Node    string     `json:"node,omitempty"`
 	Knob    string     `json:"knob,omitempty"`
 	Value   string     `json:"value,omitempty"`
+	// Owner and Lease go with a knob or level set: the roll's own changes
+	// carry "rolling-update <roll id>" and Options.KnobLease, to be renewed;
+	// a restore carries the owner the override had before the roll (empty
+	// for an operator's) and no lease.
+	Owner string        `json:"owner,omitempty"`
+	Lease time.Duration `json:"lease,omitempty"`
 }
 
 // IsQuery reports whether the action only reads.
@@ -119,8 +128,14 @@ func (s Step) command() (Action, bool) {
 	switch s.Kind {
 	case KindSetMetaLevel:
 		a.Kind, a.Knob, a.Value = ActSetMetaLevel, s.Knob, s.Value
+		if s.Value == s.Restore {
+			a.Owner = s.RestoreOwner
+		}
 	case KindSetKnob:
 		a.Kind, a.Knob, a.Value = ActRemoteCommand, s.Knob, s.Value
+		if s.Value == s.Restore {
+			a.Owner = s.RestoreOwner
+		}
 	case KindMigrate:
 		a.Kind = ActMigrateNode
 	case KindDowngrade:

@@ -21,6 +21,9 @@ type Plan struct {
 	// MetaLevel is the meta function level before the roll, restored at
 	// its end.
 	MetaLevel  string `json:"meta_level"`
+	// Notes are what the planner found worth telling before the roll
+	// starts (an override left by an earlier roll, reset at the end).
+	Notes []string `json:"notes,omitempty"`
 	NewVersion string `json:"new_version,omitempty"`
 	Tables     int    `json:"tables"`
 	Partitions int    `json:"partitions"`
@@ -104,6 +107,12 @@ func Build(s Snapshot, o Options) (Plan, error) {
 	}
 
 	b := builder{plan: &p, opts: o, snapshot: s}
+	for _, k := range []string{KnobMetaLevel, KnobAssignDelay, KnobAddSecondaryMax} {
+		if ks := s.Knobs[k]; ks.LeftByRoll() {
+			p.Notes = append(p.Notes, fmt.Sprintf("%s = %s was left by %s, a roll that did not finish; "+
+				"the configuration's value is restored at the end", k, ks.Value, ks.Owner))
+		}
+	}
 	var replicas []ReplicaServer
 	for _, r := range s.Replicas {
 		if scope[r.Node] {
@@ -115,15 +124,13 @@ func Build(s Snapshot, o Options) (Plan, error) {
 	b.add(Step{Kind: KindCheckHealthy, Phase: PhasePrepare, Holdable: true})
 	if len(replicas) > 0 {
 		// Steady: no balancer moves while nodes come and go.
-		b.add(Step{Kind: KindSetMetaLevel, Phase: PhasePrepare, Knob: KnobMetaLevel,
-			Value: "steady", Restore: level, Holdable: true})
+		b.add(b.set(KindSetMetaLevel, KnobMetaLevel, "steady", Step{Phase: PhasePrepare, Holdable: true}))
 		if o.Mode == ModeHA {
 			// One node's maintenance window: the meta server leaves its
 			// partitions one replica short this long before copying them
 			// elsewhere, so a restart costs no cross-node data copy.
-			b.add(Step{Kind: KindSetKnob, Phase: PhasePrepare, Knob: KnobAssignDelay,
-				Value:   strconv.FormatInt(o.MaintenanceWindow.Milliseconds(), 10),
-				Restore: b.restoreValue(KnobAssignDelay), Holdable: true})
+			b.add(b.set(KindSetKnob, KnobAssignDelay, strconv.FormatInt(o.MaintenanceWindow.Milliseconds(), 10),
+				Step{Phase: PhasePrepare, Holdable: true}))
 		}
 	}
 	for _, r := range replicas {
@@ -148,15 +155,10 @@ func Build(s Snapshot, o Options) (Plan, error) {
 	if len(replicas) > 0 {
 		// Undo in the reverse order of the changes.
 		if o.Mode == ModeHA {
-			b.add(Step{Kind: KindSetKnob, Phase: PhaseReset, Knob: KnobAddSecondaryMax,
-				Value: b.restoreValue(KnobAddSecondaryMax), Restore: b.restoreValue(KnobAddSecondaryMax)})
-			b.add(Step{Kind: KindSetKnob, Phase: PhaseReset, Knob: KnobAssignDelay,
-				Value: b.restoreValue(KnobAssignDelay), Restore: b.restoreValue(KnobAssignDelay)})
+			b.add(b.reset(KindSetKnob, KnobAddSecondaryMax))
+			b.add(b.reset(KindSetKnob, KnobAssignDelay))
 		}
-		if level != "steady" {
-			b.add(Step{Kind: KindSetMetaLevel, Phase: PhaseReset, Knob: KnobMetaLevel,
-				Value: level, Restore: level})
-		}
+		b.add(b.reset(KindSetMetaLevel, KnobMetaLevel))
 	}
 
 	if o.Mode == ModeHA && len(replicas) > 0 {
@@ -212,13 +214,35 @@ func (b *builder) add(s Step) {
 	b.plan.Steps = append(b.plan.Steps, s)
 }
 
-// restoreValue is the value that undoes a change of knob: its value before
-// the roll when the snapshot knows it, else DEFAULT.
-func (b *builder) restoreValue(knob string) string {
-	if v, ok := b.snapshot.Knobs[knob]; ok && v != "" {
-		return v
+// restore is what undoes the roll's change of knob: the override it found,
+// with its owner, when an operator (or another tool) had set one; else
+// DEFAULT, which deletes the roll's override so the configuration file
+// rules again. An override left by an earlier roll, or a knob whose state
+// is unknown, is reset to DEFAULT too. For the meta level with unknown
+// state the level before the roll is put back, as older meta servers do
+// not report overrides and accept no DEFAULT level.
+func (b *builder) restore(knob string) (value, owner string) {
+	ks, known := b.snapshot.Knobs[knob]
+	switch {
+	case known && ks.Overridden && !ks.LeftByRoll():
+		return ks.Value, ks.Owner
+	case !known && knob == KnobMetaLevel:
+		return b.plan.MetaLevel, ""
 	}
-	return KnobDefault
+	return KnobDefault, ""
+}
+
+// set is a step of kind setting knob to value, restorable.
+func (b *builder) set(kind StepKind, knob, value string, s Step) Step {
+	s.Kind, s.Knob, s.Value = kind, knob, value
+	s.Restore, s.RestoreOwner = b.restore(knob)
+	return s
+}
+
+// reset is the reset-phase step putting knob back.
+func (b *builder) reset(kind StepKind, knob string) Step {
+	v, owner := b.restore(knob)
+	return Step{Kind: kind, Phase: PhaseReset, Knob: knob, Value: v, Restore: v, RestoreOwner: owner}
 }
 
 func (b *builder) replicaHA(r ReplicaServer) {
@@ -232,9 +256,7 @@ func (b *builder) replicaHA(r ReplicaServer) {
 	// node's only holdable one: once the drain begins, the node goes
 	// through to fully healthy before a pause holds, so a pause never
 	// keeps a node drained or stopped and the cap at 0.
-	off := node(KindSetKnob, true)
-	off.Knob, off.Value, off.Restore, off.Partitions = KnobAddSecondaryMax, "0", b.restoreValue(KnobAddSecondaryMax), 0
-	b.add(off)
+	b.add(b.set(KindSetKnob, KnobAddSecondaryMax, "0", Step{Phase: PhaseReplica, Role: RoleReplica, Node: n, Holdable: true}))
 	// Primaries first: a move to a caught-up secondary stalls clients for
 	// milliseconds, where a killed primary stalls them for the failure
 	// detector's grace period.
@@ -249,10 +271,8 @@ func (b *builder) replicaHA(r ReplicaServer) {
 	// Only once the node is back may its replicas be re-added, and then
 	// quickly; the meta server re-adds them to this node because it was
 	// their last drop and the maintenance window has not expired.
-	on := node(KindSetKnob, false)
-	on.Knob, on.Value, on.Restore, on.Partitions = KnobAddSecondaryMax,
-		strconv.Itoa(b.opts.AddSecondaryMaxCount), b.restoreValue(KnobAddSecondaryMax), 0
-	b.add(on)
+	b.add(b.set(KindSetKnob, KnobAddSecondaryMax, strconv.Itoa(b.opts.AddSecondaryMaxCount),
+		Step{Phase: PhaseReplica, Role: RoleReplica, Node: n}))
 	b.add(node(KindWaitHealthy, false))
 }
 

@@ -318,7 +318,8 @@ func (m *Machine) issue(now time.Time, i int) (Action, bool) {
 	switch step.Kind {
 	case KindSetKnob, KindSetMetaLevel:
 		if step.Value != step.Restore {
-			s.Touched = touch(s.Touched, step.Knob, step.Restore)
+			s.Touched = touch(s.Touched, step.Knob, step.Value, step.Restore, step.RestoreOwner)
+			a.Owner, a.Lease = s.Plan.Options.Owner(), s.Plan.Options.KnobLease
 		}
 	case KindStop:
 		if !slices.ContainsFunc(s.Stopped, func(n StoppedNode) bool { return n.Node == step.Node }) {
@@ -419,7 +420,7 @@ func (m *Machine) startCleanup(now time.Time, outcome Status, reason string) {
 			kind = KindSetMetaLevel
 		}
 		steps = append(steps, Step{Kind: kind, Phase: PhaseCleanup, Knob: k.Knob, Value: k.Restore,
-			Restore: k.Restore, Timeout: timeouts[kind].For(0)})
+			Restore: k.Restore, RestoreOwner: k.RestoreOwner, Timeout: timeouts[kind].For(0)})
 	}
 	if touchedReplica && !slices.ContainsFunc(s.Cleanup, func(c Step) bool { return c.Kind == KindCheckHealthy }) {
 		steps = append(steps, Step{Kind: KindCheckHealthy, Phase: PhaseCleanup,

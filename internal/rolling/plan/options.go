@@ -92,6 +92,22 @@ type Options struct {
 	// MinAvailability before a paused roll continues by itself, so one good
 	// probe does not end a pause. Default 30 s.
 	BreachRecovery time.Duration `json:"breach_recovery"`
+	// RollID names the roll in the owner of the knob overrides it sets
+	// ("rolling-update <RollID>"); the driver picks it.
+	RollID string `json:"roll_id,omitempty"`
+	// KnobLease is how long the roll's knob overrides last unless renewed:
+	// the orchestrator renews them while it runs, so an orchestrator that
+	// died (and is not resumed) leaves them for at most this long. Default
+	// 2 minutes.
+	KnobLease time.Duration `json:"knob_lease"`
+}
+
+// Owner is the owner the roll's knob overrides carry.
+func (o Options) Owner() string {
+	if o.RollID == "" {
+		return OwnerPrefix
+	}
+	return OwnerPrefix + " " + o.RollID
 }
 
 // withDefaults fills zero fields and merges Timeouts over DefaultTimeouts,
@@ -112,6 +128,9 @@ func (o Options) withDefaults() Options {
 	if o.BreachRecovery == 0 {
 		o.BreachRecovery = 30 * time.Second
 	}
+	if o.KnobLease == 0 {
+		o.KnobLease = 2 * time.Minute
+	}
 	timeouts := DefaultTimeouts()
 	maps.Copy(timeouts, o.Timeouts)
 	o.Timeouts = timeouts
@@ -125,7 +144,7 @@ func (o Options) validate() error {
 	default:
 		return fmt.Errorf("%w: mode %q (want %q or %q)", ErrInvalidOptions, o.Mode, ModeHA, ModeSimple)
 	}
-	if o.ResendInterval < 0 || o.MaintenanceWindow < 0 || o.BreachRecovery < 0 {
+	if o.ResendInterval < 0 || o.MaintenanceWindow < 0 || o.BreachRecovery < 0 || o.KnobLease < 0 {
 		return fmt.Errorf("%w: negative duration", ErrInvalidOptions)
 	}
 	if o.MaintenanceWindow%time.Millisecond != 0 {

@@ -35,6 +35,9 @@ func (p Plan) Print(w io.Writer) {
 		fmt.Fprintf(w, "pauses while availability < %s; resumes after %v at or above it\n",
 			percent(o.MinAvailability), o.BreachRecovery)
 	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
 	fmt.Fprintf(w, "commands are re-issued every %v until their step is done; a step past its timeout fails the roll,\n", o.ResendInterval)
 	fmt.Fprintf(w, "which then starts any server it stopped and restores every knob it changed\n")
 
@@ -54,7 +57,7 @@ func (p Plan) Print(w io.Writer) {
 			notes = append(notes, "until "+s.Waits(len(p.Replicas)))
 		}
 		if s.Restore != "" && s.Value != s.Restore {
-			notes = append(notes, "restored to "+s.Restore+" at the end or on failure")
+			notes = append(notes, "restored to "+restoreLabel(s)+" at the end or on failure")
 		}
 		timeout := "timeout " + formatDuration(s.Timeout)
 		if s.Partitions > 0 && s.Timeout != o.Timeouts[s.Kind].Base {
@@ -131,4 +134,15 @@ func formatDuration(d time.Duration) string {
 		d = d.Round(time.Millisecond) // a report shows 626ms, not 625.820215ms
 	}
 	return d.String()
+}
+
+// restoreLabel says what a knob goes back to.
+func restoreLabel(s Step) string {
+	switch {
+	case s.Restore == KnobDefault:
+		return "the configuration's value (DEFAULT)"
+	case s.RestoreOwner != "":
+		return s.Restore + " (set by " + s.RestoreOwner + ")"
+	}
+	return s.Restore
 }

@@ -30,11 +30,12 @@ type Snapshot struct {
 	// and puts this level back at the end. Empty means unknown and is taken
 	// as steady, the level a meta server starts in, so nothing is restored.
 	MetaLevel string `json:"meta_level,omitempty"`
-	// Knobs holds the current values of the meta remote-command knobs the
-	// roll changes (KnobAssignDelay, KnobAddSecondaryMax). A known value is
-	// restored as it was; an absent one is reset to DEFAULT, as the Pegasus
-	// guide does.
-	Knobs map[string]string `json:"knobs,omitempty"`
+	// Knobs holds the state of the knobs the roll changes (KnobMetaLevel,
+	// KnobAssignDelay, KnobAddSecondaryMax): the value and whether, and by
+	// whom, it is overridden. An operator's override is restored as it
+	// was; a knob not overridden, or overridden by an earlier roll, or
+	// absent (unknown), is reset to DEFAULT, the configuration's value.
+	Knobs map[string]KnobState `json:"knobs,omitempty"`
 	// NewVersion is the protocol version ("major.minor") of the binary being
 	// installed. Required when upgrading.
 	NewVersion string `json:"new_version,omitempty"`

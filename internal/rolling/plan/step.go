@@ -88,6 +88,9 @@ type Step struct {
 	Knob    string `json:"knob,omitempty"`
 	Value   string `json:"value,omitempty"`
 	Restore string `json:"restore,omitempty"`
+	// RestoreOwner is the owner of the override Restore puts back ("" for
+	// an operator's or for DEFAULT).
+	RestoreOwner string `json:"restore_owner,omitempty"`
 	// Version is the protocol version being installed, for install steps.
 	Version string `json:"version,omitempty"`
 	// Partitions is the number of partition replicas Timeout was scaled by.
