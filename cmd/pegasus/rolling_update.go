@@ -47,6 +47,7 @@ type rollingFlags struct {
 	resend         time.Duration
 	addSecondaries int
 	knobLease      time.Duration
+	singleMeta     bool
 
 	reason string
 	asJSON bool
@@ -107,6 +108,7 @@ whose orchestrator died. See docs/rolling-update.md.`,
 	fl.DurationVar(&f.window, "maintenance-window", 0, "meta.lb.assign_delay_ms during the roll (default 1h)")
 	fl.DurationVar(&f.resend, "resend-interval", 0, "re-issue a step's command this often until it takes effect (default 10s)")
 	fl.IntVar(&f.addSecondaries, "add-secondary-max", 0, "meta.lb.add_secondary_max_count_for_one_node once a node is back (default 100)")
+	fl.BoolVar(&f.singleMeta, "allow-single-meta", false, "restart a cluster's only meta server (requests fail while it is down)")
 	fl.DurationVar(&f.knobLease, "knob-lease", 0, "how long the roll's knob overrides outlive a dead orchestrator (default 2m; renewed while it runs)")
 
 	status := &cobra.Command{
@@ -238,7 +240,7 @@ func (f *rollingFlags) takeoverWait() time.Duration {
 func (f *rollingFlags) planOptions() (plan.Options, error) {
 	o := plan.Options{Mode: plan.Mode(f.mode), Nodes: f.nodes, Upgrade: f.binary != "" || f.configDir != "",
 		MinAvailability: f.minAvail, MaintenanceWindow: f.window, ResendInterval: f.resend,
-		AddSecondaryMaxCount: f.addSecondaries, KnobLease: f.knobLease, RollID: rolling.NewRollID(time.Now())}
+		AddSecondaryMaxCount: f.addSecondaries, KnobLease: f.knobLease, AllowSingleMeta: f.singleMeta, RollID: rolling.NewRollID(time.Now())}
 	defaults := plan.DefaultTimeouts()
 	for _, t := range f.timeouts {
 		kind, value, ok := strings.Cut(t, "=")

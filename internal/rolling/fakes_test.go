@@ -204,7 +204,8 @@ func (c *fakeCluster) Metas(ctx context.Context) ([]plan.MetaStatus, error) {
 	}
 	var out []plan.MetaStatus
 	for _, m := range c.metas {
-		st := plan.MetaStatus{Node: m.node, Alive: m.running, Leader: m.running && m.node == c.leader}
+		st := plan.MetaStatus{Node: m.node, Alive: m.running, Leader: m.running && m.node == c.leader,
+			Cluster: "fake", Registered: m.running}
 		if m.running {
 			if m.heard > 0 {
 				st.BeaconsFrom = alive

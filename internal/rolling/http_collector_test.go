@@ -56,7 +56,7 @@ func TestHTTPCollector(t *testing.T) {
 	}
 
 	// The posted progress uses the collector's field names.
-	e := newRollEnv(t, 1, 3)
+	e := newRollEnv(t, 2, 3)
 	m := e.build(plan.Options{Mode: plan.ModeHA}, "")
 	m.Next(time.Unix(100, 0), plan.Observation{})
 	if err := c.PostProgress(ctx, ProgressOf("c1", m, time.Unix(101, 0))); err != nil {

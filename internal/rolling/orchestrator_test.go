@@ -145,7 +145,7 @@ func TestHARollRestartsEveryServerWithoutClientErrors(t *testing.T) {
 }
 
 func TestSimpleRollCountsClientErrors(t *testing.T) {
-	e := newRollEnv(t, 1, 3)
+	e := newRollEnv(t, 2, 3)
 	m := e.build(plan.Options{Mode: plan.ModeSimple, Nodes: []string{"r1:34801", "r2:34801", "r3:34801"}}, "")
 	report, err := e.run(context.Background(), m)
 	if err != nil {
@@ -273,7 +273,7 @@ func TestResumeAfterOrchestratorDies(t *testing.T) {
 }
 
 func TestStateIsStoredBeforeEveryCommand(t *testing.T) {
-	e := newRollEnv(t, 1, 3)
+	e := newRollEnv(t, 2, 3)
 	m := e.build(plan.Options{Mode: plan.ModeHA}, "")
 	var violations []string
 	e.c.onCommand = func(op string) {
@@ -300,7 +300,7 @@ func TestStateIsStoredBeforeEveryCommand(t *testing.T) {
 }
 
 func TestOperatorPauseResumeAbort(t *testing.T) {
-	e := newRollEnv(t, 1, 3)
+	e := newRollEnv(t, 2, 3)
 	m := e.build(plan.Options{Mode: plan.ModeHA}, "")
 	from := Holder{Host: "ops", PID: 99}
 	var sawPaused bool
@@ -367,7 +367,7 @@ func TestOperatorPauseResumeAbort(t *testing.T) {
 }
 
 func TestLostLockStopsTheRoll(t *testing.T) {
-	e := newRollEnv(t, 1, 3)
+	e := newRollEnv(t, 2, 3)
 	m := e.build(plan.Options{Mode: plan.ModeHA}, "")
 	e.c.onCommand = func(op string) {
 		if op == "migrate_node r2:34801" {
@@ -404,7 +404,7 @@ func TestCommandErrorsBecomeOneBoundedLine(t *testing.T) {
 // file's value applied) ends with no override, not with the value it had
 // written back as one, which would shadow the next configuration change.
 func TestKnobsComeBackAsTheyWere(t *testing.T) {
-	e := newRollEnv(t, 1, 3)
+	e := newRollEnv(t, 2, 3)
 	e.c.knobs[plan.KnobAddSecondaryMax] = "20"
 	m := e.build(plan.Options{Mode: plan.ModeHA}, "")
 	if _, err := e.run(context.Background(), m); err != nil {
@@ -421,7 +421,7 @@ func TestKnobsComeBackAsTheyWere(t *testing.T) {
 // what it puts back carries no lease. An override left by an earlier roll
 // is not taken for the value before: it ends deleted.
 func TestKnobOverridesCarryTheRollAndItsLease(t *testing.T) {
-	e := newRollEnv(t, 1, 3)
+	e := newRollEnv(t, 2, 3)
 	e.c.knobs[plan.KnobAssignDelay] = "3600000"
 	e.c.owners[plan.KnobAssignDelay] = plan.OwnerPrefix + " roll-old"
 	var sets []string

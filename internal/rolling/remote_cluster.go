@@ -166,12 +166,17 @@ func (c *RemoteCluster) View(ctx context.Context) (*plan.ClusterView, error) {
 
 // Metas implements Cluster: every meta server is asked for cluster_info
 // itself, in parallel. Its own row says whether it leads and how many
-// replica servers it has heard from since it started.
+// replica servers it has heard from since it started; its answer names
+// the cluster its configuration serves. It is registered when the leader
+// lists it: the leader's list is the meta servers holding a session in the
+// cluster's etcd, so a meta server that answers but cannot reach etcd (or
+// registered in another cluster's namespace) is not.
 func (c *RemoteCluster) Metas(ctx context.Context) ([]plan.MetaStatus, error) {
 	c.mu.Lock()
 	metas := slices.Clone(c.metas)
 	c.mu.Unlock()
 	out := make([]plan.MetaStatus, len(metas))
+	listed := make([][]string, len(metas))
 	var wg sync.WaitGroup
 	for i, addr := range metas {
 		wg.Go(func() {
@@ -185,21 +190,43 @@ func (c *RemoteCluster) Metas(ctx context.Context) ([]plan.MetaStatus, error) {
 			}
 			// Any answer, a forward to the leader included, means it is up.
 			out[i].Alive = true
+			out[i].Cluster = resp.GetClusterName()
 			out[i].Leader = resp.GetLeader() == addr && resp.GetError().GetCode() == pb.ErrorCode_ERR_OK
 			for _, m := range resp.GetMetas() {
 				if m.GetAddress() == addr {
 					out[i].Leader = out[i].Leader || m.GetLeader()
 					out[i].BeaconsFrom = int(m.GetBeaconsReceivedFrom())
+					out[i].EmbeddedEtcd = m.GetEmbeddedEtcd()
 				}
-				// A meta server that registered since is asked from the
-				// next call on.
-				c.learnMeta(m.GetAddress())
+				listed[i] = append(listed[i], m.GetAddress())
 			}
 		})
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	// Only the one leader's list counts: with two leaders (one of them in
+	// another namespace) nobody is known to be registered.
+	leader := -1
+	for i, m := range out {
+		if m.Alive && m.Leader {
+			if leader >= 0 {
+				leader = -2
+				break
+			}
+			leader = i
+		}
+	}
+	if leader >= 0 {
+		for i := range out {
+			out[i].Registered = out[i].Alive && slices.Contains(listed[leader], out[i].Node)
+		}
+		// A meta server that registered since is asked from the next call
+		// on.
+		for _, a := range listed[leader] {
+			c.learnMeta(a)
+		}
 	}
 	return out, nil
 }

@@ -47,7 +47,7 @@ func (s *fakeMetaServer) ClusterInfo(ctx context.Context, _ *pb.ClusterInfoReque
 	return &pb.ClusterInfoResponse{Leader: s.leader, MetaFunctionLevel: "fl_" + s.level,
 		EtcdEndpoints: "http://127.0.0.1:2379, http://127.0.0.2:2379", ClusterName: "c1",
 		Metas: append([]*pb.MetaServerInfo{{Address: s.addr, Leader: s.addr == s.leader, ProtocolVersion: "1.0", BeaconsReceivedFrom: s.beacons}},
-			s.otherInfos()...)}, nil
+			s.otherInfos()...)}, nil // s.mu held: others may change
 }
 
 func (s *fakeMetaServer) otherInfos() []*pb.MetaServerInfo {
@@ -171,6 +171,9 @@ func TestRemoteClusterFollowsTheLeaderAndMapsAnswers(t *testing.T) {
 	followerAddr, stopFollower := serve(t, func(s *grpc.Server, addr string) {
 		pb.RegisterMetaServer(s, &fakeMetaServer{addr: addr, leader: leaderAddr, beacons: 4})
 	})
+	leader.mu.Lock()
+	leader.others = []string{followerAddr} // the follower is registered
+	leader.mu.Unlock()
 	replica := &fakeReplicaAdmin{}
 	replicaAddr, _ := serve(t, func(s *grpc.Server, _ string) { pb.RegisterReplicaAdminServer(s, replica) })
 
@@ -216,8 +219,25 @@ func TestRemoteClusterFollowsTheLeaderAndMapsAnswers(t *testing.T) {
 	if m := byNode[leaderAddr]; !m.Alive || !m.Leader || m.BeaconsFrom != 5 {
 		t.Fatalf("leader %+v", m)
 	}
-	if m := byNode[followerAddr]; !m.Alive || m.Leader || m.BeaconsFrom != 4 {
+	if m := byNode[followerAddr]; !m.Alive || m.Leader || m.BeaconsFrom != 4 || !m.Registered || m.Cluster != "c1" {
 		t.Fatalf("follower %+v", m)
+	}
+	if m := byNode[leaderAddr]; !m.Registered {
+		t.Fatalf("leader not registered: %+v", m)
+	}
+	// A meta server the leader does not list answers, but is not
+	// registered: it cannot take over.
+	leader.mu.Lock()
+	leader.others = nil
+	leader.mu.Unlock()
+	metas, err = c.Metas(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range metas {
+		if m.Node == followerAddr && (!m.Alive || m.Registered) {
+			t.Fatalf("unlisted follower %+v", m)
+		}
 	}
 
 	if err := c.SetKnob(ctx, plan.KnobAssignDelay, "3600000", KnobLease{Owner: "rolling-update r", TTL: time.Minute}); err != nil {

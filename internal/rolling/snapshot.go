@@ -34,13 +34,15 @@ func TakeSnapshot(ctx context.Context, c Cluster, col Collector, ctl NodeControl
 	s := plan.Snapshot{MetaLevel: info.MetaLevel, NewVersion: newVersion, Tables: view.Tables,
 		Knobs: make(map[string]plan.KnobState)}
 
-	alive := make(map[string]bool)
+	s.Cluster = info.Name
+	own := make(map[string]plan.MetaStatus)
 	for _, m := range metas {
-		alive[m.Node] = m.Alive
+		own[m.Node] = m
 	}
 	for _, m := range info.Metas {
-		s.Metas = append(s.Metas, plan.MetaServer{Node: m.Node, Alive: alive[m.Node],
-			Leader: m.Node == info.Leader, Version: m.Protocol})
+		s.Metas = append(s.Metas, plan.MetaServer{Node: m.Node, Alive: own[m.Node].Alive,
+			Leader: m.Node == info.Leader, Version: m.Protocol, EmbeddedEtcd: own[m.Node].EmbeddedEtcd,
+			Unregistered: own[m.Node].Alive && !own[m.Node].Registered})
 	}
 	versions := make(map[string]string)
 	for _, r := range info.Replicas {

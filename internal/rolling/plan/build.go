@@ -12,6 +12,9 @@ import (
 // it started with even if the cluster changed meanwhile.
 type Plan struct {
 	Options Options `json:"options"`
+	// Cluster is the cluster's name; every restarted meta server must
+	// serve it.
+	Cluster string `json:"cluster,omitempty"`
 	// Replicas lists every replica server of the cluster, selected or not:
 	// health and beacon gates count all of them.
 	Replicas  []string `json:"replicas"`
@@ -72,6 +75,9 @@ func Build(s Snapshot, o Options) (Plan, error) {
 			return Plan{}, err
 		}
 	}
+	if err := checkMetaRestarts(s, o, scope); err != nil {
+		return Plan{}, err
+	}
 	if o.MinAvailability > 0 && s.Collector == nil {
 		// Silently never pausing would be worse than refusing.
 		return Plan{}, fmt.Errorf("%w: min availability %s needs a collector to measure it",
@@ -86,7 +92,7 @@ func Build(s Snapshot, o Options) (Plan, error) {
 		level = "steady"
 	}
 
-	p := Plan{Options: o, MetaLevel: level, Tables: len(s.Tables)}
+	p := Plan{Options: o, Cluster: s.Cluster, MetaLevel: level, Tables: len(s.Tables)}
 	if o.Upgrade {
 		p.NewVersion = s.NewVersion
 	}
@@ -168,6 +174,28 @@ func Build(s Snapshot, o Options) (Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// checkMetaRestarts refuses meta server restarts that take the cluster
+// down: the only meta server (unless allowed), and one running the
+// cluster's etcd inside its own process.
+func checkMetaRestarts(s Snapshot, o Options, scope map[string]bool) error {
+	for _, m := range s.Metas {
+		if !scope[m.Node] {
+			continue
+		}
+		if m.EmbeddedEtcd {
+			return fmt.Errorf("%w: meta server %s runs the cluster's etcd inside its own process, so its restart "+
+				"takes the metadata store and the roll's own state down; run etcd on its own (--etcd-endpoints) "+
+				"or leave %s out with --nodes", ErrEmbeddedEtcd, m.Node, m.Node)
+		}
+		if len(s.Metas) == 1 && !o.AllowSingleMeta {
+			return fmt.Errorf("%w: %s has no standby; while it restarts replica leases run out and requests "+
+				"fail; add a meta server, leave it out with --nodes, or accept that with --allow-single-meta",
+				ErrSingleMeta, m.Node)
+		}
+	}
+	return nil
 }
 
 // selectNodes resolves the subset; empty means every server.

@@ -35,6 +35,15 @@ var (
 	// the pause threshold; the roll would pause before its first step.
 	ErrAvailabilityLow = errors.New("plan: availability already below the pause threshold")
 
+	// ErrSingleMeta: the roll would restart the only meta server. While
+	// it is down nobody answers beacons, replica leases run out and every
+	// request fails until it is back; Options.AllowSingleMeta accepts that.
+	ErrSingleMeta = errors.New("plan: only one meta server")
+	// ErrEmbeddedEtcd: a meta server to restart runs the cluster's etcd in
+	// its own process; its restart takes the metadata store (and the
+	// roll's own state) down.
+	ErrEmbeddedEtcd = errors.New("plan: meta server runs the cluster's etcd")
+
 	// ErrFinished: an operator command arrived after the roll ended.
 	ErrFinished = errors.New("plan: roll already finished")
 	// ErrCleaningUp: pause or resume arrived while the roll is undoing its

@@ -37,6 +37,11 @@ type fakeServer struct {
 	learning               int // ticks of learning left; 0 = not learning
 
 	beacons int // meta servers: replica servers heard from since start
+	// Meta servers: cluster is the cluster its configuration names (""
+	// for the fake's own); registered is whether it holds a session in the
+	// cluster's etcd, as a standby or the leader.
+	cluster    string
+	registered bool
 }
 
 func (c *fakeCluster) server(node string) *fakeServer {
@@ -74,7 +79,7 @@ func (c *fakeCluster) fault(kind, node string) (string, bool) {
 
 // snapshot is what a driver would read before planning.
 func (c *fakeCluster) snapshot(newVersion string) Snapshot {
-	s := Snapshot{MetaLevel: c.level, NewVersion: newVersion}
+	s := Snapshot{Cluster: "fake", MetaLevel: c.level, NewVersion: newVersion}
 	for _, sv := range c.servers {
 		switch sv.role {
 		case RoleMeta:
@@ -158,8 +163,19 @@ func (c *fakeCluster) execute(a Action) string {
 		n := c.server(a.Node)
 		if !n.running {
 			n.running = true
-			if n.role == RoleMeta && c.leader == "" {
-				c.elect()
+			if n.role == RoleMeta {
+				// A meta server that cannot reach the cluster's etcd
+				// answers RPCs but never registers; one configured for
+				// another cluster registers there, and leads it.
+				_, noEtcd := c.fault("meta-no-etcd", n.node)
+				_, wrong := c.fault("meta-wrong-cluster", n.node)
+				n.registered = !noEtcd && !wrong
+				if wrong {
+					n.cluster = "other"
+				}
+				if c.leader == "" {
+					c.elect()
+				}
 			}
 		}
 	default:
@@ -195,7 +211,7 @@ func (c *fakeCluster) movePrimaries(n *fakeServer) {
 
 func (c *fakeCluster) elect() {
 	for _, s := range c.servers {
-		if s.role == RoleMeta && s.running {
+		if s.role == RoleMeta && s.running && s.registered {
 			c.leader = s.node
 			return
 		}
@@ -266,8 +282,13 @@ func (c *fakeCluster) observe(actions []Action) Observation {
 			obs.Metas = nil
 			for _, s := range c.servers {
 				if s.role == RoleMeta {
+					cluster := "fake"
+					if s.cluster != "" {
+						cluster = s.cluster
+					}
 					obs.Metas = append(obs.Metas, MetaStatus{Node: s.node, Alive: s.running,
-						Leader: s.node == c.leader, BeaconsFrom: s.beacons})
+						Leader: s.running && (s.node == c.leader || s.cluster != ""), BeaconsFrom: s.beacons,
+						Cluster: cluster, Registered: s.running && s.registered})
 				}
 			}
 		case ActQueryCollector:
@@ -316,7 +337,7 @@ func newFakeCluster(metas []string, leader string, replicas []string, primaries,
 		availability: 1, learnTicks: 3, faults: map[string]string{}}
 	for _, m := range metas {
 		c.servers = append(c.servers, &fakeServer{node: m, role: RoleMeta, running: true, version: version,
-			beacons: len(replicas)})
+			beacons: len(replicas), registered: true})
 	}
 	for _, r := range replicas {
 		c.servers = append(c.servers, &fakeServer{node: r, role: RoleReplica, running: true, version: version,

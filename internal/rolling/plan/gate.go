@@ -90,20 +90,22 @@ func (m *Machine) gate(i int, obs Observation) (ok bool, observed string) {
 		return m.metaRole(i, obs.Metas)
 
 	case KindWaitMetaReady:
-		// Replica servers beacon the leader only (as in Pegasus), so a
-		// restarted follower may never count any; what must hold is that
-		// the restarted server is up and a leader hears every replica
-		// server. When the restart moved leadership, that is the new
-		// leader re-establishing the beacons.
+		// Answering RPCs proves little: a meta server that cannot reach
+		// etcd answers, and so does one whose new configuration names
+		// another cluster (it leads that one). Before the next meta server
+		// goes, the restarted one must be registered with the one leader
+		// of this cluster, as a standby that can take over, and the leader
+		// must hear every replica server. Replica servers beacon the
+		// leader only (as in Pegasus), so a restarted follower may never
+		// count any; when the restart moved leadership, the beacons are
+		// the new leader re-establishing them.
 		if obs.Metas == nil {
 			return false, ""
 		}
-		var leader, target MetaStatus
+		leader, why := m.oneLeader(obs.Metas)
+		var target MetaStatus
 		found := false
 		for _, ms := range obs.Metas {
-			if ms.Alive && ms.Leader {
-				leader = ms
-			}
 			if ms.Node == step.Node {
 				target, found = ms, true
 			}
@@ -112,8 +114,15 @@ func (m *Machine) gate(i int, obs Observation) (ok bool, observed string) {
 		switch {
 		case !found || !target.Alive:
 			return false, step.Node + " not up"
-		case leader.Node == "":
-			return false, "no meta leader"
+		case m.s.Plan.Cluster != "" && target.Cluster != "" && target.Cluster != m.s.Plan.Cluster:
+			return false, fmt.Sprintf("%s serves cluster %s, not %s (check its cluster_name and etcd endpoints)",
+				step.Node, target.Cluster, m.s.Plan.Cluster)
+		case why != "":
+			return false, why
+		case !target.Registered:
+			return false, fmt.Sprintf("%s is not registered with the leader %s (can it reach etcd?)", step.Node, leader.Node)
+		case len(m.s.Plan.Metas) > 1 && m.standby(obs.Metas, leader.Node) == "":
+			return false, "no standby meta server is registered to take over from " + leader.Node
 		case leader.BeaconsFrom < want:
 			return false, fmt.Sprintf("leader %s has beacons from %d of %d replica servers",
 				leader.Node, leader.BeaconsFrom, want)
@@ -157,6 +166,41 @@ func (m *Machine) clusterWhole(v *ClusterView) (bool, string) {
 	return true, ""
 }
 
+// oneLeader returns the one alive meta server that leads, or why there is
+// not exactly one: none, or several (one of them leading another
+// namespace, or a split the election has not settled).
+func (m *Machine) oneLeader(metas []MetaStatus) (MetaStatus, string) {
+	var leaders []MetaStatus
+	for _, ms := range metas {
+		if ms.Alive && ms.Leader {
+			leaders = append(leaders, ms)
+		}
+	}
+	switch len(leaders) {
+	case 1:
+		return leaders[0], ""
+	case 0:
+		return MetaStatus{}, "no meta leader"
+	}
+	var names []string
+	for _, l := range leaders {
+		names = append(names, l.Node)
+	}
+	return MetaStatus{}, fmt.Sprintf("%d meta servers claim to lead (%s)", len(leaders), strings.Join(names, ", "))
+}
+
+// standby returns a registered, alive follower of this cluster that can
+// take over from leader, or "".
+func (m *Machine) standby(metas []MetaStatus, leader string) string {
+	for _, ms := range metas {
+		if ms.Node != leader && ms.Alive && !ms.Leader && ms.Registered &&
+			(m.s.Plan.Cluster == "" || ms.Cluster == "" || ms.Cluster == m.s.Plan.Cluster) {
+			return ms.Node
+		}
+	}
+	return ""
+}
+
 // metaRole passes once a leader exists. If the meta server about to
 // restart has become the leader since planning (a failover during the
 // roll) and a follower is still to be restarted, the two swap turns:
@@ -168,17 +212,17 @@ func (m *Machine) metaRole(i int, metas []MetaStatus) (bool, string) {
 	}
 	s := &m.s
 	step := s.step(i)
-	leader := ""
-	for _, ms := range metas {
-		if ms.Alive && ms.Leader {
-			leader = ms.Node
-		}
+	l, why := m.oneLeader(metas)
+	if why != "" {
+		return false, why
 	}
-	if leader == "" {
-		return false, "no meta leader"
-	}
+	leader := l.Node
 	if leader != step.Node || i >= len(s.Plan.Steps) {
 		return true, ""
+	}
+	// The leader goes only with a standby ready to take over.
+	if len(s.Plan.Metas) > 1 && m.standby(metas, leader) == "" {
+		return false, "no standby meta server is registered to take over from " + leader
 	}
 	for j := i + 1; j < len(s.Plan.Steps); j++ {
 		later := s.Plan.Steps[j]

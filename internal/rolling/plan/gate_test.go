@@ -162,7 +162,7 @@ func TestOperatorCommandErrors(t *testing.T) {
 // up to now; at the end the nodes' errors add up to the roll's.
 func TestReportOpenWindow(t *testing.T) {
 	c := newFakeCluster([]string{"m1"}, "m1", []string{"r1", "r2", "r3"}, 2, 4, "c1", "1.0", "steady")
-	p, err := Build(c.snapshot(""), Options{Mode: ModeSimple})
+	p, err := Build(c.snapshot(""), Options{Mode: ModeSimple, AllowSingleMeta: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,8 +200,8 @@ func TestWaitMetaReadyCountsTheLeadersBeacons(t *testing.T) {
 	m := NewMachine(p)
 	metas := func(leaderBeacons int) []MetaStatus {
 		return []MetaStatus{
-			{Node: "m1", Alive: true, Leader: true, BeaconsFrom: leaderBeacons},
-			{Node: "m2", Alive: true},
+			{Node: "m1", Alive: true, Leader: true, BeaconsFrom: leaderBeacons, Registered: true},
+			{Node: "m2", Alive: true, Registered: true},
 		}
 	}
 	m.Next(at(1), Observation{})

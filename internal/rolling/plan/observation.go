@@ -58,6 +58,14 @@ type MetaStatus struct {
 	// BeaconsFrom is the number of distinct replica servers whose beacons
 	// it received since it started.
 	BeaconsFrom int `json:"beacons_from"`
+	// Cluster is the cluster its configuration names; Registered is
+	// whether the leader lists it (it holds a session in the cluster's
+	// etcd, so it can take over). A meta server that answers RPCs but
+	// cannot reach etcd, or serves another cluster, is not registered.
+	Cluster    string `json:"cluster,omitempty"`
+	Registered bool   `json:"registered,omitempty"`
+	// EmbeddedEtcd: it runs the cluster's etcd inside its own process.
+	EmbeddedEtcd bool `json:"embedded_etcd,omitempty"`
 }
 
 // CollectorStatus is the collector's report.

@@ -92,6 +92,9 @@ type Options struct {
 	// MinAvailability before a paused roll continues by itself, so one good
 	// probe does not end a pause. Default 30 s.
 	BreachRecovery time.Duration `json:"breach_recovery"`
+	// AllowSingleMeta lets the roll restart a cluster's only meta server,
+	// accepting that requests fail while it is down.
+	AllowSingleMeta bool `json:"allow_single_meta,omitempty"`
 	// RollID names the roll in the owner of the knob overrides it sets
 	// ("rolling-update <RollID>"); the driver picks it.
 	RollID string `json:"roll_id,omitempty"`

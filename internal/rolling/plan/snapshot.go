@@ -20,6 +20,9 @@ const (
 // version, the current meta knobs and the collector's availability. Build
 // reads nothing else, so a dry run is exactly as good as the snapshot.
 type Snapshot struct {
+	// Cluster is the cluster's name (its etcd namespace), as the meta
+	// leader reports it: a restarted meta server must serve the same one.
+	Cluster   string           `json:"cluster,omitempty"`
 	Metas     []MetaServer     `json:"metas"`
 	Replicas  []ReplicaServer  `json:"replicas"`
 	Collector *CollectorServer `json:"collector,omitempty"`
@@ -50,6 +53,11 @@ type MetaServer struct {
 	Alive   bool   `json:"alive"`
 	Leader  bool   `json:"leader"`
 	Version string `json:"version"`
+	// EmbeddedEtcd: it runs the cluster's etcd inside its own process.
+	EmbeddedEtcd bool `json:"embedded_etcd,omitempty"`
+	// Unregistered: it answers, but the leader does not list it (it cannot
+	// reach etcd, or serves another cluster), so it could not take over.
+	Unregistered bool `json:"unregistered,omitempty"`
 }
 
 // ReplicaServer is one replica server, as in `nodes -d`.
@@ -144,8 +152,11 @@ func (s Snapshot) validate() error {
 func (s Snapshot) downNodes() []string {
 	var down []string
 	for _, m := range s.Metas {
-		if !m.Alive {
+		switch {
+		case !m.Alive:
 			down = append(down, m.Node)
+		case m.Unregistered:
+			down = append(down, m.Node+" (answers, but is not registered with the leader)")
 		}
 	}
 	for _, r := range s.Replicas {

@@ -137,10 +137,11 @@ func (s Step) Waits(replicaServers int) string {
 	case KindWaitHealthy:
 		return fmt.Sprintf("%s is ALIVE and every partition fully healthy (nodes -d, ls -d)", s.Node)
 	case KindCheckMetaRole:
-		return fmt.Sprintf("a meta leader exists and %s is a follower, unless no follower is left (cluster_info)", s.Node)
+		return fmt.Sprintf("exactly one meta leader exists, %s is a follower unless no follower is left, "+
+			"and a standby is registered (cluster_info)", s.Node)
 	case KindWaitMetaReady:
-		return fmt.Sprintf("%s is up, a leader is elected and the leader has beacons from all %d replica servers (cluster_info)",
-			s.Node, replicaServers)
+		return fmt.Sprintf("%s is up and registered in this cluster, exactly one leader and a standby exist, "+
+			"and the leader has beacons from all %d replica servers (cluster_info)", s.Node, replicaServers)
 	case KindWaitCollector:
 		return fmt.Sprintf("collector %s reports", s.Node)
 	}
