@@ -77,7 +77,7 @@ type fakeReplica struct {
 func newFakeCluster(metas, replicas, partitionsPerNode int) *fakeCluster {
 	c := &fakeCluster{level: "lively", levelSet: true, knobs: map[string]string{}, owners: map[string]string{},
 		leases: map[string]time.Duration{}, learnViews: 2,
-		configured: map[string]string{plan.KnobAssignDelay: "300000", plan.KnobAddSecondaryMax: "10"},
+		configured:   map[string]string{plan.KnobAssignDelay: "300000", plan.KnobAddSecondaryMax: "10"},
 		availability: 1, startFails: map[string]string{}, neverAlive: map[string]bool{}}
 	for i := 1; i <= metas; i++ {
 		c.metas = append(c.metas, &fakeMeta{fakeProcess: fakeProcess{node: fmt.Sprintf("m%d:34601", i), running: true, version: "1.0"}, heard: 1})

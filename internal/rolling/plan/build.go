@@ -23,14 +23,14 @@ type Plan struct {
 	Collector string   `json:"collector,omitempty"`
 	// MetaLevel is the meta function level before the roll, restored at
 	// its end.
-	MetaLevel  string `json:"meta_level"`
+	MetaLevel string `json:"meta_level"`
 	// Notes are what the planner found worth telling before the roll
 	// starts (an override left by an earlier roll, reset at the end).
-	Notes []string `json:"notes,omitempty"`
-	NewVersion string `json:"new_version,omitempty"`
-	Tables     int    `json:"tables"`
-	Partitions int    `json:"partitions"`
-	Steps      []Step `json:"steps"`
+	Notes      []string `json:"notes,omitempty"`
+	NewVersion string   `json:"new_version,omitempty"`
+	Tables     int      `json:"tables"`
+	Partitions int      `json:"partitions"`
+	Steps      []Step   `json:"steps"`
 }
 
 // Build checks the snapshot and options and returns the plan. It refuses
