@@ -81,14 +81,28 @@ func TestMigrateAndDowngradeNode(t *testing.T) {
 	s.steps(1)
 	s.createTable("t", 8, 3)
 	// Right after a leader change, handovers wait for the failure detector.
-	if _, err := s.ctl.MigrateNode(ctx, "n1:1"); !errors.Is(err, ErrLevelForbids) {
+	if _, err := s.ctl.MigrateNode(ctx, "n1:1", DrainOptions{}); !errors.Is(err, ErrLevelForbids) {
 		t.Fatalf("migrate before settling: %v", err)
 	}
 	s.settle()
 
-	lines, err := s.ctl.MigrateNode(ctx, "n1:1")
-	if err != nil || len(lines) != 2*2 {
-		t.Fatalf("migrate_node: %v, %q", err, lines)
+	// -t test: the same proposals, nothing changed; -a of another table:
+	// nothing.
+	before := configsByGpid(t, s.ctl, "t")
+	dry, err := s.ctl.MigrateNode(ctx, "n1:1", DrainOptions{DryRun: true, Table: "t"})
+	if err != nil || len(dry) != 2*2 {
+		t.Fatalf("migrate_node -t test: %v, %q", err, dry)
+	}
+	if after := configsByGpid(t, s.ctl, "t"); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatal("a dry run changed configurations")
+	}
+	if _, err := s.ctl.MigrateNode(ctx, "n1:1", DrainOptions{DryRun: true, Table: "nope"}); !errors.Is(err, ErrTableNotFound) {
+		t.Fatalf("unknown table: %v", err)
+	}
+
+	lines, err := s.ctl.MigrateNode(ctx, "n1:1", DrainOptions{})
+	if err != nil || len(lines) != 2*2 || fmt.Sprint(lines) != fmt.Sprint(dry) {
+		t.Fatalf("migrate_node: %v, %q (dry run said %q)", err, lines, dry)
 	}
 	if !strings.HasPrefix(lines[0], "propose --gpid 1.") || !strings.Contains(lines[0], "--type DOWNGRADE_TO_SECONDARY -t n1:1 -n n1:1") {
 		t.Fatalf("line %q", lines[0])
@@ -106,7 +120,26 @@ func TestMigrateAndDowngradeNode(t *testing.T) {
 			t.Fatalf("%s: new primary %s holds ballot %d, meta %d", g, c.Primary, held.Ballot, c.Ballot)
 		}
 	}
-	if _, err := s.ctl.DowngradeNode(ctx, "n1:1"); err != nil {
+	// balance -p move_pri puts one primary back where it was.
+	for g, c := range before {
+		if c.Primary != "n1:1" {
+			continue
+		}
+		now := configsByGpid(t, s.ctl, "t")[g]
+		lines, err := s.ctl.MovePrimary(ctx, g, now.Primary, "n1:1")
+		if err != nil || len(lines) != 2 {
+			t.Fatalf("move_pri %s %s -> n1:1: %v %q", g, now.Primary, err, lines)
+		}
+		if got := configsByGpid(t, s.ctl, "t")[g]; got.Primary != "n1:1" || got.RoleOf(now.Primary) != decide.RoleSecondary {
+			t.Fatalf("%s after move_pri: %s", g, got)
+		}
+		if _, err := s.ctl.MigrateNode(ctx, "n1:1", DrainOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	s.waitPushes()
+	if _, err := s.ctl.DowngradeNode(ctx, "n1:1", DrainOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	nodes, err := s.ctl.ListNodes()
@@ -119,7 +152,7 @@ func TestMigrateAndDowngradeNode(t *testing.T) {
 		}
 	}
 	// With n1 drained, n2 cannot be drained below two members everywhere.
-	_, err = s.ctl.DowngradeNode(ctx, "n2:1")
+	_, err = s.ctl.DowngradeNode(ctx, "n2:1", DrainOptions{})
 	var de *decide.DrainError
 	if !errors.As(err, &de) || !errors.Is(err, decide.ErrTooFewMembers) || wireCode(err) != pb.ErrorCode_ERR_REJECT {
 		t.Fatalf("downgrade that would leave one copy: %v", err)

@@ -148,7 +148,7 @@ func TestTakeoverChangesNothing(t *testing.T) {
 	}
 
 	// The old leader still believes it leads until it tries to write.
-	_, err := old.MigrateNode(context.Background(), "n1:1")
+	_, err := old.MigrateNode(context.Background(), "n1:1", DrainOptions{})
 	if !errors.Is(err, ErrLostLeadership) {
 		t.Fatalf("deposed leader's migrate_node: %v, want ErrLostLeadership", err)
 	}

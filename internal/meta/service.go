@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -211,13 +212,25 @@ func (s *metaService) MetaLevel(ctx context.Context, req *pb.MetaLevelRequest) (
 }
 
 func (s *metaService) MigrateNode(ctx context.Context, req *pb.DrainNodeRequest) (*pb.DrainNodeResponse, error) {
-	lines, err := s.ctl().MigrateNode(ctx, req.GetNode())
+	lines, err := s.ctl().MigrateNode(ctx, req.GetNode(), DrainOptions{DryRun: req.GetDryRun(), Table: req.GetTable()})
 	return &pb.DrainNodeResponse{Error: wireError(err), Proposals: lines}, nil
 }
 
 func (s *metaService) DowngradeNode(ctx context.Context, req *pb.DrainNodeRequest) (*pb.DrainNodeResponse, error) {
-	lines, err := s.ctl().DowngradeNode(ctx, req.GetNode())
+	lines, err := s.ctl().DowngradeNode(ctx, req.GetNode(), DrainOptions{DryRun: req.GetDryRun(), Table: req.GetTable()})
 	return &pb.DrainNodeResponse{Error: wireError(err), Proposals: lines}, nil
+}
+
+// Balance supports move_pri, the graceful handover of one partition's
+// primary (Pegasus `balance -g <gpid> -p move_pri -f <from> -t <to>`).
+func (s *metaService) Balance(ctx context.Context, req *pb.BalanceRequest) (*pb.BalanceResponse, error) {
+	if req.GetType() != "move_pri" {
+		err := fmt.Errorf("%w: balance type %q (only move_pri is supported)", ErrInvalidArgument, req.GetType())
+		return &pb.BalanceResponse{Error: wireError(err)}, nil
+	}
+	g := gpidFromPB(req.GetGpid())
+	lines, err := s.ctl().MovePrimary(ctx, g, req.GetFrom(), req.GetTo())
+	return &pb.BalanceResponse{Error: wireError(err), Proposals: lines}, nil
 }
 
 func (s *metaService) RemoteCommand(ctx context.Context, req *pb.RemoteCommandRequest) (*pb.RemoteCommandResponse, error) {

@@ -23,6 +23,11 @@ type Cluster interface {
 	Metas(ctx context.Context) ([]plan.MetaStatus, error)
 	// ReplicaStatus is a replica server's own count of its replicas.
 	ReplicaStatus(ctx context.Context, node string) (plan.ReplicaStatus, error)
+	// Partitions is `app <table> -d` for every table: each partition's
+	// primary and secondaries.
+	Partitions(ctx context.Context) ([]plan.PartitionView, error)
+	// MovePrimary is `balance -g <gpid> -p move_pri -f <from> -t <to>`.
+	MovePrimary(ctx context.Context, m plan.PrimaryMove) error
 
 	// SetMetaLevel is set_meta_level; level may be DEFAULT.
 	SetMetaLevel(ctx context.Context, level string, lease KnobLease) error

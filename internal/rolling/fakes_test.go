@@ -268,6 +268,18 @@ func (c *fakeCluster) SetKnob(ctx context.Context, knob, value string, lease Kno
 	return nil
 }
 
+// Partitions reports no partition layout: the fake counts replicas per
+// node only, so a plan built on it has no primaries to put back (the
+// planner's own fake and the end-to-end tests cover that).
+func (c *fakeCluster) Partitions(ctx context.Context) ([]plan.PartitionView, error) { return nil, nil }
+
+func (c *fakeCluster) MovePrimary(ctx context.Context, m plan.PrimaryMove) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.done(m.String())
+	return nil
+}
+
 func (c *fakeCluster) MigrateNode(ctx context.Context, node string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

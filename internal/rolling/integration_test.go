@@ -174,6 +174,32 @@ func (e *e2e) requireDefaultKnobs(ctx context.Context) {
 	if got := e.knobs(ctx); fmt.Sprint(got) != fmt.Sprint(want) {
 		e.t.Fatalf("knobs after the roll: %v, want %v", got, want)
 	}
+	// Back to the configuration's values, not overridden with them.
+	c := DialCluster(e.ob.MetaAddrs())
+	defer c.Close()
+	info, err := c.Info(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if len(info.Overrides) != 0 {
+		e.t.Fatalf("knob overrides left after the roll: %v", info.Overrides)
+	}
+}
+
+// primaryCounts is `nodes -d`'s primary count per replica server.
+func (e *e2e) primaryCounts(ctx context.Context) map[string]int {
+	e.t.Helper()
+	c := DialCluster(e.ob.MetaAddrs())
+	defer c.Close()
+	v, err := c.View(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := make(map[string]int)
+	for _, n := range v.Nodes {
+		out[n.Node] = n.Primaries
+	}
+	return out
 }
 
 // requireAllRestarted checks every process of the roll's scope got a new PID.
@@ -326,6 +352,7 @@ func TestE2EHARollUnderLoadFailsNoRequest(t *testing.T) {
 	l, closeLoad := newLoad(t, ctx, e.ob.MetaAddrs())
 	defer closeLoad()
 	before := e.pids()
+	primariesBefore := e.primaryCounts(ctx)
 
 	// 8 workers pausing 25 ms: about 300 operations a second, half writes.
 	loadCtx, stopLoad := context.WithCancel(ctx)
@@ -364,6 +391,9 @@ func TestE2EHARollUnderLoadFailsNoRequest(t *testing.T) {
 		}
 	}
 	e.requireDefaultKnobs(ctx)
+	if got := e.primaryCounts(ctx); fmt.Sprint(got) != fmt.Sprint(primariesBefore) {
+		t.Errorf("primaries per node after the roll %v, before %v", got, primariesBefore)
+	}
 	if !strings.Contains(out, "roll succeeded") {
 		t.Errorf("no final status line in the output")
 	}

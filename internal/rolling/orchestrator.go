@@ -307,6 +307,17 @@ func (o *Orchestrator) command(ctx context.Context, a plan.Action) error {
 		return o.cfg.Control.Start(ctx, t)
 	case plan.ActInstall:
 		return o.cfg.Control.Install(ctx, t, o.cfg.Run.Artifacts)
+	case plan.ActMovePrimaries:
+		// Each handover on its own: one refused (the view it was computed
+		// from went stale) does not hold back the others, and the step
+		// re-issues what is left.
+		var errs []error
+		for _, mv := range a.Moves {
+			if err := c.MovePrimary(ctx, mv); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
 	}
 	return fmt.Errorf("rolling: unknown command %q", a.Kind)
 }
@@ -328,6 +339,13 @@ func (o *Orchestrator) query(ctx context.Context, a plan.Action, obs *plan.Obser
 	case plan.ActQueryMetas:
 		if ms, err := c.Metas(ctx); err == nil {
 			obs.Metas = ms
+		}
+	case plan.ActQueryPartitions:
+		if ps, err := c.Partitions(ctx); err == nil {
+			obs.Partitions = ps
+			if obs.Partitions == nil {
+				obs.Partitions = []plan.PartitionView{} // asked and answered: no partition
+			}
 		}
 	case plan.ActQueryCollector:
 		obs.Collector = &plan.CollectorStatus{}

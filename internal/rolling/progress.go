@@ -181,6 +181,9 @@ func (p *progressPrinter) update(m *plan.Machine, now time.Time) {
 		if steps[i].Kind == plan.KindDowngrade && ss.Status == plan.StepDone {
 			text += fmt.Sprintf(" (%d secondaries downgraded)", ss.Before-ss.Left)
 		}
+		if steps[i].Kind == plan.KindRestorePrimaries && ss.Status == plan.StepDone {
+			text += fmt.Sprintf(" (%d handed back)", ss.Before-ss.Left)
+		}
 		if ss.Attempts > 1 {
 			text += fmt.Sprintf(" [%d attempts]", ss.Attempts)
 		}
@@ -251,6 +254,8 @@ func (p *progressPrinter) headerFor(s plan.Step) {
 		h = "meta server " + s.Node
 	case plan.PhaseCollector:
 		h = "collector " + s.Node
+	case plan.PhaseRestore:
+		h = "primaries back where they were"
 	}
 	if h != p.header {
 		p.header = h

@@ -343,3 +343,60 @@ func (c *RemoteCluster) KillPartitions(ctx context.Context, node string) error {
 	}
 	return serverError("remote_command -l "+node+" replica.kill_partition", resp.GetError())
 }
+
+// Partitions implements Cluster: QueryConfig of every available table.
+func (c *RemoteCluster) Partitions(ctx context.Context) ([]plan.PartitionView, error) {
+	tables, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListTablesResponse, error) {
+		return m.ListTables(ctx, &pb.ListTablesRequest{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := serverError("ls", tables.GetError()); err != nil {
+		return nil, err
+	}
+	var out []plan.PartitionView
+	for _, t := range tables.GetTables() {
+		info := t.GetTable()
+		if info.GetStatus() != pb.TableStatus_AS_AVAILABLE {
+			continue
+		}
+		resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.QueryConfigResponse, error) {
+			return m.QueryConfig(ctx, &pb.QueryConfigRequest{Table: info.GetName()})
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := serverError("app "+info.GetName()+" -d", resp.GetError()); err != nil {
+			return nil, err
+		}
+		for _, pc := range resp.GetPartitions() {
+			out = append(out, plan.PartitionView{
+				Gpid:        fmt.Sprintf("%d.%d", pc.GetGpid().GetAppId(), pc.GetGpid().GetPartitionIndex()),
+				Table:       info.GetName(),
+				Primary:     pc.GetPrimary(),
+				Secondaries: pc.GetSecondaries(),
+				MaxReplicas: int(pc.GetMaxReplicaCount()),
+			})
+		}
+	}
+	return out, nil
+}
+
+// MovePrimary implements Cluster.
+func (c *RemoteCluster) MovePrimary(ctx context.Context, mv plan.PrimaryMove) error {
+	app, idx, ok := strings.Cut(mv.Gpid, ".")
+	a, err1 := strconv.Atoi(app)
+	i, err2 := strconv.Atoi(idx)
+	if !ok || err1 != nil || err2 != nil {
+		return fmt.Errorf("%w: gpid %q", ErrServer, mv.Gpid)
+	}
+	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.BalanceResponse, error) {
+		return m.Balance(ctx, &pb.BalanceRequest{Gpid: &pb.Gpid{AppId: int32(a), PartitionIndex: int32(i)},
+			Type: "move_pri", From: mv.From, To: mv.To})
+	})
+	if err != nil {
+		return err
+	}
+	return serverError(mv.String(), resp.GetError())
+}

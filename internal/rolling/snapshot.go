@@ -31,8 +31,12 @@ func TakeSnapshot(ctx context.Context, c Cluster, col Collector, ctl NodeControl
 	if err != nil {
 		return plan.Snapshot{}, info, err
 	}
+	parts, err := c.Partitions(ctx)
+	if err != nil {
+		return plan.Snapshot{}, info, err
+	}
 	s := plan.Snapshot{MetaLevel: info.MetaLevel, NewVersion: newVersion, Tables: view.Tables,
-		Knobs: make(map[string]plan.KnobState)}
+		Partitions: parts, Knobs: make(map[string]plan.KnobState)}
 
 	s.Cluster = info.Name
 	own := make(map[string]plan.MetaStatus)

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -38,6 +39,11 @@ const (
 	ActQueryReplica   ActionKind = "query-replica"   // <Node>'s own status → Observation.Replicas
 	ActQueryMetas     ActionKind = "query-metas"     // cluster_info → Observation.Metas
 	ActQueryCollector ActionKind = "query-collector" // collector report → Observation.Collector
+	// ActMovePrimaries hands each of Moves' primaries back
+	// (balance -p move_pri per partition).
+	ActMovePrimaries ActionKind = "move-primaries"
+	// ActQueryPartitions: app <table> -d for every table → Observation.Partitions.
+	ActQueryPartitions ActionKind = "query-partitions"
 )
 
 // Action is one thing for the driver to do. Commands carry the step number
@@ -58,12 +64,26 @@ type Action struct {
 	// for an operator's) and no lease.
 	Owner string        `json:"owner,omitempty"`
 	Lease time.Duration `json:"lease,omitempty"`
+	// Moves are the primary handovers of a move-primaries command.
+	Moves []PrimaryMove `json:"moves,omitempty"`
+}
+
+// PrimaryMove hands the primary of partition Gpid from From to To, a
+// secondary (balance -g <gpid> -p move_pri -f <from> -t <to>).
+type PrimaryMove struct {
+	Gpid string `json:"gpid"`
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+func (m PrimaryMove) String() string {
+	return fmt.Sprintf("balance -g %s -p move_pri -f %s -t %s", m.Gpid, m.From, m.To)
 }
 
 // IsQuery reports whether the action only reads.
 func (a Action) IsQuery() bool {
 	switch a.Kind {
-	case ActQueryCluster, ActQueryReplica, ActQueryMetas, ActQueryCollector:
+	case ActQueryCluster, ActQueryReplica, ActQueryMetas, ActQueryCollector, ActQueryPartitions:
 		return true
 	}
 	return false
@@ -108,6 +128,18 @@ func (a Action) String() string {
 		return "query cluster_info"
 	case ActQueryCollector:
 		return "query collector"
+	case ActQueryPartitions:
+		return "query app -d"
+	case ActMovePrimaries:
+		if len(a.Moves) == 0 {
+			return "move primaries back to " + a.Node + " (none left to move)"
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "move %d primaries back to %s:", len(a.Moves), a.Node)
+		for _, m := range a.Moves {
+			b.WriteString(" " + m.Gpid)
+		}
+		return b.String()
 	}
 	return string(a.Kind)
 }
@@ -148,6 +180,8 @@ func (s Step) command() (Action, bool) {
 		a.Kind, a.Value = ActInstall, s.Version
 	case KindStart:
 		a.Kind = ActStart
+	case KindRestorePrimaries:
+		a.Kind = ActMovePrimaries // Moves filled in by the machine
 	default:
 		return Action{}, false
 	}
@@ -157,8 +191,13 @@ func (s Step) command() (Action, bool) {
 // queries returns what a step must observe while it waits.
 func (s Step) queries() []Action {
 	switch s.Kind {
-	case KindCheckHealthy, KindMigrate, KindDowngrade, KindWaitAlive, KindWaitHealthy:
+	case KindMigrate, KindDowngrade, KindWaitAlive:
 		return []Action{{Kind: ActQueryCluster}}
+	case KindCheckHealthy, KindWaitHealthy:
+		// The partitions name what keeps a cluster from being whole.
+		return []Action{{Kind: ActQueryCluster}, {Kind: ActQueryPartitions}}
+	case KindRestorePrimaries:
+		return []Action{{Kind: ActQueryPartitions}}
 	case KindCloseReplicas:
 		return []Action{{Kind: ActQueryReplica, Role: RoleReplica, Node: s.Node}}
 	case KindCheckMetaRole, KindWaitMetaReady:

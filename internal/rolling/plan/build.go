@@ -30,7 +30,12 @@ type Plan struct {
 	NewVersion string   `json:"new_version,omitempty"`
 	Tables     int      `json:"tables"`
 	Partitions int      `json:"partitions"`
-	Steps      []Step   `json:"steps"`
+	// Primaries lists, per replica server, the partitions it led before
+	// the roll: after the last replica server they are handed back, so the
+	// roll ends with primaries where they were (migrate_node alone would
+	// leave them on the servers restarted last).
+	Primaries map[string][]string `json:"primaries,omitempty"`
+	Steps     []Step              `json:"steps"`
 }
 
 // Build checks the snapshot and options and returns the plan. It refuses
@@ -145,6 +150,9 @@ func Build(s Snapshot, o Options) (Plan, error) {
 		} else {
 			b.replicaSimple(r)
 		}
+	}
+	if len(replicas) > 0 {
+		b.restorePrimaries()
 	}
 	// Followers first, the leader last: leadership then moves once.
 	for _, m := range s.Metas {
@@ -333,6 +341,30 @@ func (b *builder) collector(n string) {
 	b.add(Step{Kind: KindStop, Phase: PhaseCollector, Role: RoleCollector, Node: n, Holdable: true})
 	b.restartTail(RoleCollector, n, 0, PhaseCollector)
 	b.add(Step{Kind: KindWaitCollector, Phase: PhaseCollector, Role: RoleCollector, Node: n})
+}
+
+// restorePrimaries records where every primary was and adds one step per
+// replica server that led any: its primaries are handed back to it, one
+// graceful handover each, as migrate_node made them. Every server that
+// led a partition gets its step, restarted or not, since the drains of
+// the others may have moved its primaries too.
+func (b *builder) restorePrimaries() {
+	p := b.plan
+	for _, pv := range b.snapshot.Partitions {
+		if pv.Primary == "" {
+			continue
+		}
+		if p.Primaries == nil {
+			p.Primaries = make(map[string][]string)
+		}
+		p.Primaries[pv.Primary] = append(p.Primaries[pv.Primary], pv.Gpid)
+	}
+	for _, node := range p.Replicas {
+		if n := len(p.Primaries[node]); n > 0 {
+			b.add(Step{Kind: KindRestorePrimaries, Phase: PhaseRestore, Role: RoleReplica, Node: node,
+				Partitions: n, Holdable: true})
+		}
+	}
 }
 
 // downtimeBudget is the longest a replica server's replicas may stay

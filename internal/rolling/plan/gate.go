@@ -129,6 +129,12 @@ func (m *Machine) gate(i int, obs Observation) (ok bool, observed string) {
 		}
 		return true, ""
 
+	case KindRestorePrimaries:
+		if obs.Partitions == nil {
+			return false, ""
+		}
+		return m.primariesBack(i, obs.Partitions)
+
 	case KindWaitCollector:
 		if obs.Collector == nil || !obs.Collector.Alive {
 			return false, "collector " + step.Node + " not reporting"
@@ -243,4 +249,35 @@ func (m *Machine) metaRole(i int, metas []MetaStatus) (bool, string) {
 		return true, ""
 	}
 	return true, ""
+}
+
+// primariesBack passes once the step's node leads again every partition
+// it led before the roll and is still a member of. A partition it left
+// (its replica was copied elsewhere) is noted and left where it is.
+func (m *Machine) primariesBack(i int, parts []PartitionView) (bool, string) {
+	step, st := m.s.step(i), &m.s.Steps[i]
+	byGpid := make(map[string]PartitionView, len(parts))
+	for _, pv := range parts {
+		byGpid[pv.Gpid] = pv
+	}
+	var left, gone []string
+	for _, g := range m.s.Plan.Primaries[step.Node] {
+		pv, ok := byGpid[g]
+		switch {
+		case !ok || !pv.Holds(step.Node):
+			gone = append(gone, g)
+		case pv.Primary != step.Node:
+			left = append(left, g)
+		}
+	}
+	st.Before = len(m.s.Plan.Primaries[step.Node]) - len(gone)
+	st.Left = len(left)
+	if len(gone) > 0 {
+		st.Note = fmt.Sprintf("%s no longer holds %s; left where they are", step.Node, strings.Join(gone, ", "))
+	}
+	if len(left) == 0 {
+		return true, ""
+	}
+	return false, fmt.Sprintf("%d of %d primaries back on %s (waiting for %s)", st.Before-st.Left, st.Before,
+		step.Node, strings.Join(left, ", "))
 }

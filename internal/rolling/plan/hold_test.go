@@ -56,8 +56,8 @@ func TestPauseNeverHoldsANodeOut(t *testing.T) {
 func requireWhole(t *testing.T, h *harness) {
 	t.Helper()
 	for _, r := range h.c.replicas() {
-		if !r.running || r.missing != 0 {
-			t.Errorf("%s running=%v, %d replicas not re-learned", r.node, r.running, r.missing)
+		if _, _, missing := h.c.counts(r.node); !r.running || missing != 0 {
+			t.Errorf("%s running=%v, %d replicas not re-learned", r.node, r.running, missing)
 		}
 	}
 	if v := h.c.view().Tables[0]; v.FullyHealthy != v.PartitionCount {

@@ -80,6 +80,9 @@ func (m *Machine) Next(now time.Time, obs Observation) []Action {
 		s.Status, s.Started = StatusRunning, now
 	}
 	m.absorbResults(obs.Results)
+	if obs.Partitions != nil {
+		s.Partitions = obs.Partitions
+	}
 	if obs.Cluster != nil {
 		s.Nodes = make(map[string]NodeStatus, len(obs.Cluster.Nodes))
 		for _, n := range obs.Cluster.Nodes {
@@ -325,8 +328,26 @@ func (m *Machine) issue(now time.Time, i int) (Action, bool) {
 		if !slices.ContainsFunc(s.Stopped, func(n StoppedNode) bool { return n.Node == step.Node }) {
 			s.Stopped = append(s.Stopped, StoppedNode{Node: step.Node, Role: step.Role})
 		}
+	case KindRestorePrimaries:
+		a.Moves = m.primaryMoves(step.Node)
 	}
 	return a, true
+}
+
+// primaryMoves are the handovers that give node back the primaries it led
+// before the roll, from the latest partition view: one per partition it
+// led, that another node leads now and where node is a secondary. A
+// partition node is no member of any more is left where it is.
+func (m *Machine) primaryMoves(node string) []PrimaryMove {
+	var moves []PrimaryMove
+	for _, g := range m.s.Plan.Primaries[node] {
+		for _, pv := range m.s.Partitions {
+			if pv.Gpid == g && pv.Primary != "" && pv.Primary != node && slices.Contains(pv.Secondaries, node) {
+				moves = append(moves, PrimaryMove{Gpid: g, From: pv.Primary, To: node})
+			}
+		}
+	}
+	return moves
 }
 
 // background is what the roll watches whatever the step: the collector,

@@ -3,6 +3,7 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -116,9 +117,13 @@ func runDirective(t *testing.T, h *harness, td *datadriven.TestData) string {
 		var count int
 		td.ScanArgs(t, "node", &node)
 		td.ScanArgs(t, "count", &count)
-		n := h.c.server(node)
-		n.secondaries -= count
-		n.missing += count
+		for _, p := range h.c.parts {
+			if i := slices.Index(p.secondaries, node); i >= 0 && count > 0 {
+				p.secondaries = slices.Delete(p.secondaries, i, i+1)
+				p.dropped = append(p.dropped, node)
+				count--
+			}
+		}
 		return h.c.describe()
 
 	case "failover":

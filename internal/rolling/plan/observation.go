@@ -1,5 +1,7 @@
 package plan
 
+import "slices"
+
 // Observation is what the driver learned since the previous Next: the
 // results of the commands it ran and the answers to the queries it was
 // asked. Views are nil when not queried. The driver must gather an
@@ -11,6 +13,34 @@ type Observation struct {
 	Replicas  []ReplicaStatus  `json:"replicas,omitempty"`
 	Metas     []MetaStatus     `json:"metas,omitempty"`
 	Collector *CollectorStatus `json:"collector,omitempty"`
+	// Partitions is every partition's configuration (`app <table> -d` for
+	// every table), nil when not queried.
+	Partitions []PartitionView `json:"partitions,omitempty"`
+}
+
+// PartitionView is one partition's configuration.
+type PartitionView struct {
+	// Gpid is "<app_id>.<partition_index>", as Pegasus prints it.
+	Gpid        string   `json:"gpid"`
+	Table       string   `json:"table,omitempty"`
+	Primary     string   `json:"primary,omitempty"`
+	Secondaries []string `json:"secondaries,omitempty"`
+	// MaxReplicas is the table's replica count.
+	MaxReplicas int `json:"max_replicas"`
+}
+
+// Holds reports whether node is the primary or a secondary of p.
+func (p PartitionView) Holds(node string) bool {
+	return p.Primary == node || slices.Contains(p.Secondaries, node)
+}
+
+// Members counts the primary and secondaries.
+func (p PartitionView) Members() int {
+	n := len(p.Secondaries)
+	if p.Primary != "" {
+		n++
+	}
+	return n
 }
 
 // ClusterView is the meta leader's `nodes -d` and `ls -d`.

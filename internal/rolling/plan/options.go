@@ -56,6 +56,8 @@ func DefaultTimeouts() map[StepKind]Timeout {
 		// Replica servers beacon every 3 s; a minute is twenty chances.
 		KindWaitMetaReady: {Base: time.Minute},
 		KindWaitCollector: {Base: time.Minute},
+		// Handovers, as migrate_node's.
+		KindRestorePrimaries: {Base: 30 * time.Second, PerPartition: 200 * time.Millisecond},
 	}
 }
 

@@ -108,6 +108,8 @@ func (p Plan) groupTitle(s Step) string {
 		return "meta server " + s.Node + " (follower)"
 	case PhaseCollector:
 		return "collector " + s.Node
+	case PhaseRestore:
+		return "primaries back where they were"
 	case PhaseReset:
 		return "reset"
 	case PhaseCleanup:

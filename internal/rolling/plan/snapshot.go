@@ -27,6 +27,10 @@ type Snapshot struct {
 	Replicas  []ReplicaServer  `json:"replicas"`
 	Collector *CollectorServer `json:"collector,omitempty"`
 	Tables    []TableHealth    `json:"tables,omitempty"`
+	// Partitions is every partition's configuration: where the primaries
+	// are before the roll (put back after it), and which servers share a
+	// partition (never restarted together).
+	Partitions []PartitionView `json:"partitions,omitempty"`
 
 	// MetaLevel is the current meta function level (stopped, blind, freezed,
 	// steady or lively; an "fl_" prefix is accepted). The roll sets steady
@@ -67,6 +71,9 @@ type ReplicaServer struct {
 	Primaries   int    `json:"primaries"`
 	Secondaries int    `json:"secondaries"`
 	Version     string `json:"version"`
+	// Zone is the failure domain (zone or rack) its configuration names,
+	// "" for none.
+	Zone string `json:"zone,omitempty"`
 }
 
 // Partitions is the number of partition replicas the server hosts, the

@@ -124,6 +124,9 @@ type State struct {
 
 	// Nodes is the latest `nodes -d` seen, for the counts a step starts from.
 	Nodes map[string]NodeStatus `json:"nodes,omitempty"`
+	// Partitions is the latest partition view seen: the handovers that put
+	// primaries back are computed from it.
+	Partitions []PartitionView `json:"partitions,omitempty"`
 }
 
 // clone returns a deep copy, so a caller holding a State cannot change the
@@ -152,6 +155,8 @@ func (s State) clone() State {
 		c.LastCollectorErrors = &v
 	}
 	c.Nodes = maps.Clone(s.Nodes)
+	c.Partitions = slices.Clone(s.Partitions)
+	c.Plan.Primaries = maps.Clone(s.Plan.Primaries)
 	return c
 }
 

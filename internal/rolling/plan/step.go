@@ -49,6 +49,10 @@ const (
 	KindWaitMetaReady StepKind = "wait-meta-ready"
 	// KindWaitCollector waits until the restarted collector reports.
 	KindWaitCollector StepKind = "wait-collector"
+	// KindRestorePrimaries hands back to the step's node, with one
+	// graceful handover each (balance -p move_pri), the primaries it held
+	// before the roll drained it, and waits until it holds them again.
+	KindRestorePrimaries StepKind = "restore-primaries"
 )
 
 // ackOnly reports whether a step of this kind is done as soon as its
@@ -69,6 +73,7 @@ const (
 	PhaseReplica   Phase = "replica"
 	PhaseMeta      Phase = "meta"
 	PhaseCollector Phase = "collector"
+	PhaseRestore   Phase = "restore-primaries"
 	PhaseReset     Phase = "reset"
 	PhaseCleanup   Phase = "cleanup"
 )
@@ -108,6 +113,9 @@ type Step struct {
 // Command is the step's command in the Pegasus shell's words, or "" for a
 // step that only waits.
 func (s Step) Command() string {
+	if s.Kind == KindRestorePrimaries {
+		return fmt.Sprintf("balance -p move_pri -t %s for each of the %d partitions it led before the roll", s.Node, s.Partitions)
+	}
 	if a, ok := s.command(); ok {
 		return a.String()
 	}
@@ -144,6 +152,8 @@ func (s Step) Waits(replicaServers int) string {
 			"and the leader has beacons from all %d replica servers (cluster_info)", s.Node, replicaServers)
 	case KindWaitCollector:
 		return fmt.Sprintf("collector %s reports", s.Node)
+	case KindRestorePrimaries:
+		return fmt.Sprintf("%s is primary again of the %d partitions it led before the roll (app -d)", s.Node, s.Partitions)
 	}
 	return ""
 }
