@@ -57,6 +57,14 @@ var (
 	ErrBinaryVersion = errors.New("rolling: cannot read the new binary's protocol version")
 	// ErrCollector: the collector answered badly.
 	ErrCollector = errors.New("rolling: collector error")
+	// ErrNoCluster: the command could not reach the cluster or the etcd
+	// keeping its roll; the message says what to give.
+	ErrNoCluster = errors.New("rolling: cannot reach the cluster")
+	// ErrRefused: a new roll is refused before anything is touched; the
+	// message says why.
+	ErrRefused = errors.New("rolling-update: refusing to start")
+	// ErrNotConfirmed: the operator did not confirm the plan.
+	ErrNotConfirmed = errors.New("rolling-update: not confirmed")
 	// ErrInvalidRecord: the stored record cannot be decoded.
 	ErrInvalidRecord = errors.New("rolling: invalid stored record")
 )

@@ -24,6 +24,8 @@ type fakeMetaServer struct {
 	pb.UnimplementedMetaServer
 	addr, leader string
 	beacons      int32
+	// etcd is the endpoints cluster_info reports ("" for two made-up ones).
+	etcd string
 	// others are meta servers this one lists besides itself.
 	others []string
 
@@ -44,8 +46,12 @@ func (s *fakeMetaServer) forward() *pb.Error {
 func (s *fakeMetaServer) ClusterInfo(ctx context.Context, _ *pb.ClusterInfoRequest) (*pb.ClusterInfoResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	etcd := s.etcd
+	if etcd == "" {
+		etcd = "http://127.0.0.1:2379, http://127.0.0.2:2379"
+	}
 	return &pb.ClusterInfoResponse{Leader: s.leader, MetaFunctionLevel: "fl_" + s.level,
-		EtcdEndpoints: "http://127.0.0.1:2379, http://127.0.0.2:2379", ClusterName: "c1",
+		EtcdEndpoints: etcd, ClusterName: "c1",
 		Metas: append([]*pb.MetaServerInfo{{Address: s.addr, Leader: s.addr == s.leader, ProtocolVersion: "1.0", BeaconsReceivedFrom: s.beacons}},
 			s.otherInfos()...)}, nil // s.mu held: others may change
 }
