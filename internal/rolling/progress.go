@@ -256,6 +256,10 @@ func (p *progressPrinter) headerFor(s plan.Step) {
 		h = "collector " + s.Node
 	case plan.PhaseRestore:
 		h = "primaries back where they were"
+	case plan.PhaseRollback:
+		if s.Node != "" {
+			h = "rollback of " + string(s.Role) + " " + s.Node
+		}
 	}
 	if h != p.header {
 		p.header = h

@@ -66,6 +66,8 @@ type Action struct {
 	Lease time.Duration `json:"lease,omitempty"`
 	// Moves are the primary handovers of a move-primaries command.
 	Moves []PrimaryMove `json:"moves,omitempty"`
+	// Rollback: an install of the previous binary and configuration.
+	Rollback bool `json:"rollback,omitempty"`
 }
 
 // PrimaryMove hands the primary of partition Gpid from From to To, a
@@ -117,6 +119,9 @@ func (a Action) String() string {
 	case ActStop:
 		return fmt.Sprintf("stop %s %s", a.Role, a.Node)
 	case ActInstall:
+		if a.Rollback {
+			return fmt.Sprintf("install the previous binary on %s %s (protocol %s)", a.Role, a.Node, a.Value)
+		}
 		return fmt.Sprintf("install %s %s (protocol %s)", a.Role, a.Node, a.Value)
 	case ActStart:
 		return fmt.Sprintf("start %s %s", a.Role, a.Node)
@@ -177,7 +182,7 @@ func (s Step) command() (Action, bool) {
 	case KindStop:
 		a.Kind = ActStop
 	case KindInstall:
-		a.Kind, a.Value = ActInstall, s.Version
+		a.Kind, a.Value, a.Rollback = ActInstall, s.Version, s.Rollback
 	case KindStart:
 		a.Kind = ActStart
 	case KindRestorePrimaries:

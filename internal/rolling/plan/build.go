@@ -28,6 +28,13 @@ type Plan struct {
 	// starts (an override left by an earlier roll, reset at the end).
 	Notes      []string `json:"notes,omitempty"`
 	NewVersion string   `json:"new_version,omitempty"`
+	// OldVersion is the protocol the cluster spoke before an upgrade,
+	// what a rollback installs back.
+	OldVersion string `json:"old_version,omitempty"`
+	// RollbackBlocked says why the upgrade cannot be rolled back (the
+	// previous binary cannot read the new on-disk formats); empty when it
+	// can.
+	RollbackBlocked string `json:"rollback_blocked,omitempty"`
 	Tables     int      `json:"tables"`
 	Partitions int      `json:"partitions"`
 	// Primaries lists, per replica server, the partitions it led before
@@ -100,6 +107,18 @@ func Build(s Snapshot, o Options) (Plan, error) {
 	p := Plan{Options: o, Cluster: s.Cluster, MetaLevel: level, Tables: len(s.Tables)}
 	if o.Upgrade {
 		p.NewVersion = s.NewVersion
+		for _, m := range s.Metas {
+			if m.Leader {
+				p.OldVersion = m.Version
+			}
+		}
+		p.RollbackBlocked = s.RollbackBlocked
+	}
+	if s.Collector != nil {
+		p.Collector = s.Collector.Node
+	}
+	if err := checkAutoRollback(p); err != nil {
+		return Plan{}, err
 	}
 	for _, t := range s.Tables {
 		p.Partitions += t.PartitionCount
@@ -112,9 +131,6 @@ func Build(s Snapshot, o Options) (Plan, error) {
 		if m.Leader {
 			p.Leader = m.Node
 		}
-	}
-	if s.Collector != nil {
-		p.Collector = s.Collector.Node
 	}
 
 	b := builder{plan: &p, opts: o, snapshot: s}
@@ -133,6 +149,9 @@ func Build(s Snapshot, o Options) (Plan, error) {
 
 	// The cluster must be whole before anything is taken out of it.
 	b.add(Step{Kind: KindCheckHealthy, Phase: PhasePrepare, Holdable: true})
+	if p.sloActive() {
+		b.add(Step{Kind: KindBaseline, Phase: PhasePrepare, Holdable: true})
+	}
 	if len(replicas) > 0 {
 		// Steady: no balancer moves while nodes come and go.
 		b.add(b.set(KindSetMetaLevel, KnobMetaLevel, "steady", Step{Phase: PhasePrepare, Holdable: true}))
@@ -144,11 +163,16 @@ func Build(s Snapshot, o Options) (Plan, error) {
 				Step{Phase: PhasePrepare, Holdable: true}))
 		}
 	}
-	for _, r := range replicas {
+	for i, r := range replicas {
 		if o.Mode == ModeHA {
 			b.replicaHA(r)
 		} else {
 			b.replicaSimple(r)
+		}
+		if i == 0 && len(replicas) > 1 && p.sloActive() && o.CanaryBake > 0 {
+			// The first node is the canary: the clients' view is watched
+			// before any other node goes.
+			b.add(Step{Kind: KindBake, Phase: PhaseReplica, Role: RoleReplica, Node: r.Node, Holdable: true})
 		}
 	}
 	if len(replicas) > 0 {
@@ -182,6 +206,25 @@ func Build(s Snapshot, o Options) (Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// checkAutoRollback refuses an automatic rollback that could never
+// happen or could not work: without an upgrade there is nothing to roll
+// back, without the SLO gate nothing triggers it, and a previous binary
+// that cannot read the new on-disk formats cannot take a node back.
+func checkAutoRollback(p Plan) error {
+	o := p.Options
+	switch {
+	case !o.AutoRollback:
+		return nil
+	case !o.Upgrade:
+		return fmt.Errorf("%w: --auto-rollback needs an upgrade (--binary or --config-dir) to roll back", ErrInvalidOptions)
+	case !p.sloActive():
+		return fmt.Errorf("%w: --auto-rollback needs the SLO gate (a collector, SLO not off)", ErrInvalidOptions)
+	case p.RollbackBlocked != "":
+		return fmt.Errorf("%w: %s", ErrRollbackBlocked, p.RollbackBlocked)
+	}
+	return nil
 }
 
 // checkMetaRestarts refuses meta server restarts that take the cluster
@@ -243,10 +286,21 @@ type builder struct {
 	plan     *Plan
 	opts     Options
 	snapshot Snapshot
+	// restoreOf, when set, gives each knob's restore value (a rollback
+	// built by the machine, which has no snapshot).
+	restoreOf map[string]KnobChange
+	// rollback: install steps put the previous version back.
+	rollback bool
 }
 
 func (b *builder) add(s Step) {
 	s.Timeout = b.opts.Timeouts[s.Kind].For(s.Partitions)
+	switch s.Kind {
+	case KindBaseline:
+		s.Timeout += b.opts.SLO.BaselineWindow
+	case KindBake:
+		s.Timeout += b.opts.CanaryBake
+	}
 	b.plan.Steps = append(b.plan.Steps, s)
 }
 
@@ -258,6 +312,11 @@ func (b *builder) add(s Step) {
 // state the level before the roll is put back, as older meta servers do
 // not report overrides and accept no DEFAULT level.
 func (b *builder) restore(knob string) (value, owner string) {
+	if b.restoreOf != nil {
+		if k, ok := b.restoreOf[knob]; ok {
+			return k.Restore, k.RestoreOwner
+		}
+	}
 	ks, known := b.snapshot.Knobs[knob]
 	switch {
 	case known && ks.Overridden && !ks.LeftByRoll():
@@ -323,7 +382,7 @@ func (b *builder) replicaSimple(r ReplicaServer) {
 // restartTail adds install (when upgrading) and start.
 func (b *builder) restartTail(role Role, n string, parts int, phase Phase) {
 	if b.opts.Upgrade {
-		b.add(Step{Kind: KindInstall, Phase: phase, Role: role, Node: n, Version: b.plan.NewVersion})
+		b.add(Step{Kind: KindInstall, Phase: phase, Role: role, Node: n, Version: b.plan.NewVersion, Rollback: b.rollback})
 	}
 	b.add(Step{Kind: KindStart, Phase: phase, Role: role, Node: n})
 }

@@ -121,7 +121,7 @@ func TestBuildOrder(t *testing.T) {
 		{Node: "m2", Alive: true, Version: "1.0"},
 		{Node: "m3", Alive: true, Version: "1.0"},
 	}
-	p, err := Build(s, Options{Nodes: []string{"m1", "m3", "r2"}})
+	p, err := Build(s, Options{Nodes: []string{"m1", "m3", "r2"}, SLO: SLO{Off: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,16 @@ var (
 	// ErrCleaningUp: pause or resume arrived while the roll is undoing its
 	// changes after a failure or an abort; cleanup is never held.
 	ErrCleaningUp = errors.New("plan: roll is cleaning up")
+	// ErrRollingBack: pause or resume arrived while the roll takes the
+	// upgraded nodes back; a rollback is not held.
+	ErrRollingBack = errors.New("plan: roll is rolling back")
+	// ErrNoRollback: a rollback was asked of a roll that upgraded nothing
+	// (a restart), or whose upgrade cannot be undone.
+	ErrNoRollback = errors.New("plan: nothing to roll back")
+	// ErrRollbackBlocked: the previous binary cannot read what the new one
+	// has written (an on-disk format it does not know); a rollback would
+	// fail on the first node, so it is refused before anything is touched.
+	ErrRollbackBlocked = errors.New("plan: the previous binary cannot read the new on-disk formats")
 	// ErrInvalidState: a stored state cannot be resumed (unknown format,
 	// inconsistent step list or index).
 	ErrInvalidState = errors.New("plan: invalid stored state")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // fakeCluster is an in-memory cluster that reacts to the machine's actions
@@ -27,6 +28,25 @@ type fakeCluster struct {
 	clientErrors uint64
 	learnTicks   int
 	faults       map[string]string // "<fault> <node>" -> error text
+	// ticks counts polls; each is a new scrape of the collector's traffic.
+	ticks int
+}
+
+// Clients' view as the fake collector reports it: every request of table
+// temp takes slowP99 while any running replica server runs a version
+// marked slow (fault slow-version <version>), else fastP99.
+const (
+	fastP99 = 2 * time.Millisecond
+	slowP99 = 80 * time.Millisecond
+)
+
+func (c *fakeCluster) p99() time.Duration {
+	for _, r := range c.replicas() {
+		if _, slow := c.fault("slow-version", r.version); slow && r.running {
+			return slowP99
+		}
+	}
+	return fastP99
 }
 
 type fakeServer struct {
@@ -278,6 +298,7 @@ func (c *fakeCluster) elect() {
 // servers, and running replica servers re-learn the replicas they were
 // taken out of when re-replication is allowed.
 func (c *fakeCluster) tick() {
+	c.ticks++
 	running := 0
 	for _, r := range c.replicas() {
 		if r.running {
@@ -369,7 +390,9 @@ func (c *fakeCluster) observe(actions []Action) Observation {
 			for _, s := range c.servers {
 				if s.role == RoleCollector && s.running {
 					obs.Collector = &CollectorStatus{Alive: true, Availability: c.availability,
-						ClientErrors: c.clientErrors}
+						ClientErrors: c.clientErrors, ProbeP99: c.p99(),
+						Tables:    []TableSLO{{Table: "temp", QPS: 500, P99: c.p99()}},
+						TrafficAt: epoch.Add(time.Duration(c.ticks) * time.Second)}
 				}
 			}
 		}

@@ -135,6 +135,27 @@ func (m *Machine) gate(i int, obs Observation) (ok bool, observed string) {
 		}
 		return m.primariesBack(i, obs.Partitions)
 
+	case KindBaseline:
+		g := m.s.Plan.Options.SLO
+		if waited := m.now.Sub(st.AttemptStarted); waited < g.BaselineWindow || len(m.s.BaselineSamples) == 0 {
+			return false, fmt.Sprintf("measuring: %d collector reports in %s of %s",
+				len(m.s.BaselineSamples), formatDuration(max(waited, 0)), formatDuration(g.BaselineWindow))
+		}
+		m.s.Baseline = m.takeBaseline(m.now)
+		st.Note = m.s.Baseline.String()
+		return true, ""
+
+	case KindBake:
+		bake := m.s.Plan.Options.CanaryBake
+		waited := m.now.Sub(st.AttemptStarted)
+		switch {
+		case m.s.SLOBreach != nil:
+			return false, "watching a breach: " + m.s.SLOBreach.Reason
+		case waited < bake:
+			return false, fmt.Sprintf("baking: %s of %s, no breach", formatDuration(max(waited, 0)), formatDuration(bake))
+		}
+		return true, ""
+
 	case KindWaitCollector:
 		if obs.Collector == nil || !obs.Collector.Alive {
 			return false, "collector " + step.Node + " not reporting"

@@ -79,23 +79,29 @@ func TestHaltNeverLeavesANodeDrained(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		fault string
-		abort int // abort when this step is emitted, 0 for none
+		abort StepKind // abort when r2's step of this kind is emitted
 	}{
 		{name: "migrate stuck", fault: "migrate-stuck"},
 		{name: "close stuck", fault: "close-stuck"},
-		{name: "abort at close", abort: 17},
-		{name: "abort at stop", abort: 18},
+		{name: "abort at close", abort: KindCloseReplicas},
+		{name: "abort at stop", abort: KindStop},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := haHarness(t)
+			at := 0
+			for i, s := range h.m.State().Plan.Steps {
+				if s.Node == "r2" && s.Kind == tc.abort {
+					at = i + 1
+				}
+			}
 			h.c.learnTicks = 5
 			if tc.fault != "" {
 				h.c.faults[tc.fault+" r2"] = "stuck"
 			}
-			if tc.abort > 0 {
+			if tc.abort != "" {
 				h.run(3600, func() bool {
 					n, _, st, _ := h.m.Current()
-					return n == tc.abort && st.Emitted
+					return n == at && st.Emitted
 				})
 				if err := h.m.Abort(epoch.Add(h.now), "test"); err != nil {
 					t.Fatal(err)

@@ -22,6 +22,8 @@ import (
 // changed, newest first, and ends failed or aborted.
 type Machine struct {
 	s State
+	// now is the time of the current Next, for gates that wait a time.
+	now time.Time
 }
 
 // NewMachine returns a machine at the start of p.
@@ -46,6 +48,12 @@ func (m *Machine) Reason() string {
 	switch {
 	case m.s.Status == StatusPaused || m.s.Status == StatusPausing:
 		var reasons []string
+		if r := m.s.RollbackRequested; r != "" {
+			reasons = append(reasons, "rollback asked for: "+r)
+		}
+		if h := m.s.Halt; h != nil {
+			reasons = append(reasons, "halted: "+h.Reason)
+		}
 		if h := m.s.OperatorHold; h != nil {
 			reasons = append(reasons, "operator: "+h.Reason)
 		}
@@ -76,6 +84,7 @@ func (m *Machine) Next(now time.Time, obs Observation) []Action {
 	if s.Status.Terminal() {
 		return nil
 	}
+	m.now = now
 	if s.Status == StatusPending {
 		s.Status, s.Started = StatusRunning, now
 	}
@@ -99,6 +108,15 @@ func (m *Machine) Next(now time.Time, obs Observation) []Action {
 			continue
 		}
 		if m.held(step, st) {
+			// A node boundary: where a rollback starts, asked for or, with
+			// AutoRollback, because the SLO gate halted the roll.
+			if s.RollbackRequested == "" && s.Halt != nil && s.Plan.Options.AutoRollback && s.Plan.RollbackBlocked == "" {
+				s.RollbackRequested = s.Halt.Reason
+			}
+			if s.RollbackRequested != "" {
+				m.startRollback(now)
+				continue
+			}
 			if s.Status != StatusPaused {
 				s.Status = StatusPaused
 				// Resuming re-issues the step with a fresh timeout.
@@ -146,7 +164,10 @@ func (m *Machine) Resume(now time.Time) error {
 		return err
 	}
 	m.s.OperatorHold = nil
-	if m.s.BreachHold == nil && (m.s.Status == StatusPaused || m.s.Status == StatusPausing) {
+	// The operator's word also lifts an SLO halt: the breach is watched
+	// afresh from here on.
+	m.s.Halt, m.s.SLOBreach = nil, nil
+	if m.s.BreachHold == nil && m.s.RollbackRequested == "" && (m.s.Status == StatusPaused || m.s.Status == StatusPausing) {
 		m.s.Status = StatusRunning
 	}
 	return nil
@@ -158,6 +179,8 @@ func (m *Machine) acceptsHolds() error {
 		return ErrFinished
 	case m.s.Status == StatusCleanup:
 		return ErrCleaningUp
+	case m.s.Status == StatusRollingBack:
+		return ErrRollingBack
 	}
 	return nil
 }
@@ -224,6 +247,19 @@ func (m *Machine) absorbCollector(now time.Time, c *CollectorStatus) {
 	v := c.ClientErrors
 	s.LastCollectorErrors = &v
 
+	if s.Plan.sloActive() && s.Status != StatusCleanup && s.Status != StatusRollingBack {
+		if s.Baseline == nil {
+			if s.Current < len(s.Steps) && s.step(s.Current).Kind == KindBaseline && s.Steps[s.Current].Status == StepRunning {
+				m.sampleBaseline(c)
+			}
+		} else {
+			m.judge(now, c)
+		}
+	}
+	if !c.TrafficAt.IsZero() {
+		s.LastTrafficAt = c.TrafficAt
+	}
+
 	threshold := s.Plan.Options.MinAvailability
 	if threshold <= 0 || s.Status == StatusCleanup {
 		return
@@ -252,10 +288,10 @@ func (m *Machine) absorbCollector(now time.Time, c *CollectorStatus) {
 // (add_secondary_max 0), and holding then would keep it.
 func (m *Machine) held(step Step, st *StepState) bool {
 	s := &m.s
-	if s.Status == StatusCleanup {
+	if s.Status == StatusCleanup || s.Status == StatusRollingBack {
 		return false
 	}
-	if s.OperatorHold == nil && s.BreachHold == nil {
+	if s.OperatorHold == nil && s.BreachHold == nil && s.Halt == nil && s.RollbackRequested == "" {
 		s.Status = StatusRunning
 		return false
 	}
@@ -404,6 +440,9 @@ func (m *Machine) fail(now time.Time, i int, reason string) {
 		s.Current++
 		return
 	}
+	if s.Status == StatusRollingBack {
+		reason = "rollback failed: " + reason
+	}
 	m.startCleanup(now, StatusFailed, reason)
 }
 
@@ -427,7 +466,7 @@ func (m *Machine) startCleanup(now time.Time, outcome Status, reason string) {
 		}
 	}
 	s.Status, s.Outcome, s.Reason = StatusCleanup, outcome, reason
-	s.OperatorHold, s.BreachHold = nil, nil
+	s.OperatorHold, s.BreachHold, s.Halt, s.SLOBreach, s.RollbackRequested = nil, nil, nil, nil, ""
 	timeouts := s.Plan.Options.Timeouts
 	var steps []Step
 	for _, n := range s.Stopped {
@@ -470,7 +509,12 @@ func (m *Machine) maxNodePartitions() int {
 func (m *Machine) finish(now time.Time) {
 	s := &m.s
 	s.Ended = now
-	if s.Status != StatusCleanup {
+	switch s.Status {
+	case StatusRollingBack:
+		s.Status = StatusRolledBack
+		return
+	case StatusCleanup:
+	default:
 		s.Status = StatusSucceeded
 		return
 	}

@@ -17,7 +17,7 @@ import (
 //
 //	cluster metas=(m1,m2) leader=m2 replicas=(r1,r2) primaries=4 secondaries=8 collector=c1 version=1.0 [level=lively] [learn=3]
 //	set-version node=r1 version=2.0
-//	build [mode=ha|simple] [upgrade=1.1] [nodes=(r1,m1)] [window=1h] [min-availability=0.999] [allow-single-meta]
+//	build [mode=ha|simple] [upgrade=1.1] [nodes=(r1,m1)] [window=1h] [min-availability=0.999] [allow-single-meta] [slo]
 //	      [recovery=30s] [resend=10s] [timeout=(kind:base,...)] [quiet]
 //	fault kind=migrate-stuck|close-stuck|start-error|install-error|knob-error node=r2 [msg=...]
 //	availability value=0.95
@@ -72,6 +72,9 @@ func runDirective(t *testing.T, h *harness, td *datadriven.TestData) string {
 			o.Upgrade = true
 		}
 		o.AllowSingleMeta = td.HasArg("allow-single-meta")
+		// The SLO gate (a baseline step, a canary bake) only where a
+		// script is about it.
+		o.SLO.Off = !td.HasArg("slo")
 		td.MaybeScanArgs(t, "nodes", &o.Nodes)
 		td.MaybeScanArgs(t, "min-availability", &o.MinAvailability)
 		if td.MaybeScanArgs(t, "window", &window) {

@@ -1,6 +1,9 @@
 package plan
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // Observation is what the driver learned since the previous Next: the
 // results of the commands it ran and the answers to the queries it was
@@ -107,6 +110,24 @@ type CollectorStatus struct {
 	// ClientErrors counts failed client requests since the collector
 	// started; it restarts from zero with the collector.
 	ClientErrors uint64 `json:"client_errors"`
+	// ProbeP99 is the p99 latency of the collector's probes over its
+	// window; zero when unknown.
+	ProbeP99 time.Duration `json:"probe_p99,omitempty"`
+	// Tables are what clients of each table see, from the replica
+	// servers' request metrics over the collector's last scrape interval.
+	// TrafficAt tells one scrape from the next.
+	Tables    []TableSLO `json:"tables,omitempty"`
+	TrafficAt time.Time  `json:"traffic_at,omitzero"`
+}
+
+// TableSLO is one table's client-visible service level.
+type TableSLO struct {
+	Table string  `json:"table"`
+	QPS   float64 `json:"qps"`
+	// ErrorRate is the share of requests that failed, in [0,1].
+	ErrorRate float64 `json:"error_rate"`
+	// P99 is the worse of the read and write p99 latencies.
+	P99 time.Duration `json:"p99"`
 }
 
 func (v *ClusterView) node(addr string) (NodeStatus, bool) {

@@ -58,6 +58,10 @@ func DefaultTimeouts() map[StepKind]Timeout {
 		KindWaitCollector: {Base: time.Minute},
 		// Handovers, as migrate_node's.
 		KindRestorePrimaries: {Base: 30 * time.Second, PerPartition: 200 * time.Millisecond},
+		// Past the baseline window or the bake time by this much, the
+		// collector is not reporting.
+		KindBaseline: {Base: time.Minute},
+		KindBake:     {Base: time.Minute},
 	}
 }
 
@@ -94,6 +98,18 @@ type Options struct {
 	// MinAvailability before a paused roll continues by itself, so one good
 	// probe does not end a pause. Default 30 s.
 	BreachRecovery time.Duration `json:"breach_recovery"`
+	// SLO gates what clients see against a baseline measured before the
+	// roll (see SLO); on by default whenever a collector is given.
+	SLO SLO `json:"slo"`
+	// CanaryBake is how long the roll watches the SLO after the first
+	// replica server, the canary, before it goes on. Default 60 s when the
+	// SLO gate is on and more than one replica server restarts; negative
+	// for none.
+	CanaryBake time.Duration `json:"canary_bake"`
+	// AutoRollback takes the nodes already upgraded back to the previous
+	// binary and configuration when the SLO gate halts the roll, instead
+	// of holding it for an operator.
+	AutoRollback bool `json:"auto_rollback,omitempty"`
 	// AllowSingleMeta lets the roll restart a cluster's only meta server,
 	// accepting that requests fail while it is down.
 	AllowSingleMeta bool `json:"allow_single_meta,omitempty"`
@@ -136,6 +152,10 @@ func (o Options) withDefaults() Options {
 	if o.KnobLease == 0 {
 		o.KnobLease = 2 * time.Minute
 	}
+	o.SLO = o.SLO.withDefaults()
+	if o.CanaryBake == 0 {
+		o.CanaryBake = time.Minute
+	}
 	timeouts := DefaultTimeouts()
 	maps.Copy(timeouts, o.Timeouts)
 	o.Timeouts = timeouts
@@ -161,6 +181,9 @@ func (o Options) validate() error {
 	}
 	if o.MinAvailability < 0 || o.MinAvailability > 1 {
 		return fmt.Errorf("%w: min availability %v outside [0,1]", ErrInvalidOptions, o.MinAvailability)
+	}
+	if err := o.SLO.validate(); err != nil {
+		return err
 	}
 	for kind, t := range o.Timeouts {
 		if t.Base <= 0 || t.PerPartition < 0 {

@@ -31,6 +31,20 @@ func (p Plan) Print(w io.Writer) {
 		fmt.Fprintf(w, "maintenance window %v: a dropped replica waits that long for its node before being copied elsewhere\n",
 			o.MaintenanceWindow)
 	}
+	if p.sloActive() {
+		g := o.SLO
+		fmt.Fprintf(w, "SLO gate: halts when, for %v, a table's p99 exceeds %.1fx its baseline (and the baseline + %v) or its error rate the baseline + %s\n",
+			g.Sustain, g.MaxP99Ratio, g.P99Slack, percent(g.MaxErrorRate))
+		switch {
+		case o.AutoRollback:
+			fmt.Fprintf(w, "on a halt the nodes already upgraded are rolled back to protocol %s\n", p.OldVersion)
+		case o.Upgrade && p.RollbackBlocked == "":
+			fmt.Fprintf(w, "on a halt the roll holds: resume, `pegasus rolling-update rollback` or abort\n")
+		}
+	}
+	if p.RollbackBlocked != "" {
+		fmt.Fprintf(w, "no rollback possible once a node is upgraded: %s\n", p.RollbackBlocked)
+	}
 	if o.MinAvailability > 0 {
 		fmt.Fprintf(w, "pauses while availability < %s; resumes after %v at or above it\n",
 			percent(o.MinAvailability), o.BreachRecovery)
@@ -110,6 +124,11 @@ func (p Plan) groupTitle(s Step) string {
 		return "collector " + s.Node
 	case PhaseRestore:
 		return "primaries back where they were"
+	case PhaseRollback:
+		if s.Node != "" {
+			return "rollback of " + string(s.Role) + " " + s.Node
+		}
+		return "rollback"
 	case PhaseReset:
 		return "reset"
 	case PhaseCleanup:

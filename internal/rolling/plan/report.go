@@ -89,9 +89,19 @@ func (m *Machine) Report() Report {
 		}
 		groups[g] = append(groups[g], i)
 	}
+	// Nodes a rollback took back to the previous version.
+	rolledBack := make(map[string]bool)
+	for i, step := range s.Cleanup {
+		if step.Kind == KindInstall && step.Rollback && s.Steps[len(s.Plan.Steps)+i].Status == StepDone {
+			rolledBack[step.Node] = true
+		}
+	}
 	for g, idx := range groups {
 		m.fillNodeReport(&r.Nodes[g], idx)
 		r.Nodes[g].PrimariesRestored = restored[r.Nodes[g].Node]
+		if rolledBack[r.Nodes[g].Node] {
+			r.Nodes[g].Result = "rolled back"
+		}
 	}
 	return r
 }

@@ -49,6 +49,10 @@ type Snapshot struct {
 	// Availability is the collector's current availability in [0,1], when a
 	// collector runs.
 	Availability *float64 `json:"availability,omitempty"`
+	// RollbackBlocked says why an upgrade could not be rolled back: the
+	// previous binary cannot read an on-disk format the new one writes.
+	// Empty when it can, or when unknown.
+	RollbackBlocked string `json:"rollback_blocked,omitempty"`
 }
 
 // MetaServer is one meta server.

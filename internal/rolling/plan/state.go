@@ -20,14 +20,20 @@ const (
 	StatusPausing   Status = "pausing" // a hold is requested; finishing steps that bring a node back
 	StatusPaused    Status = "paused"  // held at a holdable step
 	StatusCleanup   Status = "cleaning-up"
-	StatusSucceeded Status = "succeeded"
-	StatusFailed    Status = "failed"
-	StatusAborted   Status = "aborted"
+	// StatusRollingBack: taking the nodes already upgraded back to the
+	// previous binary and configuration, newest first.
+	StatusRollingBack Status = "rolling-back"
+	StatusSucceeded   Status = "succeeded"
+	StatusFailed      Status = "failed"
+	StatusAborted     Status = "aborted"
+	// StatusRolledBack: every upgraded node runs the previous version
+	// again.
+	StatusRolledBack Status = "rolled-back"
 )
 
 // Terminal reports whether the roll has ended.
 func (s Status) Terminal() bool {
-	return s == StatusSucceeded || s == StatusFailed || s == StatusAborted
+	return s == StatusSucceeded || s == StatusFailed || s == StatusAborted || s == StatusRolledBack
 }
 
 // StepStatus is where one step stands: pending -> running -> done | failed,
@@ -116,6 +122,20 @@ type State struct {
 
 	OperatorHold *Hold `json:"operator_hold,omitempty"`
 	BreachHold   *Hold `json:"breach_hold,omitempty"`
+	// Halt is the SLO gate's hold: it lifts only on an operator's resume
+	// (or becomes a rollback, with AutoRollback). SLOBreach is a breach
+	// being watched, not yet sustained long enough to halt.
+	Halt      *Hold `json:"halt,omitempty"`
+	SLOBreach *Hold `json:"slo_breach,omitempty"`
+	// Baseline is what clients saw before the roll; BaselineSamples are
+	// the reports it is computed from while it is measured; LastTrafficAt
+	// is the scrape the last table rows came from.
+	Baseline        *Baseline   `json:"baseline,omitempty"`
+	BaselineSamples []sloSample `json:"baseline_samples,omitempty"`
+	LastTrafficAt   time.Time   `json:"last_traffic_at,omitzero"`
+	// RollbackRequested is why a rollback was asked for; it starts at
+	// the next node boundary.
+	RollbackRequested string `json:"rollback_requested,omitempty"`
 
 	// ClientErrors accumulates the collector's error counter across
 	// collector restarts; LastCollectorErrors is its latest raw reading.
@@ -150,6 +170,18 @@ func (s State) clone() State {
 		h := *s.BreachHold
 		c.BreachHold = &h
 	}
+	for _, h := range []**Hold{&c.Halt, &c.SLOBreach} {
+		if *h != nil {
+			v := **h
+			*h = &v
+		}
+	}
+	if s.Baseline != nil {
+		b := *s.Baseline
+		b.Tables = maps.Clone(s.Baseline.Tables)
+		c.Baseline = &b
+	}
+	c.BaselineSamples = slices.Clone(s.BaselineSamples)
 	if s.LastCollectorErrors != nil {
 		v := *s.LastCollectorErrors
 		c.LastCollectorErrors = &v
@@ -184,8 +216,8 @@ func Restore(s State) (*Machine, error) {
 		return nil, fmt.Errorf("%w: current step %d of %d", ErrInvalidState, s.Current, len(s.Steps))
 	}
 	switch s.Status {
-	case StatusPending, StatusRunning, StatusPausing, StatusPaused, StatusCleanup,
-		StatusSucceeded, StatusFailed, StatusAborted:
+	case StatusPending, StatusRunning, StatusPausing, StatusPaused, StatusCleanup, StatusRollingBack,
+		StatusSucceeded, StatusFailed, StatusAborted, StatusRolledBack:
 	default:
 		return nil, fmt.Errorf("%w: status %q", ErrInvalidState, s.Status)
 	}

@@ -49,6 +49,12 @@ const (
 	KindWaitMetaReady StepKind = "wait-meta-ready"
 	// KindWaitCollector waits until the restarted collector reports.
 	KindWaitCollector StepKind = "wait-collector"
+	// KindBaseline measures what clients see before anything is touched:
+	// the SLO gate's baseline (see SLO).
+	KindBaseline StepKind = "measure-baseline"
+	// KindBake watches the SLO for Options.CanaryBake after the first
+	// replica server, the canary, before the roll goes on.
+	KindBake StepKind = "canary-bake"
 	// KindRestorePrimaries hands back to the step's node, with one
 	// graceful handover each (balance -p move_pri), the primaries it held
 	// before the roll drained it, and waits until it holds them again.
@@ -74,6 +80,7 @@ const (
 	PhaseMeta      Phase = "meta"
 	PhaseCollector Phase = "collector"
 	PhaseRestore   Phase = "restore-primaries"
+	PhaseRollback  Phase = "rollback"
 	PhaseReset     Phase = "reset"
 	PhaseCleanup   Phase = "cleanup"
 )
@@ -96,6 +103,9 @@ type Step struct {
 	// RestoreOwner is the owner of the override Restore puts back ("" for
 	// an operator's or for DEFAULT).
 	RestoreOwner string `json:"restore_owner,omitempty"`
+	// Rollback marks an install step that puts the previous binary and
+	// configuration back.
+	Rollback bool `json:"rollback,omitempty"`
 	// Version is the protocol version being installed, for install steps.
 	Version string `json:"version,omitempty"`
 	// Partitions is the number of partition replicas Timeout was scaled by.
@@ -154,6 +164,10 @@ func (s Step) Waits(replicaServers int) string {
 		return fmt.Sprintf("collector %s reports", s.Node)
 	case KindRestorePrimaries:
 		return fmt.Sprintf("%s is primary again of the %d partitions it led before the roll (app -d)", s.Node, s.Partitions)
+	case KindBaseline:
+		return "the collector has reported for the baseline window: per table p99 and error rate, probe p99"
+	case KindBake:
+		return fmt.Sprintf("the canary %s has run the bake time with no SLO breach (collector)", s.Node)
 	}
 	return ""
 }
