@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,6 +45,15 @@ type rollingFlags struct {
 	addSecondaries int
 	knobLease      time.Duration
 	singleMeta     bool
+	noSLO          bool
+	maxP99Ratio    float64
+	maxErrorRate   float64
+	sloSustain     time.Duration
+	baseline       time.Duration
+	canaryBake     time.Duration
+	autoRollback   bool
+	prevBinary     string
+	prevConfigDir  string
 
 	reason string
 	asJSON bool
@@ -105,6 +115,15 @@ whose orchestrator died. See docs/rolling-update.md.`,
 	fl.DurationVar(&f.resend, "resend-interval", 0, "re-issue a step's command this often until it takes effect (default 10s)")
 	fl.IntVar(&f.addSecondaries, "add-secondary-max", 0, "meta.lb.add_secondary_max_count_for_one_node once a node is back (default 100)")
 	fl.BoolVar(&f.singleMeta, "allow-single-meta", false, "restart a cluster's only meta server (requests fail while it is down)")
+	fl.BoolVar(&f.noSLO, "no-slo", false, "no SLO gate and no canary bake, even with a collector")
+	fl.Float64Var(&f.maxP99Ratio, "max-p99-ratio", 0, "SLO gate: halt when a table's p99 exceeds this times its baseline (default 2)")
+	fl.Float64Var(&f.maxErrorRate, "max-error-rate", 0, "SLO gate: halt when a table's error rate exceeds its baseline by this (0-1, default 0.001)")
+	fl.DurationVar(&f.sloSustain, "slo-sustain", 0, "SLO gate: how long a breach must last before the roll halts (default 10s)")
+	fl.DurationVar(&f.baseline, "baseline-window", 0, "SLO gate: how long the baseline is measured before anything is touched (default 30s)")
+	fl.DurationVar(&f.canaryBake, "canary-bake", 0, "watch the SLO this long after the first replica server before going on (default 1m; negative for none)")
+	fl.BoolVar(&f.autoRollback, "auto-rollback", false, "on an SLO halt, take the nodes already upgraded back to the previous binary")
+	fl.StringVar(&f.prevBinary, "previous-binary", "", "exec control: the binary a rollback installs back (onebox control knows it)")
+	fl.StringVar(&f.prevConfigDir, "previous-config-dir", "", "exec control: the configuration directory a rollback installs back")
 	fl.DurationVar(&f.knobLease, "knob-lease", 0, "how long the roll's knob overrides outlive a dead orchestrator (default 2m; renewed while it runs)")
 
 	status := &cobra.Command{
@@ -134,7 +153,20 @@ whose orchestrator died. See docs/rolling-update.md.`,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return runRollAbort(cmd, f) },
 	}
 	abort.Flags().StringVar(&f.reason, "reason", "", "why, recorded in the roll")
-	cmd.AddCommand(status, pause, resume, abort)
+	rollback := &cobra.Command{
+		Use:   "rollback",
+		Short: "Take the nodes the stored roll upgraded back to the previous binary, newest first",
+		Long: `Takes every node the stored roll upgraded back to the previous binary and
+configuration, newest first, each with the same procedure that upgraded it.
+A running orchestrator does it at its next node boundary; a roll whose
+orchestrator died is taken over; a roll that has ended is rolled back by a
+new roll. Refused, before anything is touched, when the previous binary
+cannot read an on-disk format the new one writes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runRollback(cmd, f) },
+	}
+	rollback.Flags().StringVar(&f.reason, "reason", "", "why, recorded in the roll")
+	cmd.AddCommand(status, pause, resume, abort, rollback)
 	root.AddCommand(cmd)
 }
 
@@ -167,7 +199,10 @@ func (f *rollingFlags) takeoverWait() time.Duration {
 func (f *rollingFlags) planOptions() (plan.Options, error) {
 	o := plan.Options{Mode: plan.Mode(f.mode), Nodes: f.nodes,
 		MinAvailability: f.minAvail, MaintenanceWindow: f.window, ResendInterval: f.resend,
-		AddSecondaryMaxCount: f.addSecondaries, KnobLease: f.knobLease, AllowSingleMeta: f.singleMeta}
+		AddSecondaryMaxCount: f.addSecondaries, KnobLease: f.knobLease, AllowSingleMeta: f.singleMeta,
+		SLO: plan.SLO{Off: f.noSLO, MaxP99Ratio: f.maxP99Ratio, MaxErrorRate: f.maxErrorRate,
+			Sustain: f.sloSustain, BaselineWindow: f.baseline},
+		CanaryBake: f.canaryBake, AutoRollback: f.autoRollback}
 	defaults := plan.DefaultTimeouts()
 	for _, t := range f.timeouts {
 		kind, value, ok := strings.Cut(t, "=")
@@ -208,7 +243,8 @@ func runNewRoll(cmd *cobra.Command, f *rollingFlags) error {
 	metas, _ := f.where().MetaList(nil)
 	p, err := rolling.Prepare(ctx, c.Remote, c.Store, c.Info, rolling.NewRoll{Options: opts, DryRun: f.dryRun,
 		Run: rolling.RunSpec{Metas: metas, EtcdEndpoints: f.etcd, Collector: f.collector, Control: f.control,
-			Exec: f.exec, Artifacts: rolling.Artifacts{Binary: f.binary, ConfigDir: f.configDir}}})
+			Exec: f.exec, Artifacts: rolling.Artifacts{Binary: f.binary, ConfigDir: f.configDir},
+			Previous: rolling.Artifacts{Binary: f.prevBinary, ConfigDir: f.prevConfigDir}}})
 	if err != nil {
 		return err
 	}
@@ -328,6 +364,36 @@ func runRollAbort(cmd *cobra.Command, f *rollingFlags) error {
 		return nil
 	}
 	if errors.Is(err, rolling.ErrRollAborted) {
+		err = nil // what was asked for
+	}
+	return f.finish(cmd, report, err)
+}
+
+func runRollback(cmd *cobra.Command, f *rollingFlags) error {
+	ctx := cmd.Context()
+	c, rec, err := rolling.ConnectStored(ctx, f.where())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctl, closeCtl, col, err := rolling.ToolsFor(rec, f.overrides(cmd), rolling.Tools{})
+	if err != nil {
+		return err
+	}
+	defer closeCtl()
+	reason := f.reason
+	if reason == "" {
+		reason = "operator rollback"
+	}
+	snap := func(ctx context.Context) (plan.Snapshot, error) {
+		return rolling.RollbackSnapshot(ctx, c.Remote, col, ctl, rec, rolling.Tools{})
+	}
+	report, remote, err := rolling.Rollback(ctx, f.env(cmd, c, ctl, col), reason, f.takeoverWait(), snap)
+	if remote {
+		fmt.Fprintln(cmd.OutOrStdout(), "the running orchestrator rolls back at its next node boundary; follow it with `pegasus rolling-update status`")
+		return nil
+	}
+	if errors.Is(err, rolling.ErrRolledBack) {
 		err = nil // what was asked for
 	}
 	return f.finish(cmd, report, err)

@@ -61,6 +61,7 @@ type Replica struct {
 	PegasusListen string   `toml:"pegasus_listen" doc:"Address of the Apache Pegasus wire-protocol listener for official clients. Empty disables it."`
 	DataDir       string   `toml:"data_dir" doc:"Directory holding every partition replica: its mutation log and its Pebble store."`
 	MetaServers   []string `toml:"meta_servers" doc:"gRPC addresses of the meta servers."`
+	Zone          string   `toml:"zone" doc:"Failure domain (zone or rack) of this server, shown in nodes -d. A rolling update restarts several servers at once only within one zone (--parallel)."`
 
 	FailureDetector
 

@@ -83,6 +83,7 @@ type NodeInfo struct {
 	BinaryVersion  string
 	HTTPAddress    string
 	PegasusAddress string
+	Zone           string
 	LastBeacon     time.Time
 }
 
@@ -103,7 +104,7 @@ func (c *Controller) ListNodes() ([]NodeInfo, error) {
 		if n == nil {
 			n = &NodeInfo{Address: addr}
 			if s := c.senders[addr]; s != nil {
-				n.BinaryVersion, n.HTTPAddress, n.PegasusAddress = s.binaryVersion, s.httpAddress, s.pegasusAddress
+				n.BinaryVersion, n.HTTPAddress, n.PegasusAddress, n.Zone = s.binaryVersion, s.httpAddress, s.pegasusAddress, s.zone
 			}
 			byAddr[addr] = n
 		}

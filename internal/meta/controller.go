@@ -119,6 +119,7 @@ type senderInfo struct {
 	binaryVersion  string
 	httpAddress    string
 	pegasusAddress string
+	zone           string
 	// refusal is the last refusal logged, to log each one once.
 	refusal string
 	// lastBeacon is when the previous beacon arrived, for the beacon gap.

@@ -35,6 +35,7 @@ func (s *metaService) Beacon(ctx context.Context, req *pb.BeaconRequest) (*pb.Be
 		Replicas:       make([]decide.ReplicaReport, len(req.GetReplicas())),
 		HTTPAddress:    req.GetHttpAddress(),
 		PegasusAddress: req.GetPegasusAddress(),
+		Zone:           req.GetZone(),
 	}
 	for i, r := range req.GetReplicas() {
 		b.Replicas[i] = reportFromPB(r)
@@ -149,6 +150,7 @@ func (s *metaService) ListNodes(ctx context.Context, req *pb.ListNodesRequest) (
 			BinaryVersion:   n.BinaryVersion,
 			HttpAddress:     n.HTTPAddress,
 			PegasusAddress:  n.PegasusAddress,
+			Zone:            n.Zone,
 		}
 		if !n.LastBeacon.IsZero() {
 			info.LastBeaconMs = n.LastBeacon.UnixMilli()

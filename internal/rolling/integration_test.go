@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,15 +59,41 @@ type e2e struct {
 // that waits are short; everything else is the defaults.
 func startE2E(t *testing.T, replicas int) *e2e {
 	t.Helper()
+	return startE2EWith(t, e2eOptions{replicas: replicas, partitions: 16})
+}
+
+// e2eOptions shape the onebox of an end-to-end test.
+type e2eOptions struct {
+	replicas   int
+	partitions int
+	// zones labels the replica servers in order (empty: no zones).
+	zones []string
+}
+
+func startE2EWith(t *testing.T, o e2eOptions) *e2e {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a onebox cluster; skipped with -short")
 	}
 	bin := oneboxtest.Binary(t)
 	withCollector := oneboxtest.HasRole(bin, "collector")
 	dir := t.TempDir()
+	replica := 0
 	ob := testcluster.Start(t, onebox.Options{
-		Dir: dir, Metas: 2, Replicas: replicas, Collector: withCollector, Binary: bin,
-		Tuning: onebox.Tuning{Meta: oneboxtest.FastMeta, Replica: oneboxtest.FastReplica},
+		Dir: dir, Metas: 2, Replicas: o.replicas, Collector: withCollector, Binary: bin,
+		Tuning: onebox.Tuning{
+			Meta: oneboxtest.FastMeta,
+			Replica: func(c *config.Replica) {
+				oneboxtest.FastReplica(c)
+				if replica < len(o.zones) {
+					c.Zone = o.zones[replica]
+				}
+				replica++
+			},
+			// Traffic per table every second: the SLO gate sees a change
+			// within seconds.
+			Collector: func(c *config.Collector) { c.ScrapeIntervalSeconds = 1 },
+		},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -84,7 +111,7 @@ func startE2E(t *testing.T, replicas int) *e2e {
 		}
 	}
 	if _, _, err := pegasustarget.EnsureTable(ctx, e.conns, pegasustarget.TableSpec{
-		Name: testTable, PartitionCount: 16, ReplicaCount: 3}); err != nil {
+		Name: testTable, PartitionCount: o.partitions, ReplicaCount: 3}); err != nil {
 		t.Fatalf("table: %v", err)
 	}
 	return e
@@ -125,6 +152,13 @@ func (e *e2e) roll(ctx context.Context, args ...string) (string, plan.Report, er
 	args = append(args, "--yes", "--json-report", reportFile)
 	if e.collectorURL != "" {
 		args = append(args, "--collector", e.collectorURL)
+		// The SLO gate runs in every roll, on short windows unless the
+		// test sets its own.
+		for _, flag := range []string{"--baseline-window", "--canary-bake"} {
+			if !slices.Contains(args, flag) {
+				args = append(args, flag, "5s")
+			}
+		}
 	}
 	var out bytes.Buffer
 	cmd := e.rollCmd(ctx, e.bin, args...)

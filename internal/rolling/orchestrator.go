@@ -138,6 +138,8 @@ func (o *Orchestrator) Run(ctx context.Context, m *plan.Machine) (plan.Report, e
 		return report, fmt.Errorf("%w: %s", ErrRollFailed, m.Reason())
 	case plan.StatusAborted:
 		return report, fmt.Errorf("%w: %s", ErrRollAborted, m.Reason())
+	case plan.StatusRolledBack:
+		return report, fmt.Errorf("%w: %s", ErrRolledBack, m.Reason())
 	}
 	return report, nil
 }
@@ -215,6 +217,8 @@ func (o *Orchestrator) apply(m *plan.Machine, r Request) {
 		err = m.Resume(now)
 	case RequestAbort:
 		err = m.Abort(now, reason)
+	case RequestRollback:
+		err = m.Rollback(now, reason)
 	default:
 		err = fmt.Errorf("unknown request %q", r.Op)
 	}
@@ -306,6 +310,13 @@ func (o *Orchestrator) command(ctx context.Context, a plan.Action) error {
 	case plan.ActStart:
 		return o.cfg.Control.Start(ctx, t)
 	case plan.ActInstall:
+		if a.Rollback {
+			prev := o.cfg.Run.PreviousOf(a.Node)
+			if prev.Empty() {
+				return fmt.Errorf("%w: the previous binary of %s is not known (give --previous-binary)", ErrNoPrevious, a.Node)
+			}
+			return o.cfg.Control.Install(ctx, t, prev)
+		}
 		return o.cfg.Control.Install(ctx, t, o.cfg.Run.Artifacts)
 	case plan.ActMovePrimaries:
 		// Each handover on its own: one refused (the view it was computed

@@ -301,7 +301,8 @@ func TestStateIsStoredBeforeEveryCommand(t *testing.T) {
 
 func TestOperatorPauseResumeAbort(t *testing.T) {
 	e := newRollEnv(t, 2, 3)
-	m := e.build(plan.Options{Mode: plan.ModeHA}, "")
+	// No canary bake: the pause's node boundary is r2's first step.
+	m := e.build(plan.Options{Mode: plan.ModeHA, SLO: plan.SLO{Off: true}}, "")
 	from := Holder{Host: "ops", PID: 99}
 	var sawPaused bool
 	e.c.onCommand = func(op string) {

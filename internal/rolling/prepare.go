@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
+	"github.com/pegasus-go/pegasus/internal/version"
 )
 
 // NewRoll is what an operator's `pegasus rolling-update` command line asks
@@ -27,9 +28,10 @@ type NewRoll struct {
 // Tools build what a roll acts through. The zero value uses the real ones;
 // tests substitute fakes.
 type Tools struct {
-	NewControl    func(spec string, t ExecTemplates, a Artifacts) (NodeControl, func() error, error)
-	NewCollector  func(url string) (Collector, error)
-	BinaryVersion func(ctx context.Context, binary string) (string, error)
+	NewControl   func(spec string, t ExecTemplates, a Artifacts) (NodeControl, func() error, error)
+	NewCollector func(url string) (Collector, error)
+	// BinaryInfo is `<binary> version`: protocol and on-disk formats.
+	BinaryInfo func(ctx context.Context, binary string) (string, []version.Format, error)
 }
 
 func (t Tools) withDefaults() Tools {
@@ -39,8 +41,8 @@ func (t Tools) withDefaults() Tools {
 	if t.NewCollector == nil {
 		t.NewCollector = func(url string) (Collector, error) { return NewHTTPCollector(url) }
 	}
-	if t.BinaryVersion == nil {
-		t.BinaryVersion = BinaryVersion
+	if t.BinaryInfo == nil {
+		t.BinaryInfo = BinaryInfo
 	}
 	return t
 }
@@ -108,7 +110,7 @@ func Prepare(ctx context.Context, cluster Cluster, store Store, info ClusterInfo
 			}
 		}
 	}
-	newVersion, err := newProtocol(ctx, tools, info, run.Artifacts)
+	newVersion, newFormats, err := newProtocol(ctx, tools, info, run.Artifacts)
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +137,9 @@ func Prepare(ctx context.Context, cluster Cluster, store Store, info ClusterInfo
 		p.Close()
 		return nil, fmt.Errorf("rolling-update: reading the cluster: %w", err)
 	}
+	if !run.Artifacts.Empty() {
+		run.PreviousByNode, snap.RollbackBlocked = previousArtifacts(ctx, tools, p.Control, snap, run, newFormats)
+	}
 	opts := r.Options
 	opts.Upgrade = opts.Upgrade || !run.Artifacts.Empty()
 	if opts.RollID == "" {
@@ -149,23 +154,93 @@ func Prepare(ctx context.Context, cluster Cluster, store Store, info ClusterInfo
 	return p, nil
 }
 
-// newProtocol is the protocol version the roll installs: what the new
-// binary prints, or for a configuration-only upgrade what the leader
-// speaks (the binary stays). Empty for a restart.
-func newProtocol(ctx context.Context, tools Tools, info ClusterInfo, a Artifacts) (string, error) {
+// newProtocol is the protocol version the roll installs and the on-disk
+// formats it writes: what the new binary prints, or for a
+// configuration-only upgrade what the leader speaks (the binary, and so
+// the formats, stay). Empty for a restart.
+func newProtocol(ctx context.Context, tools Tools, info ClusterInfo, a Artifacts) (string, []version.Format, error) {
 	switch {
 	case a.Binary != "":
 		vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		return tools.BinaryVersion(vctx, a.Binary)
+		return tools.BinaryInfo(vctx, a.Binary)
 	case a.ConfigDir != "":
 		for _, m := range info.Metas {
 			if m.Leader {
-				return m.Protocol, nil
+				return m.Protocol, nil, nil
 			}
 		}
 	}
-	return "", nil
+	return "", nil, nil
+}
+
+// formatsBefore are the formats of a binary too old to print them: the
+// first version of each.
+var formatsBefore = []version.Format{
+	{Name: version.FormatLog, Writes: 1, ReadsFrom: 1},
+	{Name: version.FormatStore, Writes: 1, ReadsFrom: 1},
+	{Name: version.FormatMeta, Writes: 1, ReadsFrom: 1},
+}
+
+// previousArtifacts records what a rollback would install back on every
+// node, as node control reports it (a onebox knows each node's binary) or
+// as the operator named it (--previous-binary, --previous-config-dir), and
+// says why a rollback could not work: the previous binary or configuration
+// is not known, or the previous binary cannot read an on-disk format the
+// new one writes. Nothing is touched; the plan refuses --auto-rollback and
+// says so.
+func previousArtifacts(ctx context.Context, tools Tools, ctl NodeControl, s plan.Snapshot, run RunSpec,
+	newFormats []version.Format) (map[string]Artifacts, string) {
+	byNode := make(map[string]Artifacts)
+	if ar, ok := ctl.(ArtifactsReporter); ok {
+		targets := []Target{}
+		for _, m := range s.Metas {
+			targets = append(targets, Target{Role: plan.RoleMeta, Node: m.Node})
+		}
+		for _, r := range s.Replicas {
+			targets = append(targets, Target{Role: plan.RoleReplica, Node: r.Node})
+		}
+		if s.Collector != nil {
+			targets = append(targets, Target{Role: plan.RoleCollector, Node: s.Collector.Node})
+		}
+		for _, t := range targets {
+			if a, err := ar.Current(ctx, t); err == nil && !a.Empty() {
+				byNode[t.Node] = a
+			}
+		}
+	}
+	run.PreviousByNode = byNode
+	binaries := map[string]bool{}
+	if run.Artifacts.Binary != "" {
+		for _, node := range append(append(s.MetaNodes(), s.ReplicaNodes()...), s.CollectorNode()...) {
+			prev := run.PreviousOf(node).Binary
+			if prev == "" {
+				return byNode, "the previous binary of " + node + " is not known (give --previous-binary)"
+			}
+			binaries[prev] = true
+		}
+	}
+	if run.Artifacts.ConfigDir != "" && run.Previous.ConfigDir == "" {
+		return byNode, "the previous configuration is not known (give --previous-config-dir)"
+	}
+	if newFormats == nil {
+		newFormats = formatsBefore
+	}
+	for b := range binaries {
+		vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_, formats, err := tools.BinaryInfo(vctx, b)
+		cancel()
+		if err != nil {
+			return byNode, fmt.Sprintf("the previous binary %s does not run: %v", b, err)
+		}
+		if formats == nil {
+			formats = formatsBefore
+		}
+		if why := version.RollbackBlocked(newFormats, formats); why != "" {
+			return byNode, why
+		}
+	}
+	return byNode, ""
 }
 
 // Start takes the lock and drives the prepared roll to its end (Begin).
@@ -230,4 +305,26 @@ func WriteReportJSON(path string, r plan.Report) error {
 		return err
 	}
 	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// RollbackSnapshot reads the cluster for the rollback of the stored roll
+// rec, and says whether the previous binary can still take over what the
+// new one has written: the plan refuses before anything is touched if not.
+func RollbackSnapshot(ctx context.Context, c Cluster, col Collector, ctl NodeControl, rec Record, tools Tools) (plan.Snapshot, error) {
+	tools = tools.withDefaults()
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	s, _, err := TakeSnapshot(sctx, c, col, ctl, "")
+	if err != nil {
+		return plan.Snapshot{}, err
+	}
+	var newFormats []version.Format
+	if b := rec.Run.Artifacts.Binary; b != "" {
+		if _, newFormats, err = tools.BinaryInfo(sctx, b); err != nil {
+			return plan.Snapshot{}, err
+		}
+	}
+	run := rec.Run
+	_, s.RollbackBlocked = previousArtifacts(sctx, tools, nil, s, run, newFormats)
+	return s, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/version"
 )
 
 // TestConnectFindsTheRoll: the meta server says where the roll is kept
@@ -70,6 +71,7 @@ func TestConnectFindsTheRoll(t *testing.T) {
 type prepareEnv struct {
 	*rollEnv
 	builtWith []string
+	formats   map[string][]version.Format // what `<binary> version` prints, by binary
 }
 
 func newPrepareEnv(t *testing.T) *prepareEnv {
@@ -82,8 +84,13 @@ func (e *prepareEnv) tools() Tools {
 			e.builtWith = append(e.builtWith, spec+" "+a.Binary)
 			return e.c, func() error { return nil }, nil
 		},
-		NewCollector:  func(string) (Collector, error) { return fakeCollector{e.c}, nil },
-		BinaryVersion: func(context.Context, string) (string, error) { return "1.1", nil },
+		NewCollector: func(string) (Collector, error) { return fakeCollector{e.c}, nil },
+		BinaryInfo: func(_ context.Context, bin string) (string, []version.Format, error) {
+			if f, ok := e.formats[bin]; ok {
+				return "1.1", f, nil
+			}
+			return "1.1", nil, nil
+		},
 	}
 }
 
@@ -119,6 +126,29 @@ func TestPrepare(t *testing.T) {
 	if len(e.builtWith) != 1 || !strings.HasSuffix(e.builtWith[0], p.Run.Artifacts.Binary) {
 		t.Fatalf("control built with %q", e.builtWith)
 	}
+
+	// Without node control that knows each node's binary, and without
+	// --previous-binary, a rollback could not work: the plan says so and
+	// --auto-rollback is refused.
+	if p.Plan.RollbackBlocked == "" || !strings.Contains(p.Plan.RollbackBlocked, "--previous-binary") {
+		t.Fatalf("rollback blocked: %q", p.Plan.RollbackBlocked)
+	}
+	withPrev := run
+	withPrev.Previous = Artifacts{Binary: "/old/pegasus"}
+	if p, err := e.prepare(NewRoll{Run: withPrev}); err != nil || p.Plan.RollbackBlocked != "" {
+		t.Fatalf("with the previous binary: %v, blocked %q", err, p.Plan.RollbackBlocked)
+	}
+	// A new binary writing a store format the previous one cannot read.
+	abs, _ := filepath.Abs(run.Artifacts.Binary)
+	e.formats = map[string][]version.Format{abs: {{Name: "store", Writes: 2, ReadsFrom: 1}}}
+	p2, err := e.prepare(NewRoll{Run: withPrev})
+	if err != nil || !strings.Contains(p2.Plan.RollbackBlocked, "store format 2") {
+		t.Fatalf("new format: %v, blocked %q", err, p2.Plan.RollbackBlocked)
+	}
+	if _, err := e.prepare(NewRoll{Run: withPrev, Options: plan.Options{AutoRollback: true}}); !errors.Is(err, plan.ErrRollbackBlocked) {
+		t.Fatalf("auto rollback over a new format: %v", err)
+	}
+	e.formats = nil
 
 	// An incompatible binary is refused before anything is touched.
 	e.c.metas[1].version = "2.0"

@@ -149,7 +149,7 @@ func (c *RemoteCluster) View(ctx context.Context) (*plan.ClusterView, error) {
 	v := &plan.ClusterView{}
 	for _, n := range nodes {
 		v.Nodes = append(v.Nodes, plan.NodeStatus{Node: n.GetAddress(), Alive: n.GetAlive(),
-			Primaries: int(n.GetPrimaryCount()), Secondaries: int(n.GetSecondaryCount())})
+			Primaries: int(n.GetPrimaryCount()), Secondaries: int(n.GetSecondaryCount()), Zone: n.GetZone()})
 	}
 	for _, t := range tables.GetTables() {
 		info := t.GetTable()

@@ -54,7 +54,7 @@ func TakeSnapshot(ctx context.Context, c Cluster, col Collector, ctl NodeControl
 	}
 	for _, n := range view.Nodes {
 		s.Replicas = append(s.Replicas, plan.ReplicaServer{Node: n.Node, Alive: n.Alive,
-			Primaries: n.Primaries, Secondaries: n.Secondaries, Version: versions[n.Node]})
+			Primaries: n.Primaries, Secondaries: n.Secondaries, Version: versions[n.Node], Zone: n.Zone})
 	}
 	// Each knob with whether, and by whom, it is overridden: the plan puts
 	// back an override it found and deletes its own otherwise. A meta
@@ -95,21 +95,43 @@ func TakeSnapshot(ctx context.Context, c Cluster, col Collector, ctl NodeControl
 // prints, the version the plan checks against every running server before
 // anything is touched.
 func BinaryVersion(ctx context.Context, binary string) (string, error) {
+	p, _, err := BinaryInfo(ctx, binary)
+	return p, err
+}
+
+// BinaryInfo runs `<binary> version` and returns the protocol version and
+// the on-disk formats it prints. A binary too old to print formats
+// returns none (nil): unknown.
+func BinaryInfo(ctx context.Context, binary string) (string, []version.Format, error) {
 	out, err := exec.CommandContext(ctx, binary, "version").Output()
 	if err != nil {
-		return "", fmt.Errorf("%w: %s version: %w", ErrBinaryVersion, binary, err)
+		return "", nil, fmt.Errorf("%w: %s version: %w", ErrBinaryVersion, binary, err)
 	}
+	var protocol string
+	var formats []version.Format
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		key, value, ok := strings.Cut(sc.Text(), ":")
-		if !ok || strings.TrimSpace(key) != "protocol" {
+		if !ok {
 			continue
 		}
-		p, err := version.ParseProtocol(value)
-		if err != nil {
-			return "", fmt.Errorf("%w: %s: %w", ErrBinaryVersion, binary, err)
+		switch strings.TrimSpace(key) {
+		case "protocol":
+			p, err := version.ParseProtocol(value)
+			if err != nil {
+				return "", nil, fmt.Errorf("%w: %s: %w", ErrBinaryVersion, binary, err)
+			}
+			protocol = p.String()
+		case "format":
+			f, err := version.ParseFormat(value)
+			if err != nil {
+				return "", nil, fmt.Errorf("%w: %s: %w", ErrBinaryVersion, binary, err)
+			}
+			formats = append(formats, f)
 		}
-		return p.String(), nil
 	}
-	return "", fmt.Errorf("%w: %s version printed no protocol line", ErrBinaryVersion, binary)
+	if protocol == "" {
+		return "", nil, fmt.Errorf("%w: %s version printed no protocol line", ErrBinaryVersion, binary)
+	}
+	return protocol, formats, nil
 }

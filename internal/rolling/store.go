@@ -34,6 +34,19 @@ type RunSpec struct {
 	Control       string        `json:"control"`             // "onebox:<dir>" or "exec"
 	Exec          ExecTemplates `json:"exec,omitzero"`
 	Artifacts     Artifacts     `json:"artifacts,omitzero"`
+	// Previous is what a rollback installs back: per node (what node
+	// control reported before the roll, a onebox), else for every node
+	// (--previous-binary, --previous-config-dir with exec control).
+	Previous       Artifacts            `json:"previous,omitzero"`
+	PreviousByNode map[string]Artifacts `json:"previous_by_node,omitempty"`
+}
+
+// PreviousOf is what a rollback installs on node; empty when unknown.
+func (r RunSpec) PreviousOf(node string) Artifacts {
+	if a, ok := r.PreviousByNode[node]; ok && !a.Empty() {
+		return a
+	}
+	return r.Previous
 }
 
 // decodeRecord parses a stored record.
@@ -72,6 +85,9 @@ const (
 	RequestPause  RequestOp = "pause"
 	RequestResume RequestOp = "resume"
 	RequestAbort  RequestOp = "abort"
+	// RequestRollback takes the nodes upgraded so far back to the
+	// previous version.
+	RequestRollback RequestOp = "rollback"
 )
 
 // Request is an operator's command, written by `pegasus rolling-update

@@ -123,6 +123,7 @@ type nodeJSON struct {
 	PrimaryCount   int32  `json:"primary_count"`
 	SecondaryCount int32  `json:"secondary_count"`
 	ReplicaCount   int32  `json:"replica_count"`
+	Zone           string `json:"zone,omitempty"`
 }
 
 type nodesSummaryJSON struct {
@@ -173,21 +174,30 @@ var nodesCommand = &command{
 			out.Nodes = append(out.Nodes, nodeJSON{
 				Address: n.GetAddress(), Status: status,
 				PrimaryCount: n.GetPrimaryCount(), SecondaryCount: n.GetSecondaryCount(), ReplicaCount: n.GetReplicaCount(),
+				Zone: n.GetZone(),
 			})
 		}
 		out.Summary.TotalNodeCount = len(nodes)
 		if in.json {
 			return writeJSON(in.out, out)
 		}
+		// The zone column appears once a server names its zone.
+		zones := slices.ContainsFunc(out.Nodes, func(n nodeJSON) bool { return n.Zone != "" })
 		header := []string{"address", "status"}
 		if in.bool("detailed") {
 			header = append(header, "replica_count", "primary_count", "secondary_count")
+			if zones {
+				header = append(header, "zone")
+			}
 		}
 		rows := make([][]string, 0, len(out.Nodes))
 		for _, n := range out.Nodes {
 			row := []string{n.Address, n.Status}
 			if in.bool("detailed") {
 				row = append(row, itoa(n.ReplicaCount), itoa(n.PrimaryCount), itoa(n.SecondaryCount))
+				if zones {
+					row = append(row, n.Zone)
+				}
 			}
 			rows = append(rows, row)
 		}

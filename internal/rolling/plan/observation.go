@@ -58,6 +58,7 @@ type NodeStatus struct {
 	Alive       bool   `json:"alive"`
 	Primaries   int    `json:"primaries"`
 	Secondaries int    `json:"secondaries"`
+	Zone        string `json:"zone,omitempty"`
 }
 
 // TableHealth is one row of `ls -d`'s healthy_info.

@@ -177,3 +177,27 @@ func (s Snapshot) downNodes() []string {
 	}
 	return down
 }
+
+// MetaNodes, ReplicaNodes and CollectorNode list the servers' addresses.
+func (s Snapshot) MetaNodes() []string {
+	var out []string
+	for _, m := range s.Metas {
+		out = append(out, m.Node)
+	}
+	return out
+}
+
+func (s Snapshot) ReplicaNodes() []string {
+	var out []string
+	for _, r := range s.Replicas {
+		out = append(out, r.Node)
+	}
+	return out
+}
+
+func (s Snapshot) CollectorNode() []string {
+	if s.Collector == nil {
+		return nil
+	}
+	return []string{s.Collector.Node}
+}
