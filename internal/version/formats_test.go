@@ -14,8 +14,8 @@ func TestFormats(t *testing.T) {
 	}
 	v1 := []Format{{"log", 1, 1}, {"store", 1, 1}}
 	v2reads := []Format{{"log", 1, 1}, {"store", 1, 1}} // reads 1 only
-	v2 := []Format{{"log", 1, 1}, {"store", 2, 1}}     // writes 2, reads 1-2
-	v3 := []Format{{"log", 1, 1}, {"store", 3, 2}}     // no longer reads 1
+	v2 := []Format{{"log", 1, 1}, {"store", 2, 1}}      // writes 2, reads 1-2
+	v3 := []Format{{"log", 1, 1}, {"store", 3, 2}}      // no longer reads 1
 	for _, tc := range []struct {
 		name     string
 		cur, old []Format

@@ -35,8 +35,8 @@ type Plan struct {
 	// previous binary cannot read the new on-disk formats); empty when it
 	// can.
 	RollbackBlocked string `json:"rollback_blocked,omitempty"`
-	Tables     int      `json:"tables"`
-	Partitions int      `json:"partitions"`
+	Tables          int    `json:"tables"`
+	Partitions      int    `json:"partitions"`
 	// Primaries lists, per replica server, the partitions it led before
 	// the roll: after the last replica server they are handed back, so the
 	// roll ends with primaries where they were (migrate_node alone would

@@ -15,11 +15,11 @@ const stateFormat = 1
 type Status string
 
 const (
-	StatusPending   Status = "pending" // built, Next not called yet
-	StatusRunning   Status = "running" // executing steps
-	StatusPausing   Status = "pausing" // a hold is requested; finishing steps that bring a node back
-	StatusPaused    Status = "paused"  // held at a holdable step
-	StatusCleanup   Status = "cleaning-up"
+	StatusPending Status = "pending" // built, Next not called yet
+	StatusRunning Status = "running" // executing steps
+	StatusPausing Status = "pausing" // a hold is requested; finishing steps that bring a node back
+	StatusPaused  Status = "paused"  // held at a holdable step
+	StatusCleanup Status = "cleaning-up"
 	// StatusRollingBack: taking the nodes already upgraded back to the
 	// previous binary and configuration, newest first.
 	StatusRollingBack Status = "rolling-back"
