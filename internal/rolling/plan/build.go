@@ -371,6 +371,19 @@ func (b *builder) replicaHA(r ReplicaServer) {
 	b.add(node(KindWaitHealthy, false))
 }
 
+// replicaBack brings a stopped replica server back: install, start, wait
+// ALIVE, re-enable re-adding, wait fully healthy.
+func (b *builder) replicaBack(r ReplicaServer) {
+	n, parts := r.Node, r.Partitions()
+	b.restartTail(RoleReplica, n, parts, PhaseReplica)
+	b.add(Step{Kind: KindWaitAlive, Phase: PhaseReplica, Role: RoleReplica, Node: n, Partitions: parts})
+	if b.opts.Mode == ModeHA {
+		b.add(b.set(KindSetKnob, KnobAddSecondaryMax, strconv.Itoa(b.opts.AddSecondaryMaxCount),
+			Step{Phase: PhaseReplica, Role: RoleReplica, Node: n}))
+	}
+	b.add(Step{Kind: KindWaitHealthy, Phase: PhaseReplica, Role: RoleReplica, Node: n, Partitions: parts})
+}
+
 func (b *builder) replicaSimple(r ReplicaServer) {
 	n, parts := r.Node, r.Partitions()
 	b.add(Step{Kind: KindStop, Phase: PhaseReplica, Role: RoleReplica, Node: n, Partitions: parts, Holdable: true})

@@ -316,6 +316,9 @@ func (c *fakeCluster) tick() {
 			if !s.running || missing == 0 || c.knobs[KnobAddSecondaryMax] == "0" {
 				continue
 			}
+			if _, stuck := c.fault("no-learn-version", s.version); stuck {
+				continue // a build too broken to catch up
+			}
 			if s.learning == 0 {
 				s.learning = c.learnTicks
 			}

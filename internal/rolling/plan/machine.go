@@ -107,13 +107,17 @@ func (m *Machine) Next(now time.Time, obs Observation) []Action {
 			m.complete(now, i)
 			continue
 		}
+		if m.wantsRollback() && m.upgradedAndRunning(i) {
+			// The node in progress already runs the new version: it is the
+			// one to take back, whether or not it becomes healthy (a bad
+			// build may never).
+			m.startRollback(now)
+			continue
+		}
 		if m.held(step, st) {
 			// A node boundary: where a rollback starts, asked for or, with
 			// AutoRollback, because the SLO gate halted the roll.
-			if s.RollbackRequested == "" && s.Halt != nil && s.Plan.Options.AutoRollback && s.Plan.RollbackBlocked == "" {
-				s.RollbackRequested = s.Halt.Reason
-			}
-			if s.RollbackRequested != "" {
+			if m.wantsRollback() {
 				m.startRollback(now)
 				continue
 			}
@@ -442,6 +446,12 @@ func (m *Machine) fail(now time.Time, i int, reason string) {
 	}
 	if s.Status == StatusRollingBack {
 		reason = "rollback failed: " + reason
+	} else if o := s.Plan.Options; o.AutoRollback && s.Plan.RollbackBlocked == "" && len(s.upgraded()) > 0 {
+		// An upgraded node that does not start, or does not become
+		// healthy, is what a rollback is for.
+		s.RollbackRequested = reason
+		m.startRollback(now)
+		return
 	}
 	m.startCleanup(now, StatusFailed, reason)
 }

@@ -41,6 +41,44 @@ func (m *Machine) Rollback(now time.Time, reason string) error {
 	return nil
 }
 
+// wantsRollback reports whether a rollback is due: asked for, or the SLO
+// gate halted a roll that rolls back by itself. It records the reason.
+func (m *Machine) wantsRollback() bool {
+	s := &m.s
+	if s.Status == StatusCleanup || s.Status == StatusRollingBack {
+		return false
+	}
+	if s.RollbackRequested == "" && s.Halt != nil && s.Plan.Options.AutoRollback && s.Plan.RollbackBlocked == "" {
+		s.RollbackRequested = s.Halt.Reason
+	}
+	return s.RollbackRequested != ""
+}
+
+// upgradedAndRunning reports whether step i is one of a node's steps
+// after its install and its start both went through: the node runs the
+// new version now.
+func (m *Machine) upgradedAndRunning(i int) bool {
+	s := &m.s
+	if i >= len(s.Plan.Steps) {
+		return false
+	}
+	node := s.Plan.Steps[i].Node
+	installed, started := false, false
+	for j := 0; j < i; j++ {
+		st := s.Plan.Steps[j]
+		if st.Node != node {
+			continue
+		}
+		switch st.Kind {
+		case KindInstall:
+			installed = s.Steps[j].Attempts > 0
+		case KindStart:
+			started = s.Steps[j].Status == StepDone
+		}
+	}
+	return node != "" && installed && started
+}
+
 // upgraded lists the nodes whose install step was issued, in the order
 // they were upgraded.
 func (s *State) upgraded() []Step {
@@ -66,7 +104,11 @@ func (m *Machine) startRollback(now time.Time) {
 	reason := s.RollbackRequested
 	s.Status, s.Reason = StatusRollingBack, "rolled back: "+reason
 	s.OperatorHold, s.BreachHold, s.Halt, s.SLOBreach, s.RollbackRequested = nil, nil, nil, nil, ""
-	steps := rollbackSteps(s.Plan, s.upgraded(), s.Touched)
+	down := make(map[string]bool)
+	for _, n := range s.Stopped {
+		down[n.Node] = true
+	}
+	steps := rollbackSteps(s.Plan, s.upgraded(), s.Touched, down)
 	s.Cleanup = append(s.Cleanup, steps...)
 	for range steps {
 		s.Steps = append(s.Steps, StepState{Status: StepPending})
@@ -81,7 +123,7 @@ func (m *Machine) startRollback(now time.Time) {
 // order; they go back in reverse) with the plan's options, then the
 // handovers that put primaries back, the knob resets and a health check.
 // touched gives the restore value of every knob the roll had changed.
-func rollbackSteps(p Plan, upgraded []Step, touched []KnobChange) []Step {
+func rollbackSteps(p Plan, upgraded []Step, touched []KnobChange, down map[string]bool) []Step {
 	tmp := Plan{Options: p.Options, Replicas: p.Replicas, Metas: p.Metas, Leader: p.Leader,
 		Collector: p.Collector, MetaLevel: p.MetaLevel, NewVersion: p.OldVersion, Primaries: p.Primaries}
 	b := builder{plan: &tmp, opts: p.Options, rollback: true, restoreOf: make(map[string]KnobChange)}
@@ -110,15 +152,30 @@ func rollbackSteps(p Plan, upgraded []Step, touched []KnobChange) []Step {
 		case RoleReplica:
 			replicas++
 			r := ReplicaServer{Node: st.Node, Secondaries: parts(st.Node)}
-			if p.Options.Mode == ModeHA {
+			switch {
+			case down[st.Node]:
+				// It never came back: nothing to drain, only the old
+				// version to start.
+				b.replicaBack(r)
+			case p.Options.Mode == ModeHA:
 				b.replicaHA(r)
-			} else {
+			default:
 				b.replicaSimple(r)
 			}
 		case RoleMeta:
-			b.meta(st.Node)
+			if down[st.Node] {
+				b.restartTail(RoleMeta, st.Node, 0, PhaseMeta)
+				b.add(Step{Kind: KindWaitMetaReady, Phase: PhaseMeta, Role: RoleMeta, Node: st.Node})
+			} else {
+				b.meta(st.Node)
+			}
 		case RoleCollector:
-			b.collector(st.Node)
+			if down[st.Node] {
+				b.restartTail(RoleCollector, st.Node, 0, PhaseCollector)
+				b.add(Step{Kind: KindWaitCollector, Phase: PhaseCollector, Role: RoleCollector, Node: st.Node})
+			} else {
+				b.collector(st.Node)
+			}
 		}
 	}
 	if replicas > 0 {

@@ -177,3 +177,38 @@ func TestRollbackPlanAfterTheEnd(t *testing.T) {
 		t.Fatalf("blocked: %v", err)
 	}
 }
+
+// TestAutoRollbackOfACanaryThatNeverHeals: a build so bad its replica
+// server never catches up (and is slow): the canary never becomes
+// healthy, so the roll never reaches a node boundary. The halt rolls the
+// canary back from where it is, and the cluster heals on the old build.
+// A build that does not even start is rolled back the same way.
+func TestAutoRollbackOfACanaryThatNeverHeals(t *testing.T) {
+	for _, fault := range []string{"no-learn-version 1.1", "start-error r1"} {
+		t.Run(fault, func(t *testing.T) {
+			h := sloHarness(t, Options{AutoRollback: true})
+			h.c.faults["slow-version 1.1"] = "slow"
+			h.c.faults[fault] = "broken"
+			if strings.HasPrefix(fault, "start-error") {
+				// It fails to start once; the old binary starts.
+				h.run(3600, func() bool {
+					_, step, _, _ := h.m.Current()
+					return step.Phase == PhaseRollback
+				})
+				delete(h.c.faults, fault)
+			}
+			before := map[string]string{}
+			for _, s := range h.c.servers {
+				before[s.node] = "1.0"
+			}
+			h.run(3600, func() bool { return false })
+			if h.m.Status() != StatusRolledBack {
+				t.Fatalf("status %s: %s", h.m.Status(), h.m.Reason())
+			}
+			if v := versions(h); fmtMap(v) != fmtMap(before) {
+				t.Fatalf("versions after the rollback %v", v)
+			}
+			requireWhole(t, h)
+		})
+	}
+}
