@@ -46,6 +46,7 @@ type rollingFlags struct {
 	knobLease      time.Duration
 	singleMeta     bool
 	noSLO          bool
+	parallel       int
 	maxP99Ratio    float64
 	maxErrorRate   float64
 	sloSustain     time.Duration
@@ -115,6 +116,7 @@ whose orchestrator died. See docs/rolling-update.md.`,
 	fl.DurationVar(&f.resend, "resend-interval", 0, "re-issue a step's command this often until it takes effect (default 10s)")
 	fl.IntVar(&f.addSecondaries, "add-secondary-max", 0, "meta.lb.add_secondary_max_count_for_one_node once a node is back (default 100)")
 	fl.BoolVar(&f.singleMeta, "allow-single-meta", false, "restart a cluster's only meta server (requests fail while it is down)")
+	fl.IntVar(&f.parallel, "parallel", 1, "restart up to this many replica servers at once, within one zone and sharing no partition")
 	fl.BoolVar(&f.noSLO, "no-slo", false, "no SLO gate and no canary bake, even with a collector")
 	fl.Float64Var(&f.maxP99Ratio, "max-p99-ratio", 0, "SLO gate: halt when a table's p99 exceeds this times its baseline (default 2)")
 	fl.Float64Var(&f.maxErrorRate, "max-error-rate", 0, "SLO gate: halt when a table's error rate exceeds its baseline by this (0-1, default 0.001)")
@@ -202,7 +204,7 @@ func (f *rollingFlags) planOptions() (plan.Options, error) {
 		AddSecondaryMaxCount: f.addSecondaries, KnobLease: f.knobLease, AllowSingleMeta: f.singleMeta,
 		SLO: plan.SLO{Off: f.noSLO, MaxP99Ratio: f.maxP99Ratio, MaxErrorRate: f.maxErrorRate,
 			Sustain: f.sloSustain, BaselineWindow: f.baseline},
-		CanaryBake: f.canaryBake, AutoRollback: f.autoRollback}
+		CanaryBake: f.canaryBake, AutoRollback: f.autoRollback, Parallel: f.parallel}
 	defaults := plan.DefaultTimeouts()
 	for _, t := range f.timeouts {
 		kind, value, ok := strings.Cut(t, "=")

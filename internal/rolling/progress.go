@@ -168,7 +168,7 @@ func (p *progressPrinter) update(m *plan.Machine, now time.Time) {
 			continue
 		}
 		p.printed[i] = true
-		p.headerFor(steps[i])
+		p.headerFor(st.Plan, steps[i])
 		took := "-"
 		if !ss.Started.IsZero() && !ss.Ended.IsZero() {
 			took = roundDuration(ss.Ended.Sub(ss.Started))
@@ -211,7 +211,7 @@ func (p *progressPrinter) update(m *plan.Machine, now time.Time) {
 	if !ok || st.Status.Terminal() || ss.Status != plan.StepRunning {
 		return
 	}
-	p.headerFor(step)
+	p.headerFor(st.Plan, step)
 	left := step.Timeout - now.Sub(ss.AttemptStarted)
 	wait := "until " + step.Waits(len(st.Plan.Replicas))
 	status := fmt.Sprintf("%s %3d/%d waiting %s", elapsed(now), n, total, wait)
@@ -245,11 +245,14 @@ func (p *progressPrinter) update(m *plan.Machine, now time.Time) {
 }
 
 // headerFor prints a heading when the roll moves to another node or phase.
-func (p *progressPrinter) headerFor(s plan.Step) {
+func (p *progressPrinter) headerFor(pl plan.Plan, s plan.Step) {
 	h := string(s.Phase)
 	switch s.Phase {
 	case plan.PhaseReplica:
 		h = "replica server " + s.Node
+		if s.Batch > 0 {
+			h = pl.BatchTitle(s.Batch)
+		}
 	case plan.PhaseMeta:
 		h = "meta server " + s.Node
 	case plan.PhaseCollector:

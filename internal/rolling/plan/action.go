@@ -201,7 +201,7 @@ func (s Step) queries() []Action {
 	case KindCheckHealthy, KindWaitHealthy:
 		// The partitions name what keeps a cluster from being whole.
 		return []Action{{Kind: ActQueryCluster}, {Kind: ActQueryPartitions}}
-	case KindRestorePrimaries:
+	case KindRestorePrimaries, KindCheckBatch:
 		return []Action{{Kind: ActQueryPartitions}}
 	case KindCloseReplicas:
 		return []Action{{Kind: ActQueryReplica, Role: RoleReplica, Node: s.Node}}

@@ -37,6 +37,9 @@ type Plan struct {
 	RollbackBlocked string `json:"rollback_blocked,omitempty"`
 	Tables          int    `json:"tables"`
 	Partitions      int    `json:"partitions"`
+	// Batches are the replica servers restarted together, in order (one
+	// each unless Options.Parallel).
+	Batches [][]string `json:"batches,omitempty"`
 	// Primaries lists, per replica server, the partitions it led before
 	// the roll: after the last replica server they are handed back, so the
 	// roll ends with primaries where they were (migrate_node alone would
@@ -163,16 +166,30 @@ func Build(s Snapshot, o Options) (Plan, error) {
 				Step{Phase: PhasePrepare, Holdable: true}))
 		}
 	}
-	for i, r := range replicas {
-		if o.Mode == ModeHA {
-			b.replicaHA(r)
-		} else {
-			b.replicaSimple(r)
+	bake := len(replicas) > 1 && p.sloActive() && o.CanaryBake > 0
+	p.Batches = batches(replicas, s.Partitions, o.Parallel, bake)
+	for i, batch := range p.Batches {
+		var rs []ReplicaServer
+		for _, n := range batch {
+			for _, r := range replicas {
+				if r.Node == n {
+					rs = append(rs, r)
+				}
+			}
 		}
-		if i == 0 && len(replicas) > 1 && p.sloActive() && o.CanaryBake > 0 {
+		number := 0
+		if len(rs) > 1 {
+			number = i + 1
+		}
+		if o.Mode == ModeHA {
+			b.batchHA(rs, number)
+		} else {
+			b.batchSimple(rs, number)
+		}
+		if i == 0 && bake {
 			// The first node is the canary: the clients' view is watched
 			// before any other node goes.
-			b.add(Step{Kind: KindBake, Phase: PhaseReplica, Role: RoleReplica, Node: r.Node, Holdable: true})
+			b.add(Step{Kind: KindBake, Phase: PhaseReplica, Role: RoleReplica, Node: rs[0].Node, Holdable: true})
 		}
 	}
 	if len(replicas) > 0 {
@@ -340,35 +357,66 @@ func (b *builder) reset(kind StepKind, knob string) Step {
 	return Step{Kind: kind, Phase: PhaseReset, Knob: knob, Value: v, Restore: v, RestoreOwner: owner}
 }
 
-func (b *builder) replicaHA(r ReplicaServer) {
-	n, parts := r.Node, r.Partitions()
-	node := func(kind StepKind, holdable bool) Step {
-		return Step{Kind: kind, Phase: PhaseReplica, Role: RoleReplica, Node: n,
-			Partitions: parts, Holdable: holdable}
+func (b *builder) replicaHA(r ReplicaServer) { b.batchHA([]ReplicaServer{r}, 0) }
+
+// batchHA restarts the replica servers of one batch together (see
+// batches), interleaving their steps kind by kind: all are drained, all
+// stop, all start. A batch of one is the guide's per-node procedure.
+// batch numbers the batch from 1, 0 for a batch of one.
+func (b *builder) batchHA(rs []ReplicaServer, batch int) {
+	each := func(kind StepKind) {
+		for _, r := range rs {
+			b.add(Step{Kind: kind, Phase: PhaseReplica, Role: RoleReplica, Node: r.Node,
+				Partitions: r.Partitions(), Batch: batch})
+		}
 	}
-	// No re-replication while the node is emptied: its dropped replicas
-	// must wait for it, not be copied elsewhere. This first step is the
-	// node's only holdable one: once the drain begins, the node goes
+	first := rs[0].Node
+	if len(rs) > 1 {
+		// The layout may have moved since planning: the batch goes only if
+		// its servers still share no partition.
+		b.add(Step{Kind: KindCheckBatch, Phase: PhaseReplica, Role: RoleReplica, Node: first, Batch: batch,
+			Holdable: true, Together: nodesOf(rs)})
+	}
+	// No re-replication while the nodes are emptied: their dropped
+	// replicas must wait for them, not be copied elsewhere. This is the
+	// batch's last holdable step: once the drain begins, its nodes go
 	// through to fully healthy before a pause holds, so a pause never
 	// keeps a node drained or stopped and the cap at 0.
-	b.add(b.set(KindSetKnob, KnobAddSecondaryMax, "0", Step{Phase: PhaseReplica, Role: RoleReplica, Node: n, Holdable: true}))
+	b.add(b.set(KindSetKnob, KnobAddSecondaryMax, "0",
+		Step{Phase: PhaseReplica, Role: RoleReplica, Node: first, Holdable: len(rs) == 1, Batch: batch}))
 	// Primaries first: a move to a caught-up secondary stalls clients for
 	// milliseconds, where a killed primary stalls them for the failure
 	// detector's grace period.
-	b.add(node(KindMigrate, false))
+	each(KindMigrate)
 	// Then secondaries, so no write waits on a member about to vanish.
-	b.add(node(KindDowngrade, false))
+	each(KindDowngrade)
 	// Close (and so flush) every replica: less log to replay on start.
-	b.add(node(KindCloseReplicas, false))
-	b.add(node(KindStop, false))
-	b.restartTail(RoleReplica, n, parts, PhaseReplica)
-	b.add(node(KindWaitAlive, false))
-	// Only once the node is back may its replicas be re-added, and then
-	// quickly; the meta server re-adds them to this node because it was
-	// their last drop and the maintenance window has not expired.
+	each(KindCloseReplicas)
+	each(KindStop)
+	if b.opts.Upgrade {
+		for _, r := range rs {
+			b.add(Step{Kind: KindInstall, Phase: PhaseReplica, Role: RoleReplica, Node: r.Node,
+				Version: b.plan.NewVersion, Rollback: b.rollback, Batch: batch})
+		}
+	}
+	for _, r := range rs {
+		b.add(Step{Kind: KindStart, Phase: PhaseReplica, Role: RoleReplica, Node: r.Node, Batch: batch})
+	}
+	each(KindWaitAlive)
+	// Only once the nodes are back may their replicas be re-added, and
+	// then quickly; the meta server re-adds them to these nodes because
+	// each was its partitions' last drop and the window has not expired.
 	b.add(b.set(KindSetKnob, KnobAddSecondaryMax, strconv.Itoa(b.opts.AddSecondaryMaxCount),
-		Step{Phase: PhaseReplica, Role: RoleReplica, Node: n}))
-	b.add(node(KindWaitHealthy, false))
+		Step{Phase: PhaseReplica, Role: RoleReplica, Node: first, Batch: batch}))
+	each(KindWaitHealthy)
+}
+
+func nodesOf(rs []ReplicaServer) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Node
+	}
+	return out
 }
 
 // replicaBack brings a stopped replica server back: install, start, wait
@@ -384,12 +432,34 @@ func (b *builder) replicaBack(r ReplicaServer) {
 	b.add(Step{Kind: KindWaitHealthy, Phase: PhaseReplica, Role: RoleReplica, Node: n, Partitions: parts})
 }
 
-func (b *builder) replicaSimple(r ReplicaServer) {
-	n, parts := r.Node, r.Partitions()
-	b.add(Step{Kind: KindStop, Phase: PhaseReplica, Role: RoleReplica, Node: n, Partitions: parts, Holdable: true})
-	b.restartTail(RoleReplica, n, parts, PhaseReplica)
-	b.add(Step{Kind: KindWaitAlive, Phase: PhaseReplica, Role: RoleReplica, Node: n, Partitions: parts})
-	b.add(Step{Kind: KindWaitHealthy, Phase: PhaseReplica, Role: RoleReplica, Node: n, Partitions: parts})
+func (b *builder) replicaSimple(r ReplicaServer) { b.batchSimple([]ReplicaServer{r}, 0) }
+
+// batchSimple is the simple procedure for a batch: stop all, start all,
+// wait.
+func (b *builder) batchSimple(rs []ReplicaServer, batch int) {
+	if len(rs) > 1 {
+		b.add(Step{Kind: KindCheckBatch, Phase: PhaseReplica, Role: RoleReplica, Node: rs[0].Node, Batch: batch,
+			Holdable: true, Together: nodesOf(rs)})
+	}
+	for i, r := range rs {
+		b.add(Step{Kind: KindStop, Phase: PhaseReplica, Role: RoleReplica, Node: r.Node, Partitions: r.Partitions(),
+			Holdable: i == 0 && len(rs) == 1, Batch: batch})
+	}
+	for _, r := range rs {
+		if b.opts.Upgrade {
+			b.add(Step{Kind: KindInstall, Phase: PhaseReplica, Role: RoleReplica, Node: r.Node,
+				Version: b.plan.NewVersion, Rollback: b.rollback, Batch: batch})
+		}
+	}
+	for _, r := range rs {
+		b.add(Step{Kind: KindStart, Phase: PhaseReplica, Role: RoleReplica, Node: r.Node, Batch: batch})
+	}
+	for _, r := range rs {
+		b.add(Step{Kind: KindWaitAlive, Phase: PhaseReplica, Role: RoleReplica, Node: r.Node, Partitions: r.Partitions(), Batch: batch})
+	}
+	for _, r := range rs {
+		b.add(Step{Kind: KindWaitHealthy, Phase: PhaseReplica, Role: RoleReplica, Node: r.Node, Partitions: r.Partitions(), Batch: batch})
+	}
 }
 
 // restartTail adds install (when upgrading) and start.

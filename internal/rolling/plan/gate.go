@@ -135,6 +135,15 @@ func (m *Machine) gate(i int, obs Observation) (ok bool, observed string) {
 		}
 		return m.primariesBack(i, obs.Partitions)
 
+	case KindCheckBatch:
+		if obs.Partitions == nil {
+			return false, ""
+		}
+		if g, a, b := sharedPartition(obs.Partitions, step.Together); g != "" {
+			return false, fmt.Sprintf("%s and %s both hold %s: restarting them together would take two of its replicas down", a, b, g)
+		}
+		return true, ""
+
 	case KindBaseline:
 		g := m.s.Plan.Options.SLO
 		if waited := m.now.Sub(st.AttemptStarted); waited < g.BaselineWindow || len(m.s.BaselineSamples) == 0 {

@@ -61,7 +61,10 @@ func DefaultTimeouts() map[StepKind]Timeout {
 		// Past the baseline window or the bake time by this much, the
 		// collector is not reporting.
 		KindBaseline: {Base: time.Minute},
-		KindBake:     {Base: time.Minute},
+		// The layout changes only with a failure: a batch that does not
+		// fit fails the roll with nothing of it touched.
+		KindCheckBatch: {Base: 30 * time.Second},
+		KindBake:       {Base: time.Minute},
 	}
 }
 
@@ -110,6 +113,10 @@ type Options struct {
 	// binary and configuration when the SLO gate halts the roll, instead
 	// of holding it for an operator.
 	AutoRollback bool `json:"auto_rollback,omitempty"`
+	// Parallel restarts up to this many replica servers at once, all in
+	// one zone and no two holding a replica of the same partition (see
+	// batches). Default 1.
+	Parallel int `json:"parallel,omitempty"`
 	// AllowSingleMeta lets the roll restart a cluster's only meta server,
 	// accepting that requests fail while it is down.
 	AllowSingleMeta bool `json:"allow_single_meta,omitempty"`
@@ -174,6 +181,9 @@ func (o Options) validate() error {
 	}
 	if o.MaintenanceWindow%time.Millisecond != 0 {
 		return fmt.Errorf("%w: maintenance window %v is not whole milliseconds", ErrInvalidOptions, o.MaintenanceWindow)
+	}
+	if o.Parallel < 0 {
+		return fmt.Errorf("%w: parallel %d", ErrInvalidOptions, o.Parallel)
 	}
 	if o.AddSecondaryMaxCount < 0 {
 		// Zero is replaced by the default; a negative count is a typo.

@@ -49,6 +49,14 @@ func (p Plan) Print(w io.Writer) {
 		fmt.Fprintf(w, "pauses while availability < %s; resumes after %v at or above it\n",
 			percent(o.MinAvailability), o.BreachRecovery)
 	}
+	if o.Parallel > 1 {
+		var bs []string
+		for _, b := range p.Batches {
+			bs = append(bs, "["+strings.Join(b, " ")+"]")
+		}
+		fmt.Fprintf(w, "up to %d replica servers at once, within one zone and sharing no partition: %s\n",
+			o.Parallel, strings.Join(bs, " "))
+	}
 	for _, n := range p.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
@@ -111,9 +119,20 @@ func (p Plan) scopeLine() string {
 	return strings.Join(parts, ", ")
 }
 
+// BatchTitle names a batch of replica servers restarted together.
+func (p Plan) BatchTitle(batch int) string {
+	if batch < 1 || batch > len(p.Batches) {
+		return ""
+	}
+	return "replica servers " + strings.Join(p.Batches[batch-1], ", ") + " together"
+}
+
 func (p Plan) groupTitle(s Step) string {
 	switch s.Phase {
 	case PhaseReplica:
+		if s.Batch > 0 {
+			return p.BatchTitle(s.Batch)
+		}
 		return "replica server " + s.Node
 	case PhaseMeta:
 		if s.Node == p.Leader {

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -49,6 +50,9 @@ const (
 	KindWaitMetaReady StepKind = "wait-meta-ready"
 	// KindWaitCollector waits until the restarted collector reports.
 	KindWaitCollector StepKind = "wait-collector"
+	// KindCheckBatch waits until the replica servers of a batch still
+	// share no partition, before any of them is touched.
+	KindCheckBatch StepKind = "check-batch"
 	// KindBaseline measures what clients see before anything is touched:
 	// the SLO gate's baseline (see SLO).
 	KindBaseline StepKind = "measure-baseline"
@@ -106,6 +110,11 @@ type Step struct {
 	// Rollback marks an install step that puts the previous binary and
 	// configuration back.
 	Rollback bool `json:"rollback,omitempty"`
+	// Batch numbers, from 1, the batch of replica servers the step
+	// belongs to when several restart together (0 otherwise); Together
+	// lists them, on the batch's check step.
+	Batch    int      `json:"batch,omitempty"`
+	Together []string `json:"together,omitempty"`
 	// Version is the protocol version being installed, for install steps.
 	Version string `json:"version,omitempty"`
 	// Partitions is the number of partition replicas Timeout was scaled by.
@@ -166,6 +175,8 @@ func (s Step) Waits(replicaServers int) string {
 		return fmt.Sprintf("%s is primary again of the %d partitions it led before the roll (app -d)", s.Node, s.Partitions)
 	case KindBaseline:
 		return "the collector has reported for the baseline window: per table p99 and error rate, probe p99"
+	case KindCheckBatch:
+		return fmt.Sprintf("%s share no partition (app -d)", strings.Join(s.Together, ", "))
 	case KindBake:
 		return fmt.Sprintf("the canary %s has run the bake time with no SLO breach (collector)", s.Node)
 	}
