@@ -196,7 +196,10 @@ func (s Step) command() (Action, bool) {
 // queries returns what a step must observe while it waits.
 func (s Step) queries() []Action {
 	switch s.Kind {
-	case KindMigrate, KindDowngrade, KindWaitAlive:
+	case KindMigrate, KindDowngrade:
+		// The partitions show a drain blocked by a repair elsewhere.
+		return []Action{{Kind: ActQueryCluster}, {Kind: ActQueryPartitions}}
+	case KindWaitAlive:
 		return []Action{{Kind: ActQueryCluster}}
 	case KindCheckHealthy, KindWaitHealthy:
 		// The partitions name what keeps a cluster from being whole.

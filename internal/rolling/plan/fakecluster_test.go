@@ -55,6 +55,10 @@ type fakeServer struct {
 	running bool
 	version string
 	zone    string
+	// crashed: the server failed on its own, not drained by the roll: its
+	// re-adds are repair, which the meta server allows even while
+	// add_secondary_max_count_for_one_node is 0.
+	crashed bool
 
 	open     int // replica servers: replicas open on the server
 	learning int // ticks of learning left; 0 = not learning
@@ -75,6 +79,15 @@ type fakePartition struct {
 	secondaries []string
 	dropped     []string
 	max         int
+}
+
+// members counts the primary and secondaries.
+func (p *fakePartition) members() int {
+	n := len(p.secondaries)
+	if p.primary != "" {
+		n++
+	}
+	return n
 }
 
 func (p *fakePartition) view() PartitionView {
@@ -168,11 +181,23 @@ func (c *fakeCluster) execute(a Action) string {
 		}
 		c.handOver(a.Node, false)
 	case ActDowngradeNode:
+		// As the meta server: a partition short of a replica elsewhere
+		// that would keep fewer than two members is refused (writes would
+		// rest on one copy), the others go. (The meta server refuses a
+		// table of two replicas too; the fake lets those go.)
+		var refused []string
 		for _, p := range c.parts {
 			if i := slices.Index(p.secondaries, a.Node); i >= 0 && p.primary != "" {
+				if p.members() < p.max && p.members()-1 < min(2, p.max) {
+					refused = append(refused, p.gpid)
+					continue
+				}
 				p.secondaries = slices.Delete(p.secondaries, i, i+1)
 				p.dropped = append(p.dropped, a.Node)
 			}
+		}
+		if len(refused) > 0 {
+			return "downgrade_node: refused " + strings.Join(refused, ", ") + ": decide: too few members left"
 		}
 	case ActKillPartition:
 		if _, stuck := c.fault("close-stuck", a.Node); stuck {
@@ -194,26 +219,7 @@ func (c *fakeCluster) execute(a Action) string {
 		if !n.running {
 			return "" // stopping a stopped server is a success
 		}
-		n.running = false
-		switch n.role {
-		case RoleReplica:
-			// Requests to its primaries fail until the meta server fails
-			// them over; a drained node has none.
-			c.handOver(n.node, true)
-			for _, p := range c.parts {
-				if i := slices.Index(p.secondaries, n.node); i >= 0 {
-					p.secondaries = slices.Delete(p.secondaries, i, i+1)
-					p.dropped = append(p.dropped, n.node)
-				}
-			}
-			n.open, n.learning = 0, 0
-		case RoleMeta:
-			n.beacons = 0
-			if c.leader == n.node {
-				c.leader = ""
-				c.elect()
-			}
-		}
+		c.down(n)
 	case ActInstall:
 		if msg, ok := c.fault("install-error", a.Node); ok {
 			return msg
@@ -245,6 +251,40 @@ func (c *fakeCluster) execute(a Action) string {
 		panic("fake cluster: not a command: " + a.String())
 	}
 	return ""
+}
+
+// down stops server n: a replica server is taken out of every partition
+// (a primary it still led fails over, costing client errors).
+func (c *fakeCluster) down(n *fakeServer) {
+	n.running = false
+	switch n.role {
+	case RoleReplica:
+		// Requests to its primaries fail until the meta server fails
+		// them over; a drained node has none.
+		c.handOver(n.node, true)
+		for _, p := range c.parts {
+			if i := slices.Index(p.secondaries, n.node); i >= 0 {
+				p.secondaries = slices.Delete(p.secondaries, i, i+1)
+				p.dropped = append(p.dropped, n.node)
+			}
+		}
+		n.open, n.learning = 0, 0
+	case RoleMeta:
+		n.beacons = 0
+		if c.leader == n.node {
+			c.leader = ""
+			c.elect()
+		}
+	}
+}
+
+// crash fails replica server n on its own, outside the roll: its
+// partitions lose it until it runs again and re-learns (repair, which
+// add_secondary_max_count_for_one_node 0 does not hold back).
+func (c *fakeCluster) crash(node string) {
+	n := c.server(node)
+	c.down(n)
+	n.crashed = true
 }
 
 // handOver gives each primary of n to an alive secondary, the one leading
@@ -313,7 +353,7 @@ func (c *fakeCluster) tick() {
 			}
 		case RoleReplica:
 			_, _, missing := c.counts(s.node)
-			if !s.running || missing == 0 || c.knobs[KnobAddSecondaryMax] == "0" {
+			if !s.running || missing == 0 || (c.knobs[KnobAddSecondaryMax] == "0" && !s.crashed) {
 				continue
 			}
 			if _, stuck := c.fault("no-learn-version", s.version); stuck {
@@ -332,6 +372,7 @@ func (c *fakeCluster) tick() {
 				}
 				pr, sec, _ := c.counts(s.node)
 				s.open = pr + sec
+				s.crashed = false
 			}
 		}
 	}

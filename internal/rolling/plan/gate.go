@@ -53,14 +53,14 @@ func (m *Machine) gate(i int, obs Observation) (ok bool, observed string) {
 			if n.Primaries == 0 {
 				return true, ""
 			}
-			return false, fmt.Sprintf("primary_count on %s is %d", n.Node, n.Primaries)
+			return false, m.noteDrainBlock(i, fmt.Sprintf("primary_count on %s is %d", n.Node, n.Primaries))
 		case KindDowngrade:
 			st.Before, st.Left = max(st.Before, n.Secondaries), n.Secondaries
 			if n.Primaries == 0 && n.Secondaries == 0 {
 				return true, ""
 			}
-			return false, fmt.Sprintf("%s still serves %d primaries and %d secondaries",
-				n.Node, n.Primaries, n.Secondaries)
+			return false, m.noteDrainBlock(i, fmt.Sprintf("%s still serves %d primaries and %d secondaries",
+				n.Node, n.Primaries, n.Secondaries))
 		case KindWaitAlive:
 			if n.Alive {
 				return true, ""
@@ -195,11 +195,34 @@ func (m *Machine) clusterWhole(v *ClusterView) (bool, string) {
 			}
 		}
 		problems = append(problems, fmt.Sprintf("%d partitions not fully healthy (%s)", bad, strings.Join(tables, ", ")))
+		if p, ok := m.firstShort(); ok {
+			problems = append(problems, "blocking: "+p)
+		}
 	}
 	if len(problems) > 0 {
 		return false, strings.Join(problems, "; ")
 	}
 	return true, ""
+}
+
+// firstShort names the first partition of the latest partition view that
+// is not whole, and what it lacks, so an operator sees what a gate waits
+// for.
+func (m *Machine) firstShort() (string, bool) {
+	for _, p := range m.s.Partitions {
+		switch {
+		case p.Primary == "":
+			return fmt.Sprintf("partition %s (%s) has no primary", p.Gpid, p.Table), true
+		case p.Members() < p.MaxReplicas:
+			sec := "no secondary"
+			if len(p.Secondaries) > 0 {
+				sec = "secondaries " + strings.Join(p.Secondaries, ",")
+			}
+			return fmt.Sprintf("partition %s (%s) has %d of %d replicas (primary %s, %s)",
+				p.Gpid, p.Table, p.Members(), p.MaxReplicas, p.Primary, sec), true
+		}
+	}
+	return "", false
 }
 
 // oneLeader returns the one alive meta server that leads, or why there is

@@ -134,8 +134,8 @@ func (m *Machine) Next(now time.Time, obs Observation) []Action {
 		if !st.Emitted {
 			return m.emit(now, i)
 		}
-		if now.Sub(st.AttemptStarted) >= step.Timeout {
-			m.fail(now, i, m.timeoutReason(i))
+		if reason, over := m.overdue(now, i); over {
+			m.fail(now, i, reason)
 			continue
 		}
 		return m.poll(now, i)
@@ -326,6 +326,7 @@ func (m *Machine) begin(now time.Time, i int) {
 func (m *Machine) emit(now time.Time, i int) []Action {
 	st := &m.s.Steps[i]
 	st.Emitted, st.AttemptStarted = true, now
+	st.Blocked, st.BlockedSince, st.BlockedFor = "", time.Time{}, 0
 	var out []Action
 	if a, ok := m.issue(now, i); ok {
 		out = append(out, a)
@@ -370,6 +371,12 @@ func (m *Machine) issue(now time.Time, i int) (Action, bool) {
 		}
 	case KindRestorePrimaries:
 		a.Moves = m.primaryMoves(step.Node)
+	case KindDowngrade:
+		if s.Nodes[step.Node].Primaries > 0 {
+			// A failover elsewhere made the drained node a primary again:
+			// downgrade_node refuses a primary, so hand it over first.
+			a.Kind = ActMigrateNode
+		}
 	}
 	return a, true
 }

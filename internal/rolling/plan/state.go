@@ -80,6 +80,14 @@ type StepState struct {
 	// observation: the step moved Before-Left.
 	Before int `json:"before,omitempty"`
 	Left   int `json:"left,omitempty"`
+	// Blocked says why a drain cannot go on until the cluster repairs a
+	// partition elsewhere; BlockedSince is when it was last seen so
+	// (zero when not), BlockedFor the time blocked before that in this
+	// attempt. Blocked time is not charged to the step's timeout (see
+	// drain.go).
+	Blocked      string        `json:"blocked,omitempty"`
+	BlockedSince time.Time     `json:"blocked_since,omitzero"`
+	BlockedFor   time.Duration `json:"blocked_for,omitempty"`
 	// ErrorsAtStart and ErrorsAtEnd sample the roll's client error counter.
 	ErrorsAtStart uint64 `json:"errors_at_start,omitempty"`
 	ErrorsAtEnd   uint64 `json:"errors_at_end,omitempty"`
