@@ -262,11 +262,16 @@ func (s *Shell) metaLevel(ctx context.Context, level string) (*pb.MetaLevelRespo
 // drainJSON is the JSON form of migrate_node and downgrade_node.
 type drainJSON struct {
 	Node      string   `json:"node"`
+	Test      bool     `json:"test,omitempty"`
 	Proposals []string `json:"proposals"`
 }
 
 // drainCommand builds migrate_node and downgrade_node, which differ only
-// in the RPC and in what "nothing to do" means.
+// in the RPC and in what "nothing to do" means. The flags are those of
+// the Pegasus rolling-restart guide, so its command lines paste
+// unchanged: -c names the cluster's meta servers (default: the shell's),
+// -t test prints what would move and changes nothing, -a limits the
+// drain to one table.
 func drainCommand(name, summary, nothing string, rpc func(pb.MetaClient, context.Context, *pb.DrainNodeRequest, ...grpc.CallOption) (*pb.DrainNodeResponse, error)) *command {
 	return &command{
 		name:    name,
@@ -274,27 +279,51 @@ func drainCommand(name, summary, nothing string, rpc func(pb.MetaClient, context
 		json:    true,
 		flags: []flagSpec{
 			{long: "node", short: "n", kind: stringFlag, metavar: "ADDR", required: true, usage: "the replica server"},
+			{long: "cluster", short: "c", kind: stringFlag, metavar: "METAS", usage: "the meta servers, comma separated (default: the shell's)"},
+			{long: "type", short: "t", kind: stringFlag, metavar: "run|test", def: "run", usage: "run: do it; test: print what would move"},
+			{long: "app", short: "a", kind: stringFlag, metavar: "TABLE", usage: "only the partitions of this table"},
 		},
 		run: func(ctx context.Context, s *Shell, in *invocation) error {
 			node := in.string("node")
-			resp, err := callMeta(ctx, s, func(ctx context.Context, m pb.MetaClient) (*pb.DrainNodeResponse, error) {
-				return rpc(m, ctx, &pb.DrainNodeRequest{Node: node})
+			test := false
+			switch t := in.string("type"); t {
+			case "run":
+			case "test":
+				test = true
+			default:
+				return in.cmd.usageError(fmt.Sprintf("-t is run or test, not %q", t))
+			}
+			target := s
+			if list := in.string("cluster"); list != "" {
+				other, err := s.withMetas(strings.Split(list, ","))
+				if err != nil {
+					return err
+				}
+				defer other.conns.Close()
+				target = other
+			}
+			req := &pb.DrainNodeRequest{Node: node, DryRun: test, Table: in.string("app")}
+			resp, err := callMeta(ctx, target, func(ctx context.Context, m pb.MetaClient) (*pb.DrainNodeResponse, error) {
+				return rpc(m, ctx, req)
 			})
 			if err != nil {
 				return err
 			}
-			if err := codeError(name+" "+node, "", resp.GetError()); err != nil {
+			if err := codeError(name+" "+node, req.GetTable(), resp.GetError()); err != nil {
 				return err
 			}
 			props := resp.GetProposals()
 			if in.json {
-				return writeJSON(in.out, drainJSON{Node: node, Proposals: append([]string{}, props...)})
+				return writeJSON(in.out, drainJSON{Node: node, Test: test, Proposals: append([]string{}, props...)})
 			}
 			for _, p := range props {
 				fmt.Fprintln(in.out, p)
 			}
-			if len(props) == 0 {
+			switch {
+			case len(props) == 0:
 				fmt.Fprintf(in.out, "%s: %s %s\n", name, nothing, node)
+			case test:
+				fmt.Fprintf(in.out, "%s -t test: %d would be proposed, nothing changed\n", name, len(props))
 			}
 			return nil
 		},

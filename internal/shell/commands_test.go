@@ -23,7 +23,8 @@ import (
 //	partition TABLE PIDX ballot=N [primary=A] [secondaries=A,B] [last_drops=A] [decree=N] [learners=A]
 //	drain migrate|downgrade NODE   (input: the proposal lines the meta answers)
 //	data-table NAME                (a table the data commands can use)
-//	exec                           (input: one command per line; prints >>> cmd, then its output)
+//	exec                           (input: one command per line, $META standing for the fake meta
+//	                                server's address; prints >>> cmd, then its output)
 func TestCommands(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		meta := startFakeMeta(t)
@@ -34,7 +35,7 @@ func TestCommands(t *testing.T) {
 				var b strings.Builder
 				for _, line := range splitLines(d.Input) {
 					out.Reset()
-					err := sh.Exec(context.Background(), line)
+					err := sh.Exec(context.Background(), strings.ReplaceAll(line, "$META", meta.addr))
 					fmt.Fprintf(&b, ">>> %s\n%s", line, out.String())
 					if err != nil {
 						fmt.Fprintf(&b, "ERROR: %v\n", err)

@@ -106,6 +106,14 @@ func New(cfg Config) (*Shell, error) {
 	}, nil
 }
 
+// withMetas returns a shell like s that talks to the meta servers metas
+// instead (a command's -c); the caller closes its connections.
+func (s *Shell) withMetas(metas []string) (*Shell, error) {
+	cfg := s.cfg
+	cfg.MetaServers = metas
+	return New(cfg)
+}
+
 // DefaultMetaServers returns the meta servers to use when none is given:
 // those of the onebox in ./onebox if there is one, else DefaultMeta.
 func DefaultMetaServers() []string {
