@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -44,6 +45,16 @@ type clusterInfoJSON struct {
 	TotalReplicaCountStddev   float64        `json:"total_replica_count_stddev"`
 	ClusterName               string         `json:"cluster_name"`
 	Metas                     []metaInfoJSON `json:"metas"`
+	KnobOverrides             []knobJSON     `json:"knob_overrides,omitempty"`
+}
+
+// knobJSON is a knob overriding the configuration file: who set it, and
+// when it lapses unless set again (unix ms, 0 for never).
+type knobJSON struct {
+	Knob      string `json:"knob"`
+	Value     string `json:"value"`
+	Owner     string `json:"owner,omitempty"`
+	ExpiresMS int64  `json:"expires_ms,omitempty"`
 }
 
 type metaInfoJSON struct {
@@ -78,12 +89,29 @@ var clusterInfoCommand = &command{
 			metas = s.conns.Metas()
 		}
 		level, _ := levelNames(resp.GetMetaFunctionLevel())
+		var knobs []knobJSON
+		var knobText []string
+		for _, k := range resp.GetKnobOverrides() {
+			knobs = append(knobs, knobJSON{Knob: k.GetKnob(), Value: k.GetValue(), Owner: k.GetOwner(), ExpiresMS: k.GetExpiresMs()})
+			text := k.GetKnob() + "=" + k.GetValue()
+			var by []string
+			if o := k.GetOwner(); o != "" {
+				by = append(by, "by "+o)
+			}
+			if ms := k.GetExpiresMs(); ms > 0 {
+				by = append(by, "until "+time.UnixMilli(ms).In(s.cfg.Location).Format(time.DateTime))
+			}
+			if len(by) > 0 {
+				text += " (" + strings.Join(by, ", ") + ")"
+			}
+			knobText = append(knobText, text)
+		}
 		if in.json {
 			return writeJSON(in.out, clusterInfoJSON{
 				MetaServers: metas, PrimaryMetaServer: resp.GetLeader(), EtcdEndpoints: resp.GetEtcdEndpoints(),
 				MetaFunctionLevel: level, BalanceOperationCount: resp.GetBalanceOperationCount(),
 				PrimaryReplicaCountStddev: resp.GetPrimaryReplicaCountStddev(), TotalReplicaCountStddev: resp.GetTotalReplicaCountStddev(),
-				ClusterName: resp.GetClusterName(), Metas: infos,
+				ClusterName: resp.GetClusterName(), Metas: infos, KnobOverrides: knobs,
 			})
 		}
 		in.printer().pairs("cluster_info", []pair{
@@ -96,6 +124,9 @@ var clusterInfoCommand = &command{
 			{"primary_replica_count_stddev", strconv.FormatFloat(resp.GetPrimaryReplicaCountStddev(), 'f', 2, 64)},
 			{"total_replica_count_stddev", strconv.FormatFloat(resp.GetTotalReplicaCountStddev(), 'f', 2, 64)},
 			{"cluster_name", resp.GetClusterName()},
+			// Knobs set at runtime shadow the configuration file until
+			// reset with DEFAULT: an operator should see them.
+			{"knob_overrides", strings.Join(knobText, "; ")},
 		})
 		return nil
 	},

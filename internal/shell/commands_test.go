@@ -17,6 +17,7 @@ import (
 // -rewrite). Directives set up the fake cluster:
 //
 //	cluster leader=A metas=A,B etcd=URL name=N balance=N pstddev=F tstddev=F
+//	knob NAME value=V [owner=O] [expires=UNIXMS]   (an override cluster_info reports)
 //	node ADDR [alive=false] [primaries=N] [secondaries=N]
 //	table NAME id=N partitions=N replicas=N [status=S] [healthy=N] [unhealthy=N]
 //	      [write_unhealthy=N] [read_unhealthy=N] [created=UNIXMS] [envs=k=v]
@@ -60,6 +61,11 @@ func TestCommands(t *testing.T) {
 				for _, m := range splitList(args["metas"]) {
 					meta.info.Metas = append(meta.info.Metas, &pb.MetaServerInfo{Address: m, Leader: m == args["leader"]})
 				}
+				return ""
+			case "knob":
+				expires, _ := strconv.ParseInt(args["expires"], 10, 64)
+				meta.info.KnobOverrides = append(meta.info.KnobOverrides, &pb.KnobOverride{Knob: d.CmdArgs[0].Key,
+					Value: args["value"], Owner: args["owner"], ExpiresMs: expires})
 				return ""
 			case "node":
 				p, s := int32(atoi(t, args["primaries"])), int32(atoi(t, args["secondaries"]))
