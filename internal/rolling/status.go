@@ -51,6 +51,9 @@ func (s Status) WriteText(out io.Writer) {
 	if p.Reason != "" {
 		fmt.Fprintf(out, "reason: %s\n", p.Reason)
 	}
+	if est := estimateText(p.Estimate); est != "" && !p.Status.Terminal() {
+		fmt.Fprintf(out, "progress: %s\n", est)
+	}
 	if p.StepIndex > 0 {
 		fmt.Fprintf(out, "step %d of %d: %s\n", p.StepIndex, p.StepCount, p.Step)
 		if p.Observed != "" {

@@ -142,3 +142,52 @@ func TestParallelRollNeverTakesTwoReplicasOfAPartition(t *testing.T) {
 	}
 	requireWhole(t, h)
 }
+
+// TestExpectedMovesMatchTheRoll: the dry run's predicted handovers per
+// replica server (ha mode, one at a time and in batches) are as many as
+// the roll's drains then actually made on the fake cluster, whose meta
+// server hands a primary to the alive secondary leading fewest, and each
+// goes to a member of the partition outside the batch.
+func TestExpectedMovesMatchTheRoll(t *testing.T) {
+	for _, parallel := range []int{1, 2} {
+		c := newFakeCluster([]string{"m1", "m2"}, "m1", []string{"r0", "r1", "r2", "r3", "r4", "r5"}, 2, 4, "", "1.0", "lively")
+		for i, z := range []string{"a", "b", "b", "a", "b", "a"} {
+			c.server(fmt.Sprintf("r%d", i)).zone = z
+		}
+		p, err := Build(c.snapshot(""), Options{Parallel: parallel})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, batch := range p.Batches {
+			for _, node := range batch {
+				for _, m := range p.Moves[node] {
+					var pv PartitionView
+					for _, x := range c.partitionViews() {
+						if x.Gpid == m.Gpid {
+							pv = x
+						}
+					}
+					if !pv.Holds(m.To) || slices.Contains(batch, m.To) || m.From != node {
+						t.Errorf("parallel %d: predicted %v, partition %+v, batch %v", parallel, m, pv, batch)
+					}
+				}
+			}
+		}
+		h := &harness{c: c, m: NewMachine(p)}
+		h.run(3600, func() bool { return false })
+		if h.m.Status() != StatusSucceeded {
+			t.Fatalf("roll %s: %s", h.m.Status(), h.m.Reason())
+		}
+		st := h.m.State()
+		for i, step := range st.Plan.Steps {
+			if step.Kind != KindMigrate {
+				continue
+			}
+			moved := st.Steps[i].Before - st.Steps[i].Left
+			if want := len(p.Moves[step.Node]); moved != want {
+				t.Errorf("parallel %d: %s handed over %d primaries, the dry run expected %d (%v)",
+					parallel, step.Node, moved, want, p.Moves[step.Node])
+			}
+		}
+	}
+}

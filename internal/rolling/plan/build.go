@@ -40,6 +40,10 @@ type Plan struct {
 	// Batches are the replica servers restarted together, in order (one
 	// each unless Options.Parallel).
 	Batches [][]string `json:"batches,omitempty"`
+	// Moves predicts, per replica server, where its drain hands its
+	// primaries (ha mode; see expectedMoves). Shown by a dry run; the
+	// roll itself follows the meta server's choices.
+	Moves map[string][]PrimaryMove `json:"moves,omitempty"`
 	// Primaries lists, per replica server, the partitions it led before
 	// the roll: after the last replica server they are handed back, so the
 	// roll ends with primaries where they were (migrate_node alone would
@@ -168,6 +172,9 @@ func Build(s Snapshot, o Options) (Plan, error) {
 	}
 	bake := len(replicas) > 1 && p.sloActive() && o.CanaryBake > 0
 	p.Batches = batches(replicas, s.Partitions, o.Parallel, bake)
+	if o.Mode == ModeHA {
+		p.Moves = expectedMoves(s.Partitions, p.Batches)
+	}
 	for i, batch := range p.Batches {
 		var rs []ReplicaServer
 		for _, n := range batch {

@@ -90,7 +90,37 @@ func (p Plan) Print(w io.Writer) {
 			notes = append(notes, "runs through a pause")
 		}
 		fmt.Fprintf(w, "      %s\n", strings.Join(notes, "; "))
+		if extra := p.expectation(s); extra != "" {
+			fmt.Fprintf(w, "      %s\n", extra)
+		}
 	}
+}
+
+// expectation is what a dry run predicts for step s: where a drain hands
+// the primaries, what clients see when a server stops.
+func (p Plan) expectation(s Step) string {
+	if s.Phase != PhaseReplica {
+		return ""
+	}
+	switch {
+	case s.Kind == KindMigrate:
+		moves := p.Moves[s.Node]
+		if len(moves) == 0 {
+			return "expected: leads no partition by then, nothing to hand over"
+		}
+		var to []string
+		for _, m := range moves {
+			to = append(to, m.Gpid+" -> "+m.To)
+		}
+		return fmt.Sprintf("expected: %s; each handover stalls that partition's requests for milliseconds",
+			strings.Join(to, ", "))
+	case s.Kind == KindStop && p.Options.Mode == ModeHA:
+		return "expected client downtime: none (the server leads and serves no partition by then)"
+	case s.Kind == KindStop:
+		n := len(p.Primaries[s.Node])
+		return fmt.Sprintf("expected client downtime: requests to its %d primaries fail until the meta server's failure detector fails them over", n)
+	}
+	return ""
 }
 
 func (p Plan) scopeLine() string {
