@@ -37,17 +37,20 @@ func (m *Machine) drainBlock(step Step) string {
 			}
 		}
 		need := min(2, p.MaxReplicas)
+		// Short: a replica missing, or a member the meta server no longer
+		// sees alive (it is about to be taken out). Only then can a
+		// repair unblock the drain: a whole table of two replicas is
+		// refused for good.
+		short := p.Members() < p.MaxReplicas || len(others)+1 < p.Members()
 		switch {
-		case p.Primary == step.Node && len(others) == 0 && p.MaxReplicas > 1 && p.Members() < p.MaxReplicas:
+		case p.Primary == step.Node && len(others) == 0 && p.MaxReplicas > 1 && short:
 			return fmt.Sprintf("partition %s has no alive secondary to take its primary", p.Gpid)
 		case step.Kind == KindDowngrade && p.Primary != step.Node && (p.Primary == "" || !alive(p.Primary)):
 			return fmt.Sprintf("partition %s has no alive primary", p.Gpid)
-		case step.Kind == KindDowngrade && len(others) < need && p.Members() < p.MaxReplicas:
-			// Only a partition short of a replica: a table of two
-			// replicas is refused for good, which no repair changes.
+		case step.Kind == KindDowngrade && len(others) < need && short:
 			members := append([]string{step.Node}, others...)
 			slices.Sort(members)
-			return fmt.Sprintf("partition %s has only %s of %d replicas", p.Gpid, strings.Join(members, ", "), p.MaxReplicas)
+			return fmt.Sprintf("partition %s has only %s alive of %d replicas", p.Gpid, strings.Join(members, ", "), p.MaxReplicas)
 		}
 	}
 	return ""
