@@ -29,7 +29,7 @@ type window struct {
 	round uint64
 	// drained: the node dropped last was alive when the window opened, so
 	// it was taken out on purpose (downgrade_node before a restart) rather
-	// than lost. Only such a partition is held back by a cap of 0 (see
+	// than lost, and has not been seen dead since. Only such a partition is held back by a cap of 0 (see
 	// quota); after a meta failover a window opens afresh and a node lost
 	// earlier but back by then counts as drained, which delays its re-add
 	// until the cap is raised, never a repair elsewhere.
@@ -234,6 +234,14 @@ func (r *cureRound) cure(b *builder) (pendingAdd, bool) {
 				w.drained = r.alive(c.LastDrops[n-1])
 			}
 			r.g.windows[c.Gpid] = w
+		}
+		if n := len(c.LastDrops); w.drained && n > 0 && !r.alive(c.LastDrops[n-1]) {
+			// Seen dead since: it was lost, not drained (a crashed node is
+			// often taken out by its primary before the failure detector
+			// notices). Its return is a repair, which a cap of 0 does not
+			// hold back. A drained node the roll restarts fast enough is
+			// never seen dead and stays held until the roll raises the cap.
+			w.drained = false
 		}
 		w.round = r.g.round
 		// One learner at a time per partition: each one loads the primary.

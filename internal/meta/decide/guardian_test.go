@@ -390,6 +390,38 @@ func TestGuardianCapZeroRepairsElsewhere(t *testing.T) {
 	}
 }
 
+// TestGuardianCapZeroRepairsAReplicaLostBeforeItsDeathWasSeen: a crashed
+// node is often taken out of a partition by its primary (writes to it
+// fail) before the failure detector declares it dead, so when the
+// partition's window opens the dropped node still counts as alive, as a
+// drained one would. Once it is seen dead it was lost, not drained: when
+// it comes back it is re-added although the cap is 0. (A roll draining
+// another node holds the cap at 0 meanwhile; before, such partitions
+// stayed one replica short until the roll gave up.)
+func TestGuardianCapZeroRepairsAReplicaLostBeforeItsDeathWasSeen(t *testing.T) {
+	k := DefaultKnobs()
+	k.AddSecondaryMaxCountForOneNode = 0
+	var g Guardian
+	// n3 was taken out of 1.0 by its primary a moment ago, still alive
+	// in the failure detector's view.
+	l := layoutOf(t, "1.0 b=3 p=n1 s=n2 d=n3")
+	cure := func(at time.Duration, alive ...string) CureResult {
+		t.Helper()
+		res := g.Cure(CureInput{Now: t0.Add(at), Level: LevelSteady, Knobs: k, Layout: l, Nodes: nodesAlive(alive...)})
+		applyAll(t, l, res.Proposals)
+		return res
+	}
+	if res := cure(0, "n1", "n2", "n3"); len(res.Proposals) != 0 {
+		t.Fatalf("n3 re-added while it is the window's drained node and the cap is 0:\n%s", proposalsText(res.Proposals))
+	}
+	// The failure detector declares n3 dead; it restarts and is back.
+	cure(time.Second, "n1", "n2")
+	res := cure(2*time.Second, "n1", "n2", "n3")
+	if got, want := proposalsText(res.Proposals), "1.0@3 ADD_SECONDARY(n1,n3)\n"; got != want {
+		t.Fatalf("after n3 crashed and came back:\n%s\nwant\n%s", got, want)
+	}
+}
+
 // TestGuardianBalancerOwns: a surplus replica of a partition the balancer
 // is moving is left to the balancer.
 func TestGuardianBalancerOwns(t *testing.T) {
