@@ -26,7 +26,20 @@ func configToPB(c decide.PartitionConfig) *pb.PartitionConfiguration {
 		LastDrops:           slices.Clone(c.LastDrops),
 		LastCommittedDecree: c.LastCommittedDecree,
 		Learners:            slices.Clone(c.Learners),
+		PrimaryBounds:       primaryBoundsToPB(c),
 	}
+}
+
+// primaryBoundsToPB lists the bounds recorded for c's dropped nodes
+// (decide.DropDetail.MinPrimaryBallot).
+func primaryBoundsToPB(c decide.PartitionConfig) []*pb.NodeBallot {
+	var out []*pb.NodeBallot
+	for i, n := range c.LastDrops {
+		if i < len(c.LastDropDetails) && c.LastDropDetails[i].MinPrimaryBallot > 0 {
+			out = append(out, &pb.NodeBallot{Node: n, Ballot: c.LastDropDetails[i].MinPrimaryBallot})
+		}
+	}
+	return out
 }
 
 func configFromPB(c *pb.PartitionConfiguration) decide.PartitionConfig {
@@ -62,8 +75,25 @@ func reportFromPB(r *pb.ReplicaReport) decide.ReplicaReport {
 		Gpid:                gpidFromPB(r.GetGpid()),
 		Status:              decide.PartitionStatus(r.GetStatus()),
 		Ballot:              r.GetBallot(),
+		MemberBallot:        r.GetMemberBallot(),
 		LastCommittedDecree: r.GetLastCommittedDecree(),
 		LastPreparedDecree:  r.GetLastPreparedDecree(),
 		LastDurableDecree:   r.GetLastDurableDecree(),
+		Incarnation:         r.GetIncarnation(),
+		MinPrimaryBallot:    r.GetMinPrimaryBallot(),
+	}
+}
+
+func reportToPB(r decide.ReplicaReport) *pb.ReplicaReport {
+	return &pb.ReplicaReport{
+		Gpid:                gpidToPB(r.Gpid),
+		Status:              pb.PartitionStatus(r.Status),
+		Ballot:              r.Ballot,
+		MemberBallot:        r.MemberBallot,
+		LastCommittedDecree: r.LastCommittedDecree,
+		LastPreparedDecree:  r.LastPreparedDecree,
+		LastDurableDecree:   r.LastDurableDecree,
+		Incarnation:         r.Incarnation,
+		MinPrimaryBallot:    r.MinPrimaryBallot,
 	}
 }

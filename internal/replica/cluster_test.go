@@ -32,6 +32,8 @@ type clusterOptions struct {
 	core func(*pacifica.Config)
 	// segmentBytes is the log segment size.
 	segmentBytes int64
+	// clock is every server's wall clock (Options.Clock); nil: time.Now.
+	clock func() time.Time
 }
 
 type testServer struct {
@@ -103,6 +105,7 @@ func (c *testCluster) start(i int) {
 			TickInterval:    testTick,
 			LogSegmentBytes: c.opts.segmentBytes,
 			CoreConfig:      c.opts.core,
+			Clock:           c.opts.clock,
 		})
 		if err == nil || attempt == 50 || !strings.Contains(err.Error(), "address already in use") {
 			break

@@ -294,6 +294,7 @@ const (
 	Meta_DowngradeNode_FullMethodName = "/pegasus.rpc.Meta/DowngradeNode"
 	Meta_RemoteCommand_FullMethodName = "/pegasus.rpc.Meta/RemoteCommand"
 	Meta_Balance_FullMethodName       = "/pegasus.rpc.Meta/Balance"
+	Meta_DDDDiagnose_FullMethodName   = "/pegasus.rpc.Meta/DDDDiagnose"
 )
 
 // MetaClient is the client API for Meta service.
@@ -316,6 +317,7 @@ type MetaClient interface {
 	DowngradeNode(ctx context.Context, in *DrainNodeRequest, opts ...grpc.CallOption) (*DrainNodeResponse, error)
 	RemoteCommand(ctx context.Context, in *RemoteCommandRequest, opts ...grpc.CallOption) (*RemoteCommandResponse, error)
 	Balance(ctx context.Context, in *BalanceRequest, opts ...grpc.CallOption) (*BalanceResponse, error)
+	DDDDiagnose(ctx context.Context, in *DDDDiagnoseRequest, opts ...grpc.CallOption) (*DDDDiagnoseResponse, error)
 }
 
 type metaClient struct {
@@ -456,6 +458,16 @@ func (c *metaClient) Balance(ctx context.Context, in *BalanceRequest, opts ...gr
 	return out, nil
 }
 
+func (c *metaClient) DDDDiagnose(ctx context.Context, in *DDDDiagnoseRequest, opts ...grpc.CallOption) (*DDDDiagnoseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DDDDiagnoseResponse)
+	err := c.cc.Invoke(ctx, Meta_DDDDiagnose_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MetaServer is the server API for Meta service.
 // All implementations must embed UnimplementedMetaServer
 // for forward compatibility.
@@ -476,6 +488,7 @@ type MetaServer interface {
 	DowngradeNode(context.Context, *DrainNodeRequest) (*DrainNodeResponse, error)
 	RemoteCommand(context.Context, *RemoteCommandRequest) (*RemoteCommandResponse, error)
 	Balance(context.Context, *BalanceRequest) (*BalanceResponse, error)
+	DDDDiagnose(context.Context, *DDDDiagnoseRequest) (*DDDDiagnoseResponse, error)
 	mustEmbedUnimplementedMetaServer()
 }
 
@@ -524,6 +537,9 @@ func (UnimplementedMetaServer) RemoteCommand(context.Context, *RemoteCommandRequ
 }
 func (UnimplementedMetaServer) Balance(context.Context, *BalanceRequest) (*BalanceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Balance not implemented")
+}
+func (UnimplementedMetaServer) DDDDiagnose(context.Context, *DDDDiagnoseRequest) (*DDDDiagnoseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DDDDiagnose not implemented")
 }
 func (UnimplementedMetaServer) mustEmbedUnimplementedMetaServer() {}
 func (UnimplementedMetaServer) testEmbeddedByValue()              {}
@@ -780,6 +796,24 @@ func _Meta_Balance_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Meta_DDDDiagnose_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DDDDiagnoseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).DDDDiagnose(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_DDDDiagnose_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).DDDDiagnose(ctx, req.(*DDDDiagnoseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Meta_ServiceDesc is the grpc.ServiceDesc for Meta service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -838,6 +872,10 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Balance",
 			Handler:    _Meta_Balance_Handler,
+		},
+		{
+			MethodName: "DDDDiagnose",
+			Handler:    _Meta_DDDDiagnose_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
