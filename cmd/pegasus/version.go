@@ -9,18 +9,18 @@ import (
 )
 
 func init() {
-	root.AddCommand(&cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "Print the version, git commit, protocol version and on-disk formats",
+		Short: "Print the version, git commit, build time, protocol version and on-disk formats",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "version:  %s\ncommit:   %s\nprotocol: %s\n",
-				version.Release(), version.Commit(), version.Current())
-			for _, f := range version.Formats() {
-				fmt.Fprintf(out, "format:   %s\n", f)
-			}
-			return nil
+			return version.Write(cmd.OutOrStdout(), asJSON)
 		},
-	})
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	root.AddCommand(cmd)
+	// pegasus --version
+	root.Version = version.String()
+	root.SetVersionTemplate(fmt.Sprintln("{{.Version}}"))
 }

@@ -282,6 +282,9 @@ func (s *metaService) Balance(ctx context.Context, req *pb.BalanceRequest) (*pb.
 }
 
 func (s *metaService) RemoteCommand(ctx context.Context, req *pb.RemoteCommandRequest) (*pb.RemoteCommandResponse, error) {
+	if out, ok, err := s.srv.localCommand(req.GetCommand()); ok {
+		return &pb.RemoteCommandResponse{Error: wireError(err), Output: out}, nil
+	}
 	out, err := s.ctl().RemoteCommand(ctx, req.GetCommand(), req.GetArgs(), leaseOf(req.GetOwner(), req.GetLeaseMs()))
 	return &pb.RemoteCommandResponse{Error: wireError(err), Output: out}, nil
 }
