@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/pegasus-go/pegasus/internal/rpc"
 )
 
 // ErrInvalid wraps every validation failure.
@@ -79,7 +81,7 @@ type Meta struct {
 	FailureDetector
 
 	ReplicaAssignDelayMsForDropouts int    `toml:"replica_assign_delay_ms_for_dropouts" doc:"How long a partition may run with a missing replica before a new one is added on another node (runtime knob meta.lb.assign_delay_ms). Gives a restarting node a maintenance window."`
-	AddSecondaryMaxCountForOneNode  int    `toml:"add_secondary_max_count_for_one_node" doc:"At most this many add-secondary operations in flight per target node (runtime knob meta.lb.add_secondary_max_count_for_one_node); 0 pauses re-replication."`
+	AddSecondaryMaxCountForOneNode  int    `toml:"add_secondary_max_count_for_one_node" doc:"At most this many add-secondary operations in flight per target node (runtime knob meta.lb.add_secondary_max_count_for_one_node); 0 holds back re-adding nodes drained for a restart, other repairs go on one learner per node."`
 	NodeLivePercentageThreshold     int    `toml:"node_live_percentage_threshold_for_update" doc:"The meta server freezes (stops reconfiguring) when fewer than this percentage of replica servers are alive (runtime knob meta.live_percentage)."`
 	MinLiveNodeCountForUnfreeze     int    `toml:"min_live_node_count_for_unfreeze" doc:"The meta server freezes when fewer replica servers than this are alive."`
 	MetaFunctionLevelOnStart        string `toml:"meta_function_level_on_start" doc:"Meta level after start: stopped, blind, freezed, steady or lively."`
@@ -97,6 +99,7 @@ type Replica struct {
 	RPCRequestDroppedBeforeExecutionWhenTimeout bool     `toml:"rpc_request_dropped_before_execution_when_timeout" doc:"On the Pegasus-protocol listener, drop unanswered a request whose client timeout (from its header) passed while it waited to execute, as Pegasus' option of that name does. Off, as in Pegasus: a request executes whatever its header's timeout says."`
 	DataDir                                     string   `toml:"data_dir" doc:"Directory holding every partition replica: its mutation log and its Pebble store."`
 	MetaServers                                 []string `toml:"meta_servers" doc:"gRPC addresses of the meta servers."`
+	Zone                                        string   `toml:"zone" doc:"Failure domain (zone or rack) of this server, shown in nodes -d. A rolling update restarts several servers at once only within one zone (--parallel)."`
 
 	FailureDetector
 
@@ -114,6 +117,7 @@ type Replica struct {
 
 	Mutation2PCMinReplicaCount int `toml:"mutation_2pc_min_replica_count" doc:"A primary refuses writes (ERR_NOT_ENOUGH_MEMBER) while its partition has fewer members than this (capped at the table's replica count), so a 3-replica partition keeps writing with one secondary down."`
 	BlockCacheMB               int `toml:"block_cache_mb" doc:"Block cache shared by every partition store of the server. 0 gives each store a small private cache."`
+	WriteDedupRetentionSeconds int `toml:"write_dedup_retention_seconds" doc:"How long an applied write's request record (its id and the result its client gets back) is kept, so that a retry of an incr or check_and_set is answered with the original result instead of running again. Timed by the apply clock; at least 180: the clients' 120 s retry window plus 60 s for clock differences between primaries; at most 3600."`
 
 	Log
 }
@@ -174,6 +178,7 @@ func DefaultReplica() Replica {
 		MaxValueBytes:                  1 << 20,
 		Mutation2PCMinReplicaCount:     2,
 		BlockCacheMB:                   256,
+		WriteDedupRetentionSeconds:     300,
 		Log:                            DefaultLog(),
 	}
 }
@@ -259,6 +264,12 @@ func (m Meta) Validate() error {
 	return nil
 }
 
+// MaxWriteDedupRetentionSeconds caps write_dedup_retention_seconds: a
+// retried write's lookup of its request record reads one bucket of records
+// per minute of retention (storage's requests.go), and no client retries
+// one write for more than rpc.MaxWriteRetryWindow.
+const MaxWriteDedupRetentionSeconds = 3600
+
 // Validate checks a replica server configuration.
 func (r Replica) Validate() error {
 	if r.Listen == "" {
@@ -278,6 +289,16 @@ func (r Replica) Validate() error {
 	}
 	if r.BlockCacheMB < 0 {
 		return fmt.Errorf("%w: block_cache_mb must not be negative", ErrInvalid)
+	}
+	// A client retries a write for up to rpc.MaxWriteRetryWindow; a server
+	// that forgot the write before that would run its retry again.
+	if minimum := int(rpc.MinWriteDedupRetention / time.Second); r.WriteDedupRetentionSeconds < minimum {
+		return fmt.Errorf("%w: write_dedup_retention_seconds (%d) must be at least %d: clients retry a write for up to %v, and primaries' clocks may differ by %v; a shorter retention would run retries of incr and check_and_set twice",
+			ErrInvalid, r.WriteDedupRetentionSeconds, minimum, rpc.MaxWriteRetryWindow, rpc.ClockSkewAllowance)
+	}
+	if r.WriteDedupRetentionSeconds > MaxWriteDedupRetentionSeconds {
+		return fmt.Errorf("%w: write_dedup_retention_seconds (%d) must be at most %d: a retried write's lookup reads its id once per minute of retention, and no client retries a write for longer than %v",
+			ErrInvalid, r.WriteDedupRetentionSeconds, MaxWriteDedupRetentionSeconds, rpc.MaxWriteRetryWindow)
 	}
 	if err := r.Log.Validate(); err != nil {
 		return err

@@ -32,6 +32,10 @@ type clusterOptions struct {
 	core func(*pacifica.Config)
 	// segmentBytes is the log segment size.
 	segmentBytes int64
+	// config adjusts every server's configuration.
+	config func(*config.Replica)
+	// dedupRetention overrides write_dedup_retention_seconds.
+	dedupRetention time.Duration
 	// clock is every server's wall clock (Options.Clock); nil: time.Now.
 	clock func() time.Time
 }
@@ -86,6 +90,9 @@ func (c *testCluster) serverConfig(ts *testServer) config.Replica {
 	cfg.GroupCheckIntervalMs = 200
 	cfg.CheckpointIntervalSeconds = 0 // flushes only when a test asks
 	cfg.BlockCacheMB = 8
+	if c.opts.config != nil {
+		c.opts.config(&cfg)
+	}
 	return cfg
 }
 
@@ -100,12 +107,13 @@ func (c *testCluster) start(i int) {
 	// have released yet.
 	for attempt := 0; ; attempt++ {
 		srv, err = New(c.serverConfig(ts), Options{
-			FS:              ts.fs,
-			Logger:          testLogger(),
-			TickInterval:    testTick,
-			LogSegmentBytes: c.opts.segmentBytes,
-			CoreConfig:      c.opts.core,
-			Clock:           c.opts.clock,
+			FS:                  ts.fs,
+			Logger:              testLogger(),
+			TickInterval:        testTick,
+			LogSegmentBytes:     c.opts.segmentBytes,
+			CoreConfig:          c.opts.core,
+			WriteDedupRetention: c.opts.dedupRetention,
+			Clock:               c.opts.clock,
 		})
 		if err == nil || attempt == 50 || !strings.Contains(err.Error(), "address already in use") {
 			break

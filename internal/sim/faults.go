@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/meta"
 	"github.com/pegasus-go/pegasus/internal/meta/decide"
 )
 
@@ -249,12 +250,12 @@ func (w *World) fault(name string, end time.Duration) {
 		w.isolate(m.name, []string{"etcd"}, true, true, w.between(time.Second, 15*time.Second), end)
 	case "migrate":
 		w.admin("migrate_node "+string(n.id), func(m *metaServer) error {
-			_, err := m.ctl.MigrateNode(context.Background(), string(n.id))
+			_, err := m.ctl.MigrateNode(context.Background(), string(n.id), meta.DrainOptions{})
 			return err
 		})
 	case "downgrade":
 		w.admin("downgrade_node "+string(n.id), func(m *metaServer) error {
-			_, err := m.ctl.DowngradeNode(context.Background(), string(n.id))
+			_, err := m.ctl.DowngradeNode(context.Background(), string(n.id), meta.DrainOptions{})
 			return err
 		})
 	case "balance":
@@ -263,7 +264,7 @@ func (w *World) fault(name string, end time.Duration) {
 			level = "steady"
 		}
 		w.admin("set_meta_level "+level, func(m *metaServer) error {
-			_, _, err := m.ctl.MetaLevel(context.Background(), level)
+			_, _, err := m.ctl.MetaLevel(context.Background(), level, meta.KnobLease{})
 			return err
 		})
 	case "kill-partition":

@@ -127,7 +127,7 @@ var isolateAndMigrate = []Step{
 		w.schedule(nil, r1.nextBeacon-w.now+50*time.Millisecond, func() {
 			cutBoth("r1", cluster("r1"))(w)
 			w.admin("migrate_node r1", func(m *metaServer) error {
-				_, err := m.ctl.MigrateNode(context.Background(), "r1")
+				_, err := m.ctl.MigrateNode(context.Background(), "r1", meta.DrainOptions{})
 				return err
 			})
 		})
@@ -286,7 +286,7 @@ var killPartitionPrimary = &Script{
 	Steps: []Step{
 		{At: sec(15), Do: func(w *World) {
 			w.admin("migrate_node r1", func(m *metaServer) error {
-				_, err := m.ctl.MigrateNode(context.Background(), "r1")
+				_, err := m.ctl.MigrateNode(context.Background(), "r1", meta.DrainOptions{})
 				return err
 			})
 		}},
@@ -390,7 +390,7 @@ var removalRace = &Script{
 			r4 := w.node("r4")
 			w.schedule(nil, r4.nextBeacon-w.now-20*time.Millisecond, func() {
 				w.admin("downgrade_node r4", func(m *metaServer) error {
-					_, err := m.ctl.DowngradeNode(context.Background(), "r4")
+					_, err := m.ctl.DowngradeNode(context.Background(), "r4", meta.DrainOptions{})
 					return err
 				})
 				for _, m := range w.metas {
