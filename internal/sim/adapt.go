@@ -15,15 +15,25 @@ import "github.com/pegasus-go/pegasus/internal/pacifica"
 func adaptLeaseClock(c *clock) pacifica.Time { return pacifica.Time(c.mono()) + 1 }
 
 // adaptRecoverDedup restores a reopened replica's exactly-once state beyond
-// what replica.RecoverCore rebuilt from the log. Today's server keeps none:
-// the request-id table is the core's, rebuilt from the entries replayed
-// past the durable decree, and the result cache starts empty. Dedup state
-// persisted with the data (a field of replicaDisk beside store, written by
-// replicaDisk.flush and install) is loaded here.
-func adaptRecoverDedup(p *partition) {}
+// what replica.RecoverCore rebuilt from the log: the store reopens with the
+// request records it flushed (storage/requests.go), and the entries
+// replayed past the durable decree write theirs again as they are applied.
+// The core's in-flight table is rebuilt by RecoverCore.
+func adaptRecoverDedup(p *partition) { p.reqs = p.d.reqs.clone() }
+
+// adaptRetryLookup says whether a write is looked up in the request records
+// before it is proposed. The replica server looks up retries only (a first
+// attempt cannot have been applied before, it reasons); that holds only if
+// a first attempt never arrives after its retry, which the simulated
+// network, duplicating and delaying client requests, does not promise. The
+// server's rule runs with Options.FirstAttemptSkipsLookup
+// (TestHoleLateFirstAttempt).
+func adaptRetryLookup(p *partition, w *pendingWrite) bool {
+	return w.retried || !p.srv.w.opts.FirstAttemptSkipsLookup
+}
 
 // adaptInstallDedup is what a checkpoint install does to the exactly-once
-// state. Today's server empties the result cache (and the core empties its
-// request-id table): a retry of a write applied before the checkpoint runs
-// again. Dedup state shipped inside checkpoints is installed here.
-func adaptInstallDedup(p *partition, c *checkpoint) { p.results.reset() }
+// state: the checkpoint carries the primary's request records with its
+// data, so the learner answers retries of every request applied before the
+// checkpoint as the primary would (the core empties its in-flight table).
+func adaptInstallDedup(p *partition, c *checkpoint) { p.reqs = c.reqs.clone() }

@@ -11,7 +11,4 @@ func ciSeeds() []uint64 {
 
 // knownFailures are CI seeds that fail on today's code, each with the hole
 // it runs into. They are skipped until the fixes merge (-known runs them).
-var knownFailures = map[uint64]string{
-	21: "exactly-once: a check_and_set applied twice after kill_partition (hole 3, the request-id table is not persisted)",
-	23: "exactly-once: an incr applied twice (hole 3, the request-id table is not persisted)",
-}
+var knownFailures = map[uint64]string{}

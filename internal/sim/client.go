@@ -163,6 +163,7 @@ func (c *client) attempt(op *clientOp) {
 		hash:    op.hash,
 		m:       op.m,
 		rid:     op.rid,
+		attempt: op.n,
 		timeout: max(op.deadline-now, time.Millisecond),
 	}
 	call(w.net, c.p, srv.p, budget, true, req, srv.handleClient, func(a answer, ok, sent bool) {

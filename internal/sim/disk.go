@@ -48,10 +48,10 @@ type replicaDisk struct {
 	// (the store's WAL is off; only flushes make it durable).
 	store   kvState
 	durable int64
-	// Today's server persists no exactly-once state (the request-id table
-	// lives in the core's memory and is rebuilt from the log; the result
-	// cache is lost). State persisted with the store goes here, beside
-	// store, copied with it on flush and checkpoint (see adapt.go).
+	// reqs are the store's request records as of its durable decree: they
+	// live in the store, beside the data, and are copied with it on flush
+	// and checkpoint (see adapt.go).
+	reqs requests
 }
 
 // kvState is a store's content: key -> value. Values are small; the model
@@ -142,8 +142,8 @@ func (d *replicaDisk) crash(w *World) {
 // flush makes the store durable at decree applied and lets GC drop the
 // log segments it covers (mutlog.Log.GC): whole segments of synced records
 // whose every decree is at or below the durable decree, never the last.
-func (d *replicaDisk) flush(kv kvState, applied int64) {
-	d.store, d.durable = kv.clone(), applied
+func (d *replicaDisk) flush(kv kvState, reqs requests, applied int64) {
+	d.store, d.reqs, d.durable = kv.clone(), reqs.clone(), applied
 	cut := 0
 	for end := d.segment; end < d.synced; end += d.segment {
 		all := true
@@ -168,9 +168,9 @@ func (d *replicaDisk) flush(kv kvState, applied int64) {
 // install replaces the store with a checkpoint and discards the log, as
 // the server's checkpoint install does (log first, then the store; the
 // model does both at once).
-func (d *replicaDisk) install(kv kvState, decree int64) {
+func (d *replicaDisk) install(kv kvState, reqs requests, decree int64) {
 	d.log, d.synced, d.eff = nil, 0, nil
-	d.store, d.durable = kv.clone(), decree
+	d.store, d.reqs, d.durable = kv.clone(), reqs.clone(), decree
 }
 
 // diskLatency draws the time a log append takes to be written and synced.

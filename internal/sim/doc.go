@@ -35,7 +35,7 @@
 //   - the replica server's plumbing around those rules, goroutines turned
 //     into events (replsrv.go, partition.go, replclient.go): the Ready
 //     contract, log appends completing after a disk latency, applying,
-//     replies and the result cache, proposals, log reads and checkpoint
+//     replies and the request records (requests.go), proposals, log reads and checkpoint
 //     copies for learners, removal and creation of replicas, flushes and
 //     log GC, kill_partition;
 //   - the network (network.go): delay, jitter and stalls, drops and

@@ -170,50 +170,6 @@ func resultAnswer(kind opKind, r opResult) answer {
 	return a
 }
 
-// resultCacheSize is the server's resultCacheSize.
-const resultCacheSize = 4096
-
-// resultCache remembers the results of the last writes applied with a
-// request id, so that a retry recognised as a duplicate gets the original
-// answer: the server's resultCache (in memory, bounded, emptied by a
-// checkpoint install, lost on restart).
-type resultCache struct {
-	max  int
-	byID map[pacifica.RequestID]opResult
-	ring []pacifica.RequestID
-	next int
-}
-
-func newResultCache(n int) *resultCache {
-	return &resultCache{max: n, byID: make(map[pacifica.RequestID]opResult)}
-}
-
-func (c *resultCache) put(id pacifica.RequestID, r opResult) {
-	if id.IsZero() {
-		return
-	}
-	c.byID[id] = r
-	if len(c.ring) < c.max {
-		c.ring = append(c.ring, id)
-		return
-	}
-	if old := c.ring[c.next]; old != id {
-		delete(c.byID, old)
-	}
-	c.ring[c.next] = id
-	c.next = (c.next + 1) % c.max
-}
-
-func (c *resultCache) get(id pacifica.RequestID, d pacifica.Decree) (opResult, bool) {
-	r, ok := c.byID[id]
-	return r, ok && r.decree == d
-}
-
-func (c *resultCache) reset() {
-	clear(c.byID)
-	c.ring, c.next = nil, 0
-}
-
 // sortedWaiters yields a waiter map in decree order, so that failing
 // writes happens in the same order on every run.
 func sortedWaiters(m map[pacifica.Decree][]*pendingWrite) iter.Seq2[pacifica.Decree, []*pendingWrite] {

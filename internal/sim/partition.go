@@ -24,14 +24,15 @@ type partition struct {
 	teaching map[pacifica.NodeID]bool
 
 	// kv is the store's applied state (volatile: a crash reverts it to
-	// d.store), applied its decree.
+	// d.store), applied its decree; reqs its request records (reverted to
+	// d.reqs with it).
 	kv      kvState
+	reqs    requests
 	applied int64
 
 	// outstanding is a Ready whose entries are being appended.
 	outstanding *pacifica.Ready
 	waiters     map[pacifica.Decree][]*pendingWrite
-	results     *resultCache
 	installs    []*checkpoint
 	failure     error
 	closed      bool
@@ -45,7 +46,10 @@ type partition struct {
 
 // pendingWrite is a client write waiting for its decree.
 type pendingWrite struct {
-	rid      pacifica.RequestID
+	rid pacifica.RequestID
+	// retried is set unless the client said this is the request's first
+	// send (replica's pendingWrite).
+	retried  bool
 	kind     opKind
 	deadline time.Duration // on the server's monotonic clock
 	reply    func(answer)
@@ -57,6 +61,7 @@ func (w *pendingWrite) fail(err error) { w.reply(errorAnswer(err)) }
 type checkpoint struct {
 	req    pacifica.CheckpointRequest
 	kv     kvState
+	reqs   requests
 	decree int64
 }
 
@@ -79,7 +84,6 @@ func (s *replicaServer) openPartition(d *replicaDisk) (*partition, error) {
 		kv:               d.store.clone(),
 		applied:          d.durable,
 		waiters:          make(map[pacifica.Decree][]*pendingWrite),
-		results:          newResultCache(resultCacheSize),
 	}
 	adaptRecoverDedup(p)
 	s.w.trace.note("%s %s opened: ballot %d (member %d), durable %d, replayed %d", s.id, d.g, d.hard.Ballot,
@@ -143,7 +147,10 @@ func (p *partition) tick() {
 	p.drive()
 }
 
-// propose hands a client write to the core.
+// propose hands a client write to the core, unless it is the retry of a
+// request this replica already applied: then the request's record answers
+// it with the original result and nothing is proposed (the server's
+// partition.propose; the core knows only the requests in flight).
 func (p *partition) propose(w *pendingWrite, data []byte) {
 	switch {
 	case p.closed:
@@ -152,6 +159,21 @@ func (p *partition) propose(w *pendingWrite, data []byte) {
 	case p.failure != nil:
 		w.fail(replica.ErrPartitionFailed)
 		return
+	}
+	if !w.rid.IsZero() && adaptRetryLookup(p, w) {
+		// Only a writable primary answers from its store: a secondary
+		// may be ahead of the primary's applies.
+		if err := p.core.Writable(); err != nil {
+			w.fail(err)
+			return
+		}
+		if rec, ok := p.reqs.lookup(w.rid, p.srv.dedupRetention()); ok {
+			p.srv.w.stats.retriesAnswered++
+			p.srv.logf("%s %s: retry %v rid %v answered from its record (decree %d)", p.srv.id, p.g, w.kind, w.rid,
+				rec.result.decree)
+			w.reply(resultAnswer(w.kind, rec.result))
+			return
+		}
 	}
 	d, err := p.core.Propose(w.rid, data, p.srv.p.clock.wall().Unix())
 	if err != nil {
@@ -252,12 +274,9 @@ func (p *partition) apply(entries []pacifica.Entry) (map[pacifica.Decree]opResul
 		}
 		res.decree = e.Decree
 		p.applied = int64(e.Decree)
-		_, waiting := p.waiters[e.Decree]
-		if !waiting && e.RequestID.IsZero() {
-			continue
-		}
-		p.results.put(e.RequestID, res)
-		if waiting {
+		// The request's record goes with the data (storage's Apply).
+		p.reqs.applied(e.Timestamp, e.RequestID, res)
+		if _, waiting := p.waiters[e.Decree]; waiting {
 			if waited == nil {
 				waited = make(map[pacifica.Decree]opResult)
 			}
@@ -268,8 +287,9 @@ func (p *partition) apply(entries []pacifica.Entry) (map[pacifica.Decree]opResul
 }
 
 // reply answers the writes the core's replies are for, as the server does:
-// a fresh result, else a remembered one, else (a duplicate whose result is
-// forgotten) the decree for idempotent writes and ERR_UNKNOWN_OUTCOME for
+// a fresh result (a duplicate the core joined to its original gets the
+// original's), else the request's record, else (a record already
+// collected) the decree for idempotent writes and ERR_UNKNOWN_OUTCOME for
 // incr and check_and_set.
 func (p *partition) reply(replies []pacifica.Reply, applied map[pacifica.Decree]opResult) {
 	for _, r := range replies {
@@ -281,12 +301,12 @@ func (p *partition) reply(replies []pacifica.Reply, applied map[pacifica.Decree]
 			wr.fail(r.Err)
 			continue
 		}
-		if res, ok := applied[r.Decree]; ok && !r.Duplicate {
+		if res, ok := applied[r.Decree]; ok {
 			wr.reply(resultAnswer(wr.kind, res))
 			continue
 		}
-		if res, ok := p.results.get(r.ID, r.Decree); ok {
-			wr.reply(resultAnswer(wr.kind, res))
+		if rec, ok := p.reqs.lookup(r.ID, p.srv.dedupRetention()); ok && rec.result.decree == r.Decree {
+			wr.reply(resultAnswer(wr.kind, rec.result))
 			continue
 		}
 		if !wr.kind.idempotent() {
@@ -326,7 +346,7 @@ func (p *partition) install(c *checkpoint) bool {
 		p.fail(err)
 		return true
 	}
-	p.d.install(c.kv, c.decree)
+	p.d.install(c.kv, c.reqs, c.decree)
 	p.kv, p.applied = c.kv.clone(), c.decree
 	adaptInstallDedup(p, c)
 	p.srv.w.stats.checkpoints++
@@ -366,7 +386,7 @@ func (p *partition) close(flush bool) {
 	// Closing the log waits for the append in flight: it ends durable.
 	p.d.sync(len(p.d.log))
 	if flush && p.failure == nil {
-		p.d.flush(p.kv, p.applied)
+		p.d.flush(p.kv, p.reqs, p.applied)
 		p.srv.w.check.diskChanged(p.g)
 	}
 	p.closed = true

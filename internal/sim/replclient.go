@@ -14,6 +14,9 @@ type clientReq struct {
 	hash uint64
 	m    mutation // the operation; m.kind == opGet for reads
 	rid  pacifica.RequestID
+	// attempt numbers the client's sends of the request from 1: the
+	// server looks a retry (any but the first) up in its request records.
+	attempt int
 	// timeout is the time left of the operation: the server works on a
 	// write until then (a retry joins it).
 	timeout time.Duration
@@ -36,7 +39,7 @@ func (s *replicaServer) handleClient(req clientReq, respond func(answer)) {
 	}
 	deadline := s.p.clock.mono() + req.timeout
 	if req.m.kind != opGet {
-		p.propose(&pendingWrite{rid: req.rid, kind: req.m.kind, deadline: deadline, reply: respond}, encodeMutation(req.m))
+		p.propose(&pendingWrite{rid: req.rid, retried: req.attempt != 1, kind: req.m.kind, deadline: deadline, reply: respond}, encodeMutation(req.m))
 		return
 	}
 	s.w.schedule(s.p, s.w.between(0, time.Millisecond), func() {

@@ -72,6 +72,12 @@ func (s *replicaServer) logf(format string, args ...any) {
 	}
 }
 
+// dedupRetention is write_dedup_retention_seconds: how long request
+// records are found and kept (replica's Server.dedupRetention).
+func (s *replicaServer) dedupRetention() uint32 {
+	return uint32(max(1, s.cfg.WriteDedupRetentionSeconds))
+}
+
 func (s *replicaServer) coreConfig(maxReplicas int32, incarnation uint64) pacifica.Config {
 	c := replica.CoreConfig(s.cfg, replica.DefaultTickInterval, s.id, maxReplicas, incarnation)
 	if s.tune != nil {
@@ -143,7 +149,10 @@ func (s *replicaServer) flushLoop() {
 		for _, g := range sortedGpids(s.parts) {
 			p := s.parts[g]
 			if p.failure == nil {
-				p.d.flush(p.kv, p.applied)
+				// The sweeper collects expired request records
+				// (replica's sweepRequests) between flushes.
+				p.reqs.sweep(s.dedupRetention())
+				p.d.flush(p.kv, p.reqs, p.applied)
 				s.w.check.diskChanged(g)
 			}
 		}
@@ -370,7 +379,7 @@ func (s *replicaServer) openAndRegister(g decide.Gpid, maxReplicas int32, create
 	}
 	if d == nil {
 		d = &replicaDisk{g: g, incarnation: s.w.newIncarnation(), maxReplicas: maxReplicas,
-			segment: s.w.opts.logSegment, store: kvState{}}
+			segment: s.w.opts.logSegment, store: kvState{}, reqs: newRequests()}
 		s.disk.replicas[g] = d
 		s.w.check.diskChanged(g)
 	}
@@ -510,8 +519,8 @@ func (s *replicaServer) serveCheckpoint(g decide.Gpid, respond func(*checkpoint)
 		respond(nil)
 		return
 	}
-	p.d.store, p.d.durable = p.kv.clone(), p.applied
-	c := &checkpoint{kv: p.kv.clone(), decree: p.applied}
+	p.d.store, p.d.reqs, p.d.durable = p.kv.clone(), p.reqs.clone(), p.applied
+	c := &checkpoint{kv: p.kv.clone(), reqs: p.reqs.clone(), decree: p.applied}
 	// Copying takes a while.
 	s.w.schedule(s.p, s.w.between(time.Millisecond, 200*time.Millisecond), func() { respond(c) })
 }

@@ -34,6 +34,13 @@ type Options struct {
 	// KeepGoing records violations and runs to the end instead of
 	// stopping at the first one.
 	KeepGoing bool
+	// FirstAttemptSkipsLookup applies the replica server's rule that a
+	// write the client sends for the first time is proposed without a
+	// look at the request records. The simulated network duplicates and
+	// delays client requests, so a first attempt can arrive after its
+	// retry was applied and is then applied again; by default every write
+	// with a request id is looked up (adaptRetryLookup, adapt.go).
+	FirstAttemptSkipsLookup bool
 
 	// Drawn from the seed (or set by a script).
 	nodes, partitions, replicas int
@@ -102,13 +109,15 @@ func (r Result) Summary() string {
 }
 
 type runStats struct {
-	violations    []string
-	dropped       int
-	tornRecords   int
-	checkpoints   int
-	elections     int
-	reads         int
-	faultsApplied int
+	violations  []string
+	dropped     int
+	tornRecords int
+	checkpoints int
+	// retriesAnswered counts retries answered from a request record.
+	retriesAnswered int
+	elections       int
+	reads           int
+	faultsApplied   int
 }
 
 // tableShape is the table the run uses.
@@ -302,8 +311,9 @@ func (w *World) result() Result {
 		r.Linearizable = bench.VerdictUnknown
 	}
 	r.Trace = w.trace.tail(80)
-	r.Stats = fmt.Sprintf("faults %d, elections %d, dropped messages %d, torn log records %d, checkpoints installed %d, reads served %d",
-		w.stats.faultsApplied, w.stats.elections, w.stats.dropped, w.stats.tornRecords, w.stats.checkpoints, w.stats.reads)
+	r.Stats = fmt.Sprintf("faults %d, elections %d, dropped messages %d, torn log records %d, checkpoints installed %d, retries answered from records %d, reads served %d",
+		w.stats.faultsApplied, w.stats.elections, w.stats.dropped, w.stats.tornRecords, w.stats.checkpoints,
+		w.stats.retriesAnswered, w.stats.reads)
 	return r
 }
 
