@@ -40,7 +40,7 @@ func TestPushSink(t *testing.T) {
 	got = nil
 
 	primary := s.stored(decide.Gpid{AppID: 1}).Primary
-	if _, err := c.MigrateNode(context.Background(), primary); err != nil {
+	if _, err := c.MigrateNode(context.Background(), primary, DrainOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	after := s.stored(decide.Gpid{AppID: 1})
