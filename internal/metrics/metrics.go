@@ -171,6 +171,9 @@ type Meta struct {
 	Partitions *prometheus.GaugeVec
 	// RollingStep is 1 for the step a rolling update is executing, labelled by node and step.
 	RollingStep *prometheus.GaugeVec
+	// KnobOverride is 1 for every knob set at run time over the configuration file's value,
+	// labelled by knob and owner ("operator" or "rolling-update <roll id>"); leader only.
+	KnobOverride *prometheus.GaugeVec
 }
 
 // NewMeta creates a meta server's registry.
@@ -199,8 +202,11 @@ func NewMeta() *Meta {
 		RollingStep: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "pegasus_rolling_update_step", Help: "1 for the step a rolling update is executing.",
 		}, []string{"node", "step"}),
+		KnobOverride: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pegasus_meta_knob_override", Help: "1 for every knob overriding the configuration file, by knob and owner.",
+		}, []string{"knob", "owner"}),
 	}
-	m.reg.MustRegister(m.IsLeader, m.Level, m.Reconfigurations, m.BeaconGap, m.Nodes, m.Partitions, m.RollingStep)
+	m.reg.MustRegister(m.IsLeader, m.Level, m.Reconfigurations, m.BeaconGap, m.Nodes, m.Partitions, m.RollingStep, m.KnobOverride)
 	return m
 }
 
