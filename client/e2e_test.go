@@ -15,11 +15,11 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/client"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 	"github.com/pegasus-go/pegasus/internal/onebox/testcluster"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 func TestMain(m *testing.M) { oneboxtest.Main(m) }
@@ -60,9 +60,9 @@ func startClientE2E(t *testing.T) *onebox.Cluster {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conns := adminrpc.New(ob.MetaAddrs(), adminrpc.Options{})
+	conns := dial.New(ob.MetaAddrs(), dial.Options{})
 	defer conns.Close()
-	resp, err := adminrpc.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
+	resp, err := dial.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
 		return m.CreateTable(ctx, &pb.CreateTableRequest{Name: e2eTable, PartitionCount: 8, ReplicaCount: 3})
 	})
 	if err != nil || resp.GetError().GetCode() != pb.ErrorCode_ERR_OK {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
@@ -78,7 +79,7 @@ type replicaSample struct {
 // aggregator scrapes every alive replica server's /metrics and turns the
 // counter increases between two scrapes into per-table rates.
 type aggregator struct {
-	metas    *metaConns
+	metas    *dial.Conns
 	http     *http.Client
 	interval time.Duration
 	logger   *slog.Logger
@@ -89,7 +90,7 @@ type aggregator struct {
 	report     TrafficReport
 }
 
-func newAggregator(metas *metaConns, interval time.Duration, logger *slog.Logger) *aggregator {
+func newAggregator(metas *dial.Conns, interval time.Duration, logger *slog.Logger) *aggregator {
 	return &aggregator{
 		metas: metas, interval: interval, logger: logger,
 		// A scrape that takes longer than the interval would pile up.

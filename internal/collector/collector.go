@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/metrics"
 )
 
@@ -32,6 +33,11 @@ type Options struct {
 
 	// ScrapeInterval is how often every replica server's /metrics is read.
 	ScrapeInterval time.Duration
+
+	// Credentials are what the collector shows the servers it calls: its
+	// certificate when the cluster runs TLS, and the admin token that lets
+	// it create the detection table.
+	Credentials dial.Credentials
 
 	// Logger receives the collector's logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -75,7 +81,7 @@ func (o Options) validate() error {
 type Collector struct {
 	opts       Options
 	logger     *slog.Logger
-	metas      *metaConns
+	metas      *dial.Conns
 	metrics    *metrics.Collector
 	detector   *detector
 	aggregator *aggregator
@@ -98,7 +104,7 @@ func New(opts Options) (*Collector, error) {
 	c := &Collector{
 		opts:    opts,
 		logger:  logger,
-		metas:   newMetaConns(opts.MetaServers),
+		metas:   newMetaConns(opts.MetaServers, opts.Credentials),
 		metrics: metrics.NewCollector(),
 		rolling: &rollingBoard{},
 		now:     time.Now,
@@ -111,6 +117,7 @@ func New(opts Options) (*Collector, error) {
 		ReplicaCount:   opts.DetectReplicaCount,
 		Interval:       opts.DetectInterval,
 		Timeout:        opts.DetectTimeout,
+		TLS:            opts.Credentials.TLS,
 	}, c.metas, c.metrics, logger, func() time.Time { return c.now() })
 	c.aggregator = newAggregator(c.metas, opts.ScrapeInterval, logger)
 	c.handler = c.routes()
@@ -133,7 +140,7 @@ func (c *Collector) Run(ctx context.Context) error {
 // ctx ends, then shuts down gracefully. It returns nil after a shutdown
 // asked by ctx and the server's error otherwise.
 func (c *Collector) Serve(ctx context.Context, lis net.Listener) error {
-	defer c.metas.close()
+	defer c.metas.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	srv := &http.Server{Handler: c.handler, ReadHeaderTimeout: 10 * time.Second}

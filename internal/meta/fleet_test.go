@@ -9,10 +9,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/meta/decide"
-	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 	"github.com/pegasus-go/pegasus/internal/version"
 )
@@ -58,8 +57,7 @@ func (f *fleet) client(addr string) pb.MetaClient {
 	cc, ok := f.conns[addr]
 	if !ok {
 		var err error
-		opts := append(rpc.ClientOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if cc, err = grpc.NewClient(addr, opts...); err != nil {
+		if cc, err = (dial.Options{}).NewClient(addr); err != nil {
 			f.t.Fatal(err)
 		}
 		f.conns[addr] = cc

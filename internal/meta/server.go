@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/embedetcd"
 	"github.com/pegasus-go/pegasus/internal/meta/decide"
 	"github.com/pegasus-go/pegasus/internal/metrics"
@@ -44,6 +45,9 @@ type Options struct {
 	// Metrics holds the series the server updates; nil means a registry
 	// of its own. Mount its Handler at /metrics with Handle.
 	Metrics *metrics.Meta
+	// Credentials are what the server shows replica servers when it pushes
+	// configurations: its certificate when the cluster runs mutual TLS.
+	Credentials dial.Credentials
 }
 
 // Server is a meta server: the gRPC Meta service, the HTTP API, the etcd
@@ -121,7 +125,7 @@ func NewServer(opts Options) (*Server, error) {
 		}
 	})
 	if s.admin == nil {
-		s.grpcAdmin = NewGRPCReplicaAdmin()
+		s.grpcAdmin = NewGRPCReplicaAdmin(dial.Options{Credentials: opts.Credentials})
 		s.admin = s.grpcAdmin
 	}
 	return s, nil

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/config"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
+	"github.com/pegasus-go/pegasus/internal/dial"
 )
 
 // Defaults of Options.
@@ -101,7 +101,7 @@ func (o Options) withDefaults() Options {
 type Cluster struct {
 	dir   string // absolute, symlinks resolved
 	opts  Options
-	conns *adminrpc.Conns
+	conns *dial.Conns
 	// static is the layout at open time: names, roles and addresses never
 	// change after a onebox is created.
 	static []Process
@@ -359,7 +359,7 @@ func newCluster(dir string, st *State, opts Options) *Cluster {
 		static: slices.Clone(st.Processes),
 		exited: make(map[int]chan struct{}),
 	}
-	c.conns = adminrpc.New(c.MetaAddrs(), adminrpc.Options{DialTimeout: probeTimeout, CallTimeout: probeTimeout})
+	c.conns = dial.New(c.MetaAddrs(), dial.Options{DialTimeout: probeTimeout, CallTimeout: probeTimeout})
 	return c
 }
 

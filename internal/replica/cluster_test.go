@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/pacifica"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 	"github.com/pegasus-go/pegasus/internal/storage"
@@ -242,7 +243,7 @@ func storeContents(t testing.TB, p *partition) []string {
 // service, as the shell does.
 func adminCommand(t testing.TB, addr, cmd string, args ...string) string {
 	t.Helper()
-	cc, err := dial(addr)
+	cc, err := dial.Options{}.NewClient(addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,10 +16,10 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/metrics"
 	"github.com/pegasus-go/pegasus/internal/mutlog"
 	"github.com/pegasus-go/pegasus/internal/pacifica"
@@ -55,6 +55,10 @@ type Options struct {
 	// CoreConfig, if set, adjusts the replication core's tuning after it
 	// was derived from the configuration.
 	CoreConfig func(*pacifica.Config)
+	// Credentials are what the server shows the meta servers and its
+	// peers when it calls them: its certificate when the cluster runs
+	// mutual TLS.
+	Credentials dial.Credentials
 }
 
 // Server is a replica server: it hosts partition replicas, serves clients
@@ -154,8 +158,8 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 	if cfg.BlockCacheMB > 0 {
 		s.cache = pebble.NewCache(int64(cfg.BlockCacheMB) << 20)
 	}
-	s.peers = newTransport(s.node, dialPeer, s.log)
-	s.meta = newMetaClient(cfg.MetaServers, dial)
+	s.peers = newTransport(s.node, s.peerDialOptions().NewClient, s.log)
+	s.meta = newMetaClient(cfg.MetaServers, s.metaDialOptions())
 	s.proposals = newProposalQueue(s)
 	if err := s.loadPartitions(); err != nil {
 		_ = s.closePartitions(false)
@@ -211,18 +215,19 @@ const (
 	keepaliveTimeout = 5 * time.Second
 )
 
-// dial connects to a meta server, or to anything that is not a peer.
-func dial(addr string) (*grpc.ClientConn, error) {
-	opts := append(rpc.ClientOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	return grpc.NewClient(addr, opts...)
+// metaDialOptions are how the server reaches the meta servers: one
+// attempt at one meta server lasts at most a beacon interval.
+func (s *Server) metaDialOptions() dial.Options {
+	return dial.Options{CallTimeout: s.cfg.BeaconInterval(), Credentials: s.opts.Credentials}
 }
 
-// dialPeer connects to another replica server.
-func dialPeer(addr string) (*grpc.ClientConn, error) {
-	opts := append(rpc.ClientOptions(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveTime, Timeout: keepaliveTimeout, PermitWithoutStream: true}))
-	return grpc.NewClient(addr, opts...)
+// peerDialOptions are how the server reaches other replica servers: with
+// keepalive probes, so that a vanished peer is redialled quickly.
+func (s *Server) peerDialOptions() dial.Options {
+	return dial.Options{
+		Credentials: s.opts.Credentials,
+		Keepalive:   &keepalive.ClientParameters{Time: keepaliveTime, Timeout: keepaliveTimeout, PermitWithoutStream: true},
+	}
 }
 
 // Node returns the server's identity in partition configurations, its

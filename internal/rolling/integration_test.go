@@ -28,12 +28,12 @@ import (
 	"github.com/pegasus-go/pegasus/client"
 	"github.com/pegasus-go/pegasus/internal/bench/pegasustarget"
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 	"github.com/pegasus-go/pegasus/internal/onebox/testcluster"
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 func TestMain(m *testing.M) { oneboxtest.Main(m) }
@@ -47,7 +47,7 @@ type e2e struct {
 	bin   string
 	dir   string
 	ob    *onebox.Cluster
-	conns *adminrpc.Conns
+	conns *dial.Conns
 	// collectorURL is empty when the cluster runs no collector.
 	collectorURL string
 }
@@ -70,7 +70,7 @@ func startE2E(t *testing.T, replicas int) *e2e {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	e := &e2e{t: t, bin: bin, dir: dir, ob: ob, conns: adminrpc.New(ob.MetaAddrs(), adminrpc.Options{})}
+	e := &e2e{t: t, bin: bin, dir: dir, ob: ob, conns: dial.New(ob.MetaAddrs(), dial.Options{})}
 	t.Cleanup(func() { _ = e.conns.Close() })
 	if withCollector {
 		procs, err := ob.Status()
@@ -664,7 +664,7 @@ func TestE2EUpgrade(t *testing.T) {
 	}
 	// And over the wire, each replica server says so itself.
 	for _, r := range e.ob.Replicas() {
-		resp, err := adminrpc.CallServer(ctx, e.conns, r.Address, (*adminrpc.Conns).ReplicaAdmin,
+		resp, err := dial.CallServer(ctx, e.conns, r.Address, (*dial.Conns).ReplicaAdmin,
 			func(ctx context.Context, c pb.ReplicaAdminClient) (*pb.ReplicaServerStatusResponse, error) {
 				return c.Status(ctx, &pb.ReplicaServerStatusRequest{})
 			})

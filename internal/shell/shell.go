@@ -20,8 +20,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // DefaultMeta is the meta server the shell asks when given none and no
@@ -59,7 +59,7 @@ type Config struct {
 // use: commands run one at a time, as an operator types them.
 type Shell struct {
 	cfg   Config
-	conns *adminrpc.Conns
+	conns *dial.Conns
 
 	data      DataClient // connected on first use
 	tableName string     // selected by use
@@ -83,10 +83,10 @@ func New(cfg Config) (*Shell, error) {
 		cfg.Out = os.Stdout
 	}
 	if cfg.DialTimeout <= 0 {
-		cfg.DialTimeout = adminrpc.DefaultDialTimeout
+		cfg.DialTimeout = dial.DefaultDialTimeout
 	}
 	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = adminrpc.DefaultCallTimeout
+		cfg.CallTimeout = dial.DefaultCallTimeout
 	}
 	if cfg.CreateTimeout <= 0 {
 		cfg.CreateTimeout = 60 * time.Second
@@ -102,7 +102,7 @@ func New(cfg Config) (*Shell, error) {
 	}
 	return &Shell{
 		cfg:   cfg,
-		conns: adminrpc.New(metas, adminrpc.Options{DialTimeout: cfg.DialTimeout, CallTimeout: cfg.CallTimeout}),
+		conns: dial.New(metas, dial.Options{DialTimeout: cfg.DialTimeout, CallTimeout: cfg.CallTimeout}),
 	}, nil
 }
 
@@ -159,8 +159,8 @@ func (s *Shell) Close() error {
 
 // callMeta calls the meta leader and turns transport failures into
 // ErrMetaUnreachable. Error codes in the response are the caller's.
-func callMeta[R adminrpc.Response](ctx context.Context, s *Shell, call func(context.Context, pb.MetaClient) (R, error)) (R, error) {
-	resp, err := adminrpc.CallMeta(ctx, s.conns, call)
+func callMeta[R dial.Response](ctx context.Context, s *Shell, call func(context.Context, pb.MetaClient) (R, error)) (R, error) {
+	resp, err := dial.CallMeta(ctx, s.conns, call)
 	if err != nil {
 		var zero R
 		return zero, s.metaUnreachable(err)
@@ -169,15 +169,15 @@ func callMeta[R adminrpc.Response](ctx context.Context, s *Shell, call func(cont
 }
 
 func (s *Shell) metaUnreachable(err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, adminrpc.ErrIncompatible) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, dial.ErrIncompatible) {
 		return err
 	}
 	// Name the kind once: the detail lists every meta server tried.
 	detail := err.Error()
-	for _, prefix := range []error{adminrpc.ErrUnreachable, adminrpc.ErrNoLeader} {
+	for _, prefix := range []error{dial.ErrUnreachable, dial.ErrNoLeader} {
 		detail = strings.TrimPrefix(detail, prefix.Error()+": ")
 	}
-	if errors.Is(err, adminrpc.ErrNoLeader) {
+	if errors.Is(err, dial.ErrNoLeader) {
 		detail = "no leader: " + detail
 	}
 	return fmt.Errorf("%w: %s", ErrMetaUnreachable, detail)

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/client"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // ConnectOptions say which cluster and table a benchmark loads.
@@ -36,7 +36,7 @@ type Connection struct {
 func Connect(ctx context.Context, opts ConnectOptions) (*Connection, error) {
 	conn := &Connection{}
 	if opts.Create {
-		conns := adminrpc.New(opts.MetaServers, adminrpc.Options{})
+		conns := dial.New(opts.MetaServers, dial.Options{})
 		info, created, err := EnsureTable(ctx, conns, opts.Table)
 		conns.Close()
 		if err != nil {

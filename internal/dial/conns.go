@@ -1,66 +1,34 @@
-// Package adminrpc makes the unary administration calls of the shell and
-// the onebox supervisor: calls to the meta servers that find and follow the
-// leader, and calls to one named server (a meta server, or a replica
-// server's ReplicaAdmin service).
+// Package dial is the one way a process of the cluster reaches another:
+// it owns the gRPC connections, their credentials (mutual TLS, an admin
+// token), their timeouts, and the search for the meta server leader with
+// its redirect rules. Every role, the shell, the rolling-update
+// orchestrator, the onebox supervisor, the benchmarks and the Go client
+// dial through it, so that a change to how the cluster is reached (TLS,
+// authentication, a timeout) is made once.
 //
-// Administration is rare and latency-insensitive, so everything here is a
-// plain unary gRPC call with a short connect timeout: an operator who
-// mistyped a meta address learns it within seconds, not after gRPC's
-// minutes-long reconnection backoff.
-package adminrpc
+// Conns keeps one connection per server address and remembers which meta
+// server answered last. CallMeta runs a call against the meta servers,
+// leader first, following ERR_FORWARD_TO_OTHERS; CallServer calls one
+// named server. Options.NewClient builds a bare connection for callers
+// that keep their own (data streams, peer replication, configuration
+// pushes).
+package dial
 
 import (
 	"context"
 	"fmt"
 	"slices"
 	"sync"
-	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/connectivity"
-	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
-// Defaults of Options.
-const (
-	DefaultDialTimeout = 3 * time.Second
-	DefaultCallTimeout = 10 * time.Second
-)
-
-// Options bound the calls. Zero fields take the defaults.
-type Options struct {
-	// DialTimeout bounds connecting to one server.
-	DialTimeout time.Duration
-	// CallTimeout bounds one call to one server once connected.
-	CallTimeout time.Duration
-}
-
-func (o Options) withDefaults() Options {
-	if o.DialTimeout <= 0 {
-		o.DialTimeout = DefaultDialTimeout
-	}
-	if o.CallTimeout <= 0 {
-		o.CallTimeout = DefaultCallTimeout
-	}
-	return o
-}
-
-// reconnectBackoff keeps gRPC's own redial of a restarting server short: a
-// onebox waits for servers that are seconds away from listening.
-var reconnectBackoff = backoff.Config{
-	BaseDelay:  50 * time.Millisecond,
-	Multiplier: 1.6,
-	Jitter:     0.2,
-	MaxDelay:   time.Second,
-}
-
 // Conns holds one gRPC connection per server address and remembers which
-// meta server answered last, so that the next meta call goes to the leader
-// first. It is safe for concurrent use.
+// meta server answered last, so that the next meta call goes to the
+// leader first. It is safe for concurrent use.
 type Conns struct {
 	opts Options
 
@@ -85,6 +53,10 @@ func New(metas []string, opts Options) *Conns {
 	}
 	return c
 }
+
+// Options returns the options the connections were made with, defaults
+// applied; callers that keep a connection of their own dial with them.
+func (c *Conns) Options() Options { return c.opts }
 
 // Metas returns the meta servers known: the configured ones first.
 func (c *Conns) Metas() []string {
@@ -124,7 +96,7 @@ func (c *Conns) ReplicaAdmin(ctx context.Context, addr string) (pb.ReplicaAdminC
 // wrapping ErrUnreachable when it is not ready within the dial timeout. A
 // refused connection fails at once instead of waiting out the timeout.
 func (c *Conns) Dial(ctx context.Context, addr string) (*grpc.ClientConn, error) {
-	cc, err := c.conn(addr)
+	cc, err := c.Conn(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -154,15 +126,16 @@ func (c *Conns) Dial(ctx context.Context, addr string) (*grpc.ClientConn, error)
 		}
 		if !cc.WaitForStateChange(dialCtx, state) {
 			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("adminrpc: connecting to %s: %w", addr, err)
+				return nil, fmt.Errorf("dial: connecting to %s: %w", addr, err)
 			}
 			return nil, fmt.Errorf("%w: %s: not connected within %s", ErrUnreachable, addr, c.opts.DialTimeout)
 		}
 	}
 }
 
-// conn returns the (possibly not yet connected) connection to addr.
-func (c *Conns) conn(addr string) (*grpc.ClientConn, error) {
+// Conn returns the (possibly not yet connected) connection to addr,
+// creating it on first use.
+func (c *Conns) Conn(addr string) (*grpc.ClientConn, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -171,16 +144,50 @@ func (c *Conns) conn(addr string) (*grpc.ClientConn, error) {
 	if cc, ok := c.conns[addr]; ok {
 		return cc, nil
 	}
-	opts := append(rpc.ClientOptions(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithConnectParams(grpc.ConnectParams{Backoff: reconnectBackoff, MinConnectTimeout: c.opts.DialTimeout}),
-	)
-	cc, err := grpc.NewClient(addr, opts...)
+	cc, err := c.opts.NewClient(addr)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
+		return nil, err
 	}
 	c.conns[addr] = cc
 	return cc, nil
+}
+
+// WaitAnyMeta connects to every known meta server and returns once one of
+// them accepted a connection, or with an error wrapping ErrUnreachable
+// when none did before ctx ended.
+func (c *Conns) WaitAnyMeta(ctx context.Context) error {
+	addrs := c.Metas()
+	if len(addrs) == 0 {
+		return fmt.Errorf("%w: no meta server configured", ErrUnreachable)
+	}
+	ready := make(chan struct{}, len(addrs))
+	watchCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, addr := range addrs {
+		cc, err := c.Conn(addr)
+		if err != nil {
+			return err
+		}
+		cc.Connect()
+		go func() {
+			for {
+				s := cc.GetState()
+				if s == connectivity.Ready {
+					ready <- struct{}{}
+					return
+				}
+				if !cc.WaitForStateChange(watchCtx, s) {
+					return
+				}
+			}
+		}()
+	}
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: no meta server of %v accepted a connection: %w", ErrUnreachable, addrs, ctx.Err())
+	}
 }
 
 // Close closes every connection. Calls made afterwards fail with ErrClosed.
@@ -196,11 +203,42 @@ func (c *Conns) Close() error {
 	return nil
 }
 
+// Forget closes and drops the connection to addr, if any: a server that
+// left the cluster for good need not be redialled.
+func (c *Conns) Forget(addr string) {
+	c.mu.Lock()
+	cc := c.conns[addr]
+	delete(c.conns, addr)
+	c.mu.Unlock()
+	if cc != nil {
+		cc.Close()
+	}
+}
+
+// SetLeader makes addr the first meta server asked, as an answer naming
+// the leader says.
+func (c *Conns) SetLeader(addr string) {
+	if addr != "" {
+		c.setLeader(addr)
+	}
+}
+
 func (c *Conns) setLeader(addr string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.leader = addr
-	if !slices.Contains(c.metas, addr) {
+	c.learnLocked(addr)
+}
+
+// learn adds a meta server a redirect named to the known ones.
+func (c *Conns) learn(addr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.learnLocked(addr)
+}
+
+func (c *Conns) learnLocked(addr string) {
+	if addr != "" && !slices.Contains(c.metas, addr) {
 		c.metas = append(c.metas, addr)
 	}
 }
