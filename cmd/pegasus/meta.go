@@ -62,7 +62,7 @@ that another meta server takes over at once.`,
 			}
 			if cfg.PegasusListen != "" {
 				// Official Pegasus clients query partition configurations here.
-				pl, err := pegasusserve.StartMetaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen)
+				pl, err := pegasusserve.StartMetaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen, pegasusserve.StartOptions{})
 				if err != nil {
 					return err
 				}

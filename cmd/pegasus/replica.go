@@ -54,7 +54,7 @@ flushed, so the next start replays nothing.`,
 			if cfg.PegasusListen != "" {
 				// Official Pegasus clients reach the same replicas through
 				// this listener, translated onto the server's own RPCs.
-				pl, err := pegasusserve.StartReplicaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen)
+				pl, err := pegasusserve.StartReplicaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen, pegasusserve.StartOptions{})
 				if err != nil {
 					return err
 				}

@@ -18,14 +18,14 @@ func TestStartListeners(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	replica, err := StartReplicaListener(ctx, "127.0.0.1:0", replicaGRPC)
+	replica, err := StartReplicaListener(ctx, "127.0.0.1:0", replicaGRPC, StartOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	replicaAddr := replica.(*Server).Addr().String()
 	meta.update(func(f *fakeMeta) { f.nodes = []*pb.NodeInfo{{Address: replicaGRPC, PegasusAddress: replicaAddr}} })
 	meta.addTable("t", 1, 2, []string{replicaGRPC})
-	metaSrv, err := StartMetaListener(ctx, "127.0.0.1:0", metaGRPC)
+	metaSrv, err := StartMetaListener(ctx, "127.0.0.1:0", metaGRPC, StartOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,10 +72,10 @@ func TestStartListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	if _, err := StartReplicaListener(context.Background(), busy.Addr().String(), replicaGRPC); err == nil {
+	if _, err := StartReplicaListener(context.Background(), busy.Addr().String(), replicaGRPC, StartOptions{}); err == nil {
 		t.Fatal("StartReplicaListener on a port in use succeeded")
 	}
-	if _, err := StartMetaListener(context.Background(), busy.Addr().String(), metaGRPC); err == nil {
+	if _, err := StartMetaListener(context.Background(), busy.Addr().String(), metaGRPC, StartOptions{}); err == nil {
 		t.Fatal("StartMetaListener on a port in use succeeded")
 	}
 }
