@@ -52,6 +52,10 @@ type Meta struct {
 	MinLiveNodeCountForUnfreeze     int    `toml:"min_live_node_count_for_unfreeze" doc:"The meta server freezes when fewer replica servers than this are alive."`
 	MetaFunctionLevelOnStart        string `toml:"meta_function_level_on_start" doc:"Meta level after start: stopped, blind, freezed, steady or lively."`
 	LBIntervalMs                    int    `toml:"lb_interval_ms" doc:"How often the leader checks every partition for missing primaries and secondaries (cure) and runs the balancer."`
+
+	Admission
+	Security
+	Limits
 }
 
 // Replica configures a replica server.
@@ -78,6 +82,9 @@ type Replica struct {
 
 	Mutation2PCMinReplicaCount int `toml:"mutation_2pc_min_replica_count" doc:"A primary refuses writes (ERR_NOT_ENOUGH_MEMBER) while its partition has fewer members than this (capped at the table's replica count), so a 3-replica partition keeps writing with one secondary down."`
 	BlockCacheMB               int `toml:"block_cache_mb" doc:"Block cache shared by every partition store of the server. 0 gives each store a small private cache."`
+
+	Security
+	Limits
 }
 
 // Collector configures the availability collector.
@@ -90,6 +97,10 @@ type Collector struct {
 	DetectTimeoutMs       int      `toml:"available_detect_timeout_ms" doc:"A probe slower than this counts as failed."`
 	DetectReplicaCount    int      `toml:"available_detect_replica_count" doc:"Replica count of the detection table when the collector creates it."`
 	ScrapeIntervalSeconds int      `toml:"metrics_scrape_interval_seconds" doc:"How often the collector scrapes every replica server's /metrics to compute request rates and latencies."`
+
+	Security
+	TokenFile   string `toml:"token_file" doc:"File holding the admin token the collector presents to the meta servers (it creates its detection table). Not needed with an admin certificate."`
+	PprofListen string `toml:"pprof_listen" doc:"Address of a listener serving Go's profiles (/debug/pprof/). Empty disables it."`
 }
 
 // DefaultMeta returns a meta server's defaults.
@@ -110,6 +121,7 @@ func DefaultMeta() Meta {
 		MinLiveNodeCountForUnfreeze:     2,
 		MetaFunctionLevelOnStart:        "steady",
 		LBIntervalMs:                    1000,
+		Limits:                          DefaultLimits(),
 	}
 }
 
@@ -133,6 +145,7 @@ func DefaultReplica() Replica {
 		MaxValueBytes:                  1 << 20,
 		Mutation2PCMinReplicaCount:     2,
 		BlockCacheMB:                   256,
+		Limits:                         DefaultLimits(),
 	}
 }
 
@@ -202,6 +215,11 @@ func (m Meta) Validate() error {
 	if err := m.FailureDetector.Validate(); err != nil {
 		return err
 	}
+	for _, v := range []interface{ Validate() error }{m.Admission, m.Security, m.Limits} {
+		if err := v.Validate(); err != nil {
+			return err
+		}
+	}
 	// While a crashed meta leader's election lease runs out, no beacon is
 	// acknowledged; a replica server's lease must outlast that and its next
 	// beacon to the new leader, or every replica stops serving during an
@@ -211,6 +229,15 @@ func (m Meta) Validate() error {
 			ErrInvalid, m.LeaseSeconds, m.ElectionTTLSeconds, m.BeaconIntervalSeconds)
 	}
 	return nil
+}
+
+// MaxRequestFrameBytes is the largest request frame the replica server's
+// Pegasus-protocol port reads: a value at max_value_bytes with a sort key
+// at max_sort_key_bytes, a hash key at its 64 KiB limit and room for the
+// rest of the request. A larger frame is refused on its header, before
+// any of it is buffered (a multi_put larger than this must be split).
+func (r Replica) MaxRequestFrameBytes() int {
+	return r.MaxValueBytes + r.MaxSortKeyBytes + 64<<10 + 64<<10
 }
 
 // Validate checks a replica server configuration.
@@ -233,6 +260,11 @@ func (r Replica) Validate() error {
 	if r.BlockCacheMB < 0 {
 		return fmt.Errorf("%w: block_cache_mb must not be negative", ErrInvalid)
 	}
+	for _, v := range []interface{ Validate() error }{r.Security, r.Limits} {
+		if err := v.Validate(); err != nil {
+			return err
+		}
+	}
 	return r.FailureDetector.Validate()
 }
 
@@ -250,7 +282,7 @@ func (c Collector) Validate() error {
 	if c.DetectTable == "" {
 		return fmt.Errorf("%w: collector available_detect_app is empty", ErrInvalid)
 	}
-	return nil
+	return c.Security.Validate()
 }
 
 // Load reads a TOML file over the defaults already in cfg (a pointer to one

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net/http"
 	"time"
 
 	"google.golang.org/grpc"
@@ -127,3 +128,38 @@ func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]strin
 // protect its admin calls with a token (docs/security.md says what that
 // leaves open).
 func (bearer) RequireTransportSecurity() bool { return false }
+
+// HTTPClient returns an HTTP client that presents the credentials: the
+// TLS client configuration for https URLs, the token as
+// "Authorization: Bearer" on every request.
+func (c Credentials) HTTPClient(timeout time.Duration) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if c.TLS != nil {
+		tr.TLSClientConfig = c.TLS.Clone()
+	}
+	var rt http.RoundTripper = tr
+	if c.Token != "" {
+		rt = bearerTransport{token: c.Token, next: tr}
+	}
+	return &http.Client{Timeout: timeout, Transport: rt}
+}
+
+// HTTPScheme is the URL scheme the servers' HTTP listeners speak to a
+// caller with these credentials: https with TLS.
+func (c Credentials) HTTPScheme() string {
+	if c.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+type bearerTransport struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
+}

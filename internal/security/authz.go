@@ -315,3 +315,11 @@ func resultText(resp any, err error) string {
 	}
 	return "ok"
 }
+
+// IsAdmin reports whether a gRPC caller holds an admin credential (or the
+// server checks none): for answers that show more to admins, such as the
+// etcd endpoints in ClusterInfo.
+func (a *Authorizer) IsAdmin(ctx context.Context) bool {
+	_, err := a.adminName(grpcCaller(ctx))
+	return err == nil
+}

@@ -87,3 +87,12 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.code = code
 	s.ResponseWriter.WriteHeader(code)
 }
+
+// IsAdminHTTP reports whether an HTTP caller holds an admin credential
+// (or the server checks none).
+func (a *Authorizer) IsAdminHTTP(r *http.Request) bool {
+	c := caller{token: bearerToken(r.Header.Get("Authorization"))}
+	c.id, c.hasCert = HTTPIdentity(r)
+	_, err := a.adminName(c)
+	return err == nil
+}

@@ -107,7 +107,14 @@ func TestMutualTLSAcceptsOnlyTheClustersCertificates(t *testing.T) {
 	if err := dial(client.ClientConfig()); err != nil {
 		t.Fatalf("a client of the cluster: %v", err)
 	}
-	if err := dial(other.ClientConfig()); err == nil {
+	// A client that trusts the cluster's authority but presents a
+	// certificate of another: the server must be the one refusing.
+	intruder := client.ClientConfig()
+	intruder.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		cert, _ := other.current()
+		return cert, nil
+	}
+	if err := dial(intruder); err == nil {
 		t.Fatal("a client with a certificate of another authority was served")
 	}
 	// A client with no certificate at all.
