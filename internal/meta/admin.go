@@ -17,6 +17,9 @@ import (
 type TableState struct {
 	Table  Table
 	Health decide.TableHealth
+	// BallotAboveRecord counts the table's partitions where a replica
+	// reports a ballot above the record (ballots.go).
+	BallotAboveRecord int
 }
 
 // ListTables returns every table that is not dropped, by app id.
@@ -33,7 +36,7 @@ func (c *Controller) ListTables() ([]TableState, error) {
 		if hs := decide.TableHealths(c.cache.tableConfigs(tb)); len(hs) == 1 {
 			h = hs[0]
 		}
-		out = append(out, TableState{Table: tb, Health: h})
+		out = append(out, TableState{Table: tb, Health: h, BallotAboveRecord: c.validClaimsLocked(&tb.AppID)})
 	}
 	slices.SortFunc(out, func(a, b TableState) int { return cmp.Compare(a.Table.AppID, b.Table.AppID) })
 	return out, nil

@@ -32,6 +32,9 @@ type ControllerConfig struct {
 	// Metrics holds the series the controller updates (metrics.go).
 	// Default: a registry of its own.
 	Metrics *metrics.Meta
+	// Admission is the replica server white list of the configuration
+	// file (admission.go); one stored in etcd overrides it.
+	Admission AdmissionConfig
 }
 
 func (cfg *ControllerConfig) setDefaults() error {
@@ -94,6 +97,8 @@ type Controller struct {
 	lastPlan planSummary
 	// wake asks the leader's loop for a round now (see Wake).
 	wake chan struct{}
+	// guard holds ballot claims and admission (ballots.go, admission.go).
+	guard guardState
 }
 
 type term struct {
@@ -147,7 +152,7 @@ func NewController(cfg ControllerConfig, clock Clock, admin ReplicaAdmin, log *s
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Controller{
+	c := &Controller{
 		cfg:     cfg,
 		clock:   clock,
 		log:     log,
@@ -156,7 +161,9 @@ func NewController(cfg ControllerConfig, clock Clock, admin ReplicaAdmin, log *s
 		fd:      fd,
 		senders: make(map[string]*senderInfo),
 		wake:    make(chan struct{}, 1),
-	}, nil
+	}
+	c.guard.admission.set(cfg.Admission)
+	return c, nil
 }
 
 // Wake delivers a value when something happened that the next planning
@@ -193,6 +200,9 @@ func (c *Controller) BecomeLeader(parent context.Context, store Store) (context.
 	}
 	knobs := c.cfg.Knobs
 	for name, value := range snap.Knobs {
+		if c.loadStoredAllowList(name, value) {
+			continue
+		}
 		if err := knobs.Set(name, value); err != nil {
 			c.log.Warn("ignoring stored knob", "knob", name, "value", value, "err", err)
 		}

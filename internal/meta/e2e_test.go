@@ -50,7 +50,7 @@ func startMetaE2E(t *testing.T) *metaE2E {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	e := &metaE2E{t: t, ob: ob, conns: dial.New(ob.MetaAddrs(), dial.Options{})}
+	e := &metaE2E{t: t, ob: ob, conns: dial.New(ob.MetaAddrs(), dial.Options{Credentials: ob.Credentials()})}
 	t.Cleanup(func() { _ = e.conns.Close() })
 	resp, err := dial.CallMeta(ctx, e.conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
 		return m.CreateTable(ctx, &pb.CreateTableRequest{Name: e2eTable, PartitionCount: e2ePartitions, ReplicaCount: 3})

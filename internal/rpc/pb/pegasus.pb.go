@@ -3429,7 +3429,12 @@ type BeaconResponse struct {
 	// Partitions the node holds that the meta no longer places on it.
 	Remove []*Gpid `protobuf:"bytes,6,rep,name=remove,proto3" json:"remove,omitempty"`
 	// Table metadata the replica needs to open new partitions.
-	Tables        []*TableInfo `protobuf:"bytes,7,rep,name=tables,proto3" json:"tables,omitempty"`
+	Tables []*TableInfo `protobuf:"bytes,7,rep,name=tables,proto3" json:"tables,omitempty"`
+	// The highest ballot of any partition in the meta's record. A replica
+	// refuses a pushed configuration (UpdateConfig) whose ballot is far above
+	// the last value it heard here, in the answer to its own beacon: a forged
+	// push can then no longer raise a ballot beyond what the meta can reach.
+	MaxBallot     int64 `protobuf:"varint,8,opt,name=max_ballot,json=maxBallot,proto3" json:"max_ballot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3511,6 +3516,13 @@ func (x *BeaconResponse) GetTables() []*TableInfo {
 		return x.Tables
 	}
 	return nil
+}
+
+func (x *BeaconResponse) GetMaxBallot() int64 {
+	if x != nil {
+		return x.MaxBallot
+	}
+	return 0
 }
 
 type TableInfo struct {
@@ -3969,8 +3981,12 @@ type TableHealth struct {
 	Unhealthy      int32                  `protobuf:"varint,3,opt,name=unhealthy,proto3" json:"unhealthy,omitempty"`
 	WriteUnhealthy int32                  `protobuf:"varint,4,opt,name=write_unhealthy,json=writeUnhealthy,proto3" json:"write_unhealthy,omitempty"`
 	ReadUnhealthy  int32                  `protobuf:"varint,5,opt,name=read_unhealthy,json=readUnhealthy,proto3" json:"read_unhealthy,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Partitions where a replica reports a ballot above the meta's record
+	// (a forged configuration, or a restored etcd); repaired with the
+	// meta.repair_ballot remote command.
+	BallotAboveRecord int32 `protobuf:"varint,6,opt,name=ballot_above_record,json=ballotAboveRecord,proto3" json:"ballot_above_record,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *TableHealth) Reset() {
@@ -4034,6 +4050,13 @@ func (x *TableHealth) GetWriteUnhealthy() int32 {
 func (x *TableHealth) GetReadUnhealthy() int32 {
 	if x != nil {
 		return x.ReadUnhealthy
+	}
+	return 0
+}
+
+func (x *TableHealth) GetBallotAboveRecord() int32 {
+	if x != nil {
+		return x.BallotAboveRecord
 	}
 	return 0
 }
@@ -5295,7 +5318,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"\rstart_time_ms\x18\x04 \x01(\x03R\vstartTimeMs\x126\n" +
 	"\breplicas\x18\x05 \x03(\v2\x1a.pegasus.rpc.ReplicaReportR\breplicas\x12!\n" +
 	"\fhttp_address\x18\x06 \x01(\tR\vhttpAddress\x12'\n" +
-	"\x0fpegasus_address\x18\a \x01(\tR\x0epegasusAddress\"\xa1\x02\n" +
+	"\x0fpegasus_address\x18\a \x01(\tR\x0epegasusAddress\"\xc0\x02\n" +
 	"\x0eBeaconResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12\x18\n" +
 	"\aallowed\x18\x02 \x01(\bR\aallowed\x12\x19\n" +
@@ -5303,7 +5326,9 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x06leader\x18\x04 \x01(\tR\x06leader\x12=\n" +
 	"\aconfigs\x18\x05 \x03(\v2#.pegasus.rpc.PartitionConfigurationR\aconfigs\x12)\n" +
 	"\x06remove\x18\x06 \x03(\v2\x11.pegasus.rpc.GpidR\x06remove\x12.\n" +
-	"\x06tables\x18\a \x03(\v2\x16.pegasus.rpc.TableInfoR\x06tables\"\xcb\x02\n" +
+	"\x06tables\x18\a \x03(\v2\x16.pegasus.rpc.TableInfoR\x06tables\x12\x1d\n" +
+	"\n" +
+	"max_ballot\x18\b \x01(\x03R\tmaxBallot\"\xcb\x02\n" +
 	"\tTableInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x15\n" +
 	"\x06app_id\x18\x02 \x01(\x05R\x05appId\x12'\n" +
@@ -5339,13 +5364,14 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"=\n" +
 	"\x11DropTableResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\"\x13\n" +
-	"\x11ListTablesRequest\"\xce\x01\n" +
+	"\x11ListTablesRequest\"\xfe\x01\n" +
 	"\vTableHealth\x12,\n" +
 	"\x05table\x18\x01 \x01(\v2\x16.pegasus.rpc.TableInfoR\x05table\x12#\n" +
 	"\rfully_healthy\x18\x02 \x01(\x05R\ffullyHealthy\x12\x1c\n" +
 	"\tunhealthy\x18\x03 \x01(\x05R\tunhealthy\x12'\n" +
 	"\x0fwrite_unhealthy\x18\x04 \x01(\x05R\x0ewriteUnhealthy\x12%\n" +
-	"\x0eread_unhealthy\x18\x05 \x01(\x05R\rreadUnhealthy\"p\n" +
+	"\x0eread_unhealthy\x18\x05 \x01(\x05R\rreadUnhealthy\x12.\n" +
+	"\x13ballot_above_record\x18\x06 \x01(\x05R\x11ballotAboveRecord\"p\n" +
 	"\x12ListTablesResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x120\n" +
 	"\x06tables\x18\x02 \x03(\v2\x18.pegasus.rpc.TableHealthR\x06tables\"\x12\n" +
