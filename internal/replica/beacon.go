@@ -64,6 +64,7 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 		return
 	}
 	s.observeBeaconRTT(sent)
+	s.noteMaxBallot(resp.GetMaxBallot())
 	if leader := resp.GetLeader(); leader != "" {
 		s.meta.setLeader(leader)
 	}

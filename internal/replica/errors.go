@@ -55,6 +55,12 @@ var (
 	// ErrDataDirLost: data_dir disappeared under the running server. Its
 	// stores can neither be written nor closed; the process must exit.
 	ErrDataDirLost = errors.New("replica: data_dir removed while the server runs")
+	// ErrForeignPeer: a configuration push, replication message or
+	// checkpoint request from a sender that may not make it (guard.go).
+	ErrForeignPeer = errors.New("replica: refused sender")
+	// ErrBallotOutOfReach: a pushed configuration whose ballot is far above
+	// what the meta server said it issued (guard.go).
+	ErrBallotOutOfReach = errors.New("replica: pushed ballot beyond the meta's record")
 )
 
 // wireError maps an error to its wire form. It is the only place where
@@ -100,8 +106,10 @@ func wireCode(err error) pb.ErrorCode {
 		return pb.ErrorCode_ERR_UNKNOWN_OUTCOME
 	case errors.Is(err, ErrCheckpoint):
 		return pb.ErrorCode_ERR_CHECKPOINT_UNAVAILABLE
-	case errors.Is(err, ErrUnknownCommand):
+	case errors.Is(err, ErrUnknownCommand), errors.Is(err, ErrBallotOutOfReach):
 		return pb.ErrorCode_ERR_INVALID_PARAMETERS
+	case errors.Is(err, ErrForeignPeer):
+		return pb.ErrorCode_ERR_REJECT
 	default:
 		return pb.ErrorCode_ERR_UNKNOWN
 	}
