@@ -60,7 +60,7 @@ func startClientE2E(t *testing.T) *onebox.Cluster {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conns := dial.New(ob.MetaAddrs(), dial.Options{})
+	conns := dial.New(ob.MetaAddrs(), dial.Options{Credentials: ob.Credentials()})
 	defer conns.Close()
 	resp, err := dial.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
 		return m.CreateTable(ctx, &pb.CreateTableRequest{Name: e2eTable, PartitionCount: 8, ReplicaCount: 3})

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/meta"
 	"github.com/pegasus-go/pegasus/internal/metrics"
 	"github.com/pegasus-go/pegasus/internal/pegasusserve"
@@ -17,6 +18,10 @@ import (
 
 // metaStopTimeout bounds a graceful stop: resign, then drain RPCs.
 const metaStopTimeout = 10 * time.Second
+
+// metaMaxFrameBytes bounds a request frame on a meta server's Pegasus
+// port: it only answers configuration queries, a few dozen bytes each.
+const metaMaxFrameBytes = 64 << 10
 
 func init() {
 	var cfgPath string
@@ -37,21 +42,31 @@ that another meta server takes over at once.`,
 			if err := config.Load(cfgPath, &cfg); err != nil {
 				return err
 			}
-			if err := overrideFromFlags(cmd.Flags(), map[string]any{
+			if err := overrideFromFlags(cmd.Flags(), serverSecurityFields(&cfg.Security, map[string]any{
 				"listen":         &cfg.Listen,
 				"http-listen":    &cfg.HTTPListen,
 				"pegasus-listen": &cfg.PegasusListen,
 				"data-dir":       &cfg.DataDir,
 				"cluster-name":   &cfg.ClusterName,
 				"etcd-endpoints": &cfg.EtcdEndpoints,
-			}); err != nil {
+			})); err != nil {
 				return err
 			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			sec, err := serverSecurity(cfg.Security, cfg.Limits, cfg.DataDir, log)
+			if err != nil {
+				return err
+			}
+			defer sec.Close()
 			m := metrics.NewMeta()
 			srv, err := meta.NewServer(meta.Options{
-				Config:  cfg,
-				Logger:  slog.New(slog.NewTextHandler(os.Stderr, nil)),
-				Metrics: m,
+				Config:   cfg,
+				Logger:   log,
+				Metrics:  m,
+				Security: sec,
 			})
 			if err != nil {
 				return err
@@ -62,7 +77,11 @@ that another meta server takes over at once.`,
 			}
 			if cfg.PegasusListen != "" {
 				// Official Pegasus clients query partition configurations here.
-				pl, err := pegasusserve.StartMetaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen, pegasusserve.StartOptions{})
+				pl, err := pegasusserve.StartMetaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen, pegasusserve.StartOptions{
+					Guard:       sec.Guard("pegasus", sec.RawIdleTimeout()),
+					Config:      pegasusserve.Config{MaxBodySize: metaMaxFrameBytes},
+					Credentials: dial.Credentials{TLS: sec.ClientTLS()},
+				})
 				if err != nil {
 					return err
 				}
@@ -82,5 +101,6 @@ that another meta server takes over at once.`,
 	f.String("data-dir", "", "directory of the embedded etcd and the server's files (overrides data_dir)")
 	f.String("cluster-name", "", "cluster name, the prefix of every etcd key (overrides cluster_name)")
 	f.StringSlice("etcd-endpoints", nil, "external etcd endpoints, comma separated (overrides etcd_endpoints; empty starts an embedded etcd)")
+	serverSecurityFlags(f)
 	root.AddCommand(cmd)
 }

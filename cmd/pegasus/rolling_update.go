@@ -16,13 +16,17 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rolling"
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
+	"github.com/pegasus-go/pegasus/internal/security"
 )
 
 // rollingFlags are the flags of `pegasus rolling-update` and its
 // subcommands.
 type rollingFlags struct {
+	// creds name the admin credentials (security.go).
+	creds       security.ClientFiles
 	metas       []string
 	etcd        []string
 	clusterName string
@@ -92,6 +96,7 @@ whose orchestrator died. See docs/rolling-update.md.`,
 	pf.DurationVar(&f.lockTTL, "lock-ttl", rolling.DefaultLockTTL, "lease of the rolling lock: how long a dead orchestrator blocks the next")
 	pf.DurationVar(&f.poll, "poll-interval", time.Second, "how often waits observe the cluster")
 	pf.DurationVar(&f.takeover, "takeover", 0, "resume/abort: how long to wait for a dead orchestrator's lock (default lock-ttl + 5s)")
+	clientFlags(pf, &f.creds)
 	_ = pf.MarkHidden("lock-ttl")
 	_ = pf.MarkHidden("poll-interval")
 
@@ -145,6 +150,7 @@ type rollConn struct {
 	store   *rolling.EtcdStore
 	name    string
 	etcd    *clientv3.Client
+	creds   dial.Credentials
 }
 
 func (c *rollConn) Close() {
@@ -179,16 +185,31 @@ func (f *rollingFlags) metaList(fallback []string) ([]string, error) {
 	return nil, errors.New("rolling-update: --meta is required (or --control onebox:<dir>)")
 }
 
+// credentials are the roll's admin credentials: flags, environment, or
+// those of the onebox of --control onebox:<dir>.
+func (f *rollingFlags) credentials() (dial.Credentials, error) {
+	dir, _ := strings.CutPrefix(f.control, "onebox:")
+	if dir == f.control {
+		dir = ""
+	}
+	return clientCredentials(f.creds, dir)
+}
+
 // connect reaches the cluster and the etcd holding its roll. The meta
 // server supplies the cluster name and etcd endpoints unless given.
 func (f *rollingFlags) connect(ctx context.Context, requireMeta bool) (*rollConn, error) {
 	c := &rollConn{}
+	creds, err := f.credentials()
+	if err != nil {
+		return nil, err
+	}
+	c.creds = creds
 	metas, err := f.metaList(nil)
 	if err != nil && (requireMeta || len(f.etcd) == 0 || f.clusterName == "") {
 		return nil, err
 	}
 	if len(metas) > 0 {
-		c.cluster = rolling.DialCluster(metas)
+		c.cluster = rolling.DialCluster(metas, creds)
 		ictx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		c.info, err = c.cluster.Info(ictx)
 		cancel()
@@ -209,7 +230,7 @@ func (f *rollingFlags) connect(ctx context.Context, requireMeta bool) (*rollConn
 		c.Close()
 		return nil, errors.New("rolling-update: the meta server reports no etcd endpoints or cluster name; give --etcd-endpoints and --cluster-name")
 	}
-	c.etcd, err = clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	c.etcd, err = clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), TLS: creds.TLS})
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("rolling-update: etcd %s: %w", strings.Join(endpoints, ","), err)
@@ -265,7 +286,11 @@ func (f *rollingFlags) newCollector() (rolling.Collector, error) {
 	if f.collector == "" {
 		return nil, nil
 	}
-	return rolling.NewHTTPCollector(f.collector)
+	creds, err := f.credentials()
+	if err != nil {
+		return nil, err
+	}
+	return rolling.NewHTTPCollector(f.collector, creds)
 }
 
 func runNewRoll(cmd *cobra.Command, f *rollingFlags) error {
@@ -459,7 +484,7 @@ func (f *rollingFlags) connectStored(cmd *cobra.Command) (*rollConn, rolling.Rec
 		return nil, rolling.Record{}, err
 	}
 	if c.cluster == nil {
-		c.cluster = rolling.DialCluster(rec.Run.Metas)
+		c.cluster = rolling.DialCluster(rec.Run.Metas, c.creds)
 	}
 	// Every meta server of the plan is watched, including one that was
 	// down (and so unlisted) when cluster_info was read.

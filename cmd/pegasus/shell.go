@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pegasus-go/pegasus/internal/security"
 	"github.com/pegasus-go/pegasus/internal/shell"
 )
 
@@ -14,6 +15,7 @@ func init() {
 		metas  string
 		asJSON bool
 		script string
+		creds  security.ClientFiles
 	)
 	cmd := &cobra.Command{
 		Use:   "shell",
@@ -26,14 +28,24 @@ Without -e it reads commands interactively (with history and line editing), or
 one per line from a pipe. With -e it runs the ';'-separated commands and exits
 with a non-zero status at the first that fails.
 
-Without --meta it uses ./` + shell.OneboxMetaServersFile + ` if present, else ` + shell.DefaultMeta + `.`,
+Without --meta it uses ./` + shell.OneboxMetaServersFile + ` if present, else ` + shell.DefaultMeta + `.
+Admin commands need an admin credential: --token-file (or ` + security.EnvTokenFile + `), or an admin
+certificate with --tls-ca/--tls-cert/--tls-key; next to a onebox its own are used.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			list := shell.DefaultMetaServers()
 			if metas != "" {
 				list = strings.Split(metas, ",")
 			}
-			sh, err := shell.New(shell.Config{MetaServers: list, JSON: asJSON, Out: cmd.OutOrStdout()})
+			dir := ""
+			if metas == "" {
+				dir = shell.OneboxDir
+			}
+			credentials, err := clientCredentials(creds, dir)
+			if err != nil {
+				return err
+			}
+			sh, err := shell.New(shell.Config{MetaServers: list, JSON: asJSON, Out: cmd.OutOrStdout(), Credentials: credentials})
 			if err != nil {
 				return err
 			}
@@ -52,5 +64,6 @@ Without --meta it uses ./` + shell.OneboxMetaServersFile + ` if present, else ` 
 	f.StringVar(&metas, "meta", "", "meta servers, comma separated")
 	f.BoolVar(&asJSON, "json", false, "print JSON from every command that has a JSON form")
 	f.StringVarP(&script, "exec", "e", "", "run these ';'-separated commands and exit")
+	clientFlags(f, &creds)
 	root.AddCommand(cmd)
 }

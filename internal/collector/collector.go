@@ -13,6 +13,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/config"
 	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/metrics"
+	"github.com/pegasus-go/pegasus/internal/security"
 )
 
 // shutdownTimeout bounds how long Serve waits for HTTP requests in flight
@@ -38,6 +39,12 @@ type Options struct {
 	// certificate when the cluster runs TLS, and the admin token that lets
 	// it create the detection table.
 	Credentials dial.Credentials
+	// Security is what its HTTP listener requires (TLS, connection cap)
+	// and who may post to it (the roll's API needs an admin); nil serves
+	// plaintext to anyone.
+	Security *security.Server
+	// PprofListen, when set, serves Go's profiles there.
+	PprofListen string
 
 	// Logger receives the collector's logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -54,6 +61,7 @@ func OptionsFromConfig(cfg config.Collector) Options {
 		DetectInterval:       time.Duration(cfg.DetectIntervalSeconds) * time.Second,
 		DetectTimeout:        time.Duration(cfg.DetectTimeoutMs) * time.Millisecond,
 		ScrapeInterval:       time.Duration(cfg.ScrapeIntervalSeconds) * time.Second,
+		PprofListen:          cfg.PprofListen,
 	}
 }
 
@@ -88,6 +96,7 @@ type Collector struct {
 	cluster    *clusterReader
 	rolling    *rollingBoard
 	handler    http.Handler
+	auth       *security.Authorizer
 	// now is the clock of issued probes and reports; tests replace it.
 	now func() time.Time
 }
@@ -119,7 +128,8 @@ func New(opts Options) (*Collector, error) {
 		Timeout:        opts.DetectTimeout,
 		TLS:            opts.Credentials.TLS,
 	}, c.metas, c.metrics, logger, func() time.Time { return c.now() })
-	c.aggregator = newAggregator(c.metas, opts.ScrapeInterval, logger)
+	c.aggregator = newAggregator(c.metas, opts.ScrapeInterval, opts.Credentials, logger)
+	c.auth = opts.Security.Authorizer(nil)
 	c.handler = c.routes()
 	return c, nil
 }
@@ -129,7 +139,7 @@ func (c *Collector) Handler() http.Handler { return c.handler }
 
 // Run listens on Options.HTTPListen and calls Serve.
 func (c *Collector) Run(ctx context.Context) error {
-	lis, err := net.Listen("tcp", c.opts.HTTPListen)
+	lis, err := c.opts.Security.ListenHTTP("http", c.opts.HTTPListen)
 	if err != nil {
 		return fmt.Errorf("collector: listen on %s: %w", c.opts.HTTPListen, err)
 	}
@@ -143,7 +153,14 @@ func (c *Collector) Serve(ctx context.Context, lis net.Listener) error {
 	defer c.metas.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := &http.Server{Handler: c.handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := security.NewHTTPServer(c.handler)
+	if c.opts.PprofListen != "" {
+		ps, err := metrics.ServeProfiles(c.opts.Security, c.opts.PprofListen, c.logger)
+		if err != nil {
+			return err
+		}
+		defer ps.Close()
+	}
 	c.logger.Info("collector serving", "http", lis.Addr().String(), "meta_servers", c.opts.MetaServers,
 		"detect_table", c.opts.DetectTable)
 

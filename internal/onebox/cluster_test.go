@@ -47,7 +47,7 @@ func TestClusterEndToEnd(t *testing.T) {
 		t.Fatalf("replicas %v", c.Replicas())
 	}
 
-	conns := dial.New(c.MetaAddrs(), dial.Options{})
+	conns := dial.New(c.MetaAddrs(), dial.Options{Credentials: c.Credentials()})
 	defer conns.Close()
 	resp, err := dial.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
 		return m.CreateTable(ctx, &pb.CreateTableRequest{Name: "onebox_e2e", PartitionCount: 4, ReplicaCount: 3})
@@ -113,7 +113,7 @@ func TestMetaServersOnly(t *testing.T) {
 	}
 	t.Cleanup(func() { c.StopAll() })
 
-	conns := dial.New(c.MetaAddrs(), dial.Options{})
+	conns := dial.New(c.MetaAddrs(), dial.Options{Credentials: c.Credentials()})
 	defer conns.Close()
 	info, err := dial.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
 		return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})

@@ -26,17 +26,17 @@ const probeTimeout = time.Second
 type probe func(ctx context.Context) error
 
 // etcdReady: the member answers its /health endpoint with health true.
-func etcdReady(p Process) probe {
-	return httpReady("http://"+p.Address+"/health", `"health":"true"`)
+func etcdReady(c *Cluster, p Process) probe {
+	return httpReady(c, c.scheme+"://"+p.Address+"/health", `"health":"true"`)
 }
 
 // collectorReady: the collector's HTTP server answers.
-func collectorReady(p Process) probe {
-	return httpReady("http://"+p.HTTPAddress+"/", "")
+func collectorReady(c *Cluster, p Process) probe {
+	return httpReady(c, c.scheme+"://"+p.HTTPAddress+"/", "")
 }
 
-func httpReady(url, want string) probe {
-	client := &http.Client{Timeout: probeTimeout}
+func httpReady(c *Cluster, url, want string) probe {
+	client := c.creds.HTTPClient(probeTimeout)
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {

@@ -51,6 +51,11 @@ type State struct {
 	Network string `json:"network,omitempty"`
 	// Bridge is the host bridge of a netns onebox.
 	Bridge *Bridge `json:"bridge,omitempty"`
+	// AdminToken: the servers accept the token in admin_token (every
+	// onebox made since admin calls are checked). TLS: every listener
+	// requires mutual TLS with the certificates in certs/ (security.go).
+	AdminToken bool `json:"admin_token,omitempty"`
+	TLS        bool `json:"tls,omitempty"`
 }
 
 // netns reports whether the onebox runs its replica servers in network

@@ -29,7 +29,7 @@ func TestEndToEndOnebox(t *testing.T) {
 	ob := testcluster.Start(t, onebox.Options{Metas: 1, Replicas: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	conns := dial.New(ob.MetaAddrs(), dial.Options{})
+	conns := dial.New(ob.MetaAddrs(), dial.Options{Credentials: ob.Credentials()})
 	defer conns.Close()
 	const table = "pegasus_protocol"
 	if _, _, err := pegasustarget.EnsureTable(ctx, conns, pegasustarget.TableSpec{Name: table, PartitionCount: 4, ReplicaCount: 3}); err != nil {

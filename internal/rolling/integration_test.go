@@ -70,7 +70,7 @@ func startE2E(t *testing.T, replicas int) *e2e {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	e := &e2e{t: t, bin: bin, dir: dir, ob: ob, conns: dial.New(ob.MetaAddrs(), dial.Options{})}
+	e := &e2e{t: t, bin: bin, dir: dir, ob: ob, conns: dial.New(ob.MetaAddrs(), dial.Options{Credentials: ob.Credentials()})}
 	t.Cleanup(func() { _ = e.conns.Close() })
 	if withCollector {
 		procs, err := ob.Status()
@@ -144,7 +144,7 @@ func (e *e2e) roll(ctx context.Context, args ...string) (string, plan.Report, er
 // knobs reads the meta server's knobs the roll changes, and its level.
 func (e *e2e) knobs(ctx context.Context) map[string]string {
 	e.t.Helper()
-	c := DialCluster(e.ob.MetaAddrs())
+	c := DialCluster(e.ob.MetaAddrs(), e.ob.Credentials())
 	defer c.Close()
 	out := make(map[string]string)
 	for _, k := range []string{plan.KnobAssignDelay, plan.KnobAddSecondaryMax} {
@@ -533,7 +533,7 @@ func TestE2EResumeAfterKill9(t *testing.T) {
 // store opens the cluster's rolling store as the orchestrator does.
 func (e *e2e) store(ctx context.Context) (*EtcdStore, func()) {
 	e.t.Helper()
-	c := DialCluster(e.ob.MetaAddrs())
+	c := DialCluster(e.ob.MetaAddrs(), e.ob.Credentials())
 	defer c.Close()
 	info, err := c.Info(ctx)
 	if err != nil {
@@ -646,7 +646,7 @@ func TestE2EUpgrade(t *testing.T) {
 	if err != nil || report.Status != plan.StatusSucceeded {
 		t.Fatalf("minor upgrade: %v, %s: %s", err, report.Status, report.Reason)
 	}
-	c := DialCluster(e.ob.MetaAddrs())
+	c := DialCluster(e.ob.MetaAddrs(), e.ob.Credentials())
 	defer c.Close()
 	info, err := c.Info(ctx)
 	if err != nil {

@@ -28,10 +28,11 @@ type RemoteCluster struct {
 	metas []string
 }
 
-// DialCluster returns a RemoteCluster for the meta servers metas. It
+// DialCluster returns a RemoteCluster for the meta servers metas, reached
+// with creds (an admin credential: the roll drains and restarts nodes). It
 // connects lazily.
-func DialCluster(metas []string) *RemoteCluster {
-	return &RemoteCluster{conns: dial.New(metas, dial.Options{}), metas: slices.Clone(metas)}
+func DialCluster(metas []string, creds dial.Credentials) *RemoteCluster {
+	return &RemoteCluster{conns: dial.New(metas, dial.Options{Credentials: creds}), metas: slices.Clone(metas)}
 }
 
 // Close closes the connections.

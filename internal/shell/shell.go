@@ -29,8 +29,12 @@ import (
 const DefaultMeta = "127.0.0.1:34601"
 
 // OneboxMetaServersFile is where `pegasus onebox start` writes its meta
-// server list; the shell reads it when started without --meta.
-const OneboxMetaServersFile = "onebox/meta_servers"
+// server list; the shell reads it when started without --meta (and the
+// admin credentials of OneboxDir).
+const (
+	OneboxDir             = "onebox"
+	OneboxMetaServersFile = OneboxDir + "/meta_servers"
+)
 
 // Config configures a Shell. Only MetaServers is required.
 type Config struct {
@@ -53,6 +57,9 @@ type Config struct {
 	// NewDataClient connects the data commands to the cluster (default:
 	// the client package).
 	NewDataClient func(ctx context.Context, metas []string, dialTimeout time.Duration) (DataClient, error)
+	// Credentials are what the shell shows the servers: a TLS identity,
+	// and the admin token its admin commands need.
+	Credentials dial.Credentials
 }
 
 // Shell runs commands against one cluster. It is not safe for concurrent
@@ -98,11 +105,14 @@ func New(cfg Config) (*Shell, error) {
 		cfg.Location = time.Local
 	}
 	if cfg.NewDataClient == nil {
-		cfg.NewDataClient = newClientData
+		tlsCfg := cfg.Credentials.TLS
+		cfg.NewDataClient = func(ctx context.Context, metas []string, dialTimeout time.Duration) (DataClient, error) {
+			return newClientData(ctx, metas, dialTimeout, tlsCfg)
+		}
 	}
 	return &Shell{
 		cfg:   cfg,
-		conns: dial.New(metas, dial.Options{DialTimeout: cfg.DialTimeout, CallTimeout: cfg.CallTimeout}),
+		conns: dial.New(metas, dial.Options{DialTimeout: cfg.DialTimeout, CallTimeout: cfg.CallTimeout, Credentials: cfg.Credentials}),
 	}, nil
 }
 
@@ -171,6 +181,10 @@ func callMeta[R dial.Response](ctx context.Context, s *Shell, call func(context.
 func (s *Shell) metaUnreachable(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, dial.ErrIncompatible) {
 		return err
+	}
+	if errors.Is(err, dial.ErrDenied) {
+		return fmt.Errorf("%w: %s (give an admin credential: --token-file, or an admin certificate)",
+			ErrPermissionDenied, strings.TrimPrefix(err.Error(), dial.ErrDenied.Error()+": "))
 	}
 	// Name the kind once: the detail lists every meta server tried.
 	detail := err.Error()

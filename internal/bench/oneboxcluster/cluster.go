@@ -51,7 +51,7 @@ func New(ob *onebox.Cluster, table, binary string, progress io.Writer) *Cluster 
 	}
 	return &Cluster{
 		ob:       ob,
-		conns:    dial.New(ob.MetaAddrs(), dial.Options{}),
+		conns:    dial.New(ob.MetaAddrs(), dial.Options{Credentials: ob.Credentials()}),
 		table:    table,
 		binary:   binary,
 		progress: progress,
