@@ -58,6 +58,9 @@ func TestClusterEndToEnd(t *testing.T) {
 	if err := c.WaitHealthy(ctx); err != nil {
 		t.Fatal(err)
 	}
+	checkAdminNeedsCredential(ctx, t, c, "onebox_e2e")
+	checkPrivateFiles(t, filepath.Join(dir, c.Replicas()[0].Dir))
+	checkPrivateFiles(t, filepath.Join(dir, c.metaProcesses()[0].Dir))
 
 	victim := c.Replicas()[1]
 	if err := c.Kill(victim.Name); err != nil {

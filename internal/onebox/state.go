@@ -158,7 +158,7 @@ func (st *State) save(dir string) error {
 // rename.
 func writeFileAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return fmt.Errorf("onebox: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -215,7 +215,7 @@ func (st *State) ofRole(r Role) []Process {
 // read-modify-write of onebox.json. The lock is released by the returned
 // function, or by the kernel if the process dies.
 func lockDir(dir string) (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("onebox: %w", err)
 	}

@@ -178,9 +178,10 @@ func (ca *CA) Issue(req CertRequest) (certPath, keyPath string, err error) {
 	return certPath, keyPath, nil
 }
 
-// writePair writes a certificate (0644) and its key (0600), each through a
-// temporary file and a rename, so that a server reloading them never reads
-// half a file.
+// writePair writes a certificate and its key (both 0600: a certificate is
+// no secret, but a certificate directory is only its owner's business),
+// each through a temporary file and a rename, so that a server reloading
+// them never reads half a file.
 func writePair(certPath, keyPath string, der []byte, key *ecdsa.PrivateKey) error {
 	kder, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
@@ -189,7 +190,7 @@ func writePair(certPath, keyPath string, der []byte, key *ecdsa.PrivateKey) erro
 	if err := writeAtomic(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
 		return err
 	}
-	return writeAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	return writeAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 }
 
 func writeAtomic(path string, data []byte, mode os.FileMode) error {
