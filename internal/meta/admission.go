@@ -44,7 +44,16 @@ type admission struct {
 	enabled bool
 	allow   map[string]bool
 	refused map[string]*refusedSender
+	// lastWarn and unlogged rate-limit the refusal warnings: a flood of
+	// fake senders must not become a flood of log lines.
+	lastWarn time.Time
+	unlogged int
 }
+
+// refusalWarnInterval is the least time between two warnings of refused
+// beacons; the refusals in between are counted in the next warning (and
+// every one in the refused_beacons metric).
+const refusalWarnInterval = time.Second
 
 type refusedSender struct {
 	First, Last time.Time
@@ -93,7 +102,13 @@ func (c *Controller) refuseUnadmittedLocked(node string, now time.Time) error {
 		}
 		r = &refusedSender{First: now}
 		a.refused[node] = r
-		c.log.Warn("beacon refused: replica server not on the white list (enable_white_list)", "node", node)
+		if now.Sub(a.lastWarn) >= refusalWarnInterval {
+			c.log.Warn("beacon refused: replica server not on the white list (enable_white_list)", "node", node,
+				"other_new_senders_refused_since_last_warning", a.unlogged)
+			a.lastWarn, a.unlogged = now, 0
+		} else {
+			a.unlogged++
+		}
 	}
 	r.Last = now
 	r.Count++

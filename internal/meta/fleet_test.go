@@ -41,8 +41,10 @@ type fakeReplica struct {
 	target int
 	down   bool
 	leased bool
-	cancel context.CancelFunc
-	done   chan struct{}
+	// granted counts the beacons answered with a lease.
+	granted int
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 func newFleet(t *testing.T, metas []string, interval time.Duration) *fleet {
@@ -192,6 +194,9 @@ func (f *fleet) beacon(ctx context.Context, r *fakeReplica) {
 		return
 	}
 	r.leased = resp.GetAllowed() && resp.GetLeaseMs() > 0
+	if r.leased {
+		r.granted++
+	}
 	for _, c := range resp.GetConfigs() {
 		r.applyLocked(configFromPB(c))
 	}
