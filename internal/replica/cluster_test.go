@@ -15,6 +15,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/pacifica"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/security"
 	"github.com/pegasus-go/pegasus/internal/storage"
 )
 
@@ -33,6 +34,8 @@ type clusterOptions struct {
 	core func(*pacifica.Config)
 	// segmentBytes is the log segment size.
 	segmentBytes int64
+	// security is every server's security setup (nil: none).
+	security *security.Server
 }
 
 type testServer struct {
@@ -104,6 +107,7 @@ func (c *testCluster) start(i int) {
 			TickInterval:    testTick,
 			LogSegmentBytes: c.opts.segmentBytes,
 			CoreConfig:      c.opts.core,
+			Security:        c.opts.security,
 		})
 		if err == nil || attempt == 50 || !strings.Contains(err.Error(), "address already in use") {
 			break

@@ -1,13 +1,24 @@
 package replica
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
 	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/security"
 )
 
 // Issue 16, finding 1: an UpdateConfig sent straight to every replica
@@ -107,4 +118,65 @@ func pushTo(t *testing.T, addr string, cfgs ...*pb.PartitionConfiguration) *pb.C
 		t.Fatal(err)
 	}
 	return resp
+}
+
+// Finding 5: replica.kill_partition (and every other remote command)
+// needed nothing. With admin tokens configured, an anonymous call is
+// refused before the command runs: the partition stays open and keeps
+// serving. With the token it runs. Go's profiles are not on the HTTP
+// listener.
+func TestRemoteCommandNeedsAnAdminCredential(t *testing.T) {
+	const token = "9c2e4b7a1d0f3e6c8b5a2d4f"
+	tokens := filepath.Join(t.TempDir(), "admin_tokens")
+	if err := os.WriteFile(tokens, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := security.LoadTokens(tokens, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audit bytes.Buffer
+	c := newTestCluster(t, 3, clusterOptions{security: &security.Server{Tokens: tok, Audit: security.NewAudit(&audit)}})
+	a, b, d := c.addr(0), c.addr(1), c.addr(2)
+	c.meta.createTable("test", testApp, [][]string{{a, b, d}})
+	c.waitFor(10*time.Second, "healthy", func() bool { return c.healthy(testApp, 0) })
+	opened := c.replica(1, testApp, 0)
+
+	cc, err := dial.Options{}.NewClient(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ra := pb.NewReplicaAdminClient(cc)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kill := &pb.RemoteCommandRequest{Command: "replica.kill_partition", Args: []string{fmt.Sprint(testApp), "0"}}
+	if _, err := ra.RemoteCommand(ctx, kill); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("anonymous replica.kill_partition: %v", err)
+	}
+	if c.replica(1, testApp, 0) != opened || !c.healthy(testApp, 0) {
+		t.Fatal("a refused kill_partition closed the replica")
+	}
+	primary := openRawStream(t, a)
+	if got := code(primary.do(request("k", 1, &pb.SetRequest{HashKey: []byte("k"), SortKey: []byte("s"), Value: []byte("v")}))); got != pb.ErrorCode_ERR_OK {
+		t.Fatalf("write after a refused kill: %v", got)
+	}
+	if !strings.Contains(audit.String(), `"who":"anonymous"`) {
+		t.Errorf("audit log lacks the refused call:\n%s", audit.String())
+	}
+
+	admin := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+	if r, err := ra.RemoteCommand(admin, kill); err != nil || r.GetError() != nil {
+		t.Fatalf("replica.kill_partition with the token: %v %v", r, err)
+	}
+	c.waitFor(10*time.Second, "the killed replica closed", func() bool { return c.replica(1, testApp, 0) != opened })
+
+	resp, err := http.Get("http://" + c.servers[1].srv.HTTPAddr() + "/debug/pprof/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("pprof on the replica server's HTTP listener: %d", resp.StatusCode)
+	}
 }
