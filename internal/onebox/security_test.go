@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/pegasus-go/pegasus/client"
 	"github.com/pegasus-go/pegasus/internal/config"
 	"github.com/pegasus-go/pegasus/internal/dial"
@@ -236,6 +239,43 @@ func TestE2ETLSOnebox(t *testing.T) {
 			t.Fatalf("a push from the follower %s: %v", m.Address, err)
 		}
 	}
+	// A meta server of another cluster (a certificate of role meta from
+	// another authority) cannot push either: the handshake fails.
+	foreignMeta := issueTLS(t, other, "meta-elsewhere", security.RoleMeta)
+	foreignMeta.VerifyConnection = clientTLS.VerifyConnection
+	if err := push(foreignMeta, reps[1].Address); err == nil || errors.Is(err, dial.ErrDenied) {
+		t.Fatalf("a push from another cluster's meta server: %v (want a failed handshake)", err)
+	}
+
+	// FetchCheckpoint (a copy of a whole store): a client's certificate
+	// may not ask; a replica server's only for itself.
+	fetch := func(as *tls.Config, learner string) error {
+		cc, err := dial.Options{Credentials: dial.Credentials{TLS: as}}.NewClient(reps[0].Address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		st, err := pb.NewReplicaPeerClient(cc).FetchCheckpoint(ctx, &pb.CheckpointRequest{Gpid: &pb.Gpid{AppId: 1}, Learner: learner})
+		if err != nil {
+			return err
+		}
+		chunk, err := st.Recv()
+		if err != nil {
+			return err
+		}
+		if chunk.GetError() != nil {
+			return errors.New(chunk.GetError().String())
+		}
+		return nil
+	}
+	if err := fetch(clientTLS, reps[1].Address); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a checkpoint asked with a client's certificate: %v", err)
+	}
+	r2 := processTLS(t, dir, reps[1].Name)
+	if err := fetch(r2, reps[2].Address); err == nil {
+		t.Fatal("a replica server fetched a checkpoint in another's name")
+	}
+
 	checkPrivateFiles(t, filepath.Join(dir, reps[0].Dir))
 	checkPrivateFiles(t, filepath.Join(dir, certsDir))
 }
