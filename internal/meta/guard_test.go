@@ -80,8 +80,8 @@ func TestBeaconFromTheFutureRefused(t *testing.T) {
 // once they went silent the meta froze ("3 of 20003 alive") and never
 // forgot them. With the white list they are refused before the failure
 // detector sees them: the meta's node count stays 3, it remembers at most
-// maxRefusedRecords of them, and it does not freeze. (With the white list
-// disabled the same flood still freezes it: see docs/security.md.)
+// maxRefusedRecords of them, and it does not freeze. (Without the white
+// list the fakes are taken in: docs/security.md, Plaintext clusters.)
 func TestFakeReplicaFloodRefusedByWhiteList(t *testing.T) {
 	real := []string{"n1:1", "n2:1", "n3:1"}
 	s := newAdmissionSim(t, AdmissionConfig{Enabled: true, Nodes: real}, real...)
