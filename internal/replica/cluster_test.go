@@ -36,6 +36,8 @@ type clusterOptions struct {
 	segmentBytes int64
 	// security is every server's security setup (nil: none).
 	security *security.Server
+	// clock is every server's wall clock (Options.Clock); nil: time.Now.
+	clock func() time.Time
 }
 
 type testServer struct {
@@ -108,6 +110,7 @@ func (c *testCluster) start(i int) {
 			LogSegmentBytes: c.opts.segmentBytes,
 			CoreConfig:      c.opts.core,
 			Security:        c.opts.security,
+			Clock:           c.opts.clock,
 		})
 		if err == nil || attempt == 50 || !strings.Contains(err.Error(), "address already in use") {
 			break

@@ -44,11 +44,12 @@ func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
 		BinaryVersion:   version.Release(),
 		ProtocolVersion: version.Current().String(),
 		StartTime:       s.started.UTC(),
-		LeaseValid:      s.leaseValid(time.Now()),
+		LeaseValid:      s.leaseValid(),
 		Replicas:        []replicaProgress{},
 	}
-	if n := s.lease.Load(); n > 0 {
-		page.LeaseExpires = time.Unix(0, n).UTC()
+	if until := s.metaLeaseUntil(); until > 0 {
+		// Shown on the wall clock; the lease itself runs on the monotonic one.
+		page.LeaseExpires = s.now().Add(until.Sub(s.mono())).UTC()
 	}
 	for _, p := range s.partitionList() {
 		page.Replicas = append(page.Replicas, p.progress())

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -41,7 +42,7 @@ func FuzzReplicaInfo(f *testing.F) {
 			t.Fatalf("accepted info %+v does not write back: %v", info, err)
 		}
 		again, err := readReplicaInfo(fs, "r")
-		if err != nil || again != info {
+		if err != nil || !reflect.DeepEqual(again, info) {
 			t.Fatalf("info %+v reads back as %+v, %v", info, again, err)
 		}
 	})

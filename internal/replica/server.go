@@ -61,6 +61,10 @@ type Options struct {
 	// checks no credential. Its TLS identity is also what the server shows
 	// the meta servers and its peers.
 	Security *security.Server
+	// Clock is the server's wall clock; nil means time.Now. Only mutation
+	// timestamps (TTLs) and what operators read use it: tests step it to
+	// show that leases do not.
+	Clock func() time.Time
 }
 
 // Server is a replica server: it hosts partition replicas, serves clients
@@ -97,7 +101,7 @@ type Server struct {
 	tables       map[int32]*pb.TableInfo
 	closed       bool
 
-	// lease is the end of the lease in Unix nanoseconds (see beacon.go).
+	// lease is the end of the lease from the meta server (see beacon.go).
 	lease     atomic.Int64
 	tempSeq   atomic.Uint64
 	openSlots chan struct{}
@@ -130,6 +134,9 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 	}
 	if opts.TickInterval <= 0 {
 		opts.TickInterval = DefaultTickInterval
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
 	}
 	opts.setDefaultMetrics()
 	s := &Server{
@@ -501,9 +508,10 @@ func (s *Server) runTicker(ctx context.Context) {
 				p.ticks.Add(1)
 				p.in.notify()
 			}
-			valid := s.leaseValid(now)
+			valid := s.leaseValid()
 			if leased && !valid {
-				s.log.Warn("lease expired: every replica is inactive until a beacon is accepted")
+				s.log.Warn("meta server lease expired: lone primaries serve no reads until a beacon is accepted " +
+					"(primaries with members hold their lease from them)")
 			}
 			leased = valid
 			if now.Sub(checked) >= dataDirCheckInterval {
@@ -620,6 +628,14 @@ func (s *Server) logOptions(g gpid) mutlog.Options {
 	}
 }
 
+// mono reads the server's monotonic clock: the time since the server was
+// created, which no wall clock step changes. Leases and promises use it.
+// It is positive from the first reading on (zero means "none" to the core).
+func (s *Server) mono() pacifica.Time { return pacifica.Time(time.Since(s.started)) + 1 }
+
+// now reads the wall clock (Options.Clock).
+func (s *Server) now() time.Time { return s.opts.Clock() }
+
 // coreConfig derives the replication core's tuning from the configuration.
 func (s *Server) coreConfig(info replicaInfo) pacifica.Config {
 	ticks := func(ms int) int {
@@ -627,6 +643,9 @@ func (s *Server) coreConfig(info replicaInfo) pacifica.Config {
 	}
 	c := pacifica.Config{
 		ID:                  s.node,
+		Incarnation:         info.Incarnation,
+		Lease:               s.cfg.Lease(),
+		Grace:               s.cfg.Grace(),
 		MaxInflight:         s.cfg.MaxInflightMutations,
 		MinReplicaCount:     max(1, min(s.cfg.Mutation2PCMinReplicaCount, int(info.MaxReplicaCount))),
 		CacheBytes:          s.cfg.MutationCacheMB << 20,

@@ -34,6 +34,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/onebox/testcluster"
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/version"
 )
 
 func TestMain(m *testing.M) { oneboxtest.Main(m) }
@@ -620,17 +621,19 @@ func buildVersion(t *testing.T, variable, value string) string {
 }
 
 // TestE2EUpgrade: a major protocol bump is refused before anything is
-// touched; a minor bump rolls, and every server reports 1.1 afterwards.
+// touched; a minor bump rolls, and every server reports it afterwards.
 func TestE2EUpgrade(t *testing.T) {
 	e := startE2E(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	major := buildVersion(t, "protocolMajor", "2")
-	minor := buildVersion(t, "protocolMinor", "1")
+	cur := version.Current()
+	major := buildVersion(t, "protocolMajor", fmt.Sprint(cur.Major+1))
+	next := version.Protocol{Major: cur.Major, Minor: cur.Minor + 1}
+	minor := buildVersion(t, "protocolMinor", fmt.Sprint(next.Minor))
 	before := e.pids()
 
 	out, _, err := e.roll(ctx, "--mode", "ha", "--binary", major)
-	if err == nil || !strings.Contains(out, "incompatible protocol") || !strings.Contains(out, "2.0") {
+	if err == nil || !strings.Contains(out, "incompatible protocol") || !strings.Contains(out, fmt.Sprintf("%d.%d", cur.Major+1, cur.Minor)) {
 		t.Fatalf("major upgrade not refused: %v", err)
 	}
 	if after := e.pids(); fmt.Sprint(after) != fmt.Sprint(before) {
@@ -653,12 +656,12 @@ func TestE2EUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range info.Metas {
-		if m.Protocol != "1.1" {
+		if m.Protocol != next.String() {
 			t.Errorf("meta server %s speaks %q after the upgrade", m.Node, m.Protocol)
 		}
 	}
 	for _, r := range info.Replicas {
-		if r.Protocol != "1.1" {
+		if r.Protocol != next.String() {
 			t.Errorf("replica server %s speaks %q after the upgrade", r.Node, r.Protocol)
 		}
 	}
@@ -668,7 +671,7 @@ func TestE2EUpgrade(t *testing.T) {
 			func(ctx context.Context, c pb.ReplicaAdminClient) (*pb.ReplicaServerStatusResponse, error) {
 				return c.Status(ctx, &pb.ReplicaServerStatusRequest{})
 			})
-		if err != nil || resp.GetProtocolVersion() != "1.1" {
+		if err != nil || resp.GetProtocolVersion() != next.String() {
 			t.Errorf("%s status: protocol %q, %v", r.Address, resp.GetProtocolVersion(), err)
 		}
 	}
