@@ -111,6 +111,11 @@ func CallMetaFrom[R Response](ctx context.Context, c *Conns, call func(context.C
 			a := <-answers
 			switch {
 			case a.err != nil:
+				if !errors.Is(a.err, context.Canceled) && !errors.Is(a.err, ErrClosed) {
+					// The next call starts elsewhere: a server that
+					// refuses or hangs must not take every call's deadline.
+					c.demote(a.addr)
+				}
 				if ctx.Err() != nil || errors.Is(a.err, context.DeadlineExceeded) || errors.Is(a.err, ErrClosed) {
 					cancel()
 					return zero, "", a.err

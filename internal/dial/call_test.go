@@ -3,6 +3,7 @@ package dial
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"reflect"
 	"sync"
@@ -270,4 +271,70 @@ func clusterInfoWith(ctx context.Context, c *Conns, opts ...CallOption) (*pb.Clu
 	return CallMeta(ctx, c, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
 		return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
 	}, opts...)
+}
+
+// The meta leader dies. A replica server beacons with a deadline equal to
+// its attempt timeout, and a follower's stale answer may name the dead
+// server as leader again: every such call must still reach the live
+// server, failing fast on the dead one. Before, the second call to the
+// dead server waited out its whole deadline on a connection gRPC keeps in
+// TRANSIENT_FAILURE, and so did every call after it: the replica servers
+// of a onebox never reached the new leader (meta TestE2EMetaFailover).
+func TestCallMetaAfterTheLeaderDies(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpc.NewServer(rpc.ServerOptions()...)
+	dead := &meta{addr: lis.Addr().String()}
+	pb.RegisterMetaServer(s, dead)
+	go s.Serve(lis)
+	live := &meta{}
+	start(t, live)
+	const timeout = 2 * time.Second
+	c := New([]string{dead.addr, live.addr}, Options{CallTimeout: timeout})
+	defer c.Close()
+	call := func(what string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		begun := time.Now()
+		resp, err := clusterInfo(ctx, c)
+		if err != nil {
+			t.Fatalf("%s: %v after %v", what, err, time.Since(begun))
+		}
+		t.Logf("%s: answered by %s in %v", what, resp.GetLeader(), time.Since(begun).Round(time.Millisecond))
+	}
+	call("leader alive")
+	s.Stop()
+	for i := range 3 {
+		c.SetLeader(dead.addr)
+		call(fmt.Sprintf("dead leader named again (%d)", i))
+	}
+	if c.Leader() != live.addr {
+		t.Fatalf("leader %s", c.Leader())
+	}
+}
+
+// A hung leader (a frozen process, a cut network) costs the call whose
+// deadline it used up, not every call after it: the next one starts at
+// another server.
+func TestCallMetaMovesOnFromAHungLeader(t *testing.T) {
+	hung := &meta{delay: time.Minute}
+	start(t, hung)
+	live := &meta{}
+	start(t, live)
+	const timeout = 300 * time.Millisecond
+	c := New([]string{hung.addr, live.addr}, Options{CallTimeout: timeout})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if _, err := clusterInfo(ctx, c); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("first call: %v", err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), timeout)
+	defer cancel2()
+	if resp, err := clusterInfo(ctx2, c); err != nil || resp.GetLeader() != live.addr {
+		t.Fatalf("second call: %v, %v", resp, err)
+	}
 }

@@ -33,8 +33,9 @@ type Conns struct {
 	opts Options
 
 	mu     sync.Mutex
-	metas  []string // configured meta servers, then any a redirect named
-	leader string   // the meta server that served the last call
+	metas  []string        // configured meta servers, then any a redirect named
+	leader string          // the meta server that served the last call
+	failed map[string]bool // meta servers whose last call failed: asked last
 	conns  map[string]*grpc.ClientConn
 	closed bool
 }
@@ -103,8 +104,12 @@ func (c *Conns) Dial(ctx context.Context, addr string) (*grpc.ClientConn, error)
 	dialCtx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
 	defer cancel()
 	// A connection that failed before (the server was down a moment ago)
-	// sits in TRANSIENT_FAILURE until gRPC's backoff expires; ask for a new
-	// attempt now, and fail only if that attempt fails too.
+	// sits in TRANSIENT_FAILURE until gRPC's backoff expires, and stays
+	// there, without passing through CONNECTING, while its reconnection
+	// attempts fail (pick_first's sticky TRANSIENT_FAILURE): waiting for a
+	// state change on it would wait out the whole deadline for a server
+	// that refuses at once. It is replaced by a fresh connection, whose
+	// one attempt shows: ready, or failed.
 	attempted := false
 	for {
 		state := cc.GetState()
@@ -119,8 +124,10 @@ func (c *Conns) Dial(ctx context.Context, addr string) (*grpc.ClientConn, error)
 			if attempted {
 				return nil, fmt.Errorf("%w: %s: cannot connect", ErrUnreachable, addr)
 			}
-			attempted = true
-			cc.ResetConnectBackoff()
+			if cc, err = c.replace(addr, cc); err != nil {
+				return nil, err
+			}
+			continue
 		case connectivity.Shutdown:
 			return nil, fmt.Errorf("%w: %s", ErrClosed, addr)
 		}
@@ -149,6 +156,29 @@ func (c *Conns) Conn(addr string) (*grpc.ClientConn, error) {
 		return nil, err
 	}
 	c.conns[addr] = cc
+	return cc, nil
+}
+
+// replace closes old, the connection to addr, and returns a new one (or
+// the one another caller already put in its place).
+func (c *Conns) replace(addr string, old *grpc.ClientConn) (*grpc.ClientConn, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if cur, ok := c.conns[addr]; ok && cur != old {
+		c.mu.Unlock()
+		return cur, nil
+	}
+	cc, err := c.opts.NewClient(addr)
+	if err != nil {
+		c.mu.Unlock()
+		return nil, err
+	}
+	c.conns[addr] = cc
+	c.mu.Unlock()
+	old.Close()
 	return cc, nil
 }
 
@@ -227,7 +257,23 @@ func (c *Conns) setLeader(addr string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.leader = addr
+	delete(c.failed, addr)
 	c.learnLocked(addr)
+}
+
+// demote makes addr, a meta server that just failed a call, one of the
+// last the next call asks, until it serves a call again or an answer names
+// it leader; it is no longer taken for the leader.
+func (c *Conns) demote(addr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.leader == addr {
+		c.leader = ""
+	}
+	if c.failed == nil {
+		c.failed = make(map[string]bool)
+	}
+	c.failed[addr] = true
 }
 
 // learn adds a meta server a redirect named to the known ones.
@@ -243,7 +289,8 @@ func (c *Conns) learnLocked(addr string) {
 	}
 }
 
-// callOrder returns the meta servers to try: the last leader, then the rest.
+// callOrder returns the meta servers to try: the last leader, then the
+// rest, those that failed the last call made to them last.
 func (c *Conns) callOrder() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -251,9 +298,11 @@ func (c *Conns) callOrder() []string {
 	if c.leader != "" {
 		order = append(order, c.leader)
 	}
-	for _, m := range c.metas {
-		if m != c.leader {
-			order = append(order, m)
+	for _, failed := range []bool{false, true} {
+		for _, m := range c.metas {
+			if m != c.leader && c.failed[m] == failed {
+				order = append(order, m)
+			}
 		}
 	}
 	return order
