@@ -334,3 +334,47 @@ func TestListenerAnonymousAdminRefused(t *testing.T) {
 		t.Fatalf("pprof on pprof_listen: HTTP %d", code)
 	}
 }
+
+// Finding 1, the meta server's side, on the wire: a replica server that
+// took a forged configuration at ballot 2^40 with a fake primary used to
+// go unnoticed (the table showed healthy, nothing was logged above debug)
+// while the meta could never issue a ballot that high. Its beacons now
+// make ls -d (ListTables) report the partition, and meta.repair_ballot
+// rewrites it above the claim with its real primary, which the replica
+// server then takes.
+func TestListenerBallotAboveRecordReportedAndRepaired(t *testing.T) {
+	m, f := metaWithFleet(t, 3, nil, nil)
+	ctx := context.Background()
+	cfgs := createHealthy(ctx, t, f, m, "t", 4)
+	record := configFromPB(cfgs[0])
+	victim := record.Secondaries[0]
+	f.mu.Lock()
+	r := f.nodes[victim]
+	f.mu.Unlock()
+	r.mu.Lock()
+	forged := record.Clone()
+	forged.Ballot, forged.Primary = 1<<40, "10.6.6.6:34801"
+	r.parts[record.Gpid] = forged
+	r.mu.Unlock()
+
+	mc := f.client(m.Addr())
+	claims := func() int32 {
+		tables, err := mc.ListTables(ctx, &pb.ListTablesRequest{})
+		if err != nil || len(tables.GetTables()) != 1 {
+			return -1
+		}
+		return tables.GetTables()[0].GetBallotAboveRecord()
+	}
+	waitFor(t, 15*time.Second, "ls -d to report the forged ballot", func() bool { return claims() == 1 })
+	out, err := mc.RemoteCommand(ctx, &pb.RemoteCommandRequest{Command: "meta.repair_ballot"})
+	if err != nil || out.GetError() != nil || !strings.Contains(out.GetOutput(), fmt.Sprintf("-> %d", int64(1<<40)+1)) {
+		t.Fatalf("meta.repair_ballot: %v %v", out, err)
+	}
+	waitFor(t, 15*time.Second, "the victim to hold the repaired configuration", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		c := r.parts[record.Gpid]
+		return c.Ballot == 1<<40+1 && c.Primary == record.Primary
+	})
+	waitFor(t, 15*time.Second, "the claim to be gone", func() bool { return claims() == 0 })
+}
