@@ -3058,7 +3058,12 @@ type PartitionConfiguration struct {
 	LastDrops           []string               `protobuf:"bytes,6,rep,name=last_drops,json=lastDrops,proto3" json:"last_drops,omitempty"`
 	LastCommittedDecree int64                  `protobuf:"varint,7,opt,name=last_committed_decree,json=lastCommittedDecree,proto3" json:"last_committed_decree,omitempty"`
 	// Nodes the primary is to bring in as potential secondaries.
-	Learners      []string `protobuf:"bytes,8,rep,name=learners,proto3" json:"learners,omitempty"`
+	Learners []string `protobuf:"bytes,8,rep,name=learners,proto3" json:"learners,omitempty"`
+	// Protocol 1.1. Facts about nodes of last_drops, from their reports when
+	// they were dropped: each acts as primary at no ballot below its bound
+	// (ReplicaReport.min_primary_ballot). Replicas stop waiting out the read
+	// lease of an old primary below its bound.
+	PrimaryBounds []*NodeBallot `protobuf:"bytes,9,rep,name=primary_bounds,json=primaryBounds,proto3" json:"primary_bounds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3149,6 +3154,66 @@ func (x *PartitionConfiguration) GetLearners() []string {
 	return nil
 }
 
+func (x *PartitionConfiguration) GetPrimaryBounds() []*NodeBallot {
+	if x != nil {
+		return x.PrimaryBounds
+	}
+	return nil
+}
+
+// NodeBallot pairs a replica server with a ballot.
+type NodeBallot struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Ballot        int64                  `protobuf:"varint,2,opt,name=ballot,proto3" json:"ballot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeBallot) Reset() {
+	*x = NodeBallot{}
+	mi := &file_pegasus_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeBallot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeBallot) ProtoMessage() {}
+
+func (x *NodeBallot) ProtoReflect() protoreflect.Message {
+	mi := &file_pegasus_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeBallot.ProtoReflect.Descriptor instead.
+func (*NodeBallot) Descriptor() ([]byte, []int) {
+	return file_pegasus_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *NodeBallot) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *NodeBallot) GetBallot() int64 {
+	if x != nil {
+		return x.Ballot
+	}
+	return 0
+}
+
 // ConfigProposal is a change a primary asks the meta server to make
 // (remove an unreachable secondary, upgrade a caught-up learner).
 type ConfigProposal struct {
@@ -3169,7 +3234,7 @@ type ConfigProposal struct {
 
 func (x *ConfigProposal) Reset() {
 	*x = ConfigProposal{}
-	mi := &file_pegasus_proto_msgTypes[35]
+	mi := &file_pegasus_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3181,7 +3246,7 @@ func (x *ConfigProposal) String() string {
 func (*ConfigProposal) ProtoMessage() {}
 
 func (x *ConfigProposal) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[35]
+	mi := &file_pegasus_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3194,7 +3259,7 @@ func (x *ConfigProposal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigProposal.ProtoReflect.Descriptor instead.
 func (*ConfigProposal) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{35}
+	return file_pegasus_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ConfigProposal) GetGpid() *Gpid {
@@ -3251,7 +3316,7 @@ type ProposeConfigRequest struct {
 
 func (x *ProposeConfigRequest) Reset() {
 	*x = ProposeConfigRequest{}
-	mi := &file_pegasus_proto_msgTypes[36]
+	mi := &file_pegasus_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3263,7 +3328,7 @@ func (x *ProposeConfigRequest) String() string {
 func (*ProposeConfigRequest) ProtoMessage() {}
 
 func (x *ProposeConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[36]
+	mi := &file_pegasus_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3276,7 +3341,7 @@ func (x *ProposeConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeConfigRequest.ProtoReflect.Descriptor instead.
 func (*ProposeConfigRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{36}
+	return file_pegasus_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ProposeConfigRequest) GetProposals() []*ConfigProposal {
@@ -3308,7 +3373,7 @@ type ProposeConfigResponse struct {
 
 func (x *ProposeConfigResponse) Reset() {
 	*x = ProposeConfigResponse{}
-	mi := &file_pegasus_proto_msgTypes[37]
+	mi := &file_pegasus_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3320,7 +3385,7 @@ func (x *ProposeConfigResponse) String() string {
 func (*ProposeConfigResponse) ProtoMessage() {}
 
 func (x *ProposeConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[37]
+	mi := &file_pegasus_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3333,7 +3398,7 @@ func (x *ProposeConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeConfigResponse.ProtoReflect.Descriptor instead.
 func (*ProposeConfigResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{37}
+	return file_pegasus_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ProposeConfigResponse) GetError() *Error {
@@ -3363,14 +3428,19 @@ type ReplicaReport struct {
 	// after the loss of every member compares it. 0 from 1.0 servers.
 	MemberBallot int64 `protobuf:"varint,7,opt,name=member_ballot,json=memberBallot,proto3" json:"member_ballot,omitempty"`
 	// The replica's copy, drawn when its directory was created.
-	Incarnation   uint64 `protobuf:"varint,8,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Incarnation uint64 `protobuf:"varint,8,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	// Protocol 1.1. One above the newest ballot the replica had entered when
+	// this process opened it: the replica is primary at no ballot below it
+	// (the previous process entered none at or above it, and a reopened
+	// replica never becomes primary in a ballot it knew). 0 if unknown.
+	MinPrimaryBallot int64 `protobuf:"varint,9,opt,name=min_primary_ballot,json=minPrimaryBallot,proto3" json:"min_primary_ballot,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ReplicaReport) Reset() {
 	*x = ReplicaReport{}
-	mi := &file_pegasus_proto_msgTypes[38]
+	mi := &file_pegasus_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3382,7 +3452,7 @@ func (x *ReplicaReport) String() string {
 func (*ReplicaReport) ProtoMessage() {}
 
 func (x *ReplicaReport) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[38]
+	mi := &file_pegasus_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3395,7 +3465,7 @@ func (x *ReplicaReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaReport.ProtoReflect.Descriptor instead.
 func (*ReplicaReport) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{38}
+	return file_pegasus_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ReplicaReport) GetGpid() *Gpid {
@@ -3454,6 +3524,13 @@ func (x *ReplicaReport) GetIncarnation() uint64 {
 	return 0
 }
 
+func (x *ReplicaReport) GetMinPrimaryBallot() int64 {
+	if x != nil {
+		return x.MinPrimaryBallot
+	}
+	return 0
+}
+
 type BeaconRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Node            string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -3471,7 +3548,7 @@ type BeaconRequest struct {
 
 func (x *BeaconRequest) Reset() {
 	*x = BeaconRequest{}
-	mi := &file_pegasus_proto_msgTypes[39]
+	mi := &file_pegasus_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3483,7 +3560,7 @@ func (x *BeaconRequest) String() string {
 func (*BeaconRequest) ProtoMessage() {}
 
 func (x *BeaconRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[39]
+	mi := &file_pegasus_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3496,7 +3573,7 @@ func (x *BeaconRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeaconRequest.ProtoReflect.Descriptor instead.
 func (*BeaconRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{39}
+	return file_pegasus_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *BeaconRequest) GetNode() string {
@@ -3580,7 +3657,7 @@ type BeaconResponse struct {
 
 func (x *BeaconResponse) Reset() {
 	*x = BeaconResponse{}
-	mi := &file_pegasus_proto_msgTypes[40]
+	mi := &file_pegasus_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3592,7 +3669,7 @@ func (x *BeaconResponse) String() string {
 func (*BeaconResponse) ProtoMessage() {}
 
 func (x *BeaconResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[40]
+	mi := &file_pegasus_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3605,7 +3682,7 @@ func (x *BeaconResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeaconResponse.ProtoReflect.Descriptor instead.
 func (*BeaconResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{40}
+	return file_pegasus_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *BeaconResponse) GetError() *Error {
@@ -3681,7 +3758,7 @@ type ReplicaRemoval struct {
 
 func (x *ReplicaRemoval) Reset() {
 	*x = ReplicaRemoval{}
-	mi := &file_pegasus_proto_msgTypes[41]
+	mi := &file_pegasus_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3693,7 +3770,7 @@ func (x *ReplicaRemoval) String() string {
 func (*ReplicaRemoval) ProtoMessage() {}
 
 func (x *ReplicaRemoval) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[41]
+	mi := &file_pegasus_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3706,7 +3783,7 @@ func (x *ReplicaRemoval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaRemoval.ProtoReflect.Descriptor instead.
 func (*ReplicaRemoval) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{41}
+	return file_pegasus_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ReplicaRemoval) GetGpid() *Gpid {
@@ -3738,7 +3815,7 @@ type TableInfo struct {
 
 func (x *TableInfo) Reset() {
 	*x = TableInfo{}
-	mi := &file_pegasus_proto_msgTypes[42]
+	mi := &file_pegasus_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3750,7 +3827,7 @@ func (x *TableInfo) String() string {
 func (*TableInfo) ProtoMessage() {}
 
 func (x *TableInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[42]
+	mi := &file_pegasus_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3763,7 +3840,7 @@ func (x *TableInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableInfo.ProtoReflect.Descriptor instead.
 func (*TableInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{42}
+	return file_pegasus_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *TableInfo) GetName() string {
@@ -3826,7 +3903,7 @@ type QueryConfigRequest struct {
 
 func (x *QueryConfigRequest) Reset() {
 	*x = QueryConfigRequest{}
-	mi := &file_pegasus_proto_msgTypes[43]
+	mi := &file_pegasus_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3838,7 +3915,7 @@ func (x *QueryConfigRequest) String() string {
 func (*QueryConfigRequest) ProtoMessage() {}
 
 func (x *QueryConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[43]
+	mi := &file_pegasus_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3851,7 +3928,7 @@ func (x *QueryConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryConfigRequest.ProtoReflect.Descriptor instead.
 func (*QueryConfigRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{43}
+	return file_pegasus_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *QueryConfigRequest) GetTable() string {
@@ -3883,7 +3960,7 @@ type QueryConfigResponse struct {
 
 func (x *QueryConfigResponse) Reset() {
 	*x = QueryConfigResponse{}
-	mi := &file_pegasus_proto_msgTypes[44]
+	mi := &file_pegasus_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3895,7 +3972,7 @@ func (x *QueryConfigResponse) String() string {
 func (*QueryConfigResponse) ProtoMessage() {}
 
 func (x *QueryConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[44]
+	mi := &file_pegasus_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3908,7 +3985,7 @@ func (x *QueryConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryConfigResponse.ProtoReflect.Descriptor instead.
 func (*QueryConfigResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{44}
+	return file_pegasus_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *QueryConfigResponse) GetError() *Error {
@@ -3949,7 +4026,7 @@ type PartitionWait struct {
 
 func (x *PartitionWait) Reset() {
 	*x = PartitionWait{}
-	mi := &file_pegasus_proto_msgTypes[45]
+	mi := &file_pegasus_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3961,7 +4038,7 @@ func (x *PartitionWait) String() string {
 func (*PartitionWait) ProtoMessage() {}
 
 func (x *PartitionWait) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[45]
+	mi := &file_pegasus_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3974,7 +4051,7 @@ func (x *PartitionWait) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionWait.ProtoReflect.Descriptor instead.
 func (*PartitionWait) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{45}
+	return file_pegasus_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *PartitionWait) GetPartitionIndex() int32 {
@@ -4003,7 +4080,7 @@ type CreateTableRequest struct {
 
 func (x *CreateTableRequest) Reset() {
 	*x = CreateTableRequest{}
-	mi := &file_pegasus_proto_msgTypes[46]
+	mi := &file_pegasus_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4015,7 +4092,7 @@ func (x *CreateTableRequest) String() string {
 func (*CreateTableRequest) ProtoMessage() {}
 
 func (x *CreateTableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[46]
+	mi := &file_pegasus_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4028,7 +4105,7 @@ func (x *CreateTableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTableRequest.ProtoReflect.Descriptor instead.
 func (*CreateTableRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{46}
+	return file_pegasus_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CreateTableRequest) GetName() string {
@@ -4069,7 +4146,7 @@ type CreateTableResponse struct {
 
 func (x *CreateTableResponse) Reset() {
 	*x = CreateTableResponse{}
-	mi := &file_pegasus_proto_msgTypes[47]
+	mi := &file_pegasus_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4081,7 +4158,7 @@ func (x *CreateTableResponse) String() string {
 func (*CreateTableResponse) ProtoMessage() {}
 
 func (x *CreateTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[47]
+	mi := &file_pegasus_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4094,7 +4171,7 @@ func (x *CreateTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTableResponse.ProtoReflect.Descriptor instead.
 func (*CreateTableResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{47}
+	return file_pegasus_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *CreateTableResponse) GetError() *Error {
@@ -4120,7 +4197,7 @@ type DropTableRequest struct {
 
 func (x *DropTableRequest) Reset() {
 	*x = DropTableRequest{}
-	mi := &file_pegasus_proto_msgTypes[48]
+	mi := &file_pegasus_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4132,7 +4209,7 @@ func (x *DropTableRequest) String() string {
 func (*DropTableRequest) ProtoMessage() {}
 
 func (x *DropTableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[48]
+	mi := &file_pegasus_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4145,7 +4222,7 @@ func (x *DropTableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropTableRequest.ProtoReflect.Descriptor instead.
 func (*DropTableRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{48}
+	return file_pegasus_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *DropTableRequest) GetName() string {
@@ -4164,7 +4241,7 @@ type DropTableResponse struct {
 
 func (x *DropTableResponse) Reset() {
 	*x = DropTableResponse{}
-	mi := &file_pegasus_proto_msgTypes[49]
+	mi := &file_pegasus_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4176,7 +4253,7 @@ func (x *DropTableResponse) String() string {
 func (*DropTableResponse) ProtoMessage() {}
 
 func (x *DropTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[49]
+	mi := &file_pegasus_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4189,7 +4266,7 @@ func (x *DropTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropTableResponse.ProtoReflect.Descriptor instead.
 func (*DropTableResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{49}
+	return file_pegasus_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *DropTableResponse) GetError() *Error {
@@ -4207,7 +4284,7 @@ type ListTablesRequest struct {
 
 func (x *ListTablesRequest) Reset() {
 	*x = ListTablesRequest{}
-	mi := &file_pegasus_proto_msgTypes[50]
+	mi := &file_pegasus_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4219,7 +4296,7 @@ func (x *ListTablesRequest) String() string {
 func (*ListTablesRequest) ProtoMessage() {}
 
 func (x *ListTablesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[50]
+	mi := &file_pegasus_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4232,7 +4309,7 @@ func (x *ListTablesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTablesRequest.ProtoReflect.Descriptor instead.
 func (*ListTablesRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{50}
+	return file_pegasus_proto_rawDescGZIP(), []int{51}
 }
 
 type TableHealth struct {
@@ -4254,7 +4331,7 @@ type TableHealth struct {
 
 func (x *TableHealth) Reset() {
 	*x = TableHealth{}
-	mi := &file_pegasus_proto_msgTypes[51]
+	mi := &file_pegasus_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4266,7 +4343,7 @@ func (x *TableHealth) String() string {
 func (*TableHealth) ProtoMessage() {}
 
 func (x *TableHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[51]
+	mi := &file_pegasus_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4279,7 +4356,7 @@ func (x *TableHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableHealth.ProtoReflect.Descriptor instead.
 func (*TableHealth) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{51}
+	return file_pegasus_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *TableHealth) GetTable() *TableInfo {
@@ -4341,7 +4418,7 @@ type ListTablesResponse struct {
 
 func (x *ListTablesResponse) Reset() {
 	*x = ListTablesResponse{}
-	mi := &file_pegasus_proto_msgTypes[52]
+	mi := &file_pegasus_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4353,7 +4430,7 @@ func (x *ListTablesResponse) String() string {
 func (*ListTablesResponse) ProtoMessage() {}
 
 func (x *ListTablesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[52]
+	mi := &file_pegasus_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4366,7 +4443,7 @@ func (x *ListTablesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTablesResponse.ProtoReflect.Descriptor instead.
 func (*ListTablesResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{52}
+	return file_pegasus_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListTablesResponse) GetError() *Error {
@@ -4391,7 +4468,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_pegasus_proto_msgTypes[53]
+	mi := &file_pegasus_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4403,7 +4480,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[53]
+	mi := &file_pegasus_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4416,7 +4493,7 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{53}
+	return file_pegasus_proto_rawDescGZIP(), []int{54}
 }
 
 type NodeInfo struct {
@@ -4437,7 +4514,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_pegasus_proto_msgTypes[54]
+	mi := &file_pegasus_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4449,7 +4526,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[54]
+	mi := &file_pegasus_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4462,7 +4539,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{54}
+	return file_pegasus_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *NodeInfo) GetAddress() string {
@@ -4545,7 +4622,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_pegasus_proto_msgTypes[55]
+	mi := &file_pegasus_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4557,7 +4634,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[55]
+	mi := &file_pegasus_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4570,7 +4647,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{55}
+	return file_pegasus_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListNodesResponse) GetError() *Error {
@@ -4602,7 +4679,7 @@ type MetaServerInfo struct {
 
 func (x *MetaServerInfo) Reset() {
 	*x = MetaServerInfo{}
-	mi := &file_pegasus_proto_msgTypes[56]
+	mi := &file_pegasus_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4614,7 +4691,7 @@ func (x *MetaServerInfo) String() string {
 func (*MetaServerInfo) ProtoMessage() {}
 
 func (x *MetaServerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[56]
+	mi := &file_pegasus_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4627,7 +4704,7 @@ func (x *MetaServerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaServerInfo.ProtoReflect.Descriptor instead.
 func (*MetaServerInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{56}
+	return file_pegasus_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *MetaServerInfo) GetAddress() string {
@@ -4680,7 +4757,7 @@ type ClusterInfoRequest struct {
 
 func (x *ClusterInfoRequest) Reset() {
 	*x = ClusterInfoRequest{}
-	mi := &file_pegasus_proto_msgTypes[57]
+	mi := &file_pegasus_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4692,7 +4769,7 @@ func (x *ClusterInfoRequest) String() string {
 func (*ClusterInfoRequest) ProtoMessage() {}
 
 func (x *ClusterInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[57]
+	mi := &file_pegasus_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4705,7 +4782,7 @@ func (x *ClusterInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterInfoRequest.ProtoReflect.Descriptor instead.
 func (*ClusterInfoRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{57}
+	return file_pegasus_proto_rawDescGZIP(), []int{58}
 }
 
 type ClusterInfoResponse struct {
@@ -4725,7 +4802,7 @@ type ClusterInfoResponse struct {
 
 func (x *ClusterInfoResponse) Reset() {
 	*x = ClusterInfoResponse{}
-	mi := &file_pegasus_proto_msgTypes[58]
+	mi := &file_pegasus_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4737,7 +4814,7 @@ func (x *ClusterInfoResponse) String() string {
 func (*ClusterInfoResponse) ProtoMessage() {}
 
 func (x *ClusterInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[58]
+	mi := &file_pegasus_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4750,7 +4827,7 @@ func (x *ClusterInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterInfoResponse.ProtoReflect.Descriptor instead.
 func (*ClusterInfoResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{58}
+	return file_pegasus_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ClusterInfoResponse) GetError() *Error {
@@ -4826,7 +4903,7 @@ type MetaLevelRequest struct {
 
 func (x *MetaLevelRequest) Reset() {
 	*x = MetaLevelRequest{}
-	mi := &file_pegasus_proto_msgTypes[59]
+	mi := &file_pegasus_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4838,7 +4915,7 @@ func (x *MetaLevelRequest) String() string {
 func (*MetaLevelRequest) ProtoMessage() {}
 
 func (x *MetaLevelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[59]
+	mi := &file_pegasus_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4851,7 +4928,7 @@ func (x *MetaLevelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaLevelRequest.ProtoReflect.Descriptor instead.
 func (*MetaLevelRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{59}
+	return file_pegasus_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *MetaLevelRequest) GetLevel() string {
@@ -4872,7 +4949,7 @@ type MetaLevelResponse struct {
 
 func (x *MetaLevelResponse) Reset() {
 	*x = MetaLevelResponse{}
-	mi := &file_pegasus_proto_msgTypes[60]
+	mi := &file_pegasus_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4884,7 +4961,7 @@ func (x *MetaLevelResponse) String() string {
 func (*MetaLevelResponse) ProtoMessage() {}
 
 func (x *MetaLevelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[60]
+	mi := &file_pegasus_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4897,7 +4974,7 @@ func (x *MetaLevelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaLevelResponse.ProtoReflect.Descriptor instead.
 func (*MetaLevelResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{60}
+	return file_pegasus_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *MetaLevelResponse) GetError() *Error {
@@ -4930,7 +5007,7 @@ type DrainNodeRequest struct {
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_pegasus_proto_msgTypes[61]
+	mi := &file_pegasus_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4942,7 +5019,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[61]
+	mi := &file_pegasus_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4955,7 +5032,7 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{61}
+	return file_pegasus_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *DrainNodeRequest) GetNode() string {
@@ -4976,7 +5053,7 @@ type DrainNodeResponse struct {
 
 func (x *DrainNodeResponse) Reset() {
 	*x = DrainNodeResponse{}
-	mi := &file_pegasus_proto_msgTypes[62]
+	mi := &file_pegasus_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4988,7 +5065,7 @@ func (x *DrainNodeResponse) String() string {
 func (*DrainNodeResponse) ProtoMessage() {}
 
 func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[62]
+	mi := &file_pegasus_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5001,7 +5078,7 @@ func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
 func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{62}
+	return file_pegasus_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *DrainNodeResponse) GetError() *Error {
@@ -5040,7 +5117,7 @@ type DDDDiagnoseRequest struct {
 
 func (x *DDDDiagnoseRequest) Reset() {
 	*x = DDDDiagnoseRequest{}
-	mi := &file_pegasus_proto_msgTypes[63]
+	mi := &file_pegasus_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5052,7 +5129,7 @@ func (x *DDDDiagnoseRequest) String() string {
 func (*DDDDiagnoseRequest) ProtoMessage() {}
 
 func (x *DDDDiagnoseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[63]
+	mi := &file_pegasus_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5065,7 +5142,7 @@ func (x *DDDDiagnoseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDDiagnoseRequest.ProtoReflect.Descriptor instead.
 func (*DDDDiagnoseRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{63}
+	return file_pegasus_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *DDDDiagnoseRequest) GetAppId() int32 {
@@ -5119,7 +5196,7 @@ type DDDNodeInfo struct {
 
 func (x *DDDNodeInfo) Reset() {
 	*x = DDDNodeInfo{}
-	mi := &file_pegasus_proto_msgTypes[64]
+	mi := &file_pegasus_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5131,7 +5208,7 @@ func (x *DDDNodeInfo) String() string {
 func (*DDDNodeInfo) ProtoMessage() {}
 
 func (x *DDDNodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[64]
+	mi := &file_pegasus_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5144,7 +5221,7 @@ func (x *DDDNodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDNodeInfo.ProtoReflect.Descriptor instead.
 func (*DDDNodeInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{64}
+	return file_pegasus_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *DDDNodeInfo) GetNode() string {
@@ -5201,7 +5278,7 @@ type DDDPartitionInfo struct {
 
 func (x *DDDPartitionInfo) Reset() {
 	*x = DDDPartitionInfo{}
-	mi := &file_pegasus_proto_msgTypes[65]
+	mi := &file_pegasus_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5213,7 +5290,7 @@ func (x *DDDPartitionInfo) String() string {
 func (*DDDPartitionInfo) ProtoMessage() {}
 
 func (x *DDDPartitionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[65]
+	mi := &file_pegasus_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5226,7 +5303,7 @@ func (x *DDDPartitionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDPartitionInfo.ProtoReflect.Descriptor instead.
 func (*DDDPartitionInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{65}
+	return file_pegasus_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *DDDPartitionInfo) GetConfig() *PartitionConfiguration {
@@ -5269,7 +5346,7 @@ type DDDDiagnoseResponse struct {
 
 func (x *DDDDiagnoseResponse) Reset() {
 	*x = DDDDiagnoseResponse{}
-	mi := &file_pegasus_proto_msgTypes[66]
+	mi := &file_pegasus_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5281,7 +5358,7 @@ func (x *DDDDiagnoseResponse) String() string {
 func (*DDDDiagnoseResponse) ProtoMessage() {}
 
 func (x *DDDDiagnoseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[66]
+	mi := &file_pegasus_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5294,7 +5371,7 @@ func (x *DDDDiagnoseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDDiagnoseResponse.ProtoReflect.Descriptor instead.
 func (*DDDDiagnoseResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{66}
+	return file_pegasus_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *DDDDiagnoseResponse) GetError() *Error {
@@ -5328,7 +5405,7 @@ type RemoteCommandRequest struct {
 
 func (x *RemoteCommandRequest) Reset() {
 	*x = RemoteCommandRequest{}
-	mi := &file_pegasus_proto_msgTypes[67]
+	mi := &file_pegasus_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5340,7 +5417,7 @@ func (x *RemoteCommandRequest) String() string {
 func (*RemoteCommandRequest) ProtoMessage() {}
 
 func (x *RemoteCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[67]
+	mi := &file_pegasus_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5353,7 +5430,7 @@ func (x *RemoteCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoteCommandRequest.ProtoReflect.Descriptor instead.
 func (*RemoteCommandRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{67}
+	return file_pegasus_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *RemoteCommandRequest) GetCommand() string {
@@ -5381,7 +5458,7 @@ type RemoteCommandResponse struct {
 
 func (x *RemoteCommandResponse) Reset() {
 	*x = RemoteCommandResponse{}
-	mi := &file_pegasus_proto_msgTypes[68]
+	mi := &file_pegasus_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5393,7 +5470,7 @@ func (x *RemoteCommandResponse) String() string {
 func (*RemoteCommandResponse) ProtoMessage() {}
 
 func (x *RemoteCommandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[68]
+	mi := &file_pegasus_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5406,7 +5483,7 @@ func (x *RemoteCommandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoteCommandResponse.ProtoReflect.Descriptor instead.
 func (*RemoteCommandResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{68}
+	return file_pegasus_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *RemoteCommandResponse) GetError() *Error {
@@ -5433,7 +5510,7 @@ type ConfigUpdateRequest struct {
 
 func (x *ConfigUpdateRequest) Reset() {
 	*x = ConfigUpdateRequest{}
-	mi := &file_pegasus_proto_msgTypes[69]
+	mi := &file_pegasus_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5445,7 +5522,7 @@ func (x *ConfigUpdateRequest) String() string {
 func (*ConfigUpdateRequest) ProtoMessage() {}
 
 func (x *ConfigUpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[69]
+	mi := &file_pegasus_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5458,7 +5535,7 @@ func (x *ConfigUpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigUpdateRequest.ProtoReflect.Descriptor instead.
 func (*ConfigUpdateRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{69}
+	return file_pegasus_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ConfigUpdateRequest) GetConfigs() []*PartitionConfiguration {
@@ -5484,7 +5561,7 @@ type ConfigUpdateResponse struct {
 
 func (x *ConfigUpdateResponse) Reset() {
 	*x = ConfigUpdateResponse{}
-	mi := &file_pegasus_proto_msgTypes[70]
+	mi := &file_pegasus_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5496,7 +5573,7 @@ func (x *ConfigUpdateResponse) String() string {
 func (*ConfigUpdateResponse) ProtoMessage() {}
 
 func (x *ConfigUpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[70]
+	mi := &file_pegasus_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5509,7 +5586,7 @@ func (x *ConfigUpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigUpdateResponse.ProtoReflect.Descriptor instead.
 func (*ConfigUpdateResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{70}
+	return file_pegasus_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ConfigUpdateResponse) GetError() *Error {
@@ -5527,7 +5604,7 @@ type ReplicaServerStatusRequest struct {
 
 func (x *ReplicaServerStatusRequest) Reset() {
 	*x = ReplicaServerStatusRequest{}
-	mi := &file_pegasus_proto_msgTypes[71]
+	mi := &file_pegasus_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5539,7 +5616,7 @@ func (x *ReplicaServerStatusRequest) String() string {
 func (*ReplicaServerStatusRequest) ProtoMessage() {}
 
 func (x *ReplicaServerStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[71]
+	mi := &file_pegasus_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5552,7 +5629,7 @@ func (x *ReplicaServerStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaServerStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReplicaServerStatusRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{71}
+	return file_pegasus_proto_rawDescGZIP(), []int{72}
 }
 
 type ReplicaServerStatusResponse struct {
@@ -5570,7 +5647,7 @@ type ReplicaServerStatusResponse struct {
 
 func (x *ReplicaServerStatusResponse) Reset() {
 	*x = ReplicaServerStatusResponse{}
-	mi := &file_pegasus_proto_msgTypes[72]
+	mi := &file_pegasus_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5582,7 +5659,7 @@ func (x *ReplicaServerStatusResponse) String() string {
 func (*ReplicaServerStatusResponse) ProtoMessage() {}
 
 func (x *ReplicaServerStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[72]
+	mi := &file_pegasus_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5595,7 +5672,7 @@ func (x *ReplicaServerStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaServerStatusResponse.ProtoReflect.Descriptor instead.
 func (*ReplicaServerStatusResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{72}
+	return file_pegasus_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ReplicaServerStatusResponse) GetNode() string {
@@ -5860,7 +5937,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x04data\x18\x04 \x01(\fR\x04data\x12 \n" +
 	"\flast_of_file\x18\x05 \x01(\bR\n" +
 	"lastOfFile\x12(\n" +
-	"\x05error\x18\x06 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\"\xae\x02\n" +
+	"\x05error\x18\x06 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\"\xee\x02\n" +
 	"\x16PartitionConfiguration\x12%\n" +
 	"\x04gpid\x18\x01 \x01(\v2\x11.pegasus.rpc.GpidR\x04gpid\x12\x16\n" +
 	"\x06ballot\x18\x02 \x01(\x03R\x06ballot\x12*\n" +
@@ -5870,7 +5947,12 @@ const file_pegasus_proto_rawDesc = "" +
 	"\n" +
 	"last_drops\x18\x06 \x03(\tR\tlastDrops\x122\n" +
 	"\x15last_committed_decree\x18\a \x01(\x03R\x13lastCommittedDecree\x12\x1a\n" +
-	"\blearners\x18\b \x03(\tR\blearners\"\xe6\x01\n" +
+	"\blearners\x18\b \x03(\tR\blearners\x12>\n" +
+	"\x0eprimary_bounds\x18\t \x03(\v2\x17.pegasus.rpc.NodeBallotR\rprimaryBounds\"8\n" +
+	"\n" +
+	"NodeBallot\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x16\n" +
+	"\x06ballot\x18\x02 \x01(\x03R\x06ballot\"\xe6\x01\n" +
 	"\x0eConfigProposal\x12%\n" +
 	"\x04gpid\x18\x01 \x01(\v2\x11.pegasus.rpc.GpidR\x04gpid\x12+\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x17.pegasus.rpc.ConfigTypeR\x04type\x12\x12\n" +
@@ -5883,7 +5965,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x04node\x18\x02 \x01(\tR\x04node\"\x80\x01\n" +
 	"\x15ProposeConfigResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12=\n" +
-	"\aconfigs\x18\x02 \x03(\v2#.pegasus.rpc.PartitionConfigurationR\aconfigs\"\xe1\x02\n" +
+	"\aconfigs\x18\x02 \x03(\v2#.pegasus.rpc.PartitionConfigurationR\aconfigs\"\x8f\x03\n" +
 	"\rReplicaReport\x12%\n" +
 	"\x04gpid\x18\x01 \x01(\v2\x11.pegasus.rpc.GpidR\x04gpid\x124\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x1c.pegasus.rpc.PartitionStatusR\x06status\x12\x16\n" +
@@ -5892,7 +5974,8 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x14last_prepared_decree\x18\x05 \x01(\x03R\x12lastPreparedDecree\x12.\n" +
 	"\x13last_durable_decree\x18\x06 \x01(\x03R\x11lastDurableDecree\x12#\n" +
 	"\rmember_ballot\x18\a \x01(\x03R\fmemberBallot\x12 \n" +
-	"\vincarnation\x18\b \x01(\x04R\vincarnation\"\x9d\x02\n" +
+	"\vincarnation\x18\b \x01(\x04R\vincarnation\x12,\n" +
+	"\x12min_primary_ballot\x18\t \x01(\x03R\x10minPrimaryBallot\"\x9d\x02\n" +
 	"\rBeaconRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12)\n" +
 	"\x10protocol_version\x18\x02 \x01(\tR\x0fprotocolVersion\x12%\n" +
@@ -6168,7 +6251,7 @@ func file_pegasus_proto_rawDescGZIP() []byte {
 }
 
 var file_pegasus_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_pegasus_proto_msgTypes = make([]protoimpl.MessageInfo, 75)
+var file_pegasus_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
 var file_pegasus_proto_goTypes = []any{
 	(ErrorCode)(0),                      // 0: pegasus.rpc.ErrorCode
 	(CheckType)(0),                      // 1: pegasus.rpc.CheckType
@@ -6210,46 +6293,47 @@ var file_pegasus_proto_goTypes = []any{
 	(*CheckpointRequest)(nil),           // 37: pegasus.rpc.CheckpointRequest
 	(*CheckpointChunk)(nil),             // 38: pegasus.rpc.CheckpointChunk
 	(*PartitionConfiguration)(nil),      // 39: pegasus.rpc.PartitionConfiguration
-	(*ConfigProposal)(nil),              // 40: pegasus.rpc.ConfigProposal
-	(*ProposeConfigRequest)(nil),        // 41: pegasus.rpc.ProposeConfigRequest
-	(*ProposeConfigResponse)(nil),       // 42: pegasus.rpc.ProposeConfigResponse
-	(*ReplicaReport)(nil),               // 43: pegasus.rpc.ReplicaReport
-	(*BeaconRequest)(nil),               // 44: pegasus.rpc.BeaconRequest
-	(*BeaconResponse)(nil),              // 45: pegasus.rpc.BeaconResponse
-	(*ReplicaRemoval)(nil),              // 46: pegasus.rpc.ReplicaRemoval
-	(*TableInfo)(nil),                   // 47: pegasus.rpc.TableInfo
-	(*QueryConfigRequest)(nil),          // 48: pegasus.rpc.QueryConfigRequest
-	(*QueryConfigResponse)(nil),         // 49: pegasus.rpc.QueryConfigResponse
-	(*PartitionWait)(nil),               // 50: pegasus.rpc.PartitionWait
-	(*CreateTableRequest)(nil),          // 51: pegasus.rpc.CreateTableRequest
-	(*CreateTableResponse)(nil),         // 52: pegasus.rpc.CreateTableResponse
-	(*DropTableRequest)(nil),            // 53: pegasus.rpc.DropTableRequest
-	(*DropTableResponse)(nil),           // 54: pegasus.rpc.DropTableResponse
-	(*ListTablesRequest)(nil),           // 55: pegasus.rpc.ListTablesRequest
-	(*TableHealth)(nil),                 // 56: pegasus.rpc.TableHealth
-	(*ListTablesResponse)(nil),          // 57: pegasus.rpc.ListTablesResponse
-	(*ListNodesRequest)(nil),            // 58: pegasus.rpc.ListNodesRequest
-	(*NodeInfo)(nil),                    // 59: pegasus.rpc.NodeInfo
-	(*ListNodesResponse)(nil),           // 60: pegasus.rpc.ListNodesResponse
-	(*MetaServerInfo)(nil),              // 61: pegasus.rpc.MetaServerInfo
-	(*ClusterInfoRequest)(nil),          // 62: pegasus.rpc.ClusterInfoRequest
-	(*ClusterInfoResponse)(nil),         // 63: pegasus.rpc.ClusterInfoResponse
-	(*MetaLevelRequest)(nil),            // 64: pegasus.rpc.MetaLevelRequest
-	(*MetaLevelResponse)(nil),           // 65: pegasus.rpc.MetaLevelResponse
-	(*DrainNodeRequest)(nil),            // 66: pegasus.rpc.DrainNodeRequest
-	(*DrainNodeResponse)(nil),           // 67: pegasus.rpc.DrainNodeResponse
-	(*DDDDiagnoseRequest)(nil),          // 68: pegasus.rpc.DDDDiagnoseRequest
-	(*DDDNodeInfo)(nil),                 // 69: pegasus.rpc.DDDNodeInfo
-	(*DDDPartitionInfo)(nil),            // 70: pegasus.rpc.DDDPartitionInfo
-	(*DDDDiagnoseResponse)(nil),         // 71: pegasus.rpc.DDDDiagnoseResponse
-	(*RemoteCommandRequest)(nil),        // 72: pegasus.rpc.RemoteCommandRequest
-	(*RemoteCommandResponse)(nil),       // 73: pegasus.rpc.RemoteCommandResponse
-	(*ConfigUpdateRequest)(nil),         // 74: pegasus.rpc.ConfigUpdateRequest
-	(*ConfigUpdateResponse)(nil),        // 75: pegasus.rpc.ConfigUpdateResponse
-	(*ReplicaServerStatusRequest)(nil),  // 76: pegasus.rpc.ReplicaServerStatusRequest
-	(*ReplicaServerStatusResponse)(nil), // 77: pegasus.rpc.ReplicaServerStatusResponse
-	nil,                                 // 78: pegasus.rpc.TableInfo.EnvsEntry
-	nil,                                 // 79: pegasus.rpc.CreateTableRequest.EnvsEntry
+	(*NodeBallot)(nil),                  // 40: pegasus.rpc.NodeBallot
+	(*ConfigProposal)(nil),              // 41: pegasus.rpc.ConfigProposal
+	(*ProposeConfigRequest)(nil),        // 42: pegasus.rpc.ProposeConfigRequest
+	(*ProposeConfigResponse)(nil),       // 43: pegasus.rpc.ProposeConfigResponse
+	(*ReplicaReport)(nil),               // 44: pegasus.rpc.ReplicaReport
+	(*BeaconRequest)(nil),               // 45: pegasus.rpc.BeaconRequest
+	(*BeaconResponse)(nil),              // 46: pegasus.rpc.BeaconResponse
+	(*ReplicaRemoval)(nil),              // 47: pegasus.rpc.ReplicaRemoval
+	(*TableInfo)(nil),                   // 48: pegasus.rpc.TableInfo
+	(*QueryConfigRequest)(nil),          // 49: pegasus.rpc.QueryConfigRequest
+	(*QueryConfigResponse)(nil),         // 50: pegasus.rpc.QueryConfigResponse
+	(*PartitionWait)(nil),               // 51: pegasus.rpc.PartitionWait
+	(*CreateTableRequest)(nil),          // 52: pegasus.rpc.CreateTableRequest
+	(*CreateTableResponse)(nil),         // 53: pegasus.rpc.CreateTableResponse
+	(*DropTableRequest)(nil),            // 54: pegasus.rpc.DropTableRequest
+	(*DropTableResponse)(nil),           // 55: pegasus.rpc.DropTableResponse
+	(*ListTablesRequest)(nil),           // 56: pegasus.rpc.ListTablesRequest
+	(*TableHealth)(nil),                 // 57: pegasus.rpc.TableHealth
+	(*ListTablesResponse)(nil),          // 58: pegasus.rpc.ListTablesResponse
+	(*ListNodesRequest)(nil),            // 59: pegasus.rpc.ListNodesRequest
+	(*NodeInfo)(nil),                    // 60: pegasus.rpc.NodeInfo
+	(*ListNodesResponse)(nil),           // 61: pegasus.rpc.ListNodesResponse
+	(*MetaServerInfo)(nil),              // 62: pegasus.rpc.MetaServerInfo
+	(*ClusterInfoRequest)(nil),          // 63: pegasus.rpc.ClusterInfoRequest
+	(*ClusterInfoResponse)(nil),         // 64: pegasus.rpc.ClusterInfoResponse
+	(*MetaLevelRequest)(nil),            // 65: pegasus.rpc.MetaLevelRequest
+	(*MetaLevelResponse)(nil),           // 66: pegasus.rpc.MetaLevelResponse
+	(*DrainNodeRequest)(nil),            // 67: pegasus.rpc.DrainNodeRequest
+	(*DrainNodeResponse)(nil),           // 68: pegasus.rpc.DrainNodeResponse
+	(*DDDDiagnoseRequest)(nil),          // 69: pegasus.rpc.DDDDiagnoseRequest
+	(*DDDNodeInfo)(nil),                 // 70: pegasus.rpc.DDDNodeInfo
+	(*DDDPartitionInfo)(nil),            // 71: pegasus.rpc.DDDPartitionInfo
+	(*DDDDiagnoseResponse)(nil),         // 72: pegasus.rpc.DDDDiagnoseResponse
+	(*RemoteCommandRequest)(nil),        // 73: pegasus.rpc.RemoteCommandRequest
+	(*RemoteCommandResponse)(nil),       // 74: pegasus.rpc.RemoteCommandResponse
+	(*ConfigUpdateRequest)(nil),         // 75: pegasus.rpc.ConfigUpdateRequest
+	(*ConfigUpdateResponse)(nil),        // 76: pegasus.rpc.ConfigUpdateResponse
+	(*ReplicaServerStatusRequest)(nil),  // 77: pegasus.rpc.ReplicaServerStatusRequest
+	(*ReplicaServerStatusResponse)(nil), // 78: pegasus.rpc.ReplicaServerStatusResponse
+	nil,                                 // 79: pegasus.rpc.TableInfo.EnvsEntry
+	nil,                                 // 80: pegasus.rpc.CreateTableRequest.EnvsEntry
 }
 var file_pegasus_proto_depIdxs = []int32{
 	0,   // 0: pegasus.rpc.Error.code:type_name -> pegasus.rpc.ErrorCode
@@ -6289,93 +6373,94 @@ var file_pegasus_proto_depIdxs = []int32{
 	5,   // 34: pegasus.rpc.CheckpointRequest.gpid:type_name -> pegasus.rpc.Gpid
 	6,   // 35: pegasus.rpc.CheckpointChunk.error:type_name -> pegasus.rpc.Error
 	5,   // 36: pegasus.rpc.PartitionConfiguration.gpid:type_name -> pegasus.rpc.Gpid
-	5,   // 37: pegasus.rpc.ConfigProposal.gpid:type_name -> pegasus.rpc.Gpid
-	3,   // 38: pegasus.rpc.ConfigProposal.type:type_name -> pegasus.rpc.ConfigType
-	40,  // 39: pegasus.rpc.ProposeConfigRequest.proposals:type_name -> pegasus.rpc.ConfigProposal
-	6,   // 40: pegasus.rpc.ProposeConfigResponse.error:type_name -> pegasus.rpc.Error
-	39,  // 41: pegasus.rpc.ProposeConfigResponse.configs:type_name -> pegasus.rpc.PartitionConfiguration
-	5,   // 42: pegasus.rpc.ReplicaReport.gpid:type_name -> pegasus.rpc.Gpid
-	2,   // 43: pegasus.rpc.ReplicaReport.status:type_name -> pegasus.rpc.PartitionStatus
-	43,  // 44: pegasus.rpc.BeaconRequest.replicas:type_name -> pegasus.rpc.ReplicaReport
-	6,   // 45: pegasus.rpc.BeaconResponse.error:type_name -> pegasus.rpc.Error
-	39,  // 46: pegasus.rpc.BeaconResponse.configs:type_name -> pegasus.rpc.PartitionConfiguration
-	5,   // 47: pegasus.rpc.BeaconResponse.remove:type_name -> pegasus.rpc.Gpid
-	47,  // 48: pegasus.rpc.BeaconResponse.tables:type_name -> pegasus.rpc.TableInfo
-	46,  // 49: pegasus.rpc.BeaconResponse.removals:type_name -> pegasus.rpc.ReplicaRemoval
-	5,   // 50: pegasus.rpc.ReplicaRemoval.gpid:type_name -> pegasus.rpc.Gpid
-	4,   // 51: pegasus.rpc.TableInfo.status:type_name -> pegasus.rpc.TableStatus
-	78,  // 52: pegasus.rpc.TableInfo.envs:type_name -> pegasus.rpc.TableInfo.EnvsEntry
-	6,   // 53: pegasus.rpc.QueryConfigResponse.error:type_name -> pegasus.rpc.Error
-	47,  // 54: pegasus.rpc.QueryConfigResponse.table:type_name -> pegasus.rpc.TableInfo
-	39,  // 55: pegasus.rpc.QueryConfigResponse.partitions:type_name -> pegasus.rpc.PartitionConfiguration
-	50,  // 56: pegasus.rpc.QueryConfigResponse.waits:type_name -> pegasus.rpc.PartitionWait
-	79,  // 57: pegasus.rpc.CreateTableRequest.envs:type_name -> pegasus.rpc.CreateTableRequest.EnvsEntry
-	6,   // 58: pegasus.rpc.CreateTableResponse.error:type_name -> pegasus.rpc.Error
-	47,  // 59: pegasus.rpc.CreateTableResponse.table:type_name -> pegasus.rpc.TableInfo
-	6,   // 60: pegasus.rpc.DropTableResponse.error:type_name -> pegasus.rpc.Error
-	47,  // 61: pegasus.rpc.TableHealth.table:type_name -> pegasus.rpc.TableInfo
-	50,  // 62: pegasus.rpc.TableHealth.waits:type_name -> pegasus.rpc.PartitionWait
-	6,   // 63: pegasus.rpc.ListTablesResponse.error:type_name -> pegasus.rpc.Error
-	56,  // 64: pegasus.rpc.ListTablesResponse.tables:type_name -> pegasus.rpc.TableHealth
-	6,   // 65: pegasus.rpc.ListNodesResponse.error:type_name -> pegasus.rpc.Error
-	59,  // 66: pegasus.rpc.ListNodesResponse.nodes:type_name -> pegasus.rpc.NodeInfo
-	6,   // 67: pegasus.rpc.ClusterInfoResponse.error:type_name -> pegasus.rpc.Error
-	61,  // 68: pegasus.rpc.ClusterInfoResponse.metas:type_name -> pegasus.rpc.MetaServerInfo
-	6,   // 69: pegasus.rpc.MetaLevelResponse.error:type_name -> pegasus.rpc.Error
-	6,   // 70: pegasus.rpc.DrainNodeResponse.error:type_name -> pegasus.rpc.Error
-	43,  // 71: pegasus.rpc.DDDNodeInfo.report:type_name -> pegasus.rpc.ReplicaReport
-	39,  // 72: pegasus.rpc.DDDPartitionInfo.config:type_name -> pegasus.rpc.PartitionConfiguration
-	69,  // 73: pegasus.rpc.DDDPartitionInfo.dropped:type_name -> pegasus.rpc.DDDNodeInfo
-	6,   // 74: pegasus.rpc.DDDDiagnoseResponse.error:type_name -> pegasus.rpc.Error
-	70,  // 75: pegasus.rpc.DDDDiagnoseResponse.partitions:type_name -> pegasus.rpc.DDDPartitionInfo
-	6,   // 76: pegasus.rpc.RemoteCommandResponse.error:type_name -> pegasus.rpc.Error
-	39,  // 77: pegasus.rpc.ConfigUpdateRequest.configs:type_name -> pegasus.rpc.PartitionConfiguration
-	47,  // 78: pegasus.rpc.ConfigUpdateRequest.tables:type_name -> pegasus.rpc.TableInfo
-	6,   // 79: pegasus.rpc.ConfigUpdateResponse.error:type_name -> pegasus.rpc.Error
-	43,  // 80: pegasus.rpc.ReplicaServerStatusResponse.replicas:type_name -> pegasus.rpc.ReplicaReport
-	31,  // 81: pegasus.rpc.ReplicaClient.Data:input_type -> pegasus.rpc.ClientRequest
-	36,  // 82: pegasus.rpc.ReplicaPeer.Replicate:input_type -> pegasus.rpc.PeerBatch
-	37,  // 83: pegasus.rpc.ReplicaPeer.FetchCheckpoint:input_type -> pegasus.rpc.CheckpointRequest
-	44,  // 84: pegasus.rpc.Meta.Beacon:input_type -> pegasus.rpc.BeaconRequest
-	41,  // 85: pegasus.rpc.Meta.ProposeConfig:input_type -> pegasus.rpc.ProposeConfigRequest
-	48,  // 86: pegasus.rpc.Meta.QueryConfig:input_type -> pegasus.rpc.QueryConfigRequest
-	51,  // 87: pegasus.rpc.Meta.CreateTable:input_type -> pegasus.rpc.CreateTableRequest
-	53,  // 88: pegasus.rpc.Meta.DropTable:input_type -> pegasus.rpc.DropTableRequest
-	55,  // 89: pegasus.rpc.Meta.ListTables:input_type -> pegasus.rpc.ListTablesRequest
-	58,  // 90: pegasus.rpc.Meta.ListNodes:input_type -> pegasus.rpc.ListNodesRequest
-	62,  // 91: pegasus.rpc.Meta.ClusterInfo:input_type -> pegasus.rpc.ClusterInfoRequest
-	64,  // 92: pegasus.rpc.Meta.MetaLevel:input_type -> pegasus.rpc.MetaLevelRequest
-	66,  // 93: pegasus.rpc.Meta.MigrateNode:input_type -> pegasus.rpc.DrainNodeRequest
-	66,  // 94: pegasus.rpc.Meta.DowngradeNode:input_type -> pegasus.rpc.DrainNodeRequest
-	72,  // 95: pegasus.rpc.Meta.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
-	68,  // 96: pegasus.rpc.Meta.DDDDiagnose:input_type -> pegasus.rpc.DDDDiagnoseRequest
-	74,  // 97: pegasus.rpc.ReplicaAdmin.UpdateConfig:input_type -> pegasus.rpc.ConfigUpdateRequest
-	76,  // 98: pegasus.rpc.ReplicaAdmin.Status:input_type -> pegasus.rpc.ReplicaServerStatusRequest
-	72,  // 99: pegasus.rpc.ReplicaAdmin.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
-	32,  // 100: pegasus.rpc.ReplicaClient.Data:output_type -> pegasus.rpc.ClientResponse
-	36,  // 101: pegasus.rpc.ReplicaPeer.Replicate:output_type -> pegasus.rpc.PeerBatch
-	38,  // 102: pegasus.rpc.ReplicaPeer.FetchCheckpoint:output_type -> pegasus.rpc.CheckpointChunk
-	45,  // 103: pegasus.rpc.Meta.Beacon:output_type -> pegasus.rpc.BeaconResponse
-	42,  // 104: pegasus.rpc.Meta.ProposeConfig:output_type -> pegasus.rpc.ProposeConfigResponse
-	49,  // 105: pegasus.rpc.Meta.QueryConfig:output_type -> pegasus.rpc.QueryConfigResponse
-	52,  // 106: pegasus.rpc.Meta.CreateTable:output_type -> pegasus.rpc.CreateTableResponse
-	54,  // 107: pegasus.rpc.Meta.DropTable:output_type -> pegasus.rpc.DropTableResponse
-	57,  // 108: pegasus.rpc.Meta.ListTables:output_type -> pegasus.rpc.ListTablesResponse
-	60,  // 109: pegasus.rpc.Meta.ListNodes:output_type -> pegasus.rpc.ListNodesResponse
-	63,  // 110: pegasus.rpc.Meta.ClusterInfo:output_type -> pegasus.rpc.ClusterInfoResponse
-	65,  // 111: pegasus.rpc.Meta.MetaLevel:output_type -> pegasus.rpc.MetaLevelResponse
-	67,  // 112: pegasus.rpc.Meta.MigrateNode:output_type -> pegasus.rpc.DrainNodeResponse
-	67,  // 113: pegasus.rpc.Meta.DowngradeNode:output_type -> pegasus.rpc.DrainNodeResponse
-	73,  // 114: pegasus.rpc.Meta.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
-	71,  // 115: pegasus.rpc.Meta.DDDDiagnose:output_type -> pegasus.rpc.DDDDiagnoseResponse
-	75,  // 116: pegasus.rpc.ReplicaAdmin.UpdateConfig:output_type -> pegasus.rpc.ConfigUpdateResponse
-	77,  // 117: pegasus.rpc.ReplicaAdmin.Status:output_type -> pegasus.rpc.ReplicaServerStatusResponse
-	73,  // 118: pegasus.rpc.ReplicaAdmin.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
-	100, // [100:119] is the sub-list for method output_type
-	81,  // [81:100] is the sub-list for method input_type
-	81,  // [81:81] is the sub-list for extension type_name
-	81,  // [81:81] is the sub-list for extension extendee
-	0,   // [0:81] is the sub-list for field type_name
+	40,  // 37: pegasus.rpc.PartitionConfiguration.primary_bounds:type_name -> pegasus.rpc.NodeBallot
+	5,   // 38: pegasus.rpc.ConfigProposal.gpid:type_name -> pegasus.rpc.Gpid
+	3,   // 39: pegasus.rpc.ConfigProposal.type:type_name -> pegasus.rpc.ConfigType
+	41,  // 40: pegasus.rpc.ProposeConfigRequest.proposals:type_name -> pegasus.rpc.ConfigProposal
+	6,   // 41: pegasus.rpc.ProposeConfigResponse.error:type_name -> pegasus.rpc.Error
+	39,  // 42: pegasus.rpc.ProposeConfigResponse.configs:type_name -> pegasus.rpc.PartitionConfiguration
+	5,   // 43: pegasus.rpc.ReplicaReport.gpid:type_name -> pegasus.rpc.Gpid
+	2,   // 44: pegasus.rpc.ReplicaReport.status:type_name -> pegasus.rpc.PartitionStatus
+	44,  // 45: pegasus.rpc.BeaconRequest.replicas:type_name -> pegasus.rpc.ReplicaReport
+	6,   // 46: pegasus.rpc.BeaconResponse.error:type_name -> pegasus.rpc.Error
+	39,  // 47: pegasus.rpc.BeaconResponse.configs:type_name -> pegasus.rpc.PartitionConfiguration
+	5,   // 48: pegasus.rpc.BeaconResponse.remove:type_name -> pegasus.rpc.Gpid
+	48,  // 49: pegasus.rpc.BeaconResponse.tables:type_name -> pegasus.rpc.TableInfo
+	47,  // 50: pegasus.rpc.BeaconResponse.removals:type_name -> pegasus.rpc.ReplicaRemoval
+	5,   // 51: pegasus.rpc.ReplicaRemoval.gpid:type_name -> pegasus.rpc.Gpid
+	4,   // 52: pegasus.rpc.TableInfo.status:type_name -> pegasus.rpc.TableStatus
+	79,  // 53: pegasus.rpc.TableInfo.envs:type_name -> pegasus.rpc.TableInfo.EnvsEntry
+	6,   // 54: pegasus.rpc.QueryConfigResponse.error:type_name -> pegasus.rpc.Error
+	48,  // 55: pegasus.rpc.QueryConfigResponse.table:type_name -> pegasus.rpc.TableInfo
+	39,  // 56: pegasus.rpc.QueryConfigResponse.partitions:type_name -> pegasus.rpc.PartitionConfiguration
+	51,  // 57: pegasus.rpc.QueryConfigResponse.waits:type_name -> pegasus.rpc.PartitionWait
+	80,  // 58: pegasus.rpc.CreateTableRequest.envs:type_name -> pegasus.rpc.CreateTableRequest.EnvsEntry
+	6,   // 59: pegasus.rpc.CreateTableResponse.error:type_name -> pegasus.rpc.Error
+	48,  // 60: pegasus.rpc.CreateTableResponse.table:type_name -> pegasus.rpc.TableInfo
+	6,   // 61: pegasus.rpc.DropTableResponse.error:type_name -> pegasus.rpc.Error
+	48,  // 62: pegasus.rpc.TableHealth.table:type_name -> pegasus.rpc.TableInfo
+	51,  // 63: pegasus.rpc.TableHealth.waits:type_name -> pegasus.rpc.PartitionWait
+	6,   // 64: pegasus.rpc.ListTablesResponse.error:type_name -> pegasus.rpc.Error
+	57,  // 65: pegasus.rpc.ListTablesResponse.tables:type_name -> pegasus.rpc.TableHealth
+	6,   // 66: pegasus.rpc.ListNodesResponse.error:type_name -> pegasus.rpc.Error
+	60,  // 67: pegasus.rpc.ListNodesResponse.nodes:type_name -> pegasus.rpc.NodeInfo
+	6,   // 68: pegasus.rpc.ClusterInfoResponse.error:type_name -> pegasus.rpc.Error
+	62,  // 69: pegasus.rpc.ClusterInfoResponse.metas:type_name -> pegasus.rpc.MetaServerInfo
+	6,   // 70: pegasus.rpc.MetaLevelResponse.error:type_name -> pegasus.rpc.Error
+	6,   // 71: pegasus.rpc.DrainNodeResponse.error:type_name -> pegasus.rpc.Error
+	44,  // 72: pegasus.rpc.DDDNodeInfo.report:type_name -> pegasus.rpc.ReplicaReport
+	39,  // 73: pegasus.rpc.DDDPartitionInfo.config:type_name -> pegasus.rpc.PartitionConfiguration
+	70,  // 74: pegasus.rpc.DDDPartitionInfo.dropped:type_name -> pegasus.rpc.DDDNodeInfo
+	6,   // 75: pegasus.rpc.DDDDiagnoseResponse.error:type_name -> pegasus.rpc.Error
+	71,  // 76: pegasus.rpc.DDDDiagnoseResponse.partitions:type_name -> pegasus.rpc.DDDPartitionInfo
+	6,   // 77: pegasus.rpc.RemoteCommandResponse.error:type_name -> pegasus.rpc.Error
+	39,  // 78: pegasus.rpc.ConfigUpdateRequest.configs:type_name -> pegasus.rpc.PartitionConfiguration
+	48,  // 79: pegasus.rpc.ConfigUpdateRequest.tables:type_name -> pegasus.rpc.TableInfo
+	6,   // 80: pegasus.rpc.ConfigUpdateResponse.error:type_name -> pegasus.rpc.Error
+	44,  // 81: pegasus.rpc.ReplicaServerStatusResponse.replicas:type_name -> pegasus.rpc.ReplicaReport
+	31,  // 82: pegasus.rpc.ReplicaClient.Data:input_type -> pegasus.rpc.ClientRequest
+	36,  // 83: pegasus.rpc.ReplicaPeer.Replicate:input_type -> pegasus.rpc.PeerBatch
+	37,  // 84: pegasus.rpc.ReplicaPeer.FetchCheckpoint:input_type -> pegasus.rpc.CheckpointRequest
+	45,  // 85: pegasus.rpc.Meta.Beacon:input_type -> pegasus.rpc.BeaconRequest
+	42,  // 86: pegasus.rpc.Meta.ProposeConfig:input_type -> pegasus.rpc.ProposeConfigRequest
+	49,  // 87: pegasus.rpc.Meta.QueryConfig:input_type -> pegasus.rpc.QueryConfigRequest
+	52,  // 88: pegasus.rpc.Meta.CreateTable:input_type -> pegasus.rpc.CreateTableRequest
+	54,  // 89: pegasus.rpc.Meta.DropTable:input_type -> pegasus.rpc.DropTableRequest
+	56,  // 90: pegasus.rpc.Meta.ListTables:input_type -> pegasus.rpc.ListTablesRequest
+	59,  // 91: pegasus.rpc.Meta.ListNodes:input_type -> pegasus.rpc.ListNodesRequest
+	63,  // 92: pegasus.rpc.Meta.ClusterInfo:input_type -> pegasus.rpc.ClusterInfoRequest
+	65,  // 93: pegasus.rpc.Meta.MetaLevel:input_type -> pegasus.rpc.MetaLevelRequest
+	67,  // 94: pegasus.rpc.Meta.MigrateNode:input_type -> pegasus.rpc.DrainNodeRequest
+	67,  // 95: pegasus.rpc.Meta.DowngradeNode:input_type -> pegasus.rpc.DrainNodeRequest
+	73,  // 96: pegasus.rpc.Meta.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
+	69,  // 97: pegasus.rpc.Meta.DDDDiagnose:input_type -> pegasus.rpc.DDDDiagnoseRequest
+	75,  // 98: pegasus.rpc.ReplicaAdmin.UpdateConfig:input_type -> pegasus.rpc.ConfigUpdateRequest
+	77,  // 99: pegasus.rpc.ReplicaAdmin.Status:input_type -> pegasus.rpc.ReplicaServerStatusRequest
+	73,  // 100: pegasus.rpc.ReplicaAdmin.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
+	32,  // 101: pegasus.rpc.ReplicaClient.Data:output_type -> pegasus.rpc.ClientResponse
+	36,  // 102: pegasus.rpc.ReplicaPeer.Replicate:output_type -> pegasus.rpc.PeerBatch
+	38,  // 103: pegasus.rpc.ReplicaPeer.FetchCheckpoint:output_type -> pegasus.rpc.CheckpointChunk
+	46,  // 104: pegasus.rpc.Meta.Beacon:output_type -> pegasus.rpc.BeaconResponse
+	43,  // 105: pegasus.rpc.Meta.ProposeConfig:output_type -> pegasus.rpc.ProposeConfigResponse
+	50,  // 106: pegasus.rpc.Meta.QueryConfig:output_type -> pegasus.rpc.QueryConfigResponse
+	53,  // 107: pegasus.rpc.Meta.CreateTable:output_type -> pegasus.rpc.CreateTableResponse
+	55,  // 108: pegasus.rpc.Meta.DropTable:output_type -> pegasus.rpc.DropTableResponse
+	58,  // 109: pegasus.rpc.Meta.ListTables:output_type -> pegasus.rpc.ListTablesResponse
+	61,  // 110: pegasus.rpc.Meta.ListNodes:output_type -> pegasus.rpc.ListNodesResponse
+	64,  // 111: pegasus.rpc.Meta.ClusterInfo:output_type -> pegasus.rpc.ClusterInfoResponse
+	66,  // 112: pegasus.rpc.Meta.MetaLevel:output_type -> pegasus.rpc.MetaLevelResponse
+	68,  // 113: pegasus.rpc.Meta.MigrateNode:output_type -> pegasus.rpc.DrainNodeResponse
+	68,  // 114: pegasus.rpc.Meta.DowngradeNode:output_type -> pegasus.rpc.DrainNodeResponse
+	74,  // 115: pegasus.rpc.Meta.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
+	72,  // 116: pegasus.rpc.Meta.DDDDiagnose:output_type -> pegasus.rpc.DDDDiagnoseResponse
+	76,  // 117: pegasus.rpc.ReplicaAdmin.UpdateConfig:output_type -> pegasus.rpc.ConfigUpdateResponse
+	78,  // 118: pegasus.rpc.ReplicaAdmin.Status:output_type -> pegasus.rpc.ReplicaServerStatusResponse
+	74,  // 119: pegasus.rpc.ReplicaAdmin.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
+	101, // [101:120] is the sub-list for method output_type
+	82,  // [82:101] is the sub-list for method input_type
+	82,  // [82:82] is the sub-list for extension type_name
+	82,  // [82:82] is the sub-list for extension extendee
+	0,   // [0:82] is the sub-list for field type_name
 }
 
 func init() { file_pegasus_proto_init() }
@@ -6414,7 +6499,7 @@ func file_pegasus_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pegasus_proto_rawDesc), len(file_pegasus_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   75,
+			NumMessages:   76,
 			NumExtensions: 0,
 			NumServices:   4,
 		},
