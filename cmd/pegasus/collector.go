@@ -1,13 +1,13 @@
 package main
 
 import (
-	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pegasus-go/pegasus/internal/collector"
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/logging"
 	"github.com/pegasus-go/pegasus/internal/security"
 )
 
@@ -26,18 +26,22 @@ Flags override the configuration file.`,
 			if err := config.Load(cfgPath, &cfg); err != nil {
 				return err
 			}
-			if err := overrideFromFlags(cmd.Flags(), serverSecurityFields(&cfg.Security, map[string]any{
+			if err := overrideFromFlags(cmd.Flags(), logFlagFields(&cfg.Log, serverSecurityFields(&cfg.Security, map[string]any{
 				"meta":        &cfg.MetaServers,
 				"http-listen": &cfg.HTTPListen,
 				"token-file":  &cfg.TokenFile,
-			})); err != nil {
+			}))); err != nil {
 				return err
 			}
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
 			opts := collector.OptionsFromConfig(cfg)
-			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("role", "collector", "node", cfg.HTTPListen)
+			logger, err := logging.Setup(cfg.Log, os.Stderr, "role", "collector", "node", cfg.HTTPListen)
+			if err != nil {
+				return err
+			}
+			opts.Logger = logger
 			sec, err := serverSecurity(cfg.Security, config.Limits{}, "", opts.Logger)
 			if err != nil {
 				return err
@@ -63,5 +67,6 @@ Flags override the configuration file.`,
 	f.String("http-listen", "", "HTTP address of the page, the JSON API and /metrics (overrides http_listen)")
 	f.String("token-file", "", "admin token the collector presents to create its detection table (overrides token_file)")
 	serverSecurityFlags(f)
+	addLogFlags(f)
 	root.AddCommand(cmd)
 }

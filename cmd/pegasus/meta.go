@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/pegasus-go/pegasus/internal/config"
 	"github.com/pegasus-go/pegasus/internal/dial"
+	"github.com/pegasus-go/pegasus/internal/logging"
 	"github.com/pegasus-go/pegasus/internal/meta"
 	"github.com/pegasus-go/pegasus/internal/metrics"
 	"github.com/pegasus-go/pegasus/internal/pegasusserve"
@@ -42,20 +42,23 @@ that another meta server takes over at once.`,
 			if err := config.Load(cfgPath, &cfg); err != nil {
 				return err
 			}
-			if err := overrideFromFlags(cmd.Flags(), serverSecurityFields(&cfg.Security, map[string]any{
+			if err := overrideFromFlags(cmd.Flags(), logFlagFields(&cfg.Log, serverSecurityFields(&cfg.Security, map[string]any{
 				"listen":         &cfg.Listen,
 				"http-listen":    &cfg.HTTPListen,
 				"pegasus-listen": &cfg.PegasusListen,
 				"data-dir":       &cfg.DataDir,
 				"cluster-name":   &cfg.ClusterName,
 				"etcd-endpoints": &cfg.EtcdEndpoints,
-			})); err != nil {
+			}))); err != nil {
 				return err
 			}
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			log, err := logging.Setup(cfg.Log, os.Stderr)
+			if err != nil {
+				return err
+			}
 			sec, err := serverSecurity(cfg.Security, cfg.Limits, cfg.DataDir, log)
 			if err != nil {
 				return err
@@ -78,8 +81,9 @@ that another meta server takes over at once.`,
 			if cfg.PegasusListen != "" {
 				// Official Pegasus clients query partition configurations here.
 				pl, err := pegasusserve.StartMetaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen, pegasusserve.StartOptions{
-					Guard:       sec.Guard("pegasus", sec.RawIdleTimeout()),
-					Config:      pegasusserve.Config{MaxBodySize: metaMaxFrameBytes},
+					Guard: sec.Guard("pegasus", sec.RawIdleTimeout()),
+					Config: pegasusserve.Config{MaxBodySize: metaMaxFrameBytes,
+						DropTimedOutRequests: cfg.RPCRequestDroppedBeforeExecutionWhenTimeout},
 					Credentials: dial.Credentials{TLS: sec.ClientTLS()},
 				})
 				if err != nil {
@@ -102,5 +106,6 @@ that another meta server takes over at once.`,
 	f.String("cluster-name", "", "cluster name, the prefix of every etcd key (overrides cluster_name)")
 	f.StringSlice("etcd-endpoints", nil, "external etcd endpoints, comma separated (overrides etcd_endpoints; empty starts an embedded etcd)")
 	serverSecurityFlags(f)
+	addLogFlags(f)
 	root.AddCommand(cmd)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -13,13 +12,14 @@ import (
 
 	"github.com/pegasus-go/pegasus/client"
 	"github.com/pegasus-go/pegasus/internal/netguard"
+	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/redisproxy"
 	"github.com/pegasus-go/pegasus/internal/security"
 )
 
 func init() {
 	var (
-		metas       string
+		endpoints   onebox.Endpoints
 		table       string
 		listen      string
 		timeout     time.Duration
@@ -45,15 +45,17 @@ load balancer.
 With --requirepass-file clients must AUTH first (as Redis' requirepass). With
 --tls-ca/--tls-cert/--tls-key the proxy serves TLS (clients need a certificate of the
 authority; --tls-require refuses plaintext) and reaches the cluster with the same
-certificate. Without a password it listens on loopback unless told otherwise.`,
+certificate. Without a password it listens on loopback unless told otherwise.
+
+` + endpointsHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if table == "" {
 				return errors.New("redis-proxy: --table is required")
 			}
-			metaList := strings.FieldsFunc(metas, func(r rune) bool { return r == ',' || r == ' ' })
-			if len(metaList) == 0 {
-				return errors.New("redis-proxy: --meta lists no meta server")
+			metaList, _, err := endpoints.MetaServers()
+			if err != nil {
+				return fmt.Errorf("redis-proxy: %w", err)
 			}
 			ctx := cmd.Context()
 			var guard netguard.Config
@@ -77,7 +79,7 @@ certificate. Without a password it listens on loopback unless told otherwise.`,
 			}
 			c, err := client.New(ctx, client.Config{MetaServers: metaList, OperationTimeout: timeout, TLS: clientTLS})
 			if err != nil {
-				return fmt.Errorf("redis-proxy: connecting to %s: %w", metas, err)
+				return fmt.Errorf("redis-proxy: connecting to %s: %w", strings.Join(metaList, ","), err)
 			}
 			defer c.Close()
 			t, err := c.Open(ctx, table)
@@ -100,14 +102,14 @@ certificate. Without a password it listens on loopback unless told otherwise.`,
 			if err != nil {
 				return fmt.Errorf("redis-proxy: %w", err)
 			}
-			slog.Info("redis proxy serving", "listen", ln.Addr().String(), "table", table, "meta", metas)
+			slog.Info("redis proxy serving", "listen", ln.Addr().String(), "table", table, "meta", metaList)
 			err = srv.Serve(ctx, ln)
 			slog.Info("redis proxy stopped")
 			return err
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&metas, "meta", redisProxyDefaultMeta(), "meta servers, comma separated host:port; defaults to the list in ./onebox/meta_servers when present")
+	addEndpointFlags(f, &endpoints)
 	f.StringVar(&table, "table", "", "table to serve (required)")
 	f.StringVar(&listen, "listen", "127.0.0.1:6379", "address to serve Redis clients on")
 	f.DurationVar(&timeout, "timeout", redisproxy.DefaultCommandTimeout, "deadline of each command, retries included")
@@ -122,16 +124,4 @@ certificate. Without a password it listens on loopback unless told otherwise.`,
 	f.DurationVar(&idle, "idle-timeout", netguard.DefaultIdleTimeout, "close a client connection silent this long (0: never)")
 	f.IntVar(&bufferedMB, "max-buffered-mb", netguard.DefaultBudgetBytes>>20, "request bytes buffered at once across all connections")
 	root.AddCommand(cmd)
-}
-
-// redisProxyDefaultMeta is the meta list a local onebox wrote, so that the proxy
-// finds a local cluster without flags; otherwise Pegasus' default meta port
-// on this host.
-func redisProxyDefaultMeta() string {
-	if b, err := os.ReadFile("onebox/meta_servers"); err == nil {
-		if s := strings.TrimSpace(string(b)); s != "" {
-			return s
-		}
-	}
-	return "127.0.0.1:34601"
 }

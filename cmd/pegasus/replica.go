@@ -1,13 +1,13 @@
 package main
 
 import (
-	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pegasus-go/pegasus/internal/config"
 	"github.com/pegasus-go/pegasus/internal/dial"
+	"github.com/pegasus-go/pegasus/internal/logging"
 	"github.com/pegasus-go/pegasus/internal/metrics"
 	"github.com/pegasus-go/pegasus/internal/netguard"
 	"github.com/pegasus-go/pegasus/internal/pegasusserve"
@@ -35,19 +35,22 @@ flushed, so the next start replays nothing.`,
 			if err := config.Load(cfgPath, &cfg); err != nil {
 				return err
 			}
-			if err := overrideFromFlags(cmd.Flags(), serverSecurityFields(&cfg.Security, map[string]any{
+			if err := overrideFromFlags(cmd.Flags(), logFlagFields(&cfg.Log, serverSecurityFields(&cfg.Security, map[string]any{
 				"listen":         &cfg.Listen,
 				"http-listen":    &cfg.HTTPListen,
 				"pegasus-listen": &cfg.PegasusListen,
 				"data-dir":       &cfg.DataDir,
 				"meta":           &cfg.MetaServers,
-			})); err != nil {
+			}))); err != nil {
 				return err
 			}
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			log, err := logging.Setup(cfg.Log, os.Stderr)
+			if err != nil {
+				return err
+			}
 			sec, err := serverSecurity(cfg.Security, cfg.Limits, cfg.DataDir, log)
 			if err != nil {
 				return err
@@ -69,8 +72,9 @@ flushed, so the next start replays nothing.`,
 				pl, err := pegasusserve.StartReplicaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen, pegasusserve.StartOptions{
 					Guard: sec.Guard("pegasus", sec.RawIdleTimeout()),
 					Config: pegasusserve.Config{
-						MaxBodySize: cfg.MaxRequestFrameBytes(),
-						Budget:      netguard.NewBudget(int64(cfg.MaxBufferedRequestMB) << 20),
+						MaxBodySize:          cfg.MaxRequestFrameBytes(),
+						Budget:               netguard.NewBudget(int64(cfg.MaxBufferedRequestMB) << 20),
+						DropTimedOutRequests: cfg.RPCRequestDroppedBeforeExecutionWhenTimeout,
 					},
 					Credentials: dial.Credentials{TLS: sec.ClientTLS()},
 				})
@@ -90,5 +94,6 @@ flushed, so the next start replays nothing.`,
 	f.String("data-dir", "", "directory of every partition replica (overrides data_dir)")
 	f.StringSlice("meta", nil, "meta server addresses, comma separated (overrides meta_servers)")
 	serverSecurityFlags(f)
+	addLogFlags(f)
 	root.AddCommand(cmd)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -57,4 +58,17 @@ func clientCredentials(files security.ClientFiles, oneboxDir string) (dial.Crede
 		files = onebox.AdminFiles(oneboxDir)
 	}
 	return files.Load(slog.Default())
+}
+
+// endpointsOnebox is the onebox directory whose credentials a tool falls
+// back on: the one its meta servers came from (--onebox DIR, or ./onebox),
+// none when they were named otherwise.
+func endpointsOnebox(e onebox.Endpoints, from string) string {
+	switch {
+	case e.OneboxDir != "":
+		return e.OneboxDir
+	case strings.HasPrefix(from, onebox.DefaultDir+"/"):
+		return onebox.DefaultDir
+	}
+	return ""
 }

@@ -31,16 +31,48 @@ type FailureDetector struct {
 	CheckIntervalSeconds  int `toml:"fd_check_interval_seconds" doc:"How often both sides check leases and graces."`
 }
 
+// Log configures a server's own log, shared by every role.
+type Log struct {
+	Level      string `toml:"log_level" doc:"Least severe log level written: debug, info, warn or error."`
+	Format     string `toml:"log_format" doc:"Log line format: text (key=value) or json (one JSON object per line, for log shippers)."`
+	File       string `toml:"log_file" doc:"Write the log to this file, rotated by size, instead of stderr. Empty: stderr (under systemd, the journal)."`
+	MaxSizeMB  int    `toml:"log_max_size_mb" doc:"With log_file: rotate when the file reaches this size."`
+	MaxBackups int    `toml:"log_max_backups" doc:"With log_file: rotated files kept (the oldest are deleted); 0 keeps all."`
+}
+
+// DefaultLog returns the log defaults: info, text, stderr.
+func DefaultLog() Log {
+	return Log{Level: "info", Format: "text", MaxSizeMB: 256, MaxBackups: 10}
+}
+
+// Validate checks the log settings.
+func (l Log) Validate() error {
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("%w: log_level %q is not one of debug, info, warn, error", ErrInvalid, l.Level)
+	}
+	if l.Format != "text" && l.Format != "json" {
+		return fmt.Errorf("%w: log_format %q is not text or json", ErrInvalid, l.Format)
+	}
+	if l.MaxSizeMB < 1 || l.MaxBackups < 0 {
+		return fmt.Errorf("%w: log_max_size_mb must be positive and log_max_backups not negative", ErrInvalid)
+	}
+	return nil
+}
+
 // Meta configures a meta server.
 type Meta struct {
-	Listen        string   `toml:"listen" doc:"gRPC address for replica servers, clients and the shell."`
-	HTTPListen    string   `toml:"http_listen" doc:"HTTP address of the JSON API, the cluster page and /metrics. Empty disables it."`
-	PegasusListen string   `toml:"pegasus_listen" doc:"Address of the Apache Pegasus wire-protocol listener for official clients. Empty disables it."`
-	DataDir       string   `toml:"data_dir" doc:"Directory for the embedded etcd's data and the server's own files."`
-	ClusterName   string   `toml:"cluster_name" doc:"Name of the cluster; prefixes every key the cluster keeps in etcd."`
-	EtcdEndpoints []string `toml:"etcd_endpoints" doc:"Endpoints of an external etcd cluster. Empty starts an embedded single-node etcd in data_dir."`
-	EtcdClientURL string   `toml:"etcd_client_url" doc:"Client URL of the embedded etcd (only when etcd_endpoints is empty)."`
-	EtcdPeerURL   string   `toml:"etcd_peer_url" doc:"Peer URL of the embedded etcd (only when etcd_endpoints is empty)."`
+	Listen        string `toml:"listen" doc:"gRPC address for replica servers, clients and the shell."`
+	HTTPListen    string `toml:"http_listen" doc:"HTTP address of the JSON API, the cluster page and /metrics. Empty disables it."`
+	PegasusListen string `toml:"pegasus_listen" doc:"Address of the Apache Pegasus wire-protocol listener for official clients. Empty disables it."`
+	// RPCRequestDroppedBeforeExecutionWhenTimeout is Pegasus' task option of the same name.
+	RPCRequestDroppedBeforeExecutionWhenTimeout bool     `toml:"rpc_request_dropped_before_execution_when_timeout" doc:"On the Pegasus-protocol listener, drop unanswered a request whose client timeout (from its header) passed while it waited to execute, as Pegasus' option of that name does. Off, as in Pegasus: a request executes whatever its header's timeout says."`
+	DataDir                                     string   `toml:"data_dir" doc:"Directory for the embedded etcd's data and the server's own files."`
+	ClusterName                                 string   `toml:"cluster_name" doc:"Name of the cluster; prefixes every key the cluster keeps in etcd."`
+	EtcdEndpoints                               []string `toml:"etcd_endpoints" doc:"Endpoints of an external etcd cluster. Empty starts an embedded single-node etcd in data_dir."`
+	EtcdClientURL                               string   `toml:"etcd_client_url" doc:"Client URL of the embedded etcd (only when etcd_endpoints is empty)."`
+	EtcdPeerURL                                 string   `toml:"etcd_peer_url" doc:"Peer URL of the embedded etcd (only when etcd_endpoints is empty)."`
 
 	ElectionTTLSeconds int `toml:"election_ttl_seconds" doc:"TTL of the etcd lease behind meta leadership: a crashed leader is replaced after at most this long. fd_lease_seconds must exceed it plus fd_beacon_interval_seconds."`
 
@@ -56,15 +88,18 @@ type Meta struct {
 	Admission
 	Security
 	Limits
+	Log
 }
 
 // Replica configures a replica server.
 type Replica struct {
-	Listen        string   `toml:"listen" doc:"gRPC address for clients, peers and the meta server. Also the node's identity in partition configurations."`
-	HTTPListen    string   `toml:"http_listen" doc:"HTTP address of /metrics and the status JSON. Empty disables it."`
-	PegasusListen string   `toml:"pegasus_listen" doc:"Address of the Apache Pegasus wire-protocol listener for official clients. Empty disables it."`
-	DataDir       string   `toml:"data_dir" doc:"Directory holding every partition replica: its mutation log and its Pebble store."`
-	MetaServers   []string `toml:"meta_servers" doc:"gRPC addresses of the meta servers."`
+	Listen        string `toml:"listen" doc:"gRPC address for clients, peers and the meta server. Also the node's identity in partition configurations."`
+	HTTPListen    string `toml:"http_listen" doc:"HTTP address of /metrics and the status JSON. Empty disables it."`
+	PegasusListen string `toml:"pegasus_listen" doc:"Address of the Apache Pegasus wire-protocol listener for official clients. Empty disables it."`
+	// RPCRequestDroppedBeforeExecutionWhenTimeout is Pegasus' task option of the same name.
+	RPCRequestDroppedBeforeExecutionWhenTimeout bool     `toml:"rpc_request_dropped_before_execution_when_timeout" doc:"On the Pegasus-protocol listener, drop unanswered a request whose client timeout (from its header) passed while it waited to execute, as Pegasus' option of that name does. Off, as in Pegasus: a request executes whatever its header's timeout says."`
+	DataDir                                     string   `toml:"data_dir" doc:"Directory holding every partition replica: its mutation log and its Pebble store."`
+	MetaServers                                 []string `toml:"meta_servers" doc:"gRPC addresses of the meta servers."`
 
 	FailureDetector
 
@@ -85,6 +120,7 @@ type Replica struct {
 
 	Security
 	Limits
+	Log
 }
 
 // Collector configures the availability collector.
@@ -101,6 +137,7 @@ type Collector struct {
 	Security
 	TokenFile   string `toml:"token_file" doc:"File holding the admin token the collector presents to the meta servers (it creates its detection table). Not needed with an admin certificate."`
 	PprofListen string `toml:"pprof_listen" doc:"Address of a listener serving Go's profiles (/debug/pprof/). Empty disables it."`
+	Log
 }
 
 // DefaultMeta returns a meta server's defaults.
@@ -122,6 +159,7 @@ func DefaultMeta() Meta {
 		MetaFunctionLevelOnStart:        "steady",
 		LBIntervalMs:                    1000,
 		Limits:                          DefaultLimits(),
+		Log:                             DefaultLog(),
 	}
 }
 
@@ -146,6 +184,7 @@ func DefaultReplica() Replica {
 		Mutation2PCMinReplicaCount:     2,
 		BlockCacheMB:                   256,
 		Limits:                         DefaultLimits(),
+		Log:                            DefaultLog(),
 	}
 }
 
@@ -160,6 +199,7 @@ func DefaultCollector() Collector {
 		DetectTimeoutMs:       1000,
 		DetectReplicaCount:    3,
 		ScrapeIntervalSeconds: 10,
+		Log:                   DefaultLog(),
 	}
 }
 
@@ -215,7 +255,7 @@ func (m Meta) Validate() error {
 	if err := m.FailureDetector.Validate(); err != nil {
 		return err
 	}
-	for _, v := range []interface{ Validate() error }{m.Admission, m.Security, m.Limits} {
+	for _, v := range []interface{ Validate() error }{m.Admission, m.Security, m.Limits, m.Log} {
 		if err := v.Validate(); err != nil {
 			return err
 		}
@@ -260,6 +300,9 @@ func (r Replica) Validate() error {
 	if r.BlockCacheMB < 0 {
 		return fmt.Errorf("%w: block_cache_mb must not be negative", ErrInvalid)
 	}
+	if err := r.Log.Validate(); err != nil {
+		return err
+	}
 	// An idle primary renews its read lease with the group check; two
 	// chances per lease keep one lost message from costing it.
 	if r.GroupCheckIntervalMs < 1 || 2*r.GroupCheckIntervalMs > 1000*r.LeaseSeconds {
@@ -288,7 +331,10 @@ func (c Collector) Validate() error {
 	if c.DetectTable == "" {
 		return fmt.Errorf("%w: collector available_detect_app is empty", ErrInvalid)
 	}
-	return c.Security.Validate()
+	if err := c.Security.Validate(); err != nil {
+		return err
+	}
+	return c.Log.Validate()
 }
 
 // Load reads a TOML file over the defaults already in cfg (a pointer to one

@@ -67,6 +67,7 @@ type Server struct {
 	grpcAdmin  *GRPCReplicaAdmin
 	metrics    *metrics.Meta
 	keys       keys
+	started    time.Time // for server-info
 
 	ctl      *Controller
 	addr     string
@@ -124,7 +125,8 @@ func NewServer(opts Options) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: log, fd: fd, knobs: knobs, lbInterval: lb, clock: opts.Clock,
 		admin: opts.Admin, keys: newKeys(cfg.ClusterName), mux: http.NewServeMux(), metrics: opts.Metrics,
-		sec: opts.Security,
+		sec:     opts.Security,
+		started: time.Now(),
 	}
 	s.auth = s.sec.Authorizer(s.policy())
 	s.closeClient = sync.OnceFunc(func() {

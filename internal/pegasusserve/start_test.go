@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/meta/metatest"
 	"github.com/pegasus-go/pegasus/internal/pegasusrpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
@@ -14,7 +15,7 @@ import (
 func TestStartListeners(t *testing.T) {
 	clock := newFakeClock()
 	_, replicaGRPC := newFakeReplica(t, clock)
-	meta, metaGRPC := newFakeMeta(t)
+	meta, metaGRPC := metatest.Start(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -23,8 +24,8 @@ func TestStartListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	replicaAddr := replica.(*Server).Addr().String()
-	meta.update(func(f *fakeMeta) { f.nodes = []*pb.NodeInfo{{Address: replicaGRPC, PegasusAddress: replicaAddr}} })
-	meta.addTable("t", 1, 2, []string{replicaGRPC})
+	meta.Update(func(f *metatest.Data) { f.Nodes = []*pb.NodeInfo{{Address: replicaGRPC, PegasusAddress: replicaAddr}} })
+	meta.AddTable("t", 1, 2, []string{replicaGRPC})
 	metaSrv, err := StartMetaListener(ctx, "127.0.0.1:0", metaGRPC, StartOptions{})
 	if err != nil {
 		t.Fatal(err)
