@@ -122,7 +122,7 @@ func TestE2ETLSOnebox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.StopAll() })
+	t.Cleanup(func() { c.StopAll(); c.Close() })
 	creds := c.Credentials()
 	if creds.TLS == nil || creds.Token == "" {
 		t.Fatalf("onebox credentials: TLS %v, token %q", creds.TLS != nil, creds.Token)
