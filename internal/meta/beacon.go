@@ -20,6 +20,8 @@ type Beacon struct {
 	Replicas       []decide.ReplicaReport
 	HTTPAddress    string
 	PegasusAddress string
+	// Zone is the failure domain the node's configuration names.
+	Zone string
 }
 
 // BeaconReply is the answer to a beacon. See doc.go for how a replica
@@ -73,7 +75,7 @@ func (c *Controller) Beacon(b Beacon) BeaconReply {
 		c.senders[b.Node] = info
 	}
 	c.noteBeaconLocked(info, now)
-	info.binaryVersion, info.httpAddress, info.pegasusAddress = b.BinaryVersion, b.HTTPAddress, b.PegasusAddress
+	info.binaryVersion, info.httpAddress, info.pegasusAddress, info.zone = b.BinaryVersion, b.HTTPAddress, b.PegasusAddress, b.Zone
 	reply := BeaconReply{Leader: c.leaderHint}
 	if perr != nil {
 		reply.Err = fmt.Errorf("%w: node %s: %w", decide.ErrProtocolIncompatible, b.Node, perr)

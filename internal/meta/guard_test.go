@@ -131,14 +131,14 @@ func TestWhiteListAtRunTime(t *testing.T) {
 		t.Fatalf("%d nodes counted, want the 3 admitted", total)
 	}
 	ctx := context.Background()
-	out, err := s.ctl.RemoteCommand(ctx, "fd.allow_list", nil)
+	out, err := s.ctl.RemoteCommand(ctx, "fd.allow_list", nil, KnobLease{})
 	var view allowListJSON
 	if err != nil || json.Unmarshal([]byte(out), &view) != nil || !view.Enabled || len(view.Nodes) != 3 || view.Refused["n4:1"] == nil {
 		t.Fatalf("fd.allow_list = %s, %v", out, err)
 	}
 
 	// Admit n4 and let the balancer use it.
-	if _, err := s.ctl.RemoteCommand(ctx, "fd.allow_list", []string{"add", "n4:1"}); err != nil {
+	if _, err := s.ctl.RemoteCommand(ctx, "fd.allow_list", []string{"add", "n4:1"}, KnobLease{}); err != nil {
 		t.Fatal(err)
 	}
 	if r := s.beacon(s.ctl, "n4:1"); !r.Allowed {
@@ -160,10 +160,10 @@ func TestWhiteListAtRunTime(t *testing.T) {
 
 	// Take n1 off: refused, dead after the grace, cured (at once: no
 	// waiting for it to come back), forgotten.
-	if _, err := s.ctl.RemoteCommand(ctx, decide.KnobAssignDelayMs, []string{"0"}); err != nil {
+	if _, err := s.ctl.RemoteCommand(ctx, decide.KnobAssignDelayMs, []string{"0"}, KnobLease{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ctl.RemoteCommand(ctx, "fd.allow_list", []string{"remove", "n1:1"}); err != nil {
+	if _, err := s.ctl.RemoteCommand(ctx, "fd.allow_list", []string{"remove", "n1:1"}, KnobLease{}); err != nil {
 		t.Fatal(err)
 	}
 	if r := s.beacon(s.ctl, "n1:1"); r.Allowed {
@@ -212,7 +212,7 @@ func TestBallotAboveRecordReportedAndRepaired(t *testing.T) {
 	if v := testutil.ToFloat64(s.ctl.cfg.Metrics.BallotAboveRecord); v != 1 {
 		t.Fatalf("gauge = %v", v)
 	}
-	out, err := s.ctl.RemoteCommand(context.Background(), "meta.repair_ballot", nil)
+	out, err := s.ctl.RemoteCommand(context.Background(), "meta.repair_ballot", nil, KnobLease{})
 	if err != nil || !strings.Contains(out, fmt.Sprintf("ballot %d -> %d", record.Ballot, int64(1<<40)+1)) {
 		t.Fatalf("repair: %q, %v", out, err)
 	}

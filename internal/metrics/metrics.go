@@ -177,6 +177,9 @@ type Meta struct {
 	// RefusedBeacons counts beacons refused before the failure detector
 	// saw them, by reason (not_admitted, from_future).
 	RefusedBeacons *prometheus.CounterVec
+	// KnobOverride is 1 for every knob set at run time over the configuration file's value,
+	// labelled by knob and owner ("operator" or "rolling-update <roll id>"); leader only.
+	KnobOverride *prometheus.GaugeVec
 }
 
 // NewMeta creates a meta server's registry.
@@ -212,9 +215,12 @@ func NewMeta() *Meta {
 		RefusedBeacons: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pegasus_meta_refused_beacons_total", Help: "Beacons refused before failure detection, by reason.",
 		}, []string{"reason"}),
+		KnobOverride: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pegasus_meta_knob_override", Help: "1 for every knob overriding the configuration file, by knob and owner.",
+		}, []string{"knob", "owner"}),
 	}
 	m.reg.MustRegister(m.IsLeader, m.Level, m.Reconfigurations, m.BeaconGap, m.Nodes, m.Partitions, m.RollingStep,
-		m.BallotAboveRecord, m.RefusedBeacons)
+		m.BallotAboveRecord, m.RefusedBeacons, m.KnobOverride)
 	return m
 }
 

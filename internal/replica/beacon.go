@@ -53,6 +53,7 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 		Replicas:        s.reports(),
 		HttpAddress:     s.httpAddr,
 		PegasusAddress:  s.cfg.PegasusListen,
+		Zone:            s.cfg.Zone,
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

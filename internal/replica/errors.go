@@ -57,6 +57,10 @@ var (
 	// ErrBallotOutOfReach: a pushed configuration whose ballot is far above
 	// what the meta server said it issued (guard.go).
 	ErrBallotOutOfReach = errors.New("replica: pushed ballot beyond the meta's record")
+	// ErrDataFormat: data_dir holds an on-disk format this binary does not
+	// read (a rollback past the release that wrote it); the server does
+	// not start rather than misread it.
+	ErrDataFormat = errors.New("replica: unreadable on-disk format")
 )
 
 // wireError maps an error to its wire form. It is the only place where

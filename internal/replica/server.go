@@ -160,6 +160,9 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 	if err := s.fs.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("replica: create data_dir: %w", err)
 	}
+	if err := checkDataFormats(s.fs, cfg.DataDir); err != nil {
+		return nil, err
+	}
 	lis, err := opts.Security.ListenGRPC(cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("replica: listen: %w", err)

@@ -3542,8 +3542,12 @@ type BeaconRequest struct {
 	// Where clients and the shell reach the server's HTTP and Pegasus-protocol ports.
 	HttpAddress    string `protobuf:"bytes,6,opt,name=http_address,json=httpAddress,proto3" json:"http_address,omitempty"`
 	PegasusAddress string `protobuf:"bytes,7,opt,name=pegasus_address,json=pegasusAddress,proto3" json:"pegasus_address,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The failure domain (zone or rack) the server's configuration names;
+	// empty when none. Shown in `nodes -d`; a rolling restart restarts
+	// several servers at once only within one.
+	Zone          string `protobuf:"bytes,8,opt,name=zone,proto3" json:"zone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BeaconRequest) Reset() {
@@ -3621,6 +3625,13 @@ func (x *BeaconRequest) GetHttpAddress() string {
 func (x *BeaconRequest) GetPegasusAddress() string {
 	if x != nil {
 		return x.PegasusAddress
+	}
+	return ""
+}
+
+func (x *BeaconRequest) GetZone() string {
+	if x != nil {
+		return x.Zone
 	}
 	return ""
 }
@@ -4508,6 +4519,7 @@ type NodeInfo struct {
 	HttpAddress     string                 `protobuf:"bytes,8,opt,name=http_address,json=httpAddress,proto3" json:"http_address,omitempty"`
 	PegasusAddress  string                 `protobuf:"bytes,9,opt,name=pegasus_address,json=pegasusAddress,proto3" json:"pegasus_address,omitempty"`
 	LastBeaconMs    int64                  `protobuf:"varint,10,opt,name=last_beacon_ms,json=lastBeaconMs,proto3" json:"last_beacon_ms,omitempty"`
+	Zone            string                 `protobuf:"bytes,11,opt,name=zone,proto3" json:"zone,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -4612,6 +4624,13 @@ func (x *NodeInfo) GetLastBeaconMs() int64 {
 	return 0
 }
 
+func (x *NodeInfo) GetZone() string {
+	if x != nil {
+		return x.Zone
+	}
+	return ""
+}
+
 type ListNodesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
@@ -4673,8 +4692,12 @@ type MetaServerInfo struct {
 	ProtocolVersion string                 `protobuf:"bytes,5,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
 	// Replica servers whose beacons this meta server has received since it started.
 	BeaconsReceivedFrom int32 `protobuf:"varint,6,opt,name=beacons_received_from,json=beaconsReceivedFrom,proto3" json:"beacons_received_from,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// This meta server runs the cluster's etcd inside its own process (no
+	// etcd endpoints configured): restarting it takes the metadata store down.
+	// Set in the answering meta server's own row only.
+	EmbeddedEtcd  bool `protobuf:"varint,7,opt,name=embedded_etcd,json=embeddedEtcd,proto3" json:"embedded_etcd,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MetaServerInfo) Reset() {
@@ -4749,6 +4772,88 @@ func (x *MetaServerInfo) GetBeaconsReceivedFrom() int32 {
 	return 0
 }
 
+func (x *MetaServerInfo) GetEmbeddedEtcd() bool {
+	if x != nil {
+		return x.EmbeddedEtcd
+	}
+	return false
+}
+
+// KnobOverride is a runtime knob set by remote command (or set_meta_level)
+// that overrides the configuration file's value until reset with DEFAULT,
+// or until its lease runs out.
+type KnobOverride struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Knob  string                 `protobuf:"bytes,1,opt,name=knob,proto3" json:"knob,omitempty"`
+	Value string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// Who set it: empty for an operator's remote command, "rolling-update
+	// <roll id>" for a rolling update.
+	Owner string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	// Unix milliseconds when the override lapses unless set again; 0 for
+	// never.
+	ExpiresMs     int64 `protobuf:"varint,4,opt,name=expires_ms,json=expiresMs,proto3" json:"expires_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KnobOverride) Reset() {
+	*x = KnobOverride{}
+	mi := &file_pegasus_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KnobOverride) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KnobOverride) ProtoMessage() {}
+
+func (x *KnobOverride) ProtoReflect() protoreflect.Message {
+	mi := &file_pegasus_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KnobOverride.ProtoReflect.Descriptor instead.
+func (*KnobOverride) Descriptor() ([]byte, []int) {
+	return file_pegasus_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *KnobOverride) GetKnob() string {
+	if x != nil {
+		return x.Knob
+	}
+	return ""
+}
+
+func (x *KnobOverride) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *KnobOverride) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *KnobOverride) GetExpiresMs() int64 {
+	if x != nil {
+		return x.ExpiresMs
+	}
+	return 0
+}
+
 type ClusterInfoRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -4757,7 +4862,7 @@ type ClusterInfoRequest struct {
 
 func (x *ClusterInfoRequest) Reset() {
 	*x = ClusterInfoRequest{}
-	mi := &file_pegasus_proto_msgTypes[58]
+	mi := &file_pegasus_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4769,7 +4874,7 @@ func (x *ClusterInfoRequest) String() string {
 func (*ClusterInfoRequest) ProtoMessage() {}
 
 func (x *ClusterInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[58]
+	mi := &file_pegasus_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4782,7 +4887,7 @@ func (x *ClusterInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterInfoRequest.ProtoReflect.Descriptor instead.
 func (*ClusterInfoRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{58}
+	return file_pegasus_proto_rawDescGZIP(), []int{59}
 }
 
 type ClusterInfoResponse struct {
@@ -4796,13 +4901,15 @@ type ClusterInfoResponse struct {
 	BalanceOperationCount     int32                  `protobuf:"varint,7,opt,name=balance_operation_count,json=balanceOperationCount,proto3" json:"balance_operation_count,omitempty"`
 	PrimaryReplicaCountStddev float64                `protobuf:"fixed64,8,opt,name=primary_replica_count_stddev,json=primaryReplicaCountStddev,proto3" json:"primary_replica_count_stddev,omitempty"`
 	TotalReplicaCountStddev   float64                `protobuf:"fixed64,9,opt,name=total_replica_count_stddev,json=totalReplicaCountStddev,proto3" json:"total_replica_count_stddev,omitempty"`
-	unknownFields             protoimpl.UnknownFields
-	sizeCache                 protoimpl.SizeCache
+	// The knobs overriding the configuration file right now (leader only).
+	KnobOverrides []*KnobOverride `protobuf:"bytes,10,rep,name=knob_overrides,json=knobOverrides,proto3" json:"knob_overrides,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ClusterInfoResponse) Reset() {
 	*x = ClusterInfoResponse{}
-	mi := &file_pegasus_proto_msgTypes[59]
+	mi := &file_pegasus_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4814,7 +4921,7 @@ func (x *ClusterInfoResponse) String() string {
 func (*ClusterInfoResponse) ProtoMessage() {}
 
 func (x *ClusterInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[59]
+	mi := &file_pegasus_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4827,7 +4934,7 @@ func (x *ClusterInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterInfoResponse.ProtoReflect.Descriptor instead.
 func (*ClusterInfoResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{59}
+	return file_pegasus_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ClusterInfoResponse) GetError() *Error {
@@ -4893,17 +5000,28 @@ func (x *ClusterInfoResponse) GetTotalReplicaCountStddev() float64 {
 	return 0
 }
 
+func (x *ClusterInfoResponse) GetKnobOverrides() []*KnobOverride {
+	if x != nil {
+		return x.KnobOverrides
+	}
+	return nil
+}
+
 type MetaLevelRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Empty to query only; else one of stopped, blind, freezed, steady, lively.
-	Level         string `protobuf:"bytes,1,opt,name=level,proto3" json:"level,omitempty"`
+	// Empty to query only; else one of stopped, blind, freezed, steady, lively,
+	// or DEFAULT for the configuration file's level.
+	Level string `protobuf:"bytes,1,opt,name=level,proto3" json:"level,omitempty"`
+	// As RemoteCommandRequest's.
+	Owner         string `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
+	LeaseMs       int64  `protobuf:"varint,3,opt,name=lease_ms,json=leaseMs,proto3" json:"lease_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MetaLevelRequest) Reset() {
 	*x = MetaLevelRequest{}
-	mi := &file_pegasus_proto_msgTypes[60]
+	mi := &file_pegasus_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4915,7 +5033,7 @@ func (x *MetaLevelRequest) String() string {
 func (*MetaLevelRequest) ProtoMessage() {}
 
 func (x *MetaLevelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[60]
+	mi := &file_pegasus_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4928,7 +5046,7 @@ func (x *MetaLevelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaLevelRequest.ProtoReflect.Descriptor instead.
 func (*MetaLevelRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{60}
+	return file_pegasus_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *MetaLevelRequest) GetLevel() string {
@@ -4936,6 +5054,20 @@ func (x *MetaLevelRequest) GetLevel() string {
 		return x.Level
 	}
 	return ""
+}
+
+func (x *MetaLevelRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *MetaLevelRequest) GetLeaseMs() int64 {
+	if x != nil {
+		return x.LeaseMs
+	}
+	return 0
 }
 
 type MetaLevelResponse struct {
@@ -4949,7 +5081,7 @@ type MetaLevelResponse struct {
 
 func (x *MetaLevelResponse) Reset() {
 	*x = MetaLevelResponse{}
-	mi := &file_pegasus_proto_msgTypes[61]
+	mi := &file_pegasus_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4961,7 +5093,7 @@ func (x *MetaLevelResponse) String() string {
 func (*MetaLevelResponse) ProtoMessage() {}
 
 func (x *MetaLevelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[61]
+	mi := &file_pegasus_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4974,7 +5106,7 @@ func (x *MetaLevelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaLevelResponse.ProtoReflect.Descriptor instead.
 func (*MetaLevelResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{61}
+	return file_pegasus_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *MetaLevelResponse) GetError() *Error {
@@ -4999,15 +5131,20 @@ func (x *MetaLevelResponse) GetLevel() string {
 }
 
 type DrainNodeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Node  string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// Only compute the proposals and answer them, change nothing (the
+	// shell's `-t test`).
+	DryRun bool `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// Restrict to one table; empty for every table (the shell's `-a`).
+	Table         string `protobuf:"bytes,3,opt,name=table,proto3" json:"table,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_pegasus_proto_msgTypes[62]
+	mi := &file_pegasus_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5019,7 +5156,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[62]
+	mi := &file_pegasus_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5032,12 +5169,26 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{62}
+	return file_pegasus_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *DrainNodeRequest) GetNode() string {
 	if x != nil {
 		return x.Node
+	}
+	return ""
+}
+
+func (x *DrainNodeRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *DrainNodeRequest) GetTable() string {
+	if x != nil {
+		return x.Table
 	}
 	return ""
 }
@@ -5053,7 +5204,7 @@ type DrainNodeResponse struct {
 
 func (x *DrainNodeResponse) Reset() {
 	*x = DrainNodeResponse{}
-	mi := &file_pegasus_proto_msgTypes[63]
+	mi := &file_pegasus_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5065,7 +5216,7 @@ func (x *DrainNodeResponse) String() string {
 func (*DrainNodeResponse) ProtoMessage() {}
 
 func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[63]
+	mi := &file_pegasus_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5078,7 +5229,7 @@ func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
 func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{63}
+	return file_pegasus_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *DrainNodeResponse) GetError() *Error {
@@ -5117,7 +5268,7 @@ type DDDDiagnoseRequest struct {
 
 func (x *DDDDiagnoseRequest) Reset() {
 	*x = DDDDiagnoseRequest{}
-	mi := &file_pegasus_proto_msgTypes[64]
+	mi := &file_pegasus_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5129,7 +5280,7 @@ func (x *DDDDiagnoseRequest) String() string {
 func (*DDDDiagnoseRequest) ProtoMessage() {}
 
 func (x *DDDDiagnoseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[64]
+	mi := &file_pegasus_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5142,7 +5293,7 @@ func (x *DDDDiagnoseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDDiagnoseRequest.ProtoReflect.Descriptor instead.
 func (*DDDDiagnoseRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{64}
+	return file_pegasus_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *DDDDiagnoseRequest) GetAppId() int32 {
@@ -5196,7 +5347,7 @@ type DDDNodeInfo struct {
 
 func (x *DDDNodeInfo) Reset() {
 	*x = DDDNodeInfo{}
-	mi := &file_pegasus_proto_msgTypes[65]
+	mi := &file_pegasus_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5208,7 +5359,7 @@ func (x *DDDNodeInfo) String() string {
 func (*DDDNodeInfo) ProtoMessage() {}
 
 func (x *DDDNodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[65]
+	mi := &file_pegasus_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5221,7 +5372,7 @@ func (x *DDDNodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDNodeInfo.ProtoReflect.Descriptor instead.
 func (*DDDNodeInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{65}
+	return file_pegasus_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *DDDNodeInfo) GetNode() string {
@@ -5278,7 +5429,7 @@ type DDDPartitionInfo struct {
 
 func (x *DDDPartitionInfo) Reset() {
 	*x = DDDPartitionInfo{}
-	mi := &file_pegasus_proto_msgTypes[66]
+	mi := &file_pegasus_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5290,7 +5441,7 @@ func (x *DDDPartitionInfo) String() string {
 func (*DDDPartitionInfo) ProtoMessage() {}
 
 func (x *DDDPartitionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[66]
+	mi := &file_pegasus_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5303,7 +5454,7 @@ func (x *DDDPartitionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDPartitionInfo.ProtoReflect.Descriptor instead.
 func (*DDDPartitionInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{66}
+	return file_pegasus_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *DDDPartitionInfo) GetConfig() *PartitionConfiguration {
@@ -5346,7 +5497,7 @@ type DDDDiagnoseResponse struct {
 
 func (x *DDDDiagnoseResponse) Reset() {
 	*x = DDDDiagnoseResponse{}
-	mi := &file_pegasus_proto_msgTypes[67]
+	mi := &file_pegasus_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5358,7 +5509,7 @@ func (x *DDDDiagnoseResponse) String() string {
 func (*DDDDiagnoseResponse) ProtoMessage() {}
 
 func (x *DDDDiagnoseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[67]
+	mi := &file_pegasus_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5371,7 +5522,7 @@ func (x *DDDDiagnoseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDDiagnoseResponse.ProtoReflect.Descriptor instead.
 func (*DDDDiagnoseResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{67}
+	return file_pegasus_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *DDDDiagnoseResponse) GetError() *Error {
@@ -5396,16 +5547,22 @@ func (x *DDDDiagnoseResponse) GetProposed() string {
 }
 
 type RemoteCommandRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Command       string                 `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
-	Args          []string               `protobuf:"bytes,2,rep,name=args,proto3" json:"args,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Command string                 `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
+	Args    []string               `protobuf:"bytes,2,rep,name=args,proto3" json:"args,omitempty"`
+	// For a knob set: who sets it, reported with the override, and how long
+	// the override lasts unless set again (0: until reset). A rolling update
+	// sets its knobs with its roll id and a lease it renews, so an abandoned
+	// roll's overrides lapse by themselves.
+	Owner         string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	LeaseMs       int64  `protobuf:"varint,4,opt,name=lease_ms,json=leaseMs,proto3" json:"lease_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RemoteCommandRequest) Reset() {
 	*x = RemoteCommandRequest{}
-	mi := &file_pegasus_proto_msgTypes[68]
+	mi := &file_pegasus_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5417,7 +5574,7 @@ func (x *RemoteCommandRequest) String() string {
 func (*RemoteCommandRequest) ProtoMessage() {}
 
 func (x *RemoteCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[68]
+	mi := &file_pegasus_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5430,7 +5587,7 @@ func (x *RemoteCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoteCommandRequest.ProtoReflect.Descriptor instead.
 func (*RemoteCommandRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{68}
+	return file_pegasus_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *RemoteCommandRequest) GetCommand() string {
@@ -5447,6 +5604,20 @@ func (x *RemoteCommandRequest) GetArgs() []string {
 	return nil
 }
 
+func (x *RemoteCommandRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *RemoteCommandRequest) GetLeaseMs() int64 {
+	if x != nil {
+		return x.LeaseMs
+	}
+	return 0
+}
+
 type RemoteCommandResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Error *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
@@ -5458,7 +5629,7 @@ type RemoteCommandResponse struct {
 
 func (x *RemoteCommandResponse) Reset() {
 	*x = RemoteCommandResponse{}
-	mi := &file_pegasus_proto_msgTypes[69]
+	mi := &file_pegasus_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5470,7 +5641,7 @@ func (x *RemoteCommandResponse) String() string {
 func (*RemoteCommandResponse) ProtoMessage() {}
 
 func (x *RemoteCommandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[69]
+	mi := &file_pegasus_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5483,7 +5654,7 @@ func (x *RemoteCommandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoteCommandResponse.ProtoReflect.Descriptor instead.
 func (*RemoteCommandResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{69}
+	return file_pegasus_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *RemoteCommandResponse) GetError() *Error {
@@ -5500,6 +5671,132 @@ func (x *RemoteCommandResponse) GetOutput() string {
 	return ""
 }
 
+// BalanceRequest moves one replica role, as Pegasus' shell `balance -g
+// <gpid> -p move_pri -f <from> -t <to>` does. Only move_pri is supported:
+// a graceful handover of the primary role to a secondary, as migrate_node
+// makes for every primary of a node.
+type BalanceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Gpid          *Gpid                  `protobuf:"bytes,1,opt,name=gpid,proto3" json:"gpid,omitempty"`
+	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	From          string                 `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
+	To            string                 `protobuf:"bytes,4,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BalanceRequest) Reset() {
+	*x = BalanceRequest{}
+	mi := &file_pegasus_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BalanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BalanceRequest) ProtoMessage() {}
+
+func (x *BalanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pegasus_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BalanceRequest.ProtoReflect.Descriptor instead.
+func (*BalanceRequest) Descriptor() ([]byte, []int) {
+	return file_pegasus_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *BalanceRequest) GetGpid() *Gpid {
+	if x != nil {
+		return x.Gpid
+	}
+	return nil
+}
+
+func (x *BalanceRequest) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *BalanceRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *BalanceRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+type BalanceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Error *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	// The change made, in Pegasus' shell style; empty when there was nothing
+	// to do (the primary is already on `to`).
+	Proposals     []string `protobuf:"bytes,2,rep,name=proposals,proto3" json:"proposals,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BalanceResponse) Reset() {
+	*x = BalanceResponse{}
+	mi := &file_pegasus_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BalanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BalanceResponse) ProtoMessage() {}
+
+func (x *BalanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pegasus_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BalanceResponse.ProtoReflect.Descriptor instead.
+func (*BalanceResponse) Descriptor() ([]byte, []int) {
+	return file_pegasus_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *BalanceResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *BalanceResponse) GetProposals() []string {
+	if x != nil {
+		return x.Proposals
+	}
+	return nil
+}
+
 type ConfigUpdateRequest struct {
 	state         protoimpl.MessageState    `protogen:"open.v1"`
 	Configs       []*PartitionConfiguration `protobuf:"bytes,1,rep,name=configs,proto3" json:"configs,omitempty"`
@@ -5510,7 +5807,7 @@ type ConfigUpdateRequest struct {
 
 func (x *ConfigUpdateRequest) Reset() {
 	*x = ConfigUpdateRequest{}
-	mi := &file_pegasus_proto_msgTypes[70]
+	mi := &file_pegasus_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5522,7 +5819,7 @@ func (x *ConfigUpdateRequest) String() string {
 func (*ConfigUpdateRequest) ProtoMessage() {}
 
 func (x *ConfigUpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[70]
+	mi := &file_pegasus_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5535,7 +5832,7 @@ func (x *ConfigUpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigUpdateRequest.ProtoReflect.Descriptor instead.
 func (*ConfigUpdateRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{70}
+	return file_pegasus_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ConfigUpdateRequest) GetConfigs() []*PartitionConfiguration {
@@ -5561,7 +5858,7 @@ type ConfigUpdateResponse struct {
 
 func (x *ConfigUpdateResponse) Reset() {
 	*x = ConfigUpdateResponse{}
-	mi := &file_pegasus_proto_msgTypes[71]
+	mi := &file_pegasus_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5573,7 +5870,7 @@ func (x *ConfigUpdateResponse) String() string {
 func (*ConfigUpdateResponse) ProtoMessage() {}
 
 func (x *ConfigUpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[71]
+	mi := &file_pegasus_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5586,7 +5883,7 @@ func (x *ConfigUpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigUpdateResponse.ProtoReflect.Descriptor instead.
 func (*ConfigUpdateResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{71}
+	return file_pegasus_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ConfigUpdateResponse) GetError() *Error {
@@ -5604,7 +5901,7 @@ type ReplicaServerStatusRequest struct {
 
 func (x *ReplicaServerStatusRequest) Reset() {
 	*x = ReplicaServerStatusRequest{}
-	mi := &file_pegasus_proto_msgTypes[72]
+	mi := &file_pegasus_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5616,7 +5913,7 @@ func (x *ReplicaServerStatusRequest) String() string {
 func (*ReplicaServerStatusRequest) ProtoMessage() {}
 
 func (x *ReplicaServerStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[72]
+	mi := &file_pegasus_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5629,7 +5926,7 @@ func (x *ReplicaServerStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaServerStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReplicaServerStatusRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{72}
+	return file_pegasus_proto_rawDescGZIP(), []int{75}
 }
 
 type ReplicaServerStatusResponse struct {
@@ -5647,7 +5944,7 @@ type ReplicaServerStatusResponse struct {
 
 func (x *ReplicaServerStatusResponse) Reset() {
 	*x = ReplicaServerStatusResponse{}
-	mi := &file_pegasus_proto_msgTypes[73]
+	mi := &file_pegasus_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5659,7 +5956,7 @@ func (x *ReplicaServerStatusResponse) String() string {
 func (*ReplicaServerStatusResponse) ProtoMessage() {}
 
 func (x *ReplicaServerStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[73]
+	mi := &file_pegasus_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5672,7 +5969,7 @@ func (x *ReplicaServerStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaServerStatusResponse.ProtoReflect.Descriptor instead.
 func (*ReplicaServerStatusResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{73}
+	return file_pegasus_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ReplicaServerStatusResponse) GetNode() string {
@@ -5975,7 +6272,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x13last_durable_decree\x18\x06 \x01(\x03R\x11lastDurableDecree\x12#\n" +
 	"\rmember_ballot\x18\a \x01(\x03R\fmemberBallot\x12 \n" +
 	"\vincarnation\x18\b \x01(\x04R\vincarnation\x12,\n" +
-	"\x12min_primary_ballot\x18\t \x01(\x03R\x10minPrimaryBallot\"\x9d\x02\n" +
+	"\x12min_primary_ballot\x18\t \x01(\x03R\x10minPrimaryBallot\"\xb1\x02\n" +
 	"\rBeaconRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12)\n" +
 	"\x10protocol_version\x18\x02 \x01(\tR\x0fprotocolVersion\x12%\n" +
@@ -5983,7 +6280,8 @@ const file_pegasus_proto_rawDesc = "" +
 	"\rstart_time_ms\x18\x04 \x01(\x03R\vstartTimeMs\x126\n" +
 	"\breplicas\x18\x05 \x03(\v2\x1a.pegasus.rpc.ReplicaReportR\breplicas\x12!\n" +
 	"\fhttp_address\x18\x06 \x01(\tR\vhttpAddress\x12'\n" +
-	"\x0fpegasus_address\x18\a \x01(\tR\x0epegasusAddress\"\xf9\x02\n" +
+	"\x0fpegasus_address\x18\a \x01(\tR\x0epegasusAddress\x12\x12\n" +
+	"\x04zone\x18\b \x01(\tR\x04zone\"\xf9\x02\n" +
 	"\x0eBeaconResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12\x18\n" +
 	"\aallowed\x18\x02 \x01(\bR\aallowed\x12\x19\n" +
@@ -6049,7 +6347,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x12ListTablesResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x120\n" +
 	"\x06tables\x18\x02 \x03(\v2\x18.pegasus.rpc.TableHealthR\x06tables\"\x12\n" +
-	"\x10ListNodesRequest\"\xf1\x02\n" +
+	"\x10ListNodesRequest\"\x85\x03\n" +
 	"\bNodeInfo\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x14\n" +
 	"\x05alive\x18\x02 \x01(\bR\x05alive\x12#\n" +
@@ -6061,18 +6359,26 @@ const file_pegasus_proto_rawDesc = "" +
 	"\fhttp_address\x18\b \x01(\tR\vhttpAddress\x12'\n" +
 	"\x0fpegasus_address\x18\t \x01(\tR\x0epegasusAddress\x12$\n" +
 	"\x0elast_beacon_ms\x18\n" +
-	" \x01(\x03R\flastBeaconMs\"j\n" +
+	" \x01(\x03R\flastBeaconMs\x12\x12\n" +
+	"\x04zone\x18\v \x01(\tR\x04zone\"j\n" +
 	"\x11ListNodesResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12+\n" +
-	"\x05nodes\x18\x02 \x03(\v2\x15.pegasus.rpc.NodeInfoR\x05nodes\"\xed\x01\n" +
+	"\x05nodes\x18\x02 \x03(\v2\x15.pegasus.rpc.NodeInfoR\x05nodes\"\x92\x02\n" +
 	"\x0eMetaServerInfo\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\bR\x06leader\x12!\n" +
 	"\fhttp_address\x18\x03 \x01(\tR\vhttpAddress\x12'\n" +
 	"\x0fpegasus_address\x18\x04 \x01(\tR\x0epegasusAddress\x12)\n" +
 	"\x10protocol_version\x18\x05 \x01(\tR\x0fprotocolVersion\x122\n" +
-	"\x15beacons_received_from\x18\x06 \x01(\x05R\x13beaconsReceivedFrom\"\x14\n" +
-	"\x12ClusterInfoRequest\"\xba\x03\n" +
+	"\x15beacons_received_from\x18\x06 \x01(\x05R\x13beaconsReceivedFrom\x12#\n" +
+	"\rembedded_etcd\x18\a \x01(\bR\fembeddedEtcd\"m\n" +
+	"\fKnobOverride\x12\x12\n" +
+	"\x04knob\x18\x01 \x01(\tR\x04knob\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12\x14\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\x12\x1d\n" +
+	"\n" +
+	"expires_ms\x18\x04 \x01(\x03R\texpiresMs\"\x14\n" +
+	"\x12ClusterInfoRequest\"\xfc\x03\n" +
 	"\x13ClusterInfoResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\tR\x06leader\x121\n" +
@@ -6082,15 +6388,21 @@ const file_pegasus_proto_rawDesc = "" +
 	"\fcluster_name\x18\x06 \x01(\tR\vclusterName\x126\n" +
 	"\x17balance_operation_count\x18\a \x01(\x05R\x15balanceOperationCount\x12?\n" +
 	"\x1cprimary_replica_count_stddev\x18\b \x01(\x01R\x19primaryReplicaCountStddev\x12;\n" +
-	"\x1atotal_replica_count_stddev\x18\t \x01(\x01R\x17totalReplicaCountStddev\"(\n" +
+	"\x1atotal_replica_count_stddev\x18\t \x01(\x01R\x17totalReplicaCountStddev\x12@\n" +
+	"\x0eknob_overrides\x18\n" +
+	" \x03(\v2\x19.pegasus.rpc.KnobOverrideR\rknobOverrides\"Y\n" +
 	"\x10MetaLevelRequest\x12\x14\n" +
-	"\x05level\x18\x01 \x01(\tR\x05level\"p\n" +
+	"\x05level\x18\x01 \x01(\tR\x05level\x12\x14\n" +
+	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x19\n" +
+	"\blease_ms\x18\x03 \x01(\x03R\aleaseMs\"p\n" +
 	"\x11MetaLevelResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12\x1b\n" +
 	"\told_level\x18\x02 \x01(\tR\boldLevel\x12\x14\n" +
-	"\x05level\x18\x03 \x01(\tR\x05level\"&\n" +
+	"\x05level\x18\x03 \x01(\tR\x05level\"U\n" +
 	"\x10DrainNodeRequest\x12\x12\n" +
-	"\x04node\x18\x01 \x01(\tR\x04node\"[\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12\x14\n" +
+	"\x05table\x18\x03 \x01(\tR\x05table\"[\n" +
 	"\x11DrainNodeResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12\x1c\n" +
 	"\tproposals\x18\x02 \x03(\tR\tproposals\"\xb8\x01\n" +
@@ -6118,13 +6430,23 @@ const file_pegasus_proto_rawDesc = "" +
 	"\n" +
 	"partitions\x18\x02 \x03(\v2\x1d.pegasus.rpc.DDDPartitionInfoR\n" +
 	"partitions\x12\x1a\n" +
-	"\bproposed\x18\x03 \x01(\tR\bproposed\"D\n" +
+	"\bproposed\x18\x03 \x01(\tR\bproposed\"u\n" +
 	"\x14RemoteCommandRequest\x12\x18\n" +
 	"\acommand\x18\x01 \x01(\tR\acommand\x12\x12\n" +
-	"\x04args\x18\x02 \x03(\tR\x04args\"Y\n" +
+	"\x04args\x18\x02 \x03(\tR\x04args\x12\x14\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\x12\x19\n" +
+	"\blease_ms\x18\x04 \x01(\x03R\aleaseMs\"Y\n" +
 	"\x15RemoteCommandResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12\x16\n" +
-	"\x06output\x18\x02 \x01(\tR\x06output\"\x84\x01\n" +
+	"\x06output\x18\x02 \x01(\tR\x06output\"o\n" +
+	"\x0eBalanceRequest\x12%\n" +
+	"\x04gpid\x18\x01 \x01(\v2\x11.pegasus.rpc.GpidR\x04gpid\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x12\n" +
+	"\x04from\x18\x03 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x04 \x01(\tR\x02to\"Y\n" +
+	"\x0fBalanceResponse\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12\x1c\n" +
+	"\tproposals\x18\x02 \x03(\tR\tproposals\"\x84\x01\n" +
 	"\x13ConfigUpdateRequest\x12=\n" +
 	"\aconfigs\x18\x01 \x03(\v2#.pegasus.rpc.PartitionConfigurationR\aconfigs\x12.\n" +
 	"\x06tables\x18\x02 \x03(\v2\x16.pegasus.rpc.TableInfoR\x06tables\"@\n" +
@@ -6217,7 +6539,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x04Data\x12\x1a.pegasus.rpc.ClientRequest\x1a\x1b.pegasus.rpc.ClientResponse(\x010\x012\xa1\x01\n" +
 	"\vReplicaPeer\x12?\n" +
 	"\tReplicate\x12\x16.pegasus.rpc.PeerBatch\x1a\x16.pegasus.rpc.PeerBatch(\x010\x01\x12Q\n" +
-	"\x0fFetchCheckpoint\x12\x1e.pegasus.rpc.CheckpointRequest\x1a\x1c.pegasus.rpc.CheckpointChunk0\x012\x92\b\n" +
+	"\x0fFetchCheckpoint\x12\x1e.pegasus.rpc.CheckpointRequest\x1a\x1c.pegasus.rpc.CheckpointChunk0\x012\xd8\b\n" +
 	"\x04Meta\x12A\n" +
 	"\x06Beacon\x12\x1a.pegasus.rpc.BeaconRequest\x1a\x1b.pegasus.rpc.BeaconResponse\x12V\n" +
 	"\rProposeConfig\x12!.pegasus.rpc.ProposeConfigRequest\x1a\".pegasus.rpc.ProposeConfigResponse\x12P\n" +
@@ -6231,7 +6553,8 @@ const file_pegasus_proto_rawDesc = "" +
 	"\tMetaLevel\x12\x1d.pegasus.rpc.MetaLevelRequest\x1a\x1e.pegasus.rpc.MetaLevelResponse\x12L\n" +
 	"\vMigrateNode\x12\x1d.pegasus.rpc.DrainNodeRequest\x1a\x1e.pegasus.rpc.DrainNodeResponse\x12N\n" +
 	"\rDowngradeNode\x12\x1d.pegasus.rpc.DrainNodeRequest\x1a\x1e.pegasus.rpc.DrainNodeResponse\x12V\n" +
-	"\rRemoteCommand\x12!.pegasus.rpc.RemoteCommandRequest\x1a\".pegasus.rpc.RemoteCommandResponse\x12P\n" +
+	"\rRemoteCommand\x12!.pegasus.rpc.RemoteCommandRequest\x1a\".pegasus.rpc.RemoteCommandResponse\x12D\n" +
+	"\aBalance\x12\x1b.pegasus.rpc.BalanceRequest\x1a\x1c.pegasus.rpc.BalanceResponse\x12P\n" +
 	"\vDDDDiagnose\x12\x1f.pegasus.rpc.DDDDiagnoseRequest\x1a .pegasus.rpc.DDDDiagnoseResponse2\x98\x02\n" +
 	"\fReplicaAdmin\x12S\n" +
 	"\fUpdateConfig\x12 .pegasus.rpc.ConfigUpdateRequest\x1a!.pegasus.rpc.ConfigUpdateResponse\x12[\n" +
@@ -6251,7 +6574,7 @@ func file_pegasus_proto_rawDescGZIP() []byte {
 }
 
 var file_pegasus_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_pegasus_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
+var file_pegasus_proto_msgTypes = make([]protoimpl.MessageInfo, 79)
 var file_pegasus_proto_goTypes = []any{
 	(ErrorCode)(0),                      // 0: pegasus.rpc.ErrorCode
 	(CheckType)(0),                      // 1: pegasus.rpc.CheckType
@@ -6316,24 +6639,27 @@ var file_pegasus_proto_goTypes = []any{
 	(*NodeInfo)(nil),                    // 60: pegasus.rpc.NodeInfo
 	(*ListNodesResponse)(nil),           // 61: pegasus.rpc.ListNodesResponse
 	(*MetaServerInfo)(nil),              // 62: pegasus.rpc.MetaServerInfo
-	(*ClusterInfoRequest)(nil),          // 63: pegasus.rpc.ClusterInfoRequest
-	(*ClusterInfoResponse)(nil),         // 64: pegasus.rpc.ClusterInfoResponse
-	(*MetaLevelRequest)(nil),            // 65: pegasus.rpc.MetaLevelRequest
-	(*MetaLevelResponse)(nil),           // 66: pegasus.rpc.MetaLevelResponse
-	(*DrainNodeRequest)(nil),            // 67: pegasus.rpc.DrainNodeRequest
-	(*DrainNodeResponse)(nil),           // 68: pegasus.rpc.DrainNodeResponse
-	(*DDDDiagnoseRequest)(nil),          // 69: pegasus.rpc.DDDDiagnoseRequest
-	(*DDDNodeInfo)(nil),                 // 70: pegasus.rpc.DDDNodeInfo
-	(*DDDPartitionInfo)(nil),            // 71: pegasus.rpc.DDDPartitionInfo
-	(*DDDDiagnoseResponse)(nil),         // 72: pegasus.rpc.DDDDiagnoseResponse
-	(*RemoteCommandRequest)(nil),        // 73: pegasus.rpc.RemoteCommandRequest
-	(*RemoteCommandResponse)(nil),       // 74: pegasus.rpc.RemoteCommandResponse
-	(*ConfigUpdateRequest)(nil),         // 75: pegasus.rpc.ConfigUpdateRequest
-	(*ConfigUpdateResponse)(nil),        // 76: pegasus.rpc.ConfigUpdateResponse
-	(*ReplicaServerStatusRequest)(nil),  // 77: pegasus.rpc.ReplicaServerStatusRequest
-	(*ReplicaServerStatusResponse)(nil), // 78: pegasus.rpc.ReplicaServerStatusResponse
-	nil,                                 // 79: pegasus.rpc.TableInfo.EnvsEntry
-	nil,                                 // 80: pegasus.rpc.CreateTableRequest.EnvsEntry
+	(*KnobOverride)(nil),                // 63: pegasus.rpc.KnobOverride
+	(*ClusterInfoRequest)(nil),          // 64: pegasus.rpc.ClusterInfoRequest
+	(*ClusterInfoResponse)(nil),         // 65: pegasus.rpc.ClusterInfoResponse
+	(*MetaLevelRequest)(nil),            // 66: pegasus.rpc.MetaLevelRequest
+	(*MetaLevelResponse)(nil),           // 67: pegasus.rpc.MetaLevelResponse
+	(*DrainNodeRequest)(nil),            // 68: pegasus.rpc.DrainNodeRequest
+	(*DrainNodeResponse)(nil),           // 69: pegasus.rpc.DrainNodeResponse
+	(*DDDDiagnoseRequest)(nil),          // 70: pegasus.rpc.DDDDiagnoseRequest
+	(*DDDNodeInfo)(nil),                 // 71: pegasus.rpc.DDDNodeInfo
+	(*DDDPartitionInfo)(nil),            // 72: pegasus.rpc.DDDPartitionInfo
+	(*DDDDiagnoseResponse)(nil),         // 73: pegasus.rpc.DDDDiagnoseResponse
+	(*RemoteCommandRequest)(nil),        // 74: pegasus.rpc.RemoteCommandRequest
+	(*RemoteCommandResponse)(nil),       // 75: pegasus.rpc.RemoteCommandResponse
+	(*BalanceRequest)(nil),              // 76: pegasus.rpc.BalanceRequest
+	(*BalanceResponse)(nil),             // 77: pegasus.rpc.BalanceResponse
+	(*ConfigUpdateRequest)(nil),         // 78: pegasus.rpc.ConfigUpdateRequest
+	(*ConfigUpdateResponse)(nil),        // 79: pegasus.rpc.ConfigUpdateResponse
+	(*ReplicaServerStatusRequest)(nil),  // 80: pegasus.rpc.ReplicaServerStatusRequest
+	(*ReplicaServerStatusResponse)(nil), // 81: pegasus.rpc.ReplicaServerStatusResponse
+	nil,                                 // 82: pegasus.rpc.TableInfo.EnvsEntry
+	nil,                                 // 83: pegasus.rpc.CreateTableRequest.EnvsEntry
 }
 var file_pegasus_proto_depIdxs = []int32{
 	0,   // 0: pegasus.rpc.Error.code:type_name -> pegasus.rpc.ErrorCode
@@ -6389,12 +6715,12 @@ var file_pegasus_proto_depIdxs = []int32{
 	47,  // 50: pegasus.rpc.BeaconResponse.removals:type_name -> pegasus.rpc.ReplicaRemoval
 	5,   // 51: pegasus.rpc.ReplicaRemoval.gpid:type_name -> pegasus.rpc.Gpid
 	4,   // 52: pegasus.rpc.TableInfo.status:type_name -> pegasus.rpc.TableStatus
-	79,  // 53: pegasus.rpc.TableInfo.envs:type_name -> pegasus.rpc.TableInfo.EnvsEntry
+	82,  // 53: pegasus.rpc.TableInfo.envs:type_name -> pegasus.rpc.TableInfo.EnvsEntry
 	6,   // 54: pegasus.rpc.QueryConfigResponse.error:type_name -> pegasus.rpc.Error
 	48,  // 55: pegasus.rpc.QueryConfigResponse.table:type_name -> pegasus.rpc.TableInfo
 	39,  // 56: pegasus.rpc.QueryConfigResponse.partitions:type_name -> pegasus.rpc.PartitionConfiguration
 	51,  // 57: pegasus.rpc.QueryConfigResponse.waits:type_name -> pegasus.rpc.PartitionWait
-	80,  // 58: pegasus.rpc.CreateTableRequest.envs:type_name -> pegasus.rpc.CreateTableRequest.EnvsEntry
+	83,  // 58: pegasus.rpc.CreateTableRequest.envs:type_name -> pegasus.rpc.CreateTableRequest.EnvsEntry
 	6,   // 59: pegasus.rpc.CreateTableResponse.error:type_name -> pegasus.rpc.Error
 	48,  // 60: pegasus.rpc.CreateTableResponse.table:type_name -> pegasus.rpc.TableInfo
 	6,   // 61: pegasus.rpc.DropTableResponse.error:type_name -> pegasus.rpc.Error
@@ -6406,61 +6732,66 @@ var file_pegasus_proto_depIdxs = []int32{
 	60,  // 67: pegasus.rpc.ListNodesResponse.nodes:type_name -> pegasus.rpc.NodeInfo
 	6,   // 68: pegasus.rpc.ClusterInfoResponse.error:type_name -> pegasus.rpc.Error
 	62,  // 69: pegasus.rpc.ClusterInfoResponse.metas:type_name -> pegasus.rpc.MetaServerInfo
-	6,   // 70: pegasus.rpc.MetaLevelResponse.error:type_name -> pegasus.rpc.Error
-	6,   // 71: pegasus.rpc.DrainNodeResponse.error:type_name -> pegasus.rpc.Error
-	44,  // 72: pegasus.rpc.DDDNodeInfo.report:type_name -> pegasus.rpc.ReplicaReport
-	39,  // 73: pegasus.rpc.DDDPartitionInfo.config:type_name -> pegasus.rpc.PartitionConfiguration
-	70,  // 74: pegasus.rpc.DDDPartitionInfo.dropped:type_name -> pegasus.rpc.DDDNodeInfo
-	6,   // 75: pegasus.rpc.DDDDiagnoseResponse.error:type_name -> pegasus.rpc.Error
-	71,  // 76: pegasus.rpc.DDDDiagnoseResponse.partitions:type_name -> pegasus.rpc.DDDPartitionInfo
-	6,   // 77: pegasus.rpc.RemoteCommandResponse.error:type_name -> pegasus.rpc.Error
-	39,  // 78: pegasus.rpc.ConfigUpdateRequest.configs:type_name -> pegasus.rpc.PartitionConfiguration
-	48,  // 79: pegasus.rpc.ConfigUpdateRequest.tables:type_name -> pegasus.rpc.TableInfo
-	6,   // 80: pegasus.rpc.ConfigUpdateResponse.error:type_name -> pegasus.rpc.Error
-	44,  // 81: pegasus.rpc.ReplicaServerStatusResponse.replicas:type_name -> pegasus.rpc.ReplicaReport
-	31,  // 82: pegasus.rpc.ReplicaClient.Data:input_type -> pegasus.rpc.ClientRequest
-	36,  // 83: pegasus.rpc.ReplicaPeer.Replicate:input_type -> pegasus.rpc.PeerBatch
-	37,  // 84: pegasus.rpc.ReplicaPeer.FetchCheckpoint:input_type -> pegasus.rpc.CheckpointRequest
-	45,  // 85: pegasus.rpc.Meta.Beacon:input_type -> pegasus.rpc.BeaconRequest
-	42,  // 86: pegasus.rpc.Meta.ProposeConfig:input_type -> pegasus.rpc.ProposeConfigRequest
-	49,  // 87: pegasus.rpc.Meta.QueryConfig:input_type -> pegasus.rpc.QueryConfigRequest
-	52,  // 88: pegasus.rpc.Meta.CreateTable:input_type -> pegasus.rpc.CreateTableRequest
-	54,  // 89: pegasus.rpc.Meta.DropTable:input_type -> pegasus.rpc.DropTableRequest
-	56,  // 90: pegasus.rpc.Meta.ListTables:input_type -> pegasus.rpc.ListTablesRequest
-	59,  // 91: pegasus.rpc.Meta.ListNodes:input_type -> pegasus.rpc.ListNodesRequest
-	63,  // 92: pegasus.rpc.Meta.ClusterInfo:input_type -> pegasus.rpc.ClusterInfoRequest
-	65,  // 93: pegasus.rpc.Meta.MetaLevel:input_type -> pegasus.rpc.MetaLevelRequest
-	67,  // 94: pegasus.rpc.Meta.MigrateNode:input_type -> pegasus.rpc.DrainNodeRequest
-	67,  // 95: pegasus.rpc.Meta.DowngradeNode:input_type -> pegasus.rpc.DrainNodeRequest
-	73,  // 96: pegasus.rpc.Meta.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
-	69,  // 97: pegasus.rpc.Meta.DDDDiagnose:input_type -> pegasus.rpc.DDDDiagnoseRequest
-	75,  // 98: pegasus.rpc.ReplicaAdmin.UpdateConfig:input_type -> pegasus.rpc.ConfigUpdateRequest
-	77,  // 99: pegasus.rpc.ReplicaAdmin.Status:input_type -> pegasus.rpc.ReplicaServerStatusRequest
-	73,  // 100: pegasus.rpc.ReplicaAdmin.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
-	32,  // 101: pegasus.rpc.ReplicaClient.Data:output_type -> pegasus.rpc.ClientResponse
-	36,  // 102: pegasus.rpc.ReplicaPeer.Replicate:output_type -> pegasus.rpc.PeerBatch
-	38,  // 103: pegasus.rpc.ReplicaPeer.FetchCheckpoint:output_type -> pegasus.rpc.CheckpointChunk
-	46,  // 104: pegasus.rpc.Meta.Beacon:output_type -> pegasus.rpc.BeaconResponse
-	43,  // 105: pegasus.rpc.Meta.ProposeConfig:output_type -> pegasus.rpc.ProposeConfigResponse
-	50,  // 106: pegasus.rpc.Meta.QueryConfig:output_type -> pegasus.rpc.QueryConfigResponse
-	53,  // 107: pegasus.rpc.Meta.CreateTable:output_type -> pegasus.rpc.CreateTableResponse
-	55,  // 108: pegasus.rpc.Meta.DropTable:output_type -> pegasus.rpc.DropTableResponse
-	58,  // 109: pegasus.rpc.Meta.ListTables:output_type -> pegasus.rpc.ListTablesResponse
-	61,  // 110: pegasus.rpc.Meta.ListNodes:output_type -> pegasus.rpc.ListNodesResponse
-	64,  // 111: pegasus.rpc.Meta.ClusterInfo:output_type -> pegasus.rpc.ClusterInfoResponse
-	66,  // 112: pegasus.rpc.Meta.MetaLevel:output_type -> pegasus.rpc.MetaLevelResponse
-	68,  // 113: pegasus.rpc.Meta.MigrateNode:output_type -> pegasus.rpc.DrainNodeResponse
-	68,  // 114: pegasus.rpc.Meta.DowngradeNode:output_type -> pegasus.rpc.DrainNodeResponse
-	74,  // 115: pegasus.rpc.Meta.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
-	72,  // 116: pegasus.rpc.Meta.DDDDiagnose:output_type -> pegasus.rpc.DDDDiagnoseResponse
-	76,  // 117: pegasus.rpc.ReplicaAdmin.UpdateConfig:output_type -> pegasus.rpc.ConfigUpdateResponse
-	78,  // 118: pegasus.rpc.ReplicaAdmin.Status:output_type -> pegasus.rpc.ReplicaServerStatusResponse
-	74,  // 119: pegasus.rpc.ReplicaAdmin.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
-	101, // [101:120] is the sub-list for method output_type
-	82,  // [82:101] is the sub-list for method input_type
-	82,  // [82:82] is the sub-list for extension type_name
-	82,  // [82:82] is the sub-list for extension extendee
-	0,   // [0:82] is the sub-list for field type_name
+	63,  // 70: pegasus.rpc.ClusterInfoResponse.knob_overrides:type_name -> pegasus.rpc.KnobOverride
+	6,   // 71: pegasus.rpc.MetaLevelResponse.error:type_name -> pegasus.rpc.Error
+	6,   // 72: pegasus.rpc.DrainNodeResponse.error:type_name -> pegasus.rpc.Error
+	44,  // 73: pegasus.rpc.DDDNodeInfo.report:type_name -> pegasus.rpc.ReplicaReport
+	39,  // 74: pegasus.rpc.DDDPartitionInfo.config:type_name -> pegasus.rpc.PartitionConfiguration
+	71,  // 75: pegasus.rpc.DDDPartitionInfo.dropped:type_name -> pegasus.rpc.DDDNodeInfo
+	6,   // 76: pegasus.rpc.DDDDiagnoseResponse.error:type_name -> pegasus.rpc.Error
+	72,  // 77: pegasus.rpc.DDDDiagnoseResponse.partitions:type_name -> pegasus.rpc.DDDPartitionInfo
+	6,   // 78: pegasus.rpc.RemoteCommandResponse.error:type_name -> pegasus.rpc.Error
+	5,   // 79: pegasus.rpc.BalanceRequest.gpid:type_name -> pegasus.rpc.Gpid
+	6,   // 80: pegasus.rpc.BalanceResponse.error:type_name -> pegasus.rpc.Error
+	39,  // 81: pegasus.rpc.ConfigUpdateRequest.configs:type_name -> pegasus.rpc.PartitionConfiguration
+	48,  // 82: pegasus.rpc.ConfigUpdateRequest.tables:type_name -> pegasus.rpc.TableInfo
+	6,   // 83: pegasus.rpc.ConfigUpdateResponse.error:type_name -> pegasus.rpc.Error
+	44,  // 84: pegasus.rpc.ReplicaServerStatusResponse.replicas:type_name -> pegasus.rpc.ReplicaReport
+	31,  // 85: pegasus.rpc.ReplicaClient.Data:input_type -> pegasus.rpc.ClientRequest
+	36,  // 86: pegasus.rpc.ReplicaPeer.Replicate:input_type -> pegasus.rpc.PeerBatch
+	37,  // 87: pegasus.rpc.ReplicaPeer.FetchCheckpoint:input_type -> pegasus.rpc.CheckpointRequest
+	45,  // 88: pegasus.rpc.Meta.Beacon:input_type -> pegasus.rpc.BeaconRequest
+	42,  // 89: pegasus.rpc.Meta.ProposeConfig:input_type -> pegasus.rpc.ProposeConfigRequest
+	49,  // 90: pegasus.rpc.Meta.QueryConfig:input_type -> pegasus.rpc.QueryConfigRequest
+	52,  // 91: pegasus.rpc.Meta.CreateTable:input_type -> pegasus.rpc.CreateTableRequest
+	54,  // 92: pegasus.rpc.Meta.DropTable:input_type -> pegasus.rpc.DropTableRequest
+	56,  // 93: pegasus.rpc.Meta.ListTables:input_type -> pegasus.rpc.ListTablesRequest
+	59,  // 94: pegasus.rpc.Meta.ListNodes:input_type -> pegasus.rpc.ListNodesRequest
+	64,  // 95: pegasus.rpc.Meta.ClusterInfo:input_type -> pegasus.rpc.ClusterInfoRequest
+	66,  // 96: pegasus.rpc.Meta.MetaLevel:input_type -> pegasus.rpc.MetaLevelRequest
+	68,  // 97: pegasus.rpc.Meta.MigrateNode:input_type -> pegasus.rpc.DrainNodeRequest
+	68,  // 98: pegasus.rpc.Meta.DowngradeNode:input_type -> pegasus.rpc.DrainNodeRequest
+	74,  // 99: pegasus.rpc.Meta.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
+	76,  // 100: pegasus.rpc.Meta.Balance:input_type -> pegasus.rpc.BalanceRequest
+	70,  // 101: pegasus.rpc.Meta.DDDDiagnose:input_type -> pegasus.rpc.DDDDiagnoseRequest
+	78,  // 102: pegasus.rpc.ReplicaAdmin.UpdateConfig:input_type -> pegasus.rpc.ConfigUpdateRequest
+	80,  // 103: pegasus.rpc.ReplicaAdmin.Status:input_type -> pegasus.rpc.ReplicaServerStatusRequest
+	74,  // 104: pegasus.rpc.ReplicaAdmin.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
+	32,  // 105: pegasus.rpc.ReplicaClient.Data:output_type -> pegasus.rpc.ClientResponse
+	36,  // 106: pegasus.rpc.ReplicaPeer.Replicate:output_type -> pegasus.rpc.PeerBatch
+	38,  // 107: pegasus.rpc.ReplicaPeer.FetchCheckpoint:output_type -> pegasus.rpc.CheckpointChunk
+	46,  // 108: pegasus.rpc.Meta.Beacon:output_type -> pegasus.rpc.BeaconResponse
+	43,  // 109: pegasus.rpc.Meta.ProposeConfig:output_type -> pegasus.rpc.ProposeConfigResponse
+	50,  // 110: pegasus.rpc.Meta.QueryConfig:output_type -> pegasus.rpc.QueryConfigResponse
+	53,  // 111: pegasus.rpc.Meta.CreateTable:output_type -> pegasus.rpc.CreateTableResponse
+	55,  // 112: pegasus.rpc.Meta.DropTable:output_type -> pegasus.rpc.DropTableResponse
+	58,  // 113: pegasus.rpc.Meta.ListTables:output_type -> pegasus.rpc.ListTablesResponse
+	61,  // 114: pegasus.rpc.Meta.ListNodes:output_type -> pegasus.rpc.ListNodesResponse
+	65,  // 115: pegasus.rpc.Meta.ClusterInfo:output_type -> pegasus.rpc.ClusterInfoResponse
+	67,  // 116: pegasus.rpc.Meta.MetaLevel:output_type -> pegasus.rpc.MetaLevelResponse
+	69,  // 117: pegasus.rpc.Meta.MigrateNode:output_type -> pegasus.rpc.DrainNodeResponse
+	69,  // 118: pegasus.rpc.Meta.DowngradeNode:output_type -> pegasus.rpc.DrainNodeResponse
+	75,  // 119: pegasus.rpc.Meta.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
+	77,  // 120: pegasus.rpc.Meta.Balance:output_type -> pegasus.rpc.BalanceResponse
+	73,  // 121: pegasus.rpc.Meta.DDDDiagnose:output_type -> pegasus.rpc.DDDDiagnoseResponse
+	79,  // 122: pegasus.rpc.ReplicaAdmin.UpdateConfig:output_type -> pegasus.rpc.ConfigUpdateResponse
+	81,  // 123: pegasus.rpc.ReplicaAdmin.Status:output_type -> pegasus.rpc.ReplicaServerStatusResponse
+	75,  // 124: pegasus.rpc.ReplicaAdmin.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
+	105, // [105:125] is the sub-list for method output_type
+	85,  // [85:105] is the sub-list for method input_type
+	85,  // [85:85] is the sub-list for extension type_name
+	85,  // [85:85] is the sub-list for extension extendee
+	0,   // [0:85] is the sub-list for field type_name
 }
 
 func init() { file_pegasus_proto_init() }
@@ -6499,7 +6830,7 @@ func file_pegasus_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pegasus_proto_rawDesc), len(file_pegasus_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   76,
+			NumMessages:   79,
 			NumExtensions: 0,
 			NumServices:   4,
 		},
