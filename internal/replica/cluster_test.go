@@ -36,6 +36,10 @@ type clusterOptions struct {
 	segmentBytes int64
 	// security is every server's security setup (nil: none).
 	security *security.Server
+	// config adjusts every server's configuration.
+	config func(*config.Replica)
+	// dedupRetention overrides write_dedup_retention_seconds.
+	dedupRetention time.Duration
 	// clock is every server's wall clock (Options.Clock); nil: time.Now.
 	clock func() time.Time
 }
@@ -90,6 +94,9 @@ func (c *testCluster) serverConfig(ts *testServer) config.Replica {
 	cfg.GroupCheckIntervalMs = 200
 	cfg.CheckpointIntervalSeconds = 0 // flushes only when a test asks
 	cfg.BlockCacheMB = 8
+	if c.opts.config != nil {
+		c.opts.config(&cfg)
+	}
 	return cfg
 }
 
@@ -104,13 +111,14 @@ func (c *testCluster) start(i int) {
 	// have released yet.
 	for attempt := 0; ; attempt++ {
 		srv, err = New(c.serverConfig(ts), Options{
-			FS:              ts.fs,
-			Logger:          testLogger(),
-			TickInterval:    testTick,
-			LogSegmentBytes: c.opts.segmentBytes,
-			CoreConfig:      c.opts.core,
-			Security:        c.opts.security,
-			Clock:           c.opts.clock,
+			FS:                  ts.fs,
+			Logger:              testLogger(),
+			TickInterval:        testTick,
+			LogSegmentBytes:     c.opts.segmentBytes,
+			CoreConfig:          c.opts.core,
+			WriteDedupRetention: c.opts.dedupRetention,
+			Security:            c.opts.security,
+			Clock:               c.opts.clock,
 		})
 		if err == nil || attempt == 50 || !strings.Contains(err.Error(), "address already in use") {
 			break
