@@ -32,6 +32,9 @@ type ControllerConfig struct {
 	// Metrics holds the series the controller updates (metrics.go).
 	// Default: a registry of its own.
 	Metrics *metrics.Meta
+	// Admission is the replica server white list of the configuration
+	// file (admission.go); one stored in etcd overrides it.
+	Admission AdmissionConfig
 }
 
 func (cfg *ControllerConfig) setDefaults() error {
@@ -96,6 +99,8 @@ type Controller struct {
 	overrides map[string]Override
 	// wake asks the leader's loop for a round now (see Wake).
 	wake chan struct{}
+	// guard holds ballot claims and admission (ballots.go, admission.go).
+	guard guardState
 }
 
 type term struct {
@@ -152,7 +157,7 @@ func NewController(cfg ControllerConfig, clock Clock, admin ReplicaAdmin, log *s
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Controller{
+	c := &Controller{
 		cfg:     cfg,
 		clock:   clock,
 		log:     log,
@@ -161,7 +166,9 @@ func NewController(cfg ControllerConfig, clock Clock, admin ReplicaAdmin, log *s
 		fd:      fd,
 		senders: make(map[string]*senderInfo),
 		wake:    make(chan struct{}, 1),
-	}, nil
+	}
+	c.guard.admission.set(cfg.Admission)
+	return c, nil
 }
 
 // Wake delivers a value when something happened that the next planning

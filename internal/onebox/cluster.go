@@ -14,7 +14,8 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/config"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
+	"github.com/pegasus-go/pegasus/internal/dial"
+	"github.com/pegasus-go/pegasus/internal/security"
 )
 
 // Defaults of Options.
@@ -72,6 +73,10 @@ type Options struct {
 	// default when empty) or NetworkNetNS. Resuming an existing onebox
 	// keeps its own mode; a different non-empty one is an error.
 	Network string
+	// TLS makes a new onebox require mutual TLS everywhere, with an
+	// authority and certificates of its own (security.go). Resuming keeps
+	// the onebox's own setting.
+	TLS bool
 }
 
 func (o Options) withDefaults() Options {
@@ -101,7 +106,11 @@ func (o Options) withDefaults() Options {
 type Cluster struct {
 	dir   string // absolute, symlinks resolved
 	opts  Options
-	conns *adminrpc.Conns
+	conns *dial.Conns
+	// creds are the onebox's admin credentials; scheme is its HTTP
+	// listeners' URL scheme.
+	creds  dial.Credentials
+	scheme string
 	// static is the layout at open time: names, roles and addresses never
 	// change after a onebox is created.
 	static []Process
@@ -132,7 +141,7 @@ func Open(dir string, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newCluster(abs, st, opts), nil
+	return newCluster(abs, st, opts)
 }
 
 // Start creates the onebox in opts.Dir, or resumes the one already there,
@@ -143,7 +152,7 @@ func Open(dir string, opts Options) (*Cluster, error) {
 // up, Start stops the processes it started and returns the error.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	opts = opts.withDefaults()
-	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("onebox: %w", err)
 	}
 	dir, err := absDir(opts.Dir)
@@ -154,7 +163,10 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := newCluster(dir, st, opts)
+	c, err := newCluster(dir, st, opts)
+	if err != nil {
+		return nil, err
+	}
 	if created {
 		extra := ""
 		if len(st.ofRole(RoleCollector)) > 0 {
@@ -226,7 +238,7 @@ func prepare(dir string, opts Options) (st *State, created bool, err error) {
 				return nil, false, fmt.Errorf("%w: %v", ErrBinary, err)
 			}
 		}
-		l := layout{clusterName: opts.ClusterName, metas: opts.Metas, replicas: opts.Replicas, collector: opts.Collector, binary: binary, tune: opts.Tuning}
+		l := layout{clusterName: opts.ClusterName, metas: opts.Metas, replicas: opts.Replicas, collector: opts.Collector, binary: binary, tune: opts.Tuning, tls: opts.TLS}
 		if l.metas <= 0 {
 			l.metas = DefaultMetas
 		}
@@ -338,29 +350,44 @@ func (st *State) addCollector(dir string, tune Tuning, binary string) error {
 	}
 	p.Dir = p.Name
 	p.LogFile = filepath.Join(p.Name, p.Name+".log")
-	if err := os.MkdirAll(filepath.Join(dir, p.Dir, processDataDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, p.Dir, processDataDir), 0o700); err != nil {
 		return fmt.Errorf("onebox: %w", err)
 	}
 	var metas []string
 	for _, m := range st.ofRole(RoleMeta) {
 		metas = append(metas, m.Address)
 	}
-	if err := writeRoleConfig(dir, &p, st.ClusterName, "", metas, tune); err != nil {
+	if st.TLS {
+		ca, err := security.LoadCA(filepath.Join(dir, certsDir))
+		if err != nil {
+			return fmt.Errorf("onebox: %w", err)
+		}
+		if err := issueFor(ca, p); err != nil {
+			return err
+		}
+	}
+	if err := writeRoleConfig(dir, st, &p, "", metas, tune); err != nil {
 		return err
 	}
 	st.Processes = append(st.Processes, p)
 	return nil
 }
 
-func newCluster(dir string, st *State, opts Options) *Cluster {
+func newCluster(dir string, st *State, opts Options) (*Cluster, error) {
+	creds, err := loadCredentials(dir)
+	if err != nil {
+		return nil, err
+	}
 	c := &Cluster{
 		dir:    dir,
 		opts:   opts,
 		static: slices.Clone(st.Processes),
 		exited: make(map[int]chan struct{}),
+		creds:  creds,
+		scheme: st.scheme(),
 	}
-	c.conns = adminrpc.New(c.MetaAddrs(), adminrpc.Options{DialTimeout: probeTimeout, CallTimeout: probeTimeout})
-	return c
+	c.conns = dial.New(c.MetaAddrs(), dial.Options{DialTimeout: probeTimeout, CallTimeout: probeTimeout, Credentials: creds})
+	return c, nil
 }
 
 // startAll starts the processes that do not run, role by role, waiting for
@@ -444,13 +471,13 @@ func (c *Cluster) waitRole(ctx context.Context, role Role, procs []Process) erro
 func (c *Cluster) probeFor(p Process) probe {
 	switch p.Role {
 	case RoleEtcd:
-		return etcdReady(p)
+		return etcdReady(c, p)
 	case RoleMeta:
 		return metaServing(c.conns, p)
 	case RoleReplica:
 		return replicaAlive(c.conns, p)
 	default:
-		return collectorReady(p)
+		return collectorReady(c, p)
 	}
 }
 

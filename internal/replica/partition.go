@@ -42,6 +42,8 @@ type partition struct {
 	in    inbox
 	ticks atomic.Int64
 	view  atomic.Pointer[replicaView]
+	// peers is the membership of the configuration last taken (guard.go).
+	peers atomic.Pointer[peerSet]
 	stats partitionStats
 	// ctx ends when the replica closes; background work (log reads,
 	// checkpoint copies) stops with it.
@@ -315,6 +317,7 @@ func (p *partition) updateConfig(u *configUpdate) {
 	err := p.core.UpdateConfig(u.config)
 	switch {
 	case err == nil:
+		p.notePeers(u)
 	case errors.Is(err, pacifica.ErrStaleBallot):
 		return
 	default:
