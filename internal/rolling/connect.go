@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/onebox"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -40,17 +39,8 @@ func (w Where) MetaList(fallback []string) ([]string, error) {
 		return w.Metas, nil
 	}
 	if dir, ok := strings.CutPrefix(w.Control, "onebox:"); ok {
-		data, err := os.ReadFile(filepath.Join(dir, "meta_servers"))
-		if err == nil {
-			var out []string
-			for _, m := range strings.Split(strings.TrimSpace(string(data)), ",") {
-				if m = strings.TrimSpace(m); m != "" {
-					out = append(out, m)
-				}
-			}
-			if len(out) > 0 {
-				return out, nil
-			}
+		if list, err := onebox.ReadMetaServers(dir); err == nil {
+			return list, nil
 		}
 	}
 	if len(fallback) > 0 {
