@@ -228,3 +228,25 @@ func lockDir(dir string) (unlock func(), err error) {
 		f.Close()
 	}, nil
 }
+
+// state reads the state file.
+func (c *Cluster) state() (*State, error) {
+	return loadState(c.dir)
+}
+
+// update applies fn to the state file under the directory lock.
+func (c *Cluster) update(fn func(*State) error) error {
+	unlock, err := lockDir(c.dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := loadState(c.dir)
+	if err != nil {
+		return err
+	}
+	if err := fn(st); err != nil {
+		return err
+	}
+	return st.save(c.dir)
+}
