@@ -191,14 +191,21 @@ func (r *respReader) grow() error {
 	if size <= len(r.buf) {
 		return protoErr("request larger than %d bytes", r.maxRequest)
 	}
-	extra := size - len(r.buf)
 	if r.budget != nil {
-		rel, err := r.budget.Reserve(r.ctx, extra)
+		// Hold nothing while waiting: connections that grew together and
+		// each kept their earlier steps while waiting for the next one
+		// could hold the whole budget between them and wait forever. So
+		// give back what this buffer holds and take its whole new size in
+		// one reservation (never more than the budget: the configuration
+		// keeps MaxRequestBytes within it).
+		r.close()
+		need := size - baseBuffer
+		rel, err := r.budget.Reserve(r.ctx, need)
 		if err != nil {
 			return fmt.Errorf("redisproxy: waiting for request memory: %w", err)
 		}
 		r.release = append(r.release, rel)
-		r.reserved += int64(extra)
+		r.reserved = int64(need)
 	}
 	nb := make([]byte, size)
 	copy(nb, r.buf[:r.w])
