@@ -87,6 +87,9 @@ type Meta struct {
 	MetaFunctionLevelOnStart        string `toml:"meta_function_level_on_start" doc:"Meta level after start: stopped, blind, freezed, steady or lively."`
 	LBIntervalMs                    int    `toml:"lb_interval_ms" doc:"How often the leader checks every partition for missing primaries and secondaries (cure) and runs the balancer."`
 
+	Admission
+	Security
+	Limits
 	Log
 }
 
@@ -119,6 +122,8 @@ type Replica struct {
 	BlockCacheMB               int `toml:"block_cache_mb" doc:"Block cache shared by every partition store of the server. 0 gives each store a small private cache."`
 	WriteDedupRetentionSeconds int `toml:"write_dedup_retention_seconds" doc:"How long an applied write's request record (its id and the result its client gets back) is kept, so that a retry of an incr or check_and_set is answered with the original result instead of running again. Timed by the apply clock; at least 180: the clients' 120 s retry window plus 60 s for clock differences between primaries; at most 3600."`
 
+	Security
+	Limits
 	Log
 }
 
@@ -133,6 +138,9 @@ type Collector struct {
 	DetectReplicaCount    int      `toml:"available_detect_replica_count" doc:"Replica count of the detection table when the collector creates it."`
 	ScrapeIntervalSeconds int      `toml:"metrics_scrape_interval_seconds" doc:"How often the collector scrapes every replica server's /metrics to compute request rates and latencies."`
 
+	Security
+	TokenFile   string `toml:"token_file" doc:"File holding the admin token the collector presents to the meta servers (it creates its detection table). Not needed with an admin certificate."`
+	PprofListen string `toml:"pprof_listen" doc:"Address of a listener serving Go's profiles (/debug/pprof/). Empty disables it."`
 	Log
 }
 
@@ -154,6 +162,7 @@ func DefaultMeta() Meta {
 		MinLiveNodeCountForUnfreeze:     2,
 		MetaFunctionLevelOnStart:        "steady",
 		LBIntervalMs:                    1000,
+		Limits:                          DefaultLimits(),
 		Log:                             DefaultLog(),
 	}
 }
@@ -178,6 +187,7 @@ func DefaultReplica() Replica {
 		MaxValueBytes:                  1 << 20,
 		Mutation2PCMinReplicaCount:     2,
 		BlockCacheMB:                   256,
+		Limits:                         DefaultLimits(),
 		WriteDedupRetentionSeconds:     300,
 		Log:                            DefaultLog(),
 	}
@@ -250,8 +260,10 @@ func (m Meta) Validate() error {
 	if err := m.FailureDetector.Validate(); err != nil {
 		return err
 	}
-	if err := m.Log.Validate(); err != nil {
-		return err
+	for _, v := range []interface{ Validate() error }{m.Admission, m.Security, m.Limits, m.Log} {
+		if err := v.Validate(); err != nil {
+			return err
+		}
 	}
 	// While a crashed meta leader's election lease runs out, no beacon is
 	// acknowledged; a replica server's lease must outlast that and its next
@@ -262,6 +274,15 @@ func (m Meta) Validate() error {
 			ErrInvalid, m.LeaseSeconds, m.ElectionTTLSeconds, m.BeaconIntervalSeconds)
 	}
 	return nil
+}
+
+// MaxRequestFrameBytes is the largest request frame the replica server's
+// Pegasus-protocol port reads: a value at max_value_bytes with a sort key
+// at max_sort_key_bytes, a hash key at its 64 KiB limit and room for the
+// rest of the request. A larger frame is refused on its header, before
+// any of it is buffered (a multi_put larger than this must be split).
+func (r Replica) MaxRequestFrameBytes() int {
+	return r.MaxValueBytes + r.MaxSortKeyBytes + 64<<10 + 64<<10
 }
 
 // MaxWriteDedupRetentionSeconds caps write_dedup_retention_seconds: a
@@ -309,6 +330,11 @@ func (r Replica) Validate() error {
 		return fmt.Errorf("%w: group_check_interval_ms (%d) must be positive and at most half of fd_lease_seconds (%d), or an idle primary's read lease runs out",
 			ErrInvalid, r.GroupCheckIntervalMs, r.LeaseSeconds)
 	}
+	for _, v := range []interface{ Validate() error }{r.Security, r.Limits} {
+		if err := v.Validate(); err != nil {
+			return err
+		}
+	}
 	return r.FailureDetector.Validate()
 }
 
@@ -325,6 +351,9 @@ func (c Collector) Validate() error {
 	}
 	if c.DetectTable == "" {
 		return fmt.Errorf("%w: collector available_detect_app is empty", ErrInvalid)
+	}
+	if err := c.Security.Validate(); err != nil {
+		return err
 	}
 	return c.Log.Validate()
 }

@@ -40,6 +40,9 @@ type ControllerConfig struct {
 	// network this way, deterministically. It must not call back into the
 	// controller.
 	PushSink func(node string, configs []decide.PartitionConfig, tables []Table)
+	// Admission is the replica server white list of the configuration
+	// file (admission.go); one stored in etcd overrides it.
+	Admission AdmissionConfig
 }
 
 func (cfg *ControllerConfig) setDefaults() error {
@@ -104,6 +107,8 @@ type Controller struct {
 	overrides map[string]Override
 	// wake asks the leader's loop for a round now (see Wake).
 	wake chan struct{}
+	// guard holds ballot claims and admission (ballots.go, admission.go).
+	guard guardState
 }
 
 type term struct {
@@ -160,7 +165,7 @@ func NewController(cfg ControllerConfig, clock Clock, admin ReplicaAdmin, log *s
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Controller{
+	c := &Controller{
 		cfg:     cfg,
 		clock:   clock,
 		log:     log,
@@ -169,7 +174,9 @@ func NewController(cfg ControllerConfig, clock Clock, admin ReplicaAdmin, log *s
 		fd:      fd,
 		senders: make(map[string]*senderInfo),
 		wake:    make(chan struct{}, 1),
-	}, nil
+	}
+	c.guard.admission.set(cfg.Admission)
+	return c, nil
 }
 
 // Wake delivers a value when something happened that the next planning

@@ -64,6 +64,16 @@ var (
 	ErrInvalidOptions = errors.New("meta: invalid options")
 	// ErrPushRejected: a replica server refused a pushed configuration.
 	ErrPushRejected = errors.New("meta: replica server refused the configuration")
+
+	// ErrForeignSender: a beacon or proposal names a node other than the
+	// one the caller's certificate speaks for.
+	ErrForeignSender = errors.New("meta: request for another node")
+	// ErrBeaconFromFuture: a beacon's start time is ahead of this server's
+	// clock by more than clocks can differ.
+	ErrBeaconFromFuture = errors.New("meta: beacon from the future")
+	// ErrNotAdmitted: a beacon from a replica server outside the white
+	// list (enable_white_list).
+	ErrNotAdmitted = errors.New("meta: replica server not admitted")
 )
 
 // NotLeaderError says where the leader is, when this server knows.
@@ -120,7 +130,7 @@ func wireCode(err error) pb.ErrorCode {
 	case errors.Is(err, decide.ErrProtocolIncompatible):
 		return pb.ErrorCode_ERR_VERSION_OUTDATED
 	case errors.Is(err, decide.ErrUnstableNode), errors.Is(err, decide.ErrStaleIncarnation),
-		errors.Is(err, decide.ErrDrainRefused):
+		errors.Is(err, decide.ErrDrainRefused), errors.Is(err, ErrNotAdmitted), errors.Is(err, ErrBeaconFromFuture):
 		return pb.ErrorCode_ERR_REJECT
 	case errors.Is(err, decide.ErrNodeFenced), errors.Is(err, decide.ErrNodeNotAlive):
 		return pb.ErrorCode_ERR_INACTIVE_STATE

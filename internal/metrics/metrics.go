@@ -186,6 +186,12 @@ type Meta struct {
 	Partitions *prometheus.GaugeVec
 	// RollingStep is 1 for the step a rolling update is executing, labelled by node and step.
 	RollingStep *prometheus.GaugeVec
+	// BallotAboveRecord counts partitions where a replica reports a ballot
+	// above the meta's record (a configuration the meta never issued).
+	BallotAboveRecord prometheus.Gauge
+	// RefusedBeacons counts beacons refused before the failure detector
+	// saw them, by reason (not_admitted, from_future).
+	RefusedBeacons *prometheus.CounterVec
 	// KnobOverride is 1 for every knob set at run time over the configuration file's value,
 	// labelled by knob and owner ("operator" or "rolling-update <roll id>"); leader only.
 	KnobOverride *prometheus.GaugeVec
@@ -217,11 +223,19 @@ func NewMeta() *Meta {
 		RollingStep: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "pegasus_rolling_update_step", Help: "1 for the step a rolling update is executing.",
 		}, []string{"node", "step"}),
+		BallotAboveRecord: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pegasus_meta_partitions_ballot_above_record",
+			Help: "Partitions where a replica reports a ballot above the meta's record (see meta.repair_ballot).",
+		}),
+		RefusedBeacons: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pegasus_meta_refused_beacons_total", Help: "Beacons refused before failure detection, by reason.",
+		}, []string{"reason"}),
 		KnobOverride: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "pegasus_meta_knob_override", Help: "1 for every knob overriding the configuration file, by knob and owner.",
 		}, []string{"knob", "owner"}),
 	}
-	m.reg.MustRegister(m.IsLeader, m.Level, m.Reconfigurations, m.BeaconGap, m.Nodes, m.Partitions, m.RollingStep, m.KnobOverride)
+	m.reg.MustRegister(m.IsLeader, m.Level, m.Reconfigurations, m.BeaconGap, m.Nodes, m.Partitions, m.RollingStep,
+		m.BallotAboveRecord, m.RefusedBeacons, m.KnobOverride)
 	return m
 }
 

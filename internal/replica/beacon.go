@@ -70,6 +70,7 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 		return
 	}
 	s.observeBeaconRTT(s.mono().Sub(sent))
+	s.noteMaxBallot(resp.GetMaxBallot())
 	if leader := resp.GetLeader(); leader != "" {
 		s.meta.setLeader(leader)
 	}

@@ -25,7 +25,7 @@ func (s *Server) openPartition(info replicaInfo, create bool) (*partition, error
 	dir := s.replicaDir(g)
 	fs := s.fs
 	if create {
-		if err := fs.MkdirAll(dir, 0o755); err != nil {
+		if err := fs.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("replica: create %s: %w", dir, err)
 		}
 		if _, err := fs.Stat(fs.PathJoin(dir, infoFileName)); isNotExist(err) {

@@ -42,6 +42,8 @@ type partition struct {
 	in    inbox
 	ticks atomic.Int64
 	view  atomic.Pointer[replicaView]
+	// peers is the membership of the configuration last taken (guard.go).
+	peers atomic.Pointer[peerSet]
 	stats partitionStats
 	// ctx ends when the replica closes; background work (log reads,
 	// checkpoint copies) stops with it.
@@ -55,6 +57,9 @@ type partition struct {
 
 	// State of the run goroutine.
 	info replicaInfo // its Ballot is the persisted ballot
+	// waitingSince is when this primary started waiting to clear (see
+	// noteWaiting); zero when it is not waiting.
+	waitingSince time.Time
 	// outstanding is a Ready whose entries are being appended; the core
 	// gets no new Ready until the append completes and Advance is called.
 	outstanding *pacifica.Ready
@@ -311,6 +316,11 @@ func (p *partition) updateConfig(u *configUpdate) {
 	}
 	if err := ApplyConfig(p.core, p.learners, u.config, u.learners, p.log); err != nil {
 		p.checkCore()
+		return
+	}
+	// Taken (not refused as stale): the peer guard follows it.
+	if p.core.Ballot() == u.config.Ballot {
+		p.notePeers(u)
 	}
 }
 
@@ -508,6 +518,25 @@ func (p *partition) fail(err error) {
 	p.publish()
 }
 
+// noteWaiting logs when a new primary starts waiting before it may commit
+// and serve (for a member to answer at its ballot, or for an old primary's
+// read lease to run out), and how long it waited: writes stall meanwhile,
+// and the log says why.
+func (p *partition) noteWaiting(waiting bool) {
+	switch {
+	case waiting && p.waitingSince.IsZero():
+		p.waitingSince = time.Now()
+		p.log.Info("new primary waiting before it commits or serves", "ballot", p.core.Ballot(), "for", p.core.Waiting())
+	case !waiting && !p.waitingSince.IsZero():
+		msg := "new primary commits and serves"
+		if p.core.Status() != pacifica.StatusPrimary {
+			msg = "new primary stopped waiting: no longer primary"
+		}
+		p.log.Info(msg, "ballot", p.core.Ballot(), "waited", time.Since(p.waitingSince).Round(time.Millisecond))
+		p.waitingSince = time.Time{}
+	}
+}
+
 // publish refreshes the view other goroutines read.
 func (p *partition) publish() {
 	v := replicaView{
@@ -521,6 +550,7 @@ func (p *partition) publish() {
 		failed:       p.failure != nil,
 	}
 	rs := p.core.ReadState()
+	p.noteWaiting(errors.Is(rs.Err, pacifica.ErrOldPrimaryLease))
 	v.leaseUntil, v.needMetaLease = rs.LeaseUntil, rs.NeedMetaLease
 	switch err := rs.Err; {
 	case err == nil:

@@ -34,6 +34,8 @@ type Setup struct {
 	// Tuning adjusts the roles' configurations (a test shortening the
 	// failure detector).
 	Tuning onebox.Tuning
+	// TLS makes the onebox require mutual TLS (onebox start --tls).
+	TLS bool
 }
 
 // Launched is a running onebox with its benchmark table open.
@@ -81,6 +83,7 @@ func Launch(ctx context.Context, s Setup) (_ *Launched, err error) {
 		Progress: s.Progress,
 		Network:  s.Network,
 		Tuning:   s.Tuning,
+		TLS:      s.TLS,
 	})
 	if err != nil {
 		return nil, err
@@ -90,6 +93,7 @@ func Launch(ctx context.Context, s Setup) (_ *Launched, err error) {
 		MetaServers: l.Onebox.MetaAddrs(),
 		Table:       s.Table,
 		Create:      true,
+		Credentials: l.Onebox.Credentials(),
 	})
 	if err != nil {
 		return nil, err
