@@ -145,8 +145,12 @@ type planSummary struct {
 	level      decide.Level
 	freeze     string
 	balanceOps int
-	waiting    int
-	waits      map[decide.Gpid]decide.Waiting
+	// balanced: the balancer ran and found the layout even (no move in
+	// progress or started); blocked: why it started nothing, if it ran.
+	balanced bool
+	blocked  string
+	waiting  int
+	waits    map[decide.Gpid]decide.Waiting
 }
 
 // NewController returns a follower controller. admin delivers pushed

@@ -56,6 +56,9 @@ var (
 	ErrUnknownCommand = errors.New("meta: unknown remote command")
 	// ErrInvalidArgument: a remote command or request argument is malformed.
 	ErrInvalidArgument = errors.New("meta: invalid argument")
+	// ErrNodeAlive: meta.forget_node named a replica server that is still
+	// alive.
+	ErrNodeAlive = errors.New("meta: replica server still alive")
 
 	// ErrCorruptRecord: a record in the store does not decode or breaks an
 	// invariant.
@@ -140,7 +143,8 @@ func wireCode(err error) pb.ErrorCode {
 		return pb.ErrorCode_ERR_INVALID_STATE
 	case errors.Is(err, ErrInvalidTableName), errors.Is(err, ErrPartitionCountNotPowerOfTwo),
 		errors.Is(err, ErrUnsupportedProposal), errors.Is(err, ErrUnknownCommand),
-		errors.Is(err, ErrInvalidArgument), errors.Is(err, decide.ErrInvalidAction),
+		errors.Is(err, ErrInvalidArgument), errors.Is(err, decide.ErrInvalidAction), errors.Is(err, ErrNodeAlive),
+		errors.Is(err, decide.ErrMoveInProgress), errors.Is(err, decide.ErrNotSecondary),
 		errors.Is(err, decide.ErrUnknownKnob), errors.Is(err, decide.ErrInvalidKnobValue),
 		errors.Is(err, decide.ErrUnknownLevel):
 		return pb.ErrorCode_ERR_INVALID_PARAMETERS

@@ -39,6 +39,8 @@ func (c *Controller) RemoteCommand(ctx context.Context, command string, args []s
 		}
 		b.WriteString("fd.allow_list [enable | disable | add NODE... | remove NODE... | set NODE,...]: the replica server white list (enable_white_list, replica_white_list)\n")
 		b.WriteString("meta.repair_ballot [APP_ID.PIDX...]: rewrite partitions a replica reports at a ballot above the record (all such partitions when none named)\n")
+		b.WriteString(balanceCountCommand + " [total | move_pri | copy_pri | copy_sec | detail]: balancer moves in progress, and whether the layout is balanced (JSON)\n")
+		b.WriteString(forgetNodeCommand + " NODE: forget a dead replica server that holds no replica (scaled in): nodes -d stops listing it\n")
 		return b.String(), nil
 	}
 	switch command {
@@ -46,6 +48,10 @@ func (c *Controller) RemoteCommand(ctx context.Context, command string, args []s
 		return c.allowListCommand(ctx, args)
 	case "meta.repair_ballot":
 		return c.repairBallot(ctx, args)
+	case balanceCountCommand:
+		return c.balanceCountCmd(args)
+	case forgetNodeCommand:
+		return c.forgetNodeCmd(args)
 	}
 	known := false
 	for _, k := range remoteKnobs {

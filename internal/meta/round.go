@@ -44,7 +44,8 @@ func (c *Controller) Round(ctx context.Context) (RoundReport, error) {
 	}
 	now := c.clock.Now()
 	plan := c.planner.Plan(now, c.cache.layout, c.fd)
-	c.lastPlan = planSummary{level: plan.Level, freeze: plan.Freeze.Reason, balanceOps: plan.BalanceOps, waiting: len(plan.Waiting),
+	c.lastPlan = planSummary{level: plan.Level, freeze: plan.Freeze.Reason, balanceOps: plan.BalanceOps,
+		balanced: plan.Balanced, blocked: plan.BalanceBlocked, waiting: len(plan.Waiting),
 		waits: make(map[decide.Gpid]decide.Waiting, len(plan.Waiting))}
 	for _, w := range plan.Waiting {
 		c.lastPlan.waits[w.Gpid] = w

@@ -279,14 +279,21 @@ func (s *metaService) DowngradeNode(ctx context.Context, req *pb.DrainNodeReques
 }
 
 // Balance supports move_pri, the graceful handover of one partition's
-// primary (Pegasus `balance -g <gpid> -p move_pri -f <from> -t <to>`).
+// primary, and copy_sec, the copy of a secondary to another node before it
+// is removed from its old one (Pegasus `balance -g <gpid> -p
+// move_pri|copy_sec -f <from> -t <to>`).
 func (s *metaService) Balance(ctx context.Context, req *pb.BalanceRequest) (*pb.BalanceResponse, error) {
-	if req.GetType() != "move_pri" {
-		err := fmt.Errorf("%w: balance type %q (only move_pri is supported)", ErrInvalidArgument, req.GetType())
-		return &pb.BalanceResponse{Error: wireError(err)}, nil
-	}
 	g := gpidFromPB(req.GetGpid())
-	lines, err := s.ctl().MovePrimary(ctx, g, req.GetFrom(), req.GetTo())
+	var lines []string
+	var err error
+	switch req.GetType() {
+	case "move_pri":
+		lines, err = s.ctl().MovePrimary(ctx, g, req.GetFrom(), req.GetTo())
+	case "copy_sec":
+		lines, err = s.ctl().CopySecondary(ctx, g, req.GetFrom(), req.GetTo())
+	default:
+		err = fmt.Errorf("%w: balance type %q (move_pri or copy_sec)", ErrInvalidArgument, req.GetType())
+	}
 	return &pb.BalanceResponse{Error: wireError(err), Proposals: lines}, nil
 }
 

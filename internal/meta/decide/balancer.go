@@ -105,6 +105,24 @@ func (b *Balancer) Clear() { b.moves = nil }
 // Balance runs one round: continue pending moves, then, if every partition
 // is healthy, start new ones.
 func (b *Balancer) Balance(in BalanceInput) BalanceResult {
+	res := b.Continue(in)
+	if why := unhealthy(in.Layout, in.Nodes); why != "" {
+		res.Blocked = why
+	} else {
+		pl := newBalancePlan(b, in)
+		res.Proposals = append(res.Proposals, pl.run()...)
+	}
+	res.Pending = len(b.moves)
+	slices.SortFunc(res.Proposals, func(a, b Proposal) int { return a.Gpid.Compare(b.Gpid) })
+	return res
+}
+
+// Continue carries the pending moves on by one round and starts none: what
+// the meta server does at level steady, where the balancer plans nothing
+// of its own but the moves an operator asked for (balance -p copy_sec)
+// still go through, as Pegasus executes queued balancer proposals at
+// steady.
+func (b *Balancer) Continue(in BalanceInput) BalanceResult {
 	if b.moves == nil {
 		b.moves = make(map[Gpid]*move)
 	}
@@ -126,15 +144,74 @@ func (b *Balancer) Balance(in BalanceInput) BalanceResult {
 			res.Proposals = append(res.Proposals, p)
 		}
 	}
-	if why := unhealthy(in.Layout, in.Nodes); why != "" {
-		res.Blocked = why
-	} else {
-		pl := newBalancePlan(b, in)
-		res.Proposals = append(res.Proposals, pl.run()...)
-	}
 	res.Pending = len(b.moves)
-	slices.SortFunc(res.Proposals, func(a, b Proposal) int { return a.Gpid.Compare(b.Gpid) })
 	return res
+}
+
+// MoveCounts counts the moves in progress by kind, as Pegasus'
+// meta.lb.get_balance_operation_count does.
+type MoveCounts struct {
+	MovePrimary   int
+	CopySecondary int
+}
+
+// Total is every move in progress.
+func (c MoveCounts) Total() int { return c.MovePrimary + c.CopySecondary }
+
+// Counts returns the moves in progress by kind.
+func (b *Balancer) Counts() MoveCounts {
+	var c MoveCounts
+	for _, m := range b.moves {
+		switch m.kind {
+		case movePrimary:
+			c.MovePrimary++
+		case copySecondary:
+			c.CopySecondary++
+		}
+	}
+	return c
+}
+
+// CopySecondary starts the move of one secondary of partition g from
+// `from` to `to` (Pegasus' `balance -g <gpid> -p copy_sec -f <from> -t
+// <to>`): to is added as a learner, one replica beyond max_replica_count
+// (CT_ADD_SECONDARY_FOR_LB), and once the primary has made it a
+// secondary the meta server removes from. The partition never has fewer
+// replicas than before. The move is carried on round by round (Continue,
+// Balance) at level steady and lively, like the balancer's own.
+//
+// It returns the first proposal, to write now. Refused: a partition with
+// a move in progress, an unknown partition, one without an alive primary,
+// a source that is not an alive secondary (a primary moves with move_pri
+// first), a target that is not alive or already holds a role, and a
+// partition with no room for one more replica.
+func (b *Balancer) CopySecondary(l *Layout, nodes NodeView, g Gpid, from, to string) (Proposal, error) {
+	if b.moves == nil {
+		b.moves = make(map[Gpid]*move)
+	}
+	if m := b.moves[g]; m != nil {
+		return Proposal{}, fmt.Errorf("%w: %s: %s -> %s", ErrMoveInProgress, g, m.from, m.to)
+	}
+	c, ok := l.Config(g)
+	if !ok {
+		return Proposal{}, fmt.Errorf("%w: %s", ErrUnknownPartition, g)
+	}
+	switch {
+	case c.Primary == "" || !nodes.Alive(c.Primary):
+		return Proposal{}, fmt.Errorf("%w: %s", ErrNoPrimary, g)
+	case c.RoleOf(from) != RoleSecondary:
+		return Proposal{}, fmt.Errorf("%w: %s: %s", ErrNotSecondary, g, from)
+	case !nodes.Alive(from) || !nodes.Alive(to):
+		return Proposal{}, fmt.Errorf("%w: %s: copy_sec %s -> %s", ErrNodeNotAlive, g, from, to)
+	}
+	p := Proposal{Gpid: g, Ballot: c.Ballot,
+		Actions: []Action{{Type: AddSecondary, Target: c.Primary, Node: to}},
+		Reason:  fmt.Sprintf("balance copy_sec %s -> %s", from, to)}
+	if _, err := ApplyProposal(c, p); err != nil {
+		return Proposal{}, err
+	}
+	b.moves[g] = &move{kind: copySecondary, from: from, to: to, prop: p}
+	return p, nil
 }
 
 // advance moves m along given the partition's current configuration c. It

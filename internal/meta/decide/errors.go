@@ -89,6 +89,10 @@ var (
 	// fewer than two members (one copy of the data).
 	ErrTooFewMembers = errors.New("decide: too few members left")
 
+	// ErrMoveInProgress: the partition already has a balancer move under
+	// way; a second one would race it on the ballot.
+	ErrMoveInProgress = errors.New("decide: a move of the partition is in progress")
+
 	// ErrUnknownKnob: no knob of that name.
 	ErrUnknownKnob = errors.New("decide: unknown knob")
 	// ErrInvalidKnobValue: the value is out of range or malformed.

@@ -21,28 +21,41 @@ func NewPlanner(k Knobs) *Planner { return &Planner{knobs: k} }
 // Knobs returns the current knobs.
 func (p *Planner) Knobs() Knobs { return p.knobs }
 
-// SetKnob changes one knob (Knobs.Set). Setting the level to steady or below
+// SetKnob changes one knob (Knobs.Set). Leaving lively for steady or below
 // drops the balancer's pending moves, as Pegasus does when set_meta_level
-// leaves lively: an operator who stops balancing expects nothing more to move.
+// leaves lively: an operator who stops balancing expects nothing more to
+// move. Setting steady again while steady keeps them: a maintenance tool
+// renews its level override while moves it asked for (copy_sec) run.
 func (p *Planner) SetKnob(name, value string) error {
+	old := p.knobs.Level
 	if err := p.knobs.Set(name, value); err != nil {
 		return err
 	}
-	if name == KnobFunctionLevel && !p.knobs.Level.AllowsBalance() {
+	if name == KnobFunctionLevel && old.AllowsBalance() && !p.knobs.Level.AllowsBalance() {
 		p.balancer.Clear()
 	}
 	return nil
 }
 
-// SetLevel sets the configured level and returns the previous one.
+// SetLevel sets the configured level and returns the previous one, with
+// SetKnob's effect on pending moves.
 func (p *Planner) SetLevel(l Level) (old Level) {
 	old = p.knobs.Level
 	p.knobs.Level = l
-	if !l.AllowsBalance() {
+	if old.AllowsBalance() && !l.AllowsBalance() {
 		p.balancer.Clear()
 	}
 	return old
 }
+
+// CopySecondary registers an operator's copy of one secondary
+// (Balancer.CopySecondary) and returns the first proposal to write.
+func (p *Planner) CopySecondary(l *Layout, nodes NodeView, g Gpid, from, to string) (Proposal, error) {
+	return p.balancer.CopySecondary(l, nodes, g, from, to)
+}
+
+// Moves counts the balancer moves in progress by kind.
+func (p *Planner) Moves() MoveCounts { return p.balancer.Counts() }
 
 // Plan is the outcome of one planning round.
 type Plan struct {
@@ -63,6 +76,9 @@ type Plan struct {
 	BalanceOps int
 	// BalanceBlocked says why the balancer started nothing new, if it ran.
 	BalanceBlocked string
+	// Balanced: the balancer ran (level lively), found nothing to do and
+	// has no move in progress: the layout is as even as it can make it.
+	Balanced bool
 	// Errors are internal inconsistencies found by the guardian (see
 	// CureResult.Errors); the driver logs them.
 	Errors []error
@@ -77,8 +93,9 @@ type Plan struct {
 //  3. the effective level is computed (auto-freeze, and freezed while the
 //     failure detector has not settled after a leader change);
 //  4. the guardian proposes repairs; at lively, the balancer continues and
-//     starts moves on partitions the guardian left untouched. Below lively,
-//     auto-freeze included, pending balancer moves are dropped.
+//     starts moves on partitions the guardian left untouched; at steady it
+//     only continues the moves in progress (an operator's copy_sec). Below
+//     steady, auto-freeze included, pending balancer moves are dropped.
 func (p *Planner) Plan(now time.Time, layout *Layout, fd *FailureDetector) Plan {
 	var plan Plan
 	for _, n := range fd.Fenced() {
@@ -94,7 +111,7 @@ func (p *Planner) Plan(now time.Time, layout *Layout, fd *FailureDetector) Plan 
 		plan.Level = LevelFreezed
 		plan.Freeze = Freeze{Reason: "failure detector settling after leader change"}
 	}
-	if !plan.Level.AllowsBalance() {
+	if !plan.Level.AllowsCure() {
 		p.balancer.Clear()
 	}
 	cure := p.guardian.Cure(CureInput{
@@ -106,12 +123,19 @@ func (p *Planner) Plan(now time.Time, layout *Layout, fd *FailureDetector) Plan 
 		BalancerOwns: p.balancer.Owns,
 	})
 	plan.Proposals, plan.Waiting, plan.Errors = cure.Proposals, cure.Waiting, cure.Errors
-	if plan.Level.AllowsBalance() {
+	if plan.Level.AllowsCure() {
 		touched := make(map[Gpid]bool, len(cure.Proposals))
 		for _, pr := range cure.Proposals {
 			touched[pr.Gpid] = true
 		}
-		bal := p.balancer.Balance(BalanceInput{Layout: layout, Nodes: fd, Busy: func(g Gpid) bool { return touched[g] }})
+		in := BalanceInput{Layout: layout, Nodes: fd, Busy: func(g Gpid) bool { return touched[g] }}
+		var bal BalanceResult
+		if plan.Level.AllowsBalance() {
+			bal = p.balancer.Balance(in)
+			plan.Balanced = bal.Balanced()
+		} else {
+			bal = p.balancer.Continue(in)
+		}
 		plan.Proposals = append(plan.Proposals, bal.Proposals...)
 		plan.BalanceOps = bal.Pending
 		plan.BalanceBlocked = bal.Blocked

@@ -24,6 +24,7 @@ import (
 //	learn                 every learner on an up node becomes secondary
 //	migrate <node>        MigrateNode, applied
 //	downgrade <node>      DowngradeNode, applied
+//	copy <gpid> <from> <to>  Planner.CopySecondary, its first proposal applied
 //	leader                this meta server takes over leadership now
 //	show                  configs, `nodes -d`, `ls -d`
 func TestPlanner(t *testing.T) {
@@ -160,6 +161,20 @@ func (w *world) do(t *testing.T, d *datadriven.TestData) string {
 			fmt.Fprintf(&out, "error: %v\n", err)
 		}
 		w.recordDisks()
+	case "copy":
+		// balance -g <gpid> -p copy_sec -f <from> -t <to>
+		a := args()
+		var app, idx int32
+		if _, err := fmt.Sscanf(a[0], "%d.%d", &app, &idx); err != nil {
+			t.Fatalf("bad gpid %q", a[0])
+		}
+		p, err := w.planner.CopySecondary(w.layout, w.fd, Gpid{AppID: app, Index: idx}, a[1], a[2])
+		if err != nil {
+			fmt.Fprintf(&out, "error: %v\n", err)
+			break
+		}
+		w.apply(&out, p)
+		w.recordDisks()
 	case "leader":
 		var members []string
 		members = append(members, w.layout.Nodes()...)
@@ -269,6 +284,9 @@ func (w *world) plan(out *strings.Builder, verbose bool) {
 			fmt.Fprintf(out, "%swaiting %s: %s\n", at, wt.Gpid, wt.Reason)
 		}
 		fmt.Fprintf(out, "%sbalancer moves in progress: %d\n", at, w.planner.balancer.Pending())
+		if p.Balanced {
+			fmt.Fprintf(out, "%sbalanced\n", at)
+		}
 		if p.BalanceBlocked != "" {
 			fmt.Fprintf(out, "%sbalancer blocked: %s\n", at, p.BalanceBlocked)
 		}

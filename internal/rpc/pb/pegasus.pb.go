@@ -5683,9 +5683,10 @@ func (x *RemoteCommandResponse) GetOutput() string {
 }
 
 // BalanceRequest moves one replica role, as Pegasus' shell `balance -g
-// <gpid> -p move_pri -f <from> -t <to>` does. Only move_pri is supported:
-// a graceful handover of the primary role to a secondary, as migrate_node
-// makes for every primary of a node.
+// <gpid> -p move_pri|copy_sec -f <from> -t <to>` does. move_pri hands the
+// primary role to a secondary, as migrate_node does for every primary of a
+// node; copy_sec copies a secondary to a node outside the partition and
+// removes the old one once the copy is a secondary (scale-in).
 type BalanceRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Gpid          *Gpid                  `protobuf:"bytes,1,opt,name=gpid,proto3" json:"gpid,omitempty"`
