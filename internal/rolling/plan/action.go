@@ -44,6 +44,14 @@ const (
 	ActMovePrimaries ActionKind = "move-primaries"
 	// ActQueryPartitions: app <table> -d for every table → Observation.Partitions.
 	ActQueryPartitions ActionKind = "query-partitions"
+	// ActCopySecondaries starts each of Copies
+	// (balance -g <gpid> -p copy_sec -f <from> -t <to> per partition).
+	ActCopySecondaries ActionKind = "copy-secondaries"
+	// ActForgetNode: remote_command -t meta-server meta.forget_node <Node>.
+	ActForgetNode ActionKind = "forget-node"
+	// ActQueryBalance: meta.lb.get_balance_operation_count and
+	// cluster_info → Observation.Balance.
+	ActQueryBalance ActionKind = "query-balance"
 )
 
 // Action is one thing for the driver to do. Commands carry the step number
@@ -66,6 +74,8 @@ type Action struct {
 	Lease time.Duration `json:"lease,omitempty"`
 	// Moves are the primary handovers of a move-primaries command.
 	Moves []PrimaryMove `json:"moves,omitempty"`
+	// Copies are the secondary copies of a copy-secondaries command.
+	Copies []SecondaryCopy `json:"copies,omitempty"`
 	// Rollback: an install of the previous binary and configuration.
 	Rollback bool `json:"rollback,omitempty"`
 }
@@ -85,7 +95,7 @@ func (m PrimaryMove) String() string {
 // IsQuery reports whether the action only reads.
 func (a Action) IsQuery() bool {
 	switch a.Kind {
-	case ActQueryCluster, ActQueryReplica, ActQueryMetas, ActQueryCollector, ActQueryPartitions:
+	case ActQueryCluster, ActQueryReplica, ActQueryMetas, ActQueryCollector, ActQueryPartitions, ActQueryBalance:
 		return true
 	}
 	return false
@@ -135,6 +145,20 @@ func (a Action) String() string {
 		return "query collector"
 	case ActQueryPartitions:
 		return "query app -d"
+	case ActQueryBalance:
+		return "query meta.lb.get_balance_operation_count"
+	case ActForgetNode:
+		return "remote_command -t meta-server meta.forget_node " + a.Node
+	case ActCopySecondaries:
+		if len(a.Copies) == 0 {
+			return "copy the secondaries of " + a.Node + " (none to start now)"
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "copy %d secondaries of %s:", len(a.Copies), a.Node)
+		for _, c := range a.Copies {
+			b.WriteString(" " + c.Gpid + "->" + c.To)
+		}
+		return b.String()
 	case ActMovePrimaries:
 		if len(a.Moves) == 0 {
 			return "move primaries back to " + a.Node + " (none left to move)"
@@ -163,11 +187,15 @@ type ActionResult struct {
 func (s Step) command() (Action, bool) {
 	a := Action{Role: s.Role, Node: s.Node}
 	switch s.Kind {
-	case KindSetMetaLevel:
+	case KindSetMetaLevel, KindWaitBalanced:
 		a.Kind, a.Knob, a.Value = ActSetMetaLevel, s.Knob, s.Value
 		if s.Value == s.Restore {
 			a.Owner = s.RestoreOwner
 		}
+	case KindCopyOut:
+		a.Kind = ActCopySecondaries // Copies filled in by the machine
+	case KindForget:
+		a.Kind = ActForgetNode
 	case KindSetKnob:
 		a.Kind, a.Knob, a.Value = ActRemoteCommand, s.Knob, s.Value
 		if s.Value == s.Restore {
@@ -211,6 +239,12 @@ func (s Step) queries() []Action {
 		return []Action{{Kind: ActQueryCluster}, {Kind: ActQueryPartitions}}
 	case KindRestorePrimaries, KindCheckBatch:
 		return []Action{{Kind: ActQueryPartitions}}
+	case KindCopyOut:
+		// nodes -d says which targets are alive; the partitions which
+		// copies are in flight and what is left.
+		return []Action{{Kind: ActQueryCluster}, {Kind: ActQueryPartitions}}
+	case KindWaitBalanced:
+		return []Action{{Kind: ActQueryCluster}, {Kind: ActQueryBalance}}
 	case KindCloseReplicas:
 		return []Action{{Kind: ActQueryReplica, Role: RoleReplica, Node: s.Node}}
 	case KindCheckMetaRole, KindWaitMetaReady:

@@ -11,7 +11,10 @@ import (
 // built from. It is stored inside State, so a resumed roll runs the plan
 // it started with even if the cluster changed meanwhile.
 type Plan struct {
-	Options Options `json:"options"`
+	// Operation is what the plan does: a roll (the zero value), a
+	// scale-in or a balance.
+	Operation Operation `json:"operation,omitempty"`
+	Options   Options   `json:"options"`
 	// Cluster is the cluster's name; every restarted meta server must
 	// serve it.
 	Cluster string `json:"cluster,omitempty"`
@@ -49,7 +52,11 @@ type Plan struct {
 	// roll ends with primaries where they were (migrate_node alone would
 	// leave them on the servers restarted last).
 	Primaries map[string][]string `json:"primaries,omitempty"`
-	Steps     []Step              `json:"steps"`
+	// Copies predicts, per leaving replica server of a scale-in, where its
+	// replicas are copied (see expectedCopies). Shown by a dry run; the
+	// scale-in itself chooses from the layout of the moment.
+	Copies map[string][]SecondaryCopy `json:"copies,omitempty"`
+	Steps  []Step                     `json:"steps"`
 }
 
 // Build checks the snapshot and options and returns the plan. It refuses

@@ -31,6 +31,9 @@ var (
 	// this plan, so the meta server would start copying its replicas to other
 	// nodes while the plan still waits for it.
 	ErrWindowTooShort = errors.New("plan: maintenance window shorter than a node's downtime budget")
+	// ErrTooFewNodes: after a scale-in some table would have more replicas
+	// per partition (max_replica_count) than replica servers to hold them.
+	ErrTooFewNodes = errors.New("plan: too few replica servers would remain")
 	// ErrAvailabilityLow: the collector already reports availability below
 	// the pause threshold; the roll would pause before its first step.
 	ErrAvailabilityLow = errors.New("plan: availability already below the pause threshold")

@@ -30,6 +30,16 @@ type fakeCluster struct {
 	faults       map[string]string // "<fault> <node>" -> error text
 	// ticks counts polls; each is a new scrape of the collector's traffic.
 	ticks int
+	// Scale-in and balance (fakescale_test.go): copies in flight, nodes
+	// the meta server forgot, the balancer's move of this tick.
+	copies    []*fakeCopy
+	forgotten map[string]bool
+	moving    string
+	// balancer turns the fake's balancer on (it moves at level lively).
+	balancer bool
+	// lowestHealthy is the fewest fully healthy partitions seen at any
+	// tick; -1 before the first.
+	lowestHealthy int
 }
 
 // Clients' view as the fake collector reports it: every request of table
@@ -60,6 +70,10 @@ type fakeServer struct {
 	// add_secondary_max_count_for_one_node is 0.
 	crashed bool
 
+	// downTicks counts the ticks since a replica server stopped: the meta
+	// server declares it dead (and may forget it) after two.
+	downTicks int
+
 	open     int // replica servers: replicas open on the server
 	learning int // ticks of learning left; 0 = not learning
 	// stepDownLag: ticks a replica server takes, after migrate_node, to
@@ -82,6 +96,7 @@ type fakePartition struct {
 	primary     string
 	secondaries []string
 	dropped     []string
+	learners    []string
 	max         int
 }
 
@@ -96,7 +111,7 @@ func (p *fakePartition) members() int {
 
 func (p *fakePartition) view() PartitionView {
 	return PartitionView{Gpid: p.gpid, Table: "temp", Primary: p.primary,
-		Secondaries: slices.Clone(p.secondaries), MaxReplicas: p.max}
+		Secondaries: slices.Clone(p.secondaries), Learners: slices.Clone(p.learners), MaxReplicas: p.max}
 }
 
 func (c *fakeCluster) server(node string) *fakeServer {
@@ -149,6 +164,9 @@ func (c *fakeCluster) snapshot(newVersion string) Snapshot {
 			s.Metas = append(s.Metas, MetaServer{Node: sv.node, Alive: sv.running,
 				Leader: sv.node == c.leader, Version: sv.version})
 		case RoleReplica:
+			if c.forgotten[sv.node] {
+				continue
+			}
 			p, sec, _ := c.counts(sv.node)
 			s.Replicas = append(s.Replicas, ReplicaServer{Node: sv.node, Alive: sv.running,
 				Primaries: p, Secondaries: sec, Version: sv.version, Zone: sv.zone})
@@ -252,6 +270,9 @@ func (c *fakeCluster) execute(a Action) string {
 			}
 		}
 	default:
+		if msg, ok := c.executeScale(a); ok {
+			return msg
+		}
 		panic("fake cluster: not a command: " + a.String())
 	}
 	return ""
@@ -347,6 +368,7 @@ func (c *fakeCluster) elect() {
 // taken out of when re-replication is allowed.
 func (c *fakeCluster) tick() {
 	c.ticks++
+	c.tickScale()
 	running := 0
 	for _, r := range c.replicas() {
 		if r.running {
@@ -402,6 +424,9 @@ func (c *fakeCluster) partitionViews() []PartitionView {
 func (c *fakeCluster) view() *ClusterView {
 	v := &ClusterView{}
 	for _, r := range c.replicas() {
+		if c.forgotten[r.node] {
+			continue
+		}
 		p, s, _ := c.counts(r.node)
 		v.Nodes = append(v.Nodes, NodeStatus{Node: r.node, Alive: r.running, Primaries: p, Secondaries: s})
 	}
@@ -425,6 +450,8 @@ func (c *fakeCluster) observe(actions []Action) Observation {
 			obs.Cluster = c.view()
 		case ActQueryPartitions:
 			obs.Partitions = c.partitionViews()
+		case ActQueryBalance:
+			obs.Balance = c.balanceStatus()
 		case ActQueryReplica:
 			n := c.server(a.Node)
 			if n.running {
@@ -478,6 +505,9 @@ func (c *fakeCluster) describe() string {
 		if !s.running {
 			state = "stopped"
 		}
+		if c.forgotten[s.node] {
+			state = "stopped, forgotten by the meta server"
+		}
 		fmt.Fprintf(&b, "%s %s %s v%s", s.role, s.node, state, s.version)
 		if s.role == RoleReplica {
 			p, sec, missing := c.counts(s.node)
@@ -501,7 +531,8 @@ func (c *fakeCluster) describe() string {
 func newFakeCluster(metas []string, leader string, replicas []string, primaries, secondaries int,
 	collector, version, level string) *fakeCluster {
 	c := &fakeCluster{leader: leader, level: level, knobs: map[string]string{},
-		availability: 1, learnTicks: 3, faults: map[string]string{}}
+		availability: 1, learnTicks: 3, faults: map[string]string{}, forgotten: map[string]bool{},
+		lowestHealthy: -1}
 	for _, m := range metas {
 		c.servers = append(c.servers, &fakeServer{node: m, role: RoleMeta, running: true, version: version,
 			beacons: len(replicas), registered: true})

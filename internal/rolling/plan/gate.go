@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -184,6 +185,26 @@ func (m *Machine) gate(i int, obs Observation) (ok bool, observed string) {
 			return false, "collector " + step.Node + " not reporting"
 		}
 		return true, ""
+
+	case KindCopyOut:
+		if obs.Partitions == nil || obs.Cluster == nil {
+			return false, ""
+		}
+		return m.copiedOut(i, obs)
+
+	case KindWaitBalanced:
+		if obs.Balance == nil || obs.Cluster == nil {
+			return false, ""
+		}
+		if !obs.Balance.Balanced {
+			return false, balanceObserved(obs.Balance, obs.Cluster)
+		}
+		if ok, why := m.clusterWhole(obs.Cluster); !ok {
+			return false, why
+		}
+		st.Note = fmt.Sprintf("balanced: primary stddev %.2f, total stddev %.2f",
+			obs.Balance.PrimaryStddev, obs.Balance.TotalStddev)
+		return true, ""
 	}
 	return false, ""
 }
@@ -193,6 +214,9 @@ func (m *Machine) gate(i int, obs Observation) (ok bool, observed string) {
 func (m *Machine) clusterWhole(v *ClusterView) (bool, string) {
 	var problems []string
 	for _, addr := range m.s.Plan.Replicas {
+		if slices.Contains(m.s.Removed, addr) {
+			continue // scaled in: gone for good
+		}
 		n, found := v.node(addr)
 		switch {
 		case !found:

@@ -179,5 +179,8 @@ func (h *harness) describeMachine() string {
 		stopped = append(stopped, n.Node)
 	}
 	fmt.Fprintf(&b, "stopped by the roll: [%s]\n", strings.Join(stopped, " "))
+	if len(st.Removed) > 0 {
+		fmt.Fprintf(&b, "removed for good: [%s]\n", strings.Join(st.Removed, " "))
+	}
 	return b.String()
 }

@@ -121,12 +121,14 @@ func (m *Machine) Next(now time.Time, obs Observation) []Action {
 				m.startRollback(now)
 				continue
 			}
+			var stop []Action
 			if s.Status != StatusPaused {
 				s.Status = StatusPaused
+				stop = m.holdActions(i)
 				// Resuming re-issues the step with a fresh timeout.
 				st.Emitted = false
 			}
-			return m.background()
+			return append(stop, m.background()...)
 		}
 		if st.Status == StepPending {
 			m.begin(now, i)
@@ -300,6 +302,10 @@ func (m *Machine) held(step Step, st *StepState) bool {
 		return false
 	}
 	_, hasCommand := step.command()
+	if step.Kind == KindWaitBalanced && step.Holdable {
+		// The balancer can stop at any moment: holding sets steady.
+		return true
+	}
 	if !step.Holdable || (hasCommand && st.Attempts > 0) {
 		s.Status = StatusPausing
 		return false
@@ -311,6 +317,13 @@ func (m *Machine) begin(now time.Time, i int) {
 	s := &m.s
 	step, st := s.step(i), &s.Steps[i]
 	st.Status, st.Started, st.ErrorsAtStart = StepRunning, now, s.ClientErrors
+	if step.Kind == KindCopyOut {
+		for _, p := range s.Partitions {
+			if p.Holds(step.Node) {
+				st.Before++
+			}
+		}
+	}
 	if n, ok := s.Nodes[step.Node]; ok {
 		switch step.Kind {
 		case KindMigrate:
@@ -339,7 +352,7 @@ func (m *Machine) emit(now time.Time, i int) []Action {
 func (m *Machine) poll(now time.Time, i int) []Action {
 	st := &m.s.Steps[i]
 	var out []Action
-	if now.Sub(st.LastIssued) >= m.s.Plan.Options.ResendInterval {
+	if now.Sub(st.LastIssued) >= m.s.Plan.Options.ResendInterval || m.issueAgain(i) {
 		if a, ok := m.issue(now, i); ok {
 			out = append(out, a)
 		}
@@ -360,14 +373,28 @@ func (m *Machine) issue(now time.Time, i int) (Action, bool) {
 	st.LastIssued = now
 	a.Step, a.Attempt = i+1, st.Attempts
 	switch step.Kind {
-	case KindSetKnob, KindSetMetaLevel:
+	case KindSetKnob, KindSetMetaLevel, KindWaitBalanced:
 		if step.Value != step.Restore {
 			s.Touched = touch(s.Touched, step.Knob, step.Value, step.Restore, step.RestoreOwner)
 			a.Owner, a.Lease = s.Plan.Options.Owner(), s.Plan.Options.KnobLease
 		}
 	case KindStop:
-		if !slices.ContainsFunc(s.Stopped, func(n StoppedNode) bool { return n.Node == step.Node }) {
+		switch {
+		case step.Decommission:
+			// Empty and leaving: cleanup must not start it again.
+			if !slices.Contains(s.Removed, step.Node) {
+				s.Removed = append(s.Removed, step.Node)
+			}
+		case !slices.ContainsFunc(s.Stopped, func(n StoppedNode) bool { return n.Node == step.Node }):
 			s.Stopped = append(s.Stopped, StoppedNode{Node: step.Node, Role: step.Role})
+		}
+	case KindCopyOut:
+		if m.leads(step.Node) {
+			// A failover made the leaving node a primary again: hand it
+			// over first, as copy_sec moves secondaries only.
+			a.Kind = ActMigrateNode
+		} else {
+			a.Copies = m.secondaryCopies(step.Node)
 		}
 	case KindRestorePrimaries:
 		a.Moves = m.primaryMoves(step.Node)

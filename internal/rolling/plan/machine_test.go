@@ -15,15 +15,18 @@ import (
 // TestMachine runs the scripts in testdata/: a fake cluster, a plan built
 // from its snapshot, and the machine driven against it on a fake clock.
 //
-//	cluster metas=(m1,m2) leader=m2 replicas=(r1,r2) primaries=4 secondaries=8 collector=c1 version=1.0 [level=lively] [learn=3]
+//	cluster metas=(m1,m2) leader=m2 replicas=(r1,r2) primaries=4 secondaries=8 collector=c1 version=1.0 [level=lively] [learn=3] [balancer]
 //	set-version node=r1 version=2.0
-//	build [mode=ha|simple] [upgrade=1.1] [nodes=(r1,m1)] [window=1h] [min-availability=0.999] [allow-single-meta] [slo]
+//	build [op=scale-in|balance] [max-copies=N] [mode=ha|simple] [upgrade=1.1] [nodes=(r1,m1)] [window=1h] [min-availability=0.999] [allow-single-meta] [slo]
 //	      [recovery=30s] [resend=10s] [timeout=(kind:base,...)] [quiet]
 //	fault kind=migrate-stuck|close-stuck|start-error|install-error|knob-error node=r2 [msg=...]
 //	availability value=0.95
 //	drop node=r2 count=2               r2 loses two secondaries (cluster unhealthy)
 //	step-down-lag node=r1 ticks=3      after migrate_node, r1's own status counts its old primaries 3 more ticks
 //	failover to=m2                     the meta leadership moves
+//	add-node node=r4                   a new replica server joins, holding nothing
+//	kill node=r2                       a replica server fails on its own
+//	lowest-healthy                     the fewest fully healthy partitions seen at any tick
 //	next [advance=1s]                  one call to Next; prints the actions
 //	run [until=done|paused|step:N] [max=N]  one call a second; prints finished steps
 //	pause reason=... | resume | abort reason=...
@@ -55,6 +58,7 @@ func runDirective(t *testing.T, h *harness, td *datadriven.TestData) string {
 		td.MaybeScanArgs(t, "level", &level)
 		*h = harness{c: newFakeCluster(metas, leader, replicas, primaries, secondaries, collector, version, level)}
 		td.MaybeScanArgs(t, "learn", &h.c.learnTicks)
+		h.c.balancer = td.HasArg("balancer")
 		return h.c.describe()
 
 	case "set-version":
@@ -95,7 +99,20 @@ func runDirective(t *testing.T, h *harness, td *datadriven.TestData) string {
 				o.Timeouts[StepKind(kind)] = Timeout{Base: mustDuration(t, d)}
 			}
 		}
-		p, err := Build(h.c.snapshot(upgrade), o)
+		td.MaybeScanArgs(t, "max-copies", &o.MaxCopies)
+		build := Build
+		var op string
+		if td.MaybeScanArgs(t, "op", &op) {
+			switch Operation(op) {
+			case OpScaleIn:
+				build = BuildScaleIn
+			case OpBalance:
+				build = BuildBalance
+			default:
+				t.Fatalf("bad op %q", op)
+			}
+		}
+		p, err := build(h.c.snapshot(upgrade), o)
 		if err != nil {
 			h.m = nil
 			return "error: " + err.Error()
@@ -134,6 +151,24 @@ func runDirective(t *testing.T, h *harness, td *datadriven.TestData) string {
 				count--
 			}
 		}
+		return h.c.describe()
+
+	case "lowest-healthy":
+		// The fewest fully healthy partitions any tick saw.
+		return fmt.Sprintf("lowest fully healthy: %d of %d partitions", h.c.lowestHealthy, len(h.c.parts))
+
+	case "kill":
+		// A replica server fails on its own.
+		var node string
+		td.ScanArgs(t, "node", &node)
+		h.c.crash(node)
+		return h.c.describe()
+
+	case "add-node":
+		// A new replica server joins, holding nothing (scale-out).
+		var node string
+		td.ScanArgs(t, "node", &node)
+		h.c.addNode(node, h.c.replicas()[0].version)
 		return h.c.describe()
 
 	case "failover":

@@ -19,7 +19,31 @@ type Observation struct {
 	// Partitions is every partition's configuration (`app <table> -d` for
 	// every table), nil when not queried.
 	Partitions []PartitionView `json:"partitions,omitempty"`
+	// Balance is the balancer's state (meta.lb.get_balance_operation_count
+	// and cluster_info's deviations), nil when not queried.
+	Balance *BalanceStatus `json:"balance,omitempty"`
 }
+
+// BalanceStatus is what the meta server says of its balancer.
+type BalanceStatus struct {
+	// MovePrimary and CopySecondary count the moves in progress.
+	MovePrimary   int `json:"move_pri"`
+	CopySecondary int `json:"copy_sec"`
+	// Balanced: the balancer ran in the meta server's last round (level
+	// lively), found nothing to move and has no move in progress.
+	Balanced bool `json:"balanced"`
+	// Level is the level the last round acted on; Blocked says why the
+	// balancer started nothing, when it did not run or could not.
+	Level   string `json:"level,omitempty"`
+	Blocked string `json:"blocked,omitempty"`
+	// PrimaryStddev and TotalStddev are cluster_info's
+	// primary_replica_count_stddev and total_replica_count_stddev.
+	PrimaryStddev float64 `json:"primary_stddev"`
+	TotalStddev   float64 `json:"total_stddev"`
+}
+
+// Moves counts the moves in progress.
+func (b BalanceStatus) Moves() int { return b.MovePrimary + b.CopySecondary }
 
 // PartitionView is one partition's configuration.
 type PartitionView struct {
@@ -28,6 +52,9 @@ type PartitionView struct {
 	Table       string   `json:"table,omitempty"`
 	Primary     string   `json:"primary,omitempty"`
 	Secondaries []string `json:"secondaries,omitempty"`
+	// Learners are nodes catching up to become secondaries (a copy in
+	// flight); they hold no replica yet.
+	Learners []string `json:"learners,omitempty"`
 	// MaxReplicas is the table's replica count.
 	MaxReplicas int `json:"max_replicas"`
 }
@@ -35,6 +62,21 @@ type PartitionView struct {
 // Holds reports whether node is the primary or a secondary of p.
 func (p PartitionView) Holds(node string) bool {
 	return p.Primary == node || slices.Contains(p.Secondaries, node)
+}
+
+// Lists reports whether p names node in any role, learner included.
+func (p PartitionView) Lists(node string) bool {
+	return p.Holds(node) || slices.Contains(p.Learners, node)
+}
+
+// members are the nodes p names: primary, secondaries, learners.
+func (p PartitionView) members() []string {
+	var out []string
+	if p.Primary != "" {
+		out = append(out, p.Primary)
+	}
+	out = append(out, p.Secondaries...)
+	return append(out, p.Learners...)
 }
 
 // Members counts the primary and secondaries.

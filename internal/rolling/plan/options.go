@@ -65,6 +65,13 @@ func DefaultTimeouts() map[StepKind]Timeout {
 		// fit fails the roll with nothing of it touched.
 		KindCheckBatch: {Base: 30 * time.Second},
 		KindBake:       {Base: time.Minute},
+		// Each replica of the leaving node is learned by another node:
+		// a checkpoint copied, then the log since.
+		KindCopyOut: {Base: 2 * time.Minute, PerPartition: 20 * time.Second},
+		// The failure detector's grace, then one command.
+		KindForget: {Base: time.Minute},
+		// Every replica of the cluster may move once.
+		KindWaitBalanced: {Base: 5 * time.Minute, PerPartition: 5 * time.Second},
 	}
 }
 
@@ -123,6 +130,9 @@ type Options struct {
 	// RollID names the roll in the owner of the knob overrides it sets
 	// ("rolling-update <RollID>"); the driver picks it.
 	RollID string `json:"roll_id,omitempty"`
+	// MaxCopies bounds the copies of a leaving node's secondaries in
+	// flight at once during a scale-in (balance -p copy_sec). Default 8.
+	MaxCopies int `json:"max_copies,omitempty"`
 	// KnobLease is how long the roll's knob overrides last unless renewed:
 	// the orchestrator renews them while it runs, so an orchestrator that
 	// died (and is not resumed) leaves them for at most this long. Default
@@ -159,6 +169,9 @@ func (o Options) withDefaults() Options {
 	if o.KnobLease == 0 {
 		o.KnobLease = 2 * time.Minute
 	}
+	if o.MaxCopies == 0 {
+		o.MaxCopies = 8
+	}
 	o.SLO = o.SLO.withDefaults()
 	if o.CanaryBake == 0 {
 		o.CanaryBake = time.Minute
@@ -181,6 +194,9 @@ func (o Options) validate() error {
 	}
 	if o.MaintenanceWindow%time.Millisecond != 0 {
 		return fmt.Errorf("%w: maintenance window %v is not whole milliseconds", ErrInvalidOptions, o.MaintenanceWindow)
+	}
+	if o.MaxCopies < 0 {
+		return fmt.Errorf("%w: max copies %d", ErrInvalidOptions, o.MaxCopies)
 	}
 	if o.Parallel < 0 {
 		return fmt.Errorf("%w: parallel %d", ErrInvalidOptions, o.Parallel)

@@ -18,6 +18,11 @@ func (p Plan) String() string {
 // numbered steps, each with the command it runs, what it waits for, and
 // how long before it fails the roll.
 func (p Plan) Print(w io.Writer) {
+	if p.Operation != OpRoll {
+		p.printScale(w)
+		p.printSteps(w)
+		return
+	}
 	o := p.Options
 	what := "restart"
 	if o.Upgrade {
@@ -62,7 +67,48 @@ func (p Plan) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "commands are re-issued every %v until their step is done; a step past its timeout fails the roll,\n", o.ResendInterval)
 	fmt.Fprintf(w, "which then starts any server it stopped and restores every knob it changed\n")
+	p.printSteps(w)
+}
 
+// printScale writes the header of a scale-in or a balance.
+func (p Plan) printScale(w io.Writer) {
+	o := p.Options
+	switch p.Operation {
+	case OpScaleIn:
+		fmt.Fprintf(w, "scale-in of %s, one at a time\n", scaleInLabel(o.Nodes))
+	case OpBalance:
+		fmt.Fprintf(w, "balance: the meta server's balancer evens out primaries and replicas (meta level lively until it has nothing left to move)\n")
+	}
+	fmt.Fprintf(w, "cluster: %s (leader %s), %s, %s in %s, meta level %s\n",
+		plural(len(p.Metas), "meta server"), p.Leader, plural(len(p.Replicas), "replica server"),
+		plural(p.Partitions, "partition"), plural(p.Tables, "table"), p.MetaLevel)
+	switch p.Operation {
+	case OpScaleIn:
+		fmt.Fprintf(w, "each leaving server: its primaries handed over, then each of its secondaries copied to the least loaded\n")
+		fmt.Fprintf(w, "remaining server before its own replica goes (at most %d copies in flight): no partition is ever a replica short\n", o.MaxCopies)
+	case OpBalance:
+		fmt.Fprintf(w, "the balancer moves at most one replica per server at a time and starts nothing while a partition is not\n")
+		fmt.Fprintf(w, "fully healthy; a pause sets the level to steady (moves in flight finish) until resume\n")
+	}
+	if o.MinAvailability > 0 {
+		fmt.Fprintf(w, "pauses while availability < %s; resumes after %v at or above it\n",
+			percent(o.MinAvailability), o.BreachRecovery)
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	fmt.Fprintf(w, "commands are re-issued every %v until their step is done; a step past its timeout fails the %s,\n",
+		o.ResendInterval, p.Operation.Noun())
+	if p.Operation == OpScaleIn {
+		fmt.Fprintf(w, "which then restores every knob it changed (a server already emptied and stopped stays out)\n")
+	} else {
+		fmt.Fprintf(w, "which then restores every knob it changed\n")
+	}
+}
+
+// printSteps writes the numbered steps.
+func (p Plan) printSteps(w io.Writer) {
+	o := p.Options
 	var group string
 	for i, s := range p.Steps {
 		if g := p.groupTitle(s); g != group {
@@ -103,6 +149,18 @@ func (p Plan) expectation(s Step) string {
 		return ""
 	}
 	switch {
+	case s.Kind == KindCopyOut:
+		copies := p.Copies[s.Node]
+		if len(copies) == 0 {
+			return "expected: holds no secondary by then, nothing to copy"
+		}
+		var to []string
+		for _, c := range copies {
+			to = append(to, c.Gpid+" -> "+c.To)
+		}
+		return fmt.Sprintf("expected: %s; each new replica is learned before the old one goes", strings.Join(to, ", "))
+	case s.Kind == KindStop && s.Decommission:
+		return "expected client downtime: none (it holds no replica by then); it stays stopped"
 	case s.Kind == KindMigrate:
 		moves := p.Moves[s.Node]
 		if len(moves) == 0 {
@@ -163,6 +221,9 @@ func (p Plan) groupTitle(s Step) string {
 		if s.Batch > 0 {
 			return p.BatchTitle(s.Batch)
 		}
+		if p.Operation == OpScaleIn {
+			return "replica server " + s.Node + " (leaves the cluster)"
+		}
 		return "replica server " + s.Node
 	case PhaseMeta:
 		if s.Node == p.Leader {
@@ -178,6 +239,8 @@ func (p Plan) groupTitle(s Step) string {
 			return "rollback of " + string(s.Role) + " " + s.Node
 		}
 		return "rollback"
+	case PhaseBalance:
+		return "balance"
 	case PhaseReset:
 		return "reset"
 	case PhaseCleanup:

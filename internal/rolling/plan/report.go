@@ -28,6 +28,9 @@ type NodeReport struct {
 	ToHealthy             time.Duration `json:"-"`
 	PrimariesMoved        int           `json:"primaries_moved"`
 	SecondariesDowngraded int           `json:"secondaries_downgraded"`
+	// SecondariesCopied is how many of a leaving node's replicas a
+	// scale-in copied to other nodes.
+	SecondariesCopied int `json:"secondaries_copied,omitempty"`
 	// PrimariesRestored is how many primaries were handed back to the
 	// node after the last replica server.
 	PrimariesRestored int `json:"primaries_restored"`
@@ -48,22 +51,27 @@ func (n NodeReport) MarshalJSON() ([]byte, error) {
 
 // Report summarises a roll, finished or not.
 type Report struct {
-	Status  Status    `json:"status"`
-	Reason  string    `json:"reason,omitempty"`
-	Started time.Time `json:"started,omitzero"`
-	Ended   time.Time `json:"ended,omitzero"`
+	// Operation is what ran: a roll (empty), a scale-in or a balance.
+	Operation Operation `json:"operation,omitempty"`
+	Status    Status    `json:"status"`
+	Reason    string    `json:"reason,omitempty"`
+	Started   time.Time `json:"started,omitzero"`
+	Ended     time.Time `json:"ended,omitzero"`
 	// ClientErrors is the total the collector counted during the roll.
 	ClientErrors uint64       `json:"client_errors"`
 	Nodes        []NodeReport `json:"nodes"`
 	// KnobsChanged lists knobs still changed (empty after a clean end).
 	KnobsChanged []KnobChange `json:"knobs_changed,omitempty"`
+	// Notes are what cluster-wide steps recorded (how balanced the
+	// layout ended).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Report derives the per-node report from the step states.
 func (m *Machine) Report() Report {
 	s := &m.s
 	r := Report{
-		Status: s.Status, Reason: m.Reason(), Started: s.Started, Ended: s.Ended,
+		Operation: s.Plan.Operation, Status: s.Status, Reason: m.Reason(), Started: s.Started, Ended: s.Ended,
 		ClientErrors: s.ClientErrors,
 	}
 	r.KnobsChanged = append(r.KnobsChanged, s.Touched...)
@@ -78,6 +86,9 @@ func (m *Machine) Report() Report {
 			continue
 		}
 		if step.Node == "" {
+			if n := s.Steps[i].Note; n != "" {
+				r.Notes = append(r.Notes, n)
+			}
 			continue
 		}
 		g, ok := index[step.Node]
@@ -124,6 +135,8 @@ func (m *Machine) fillNodeReport(n *NodeReport, idx []int) {
 			n.PrimariesMoved = st.Before - st.Left
 		case KindDowngrade:
 			n.SecondariesDowngraded = st.Before - st.Left
+		case KindCopyOut:
+			n.SecondariesCopied = st.Before - st.Left
 		case KindStop:
 			stop = st
 		case KindStart:
@@ -182,7 +195,7 @@ func (r Report) Text() string {
 
 // WriteText writes the report as a table.
 func (r Report) WriteText(w io.Writer) {
-	head := "roll " + string(r.Status)
+	head := r.Operation.Noun() + " " + string(r.Status)
 	if !r.Started.IsZero() && !r.Ended.IsZero() {
 		head += " in " + formatDuration(r.Ended.Sub(r.Started))
 	}
@@ -193,7 +206,21 @@ func (r Report) WriteText(w io.Writer) {
 	for _, k := range r.KnobsChanged {
 		fmt.Fprintf(w, "still changed: %s (restore %s)\n", k.Knob, k.Restore)
 	}
+	for _, n := range r.Notes {
+		fmt.Fprintln(w, n)
+	}
+	if len(r.Nodes) == 0 {
+		return
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if r.Operation == OpScaleIn {
+		fmt.Fprintln(tw, "NODE\tROLE\tRESULT\tPRIMARIES MOVED\tSECONDARIES COPIED\tCLIENT ERRORS")
+		for _, n := range r.Nodes {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\n", n.Node, n.Role, n.Result, n.PrimariesMoved, n.SecondariesCopied, n.ClientErrors)
+		}
+		tw.Flush()
+		return
+	}
 	fmt.Fprintln(tw, "NODE\tROLE\tRESULT\tDOWN\tTO HEALTHY\tPRIMARIES MOVED\tSECONDARIES DOWNGRADED\tPRIMARIES BACK\tCLIENT ERRORS")
 	for _, n := range r.Nodes {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", n.Node, n.Role, n.Result,

@@ -127,6 +127,10 @@ type State struct {
 
 	Touched []KnobChange  `json:"touched,omitempty"`
 	Stopped []StoppedNode `json:"stopped,omitempty"`
+	// Removed are the replica servers a scale-in stopped for good: they
+	// are not started again on failure, and no longer awaited as part of
+	// the cluster.
+	Removed []string `json:"removed,omitempty"`
 
 	OperatorHold *Hold `json:"operator_hold,omitempty"`
 	BreachHold   *Hold `json:"breach_hold,omitempty"`
@@ -170,6 +174,7 @@ func (s State) clone() State {
 	c.Steps = slices.Clone(s.Steps)
 	c.Touched = slices.Clone(s.Touched)
 	c.Stopped = slices.Clone(s.Stopped)
+	c.Removed = slices.Clone(s.Removed)
 	if s.OperatorHold != nil {
 		h := *s.OperatorHold
 		c.OperatorHold = &h
@@ -197,6 +202,7 @@ func (s State) clone() State {
 	c.Nodes = maps.Clone(s.Nodes)
 	c.Partitions = slices.Clone(s.Partitions)
 	c.Plan.Primaries = maps.Clone(s.Plan.Primaries)
+	c.Plan.Copies = maps.Clone(s.Plan.Copies)
 	return c
 }
 

@@ -64,13 +64,26 @@ const (
 	// graceful handover each (balance -p move_pri), the primaries it held
 	// before the roll drained it, and waits until it holds them again.
 	KindRestorePrimaries StepKind = "restore-primaries"
+	// KindCopyOut copies every secondary of a leaving node to another
+	// node (balance -p copy_sec, at most Options.MaxCopies in flight) and
+	// waits until no partition lists the node and every partition is fully
+	// healthy.
+	KindCopyOut StepKind = "copy-secondaries"
+	// KindForget has the meta server forget a stopped, empty replica
+	// server (meta.forget_node); done when acknowledged, which needs the
+	// failure detector to have declared it dead.
+	KindForget StepKind = "forget-node"
+	// KindWaitBalanced sets the meta level lively and waits until the
+	// balancer has nothing left to move and every partition is fully
+	// healthy.
+	KindWaitBalanced StepKind = "wait-balanced"
 )
 
 // ackOnly reports whether a step of this kind is done as soon as its
 // command is acknowledged, with no condition to observe.
 func (k StepKind) ackOnly() bool {
 	switch k {
-	case KindSetMetaLevel, KindSetKnob, KindStop, KindInstall, KindStart:
+	case KindSetMetaLevel, KindSetKnob, KindStop, KindInstall, KindStart, KindForget:
 		return true
 	}
 	return false
@@ -85,6 +98,7 @@ const (
 	PhaseMeta      Phase = "meta"
 	PhaseCollector Phase = "collector"
 	PhaseRestore   Phase = "restore-primaries"
+	PhaseBalance   Phase = "balance"
 	PhaseRollback  Phase = "rollback"
 	PhaseReset     Phase = "reset"
 	PhaseCleanup   Phase = "cleanup"
@@ -116,6 +130,10 @@ type Step struct {
 	// lists them, on the batch's check step.
 	Batch    int      `json:"batch,omitempty"`
 	Together []string `json:"together,omitempty"`
+	// Decommission marks the stop of a replica server leaving the cluster
+	// (scale-in): it holds no replica by then, and it stays stopped, even
+	// if the operation fails or is aborted later.
+	Decommission bool `json:"decommission,omitempty"`
 	// Version is the protocol version being installed, for install steps.
 	Version string `json:"version,omitempty"`
 	// Partitions is the number of partition replicas Timeout was scaled by.
@@ -133,8 +151,11 @@ type Step struct {
 // Command is the step's command in the Pegasus shell's words, or "" for a
 // step that only waits.
 func (s Step) Command() string {
-	if s.Kind == KindRestorePrimaries {
+	switch s.Kind {
+	case KindRestorePrimaries:
 		return fmt.Sprintf("balance -p move_pri -t %s for each of the %d partitions it led before the roll", s.Node, s.Partitions)
+	case KindCopyOut:
+		return fmt.Sprintf("balance -p copy_sec -f %s -t <least loaded remaining node>, for each partition it is a secondary of", s.Node)
 	}
 	if a, ok := s.command(); ok {
 		return a.String()
@@ -180,6 +201,13 @@ func (s Step) Waits(replicaServers int) string {
 		return fmt.Sprintf("%s share no partition (app -d)", strings.Join(s.Together, ", "))
 	case KindBake:
 		return fmt.Sprintf("the canary %s has run the bake time with no SLO breach (collector)", s.Node)
+	case KindCopyOut:
+		return fmt.Sprintf("no partition lists %s and every partition is fully healthy (app -d, ls -d)", s.Node)
+	case KindForget:
+		return fmt.Sprintf("the meta server forgot %s (it is dead by the failure detector and holds nothing)", s.Node)
+	case KindWaitBalanced:
+		return "the balancer has nothing left to move and every partition is fully healthy " +
+			"(meta.lb.get_balance_operation_count, ls -d)"
 	}
 	return ""
 }
