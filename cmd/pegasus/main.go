@@ -26,6 +26,8 @@ var root = &cobra.Command{
   shell           Pegasus-style admin and data shell
   onebox          a whole local cluster as separate processes
   rolling-update  restart or upgrade a live cluster node by node, safely
+  scale-in        take replica servers out for good, copying their replicas first
+  balance         let the balancer even out replicas and primaries (after a scale-out)
   bench           load generator and fault scenarios with an availability report
   demo            a local cluster, loaded and rolling-restarted, with a report
   cert            certificate authority, certificates and admin tokens for TLS`,

@@ -145,6 +145,31 @@ run. Exits 0 when every process runs, 3 (check failed) when one is down.`,
 	stopNode := nodeCommand("stop-node", "Stop one process gracefully",
 		func(_ *cobra.Command, c *onebox.Cluster, node string) error { return c.Stop(node) })
 
+	addReplica := &cobra.Command{
+		Use:   "add-replica",
+		Short: "Add a replica server (a scale-out) and wait until the meta leader lists it alive",
+		Long: `Adds a replica server to the onebox, as an operator adds a machine to scale a
+cluster out: a new process replica<N>, configured like replica1 with its own
+addresses and data directory, started and waited for until the meta leader
+lists it ALIVE. It holds no replica yet: 'pegasus balance --control
+onebox:<dir>' lets the balancer move replicas and primaries onto it.
+Loopback oneboxes only.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			p, err := c.AddReplica(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "onebox: %s serves at %s; run 'pegasus balance' to move replicas onto it\n", p.Name, p.Address)
+			return nil
+		},
+	}
+
 	clean := &cobra.Command{
 		Use:   "clean",
 		Short: "Stop every process and delete the onebox directory",
@@ -162,6 +187,6 @@ run. Exits 0 when every process runs, 3 (check failed) when one is down.`,
 		},
 	}
 
-	cmd.AddCommand(start, stop, status, restart, kill, startNode, stopNode, clean)
+	cmd.AddCommand(start, stop, status, restart, kill, startNode, stopNode, addReplica, clean)
 	root.AddCommand(cmd)
 }

@@ -89,24 +89,7 @@ whose orchestrator died. See docs/rolling-update.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runNewRoll(cmd, f) },
 	}
-	pf := cmd.PersistentFlags()
-	pf.StringSliceVar(&f.metas, "meta", nil, "meta server addresses (default: <dir>/meta_servers of --control onebox:<dir>)")
-	pf.StringSliceVar(&f.etcd, "etcd-endpoints", nil, "etcd endpoints holding the roll (default: those the meta server reports)")
-	pf.StringVar(&f.clusterName, "cluster-name", "", "cluster name, the etcd key prefix (default: the one the meta server reports)")
-	pf.StringVar(&f.collector, "collector", "", "collector base URL: availability gate, client error counts, progress page")
-	pf.StringVar(&f.control, "control", "", "node control: onebox:<dir> or exec (with the --*-cmd templates)")
-	pf.StringVar(&f.exec.Stop, "stop-cmd", "", "exec control: stop command, e.g. 'ssh {host} systemctl stop pegasus-{role}@{port}'")
-	pf.StringVar(&f.exec.Start, "start-cmd", "", "exec control: start command")
-	pf.StringVar(&f.exec.Status, "status-cmd", "", "exec control: status command, exit 0 running, 1-3 stopped (systemctl is-active)")
-	pf.StringVar(&f.exec.Install, "install-cmd", "", "exec control: install command; has {binary} and {config_dir}")
-	pf.StringVar(&f.jsonReport, "json-report", "", "write the per-node report as JSON to this file")
-	pf.BoolVar(&f.yes, "yes", false, "do not ask for confirmation")
-	pf.DurationVar(&f.lockTTL, "lock-ttl", rolling.DefaultLockTTL, "lease of the rolling lock: how long a dead orchestrator blocks the next")
-	pf.DurationVar(&f.poll, "poll-interval", time.Second, "how often waits observe the cluster")
-	clientFlags(pf, &f.creds)
-	pf.DurationVar(&f.takeover, "takeover", 0, "resume/abort: how long to wait for a dead orchestrator's lock (default lock-ttl + 5s)")
-	_ = pf.MarkHidden("lock-ttl")
-	_ = pf.MarkHidden("poll-interval")
+	f.addPersistentFlags(cmd)
 
 	fl := cmd.Flags()
 	fl.StringVar(&f.mode, "mode", string(plan.ModeHA), "ha (drain each node first) or simple (stop and start)")
@@ -132,33 +115,6 @@ whose orchestrator died. See docs/rolling-update.md.`,
 	fl.StringVar(&f.prevConfigDir, "previous-config-dir", "", "exec control: the configuration directory a rollback installs back")
 	fl.DurationVar(&f.knobLease, "knob-lease", 0, "how long the roll's knob overrides outlive a dead orchestrator (default 2m; renewed while it runs)")
 
-	status := &cobra.Command{
-		Use:   "status",
-		Short: "Show the stored roll: status, current step, per-node report, orchestrator",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return runRollStatus(cmd, f) },
-	}
-	status.Flags().BoolVar(&f.asJSON, "json", false, "print the progress as JSON")
-	pause := &cobra.Command{
-		Use:   "pause",
-		Short: "Ask the running orchestrator to hold at the next safe step",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return runRollRequest(cmd, f, rolling.RequestPause) },
-	}
-	pause.Flags().StringVar(&f.reason, "reason", "", "why, recorded in the roll")
-	resume := &cobra.Command{
-		Use:   "resume",
-		Short: "Lift a pause, or continue a roll whose orchestrator died, from where it stopped",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return runRollResume(cmd, f) },
-	}
-	abort := &cobra.Command{
-		Use:   "abort",
-		Short: "Stop the roll: start any server it stopped and restore every knob it changed",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return runRollAbort(cmd, f) },
-	}
-	abort.Flags().StringVar(&f.reason, "reason", "", "why, recorded in the roll")
 	rollback := &cobra.Command{
 		Use:   "rollback",
 		Short: "Take the nodes the stored roll upgraded back to the previous binary, newest first",
@@ -172,8 +128,72 @@ cannot read an on-disk format the new one writes.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRollback(cmd, f) },
 	}
 	rollback.Flags().StringVar(&f.reason, "reason", "", "why, recorded in the roll")
-	cmd.AddCommand(status, pause, resume, abort, rollback)
+	cmd.AddCommand(f.operatorCommands("roll")...)
+	cmd.AddCommand(rollback)
 	root.AddCommand(cmd)
+}
+
+// addPersistentFlags adds the flags every command of a rolling operation
+// (rolling-update, scale-in, balance) and its subcommands take: how to
+// reach the cluster, its etcd and its nodes, and the output.
+func (f *rollingFlags) addPersistentFlags(cmd *cobra.Command) {
+	pf := cmd.PersistentFlags()
+	pf.StringSliceVar(&f.metas, "meta", nil, "meta server addresses (default: <dir>/meta_servers of --control onebox:<dir>)")
+	pf.StringSliceVar(&f.etcd, "etcd-endpoints", nil, "etcd endpoints holding the roll (default: those the meta server reports)")
+	pf.StringVar(&f.clusterName, "cluster-name", "", "cluster name, the etcd key prefix (default: the one the meta server reports)")
+	pf.StringVar(&f.collector, "collector", "", "collector base URL: availability gate, client error counts, progress page")
+	pf.StringVar(&f.control, "control", "", "node control: onebox:<dir> or exec (with the --*-cmd templates)")
+	pf.StringVar(&f.exec.Stop, "stop-cmd", "", "exec control: stop command, e.g. 'ssh {host} systemctl stop pegasus-{role}@{port}'")
+	pf.StringVar(&f.exec.Start, "start-cmd", "", "exec control: start command")
+	pf.StringVar(&f.exec.Status, "status-cmd", "", "exec control: status command, exit 0 running, 1-3 stopped (systemctl is-active)")
+	pf.StringVar(&f.exec.Install, "install-cmd", "", "exec control: install command; has {binary} and {config_dir}")
+	pf.StringVar(&f.jsonReport, "json-report", "", "write the per-node report as JSON to this file")
+	pf.BoolVar(&f.yes, "yes", false, "do not ask for confirmation")
+	pf.DurationVar(&f.lockTTL, "lock-ttl", rolling.DefaultLockTTL, "lease of the rolling lock: how long a dead orchestrator blocks the next")
+	pf.DurationVar(&f.poll, "poll-interval", time.Second, "how often waits observe the cluster")
+	clientFlags(pf, &f.creds)
+	pf.DurationVar(&f.takeover, "takeover", 0, "resume/abort: how long to wait for a dead orchestrator's lock (default lock-ttl + 5s)")
+	_ = pf.MarkHidden("lock-ttl")
+	_ = pf.MarkHidden("poll-interval")
+
+}
+
+// operatorCommands are the status, pause, resume and abort subcommands of
+// a rolling operation. They act on whatever operation the cluster has
+// stored (one at a time); noun names it in help texts.
+func (f *rollingFlags) operatorCommands(noun string) []*cobra.Command {
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Show the stored " + noun + ": status, current step, per-node report, orchestrator",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runRollStatus(cmd, f) },
+	}
+	status.Flags().BoolVar(&f.asJSON, "json", false, "print the progress as JSON")
+	pause := &cobra.Command{
+		Use:   "pause",
+		Short: "Ask the running orchestrator to hold at the next safe step",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runRollRequest(cmd, f, rolling.RequestPause) },
+	}
+	pause.Flags().StringVar(&f.reason, "reason", "", "why, recorded in the "+noun)
+	resume := &cobra.Command{
+		Use:   "resume",
+		Short: "Lift a pause, or continue a " + noun + " whose orchestrator died, from where it stopped",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runRollResume(cmd, f) },
+	}
+	abortShort := "Stop the " + noun + ": start any server it stopped and restore every knob it changed"
+	if noun != "roll" {
+		abortShort = "Stop the " + noun + ": restore every knob it changed"
+	}
+	abort := &cobra.Command{
+		Use:   "abort",
+		Short: abortShort,
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runRollAbort(cmd, f) },
+	}
+	abort.Flags().StringVar(&f.reason, "reason", "", "why, recorded in the "+noun)
+	return []*cobra.Command{status, pause, resume, abort}
 }
 
 // where says how a roll command reaches the cluster and its roll, with
@@ -219,6 +239,12 @@ func (f *rollingFlags) planOptions() (plan.Options, error) {
 		SLO: plan.SLO{Off: f.noSLO, MaxP99Ratio: f.maxP99Ratio, MaxErrorRate: f.maxErrorRate,
 			Sustain: f.sloSustain, BaselineWindow: f.baseline},
 		CanaryBake: f.canaryBake, AutoRollback: f.autoRollback, Parallel: f.parallel}
+	return o, f.commonOptions(&o, "rolling-update")
+}
+
+// commonOptions parses the options every rolling operation shares: step
+// timeouts and the availability gate. cmd names the command in errors.
+func (f *rollingFlags) commonOptions(o *plan.Options, cmd string) error {
 	defaults := plan.DefaultTimeouts()
 	for _, t := range f.timeouts {
 		kind, value, ok := strings.Cut(t, "=")
@@ -230,7 +256,7 @@ func (f *rollingFlags) planOptions() (plan.Options, error) {
 				kinds = append(kinds, string(k))
 			}
 			slices.Sort(kinds)
-			return o, fmt.Errorf("rolling-update: --timeout %q: want <step>=<duration>, step one of %s", t, strings.Join(kinds, ", "))
+			return fmt.Errorf("%s: --timeout %q: want <step>=<duration>, step one of %s", cmd, t, strings.Join(kinds, ", "))
 		}
 		if o.Timeouts == nil {
 			o.Timeouts = make(map[plan.StepKind]plan.Timeout)
@@ -239,18 +265,24 @@ func (f *rollingFlags) planOptions() (plan.Options, error) {
 		o.Timeouts[plan.StepKind(kind)] = base
 	}
 	if f.minAvail > 0 && f.collector == "" {
-		return o, errors.New("rolling-update: --min-availability needs --collector")
+		return fmt.Errorf("%s: --min-availability needs --collector", cmd)
 	}
-	return o, nil
+	return nil
 }
 
 func runNewRoll(cmd *cobra.Command, f *rollingFlags) error {
-	ctx := cmd.Context()
-	out := cmd.OutOrStdout()
 	opts, err := f.planOptions()
 	if err != nil {
 		return err
 	}
+	return startOperation(cmd, f, plan.OpRoll, opts)
+}
+
+// startOperation plans a new rolling operation, prints the plan, asks for
+// confirmation and drives it to its end.
+func startOperation(cmd *cobra.Command, f *rollingFlags, op plan.Operation, opts plan.Options) error {
+	ctx := cmd.Context()
+	out := cmd.OutOrStdout()
 	w, err := f.where()
 	if err != nil {
 		return err
@@ -261,7 +293,7 @@ func runNewRoll(cmd *cobra.Command, f *rollingFlags) error {
 	}
 	defer c.Close()
 	metas, _ := w.MetaList(nil)
-	p, err := rolling.Prepare(ctx, c.Remote, c.Store, c.Info, rolling.NewRoll{Options: opts, DryRun: f.dryRun,
+	p, err := rolling.Prepare(ctx, c.Remote, c.Store, c.Info, rolling.NewRoll{Operation: op, Options: opts, DryRun: f.dryRun,
 		Tools: rolling.Tools{Credentials: w.Credentials},
 		Run: rolling.RunSpec{Metas: metas, EtcdEndpoints: f.etcd, Collector: f.collector, Control: f.control,
 			Exec: f.exec, Artifacts: rolling.Artifacts{Binary: f.binary, ConfigDir: f.configDir},
@@ -279,7 +311,7 @@ func runNewRoll(cmd *cobra.Command, f *rollingFlags) error {
 		return nil
 	}
 	if !f.yes {
-		if err := confirm(cmd); err != nil {
+		if err := confirm(cmd, op.Noun()); err != nil {
 			return err
 		}
 	}
@@ -288,12 +320,12 @@ func runNewRoll(cmd *cobra.Command, f *rollingFlags) error {
 }
 
 // confirm asks on a terminal; without one it refuses.
-func confirm(cmd *cobra.Command) error {
+func confirm(cmd *cobra.Command, noun string) error {
 	in := cmd.InOrStdin()
 	if !isTerminal(in) {
 		return fmt.Errorf("%w: not a terminal; review the plan above and run again with --yes", rolling.ErrNotConfirmed)
 	}
-	fmt.Fprint(cmd.OutOrStdout(), "Start this roll? [y/N] ")
+	fmt.Fprintf(cmd.OutOrStdout(), "Start this %s? [y/N] ", noun)
 	line, _ := bufio.NewReader(in).ReadString('\n')
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":

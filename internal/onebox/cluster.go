@@ -104,11 +104,10 @@ type Cluster struct {
 	// listeners' URL scheme.
 	creds  dial.Credentials
 	scheme string
-	// static is the layout at open time: names, roles and addresses never
-	// change after a onebox is created.
-	static []Process
-
 	mu sync.Mutex
+	// static is the layout: names, roles and addresses of a process never
+	// change once it is added (AddReplica adds replica servers).
+	static []Process
 	// exited holds the exit notification of processes this Cluster
 	// started, by PID.
 	exited map[int]chan struct{}
@@ -298,6 +297,8 @@ func (c *Cluster) Dir() string { return c.dir }
 
 // MetaAddrs returns the gRPC addresses of the meta servers.
 func (c *Cluster) MetaAddrs() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var out []string
 	for _, p := range c.static {
 		if p.Role == RoleMeta {
@@ -309,6 +310,8 @@ func (c *Cluster) MetaAddrs() []string {
 
 // Replicas returns the replica server processes (names and addresses).
 func (c *Cluster) Replicas() []Process {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var out []Process
 	for _, p := range c.static {
 		if p.Role == RoleReplica {

@@ -76,6 +76,42 @@ func TestClusterEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A scale-out: a fourth replica server joins, tuned like the others,
+	// and the meta leader lists it alive; a new Cluster on the directory
+	// knows it too.
+	added, err := c.AddReplica(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added.Name != "replica4" || len(c.Replicas()) != 4 || !statusByName(t, c)["replica4"].Alive {
+		t.Fatalf("added %+v, replicas %v", added, c.Replicas())
+	}
+	var cfg config.Replica
+	if err := config.Load(filepath.Join(dir, added.ConfigFile), &cfg); err != nil || cfg.LogSync ||
+		cfg.Listen != added.Address || cfg.FailureDetector != c.Replicas()[0].fd(t, dir) {
+		t.Fatalf("added replica's configuration: %+v (%v)", cfg, err)
+	}
+	nodes, err := dial.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListNodesResponse, error) {
+		return m.ListNodes(ctx, &pb.ListNodesRequest{})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alive := 0
+	for _, n := range nodes.GetNodes() {
+		if n.GetAlive() {
+			alive++
+		}
+	}
+	if alive != 4 {
+		t.Fatalf("nodes -d after AddReplica: %v", nodes.GetNodes())
+	}
+	if again, err := Open(dir, Options{}); err != nil || len(again.Replicas()) != 4 {
+		t.Fatalf("reopened: %v", err)
+	} else {
+		again.Close()
+	}
+
 	procs, err := c.Status()
 	if err != nil {
 		t.Fatal(err)
@@ -145,4 +181,14 @@ func TestMetaServersOnly(t *testing.T) {
 			t.Errorf("%s (pid %d, alive %v before StopAll) left after StopAll", p.Name, p.PID, p.Alive)
 		}
 	}
+}
+
+// fd reads the failure detector settings of p's configuration.
+func (p Process) fd(t *testing.T, dir string) config.FailureDetector {
+	t.Helper()
+	var cfg config.Replica
+	if err := config.Load(filepath.Join(dir, p.ConfigFile), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	return cfg.FailureDetector
 }

@@ -181,8 +181,14 @@ func writeRoleConfig(dir string, st *State, p *Process, etcdAddr string, metas [
 		}
 		cfg = c
 	}
+	return writeConfigFile(dir, cluster, p, cfg)
+}
+
+// writeConfigFile writes cfg as p's TOML configuration and sets p's
+// arguments to read it.
+func writeConfigFile(dir, cluster string, p *Process, cfg any) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %s of onebox cluster %q. Written when the onebox was created; edit and\n# restart the process (pegasus onebox restart %s) to change it.\n", p.Name, cluster, p.Name)
+	fmt.Fprintf(&b, "# %s of onebox cluster %q. Written when the process was added; edit and\n# restart the process (pegasus onebox restart %s) to change it.\n", p.Name, cluster, p.Name)
 	if err := toml.NewEncoder(&b).Encode(cfg); err != nil {
 		return fmt.Errorf("onebox: encoding %s config: %w", p.Name, err)
 	}

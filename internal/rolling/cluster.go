@@ -43,6 +43,14 @@ type Cluster interface {
 	// KillPartitions is remote_command -l <node> replica.kill_partition:
 	// the replica server closes (and so flushes) every replica it has.
 	KillPartitions(ctx context.Context, node string) error
+
+	// CopySecondary is `balance -g <gpid> -p copy_sec -f <from> -t <to>`.
+	CopySecondary(ctx context.Context, c plan.SecondaryCopy) error
+	// ForgetNode is remote_command -t meta-server meta.forget_node <node>.
+	ForgetNode(ctx context.Context, node string) error
+	// Balance is meta.lb.get_balance_operation_count detail with
+	// cluster_info's primary and total replica count deviations.
+	Balance(ctx context.Context) (plan.BalanceStatus, error)
 }
 
 // ClusterInfo is what planning needs to know about the cluster beyond
@@ -90,3 +98,5 @@ type ReplicaInfo struct {
 	Node     string
 	Protocol string
 }
+
+var _ Cluster = (*RemoteCluster)(nil)

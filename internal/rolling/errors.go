@@ -68,9 +68,9 @@ var (
 	ErrNoCluster = errors.New("rolling: cannot reach the cluster")
 	// ErrRefused: a new roll is refused before anything is touched; the
 	// message says why.
-	ErrRefused = errors.New("rolling-update: refusing to start")
+	ErrRefused = errors.New("rolling: refusing to start")
 	// ErrNotConfirmed: the operator did not confirm the plan.
-	ErrNotConfirmed = errors.New("rolling-update: not confirmed")
+	ErrNotConfirmed = errors.New("rolling: not confirmed")
 	// ErrInvalidRecord: the stored record cannot be decoded.
 	ErrInvalidRecord = errors.New("rolling: invalid stored record")
 )

@@ -280,6 +280,27 @@ func (c *fakeCluster) MovePrimary(ctx context.Context, m plan.PrimaryMove) error
 	return nil
 }
 
+// CopySecondary, ForgetNode and Balance only record the command: the
+// fake has no partition layout to move replicas in (the planner's own
+// fake and the end-to-end scale tests cover that).
+func (c *fakeCluster) CopySecondary(ctx context.Context, cp plan.SecondaryCopy) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.done(cp.String())
+	return nil
+}
+
+func (c *fakeCluster) ForgetNode(ctx context.Context, node string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.done("meta.forget_node " + node)
+	return nil
+}
+
+func (c *fakeCluster) Balance(ctx context.Context) (plan.BalanceStatus, error) {
+	return plan.BalanceStatus{Balanced: true, Level: "lively"}, nil
+}
+
 func (c *fakeCluster) MigrateNode(ctx context.Context, node string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

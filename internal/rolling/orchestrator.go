@@ -149,8 +149,9 @@ func (o *Orchestrator) interrupted(m *plan.Machine, cause error) error {
 	if !ok {
 		return fmt.Errorf("%w (%w)", ErrInterrupted, cause)
 	}
-	return fmt.Errorf("%w at step %d (%s); `pegasus rolling-update resume` continues (%w)",
-		ErrInterrupted, n, stepLabel(step, len(m.State().Plan.Replicas)), cause)
+	st := m.State()
+	return fmt.Errorf("%w at step %d (%s); `pegasus %s resume` continues (%w)",
+		ErrInterrupted, n, stepLabel(step, len(st.Plan.Replicas)), st.Plan.Operation.CommandName(), cause)
 }
 
 // save writes the state if it changed since the last write. A failing
@@ -318,6 +319,17 @@ func (o *Orchestrator) command(ctx context.Context, a plan.Action) error {
 			return o.cfg.Control.Install(ctx, t, prev)
 		}
 		return o.cfg.Control.Install(ctx, t, o.cfg.Run.Artifacts)
+	case plan.ActCopySecondaries:
+		// As for handovers: each on its own, the step re-issues the rest.
+		var errs []error
+		for _, cp := range a.Copies {
+			if err := c.CopySecondary(ctx, cp); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	case plan.ActForgetNode:
+		return c.ForgetNode(ctx, a.Node)
 	case plan.ActMovePrimaries:
 		// Each handover on its own: one refused (the view it was computed
 		// from went stale) does not hold back the others, and the step
@@ -350,6 +362,10 @@ func (o *Orchestrator) query(ctx context.Context, a plan.Action, obs *plan.Obser
 	case plan.ActQueryMetas:
 		if ms, err := c.Metas(ctx); err == nil {
 			obs.Metas = ms
+		}
+	case plan.ActQueryBalance:
+		if b, err := c.Balance(ctx); err == nil {
+			obs.Balance = &b
 		}
 	case plan.ActQueryPartitions:
 		if ps, err := c.Partitions(ctx); err == nil {

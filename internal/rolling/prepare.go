@@ -19,6 +19,8 @@ import (
 // NewRoll is what an operator's `pegasus rolling-update` command line asks
 // for, flags parsed.
 type NewRoll struct {
+	// Operation is a roll (the zero value), a scale-in or a balance.
+	Operation   plan.Operation
 	Options     plan.Options
 	Run         RunSpec // Metas, EtcdEndpoints, Collector, Control, Exec, Artifacts
 	DryRun      bool
@@ -81,23 +83,31 @@ func (p *Prepared) Close() {
 func Prepare(ctx context.Context, cluster Cluster, store Store, info ClusterInfo, r NewRoll) (*Prepared, error) {
 	tools := r.Tools.withDefaults()
 	run := r.Run
-	if run.Control == "" && !r.DryRun {
+	// A balance moves replicas through the meta server only: no node is
+	// stopped or started.
+	if run.Control == "" && !r.DryRun && r.Operation != plan.OpBalance {
 		return nil, fmt.Errorf("%w: --control is required (onebox:<dir> or exec)", ErrRefused)
 	}
 	p := &Prepared{Run: run}
 	if h, held, err := store.Holder(ctx); err != nil {
 		return nil, err
 	} else if held && !r.DryRun {
-		return nil, fmt.Errorf("%w; `pegasus rolling-update status` follows it, and if it died, `pegasus rolling-update resume` takes over once its lock expires",
-			&LockedError{Holder: h})
+		// The holder may run another operation: its record says which.
+		cmd := "rolling-update"
+		if rec, err := store.Load(ctx); err == nil {
+			cmd = rec.State.Plan.Operation.CommandName()
+		}
+		return nil, fmt.Errorf("%w; `pegasus %s status` follows it, and if it died, `pegasus %s resume` takes over once its lock expires",
+			&LockedError{Holder: h}, cmd, cmd)
 	}
 	switch rec, err := store.Load(ctx); {
 	case err == nil && !rec.State.Status.Terminal():
+		op := rec.State.Plan.Operation
 		if !r.DryRun {
-			return nil, fmt.Errorf("%w: %s since %s; run `pegasus rolling-update resume` or `abort`",
-				ErrUnfinishedRoll, rec.State.Status, rec.State.Started.Format(time.RFC3339))
+			return nil, fmt.Errorf("%w: a %s, %s since %s; run `pegasus %s resume` or `abort`",
+				ErrUnfinishedRoll, op.Noun(), rec.State.Status, rec.State.Started.Format(time.RFC3339), op.CommandName())
 		}
-		p.Notes = append(p.Notes, fmt.Sprintf("an unfinished roll is stored (%s); a real run would refuse", rec.State.Status))
+		p.Notes = append(p.Notes, fmt.Sprintf("an unfinished %s is stored (%s); a real run would refuse", op.Noun(), rec.State.Status))
 	case err != nil && !errors.Is(err, ErrNoRoll) && !errors.Is(err, ErrInvalidRecord):
 		return nil, err
 	}
@@ -139,7 +149,7 @@ func Prepare(ctx context.Context, cluster Cluster, store Store, info ClusterInfo
 	cancel()
 	if err != nil {
 		p.Close()
-		return nil, fmt.Errorf("rolling-update: reading the cluster: %w", err)
+		return nil, fmt.Errorf("%s: reading the cluster: %w", r.Operation.CommandName(), err)
 	}
 	if !run.Artifacts.Empty() {
 		run.PreviousByNode, snap.RollbackBlocked = previousArtifacts(ctx, tools, p.Control, snap, run, newFormats)
@@ -149,7 +159,14 @@ func Prepare(ctx context.Context, cluster Cluster, store Store, info ClusterInfo
 	if opts.RollID == "" {
 		opts.RollID = NewRollID(time.Now())
 	}
-	p.Plan, err = plan.Build(snap, opts)
+	switch r.Operation {
+	case plan.OpScaleIn:
+		p.Plan, err = plan.BuildScaleIn(snap, opts)
+	case plan.OpBalance:
+		p.Plan, err = plan.BuildBalance(snap, opts)
+	default:
+		p.Plan, err = plan.Build(snap, opts)
+	}
 	if err != nil {
 		p.Close()
 		return nil, fmt.Errorf("%w: %w", ErrRefused, err)
@@ -284,10 +301,16 @@ func ToolsFor(rec Record, o Overrides, tools Tools) (NodeControl, func() error, 
 			*dst = *src
 		}
 	}
-	ctl, closeCtl, err := tools.NewControl(spec, tmpl, rec.Run.Artifacts)
-	if err != nil {
-		return nil, nil, nil, err
+	var ctl NodeControl
+	closeCtl := func() error { return nil }
+	if spec != "" || rec.State.Plan.Operation != plan.OpBalance {
+		// A balance stops and starts nothing: it has no node control.
+		var err error
+		if ctl, closeCtl, err = tools.NewControl(spec, tmpl, rec.Run.Artifacts); err != nil {
+			return nil, nil, nil, err
+		}
 	}
+	var err error
 	url := rec.Run.Collector
 	if o.Collector != nil {
 		url = *o.Collector

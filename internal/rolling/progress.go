@@ -13,7 +13,9 @@ import (
 // /api/rolling (whose field names it follows) and printed by
 // `pegasus rolling-update status --json`.
 type Progress struct {
-	Cluster string      `json:"cluster"`
+	// Operation is what runs: a roll (empty), a scale-in or a balance.
+	Operation plan.Operation `json:"operation,omitempty"`
+	Cluster   string         `json:"cluster"`
 	Status  plan.Status `json:"status"`
 	Reason  string      `json:"reason,omitempty"`
 	// Node and Role name the server the current step acts on.
@@ -42,7 +44,7 @@ type Progress struct {
 // ProgressOf summarises a machine for a progress report at now.
 func ProgressOf(cluster string, m *plan.Machine, now time.Time) Progress {
 	st := m.State()
-	p := Progress{Cluster: cluster, Status: st.Status, Reason: m.Reason(),
+	p := Progress{Operation: st.Plan.Operation, Cluster: cluster, Status: st.Status, Reason: m.Reason(),
 		StepCount: len(st.Steps), Started: st.Started, Updated: now, Report: m.Report(), Estimate: m.Estimate(now)}
 	if !st.Started.IsZero() {
 		end := now
@@ -135,7 +137,7 @@ func (p *progressPrinter) resumed(m *plan.Machine) {
 	if n, step, _, ok := m.Current(); ok {
 		where = fmt.Sprintf("step %d (%s) is re-issued", n, stepLabel(step, len(st.Plan.Replicas)))
 	}
-	p.line("resuming a %s roll: %d of %d steps done; %s", st.Status, done, len(st.Steps), where)
+	p.line("resuming a %s %s: %d of %d steps done; %s", st.Status, st.Plan.Operation.Noun(), done, len(st.Steps), where)
 }
 
 // line prints a full line, first erasing the live status line.
@@ -202,6 +204,9 @@ func (p *progressPrinter) update(m *plan.Machine, now time.Time) {
 		if steps[i].Kind == plan.KindDowngrade && ss.Status == plan.StepDone {
 			text += fmt.Sprintf(" (%d secondaries downgraded)", ss.Before-ss.Left)
 		}
+		if steps[i].Kind == plan.KindCopyOut && ss.Status == plan.StepDone {
+			text += fmt.Sprintf(" (%d replicas copied elsewhere)", ss.Before-ss.Left)
+		}
 		if steps[i].Kind == plan.KindRestorePrimaries && ss.Status == plan.StepDone {
 			text += fmt.Sprintf(" (%d handed back)", ss.Before-ss.Left)
 		}
@@ -219,7 +224,7 @@ func (p *progressPrinter) update(m *plan.Machine, now time.Time) {
 
 	if reason := m.Reason(); st.Status != p.status || reason != p.reason {
 		if st.Status != plan.StatusPending && !(p.status == "" && st.Status == plan.StatusRunning) {
-			msg := fmt.Sprintf("%s roll %s", elapsed(now), st.Status)
+			msg := fmt.Sprintf("%s %s %s", elapsed(now), st.Plan.Operation.Noun(), st.Status)
 			if reason != "" {
 				msg += ": " + reason
 			}

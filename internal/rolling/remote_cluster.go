@@ -383,6 +383,7 @@ func (c *RemoteCluster) Partitions(ctx context.Context) ([]plan.PartitionView, e
 				Table:       info.GetName(),
 				Primary:     pc.GetPrimary(),
 				Secondaries: pc.GetSecondaries(),
+				Learners:    pc.GetLearners(),
 				MaxReplicas: int(pc.GetMaxReplicaCount()),
 			})
 		}
@@ -392,18 +393,65 @@ func (c *RemoteCluster) Partitions(ctx context.Context) ([]plan.PartitionView, e
 
 // MovePrimary implements Cluster.
 func (c *RemoteCluster) MovePrimary(ctx context.Context, mv plan.PrimaryMove) error {
-	app, idx, ok := strings.Cut(mv.Gpid, ".")
+	return c.balance(ctx, mv.String(), mv.Gpid, "move_pri", mv.From, mv.To)
+}
+
+// CopySecondary implements Cluster.
+func (c *RemoteCluster) CopySecondary(ctx context.Context, cp plan.SecondaryCopy) error {
+	return c.balance(ctx, cp.String(), cp.Gpid, "copy_sec", cp.From, cp.To)
+}
+
+func (c *RemoteCluster) balance(ctx context.Context, op, gpid, kind, from, to string) error {
+	app, idx, ok := strings.Cut(gpid, ".")
 	a, err1 := strconv.Atoi(app)
 	i, err2 := strconv.Atoi(idx)
 	if !ok || err1 != nil || err2 != nil {
-		return fmt.Errorf("%w: gpid %q", ErrServer, mv.Gpid)
+		return fmt.Errorf("%w: gpid %q", ErrServer, gpid)
 	}
 	resp, err := dial.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.BalanceResponse, error) {
 		return m.Balance(ctx, &pb.BalanceRequest{Gpid: &pb.Gpid{AppId: int32(a), PartitionIndex: int32(i)},
-			Type: "move_pri", From: mv.From, To: mv.To})
+			Type: kind, From: from, To: to})
 	})
 	if err != nil {
 		return err
 	}
-	return serverError(mv.String(), resp.GetError())
+	return serverError(op, resp.GetError())
+}
+
+// ForgetNode implements Cluster.
+func (c *RemoteCluster) ForgetNode(ctx context.Context, node string) error {
+	_, err := c.metaCommand(ctx, KnobLease{}, "meta.forget_node", node)
+	return err
+}
+
+// Balance implements Cluster.
+func (c *RemoteCluster) Balance(ctx context.Context) (plan.BalanceStatus, error) {
+	out, err := c.metaCommand(ctx, KnobLease{}, "meta.lb.get_balance_operation_count", "detail")
+	if err != nil {
+		return plan.BalanceStatus{}, err
+	}
+	var r struct {
+		Error    string `json:"error"`
+		MovePri  int    `json:"move_pri"`
+		CopySec  int    `json:"copy_sec"`
+		Balanced bool   `json:"balanced"`
+		Level    string `json:"level"`
+		Blocked  string `json:"blocked"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Error != "ok" {
+		return plan.BalanceStatus{}, fmt.Errorf("%w: meta.lb.get_balance_operation_count answered %q", ErrServer, out)
+	}
+	b := plan.BalanceStatus{MovePrimary: r.MovePri, CopySecondary: r.CopySec, Balanced: r.Balanced,
+		Level: r.Level, Blocked: r.Blocked}
+	ci, err := dial.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
+		return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
+	})
+	if err != nil {
+		return plan.BalanceStatus{}, err
+	}
+	if err := serverError("cluster_info", ci.GetError()); err != nil {
+		return plan.BalanceStatus{}, err
+	}
+	b.PrimaryStddev, b.TotalStddev = ci.GetPrimaryReplicaCountStddev(), ci.GetTotalReplicaCountStddev()
+	return b, nil
 }

@@ -72,8 +72,9 @@ func unfinished(rec Record) error {
 				stepLabel(step, len(rec.State.Plan.Replicas)))
 		}
 	}
-	return fmt.Errorf("%w: %s, last written by %s; run `pegasus rolling-update resume` or `abort`",
-		ErrUnfinishedRoll, where, rec.Holder)
+	cmd := rec.State.Plan.Operation.CommandName()
+	return fmt.Errorf("%w: a %s %s, last written by %s; run `pegasus %s resume` or `abort`",
+		ErrUnfinishedRoll, rec.State.Plan.Operation.Noun(), where, rec.Holder, cmd)
 }
 
 // Resume continues the stored roll. If an orchestrator runs it, Resume

@@ -43,7 +43,7 @@ func ReadStatus(ctx context.Context, store Store, cluster string, now time.Time)
 // WriteText prints the status as an operator reads it.
 func (s Status) WriteText(out io.Writer) {
 	p := s.Progress
-	fmt.Fprintf(out, "cluster %s: roll %s", p.Cluster, p.Status)
+	fmt.Fprintf(out, "cluster %s: %s %s", p.Cluster, p.Operation.Noun(), p.Status)
 	if !p.Started.IsZero() {
 		fmt.Fprintf(out, ", started %s", p.Started.Local().Format(time.DateTime))
 	}
@@ -64,8 +64,8 @@ func (s Status) WriteText(out io.Writer) {
 	case s.Held:
 		fmt.Fprintf(out, "orchestrator: %s\n", p.Holder)
 	case !p.Status.Terminal():
-		fmt.Fprintf(out, "orchestrator: none running (last: %s, at %s); `pegasus rolling-update resume` continues\n",
-			s.Record.Holder, s.Record.Updated.Local().Format(time.DateTime))
+		fmt.Fprintf(out, "orchestrator: none running (last: %s, at %s); `pegasus %s resume` continues\n",
+			s.Record.Holder, s.Record.Updated.Local().Format(time.DateTime), p.Operation.CommandName())
 	}
 	fmt.Fprintln(out)
 	p.Report.WriteText(out)
