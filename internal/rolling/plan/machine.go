@@ -350,9 +350,8 @@ func (m *Machine) emit(now time.Time, i int) []Action {
 // poll keeps a running attempt going: the queries, and the command again
 // once ResendInterval has passed without the step completing.
 func (m *Machine) poll(now time.Time, i int) []Action {
-	st := &m.s.Steps[i]
 	var out []Action
-	if now.Sub(st.LastIssued) >= m.s.Plan.Options.ResendInterval || m.issueAgain(i) {
+	if m.resendDue(now, i) || m.issueAgain(now, i) {
 		if a, ok := m.issue(now, i); ok {
 			out = append(out, a)
 		}

@@ -199,6 +199,13 @@ func checkCapacity(parts []PartitionView, remaining []string) error {
 	return nil
 }
 
+// copying reports whether a copy of p is under way: a learner catching up,
+// or a replica beyond max_replica_count that the meta server is about to
+// remove (the copy is a secondary, its source not yet gone).
+func (p PartitionView) copying() bool {
+	return len(p.Learners) > 0 || p.Members() > p.MaxReplicas
+}
+
 // planCopies chooses the next copies that take node's secondaries
 // elsewhere, given every partition's configuration: one per partition
 // where node is a secondary and nothing else is learning, to the alive
@@ -216,7 +223,7 @@ func planCopies(parts []PartitionView, node string, targets []string, limit int)
 		for _, n := range p.members() {
 			load[n]++
 		}
-		if len(p.Learners) > 0 && p.Holds(node) {
+		if p.copying() && p.Holds(node) {
 			inFlight++
 		}
 	}
@@ -227,7 +234,7 @@ func planCopies(parts []PartitionView, node string, targets []string, limit int)
 		if inFlight >= limit {
 			break
 		}
-		if !slices.Contains(p.Secondaries, node) || len(p.Learners) > 0 {
+		if !slices.Contains(p.Secondaries, node) || p.copying() {
 			continue
 		}
 		to := ""

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // The machine's part of scale-in and balance: choosing the next copies
@@ -29,13 +30,32 @@ func (m *Machine) secondaryCopies(node string) []SecondaryCopy {
 	return planCopies(m.s.Partitions, node, targets, m.s.Plan.Options.MaxCopies)
 }
 
+// refillInterval is the shortest time between two issues of a step that
+// issueAgain re-issues early: the driver calls Next again at once after a
+// command, which must not become a loop of commands.
+const refillInterval = time.Second
+
+// resendDue reports whether step i's command is due again after the
+// resend interval. A balance's level, once set, stays: the driver renews
+// it, so it is re-issued only until acknowledged.
+func (m *Machine) resendDue(now time.Time, i int) bool {
+	step, st := m.s.step(i), &m.s.Steps[i]
+	if step.Kind == KindWaitBalanced && st.Acked {
+		return false
+	}
+	return now.Sub(st.LastIssued) >= m.s.Plan.Options.ResendInterval
+}
+
 // issueAgain reports whether step i's command goes out again at this
 // poll, before the resend interval: a copy-out refills its copies in
 // flight as soon as one finishes (the bound, not the resend interval,
-// sets the pace), and a forget is retried every poll until the failure
-// detector has declared the stopped node dead.
-func (m *Machine) issueAgain(i int) bool {
+// sets the pace), and a forget is retried until the failure detector has
+// declared the stopped node dead; both at most every refillInterval.
+func (m *Machine) issueAgain(now time.Time, i int) bool {
 	step, st := m.s.step(i), &m.s.Steps[i]
+	if now.Sub(st.LastIssued) < refillInterval {
+		return false
+	}
 	switch step.Kind {
 	case KindCopyOut:
 		return !m.leads(step.Node) && len(m.secondaryCopies(step.Node)) > 0
@@ -58,7 +78,7 @@ func (m *Machine) copiedOut(i int, obs Observation) (bool, string) {
 		if slices.Contains(p.Learners, step.Node) {
 			learning++
 		}
-		if len(p.Learners) > 0 && p.Holds(step.Node) {
+		if p.copying() && p.Holds(step.Node) {
 			copying++
 		}
 	}
