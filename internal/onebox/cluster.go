@@ -104,7 +104,7 @@ type Cluster struct {
 	// listeners' URL scheme.
 	creds  dial.Credentials
 	scheme string
-	mu sync.Mutex
+	mu     sync.Mutex
 	// static is the layout: names, roles and addresses of a process never
 	// change once it is added (AddReplica adds replica servers).
 	static []Process

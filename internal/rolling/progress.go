@@ -16,8 +16,8 @@ type Progress struct {
 	// Operation is what runs: a roll (empty), a scale-in or a balance.
 	Operation plan.Operation `json:"operation,omitempty"`
 	Cluster   string         `json:"cluster"`
-	Status  plan.Status `json:"status"`
-	Reason  string      `json:"reason,omitempty"`
+	Status    plan.Status    `json:"status"`
+	Reason    string         `json:"reason,omitempty"`
 	// Node and Role name the server the current step acts on.
 	Node string `json:"node,omitempty"`
 	Role string `json:"role,omitempty"`
