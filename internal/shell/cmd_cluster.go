@@ -361,6 +361,68 @@ func drainCommand(name, summary, nothing string, rpc func(pb.MetaClient, context
 	}
 }
 
+// balanceJSON is the JSON form of balance.
+type balanceJSON struct {
+	Gpid      string   `json:"gpid"`
+	Type      string   `json:"type"`
+	From      string   `json:"from"`
+	To        string   `json:"to"`
+	Proposals []string `json:"proposals"`
+}
+
+// balanceCommand is Pegasus' `balance -g <gpid> -p <type> -f <from> -t
+// <to>`: one proposal to the meta server. move_pri hands the primary to a
+// secondary at once; copy_sec adds the target as a learner beyond
+// max_replica_count and the meta server removes the source once the target
+// is a secondary (at level steady or lively).
+var balanceCommand = &command{
+	name:    "balance",
+	summary: "move one replica: move_pri hands a primary to a secondary, copy_sec copies a secondary to another node then removes the source",
+	json:    true,
+	flags: []flagSpec{
+		{long: "gpid", short: "g", kind: stringFlag, metavar: "APP_ID.PIDX", required: true, usage: "the partition"},
+		{long: "type", short: "p", kind: stringFlag, metavar: "move_pri|copy_sec", required: true, usage: "what to move"},
+		{long: "from", short: "f", kind: stringFlag, metavar: "ADDR", required: true, usage: "the node it moves from"},
+		{long: "to", short: "t", kind: stringFlag, metavar: "ADDR", required: true, usage: "the node it moves to"},
+	},
+	run: func(ctx context.Context, s *Shell, in *invocation) error {
+		gpid, kind := in.string("gpid"), in.string("type")
+		app, idx, ok := strings.Cut(gpid, ".")
+		a, err1 := strconv.ParseInt(app, 10, 32)
+		i, err2 := strconv.ParseInt(idx, 10, 32)
+		if !ok || err1 != nil || err2 != nil {
+			return in.cmd.usageError(fmt.Sprintf("-g is APP_ID.PIDX, not %q", gpid))
+		}
+		switch kind {
+		case "move_pri", "copy_sec":
+		case "copy_pri":
+			return in.cmd.usageError("copy_pri is not supported: move the primary with move_pri, then copy it as a secondary with copy_sec")
+		default:
+			return in.cmd.usageError(fmt.Sprintf("-p is move_pri or copy_sec, not %q", kind))
+		}
+		req := &pb.BalanceRequest{Gpid: &pb.Gpid{AppId: int32(a), PartitionIndex: int32(i)}, Type: kind,
+			From: in.string("from"), To: in.string("to")}
+		resp, err := callMeta(ctx, s, func(ctx context.Context, m pb.MetaClient) (*pb.BalanceResponse, error) {
+			return m.Balance(ctx, req)
+		})
+		if err != nil {
+			return err
+		}
+		if err := codeError("send balance proposal", "", resp.GetError()); err != nil {
+			return err
+		}
+		if in.json {
+			return writeJSON(in.out, balanceJSON{Gpid: gpid, Type: kind, From: req.GetFrom(), To: req.GetTo(),
+				Proposals: append([]string{}, resp.GetProposals()...)})
+		}
+		for _, p := range resp.GetProposals() {
+			fmt.Fprintln(in.out, p)
+		}
+		fmt.Fprintln(in.out, "send balance proposal result: ERR_OK")
+		return nil
+	},
+}
+
 var migrateNodeCommand = drainCommand("migrate_node",
 	"move every primary replica off a replica server (to one of its secondaries)",
 	"no primary replica on", pb.MetaClient.MigrateNode)

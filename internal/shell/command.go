@@ -227,7 +227,7 @@ func init() {
 		helpCommand, exitCommand, quitCommand,
 		clusterInfoCommand, nodesCommand, getMetaLevelCommand, setMetaLevelCommand,
 		lsCommand, appCommand, queryConfigCommand, createCommand, dropCommand,
-		migrateNodeCommand, downgradeNodeCommand, dddDiagnoseCommand, remoteCommandCommand, serverInfoCommand, serverStatCommand,
+		migrateNodeCommand, downgradeNodeCommand, balanceCommand, dddDiagnoseCommand, remoteCommandCommand, serverInfoCommand, serverStatCommand,
 		useCommand, setCommand, getCommand, delCommand, existCommand, ttlCommand, multiGetCommand, scanCommand,
 		incrCommand, checkAndSetCommand, multiSetCommand, multiDelCommand, countCommand, sortKeyCountCommand,
 		hashScanCommand, fullScanCommand, countDataCommand,

@@ -284,6 +284,29 @@ func (f *fakeMeta) DowngradeNode(_ context.Context, req *pb.DrainNodeRequest) (*
 	return f.drain("DowngradeNode", req)
 }
 
+// Balance answers as the meta server: the proposal it would write for a
+// partition it knows, ERR_INVALID_PARAMETERS otherwise.
+func (f *fakeMeta) Balance(_ context.Context, req *pb.BalanceRequest) (*pb.BalanceResponse, error) {
+	if e := f.enter("Balance"); e != nil {
+		return &pb.BalanceResponse{Error: e}, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g := req.GetGpid()
+	for _, t := range f.tables {
+		if t.health.GetTable().GetAppId() != g.GetAppId() || g.GetPartitionIndex() >= t.health.GetTable().GetPartitionCount() {
+			continue
+		}
+		line := fmt.Sprintf("propose --gpid %d.%d --type ADD_SECONDARY -t <primary> -n %s", g.GetAppId(), g.GetPartitionIndex(), req.GetTo())
+		if req.GetType() == "move_pri" {
+			line = fmt.Sprintf("propose --gpid %d.%d --type DOWNGRADE_TO_SECONDARY -t %s -n %s", g.GetAppId(), g.GetPartitionIndex(), req.GetFrom(), req.GetFrom())
+		}
+		return &pb.BalanceResponse{Proposals: []string{line}}, nil
+	}
+	return &pb.BalanceResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_INVALID_PARAMETERS,
+		Message: fmt.Sprintf("unknown partition %d.%d", g.GetAppId(), g.GetPartitionIndex())}}, nil
+}
+
 func (f *fakeMeta) RemoteCommand(_ context.Context, req *pb.RemoteCommandRequest) (*pb.RemoteCommandResponse, error) {
 	if e := f.enter("RemoteCommand"); e != nil {
 		return &pb.RemoteCommandResponse{Error: e}, nil
