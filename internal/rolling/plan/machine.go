@@ -348,7 +348,8 @@ func (m *Machine) emit(now time.Time, i int) []Action {
 }
 
 // poll keeps a running attempt going: the queries, and the command again
-// once ResendInterval has passed without the step completing.
+// once ResendInterval has passed without the step completing (or sooner,
+// for the steps issueAgain names).
 func (m *Machine) poll(now time.Time, i int) []Action {
 	var out []Action
 	if m.resendDue(now, i) || m.issueAgain(now, i) {
