@@ -652,8 +652,8 @@ func TestReplicaOversizeRequestRefused(t *testing.T) {
 		t.Fatalf("put: %+v", resp)
 	}
 
-	huge := string(make([]byte, rpc.MaxMessageSize))
-	resp, err := r.c.call(r.gpid, pegasusrpc.HashKeyHash([]byte("h")), pegasusrpc.RPCPut, &pegasusrpc.UpdateRequest{Key: fullKey(t, "h", "huge"), Value: []byte(huge)})
+	huge := make([]byte, rpc.MaxMessageSize)
+	resp, err := r.c.call(r.gpid, pegasusrpc.HashKeyHash([]byte("h")), pegasusrpc.RPCPut, &pegasusrpc.UpdateRequest{Key: fullKey(t, "h", "huge"), Value: huge})
 	if err != nil || resp.Err != pegasusrpc.CodeOK {
 		t.Fatalf("oversized put: %v %v, want ERR_OK with a storage status", resp.Err, err)
 	}

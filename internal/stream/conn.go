@@ -63,12 +63,15 @@ func (c *Conn) RoundTrip(ctx context.Context, req *pb.ClientRequest) (*pb.Client
 	if rid := req.GetRequestId(); rid != nil && rid.Attempt < math.MaxUint32 {
 		rid.Attempt++
 	}
-	buf, err := proto.Marshal(req)
+	// Sized first, so that an oversized request is refused without
+	// encoding it; the encoding then reuses the sizes computed.
+	size := proto.Size(req)
+	if size > rpc.MaxMessageSize {
+		return nil, c.unsent(fmt.Errorf("%w: request of %d bytes exceeds the %d byte limit", ErrInvalidRequest, size, rpc.MaxMessageSize))
+	}
+	buf, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(make([]byte, 0, size), req)
 	if err != nil {
 		return nil, c.unsent(fmt.Errorf("%w: encoding: %v", ErrInvalidRequest, err))
-	}
-	if len(buf) > rpc.MaxMessageSize {
-		return nil, c.unsent(fmt.Errorf("%w: request of %d bytes exceeds the %d byte limit", ErrInvalidRequest, len(buf), rpc.MaxMessageSize))
 	}
 	s, err := c.stream(ctx)
 	if err != nil {
