@@ -78,6 +78,9 @@ type Replica struct {
 
 	Mutation2PCMinReplicaCount int `toml:"mutation_2pc_min_replica_count" doc:"A primary refuses writes (ERR_NOT_ENOUGH_MEMBER) while its partition has fewer members than this (capped at the table's replica count), so a 3-replica partition keeps writing with one secondary down."`
 	BlockCacheMB               int `toml:"block_cache_mb" doc:"Block cache shared by every partition store of the server. 0 gives each store a small private cache."`
+
+	GCDiskGarbageReplicaIntervalSeconds int `toml:"gc_disk_garbage_replica_interval_seconds" doc:"How long a replica the meta server disowned (table dropped, replica moved elsewhere) stays on disk in a <gpid>.<ts>.gar directory before it is deleted (Pegasus' default: one day)."`
+	DiskStatIntervalSeconds             int `toml:"disk_stat_interval_seconds" doc:"How often data_dir is scanned for .gar directories past their retention and their sizes are measured."`
 }
 
 // Collector configures the availability collector.
@@ -133,6 +136,9 @@ func DefaultReplica() Replica {
 		MaxValueBytes:                  1 << 20,
 		Mutation2PCMinReplicaCount:     2,
 		BlockCacheMB:                   256,
+
+		GCDiskGarbageReplicaIntervalSeconds: 24 * 3600,
+		DiskStatIntervalSeconds:             600,
 	}
 }
 
@@ -232,6 +238,9 @@ func (r Replica) Validate() error {
 	}
 	if r.BlockCacheMB < 0 {
 		return fmt.Errorf("%w: block_cache_mb must not be negative", ErrInvalid)
+	}
+	if r.GCDiskGarbageReplicaIntervalSeconds < 0 || r.DiskStatIntervalSeconds < 1 {
+		return fmt.Errorf("%w: gc_disk_garbage_replica_interval_seconds must not be negative and disk_stat_interval_seconds must be positive", ErrInvalid)
 	}
 	return r.FailureDetector.Validate()
 }

@@ -32,6 +32,10 @@ type ControllerConfig struct {
 	// Metrics holds the series the controller updates (metrics.go).
 	// Default: a registry of its own.
 	Metrics *metrics.Meta
+	// ClusterID is the cluster's id (clusterid.go), carried in pushes and
+	// beacon answers. Empty only in tests that drive a controller alone:
+	// then beacons are not checked.
+	ClusterID string
 }
 
 func (cfg *ControllerConfig) setDefaults() error {
@@ -152,7 +156,7 @@ func NewController(cfg ControllerConfig, clock Clock, admin ReplicaAdmin, log *s
 		clock:   clock,
 		log:     log,
 		admin:   admin,
-		pushes:  newPushQueue(admin, cfg.PushTimeout, log),
+		pushes:  newPushQueue(admin, cfg.PushTimeout, cfg.ClusterID, log),
 		fd:      fd,
 		senders: make(map[string]*senderInfo),
 		wake:    make(chan struct{}, 1),

@@ -96,7 +96,10 @@ const maxPushConfigs = 1000
 type pushQueue struct {
 	admin   ReplicaAdmin
 	timeout time.Duration
-	log     *slog.Logger
+	// clusterID goes in every push: a replica server of another cluster
+	// refuses it.
+	clusterID string
+	log       *slog.Logger
 
 	mu     sync.Mutex
 	idle   *sync.Cond
@@ -111,8 +114,8 @@ type pendingPush struct {
 	running bool
 }
 
-func newPushQueue(admin ReplicaAdmin, timeout time.Duration, log *slog.Logger) *pushQueue {
-	q := &pushQueue{admin: admin, timeout: timeout, log: log, nodes: make(map[string]*pendingPush)}
+func newPushQueue(admin ReplicaAdmin, timeout time.Duration, clusterID string, log *slog.Logger) *pushQueue {
+	q := &pushQueue{admin: admin, timeout: timeout, clusterID: clusterID, log: log, nodes: make(map[string]*pendingPush)}
 	q.idle = sync.NewCond(&q.mu)
 	return q
 }
@@ -160,7 +163,7 @@ func (q *pushQueue) send(node string, p *pendingPush) {
 			q.mu.Unlock()
 			return
 		}
-		req := &pb.ConfigUpdateRequest{}
+		req := &pb.ConfigUpdateRequest{ClusterId: q.clusterID}
 		for g, c := range p.configs {
 			if len(req.Configs) == maxPushConfigs {
 				break

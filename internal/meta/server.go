@@ -68,6 +68,10 @@ type Server struct {
 	httpSrv  *http.Server
 	mux      *http.ServeMux
 
+	// clusterID is fixed at bootstrap (clusterid.go); set before the
+	// first RPC is served, never changed.
+	clusterID string
+
 	etcd          *embedetcd.Server
 	cli           *clientv3.Client
 	etcdEndpoints []string
@@ -167,11 +171,28 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.addr = advertised(lis.Addr())
 	s.log = s.log.With("role", "meta", "node", s.addr)
-	ctl, err := NewController(ControllerConfig{Self: s.addr, FD: s.fd, Knobs: s.knobs, Metrics: s.metrics}, s.clock, s.admin, s.log)
+	// etcd and the cluster id come before the first RPC is served: no
+	// beacon may be answered without knowing which cluster this is.
+	if err := s.connectEtcd(); err != nil {
+		lis.Close()
+		return err
+	}
+	id, created, err := loadClusterID(ctx, s.cli, s.keys, s.log.Warn)
 	if err != nil {
 		lis.Close()
 		return err
 	}
+	s.clusterID = id
+	if created {
+		s.log.Info("cluster bootstrapped: new cluster id written to etcd", "cluster", s.cfg.ClusterName, "cluster_id", id)
+	}
+	ctl, err := NewController(ControllerConfig{Self: s.addr, FD: s.fd, Knobs: s.knobs, Metrics: s.metrics, ClusterID: id}, s.clock, s.admin, s.log)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	s.metrics = ctl.cfg.Metrics
+	s.metrics.ClusterInfo.WithLabelValues(id, s.cfg.ClusterName).Set(1)
 	s.ctl = ctl
 	s.grpcSrv = grpc.NewServer(rpc.ServerOptions()...)
 	pb.RegisterMetaServer(s.grpcSrv, &metaService{srv: s})
@@ -194,9 +215,6 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			}
 		}()
 	}
-	if err := s.connectEtcd(); err != nil {
-		return err
-	}
 	s.el = &elector{
 		cli:  s.cli,
 		keys: s.keys,
@@ -218,7 +236,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		s.el.run(lctx)
 	}()
 	s.log.Info("meta server started", "grpc", s.addr, "http", s.httpAddr, "etcd", strings.Join(s.etcdEndpoints, ","),
-		"cluster", s.cfg.ClusterName, "protocol", protocolString())
+		"cluster", s.cfg.ClusterName, "cluster_id", s.clusterID, "protocol", protocolString())
 	return nil
 }
 

@@ -34,16 +34,26 @@ func (s *metaService) Beacon(ctx context.Context, req *pb.BeaconRequest) (*pb.Be
 		Replicas:       make([]decide.ReplicaReport, len(req.GetReplicas())),
 		HTTPAddress:    req.GetHttpAddress(),
 		PegasusAddress: req.GetPegasusAddress(),
+		ClusterID:      req.GetClusterId(),
+	}
+	if err := s.srv.checkClusterID("beacon", b.Node, b.ClusterID); err != nil {
+		// Not recorded at all: a node of another cluster is no node of
+		// this one, not even a dead one.
+		return &pb.BeaconResponse{Error: wireError(err), ClusterId: s.srv.clusterID}, nil
 	}
 	for i, r := range req.GetReplicas() {
 		b.Replicas[i] = reportFromPB(r)
 	}
 	r := s.ctl().Beacon(b)
 	resp := &pb.BeaconResponse{
-		Error:   wireError(r.Err),
-		Allowed: r.Allowed,
-		LeaseMs: r.Lease.Milliseconds(),
-		Leader:  r.Leader,
+		Error:     wireError(r.Err),
+		Allowed:   r.Allowed,
+		LeaseMs:   r.Lease.Milliseconds(),
+		Leader:    r.Leader,
+		ClusterId: s.srv.clusterID,
+	}
+	for _, g := range r.Unknown {
+		resp.Unknown = append(resp.Unknown, gpidToPB(g))
 	}
 	for _, c := range r.Configs {
 		resp.Configs = append(resp.Configs, configToPB(c))
@@ -58,6 +68,9 @@ func (s *metaService) Beacon(ctx context.Context, req *pb.BeaconRequest) (*pb.Be
 }
 
 func (s *metaService) ProposeConfig(ctx context.Context, req *pb.ProposeConfigRequest) (*pb.ProposeConfigResponse, error) {
+	if err := s.srv.checkClusterID("propose", req.GetNode(), req.GetClusterId()); err != nil {
+		return &pb.ProposeConfigResponse{Error: wireError(err), ClusterId: s.srv.clusterID}, nil
+	}
 	props := make([]ReplicaProposal, len(req.GetProposals()))
 	for i, p := range req.GetProposals() {
 		props[i] = ReplicaProposal{
@@ -70,9 +83,9 @@ func (s *metaService) ProposeConfig(ctx context.Context, req *pb.ProposeConfigRe
 	}
 	results, err := s.ctl().Propose(ctx, req.GetNode(), props)
 	if err != nil {
-		return &pb.ProposeConfigResponse{Error: wireError(err)}, nil
+		return &pb.ProposeConfigResponse{Error: wireError(err), ClusterId: s.srv.clusterID}, nil
 	}
-	resp := &pb.ProposeConfigResponse{}
+	resp := &pb.ProposeConfigResponse{ClusterId: s.srv.clusterID}
 	for i, r := range results {
 		cfg := configToPB(r.Config)
 		if r.Config.Gpid == (decide.Gpid{}) {
@@ -87,6 +100,9 @@ func (s *metaService) ProposeConfig(ctx context.Context, req *pb.ProposeConfigRe
 }
 
 func (s *metaService) QueryConfig(ctx context.Context, req *pb.QueryConfigRequest) (*pb.QueryConfigResponse, error) {
+	if err := s.srv.checkClusterID("query_config", "a client", req.GetClusterId()); err != nil {
+		return &pb.QueryConfigResponse{Error: wireError(err)}, nil
+	}
 	tb, cfgs, err := s.ctl().QueryConfig(req.GetTable(), req.GetPartitionIndices())
 	if err != nil {
 		return &pb.QueryConfigResponse{Error: wireError(err)}, nil
@@ -164,6 +180,7 @@ func (s *metaService) ClusterInfo(ctx context.Context, req *pb.ClusterInfoReques
 	resp := &pb.ClusterInfoResponse{
 		EtcdEndpoints: strings.Join(s.srv.etcdEndpoints, ","),
 		ClusterName:   s.srv.cfg.ClusterName,
+		ClusterId:     s.srv.clusterID,
 	}
 	st, err := s.ctl().Status()
 	resp.Error = wireError(err)

@@ -11,6 +11,9 @@ import (
 // UpdateConfig takes configurations the meta server pushes, without waiting
 // for the next beacon's answer.
 func (a adminService) UpdateConfig(_ context.Context, req *pb.ConfigUpdateRequest) (*pb.ConfigUpdateResponse, error) {
+	if err := a.s.checkMeta("update_config", req.GetClusterId()); err != nil {
+		return &pb.ConfigUpdateResponse{Error: wireError(err)}, nil
+	}
 	a.s.applyMetaState(req.GetTables(), req.GetConfigs(), nil)
 	return &pb.ConfigUpdateResponse{}, nil
 }
@@ -22,6 +25,9 @@ func (a adminService) Status(context.Context, *pb.ReplicaServerStatusRequest) (*
 
 // RemoteCommand runs one of the Pegasus remote commands (commands.go).
 func (a adminService) RemoteCommand(ctx context.Context, req *pb.RemoteCommandRequest) (*pb.RemoteCommandResponse, error) {
+	if err := a.s.checkCaller("remote_command", req.GetClusterId()); err != nil {
+		return &pb.RemoteCommandResponse{Error: wireError(err)}, nil
+	}
 	out, err := a.s.runCommand(ctx, req.GetCommand(), req.GetArgs())
 	return &pb.RemoteCommandResponse{Output: out, Error: wireError(err)}, nil
 }
@@ -39,6 +45,7 @@ func (s *Server) status() *pb.ReplicaServerStatusResponse {
 		Replicas:        reports,
 		LeaseValid:      s.leaseValid(time.Now()),
 		ProtocolVersion: version.Current().String(),
+		ClusterId:       s.clusterID(),
 	}
 }
 

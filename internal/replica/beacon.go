@@ -49,6 +49,7 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 		Replicas:        s.reports(),
 		HttpAddress:     s.httpAddr,
 		PegasusAddress:  s.cfg.PegasusListen,
+		ClusterId:       s.clusterID(),
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -59,11 +60,23 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 		resp = r
 		return r.GetError(), err
 	})
+	if isForeign(err) {
+		// Every meta server reachable belongs to another cluster (or
+		// refused to adopt this server's data): no lease, nothing applied.
+		s.refuse("beacon", err)
+		return
+	}
 	if err != nil {
 		s.log.Warn("beacon failed", "err", err, "lease_valid", s.leaseValid(time.Now()))
 		return
 	}
 	s.observeBeaconRTT(sent)
+	if s.clusterID() == "" && resp.GetClusterId() != "" && !s.join(resp) {
+		return
+	}
+	if s.checkMeta("beacon", resp.GetClusterId()) != nil {
+		return
+	}
 	if leader := resp.GetLeader(); leader != "" {
 		s.meta.setLeader(leader)
 	}

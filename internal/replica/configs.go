@@ -3,8 +3,6 @@ package replica
 import (
 	"fmt"
 	"slices"
-	"strconv"
-	"time"
 
 	"github.com/pegasus-go/pegasus/internal/pacifica"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
@@ -156,8 +154,8 @@ func (s *Server) openAndRegister(info replicaInfo, create bool, op *opening) {
 }
 
 // removeReplica closes a replica the meta server no longer places on this
-// server and deletes its files: renamed aside first, so that a crash midway
-// leaves garbage (removed at the next start) and never half a replica.
+// server and moves its directory aside (garbage.go): nothing is deleted on
+// one message.
 func (s *Server) removeReplica(g gpid) {
 	s.mu.Lock()
 	p := s.partitions[g]
@@ -174,13 +172,9 @@ func (s *Server) removeReplica(g gpid) {
 		s.mu.Unlock()
 	}()
 	res := p.close(false)
-	garbage := p.dir + garbageInfix + strconv.FormatInt(time.Now().UnixNano(), 10)
-	if err := s.fs.Rename(p.dir, garbage); err != nil {
-		s.log.Error("removing a replica failed", "gpid", g.String(), "err", err)
+	if err := s.moveAside(g, p.dir); err != nil {
+		s.log.Error("moving a removed replica aside failed", "gpid", g.String(), "err", err)
 		return
-	}
-	if err := s.fs.RemoveAll(garbage); err != nil {
-		s.log.Warn("deleting a removed replica failed", "dir", garbage, "err", err)
 	}
 	s.log.Info("replica removed", "gpid", g.String(), "close_err", res.err)
 }

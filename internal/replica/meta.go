@@ -89,6 +89,10 @@ func (m *metaClient) call(ctx context.Context, fn func(context.Context, pb.MetaC
 		switch {
 		case err != nil:
 			last = fmt.Errorf("%s: %w", addr, err)
+		case e.GetCode() == pb.ErrorCode_ERR_CLUSTER_ID_MISMATCH:
+			// A meta server of another cluster: never the leader to
+			// follow, whatever else it says; try the others.
+			last = errorf(ErrForeignCluster, "%s: %s", addr, e.GetMessage())
 		case e.GetCode() == pb.ErrorCode_ERR_FORWARD_TO_OTHERS:
 			last = fmt.Errorf("%s: not the leader", addr)
 			if hint := e.GetPrimary(); hint != "" && !tried[hint] {
@@ -104,6 +108,9 @@ func (m *metaClient) call(ctx context.Context, fn func(context.Context, pb.MetaC
 	}
 	if last == nil {
 		last = ctx.Err()
+	}
+	if isForeign(last) {
+		return last
 	}
 	return errorf(ErrMeta, "%v", last)
 }
@@ -178,12 +185,12 @@ func (q *proposalQueue) run(ctx context.Context, timeout time.Duration, log *slo
 		var resp *pb.ProposeConfigResponse
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		err := s.meta.call(cctx, func(ctx context.Context, c pb.MetaClient) (*pb.Error, error) {
-			r, err := c.ProposeConfig(ctx, &pb.ProposeConfigRequest{Proposals: batch, Node: string(s.node)})
+			r, err := c.ProposeConfig(ctx, &pb.ProposeConfigRequest{Proposals: batch, Node: string(s.node), ClusterId: s.clusterID()})
 			resp = r
 			return r.GetError(), err
 		})
 		cancel()
-		if resp != nil {
+		if resp != nil && s.checkMeta("propose", resp.GetClusterId()) == nil {
 			// Applied or not, the answer carries the meta server's current
 			// configurations: a proposer working from a stale ballot
 			// catches up at once.

@@ -77,6 +77,10 @@ type Server struct {
 	peers     *transport
 	meta      *metaClient
 	proposals *proposalQueue
+	// cluster is the cluster this server joined (clusterid.go).
+	cluster clusterState
+	// garbage tracks replicas moved aside (garbage.go).
+	garbage garbageState
 
 	mu           sync.Mutex
 	partitions   map[gpid]*partition
@@ -134,6 +138,11 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 	if err := s.fs.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("replica: create data_dir: %w", err)
 	}
+	id, err := readClusterID(s.fs, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s.setClusterID(id)
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("replica: listen: %w", err)
@@ -155,6 +164,7 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 		s.cache = pebble.NewCache(int64(cfg.BlockCacheMB) << 20)
 	}
 	s.peers = newTransport(s.node, dialPeer, s.log)
+	s.peers.clusterID = s.clusterID
 	s.meta = newMetaClient(cfg.MetaServers, dial)
 	s.proposals = newProposalQueue(s)
 	if err := s.loadPartitions(); err != nil {
@@ -193,10 +203,16 @@ type (
 func (c clientService) Data(stream pb.ReplicaClient_DataServer) error { return c.s.serveData(stream) }
 
 func (p peerService) Replicate(stream pb.ReplicaPeer_ReplicateServer) error {
+	if err := p.s.checkPeerStream(stream.Context()); err != nil {
+		return err
+	}
 	return p.s.serveReplicate(stream)
 }
 
 func (p peerService) FetchCheckpoint(req *pb.CheckpointRequest, stream pb.ReplicaPeer_FetchCheckpointServer) error {
+	if err := p.s.checkPeerStream(stream.Context()); err != nil {
+		return err
+	}
 	return p.s.serveCheckpoint(req, stream)
 }
 
@@ -253,6 +269,7 @@ func (s *Server) Start() {
 	s.goLoop(func() { s.runFlusher(ctx) })
 	s.goLoop(func() { s.runSweeper(ctx) })
 	s.goLoop(func() { s.runBeacons(ctx) })
+	s.goLoop(func() { s.runGarbageCollector(ctx) })
 	s.goLoop(func() { s.proposals.run(ctx, s.cfg.BeaconInterval(), s.log) })
 	s.log.Info("replica server started", "replicas", len(s.partitionList()), "http", s.httpAddr,
 		"data_dir", s.cfg.DataDir)
@@ -393,8 +410,8 @@ func (s *Server) release() {
 	}
 }
 
-// loadPartitions opens every replica in data_dir and deletes the garbage of
-// replicas removed before a crash.
+// loadPartitions opens every replica in data_dir and records the garbage
+// replicas (garbage.go), deleting those past their retention.
 func (s *Server) loadPartitions() error {
 	names, err := s.fs.List(s.cfg.DataDir)
 	if err != nil {
@@ -402,13 +419,8 @@ func (s *Server) loadPartitions() error {
 	}
 	slices.Sort(names)
 	var wg sync.WaitGroup
+	s.collectGarbage(time.Now())
 	for _, name := range names {
-		if strings.Contains(name, garbageInfix) {
-			if err := s.fs.RemoveAll(s.fs.PathJoin(s.cfg.DataDir, name)); err != nil {
-				s.log.Warn("deleting a removed replica failed", "dir", name, "err", err)
-			}
-			continue
-		}
 		g, ok := parseReplicaDir(name)
 		if !ok {
 			continue
