@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -93,10 +95,13 @@ Nodes are named etcd, meta1.., replica1.., collector, or given by address.`,
 			if err != nil {
 				return err
 			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+			defer cancel()
+			id := c.ClusterID(ctx)
 			if asJSON {
-				return onebox.WriteStatusJSON(cmd.OutOrStdout(), c.Network(), procs)
+				return onebox.WriteStatusJSON(cmd.OutOrStdout(), c.Network(), id, procs)
 			}
-			return onebox.WriteStatusTable(cmd.OutOrStdout(), c.Network(), procs)
+			return onebox.WriteStatusTable(cmd.OutOrStdout(), c.Network(), id, procs)
 		},
 	}
 	status.Flags().BoolVar(&asJSON, "json", false, "print JSON")

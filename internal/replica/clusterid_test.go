@@ -190,8 +190,10 @@ func TestDisownedReplicaGoesToGarbage(t *testing.T) {
 
 	c.meta.dropTable()
 	c.meta.setRemoves(&pb.Gpid{AppId: 1, PartitionIndex: 0})
+	m := srv.opts.Metrics
+	c.waitFor(20*time.Second, "replica moved aside", func() bool { return value(m.GarbageMoved) == 1 })
 	var gar string
-	c.waitFor(20*time.Second, "replica moved aside", func() bool {
+	c.waitFor(time.Second, "a .gar directory", func() bool {
 		for _, n := range dataDirEntries(t, dir) {
 			if strings.HasSuffix(n, garbageSuffix) {
 				gar = n
@@ -205,7 +207,6 @@ func TestDisownedReplicaGoesToGarbage(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "1.0")); !os.IsNotExist(err) {
 		t.Fatalf("replica directory still there: %v", err)
 	}
-	m := srv.opts.Metrics
 	if value(m.GarbageMoved) != 1 || value(m.GarbageMovedBytes) <= 0 || value(m.GarbageReplicas) != 1 {
 		t.Fatalf("garbage metrics: moved %v bytes %v current %v", value(m.GarbageMoved),
 			value(m.GarbageMovedBytes), value(m.GarbageReplicas))

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
+	"github.com/pegasus-go/pegasus/internal/version"
 )
 
 func TestMain(m *testing.M) { oneboxtest.Main(m) }
@@ -626,7 +628,8 @@ func TestE2EUpgrade(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	major := buildVersion(t, "protocolMajor", "2")
-	minor := buildVersion(t, "protocolMinor", "1")
+	next := version.Protocol{Major: version.Current().Major, Minor: version.Current().Minor + 1}
+	minor := buildVersion(t, "protocolMinor", strconv.Itoa(next.Minor))
 	before := e.pids()
 
 	out, _, err := e.roll(ctx, "--mode", "ha", "--binary", major)
@@ -653,12 +656,12 @@ func TestE2EUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range info.Metas {
-		if m.Protocol != "1.1" {
+		if m.Protocol != next.String() {
 			t.Errorf("meta server %s speaks %q after the upgrade", m.Node, m.Protocol)
 		}
 	}
 	for _, r := range info.Replicas {
-		if r.Protocol != "1.1" {
+		if r.Protocol != next.String() {
 			t.Errorf("replica server %s speaks %q after the upgrade", r.Node, r.Protocol)
 		}
 	}
@@ -668,7 +671,7 @@ func TestE2EUpgrade(t *testing.T) {
 			func(ctx context.Context, c pb.ReplicaAdminClient) (*pb.ReplicaServerStatusResponse, error) {
 				return c.Status(ctx, &pb.ReplicaServerStatusRequest{})
 			})
-		if err != nil || resp.GetProtocolVersion() != "1.1" {
+		if err != nil || resp.GetProtocolVersion() != next.String() {
 			t.Errorf("%s status: protocol %q, %v", r.Address, resp.GetProtocolVersion(), err)
 		}
 	}
