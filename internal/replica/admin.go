@@ -2,7 +2,6 @@ package replica
 
 import (
 	"context"
-	"time"
 
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 	"github.com/pegasus-go/pegasus/internal/version"
@@ -43,7 +42,7 @@ func (s *Server) status() *pb.ReplicaServerStatusResponse {
 		OpeningReplicas: int32(opening),
 		ClosingReplicas: int32(closing),
 		Replicas:        reports,
-		LeaseValid:      s.leaseValid(time.Now()),
+		LeaseValid:      s.leaseValid(s.clock.now()),
 		ProtocolVersion: version.Current().String(),
 		ClusterId:       s.clusterID(),
 	}

@@ -53,7 +53,7 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	sent := time.Now()
+	sent := s.clock.now()
 	var resp *pb.BeaconResponse
 	err := s.meta.call(ctx, func(ctx context.Context, c pb.MetaClient) (*pb.Error, error) {
 		r, err := c.Beacon(ctx, req)
@@ -67,7 +67,7 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 		return
 	}
 	if err != nil {
-		s.log.Warn("beacon failed", "err", err, "lease_valid", s.leaseValid(time.Now()))
+		s.log.Warn("beacon failed", "err", err, "lease_valid", s.leaseValid(s.clock.now()))
 		return
 	}
 	s.observeBeaconRTT(sent)

@@ -50,7 +50,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
 		BinaryVersion:   version.Release(),
 		ProtocolVersion: version.Current().String(),
 		StartTime:       s.started.UTC(),
-		LeaseValid:      s.leaseValid(time.Now()),
+		LeaseValid:      s.leaseValid(s.clock.now()),
 		ClusterID:       s.clusterID(),
 		Replicas:        []replicaProgress{},
 		Garbage:         s.garbageList(),

@@ -238,7 +238,7 @@ func (p *partition) propose(w *pendingWrite) {
 		w.fail(errorf(ErrTimeout, "expired in the queue"))
 		return
 	}
-	d, err := p.core.Propose(w.rid, w.data, time.Now().Unix())
+	d, err := p.core.Propose(w.rid, w.data, p.srv.clock.now().Unix())
 	if err != nil {
 		w.fail(err)
 		return

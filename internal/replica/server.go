@@ -79,6 +79,8 @@ type Server struct {
 	proposals *proposalQueue
 	// cluster is the cluster this server joined (clusterid.go).
 	cluster clusterState
+	// clock is the wall clock leases and TTLs read (wallclock.go).
+	clock *wallClock
 	// garbage tracks replicas moved aside (garbage.go).
 	garbage garbageState
 
@@ -134,6 +136,7 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 		tables:     make(map[int32]*pb.TableInfo),
 		openSlots:  make(chan struct{}, concurrentOpens),
 		fatal:      make(chan struct{}),
+		clock:      newWallClock(),
 	}
 	if err := s.fs.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("replica: create data_dir: %w", err)
@@ -153,6 +156,10 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 		s.node = pacifica.NodeID(lis.Addr().String())
 	}
 	s.log = opts.Logger.With("node", string(s.node))
+	if s.clock.file != "" {
+		s.log.Warn("test-only wall-clock offset hook is on: leases and TTLs read the clock shifted by the offset in this file",
+			"env", WallClockOffsetEnv, "file", s.clock.file)
+	}
 	if cfg.HTTPListen != "" {
 		if s.httpLis, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
 			_ = lis.Close()
@@ -482,14 +489,14 @@ func (s *Server) runTicker(ctx context.Context) {
 				p.ticks.Add(1)
 				p.in.notify()
 			}
-			valid := s.leaseValid(now)
+			valid := s.leaseValid(s.clock.now())
 			if leased && !valid {
 				s.log.Warn("lease expired: every replica is inactive until a beacon is accepted")
 			}
 			leased = valid
 			if now.Sub(checked) >= dataDirCheckInterval {
 				checked = now
-				s.refreshGauges(now)
+				s.refreshGauges(s.clock.now())
 				// A removed data_dir (an operator's mistake, a test's
 				// cleanup) leaves every store retrying its background
 				// writes forever; no replica can be served or closed.
