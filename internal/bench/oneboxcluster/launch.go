@@ -9,6 +9,7 @@ import (
 
 	"github.com/pegasus-go/pegasus/internal/bench/pegasustarget"
 	"github.com/pegasus-go/pegasus/internal/onebox"
+	"github.com/pegasus-go/pegasus/internal/replica"
 )
 
 // Setup describes the onebox a scenario runs on. Zero fields take the
@@ -34,6 +35,12 @@ type Setup struct {
 	// Tuning adjusts the roles' configurations (a test shortening the
 	// failure detector).
 	Tuning onebox.Tuning
+	// WallClockHook starts every replica server with the test-only
+	// wall-clock hook (replica.WallClockOffsetEnv), for Cluster.StepClock.
+	// It sets the variable in this process's environment, which the
+	// onebox's processes inherit, and leaves it set: later oneboxes of this
+	// process get the hook too, with no offset file (no offset).
+	WallClockHook bool
 }
 
 // Launched is a running onebox with its benchmark table open.
@@ -67,6 +74,11 @@ func Launch(ctx context.Context, s Setup) (_ *Launched, err error) {
 		s.Table.ReplicaCount = pegasustarget.DefaultReplicaCount
 	}
 	s.Table.ReplicaCount = min(s.Table.ReplicaCount, s.Replicas)
+	if s.WallClockHook {
+		if err := os.Setenv(replica.WallClockOffsetEnv, wallClockFile); err != nil {
+			return nil, fmt.Errorf("oneboxcluster: %w", err)
+		}
+	}
 	defer func() {
 		if err != nil {
 			l.Close()

@@ -43,7 +43,11 @@ type fakeCluster struct {
 	// write, as a store that acknowledged before making a write durable.
 	loseOnKill bool
 	data       *bench.MemTarget
-	lastWrite  struct {
+	// members is partition 0's configuration in order (primary first);
+	// Members reports the running ones, the primary if it runs, else the
+	// first running one.
+	members   []string
+	lastWrite struct {
 		key   []byte
 		prev  []byte
 		found bool
@@ -55,8 +59,10 @@ func newFakeCluster() *fakeCluster {
 		roles: map[Role][]string{
 			RoleMeta:    {"meta1", "meta2"},
 			RoleReplica: {"replica1", "replica2", "replica3"},
+			RoleEtcd:    {"etcd"},
 		},
-		state:   map[string]nodeState{"meta1": running, "meta2": running, "replica1": running, "replica2": running, "replica3": running},
+		state:   map[string]nodeState{"etcd": running, "meta1": running, "meta2": running, "replica1": running, "replica2": running, "replica3": running},
+		members: []string{"replica2", "replica1"},
 		primary: "replica2",
 		leader:  "meta2",
 		data:    bench.NewMemTarget(),
@@ -145,6 +151,32 @@ func (c *fakeCluster) Primary(context.Context) (string, int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.primary, 8, nil
+}
+
+// Members implements MemberFinder (see members).
+func (c *fakeCluster) Members(context.Context) (Members, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var m Members
+	for _, n := range c.members {
+		if c.state[n] != running {
+			continue
+		}
+		if m.Primary == "" {
+			m.Primary = n
+		} else {
+			m.Secondaries = append(m.Secondaries, n)
+		}
+	}
+	return m, nil
+}
+
+// StepClock implements ClockStepper by recording the step.
+func (c *fakeCluster) StepClock(_ context.Context, node string, offset time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.record("clock %s %v", node, offset)
+	return nil
 }
 
 // WaitHealthy polls: every node runs, and healthyAfter has passed since the
