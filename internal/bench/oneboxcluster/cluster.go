@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pegasus-go/pegasus/client"
 	"github.com/pegasus-go/pegasus/internal/bench/scenario"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/replica"
@@ -30,6 +31,8 @@ type Cluster struct {
 	table    string
 	binary   string
 	progress io.Writer
+	// counterTable is the benchmark table for Counters (SetCounterTable).
+	counterTable *client.Table
 
 	mu     sync.Mutex
 	frozen map[string]int  // node -> PID frozen
@@ -37,12 +40,15 @@ type Cluster struct {
 }
 
 var (
-	_ scenario.Cluster       = (*Cluster)(nil)
-	_ scenario.Freezer       = (*Cluster)(nil)
-	_ scenario.NetworkCutter = (*Cluster)(nil)
-	_ scenario.LeaderFinder  = (*Cluster)(nil)
-	_ scenario.PrimaryFinder = (*Cluster)(nil)
-	_ scenario.Roller        = (*Cluster)(nil)
+	_ scenario.Cluster        = (*Cluster)(nil)
+	_ scenario.Freezer        = (*Cluster)(nil)
+	_ scenario.NetworkCutter  = (*Cluster)(nil)
+	_ scenario.LeaderFinder   = (*Cluster)(nil)
+	_ scenario.PrimaryFinder  = (*Cluster)(nil)
+	_ scenario.Roller         = (*Cluster)(nil)
+	_ scenario.MemberFinder   = (*Cluster)(nil)
+	_ scenario.ClockStepper   = (*Cluster)(nil)
+	_ scenario.CounterCluster = (*Cluster)(nil)
 )
 
 // New returns the scenario view of ob. table is the benchmark table, whose

@@ -106,6 +106,11 @@ func Launch(ctx context.Context, s Setup) (_ *Launched, err error) {
 	if err != nil {
 		return nil, err
 	}
+	counterTable, err := l.Connection.Client.Open(ctx, s.Table.Name)
+	if err != nil {
+		return nil, err
+	}
+	l.Cluster.SetCounterTable(counterTable)
 	return l, nil
 }
 

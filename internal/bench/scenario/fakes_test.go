@@ -47,6 +47,7 @@ type fakeCluster struct {
 	// Members reports the running ones, the primary if it runs, else the
 	// first running one.
 	members   []string
+	counters  *fakeCounters
 	lastWrite struct {
 		key   []byte
 		prev  []byte
@@ -305,3 +306,60 @@ func (c fakeCutter) Heal(_ context.Context, node string) error {
 	c.state[node] = running
 	return nil
 }
+
+// Counters implements CounterCluster with in-memory counters; with
+// doubleIncr set, every tenth incr is applied twice (a retry that ran
+// again) to show the check catches it.
+func (c *fakeCluster) Counters() CounterClient { return c.counterClient() }
+
+func (c *fakeCluster) counterClient() *fakeCounters {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.counters == nil {
+		c.counters = &fakeCounters{values: make(map[string]int64)}
+	}
+	return c.counters
+}
+
+func (c *fakeCluster) TriggerCheckpoint(_ context.Context, node string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.record("checkpoint %s", node)
+	return nil
+}
+
+type fakeCounters struct {
+	mu         sync.Mutex
+	values     map[string]int64
+	n          int
+	doubleIncr bool
+}
+
+func (f *fakeCounters) Incr(_ context.Context, key string, delta int64) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n++
+	f.values[key] += delta
+	if f.doubleIncr && f.n%10 == 0 {
+		f.values[key] += delta
+	}
+	return f.values[key], nil
+}
+
+func (f *fakeCounters) Read(_ context.Context, key string) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.values[key], nil
+}
+
+func (f *fakeCounters) CompareAndSet(_ context.Context, key string, prev, next int64) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.values[key] != prev {
+		return false, nil
+	}
+	f.values[key] = next
+	return true, nil
+}
+
+func (f *fakeCounters) IsUnknown(error) bool { return false }

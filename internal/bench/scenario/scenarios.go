@@ -148,6 +148,17 @@ var catalogue = []Scenario{
 		Expected:   "acknowledged writes lost or reads of uncommitted writes when a stale member is made primary",
 	},
 	{
+		Name: "counter-restarts",
+		Summary: "incr and check_and_set on 4 counters with 60 s deadlines while the busiest replica server and the meta " +
+			"leader are killed and restarted and a replica server restarts behind trimmed logs (checkpoint install): " +
+			"acked <= final <= acked + unknown, no value returned twice",
+		System:   SystemPegasus,
+		Downtime: 5 * time.Second,
+		needs:    needCounters,
+		event:    counterRestarts,
+		Expected: "retried incr/check_and_set applied twice after a restart or a checkpoint install (exactly-once across restarts comes with the exactly-once work)",
+	},
+	{
 		Name:     "etcd-outage",
 		Summary:  "kill -9 the metadata store (etcd) under load, restart it after 30 s",
 		System:   SystemPegasus,
