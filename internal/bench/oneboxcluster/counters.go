@@ -2,8 +2,10 @@ package oneboxcluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 
 	"github.com/pegasus-go/pegasus/client"
@@ -73,3 +75,34 @@ func (k counters) CompareAndSet(ctx context.Context, key string, prev, next int6
 // IsUnknown: the client wraps ErrUnknownOutcome whenever an attempt may
 // have been applied; anything else is a definite failure.
 func (counters) IsUnknown(err error) bool { return errors.Is(err, client.ErrUnknownOutcome) }
+
+// CheckpointsInstalled implements scenario.CounterCluster from the replica
+// server's /status page.
+func (c *Cluster) CheckpointsInstalled(ctx context.Context, node string) (int64, error) {
+	p, err := c.process(node)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.HTTPAddress+"/status", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%w: status of %s: %w", ErrAdmin, node, err)
+	}
+	defer resp.Body.Close()
+	var page struct {
+		Replicas []struct {
+			Installed int64 `json:"checkpoints_installed"`
+		} `json:"replicas"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		return 0, fmt.Errorf("%w: status of %s: %w", ErrAdmin, node, err)
+	}
+	var n int64
+	for _, r := range page.Replicas {
+		n += r.Installed
+	}
+	return n, nil
+}

@@ -45,6 +45,9 @@ type CounterClient interface {
 type CounterCluster interface {
 	Counters() CounterClient
 	TriggerCheckpoint(ctx context.Context, node string) error
+	// CheckpointsInstalled counts the checkpoints node's replicas
+	// installed since it started.
+	CheckpointsInstalled(ctx context.Context, node string) (int64, error)
 }
 
 func needCounters(c Cluster) error {
@@ -254,7 +257,10 @@ func counterFaults(ctx context.Context, e *Env, cc CounterCluster) error {
 	if err := e.Step("kill -9 "+learner, func() error { return e.Cluster.Kill(ctx, learner) }); err != nil {
 		return err
 	}
-	if err := e.Step(fmt.Sprintf("%s down %s", learner, e.Downtime), func() error { return e.Wait(ctx, e.Downtime) }); err != nil {
+	// Longer than the other downtimes: the learner must fall further
+	// behind than the primaries' in-memory mutation cache covers.
+	down := learnerDowntimeFactor * e.Downtime
+	if err := e.Step(fmt.Sprintf("%s down %s", learner, down), func() error { return e.Wait(ctx, down) }); err != nil {
 		return err
 	}
 	for _, n := range replicas {
@@ -265,6 +271,23 @@ func counterFaults(ctx context.Context, e *Env, cc CounterCluster) error {
 			return err
 		}
 	}
-	e.Note("%s restarts behind logs trimmed by replica.trigger-checkpoint: it must learn by checkpoint", learner)
-	return e.Step("restart "+learner, func() error { return e.Cluster.Start(ctx, learner) })
+	if err := e.Step("restart "+learner, func() error { return e.Cluster.Start(ctx, learner) }); err != nil {
+		return err
+	}
+	if err := e.Step("wait healthy", func() error { return e.Cluster.WaitHealthy(ctx) }); err != nil {
+		return err
+	}
+	n, err := cc.CheckpointsInstalled(ctx, learner)
+	if err != nil {
+		return fmt.Errorf("%w: counting %s's checkpoint installs: %w", ErrEvent, learner, err)
+	}
+	e.Note("%s restarted behind logs trimmed by replica.trigger-checkpoint and installed %d checkpoints", learner, n)
+	if n == 0 {
+		return fmt.Errorf("%w: %s installed no checkpoint: its gap was served from the primaries' logs", ErrEvent, learner)
+	}
+	return nil
 }
+
+// learnerDowntimeFactor lengthens the learner's downtime over the
+// scenario's.
+const learnerDowntimeFactor = 4

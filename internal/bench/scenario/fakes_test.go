@@ -328,6 +328,8 @@ func (c *fakeCluster) TriggerCheckpoint(_ context.Context, node string) error {
 	return nil
 }
 
+func (c *fakeCluster) CheckpointsInstalled(context.Context, string) (int64, error) { return 1, nil }
+
 type fakeCounters struct {
 	mu         sync.Mutex
 	values     map[string]int64
