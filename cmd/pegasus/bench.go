@@ -455,6 +455,7 @@ Scenarios:
 				Progress:      cmd.ErrOrStderr(),
 				Network:       network,
 				WallClockHook: s.WallClockHook,
+				Tuning:        onebox.Tuning{Replica: s.ReplicaConfig},
 			}, keep, run)
 		},
 	}

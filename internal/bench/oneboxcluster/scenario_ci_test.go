@@ -9,6 +9,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/bench"
 	"github.com/pegasus-go/pegasus/internal/bench/pegasustarget"
 	"github.com/pegasus-go/pegasus/internal/bench/scenario"
+	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 )
 
@@ -46,6 +47,7 @@ func runOnOnebox(t *testing.T, name string, roles ...string) {
 		Table:         table,
 		Progress:      progress,
 		WallClockHook: s.WallClockHook,
+		Tuning:        onebox.Tuning{Replica: s.ReplicaConfig},
 	})
 	if err != nil {
 		t.Fatal(err)
