@@ -70,10 +70,11 @@ func TestForeignBeaconsAndProposalsRefused(t *testing.T) {
 	cl := f.client(m.Addr())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	started := time.Now().UnixMilli() // one process per node: a new start time is a restart
 	beacon := func(node, id string, reports ...*pb.ReplicaReport) *pb.BeaconResponse {
 		t.Helper()
 		resp, err := cl.Beacon(ctx, &pb.BeaconRequest{Node: node, ProtocolVersion: version.Current().String(),
-			StartTimeMs: time.Now().UnixMilli(), ClusterId: id, Replicas: reports})
+			StartTimeMs: started, ClusterId: id, Replicas: reports})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -226,9 +226,11 @@ func TestDisownedReplicaGoesToGarbage(t *testing.T) {
 	}
 
 	c.waitFor(20*time.Second, "garbage collected after the retention", func() bool {
-		_, err := os.Stat(filepath.Join(dir, gar))
-		return os.IsNotExist(err)
+		return value(m.GarbageCollected) == 1 && value(m.GarbageReplicas) == 0
 	})
+	if _, err := os.Stat(filepath.Join(dir, gar)); !os.IsNotExist(err) {
+		t.Fatalf("%s counted as collected but still there: %v", gar, err)
+	}
 	if moved := time.Since(page.Garbage[0].MovedAt); moved < 3*time.Second {
 		t.Fatalf("garbage deleted %v after it was moved, before the 3 s retention", moved)
 	}
