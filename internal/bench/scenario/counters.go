@@ -85,10 +85,9 @@ type CounterResult struct {
 
 // counterTally records one counter's outcomes.
 type counterTally struct {
-	mu                     sync.Mutex
-	res                    CounterResult
-	seen                   map[int64]bool
-	acked, failed, unknown int64
+	mu   sync.Mutex
+	res  CounterResult
+	seen map[int64]bool
 }
 
 func (t *counterTally) record(value int64, applied bool, err error, isUnknown func(error) bool) {
