@@ -633,7 +633,7 @@ func TestE2EUpgrade(t *testing.T) {
 	before := e.pids()
 
 	out, _, err := e.roll(ctx, "--mode", "ha", "--binary", major)
-	if err == nil || !strings.Contains(out, "incompatible protocol") || !strings.Contains(out, "2.0") {
+	if err == nil || !strings.Contains(out, "incompatible protocol") || !strings.Contains(out, fmt.Sprintf("2.%d", version.Current().Minor)) {
 		t.Fatalf("major upgrade not refused: %v", err)
 	}
 	if after := e.pids(); fmt.Sprint(after) != fmt.Sprint(before) {
