@@ -84,6 +84,9 @@ func (c *Client) dial(addr string) (*grpc.ClientConn, error) {
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: reconnectBackoff, MinConnectTimeout: c.cfg.DialTimeout}),
 	)
+	if c.cfg.Dialer != nil {
+		opts = append(opts, grpc.WithContextDialer(c.cfg.Dialer))
+	}
 	return grpc.NewClient(addr, opts...)
 }
 
