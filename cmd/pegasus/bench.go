@@ -397,6 +397,13 @@ kills the onebox's etcd for --downtime (30s); clock-step starts the replica
 servers with a test-only wall-clock hook and steps one server's clock +30s,
 back, -30s, back, each held for --downtime (15s).
 
+isolate-primary-migrate runs on --network netns (its default): the load's reads
+go through a client inside the primary's network namespace, which keeps
+reaching it while its veth is down; the writes come from outside. migrate_node
+runs at once after the cut, so the meta server hands the primary role over
+while the old primary still holds its lease; any read it answers with a value
+older than an acknowledged write fails the linearizability check.
+
 etcd-rolling starts a 3-member etcd cluster of 'pegasus etcd' processes instead
 and restarts its members one at a time under the same load.
 
@@ -493,7 +500,7 @@ func runOnOnebox(cmd *cobra.Command, setup oneboxcluster.Setup, keep bool, run f
 	} else {
 		defer l.Close()
 	}
-	return run(l.Cluster, l.Connection.Target)
+	return run(l.Cluster, l.Target)
 }
 
 // runOnEtcd starts the etcd cluster, runs the scenario on it and tears it

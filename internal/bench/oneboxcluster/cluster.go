@@ -33,6 +33,10 @@ type Cluster struct {
 	progress io.Writer
 	// counterTable is the benchmark table for Counters (SetCounterTable).
 	counterTable *client.Table
+	// target is the load's target (LoadTarget); side, the clients
+	// ReadFrom opened.
+	target *loadTarget
+	side   sideClients
 
 	mu     sync.Mutex
 	frozen map[string]int  // node -> PID frozen
@@ -49,6 +53,8 @@ var (
 	_ scenario.MemberFinder   = (*Cluster)(nil)
 	_ scenario.ClockStepper   = (*Cluster)(nil)
 	_ scenario.CounterCluster = (*Cluster)(nil)
+	_ scenario.SideReader     = (*Cluster)(nil)
+	_ scenario.Migrator       = (*Cluster)(nil)
 )
 
 // New returns the scenario view of ob. table is the benchmark table, whose
@@ -71,7 +77,7 @@ func New(ob *onebox.Cluster, table, binary string, progress io.Writer) *Cluster 
 }
 
 // Close thaws any process still frozen, heals any node still cut off and
-// releases the admin connections.
+// releases the admin connections and the clients ReadFrom opened.
 func (c *Cluster) Close() error {
 	c.mu.Lock()
 	frozen, cut := c.frozen, c.cut
@@ -84,7 +90,7 @@ func (c *Cluster) Close() error {
 	for node := range cut {
 		errs = append(errs, c.ob.Heal(node))
 	}
-	errs = append(errs, c.conns.Close())
+	errs = append(errs, c.side.close(), c.conns.Close())
 	return errors.Join(errs...)
 }
 

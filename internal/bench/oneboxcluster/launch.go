@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/pegasus-go/pegasus/internal/bench"
 	"github.com/pegasus-go/pegasus/internal/bench/pegasustarget"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/replica"
@@ -48,7 +49,10 @@ type Launched struct {
 	Onebox     *onebox.Cluster
 	Cluster    *Cluster
 	Connection *pegasustarget.Connection
-	removeDir  string
+	// Target is the load's target: the connection's, with reads that a
+	// scenario can move inside a replica server's network namespace.
+	Target    bench.Target
+	removeDir string
 }
 
 // Launch starts a new onebox, creates the benchmark table, waits until it
@@ -111,6 +115,7 @@ func Launch(ctx context.Context, s Setup) (_ *Launched, err error) {
 		return nil, err
 	}
 	l.Cluster.SetCounterTable(counterTable)
+	l.Target = l.Cluster.LoadTarget(l.Connection.Target)
 	return l, nil
 }
 

@@ -46,6 +46,7 @@ func runOnOnebox(t *testing.T, name string, roles ...string) {
 		Binary:        bin,
 		Table:         table,
 		Progress:      progress,
+		Network:       s.Network,
 		WallClockHook: s.WallClockHook,
 		Tuning:        onebox.Tuning{Replica: s.ReplicaConfig},
 	})
@@ -59,7 +60,7 @@ func runOnOnebox(t *testing.T, name string, roles ...string) {
 	}()
 
 	out := t.TempDir()
-	rep, err := scenario.Run(ctx, s, l.Cluster, l.Connection.Target, scenario.Options{
+	rep, err := scenario.Run(ctx, s, l.Cluster, l.Target, scenario.Options{
 		Load: bench.Config{
 			Workload: bench.Workload{KeyCount: keys, ReadRatio: 0.5, ValueSize: 100, Seed: 42},
 			Workers:  32,

@@ -47,3 +47,13 @@ func TestSafetyClockStep(t *testing.T) {
 	requireSafety(t)
 	runOnOnebox(t, "clock-step")
 }
+
+// TestSafetyIsolatePrimaryMigrate needs a netns onebox as well (root,
+// iproute2).
+func TestSafetyIsolatePrimaryMigrate(t *testing.T) {
+	requireSafety(t)
+	if os.Geteuid() != 0 {
+		t.Skip("network namespaces need root")
+	}
+	runOnOnebox(t, "isolate-primary-migrate")
+}

@@ -365,3 +365,29 @@ func (f *fakeCounters) CompareAndSet(_ context.Context, key string, prev, next i
 }
 
 func (f *fakeCounters) IsUnknown(error) bool { return false }
+
+// fakeIsolator adds a side reader and migrate_node to the cutting fake;
+// both only record what they were asked.
+type fakeIsolator struct{ fakeCutter }
+
+func (c fakeIsolator) ReadFrom(_ context.Context, node string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.record("reads inside %s", node)
+	return nil
+}
+
+func (c fakeIsolator) ReadFromOutside() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.record("reads outside")
+}
+
+func (c fakeIsolator) SideReads() (int64, int64) { return 0, 0 }
+
+func (c fakeIsolator) MigrateNode(_ context.Context, node string) ([]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.record("migrate_node %s", node)
+	return []string{"fake proposal"}, nil
+}

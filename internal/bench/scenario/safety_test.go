@@ -2,8 +2,10 @@ package scenario
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -77,5 +79,29 @@ func TestClockStep(t *testing.T) {
 	want := []string{"clock replica2 30s", "clock replica2 0s", "clock replica2 -30s", "clock replica2 0s", "clock replica2 0s"}
 	if got := c.Actions(); !slices.Equal(got, want) {
 		t.Fatalf("actions %v, want %v", got, want)
+	}
+}
+
+// TestIsolatePrimaryMigrate: the reads move inside the primary's network,
+// the primary is cut and migrate_node runs at once, then the heal, and the
+// reads go back outside whatever happens.
+func TestIsolatePrimaryMigrate(t *testing.T) {
+	c := fakeIsolator{fakeCutter{fakeCluster: newFakeCluster()}}
+	rep, err := Run(context.Background(), mustLookup(t, "isolate-primary-migrate"), c, fakeTarget{c.fakeCluster}, fastOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"reads inside replica2", "cut replica2", "migrate_node replica2", "heal replica2", "reads outside"}
+	if got := c.Actions(); !slices.Equal(got, want) {
+		t.Fatalf("actions %v, want %v", got, want)
+	}
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.HasPrefix(n, "migrate_node replica2 proposed: fake proposal") }) {
+		t.Errorf("notes %q do not show migrate_node's proposals", rep.Notes)
+	}
+
+	// A cluster that cannot cut does not run it.
+	bad := fakeIsolator{fakeCutter{fakeCluster: newFakeCluster(), cannot: true}}
+	if _, err := Run(context.Background(), mustLookup(t, "isolate-primary-migrate"), bad, fakeTarget{bad.fakeCluster}, fastOptions(t)); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("on a cluster without a cut: err %v, want ErrUnsupported", err)
 	}
 }

@@ -186,6 +186,21 @@ var catalogue = []Scenario{
 		event:         clockStep,
 	},
 	{
+		Name: "isolate-primary-migrate",
+		Summary: "table -p 1 -r 3 on netns: the load reads from inside the primary's network namespace; the primary is cut " +
+			"off from the meta servers and its peers and migrate_node moves its primary role at once; healed after 20 s",
+		System: SystemPegasus,
+		// Beyond the old primary's lease (9 s) and the failure detector's
+		// grace (10 s): the cut-off node must stop serving by itself.
+		Downtime: 20 * time.Second,
+		Table:    TableShape{Partitions: 1, Replicas: 3},
+		Keys:     10,
+		Network:  networkNetNS,
+		needs:    needIsolation,
+		event:    isolatePrimaryMigrate,
+		Expected: "the new primary commits writes while the old one, which never heard of the handover, serves reads under its lease: stale reads",
+	},
+	{
 		Name:    "etcd-rolling",
 		Summary: "etcd for comparison: restart the members of a 3-member cluster one at a time (SIGTERM, start, wait healthy)",
 		System:  SystemEtcd,
