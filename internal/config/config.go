@@ -26,8 +26,8 @@ var ErrInvalid = errors.New("config: invalid")
 // another primary: lease < grace.
 type FailureDetector struct {
 	BeaconIntervalSeconds int `toml:"fd_beacon_interval_seconds" doc:"How often a replica server sends a beacon to the meta server."`
-	LeaseSeconds          int `toml:"fd_lease_seconds" doc:"How long a replica server may serve after its last acknowledged beacon. Must be below fd_grace_seconds."`
-	GraceSeconds          int `toml:"fd_grace_seconds" doc:"How long the meta server waits without beacons before it declares a replica server dead."`
+	LeaseSeconds          int `toml:"fd_lease_seconds" doc:"Read lease. A primary serves reads until this long after it sent a message that every member acknowledged; a primary without members, until this long after it sent a beacon the meta server acknowledged. Must be below fd_grace_seconds."`
+	GraceSeconds          int `toml:"fd_grace_seconds" doc:"Promise and failure detection. A replica that accepts a primary's message helps no other primary commit or serve until this long after (a new primary waits that long for an old one that neither renewed its lease nor acknowledged its demotion); the meta server declares a replica server dead after this long without beacons. Must exceed fd_lease_seconds, with a margin for clock rates."`
 	CheckIntervalSeconds  int `toml:"fd_check_interval_seconds" doc:"How often both sides check leases and graces."`
 }
 
@@ -68,7 +68,7 @@ type Replica struct {
 	LogSync              bool `toml:"log_sync" doc:"fsync the mutation log before acknowledging a write. Turn off only for throwaway benchmarks."`
 
 	PrepareTimeoutMsForSecondaries int `toml:"prepare_timeout_ms_for_secondaries" doc:"A secondary that has not acknowledged a prepare within this time is reported to the meta server for removal, so writes never block on a dead member."`
-	GroupCheckIntervalMs           int `toml:"group_check_interval_ms" doc:"How often a primary sends its commit point to members when no writes carry it."`
+	GroupCheckIntervalMs           int `toml:"group_check_interval_ms" doc:"How often a primary sends its commit point to members when no writes carry it. The answers renew its read lease, so it must be at most half of fd_lease_seconds."`
 	MaxInflightMutations           int `toml:"max_inflight_mutations" doc:"Prepared but uncommitted mutations a primary allows before it answers ERR_CAPACITY_EXCEEDED (Pegasus staleness_for_commit)."`
 	MutationCacheMB                int `toml:"mutation_cache_mb" doc:"Recent mutations a primary keeps in memory per partition to let a learner catch up from the log without a checkpoint."`
 	CheckpointIntervalSeconds      int `toml:"checkpoint_interval_seconds" doc:"How often memtables are flushed to make the durable decree advance and the mutation log shrink."`
@@ -241,6 +241,12 @@ func (r Replica) Validate() error {
 	}
 	if r.GCDiskGarbageReplicaIntervalSeconds < 0 || r.DiskStatIntervalSeconds < 1 {
 		return fmt.Errorf("%w: gc_disk_garbage_replica_interval_seconds must not be negative and disk_stat_interval_seconds must be positive", ErrInvalid)
+	}
+	// An idle primary renews its read lease with the group check; two
+	// chances per lease keep one lost message from costing it.
+	if r.GroupCheckIntervalMs < 1 || 2*r.GroupCheckIntervalMs > 1000*r.LeaseSeconds {
+		return fmt.Errorf("%w: group_check_interval_ms (%d) must be positive and at most half of fd_lease_seconds (%d), or an idle primary's read lease runs out",
+			ErrInvalid, r.GroupCheckIntervalMs, r.LeaseSeconds)
 	}
 	return r.FailureDetector.Validate()
 }

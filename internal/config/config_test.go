@@ -61,6 +61,19 @@ func TestLeaseMustBeBelowGrace(t *testing.T) {
 	}
 }
 
+func TestGroupCheckRenewsTheLease(t *testing.T) {
+	r := DefaultReplica()
+	r.Listen, r.DataDir, r.MetaServers = "127.0.0.1:1", "/tmp/x", []string{"127.0.0.1:2"}
+	r.GroupCheckIntervalMs = 4501 // more than half of the 9 s lease
+	if err := r.Validate(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "group_check_interval_ms (4501)") {
+		t.Fatalf("got %v", err)
+	}
+	r.GroupCheckIntervalMs = 4500
+	if err := r.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLeaseMustOutlastMetaFailover(t *testing.T) {
 	for _, tc := range []struct {
 		ttl, beacon, lease int

@@ -19,6 +19,23 @@ defaults below. Unknown keys are rejected at start-up, so a typo cannot pass unn
 follow Apache Pegasus' config.ini where Pegasus has the same concept.
 
 This page is generated from the code (` + "`go test ./internal/config -update`" + `).
+
+## Leases and grace
+
+` + "`fd_lease_seconds`" + ` and ` + "`fd_grace_seconds`" + ` set both the failure detector and the
+read leases. A primary with members holds its read lease from them, not from the meta server
+(PacificA's design): it may serve a read only while every member acknowledged, less than
+` + "`fd_lease_seconds`" + ` ago by the primary's clock, a message it sent. A member that accepts a
+primary's message promises, for ` + "`fd_grace_seconds`" + ` on its own clock, to help no other
+primary; a new primary commits and serves nothing until every such promise to an older primary
+has run out, or that primary acknowledged the new ballot (a graceful handover takes one round
+trip). So reads and writes need neither the meta server nor etcd while no configuration has
+to change, and no configuration that excludes a replica which may still hold a lease commits
+anything before that lease is over. Only a primary without members serves reads on its lease
+from the meta server. Every lease, promise and timeout runs on the monotonic clock: stepping
+the wall clock changes none of them. Keep the grace above the lease with a margin (clocks of
+two machines run at slightly different rates), and ` + "`group_check_interval_ms`" + ` well below the
+lease (idle primaries renew their lease with it).
 `)
 	section(&b, "meta", "`pegasus meta`: the meta server.", DefaultMeta())
 	section(&b, "replica", "`pegasus replica`: the replica server.", DefaultReplica())

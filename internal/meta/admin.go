@@ -13,10 +13,12 @@ import (
 	"github.com/pegasus-go/pegasus/internal/version"
 )
 
-// TableState is a table with the health of its partitions (`ls -d`).
+// TableState is a table with the health of its partitions (`ls -d`), and
+// why those without a primary have none.
 type TableState struct {
 	Table  Table
 	Health decide.TableHealth
+	Waits  []PartitionWait
 }
 
 // ListTables returns every table that is not dropped, by app id.
@@ -30,40 +32,43 @@ func (c *Controller) ListTables() ([]TableState, error) {
 	for _, id := range c.cache.byName {
 		tb := c.cache.tables[id]
 		h := decide.TableHealth{AppID: tb.AppID}
-		if hs := decide.TableHealths(c.cache.tableConfigs(tb)); len(hs) == 1 {
+		cfgs := c.cache.tableConfigs(tb)
+		if hs := decide.TableHealths(cfgs); len(hs) == 1 {
 			h = hs[0]
 		}
-		out = append(out, TableState{Table: tb, Health: h})
+		out = append(out, TableState{Table: tb, Health: h, Waits: c.waitsLocked(cfgs)})
 	}
 	slices.SortFunc(out, func(a, b TableState) int { return cmp.Compare(a.Table.AppID, b.Table.AppID) })
 	return out, nil
 }
 
 // QueryConfig returns a table and the configurations of the partitions
-// asked for (every partition when indices is empty), in the order asked.
-func (c *Controller) QueryConfig(name string, indices []int32) (Table, []decide.PartitionConfig, error) {
+// asked for (every partition when indices is empty), in the order asked,
+// with why those without a primary have none.
+func (c *Controller) QueryConfig(name string, indices []int32) (Table, []decide.PartitionConfig, []PartitionWait, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, err := c.termLocked(); err != nil {
-		return Table{}, nil, err
+		return Table{}, nil, nil, err
 	}
 	id, ok := c.cache.byName[name]
 	if !ok {
-		return Table{}, nil, fmt.Errorf("%w: %s", ErrTableNotFound, name)
+		return Table{}, nil, nil, fmt.Errorf("%w: %s", ErrTableNotFound, name)
 	}
 	tb := c.cache.tables[id]
 	if len(indices) == 0 {
-		return tb, c.cache.tableConfigs(tb), nil
+		cfgs := c.cache.tableConfigs(tb)
+		return tb, cfgs, c.waitsLocked(cfgs), nil
 	}
 	out := make([]decide.PartitionConfig, 0, len(indices))
 	for _, i := range indices {
 		cfg, ok := c.cache.layout.Config(decide.Gpid{AppID: id, Index: i})
 		if !ok {
-			return Table{}, nil, fmt.Errorf("%w: %s has no partition %d", ErrInvalidArgument, name, i)
+			return Table{}, nil, nil, fmt.Errorf("%w: %s has no partition %d", ErrInvalidArgument, name, i)
 		}
 		out = append(out, cfg)
 	}
-	return tb, out, nil
+	return tb, out, c.waitsLocked(out), nil
 }
 
 // NodeInfo is one replica server as the leader sees it (`nodes -d`).

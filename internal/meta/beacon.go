@@ -45,8 +45,12 @@ type BeaconReply struct {
 	Configs []decide.PartitionConfig
 	// Remove lists partitions the node reports but holds no role in and
 	// is no recovery candidate for (not in last_drops), or whose table is
-	// gone: the node may discard them.
-	Remove []decide.Gpid
+	// gone: the node may discard them. RemoveBallots gives, for each, the
+	// ballot of the configuration the decision was made on (tableGone when
+	// the table is gone): the node removes the replica only if it has seen
+	// no newer ballot for it since, and holds no role in it.
+	Remove        []decide.Gpid
+	RemoveBallots []int64
 	// Tables describes the tables of Configs.
 	Tables []Table
 	// Unknown lists reported partitions of tables this cluster never had,
@@ -54,6 +58,10 @@ type BeaconReply struct {
 	// refuseUnknownLocked).
 	Unknown []decide.Gpid
 }
+
+// tableGone is the removal ballot of a replica whose table no longer
+// exists: the replica server removes it whatever role it holds.
+const tableGone = -1
 
 // Beacon handles one beacon: the failure detector records it, and the
 // leader answers with a lease and whatever configurations the node lacks.
@@ -163,6 +171,7 @@ func (c *Controller) syncNodeLocked(node string, reports []decide.ReplicaReport,
 				continue // being written right now
 			}
 			reply.Remove = append(reply.Remove, r.Gpid)
+			reply.RemoveBallots = append(reply.RemoveBallots, tableGone)
 			continue
 		}
 		role := cfg.RoleOf(node)
@@ -180,6 +189,15 @@ func (c *Controller) syncNodeLocked(node string, reports []decide.ReplicaReport,
 				send(cfg)
 			}
 			reply.Remove = append(reply.Remove, r.Gpid)
+			reply.RemoveBallots = append(reply.RemoveBallots, cfg.Ballot)
+		case role == decide.RoleNone:
+			// A dropped node, kept as a recovery candidate. It never
+			// takes the ballot of a configuration it is no member of, so
+			// its ballot says nothing: it needs the configuration only
+			// when it still acts for an older one.
+			if r.Ballot < cfg.Ballot && (r.Status == decide.StatusPrimary || r.Status == decide.StatusSecondary) {
+				send(cfg)
+			}
 		case r.Ballot < cfg.Ballot:
 			send(cfg)
 		case role == decide.RolePrimary && r.Status != decide.StatusPrimary,

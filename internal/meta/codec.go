@@ -127,13 +127,22 @@ type partitionRecord struct {
 	Learners            []string `json:"learners,omitempty"`
 	LastDrops           []string `json:"last_drops,omitempty"`
 	LastCommittedDecree int64    `json:"last_committed_decree"`
+	// LastDropDetails parallels LastDrops (decide.DropDetail). Records
+	// written before it existed have none; a meta server of that version
+	// ignores it and writes records without it.
+	LastDropDetails []dropRecord `json:"last_drop_details,omitempty"`
+}
+
+type dropRecord struct {
+	MemberBallot int64  `json:"member_ballot"`
+	Incarnation  uint64 `json:"incarnation,omitempty"`
 }
 
 func encodePartition(c decide.PartitionConfig) []byte {
 	b, err := json.Marshal(partitionRecord{
 		AppID: c.Gpid.AppID, PartitionIndex: c.Gpid.Index, Ballot: c.Ballot, MaxReplicaCount: c.MaxReplicaCount,
 		Primary: c.Primary, Secondaries: c.Secondaries, Learners: c.Learners, LastDrops: c.LastDrops,
-		LastCommittedDecree: c.LastCommittedDecree,
+		LastCommittedDecree: c.LastCommittedDecree, LastDropDetails: dropRecords(c.LastDropDetails),
 	})
 	if err != nil {
 		panic(err) // only plain types above: cannot fail
@@ -153,6 +162,9 @@ func decodePartition(key string, want decide.Gpid, b []byte) (decide.PartitionCo
 		Primary: r.Primary, Secondaries: r.Secondaries, Learners: r.Learners, LastDrops: r.LastDrops,
 		LastCommittedDecree: r.LastCommittedDecree,
 	}
+	for _, d := range r.LastDropDetails {
+		c.LastDropDetails = append(c.LastDropDetails, decide.DropDetail{MemberBallot: d.MemberBallot, Incarnation: d.Incarnation})
+	}
 	if c.Gpid != want {
 		return decide.PartitionConfig{}, fmt.Errorf("%w: %s holds partition %s", ErrCorruptRecord, key, c.Gpid)
 	}
@@ -163,6 +175,17 @@ func decodePartition(key string, want decide.Gpid, b []byte) (decide.PartitionCo
 		return decide.PartitionConfig{}, fmt.Errorf("%w: %s: %w", ErrCorruptRecord, key, err)
 	}
 	return c, nil
+}
+
+func dropRecords(ds []decide.DropDetail) []dropRecord {
+	if len(ds) == 0 {
+		return nil
+	}
+	out := make([]dropRecord, len(ds))
+	for i, d := range ds {
+		out[i] = dropRecord{MemberBallot: d.MemberBallot, Incarnation: d.Incarnation}
+	}
+	return out
 }
 
 // metaRecord describes one running meta server (metas/<address>).

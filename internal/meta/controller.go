@@ -127,12 +127,14 @@ type senderInfo struct {
 	lastBeacon time.Time
 }
 
-// planSummary is what the last round found, for ClusterInfo.
+// planSummary is what the last round found, for ClusterInfo and for the
+// reasons `ls -d` and `app -d` give.
 type planSummary struct {
 	level      decide.Level
 	freeze     string
 	balanceOps int
 	waiting    int
+	waits      map[decide.Gpid]decide.Waiting
 }
 
 // NewController returns a follower controller. admin delivers pushed

@@ -62,8 +62,23 @@ func reportFromPB(r *pb.ReplicaReport) decide.ReplicaReport {
 		Gpid:                gpidFromPB(r.GetGpid()),
 		Status:              decide.PartitionStatus(r.GetStatus()),
 		Ballot:              r.GetBallot(),
+		MemberBallot:        r.GetMemberBallot(),
 		LastCommittedDecree: r.GetLastCommittedDecree(),
 		LastPreparedDecree:  r.GetLastPreparedDecree(),
 		LastDurableDecree:   r.GetLastDurableDecree(),
+		Incarnation:         r.GetIncarnation(),
+	}
+}
+
+func reportToPB(r decide.ReplicaReport) *pb.ReplicaReport {
+	return &pb.ReplicaReport{
+		Gpid:                gpidToPB(r.Gpid),
+		Status:              pb.PartitionStatus(r.Status),
+		Ballot:              r.Ballot,
+		MemberBallot:        r.MemberBallot,
+		LastCommittedDecree: r.LastCommittedDecree,
+		LastPreparedDecree:  r.LastPreparedDecree,
+		LastDurableDecree:   r.LastDurableDecree,
+		Incarnation:         r.Incarnation,
 	}
 }

@@ -92,7 +92,7 @@ func TestCreateTableWaitsForPrimaries(t *testing.T) {
 	if !errors.Is(err, ErrCreateTimeout) || wireCode(err) != pb.ErrorCode_ERR_TIMEOUT {
 		t.Fatalf("create without primaries: %v, want ErrCreateTimeout", err)
 	}
-	if _, cfgs, err := s.ctl.QueryConfig("slow", nil); err != nil || len(cfgs) != 2 {
+	if _, cfgs, _, err := s.ctl.QueryConfig("slow", nil); err != nil || len(cfgs) != 2 {
 		t.Fatalf("the table must exist after the timeout: %v", err)
 	}
 

@@ -66,13 +66,32 @@
 //     restarted, or was declared dead, while holding roles); it gets a
 //     lease once the configurations no longer name it.
 //   - allowed=true, no error: lease_ms = fd_lease_seconds*1000, counted by
-//     the replica server from when it SENT the beacon. configs holds the
-//     configurations of partitions it reports at an older ballot, in a
-//     state contradicting its role at the same ballot (it went inactive),
-//     or not at all although it holds a role (it must open them); tables
-//     describes their tables. remove lists replicas it may discard: the
-//     node holds no role in them and is not in last_drops (so it is no
-//     recovery candidate), or their table was dropped.
+//     the replica server from when it SENT the beacon, on its monotonic
+//     clock. Only its lone primaries (no other member) serve reads on this
+//     lease; a primary with members holds its lease from them, so neither
+//     this server nor etcd is needed for data traffic while no
+//     configuration changes. configs holds the configurations of
+//     partitions it reports at an older ballot (unless it is only a dropped
+//     node, which never takes a ballot it is no member of), in a state
+//     contradicting its role at the same ballot (it went inactive), or not
+//     at all although it holds a role (it must open them); tables
+//     describes their tables. removals lists replicas it may discard, each
+//     with the ballot the decision was made on (-1: the table was dropped):
+//     the node holds no role in them and is not in last_drops (so it is no
+//     recovery candidate). The replica server removes one only if it still
+//     holds no role and saw no newer configuration for it; remove, the
+//     same list without ballots, is kept for 1.0 replica servers.
+//
+// # Unavailable partitions
+//
+// A partition whose every member is gone is recovered only from a node that
+// provably holds every committed write (decide.RecoveryCandidate): the last
+// member, or one dropped with it. Until it is back the partition waits, and
+// ListTables, QueryConfig, the HTTP API and the log say for whom ("waiting
+// for <node>, last member at ballot B, decree D"). DDDDiagnose (the shell's
+// ddd_diagnose) lists such partitions and is the only override: an operator
+// names the node to go on from, and the decision is logged as an AUDIT
+// warning (ddd.go).
 //
 // # Learners
 //

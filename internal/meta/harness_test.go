@@ -70,6 +70,9 @@ type simNode struct {
 type simReplica struct {
 	cfg      decide.PartitionConfig
 	inactive bool
+	// memberBallot is the highest ballot of a configuration applied that
+	// lists the node as a member.
+	memberBallot int64
 }
 
 func (n *simNode) status(r *simReplica) decide.PartitionStatus {
@@ -91,11 +94,13 @@ func (n *simNode) status(r *simReplica) decide.PartitionStatus {
 func (n *simNode) apply(c decide.PartitionConfig) {
 	r := n.reps[c.Gpid]
 	if r == nil {
-		n.reps[c.Gpid] = &simReplica{cfg: c.Clone()}
-		return
-	}
-	if c.Ballot >= r.cfg.Ballot {
+		r = &simReplica{cfg: c.Clone()}
+		n.reps[c.Gpid] = r
+	} else if c.Ballot >= r.cfg.Ballot {
 		r.cfg, r.inactive = c.Clone(), false
+	}
+	if role := c.RoleOf(n.addr); (role == decide.RolePrimary || role == decide.RoleSecondary) && c.Ballot > r.memberBallot {
+		r.memberBallot = c.Ballot
 	}
 }
 
@@ -103,7 +108,7 @@ func (n *simNode) reports() []decide.ReplicaReport {
 	out := make([]decide.ReplicaReport, 0, len(n.reps))
 	for g, r := range n.reps {
 		out = append(out, decide.ReplicaReport{Gpid: g, Status: n.status(r), Ballot: r.cfg.Ballot,
-			LastCommittedDecree: 10, LastPreparedDecree: 10})
+			MemberBallot: r.memberBallot, LastCommittedDecree: 10, LastPreparedDecree: 10})
 	}
 	slices.SortFunc(out, func(a, b decide.ReplicaReport) int { return a.Gpid.Compare(b.Gpid) })
 	return out
@@ -317,7 +322,7 @@ func (s *sim) createTable(name string, partitions, replicas int32) Table {
 // configs returns the table's configurations, rendered one per line.
 func (s *sim) configs(c *Controller, table string) string {
 	s.t.Helper()
-	_, cfgs, err := c.QueryConfig(table, nil)
+	_, cfgs, _, err := c.QueryConfig(table, nil)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -349,7 +354,7 @@ func (s *sim) stored(g decide.Gpid) decide.PartitionConfig {
 // full set of secondaries, no learner, and every node's replicas match.
 func (s *sim) checkHealthy(table string) {
 	s.t.Helper()
-	_, cfgs, err := s.ctl.QueryConfig(table, nil)
+	_, cfgs, _, err := s.ctl.QueryConfig(table, nil)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -83,11 +83,26 @@ type tableJSON struct {
 	Unhealthy      *int              `json:"unhealthy,omitempty"`
 	WriteUnhealthy *int              `json:"write_unhealthy,omitempty"`
 	ReadUnhealthy  *int              `json:"read_unhealthy,omitempty"`
+	// Unavailable says why partitions without a primary have none.
+	Unavailable []unavailableJSON `json:"unavailable,omitempty"`
+}
+
+type unavailableJSON struct {
+	PartitionIndex int32  `json:"partition_index"`
+	Reason         string `json:"reason"`
 }
 
 type tableDetailJSON struct {
 	Table      tableJSON         `json:"table"`
 	Partitions []partitionRecord `json:"partitions"`
+}
+
+func unavailableView(ws []PartitionWait) []unavailableJSON {
+	var out []unavailableJSON
+	for _, w := range ws {
+		out = append(out, unavailableJSON{PartitionIndex: w.Index, Reason: w.Reason})
+	}
+	return out
 }
 
 type errorJSON struct {
@@ -209,22 +224,24 @@ func (s *Server) handleTables(w http.ResponseWriter, r *http.Request) {
 	out := make([]tableJSON, len(tables))
 	for i := range tables {
 		out[i] = tableView(tables[i].Table, &tables[i].Health)
+		out[i].Unavailable = unavailableView(tables[i].Waits)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) handleTable(w http.ResponseWriter, r *http.Request) {
-	tb, cfgs, err := s.ctl.QueryConfig(r.PathValue("name"), nil)
+	tb, cfgs, waits, err := s.ctl.QueryConfig(r.PathValue("name"), nil)
 	if err != nil {
 		apiError(w, err)
 		return
 	}
 	out := tableDetailJSON{Table: tableView(tb, nil), Partitions: make([]partitionRecord, len(cfgs))}
+	out.Table.Unavailable = unavailableView(waits)
 	for i, c := range cfgs {
 		out.Partitions[i] = partitionRecord{
 			AppID: c.Gpid.AppID, PartitionIndex: c.Gpid.Index, Ballot: c.Ballot, MaxReplicaCount: c.MaxReplicaCount,
 			Primary: c.Primary, Secondaries: c.Secondaries, Learners: c.Learners, LastDrops: c.LastDrops,
-			LastCommittedDecree: c.LastCommittedDecree,
+			LastCommittedDecree: c.LastCommittedDecree, LastDropDetails: dropRecords(c.LastDropDetails),
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -30,6 +30,9 @@ type ReplicaProposal struct {
 	Ballot int64
 	// LastCommittedDecree is the primary's commit point.
 	LastCommittedDecree int64
+	// Incarnation is, for UpgradeToSecondary, the copy of Node the primary
+	// saw catch up (zero from an older replica server).
+	Incarnation uint64
 }
 
 // ProposalResult is the outcome of one ReplicaProposal.
@@ -84,7 +87,7 @@ func (c *Controller) Propose(ctx context.Context, proposer string, props []Repli
 		next.LastCommittedDecree = max(next.LastCommittedDecree, p.LastCommittedDecree)
 		prop := decide.Proposal{Gpid: p.Gpid, Ballot: p.Ballot, Reason: "proposed by " + proposer}
 		if p.Type != ForceUpdateBallot {
-			prop.Actions = []decide.Action{{Type: p.Type, Target: proposer, Node: p.Node}}
+			prop.Actions = []decide.Action{c.proposalAction(proposer, p)}
 		}
 		changes = append(changes, change{proposal: prop, base: cur, rev: rev, next: next})
 		at = append(at, i)
@@ -136,10 +139,25 @@ func (c *Controller) checkProposalLocked(cur decide.PartitionConfig, proposer st
 		next.Ballot++
 		return next, nil
 	}
-	prop := decide.Proposal{Gpid: p.Gpid, Ballot: p.Ballot,
-		Actions: []decide.Action{{Type: p.Type, Target: proposer, Node: p.Node}}}
+	prop := decide.Proposal{Gpid: p.Gpid, Ballot: p.Ballot, Actions: []decide.Action{c.proposalAction(proposer, p)}}
 	if err := decide.CheckAlive(prop, c.fd.Alive); err != nil {
 		return decide.PartitionConfig{}, err
 	}
+	if err := decide.CheckIncarnation(prop, c.fd); err != nil {
+		return decide.PartitionConfig{}, err
+	}
 	return decide.ApplyProposal(cur, prop)
+}
+
+// proposalAction is the action a replica's proposal asks for. A node being
+// dropped is recorded with the copy it last reported (recovery checks that
+// a returning node still holds that copy); an upgrade names the copy the
+// primary saw catch up.
+func (c *Controller) proposalAction(proposer string, p ReplicaProposal) decide.Action {
+	a := decide.Action{Type: p.Type, Target: proposer, Node: p.Node, Incarnation: p.Incarnation}
+	if p.Type == decide.DowngradeToInactive {
+		rep, _ := c.fd.Report(p.Node, p.Gpid)
+		a.Incarnation = rep.Incarnation
+	}
+	return a
 }

@@ -43,7 +43,14 @@ func (c *Controller) Round(ctx context.Context) (RoundReport, error) {
 	}
 	now := c.clock.Now()
 	plan := c.planner.Plan(now, c.cache.layout, c.fd)
-	c.lastPlan = planSummary{level: plan.Level, freeze: plan.Freeze.Reason, balanceOps: plan.BalanceOps, waiting: len(plan.Waiting)}
+	c.lastPlan = planSummary{level: plan.Level, freeze: plan.Freeze.Reason, balanceOps: plan.BalanceOps, waiting: len(plan.Waiting),
+		waits: make(map[decide.Gpid]decide.Waiting, len(plan.Waiting))}
+	for _, w := range plan.Waiting {
+		c.lastPlan.waits[w.Gpid] = w
+		if w.Reason == decide.WaitDroppedNodes {
+			c.log.Warn("partition unavailable: "+w.String(), "gpid", w.Gpid.String())
+		}
+	}
 	c.refreshGaugesLocked(plan.Level)
 	for _, n := range plan.Unfenced {
 		c.log.Info("node released from fence: it holds no role any more", "node", n)

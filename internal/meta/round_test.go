@@ -3,6 +3,8 @@ package meta
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,9 +162,126 @@ func TestTakeoverChangesNothing(t *testing.T) {
 	}
 }
 
+// TestStaggeredOutageWaitsForTheLastMember is issue 14's reproduction at
+// the meta server: the secondary of a 2-replica partition dies and is
+// removed, the primary then dies too. The secondary comes back first (and,
+// like a replica server of an older version, takes the ballot it is
+// pushed): the partition stays unavailable, and says why, until the last
+// member is back, which becomes primary. The operator may override the wait
+// (ddd_diagnose), and the decision is checked and recorded.
+func TestStaggeredOutageWaitsForTheLastMember(t *testing.T) {
+	for _, override := range []bool{false, true} {
+		t.Run(fmt.Sprintf("override=%v", override), func(t *testing.T) {
+			s := newSim(t, "n1:1", "n2:1", "n3:1")
+			s.settle()
+			s.createTable("t", 1, 2)
+			s.steps(2)
+			s.checkHealthy("t")
+			// No new copies elsewhere: the partition shrinks to its
+			// primary, as on a cluster with no spare node.
+			if _, err := s.ctl.RemoteCommand(context.Background(), decide.KnobAddSecondaryMaxCountForOneNode, []string{"0"}); err != nil {
+				t.Fatal(err)
+			}
+			g := decide.Gpid{AppID: 1, Index: 0}
+			cfg := configsByGpid(t, s.ctl, "t")[g]
+			prim, sec := cfg.Primary, cfg.Secondaries[0]
+
+			s.node(sec).down = true
+			s.steps(int(testFD().Grace/time.Second) + 3)
+			if c := configsByGpid(t, s.ctl, "t")[g]; c.Primary != prim || len(c.Secondaries) != 0 {
+				t.Fatalf("secondary not removed: %s", c)
+			}
+			s.node(prim).down = true
+			s.steps(int(testFD().Grace/time.Second) + 3)
+			down := configsByGpid(t, s.ctl, "t")[g]
+			if down.Primary != "" || down.LastDrops[len(down.LastDrops)-1] != prim {
+				t.Fatalf("primary not dropped last: %s", down)
+			}
+
+			s.node(sec).down = false
+			s.node(sec).start = s.clock.Now()
+			s.steps(int(testFD().Grace/time.Second) + 3)
+			if c := configsByGpid(t, s.ctl, "t")[g]; c.Primary != "" {
+				t.Fatalf("recovered from %s, dropped before the last member %s: %s", c.Primary, prim, c)
+			}
+			tables, err := s.ctl.ListTables()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprintf("waiting for %s, last member at ballot %d", prim, down.Ballot-1)
+			if len(tables) != 1 || len(tables[0].Waits) != 1 || !strings.Contains(tables[0].Waits[0].Reason, want) {
+				t.Fatalf("ls -d says %+v, want %q", tables[0].Waits, want)
+			}
+			ddd, err := s.ctl.DDDDiagnose(0, -1)
+			if err != nil || len(ddd) != 1 || ddd[0].Recommended != "" {
+				t.Fatalf("ddd_diagnose: %+v, %v", ddd, err)
+			}
+
+			if override {
+				if _, err := s.ctl.ForcePrimary(context.Background(), g, "n9:1", false, "test"); !errors.Is(err, ErrInvalidArgument) {
+					t.Fatalf("override with an unknown node: %v", err)
+				}
+				if _, err := s.ctl.ForcePrimary(context.Background(), g, sec, false, "test"); err != nil {
+					t.Fatal(err)
+				}
+				if c := configsByGpid(t, s.ctl, "t")[g]; c.Primary != sec {
+					t.Fatalf("override not applied: %s", c)
+				}
+				return
+			}
+			s.node(prim).down = false
+			s.node(prim).start = s.clock.Now()
+			s.steps(int(testFD().Grace/time.Second) + 3)
+			if c := configsByGpid(t, s.ctl, "t")[g]; c.Primary != prim {
+				t.Fatalf("the last member %s is back, but the primary is %q: %s", prim, c.Primary, c)
+			}
+		})
+	}
+}
+
+// TestLongLeaderlessOutageTakesNoRole: the metadata store goes away for
+// far longer than the grace period (no meta server leads, every beacon is
+// answered "not the leader" and grants no lease from the meta server), then
+// comes back. The replica servers' primaries kept serving on their
+// members' leases meanwhile; the new term must not take any role away for
+// having heard nothing: it presumes every node alive for one grace period,
+// and by then the nodes have beaconed it.
+func TestLongLeaderlessOutageTakesNoRole(t *testing.T) {
+	s := newSim(t, "n1:1", "n2:1", "n3:1", "n4:1")
+	s.settle()
+	s.createTable("t", 8, 3)
+	s.steps(2)
+	s.checkHealthy("t")
+	before := s.configs(s.ctl, "t")
+
+	s.ctl.StepDown("") // the store's session is gone: nobody leads
+	outage := 10 * testFD().Grace
+	for end := s.clock.Now().Add(outage); s.clock.Now().Before(end); {
+		s.clock.Advance(time.Second)
+		for _, n := range s.upNodes() {
+			if r := s.beacon(s.ctl, n); r.Lease != 0 {
+				t.Fatalf("a meta server that does not lead granted %s a lease", n)
+			}
+		}
+		if _, err := s.ctl.Round(context.Background()); err == nil {
+			t.Fatal("a meta server that does not lead ran a round")
+		}
+	}
+
+	s.lead(s.ctl) // the store is back; this server wins the election
+	for range 3 * int(testFD().Grace/time.Second) {
+		if rep := s.step(); len(rep.Applied)+len(rep.Failed) != 0 {
+			t.Fatalf("after the outage, the new term changed configurations: applied %v failed %v", rep.Applied, rep.Failed)
+		}
+	}
+	if after := s.configs(s.ctl, "t"); after != before {
+		t.Fatalf("configurations changed across the outage:\nbefore\n%s\nafter\n%s", before, after)
+	}
+}
+
 func configsByGpid(t *testing.T, c *Controller, table string) map[decide.Gpid]decide.PartitionConfig {
 	t.Helper()
-	_, cfgs, err := c.QueryConfig(table, nil)
+	_, cfgs, _, err := c.QueryConfig(table, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

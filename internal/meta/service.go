@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -58,7 +59,8 @@ func (s *metaService) Beacon(ctx context.Context, req *pb.BeaconRequest) (*pb.Be
 	for _, c := range r.Configs {
 		resp.Configs = append(resp.Configs, configToPB(c))
 	}
-	for _, g := range r.Remove {
+	for i, g := range r.Remove {
+		resp.Removals = append(resp.Removals, &pb.ReplicaRemoval{Gpid: gpidToPB(g), Ballot: r.RemoveBallots[i]})
 		resp.Remove = append(resp.Remove, gpidToPB(g))
 	}
 	for _, t := range r.Tables {
@@ -79,6 +81,7 @@ func (s *metaService) ProposeConfig(ctx context.Context, req *pb.ProposeConfigRe
 			Node:                p.GetNode(),
 			Ballot:              p.GetBallot(),
 			LastCommittedDecree: p.GetLastCommittedDecree(),
+			Incarnation:         p.GetIncarnation(),
 		}
 	}
 	results, err := s.ctl().Propose(ctx, req.GetNode(), props)
@@ -103,13 +106,56 @@ func (s *metaService) QueryConfig(ctx context.Context, req *pb.QueryConfigReques
 	if err := s.srv.checkClusterID("query_config", "a client", req.GetClusterId()); err != nil {
 		return &pb.QueryConfigResponse{Error: wireError(err)}, nil
 	}
-	tb, cfgs, err := s.ctl().QueryConfig(req.GetTable(), req.GetPartitionIndices())
+	tb, cfgs, waits, err := s.ctl().QueryConfig(req.GetTable(), req.GetPartitionIndices())
 	if err != nil {
 		return &pb.QueryConfigResponse{Error: wireError(err)}, nil
 	}
-	resp := &pb.QueryConfigResponse{Table: tableToPB(tb)}
+	resp := &pb.QueryConfigResponse{Table: tableToPB(tb), Waits: waitsToPB(waits)}
 	for _, c := range cfgs {
 		resp.Partitions = append(resp.Partitions, configToPB(c))
+	}
+	return resp, nil
+}
+
+func waitsToPB(ws []PartitionWait) []*pb.PartitionWait {
+	out := make([]*pb.PartitionWait, len(ws))
+	for i, w := range ws {
+		out[i] = &pb.PartitionWait{PartitionIndex: w.Index, Reason: w.Reason}
+	}
+	return out
+}
+
+func (s *metaService) DDDDiagnose(ctx context.Context, req *pb.DDDDiagnoseRequest) (*pb.DDDDiagnoseResponse, error) {
+	app, index := req.GetAppId(), req.GetPartitionIndex()
+	resp := &pb.DDDDiagnoseResponse{}
+	if node := req.GetAssignPrimary(); node != "" {
+		if app <= 0 || index < 0 {
+			resp.Error = wireError(fmt.Errorf("%w: assign_primary needs one partition (app_id.partition_index)", ErrInvalidArgument))
+			return resp, nil
+		}
+		p, err := s.ctl().ForcePrimary(ctx, decide.Gpid{AppID: app, Index: index}, node, req.GetAllowEmpty(), req.GetOperator())
+		if err != nil {
+			resp.Error = wireError(err)
+			return resp, nil
+		}
+		resp.Proposed = strings.Join(p.Lines(), "\n")
+	}
+	parts, err := s.ctl().DDDDiagnose(app, index)
+	if err != nil {
+		resp.Error = wireError(err)
+		return resp, nil
+	}
+	for _, p := range parts {
+		info := &pb.DDDPartitionInfo{Config: configToPB(p.Config), Reason: p.Reason, Recommended: p.Recommended}
+		for _, d := range p.Dropped {
+			n := &pb.DDDNodeInfo{Node: d.Node, Alive: d.Alive, Collected: d.Collected,
+				DropMemberBallot: d.Detail.MemberBallot, DropIncarnation: d.Detail.Incarnation}
+			if d.Collected {
+				n.Report = reportToPB(d.Report)
+			}
+			info.Dropped = append(info.Dropped, n)
+		}
+		resp.Partitions = append(resp.Partitions, info)
 	}
 	return resp, nil
 }
@@ -142,6 +188,7 @@ func (s *metaService) ListTables(ctx context.Context, req *pb.ListTablesRequest)
 			Unhealthy:      int32(t.Health.Unhealthy),
 			WriteUnhealthy: int32(t.Health.WriteUnhealthy),
 			ReadUnhealthy:  int32(t.Health.ReadUnhealthy),
+			Waits:          waitsToPB(t.Waits),
 		})
 	}
 	return resp, nil

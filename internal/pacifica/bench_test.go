@@ -20,7 +20,7 @@ func newBenchGroup(b *testing.B) *benchGroup {
 	g := &benchGroup{replicas: make(map[NodeID]*Replica)}
 	cfg := Configuration{Ballot: 1, Primary: "1", Secondaries: []NodeID{"2", "3"}}
 	for _, id := range []NodeID{"1", "2", "3"} {
-		r, err := New(Config{ID: id, MaxInflight: 1024}, DurableState{})
+		r, err := New(Config{ID: id, MaxInflight: 1024, Incarnation: 1}, DurableState{}, clockStart)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -53,7 +53,7 @@ func (g *benchGroup) settle() {
 			moved = true
 			m := g.inbox[0]
 			g.inbox = g.inbox[1:]
-			_ = g.replicas[m.To].Step(m)
+			_ = g.replicas[m.To].Step(clockStart, m)
 		}
 		if !moved {
 			return

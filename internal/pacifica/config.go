@@ -1,11 +1,32 @@
 package pacifica
 
+import "time"
+
 // Config holds a replica's identity and tuning. Zero fields take the defaults
 // below. Tick-based fields count calls to Replica.Tick; the driver chooses the
 // tick length (100 ms is the intended value, giving the durations quoted).
 type Config struct {
 	// ID is this replica's node. Required.
 	ID NodeID
+	// Incarnation identifies this replica's copy of the partition: the
+	// driver draws it when it creates the replica's directory and keeps it
+	// for the directory's life. Every message the replica sends carries it,
+	// so a primary notices when a node answers with a different copy (its
+	// data was deleted and recreated) and stops counting what the old copy
+	// acknowledged. Zero means unknown: such a replica is treated as one of
+	// a version that predates incarnations and leases.
+	Incarnation uint64
+
+	// Lease is how long after a message was sent the primary may serve
+	// reads on the strength of its acknowledgement (fd_lease_seconds).
+	// Default 9 s.
+	Lease time.Duration
+	// Grace is how long a replica promises, from the moment it accepts a
+	// primary's message, not to help another primary commit or serve
+	// (fd_grace_seconds). It must exceed Lease, with a margin for the
+	// clocks of two machines running at slightly different rates. Default
+	// 10 s.
+	Grace time.Duration
 
 	// MaxInflight bounds prepared-but-uncommitted mutations on a primary;
 	// beyond it Propose fails with ErrCapacityExceeded. Pegasus caps the
@@ -70,6 +91,8 @@ const (
 	defaultPrepareTimeoutTicks = 30
 	defaultLearnTimeoutTicks   = 3000
 	defaultProposalRetryTicks  = 10
+	defaultLease               = 9 * time.Second
+	defaultGrace               = 10 * time.Second
 )
 
 // withDefaults returns c with zero fields replaced by defaults, and checks
@@ -92,6 +115,12 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.PrepareTimeoutTicks, defaultPrepareTimeoutTicks)
 	def(&c.LearnTimeoutTicks, defaultLearnTimeoutTicks)
 	def(&c.ProposalRetryTicks, defaultProposalRetryTicks)
+	if c.Lease == 0 {
+		c.Lease = defaultLease
+	}
+	if c.Grace == 0 {
+		c.Grace = defaultGrace
+	}
 
 	switch {
 	case c.ID == "":
@@ -106,6 +135,10 @@ func (c Config) withDefaults() (Config, error) {
 		// its original is still uncommitted would create a second entry; the
 		// table guarantees the last DedupEntries/2 (see dedupTable).
 		return c, errorf(ErrInvalidConfig, "DedupEntries %d < 2 * MaxInflight %d", c.DedupEntries, c.MaxInflight)
+	case c.Lease < 0 || c.Grace <= c.Lease:
+		// A promise shorter than the lease it backs would let a new
+		// primary commit while the old one still serves reads.
+		return c, errorf(ErrInvalidConfig, "Grace %v must exceed Lease %v", c.Grace, c.Lease)
 	case c.PrepareRetryTicks >= c.PrepareTimeoutTicks:
 		return c, errorf(ErrInvalidConfig, "PrepareRetryTicks %d >= PrepareTimeoutTicks %d",
 			c.PrepareRetryTicks, c.PrepareTimeoutTicks)

@@ -31,16 +31,26 @@ func (m Message) String() string {
 			b.WriteString(e.String())
 		}
 		b.WriteByte(']')
-	case MsgPrepareAck:
-		if m.Reject {
+	case MsgPrepareAck, MsgLearnRequest:
+		if m.Type == MsgLearnRequest {
+			fmt.Fprintf(&b, " learn=%d committed=%d prepared=%d", m.LearnID, m.Committed, m.Decree)
+		} else if m.Reject {
 			fmt.Fprintf(&b, " reject prev=%d hint=%d", m.PrevDecree, m.Decree)
 		} else {
 			fmt.Fprintf(&b, " decree=%d", m.Decree)
 		}
 	case MsgLearnStart, MsgLearnApp:
 		fmt.Fprintf(&b, " learn=%d", m.LearnID)
-	case MsgLearnRequest:
-		fmt.Fprintf(&b, " learn=%d committed=%d prepared=%d", m.LearnID, m.Committed, m.Decree)
+	}
+	if len(m.Holds) > 0 {
+		b.WriteString(" holds=[")
+		for i, h := range m.Holds {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			fmt.Fprintf(&b, "%s@b%d:%v", h.Primary, h.Ballot, h.Remaining)
+		}
+		b.WriteByte(']')
 	}
 	return b.String()
 }
@@ -83,6 +93,16 @@ func (r *Replica) Debug() string {
 	}
 	if r.status == StatusPrimary && r.applied < r.prim.reconcileTo {
 		fmt.Fprintf(&b, " reconciling-to=%d", r.prim.reconcileTo)
+	}
+	if hs := r.reportHolds(""); len(hs) > 0 {
+		b.WriteString(" holds=[")
+		for i, h := range hs {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			fmt.Fprintf(&b, "%s@b%d:%v", h.Primary, h.Ballot, h.Remaining)
+		}
+		b.WriteByte(']')
 	}
 	for _, t := range r.prim.trackers {
 		fmt.Fprintf(&b, "\n  %s:", t.node)

@@ -20,6 +20,19 @@
 // secondary needs. So a graceful handover does not wait for the meta server's
 // pushes to reach every secondary.
 //
+// Only members and the learners of a ballot's primary enter that ballot. A
+// configuration that does not list a replica (it was removed) only tells it
+// the ballot exists: it stops acting for older ballots and takes no order
+// from their primaries, but its own ballot does not move. Each replica also
+// persists and reports the highest ballot it was a member of
+// (HardState.MemberBallot): a member of ballot B holds every write committed
+// at or before B, because every commit at B needed its acknowledgement and
+// it joined B holding everything committed before. When every member of a
+// partition is gone, the meta server picks the new primary by what members
+// durably hold, never by a ballot a non-member was handed (issue 14's
+// staggered outage: a node dropped early, pushed the current configuration,
+// must not outrank the last member).
+//
 // # Write path
 //
 // Propose (primary only) assigns the next decree and appends the entry to the
@@ -63,7 +76,7 @@
 //   - Write order: a record for decree d discards every earlier record for a
 //     decree >= d.
 //   - Writer ballot: every record is filed under the replica's ballot when
-//     the driver took the Ready (the last Ready.Ballot, persisted before the
+//     the driver took the Ready (the last Ready.HardState.Ballot, persisted before the
 //     entries), and a record (d, b) hides every earlier record at a decree
 //     >= d filed under a lower ballot.
 //
@@ -97,7 +110,7 @@
 // A primary that sees a newer ballot anywhere (a MsgStaleBallot answer)
 // stops accepting reads and writes at once, and waits for the configuration.
 //
-// A primary accepts writes only once its ballot is durable (Ready.Ballot
+// A primary accepts writes only once its ballot is durable (Ready.HardState
 // carried out). A restarted replica therefore knows every ballot it may have
 // created entries in, and never becomes primary again in one of them: entries
 // it created there before the crash may survive on secondaries only, and new
@@ -134,16 +147,84 @@
 // driver's log still held. Clients must retry within that window, in practice
 // seconds; a retry arriving later is executed again.
 //
-// # Reads
+// # Reads and leases
 //
-// CanServeRead is nil only on a primary that knows of no newer ballot and has
-// applied everything it had prepared when promoted. The driver must also hold
-// a valid lease from the meta server's failure detector, and refuse reads when
-// it does not: a primary cut off from the meta server keeps believing it is
-// primary until it hears otherwise, while the meta server may already have
-// promoted another replica once the grace period (longer than the lease) is
-// over. Leases are per server, hence outside this per-partition core.
+// Reads are served by the primary alone, from its storage, while it holds a
+// lease. The lease comes from its members, as in PacificA, not from the meta
+// server: then no read needs the meta server or its store while no
+// configuration has to change (lease.go has the mechanics).
 //
+//   - Lease. Primary P of ballot b may serve a read at time t only if every
+//     node whose acknowledgement its commits need (its secondaries, and the
+//     learners whose upgrade it proposed) acknowledged, at ballot b, a
+//     message P sent at time s with t < s + Lease, both read on P's clock.
+//     A lone primary has no such node and needs the replica server's lease
+//     from the meta server (ReadState.NeedMetaLease), as does a primary with
+//     a member of a version that grants no leases.
+//   - Promise. A replica that accepts a message from P at ballot b promises
+//     not to help another primary commit until its receive time + Grace, on
+//     its own clock (a hold on (P, b)). Once it entered a newer ballot it
+//     takes nothing from P at b any more.
+//   - Wait. A primary Q of a newer ballot commits nothing and serves no read
+//     until every hold on a different primary of a lower ballot is over:
+//     expired, or void because that primary was seen at a higher ballot (it
+//     acknowledged or sent anything at one). Q learns its members' holds
+//     from their acknowledgements at its ballot (as durations, so no two
+//     clocks are compared: the receiver adds them to its own receive time,
+//     which is conservative), decides once it heard every member, and until
+//     then passes its holds on to its followers in its prepares.
+//
+// Why no stale read: a read by P at t had an acknowledgement from every
+// such node n of a message P sent at s > t - Lease; n received it at r >= s
+// and promised until r + Grace > s + Lease > t. A primary Q of a newer
+// ballot commits only once some member that promised P has stopped renewing
+// and its promise is over, or P was seen at a newer ballot, which it only
+// enters after it stopped serving at the old one. Such a member always
+// exists in Q's configuration: Q itself, or a member Q heard at its ballot,
+// was a member (or upgrading learner) of P's configuration, because the
+// meta server only promotes a secondary of the previous configuration (or,
+// when every member is gone, the last one) and P's lease needs every one of
+// them. And since Q waits for every member's holds, a write Q commits
+// follows every read P served, in real time, whatever the clocks read.
+// Grace > Lease absorbs clocks running at slightly different rates.
+//
+// What this buys:
+//
+//   - The handover of an isolated primary (issue 14, hole 1): a
+//     configuration that excludes a replica which may still hold a lease
+//     commits nothing until that lease provably ended, or the replica
+//     acknowledged its demotion.
+//   - A graceful handover stays fast: the old primary is a member of the new
+//     configuration and acknowledges the new ballot at once, which voids
+//     every hold on it in one round trip.
+//   - Holds are transitive. If B, waiting on A's lease, hands over to C
+//     before the wait is over, B's acknowledgement and B's prepares carry
+//     the hold on A, so C waits too, even if it never followed A.
+//   - A restart forgets every time. A replica persists the primary of its
+//     ballot and the other primaries it holds (HardState), and a restart
+//     holds each until restart + Grace. Removals are not persisted at once:
+//     a stale entry only makes a restart wait longer.
+//   - Once a new primary decided no old primary can serve any more, holds it
+//     learns later are stale (that primary's lease needed a member that
+//     stopped renewing) and it tells its followers to drop theirs
+//     (Message.HoldsCleared).
+//
+// A primary that sees a newer ballot anywhere stops serving and accepting
+// writes at once; a new primary also refuses reads until it applied
+// everything it had prepared when promoted (ErrReconciling).
+//
+// # Incarnations
+//
+// Config.Incarnation names the replica's copy of the partition, drawn when
+// its directory is created. Every message carries the sender's, so a primary
+// forgets what it knew about a node as soon as another copy answers (the
+// node's replica was deleted and recreated, empty): it resends everything to
+// a secondary and starts a learner over, voiding an upgrade it proposed for
+// the old copy; the proposal names the copy, so the meta server refuses it
+// if the node reports another by then. A secondary that entered its ballot
+// from a primary's message counts itself a member (MemberBallot) only once
+// it acknowledged holding what that primary said is committed.
+
 // # The Ready contract
 //
 // HasReady reports pending work; Ready hands it out; Advance tells the core it
@@ -151,7 +232,7 @@
 // Propose, Tick and the other inputs (their output goes into the next Ready),
 // but not Ready again. For each Ready, in order:
 //
-//  1. persist Ballot if non-zero, before sending any message;
+//  1. persist HardState if not zero, before sending any message;
 //  2. send Messages; they never depend on the Entries of the same Ready (an
 //     acknowledgement is only produced after the entries it covers were
 //     reported durable), so they may be sent while Entries are written;
@@ -164,12 +245,23 @@
 //  7. call Advance.
 //
 // After a crash, the driver rebuilds the replica with New from the persisted
-// ballot, its storage's applied decree and the replayed log (DurableState).
+// HardState, its storage's applied decree and the replayed log
+// (DurableState), and its clock.
 // Entries up to the highest LastCommitted they carry are committed, the rest
 // prepared. The replica starts inactive and waits for the meta server.
 //
 // # Time
 //
-// Tick advances a logical clock; all timeouts count ticks (Config). The driver
-// owns the real ticker; 100 ms per tick is the intended granularity.
+// Two clocks, both inputs. Tick counts logical ticks for the liveness
+// timers (retransmission, failure detection of members, learner timeouts,
+// proposal retries); 100 ms per tick is the intended granularity, and a
+// tick a paused driver misses only delays a retry or a timeout. Leases and
+// promises, which safety rests on, use Time instead (time.go): a reading of
+// the driver's monotonic clock, never wall time. Step, Tick and New take
+// the current Time, so every message is stamped and every promise measured
+// from a time no earlier than the message's arrival; ReadState.Check takes
+// the time of the read itself, so a lease never lasts longer because the
+// driver fell behind. Everything else acts at the last Time fed, which can
+// only make the replica more careful: a promise or a hold lasts longer, a
+// lease (from a send stamp) ends sooner.
 package pacifica

@@ -16,6 +16,14 @@ var (
 	// committed everything it had prepared when it was promoted: until then
 	// it may lack writes the previous primary acknowledged.
 	ErrReconciling = errors.New("pacifica: primary is reconciling")
+	// ErrOldPrimaryLease is returned for reads on a new primary while a
+	// previous primary may still hold a read lease from some member: until
+	// that lease provably ended, or that primary acknowledged its
+	// demotion, the new primary serves nothing and commits nothing.
+	ErrOldPrimaryLease = errors.New("pacifica: a previous primary may still hold a lease")
+	// ErrNoLease is returned for reads on a primary whose lease (from its
+	// members, or for a lone primary from the meta server) is not valid.
+	ErrNoLease = errors.New("pacifica: no valid read lease")
 	// ErrCapacityExceeded is returned when a write would put more than
 	// Config.MaxInflight mutations between the prepared and committed
 	// decrees. The client backs off and retries.

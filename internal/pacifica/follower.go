@@ -11,13 +11,38 @@ type followerState struct {
 	// waits until the log is durable up to ackWanted.
 	ackOwed   bool
 	ackWanted Decree
+	// echo is the newest SentAt of the primary's messages accepted at this
+	// ballot, echoed in acknowledgements: the primary's lease (lease.go).
+	echo Time
+	// primaryCommitted is the highest commit point the primary announced
+	// at this ballot.
+	primaryCommitted Decree
 }
 
 // acceptPrimary decides whether m, from a primary at a ballot >= r.ballot,
 // is to be obeyed, adopting its ballot and the role it assigns (status) if it
 // is newer. A message carries enough of the configuration to act on, so a
 // secondary does not wait for the meta server's push to follow a new primary.
+//
+// Accepting is promising (lease.go): this replica will not help another
+// primary until r.now + Grace, and echoes m.SentAt so that the primary can
+// count on it. It also takes the primary's word on older primaries: their
+// holds, or that none is left.
 func (r *Replica) acceptPrimary(m Message, status Status) bool {
+	if !r.obeys(m, status) {
+		return false
+	}
+	r.promise(m.From, m.Ballot)
+	r.follower.echo = max(r.follower.echo, m.SentAt)
+	if m.HoldsCleared {
+		r.clearHoldsBelow(m.Ballot)
+	} else {
+		r.mergeHolds(m.Holds)
+	}
+	return true
+}
+
+func (r *Replica) obeys(m Message, status Status) bool {
 	if status != StatusSecondary && status != StatusPotentialSecondary {
 		return false
 	}
@@ -25,7 +50,7 @@ func (r *Replica) acceptPrimary(m Message, status Status) bool {
 		if m.From != r.primary {
 			r.learner = learnerState{} // sessions belong to one primary
 		}
-		r.enterBallot(m.Ballot)
+		r.enterBallot(m.Ballot, m.From)
 		r.config = Configuration{Ballot: m.Ballot, Primary: m.From}
 		r.becomeFollower(status, m.From)
 		return true
@@ -91,7 +116,7 @@ func (r *Replica) handlePrepare(m Message) error {
 			hint = r.log.last()
 		}
 		r.send(Message{Type: MsgPrepareAck, To: m.From, Ballot: r.ballot, Reject: true,
-			PrevDecree: m.PrevDecree, Decree: hint})
+			PrevDecree: m.PrevDecree, Decree: hint, SentAt: r.follower.echo, Holds: r.reportHolds(m.From)})
 		return nil
 	}
 	for _, e := range m.Entries {
@@ -101,6 +126,7 @@ func (r *Replica) handlePrepare(m Message) error {
 	}
 	end := m.PrevDecree + Decree(len(m.Entries))
 	r.follower.matched = max(r.follower.matched, end)
+	r.follower.primaryCommitted = max(r.follower.primaryCommitted, m.Committed)
 	// Apply only what is committed and known to be the primary's version:
 	// an entry past matched may be a leftover of an older ballot.
 	r.committed = max(r.committed, min(m.Committed, r.follower.matched))
@@ -165,11 +191,24 @@ func (r *Replica) ackReady() bool {
 }
 
 // flushAck sends the owed acknowledgement if it can be sent.
+//
+// A secondary that entered its ballot from the primary's messages (rather
+// than from the meta server's configuration) records the ballot as one it is
+// a member of once it acknowledges holding, durably, everything the primary
+// said is committed; the Ready persists that before the acknowledgement
+// leaves. Recording it at the first message would let a copy created empty
+// (a replica deleted and recreated under a configuration that still lists
+// it) claim a membership whose writes it does not hold, and be preferred by
+// recovery.
 func (r *Replica) flushAck() {
 	if !r.ackReady() {
 		return
 	}
+	acked := min(r.follower.matched, r.log.stable)
+	if r.status == StatusSecondary && acked >= r.follower.primaryCommitted {
+		r.noteMember(r.ballot)
+	}
 	r.send(Message{Type: MsgPrepareAck, To: r.primary, Ballot: r.ballot,
-		Decree: min(r.follower.matched, r.log.stable)})
+		Decree: acked, SentAt: r.follower.echo, Holds: r.reportHolds(r.primary)})
 	r.follower.ackOwed = false
 }

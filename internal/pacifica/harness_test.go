@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 )
 
 // This file is the test driver shared by the interaction tests, the
@@ -23,8 +24,14 @@ import (
 // at d discards every earlier record at decrees >= d. The core must work with
 // both.
 type disk struct {
+	// hard is the persisted HardState; ballot is its Ballot, under which
+	// log records are filed.
+	hard       HardState
 	ballot     Ballot
 	writeOrder bool
+	// incarnation identifies the replica's copy, drawn when the disk was
+	// created (the driver's replica directory).
+	incarnation uint64
 	// log is the effective log from logFirst on; filed[i] is the ballot
 	// log[i] was filed under.
 	log      []Entry
@@ -33,7 +40,7 @@ type disk struct {
 	applied  []Entry // applied[i] is decree i+1
 }
 
-func newDisk() *disk { return &disk{logFirst: 1} }
+func newDisk(incarnation uint64) *disk { return &disk{logFirst: 1, incarnation: incarnation} }
 
 func (d *disk) logLast() Decree        { return d.logFirst + Decree(len(d.log)) - 1 }
 func (d *disk) appliedDecree() Decree  { return Decree(len(d.applied)) }
@@ -109,7 +116,7 @@ func (d *disk) installCheckpoint(src *disk) Decree {
 }
 
 func (d *disk) durableState() DurableState {
-	return DurableState{Ballot: d.ballot, AppliedDecree: d.appliedDecree(), Entries: slices.Clone(d.log)}
+	return DurableState{HardState: d.hard, AppliedDecree: d.appliedDecree(), Entries: slices.Clone(d.log)}
 }
 
 // at returns the durable copy of decree x (storage first, then the log).
@@ -128,7 +135,20 @@ type node struct {
 	r           *Replica // nil while crashed
 	disk        *disk
 	incarnation int
-	ready       *Ready // outstanding Ready, between startReady and finishReady
+	// offset is where this node's clock stands against the simulation's:
+	// clocks of different nodes are never compared, so tests give them
+	// different origins.
+	offset Time
+	// isolated: cut off from the meta server since metaLeaseEnd (on its
+	// own clock), when its lease from the meta server stopped renewing.
+	isolated     bool
+	metaLeaseEnd Time
+	// isolatedSince is the simulation's time of the isolation (for the
+	// fake meta server's failure detector).
+	isolatedSince Time
+	// cut: the network loses every message to or from the node.
+	cut   bool
+	ready *Ready // outstanding Ready, between startReady and finishReady
 }
 
 // job is driver work that completes after the Ready that asked for it.
@@ -156,9 +176,14 @@ type cluster struct {
 	check      *checker
 	out        io.Writer // trace, nil to keep quiet
 	nextSeq    uint64
-	now        int64
+	// now counts ticks; clock is the simulation's time, which ticks advance
+	// by tickLen and which may also jump (a driver paused).
+	now   int64
+	clock Time
 	// onReply, if set, sees every reply a node hands out.
 	onReply func(from NodeID, rp Reply)
+	// incarnations counts the incarnations drawn.
+	incarnations uint64
 }
 
 type proposalFrom struct {
@@ -166,8 +191,51 @@ type proposalFrom struct {
 	p    ConfigProposal
 }
 
+// tickLen is the time a tick stands for in the simulation.
+const tickLen = 100 * time.Millisecond
+
+// clockStart is the simulation's time at the start: far from zero, so that
+// a time of zero (no lease) is never mistaken for a real one.
+const clockStart = Time(1000 * time.Second)
+
 func newCluster(cfg Config) *cluster {
-	return &cluster{cfg: cfg, nodes: make(map[NodeID]*node), check: newChecker()}
+	return &cluster{cfg: cfg, nodes: make(map[NodeID]*node), check: newChecker(), clock: clockStart}
+}
+
+// timeOf is node n's clock.
+func (c *cluster) timeOf(n *node) Time { return c.clock + n.offset }
+
+// advance moves the simulation's time by d without ticking anyone: every
+// driver was paused meanwhile.
+func (c *cluster) advance(d time.Duration) { c.clock = c.clock.Add(d) }
+
+// metaLease is the end of node n's lease from the meta server: renewed
+// continuously while it is connected (the fake meta server's failure
+// detector is perfect), frozen once it is cut off.
+func (c *cluster) metaLease(n *node) Time {
+	if n.isolated {
+		return n.metaLeaseEnd
+	}
+	return c.timeOf(n).Add(c.cfg.Lease)
+}
+
+// isolate cuts node n off from the meta server now, or reconnects it.
+func (c *cluster) isolate(n *node, cut bool) {
+	if cut && !n.isolated {
+		n.metaLeaseEnd = c.metaLease(n)
+	}
+	n.isolated = cut
+}
+
+// tickAll advances time by one tick and ticks the live nodes in ids.
+func (c *cluster) tickAll(ids []NodeID) {
+	c.now++
+	c.advance(tickLen)
+	for _, id := range ids {
+		if n := c.nodes[id]; n != nil && n.r != nil {
+			n.r.Tick(c.timeOf(n))
+		}
+	}
 }
 
 func (c *cluster) tracef(format string, args ...any) {
@@ -176,19 +244,24 @@ func (c *cluster) tracef(format string, args ...any) {
 	}
 }
 
-func (c *cluster) addNode(id NodeID) error {
+func (c *cluster) addNode(id NodeID) error { return c.addNodeAt(id, 0) }
+
+// addNodeAt adds node id whose clock is offset from the simulation's.
+func (c *cluster) addNodeAt(id NodeID, offset Time) error {
 	if _, ok := c.nodes[id]; ok {
 		return fmt.Errorf("node %s exists", id)
 	}
+	dk := newDisk(c.nextIncarnation())
+	dk.writeOrder = c.writeOrder
+	n := &node{id: id, disk: dk, incarnation: 1, offset: offset}
+	c.nodes[id] = n
 	cfg := c.cfg
-	cfg.ID = id
-	r, err := New(cfg, DurableState{})
+	cfg.ID, cfg.Incarnation = id, dk.incarnation
+	r, err := New(cfg, DurableState{}, c.timeOf(n))
 	if err != nil {
 		return err
 	}
-	dk := newDisk()
-	dk.writeOrder = c.writeOrder
-	c.nodes[id] = &node{id: id, r: r, disk: dk, incarnation: 1}
+	n.r = r
 	c.ids = append(c.ids, id)
 	slices.Sort(c.ids)
 	return nil
@@ -207,11 +280,31 @@ func (c *cluster) crash(id NodeID) {
 	c.jobs = slices.DeleteFunc(c.jobs, func(j job) bool { return j.node == id })
 }
 
+// nextIncarnation draws a fresh replica incarnation (deterministically).
+func (c *cluster) nextIncarnation() uint64 {
+	c.incarnations++
+	return 0xa000 + c.incarnations
+}
+
+// wipe crashes node id and gives it a new, empty disk: its replica was
+// deleted and created again (a new incarnation), as a removal racing a
+// configuration push can do.
+func (c *cluster) wipe(id NodeID) error {
+	n := c.nodes[id]
+	if n.r != nil {
+		c.crash(id)
+	}
+	dk := newDisk(c.nextIncarnation())
+	dk.writeOrder = c.writeOrder
+	n.disk = dk
+	return c.restart(id)
+}
+
 func (c *cluster) restart(id NodeID) error {
 	n := c.nodes[id]
 	cfg := c.cfg
-	cfg.ID = id
-	r, err := New(cfg, n.disk.durableState())
+	cfg.ID, cfg.Incarnation = id, n.disk.incarnation
+	r, err := New(cfg, n.disk.durableState(), c.timeOf(n))
 	if err != nil {
 		return err
 	}
@@ -219,6 +312,23 @@ func (c *cluster) restart(id NodeID) error {
 	n.incarnation++
 	c.tracef("restart %s\n", r.Debug())
 	return nil
+}
+
+// hardStateText formats a HardState on one line.
+func hardStateText(h HardState) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ballot=%d primary=%s member=%d", h.Ballot, h.Primary, h.MemberBallot)
+	if len(h.Holds) > 0 {
+		b.WriteString(" holds=[")
+		for i, hr := range h.Holds {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			fmt.Fprintf(&b, "%s@b%d", hr.Primary, hr.Ballot)
+		}
+		b.WriteByte(']')
+	}
+	return b.String()
 }
 
 // entryText formats an entry with its payload.
@@ -248,14 +358,15 @@ func (c *cluster) startReady(id NodeID) error {
 	n := c.nodes[id]
 	rd := n.r.Ready()
 	n.ready = &rd
-	if rd.Ballot == 0 && len(rd.Entries)+len(rd.Messages)+len(rd.Committed)+len(rd.Replies)+
+	if rd.HardState.IsZero() && len(rd.Entries)+len(rd.Messages)+len(rd.Committed)+len(rd.Replies)+
 		len(rd.ConfigProposals)+len(rd.LogReads)+len(rd.CheckpointRequests) == 0 {
 		return fmt.Errorf("node %s: HasReady with an empty Ready: %s", id, n.r.Debug())
 	}
 	c.tracef("> %s ready\n", id)
-	if rd.Ballot != 0 {
-		n.disk.ballot = rd.Ballot
-		c.tracef("  ballot %d\n", rd.Ballot)
+	if !rd.HardState.IsZero() {
+		n.disk.hard = rd.HardState
+		n.disk.ballot = rd.HardState.Ballot
+		c.tracef("  persist %s\n", hardStateText(rd.HardState))
 	}
 	for _, m := range rd.Messages {
 		c.tracef("  send %s\n", m)
@@ -419,7 +530,11 @@ func (c *cluster) deliver(i int) error {
 		c.tracef("  drop %s (down)\n", m)
 		return nil
 	}
-	err := n.r.Step(m)
+	if n.cut || (c.nodes[m.From] != nil && c.nodes[m.From].cut) {
+		c.tracef("  drop %s (cut off)\n", m)
+		return nil
+	}
+	err := n.r.Step(c.timeOf(n), m)
 	if err != nil && !errors.Is(err, ErrStaleBallot) {
 		return fmt.Errorf("node %s stepping %s: %w", m.To, m, err)
 	}
@@ -524,6 +639,11 @@ func (c *cluster) applyProposal(pf proposalFrom) (applied bool, err error) {
 		secondaries = slices.DeleteFunc(secondaries, func(n NodeID) bool { return n == p.Node })
 	case ConfigUpgradeToSecondary:
 		if cur.HasMember(p.Node) {
+			return false, nil
+		}
+		// The meta server checks that the copy the primary saw catch up is
+		// the one the node reports now.
+		if n := c.nodes[p.Node]; p.Incarnation != 0 && n != nil && n.disk.incarnation != p.Incarnation {
 			return false, nil
 		}
 		secondaries = append(secondaries, p.Node)

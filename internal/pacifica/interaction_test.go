@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/datadriven"
 )
@@ -31,9 +32,17 @@ import (
 //	drop [from=1] [to=2] [type=Prepare]  lose messages in flight
 //	meta                                 meta server handles pending proposals
 //	stabilize                            repeat process-ready, deliver, meta until quiet
-//	tick [n=N] [1 2 ...]                 advance the nodes' clocks
+//	tick [n=N] [1 2 ...]                 advance time by N ticks, ticking the nodes
+//	run ticks=N                          N times: tick everyone, then stabilize
+//	pause for=10s                        advance time without ticking anyone
+//	cut 1 / reconnect 1                  the network loses messages to and from 1
+//	isolate 1 / heal 1                   cut node 1 off from the meta server (its
+//	                                     lease from it stops renewing) / reconnect
 //	crash 2 / restart 2                  lose / recover everything but the disk
+//	wipe 2                               node 2's replica is deleted and created
+//	                                     again, empty (a new incarnation)
 //	gc-log 1 [to=D]                      drop node 1's log up to D (default: all applied)
+//	report [1 2 ...]                     what the nodes report to the meta server
 //	status                               every node's state
 //	log 2                                node 2's durable log and storage
 //	check-invariants [applied]           acknowledged writes held (and applied) by every member
@@ -60,7 +69,8 @@ func runCommand(t *testing.T, cp **cluster, d *datadriven.TestData, out *strings
 	if d.Cmd == "add-replicas" {
 		if *cp == nil {
 			cfg := Config{MinReplicaCount: 1, GroupCheckTicks: 10, PrepareRetryTicks: 3,
-				PrepareTimeoutTicks: 6, LearnTimeoutTicks: 20, ProposalRetryTicks: 5}
+				PrepareTimeoutTicks: 6, LearnTimeoutTicks: 20, ProposalRetryTicks: 5,
+				Lease: 2 * time.Second, Grace: 3 * time.Second}
 			intArg(t, d, "min-replicas", &cfg.MinReplicaCount)
 			intArg(t, d, "cache", &cfg.CacheEntries)
 			intArg(t, d, "max-inflight", &cfg.MaxInflight)
@@ -191,10 +201,15 @@ func runCommand(t *testing.T, cp **cluster, d *datadriven.TestData, out *strings
 			if !c.alive(id) {
 				return fmt.Errorf("node %s is down", id)
 			}
-			if err := c.nodes[id].r.CanServeRead(); err != nil {
+			n := c.nodes[id]
+			now := c.timeOf(n)
+			rs := n.r.ReadState()
+			if err := rs.Check(now, c.metaLease(n)); err != nil {
 				fmt.Fprintf(out, "%s: read refused: %v\n", id, err)
+			} else if rs.NeedMetaLease {
+				fmt.Fprintf(out, "%s: read ok at applied=%d (meta server's lease)\n", id, n.r.AppliedDecree())
 			} else {
-				fmt.Fprintf(out, "%s: read ok at applied=%d\n", id, c.nodes[id].r.AppliedDecree())
+				fmt.Fprintf(out, "%s: read ok at applied=%d (lease %v left)\n", id, n.r.AppliedDecree(), rs.LeaseUntil.Sub(now))
 			}
 		}
 		return nil
@@ -247,12 +262,47 @@ func runCommand(t *testing.T, cp **cluster, d *datadriven.TestData, out *strings
 		n := 1
 		intArg(t, d, "n", &n)
 		for i := 0; i < n; i++ {
-			c.now++
-			for _, id := range c.selectNodes(d) {
-				if c.alive(id) {
-					c.nodes[id].r.Tick()
-				}
+			c.tickAll(c.selectNodes(d))
+		}
+		return nil
+
+	case "run":
+		// Time passes with everything working: each tick is followed by
+		// stabilize, so members keep answering the group checks.
+		n := 1
+		intArg(t, d, "ticks", &n)
+		for i := 0; i < n; i++ {
+			c.tickAll(c.ids)
+			if err := c.stabilize(); err != nil {
+				return err
 			}
+		}
+		return nil
+
+	case "pause":
+		// Every driver stops for a while (a GC pause, a stopped process,
+		// an overloaded machine): time passes, no tick is delivered.
+		var dur string
+		d.ScanArgs(t, "for", &dur)
+		dd, err := time.ParseDuration(dur)
+		if err != nil {
+			return err
+		}
+		c.advance(dd)
+		return nil
+
+	case "cut", "reconnect":
+		// cut loses every message to or from the nodes from now on.
+		for _, id := range nodeArgs(d) {
+			c.nodes[id].cut = d.Cmd == "cut"
+		}
+		return nil
+
+	case "isolate", "heal":
+		// isolate cuts nodes off from the meta server: it stops renewing
+		// their lease (a lone primary's reads need it). heal reconnects.
+		for _, id := range nodeArgs(d) {
+			c.isolate(c.nodes[id], d.Cmd == "isolate")
 		}
 		return nil
 
@@ -273,12 +323,34 @@ func runCommand(t *testing.T, cp **cluster, d *datadriven.TestData, out *strings
 		}
 		return nil
 
+	case "wipe":
+		for _, id := range nodeArgs(d) {
+			if err := c.wipe(id); err != nil {
+				return err
+			}
+		}
+		return nil
+
 	case "gc-log":
 		for _, id := range nodeArgs(d) {
 			to := int(c.nodes[id].disk.appliedDecree())
 			intArg(t, d, "to", &to)
 			c.nodes[id].disk.gc(Decree(to))
 			fmt.Fprintf(out, "%s: log starts at %d\n", id, c.nodes[id].disk.logFirst)
+		}
+		return nil
+
+	case "report":
+		// What each node tells the meta server about the partition in its
+		// beacons: the input of recovery when every member was dropped.
+		for _, id := range c.selectNodes(d) {
+			if !c.alive(id) {
+				fmt.Fprintf(out, "%s down\n", id)
+				continue
+			}
+			r := c.nodes[id].r
+			fmt.Fprintf(out, "%s: ballot=%d member_ballot=%d prepared=%d committed=%d (disk: %s)\n", id, r.Ballot(),
+				r.MemberBallot(), r.PreparedDecree(), r.CommittedDecree(), hardStateText(c.nodes[id].disk.hard))
 		}
 		return nil
 
@@ -355,6 +427,10 @@ func (c *cluster) runMeta() error {
 	pending := c.proposals
 	c.proposals = nil
 	for _, pf := range pending {
+		if c.nodes[pf.from].isolated {
+			c.tracef("meta: %s from %s lost (cut off from the meta server)\n", pf.p, pf.from)
+			continue
+		}
 		prev := c.meta
 		applied, err := c.applyProposal(pf)
 		if err != nil {

@@ -62,8 +62,8 @@ func (r *Replica) AddLearner(node NodeID, ballot Ballot) error {
 		learner:      true,
 		learnID:      r.prim.nextLearnID,
 		phase:        phaseLearnStarting,
-		progressTick: r.now,
-		heardTick:    r.now,
+		progressTick: r.tick,
+		heardTick:    r.tick,
 	}
 	r.sendLearnStart(t)
 	return nil
@@ -80,8 +80,8 @@ func (r *Replica) RemoveLearner(node NodeID) {
 }
 
 func (r *Replica) sendLearnStart(t *tracker) {
-	r.send(Message{Type: MsgLearnStart, To: t.node, Ballot: r.ballot, LearnID: t.learnID})
-	t.sentTick = r.now
+	r.send(Message{Type: MsgLearnStart, To: t.node, Ballot: r.ballot, LearnID: t.learnID, SentAt: r.now})
+	t.sentTick = r.tick
 }
 
 // sendLearnApp tells a learner to copy a checkpoint; it will ask again with
@@ -99,8 +99,8 @@ func (r *Replica) sendLearnApp(t *tracker) {
 	t.phase = phaseAwaitingCheckpoint
 	t.acked, t.sent, t.base = 0, 0, 0
 	t.reading, t.probe, t.sendLearnLog = false, false, false
-	r.send(Message{Type: MsgLearnApp, To: t.node, Ballot: r.ballot, LearnID: t.learnID})
-	t.sentTick = r.now
+	r.send(Message{Type: MsgLearnApp, To: t.node, Ballot: r.ballot, LearnID: t.learnID, SentAt: r.now})
+	t.sentTick = r.tick
 }
 
 // handleLearnStart makes this replica a learner of the sending primary.
@@ -129,9 +129,11 @@ func (r *Replica) sendLearnRequest() {
 		// Only the durable part: the primary treats it as acknowledged.
 		Committed: min(r.committed, r.log.stable),
 		Decree:    r.log.last(),
+		SentAt:    r.follower.echo,
+		Holds:     r.reportHolds(r.primary),
 	})
 	r.learner.requestPending = true
-	r.learner.requestTick = r.now
+	r.learner.requestTick = r.tick
 }
 
 // handleLearnRequest starts (or restarts) streaming to a learner from its
@@ -141,22 +143,27 @@ func (r *Replica) handleLearnRequest(m Message) {
 		return
 	}
 	t := r.tracker(m.From)
-	if t == nil || !t.learner || t.phase == phaseUnreachable {
-		// Given up on: it learns again only once the meta server adds it
-		// anew (RemoveLearner, then AddLearner).
+	if t == nil || !t.learner {
+		return
+	}
+	if !r.hearFrom(t, m) || t.phase == phaseUnreachable {
+		// Another copy, whose learning starts over, or given up on: it
+		// learns again only once the meta server adds it anew
+		// (RemoveLearner, then AddLearner).
+		r.maybeCommit()
 		return
 	}
 	if t.phase == phaseAwaitingCheckpoint && m.LearnID < t.learnID {
 		// The learner has not heard that it must copy a checkpoint (the
 		// LearnApp was lost): tell it again.
-		t.heardTick = r.now
-		r.send(Message{Type: MsgLearnApp, To: t.node, Ballot: r.ballot, LearnID: t.learnID})
+		t.heardTick = r.tick
+		r.send(Message{Type: MsgLearnApp, To: t.node, Ballot: r.ballot, LearnID: t.learnID, SentAt: r.now})
 		return
 	}
 	if t.learnID != m.LearnID {
 		return
 	}
-	t.heardTick, t.progressTick = r.now, r.now
+	t.heardTick, t.progressTick = r.tick, r.tick
 	// The learner's commit point is part of the committed history, which
 	// this primary holds too, so the learner's log equals ours up to there.
 	t.acked, t.sent, t.base = m.Committed, m.Committed, m.Committed
@@ -180,6 +187,8 @@ func (r *Replica) handleLearnApp(m Message) {
 		m.LearnID <= r.learner.learnID {
 		return
 	}
+	r.promise(m.From, m.Ballot)
+	r.follower.echo = max(r.follower.echo, m.SentAt)
 	r.learner = learnerState{learnID: m.LearnID, awaitingCheckpoint: true}
 	r.checkpointRequests = append(r.checkpointRequests,
 		CheckpointRequest{From: m.From, Ballot: r.ballot, LearnID: m.LearnID})
@@ -226,7 +235,7 @@ func (r *Replica) InstallCheckpoint(req CheckpointRequest, decree Decree) error 
 
 // tickLearner repeats an unanswered learn request.
 func (r *Replica) tickLearner() {
-	if r.learner.requestPending && r.now-r.learner.requestTick >= int64(r.cfg.PrepareRetryTicks) {
+	if r.learner.requestPending && r.tick-r.learner.requestTick >= int64(r.cfg.PrepareRetryTicks) {
 		r.sendLearnRequest()
 	}
 }

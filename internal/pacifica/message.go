@@ -35,6 +35,11 @@ const (
 	MsgStaleBallot
 )
 
+// fromPrimary reports whether messages of type t come from a primary.
+func (t MessageType) fromPrimary() bool {
+	return t == MsgPrepare || t == MsgLearnLog || t == MsgLearnStart || t == MsgLearnApp
+}
+
 func (t MessageType) String() string {
 	switch t {
 	case MsgPrepare:
@@ -87,6 +92,25 @@ type Message struct {
 	// LearnID identifies one learning session, so answers to an abandoned
 	// session are ignored.
 	LearnID uint64
+
+	// Incarnation is the sender's Config.Incarnation: which copy of the
+	// partition on the sending node speaks. Zero from a replica of a
+	// version without incarnations.
+	Incarnation uint64
+	// SentAt is the primary's clock when it made a prepare, learn log,
+	// learn start or learn app. On acknowledgements and learn requests it
+	// echoes the newest SentAt of the primary's messages the sender
+	// accepted at this ballot: the primary holds a read lease from the
+	// sender until then + Lease (lease.go). Zero: nothing to echo.
+	SentAt Time
+	// Holds are, on acknowledgements and learn requests, the sender's holds
+	// on primaries other than the recipient, and on prepares the primary's
+	// holds while it has not cleared them (lease.go).
+	Holds []Hold
+	// HoldsCleared, on prepares: the primary decided that no primary of a
+	// lower ballot can serve any more, so the receiver drops its holds
+	// below Ballot.
+	HoldsCleared bool
 }
 
 // Reply answers a Propose. Err is nil when the write committed at Decree.
@@ -141,6 +165,10 @@ type ConfigProposal struct {
 	Type   ConfigType
 	Node   NodeID
 	Ballot Ballot
+	// Incarnation is, for UpgradeToSecondary, the incarnation of Node's
+	// copy that caught up: the meta server refuses the upgrade if the node
+	// reports another copy by then.
+	Incarnation uint64
 }
 
 // LogRead asks the primary's driver for the effective log entries From..To

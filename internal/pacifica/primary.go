@@ -17,6 +17,10 @@ type primaryState struct {
 	// primary may be missing from storage, so reads are refused.
 	reconcileTo Decree
 	nextLearnID uint64
+	// cleared is set once no primary of a lower ballot can be serving any
+	// more (lease.go, maybeClear). Until then nothing commits and no read
+	// is served.
+	cleared bool
 }
 
 type waiter struct {
@@ -77,6 +81,19 @@ type tracker struct {
 	progressTick int64 // last time acked advanced (or there was nothing to ack)
 	heardTick    int64 // last message from the node
 	sentTick     int64 // last message to the node
+
+	// incarnation is the node's copy of the partition that this tracker
+	// describes (zero until it first answers).
+	incarnation uint64
+	// legacy: the node runs a version without leases and incarnations.
+	legacy bool
+	// heard: the node answered at this ballot, so its holds are known.
+	heard bool
+	// grantedAt is the newest SentAt of this primary's messages the node
+	// acknowledged accepting: it promised not to help another primary
+	// until after grantedAt + Grace, and the primary may serve reads on it
+	// until grantedAt + Lease. Zero: none.
+	grantedAt Time
 }
 
 // countsForCommit reports whether the node must hold a decree before the
@@ -167,23 +184,9 @@ func (r *Replica) checkWritable() error {
 	return nil
 }
 
-// CanServeRead reports whether the replica may serve a read from its
-// storage: it must be the primary, know of no newer ballot, and have applied
-// everything it had prepared when it was promoted. The driver must also check
-// its lease (see doc.go).
-func (r *Replica) CanServeRead() error {
-	if r.status != StatusPrimary || r.observedBallot > r.ballot {
-		return r.notPrimary()
-	}
-	if r.applied < r.prim.reconcileTo {
-		return ErrReconciling
-	}
-	return nil
-}
-
 func (r *Replica) notPrimary() *NotPrimaryError {
 	if r.observedBallot > r.ballot {
-		return &NotPrimaryError{Ballot: r.observedBallot}
+		return &NotPrimaryError{Primary: r.observedPrimary, Ballot: r.observedBallot}
 	}
 	if r.status == StatusPrimary {
 		return &NotPrimaryError{Primary: r.id, Ballot: r.ballot}
@@ -205,7 +208,12 @@ func (r *Replica) notPrimary() *NotPrimaryError {
 //
 // A primary that stays primary across a membership change keeps what it knows
 // about each node; only prepares in flight under the old ballot are sent again.
-func (r *Replica) becomePrimary() {
+//
+// A new primary first waits for the holds on the primaries before it (see
+// lease.go): it commits and serves nothing until it has heard every member
+// at its ballot and no hold is left. A primary that stays primary keeps its
+// decision, unless it skipped a ballot, whose primary it cannot know.
+func (r *Replica) becomePrimary(prevBallot Ballot) {
 	continuing := r.status == StatusPrimary
 	r.learner = learnerState{}
 	r.status = StatusPrimary
@@ -248,7 +256,7 @@ func (r *Replica) becomePrimary() {
 	slices.SortFunc(trackers, func(a, b *tracker) int { return cmp.Compare(a.node, b.node) })
 	for _, t := range trackers {
 		t.probe = t.phase == phaseStreaming
-		t.progressTick, t.heardTick, t.sentTick = r.now, r.now, r.now
+		t.progressTick, t.heardTick, t.sentTick = r.tick, r.tick, r.tick
 		if t.phase == phaseLearnStarting {
 			r.sendLearnStart(t)
 		}
@@ -257,6 +265,14 @@ func (r *Replica) becomePrimary() {
 	if !continuing {
 		r.prim.waiters = make(map[Decree][]waiter)
 		r.prim.reconcileTo = r.log.last()
+	}
+	if r.ballot != prevBallot+1 {
+		// Another primary may have held the ballots in between: decide
+		// afresh, from what every member says at this ballot.
+		r.prim.cleared = false
+		for _, t := range trackers {
+			t.heard = false
+		}
 	}
 	r.maybeCommit()
 }
@@ -275,7 +291,7 @@ func (r *Replica) stepDown(hint NodeID) {
 	for _, d := range decrees {
 		for _, w := range r.prim.waiters[d] {
 			r.replies = append(r.replies, Reply{ID: w.id, Decree: d, Duplicate: w.duplicate,
-				Err: &NotPrimaryError{Primary: hint, Ballot: r.ballot}})
+				Err: &NotPrimaryError{Primary: hint, Ballot: max(r.ballot, r.observedBallot)}})
 		}
 	}
 	r.prim = primaryState{nextLearnID: r.prim.nextLearnID}
@@ -290,7 +306,7 @@ func (r *Replica) stepDown(hint NodeID) {
 // failed member costs a reconfiguration instead of an election. A member
 // that stops answering stalls commits until tickPrimary has it removed.
 func (r *Replica) maybeCommit() {
-	if r.status != StatusPrimary {
+	if !r.maybeClear() {
 		return
 	}
 	c := r.log.stable
@@ -315,10 +331,14 @@ func (r *Replica) handlePrepareAck(m Message) {
 		return
 	}
 	t := r.tracker(m.From)
-	if t == nil || t.phase != phaseStreaming {
+	if t == nil {
 		return
 	}
-	t.heardTick = r.now
+	if !r.hearFrom(t, m) || t.phase != phaseStreaming {
+		r.maybeCommit()
+		return
+	}
+	t.heardTick = r.tick
 	if m.Reject {
 		// The node could not place a prepare: it lacks the entries before
 		// it (a prepare was lost or overtaken) or holds different ones (a
@@ -340,11 +360,64 @@ func (r *Replica) handlePrepareAck(m Message) {
 	// advance counts as progress for the failure timer.
 	if m.Decree > t.acked {
 		t.acked = m.Decree
-		t.progressTick = r.now
+		t.progressTick = r.tick
 	}
 	t.sent = max(t.sent, t.acked)
 	r.maybeCommit()
 	r.maybeUpgrade(t)
+}
+
+// hearFrom takes what any answer from a tracked node at this ballot says
+// besides its progress: which copy answers, the lease it grants and the
+// holds it reports. It returns false if the answer must not be used further:
+// it comes from another copy of the partition than the one the tracker
+// described, whose learning starts over.
+func (r *Replica) hearFrom(t *tracker, m Message) bool {
+	ok := r.checkIncarnation(t, m.Incarnation)
+	t.heard = true
+	if m.SentAt > t.grantedAt && m.SentAt <= r.now {
+		t.grantedAt = m.SentAt
+	}
+	if !r.prim.cleared {
+		r.mergeHolds(m.Holds)
+	}
+	return ok
+}
+
+// checkIncarnation compares the copy that answers with the one the tracker
+// describes. Another copy (the node's replica was deleted and created again,
+// empty) holds none of what the old one acknowledged: the tracker forgets
+// it, so the copy is never counted as caught up. A learner starts learning
+// over; an upgrade already proposed for the old copy is voided by asking for
+// a new ballot (the meta server also refuses it: it checks the copy). It
+// returns false when the message belongs to the voided session.
+func (r *Replica) checkIncarnation(t *tracker, inc uint64) bool {
+	t.legacy = inc == 0
+	if inc == 0 || t.incarnation == inc {
+		return true
+	}
+	if t.incarnation == 0 {
+		t.incarnation = inc
+		return true
+	}
+	t.incarnation = inc
+	t.acked, t.grantedAt = 0, 0
+	t.progressTick = r.tick
+	if !t.learner {
+		// Resend from the start; the copy's answers say what it lacks.
+		t.sent, t.base = 0, 0
+		t.reading = false
+		return true
+	}
+	if t.upgrading {
+		t.upgrading = false
+		r.propose(ConfigForceUpdateBallot, r.id)
+	}
+	r.prim.nextLearnID++
+	*t = tracker{node: t.node, learner: true, learnID: r.prim.nextLearnID, phase: phaseLearnStarting,
+		incarnation: inc, heard: t.heard, progressTick: r.tick, heardTick: r.tick}
+	r.sendLearnStart(t)
+	return false
 }
 
 // flushPrepares turns what each node is missing into prepare messages,
@@ -413,7 +486,7 @@ func (r *Replica) sendPrepare(t *tracker, prev Decree, entries []Entry) {
 	if t.learner {
 		status, learnID = StatusPotentialSecondary, t.learnID
 	}
-	r.send(Message{
+	m := Message{
 		Type:       typ,
 		To:         t.node,
 		Ballot:     r.ballot,
@@ -423,10 +496,20 @@ func (r *Replica) sendPrepare(t *tracker, prev Decree, entries []Entry) {
 		Entries:    entries,
 		Committed:  r.committed,
 		LearnID:    learnID,
-	})
+		SentAt:     r.now,
+	}
+	if r.prim.cleared {
+		m.HoldsCleared = true
+	} else {
+		// Pass the holds on: should this primary fail or hand over before
+		// it cleared them, its successor (one of these followers) still
+		// knows which old primaries may be serving.
+		m.Holds = r.reportHolds(t.node)
+	}
+	r.send(m)
 	t.sent = prev + Decree(len(entries))
 	t.probe, t.sendLearnLog = false, false
-	t.sentTick = r.now
+	t.sentTick = r.tick
 }
 
 // LogReadResult answers a Ready.LogReads request with the effective log
@@ -484,24 +567,24 @@ func isRange(entries []Entry, from, to Decree) bool {
 func (r *Replica) tickPrimary() {
 	last := r.log.last()
 	for _, t := range slices.Clone(r.prim.trackers) {
-		if t.phase == phaseLearnStarting && r.now-t.sentTick >= int64(r.cfg.PrepareRetryTicks) {
+		if t.phase == phaseLearnStarting && r.tick-t.sentTick >= int64(r.cfg.PrepareRetryTicks) {
 			r.sendLearnStart(t)
 		}
 		if t.acked >= last {
-			t.progressTick = r.now
+			t.progressTick = r.tick
 		}
 		if t.phase == phaseStreaming && !t.reading && t.sent > t.resendFrom() &&
-			r.now-t.progressTick >= int64(r.cfg.PrepareRetryTicks) &&
-			r.now-t.sentTick >= int64(r.cfg.PrepareRetryTicks) {
+			r.tick-t.progressTick >= int64(r.cfg.PrepareRetryTicks) &&
+			r.tick-t.sentTick >= int64(r.cfg.PrepareRetryTicks) {
 			t.sent = t.resendFrom()
 		}
-		if t.phase == phaseStreaming && r.now-t.sentTick >= int64(r.cfg.GroupCheckTicks) {
+		if t.phase == phaseStreaming && r.tick-t.sentTick >= int64(r.cfg.GroupCheckTicks) {
 			t.probe = true
 		}
 		// Stalled: entries outstanding for too long, or silent through a
 		// whole group check round when idle.
-		stalled := (t.acked < last && r.now-t.progressTick >= int64(r.cfg.PrepareTimeoutTicks)) ||
-			r.now-t.heardTick >= int64(r.cfg.GroupCheckTicks+r.cfg.PrepareTimeoutTicks)
+		stalled := (t.acked < last && r.tick-t.progressTick >= int64(r.cfg.PrepareTimeoutTicks)) ||
+			r.tick-t.heardTick >= int64(r.cfg.GroupCheckTicks+r.cfg.PrepareTimeoutTicks)
 		switch {
 		case !t.learner && stalled:
 			// PacificA needs every member for every commit; a member that
@@ -512,7 +595,7 @@ func (r *Replica) tickPrimary() {
 			r.propose(ConfigForceUpdateBallot, r.id)
 		case t.upgrading:
 			r.propose(ConfigUpgradeToSecondary, t.node)
-		case t.learner && (t.phase == phaseUnreachable || r.now-t.heardTick >= int64(r.cfg.LearnTimeoutTicks)):
+		case t.learner && (t.phase == phaseUnreachable || r.tick-t.heardTick >= int64(r.cfg.LearnTimeoutTicks)):
 			// Give up on the learner, but keep asking the meta server to
 			// take it off the configuration's learners: it adds one
 			// learner at a time, so a learner it still lists would keep the

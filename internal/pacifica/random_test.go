@@ -27,7 +27,11 @@ var (
 //     configuration (so no failure the protocol tolerates can lose it),
 //   - every replica applies a prefix of one history, each request once,
 //   - one node accepts writes per ballot, and an entry id names one mutation,
-//   - a primary that serves reads has applied every acknowledged write,
+//   - any replica that may serve a read now (its lease from its members, or
+//     a lone primary's lease from the meta server, valid at its current
+//     time) has applied every acknowledged write: no stale read, even from a
+//     deposed primary cut off from the meta server, and no read by a
+//     primary while a configuration excluding it commits,
 //   - every replica is internally consistent,
 //
 // and, once faults stop, that the group heals: all nodes become members,
@@ -82,11 +86,16 @@ type metaMsg struct {
 
 type simStats struct {
 	acked, configs, crashes, checkpoints, logReads int
+	// Steps at which a node could serve reads on its members' lease, on
+	// the meta server's lease, or was a primary held back by an old
+	// primary's possible lease.
+	memberLeaseReads, metaLeaseReads, heldBack int
 }
 
 func (s simStats) String() string {
-	return fmt.Sprintf("%d writes acknowledged, %d configurations, %d crashes, %d log reads, %d checkpoints",
-		s.acked, s.configs, s.crashes, s.logReads, s.checkpoints)
+	return fmt.Sprintf("%d writes acknowledged, %d configurations, %d crashes, %d log reads, %d checkpoints; "+
+		"readable steps: %d on members' lease, %d on the meta server's; %d steps held back by an old primary",
+		s.acked, s.configs, s.crashes, s.logReads, s.checkpoints, s.memberLeaseReads, s.metaLeaseReads, s.heldBack)
 }
 
 type sim struct {
@@ -116,14 +125,18 @@ func newSim(seed int64) *sim {
 		PrepareTimeoutTicks: 10,
 		LearnTimeoutTicks:   40,
 		ProposalRetryTicks:  4,
+		Lease:               2 * time.Second,
+		Grace:               2500 * time.Millisecond,
 	}
-	s := &sim{c: newCluster(cfg), rng: rng, trace: &traceRing{max: 300}}
+	s := &sim{c: newCluster(cfg), rng: rng, trace: &traceRing{max: 1000}}
 	s.c.deferJobs = true
 	s.c.writeOrder = rng.IntN(2) == 0
 	s.c.out = s.trace
 	n := 3 + rng.IntN(3)
 	for i := 1; i <= n; i++ {
-		if err := s.c.addNode(NodeID(fmt.Sprint(i))); err != nil {
+		// Clocks with unrelated origins: nothing may compare two of them.
+		offset := Time(rng.Int64N(int64(time.Hour)))
+		if err := s.c.addNodeAt(NodeID(fmt.Sprint(i)), offset); err != nil {
 			panic(err)
 		}
 	}
@@ -179,6 +192,8 @@ const (
 	actGC
 	actHandover
 	actDowngrade
+	actIsolate
+	actPause
 	numActions
 )
 
@@ -187,13 +202,13 @@ const (
 var profiles = map[string][numActions]int{
 	"calm": {actDeliver: 330, actReady: 250, actWrite: 150, actTick: 60, actDrop: 5,
 		actDuplicate: 5, actMetaProposal: 40, actMetaCure: 20, actMetaTraffic: 40, actJob: 30,
-		actCrash: 1, actRestart: 10, actGC: 5, actHandover: 3, actDowngrade: 1},
+		actCrash: 1, actRestart: 10, actGC: 5, actHandover: 3, actDowngrade: 1, actIsolate: 1, actPause: 1},
 	"mixed": {actDeliver: 330, actReady: 250, actWrite: 100, actTick: 80, actDrop: 30,
 		actDuplicate: 20, actMetaProposal: 40, actMetaCure: 30, actMetaTraffic: 40, actJob: 30,
-		actCrash: 5, actRestart: 17, actGC: 10, actHandover: 8, actDowngrade: 7},
+		actCrash: 5, actRestart: 17, actGC: 10, actHandover: 8, actDowngrade: 7, actIsolate: 4, actPause: 3},
 	"stormy": {actDeliver: 330, actReady: 250, actWrite: 100, actTick: 100, actDrop: 80,
 		actDuplicate: 40, actMetaProposal: 40, actMetaCure: 30, actMetaTraffic: 40, actJob: 30,
-		actCrash: 12, actRestart: 30, actGC: 20, actHandover: 20, actDowngrade: 15},
+		actCrash: 12, actRestart: 30, actGC: 20, actHandover: 20, actDowngrade: 15, actIsolate: 8, actPause: 6},
 }
 
 func (s *sim) pickAction() action {
@@ -235,11 +250,27 @@ func (s *sim) randomStep() error {
 		return s.clientWrite()
 	case actTick:
 		c.tracef("tick\n")
-		c.now++
-		for _, id := range c.ids {
-			if c.alive(id) {
-				c.nodes[id].r.Tick()
+		c.tickAll(c.ids)
+	case actPause: // every driver stalls while time runs on
+		d := time.Duration(1+rng.IntN(20)) * tickLen
+		if rng.IntN(4) == 0 {
+			d = time.Duration(rng.Int64N(int64(2 * c.cfg.Grace)))
+		}
+		c.tracef("pause %v\n", d)
+		c.advance(d)
+	case actIsolate: // cut a node off from the meta server, its peers or both; or reconnect it
+		if id, ok := s.randomNode(true); ok {
+			n := c.nodes[id]
+			if n.isolated || n.cut {
+				c.isolate(n, false)
+				n.cut = false
+			} else {
+				mode := rng.IntN(3)
+				c.isolate(n, mode != 1)
+				n.cut = mode != 0
+				n.isolatedSince = c.clock
 			}
+			c.tracef("%s isolated=%v cut=%v\n", id, n.isolated, n.cut)
 		}
 	case actDrop:
 		if len(c.net) > 0 {
@@ -256,7 +287,7 @@ func (s *sim) randomStep() error {
 			i := rng.IntN(len(c.proposals))
 			pf := c.proposals[i]
 			c.proposals = slices.Delete(c.proposals, i, i+1)
-			if rng.IntN(10) > 0 {
+			if rng.IntN(10) > 0 && !c.nodes[pf.from].isolated {
 				prev := c.meta
 				applied, err := c.applyProposal(pf)
 				if err != nil {
@@ -380,7 +411,7 @@ func (s *sim) configChanged(prev Configuration) {
 
 func (s *sim) deliverMeta(mm metaMsg) error {
 	n := s.c.nodes[mm.to]
-	if n.r == nil {
+	if n.r == nil || n.isolated {
 		return nil
 	}
 	if mm.cfg != nil {
@@ -398,16 +429,27 @@ func (s *sim) deliverMeta(mm metaMsg) error {
 	return nil
 }
 
-// metaCure is the meta server's guardian with a perfect failure detector:
+// metaSees reports whether the meta server's failure detector holds node id
+// alive: it is up and has not been cut off from the meta server for longer
+// than the grace period (a node cut off for less still holds the lease of
+// its last beacon).
+func (s *sim) metaSees(id NodeID) bool {
+	n := s.c.nodes[id]
+	return n.r != nil && (!n.isolated || s.c.clock.Sub(n.isolatedSince) <= s.c.cfg.Grace)
+}
+
+// metaCure is the meta server's guardian with a failure detector that is
+// right about crashes and takes a node cut off from it for longer than the
+// grace period for dead (it may well be running and talking to its peers):
 // promote a secondary when the primary is down, drop dead secondaries, and
 // add learners until every node is a member.
 func (s *sim) metaCure() error {
 	c := s.c
 	cur := c.meta
-	if cur.Primary == "" || !c.alive(cur.Primary) {
+	if cur.Primary == "" || !s.metaSees(cur.Primary) {
 		var candidates []NodeID
 		for _, sec := range cur.Secondaries {
-			if c.alive(sec) {
+			if s.metaSees(sec) {
 				candidates = append(candidates, sec)
 			}
 		}
@@ -419,13 +461,13 @@ func (s *sim) metaCure() error {
 		return s.setConfig(p, secs)
 	}
 	for _, sec := range cur.Secondaries {
-		if !c.alive(sec) && s.rng.IntN(2) == 0 {
+		if !s.metaSees(sec) && s.rng.IntN(2) == 0 {
 			secs := slices.DeleteFunc(slices.Clone(cur.Secondaries), func(n NodeID) bool { return n == sec })
 			return s.setConfig(cur.Primary, secs)
 		}
 	}
 	for _, id := range c.ids {
-		if !cur.HasMember(id) && c.alive(id) {
+		if !cur.HasMember(id) && s.metaSees(id) {
 			s.metaNet = append(s.metaNet, metaMsg{to: cur.Primary, learner: id, ballot: cur.Ballot})
 			break
 		}
@@ -441,7 +483,7 @@ func (s *sim) handover() error {
 		return nil
 	}
 	for _, m := range s.c.members() {
-		if !s.c.alive(m) {
+		if !s.metaSees(m) {
 			return nil
 		}
 	}
@@ -518,13 +560,22 @@ func (s *sim) checkStep() error {
 		if n.r.Status() == StatusError {
 			return fmt.Errorf("node %s failed: %v", id, n.r.Err())
 		}
-		// Reads: a primary of the current ballot that says it can serve
-		// must see every acknowledged write. (An older primary might,
-		// until its lease expires; the lease is the driver's job.)
-		if n.r.CanServeRead() == nil && n.r.Ballot() == s.c.meta.Ballot && s.c.meta.Primary == id &&
-			n.r.AppliedDecree() < maxAcked {
-			return fmt.Errorf("primary %s serves reads at applied=%d, writes acknowledged up to %d",
-				id, n.r.AppliedDecree(), maxAcked)
+		// Reads: any replica that may serve a read now must see every
+		// acknowledged write, whatever the meta server thinks of it.
+		rs := n.r.ReadState()
+		readable := rs.Check(s.c.timeOf(n), s.c.metaLease(n)) == nil
+		switch {
+		case readable && rs.NeedMetaLease:
+			s.stats.metaLeaseReads++
+		case readable:
+			s.stats.memberLeaseReads++
+		case errors.Is(rs.Err, ErrOldPrimaryLease):
+			s.stats.heldBack++
+		}
+		if readable && n.r.AppliedDecree() < maxAcked {
+			return fmt.Errorf("%s serves reads at b%d applied=%d (meta server at b%d, primary %s), writes acknowledged up to %d (read state %+v at %v, meta lease %v)",
+				id, n.r.Ballot(), n.r.AppliedDecree(), s.c.meta.Ballot, s.c.meta.Primary, maxAcked,
+				n.r.ReadState(), s.c.timeOf(n), s.c.metaLease(n))
 		}
 	}
 	return nil
@@ -535,6 +586,8 @@ func (s *sim) checkStep() error {
 func (s *sim) heal() error {
 	c := s.c
 	for _, id := range c.ids {
+		c.isolate(c.nodes[id], false)
+		c.nodes[id].cut = false
 		if !c.alive(id) {
 			if err := c.restart(id); err != nil {
 				return err
@@ -599,10 +652,7 @@ func (s *sim) heal() error {
 				}
 			}
 		}
-		c.now++
-		for _, id := range c.ids {
-			c.nodes[id].r.Tick()
-		}
+		c.tickAll(c.ids)
 		if err := s.checkStep(); err != nil {
 			return fmt.Errorf("healing round %d: %w", round, err)
 		}

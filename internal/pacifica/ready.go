@@ -1,9 +1,44 @@
 package pacifica
 
+import "slices"
+
+// HardState is what a replica persists besides its log and storage, and
+// gets back through DurableState after a restart.
+type HardState struct {
+	// Ballot is the newest ballot the replica entered: as a member, or as a
+	// learner of its primary. Log records are filed under it (doc.go, "The
+	// log"). A configuration that does not list the replica never changes
+	// it.
+	Ballot Ballot
+	// Primary is the primary of Ballot as the replica knows it. After a
+	// restart the replica cannot know what it promised that primary, so it
+	// holds it until restart + Grace (lease.go).
+	Primary NodeID
+	// MemberBallot is the highest ballot at which the replica was a member
+	// (primary or secondary). The replica reports it to the meta server: a
+	// member of ballot B holds every write committed at or before B, which
+	// is what recovery after the loss of every member compares.
+	MemberBallot Ballot
+	// Holds are the other primaries the replica held promises or waits for
+	// when it last persisted; a restart holds each until restart + Grace.
+	Holds []HoldRef
+}
+
+// IsZero reports whether h is the state of a brand-new replica.
+func (h HardState) IsZero() bool {
+	return h.Ballot == 0 && h.Primary == "" && h.MemberBallot == 0 && len(h.Holds) == 0
+}
+
+// Equal reports whether h and o are the same state.
+func (h HardState) Equal(o HardState) bool {
+	return h.Ballot == o.Ballot && h.Primary == o.Primary && h.MemberBallot == o.MemberBallot &&
+		slices.Equal(h.Holds, o.Holds)
+}
+
 // Ready is a batch of work for the driver. Carry it out in this order (see
 // doc.go for why):
 //
-//  1. If Ballot is non-zero, persist it. Do this before sending Messages.
+//  1. If HardState is not zero, persist it. Do this before sending Messages.
 //  2. Send Messages. They never depend on Entries of the same Ready, so they
 //     may go out while Entries are being written.
 //  3. Append Entries to the log and make them durable (filed under the
@@ -16,8 +51,8 @@ package pacifica
 //     these may complete later, asynchronously.
 //  7. Call Advance.
 type Ready struct {
-	// Ballot is the replica's new ballot, zero if unchanged.
-	Ballot Ballot
+	// HardState is the replica's new persistent state, zero if unchanged.
+	HardState HardState
 	// Entries go to the log in order. An entry at decree d replaces every
 	// entry the log holds at decrees >= d (doc.go, "The log").
 	Entries []Entry
@@ -54,7 +89,7 @@ func (r *Replica) HasReady() bool {
 	if r.outstanding != nil {
 		return false
 	}
-	if r.ballotDirty || len(r.msgs) > 0 || len(r.replies) > 0 || len(r.configProposals) > 0 ||
+	if r.hardStateChanged() || len(r.msgs) > 0 || len(r.replies) > 0 || len(r.configProposals) > 0 ||
 		len(r.logReads) > 0 || len(r.checkpointRequests) > 0 {
 		return true
 	}
@@ -83,10 +118,11 @@ func (r *Replica) Ready() Ready {
 	r.flushAck()
 
 	var rd Ready
-	if r.ballotDirty {
-		rd.Ballot = r.ballot
-		r.ballotDirty = false
+	if r.hardStateChanged() {
+		rd.HardState = r.hardState()
+		r.handedHard = rd.HardState
 	}
+	r.hardDirty = false
 	rd.Entries = r.log.unhanded()
 	// Apply only what is durable here too: storage must never be ahead of
 	// the log a restart replays.
@@ -108,7 +144,7 @@ func (r *Replica) Ready() Ready {
 	rd.LogReads, r.logReads = r.logReads, nil
 	rd.CheckpointRequests, r.checkpointRequests = r.checkpointRequests, nil
 
-	p := &pendingReady{ballot: rd.Ballot, committedTo: r.applyHanded, truncFloor: maxDecree}
+	p := &pendingReady{ballot: rd.HardState.Ballot, committedTo: r.applyHanded, truncFloor: maxDecree}
 	if n := len(rd.Entries); n > 0 {
 		p.entriesTo = rd.Entries[n-1].Decree
 	}
@@ -116,8 +152,27 @@ func (r *Replica) Ready() Ready {
 	return rd
 }
 
+// hardState is the persistent state as it stands.
+func (r *Replica) hardState() HardState {
+	return HardState{Ballot: r.ballot, Primary: r.ballotPrimary, MemberBallot: r.memberBallot, Holds: r.persistedHolds()}
+}
+
+// hardStateChanged reports whether the persistent state differs from what
+// the last Ready handed out. hardDirty is a cheap filter: only changes to
+// the ballot, the member ballot or the set of holds set it.
+func (r *Replica) hardStateChanged() bool {
+	if !r.hardDirty {
+		return false
+	}
+	if r.hardState().Equal(r.handedHard) {
+		r.hardDirty = false
+		return false
+	}
+	return true
+}
+
 // Advance tells the replica that the driver carried out the Ready last
-// returned: its Ballot and Entries are durable and its Committed applied.
+// returned: its HardState and Entries are durable and its Committed applied.
 func (r *Replica) Advance(Ready) {
 	p := r.outstanding
 	if p == nil {

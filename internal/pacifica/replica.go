@@ -22,10 +22,19 @@ type Replica struct {
 	configKnown bool
 	// primary is the primary of ballot, or the node to point clients at.
 	primary NodeID
-	// observedBallot is the highest ballot seen anywhere, including in
-	// rejections. Above ballot, this replica's view is stale: it may still
-	// finish in-flight work but accepts no new reads or writes.
-	observedBallot Ballot
+	// ballotPrimary is the primary of ballot (HardState.Primary).
+	ballotPrimary NodeID
+	// memberBallot is the highest ballot at which this replica was a
+	// member (HardState.MemberBallot).
+	memberBallot Ballot
+	// observedBallot is the highest ballot seen anywhere: in rejections,
+	// and in configurations that do not list this replica, which it never
+	// enters. Above ballot, this replica's view is stale: it may still
+	// finish in-flight work but accepts no new reads or writes, and no
+	// message from a primary of a lower ballot. observedPrimary is the
+	// primary of observedBallot when a configuration named it.
+	observedBallot  Ballot
+	observedPrimary NodeID
 	// minPrimaryBallot is the lowest ballot at which this replica may act as
 	// primary. A restarted replica cannot know which entries it stamped with
 	// its last ballot before the crash (they may be lost locally yet present
@@ -42,7 +51,12 @@ type Replica struct {
 	forceBallotPending bool
 	err                error
 
-	now int64 // ticks
+	// tick counts Tick calls: the liveness timers (retransmission, failure
+	// detection of members, proposal retries) count ticks. now is the
+	// newest Time fed; leases and promises use it.
+	tick  int64
+	now   Time
+	lease leaseState
 
 	log replicaLog
 	// committed: every entry up to it is committed and this replica's copy
@@ -60,8 +74,10 @@ type Replica struct {
 	prim      primaryState
 	proposals map[proposalKey]int64 // tick of the last emission, per ballot
 
-	// Outputs collected for the next Ready.
-	ballotDirty        bool
+	// Outputs collected for the next Ready. hardDirty: something in the
+	// HardState may have changed since handedHard was handed out.
+	hardDirty          bool
+	handedHard         HardState
 	msgs               []Message
 	replies            []Reply
 	configProposals    []ConfigProposal
@@ -78,8 +94,8 @@ type proposalKey struct {
 
 // DurableState is what a replica recovers from disk on restart.
 type DurableState struct {
-	// Ballot is the last value of Ready.Ballot the driver persisted.
-	Ballot Ballot
+	// HardState is the last Ready.HardState the driver persisted.
+	HardState
 	// AppliedDecree is the decree storage holds everything up to.
 	AppliedDecree Decree
 	// Entries is the effective log from (at most) AppliedDecree+1 on, in
@@ -91,8 +107,10 @@ type DurableState struct {
 
 // New returns a replica. With a zero DurableState it is a brand-new, empty
 // replica; otherwise it restarts from what the driver replayed. Either way it
-// starts inactive and waits for the meta server's configuration.
-func New(cfg Config, state DurableState) (*Replica, error) {
+// starts inactive and waits for the meta server's configuration. now is the
+// driver's clock: a restarted replica forgot when it last promised anything,
+// so it holds every primary its HardState names until now + Grace.
+func New(cfg Config, state DurableState, now Time) (*Replica, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -110,6 +128,11 @@ func New(cfg Config, state DurableState) (*Replica, error) {
 		committed:   state.AppliedDecree,
 		dedup:       newDedupTable(cfg.DedupEntries),
 		proposals:   make(map[proposalKey]int64),
+		now:         now,
+		lease:       newLeaseState(),
+
+		ballotPrimary: state.Primary,
+		memberBallot:  state.MemberBallot,
 	}
 	entries := state.Entries
 	if n := len(entries); n > 0 && entries[n-1].Decree < state.AppliedDecree {
@@ -134,6 +157,14 @@ func New(cfg Config, state DurableState) (*Replica, error) {
 	r.durableBallot = r.ballot
 	r.minPrimaryBallot = r.ballot + 1
 	r.follower.matched = r.committed
+	if state.Primary != "" {
+		r.promise(state.Primary, state.Ballot)
+	}
+	for _, h := range state.Holds {
+		r.promise(h.Primary, h.Ballot)
+	}
+	r.handedHard = r.hardState()
+	r.hardDirty = false
 	return r, nil
 }
 
@@ -142,8 +173,8 @@ func New(cfg Config, state DurableState) (*Replica, error) {
 // log is a copy of some primary's prefix, and a primary only appends entries
 // of its own, newest, ballot).
 func validateReplay(s DurableState) error {
-	if s.Ballot < 0 || s.AppliedDecree < 0 {
-		return errorf(ErrInvalidLog, "negative ballot or applied decree")
+	if s.Ballot < 0 || s.AppliedDecree < 0 || s.MemberBallot < 0 || s.MemberBallot > s.Ballot {
+		return errorf(ErrInvalidLog, "bad ballots (%d, member %d) or applied decree %d", s.Ballot, s.MemberBallot, s.AppliedDecree)
 	}
 	for i, e := range s.Entries {
 		if i == 0 && e.Decree > s.AppliedDecree+1 {
@@ -170,6 +201,16 @@ func (r *Replica) Status() Status { return r.status }
 
 // Ballot returns the newest ballot the replica has entered.
 func (r *Replica) Ballot() Ballot { return r.ballot }
+
+// MemberBallot returns the highest ballot at which the replica was a member.
+func (r *Replica) MemberBallot() Ballot { return r.memberBallot }
+
+// HardState returns the replica's persistent state as it stands (what the
+// next Ready hands out if it changed).
+func (r *Replica) HardState() HardState { return r.hardState() }
+
+// Incarnation returns the replica's Config.Incarnation.
+func (r *Replica) Incarnation() uint64 { return r.cfg.Incarnation }
 
 // Primary returns the primary of the replica's ballot (empty if unknown).
 func (r *Replica) Primary() NodeID { return r.primary }
@@ -198,6 +239,14 @@ func (r *Replica) Err() error { return r.err }
 // configuration from an older ballot is refused with a *StaleBallotError; a
 // repeat of the current one is a no-op, so the driver may push the meta
 // server's periodic config sync unconditionally.
+//
+// Only a member enters the configuration's ballot. A configuration that does
+// not list this replica (it was removed, or is a learner the primary has not
+// contacted yet) only tells it that the ballot exists: it stops acting for
+// any older ballot, but keeps its own ballot and member ballot. A node
+// outside a configuration must never report that configuration's ballot as
+// its own, or recovery would take it for the member that holds the writes
+// committed there (issue 14's staggered outage).
 func (r *Replica) UpdateConfig(cfg Configuration) error {
 	if err := cfg.validate(); err != nil {
 		return err
@@ -205,10 +254,14 @@ func (r *Replica) UpdateConfig(cfg Configuration) error {
 	if r.status == StatusError {
 		return r.err
 	}
-	if cfg.Ballot < r.ballot {
-		return &StaleBallotError{Ballot: r.ballot, Got: cfg.Ballot}
+	if cfg.Ballot < r.ballot || (cfg.Ballot < r.observedBallot && cfg.roleOf(r.id) != StatusInactive) {
+		return &StaleBallotError{Ballot: max(r.ballot, r.observedBallot), Got: cfg.Ballot}
 	}
 	role := cfg.roleOf(r.id)
+	if role == StatusInactive && cfg.Ballot > r.ballot {
+		r.observe(cfg)
+		return nil
+	}
 	if cfg.Ballot == r.ballot {
 		if r.configKnown && !r.config.sameMembers(cfg) {
 			return errorf(ErrInvalidConfiguration, "ballot %d already has a different membership", cfg.Ballot)
@@ -222,31 +275,57 @@ func (r *Replica) UpdateConfig(cfg Configuration) error {
 			return nil
 		}
 		// Inactive or learning at this ballot: the configuration decides.
-	} else {
-		r.enterBallot(cfg.Ballot)
+	}
+	prevBallot := r.ballot
+	if cfg.Ballot != r.ballot {
+		r.enterBallot(cfg.Ballot, cfg.Primary)
 	}
 	r.config, r.configKnown = cloneConfiguration(cfg), true
 
 	switch role {
 	case StatusPrimary:
+		r.noteMember(cfg.Ballot)
 		if cfg.Ballot < r.minPrimaryBallot {
 			r.becomeFollower(StatusInactive, r.id)
 			r.forceBallotPending = true
 			r.propose(ConfigForceUpdateBallot, r.id)
 			return nil
 		}
-		r.becomePrimary()
+		r.becomePrimary(prevBallot)
 	case StatusSecondary:
+		r.noteMember(cfg.Ballot)
 		r.becomeFollower(StatusSecondary, cfg.Primary)
 	default:
 		if r.status == StatusPotentialSecondary && cfg.Primary != "" && r.primary == cfg.Primary {
-			// Learners are not members; a new ballot under the same primary
-			// does not interrupt learning.
+			// Learners are not members; a configuration under the same
+			// primary does not interrupt learning.
 			return nil
 		}
 		r.becomeFollower(StatusInactive, cfg.Primary)
 	}
 	return nil
+}
+
+// observe handles a configuration of a newer ballot that does not list this
+// replica. A primary or secondary was removed: it stops at once (a primary
+// fails its pending writes with a redirection). A learner of the same
+// primary goes on learning: the primary's next message brings it into the
+// new ballot.
+func (r *Replica) observe(cfg Configuration) {
+	r.observedBallot = max(r.observedBallot, cfg.Ballot)
+	r.observedPrimary = cfg.Primary
+	if r.status == StatusPotentialSecondary && cfg.Primary != "" && r.primary == cfg.Primary {
+		return
+	}
+	r.becomeFollower(StatusInactive, cfg.Primary)
+}
+
+// noteMember records that this replica is a member of ballot b.
+func (r *Replica) noteMember(b Ballot) {
+	if b > r.memberBallot {
+		r.memberBallot = b
+		r.hardDirty = true
+	}
 }
 
 func cloneConfiguration(c Configuration) Configuration {
@@ -259,12 +338,13 @@ func cloneConfiguration(c Configuration) Configuration {
 // against the new one from its commit point, and forgets the entries it
 // accepted from the previous primary but has not handed out for writing yet
 // (see discardUnhanded).
-func (r *Replica) enterBallot(b Ballot) {
+func (r *Replica) enterBallot(b Ballot, primary NodeID) {
 	if r.status != StatusPrimary {
 		r.discardUnhanded()
 	}
 	r.ballot = b
-	r.ballotDirty = true
+	r.ballotPrimary = primary
+	r.hardDirty = true
 	r.observedBallot = max(r.observedBallot, b)
 	r.configKnown = false
 	r.follower = followerState{matched: r.committed}
@@ -285,28 +365,42 @@ func (r *Replica) becomeFollower(status Status, primary NodeID) {
 	r.primary = primary
 }
 
-// Step processes a message from another replica. A message from an older
+// Step processes a message from another replica, received before now (the
+// driver reads its clock after the message arrived). A message from an older
 // ballot is answered with MsgStaleBallot and reported as a *StaleBallotError;
 // the driver may ignore that error.
-func (r *Replica) Step(m Message) error {
+func (r *Replica) Step(now Time, m Message) error {
+	r.advanceTime(now)
 	if m.To != r.id {
 		return errorf(ErrInvalidMessage, "message for %s delivered to %s", m.To, r.id)
 	}
 	if r.status == StatusError {
 		return r.err
 	}
+	// Whatever it says, the sender is at m.Ballot: it left every lower
+	// ballot, and whatever lease it held there (see lease.go).
+	r.noteSeen(m.From, m.Ballot)
 	if m.Type == MsgStaleBallot {
 		// The sender has moved on. Stop accepting reads and writes until the
 		// meta server says what the new configuration is.
-		r.observedBallot = max(r.observedBallot, m.Ballot)
+		if m.Ballot > r.observedBallot {
+			r.observedBallot, r.observedPrimary = m.Ballot, ""
+		}
 		return nil
 	}
-	if m.Ballot < r.ballot {
+	floor := r.ballot
+	if m.Type.fromPrimary() {
+		// A replica that knows of a newer ballot, even one it is no member
+		// of, takes no orders from a primary of an older one: that primary
+		// was deposed, and must neither commit nor hold a lease through it.
+		floor = max(floor, r.observedBallot)
+	}
+	if m.Ballot < floor {
 		// The sender works for a configuration that no longer exists. Tell
 		// it, so an old primary stops accepting writes it could never
 		// commit (every member it needs has moved on too).
-		r.send(Message{Type: MsgStaleBallot, To: m.From, Ballot: r.ballot})
-		return &StaleBallotError{Ballot: r.ballot, Got: m.Ballot}
+		r.send(Message{Type: MsgStaleBallot, To: m.From, Ballot: floor})
+		return &StaleBallotError{Ballot: floor, Got: m.Ballot}
 	}
 	switch m.Type {
 	case MsgPrepare, MsgLearnLog:
@@ -325,12 +419,20 @@ func (r *Replica) Step(m Message) error {
 	return nil
 }
 
-// Tick advances the replica's logical clock by one tick.
-func (r *Replica) Tick() {
-	r.now++
+// Tick advances the replica's logical clock by one tick and its time to now.
+// Ticks drive the liveness timers; time drives leases and promises.
+func (r *Replica) Tick(now Time) {
+	r.advanceTime(now)
+	r.tick++
+	r.expireHolds()
+	if r.lease.persistedStale {
+		r.lease.persistedStale = false
+		r.hardDirty = true
+	}
 	switch r.status {
 	case StatusPrimary:
 		r.tickPrimary()
+		r.maybeCommit()
 	case StatusPotentialSecondary:
 		r.tickLearner()
 	case StatusInactive:
@@ -343,6 +445,7 @@ func (r *Replica) Tick() {
 // send queues m for the next Ready.
 func (r *Replica) send(m Message) {
 	m.From = r.id
+	m.Incarnation = r.cfg.Incarnation
 	r.msgs = append(r.msgs, m)
 }
 
@@ -350,11 +453,15 @@ func (r *Replica) send(m Message) {
 // per ProposalRetryTicks for the same change at the same ballot.
 func (r *Replica) propose(typ ConfigType, node NodeID) {
 	k := proposalKey{typ: typ, node: node}
-	if last, ok := r.proposals[k]; ok && r.now-last < int64(r.cfg.ProposalRetryTicks) {
+	if last, ok := r.proposals[k]; ok && r.tick-last < int64(r.cfg.ProposalRetryTicks) {
 		return
 	}
-	r.proposals[k] = r.now
-	r.configProposals = append(r.configProposals, ConfigProposal{Type: typ, Node: node, Ballot: r.ballot})
+	r.proposals[k] = r.tick
+	p := ConfigProposal{Type: typ, Node: node, Ballot: r.ballot}
+	if t := r.tracker(node); typ == ConfigUpgradeToSecondary && t != nil {
+		p.Incarnation = t.incarnation
+	}
+	r.configProposals = append(r.configProposals, p)
 }
 
 // appendEntry appends e to the log and records its request id.

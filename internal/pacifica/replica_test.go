@@ -7,7 +7,7 @@ import (
 
 func newTestReplica(t *testing.T, id NodeID, state DurableState) *Replica {
 	t.Helper()
-	r, err := New(Config{ID: id, MinReplicaCount: 1}, state)
+	r, err := New(Config{ID: id, MinReplicaCount: 1, Incarnation: 1}, state, clockStart)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestNewValidates(t *testing.T) {
 		{"commit point not before entry", Config{ID: "1"}, DurableState{Entries: []Entry{e(1, 1, 1)}}, ErrInvalidLog},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := New(tc.cfg, tc.state); !errors.Is(err, tc.want) {
+			if _, err := New(tc.cfg, tc.state, clockStart); !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
 		})
@@ -52,7 +52,7 @@ func TestNewValidates(t *testing.T) {
 func TestRestartRecoversCommitPointFromLog(t *testing.T) {
 	// Storage applied 2; the log holds 2..5; entry 5 was prepared when 4 was
 	// committed. So 3 and 4 are to apply, 5 is only prepared.
-	r := newTestReplica(t, "1", DurableState{Ballot: 3, AppliedDecree: 2, Entries: []Entry{
+	r := newTestReplica(t, "1", DurableState{HardState: HardState{Ballot: 3}, AppliedDecree: 2, Entries: []Entry{
 		{Ballot: 2, Decree: 2, LastCommitted: 1},
 		{Ballot: 2, Decree: 3, LastCommitted: 2},
 		{Ballot: 3, Decree: 4, LastCommitted: 2},
@@ -69,7 +69,7 @@ func TestRestartRecoversCommitPointFromLog(t *testing.T) {
 }
 
 func TestRestartedPrimaryAsksForNewBallot(t *testing.T) {
-	r := newTestReplica(t, "1", DurableState{Ballot: 4, Entries: []Entry{{Ballot: 4, Decree: 1}}})
+	r := newTestReplica(t, "1", DurableState{HardState: HardState{Ballot: 4}, Entries: []Entry{{Ballot: 4, Decree: 1}}})
 	if err := r.UpdateConfig(Configuration{Ballot: 4, Primary: "1", Secondaries: []NodeID{"2"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestUpdateConfigRefusesStaleAndConflicting(t *testing.T) {
 }
 
 func TestProposeRefusals(t *testing.T) {
-	r, err := New(Config{ID: "1", MaxInflight: 2, DedupEntries: 4, MinReplicaCount: 2}, DurableState{})
+	r, err := New(Config{ID: "1", MaxInflight: 2, DedupEntries: 4, MinReplicaCount: 2}, DurableState{}, clockStart)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestProposeRefusals(t *testing.T) {
 			t.Fatalf("reply %v", rp)
 		}
 	}
-	if err := r.CanServeRead(); !errors.Is(err, ErrNotPrimary) {
+	if err := r.CanServeRead(clockStart, clockStart+1); !errors.Is(err, ErrNotPrimary) {
 		t.Fatalf("read on a secondary: %v", err)
 	}
 }
@@ -173,10 +173,10 @@ func TestStepRejectsStaleAndMisrouted(t *testing.T) {
 		t.Fatal(err)
 	}
 	drain(r)
-	if err := r.Step(Message{Type: MsgPrepare, From: "1", To: "3", Ballot: 5}); !errors.Is(err, ErrInvalidMessage) {
+	if err := r.Step(clockStart, Message{Type: MsgPrepare, From: "1", To: "3", Ballot: 5}); !errors.Is(err, ErrInvalidMessage) {
 		t.Fatalf("misrouted: %v", err)
 	}
-	err := r.Step(Message{Type: MsgPrepare, From: "9", To: "2", Ballot: 4, Status: StatusSecondary})
+	err := r.Step(clockStart, Message{Type: MsgPrepare, From: "9", To: "2", Ballot: 4, Status: StatusSecondary})
 	if !errors.Is(err, ErrStaleBallot) {
 		t.Fatalf("stale: %v", err)
 	}
@@ -187,7 +187,7 @@ func TestStepRejectsStaleAndMisrouted(t *testing.T) {
 	r.Advance(rd)
 	bad := Message{Type: MsgPrepare, From: "1", To: "2", Ballot: 5, Status: StatusSecondary,
 		Entries: []Entry{{Ballot: 5, Decree: 2}}}
-	if err := r.Step(bad); !errors.Is(err, ErrInvalidMessage) {
+	if err := r.Step(clockStart, bad); !errors.Is(err, ErrInvalidMessage) {
 		t.Fatalf("entries out of sequence: %v", err)
 	}
 }
@@ -218,7 +218,7 @@ func TestReadyContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	rd := r.Ready()
-	if rd.Ballot != 1 {
+	if rd.HardState.Ballot != 1 {
 		t.Fatalf("ballot not handed out: %+v", rd)
 	}
 	if r.HasReady() {
@@ -248,7 +248,7 @@ func TestReadyContract(t *testing.T) {
 		t.Fatalf("second Ready: %+v", rd)
 	}
 	r.Advance(rd)
-	if err := r.CanServeRead(); err != nil {
+	if err := r.CanServeRead(clockStart, clockStart+1); err != nil {
 		t.Fatal(err)
 	}
 }

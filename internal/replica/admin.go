@@ -42,7 +42,7 @@ func (s *Server) status() *pb.ReplicaServerStatusResponse {
 		OpeningReplicas: int32(opening),
 		ClosingReplicas: int32(closing),
 		Replicas:        reports,
-		LeaseValid:      s.leaseValid(s.clock.now()),
+		LeaseValid:      s.leaseValid(),
 		ProtocolVersion: version.Current().String(),
 		ClusterId:       s.clusterID(),
 	}

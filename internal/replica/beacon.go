@@ -4,26 +4,30 @@ import (
 	"context"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/pacifica"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 	"github.com/pegasus-go/pegasus/internal/version"
 )
 
-// Beacons and the lease.
+// Beacons and the lease from the meta server.
 //
 // Every fd_beacon_interval_seconds the server sends the meta leader a beacon
 // with its identity, versions, addresses and a report of every replica. An
-// accepted beacon grants a lease: the server may serve until the time it
-// SENT the beacon plus the granted lease (capped at fd_lease_seconds).
-// Measuring from the send time rather than the answer's arrival is the
-// conservative choice: the meta server starts its grace period no earlier
-// than it received the beacon, so the lease ends before the grace does
-// whatever the network delay.
+// accepted beacon grants a lease: the server may count on it until the time
+// it SENT the beacon plus the granted lease (capped at fd_lease_seconds), on
+// its monotonic clock. Measuring from the send time rather than the
+// answer's arrival is the conservative choice: the meta server starts its
+// grace period no earlier than it received the beacon, so the lease ends
+// before the grace does whatever the network delay; and a monotonic clock
+// cannot be stepped, so neither can the lease.
 //
-// Without a valid lease every replica of the server is treated as inactive
-// (Pegasus behaviour): reads and writes are refused with ERR_INACTIVE_STATE,
-// because the meta server may already have declared the server dead and
-// handed its primaries to others. Serving resumes with the next accepted
-// beacon. The answer's configurations are applied like pushed ones.
+// Only a lone primary (a partition with no other member) serves reads on
+// this lease. A primary with members holds its read lease from them
+// (internal/pacifica, lease.go), so data traffic needs neither the meta
+// server nor its metadata store while no configuration has to change; and
+// writes need no lease at all, since they commit only with every member's
+// acknowledgement at the primary's ballot. The answer's configurations are
+// applied like pushed ones.
 
 func (s *Server) runBeacons(ctx context.Context) {
 	interval := s.cfg.BeaconInterval()
@@ -53,7 +57,7 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	sent := s.clock.now()
+	sent := s.mono()
 	var resp *pb.BeaconResponse
 	err := s.meta.call(ctx, func(ctx context.Context, c pb.MetaClient) (*pb.Error, error) {
 		r, err := c.Beacon(ctx, req)
@@ -67,10 +71,10 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 		return
 	}
 	if err != nil {
-		s.log.Warn("beacon failed", "err", err, "lease_valid", s.leaseValid(s.clock.now()))
+		s.log.Warn("beacon failed", "err", err, "lease_valid", s.leaseValid())
 		return
 	}
-	s.observeBeaconRTT(sent)
+	s.observeBeaconRTT(s.mono().Sub(sent))
 	if s.clusterID() == "" && resp.GetClusterId() != "" && !s.join(resp) {
 		return
 	}
@@ -89,12 +93,13 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 	} else {
 		s.log.Warn("meta server refuses this server's beacons; not serving")
 	}
-	s.applyMetaState(resp.GetTables(), resp.GetConfigs(), resp.GetRemove())
+	s.applyMetaState(resp.GetTables(), resp.GetConfigs(), removalsFromPB(resp.GetRemovals(), resp.GetRemove()))
 }
 
-// extendLease moves the lease end to until if that is later.
-func (s *Server) extendLease(until time.Time) {
-	n := until.UnixNano()
+// extendLease moves the end of the lease from the meta server to until if
+// that is later.
+func (s *Server) extendLease(until pacifica.Time) {
+	n := int64(until)
 	for {
 		cur := s.lease.Load()
 		if n <= cur || s.lease.CompareAndSwap(cur, n) {
@@ -103,8 +108,12 @@ func (s *Server) extendLease(until time.Time) {
 	}
 }
 
-// leaseValid reports whether the server may serve at now.
-func (s *Server) leaseValid(now time.Time) bool { return now.UnixNano() < s.lease.Load() }
+// metaLeaseUntil is the end of the lease from the meta server on the
+// monotonic clock (zero: none), for ReadState.Check.
+func (s *Server) metaLeaseUntil() pacifica.Time { return pacifica.Time(s.lease.Load()) }
+
+// leaseValid reports whether the lease from the meta server holds now.
+func (s *Server) leaseValid() bool { return s.mono() < s.metaLeaseUntil() }
 
 // reports describes every open replica.
 func (s *Server) reports() []*pb.ReplicaReport {

@@ -34,6 +34,8 @@ type clusterOptions struct {
 	segmentBytes int64
 	// config adjusts every server's configuration.
 	config func(*config.Replica)
+	// clock is every server's wall clock (Options.Clock); nil: time.Now.
+	clock func() time.Time
 }
 
 type testServer struct {
@@ -114,6 +116,7 @@ func (c *testCluster) start(i int) {
 			TickInterval:    testTick,
 			LogSegmentBytes: c.opts.segmentBytes,
 			CoreConfig:      c.opts.core,
+			Clock:           c.opts.clock,
 		})
 		if err == nil || attempt == 50 || !strings.Contains(err.Error(), "address already in use") {
 			break

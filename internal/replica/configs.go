@@ -10,9 +10,21 @@ import (
 
 // Partition configurations from the meta server (beacon answers, pushes
 // through ReplicaAdmin.UpdateConfig, answers to proposals) reach the cores
-// here. A configuration for a partition this server does not hold, but which
-// names it (primary, secondary or learner), opens the replica first; the
-// configuration is applied once the replica is open.
+// here. A configuration for a partition this server does not hold opens the
+// replica first, empty, only where an empty copy is right: for a learner,
+// which will copy everything from its primary, or for a member of a brand
+// new partition (ballot 1). A configuration naming this server primary or
+// secondary of a partition with history that it does not hold means its
+// copy was lost (a deleted data directory, a removal that raced a push):
+// an empty copy there would be counted as holding what the lost one held,
+// so none is made; the primary has the member removed and the meta server
+// brings it back as a learner.
+//
+// Removals are decided by the meta server on a report that may be stale by
+// the time they arrive. The replica's own goroutine checks each against its
+// state, in order with the configurations it received: it is removed only
+// if it holds no role (not primary, secondary or learner) and has seen no
+// configuration newer than the one the meta server decided on.
 
 // opening is a replica being opened. Configurations arriving meanwhile wait
 // in pending (the newest ballot wins).
@@ -20,9 +32,38 @@ type opening struct {
 	pending *configUpdate
 }
 
+// removal is the meta server's decision to take a replica off this server,
+// made on its configuration of ballot: -1 when the table is gone, 0 when a
+// 1.0 meta server sent no ballot.
+type removal struct {
+	g      gpid
+	ballot int64
+}
+
+// removalsFromPB reads a beacon answer's removals: the ballot-carrying
+// list of a 1.1 meta server, else the bare list of a 1.0 one (checked
+// against the replica's role only).
+func removalsFromPB(rs []*pb.ReplicaRemoval, legacy []*pb.Gpid) []removal {
+	var out []removal
+	if len(rs) > 0 {
+		for _, r := range rs {
+			if g, err := gpidFromPB(r.GetGpid()); err == nil {
+				out = append(out, removal{g: g, ballot: r.GetBallot()})
+			}
+		}
+		return out
+	}
+	for _, r := range legacy {
+		if g, err := gpidFromPB(r); err == nil {
+			out = append(out, removal{g: g})
+		}
+	}
+	return out
+}
+
 // applyMetaState records table shapes, applies configurations and closes
-// the replicas the meta server no longer places here.
-func (s *Server) applyMetaState(tables []*pb.TableInfo, configs []*pb.PartitionConfiguration, remove []*pb.Gpid) {
+// the replicas the meta server no longer places here (see removeReplica).
+func (s *Server) applyMetaState(tables []*pb.TableInfo, configs []*pb.PartitionConfiguration, remove []removal) {
 	s.mu.Lock()
 	for _, t := range tables {
 		if t.GetAppId() > 0 && t.GetPartitionCount() > 0 {
@@ -34,9 +75,7 @@ func (s *Server) applyMetaState(tables []*pb.TableInfo, configs []*pb.PartitionC
 		s.applyConfig(pc)
 	}
 	for _, r := range remove {
-		if g, err := gpidFromPB(r); err == nil {
-			go s.removeReplica(g)
-		}
+		go s.removeReplica(r)
 	}
 }
 
@@ -71,10 +110,17 @@ func (s *Server) applyConfig(pc *pb.PartitionConfiguration) {
 		s.mu.Unlock()
 		return
 	}
-	named := pc.GetPrimary() == string(s.node) || slices.Contains(pc.GetSecondaries(), string(s.node)) ||
-		slices.Contains(pc.GetLearners(), string(s.node))
-	if !named || s.closed {
+	member := pc.GetPrimary() == string(s.node) || slices.Contains(pc.GetSecondaries(), string(s.node))
+	learner := slices.Contains(pc.GetLearners(), string(s.node))
+	if (!member && !learner) || s.closed {
 		s.mu.Unlock()
+		return
+	}
+	if !learner && pc.GetBallot() > 1 {
+		s.mu.Unlock()
+		s.log.Warn("configuration names this server a member of a partition whose copy it does not hold; "+
+			"not creating an empty one (the primary has the member removed, and it comes back as a learner)",
+			"gpid", g.String(), "ballot", pc.GetBallot(), "primary", pc.GetPrimary())
 		return
 	}
 	info, ok := s.newReplicaInfoLocked(g, pc.GetMaxReplicaCount())
@@ -154,16 +200,28 @@ func (s *Server) openAndRegister(info replicaInfo, create bool, op *opening) {
 }
 
 // removeReplica closes a replica the meta server no longer places on this
-// server and moves its directory aside (garbage.go): nothing is deleted on
-// one message.
-func (s *Server) removeReplica(g gpid) {
-	s.mu.Lock()
-	p := s.partitions[g]
+// server and moves its directory aside (garbage.go), if the replica's
+// goroutine agrees (see the top of this file): nothing is deleted on one
+// message.
+func (s *Server) removeReplica(r removal) {
+	p := s.partition(r.g)
 	if p == nil {
-		s.mu.Unlock()
 		return
 	}
-	delete(s.partitions, g)
+	req := &removeRequest{ballot: r.ballot, done: make(chan removeResult, 1)}
+	if err := p.post(event{kind: evRemove, remove: req}); err != nil {
+		return
+	}
+	res := <-req.done
+	if res.refused != "" {
+		p.log.Info("removal not carried out", "reason", res.refused, "meta_ballot", r.ballot)
+		return
+	}
+	<-p.done
+	s.mu.Lock()
+	if s.partitions[r.g] == p {
+		delete(s.partitions, r.g)
+	}
 	s.closingCount++
 	s.mu.Unlock()
 	defer func() {
@@ -171,12 +229,39 @@ func (s *Server) removeReplica(g gpid) {
 		s.closingCount--
 		s.mu.Unlock()
 	}()
-	res := p.close(false)
-	if err := s.moveAside(g, p.dir); err != nil {
-		s.log.Error("moving a removed replica aside failed", "gpid", g.String(), "err", err)
+	if err := s.moveAside(r.g, p.dir); err != nil {
+		s.log.Error("moving a removed replica aside failed", "gpid", r.g.String(), "err", err)
 		return
 	}
-	s.log.Info("replica removed", "gpid", g.String(), "close_err", res.err)
+	s.log.Info("replica removed", "gpid", r.g.String(), "meta_ballot", r.ballot, "close_err", res.closeErr)
+}
+
+// removeRequest asks a replica's goroutine to close it for removal.
+type removeRequest struct {
+	ballot int64
+	done   chan removeResult
+}
+
+type removeResult struct {
+	refused  string // why the replica stays, "" if it closed
+	closeErr error
+}
+
+// tryRemove closes the replica for removal unless it holds a role or has
+// seen a configuration newer than the one the removal was decided on.
+func (p *partition) tryRemove(req *removeRequest) {
+	switch st := p.core.Status(); {
+	case req.ballot < 0: // the table is gone
+	case st == pacifica.StatusPrimary || st == pacifica.StatusSecondary || st == pacifica.StatusPotentialSecondary:
+		req.done <- removeResult{refused: "it is " + st.String()}
+		return
+	case req.ballot > 0 && (int64(p.core.Ballot()) > req.ballot || p.metaBallot > req.ballot):
+		req.done <- removeResult{refused: fmt.Sprintf("it has seen ballot %d since", max(int64(p.core.Ballot()), p.metaBallot))}
+		return
+	}
+	closed := &closeRequest{done: make(chan closeResult, 1)}
+	p.shutdown(closed)
+	req.done <- removeResult{closeErr: (<-closed.done).err}
 }
 
 // report describes one replica for beacons and status answers.
@@ -186,9 +271,11 @@ func (p *partition) report() *pb.ReplicaReport {
 		Gpid:                p.g.pb(),
 		Status:              wireStatus(v),
 		Ballot:              int64(v.ballot),
+		MemberBallot:        int64(v.memberBallot),
 		LastCommittedDecree: int64(v.committed),
 		LastPreparedDecree:  int64(v.prepared),
 		LastDurableDecree:   p.store.Load().DurableDecree(),
+		Incarnation:         p.info.Incarnation,
 	}
 }
 

@@ -67,9 +67,6 @@ func (s *Server) serveRequest(req *pb.ClientRequest, out *responseWriter, reads 
 		fail(errorf(ErrWrongPartition, "hash %#x maps to partition %d of %d, not %d",
 			req.GetPartitionHash(), req.GetPartitionHash()%uint64(p.partitionCount), p.partitionCount, g.index))
 		return
-	case !s.leaseValid(s.clock.now()):
-		fail(errorf(ErrLeaseExpired, "%s", s.node))
-		return
 	case req.GetOp() == nil:
 		fail(errorf(ErrInvalidRequest, "request %d carries no operation", req.GetId()))
 		return

@@ -49,12 +49,27 @@
 // # Reads, leases and safety
 //
 // Reads go straight to the store, on the client stream's goroutines, when
-// the partition's published view (replicaView) says the core allows reads
-// and the server's lease is valid (beacon.go). The view is republished after
-// every batch of inputs and before any message of the following Ready is
-// sent. A primary deposed by a new configuration therefore stops serving
-// reads before its acknowledgement can let the new primary commit anything,
-// and a read it still serves is concurrent with every write it misses.
+// the partition's published view (replicaView) holds the core's ReadState
+// and that state, checked with the time of the read itself, allows it: a
+// primary with members serves on the lease they grant it, a lone primary on
+// the server's lease from the meta server (beacon.go). Leases, promises and
+// every timeout run on the monotonic clock (Server.mono); the wall clock
+// (Options.Clock) only stamps mutations for TTLs and is shown to operators.
+// The core is fed the monotonic time with every message and tick, after the
+// message arrived, so a promise never counts from before its arrival.
+//
+// The view is republished after every batch of inputs and before any
+// message of the following Ready is sent. A primary deposed by a new
+// configuration therefore stops serving reads before its acknowledgement of
+// the new ballot (which releases the new primary's wait for its lease) can
+// leave. Writes need no lease: they commit only with every member's
+// acknowledgement at the primary's ballot.
+//
+// A replica's copy has an incarnation, drawn with its directory and kept in
+// its info file; every peer message carries it (see internal/pacifica).
+// Removals ordered by the meta server are checked by the replica's own
+// goroutine (configs.go), and a configuration never creates an empty copy
+// where the old one held data.
 //
 // # Restart
 //

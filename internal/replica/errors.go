@@ -21,10 +21,6 @@ var (
 	// ErrInvalidRequest: a malformed or oversized client request. Nothing
 	// was logged or applied.
 	ErrInvalidRequest = errors.New("replica: invalid request")
-	// ErrLeaseExpired: the server has not had a beacon acknowledged within
-	// its lease, so the meta server may already consider it dead and have
-	// moved its primaries; it serves nothing until a beacon succeeds.
-	ErrLeaseExpired = errors.New("replica: lease expired")
 	// ErrBusy: the partition's input queue is full.
 	ErrBusy = errors.New("replica: partition queue full")
 	// ErrTimeout: the request's deadline passed before it completed. A write
@@ -79,10 +75,13 @@ func wireCode(err error) pb.ErrorCode {
 	switch {
 	case errors.Is(err, pacifica.ErrNotPrimary):
 		return pb.ErrorCode_ERR_INVALID_STATE
-	case errors.Is(err, pacifica.ErrReconciling):
-		// A new primary catching up on what its predecessor acknowledged:
-		// the route is right, the client should retry here shortly.
+	case errors.Is(err, pacifica.ErrReconciling), errors.Is(err, pacifica.ErrOldPrimaryLease):
+		// A new primary catching up on what its predecessor acknowledged,
+		// or waiting until its predecessor's lease provably ended: the
+		// route is right, the client should retry here shortly.
 		return pb.ErrorCode_ERR_BUSY
+	case errors.Is(err, pacifica.ErrNoLease):
+		return pb.ErrorCode_ERR_INACTIVE_STATE
 	case errors.Is(err, pacifica.ErrCapacityExceeded):
 		return pb.ErrorCode_ERR_CAPACITY_EXCEEDED
 	case errors.Is(err, pacifica.ErrNotEnoughMembers):
@@ -93,7 +92,7 @@ func wireCode(err error) pb.ErrorCode {
 		return pb.ErrorCode_ERR_OBJECT_NOT_FOUND
 	case errors.Is(err, ErrWrongPartition), errors.Is(err, ErrInvalidRequest), isStorageInputError(err):
 		return pb.ErrorCode_ERR_INVALID_PARAMETERS
-	case errors.Is(err, ErrLeaseExpired), errors.Is(err, ErrClosed), errors.Is(err, ErrPartitionFailed),
+	case errors.Is(err, ErrClosed), errors.Is(err, ErrPartitionFailed),
 		errors.Is(err, storage.ErrClosed):
 		return pb.ErrorCode_ERR_INACTIVE_STATE
 	case errors.Is(err, ErrBusy):

@@ -45,7 +45,8 @@ type fakeMeta struct {
 	// protocol 1.0. Like the real one, the fake refuses another id, and a
 	// beacon without one that reports tables it does not have.
 	clusterID string
-	// removes are sent in every beacon answer's remove list.
+	// removes are sent in every beacon answer's remove and removals lists
+	// (removalsLocked).
 	removes []*pb.Gpid
 }
 
@@ -60,6 +61,21 @@ func (m *fakeMeta) setRemoves(gpids ...*pb.Gpid) {
 	m.mu.Lock()
 	m.removes = gpids
 	m.mu.Unlock()
+}
+
+// removalsLocked is removes as protocol 1.1 sends them: decided at ballot
+// -1 (the table is gone) once the table was dropped, else at the
+// partition's current ballot.
+func (m *fakeMeta) removalsLocked() []*pb.ReplicaRemoval {
+	var out []*pb.ReplicaRemoval
+	for _, g := range m.removes {
+		ballot := int64(-1)
+		if m.table != nil && int(g.GetPartitionIndex()) < len(m.configs) {
+			ballot = m.configs[g.GetPartitionIndex()].GetBallot()
+		}
+		out = append(out, &pb.ReplicaRemoval{Gpid: g, Ballot: ballot})
+	}
+	return out
 }
 
 // dropTable forgets the table (no configuration is handed out any more).
@@ -244,7 +260,7 @@ func (s fakeMetaService) Beacon(_ context.Context, req *pb.BeaconRequest) (*pb.B
 		}
 	}
 	m.started[node] = req.GetStartTimeMs()
-	resp := &pb.BeaconResponse{Allowed: true, LeaseMs: m.leaseMs, ClusterId: m.clusterID, Remove: m.removes}
+	resp := &pb.BeaconResponse{Allowed: true, LeaseMs: m.leaseMs, ClusterId: m.clusterID, Remove: m.removes, Removals: m.removalsLocked()}
 	if m.table != nil {
 		resp.Tables = []*pb.TableInfo{m.tableLocked()}
 		for _, c := range m.configs {

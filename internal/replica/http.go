@@ -50,13 +50,14 @@ func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
 		BinaryVersion:   version.Release(),
 		ProtocolVersion: version.Current().String(),
 		StartTime:       s.started.UTC(),
-		LeaseValid:      s.leaseValid(s.clock.now()),
+		LeaseValid:      s.leaseValid(),
 		ClusterID:       s.clusterID(),
 		Replicas:        []replicaProgress{},
 		Garbage:         s.garbageList(),
 	}
-	if n := s.lease.Load(); n > 0 {
-		page.LeaseExpires = time.Unix(0, n).UTC()
+	if until := s.metaLeaseUntil(); until > 0 {
+		// Shown on the wall clock; the lease itself runs on the monotonic one.
+		page.LeaseExpires = s.now().Add(until.Sub(s.mono())).UTC()
 	}
 	for _, p := range s.partitionList() {
 		page.Replicas = append(page.Replicas, p.progress())

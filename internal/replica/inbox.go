@@ -17,6 +17,7 @@ const (
 	evCheckpoint                      // a checkpoint copied from the primary, to install
 	evConfig                          // a configuration from the meta server
 	evClose                           // close the replica
+	evRemove                          // the meta server no longer places the replica here
 )
 
 // event is one input of a partition's goroutine. Only the fields of its kind
@@ -30,6 +31,7 @@ type event struct {
 	ckpt   *fetchedCheckpoint
 	config *configUpdate
 	close  *closeRequest
+	remove *removeRequest
 }
 
 // Queue bounds. A full queue refuses client writes with ERR_BUSY and drops

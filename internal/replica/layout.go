@@ -10,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/pegasus-go/pegasus/internal/pacifica"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
@@ -73,20 +74,55 @@ func parseReplicaDir(name string) (gpid, bool) {
 // replicaInfo is what a replica directory records besides its log and
 // store: which partition it is, the shape of its table (so that a restarted
 // server routes and counts members before the meta server has said
-// anything), and the ballot the core asked to persist.
+// anything), the copy's incarnation, and the core's HardState.
 type replicaInfo struct {
 	AppID           int32 `json:"app_id"`
 	PartitionIndex  int32 `json:"partition_index"`
 	PartitionCount  int32 `json:"partition_count"`
 	MaxReplicaCount int32 `json:"max_replica_count"`
-	Ballot          int64 `json:"ballot"`
+	// Incarnation names this copy of the partition: drawn when the
+	// directory is created, never changed. A directory written by a
+	// version without it gets one when first opened.
+	Incarnation uint64 `json:"incarnation,omitempty"`
+	// The core's HardState: Ballot (the records of the log are filed
+	// under it), the primary of that ballot, the highest ballot this copy
+	// was a member of, and the other primaries it holds promises for.
+	Ballot       int64        `json:"ballot"`
+	Primary      string       `json:"primary,omitempty"`
+	MemberBallot int64        `json:"member_ballot,omitempty"`
+	Holds        []holdRecord `json:"holds,omitempty"`
+}
+
+type holdRecord struct {
+	Primary string `json:"primary"`
+	Ballot  int64  `json:"ballot"`
+}
+
+// hardState is the core's HardState as the info file records it.
+func (i replicaInfo) hardState() pacifica.HardState {
+	h := pacifica.HardState{Ballot: pacifica.Ballot(i.Ballot), Primary: pacifica.NodeID(i.Primary),
+		MemberBallot: pacifica.Ballot(i.MemberBallot)}
+	for _, r := range i.Holds {
+		h.Holds = append(h.Holds, pacifica.HoldRef{Primary: pacifica.NodeID(r.Primary), Ballot: pacifica.Ballot(r.Ballot)})
+	}
+	return h
+}
+
+// withHardState returns i recording h.
+func (i replicaInfo) withHardState(h pacifica.HardState) replicaInfo {
+	i.Ballot, i.Primary, i.MemberBallot = int64(h.Ballot), string(h.Primary), int64(h.MemberBallot)
+	i.Holds = nil
+	for _, r := range h.Holds {
+		i.Holds = append(i.Holds, holdRecord{Primary: string(r.Primary), Ballot: int64(r.Ballot)})
+	}
+	return i
 }
 
 func (i replicaInfo) gpid() gpid { return gpid{app: i.AppID, index: i.PartitionIndex} }
 
 func (i replicaInfo) validate() error {
 	if i.AppID <= 0 || i.PartitionIndex < 0 || i.PartitionCount <= i.PartitionIndex ||
-		i.MaxReplicaCount < 1 || i.Ballot < 0 {
+		i.MaxReplicaCount < 1 || i.Ballot < 0 || i.MemberBallot < 0 || i.MemberBallot > i.Ballot {
 		return errorf(ErrCorruptInfo, "%+v", i)
 	}
 	return nil

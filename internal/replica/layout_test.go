@@ -2,6 +2,7 @@ package replica
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -27,7 +28,8 @@ func TestReplicaInfoRoundTrip(t *testing.T) {
 	if err := fs.MkdirAll("r/1.2", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	info := replicaInfo{AppID: 1, PartitionIndex: 2, PartitionCount: 8, MaxReplicaCount: 3, Ballot: 17}
+	info := replicaInfo{AppID: 1, PartitionIndex: 2, PartitionCount: 8, MaxReplicaCount: 3, Ballot: 17,
+		Incarnation: 0xfeed, Primary: "a:1", MemberBallot: 16, Holds: []holdRecord{{Primary: "b:2", Ballot: 15}}}
 	if err := writeReplicaInfo(fs, "r/1.2", info); err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +38,7 @@ func TestReplicaInfoRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := readReplicaInfo(fs, "r/1.2")
-	if err != nil || got != info {
+	if err != nil || !reflect.DeepEqual(got, info) {
 		t.Fatalf("read %+v, %v; want %+v", got, err, info)
 	}
 	bad := info

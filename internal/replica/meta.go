@@ -146,7 +146,8 @@ func (q *proposalQueue) add(g gpid, cp pacifica.ConfigProposal) {
 		return
 	}
 	q.mu.Lock()
-	q.queue = append(q.queue, &pb.ConfigProposal{Gpid: g.pb(), Type: typ, Node: string(cp.Node), Ballot: int64(cp.Ballot)})
+	q.queue = append(q.queue, &pb.ConfigProposal{Gpid: g.pb(), Type: typ, Node: string(cp.Node), Ballot: int64(cp.Ballot),
+		Incarnation: cp.Incarnation})
 	q.mu.Unlock()
 	select {
 	case q.signal <- struct{}{}:

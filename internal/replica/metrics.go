@@ -90,7 +90,7 @@ func (s *Server) refreshGauges(now time.Time) {
 	}
 	m.LogBytes.Set(float64(logBytes))
 	lease := 0.0
-	if s.leaseValid(now) {
+	if s.leaseValid() {
 		lease = 1
 	}
 	m.LeaseValid.Set(lease)
@@ -140,6 +140,6 @@ func (s *Server) countLearnMessage(p *partition, m pacifica.Message) {
 func (s *Server) countLearnBytes(n int) { s.opts.Metrics.LearnBytes.Add(float64(n)) }
 
 // observeBeaconRTT records the round trip of an answered beacon.
-func (s *Server) observeBeaconRTT(sent time.Time) {
-	s.opts.Metrics.BeaconRTT.Observe(time.Since(sent).Seconds())
+func (s *Server) observeBeaconRTT(rtt time.Duration) {
+	s.opts.Metrics.BeaconRTT.Observe(rtt.Seconds())
 }

@@ -3,6 +3,7 @@ package replica
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/mutlog"
@@ -28,6 +29,7 @@ func (s *Server) openPartition(info replicaInfo, create bool) (*partition, error
 			return nil, fmt.Errorf("replica: create %s: %w", dir, err)
 		}
 		if _, err := fs.Stat(fs.PathJoin(dir, infoFileName)); isNotExist(err) {
+			info.Incarnation = newIncarnation()
 			if err := writeReplicaInfo(fs, dir, info); err != nil {
 				return nil, err
 			}
@@ -42,6 +44,14 @@ func (s *Server) openPartition(info replicaInfo, create bool) (*partition, error
 	}
 	if stored.gpid() != g {
 		return nil, errorf(ErrCorruptInfo, "%s holds partition %s", dir, stored.gpid())
+	}
+	if stored.Incarnation == 0 {
+		// Written by a version without incarnations: this copy gets its
+		// name now, before it says anything to anyone.
+		stored.Incarnation = newIncarnation()
+		if err := writeReplicaInfo(fs, dir, stored); err != nil {
+			return nil, err
+		}
 	}
 	if err := removeTemporaries(fs, dir); err != nil {
 		return nil, err
@@ -60,10 +70,10 @@ func (s *Server) openPartition(info replicaInfo, create bool) (*partition, error
 	if err == nil {
 		var core *pacifica.Replica
 		core, err = pacifica.New(s.coreConfig(stored), pacifica.DurableState{
-			Ballot:        pacifica.Ballot(stored.Ballot),
+			HardState:     stored.hardState(),
 			AppliedDecree: pacifica.Decree(durable),
 			Entries:       entries,
-		})
+		}, s.mono())
 		if err == nil {
 			p := &partition{
 				srv:            s,
@@ -85,6 +95,17 @@ func (s *Server) openPartition(info replicaInfo, create bool) (*partition, error
 		}
 	}
 	return nil, errors.Join(fmt.Errorf("replica: open %s: %w", g, err), plog.Close(), store.Close())
+}
+
+// newIncarnation draws the name of a new copy of a partition: random, so
+// that a directory deleted and created again, on this server or a
+// restored one, never gets the name of the copy it replaces.
+func newIncarnation() uint64 {
+	for {
+		if n := rand.Uint64(); n != 0 {
+			return n
+		}
+	}
 }
 
 // replay returns the effective log entries after decree durable. They must

@@ -63,39 +63,56 @@ type partition struct {
 	installs []*fetchedCheckpoint
 	failure  error
 	stopped  bool
+	// metaBallot is the newest ballot of a configuration the meta server
+	// sent for this partition.
+	metaBallot int64
 }
 
 // replicaView is what the partition goroutine publishes for readers, reports
 // and status pages. It is a comparable value, republished only on change.
 type replicaView struct {
-	status    pacifica.Status
-	ballot    pacifica.Ballot
-	primary   pacifica.NodeID
-	committed pacifica.Decree
-	prepared  pacifica.Decree
-	applied   pacifica.Decree
-	// readable is the core's CanServeRead; otherwise reconciling tells
-	// which refusal, and hint names where to go.
-	readable    bool
-	reconciling bool
-	hint        pacifica.NotPrimaryError
-	failed      bool
+	status       pacifica.Status
+	ballot       pacifica.Ballot
+	memberBallot pacifica.Ballot
+	primary      pacifica.NodeID
+	committed    pacifica.Decree
+	prepared     pacifica.Decree
+	applied      pacifica.Decree
+	// The core's ReadState: readable when it had no error, else
+	// reconciling or heldByOldPrimary tell which refusal and hint names
+	// where to go. leaseUntil and needMetaLease say until when reads may
+	// be served: the reader checks them with the time of the read.
+	readable         bool
+	reconciling      bool
+	heldByOldPrimary bool
+	hint             pacifica.NotPrimaryError
+	leaseUntil       pacifica.Time
+	needMetaLease    bool
+	failed           bool
 }
 
-// readError returns why reads must be refused, or nil. The server's lease
-// is checked separately.
-func (v *replicaView) readError() error {
+// readState rebuilds the core's ReadState from the view.
+func (v *replicaView) readState() pacifica.ReadState {
+	rs := pacifica.ReadState{LeaseUntil: v.leaseUntil, NeedMetaLease: v.needMetaLease}
 	switch {
 	case v.failed:
-		return ErrPartitionFailed
+		rs.Err = ErrPartitionFailed
 	case v.readable:
-		return nil
 	case v.reconciling:
-		return pacifica.ErrReconciling
+		rs.Err = pacifica.ErrReconciling
+	case v.heldByOldPrimary:
+		rs.Err = pacifica.ErrOldPrimaryLease
 	default:
 		hint := v.hint
-		return &hint
+		rs.Err = &hint
 	}
+	return rs
+}
+
+// readError returns why a read at now must be refused, or nil, given the
+// end of the server's lease from the meta server.
+func (v *replicaView) readError(now, metaLeaseUntil pacifica.Time) error {
+	return v.readState().Check(now, metaLeaseUntil)
 }
 
 // partitionStats count work an operator (and the tests) want to see.
@@ -186,7 +203,9 @@ func (p *partition) handle(ev *event) {
 	case evWrite:
 		p.propose(ev.write)
 	case evMessage:
-		if err := p.core.Step(ev.msg); err != nil && !errors.Is(err, pacifica.ErrStaleBallot) {
+		// The clock is read after the message arrived: the promise it
+		// may carry counts from no earlier than its arrival.
+		if err := p.core.Step(p.srv.mono(), ev.msg); err != nil && !errors.Is(err, pacifica.ErrStaleBallot) {
 			p.log.Warn("peer message refused", "msg", ev.msg.String(), "err", err)
 		}
 		p.checkCore()
@@ -200,6 +219,8 @@ func (p *partition) handle(ev *event) {
 		p.updateConfig(ev.config)
 	case evClose:
 		p.shutdown(ev.close)
+	case evRemove:
+		p.tryRemove(ev.remove)
 	}
 }
 
@@ -207,9 +228,12 @@ func (p *partition) handle(ev *event) {
 // passed. Their entries may still commit: the client learns the outcome by
 // retrying with the same RequestID.
 func (p *partition) tick(n int) {
+	mono := p.srv.mono()
 	for range n {
-		p.core.Tick()
+		p.core.Tick(mono)
 	}
+	// Deadlines are time.Time values with a monotonic reading: comparing
+	// them ignores wall clock steps too.
 	now := time.Now()
 	for d, ws := range p.waiters {
 		kept := ws[:0]
@@ -238,7 +262,9 @@ func (p *partition) propose(w *pendingWrite) {
 		w.fail(errorf(ErrTimeout, "expired in the queue"))
 		return
 	}
-	d, err := p.core.Propose(w.rid, w.data, p.srv.clock.now().Unix())
+	// The mutation's timestamp is wall time: TTLs are wall-clock deadlines
+	// that every replica applies the same way.
+	d, err := p.core.Propose(w.rid, w.data, p.srv.now().Unix())
 	if err != nil {
 		w.fail(err)
 		return
@@ -249,6 +275,7 @@ func (p *partition) propose(w *pendingWrite) {
 // updateConfig applies a configuration from the meta server and, on the
 // primary, starts teaching the learners it names.
 func (p *partition) updateConfig(u *configUpdate) {
+	p.metaBallot = max(p.metaBallot, int64(u.config.Ballot))
 	if p.failure != nil {
 		return
 	}
@@ -318,9 +345,8 @@ func (p *partition) drive() {
 // messages, log append (asynchronous: its completion calls Advance),
 // committed entries, replies, then the requests that complete later.
 func (p *partition) carryOut(rd pacifica.Ready) {
-	if rd.Ballot != 0 {
-		info := p.info
-		info.Ballot = int64(rd.Ballot)
+	if !rd.HardState.IsZero() {
+		info := p.info.withHardState(rd.HardState)
 		if err := writeReplicaInfo(p.srv.fs, p.dir, info); err != nil {
 			p.fail(err)
 			return
@@ -485,19 +511,24 @@ func (p *partition) fail(err error) {
 // publish refreshes the view other goroutines read.
 func (p *partition) publish() {
 	v := replicaView{
-		status:    p.core.Status(),
-		ballot:    p.core.Ballot(),
-		primary:   p.core.Primary(),
-		committed: p.core.CommittedDecree(),
-		prepared:  p.core.PreparedDecree(),
-		applied:   p.core.AppliedDecree(),
-		failed:    p.failure != nil,
+		status:       p.core.Status(),
+		ballot:       p.core.Ballot(),
+		memberBallot: p.core.MemberBallot(),
+		primary:      p.core.Primary(),
+		committed:    p.core.CommittedDecree(),
+		prepared:     p.core.PreparedDecree(),
+		applied:      p.core.AppliedDecree(),
+		failed:       p.failure != nil,
 	}
-	switch err := p.core.CanServeRead(); {
+	rs := p.core.ReadState()
+	v.leaseUntil, v.needMetaLease = rs.LeaseUntil, rs.NeedMetaLease
+	switch err := rs.Err; {
 	case err == nil:
 		v.readable = true
 	case errors.Is(err, pacifica.ErrReconciling):
 		v.reconciling = true
+	case errors.Is(err, pacifica.ErrOldPrimaryLease):
+		v.heldByOldPrimary = true
 	default:
 		var np *pacifica.NotPrimaryError
 		if errors.As(err, &np) {
@@ -546,6 +577,8 @@ func (p *partition) refuse(events []event) {
 			ev.write.fail(errorf(ErrClosed, "partition %s closing", p.g))
 		case evClose:
 			ev.close.done <- closeResult{err: ErrClosed}
+		case evRemove:
+			ev.remove.done <- removeResult{refused: "closed already"}
 		case evCheckpoint:
 			_ = p.srv.fs.RemoveAll(ev.ckpt.dir)
 		}

@@ -1,6 +1,8 @@
 package replica
 
 import (
+	"time"
+
 	"github.com/pegasus-go/pegasus/internal/pacifica"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
@@ -13,7 +15,9 @@ import (
 //	Ballot      ballot          Reject     reject
 //	Status      status          LearnID    signature (Pegasus' learn signature)
 //	PrevBallot  prev_ballot     Entries    mutations
-//	PrevDecree  prev_decree
+//	PrevDecree  prev_decree     Incarnation  incarnation
+//	SentAt      sent_at_ns      Holds      holds (LeaseHold)
+//	HoldsCleared holds_cleared
 //
 // The remaining PeerMessage fields are not used by this core.
 
@@ -33,6 +37,14 @@ func peerMessageToPB(g gpid, m pacifica.Message) *pb.PeerMessage {
 		Decree:     int64(m.Decree),
 		Reject:     m.Reject,
 		Signature:  m.LearnID,
+
+		Incarnation:  m.Incarnation,
+		SentAtNs:     int64(m.SentAt),
+		HoldsCleared: m.HoldsCleared,
+	}
+	for _, h := range m.Holds {
+		out.Holds = append(out.Holds, &pb.LeaseHold{Primary: string(h.Primary), Ballot: int64(h.Ballot),
+			RemainingNs: int64(h.Remaining)})
 	}
 	if len(m.Entries) > 0 {
 		out.Mutations = make([]*pb.Mutation, len(m.Entries))
@@ -88,6 +100,14 @@ func peerMessageFromPB(in *pb.PeerMessage) (gpid, pacifica.Message, error) {
 		Decree:     pacifica.Decree(in.GetDecree()),
 		Reject:     in.GetReject(),
 		LearnID:    in.GetSignature(),
+
+		Incarnation:  in.GetIncarnation(),
+		SentAt:       pacifica.Time(max(in.GetSentAtNs(), 0)),
+		HoldsCleared: in.GetHoldsCleared(),
+	}
+	for _, h := range in.GetHolds() {
+		m.Holds = append(m.Holds, pacifica.Hold{Primary: pacifica.NodeID(h.GetPrimary()),
+			Ballot: pacifica.Ballot(h.GetBallot()), Remaining: time.Duration(h.GetRemainingNs())})
 	}
 	if muts := in.GetMutations(); len(muts) > 0 {
 		m.Entries = make([]pacifica.Entry, len(muts))

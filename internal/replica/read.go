@@ -21,7 +21,8 @@ func (s *Server) read(p *partition, req *pb.ClientRequest, deadline time.Time) *
 	if time.Now().After(deadline) {
 		return fail(errorf(ErrTimeout, "expired before it was served"))
 	}
-	if err := p.view.Load().readError(); err != nil {
+	// The lease is checked with the time of the read itself.
+	if err := p.view.Load().readError(s.mono(), s.metaLeaseUntil()); err != nil {
 		return fail(err)
 	}
 	store := p.store.Load()

@@ -55,6 +55,10 @@ type Options struct {
 	// CoreConfig, if set, adjusts the replication core's tuning after it
 	// was derived from the configuration.
 	CoreConfig func(*pacifica.Config)
+	// Clock is the server's wall clock; nil means time.Now. Only mutation
+	// timestamps (TTLs) and what operators read use it: tests step it to
+	// show that leases do not.
+	Clock func() time.Time
 }
 
 // Server is a replica server: it hosts partition replicas, serves clients
@@ -79,8 +83,6 @@ type Server struct {
 	proposals *proposalQueue
 	// cluster is the cluster this server joined (clusterid.go).
 	cluster clusterState
-	// clock is the wall clock leases and TTLs read (wallclock.go).
-	clock *wallClock
 	// garbage tracks replicas moved aside (garbage.go).
 	garbage garbageState
 
@@ -91,7 +93,7 @@ type Server struct {
 	tables       map[int32]*pb.TableInfo
 	closed       bool
 
-	// lease is the end of the lease in Unix nanoseconds (see beacon.go).
+	// lease is the end of the lease from the meta server (see beacon.go).
 	lease     atomic.Int64
 	tempSeq   atomic.Uint64
 	openSlots chan struct{}
@@ -125,6 +127,12 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 	if opts.TickInterval <= 0 {
 		opts.TickInterval = DefaultTickInterval
 	}
+	// Without a clock of the caller's, the wall clock is the system's,
+	// stepped by the test-only hook when it is on (wallclock.go).
+	hook := newWallClock()
+	if opts.Clock == nil {
+		opts.Clock = hook.now
+	}
 	opts.setDefaultMetrics()
 	s := &Server{
 		cfg:        cfg,
@@ -136,7 +144,6 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 		tables:     make(map[int32]*pb.TableInfo),
 		openSlots:  make(chan struct{}, concurrentOpens),
 		fatal:      make(chan struct{}),
-		clock:      newWallClock(),
 	}
 	if err := s.fs.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("replica: create data_dir: %w", err)
@@ -156,9 +163,9 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 		s.node = pacifica.NodeID(lis.Addr().String())
 	}
 	s.log = opts.Logger.With("node", string(s.node))
-	if s.clock.file != "" {
-		s.log.Warn("test-only wall-clock offset hook is on: leases and TTLs read the clock shifted by the offset in this file",
-			"env", WallClockOffsetEnv, "file", s.clock.file)
+	if hook.file != "" {
+		s.log.Warn("test-only wall-clock offset hook is on: mutation timestamps (TTLs) read the clock shifted by the offset in this file",
+			"env", WallClockOffsetEnv, "file", hook.file)
 	}
 	if cfg.HTTPListen != "" {
 		if s.httpLis, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
@@ -489,14 +496,15 @@ func (s *Server) runTicker(ctx context.Context) {
 				p.ticks.Add(1)
 				p.in.notify()
 			}
-			valid := s.leaseValid(s.clock.now())
+			valid := s.leaseValid()
 			if leased && !valid {
-				s.log.Warn("lease expired: every replica is inactive until a beacon is accepted")
+				s.log.Warn("meta server lease expired: lone primaries serve no reads until a beacon is accepted " +
+					"(primaries with members hold their lease from them)")
 			}
 			leased = valid
 			if now.Sub(checked) >= dataDirCheckInterval {
 				checked = now
-				s.refreshGauges(s.clock.now())
+				s.refreshGauges(now)
 				// A removed data_dir (an operator's mistake, a test's
 				// cleanup) leaves every store retrying its background
 				// writes forever; no replica can be served or closed.
@@ -608,6 +616,14 @@ func (s *Server) logOptions(g gpid) mutlog.Options {
 	}
 }
 
+// mono reads the server's monotonic clock: the time since the server was
+// created, which no wall clock step changes. Leases and promises use it.
+// It is positive from the first reading on (zero means "none" to the core).
+func (s *Server) mono() pacifica.Time { return pacifica.Time(time.Since(s.started)) + 1 }
+
+// now reads the wall clock (Options.Clock).
+func (s *Server) now() time.Time { return s.opts.Clock() }
+
 // coreConfig derives the replication core's tuning from the configuration.
 func (s *Server) coreConfig(info replicaInfo) pacifica.Config {
 	ticks := func(ms int) int {
@@ -615,6 +631,9 @@ func (s *Server) coreConfig(info replicaInfo) pacifica.Config {
 	}
 	c := pacifica.Config{
 		ID:                  s.node,
+		Incarnation:         info.Incarnation,
+		Lease:               s.cfg.Lease(),
+		Grace:               s.cfg.Grace(),
 		MaxInflight:         s.cfg.MaxInflightMutations,
 		MinReplicaCount:     max(1, min(s.cfg.Mutation2PCMinReplicaCount, int(info.MaxReplicaCount))),
 		CacheBytes:          s.cfg.MutationCacheMB << 20,

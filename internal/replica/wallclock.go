@@ -14,12 +14,12 @@ import (
 //
 // When on, the server reads a Go duration ("30s", "-30s", "0s") from that
 // file (relative to its working directory) at most every
-// wallClockRefresh, and every wall-clock reading that matters to it (lease
-// start and checks, the TTL timestamp of new mutations) is taken from the
-// system clock without its monotonic part, plus that offset: exactly what
-// code reading the wall clock sees when an operator or NTP steps the
-// clock. Monotonic readings (timeouts, tickers, time.Since) are untouched,
-// as they are by a real step.
+// wallClockRefresh, and its wall clock (Options.Clock: the TTL timestamp of
+// new mutations, what operators read) is the system clock without its
+// monotonic part, plus that offset: exactly what code reading the wall
+// clock sees when an operator or NTP steps the clock. Monotonic readings
+// (leases, promises, timeouts, tickers) are untouched, as they are by a
+// real step; the scenario shows that a step changes nothing they decide.
 
 // WallClockOffsetEnv names the environment variable that turns the hook on.
 const WallClockOffsetEnv = "PEGASUS_TEST_WALL_CLOCK_OFFSET_FILE"

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -622,18 +621,19 @@ func buildVersion(t *testing.T, variable, value string) string {
 }
 
 // TestE2EUpgrade: a major protocol bump is refused before anything is
-// touched; a minor bump rolls, and every server reports 1.1 afterwards.
+// touched; a minor bump rolls, and every server reports it afterwards.
 func TestE2EUpgrade(t *testing.T) {
 	e := startE2E(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	major := buildVersion(t, "protocolMajor", "2")
-	next := version.Protocol{Major: version.Current().Major, Minor: version.Current().Minor + 1}
-	minor := buildVersion(t, "protocolMinor", strconv.Itoa(next.Minor))
+	cur := version.Current()
+	major := buildVersion(t, "protocolMajor", fmt.Sprint(cur.Major+1))
+	next := version.Protocol{Major: cur.Major, Minor: cur.Minor + 1}
+	minor := buildVersion(t, "protocolMinor", fmt.Sprint(next.Minor))
 	before := e.pids()
 
 	out, _, err := e.roll(ctx, "--mode", "ha", "--binary", major)
-	if err == nil || !strings.Contains(out, "incompatible protocol") || !strings.Contains(out, fmt.Sprintf("2.%d", version.Current().Minor)) {
+	if err == nil || !strings.Contains(out, "incompatible protocol") || !strings.Contains(out, fmt.Sprintf("%d.%d", cur.Major+1, cur.Minor)) {
 		t.Fatalf("major upgrade not refused: %v", err)
 	}
 	if after := e.pids(); fmt.Sprint(after) != fmt.Sprint(before) {

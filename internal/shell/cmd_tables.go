@@ -37,6 +37,21 @@ type lsTableJSON struct {
 	ReadUnhealthy  int32  `json:"read_unhealthy"`
 	CreateTime     string `json:"create_time"`
 	EnvsCount      int    `json:"envs_count"`
+	// Unavailable says why partitions without a primary have none.
+	Unavailable []unavailableJSON `json:"unavailable,omitempty"`
+}
+
+type unavailableJSON struct {
+	Gpid   string `json:"gpid"`
+	Reason string `json:"reason"`
+}
+
+func unavailableOf(app int32, ws []*pb.PartitionWait) []unavailableJSON {
+	var out []unavailableJSON
+	for _, w := range ws {
+		out = append(out, unavailableJSON{Gpid: fmt.Sprintf("%d.%d", app, w.GetPartitionIndex()), Reason: w.GetReason()})
+	}
+	return out
 }
 
 type lsSummaryJSON struct {
@@ -78,6 +93,7 @@ var lsCommand = &command{
 				FullyHealthy: th.GetFullyHealthy(), Unhealthy: th.GetUnhealthy(),
 				WriteUnhealthy: th.GetWriteUnhealthy(), ReadUnhealthy: th.GetReadUnhealthy(),
 				CreateTime: s.formatTime(t.GetCreateTimeMs()), EnvsCount: len(t.GetEnvs()),
+				Unavailable: unavailableOf(t.GetAppId(), th.GetWaits()),
 			})
 		}
 		sum := &out.Summary
@@ -115,6 +131,17 @@ var lsCommand = &command{
 			// (partition_count) with $4 (fully_healthy).
 			p.table("healthy_info", []string{"app_id", "app_name", "partition_count", "fully_healthy", "unhealthy",
 				"write_unhealthy", "read_unhealthy"}, rows)
+			// Why partitions are unavailable, in a section of its own so
+			// that scripts parsing healthy_info see the columns they know.
+			rows = rows[:0]
+			for _, t := range out.Tables {
+				for _, u := range t.Unavailable {
+					rows = append(rows, []string{u.Gpid, t.Name, u.Reason})
+				}
+			}
+			if len(rows) > 0 {
+				p.table("unavailable", []string{"gpid", "app_name", "reason"}, rows)
+			}
 			summary = append(summary,
 				pair{"fully_healthy_app_count", strconv.Itoa(sum.FullyHealthyAppCount)},
 				pair{"unhealthy_app_count", strconv.Itoa(sum.UnhealthyAppCount)},
@@ -161,10 +188,11 @@ func (s *Shell) queryConfig(ctx context.Context, table string) (*pb.QueryConfigR
 
 // appJSON is app's JSON form; the partition sections come with -d.
 type appJSON struct {
-	General  appGeneralJSON   `json:"general"`
-	Replicas []appReplicaJSON `json:"replicas,omitempty"`
-	Nodes    []appNodeJSON    `json:"nodes,omitempty"`
-	Healthy  *healthCounts    `json:"healthy,omitempty"`
+	General     appGeneralJSON    `json:"general"`
+	Replicas    []appReplicaJSON  `json:"replicas,omitempty"`
+	Nodes       []appNodeJSON     `json:"nodes,omitempty"`
+	Healthy     *healthCounts     `json:"healthy,omitempty"`
+	Unavailable []unavailableJSON `json:"unavailable,omitempty"`
 }
 
 type appGeneralJSON struct {
@@ -248,6 +276,7 @@ var appCommand = &command{
 			}
 			h := countHealth(resp.GetPartitions())
 			out.Healthy = &h
+			out.Unavailable = unavailableOf(t.GetAppId(), resp.GetWaits())
 		}
 		if in.json {
 			return writeJSON(in.out, out)
@@ -286,6 +315,13 @@ var appCommand = &command{
 			{"write_unhealthy_partition_count", strconv.Itoa(out.Healthy.WriteUnhealthy)},
 			{"read_unhealthy_partition_count", strconv.Itoa(out.Healthy.ReadUnhealthy)},
 		})
+		if len(out.Unavailable) > 0 {
+			rows = rows[:0]
+			for _, u := range out.Unavailable {
+				rows = append(rows, []string{u.Gpid, u.Reason})
+			}
+			p.table("unavailable", []string{"gpid", "reason"}, rows)
+		}
 		return nil
 	},
 }

@@ -132,7 +132,10 @@ func (c *command) usage() string {
 		parts = append(parts, c.args)
 	}
 	for _, f := range c.flags {
-		s := "-" + f.short + "|--" + f.long
+		s := "--" + f.long
+		if f.short != "" {
+			s = "-" + f.short + "|" + s
+		}
 		if f.kind != boolFlag {
 			s += " " + f.metavar
 		}
@@ -159,7 +162,7 @@ func init() {
 		helpCommand, exitCommand, quitCommand,
 		clusterInfoCommand, nodesCommand, getMetaLevelCommand, setMetaLevelCommand,
 		lsCommand, appCommand, queryConfigCommand, createCommand, dropCommand,
-		migrateNodeCommand, downgradeNodeCommand, remoteCommandCommand,
+		migrateNodeCommand, downgradeNodeCommand, dddDiagnoseCommand, remoteCommandCommand,
 		useCommand, setCommand, getCommand, delCommand, existCommand, ttlCommand, multiGetCommand, scanCommand,
 	)
 }

@@ -22,6 +22,8 @@ import (
 //	      [write_unhealthy=N] [read_unhealthy=N] [created=UNIXMS] [envs=k=v]
 //	partition TABLE PIDX ballot=N [primary=A] [secondaries=A,B] [last_drops=A] [decree=N] [learners=A]
 //	drain migrate|downgrade NODE   (input: the proposal lines the meta answers)
+//	unavailable TABLE PIDX         (input: why the partition has no primary)
+//	calls                          (prints the fake meta's calls since the last calls, and forgets them)
 //	data-table NAME                (a table the data commands can use)
 //	exec                           (input: one command per line; prints >>> cmd, then its output)
 func TestCommands(t *testing.T) {
@@ -96,6 +98,16 @@ func TestCommands(t *testing.T) {
 					LastCommittedDecree: int64(atoi(t, args["decree"])),
 					Learners:            splitList(args["learners"]),
 				})
+				return ""
+			case "calls":
+				out := strings.Join(meta.calls, "\n") + "\n"
+				meta.calls = nil
+				return out
+			case "unavailable":
+				tbl := meta.tables[d.CmdArgs[0].Key]
+				w := &pb.PartitionWait{PartitionIndex: int32(atoi(t, d.CmdArgs[1].Key)), Reason: strings.TrimSpace(d.Input)}
+				tbl.waits = append(tbl.waits, w)
+				tbl.health.Waits = append(tbl.health.Waits, w)
 				return ""
 			case "drain":
 				method := map[string]string{"migrate": "MigrateNode", "downgrade": "DowngradeNode"}[d.CmdArgs[0].Key]

@@ -45,8 +45,10 @@ type fakeMeta struct {
 type fakeTable struct {
 	health *pb.TableHealth
 	parts  []*pb.PartitionConfiguration
-	polls  int // ListTables calls since creation, for healthyAfter
-	grows  bool
+	// waits also go to QueryConfig; health.Waits carries them in ListTables.
+	waits []*pb.PartitionWait
+	polls int // ListTables calls since creation, for healthyAfter
+	grows bool
 }
 
 func startFakeMeta(t *testing.T) *fakeMeta {
@@ -138,7 +140,64 @@ func (f *fakeMeta) QueryConfig(_ context.Context, req *pb.QueryConfigRequest) (*
 	if !ok {
 		return &pb.QueryConfigResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_APP_NOT_EXIST}}, nil
 	}
-	return &pb.QueryConfigResponse{Table: t.health.Table, Partitions: t.parts}, nil
+	return &pb.QueryConfigResponse{Table: t.health.Table, Partitions: t.parts, Waits: t.waits}, nil
+}
+
+// DDDDiagnose lists the partitions of the fake's tables with no primary and
+// no secondary, with their wait reasons; an assignment is recorded in calls
+// and refused for a node not in the partition's last_drops.
+func (f *fakeMeta) DDDDiagnose(_ context.Context, req *pb.DDDDiagnoseRequest) (*pb.DDDDiagnoseResponse, error) {
+	if e := f.enter(fmt.Sprintf("DDDDiagnose %d.%d assign=%q allow_empty=%v by_operator=%v", req.GetAppId(),
+		req.GetPartitionIndex(), req.GetAssignPrimary(), req.GetAllowEmpty(), req.GetOperator() != "")); e != nil {
+		return &pb.DDDDiagnoseResponse{Error: e}, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	resp := &pb.DDDDiagnoseResponse{}
+	names := make([]string, 0, len(f.tables))
+	for n := range f.tables {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		t := f.tables[n]
+		for _, p := range t.parts {
+			if p.GetPrimary() != "" || len(p.GetSecondaries()) > 0 || len(p.GetLastDrops()) == 0 {
+				continue
+			}
+			if req.GetAppId() > 0 && p.GetGpid().GetAppId() != req.GetAppId() {
+				continue
+			}
+			pi := p.GetGpid().GetPartitionIndex()
+			if req.GetPartitionIndex() >= 0 && pi != req.GetPartitionIndex() {
+				continue
+			}
+			if node := req.GetAssignPrimary(); node != "" {
+				if !slices.Contains(p.GetLastDrops(), node) {
+					return &pb.DDDDiagnoseResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_INVALID_PARAMETERS,
+						Message: "node holds no usable copy of the partition"}}, nil
+				}
+				resp.Proposed = fmt.Sprintf("propose --gpid %d.%d --type ASSIGN_PRIMARY -t %s -n %s", p.GetGpid().GetAppId(), pi, node, node)
+				continue
+			}
+			info := &pb.DDDPartitionInfo{Config: p}
+			for _, w := range t.waits {
+				if w.GetPartitionIndex() == pi {
+					info.Reason = w.GetReason()
+				}
+			}
+			for i, d := range p.GetLastDrops() {
+				n := &pb.DDDNodeInfo{Node: d, Alive: i == 0, Collected: i == 0,
+					DropMemberBallot: p.GetBallot() - int64(len(p.GetLastDrops())-i)}
+				if n.Collected {
+					n.Report = &pb.ReplicaReport{MemberBallot: 3, Ballot: 3, LastCommittedDecree: 90, LastPreparedDecree: 92}
+				}
+				info.Dropped = append(info.Dropped, n)
+			}
+			resp.Partitions = append(resp.Partitions, info)
+		}
+	}
+	return resp, nil
 }
 
 func (f *fakeMeta) CreateTable(_ context.Context, req *pb.CreateTableRequest) (*pb.CreateTableResponse, error) {

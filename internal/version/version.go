@@ -21,6 +21,17 @@ import (
 //	go build -ldflags "-X github.com/pegasus-go/pegasus/internal/version.commit=$(git rev-parse HEAD)"
 //
 // protocolMinor can be bumped the same way to build an upgrade candidate.
+//
+// Protocol history (each minor version runs side by side with the one
+// before it for the length of a roll):
+//
+//	1.0  the first release.
+//	1.1  read leases from members, member ballots, replica incarnations:
+//	     additive fields (replica reports, peer messages, proposals, beacon
+//	     removals with ballots) and the DDDDiagnose RPC. A 1.1 primary whose
+//	     members include a 1.0 server, which grants no lease, serves reads
+//	     on the meta server's lease as 1.0 did; a 1.0 meta server's
+//	     removals are checked against the replica's role only.
 var (
 	release       = "0.1.0"
 	commit        = ""

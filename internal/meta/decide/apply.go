@@ -79,6 +79,25 @@ func CheckAlive(p Proposal, alive func(node string) bool) error {
 	return nil
 }
 
+// CheckIncarnation verifies that an UpgradeToSecondary names the copy the
+// node reports now: a primary proposes the upgrade for the copy it saw catch
+// up, and a copy created since (the replica was deleted and recreated,
+// empty) must not become a member on its strength. Unknown incarnations
+// (zero, from an older version) pass.
+func CheckIncarnation(p Proposal, nodes NodeView) error {
+	for _, a := range p.Actions {
+		if a.Type != UpgradeToSecondary || a.Incarnation == 0 {
+			continue
+		}
+		rep, ok := nodes.Report(a.Node, p.Gpid)
+		if !ok || (rep.Incarnation != 0 && rep.Incarnation != a.Incarnation) {
+			return fmt.Errorf("%w: %s: %s reports copy %#x, the primary saw %#x catch up",
+				ErrUnexpectedIncarnation, p.Gpid, a.Node, rep.Incarnation, a.Incarnation)
+		}
+	}
+	return nil
+}
+
 // applyInPlace checks a against c and changes c; on error c may be partly
 // changed, so callers work on a clone.
 func applyInPlace(c *PartitionConfig, a Action) error {
@@ -103,7 +122,7 @@ func applyInPlace(c *PartitionConfig, a Action) error {
 			return fail(ErrAlreadyMember)
 		}
 		c.Primary = a.Node
-		c.LastDrops = dropsRemove(c.LastDrops, a.Node)
+		dropsRemove(c, a.Node)
 		// Learners learn from a primary; a new primary starts afresh.
 		c.Learners = nil
 
@@ -147,7 +166,7 @@ func applyInPlace(c *PartitionConfig, a Action) error {
 		}
 		c.Learners = remove(c.Learners, a.Node)
 		c.Secondaries = append(c.Secondaries, a.Node)
-		c.LastDrops = dropsRemove(c.LastDrops, a.Node)
+		dropsRemove(c, a.Node)
 
 	case DowngradeToSecondary:
 		switch {
@@ -167,8 +186,8 @@ func applyInPlace(c *PartitionConfig, a Action) error {
 			if a.Target != a.Node {
 				return fail(ErrTargetMismatch)
 			}
+			dropsPush(c, a.Node, DropDetail{MemberBallot: c.Ballot, Incarnation: a.Incarnation})
 			c.Primary = ""
-			c.LastDrops = dropsPush(c.LastDrops, a.Node)
 			c.Learners = nil
 		case RoleSecondary, RoleLearner:
 			// Target is the primary; for a partition without primary the
@@ -178,7 +197,7 @@ func applyInPlace(c *PartitionConfig, a Action) error {
 			}
 			if role == RoleSecondary {
 				c.Secondaries = remove(c.Secondaries, a.Node)
-				c.LastDrops = dropsPush(c.LastDrops, a.Node)
+				dropsPush(c, a.Node, DropDetail{MemberBallot: c.Ballot, Incarnation: a.Incarnation})
 			} else {
 				// A learner never had a full copy: it is no recovery
 				// candidate, so it does not enter last_drops.
@@ -225,22 +244,48 @@ func remove(s []string, node string) []string {
 	return out
 }
 
-// dropsPush records node as the most recent drop (Pegasus maintain_drops):
-// an older entry for it moves to the end, and the oldest entry falls off
-// beyond maxLastDrops.
-func dropsPush(drops []string, node string) []string {
-	out := remove(drops, node)
-	out = append(out, node)
-	if len(out) > maxLastDrops {
-		out = slices.Clone(out[len(out)-maxLastDrops:])
+// dropsPush records node as the most recent drop (Pegasus maintain_drops),
+// with what the meta server knows of it: an older entry for it moves to the
+// end, and the oldest entry falls off beyond maxLastDrops. The ballot in the
+// detail is the one of the configuration that still listed the node (c's,
+// before the change that drops it is applied).
+func dropsPush(c *PartitionConfig, node string, d DropDetail) {
+	details := make([]DropDetail, len(c.LastDrops))
+	for i := range c.LastDrops {
+		details[i] = c.dropDetail(i)
 	}
-	return out
+	var drops []string
+	var kept []DropDetail
+	for i, n := range c.LastDrops {
+		if n != node {
+			drops = append(drops, n)
+			kept = append(kept, details[i])
+		}
+	}
+	drops = append(drops, node)
+	kept = append(kept, d)
+	if len(drops) > maxLastDrops {
+		drops = drops[len(drops)-maxLastDrops:]
+		kept = kept[len(kept)-maxLastDrops:]
+	}
+	c.LastDrops, c.LastDropDetails = slices.Clone(drops), slices.Clone(kept)
 }
 
 // dropsRemove forgets node once it is a member again.
-func dropsRemove(drops []string, node string) []string {
-	if !slices.Contains(drops, node) {
-		return drops
+func dropsRemove(c *PartitionConfig, node string) {
+	i := slices.Index(c.LastDrops, node)
+	if i < 0 {
+		return
 	}
-	return remove(drops, node)
+	drops := slices.Delete(slices.Clone(c.LastDrops), i, i+1)
+	if len(drops) == 0 {
+		drops = nil
+	}
+	if len(c.LastDropDetails) == len(c.LastDrops) && len(c.LastDrops) > 0 {
+		c.LastDropDetails = slices.Delete(slices.Clone(c.LastDropDetails), i, i+1)
+		if len(c.LastDropDetails) == 0 {
+			c.LastDropDetails = nil
+		}
+	}
+	c.LastDrops = drops
 }

@@ -14,57 +14,57 @@ func TestApply(t *testing.T) {
 		err  error
 	}{
 		// AssignPrimary: node == target, no primary, node in no role.
-		{"assign new", "1.0 b=1", Action{AssignPrimary, "n1", "n1"}, "1.0 b=2 p=n1", nil},
-		{"assign recovers dropped node", "1.0 b=5 d=n2,n1", Action{AssignPrimary, "n1", "n1"}, "1.0 b=6 p=n1 d=n2", nil},
-		{"assign target mismatch", "1.0", Action{AssignPrimary, "n2", "n1"}, "", ErrTargetMismatch},
-		{"assign with primary", "1.0 p=n2", Action{AssignPrimary, "n1", "n1"}, "", ErrHasPrimary},
-		{"assign a secondary", "1.0 p=- s=n1", Action{AssignPrimary, "n1", "n1"}, "", ErrAlreadyMember},
-		{"assign empty node", "1.0", Action{AssignPrimary, "", ""}, "", ErrTargetMismatch},
+		{"assign new", "1.0 b=1", Action{Type: AssignPrimary, Target: "n1", Node: "n1"}, "1.0 b=2 p=n1", nil},
+		{"assign recovers dropped node", "1.0 b=5 d=n2,n1", Action{Type: AssignPrimary, Target: "n1", Node: "n1"}, "1.0 b=6 p=n1 d=n2", nil},
+		{"assign target mismatch", "1.0", Action{Type: AssignPrimary, Target: "n2", Node: "n1"}, "", ErrTargetMismatch},
+		{"assign with primary", "1.0 p=n2", Action{Type: AssignPrimary, Target: "n1", Node: "n1"}, "", ErrHasPrimary},
+		{"assign a secondary", "1.0 p=- s=n1", Action{Type: AssignPrimary, Target: "n1", Node: "n1"}, "", ErrAlreadyMember},
+		{"assign empty node", "1.0", Action{Type: AssignPrimary, Target: "", Node: ""}, "", ErrTargetMismatch},
 
 		// UpgradeToPrimary: node == target, no primary, node is secondary.
-		{"upgrade", "1.0 b=4 p=- s=n1,n2 d=n3", Action{UpgradeToPrimary, "n2", "n2"}, "1.0 b=5 p=n2 s=n1 d=n3", nil},
-		{"upgrade with primary", "1.0 p=n3 s=n1", Action{UpgradeToPrimary, "n1", "n1"}, "", ErrHasPrimary},
-		{"upgrade non-secondary", "1.0 p=- s=n1", Action{UpgradeToPrimary, "n2", "n2"}, "", ErrNotSecondary},
-		{"upgrade target mismatch", "1.0 p=- s=n1", Action{UpgradeToPrimary, "n2", "n1"}, "", ErrTargetMismatch},
+		{"upgrade", "1.0 b=4 p=- s=n1,n2 d=n3", Action{Type: UpgradeToPrimary, Target: "n2", Node: "n2"}, "1.0 b=5 p=n2 s=n1 d=n3", nil},
+		{"upgrade with primary", "1.0 p=n3 s=n1", Action{Type: UpgradeToPrimary, Target: "n1", Node: "n1"}, "", ErrHasPrimary},
+		{"upgrade non-secondary", "1.0 p=- s=n1", Action{Type: UpgradeToPrimary, Target: "n2", Node: "n2"}, "", ErrNotSecondary},
+		{"upgrade target mismatch", "1.0 p=- s=n1", Action{Type: UpgradeToPrimary, Target: "n2", Node: "n1"}, "", ErrTargetMismatch},
 
 		// AddSecondary: target is primary, node holds no role, room left.
-		{"add learner", "1.0 b=2 p=n1 s=n2 d=n3", Action{AddSecondary, "n1", "n3"}, "1.0 b=3 p=n1 s=n2 l=n3 d=n3", nil},
-		{"add one extra for balancing", "1.0 p=n1 s=n2,n3", Action{AddSecondary, "n1", "n4"}, "1.0 b=2 p=n1 s=n2,n3 l=n4", nil},
-		{"add beyond one extra", "1.0 p=n1 s=n2,n3 l=n4", Action{AddSecondary, "n1", "n5"}, "", ErrGroupFull},
-		{"add without primary", "1.0 p=- s=n2", Action{AddSecondary, "", "n3"}, "", ErrNoPrimary},
-		{"add target not primary", "1.0 p=n1 s=n2", Action{AddSecondary, "n2", "n3"}, "", ErrTargetMismatch},
-		{"add existing secondary", "1.0 p=n1 s=n2", Action{AddSecondary, "n1", "n2"}, "", ErrAlreadyMember},
-		{"add existing learner", "1.0 p=n1 s=n2 l=n3", Action{AddSecondary, "n1", "n3"}, "", ErrAlreadyMember},
+		{"add learner", "1.0 b=2 p=n1 s=n2 d=n3", Action{Type: AddSecondary, Target: "n1", Node: "n3"}, "1.0 b=3 p=n1 s=n2 l=n3 d=n3", nil},
+		{"add one extra for balancing", "1.0 p=n1 s=n2,n3", Action{Type: AddSecondary, Target: "n1", Node: "n4"}, "1.0 b=2 p=n1 s=n2,n3 l=n4", nil},
+		{"add beyond one extra", "1.0 p=n1 s=n2,n3 l=n4", Action{Type: AddSecondary, Target: "n1", Node: "n5"}, "", ErrGroupFull},
+		{"add without primary", "1.0 p=- s=n2", Action{Type: AddSecondary, Target: "", Node: "n3"}, "", ErrNoPrimary},
+		{"add target not primary", "1.0 p=n1 s=n2", Action{Type: AddSecondary, Target: "n2", Node: "n3"}, "", ErrTargetMismatch},
+		{"add existing secondary", "1.0 p=n1 s=n2", Action{Type: AddSecondary, Target: "n1", Node: "n2"}, "", ErrAlreadyMember},
+		{"add existing learner", "1.0 p=n1 s=n2 l=n3", Action{Type: AddSecondary, Target: "n1", Node: "n3"}, "", ErrAlreadyMember},
 
 		// UpgradeToSecondary: target is primary, node is learner.
-		{"learner done", "1.0 b=3 p=n1 s=n2 l=n3 d=n4,n3", Action{UpgradeToSecondary, "n1", "n3"}, "1.0 b=4 p=n1 s=n2,n3 d=n4", nil},
-		{"upgrade non-learner", "1.0 p=n1 s=n2", Action{UpgradeToSecondary, "n1", "n3"}, "", ErrNotLearner},
-		{"upgrade learner wrong target", "1.0 p=n1 s=n2 l=n3", Action{UpgradeToSecondary, "n2", "n3"}, "", ErrTargetMismatch},
+		{"learner done", "1.0 b=3 p=n1 s=n2 l=n3 d=n4,n3", Action{Type: UpgradeToSecondary, Target: "n1", Node: "n3"}, "1.0 b=4 p=n1 s=n2,n3 d=n4", nil},
+		{"upgrade non-learner", "1.0 p=n1 s=n2", Action{Type: UpgradeToSecondary, Target: "n1", Node: "n3"}, "", ErrNotLearner},
+		{"upgrade learner wrong target", "1.0 p=n1 s=n2 l=n3", Action{Type: UpgradeToSecondary, Target: "n2", Node: "n3"}, "", ErrTargetMismatch},
 
 		// DowngradeToSecondary: target == node == primary.
-		{"primary steps down", "1.0 b=7 p=n1 s=n2 l=n3", Action{DowngradeToSecondary, "n1", "n1"}, "1.0 b=8 p=- s=n2,n1", nil},
-		{"step down not primary", "1.0 p=n1 s=n2", Action{DowngradeToSecondary, "n2", "n2"}, "", ErrTargetMismatch},
-		{"step down no primary", "1.0 p=- s=n2", Action{DowngradeToSecondary, "n2", "n2"}, "", ErrNoPrimary},
+		{"primary steps down", "1.0 b=7 p=n1 s=n2 l=n3", Action{Type: DowngradeToSecondary, Target: "n1", Node: "n1"}, "1.0 b=8 p=- s=n2,n1", nil},
+		{"step down not primary", "1.0 p=n1 s=n2", Action{Type: DowngradeToSecondary, Target: "n2", Node: "n2"}, "", ErrTargetMismatch},
+		{"step down no primary", "1.0 p=- s=n2", Action{Type: DowngradeToSecondary, Target: "n2", Node: "n2"}, "", ErrNoPrimary},
 
 		// DowngradeToInactive: primary (target == node) or member (target == primary).
-		{"dead primary", "1.0 b=2 p=n1 s=n2,n3 l=n4", Action{DowngradeToInactive, "n1", "n1"}, "1.0 b=3 p=- s=n2,n3 d=n1", nil},
-		{"drop secondary", "1.0 p=n1 s=n2,n3", Action{DowngradeToInactive, "n1", "n3"}, "1.0 b=2 p=n1 s=n2 d=n3", nil},
-		{"drop secondary of headless", "1.0 p=- s=n2,n3", Action{DowngradeToInactive, "", "n3"}, "1.0 b=2 p=- s=n2 d=n3", nil},
-		{"drop learner keeps drops", "1.0 p=n1 s=n2 l=n3 d=n5", Action{DowngradeToInactive, "n1", "n3"}, "1.0 b=2 p=n1 s=n2 d=n5", nil},
-		{"drops are FIFO of 3", "1.0 p=n1 s=n2 d=a,b,c", Action{DowngradeToInactive, "n1", "n2"}, "1.0 b=2 p=n1 d=b,c,n2", nil},
-		{"re-drop moves to end", "1.0 p=n1 s=n2 l=a d=a,b", Action{DowngradeToInactive, "n1", "n2"}, "1.0 b=2 p=n1 l=a d=a,b,n2", nil},
-		{"drop primary wrong target", "1.0 p=n1 s=n2", Action{DowngradeToInactive, "n2", "n1"}, "", ErrTargetMismatch},
-		{"drop secondary wrong target", "1.0 p=n1 s=n2,n3", Action{DowngradeToInactive, "n2", "n3"}, "", ErrTargetMismatch},
-		{"drop non-member", "1.0 p=n1 s=n2", Action{DowngradeToInactive, "n1", "n9"}, "", ErrNotMember},
+		{"dead primary", "1.0 b=2 p=n1 s=n2,n3 l=n4", Action{Type: DowngradeToInactive, Target: "n1", Node: "n1"}, "1.0 b=3 p=- s=n2,n3 d=n1", nil},
+		{"drop secondary", "1.0 p=n1 s=n2,n3", Action{Type: DowngradeToInactive, Target: "n1", Node: "n3"}, "1.0 b=2 p=n1 s=n2 d=n3", nil},
+		{"drop secondary of headless", "1.0 p=- s=n2,n3", Action{Type: DowngradeToInactive, Target: "", Node: "n3"}, "1.0 b=2 p=- s=n2 d=n3", nil},
+		{"drop learner keeps drops", "1.0 p=n1 s=n2 l=n3 d=n5", Action{Type: DowngradeToInactive, Target: "n1", Node: "n3"}, "1.0 b=2 p=n1 s=n2 d=n5", nil},
+		{"drops are FIFO of 3", "1.0 p=n1 s=n2 d=a,b,c", Action{Type: DowngradeToInactive, Target: "n1", Node: "n2"}, "1.0 b=2 p=n1 d=b,c,n2", nil},
+		{"re-drop moves to end", "1.0 p=n1 s=n2 l=a d=a,b", Action{Type: DowngradeToInactive, Target: "n1", Node: "n2"}, "1.0 b=2 p=n1 l=a d=a,b,n2", nil},
+		{"drop primary wrong target", "1.0 p=n1 s=n2", Action{Type: DowngradeToInactive, Target: "n2", Node: "n1"}, "", ErrTargetMismatch},
+		{"drop secondary wrong target", "1.0 p=n1 s=n2,n3", Action{Type: DowngradeToInactive, Target: "n2", Node: "n3"}, "", ErrTargetMismatch},
+		{"drop non-member", "1.0 p=n1 s=n2", Action{Type: DowngradeToInactive, Target: "n1", Node: "n9"}, "", ErrNotMember},
 
 		// Remove: target is primary, node is secondary or learner.
-		{"remove secondary", "1.0 p=n1 s=n2,n3,n4", Action{Remove, "n1", "n2"}, "1.0 b=2 p=n1 s=n3,n4", nil},
-		{"remove learner", "1.0 p=n1 s=n2 l=n4", Action{Remove, "n1", "n4"}, "1.0 b=2 p=n1 s=n2", nil},
-		{"remove primary", "1.0 p=n1 s=n2", Action{Remove, "n1", "n1"}, "", ErrIsPrimary},
-		{"remove non-member", "1.0 p=n1 s=n2", Action{Remove, "n1", "n5"}, "", ErrNotMember},
-		{"remove without primary", "1.0 p=- s=n2", Action{Remove, "", "n2"}, "", ErrNoPrimary},
+		{"remove secondary", "1.0 p=n1 s=n2,n3,n4", Action{Type: Remove, Target: "n1", Node: "n2"}, "1.0 b=2 p=n1 s=n3,n4", nil},
+		{"remove learner", "1.0 p=n1 s=n2 l=n4", Action{Type: Remove, Target: "n1", Node: "n4"}, "1.0 b=2 p=n1 s=n2", nil},
+		{"remove primary", "1.0 p=n1 s=n2", Action{Type: Remove, Target: "n1", Node: "n1"}, "", ErrIsPrimary},
+		{"remove non-member", "1.0 p=n1 s=n2", Action{Type: Remove, Target: "n1", Node: "n5"}, "", ErrNotMember},
+		{"remove without primary", "1.0 p=- s=n2", Action{Type: Remove, Target: "", Node: "n2"}, "", ErrNoPrimary},
 
-		{"unknown type", "1.0 p=n1", Action{ConfigType(42), "n1", "n1"}, "", ErrUnknownConfigType},
+		{"unknown type", "1.0 p=n1", Action{Type: ConfigType(42), Target: "n1", Node: "n1"}, "", ErrUnknownConfigType},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := pc(t, tc.cfg)
@@ -96,8 +96,8 @@ func TestApply(t *testing.T) {
 func TestApplyProposal(t *testing.T) {
 	cfg := pc(t, "1.0 b=9 p=n1 s=n2,n3")
 	handover := Proposal{Gpid: cfg.Gpid, Ballot: 9, Actions: []Action{
-		{DowngradeToSecondary, "n1", "n1"},
-		{UpgradeToPrimary, "n2", "n2"},
+		{Type: DowngradeToSecondary, Target: "n1", Node: "n1"},
+		{Type: UpgradeToPrimary, Target: "n2", Node: "n2"},
 	}}
 	got, err := ApplyProposal(cfg, handover)
 	if err != nil {
@@ -124,9 +124,9 @@ func TestApplyProposal(t *testing.T) {
 	// The second action is checked against the state the first left: n2 is
 	// no longer a secondary once promoted.
 	bad := Proposal{Gpid: cfg.Gpid, Ballot: 9, Actions: []Action{
-		{DowngradeToSecondary, "n1", "n1"},
-		{UpgradeToPrimary, "n2", "n2"},
-		{UpgradeToPrimary, "n3", "n3"},
+		{Type: DowngradeToSecondary, Target: "n1", Node: "n1"},
+		{Type: UpgradeToPrimary, Target: "n2", Node: "n2"},
+		{Type: UpgradeToPrimary, Target: "n3", Node: "n3"},
 	}}
 	if _, err := ApplyProposal(cfg, bad); !errors.Is(err, ErrHasPrimary) {
 		t.Fatalf("sequential check: %v", err)
@@ -140,14 +140,14 @@ func TestCheckAlive(t *testing.T) {
 		act Action
 		ok  bool
 	}{
-		{Action{AssignPrimary, "dead", "dead"}, false},
-		{Action{UpgradeToPrimary, "n1", "n1"}, true},
-		{Action{AddSecondary, "dead", "n2"}, false}, // the primary must drive learning
-		{Action{AddSecondary, "n1", "dead"}, false},
-		{Action{UpgradeToSecondary, "n1", "dead"}, false},
-		{Action{DowngradeToSecondary, "dead", "dead"}, false},
-		{Action{DowngradeToInactive, "dead", "dead"}, true}, // taking roles needs no liveness
-		{Action{Remove, "n1", "dead"}, true},
+		{Action{Type: AssignPrimary, Target: "dead", Node: "dead"}, false},
+		{Action{Type: UpgradeToPrimary, Target: "n1", Node: "n1"}, true},
+		{Action{Type: AddSecondary, Target: "dead", Node: "n2"}, false}, // the primary must drive learning
+		{Action{Type: AddSecondary, Target: "n1", Node: "dead"}, false},
+		{Action{Type: UpgradeToSecondary, Target: "n1", Node: "dead"}, false},
+		{Action{Type: DowngradeToSecondary, Target: "dead", Node: "dead"}, false},
+		{Action{Type: DowngradeToInactive, Target: "dead", Node: "dead"}, true}, // taking roles needs no liveness
+		{Action{Type: Remove, Target: "n1", Node: "dead"}, true},
 	} {
 		err := CheckAlive(Proposal{Gpid: g, Actions: []Action{tc.act}}, alive)
 		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrNodeNotAlive)) {
@@ -180,7 +180,7 @@ func TestConfigCheck(t *testing.T) {
 }
 
 func TestProposalLines(t *testing.T) {
-	p := Proposal{Gpid: Gpid{2, 5}, Actions: []Action{{DowngradeToInactive, "n1", "n3"}}}
+	p := Proposal{Gpid: Gpid{2, 5}, Actions: []Action{{Type: DowngradeToInactive, Target: "n1", Node: "n3"}}}
 	want := "propose --gpid 2.5 --type DOWNGRADE_TO_INACTIVE -t n1 -n n3"
 	if got := p.Lines(); len(got) != 1 || got[0] != want {
 		t.Fatalf("Lines = %q", got)

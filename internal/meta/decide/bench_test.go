@@ -188,11 +188,11 @@ func BenchmarkRollingPlan(b *testing.B) {
 			}
 			for _, p := range d {
 				cur, _ := l.Config(p.Gpid)
-				add := Proposal{Gpid: p.Gpid, Ballot: cur.Ballot, Actions: []Action{{AddSecondary, cur.Primary, n}}}
+				add := Proposal{Gpid: p.Gpid, Ballot: cur.Ballot, Actions: []Action{{Type: AddSecondary, Target: cur.Primary, Node: n}}}
 				if cur, err = l.Apply(add); err != nil {
 					b.Fatal(err)
 				}
-				up := Proposal{Gpid: p.Gpid, Ballot: cur.Ballot, Actions: []Action{{UpgradeToSecondary, cur.Primary, n}}}
+				up := Proposal{Gpid: p.Gpid, Ballot: cur.Ballot, Actions: []Action{{Type: UpgradeToSecondary, Target: cur.Primary, Node: n}}}
 				if _, err := l.Apply(up); err != nil {
 					b.Fatal(err)
 				}

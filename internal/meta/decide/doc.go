@@ -29,8 +29,10 @@
 // Beacons: call FailureDetector.Beacon for every beacon and answer with the
 // returned BeaconAck. The replica server measures its lease from the time
 // it sent the beacon, so its lease ends before the meta server's grace
-// (lease < grace is checked at construction); it must stop serving reads
-// and writes when the lease runs out.
+// (lease < grace is checked at construction). A lone primary stops serving
+// reads when it runs out; a primary with members holds its read lease from
+// them and a newer primary waits until that lease provably ended (see
+// internal/pacifica), so the grace only decides when roles move.
 //
 // Leadership: call SetLeader on every change, passing the nodes that hold
 // roles in the stored configurations. For one grace period afterwards the

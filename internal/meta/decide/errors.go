@@ -63,6 +63,13 @@ var (
 	// ErrNodeNotAlive: the action gives a role to (or is executed by) a node
 	// the failure detector does not consider alive.
 	ErrNodeNotAlive = errors.New("decide: node not alive")
+	// ErrUnexpectedIncarnation: the node reports another copy of the
+	// partition than the one the action was decided for (its replica was
+	// deleted and created again).
+	ErrUnexpectedIncarnation = errors.New("decide: node reports another copy of the replica")
+	// ErrNoSafePrimary: a forced primary assignment (ddd_diagnose) names a
+	// node that does not report a usable copy of the partition.
+	ErrNoSafePrimary = errors.New("decide: node holds no usable copy of the partition")
 
 	// ErrInvalidConfig: a partition configuration breaks an invariant
 	// (duplicate or empty node, a node in two roles, too many last_drops).

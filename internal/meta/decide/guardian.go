@@ -1,6 +1,7 @@
 package decide
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -60,6 +61,9 @@ const (
 	WaitFlowControl
 	// WaitNoCandidate: no alive node outside the group can take a replica.
 	WaitNoCandidate
+	// WaitSecondaryReport: no primary, and no alive secondary reports its
+	// copy of the partition (yet): none is promoted on trust.
+	WaitSecondaryReport
 )
 
 func (w WaitReason) String() string {
@@ -72,6 +76,8 @@ func (w WaitReason) String() string {
 		return "add_secondary_max_count_for_one_node reached"
 	case WaitNoCandidate:
 		return "no node to place a replica on"
+	case WaitSecondaryReport:
+		return "waiting for a secondary to report its replica"
 	}
 	return "unknown"
 }
@@ -80,6 +86,24 @@ func (w WaitReason) String() string {
 type Waiting struct {
 	Gpid   Gpid
 	Reason WaitReason
+	// Node, Ballot and Decree detail WaitDroppedNodes: the node waited for,
+	// the ballot of the last configuration it was a member of (zero if not
+	// recorded) and the last commit point the meta server knows of.
+	Node   string
+	Ballot int64
+	Decree int64
+}
+
+// String says why the partition waits, the way `ls -d` and `app -d` print
+// it: "waiting for 10.0.0.3:34801, last member at ballot 7, decree 105".
+func (w Waiting) String() string {
+	if w.Reason != WaitDroppedNodes || w.Node == "" {
+		return w.Reason.String()
+	}
+	if w.Ballot == 0 {
+		return fmt.Sprintf("waiting for %s, the last member, decree %d", w.Node, w.Decree)
+	}
+	return fmt.Sprintf("waiting for %s, last member at ballot %d, decree %d", w.Node, w.Ballot, w.Decree)
 }
 
 // CureResult is the outcome of one guardian round.
@@ -98,16 +122,12 @@ type CureResult struct {
 //  1. (freezed and up) every dead member is removed with
 //     DowngradeToInactive; a dead primary goes to last_drops like any
 //     member, so the restart window can bring it back as a secondary.
-//  2. (steady and up) without primary: promote the alive secondary with the
-//     highest reported committed, then prepared, decree (it has the least to
-//     reconcile), fewest primaries breaking ties. Without secondaries and
-//     without last_drops (a new partition): AssignPrimary on the node with
-//     the fewest primaries. Without secondaries but with last_drops, wait
-//     for the last dropped node, the last member, which alone is sure to
-//     hold every committed write, to come back and report a replica; it
-//     and the node dropped before it, if also back, are then compared by
-//     reported ballot, then decrees. Data found nowhere else is never
-//     given up for a quick primary.
+//  2. (steady and up) without primary: promote the alive secondary that
+//     reports its copy with the highest committed, then prepared, decree (it
+//     has the least to reconcile), fewest primaries breaking ties. Without
+//     secondaries and without last_drops (a new partition): AssignPrimary on
+//     the node with the fewest primaries. Without secondaries but with
+//     last_drops, recover (see recover): never by guess.
 //  3. (steady and up) with primary, fewer members and learners than
 //     max_replica_count: add one learner (see addSecondary). More members
 //     than max_replica_count: Remove the secondary on the most loaded node.
@@ -193,11 +213,13 @@ func (r *cureRound) alive(n string) bool { return r.in.Nodes.Alive(n) }
 func (r *cureRound) removeDead(b *builder) {
 	base := &b.base
 	if base.Primary != "" && !r.alive(base.Primary) {
-		b.do(Action{Type: DowngradeToInactive, Target: base.Primary, Node: base.Primary}, "primary dead")
+		b.do(Action{Type: DowngradeToInactive, Target: base.Primary, Node: base.Primary,
+			Incarnation: r.incarnation(base.Primary, base.Gpid)}, "primary dead")
 	}
 	for _, s := range base.Secondaries {
 		if !r.alive(s) {
-			b.do(Action{Type: DowngradeToInactive, Target: b.cfg().Primary, Node: s}, "secondary dead")
+			b.do(Action{Type: DowngradeToInactive, Target: b.cfg().Primary, Node: s,
+				Incarnation: r.incarnation(s, base.Gpid)}, "secondary dead")
 		}
 	}
 	for _, l := range base.Learners {
@@ -239,10 +261,29 @@ func (r *cureRound) cure(b *builder) (pendingAdd, bool) {
 	return pendingAdd{}, false
 }
 
+// incarnation is the copy of g node last reported, zero if unknown.
+func (r *cureRound) incarnation(node string, g Gpid) uint64 {
+	rep, _ := r.in.Nodes.Report(node, g)
+	return rep.Incarnation
+}
+
 func (r *cureRound) choosePrimary(b *builder) {
 	c := b.cfg()
 	if len(c.Secondaries) > 0 {
-		best := pickBest(c.Secondaries, func(a, b string) int {
+		// Only a secondary that reports its copy is promoted: one that
+		// lost it (its replica was deleted, the node holds nothing) would
+		// become an empty primary.
+		var reporting []string
+		for _, s := range c.Secondaries {
+			if r.hasCopy(s, c.Gpid, 0) {
+				reporting = append(reporting, s)
+			}
+		}
+		if len(reporting) == 0 {
+			r.res.Waiting = append(r.res.Waiting, Waiting{Gpid: c.Gpid, Reason: WaitSecondaryReport})
+			return
+		}
+		best := pickBest(reporting, func(a, b string) int {
 			if d := compareProgress(r.in.Nodes, c.Gpid, a, b); d != 0 {
 				return d
 			}
@@ -265,32 +306,67 @@ func (r *cureRound) choosePrimary(b *builder) {
 		b.do(Action{Type: AssignPrimary, Target: best, Node: best}, "no primary: assign")
 		return
 	}
-	// Recovery from dropped nodes. Committing needs every member, so the
-	// node dropped last has every committed write; the one dropped before
-	// it has them too only if both left in the same change. The reported
-	// ballot tells: a node dropped earlier never saw the ballots that
-	// followed its removal. So compare ballots first, decrees only among
-	// equals, and never act without the last one.
-	drops := c.LastDrops
-	last := drops[len(drops)-1]
-	if !r.hasCopy(last, c.Gpid) {
-		r.wait(c.Gpid, WaitDroppedNodes)
+	best, w := RecoveryCandidate(*c, r.in.Nodes)
+	if best == "" {
+		r.res.Waiting = append(r.res.Waiting, w)
 		return
 	}
+	b.do(Action{Type: AssignPrimary, Target: best, Node: best, Incarnation: r.incarnation(best, c.Gpid)},
+		"no primary: recover from the last member")
+}
+
+// RecoveryCandidate chooses the new primary of a partition whose members
+// are all gone (no primary, no secondary, last_drops not empty), or says
+// why it waits. It is Pegasus' DDD state, decided on what members durably
+// hold, never on a guess.
+//
+// Committing needs every member, so the node dropped last (L), a member of
+// the last configuration that had any, holds every committed write, whether
+// or not it heard of that configuration. It must be back, reporting the copy
+// it was dropped with; else the partition waits for it. Another dropped
+// node X is as good only if it provably holds as much: it was dropped in
+// the same change as L (a member of the same last configuration), or it
+// reports a member ballot at least that configuration's. Every other node
+// may lack writes committed after it left, whatever ballot it reports: a
+// replica that was pushed a configuration it is no member of does not take
+// its ballot, but one of an older version did (issue 14's staggered
+// outage). Among the candidates the highest reported member ballot, then
+// the longest log (last prepared, then committed decree) wins, so that as
+// few writes in flight as possible are given up; ties go to L.
+func RecoveryCandidate(c PartitionConfig, nodes NodeView) (string, Waiting) {
+	n := len(c.LastDrops)
+	if c.Primary != "" || len(c.Secondaries) > 0 || n == 0 {
+		return "", Waiting{Gpid: c.Gpid, Reason: WaitNoCandidate}
+	}
+	last, ld := c.LastDrops[n-1], c.dropDetail(n-1)
+	wait := Waiting{Gpid: c.Gpid, Reason: WaitDroppedNodes, Node: last, Ballot: ld.MemberBallot, Decree: c.LastCommittedDecree}
+	if !copyOf(nodes, last, c.Gpid, ld.Incarnation) {
+		return "", wait
+	}
 	cand := []string{last}
-	if len(drops) >= 2 && r.hasCopy(drops[len(drops)-2], c.Gpid) {
-		cand = append(cand, drops[len(drops)-2])
+	for i := n - 2; i >= 0 && ld.MemberBallot > 0; i-- {
+		d, det := c.LastDrops[i], c.dropDetail(i)
+		if !copyOf(nodes, d, c.Gpid, det.Incarnation) {
+			continue
+		}
+		rep, _ := nodes.Report(d, c.Gpid)
+		if det.MemberBallot == ld.MemberBallot || rep.MemberBallot >= ld.MemberBallot {
+			cand = append(cand, d)
+		}
 	}
 	best := pickBest(cand, func(a, b string) int {
-		ra, _ := r.in.Nodes.Report(a, c.Gpid)
-		rb, _ := r.in.Nodes.Report(b, c.Gpid)
-		if d := cmpInt64(ra.Ballot, rb.Ballot); d != 0 {
+		ra, _ := nodes.Report(a, c.Gpid)
+		rb, _ := nodes.Report(b, c.Gpid)
+		if d := cmpInt64(ra.MemberBallot, rb.MemberBallot); d != 0 {
 			return d
 		}
-		if d := compareProgress(r.in.Nodes, c.Gpid, a, b); d != 0 {
+		if d := cmpInt64(ra.LastPreparedDecree, rb.LastPreparedDecree); d != 0 {
 			return d
 		}
-		// Equal: the node dropped last, which comes first in cand.
+		if d := cmpInt64(ra.LastCommittedDecree, rb.LastCommittedDecree); d != 0 {
+			return d
+		}
+		// Equal: the node dropped last.
 		if a == last {
 			return 1
 		}
@@ -299,16 +375,26 @@ func (r *cureRound) choosePrimary(b *builder) {
 		}
 		return 0
 	})
-	b.do(Action{Type: AssignPrimary, Target: best, Node: best}, "no primary: recover from last dropped node")
+	return best, Waiting{}
 }
 
-// hasCopy reports whether node is alive and reports a usable replica of g.
-func (r *cureRound) hasCopy(node string, g Gpid) bool {
-	if !r.alive(node) {
+// hasCopy reports whether node is alive and reports a usable copy of g; a
+// non-zero incarnation must match the copy reported.
+func (r *cureRound) hasCopy(node string, g Gpid, incarnation uint64) bool {
+	return copyOf(r.in.Nodes, node, g, incarnation)
+}
+
+// copyOf reports whether node is alive and reports a usable copy of g, the
+// copy named incarnation unless that is zero (unknown).
+func copyOf(nodes NodeView, node string, g Gpid, incarnation uint64) bool {
+	if !nodes.Alive(node) {
 		return false
 	}
-	rep, ok := r.in.Nodes.Report(node, g)
-	return ok && rep.Status != StatusError && rep.Status != StatusInvalid
+	rep, ok := nodes.Report(node, g)
+	if !ok || rep.Status == StatusError || rep.Status == StatusInvalid {
+		return false
+	}
+	return incarnation == 0 || rep.Incarnation == 0 || rep.Incarnation == incarnation
 }
 
 // addSecondary adds one learner to a partition short of members, following

@@ -20,6 +20,8 @@ func TestGuardianRound(t *testing.T) {
 		alive   []string
 		reports []report
 		ballots map[string]int64 // reported ballot per node, default 0
+		members map[string]int64 // reported member ballot per node, default 0
+		copies  map[string]uint64
 		level   Level
 		want    string // proposals, one per line
 		waiting string // "gpid reason" per line
@@ -66,10 +68,11 @@ func TestGuardianRound(t *testing.T) {
 		},
 		{
 			name:    "all members gone: wait for the last dropped node",
-			configs: []string{"1.0 b=8 p=- d=n1,n2"},
+			configs: []string{"1.0 b=8 p=- d=n1,n2 db=6,7"},
 			alive:   []string{"n1", "n3"},
 			reports: []report{{"n1", Gpid{1, 0}, 100, 100}},
-			waiting: "1.0 waiting for the last dropped node to return\n",
+			members: map[string]int64{"n1": 6},
+			waiting: "1.0 waiting for n2, last member at ballot 7, decree 0\n",
 		},
 		{
 			name:    "last dropped node back with its data: recover from it",
@@ -83,31 +86,124 @@ func TestGuardianRound(t *testing.T) {
 			configs: []string{"1.0 b=8 p=- d=n1,n2"},
 			alive:   []string{"n1", "n2"},
 			reports: []report{{"n1", Gpid{1, 0}, 7, 7}},
-			waiting: "1.0 waiting for the last dropped node to return\n",
+			waiting: "1.0 waiting for n2, the last member, decree 0\n",
+		},
+		{
+			// Its replica was deleted and created again: the copy it
+			// reports is not the one that was a member.
+			name:    "last dropped node back with another copy of the replica: wait",
+			configs: []string{"1.0 b=8 p=- d=n1,n2 db=6,7 di=a1,a2"},
+			alive:   []string{"n1", "n2"},
+			reports: []report{{"n1", Gpid{1, 0}, 7, 7}, {"n2", Gpid{1, 0}, 0, 0}},
+			members: map[string]int64{"n1": 6, "n2": 0},
+			copies:  map[string]uint64{"n1": 0xa1, "n2": 0xb2},
+			waiting: "1.0 waiting for n2, last member at ballot 7, decree 0\n",
 		},
 		{
 			name:    "both last dropped nodes back, dropped together: the further one wins",
-			configs: []string{"1.0 b=8 p=- d=n1,n2"},
+			configs: []string{"1.0 b=8 p=- d=n1,n2 db=7,7"},
 			alive:   []string{"n1", "n2"},
 			reports: []report{{"n1", Gpid{1, 0}, 9, 9}, {"n2", Gpid{1, 0}, 7, 8}},
+			members: map[string]int64{"n1": 7, "n2": 7},
 			want:    "1.0@8 ASSIGN_PRIMARY(n1,n1)\n",
 		},
 		{
-			// n1 claims a higher commit point, but n2 saw a later ballot:
+			// n1 claims a higher commit point, but n2 was a member later:
 			// n1 left first and may lack writes committed after.
-			name:    "both last dropped nodes back: the later ballot wins over decrees",
-			configs: []string{"1.0 b=8 p=- d=n1,n2"},
+			name:    "both last dropped nodes back: the later member wins over decrees",
+			configs: []string{"1.0 b=8 p=- d=n1,n2 db=6,7"},
 			alive:   []string{"n1", "n2"},
 			reports: []report{{"n1", Gpid{1, 0}, 100, 100}, {"n2", Gpid{1, 0}, 99, 105}},
-			ballots: map[string]int64{"n1": 6, "n2": 7},
+			members: map[string]int64{"n1": 6, "n2": 7},
 			want:    "1.0@8 ASSIGN_PRIMARY(n2,n2)\n",
 		},
 		{
+			// The last member may never have heard of the last ballot it
+			// was a member of (its push was lost): its report is below
+			// the one recorded at the drop, but the drop tells. n1, which
+			// reports more progress, left earlier and is not a candidate.
+			name:    "the last member under-reports its member ballot: still the one",
+			configs: []string{"1.0 b=9 p=- d=n1,n2 db=6,8"},
+			alive:   []string{"n1", "n2"},
+			reports: []report{{"n1", Gpid{1, 0}, 100, 120}, {"n2", Gpid{1, 0}, 99, 105}},
+			members: map[string]int64{"n1": 6, "n2": 6},
+			want:    "1.0@9 ASSIGN_PRIMARY(n2,n2)\n",
+		},
+		{
+			// n1 was dropped earlier, but reports membership of the last
+			// configuration: it holds as much as n2, and a longer log.
+			name:    "an earlier drop that was a member as late as the last one may win",
+			configs: []string{"1.0 b=9 p=- d=n1,n2 db=6,8"},
+			alive:   []string{"n1", "n2"},
+			reports: []report{{"n1", Gpid{1, 0}, 100, 120}, {"n2", Gpid{1, 0}, 100, 105}},
+			members: map[string]int64{"n1": 8, "n2": 8},
+			want:    "1.0@9 ASSIGN_PRIMARY(n1,n1)\n",
+		},
+		{
+			// A node that fell out of last_drops is never considered,
+			// whatever it reports; the last dropped one always stays in.
+			name:    "three drops, the last member is waited for even with two others back",
+			configs: []string{"1.0 b=12 p=- d=n2,n3,n4 db=9,10,11"},
+			alive:   []string{"n1", "n2", "n3"},
+			reports: []report{{"n1", Gpid{1, 0}, 50, 50}, {"n2", Gpid{1, 0}, 40, 40}, {"n3", Gpid{1, 0}, 45, 46}},
+			members: map[string]int64{"n1": 12, "n2": 9, "n3": 10},
+			waiting: "1.0 waiting for n4, last member at ballot 11, decree 0\n",
+		},
+		{
 			name:    "both last dropped nodes back, all equal: the last dropped",
-			configs: []string{"1.0 b=8 p=- d=n1,n2"},
+			configs: []string{"1.0 b=8 p=- d=n1,n2 db=7,7"},
 			alive:   []string{"n1", "n2"},
 			reports: []report{{"n1", Gpid{1, 0}, 9, 9}, {"n2", Gpid{1, 0}, 9, 9}},
+			members: map[string]int64{"n1": 7, "n2": 7},
 			want:    "1.0@8 ASSIGN_PRIMARY(n2,n2)\n",
+		},
+		{
+			// Issue 14's staggered outage: n1 left first, n2 then committed
+			// alone and died. n1 came back first and was pushed the current
+			// configuration, whose ballot an older replica server took
+			// although it was no member: its ballot says nothing about the
+			// writes it holds.
+			name:    "staggered outage: a node dropped earlier reporting a higher ballot does not win",
+			configs: []string{"1.0 b=3 p=- d=n1,n2"},
+			alive:   []string{"n1", "n2"},
+			reports: []report{{"n1", Gpid{1, 0}, 0, 1}, {"n2", Gpid{1, 0}, 2, 2}},
+			ballots: map[string]int64{"n1": 3, "n2": 2},
+			want:    "1.0@3 ASSIGN_PRIMARY(n2,n2)\n",
+		},
+		{
+			name:    "staggered outage with drop details and member ballots",
+			configs: []string{"1.0 b=3 p=- d=n1,n2 db=1,2"},
+			alive:   []string{"n1", "n2"},
+			reports: []report{{"n1", Gpid{1, 0}, 0, 1}, {"n2", Gpid{1, 0}, 2, 2}},
+			ballots: map[string]int64{"n1": 1, "n2": 2},
+			members: map[string]int64{"n1": 1, "n2": 2},
+			want:    "1.0@3 ASSIGN_PRIMARY(n2,n2)\n",
+		},
+		{
+			// The 3-replica variant: both secondaries removed in turn, the
+			// primary n3 committed alone, then died.
+			name:    "staggered outage, 3 replicas: the last member wins over returning secondaries",
+			configs: []string{"1.0 b=4 p=- d=n1,n2,n3 db=1,2,3"},
+			alive:   []string{"n1", "n2", "n3"},
+			reports: []report{{"n1", Gpid{1, 0}, 0, 1}, {"n2", Gpid{1, 0}, 1, 2}, {"n3", Gpid{1, 0}, 3, 3}},
+			ballots: map[string]int64{"n1": 4, "n2": 4, "n3": 3},
+			members: map[string]int64{"n1": 1, "n2": 2, "n3": 3},
+			want:    "1.0@4 ASSIGN_PRIMARY(n3,n3)\n",
+		},
+		{
+			name:    "staggered outage, 3 replicas: the secondaries are back, the primary not: wait",
+			configs: []string{"1.0 b=4 p=- d=n1,n2,n3 db=1,2,3"},
+			alive:   []string{"n1", "n2"},
+			reports: []report{{"n1", Gpid{1, 0}, 0, 1}, {"n2", Gpid{1, 0}, 1, 2}},
+			members: map[string]int64{"n1": 1, "n2": 2},
+			waiting: "1.0 waiting for n3, last member at ballot 3, decree 0\n",
+		},
+		{
+			name:    "no primary and no secondary reporting its replica: wait",
+			configs: []string{"1.0 b=5 p=n1 s=n2"},
+			alive:   []string{"n2"},
+			want:    "1.0@5 DOWNGRADE_TO_INACTIVE(n1,n1)\n",
+			waiting: "1.0 waiting for a secondary to report its replica\n",
 		},
 		{
 			name:    "dead secondary and learner are removed; learner not remembered",
@@ -122,7 +218,7 @@ func TestGuardianRound(t *testing.T) {
 			configs: []string{"1.0 b=4 p=n1 s=n2"},
 			alive:   []string{"n3"},
 			want:    "1.0@4 DOWNGRADE_TO_INACTIVE(n1,n1) DOWNGRADE_TO_INACTIVE(,n2)\n",
-			waiting: "1.0 waiting for the last dropped node to return\n",
+			waiting: "1.0 waiting for n2, last member at ballot 4, decree 0\n",
 		},
 		{
 			name:    "redundant secondary: remove from the most loaded node",
@@ -167,6 +263,8 @@ func TestGuardianRound(t *testing.T) {
 				nodes.report(r.node, r.gpid, r.committed, r.prepared)
 				rep := nodes.reports[r.node][r.gpid]
 				rep.Ballot = tc.ballots[r.node]
+				rep.MemberBallot = tc.members[r.node]
+				rep.Incarnation = tc.copies[r.node]
 				nodes.reports[r.node][r.gpid] = rep
 			}
 			level := tc.level
@@ -189,7 +287,7 @@ func TestGuardianRound(t *testing.T) {
 func waitingText(ws []Waiting) string {
 	var b strings.Builder
 	for _, w := range ws {
-		fmt.Fprintf(&b, "%s %s\n", w.Gpid, w.Reason)
+		fmt.Fprintf(&b, "%s %s\n", w.Gpid, w)
 	}
 	return b.String()
 }

@@ -11,9 +11,11 @@ import (
 
 // pc parses a compact partition config for tests:
 //
-//	"1.0 b=3 p=n1 s=n2,n3 l=n4 d=n5,n6 max=3"
+//	"1.0 b=3 p=n1 s=n2,n3 l=n4 d=n5,n6 db=2,3 di=a1,0 max=3"
 //
-// b defaults to 1, max to 3; p "-" or absent means no primary.
+// b defaults to 1, max to 3; p "-" or absent means no primary. db and di
+// are the drop details of d (member ballot, hex incarnation), absent for a
+// configuration written before they existed.
 func pc(t testing.TB, spec string) PartitionConfig {
 	t.Helper()
 	f := strings.Fields(spec)
@@ -58,6 +60,25 @@ func pc(t testing.TB, spec string) PartitionConfig {
 			c.Learners = list(v)
 		case "d":
 			c.LastDrops = list(v)
+		case "db", "di":
+			for i, x := range list(v) {
+				for len(c.LastDropDetails) <= i {
+					c.LastDropDetails = append(c.LastDropDetails, DropDetail{})
+				}
+				base := 10
+				if k == "di" {
+					base = 16
+				}
+				n, err := strconv.ParseUint(x, base, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if k == "db" {
+					c.LastDropDetails[i].MemberBallot = int64(n)
+				} else {
+					c.LastDropDetails[i].Incarnation = n
+				}
+			}
 		default:
 			t.Fatalf("bad field %q in %q", kv, spec)
 		}

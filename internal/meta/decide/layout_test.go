@@ -50,10 +50,10 @@ func checkLayoutIndex(t testing.TB, l *Layout) {
 func TestLayout(t *testing.T) {
 	l := layoutOf(t, "1.0 b=2 p=a s=b,c", "1.1 b=2 p=b s=c l=d", "2.0 p=- s=a d=c")
 	checkLayoutIndex(t, l)
-	if _, err := l.Apply(Proposal{Gpid: Gpid{1, 1}, Ballot: 2, Actions: []Action{{UpgradeToSecondary, "b", "d"}}}); err != nil {
+	if _, err := l.Apply(Proposal{Gpid: Gpid{1, 1}, Ballot: 2, Actions: []Action{{Type: UpgradeToSecondary, Target: "b", Node: "d"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Apply(Proposal{Gpid: Gpid{1, 0}, Ballot: 2, Actions: []Action{{DowngradeToInactive, "a", "a"}}}); err != nil {
+	if _, err := l.Apply(Proposal{Gpid: Gpid{1, 0}, Ballot: 2, Actions: []Action{{Type: DowngradeToInactive, Target: "a", Node: "a"}}}); err != nil {
 		t.Fatal(err)
 	}
 	checkLayoutIndex(t, l)
@@ -62,13 +62,13 @@ func TestLayout(t *testing.T) {
 	}
 	// A failed apply changes nothing.
 	before := l.At(0).String()
-	if _, err := l.Apply(Proposal{Gpid: Gpid{1, 0}, Ballot: 2, Actions: []Action{{UpgradeToPrimary, "b", "b"}}}); !errors.Is(err, ErrStaleProposal) {
+	if _, err := l.Apply(Proposal{Gpid: Gpid{1, 0}, Ballot: 2, Actions: []Action{{Type: UpgradeToPrimary, Target: "b", Node: "b"}}}); !errors.Is(err, ErrStaleProposal) {
 		t.Fatalf("stale apply: %v", err)
 	}
 	if l.At(0).String() != before {
 		t.Fatal("failed apply changed the layout")
 	}
-	if _, err := l.Apply(Proposal{Gpid: Gpid{9, 9}, Actions: []Action{{AssignPrimary, "a", "a"}}}); !errors.Is(err, ErrUnknownPartition) {
+	if _, err := l.Apply(Proposal{Gpid: Gpid{9, 9}, Actions: []Action{{Type: AssignPrimary, Target: "a", Node: "a"}}}); !errors.Is(err, ErrUnknownPartition) {
 		t.Fatalf("unknown partition: %v", err)
 	}
 	if _, err := NewLayout([]PartitionConfig{pc(t, "1.0 p=a"), pc(t, "1.0 p=b")}); !errors.Is(err, ErrDuplicatePartition) {

@@ -44,9 +44,18 @@ type world struct {
 	start   map[string]time.Time
 	beat    map[string]time.Time
 	// disk holds, per node, the partitions it has data of and the ballot it
-	// last held a role at (reported as its ballot and committed decree).
+	// last held a role at (reported as its committed decree, and as its
+	// member ballot unless memberRep lags).
 	disk  map[string]map[Gpid]int64
 	level Level
+	// memberRep is the member ballot a node reports: at most disk, lower
+	// when it never heard of the last ballots it was a member of.
+	memberRep map[string]map[Gpid]int64
+	// inc is the copy of each partition a node holds (its incarnation).
+	inc map[string]map[Gpid]uint64
+	// lagging makes recordDisks leave a node's reported member ballot
+	// behind now and then, as a lost configuration push does.
+	lagging func(n string, g Gpid) bool
 }
 
 func newWorld(t *testing.T) *world {
@@ -60,6 +69,7 @@ func newWorld(t *testing.T) *world {
 		now: t0, fd: fd, planner: NewPlanner(DefaultKnobs()), layout: l,
 		up: map[string]bool{}, start: map[string]time.Time{}, beat: map[string]time.Time{},
 		disk: map[string]map[Gpid]int64{}, level: LevelSteady,
+		memberRep: map[string]map[Gpid]int64{}, inc: map[string]map[Gpid]uint64{},
 	}
 }
 
@@ -131,7 +141,7 @@ func (w *world) do(t *testing.T, d *datadriven.TestData) string {
 				if !w.up[n] {
 					continue
 				}
-				p := Proposal{Gpid: c.Gpid, Ballot: c.Ballot, Actions: []Action{{UpgradeToSecondary, c.Primary, n}}}
+				p := Proposal{Gpid: c.Gpid, Ballot: c.Ballot, Actions: []Action{{Type: UpgradeToSecondary, Target: c.Primary, Node: n}}}
 				w.apply(&out, p)
 				c, _ = w.layout.Config(c.Gpid)
 			}
@@ -197,7 +207,14 @@ func (w *world) beacon(n string) BeaconAck {
 				st = StatusPotentialSecondary
 			}
 		}
-		reps = append(reps, ReplicaReport{Gpid: g, Status: st, Ballot: decree, LastCommittedDecree: decree, LastPreparedDecree: decree})
+		// The ballot reported is the one a replica server of an older
+		// version showed: the newest it was pushed, member or not.
+		ballot := decree
+		if c, ok := w.layout.Config(g); ok && (slices.Contains(c.LastDrops, n) || c.RoleOf(n) != RoleNone) {
+			ballot = c.Ballot
+		}
+		reps = append(reps, ReplicaReport{Gpid: g, Status: st, Ballot: ballot, MemberBallot: w.memberRep[n][g],
+			LastCommittedDecree: decree, LastPreparedDecree: decree, Incarnation: w.inc[n][g]})
 	}
 	slices.SortFunc(reps, func(a, b ReplicaReport) int { return a.Gpid.Compare(b.Gpid) })
 	w.beat[n] = w.now
@@ -212,8 +229,16 @@ func (w *world) recordDisks() {
 		for _, n := range roleNodes(&c) {
 			if w.disk[n] == nil {
 				w.disk[n] = map[Gpid]int64{}
+				w.memberRep[n] = map[Gpid]int64{}
+				w.inc[n] = map[Gpid]uint64{}
+			}
+			if _, ok := w.disk[n][c.Gpid]; !ok && w.inc[n][c.Gpid] == 0 {
+				w.inc[n][c.Gpid] = uint64(len(w.inc))<<32 | uint64(c.Gpid.AppID)<<16 | uint64(c.Gpid.Index) + 1
 			}
 			w.disk[n][c.Gpid] = c.Ballot
+			if w.lagging == nil || !w.lagging(n, c.Gpid) {
+				w.memberRep[n][c.Gpid] = c.Ballot
+			}
 		}
 	}
 }

@@ -59,8 +59,35 @@ type PartitionConfig struct {
 	// LastDrops are the nodes most recently removed from the group, oldest
 	// first. The last one is the node a restart window waits for, and the
 	// candidate for recovery when every member is gone.
-	LastDrops           []string
+	LastDrops []string
+	// LastDropDetails says, per entry of LastDrops, what the meta server
+	// knew of it when it dropped the node. Configurations written before
+	// the field existed have none (nil): then only the last dropped node is
+	// trusted for recovery.
+	LastDropDetails     []DropDetail
 	LastCommittedDecree int64
+}
+
+// DropDetail is what the meta server records about a node it removes from
+// a partition's members.
+type DropDetail struct {
+	// MemberBallot is the ballot of the last configuration that listed the
+	// node as a member. The node holds every write committed up to it (all
+	// of them needed its acknowledgement, and it joined holding everything
+	// committed before), whether or not it ever heard of that ballot.
+	MemberBallot int64
+	// Incarnation is the copy of the partition the node reported when it
+	// was dropped, zero if unknown. A copy that replaced it since (the
+	// replica was deleted and created again) holds none of that.
+	Incarnation uint64
+}
+
+// dropDetail returns the detail of LastDrops[i], zero if not recorded.
+func (c *PartitionConfig) dropDetail(i int) DropDetail {
+	if i < len(c.LastDropDetails) {
+		return c.LastDropDetails[i]
+	}
+	return DropDetail{}
 }
 
 // Clone returns a deep copy.
@@ -68,6 +95,7 @@ func (c PartitionConfig) Clone() PartitionConfig {
 	c.Secondaries = slices.Clone(c.Secondaries)
 	c.Learners = slices.Clone(c.Learners)
 	c.LastDrops = slices.Clone(c.LastDrops)
+	c.LastDropDetails = slices.Clone(c.LastDropDetails)
 	return c
 }
 
@@ -146,6 +174,9 @@ func (c PartitionConfig) Check() error {
 		if err := add(l, "learner"); err != nil {
 			return err
 		}
+	}
+	if n := len(c.LastDropDetails); n != 0 && n != len(c.LastDrops) {
+		return fmt.Errorf("%w: %s: %d last_drop details for %d last_drops", ErrInvalidConfig, c.Gpid, n, len(c.LastDrops))
 	}
 	if len(c.LastDrops) > maxLastDrops {
 		return fmt.Errorf("%w: %s: %d last_drops, at most %d", ErrInvalidConfig, c.Gpid, len(c.LastDrops), maxLastDrops)
@@ -238,6 +269,12 @@ type Action struct {
 	Type   ConfigType
 	Target string
 	Node   string
+	// Incarnation is the copy of the partition on Node the action is
+	// about, zero if unknown: the copy being dropped (DowngradeToInactive,
+	// recorded in LastDropDetails), the copy a primary saw catch up
+	// (UpgradeToSecondary, which CheckIncarnation compares with what the
+	// node reports), or the copy made primary (AssignPrimary).
+	Incarnation uint64
 }
 
 func (a Action) String() string {
@@ -293,12 +330,21 @@ const (
 // ReplicaReport is what a replica server says about one of its replicas in
 // a beacon.
 type ReplicaReport struct {
-	Gpid                Gpid
-	Status              PartitionStatus
-	Ballot              int64
+	Gpid   Gpid
+	Status PartitionStatus
+	// Ballot is the newest ballot the replica entered (as a member or as
+	// a learner of its primary).
+	Ballot int64
+	// MemberBallot is the highest ballot at which the replica was a member
+	// (primary or secondary): it holds every write committed up to it.
+	// Zero from a replica server of a version that does not report it.
+	MemberBallot        int64
 	LastCommittedDecree int64
 	LastPreparedDecree  int64
 	LastDurableDecree   int64
+	// Incarnation names the replica's copy, drawn when its directory was
+	// created; zero from a version that has none.
+	Incarnation uint64
 }
 
 // NodeView is what the decision logic needs to know about replica servers.

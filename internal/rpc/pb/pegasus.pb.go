@@ -2599,8 +2599,19 @@ type PeerMessage struct {
 	Extra []byte `protobuf:"bytes,16,opt,name=extra,proto3" json:"extra,omitempty"`
 	// The entry preceding mutations: a receiver accepts them only if its log
 	// agrees up to there. prev_ballot is 0 when the sender does not know it.
-	PrevBallot    int64 `protobuf:"varint,17,opt,name=prev_ballot,json=prevBallot,proto3" json:"prev_ballot,omitempty"`
-	PrevDecree    int64 `protobuf:"varint,18,opt,name=prev_decree,json=prevDecree,proto3" json:"prev_decree,omitempty"`
+	PrevBallot int64 `protobuf:"varint,17,opt,name=prev_ballot,json=prevBallot,proto3" json:"prev_ballot,omitempty"`
+	PrevDecree int64 `protobuf:"varint,18,opt,name=prev_decree,json=prevDecree,proto3" json:"prev_decree,omitempty"`
+	// Protocol 1.1. The sender's copy of the partition (its replica
+	// incarnation), 0 from 1.0 servers.
+	Incarnation uint64 `protobuf:"varint,19,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	// The primary's monotonic clock (ns) when it made the message; echoed in
+	// acknowledgements, the primary's read lease runs from it.
+	SentAtNs int64 `protobuf:"varint,20,opt,name=sent_at_ns,json=sentAtNs,proto3" json:"sent_at_ns,omitempty"`
+	// Primaries that may still serve under a lease this sender knows of
+	// (acknowledgements: the follower's holds; prepares: the primary's).
+	Holds []*LeaseHold `protobuf:"bytes,21,rep,name=holds,proto3" json:"holds,omitempty"`
+	// On prepares: no primary of a lower ballot can serve any more.
+	HoldsCleared  bool `protobuf:"varint,22,opt,name=holds_cleared,json=holdsCleared,proto3" json:"holds_cleared,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2761,6 +2772,96 @@ func (x *PeerMessage) GetPrevDecree() int64 {
 	return 0
 }
 
+func (x *PeerMessage) GetIncarnation() uint64 {
+	if x != nil {
+		return x.Incarnation
+	}
+	return 0
+}
+
+func (x *PeerMessage) GetSentAtNs() int64 {
+	if x != nil {
+		return x.SentAtNs
+	}
+	return 0
+}
+
+func (x *PeerMessage) GetHolds() []*LeaseHold {
+	if x != nil {
+		return x.Holds
+	}
+	return nil
+}
+
+func (x *PeerMessage) GetHoldsCleared() bool {
+	if x != nil {
+		return x.HoldsCleared
+	}
+	return false
+}
+
+// LeaseHold: primary may still be serving reads as the primary of ballot
+// for up to remaining_ns, as measured by the sender.
+type LeaseHold struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Primary       string                 `protobuf:"bytes,1,opt,name=primary,proto3" json:"primary,omitempty"`
+	Ballot        int64                  `protobuf:"varint,2,opt,name=ballot,proto3" json:"ballot,omitempty"`
+	RemainingNs   int64                  `protobuf:"varint,3,opt,name=remaining_ns,json=remainingNs,proto3" json:"remaining_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaseHold) Reset() {
+	*x = LeaseHold{}
+	mi := &file_pegasus_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaseHold) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaseHold) ProtoMessage() {}
+
+func (x *LeaseHold) ProtoReflect() protoreflect.Message {
+	mi := &file_pegasus_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaseHold.ProtoReflect.Descriptor instead.
+func (*LeaseHold) Descriptor() ([]byte, []int) {
+	return file_pegasus_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *LeaseHold) GetPrimary() string {
+	if x != nil {
+		return x.Primary
+	}
+	return ""
+}
+
+func (x *LeaseHold) GetBallot() int64 {
+	if x != nil {
+		return x.Ballot
+	}
+	return 0
+}
+
+func (x *LeaseHold) GetRemainingNs() int64 {
+	if x != nil {
+		return x.RemainingNs
+	}
+	return 0
+}
+
 type PeerBatch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Messages      []*PeerMessage         `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
@@ -2770,7 +2871,7 @@ type PeerBatch struct {
 
 func (x *PeerBatch) Reset() {
 	*x = PeerBatch{}
-	mi := &file_pegasus_proto_msgTypes[30]
+	mi := &file_pegasus_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2782,7 +2883,7 @@ func (x *PeerBatch) String() string {
 func (*PeerBatch) ProtoMessage() {}
 
 func (x *PeerBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[30]
+	mi := &file_pegasus_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2795,7 +2896,7 @@ func (x *PeerBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerBatch.ProtoReflect.Descriptor instead.
 func (*PeerBatch) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{30}
+	return file_pegasus_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PeerBatch) GetMessages() []*PeerMessage {
@@ -2817,7 +2918,7 @@ type CheckpointRequest struct {
 
 func (x *CheckpointRequest) Reset() {
 	*x = CheckpointRequest{}
-	mi := &file_pegasus_proto_msgTypes[31]
+	mi := &file_pegasus_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2829,7 +2930,7 @@ func (x *CheckpointRequest) String() string {
 func (*CheckpointRequest) ProtoMessage() {}
 
 func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[31]
+	mi := &file_pegasus_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2842,7 +2943,7 @@ func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointRequest.ProtoReflect.Descriptor instead.
 func (*CheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{31}
+	return file_pegasus_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CheckpointRequest) GetGpid() *Gpid {
@@ -2889,7 +2990,7 @@ type CheckpointChunk struct {
 
 func (x *CheckpointChunk) Reset() {
 	*x = CheckpointChunk{}
-	mi := &file_pegasus_proto_msgTypes[32]
+	mi := &file_pegasus_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2901,7 +3002,7 @@ func (x *CheckpointChunk) String() string {
 func (*CheckpointChunk) ProtoMessage() {}
 
 func (x *CheckpointChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[32]
+	mi := &file_pegasus_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2914,7 +3015,7 @@ func (x *CheckpointChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointChunk.ProtoReflect.Descriptor instead.
 func (*CheckpointChunk) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{32}
+	return file_pegasus_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CheckpointChunk) GetDecree() int64 {
@@ -2976,7 +3077,7 @@ type PartitionConfiguration struct {
 
 func (x *PartitionConfiguration) Reset() {
 	*x = PartitionConfiguration{}
-	mi := &file_pegasus_proto_msgTypes[33]
+	mi := &file_pegasus_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2988,7 +3089,7 @@ func (x *PartitionConfiguration) String() string {
 func (*PartitionConfiguration) ProtoMessage() {}
 
 func (x *PartitionConfiguration) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[33]
+	mi := &file_pegasus_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3001,7 +3102,7 @@ func (x *PartitionConfiguration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionConfiguration.ProtoReflect.Descriptor instead.
 func (*PartitionConfiguration) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{33}
+	return file_pegasus_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PartitionConfiguration) GetGpid() *Gpid {
@@ -3070,13 +3171,17 @@ type ConfigProposal struct {
 	// The proposer's ballot; the meta rejects proposals from older ballots.
 	Ballot              int64 `protobuf:"varint,4,opt,name=ballot,proto3" json:"ballot,omitempty"`
 	LastCommittedDecree int64 `protobuf:"varint,5,opt,name=last_committed_decree,json=lastCommittedDecree,proto3" json:"last_committed_decree,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// For CT_UPGRADE_TO_SECONDARY: the learner's copy (incarnation) that the
+	// primary saw catch up; the meta refuses the upgrade if the node reports
+	// another. 0 from 1.0 servers.
+	Incarnation   uint64 `protobuf:"varint,6,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConfigProposal) Reset() {
 	*x = ConfigProposal{}
-	mi := &file_pegasus_proto_msgTypes[34]
+	mi := &file_pegasus_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3088,7 +3193,7 @@ func (x *ConfigProposal) String() string {
 func (*ConfigProposal) ProtoMessage() {}
 
 func (x *ConfigProposal) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[34]
+	mi := &file_pegasus_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3101,7 +3206,7 @@ func (x *ConfigProposal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigProposal.ProtoReflect.Descriptor instead.
 func (*ConfigProposal) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{34}
+	return file_pegasus_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ConfigProposal) GetGpid() *Gpid {
@@ -3139,6 +3244,13 @@ func (x *ConfigProposal) GetLastCommittedDecree() int64 {
 	return 0
 }
 
+func (x *ConfigProposal) GetIncarnation() uint64 {
+	if x != nil {
+		return x.Incarnation
+	}
+	return 0
+}
+
 type ProposeConfigRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Proposals []*ConfigProposal      `protobuf:"bytes,1,rep,name=proposals,proto3" json:"proposals,omitempty"`
@@ -3153,7 +3265,7 @@ type ProposeConfigRequest struct {
 
 func (x *ProposeConfigRequest) Reset() {
 	*x = ProposeConfigRequest{}
-	mi := &file_pegasus_proto_msgTypes[35]
+	mi := &file_pegasus_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3165,7 +3277,7 @@ func (x *ProposeConfigRequest) String() string {
 func (*ProposeConfigRequest) ProtoMessage() {}
 
 func (x *ProposeConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[35]
+	mi := &file_pegasus_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3178,7 +3290,7 @@ func (x *ProposeConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeConfigRequest.ProtoReflect.Descriptor instead.
 func (*ProposeConfigRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{35}
+	return file_pegasus_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ProposeConfigRequest) GetProposals() []*ConfigProposal {
@@ -3220,7 +3332,7 @@ type ProposeConfigResponse struct {
 
 func (x *ProposeConfigResponse) Reset() {
 	*x = ProposeConfigResponse{}
-	mi := &file_pegasus_proto_msgTypes[36]
+	mi := &file_pegasus_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3232,7 +3344,7 @@ func (x *ProposeConfigResponse) String() string {
 func (*ProposeConfigResponse) ProtoMessage() {}
 
 func (x *ProposeConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[36]
+	mi := &file_pegasus_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3245,7 +3357,7 @@ func (x *ProposeConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeConfigResponse.ProtoReflect.Descriptor instead.
 func (*ProposeConfigResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{36}
+	return file_pegasus_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ProposeConfigResponse) GetError() *Error {
@@ -3270,20 +3382,26 @@ func (x *ProposeConfigResponse) GetClusterId() string {
 }
 
 type ReplicaReport struct {
-	state               protoimpl.MessageState `protogen:"open.v1"`
-	Gpid                *Gpid                  `protobuf:"bytes,1,opt,name=gpid,proto3" json:"gpid,omitempty"`
-	Status              PartitionStatus        `protobuf:"varint,2,opt,name=status,proto3,enum=pegasus.rpc.PartitionStatus" json:"status,omitempty"`
-	Ballot              int64                  `protobuf:"varint,3,opt,name=ballot,proto3" json:"ballot,omitempty"`
-	LastCommittedDecree int64                  `protobuf:"varint,4,opt,name=last_committed_decree,json=lastCommittedDecree,proto3" json:"last_committed_decree,omitempty"`
-	LastPreparedDecree  int64                  `protobuf:"varint,5,opt,name=last_prepared_decree,json=lastPreparedDecree,proto3" json:"last_prepared_decree,omitempty"`
-	LastDurableDecree   int64                  `protobuf:"varint,6,opt,name=last_durable_decree,json=lastDurableDecree,proto3" json:"last_durable_decree,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Gpid   *Gpid                  `protobuf:"bytes,1,opt,name=gpid,proto3" json:"gpid,omitempty"`
+	Status PartitionStatus        `protobuf:"varint,2,opt,name=status,proto3,enum=pegasus.rpc.PartitionStatus" json:"status,omitempty"`
+	// The newest ballot the replica entered (as a member or a learner).
+	Ballot              int64 `protobuf:"varint,3,opt,name=ballot,proto3" json:"ballot,omitempty"`
+	LastCommittedDecree int64 `protobuf:"varint,4,opt,name=last_committed_decree,json=lastCommittedDecree,proto3" json:"last_committed_decree,omitempty"`
+	LastPreparedDecree  int64 `protobuf:"varint,5,opt,name=last_prepared_decree,json=lastPreparedDecree,proto3" json:"last_prepared_decree,omitempty"`
+	LastDurableDecree   int64 `protobuf:"varint,6,opt,name=last_durable_decree,json=lastDurableDecree,proto3" json:"last_durable_decree,omitempty"`
+	// Protocol 1.1. The highest ballot the replica was a member of: recovery
+	// after the loss of every member compares it. 0 from 1.0 servers.
+	MemberBallot int64 `protobuf:"varint,7,opt,name=member_ballot,json=memberBallot,proto3" json:"member_ballot,omitempty"`
+	// The replica's copy, drawn when its directory was created.
+	Incarnation   uint64 `protobuf:"varint,8,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReplicaReport) Reset() {
 	*x = ReplicaReport{}
-	mi := &file_pegasus_proto_msgTypes[37]
+	mi := &file_pegasus_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3295,7 +3413,7 @@ func (x *ReplicaReport) String() string {
 func (*ReplicaReport) ProtoMessage() {}
 
 func (x *ReplicaReport) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[37]
+	mi := &file_pegasus_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3308,7 +3426,7 @@ func (x *ReplicaReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaReport.ProtoReflect.Descriptor instead.
 func (*ReplicaReport) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{37}
+	return file_pegasus_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ReplicaReport) GetGpid() *Gpid {
@@ -3353,6 +3471,20 @@ func (x *ReplicaReport) GetLastDurableDecree() int64 {
 	return 0
 }
 
+func (x *ReplicaReport) GetMemberBallot() int64 {
+	if x != nil {
+		return x.MemberBallot
+	}
+	return 0
+}
+
+func (x *ReplicaReport) GetIncarnation() uint64 {
+	if x != nil {
+		return x.Incarnation
+	}
+	return 0
+}
+
 type BeaconRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Node            string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -3374,7 +3506,7 @@ type BeaconRequest struct {
 
 func (x *BeaconRequest) Reset() {
 	*x = BeaconRequest{}
-	mi := &file_pegasus_proto_msgTypes[38]
+	mi := &file_pegasus_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3386,7 +3518,7 @@ func (x *BeaconRequest) String() string {
 func (*BeaconRequest) ProtoMessage() {}
 
 func (x *BeaconRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[38]
+	mi := &file_pegasus_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3399,7 +3531,7 @@ func (x *BeaconRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeaconRequest.ProtoReflect.Descriptor instead.
 func (*BeaconRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{38}
+	return file_pegasus_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *BeaconRequest) GetNode() string {
@@ -3469,24 +3601,30 @@ type BeaconResponse struct {
 	// older than the meta's, and for partitions the node should open or close.
 	Configs []*PartitionConfiguration `protobuf:"bytes,5,rep,name=configs,proto3" json:"configs,omitempty"`
 	// Partitions the node holds that the meta no longer places on it.
+	// Kept for 1.0 servers; 1.1 servers use removals.
 	Remove []*Gpid `protobuf:"bytes,6,rep,name=remove,proto3" json:"remove,omitempty"`
 	// Table metadata the replica needs to open new partitions.
 	Tables []*TableInfo `protobuf:"bytes,7,rep,name=tables,proto3" json:"tables,omitempty"`
+	// Protocol 1.1: the same partitions as remove, each with the ballot the
+	// meta server decided at. The replica server removes one only if it
+	// still holds no role in it and has seen no newer ballot for it; ballot
+	// -1 means the table is gone: remove it whatever its role.
+	Removals []*ReplicaRemoval `protobuf:"bytes,8,rep,name=removals,proto3" json:"removals,omitempty"`
 	// The meta server's cluster id. A replica server that has not joined a
 	// cluster yet adopts it (see unknown); one that joined another refuses
 	// the answer and applies nothing from it.
-	ClusterId string `protobuf:"bytes,8,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	ClusterId string `protobuf:"bytes,9,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
 	// Reported partitions of tables this cluster never had (no table record,
 	// not even a dropped one). A replica server that has not joined a cluster
 	// refuses to join one that does not know the data it holds.
-	Unknown       []*Gpid `protobuf:"bytes,9,rep,name=unknown,proto3" json:"unknown,omitempty"`
+	Unknown       []*Gpid `protobuf:"bytes,10,rep,name=unknown,proto3" json:"unknown,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BeaconResponse) Reset() {
 	*x = BeaconResponse{}
-	mi := &file_pegasus_proto_msgTypes[39]
+	mi := &file_pegasus_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3498,7 +3636,7 @@ func (x *BeaconResponse) String() string {
 func (*BeaconResponse) ProtoMessage() {}
 
 func (x *BeaconResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[39]
+	mi := &file_pegasus_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3511,7 +3649,7 @@ func (x *BeaconResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeaconResponse.ProtoReflect.Descriptor instead.
 func (*BeaconResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{39}
+	return file_pegasus_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *BeaconResponse) GetError() *Error {
@@ -3563,6 +3701,13 @@ func (x *BeaconResponse) GetTables() []*TableInfo {
 	return nil
 }
 
+func (x *BeaconResponse) GetRemovals() []*ReplicaRemoval {
+	if x != nil {
+		return x.Removals
+	}
+	return nil
+}
+
 func (x *BeaconResponse) GetClusterId() string {
 	if x != nil {
 		return x.ClusterId
@@ -3575,6 +3720,58 @@ func (x *BeaconResponse) GetUnknown() []*Gpid {
 		return x.Unknown
 	}
 	return nil
+}
+
+type ReplicaRemoval struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Gpid          *Gpid                  `protobuf:"bytes,1,opt,name=gpid,proto3" json:"gpid,omitempty"`
+	Ballot        int64                  `protobuf:"varint,2,opt,name=ballot,proto3" json:"ballot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaRemoval) Reset() {
+	*x = ReplicaRemoval{}
+	mi := &file_pegasus_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaRemoval) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaRemoval) ProtoMessage() {}
+
+func (x *ReplicaRemoval) ProtoReflect() protoreflect.Message {
+	mi := &file_pegasus_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaRemoval.ProtoReflect.Descriptor instead.
+func (*ReplicaRemoval) Descriptor() ([]byte, []int) {
+	return file_pegasus_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ReplicaRemoval) GetGpid() *Gpid {
+	if x != nil {
+		return x.Gpid
+	}
+	return nil
+}
+
+func (x *ReplicaRemoval) GetBallot() int64 {
+	if x != nil {
+		return x.Ballot
+	}
+	return 0
 }
 
 type TableInfo struct {
@@ -3592,7 +3789,7 @@ type TableInfo struct {
 
 func (x *TableInfo) Reset() {
 	*x = TableInfo{}
-	mi := &file_pegasus_proto_msgTypes[40]
+	mi := &file_pegasus_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3604,7 +3801,7 @@ func (x *TableInfo) String() string {
 func (*TableInfo) ProtoMessage() {}
 
 func (x *TableInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[40]
+	mi := &file_pegasus_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3617,7 +3814,7 @@ func (x *TableInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableInfo.ProtoReflect.Descriptor instead.
 func (*TableInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{40}
+	return file_pegasus_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *TableInfo) GetName() string {
@@ -3683,7 +3880,7 @@ type QueryConfigRequest struct {
 
 func (x *QueryConfigRequest) Reset() {
 	*x = QueryConfigRequest{}
-	mi := &file_pegasus_proto_msgTypes[41]
+	mi := &file_pegasus_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3695,7 +3892,7 @@ func (x *QueryConfigRequest) String() string {
 func (*QueryConfigRequest) ProtoMessage() {}
 
 func (x *QueryConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[41]
+	mi := &file_pegasus_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3708,7 +3905,7 @@ func (x *QueryConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryConfigRequest.ProtoReflect.Descriptor instead.
 func (*QueryConfigRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{41}
+	return file_pegasus_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *QueryConfigRequest) GetTable() string {
@@ -3733,17 +3930,21 @@ func (x *QueryConfigRequest) GetClusterId() string {
 }
 
 type QueryConfigResponse struct {
-	state         protoimpl.MessageState    `protogen:"open.v1"`
-	Error         *Error                    `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
-	Table         *TableInfo                `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
-	Partitions    []*PartitionConfiguration `protobuf:"bytes,3,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	state      protoimpl.MessageState    `protogen:"open.v1"`
+	Error      *Error                    `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Table      *TableInfo                `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	Partitions []*PartitionConfiguration `protobuf:"bytes,3,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	// Partitions the meta server knowingly leaves unrepaired, with why
+	// (e.g. "waiting for 10.0.0.3:34801, last member at ballot 7, decree
+	// 105"). Filled on the leader only.
+	Waits         []*PartitionWait `protobuf:"bytes,4,rep,name=waits,proto3" json:"waits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryConfigResponse) Reset() {
 	*x = QueryConfigResponse{}
-	mi := &file_pegasus_proto_msgTypes[42]
+	mi := &file_pegasus_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3755,7 +3956,7 @@ func (x *QueryConfigResponse) String() string {
 func (*QueryConfigResponse) ProtoMessage() {}
 
 func (x *QueryConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[42]
+	mi := &file_pegasus_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3768,7 +3969,7 @@ func (x *QueryConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryConfigResponse.ProtoReflect.Descriptor instead.
 func (*QueryConfigResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{42}
+	return file_pegasus_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *QueryConfigResponse) GetError() *Error {
@@ -3792,6 +3993,65 @@ func (x *QueryConfigResponse) GetPartitions() []*PartitionConfiguration {
 	return nil
 }
 
+func (x *QueryConfigResponse) GetWaits() []*PartitionWait {
+	if x != nil {
+		return x.Waits
+	}
+	return nil
+}
+
+type PartitionWait struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	PartitionIndex int32                  `protobuf:"varint,1,opt,name=partition_index,json=partitionIndex,proto3" json:"partition_index,omitempty"`
+	Reason         string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PartitionWait) Reset() {
+	*x = PartitionWait{}
+	mi := &file_pegasus_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionWait) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionWait) ProtoMessage() {}
+
+func (x *PartitionWait) ProtoReflect() protoreflect.Message {
+	mi := &file_pegasus_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionWait.ProtoReflect.Descriptor instead.
+func (*PartitionWait) Descriptor() ([]byte, []int) {
+	return file_pegasus_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *PartitionWait) GetPartitionIndex() int32 {
+	if x != nil {
+		return x.PartitionIndex
+	}
+	return 0
+}
+
+func (x *PartitionWait) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 type CreateTableRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Name           string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -3804,7 +4064,7 @@ type CreateTableRequest struct {
 
 func (x *CreateTableRequest) Reset() {
 	*x = CreateTableRequest{}
-	mi := &file_pegasus_proto_msgTypes[43]
+	mi := &file_pegasus_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3816,7 +4076,7 @@ func (x *CreateTableRequest) String() string {
 func (*CreateTableRequest) ProtoMessage() {}
 
 func (x *CreateTableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[43]
+	mi := &file_pegasus_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3829,7 +4089,7 @@ func (x *CreateTableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTableRequest.ProtoReflect.Descriptor instead.
 func (*CreateTableRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{43}
+	return file_pegasus_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CreateTableRequest) GetName() string {
@@ -3870,7 +4130,7 @@ type CreateTableResponse struct {
 
 func (x *CreateTableResponse) Reset() {
 	*x = CreateTableResponse{}
-	mi := &file_pegasus_proto_msgTypes[44]
+	mi := &file_pegasus_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3882,7 +4142,7 @@ func (x *CreateTableResponse) String() string {
 func (*CreateTableResponse) ProtoMessage() {}
 
 func (x *CreateTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[44]
+	mi := &file_pegasus_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3895,7 +4155,7 @@ func (x *CreateTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTableResponse.ProtoReflect.Descriptor instead.
 func (*CreateTableResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{44}
+	return file_pegasus_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CreateTableResponse) GetError() *Error {
@@ -3921,7 +4181,7 @@ type DropTableRequest struct {
 
 func (x *DropTableRequest) Reset() {
 	*x = DropTableRequest{}
-	mi := &file_pegasus_proto_msgTypes[45]
+	mi := &file_pegasus_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3933,7 +4193,7 @@ func (x *DropTableRequest) String() string {
 func (*DropTableRequest) ProtoMessage() {}
 
 func (x *DropTableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[45]
+	mi := &file_pegasus_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3946,7 +4206,7 @@ func (x *DropTableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropTableRequest.ProtoReflect.Descriptor instead.
 func (*DropTableRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{45}
+	return file_pegasus_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *DropTableRequest) GetName() string {
@@ -3965,7 +4225,7 @@ type DropTableResponse struct {
 
 func (x *DropTableResponse) Reset() {
 	*x = DropTableResponse{}
-	mi := &file_pegasus_proto_msgTypes[46]
+	mi := &file_pegasus_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3977,7 +4237,7 @@ func (x *DropTableResponse) String() string {
 func (*DropTableResponse) ProtoMessage() {}
 
 func (x *DropTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[46]
+	mi := &file_pegasus_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3990,7 +4250,7 @@ func (x *DropTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropTableResponse.ProtoReflect.Descriptor instead.
 func (*DropTableResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{46}
+	return file_pegasus_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *DropTableResponse) GetError() *Error {
@@ -4008,7 +4268,7 @@ type ListTablesRequest struct {
 
 func (x *ListTablesRequest) Reset() {
 	*x = ListTablesRequest{}
-	mi := &file_pegasus_proto_msgTypes[47]
+	mi := &file_pegasus_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4020,7 +4280,7 @@ func (x *ListTablesRequest) String() string {
 func (*ListTablesRequest) ProtoMessage() {}
 
 func (x *ListTablesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[47]
+	mi := &file_pegasus_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4033,7 +4293,7 @@ func (x *ListTablesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTablesRequest.ProtoReflect.Descriptor instead.
 func (*ListTablesRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{47}
+	return file_pegasus_proto_rawDescGZIP(), []int{50}
 }
 
 type TableHealth struct {
@@ -4043,13 +4303,15 @@ type TableHealth struct {
 	Unhealthy      int32                  `protobuf:"varint,3,opt,name=unhealthy,proto3" json:"unhealthy,omitempty"`
 	WriteUnhealthy int32                  `protobuf:"varint,4,opt,name=write_unhealthy,json=writeUnhealthy,proto3" json:"write_unhealthy,omitempty"`
 	ReadUnhealthy  int32                  `protobuf:"varint,5,opt,name=read_unhealthy,json=readUnhealthy,proto3" json:"read_unhealthy,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Why partitions of the table are left unavailable (see QueryConfigResponse).
+	Waits         []*PartitionWait `protobuf:"bytes,6,rep,name=waits,proto3" json:"waits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TableHealth) Reset() {
 	*x = TableHealth{}
-	mi := &file_pegasus_proto_msgTypes[48]
+	mi := &file_pegasus_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4061,7 +4323,7 @@ func (x *TableHealth) String() string {
 func (*TableHealth) ProtoMessage() {}
 
 func (x *TableHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[48]
+	mi := &file_pegasus_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4074,7 +4336,7 @@ func (x *TableHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableHealth.ProtoReflect.Descriptor instead.
 func (*TableHealth) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{48}
+	return file_pegasus_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *TableHealth) GetTable() *TableInfo {
@@ -4112,6 +4374,13 @@ func (x *TableHealth) GetReadUnhealthy() int32 {
 	return 0
 }
 
+func (x *TableHealth) GetWaits() []*PartitionWait {
+	if x != nil {
+		return x.Waits
+	}
+	return nil
+}
+
 type ListTablesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
@@ -4122,7 +4391,7 @@ type ListTablesResponse struct {
 
 func (x *ListTablesResponse) Reset() {
 	*x = ListTablesResponse{}
-	mi := &file_pegasus_proto_msgTypes[49]
+	mi := &file_pegasus_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4134,7 +4403,7 @@ func (x *ListTablesResponse) String() string {
 func (*ListTablesResponse) ProtoMessage() {}
 
 func (x *ListTablesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[49]
+	mi := &file_pegasus_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4147,7 +4416,7 @@ func (x *ListTablesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTablesResponse.ProtoReflect.Descriptor instead.
 func (*ListTablesResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{49}
+	return file_pegasus_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListTablesResponse) GetError() *Error {
@@ -4172,7 +4441,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_pegasus_proto_msgTypes[50]
+	mi := &file_pegasus_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4184,7 +4453,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[50]
+	mi := &file_pegasus_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4197,7 +4466,7 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{50}
+	return file_pegasus_proto_rawDescGZIP(), []int{53}
 }
 
 type NodeInfo struct {
@@ -4218,7 +4487,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_pegasus_proto_msgTypes[51]
+	mi := &file_pegasus_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4230,7 +4499,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[51]
+	mi := &file_pegasus_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4243,7 +4512,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{51}
+	return file_pegasus_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *NodeInfo) GetAddress() string {
@@ -4326,7 +4595,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_pegasus_proto_msgTypes[52]
+	mi := &file_pegasus_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4338,7 +4607,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[52]
+	mi := &file_pegasus_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4351,7 +4620,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{52}
+	return file_pegasus_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListNodesResponse) GetError() *Error {
@@ -4383,7 +4652,7 @@ type MetaServerInfo struct {
 
 func (x *MetaServerInfo) Reset() {
 	*x = MetaServerInfo{}
-	mi := &file_pegasus_proto_msgTypes[53]
+	mi := &file_pegasus_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4395,7 +4664,7 @@ func (x *MetaServerInfo) String() string {
 func (*MetaServerInfo) ProtoMessage() {}
 
 func (x *MetaServerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[53]
+	mi := &file_pegasus_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4408,7 +4677,7 @@ func (x *MetaServerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaServerInfo.ProtoReflect.Descriptor instead.
 func (*MetaServerInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{53}
+	return file_pegasus_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *MetaServerInfo) GetAddress() string {
@@ -4461,7 +4730,7 @@ type ClusterInfoRequest struct {
 
 func (x *ClusterInfoRequest) Reset() {
 	*x = ClusterInfoRequest{}
-	mi := &file_pegasus_proto_msgTypes[54]
+	mi := &file_pegasus_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4473,7 +4742,7 @@ func (x *ClusterInfoRequest) String() string {
 func (*ClusterInfoRequest) ProtoMessage() {}
 
 func (x *ClusterInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[54]
+	mi := &file_pegasus_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4486,7 +4755,7 @@ func (x *ClusterInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterInfoRequest.ProtoReflect.Descriptor instead.
 func (*ClusterInfoRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{54}
+	return file_pegasus_proto_rawDescGZIP(), []int{57}
 }
 
 type ClusterInfoResponse struct {
@@ -4508,7 +4777,7 @@ type ClusterInfoResponse struct {
 
 func (x *ClusterInfoResponse) Reset() {
 	*x = ClusterInfoResponse{}
-	mi := &file_pegasus_proto_msgTypes[55]
+	mi := &file_pegasus_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4520,7 +4789,7 @@ func (x *ClusterInfoResponse) String() string {
 func (*ClusterInfoResponse) ProtoMessage() {}
 
 func (x *ClusterInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[55]
+	mi := &file_pegasus_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4533,7 +4802,7 @@ func (x *ClusterInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterInfoResponse.ProtoReflect.Descriptor instead.
 func (*ClusterInfoResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{55}
+	return file_pegasus_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ClusterInfoResponse) GetError() *Error {
@@ -4616,7 +4885,7 @@ type MetaLevelRequest struct {
 
 func (x *MetaLevelRequest) Reset() {
 	*x = MetaLevelRequest{}
-	mi := &file_pegasus_proto_msgTypes[56]
+	mi := &file_pegasus_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4628,7 +4897,7 @@ func (x *MetaLevelRequest) String() string {
 func (*MetaLevelRequest) ProtoMessage() {}
 
 func (x *MetaLevelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[56]
+	mi := &file_pegasus_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4641,7 +4910,7 @@ func (x *MetaLevelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaLevelRequest.ProtoReflect.Descriptor instead.
 func (*MetaLevelRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{56}
+	return file_pegasus_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *MetaLevelRequest) GetLevel() string {
@@ -4662,7 +4931,7 @@ type MetaLevelResponse struct {
 
 func (x *MetaLevelResponse) Reset() {
 	*x = MetaLevelResponse{}
-	mi := &file_pegasus_proto_msgTypes[57]
+	mi := &file_pegasus_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4674,7 +4943,7 @@ func (x *MetaLevelResponse) String() string {
 func (*MetaLevelResponse) ProtoMessage() {}
 
 func (x *MetaLevelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[57]
+	mi := &file_pegasus_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4687,7 +4956,7 @@ func (x *MetaLevelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaLevelResponse.ProtoReflect.Descriptor instead.
 func (*MetaLevelResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{57}
+	return file_pegasus_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *MetaLevelResponse) GetError() *Error {
@@ -4720,7 +4989,7 @@ type DrainNodeRequest struct {
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_pegasus_proto_msgTypes[58]
+	mi := &file_pegasus_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4732,7 +5001,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[58]
+	mi := &file_pegasus_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4745,7 +5014,7 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{58}
+	return file_pegasus_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *DrainNodeRequest) GetNode() string {
@@ -4766,7 +5035,7 @@ type DrainNodeResponse struct {
 
 func (x *DrainNodeResponse) Reset() {
 	*x = DrainNodeResponse{}
-	mi := &file_pegasus_proto_msgTypes[59]
+	mi := &file_pegasus_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4778,7 +5047,7 @@ func (x *DrainNodeResponse) String() string {
 func (*DrainNodeResponse) ProtoMessage() {}
 
 func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[59]
+	mi := &file_pegasus_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4791,7 +5060,7 @@ func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
 func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{59}
+	return file_pegasus_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *DrainNodeResponse) GetError() *Error {
@@ -4808,6 +5077,306 @@ func (x *DrainNodeResponse) GetProposals() []string {
 	return nil
 }
 
+// DDDDiagnoseRequest is Pegasus' ddd_diagnose: list the partitions whose
+// every member is gone, and optionally override the meta server's wait.
+type DDDDiagnoseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 0: every table.
+	AppId int32 `protobuf:"varint,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	// -1: every partition of the table.
+	PartitionIndex int32 `protobuf:"varint,2,opt,name=partition_index,json=partitionIndex,proto3" json:"partition_index,omitempty"`
+	// If set, make this node the primary of the (single) partition named:
+	// the operator accepts losing whatever the awaited member holds beyond
+	// its copy. Logged as an audit event by the meta server.
+	AssignPrimary string `protobuf:"bytes,3,opt,name=assign_primary,json=assignPrimary,proto3" json:"assign_primary,omitempty"`
+	// With assign_primary: accept a node holding no copy at all.
+	AllowEmpty bool `protobuf:"varint,4,opt,name=allow_empty,json=allowEmpty,proto3" json:"allow_empty,omitempty"`
+	// Who asks (for the audit log), e.g. the shell's user@host.
+	Operator      string `protobuf:"bytes,5,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DDDDiagnoseRequest) Reset() {
+	*x = DDDDiagnoseRequest{}
+	mi := &file_pegasus_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DDDDiagnoseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DDDDiagnoseRequest) ProtoMessage() {}
+
+func (x *DDDDiagnoseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pegasus_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DDDDiagnoseRequest.ProtoReflect.Descriptor instead.
+func (*DDDDiagnoseRequest) Descriptor() ([]byte, []int) {
+	return file_pegasus_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *DDDDiagnoseRequest) GetAppId() int32 {
+	if x != nil {
+		return x.AppId
+	}
+	return 0
+}
+
+func (x *DDDDiagnoseRequest) GetPartitionIndex() int32 {
+	if x != nil {
+		return x.PartitionIndex
+	}
+	return 0
+}
+
+func (x *DDDDiagnoseRequest) GetAssignPrimary() string {
+	if x != nil {
+		return x.AssignPrimary
+	}
+	return ""
+}
+
+func (x *DDDDiagnoseRequest) GetAllowEmpty() bool {
+	if x != nil {
+		return x.AllowEmpty
+	}
+	return false
+}
+
+func (x *DDDDiagnoseRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+type DDDNodeInfo struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Node      string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Alive     bool                   `protobuf:"varint,2,opt,name=alive,proto3" json:"alive,omitempty"`
+	Collected bool                   `protobuf:"varint,3,opt,name=collected,proto3" json:"collected,omitempty"`
+	// Recorded when dropped: the last ballot it was a member of, its copy.
+	DropMemberBallot int64  `protobuf:"varint,4,opt,name=drop_member_ballot,json=dropMemberBallot,proto3" json:"drop_member_ballot,omitempty"`
+	DropIncarnation  uint64 `protobuf:"varint,5,opt,name=drop_incarnation,json=dropIncarnation,proto3" json:"drop_incarnation,omitempty"`
+	// Reported now.
+	Report        *ReplicaReport `protobuf:"bytes,6,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DDDNodeInfo) Reset() {
+	*x = DDDNodeInfo{}
+	mi := &file_pegasus_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DDDNodeInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DDDNodeInfo) ProtoMessage() {}
+
+func (x *DDDNodeInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_pegasus_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DDDNodeInfo.ProtoReflect.Descriptor instead.
+func (*DDDNodeInfo) Descriptor() ([]byte, []int) {
+	return file_pegasus_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *DDDNodeInfo) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *DDDNodeInfo) GetAlive() bool {
+	if x != nil {
+		return x.Alive
+	}
+	return false
+}
+
+func (x *DDDNodeInfo) GetCollected() bool {
+	if x != nil {
+		return x.Collected
+	}
+	return false
+}
+
+func (x *DDDNodeInfo) GetDropMemberBallot() int64 {
+	if x != nil {
+		return x.DropMemberBallot
+	}
+	return 0
+}
+
+func (x *DDDNodeInfo) GetDropIncarnation() uint64 {
+	if x != nil {
+		return x.DropIncarnation
+	}
+	return 0
+}
+
+func (x *DDDNodeInfo) GetReport() *ReplicaReport {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+type DDDPartitionInfo struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Config        *PartitionConfiguration `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	Dropped       []*DDDNodeInfo          `protobuf:"bytes,2,rep,name=dropped,proto3" json:"dropped,omitempty"`
+	Reason        string                  `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Recommended   string                  `protobuf:"bytes,4,opt,name=recommended,proto3" json:"recommended,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DDDPartitionInfo) Reset() {
+	*x = DDDPartitionInfo{}
+	mi := &file_pegasus_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DDDPartitionInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DDDPartitionInfo) ProtoMessage() {}
+
+func (x *DDDPartitionInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_pegasus_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DDDPartitionInfo.ProtoReflect.Descriptor instead.
+func (*DDDPartitionInfo) Descriptor() ([]byte, []int) {
+	return file_pegasus_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *DDDPartitionInfo) GetConfig() *PartitionConfiguration {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *DDDPartitionInfo) GetDropped() []*DDDNodeInfo {
+	if x != nil {
+		return x.Dropped
+	}
+	return nil
+}
+
+func (x *DDDPartitionInfo) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DDDPartitionInfo) GetRecommended() string {
+	if x != nil {
+		return x.Recommended
+	}
+	return ""
+}
+
+type DDDDiagnoseResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Error      *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Partitions []*DDDPartitionInfo    `protobuf:"bytes,2,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	// With assign_primary: the proposal written, in Pegasus' propose line form.
+	Proposed      string `protobuf:"bytes,3,opt,name=proposed,proto3" json:"proposed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DDDDiagnoseResponse) Reset() {
+	*x = DDDDiagnoseResponse{}
+	mi := &file_pegasus_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DDDDiagnoseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DDDDiagnoseResponse) ProtoMessage() {}
+
+func (x *DDDDiagnoseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pegasus_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DDDDiagnoseResponse.ProtoReflect.Descriptor instead.
+func (*DDDDiagnoseResponse) Descriptor() ([]byte, []int) {
+	return file_pegasus_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *DDDDiagnoseResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *DDDDiagnoseResponse) GetPartitions() []*DDDPartitionInfo {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+func (x *DDDDiagnoseResponse) GetProposed() string {
+	if x != nil {
+		return x.Proposed
+	}
+	return ""
+}
+
 type RemoteCommandRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Command string                 `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
@@ -4821,7 +5390,7 @@ type RemoteCommandRequest struct {
 
 func (x *RemoteCommandRequest) Reset() {
 	*x = RemoteCommandRequest{}
-	mi := &file_pegasus_proto_msgTypes[60]
+	mi := &file_pegasus_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4833,7 +5402,7 @@ func (x *RemoteCommandRequest) String() string {
 func (*RemoteCommandRequest) ProtoMessage() {}
 
 func (x *RemoteCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[60]
+	mi := &file_pegasus_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4846,7 +5415,7 @@ func (x *RemoteCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoteCommandRequest.ProtoReflect.Descriptor instead.
 func (*RemoteCommandRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{60}
+	return file_pegasus_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *RemoteCommandRequest) GetCommand() string {
@@ -4881,7 +5450,7 @@ type RemoteCommandResponse struct {
 
 func (x *RemoteCommandResponse) Reset() {
 	*x = RemoteCommandResponse{}
-	mi := &file_pegasus_proto_msgTypes[61]
+	mi := &file_pegasus_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4893,7 +5462,7 @@ func (x *RemoteCommandResponse) String() string {
 func (*RemoteCommandResponse) ProtoMessage() {}
 
 func (x *RemoteCommandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[61]
+	mi := &file_pegasus_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4906,7 +5475,7 @@ func (x *RemoteCommandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoteCommandResponse.ProtoReflect.Descriptor instead.
 func (*RemoteCommandResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{61}
+	return file_pegasus_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *RemoteCommandResponse) GetError() *Error {
@@ -4936,7 +5505,7 @@ type ConfigUpdateRequest struct {
 
 func (x *ConfigUpdateRequest) Reset() {
 	*x = ConfigUpdateRequest{}
-	mi := &file_pegasus_proto_msgTypes[62]
+	mi := &file_pegasus_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4948,7 +5517,7 @@ func (x *ConfigUpdateRequest) String() string {
 func (*ConfigUpdateRequest) ProtoMessage() {}
 
 func (x *ConfigUpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[62]
+	mi := &file_pegasus_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4961,7 +5530,7 @@ func (x *ConfigUpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigUpdateRequest.ProtoReflect.Descriptor instead.
 func (*ConfigUpdateRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{62}
+	return file_pegasus_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ConfigUpdateRequest) GetConfigs() []*PartitionConfiguration {
@@ -4994,7 +5563,7 @@ type ConfigUpdateResponse struct {
 
 func (x *ConfigUpdateResponse) Reset() {
 	*x = ConfigUpdateResponse{}
-	mi := &file_pegasus_proto_msgTypes[63]
+	mi := &file_pegasus_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5006,7 +5575,7 @@ func (x *ConfigUpdateResponse) String() string {
 func (*ConfigUpdateResponse) ProtoMessage() {}
 
 func (x *ConfigUpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[63]
+	mi := &file_pegasus_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5019,7 +5588,7 @@ func (x *ConfigUpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigUpdateResponse.ProtoReflect.Descriptor instead.
 func (*ConfigUpdateResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{63}
+	return file_pegasus_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ConfigUpdateResponse) GetError() *Error {
@@ -5037,7 +5606,7 @@ type ReplicaServerStatusRequest struct {
 
 func (x *ReplicaServerStatusRequest) Reset() {
 	*x = ReplicaServerStatusRequest{}
-	mi := &file_pegasus_proto_msgTypes[64]
+	mi := &file_pegasus_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5049,7 +5618,7 @@ func (x *ReplicaServerStatusRequest) String() string {
 func (*ReplicaServerStatusRequest) ProtoMessage() {}
 
 func (x *ReplicaServerStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[64]
+	mi := &file_pegasus_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5062,7 +5631,7 @@ func (x *ReplicaServerStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaServerStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReplicaServerStatusRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{64}
+	return file_pegasus_proto_rawDescGZIP(), []int{71}
 }
 
 type ReplicaServerStatusResponse struct {
@@ -5082,7 +5651,7 @@ type ReplicaServerStatusResponse struct {
 
 func (x *ReplicaServerStatusResponse) Reset() {
 	*x = ReplicaServerStatusResponse{}
-	mi := &file_pegasus_proto_msgTypes[65]
+	mi := &file_pegasus_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5094,7 +5663,7 @@ func (x *ReplicaServerStatusResponse) String() string {
 func (*ReplicaServerStatusResponse) ProtoMessage() {}
 
 func (x *ReplicaServerStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[65]
+	mi := &file_pegasus_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5107,7 +5676,7 @@ func (x *ReplicaServerStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaServerStatusResponse.ProtoReflect.Descriptor instead.
 func (*ReplicaServerStatusResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{65}
+	return file_pegasus_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ReplicaServerStatusResponse) GetNode() string {
@@ -5331,7 +5900,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"\ttimestamp\x18\x04 \x01(\x03R\ttimestamp\x125\n" +
 	"\n" +
 	"request_id\x18\x05 \x01(\v2\x16.pegasus.rpc.RequestIDR\trequestId\x12\x12\n" +
-	"\x04data\x18\x06 \x01(\fR\x04data\"\x96\x04\n" +
+	"\x04data\x18\x06 \x01(\fR\x04data\"\xa9\x05\n" +
 	"\vPeerMessage\x12%\n" +
 	"\x04gpid\x18\x01 \x01(\v2\x11.pegasus.rpc.GpidR\x04gpid\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\x05R\x04type\x12\x12\n" +
@@ -5355,7 +5924,16 @@ const file_pegasus_proto_rawDesc = "" +
 	"\vprev_ballot\x18\x11 \x01(\x03R\n" +
 	"prevBallot\x12\x1f\n" +
 	"\vprev_decree\x18\x12 \x01(\x03R\n" +
-	"prevDecree\"A\n" +
+	"prevDecree\x12 \n" +
+	"\vincarnation\x18\x13 \x01(\x04R\vincarnation\x12\x1c\n" +
+	"\n" +
+	"sent_at_ns\x18\x14 \x01(\x03R\bsentAtNs\x12,\n" +
+	"\x05holds\x18\x15 \x03(\v2\x16.pegasus.rpc.LeaseHoldR\x05holds\x12#\n" +
+	"\rholds_cleared\x18\x16 \x01(\bR\fholdsCleared\"`\n" +
+	"\tLeaseHold\x12\x18\n" +
+	"\aprimary\x18\x01 \x01(\tR\aprimary\x12\x16\n" +
+	"\x06ballot\x18\x02 \x01(\x03R\x06ballot\x12!\n" +
+	"\fremaining_ns\x18\x03 \x01(\x03R\vremainingNs\"A\n" +
 	"\tPeerBatch\x124\n" +
 	"\bmessages\x18\x01 \x03(\v2\x18.pegasus.rpc.PeerMessageR\bmessages\"\x8a\x01\n" +
 	"\x11CheckpointRequest\x12%\n" +
@@ -5380,13 +5958,14 @@ const file_pegasus_proto_rawDesc = "" +
 	"\n" +
 	"last_drops\x18\x06 \x03(\tR\tlastDrops\x122\n" +
 	"\x15last_committed_decree\x18\a \x01(\x03R\x13lastCommittedDecree\x12\x1a\n" +
-	"\blearners\x18\b \x03(\tR\blearners\"\xc4\x01\n" +
+	"\blearners\x18\b \x03(\tR\blearners\"\xe6\x01\n" +
 	"\x0eConfigProposal\x12%\n" +
 	"\x04gpid\x18\x01 \x01(\v2\x11.pegasus.rpc.GpidR\x04gpid\x12+\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x17.pegasus.rpc.ConfigTypeR\x04type\x12\x12\n" +
 	"\x04node\x18\x03 \x01(\tR\x04node\x12\x16\n" +
 	"\x06ballot\x18\x04 \x01(\x03R\x06ballot\x122\n" +
-	"\x15last_committed_decree\x18\x05 \x01(\x03R\x13lastCommittedDecree\"\x84\x01\n" +
+	"\x15last_committed_decree\x18\x05 \x01(\x03R\x13lastCommittedDecree\x12 \n" +
+	"\vincarnation\x18\x06 \x01(\x04R\vincarnation\"\x84\x01\n" +
 	"\x14ProposeConfigRequest\x129\n" +
 	"\tproposals\x18\x01 \x03(\v2\x1b.pegasus.rpc.ConfigProposalR\tproposals\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x1d\n" +
@@ -5396,14 +5975,16 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12=\n" +
 	"\aconfigs\x18\x02 \x03(\v2#.pegasus.rpc.PartitionConfigurationR\aconfigs\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\x03 \x01(\tR\tclusterId\"\x9a\x02\n" +
+	"cluster_id\x18\x03 \x01(\tR\tclusterId\"\xe1\x02\n" +
 	"\rReplicaReport\x12%\n" +
 	"\x04gpid\x18\x01 \x01(\v2\x11.pegasus.rpc.GpidR\x04gpid\x124\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x1c.pegasus.rpc.PartitionStatusR\x06status\x12\x16\n" +
 	"\x06ballot\x18\x03 \x01(\x03R\x06ballot\x122\n" +
 	"\x15last_committed_decree\x18\x04 \x01(\x03R\x13lastCommittedDecree\x120\n" +
 	"\x14last_prepared_decree\x18\x05 \x01(\x03R\x12lastPreparedDecree\x12.\n" +
-	"\x13last_durable_decree\x18\x06 \x01(\x03R\x11lastDurableDecree\"\xbc\x02\n" +
+	"\x13last_durable_decree\x18\x06 \x01(\x03R\x11lastDurableDecree\x12#\n" +
+	"\rmember_ballot\x18\a \x01(\x03R\fmemberBallot\x12 \n" +
+	"\vincarnation\x18\b \x01(\x04R\vincarnation\"\xbc\x02\n" +
 	"\rBeaconRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12)\n" +
 	"\x10protocol_version\x18\x02 \x01(\tR\x0fprotocolVersion\x12%\n" +
@@ -5413,7 +5994,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"\fhttp_address\x18\x06 \x01(\tR\vhttpAddress\x12'\n" +
 	"\x0fpegasus_address\x18\a \x01(\tR\x0epegasusAddress\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\b \x01(\tR\tclusterId\"\xed\x02\n" +
+	"cluster_id\x18\b \x01(\tR\tclusterId\"\xa6\x03\n" +
 	"\x0eBeaconResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12\x18\n" +
 	"\aallowed\x18\x02 \x01(\bR\aallowed\x12\x19\n" +
@@ -5421,10 +6002,15 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x06leader\x18\x04 \x01(\tR\x06leader\x12=\n" +
 	"\aconfigs\x18\x05 \x03(\v2#.pegasus.rpc.PartitionConfigurationR\aconfigs\x12)\n" +
 	"\x06remove\x18\x06 \x03(\v2\x11.pegasus.rpc.GpidR\x06remove\x12.\n" +
-	"\x06tables\x18\a \x03(\v2\x16.pegasus.rpc.TableInfoR\x06tables\x12\x1d\n" +
+	"\x06tables\x18\a \x03(\v2\x16.pegasus.rpc.TableInfoR\x06tables\x127\n" +
+	"\bremovals\x18\b \x03(\v2\x1b.pegasus.rpc.ReplicaRemovalR\bremovals\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\b \x01(\tR\tclusterId\x12+\n" +
-	"\aunknown\x18\t \x03(\v2\x11.pegasus.rpc.GpidR\aunknown\"\xcb\x02\n" +
+	"cluster_id\x18\t \x01(\tR\tclusterId\x12+\n" +
+	"\aunknown\x18\n" +
+	" \x03(\v2\x11.pegasus.rpc.GpidR\aunknown\"O\n" +
+	"\x0eReplicaRemoval\x12%\n" +
+	"\x04gpid\x18\x01 \x01(\v2\x11.pegasus.rpc.GpidR\x04gpid\x12\x16\n" +
+	"\x06ballot\x18\x02 \x01(\x03R\x06ballot\"\xcb\x02\n" +
 	"\tTableInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x15\n" +
 	"\x06app_id\x18\x02 \x01(\x05R\x05appId\x12'\n" +
@@ -5440,13 +6026,17 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12+\n" +
 	"\x11partition_indices\x18\x02 \x03(\x05R\x10partitionIndices\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\x03 \x01(\tR\tclusterId\"\xb2\x01\n" +
+	"cluster_id\x18\x03 \x01(\tR\tclusterId\"\xe4\x01\n" +
 	"\x13QueryConfigResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12,\n" +
 	"\x05table\x18\x02 \x01(\v2\x16.pegasus.rpc.TableInfoR\x05table\x12C\n" +
 	"\n" +
 	"partitions\x18\x03 \x03(\v2#.pegasus.rpc.PartitionConfigurationR\n" +
-	"partitions\"\xee\x01\n" +
+	"partitions\x120\n" +
+	"\x05waits\x18\x04 \x03(\v2\x1a.pegasus.rpc.PartitionWaitR\x05waits\"P\n" +
+	"\rPartitionWait\x12'\n" +
+	"\x0fpartition_index\x18\x01 \x01(\x05R\x0epartitionIndex\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xee\x01\n" +
 	"\x12CreateTableRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12'\n" +
 	"\x0fpartition_count\x18\x02 \x01(\x05R\x0epartitionCount\x12#\n" +
@@ -5462,13 +6052,14 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"=\n" +
 	"\x11DropTableResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\"\x13\n" +
-	"\x11ListTablesRequest\"\xce\x01\n" +
+	"\x11ListTablesRequest\"\x80\x02\n" +
 	"\vTableHealth\x12,\n" +
 	"\x05table\x18\x01 \x01(\v2\x16.pegasus.rpc.TableInfoR\x05table\x12#\n" +
 	"\rfully_healthy\x18\x02 \x01(\x05R\ffullyHealthy\x12\x1c\n" +
 	"\tunhealthy\x18\x03 \x01(\x05R\tunhealthy\x12'\n" +
 	"\x0fwrite_unhealthy\x18\x04 \x01(\x05R\x0ewriteUnhealthy\x12%\n" +
-	"\x0eread_unhealthy\x18\x05 \x01(\x05R\rreadUnhealthy\"p\n" +
+	"\x0eread_unhealthy\x18\x05 \x01(\x05R\rreadUnhealthy\x120\n" +
+	"\x05waits\x18\x06 \x03(\v2\x1a.pegasus.rpc.PartitionWaitR\x05waits\"p\n" +
 	"\x12ListTablesResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x120\n" +
 	"\x06tables\x18\x02 \x03(\v2\x18.pegasus.rpc.TableHealthR\x06tables\"\x12\n" +
@@ -5519,7 +6110,32 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\tR\x04node\"[\n" +
 	"\x11DrainNodeResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12\x1c\n" +
-	"\tproposals\x18\x02 \x03(\tR\tproposals\"c\n" +
+	"\tproposals\x18\x02 \x03(\tR\tproposals\"\xb8\x01\n" +
+	"\x12DDDDiagnoseRequest\x12\x15\n" +
+	"\x06app_id\x18\x01 \x01(\x05R\x05appId\x12'\n" +
+	"\x0fpartition_index\x18\x02 \x01(\x05R\x0epartitionIndex\x12%\n" +
+	"\x0eassign_primary\x18\x03 \x01(\tR\rassignPrimary\x12\x1f\n" +
+	"\vallow_empty\x18\x04 \x01(\bR\n" +
+	"allowEmpty\x12\x1a\n" +
+	"\boperator\x18\x05 \x01(\tR\boperator\"\xe2\x01\n" +
+	"\vDDDNodeInfo\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
+	"\x05alive\x18\x02 \x01(\bR\x05alive\x12\x1c\n" +
+	"\tcollected\x18\x03 \x01(\bR\tcollected\x12,\n" +
+	"\x12drop_member_ballot\x18\x04 \x01(\x03R\x10dropMemberBallot\x12)\n" +
+	"\x10drop_incarnation\x18\x05 \x01(\x04R\x0fdropIncarnation\x122\n" +
+	"\x06report\x18\x06 \x01(\v2\x1a.pegasus.rpc.ReplicaReportR\x06report\"\xbd\x01\n" +
+	"\x10DDDPartitionInfo\x12;\n" +
+	"\x06config\x18\x01 \x01(\v2#.pegasus.rpc.PartitionConfigurationR\x06config\x122\n" +
+	"\adropped\x18\x02 \x03(\v2\x18.pegasus.rpc.DDDNodeInfoR\adropped\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12 \n" +
+	"\vrecommended\x18\x04 \x01(\tR\vrecommended\"\x9a\x01\n" +
+	"\x13DDDDiagnoseResponse\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12=\n" +
+	"\n" +
+	"partitions\x18\x02 \x03(\v2\x1d.pegasus.rpc.DDDPartitionInfoR\n" +
+	"partitions\x12\x1a\n" +
+	"\bproposed\x18\x03 \x01(\tR\bproposed\"c\n" +
 	"\x14RemoteCommandRequest\x12\x18\n" +
 	"\acommand\x18\x01 \x01(\tR\acommand\x12\x12\n" +
 	"\x04args\x18\x02 \x03(\tR\x04args\x12\x1d\n" +
@@ -5625,7 +6241,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x04Data\x12\x1a.pegasus.rpc.ClientRequest\x1a\x1b.pegasus.rpc.ClientResponse(\x010\x012\xa1\x01\n" +
 	"\vReplicaPeer\x12?\n" +
 	"\tReplicate\x12\x16.pegasus.rpc.PeerBatch\x1a\x16.pegasus.rpc.PeerBatch(\x010\x01\x12Q\n" +
-	"\x0fFetchCheckpoint\x12\x1e.pegasus.rpc.CheckpointRequest\x1a\x1c.pegasus.rpc.CheckpointChunk0\x012\xc0\a\n" +
+	"\x0fFetchCheckpoint\x12\x1e.pegasus.rpc.CheckpointRequest\x1a\x1c.pegasus.rpc.CheckpointChunk0\x012\x92\b\n" +
 	"\x04Meta\x12A\n" +
 	"\x06Beacon\x12\x1a.pegasus.rpc.BeaconRequest\x1a\x1b.pegasus.rpc.BeaconResponse\x12V\n" +
 	"\rProposeConfig\x12!.pegasus.rpc.ProposeConfigRequest\x1a\".pegasus.rpc.ProposeConfigResponse\x12P\n" +
@@ -5639,7 +6255,8 @@ const file_pegasus_proto_rawDesc = "" +
 	"\tMetaLevel\x12\x1d.pegasus.rpc.MetaLevelRequest\x1a\x1e.pegasus.rpc.MetaLevelResponse\x12L\n" +
 	"\vMigrateNode\x12\x1d.pegasus.rpc.DrainNodeRequest\x1a\x1e.pegasus.rpc.DrainNodeResponse\x12N\n" +
 	"\rDowngradeNode\x12\x1d.pegasus.rpc.DrainNodeRequest\x1a\x1e.pegasus.rpc.DrainNodeResponse\x12V\n" +
-	"\rRemoteCommand\x12!.pegasus.rpc.RemoteCommandRequest\x1a\".pegasus.rpc.RemoteCommandResponse2\x98\x02\n" +
+	"\rRemoteCommand\x12!.pegasus.rpc.RemoteCommandRequest\x1a\".pegasus.rpc.RemoteCommandResponse\x12P\n" +
+	"\vDDDDiagnose\x12\x1f.pegasus.rpc.DDDDiagnoseRequest\x1a .pegasus.rpc.DDDDiagnoseResponse2\x98\x02\n" +
 	"\fReplicaAdmin\x12S\n" +
 	"\fUpdateConfig\x12 .pegasus.rpc.ConfigUpdateRequest\x1a!.pegasus.rpc.ConfigUpdateResponse\x12[\n" +
 	"\x06Status\x12'.pegasus.rpc.ReplicaServerStatusRequest\x1a(.pegasus.rpc.ReplicaServerStatusResponse\x12V\n" +
@@ -5658,7 +6275,7 @@ func file_pegasus_proto_rawDescGZIP() []byte {
 }
 
 var file_pegasus_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_pegasus_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
+var file_pegasus_proto_msgTypes = make([]protoimpl.MessageInfo, 75)
 var file_pegasus_proto_goTypes = []any{
 	(ErrorCode)(0),                      // 0: pegasus.rpc.ErrorCode
 	(CheckType)(0),                      // 1: pegasus.rpc.CheckType
@@ -5695,159 +6312,178 @@ var file_pegasus_proto_goTypes = []any{
 	(*ClientResponse)(nil),              // 32: pegasus.rpc.ClientResponse
 	(*Mutation)(nil),                    // 33: pegasus.rpc.Mutation
 	(*PeerMessage)(nil),                 // 34: pegasus.rpc.PeerMessage
-	(*PeerBatch)(nil),                   // 35: pegasus.rpc.PeerBatch
-	(*CheckpointRequest)(nil),           // 36: pegasus.rpc.CheckpointRequest
-	(*CheckpointChunk)(nil),             // 37: pegasus.rpc.CheckpointChunk
-	(*PartitionConfiguration)(nil),      // 38: pegasus.rpc.PartitionConfiguration
-	(*ConfigProposal)(nil),              // 39: pegasus.rpc.ConfigProposal
-	(*ProposeConfigRequest)(nil),        // 40: pegasus.rpc.ProposeConfigRequest
-	(*ProposeConfigResponse)(nil),       // 41: pegasus.rpc.ProposeConfigResponse
-	(*ReplicaReport)(nil),               // 42: pegasus.rpc.ReplicaReport
-	(*BeaconRequest)(nil),               // 43: pegasus.rpc.BeaconRequest
-	(*BeaconResponse)(nil),              // 44: pegasus.rpc.BeaconResponse
-	(*TableInfo)(nil),                   // 45: pegasus.rpc.TableInfo
-	(*QueryConfigRequest)(nil),          // 46: pegasus.rpc.QueryConfigRequest
-	(*QueryConfigResponse)(nil),         // 47: pegasus.rpc.QueryConfigResponse
-	(*CreateTableRequest)(nil),          // 48: pegasus.rpc.CreateTableRequest
-	(*CreateTableResponse)(nil),         // 49: pegasus.rpc.CreateTableResponse
-	(*DropTableRequest)(nil),            // 50: pegasus.rpc.DropTableRequest
-	(*DropTableResponse)(nil),           // 51: pegasus.rpc.DropTableResponse
-	(*ListTablesRequest)(nil),           // 52: pegasus.rpc.ListTablesRequest
-	(*TableHealth)(nil),                 // 53: pegasus.rpc.TableHealth
-	(*ListTablesResponse)(nil),          // 54: pegasus.rpc.ListTablesResponse
-	(*ListNodesRequest)(nil),            // 55: pegasus.rpc.ListNodesRequest
-	(*NodeInfo)(nil),                    // 56: pegasus.rpc.NodeInfo
-	(*ListNodesResponse)(nil),           // 57: pegasus.rpc.ListNodesResponse
-	(*MetaServerInfo)(nil),              // 58: pegasus.rpc.MetaServerInfo
-	(*ClusterInfoRequest)(nil),          // 59: pegasus.rpc.ClusterInfoRequest
-	(*ClusterInfoResponse)(nil),         // 60: pegasus.rpc.ClusterInfoResponse
-	(*MetaLevelRequest)(nil),            // 61: pegasus.rpc.MetaLevelRequest
-	(*MetaLevelResponse)(nil),           // 62: pegasus.rpc.MetaLevelResponse
-	(*DrainNodeRequest)(nil),            // 63: pegasus.rpc.DrainNodeRequest
-	(*DrainNodeResponse)(nil),           // 64: pegasus.rpc.DrainNodeResponse
-	(*RemoteCommandRequest)(nil),        // 65: pegasus.rpc.RemoteCommandRequest
-	(*RemoteCommandResponse)(nil),       // 66: pegasus.rpc.RemoteCommandResponse
-	(*ConfigUpdateRequest)(nil),         // 67: pegasus.rpc.ConfigUpdateRequest
-	(*ConfigUpdateResponse)(nil),        // 68: pegasus.rpc.ConfigUpdateResponse
-	(*ReplicaServerStatusRequest)(nil),  // 69: pegasus.rpc.ReplicaServerStatusRequest
-	(*ReplicaServerStatusResponse)(nil), // 70: pegasus.rpc.ReplicaServerStatusResponse
-	nil,                                 // 71: pegasus.rpc.TableInfo.EnvsEntry
-	nil,                                 // 72: pegasus.rpc.CreateTableRequest.EnvsEntry
+	(*LeaseHold)(nil),                   // 35: pegasus.rpc.LeaseHold
+	(*PeerBatch)(nil),                   // 36: pegasus.rpc.PeerBatch
+	(*CheckpointRequest)(nil),           // 37: pegasus.rpc.CheckpointRequest
+	(*CheckpointChunk)(nil),             // 38: pegasus.rpc.CheckpointChunk
+	(*PartitionConfiguration)(nil),      // 39: pegasus.rpc.PartitionConfiguration
+	(*ConfigProposal)(nil),              // 40: pegasus.rpc.ConfigProposal
+	(*ProposeConfigRequest)(nil),        // 41: pegasus.rpc.ProposeConfigRequest
+	(*ProposeConfigResponse)(nil),       // 42: pegasus.rpc.ProposeConfigResponse
+	(*ReplicaReport)(nil),               // 43: pegasus.rpc.ReplicaReport
+	(*BeaconRequest)(nil),               // 44: pegasus.rpc.BeaconRequest
+	(*BeaconResponse)(nil),              // 45: pegasus.rpc.BeaconResponse
+	(*ReplicaRemoval)(nil),              // 46: pegasus.rpc.ReplicaRemoval
+	(*TableInfo)(nil),                   // 47: pegasus.rpc.TableInfo
+	(*QueryConfigRequest)(nil),          // 48: pegasus.rpc.QueryConfigRequest
+	(*QueryConfigResponse)(nil),         // 49: pegasus.rpc.QueryConfigResponse
+	(*PartitionWait)(nil),               // 50: pegasus.rpc.PartitionWait
+	(*CreateTableRequest)(nil),          // 51: pegasus.rpc.CreateTableRequest
+	(*CreateTableResponse)(nil),         // 52: pegasus.rpc.CreateTableResponse
+	(*DropTableRequest)(nil),            // 53: pegasus.rpc.DropTableRequest
+	(*DropTableResponse)(nil),           // 54: pegasus.rpc.DropTableResponse
+	(*ListTablesRequest)(nil),           // 55: pegasus.rpc.ListTablesRequest
+	(*TableHealth)(nil),                 // 56: pegasus.rpc.TableHealth
+	(*ListTablesResponse)(nil),          // 57: pegasus.rpc.ListTablesResponse
+	(*ListNodesRequest)(nil),            // 58: pegasus.rpc.ListNodesRequest
+	(*NodeInfo)(nil),                    // 59: pegasus.rpc.NodeInfo
+	(*ListNodesResponse)(nil),           // 60: pegasus.rpc.ListNodesResponse
+	(*MetaServerInfo)(nil),              // 61: pegasus.rpc.MetaServerInfo
+	(*ClusterInfoRequest)(nil),          // 62: pegasus.rpc.ClusterInfoRequest
+	(*ClusterInfoResponse)(nil),         // 63: pegasus.rpc.ClusterInfoResponse
+	(*MetaLevelRequest)(nil),            // 64: pegasus.rpc.MetaLevelRequest
+	(*MetaLevelResponse)(nil),           // 65: pegasus.rpc.MetaLevelResponse
+	(*DrainNodeRequest)(nil),            // 66: pegasus.rpc.DrainNodeRequest
+	(*DrainNodeResponse)(nil),           // 67: pegasus.rpc.DrainNodeResponse
+	(*DDDDiagnoseRequest)(nil),          // 68: pegasus.rpc.DDDDiagnoseRequest
+	(*DDDNodeInfo)(nil),                 // 69: pegasus.rpc.DDDNodeInfo
+	(*DDDPartitionInfo)(nil),            // 70: pegasus.rpc.DDDPartitionInfo
+	(*DDDDiagnoseResponse)(nil),         // 71: pegasus.rpc.DDDDiagnoseResponse
+	(*RemoteCommandRequest)(nil),        // 72: pegasus.rpc.RemoteCommandRequest
+	(*RemoteCommandResponse)(nil),       // 73: pegasus.rpc.RemoteCommandResponse
+	(*ConfigUpdateRequest)(nil),         // 74: pegasus.rpc.ConfigUpdateRequest
+	(*ConfigUpdateResponse)(nil),        // 75: pegasus.rpc.ConfigUpdateResponse
+	(*ReplicaServerStatusRequest)(nil),  // 76: pegasus.rpc.ReplicaServerStatusRequest
+	(*ReplicaServerStatusResponse)(nil), // 77: pegasus.rpc.ReplicaServerStatusResponse
+	nil,                                 // 78: pegasus.rpc.TableInfo.EnvsEntry
+	nil,                                 // 79: pegasus.rpc.CreateTableRequest.EnvsEntry
 }
 var file_pegasus_proto_depIdxs = []int32{
-	0,  // 0: pegasus.rpc.Error.code:type_name -> pegasus.rpc.ErrorCode
-	8,  // 1: pegasus.rpc.MultiGetResponse.kvs:type_name -> pegasus.rpc.KeyValue
-	20, // 2: pegasus.rpc.ScanResponse.records:type_name -> pegasus.rpc.ScanRecord
-	8,  // 3: pegasus.rpc.MultiSetRequest.kvs:type_name -> pegasus.rpc.KeyValue
-	1,  // 4: pegasus.rpc.CheckAndSetRequest.check_type:type_name -> pegasus.rpc.CheckType
-	5,  // 5: pegasus.rpc.ClientRequest.gpid:type_name -> pegasus.rpc.Gpid
-	7,  // 6: pegasus.rpc.ClientRequest.request_id:type_name -> pegasus.rpc.RequestID
-	9,  // 7: pegasus.rpc.ClientRequest.get:type_name -> pegasus.rpc.GetRequest
-	15, // 8: pegasus.rpc.ClientRequest.multi_get:type_name -> pegasus.rpc.MultiGetRequest
-	11, // 9: pegasus.rpc.ClientRequest.exist:type_name -> pegasus.rpc.ExistRequest
-	13, // 10: pegasus.rpc.ClientRequest.ttl:type_name -> pegasus.rpc.TTLRequest
-	17, // 11: pegasus.rpc.ClientRequest.sort_key_count:type_name -> pegasus.rpc.SortKeyCountRequest
-	19, // 12: pegasus.rpc.ClientRequest.scan:type_name -> pegasus.rpc.ScanRequest
-	22, // 13: pegasus.rpc.ClientRequest.set:type_name -> pegasus.rpc.SetRequest
-	23, // 14: pegasus.rpc.ClientRequest.multi_set:type_name -> pegasus.rpc.MultiSetRequest
-	24, // 15: pegasus.rpc.ClientRequest.del:type_name -> pegasus.rpc.DelRequest
-	25, // 16: pegasus.rpc.ClientRequest.multi_del:type_name -> pegasus.rpc.MultiDelRequest
-	26, // 17: pegasus.rpc.ClientRequest.incr:type_name -> pegasus.rpc.IncrRequest
-	28, // 18: pegasus.rpc.ClientRequest.check_and_set:type_name -> pegasus.rpc.CheckAndSetRequest
-	6,  // 19: pegasus.rpc.ClientResponse.error:type_name -> pegasus.rpc.Error
-	10, // 20: pegasus.rpc.ClientResponse.get:type_name -> pegasus.rpc.GetResponse
-	16, // 21: pegasus.rpc.ClientResponse.multi_get:type_name -> pegasus.rpc.MultiGetResponse
-	12, // 22: pegasus.rpc.ClientResponse.exist:type_name -> pegasus.rpc.ExistResponse
-	14, // 23: pegasus.rpc.ClientResponse.ttl:type_name -> pegasus.rpc.TTLResponse
-	18, // 24: pegasus.rpc.ClientResponse.sort_key_count:type_name -> pegasus.rpc.SortKeyCountResponse
-	21, // 25: pegasus.rpc.ClientResponse.scan:type_name -> pegasus.rpc.ScanResponse
-	30, // 26: pegasus.rpc.ClientResponse.write:type_name -> pegasus.rpc.WriteResponse
-	27, // 27: pegasus.rpc.ClientResponse.incr:type_name -> pegasus.rpc.IncrResponse
-	29, // 28: pegasus.rpc.ClientResponse.check_and_set:type_name -> pegasus.rpc.CheckAndSetResponse
-	7,  // 29: pegasus.rpc.Mutation.request_id:type_name -> pegasus.rpc.RequestID
-	5,  // 30: pegasus.rpc.PeerMessage.gpid:type_name -> pegasus.rpc.Gpid
-	33, // 31: pegasus.rpc.PeerMessage.mutations:type_name -> pegasus.rpc.Mutation
-	34, // 32: pegasus.rpc.PeerBatch.messages:type_name -> pegasus.rpc.PeerMessage
-	5,  // 33: pegasus.rpc.CheckpointRequest.gpid:type_name -> pegasus.rpc.Gpid
-	6,  // 34: pegasus.rpc.CheckpointChunk.error:type_name -> pegasus.rpc.Error
-	5,  // 35: pegasus.rpc.PartitionConfiguration.gpid:type_name -> pegasus.rpc.Gpid
-	5,  // 36: pegasus.rpc.ConfigProposal.gpid:type_name -> pegasus.rpc.Gpid
-	3,  // 37: pegasus.rpc.ConfigProposal.type:type_name -> pegasus.rpc.ConfigType
-	39, // 38: pegasus.rpc.ProposeConfigRequest.proposals:type_name -> pegasus.rpc.ConfigProposal
-	6,  // 39: pegasus.rpc.ProposeConfigResponse.error:type_name -> pegasus.rpc.Error
-	38, // 40: pegasus.rpc.ProposeConfigResponse.configs:type_name -> pegasus.rpc.PartitionConfiguration
-	5,  // 41: pegasus.rpc.ReplicaReport.gpid:type_name -> pegasus.rpc.Gpid
-	2,  // 42: pegasus.rpc.ReplicaReport.status:type_name -> pegasus.rpc.PartitionStatus
-	42, // 43: pegasus.rpc.BeaconRequest.replicas:type_name -> pegasus.rpc.ReplicaReport
-	6,  // 44: pegasus.rpc.BeaconResponse.error:type_name -> pegasus.rpc.Error
-	38, // 45: pegasus.rpc.BeaconResponse.configs:type_name -> pegasus.rpc.PartitionConfiguration
-	5,  // 46: pegasus.rpc.BeaconResponse.remove:type_name -> pegasus.rpc.Gpid
-	45, // 47: pegasus.rpc.BeaconResponse.tables:type_name -> pegasus.rpc.TableInfo
-	5,  // 48: pegasus.rpc.BeaconResponse.unknown:type_name -> pegasus.rpc.Gpid
-	4,  // 49: pegasus.rpc.TableInfo.status:type_name -> pegasus.rpc.TableStatus
-	71, // 50: pegasus.rpc.TableInfo.envs:type_name -> pegasus.rpc.TableInfo.EnvsEntry
-	6,  // 51: pegasus.rpc.QueryConfigResponse.error:type_name -> pegasus.rpc.Error
-	45, // 52: pegasus.rpc.QueryConfigResponse.table:type_name -> pegasus.rpc.TableInfo
-	38, // 53: pegasus.rpc.QueryConfigResponse.partitions:type_name -> pegasus.rpc.PartitionConfiguration
-	72, // 54: pegasus.rpc.CreateTableRequest.envs:type_name -> pegasus.rpc.CreateTableRequest.EnvsEntry
-	6,  // 55: pegasus.rpc.CreateTableResponse.error:type_name -> pegasus.rpc.Error
-	45, // 56: pegasus.rpc.CreateTableResponse.table:type_name -> pegasus.rpc.TableInfo
-	6,  // 57: pegasus.rpc.DropTableResponse.error:type_name -> pegasus.rpc.Error
-	45, // 58: pegasus.rpc.TableHealth.table:type_name -> pegasus.rpc.TableInfo
-	6,  // 59: pegasus.rpc.ListTablesResponse.error:type_name -> pegasus.rpc.Error
-	53, // 60: pegasus.rpc.ListTablesResponse.tables:type_name -> pegasus.rpc.TableHealth
-	6,  // 61: pegasus.rpc.ListNodesResponse.error:type_name -> pegasus.rpc.Error
-	56, // 62: pegasus.rpc.ListNodesResponse.nodes:type_name -> pegasus.rpc.NodeInfo
-	6,  // 63: pegasus.rpc.ClusterInfoResponse.error:type_name -> pegasus.rpc.Error
-	58, // 64: pegasus.rpc.ClusterInfoResponse.metas:type_name -> pegasus.rpc.MetaServerInfo
-	6,  // 65: pegasus.rpc.MetaLevelResponse.error:type_name -> pegasus.rpc.Error
-	6,  // 66: pegasus.rpc.DrainNodeResponse.error:type_name -> pegasus.rpc.Error
-	6,  // 67: pegasus.rpc.RemoteCommandResponse.error:type_name -> pegasus.rpc.Error
-	38, // 68: pegasus.rpc.ConfigUpdateRequest.configs:type_name -> pegasus.rpc.PartitionConfiguration
-	45, // 69: pegasus.rpc.ConfigUpdateRequest.tables:type_name -> pegasus.rpc.TableInfo
-	6,  // 70: pegasus.rpc.ConfigUpdateResponse.error:type_name -> pegasus.rpc.Error
-	42, // 71: pegasus.rpc.ReplicaServerStatusResponse.replicas:type_name -> pegasus.rpc.ReplicaReport
-	31, // 72: pegasus.rpc.ReplicaClient.Data:input_type -> pegasus.rpc.ClientRequest
-	35, // 73: pegasus.rpc.ReplicaPeer.Replicate:input_type -> pegasus.rpc.PeerBatch
-	36, // 74: pegasus.rpc.ReplicaPeer.FetchCheckpoint:input_type -> pegasus.rpc.CheckpointRequest
-	43, // 75: pegasus.rpc.Meta.Beacon:input_type -> pegasus.rpc.BeaconRequest
-	40, // 76: pegasus.rpc.Meta.ProposeConfig:input_type -> pegasus.rpc.ProposeConfigRequest
-	46, // 77: pegasus.rpc.Meta.QueryConfig:input_type -> pegasus.rpc.QueryConfigRequest
-	48, // 78: pegasus.rpc.Meta.CreateTable:input_type -> pegasus.rpc.CreateTableRequest
-	50, // 79: pegasus.rpc.Meta.DropTable:input_type -> pegasus.rpc.DropTableRequest
-	52, // 80: pegasus.rpc.Meta.ListTables:input_type -> pegasus.rpc.ListTablesRequest
-	55, // 81: pegasus.rpc.Meta.ListNodes:input_type -> pegasus.rpc.ListNodesRequest
-	59, // 82: pegasus.rpc.Meta.ClusterInfo:input_type -> pegasus.rpc.ClusterInfoRequest
-	61, // 83: pegasus.rpc.Meta.MetaLevel:input_type -> pegasus.rpc.MetaLevelRequest
-	63, // 84: pegasus.rpc.Meta.MigrateNode:input_type -> pegasus.rpc.DrainNodeRequest
-	63, // 85: pegasus.rpc.Meta.DowngradeNode:input_type -> pegasus.rpc.DrainNodeRequest
-	65, // 86: pegasus.rpc.Meta.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
-	67, // 87: pegasus.rpc.ReplicaAdmin.UpdateConfig:input_type -> pegasus.rpc.ConfigUpdateRequest
-	69, // 88: pegasus.rpc.ReplicaAdmin.Status:input_type -> pegasus.rpc.ReplicaServerStatusRequest
-	65, // 89: pegasus.rpc.ReplicaAdmin.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
-	32, // 90: pegasus.rpc.ReplicaClient.Data:output_type -> pegasus.rpc.ClientResponse
-	35, // 91: pegasus.rpc.ReplicaPeer.Replicate:output_type -> pegasus.rpc.PeerBatch
-	37, // 92: pegasus.rpc.ReplicaPeer.FetchCheckpoint:output_type -> pegasus.rpc.CheckpointChunk
-	44, // 93: pegasus.rpc.Meta.Beacon:output_type -> pegasus.rpc.BeaconResponse
-	41, // 94: pegasus.rpc.Meta.ProposeConfig:output_type -> pegasus.rpc.ProposeConfigResponse
-	47, // 95: pegasus.rpc.Meta.QueryConfig:output_type -> pegasus.rpc.QueryConfigResponse
-	49, // 96: pegasus.rpc.Meta.CreateTable:output_type -> pegasus.rpc.CreateTableResponse
-	51, // 97: pegasus.rpc.Meta.DropTable:output_type -> pegasus.rpc.DropTableResponse
-	54, // 98: pegasus.rpc.Meta.ListTables:output_type -> pegasus.rpc.ListTablesResponse
-	57, // 99: pegasus.rpc.Meta.ListNodes:output_type -> pegasus.rpc.ListNodesResponse
-	60, // 100: pegasus.rpc.Meta.ClusterInfo:output_type -> pegasus.rpc.ClusterInfoResponse
-	62, // 101: pegasus.rpc.Meta.MetaLevel:output_type -> pegasus.rpc.MetaLevelResponse
-	64, // 102: pegasus.rpc.Meta.MigrateNode:output_type -> pegasus.rpc.DrainNodeResponse
-	64, // 103: pegasus.rpc.Meta.DowngradeNode:output_type -> pegasus.rpc.DrainNodeResponse
-	66, // 104: pegasus.rpc.Meta.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
-	68, // 105: pegasus.rpc.ReplicaAdmin.UpdateConfig:output_type -> pegasus.rpc.ConfigUpdateResponse
-	70, // 106: pegasus.rpc.ReplicaAdmin.Status:output_type -> pegasus.rpc.ReplicaServerStatusResponse
-	66, // 107: pegasus.rpc.ReplicaAdmin.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
-	90, // [90:108] is the sub-list for method output_type
-	72, // [72:90] is the sub-list for method input_type
-	72, // [72:72] is the sub-list for extension type_name
-	72, // [72:72] is the sub-list for extension extendee
-	0,  // [0:72] is the sub-list for field type_name
+	0,   // 0: pegasus.rpc.Error.code:type_name -> pegasus.rpc.ErrorCode
+	8,   // 1: pegasus.rpc.MultiGetResponse.kvs:type_name -> pegasus.rpc.KeyValue
+	20,  // 2: pegasus.rpc.ScanResponse.records:type_name -> pegasus.rpc.ScanRecord
+	8,   // 3: pegasus.rpc.MultiSetRequest.kvs:type_name -> pegasus.rpc.KeyValue
+	1,   // 4: pegasus.rpc.CheckAndSetRequest.check_type:type_name -> pegasus.rpc.CheckType
+	5,   // 5: pegasus.rpc.ClientRequest.gpid:type_name -> pegasus.rpc.Gpid
+	7,   // 6: pegasus.rpc.ClientRequest.request_id:type_name -> pegasus.rpc.RequestID
+	9,   // 7: pegasus.rpc.ClientRequest.get:type_name -> pegasus.rpc.GetRequest
+	15,  // 8: pegasus.rpc.ClientRequest.multi_get:type_name -> pegasus.rpc.MultiGetRequest
+	11,  // 9: pegasus.rpc.ClientRequest.exist:type_name -> pegasus.rpc.ExistRequest
+	13,  // 10: pegasus.rpc.ClientRequest.ttl:type_name -> pegasus.rpc.TTLRequest
+	17,  // 11: pegasus.rpc.ClientRequest.sort_key_count:type_name -> pegasus.rpc.SortKeyCountRequest
+	19,  // 12: pegasus.rpc.ClientRequest.scan:type_name -> pegasus.rpc.ScanRequest
+	22,  // 13: pegasus.rpc.ClientRequest.set:type_name -> pegasus.rpc.SetRequest
+	23,  // 14: pegasus.rpc.ClientRequest.multi_set:type_name -> pegasus.rpc.MultiSetRequest
+	24,  // 15: pegasus.rpc.ClientRequest.del:type_name -> pegasus.rpc.DelRequest
+	25,  // 16: pegasus.rpc.ClientRequest.multi_del:type_name -> pegasus.rpc.MultiDelRequest
+	26,  // 17: pegasus.rpc.ClientRequest.incr:type_name -> pegasus.rpc.IncrRequest
+	28,  // 18: pegasus.rpc.ClientRequest.check_and_set:type_name -> pegasus.rpc.CheckAndSetRequest
+	6,   // 19: pegasus.rpc.ClientResponse.error:type_name -> pegasus.rpc.Error
+	10,  // 20: pegasus.rpc.ClientResponse.get:type_name -> pegasus.rpc.GetResponse
+	16,  // 21: pegasus.rpc.ClientResponse.multi_get:type_name -> pegasus.rpc.MultiGetResponse
+	12,  // 22: pegasus.rpc.ClientResponse.exist:type_name -> pegasus.rpc.ExistResponse
+	14,  // 23: pegasus.rpc.ClientResponse.ttl:type_name -> pegasus.rpc.TTLResponse
+	18,  // 24: pegasus.rpc.ClientResponse.sort_key_count:type_name -> pegasus.rpc.SortKeyCountResponse
+	21,  // 25: pegasus.rpc.ClientResponse.scan:type_name -> pegasus.rpc.ScanResponse
+	30,  // 26: pegasus.rpc.ClientResponse.write:type_name -> pegasus.rpc.WriteResponse
+	27,  // 27: pegasus.rpc.ClientResponse.incr:type_name -> pegasus.rpc.IncrResponse
+	29,  // 28: pegasus.rpc.ClientResponse.check_and_set:type_name -> pegasus.rpc.CheckAndSetResponse
+	7,   // 29: pegasus.rpc.Mutation.request_id:type_name -> pegasus.rpc.RequestID
+	5,   // 30: pegasus.rpc.PeerMessage.gpid:type_name -> pegasus.rpc.Gpid
+	33,  // 31: pegasus.rpc.PeerMessage.mutations:type_name -> pegasus.rpc.Mutation
+	35,  // 32: pegasus.rpc.PeerMessage.holds:type_name -> pegasus.rpc.LeaseHold
+	34,  // 33: pegasus.rpc.PeerBatch.messages:type_name -> pegasus.rpc.PeerMessage
+	5,   // 34: pegasus.rpc.CheckpointRequest.gpid:type_name -> pegasus.rpc.Gpid
+	6,   // 35: pegasus.rpc.CheckpointChunk.error:type_name -> pegasus.rpc.Error
+	5,   // 36: pegasus.rpc.PartitionConfiguration.gpid:type_name -> pegasus.rpc.Gpid
+	5,   // 37: pegasus.rpc.ConfigProposal.gpid:type_name -> pegasus.rpc.Gpid
+	3,   // 38: pegasus.rpc.ConfigProposal.type:type_name -> pegasus.rpc.ConfigType
+	40,  // 39: pegasus.rpc.ProposeConfigRequest.proposals:type_name -> pegasus.rpc.ConfigProposal
+	6,   // 40: pegasus.rpc.ProposeConfigResponse.error:type_name -> pegasus.rpc.Error
+	39,  // 41: pegasus.rpc.ProposeConfigResponse.configs:type_name -> pegasus.rpc.PartitionConfiguration
+	5,   // 42: pegasus.rpc.ReplicaReport.gpid:type_name -> pegasus.rpc.Gpid
+	2,   // 43: pegasus.rpc.ReplicaReport.status:type_name -> pegasus.rpc.PartitionStatus
+	43,  // 44: pegasus.rpc.BeaconRequest.replicas:type_name -> pegasus.rpc.ReplicaReport
+	6,   // 45: pegasus.rpc.BeaconResponse.error:type_name -> pegasus.rpc.Error
+	39,  // 46: pegasus.rpc.BeaconResponse.configs:type_name -> pegasus.rpc.PartitionConfiguration
+	5,   // 47: pegasus.rpc.BeaconResponse.remove:type_name -> pegasus.rpc.Gpid
+	47,  // 48: pegasus.rpc.BeaconResponse.tables:type_name -> pegasus.rpc.TableInfo
+	46,  // 49: pegasus.rpc.BeaconResponse.removals:type_name -> pegasus.rpc.ReplicaRemoval
+	5,   // 50: pegasus.rpc.BeaconResponse.unknown:type_name -> pegasus.rpc.Gpid
+	5,   // 51: pegasus.rpc.ReplicaRemoval.gpid:type_name -> pegasus.rpc.Gpid
+	4,   // 52: pegasus.rpc.TableInfo.status:type_name -> pegasus.rpc.TableStatus
+	78,  // 53: pegasus.rpc.TableInfo.envs:type_name -> pegasus.rpc.TableInfo.EnvsEntry
+	6,   // 54: pegasus.rpc.QueryConfigResponse.error:type_name -> pegasus.rpc.Error
+	47,  // 55: pegasus.rpc.QueryConfigResponse.table:type_name -> pegasus.rpc.TableInfo
+	39,  // 56: pegasus.rpc.QueryConfigResponse.partitions:type_name -> pegasus.rpc.PartitionConfiguration
+	50,  // 57: pegasus.rpc.QueryConfigResponse.waits:type_name -> pegasus.rpc.PartitionWait
+	79,  // 58: pegasus.rpc.CreateTableRequest.envs:type_name -> pegasus.rpc.CreateTableRequest.EnvsEntry
+	6,   // 59: pegasus.rpc.CreateTableResponse.error:type_name -> pegasus.rpc.Error
+	47,  // 60: pegasus.rpc.CreateTableResponse.table:type_name -> pegasus.rpc.TableInfo
+	6,   // 61: pegasus.rpc.DropTableResponse.error:type_name -> pegasus.rpc.Error
+	47,  // 62: pegasus.rpc.TableHealth.table:type_name -> pegasus.rpc.TableInfo
+	50,  // 63: pegasus.rpc.TableHealth.waits:type_name -> pegasus.rpc.PartitionWait
+	6,   // 64: pegasus.rpc.ListTablesResponse.error:type_name -> pegasus.rpc.Error
+	56,  // 65: pegasus.rpc.ListTablesResponse.tables:type_name -> pegasus.rpc.TableHealth
+	6,   // 66: pegasus.rpc.ListNodesResponse.error:type_name -> pegasus.rpc.Error
+	59,  // 67: pegasus.rpc.ListNodesResponse.nodes:type_name -> pegasus.rpc.NodeInfo
+	6,   // 68: pegasus.rpc.ClusterInfoResponse.error:type_name -> pegasus.rpc.Error
+	61,  // 69: pegasus.rpc.ClusterInfoResponse.metas:type_name -> pegasus.rpc.MetaServerInfo
+	6,   // 70: pegasus.rpc.MetaLevelResponse.error:type_name -> pegasus.rpc.Error
+	6,   // 71: pegasus.rpc.DrainNodeResponse.error:type_name -> pegasus.rpc.Error
+	43,  // 72: pegasus.rpc.DDDNodeInfo.report:type_name -> pegasus.rpc.ReplicaReport
+	39,  // 73: pegasus.rpc.DDDPartitionInfo.config:type_name -> pegasus.rpc.PartitionConfiguration
+	69,  // 74: pegasus.rpc.DDDPartitionInfo.dropped:type_name -> pegasus.rpc.DDDNodeInfo
+	6,   // 75: pegasus.rpc.DDDDiagnoseResponse.error:type_name -> pegasus.rpc.Error
+	70,  // 76: pegasus.rpc.DDDDiagnoseResponse.partitions:type_name -> pegasus.rpc.DDDPartitionInfo
+	6,   // 77: pegasus.rpc.RemoteCommandResponse.error:type_name -> pegasus.rpc.Error
+	39,  // 78: pegasus.rpc.ConfigUpdateRequest.configs:type_name -> pegasus.rpc.PartitionConfiguration
+	47,  // 79: pegasus.rpc.ConfigUpdateRequest.tables:type_name -> pegasus.rpc.TableInfo
+	6,   // 80: pegasus.rpc.ConfigUpdateResponse.error:type_name -> pegasus.rpc.Error
+	43,  // 81: pegasus.rpc.ReplicaServerStatusResponse.replicas:type_name -> pegasus.rpc.ReplicaReport
+	31,  // 82: pegasus.rpc.ReplicaClient.Data:input_type -> pegasus.rpc.ClientRequest
+	36,  // 83: pegasus.rpc.ReplicaPeer.Replicate:input_type -> pegasus.rpc.PeerBatch
+	37,  // 84: pegasus.rpc.ReplicaPeer.FetchCheckpoint:input_type -> pegasus.rpc.CheckpointRequest
+	44,  // 85: pegasus.rpc.Meta.Beacon:input_type -> pegasus.rpc.BeaconRequest
+	41,  // 86: pegasus.rpc.Meta.ProposeConfig:input_type -> pegasus.rpc.ProposeConfigRequest
+	48,  // 87: pegasus.rpc.Meta.QueryConfig:input_type -> pegasus.rpc.QueryConfigRequest
+	51,  // 88: pegasus.rpc.Meta.CreateTable:input_type -> pegasus.rpc.CreateTableRequest
+	53,  // 89: pegasus.rpc.Meta.DropTable:input_type -> pegasus.rpc.DropTableRequest
+	55,  // 90: pegasus.rpc.Meta.ListTables:input_type -> pegasus.rpc.ListTablesRequest
+	58,  // 91: pegasus.rpc.Meta.ListNodes:input_type -> pegasus.rpc.ListNodesRequest
+	62,  // 92: pegasus.rpc.Meta.ClusterInfo:input_type -> pegasus.rpc.ClusterInfoRequest
+	64,  // 93: pegasus.rpc.Meta.MetaLevel:input_type -> pegasus.rpc.MetaLevelRequest
+	66,  // 94: pegasus.rpc.Meta.MigrateNode:input_type -> pegasus.rpc.DrainNodeRequest
+	66,  // 95: pegasus.rpc.Meta.DowngradeNode:input_type -> pegasus.rpc.DrainNodeRequest
+	72,  // 96: pegasus.rpc.Meta.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
+	68,  // 97: pegasus.rpc.Meta.DDDDiagnose:input_type -> pegasus.rpc.DDDDiagnoseRequest
+	74,  // 98: pegasus.rpc.ReplicaAdmin.UpdateConfig:input_type -> pegasus.rpc.ConfigUpdateRequest
+	76,  // 99: pegasus.rpc.ReplicaAdmin.Status:input_type -> pegasus.rpc.ReplicaServerStatusRequest
+	72,  // 100: pegasus.rpc.ReplicaAdmin.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
+	32,  // 101: pegasus.rpc.ReplicaClient.Data:output_type -> pegasus.rpc.ClientResponse
+	36,  // 102: pegasus.rpc.ReplicaPeer.Replicate:output_type -> pegasus.rpc.PeerBatch
+	38,  // 103: pegasus.rpc.ReplicaPeer.FetchCheckpoint:output_type -> pegasus.rpc.CheckpointChunk
+	45,  // 104: pegasus.rpc.Meta.Beacon:output_type -> pegasus.rpc.BeaconResponse
+	42,  // 105: pegasus.rpc.Meta.ProposeConfig:output_type -> pegasus.rpc.ProposeConfigResponse
+	49,  // 106: pegasus.rpc.Meta.QueryConfig:output_type -> pegasus.rpc.QueryConfigResponse
+	52,  // 107: pegasus.rpc.Meta.CreateTable:output_type -> pegasus.rpc.CreateTableResponse
+	54,  // 108: pegasus.rpc.Meta.DropTable:output_type -> pegasus.rpc.DropTableResponse
+	57,  // 109: pegasus.rpc.Meta.ListTables:output_type -> pegasus.rpc.ListTablesResponse
+	60,  // 110: pegasus.rpc.Meta.ListNodes:output_type -> pegasus.rpc.ListNodesResponse
+	63,  // 111: pegasus.rpc.Meta.ClusterInfo:output_type -> pegasus.rpc.ClusterInfoResponse
+	65,  // 112: pegasus.rpc.Meta.MetaLevel:output_type -> pegasus.rpc.MetaLevelResponse
+	67,  // 113: pegasus.rpc.Meta.MigrateNode:output_type -> pegasus.rpc.DrainNodeResponse
+	67,  // 114: pegasus.rpc.Meta.DowngradeNode:output_type -> pegasus.rpc.DrainNodeResponse
+	73,  // 115: pegasus.rpc.Meta.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
+	71,  // 116: pegasus.rpc.Meta.DDDDiagnose:output_type -> pegasus.rpc.DDDDiagnoseResponse
+	75,  // 117: pegasus.rpc.ReplicaAdmin.UpdateConfig:output_type -> pegasus.rpc.ConfigUpdateResponse
+	77,  // 118: pegasus.rpc.ReplicaAdmin.Status:output_type -> pegasus.rpc.ReplicaServerStatusResponse
+	73,  // 119: pegasus.rpc.ReplicaAdmin.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
+	101, // [101:120] is the sub-list for method output_type
+	82,  // [82:101] is the sub-list for method input_type
+	82,  // [82:82] is the sub-list for extension type_name
+	82,  // [82:82] is the sub-list for extension extendee
+	0,   // [0:82] is the sub-list for field type_name
 }
 
 func init() { file_pegasus_proto_init() }
@@ -5886,7 +6522,7 @@ func file_pegasus_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pegasus_proto_rawDesc), len(file_pegasus_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   68,
+			NumMessages:   75,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -299,6 +299,7 @@ const (
 	Meta_MigrateNode_FullMethodName   = "/pegasus.rpc.Meta/MigrateNode"
 	Meta_DowngradeNode_FullMethodName = "/pegasus.rpc.Meta/DowngradeNode"
 	Meta_RemoteCommand_FullMethodName = "/pegasus.rpc.Meta/RemoteCommand"
+	Meta_DDDDiagnose_FullMethodName   = "/pegasus.rpc.Meta/DDDDiagnose"
 )
 
 // MetaClient is the client API for Meta service.
@@ -320,6 +321,7 @@ type MetaClient interface {
 	MigrateNode(ctx context.Context, in *DrainNodeRequest, opts ...grpc.CallOption) (*DrainNodeResponse, error)
 	DowngradeNode(ctx context.Context, in *DrainNodeRequest, opts ...grpc.CallOption) (*DrainNodeResponse, error)
 	RemoteCommand(ctx context.Context, in *RemoteCommandRequest, opts ...grpc.CallOption) (*RemoteCommandResponse, error)
+	DDDDiagnose(ctx context.Context, in *DDDDiagnoseRequest, opts ...grpc.CallOption) (*DDDDiagnoseResponse, error)
 }
 
 type metaClient struct {
@@ -450,6 +452,16 @@ func (c *metaClient) RemoteCommand(ctx context.Context, in *RemoteCommandRequest
 	return out, nil
 }
 
+func (c *metaClient) DDDDiagnose(ctx context.Context, in *DDDDiagnoseRequest, opts ...grpc.CallOption) (*DDDDiagnoseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DDDDiagnoseResponse)
+	err := c.cc.Invoke(ctx, Meta_DDDDiagnose_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MetaServer is the server API for Meta service.
 // All implementations must embed UnimplementedMetaServer
 // for forward compatibility.
@@ -469,6 +481,7 @@ type MetaServer interface {
 	MigrateNode(context.Context, *DrainNodeRequest) (*DrainNodeResponse, error)
 	DowngradeNode(context.Context, *DrainNodeRequest) (*DrainNodeResponse, error)
 	RemoteCommand(context.Context, *RemoteCommandRequest) (*RemoteCommandResponse, error)
+	DDDDiagnose(context.Context, *DDDDiagnoseRequest) (*DDDDiagnoseResponse, error)
 	mustEmbedUnimplementedMetaServer()
 }
 
@@ -514,6 +527,9 @@ func (UnimplementedMetaServer) DowngradeNode(context.Context, *DrainNodeRequest)
 }
 func (UnimplementedMetaServer) RemoteCommand(context.Context, *RemoteCommandRequest) (*RemoteCommandResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RemoteCommand not implemented")
+}
+func (UnimplementedMetaServer) DDDDiagnose(context.Context, *DDDDiagnoseRequest) (*DDDDiagnoseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DDDDiagnose not implemented")
 }
 func (UnimplementedMetaServer) mustEmbedUnimplementedMetaServer() {}
 func (UnimplementedMetaServer) testEmbeddedByValue()              {}
@@ -752,6 +768,24 @@ func _Meta_RemoteCommand_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Meta_DDDDiagnose_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DDDDiagnoseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).DDDDiagnose(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_DDDDiagnose_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).DDDDiagnose(ctx, req.(*DDDDiagnoseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Meta_ServiceDesc is the grpc.ServiceDesc for Meta service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -806,6 +840,10 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RemoteCommand",
 			Handler:    _Meta_RemoteCommand_Handler,
+		},
+		{
+			MethodName: "DDDDiagnose",
+			Handler:    _Meta_DDDDiagnose_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
