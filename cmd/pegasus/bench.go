@@ -402,7 +402,8 @@ go through a client inside the primary's network namespace, which keeps
 reaching it while its veth is down; the writes come from outside. migrate_node
 runs at once after the cut, so the meta server hands the primary role over
 while the old primary still holds its lease; any read it answers with a value
-older than an acknowledged write fails the linearizability check.
+older than an acknowledged write fails the linearizability check. The reads go
+back outside once the old primary refuses one; the cut lasts --downtime (30s).
 
 etcd-rolling starts a 3-member etcd cluster of 'pegasus etcd' processes instead
 and restarts its members one at a time under the same load.

@@ -367,8 +367,13 @@ func (f *fakeCounters) CompareAndSet(_ context.Context, key string, prev, next i
 func (f *fakeCounters) IsUnknown(error) bool { return false }
 
 // fakeIsolator adds a side reader and migrate_node to the cutting fake;
-// both only record what they were asked.
-type fakeIsolator struct{ fakeCutter }
+// both only record what they were asked. With refuses set, the side reads
+// fail once any node is cut, as a cut-off primary's do once its lease is
+// over.
+type fakeIsolator struct {
+	fakeCutter
+	refuses bool
+}
 
 func (c fakeIsolator) ReadFrom(_ context.Context, node string) error {
 	c.mu.Lock()
@@ -383,7 +388,14 @@ func (c fakeIsolator) ReadFromOutside() {
 	c.record("reads outside")
 }
 
-func (c fakeIsolator) SideReads() (int64, int64) { return 0, 0 }
+func (c fakeIsolator) SideReads() (int64, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.refuses && slices.Contains(c.actions, "cut replica2") {
+		return 0, 1
+	}
+	return 0, 0
+}
 
 func (c fakeIsolator) MigrateNode(_ context.Context, node string) ([]string, error) {
 	c.mu.Lock()

@@ -11,6 +11,10 @@ import (
 // its own network namespace (onebox.NetworkNetNS).
 const networkNetNS = "netns"
 
+// sideReadPoll is how often the event looks for the old primary's first
+// refused read.
+const sideReadPoll = 100 * time.Millisecond
+
 // sideReadWarmup is how long the load's reads go through the old
 // primary's namespace before the cut, to show they work there.
 const sideReadWarmup = 2 * time.Second
@@ -62,9 +66,10 @@ func needIsolation(c Cluster) error {
 // never hears of it and holds a lease that is still valid. Unless no
 // configuration without P commits a write before that lease has expired,
 // P answers reads with values older than acknowledged writes, and the
-// linearizability check fails. The cut lasts the downtime (beyond the
-// lease and the failure detector's grace); the reads go back outside after
-// the heal.
+// linearizability check fails. The reads go back outside once P refuses
+// one, or at the heal. The cut lasts the downtime: beyond the lease and
+// the failure detector's grace, so that the new configuration has to serve
+// while P is still away.
 func isolatePrimaryMigrate(ctx context.Context, e *Env) (err error) {
 	mf := e.Cluster.(MemberFinder)
 	before, err := mf.Members(ctx)
@@ -112,14 +117,39 @@ func isolatePrimaryMigrate(ctx context.Context, e *Env) (err error) {
 		return err
 	}
 	e.Note("migrate_node %s proposed: %s", node, strings.Join(props, "; "))
-	if err := e.Step(fmt.Sprintf("%s cut off %s", node, e.Downtime), func() error { return e.Wait(ctx, e.Downtime) }); err != nil {
+	cutAt := time.Now()
+	var refusedAfter time.Duration
+	if err := e.Step(fmt.Sprintf("%s cut off %s", node, e.Downtime), func() error {
+		// The reads stay inside until the old primary refuses one (its
+		// lease is over, and it cannot renew it while cut off): from then
+		// on its side serves nothing, and readers beside it would be as
+		// cut off as it is. Moving them out keeps them from holding the
+		// load's slots for an operation deadline each, so that the rest
+		// of the cut shows whether the new configuration serves.
+		for refusedAfter == 0 && time.Since(cutAt) < e.Downtime {
+			if _, failed := sr.SideReads(); failed > failedCut {
+				refusedAfter = time.Since(cutAt)
+				ok, failed := sr.SideReads()
+				e.Note("%s first refused a read %.1f s into the cut; until then it answered %d reads from inside its namespace "+
+					"(%d failed); the reads go back outside", node, refusedAfter.Seconds(), ok-okCut, failed-failedCut)
+				sr.ReadFromOutside()
+				break
+			}
+			if err := e.Wait(ctx, sideReadPoll); err != nil {
+				return err
+			}
+		}
+		return e.Wait(ctx, e.Downtime-time.Since(cutAt))
+	}); err != nil {
 		return err
+	}
+	if refusedAfter == 0 {
+		ok, failed := sr.SideReads()
+		e.Note("reads from inside %s's namespace during the whole cut: %d answered, %d failed", node, ok-okCut, failed-failedCut)
 	}
 	if m, err := mf.Members(ctx); err == nil {
 		e.Note("before the heal, partition 0 is at ballot %d: primary %q, secondaries %s", m.Ballot, m.Primary, strings.Join(m.Secondaries, ", "))
 	}
-	ok, failed := sr.SideReads()
-	e.Note("reads from inside %s's namespace while it was cut off: %d answered, %d failed", node, ok-okCut, failed-failedCut)
 	healed = true
 	return e.Step("heal "+node, func() error { return nc.Heal(ctx, node) })
 }

@@ -73,7 +73,7 @@ func TestCatalogue(t *testing.T) {
 		}
 		var full Cluster = fakeRoller{fakeCluster: newFakeCluster()}
 		if s.Name == "isolate-primary-migrate" {
-			full = fakeIsolator{fakeCutter{fakeCluster: newFakeCluster()}}
+			full = fakeIsolator{fakeCutter: fakeCutter{fakeCluster: newFakeCluster()}}
 		}
 		if err := s.Supports(full); err != nil {
 			t.Errorf("%s on the full fake: %v", s.Name, err)

@@ -86,7 +86,7 @@ func TestClockStep(t *testing.T) {
 // the primary is cut and migrate_node runs at once, then the heal, and the
 // reads go back outside whatever happens.
 func TestIsolatePrimaryMigrate(t *testing.T) {
-	c := fakeIsolator{fakeCutter{fakeCluster: newFakeCluster()}}
+	c := fakeIsolator{fakeCutter: fakeCutter{fakeCluster: newFakeCluster()}}
 	rep, err := Run(context.Background(), mustLookup(t, "isolate-primary-migrate"), c, fakeTarget{c.fakeCluster}, fastOptions(t))
 	if err != nil {
 		t.Fatal(err)
@@ -99,8 +99,23 @@ func TestIsolatePrimaryMigrate(t *testing.T) {
 		t.Errorf("notes %q do not show migrate_node's proposals", rep.Notes)
 	}
 
+	// The old primary refuses a read during the cut: the reads go back
+	// outside at once.
+	c = fakeIsolator{fakeCutter: fakeCutter{fakeCluster: newFakeCluster()}, refuses: true}
+	rep, err = Run(context.Background(), mustLookup(t, "isolate-primary-migrate"), c, fakeTarget{c.fakeCluster}, fastOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"reads inside replica2", "cut replica2", "migrate_node replica2", "reads outside", "heal replica2", "reads outside"}
+	if got := c.Actions(); !slices.Equal(got, want) {
+		t.Fatalf("with a refused read: actions %v, want %v", got, want)
+	}
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.HasPrefix(n, "replica2 first refused a read") }) {
+		t.Errorf("notes %q do not say when the old primary refused", rep.Notes)
+	}
+
 	// A cluster that cannot cut does not run it.
-	bad := fakeIsolator{fakeCutter{fakeCluster: newFakeCluster(), cannot: true}}
+	bad := fakeIsolator{fakeCutter: fakeCutter{fakeCluster: newFakeCluster(), cannot: true}}
 	if _, err := Run(context.Background(), mustLookup(t, "isolate-primary-migrate"), bad, fakeTarget{bad.fakeCluster}, fastOptions(t)); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("on a cluster without a cut: err %v, want ErrUnsupported", err)
 	}

@@ -188,11 +188,12 @@ var catalogue = []Scenario{
 	{
 		Name: "isolate-primary-migrate",
 		Summary: "table -p 1 -r 3 on netns: the load reads from inside the primary's network namespace; the primary is cut " +
-			"off from the meta servers and its peers and migrate_node moves its primary role at once; healed after 20 s",
+			"off from the meta servers and its peers and migrate_node moves its primary role at once; healed after 30 s",
 		System: SystemPegasus,
 		// Beyond the old primary's lease (9 s) and the failure detector's
-		// grace (10 s): the cut-off node must stop serving by itself.
-		Downtime: 20 * time.Second,
+		// grace (10 s): the cut-off node must stop serving by itself, and
+		// the new configuration must serve before it is back.
+		Downtime: 30 * time.Second,
 		Table:    TableShape{Partitions: 1, Replicas: 3},
 		Keys:     10,
 		Network:  networkNetNS,
