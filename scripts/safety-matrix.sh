@@ -39,9 +39,10 @@ for s in "${scenarios[@]}"; do
 	for i in $(seq 1 "$RUNS"); do
 		dir="$OUT/$s-$i"
 		rm -rf "$dir"
-		# SIGTERM lets the run stop its onebox; SIGKILL 1 min later if not.
+		# SIGTERM lets the run check what it has and stop its onebox; SIGKILL 5 min
+		# later if not.
 		# shellcheck disable=SC2086
-		timeout -k 1m "$LIMIT" "$PEGASUS" bench scenario "$s" --duration "$DURATION" --out "$dir" ${EXTRA:-} >"$dir.txt" 2>"$dir.log" || true
+		timeout -k 5m "$LIMIT" "$PEGASUS" bench scenario "$s" --duration "$DURATION" --out "$dir" ${EXTRA:-} >"$dir.txt" 2>"$dir.log" || true
 		if [[ -f "$dir/report.json" ]]; then
 			jq -r --arg s "$s" --arg i "$i" '
 				def counters: if (.counters // []) == [] then "-" else
