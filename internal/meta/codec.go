@@ -134,8 +134,9 @@ type partitionRecord struct {
 }
 
 type dropRecord struct {
-	MemberBallot int64  `json:"member_ballot"`
-	Incarnation  uint64 `json:"incarnation,omitempty"`
+	MemberBallot     int64  `json:"member_ballot"`
+	Incarnation      uint64 `json:"incarnation,omitempty"`
+	MinPrimaryBallot int64  `json:"min_primary_ballot,omitempty"`
 }
 
 func encodePartition(c decide.PartitionConfig) []byte {
@@ -163,7 +164,7 @@ func decodePartition(key string, want decide.Gpid, b []byte) (decide.PartitionCo
 		LastCommittedDecree: r.LastCommittedDecree,
 	}
 	for _, d := range r.LastDropDetails {
-		c.LastDropDetails = append(c.LastDropDetails, decide.DropDetail{MemberBallot: d.MemberBallot, Incarnation: d.Incarnation})
+		c.LastDropDetails = append(c.LastDropDetails, decide.DropDetail{MemberBallot: d.MemberBallot, Incarnation: d.Incarnation, MinPrimaryBallot: d.MinPrimaryBallot})
 	}
 	if c.Gpid != want {
 		return decide.PartitionConfig{}, fmt.Errorf("%w: %s holds partition %s", ErrCorruptRecord, key, c.Gpid)
@@ -183,7 +184,7 @@ func dropRecords(ds []decide.DropDetail) []dropRecord {
 	}
 	out := make([]dropRecord, len(ds))
 	for i, d := range ds {
-		out[i] = dropRecord{MemberBallot: d.MemberBallot, Incarnation: d.Incarnation}
+		out[i] = dropRecord{MemberBallot: d.MemberBallot, Incarnation: d.Incarnation, MinPrimaryBallot: d.MinPrimaryBallot}
 	}
 	return out
 }

@@ -26,7 +26,20 @@ func configToPB(c decide.PartitionConfig) *pb.PartitionConfiguration {
 		LastDrops:           slices.Clone(c.LastDrops),
 		LastCommittedDecree: c.LastCommittedDecree,
 		Learners:            slices.Clone(c.Learners),
+		PrimaryBounds:       primaryBoundsToPB(c),
 	}
+}
+
+// primaryBoundsToPB lists the bounds recorded for c's dropped nodes
+// (decide.DropDetail.MinPrimaryBallot).
+func primaryBoundsToPB(c decide.PartitionConfig) []*pb.NodeBallot {
+	var out []*pb.NodeBallot
+	for i, n := range c.LastDrops {
+		if i < len(c.LastDropDetails) && c.LastDropDetails[i].MinPrimaryBallot > 0 {
+			out = append(out, &pb.NodeBallot{Node: n, Ballot: c.LastDropDetails[i].MinPrimaryBallot})
+		}
+	}
+	return out
 }
 
 func configFromPB(c *pb.PartitionConfiguration) decide.PartitionConfig {
@@ -67,6 +80,7 @@ func reportFromPB(r *pb.ReplicaReport) decide.ReplicaReport {
 		LastPreparedDecree:  r.GetLastPreparedDecree(),
 		LastDurableDecree:   r.GetLastDurableDecree(),
 		Incarnation:         r.GetIncarnation(),
+		MinPrimaryBallot:    r.GetMinPrimaryBallot(),
 	}
 }
 
@@ -80,5 +94,6 @@ func reportToPB(r decide.ReplicaReport) *pb.ReplicaReport {
 		LastPreparedDecree:  r.LastPreparedDecree,
 		LastDurableDecree:   r.LastDurableDecree,
 		Incarnation:         r.Incarnation,
+		MinPrimaryBallot:    r.MinPrimaryBallot,
 	}
 }

@@ -247,7 +247,7 @@ func TestE2EMetaFailover(t *testing.T) {
 		return ok
 	}
 	victim := e.ob.Replicas()[1]
-	_ = phase("meta leader crash", func(t *testing.T) { e.metaLeaderCrash(ctx, t) }) &&
+	_ = phase("meta leader crash", func(t *testing.T) { e.metaLeaderCrash(ctx, t, w) }) &&
 		phase("replica crash", func(t *testing.T) { e.replicaCrashAndRejoin(ctx, t, w, victim) }) &&
 		phase("migrate node", func(t *testing.T) { e.migrateNode(ctx, t, w, e.ob.Replicas()[0].Address) })
 }
@@ -255,8 +255,20 @@ func TestE2EMetaFailover(t *testing.T) {
 // metaLeaderCrash: kill -9 the meta leader. The other meta server takes
 // over from etcd; replica servers keep beaconing (to the new leader) and
 // stay alive in its eyes, and since no replica server was lost no
-// partition's configuration changes.
-func (e *metaE2E) metaLeaderCrash(ctx context.Context, t *testing.T) {
+// partition's configuration changes. The data plane needs no meta server
+// while no configuration changes (primaries hold their read leases from
+// their members): no write fails, and writes go on throughout.
+func (e *metaE2E) metaLeaderCrash(ctx context.Context, t *testing.T, w *writer) {
+	failedBefore, ackedBefore := w.failed.Load(), w.acked.Load()
+	defer func() {
+		failed, acked := w.failed.Load()-failedBefore, w.acked.Load()-ackedBefore
+		if failed != 0 {
+			t.Errorf("%d writes failed across the meta failover: %s", failed, w.firstFailures())
+		}
+		if acked == 0 {
+			t.Errorf("no write acknowledged across the meta failover")
+		}
+	}()
 	before, err := e.partitions(ctx)
 	if err != nil {
 		t.Fatal(err)

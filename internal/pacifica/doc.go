@@ -200,6 +200,14 @@
 //   - Holds are transitive. If B, waiting on A's lease, hands over to C
 //     before the wait is over, B's acknowledgement and B's prepares carry
 //     the hold on A, so C waits too, even if it never followed A.
+//   - A crashed primary that comes back needs no waiting out: the
+//     restarted replica is primary at no ballot it had entered, and the
+//     process before entered none above those (a ballot is persisted
+//     before any message of it goes out). Its server reports that bound
+//     (MinPrimaryBallot), the meta server passes it on with the
+//     configuration (Configuration.PrimaryBounds), and holds below it are
+//     void. A primary that is only silent may still be serving: then the
+//     new primary waits.
 //   - A restart forgets every time. A replica persists the primary of its
 //     ballot and the other primaries it holds (HardState), and a restart
 //     holds each until restart + Grace. Removals are not persisted at once:

@@ -105,6 +105,19 @@ func runCommand(t *testing.T, cp **cluster, d *datadriven.TestData, out *strings
 		if _, err := c.setConfig(NodeID(primary), secondaries); err != nil {
 			return err
 		}
+		if arg, ok := d.Arg("primary-bounds"); ok {
+			// node@ballot: what the meta server learned from the node's
+			// report (Configuration.PrimaryBounds).
+			for _, v := range arg.Vals {
+				node, b, ok := strings.Cut(v, "@")
+				n, err := strconv.Atoi(b)
+				if !ok || err != nil {
+					return fmt.Errorf("primary-bounds: %q is not node@ballot", v)
+				}
+				c.meta.PrimaryBounds = append(c.meta.PrimaryBounds, HoldRef{Primary: NodeID(node), Ballot: Ballot(n)})
+			}
+			c.tracef("  primary bounds %v\n", c.meta.PrimaryBounds)
+		}
 		if arg, ok := d.Arg("push"); ok {
 			// Only some nodes hear of it (the others are cut off from the
 			// meta server for now).

@@ -202,6 +202,15 @@ func (r *Replica) Status() Status { return r.status }
 // Ballot returns the newest ballot the replica has entered.
 func (r *Replica) Ballot() Ballot { return r.ballot }
 
+// MinPrimaryBallot returns the lowest ballot at which this replica may act
+// as primary: one above every ballot it had entered when it was opened.
+// The process that ran it before entered none at or above it (a ballot is
+// persisted before any message of it is sent), and this one is never
+// primary below it. Its server reports it, and the meta server hands it to
+// the next primary as a bound (Configuration.PrimaryBounds): no hold on this
+// node below it needs waiting out.
+func (r *Replica) MinPrimaryBallot() Ballot { return r.minPrimaryBallot }
+
 // MemberBallot returns the highest ballot at which the replica was a member.
 func (r *Replica) MemberBallot() Ballot { return r.memberBallot }
 
@@ -253,6 +262,11 @@ func (r *Replica) UpdateConfig(cfg Configuration) error {
 	}
 	if r.status == StatusError {
 		return r.err
+	}
+	// The bounds hold whatever the ballot of the configuration carrying
+	// them: each was true when the node reported it, and stays true.
+	for _, h := range cfg.PrimaryBounds {
+		r.noteSeen(h.Primary, h.Ballot)
 	}
 	if cfg.Ballot < r.ballot || (cfg.Ballot < r.observedBallot && cfg.roleOf(r.id) != StatusInactive) {
 		return &StaleBallotError{Ballot: max(r.ballot, r.observedBallot), Got: cfg.Ballot}
@@ -330,6 +344,7 @@ func (r *Replica) noteMember(b Ballot) {
 
 func cloneConfiguration(c Configuration) Configuration {
 	c.Secondaries = slices.Clone(c.Secondaries)
+	c.PrimaryBounds = slices.Clone(c.PrimaryBounds)
 	return c
 }
 

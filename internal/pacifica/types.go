@@ -95,6 +95,15 @@ type Configuration struct {
 	Ballot      Ballot
 	Primary     NodeID
 	Secondaries []NodeID
+	// PrimaryBounds are facts the meta server learned from the nodes'
+	// reports, not membership: node Primary acts as primary at no ballot
+	// below Ballot any more (Replica.MinPrimaryBallot: its replica was
+	// reopened by a process that had entered no ballot at or above it, and
+	// a reopened replica is never primary in a ballot it knew). Every hold
+	// on such a node below its bound is void, so a new primary need not
+	// wait out the lease of an old primary that crashed and came back
+	// (lease.go).
+	PrimaryBounds []HoldRef
 }
 
 // HasMember reports whether n is the primary or a secondary of c.

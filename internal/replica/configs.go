@@ -94,6 +94,10 @@ func (s *Server) applyConfig(pc *pb.PartitionConfiguration) {
 	for _, n := range pc.GetLearners() {
 		u.learners = append(u.learners, pacifica.NodeID(n))
 	}
+	for _, nb := range pc.GetPrimaryBounds() {
+		u.config.PrimaryBounds = append(u.config.PrimaryBounds,
+			pacifica.HoldRef{Primary: pacifica.NodeID(nb.GetNode()), Ballot: pacifica.Ballot(nb.GetBallot())})
+	}
 
 	s.mu.Lock()
 	if p := s.partitions[g]; p != nil {
@@ -276,6 +280,7 @@ func (p *partition) report() *pb.ReplicaReport {
 		LastPreparedDecree:  int64(v.prepared),
 		LastDurableDecree:   p.store.Load().DurableDecree(),
 		Incarnation:         p.info.Incarnation,
+		MinPrimaryBallot:    int64(p.minPrimaryBallot),
 	}
 }
 

@@ -76,14 +76,15 @@ func (s *Server) openPartition(info replicaInfo, create bool) (*partition, error
 		}, s.mono())
 		if err == nil {
 			p := &partition{
-				srv:            s,
-				g:              g,
-				dir:            dir,
-				log:            s.log.With("gpid", g.String()),
-				partitionCount: stored.PartitionCount,
-				core:           core,
-				plog:           plog,
-				info:           stored,
+				srv:              s,
+				g:                g,
+				dir:              dir,
+				log:              s.log.With("gpid", g.String()),
+				partitionCount:   stored.PartitionCount,
+				core:             core,
+				minPrimaryBallot: core.MinPrimaryBallot(),
+				plog:             plog,
+				info:             stored,
 			}
 			p.store.Store(store)
 			p.stats.openDuration = time.Since(began)

@@ -27,6 +27,9 @@ type partition struct {
 	partitionCount int32
 
 	core *pacifica.Replica
+	// minPrimaryBallot is core.MinPrimaryBallot(), fixed when the replica
+	// was opened; beacons report it.
+	minPrimaryBallot pacifica.Ballot
 
 	// diskMu orders the store and log swaps of a checkpoint install and of
 	// close (exclusive) against the flusher, log readers and checkpoint

@@ -186,7 +186,7 @@ func applyInPlace(c *PartitionConfig, a Action) error {
 			if a.Target != a.Node {
 				return fail(ErrTargetMismatch)
 			}
-			dropsPush(c, a.Node, DropDetail{MemberBallot: c.Ballot, Incarnation: a.Incarnation})
+			dropsPush(c, a.Node, DropDetail{MemberBallot: c.Ballot, Incarnation: a.Incarnation, MinPrimaryBallot: a.MinPrimaryBallot})
 			c.Primary = ""
 			c.Learners = nil
 		case RoleSecondary, RoleLearner:
@@ -197,7 +197,7 @@ func applyInPlace(c *PartitionConfig, a Action) error {
 			}
 			if role == RoleSecondary {
 				c.Secondaries = remove(c.Secondaries, a.Node)
-				dropsPush(c, a.Node, DropDetail{MemberBallot: c.Ballot, Incarnation: a.Incarnation})
+				dropsPush(c, a.Node, DropDetail{MemberBallot: c.Ballot, Incarnation: a.Incarnation, MinPrimaryBallot: a.MinPrimaryBallot})
 			} else {
 				// A learner never had a full copy: it is no recovery
 				// candidate, so it does not enter last_drops.

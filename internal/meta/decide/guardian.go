@@ -213,13 +213,15 @@ func (r *cureRound) alive(n string) bool { return r.in.Nodes.Alive(n) }
 func (r *cureRound) removeDead(b *builder) {
 	base := &b.base
 	if base.Primary != "" && !r.alive(base.Primary) {
+		rep := r.report(base.Primary, base.Gpid)
 		b.do(Action{Type: DowngradeToInactive, Target: base.Primary, Node: base.Primary,
-			Incarnation: r.incarnation(base.Primary, base.Gpid)}, "primary dead")
+			Incarnation: rep.Incarnation, MinPrimaryBallot: rep.MinPrimaryBallot}, "primary dead")
 	}
 	for _, s := range base.Secondaries {
 		if !r.alive(s) {
+			rep := r.report(s, base.Gpid)
 			b.do(Action{Type: DowngradeToInactive, Target: b.cfg().Primary, Node: s,
-				Incarnation: r.incarnation(s, base.Gpid)}, "secondary dead")
+				Incarnation: rep.Incarnation, MinPrimaryBallot: rep.MinPrimaryBallot}, "secondary dead")
 		}
 	}
 	for _, l := range base.Learners {
@@ -263,8 +265,16 @@ func (r *cureRound) cure(b *builder) (pendingAdd, bool) {
 
 // incarnation is the copy of g node last reported, zero if unknown.
 func (r *cureRound) incarnation(node string, g Gpid) uint64 {
+	return r.report(node, g).Incarnation
+}
+
+// report returns node's latest report about g, zero if none. A restarted
+// primary is dropped on the first beacon of its new process, which carries
+// the new process's report, and with it the bound that spares the next
+// primary a wait (ReplicaReport.MinPrimaryBallot).
+func (r *cureRound) report(node string, g Gpid) ReplicaReport {
 	rep, _ := r.in.Nodes.Report(node, g)
-	return rep.Incarnation
+	return rep
 }
 
 func (r *cureRound) choosePrimary(b *builder) {

@@ -449,3 +449,48 @@ func TestGuardianBalancerOwns(t *testing.T) {
 		t.Fatalf("proposals %v", res.Proposals)
 	}
 }
+
+// TestGuardianDropRecordsPrimaryBound: a primary dropped because its
+// process restarted is dropped on the new process's first beacon, whose
+// report bounds the ballots the node can be primary at; the drop records
+// the bound (and configurations carry it to the replicas), so the next
+// primary need not wait out the old one's read lease. Without a report the
+// drop records none.
+func TestGuardianDropRecordsPrimaryBound(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		bound int64 // n1's reported MinPrimaryBallot; 0: no report
+	}{
+		{"restarted primary reported its bound", 4},
+		{"silent primary: nothing known", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := layoutOf(t, "1.0 b=3 p=n1 s=n2,n3")
+			nodes := nodesAlive("n2", "n3")
+			g0 := Gpid{1, 0}
+			nodes.report("n2", g0, 10, 10)
+			nodes.report("n3", g0, 10, 10)
+			if tc.bound != 0 {
+				nodes.report("n1", g0, 10, 10)
+				rep := nodes.reports["n1"][g0]
+				rep.MinPrimaryBallot = tc.bound
+				nodes.reports["n1"][g0] = rep
+			}
+			var g Guardian
+			res := g.Cure(CureInput{Now: t0, Level: LevelSteady, Knobs: DefaultKnobs(), Layout: l, Nodes: nodes})
+			if len(res.Proposals) != 1 {
+				t.Fatalf("proposals: %s", proposalsText(res.Proposals))
+			}
+			next, err := l.Apply(res.Proposals[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if next.Primary == "" || next.Primary == "n1" || len(next.LastDrops) != 1 || next.LastDrops[0] != "n1" {
+				t.Fatalf("after the round: %s", next)
+			}
+			if got := next.dropDetail(0); got.MinPrimaryBallot != tc.bound || got.MemberBallot != 3 {
+				t.Errorf("drop detail of n1: %+v, want member ballot 3, min primary ballot %d", got, tc.bound)
+			}
+		})
+	}
+}

@@ -80,6 +80,12 @@ type DropDetail struct {
 	// was dropped, zero if unknown. A copy that replaced it since (the
 	// replica was deleted and created again) holds none of that.
 	Incarnation uint64
+	// MinPrimaryBallot is what the node reported when it was dropped: it
+	// acts as primary of the partition at no ballot below it (see
+	// ReplicaReport). Zero if unknown. Configurations carry it to the
+	// replicas, so that a new primary does not wait out the read lease of
+	// an old one that crashed and came back.
+	MinPrimaryBallot int64
 }
 
 // dropDetail returns the detail of LastDrops[i], zero if not recorded.
@@ -275,6 +281,10 @@ type Action struct {
 	// (UpgradeToSecondary, which CheckIncarnation compares with what the
 	// node reports), or the copy made primary (AssignPrimary).
 	Incarnation uint64
+	// MinPrimaryBallot is, for DowngradeToInactive, the bound the dropped
+	// node reported (ReplicaReport.MinPrimaryBallot), recorded in
+	// LastDropDetails.
+	MinPrimaryBallot int64
 }
 
 func (a Action) String() string {
@@ -345,6 +355,10 @@ type ReplicaReport struct {
 	// Incarnation names the replica's copy, drawn when its directory was
 	// created; zero from a version that has none.
 	Incarnation uint64
+	// MinPrimaryBallot: the replica is primary at no ballot below it, and
+	// neither was any earlier process of its server (one above the newest
+	// ballot it had entered when this process opened it). Zero if unknown.
+	MinPrimaryBallot int64
 }
 
 // NodeView is what the decision logic needs to know about replica servers.

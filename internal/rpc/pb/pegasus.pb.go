@@ -3070,7 +3070,12 @@ type PartitionConfiguration struct {
 	LastDrops           []string               `protobuf:"bytes,6,rep,name=last_drops,json=lastDrops,proto3" json:"last_drops,omitempty"`
 	LastCommittedDecree int64                  `protobuf:"varint,7,opt,name=last_committed_decree,json=lastCommittedDecree,proto3" json:"last_committed_decree,omitempty"`
 	// Nodes the primary is to bring in as potential secondaries.
-	Learners      []string `protobuf:"bytes,8,rep,name=learners,proto3" json:"learners,omitempty"`
+	Learners []string `protobuf:"bytes,8,rep,name=learners,proto3" json:"learners,omitempty"`
+	// Protocol 1.1. Facts about nodes of last_drops, from their reports when
+	// they were dropped: each acts as primary at no ballot below its bound
+	// (ReplicaReport.min_primary_ballot). Replicas stop waiting out the read
+	// lease of an old primary below its bound.
+	PrimaryBounds []*NodeBallot `protobuf:"bytes,9,rep,name=primary_bounds,json=primaryBounds,proto3" json:"primary_bounds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3161,6 +3166,66 @@ func (x *PartitionConfiguration) GetLearners() []string {
 	return nil
 }
 
+func (x *PartitionConfiguration) GetPrimaryBounds() []*NodeBallot {
+	if x != nil {
+		return x.PrimaryBounds
+	}
+	return nil
+}
+
+// NodeBallot pairs a replica server with a ballot.
+type NodeBallot struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Ballot        int64                  `protobuf:"varint,2,opt,name=ballot,proto3" json:"ballot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeBallot) Reset() {
+	*x = NodeBallot{}
+	mi := &file_pegasus_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeBallot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeBallot) ProtoMessage() {}
+
+func (x *NodeBallot) ProtoReflect() protoreflect.Message {
+	mi := &file_pegasus_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeBallot.ProtoReflect.Descriptor instead.
+func (*NodeBallot) Descriptor() ([]byte, []int) {
+	return file_pegasus_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *NodeBallot) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *NodeBallot) GetBallot() int64 {
+	if x != nil {
+		return x.Ballot
+	}
+	return 0
+}
+
 // ConfigProposal is a change a primary asks the meta server to make
 // (remove an unreachable secondary, upgrade a caught-up learner).
 type ConfigProposal struct {
@@ -3181,7 +3246,7 @@ type ConfigProposal struct {
 
 func (x *ConfigProposal) Reset() {
 	*x = ConfigProposal{}
-	mi := &file_pegasus_proto_msgTypes[35]
+	mi := &file_pegasus_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3193,7 +3258,7 @@ func (x *ConfigProposal) String() string {
 func (*ConfigProposal) ProtoMessage() {}
 
 func (x *ConfigProposal) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[35]
+	mi := &file_pegasus_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3206,7 +3271,7 @@ func (x *ConfigProposal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigProposal.ProtoReflect.Descriptor instead.
 func (*ConfigProposal) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{35}
+	return file_pegasus_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ConfigProposal) GetGpid() *Gpid {
@@ -3265,7 +3330,7 @@ type ProposeConfigRequest struct {
 
 func (x *ProposeConfigRequest) Reset() {
 	*x = ProposeConfigRequest{}
-	mi := &file_pegasus_proto_msgTypes[36]
+	mi := &file_pegasus_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3277,7 +3342,7 @@ func (x *ProposeConfigRequest) String() string {
 func (*ProposeConfigRequest) ProtoMessage() {}
 
 func (x *ProposeConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[36]
+	mi := &file_pegasus_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3290,7 +3355,7 @@ func (x *ProposeConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeConfigRequest.ProtoReflect.Descriptor instead.
 func (*ProposeConfigRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{36}
+	return file_pegasus_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ProposeConfigRequest) GetProposals() []*ConfigProposal {
@@ -3332,7 +3397,7 @@ type ProposeConfigResponse struct {
 
 func (x *ProposeConfigResponse) Reset() {
 	*x = ProposeConfigResponse{}
-	mi := &file_pegasus_proto_msgTypes[37]
+	mi := &file_pegasus_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3344,7 +3409,7 @@ func (x *ProposeConfigResponse) String() string {
 func (*ProposeConfigResponse) ProtoMessage() {}
 
 func (x *ProposeConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[37]
+	mi := &file_pegasus_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3357,7 +3422,7 @@ func (x *ProposeConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeConfigResponse.ProtoReflect.Descriptor instead.
 func (*ProposeConfigResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{37}
+	return file_pegasus_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ProposeConfigResponse) GetError() *Error {
@@ -3394,14 +3459,19 @@ type ReplicaReport struct {
 	// after the loss of every member compares it. 0 from 1.0 servers.
 	MemberBallot int64 `protobuf:"varint,7,opt,name=member_ballot,json=memberBallot,proto3" json:"member_ballot,omitempty"`
 	// The replica's copy, drawn when its directory was created.
-	Incarnation   uint64 `protobuf:"varint,8,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Incarnation uint64 `protobuf:"varint,8,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	// Protocol 1.1. One above the newest ballot the replica had entered when
+	// this process opened it: the replica is primary at no ballot below it
+	// (the previous process entered none at or above it, and a reopened
+	// replica never becomes primary in a ballot it knew). 0 if unknown.
+	MinPrimaryBallot int64 `protobuf:"varint,9,opt,name=min_primary_ballot,json=minPrimaryBallot,proto3" json:"min_primary_ballot,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ReplicaReport) Reset() {
 	*x = ReplicaReport{}
-	mi := &file_pegasus_proto_msgTypes[38]
+	mi := &file_pegasus_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3413,7 +3483,7 @@ func (x *ReplicaReport) String() string {
 func (*ReplicaReport) ProtoMessage() {}
 
 func (x *ReplicaReport) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[38]
+	mi := &file_pegasus_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3426,7 +3496,7 @@ func (x *ReplicaReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaReport.ProtoReflect.Descriptor instead.
 func (*ReplicaReport) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{38}
+	return file_pegasus_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ReplicaReport) GetGpid() *Gpid {
@@ -3485,6 +3555,13 @@ func (x *ReplicaReport) GetIncarnation() uint64 {
 	return 0
 }
 
+func (x *ReplicaReport) GetMinPrimaryBallot() int64 {
+	if x != nil {
+		return x.MinPrimaryBallot
+	}
+	return 0
+}
+
 type BeaconRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Node            string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -3506,7 +3583,7 @@ type BeaconRequest struct {
 
 func (x *BeaconRequest) Reset() {
 	*x = BeaconRequest{}
-	mi := &file_pegasus_proto_msgTypes[39]
+	mi := &file_pegasus_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3518,7 +3595,7 @@ func (x *BeaconRequest) String() string {
 func (*BeaconRequest) ProtoMessage() {}
 
 func (x *BeaconRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[39]
+	mi := &file_pegasus_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3531,7 +3608,7 @@ func (x *BeaconRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeaconRequest.ProtoReflect.Descriptor instead.
 func (*BeaconRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{39}
+	return file_pegasus_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *BeaconRequest) GetNode() string {
@@ -3624,7 +3701,7 @@ type BeaconResponse struct {
 
 func (x *BeaconResponse) Reset() {
 	*x = BeaconResponse{}
-	mi := &file_pegasus_proto_msgTypes[40]
+	mi := &file_pegasus_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3636,7 +3713,7 @@ func (x *BeaconResponse) String() string {
 func (*BeaconResponse) ProtoMessage() {}
 
 func (x *BeaconResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[40]
+	mi := &file_pegasus_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3649,7 +3726,7 @@ func (x *BeaconResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeaconResponse.ProtoReflect.Descriptor instead.
 func (*BeaconResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{40}
+	return file_pegasus_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *BeaconResponse) GetError() *Error {
@@ -3732,7 +3809,7 @@ type ReplicaRemoval struct {
 
 func (x *ReplicaRemoval) Reset() {
 	*x = ReplicaRemoval{}
-	mi := &file_pegasus_proto_msgTypes[41]
+	mi := &file_pegasus_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3744,7 +3821,7 @@ func (x *ReplicaRemoval) String() string {
 func (*ReplicaRemoval) ProtoMessage() {}
 
 func (x *ReplicaRemoval) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[41]
+	mi := &file_pegasus_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3757,7 +3834,7 @@ func (x *ReplicaRemoval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaRemoval.ProtoReflect.Descriptor instead.
 func (*ReplicaRemoval) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{41}
+	return file_pegasus_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ReplicaRemoval) GetGpid() *Gpid {
@@ -3789,7 +3866,7 @@ type TableInfo struct {
 
 func (x *TableInfo) Reset() {
 	*x = TableInfo{}
-	mi := &file_pegasus_proto_msgTypes[42]
+	mi := &file_pegasus_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3801,7 +3878,7 @@ func (x *TableInfo) String() string {
 func (*TableInfo) ProtoMessage() {}
 
 func (x *TableInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[42]
+	mi := &file_pegasus_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3814,7 +3891,7 @@ func (x *TableInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableInfo.ProtoReflect.Descriptor instead.
 func (*TableInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{42}
+	return file_pegasus_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *TableInfo) GetName() string {
@@ -3880,7 +3957,7 @@ type QueryConfigRequest struct {
 
 func (x *QueryConfigRequest) Reset() {
 	*x = QueryConfigRequest{}
-	mi := &file_pegasus_proto_msgTypes[43]
+	mi := &file_pegasus_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3892,7 +3969,7 @@ func (x *QueryConfigRequest) String() string {
 func (*QueryConfigRequest) ProtoMessage() {}
 
 func (x *QueryConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[43]
+	mi := &file_pegasus_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3905,7 +3982,7 @@ func (x *QueryConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryConfigRequest.ProtoReflect.Descriptor instead.
 func (*QueryConfigRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{43}
+	return file_pegasus_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *QueryConfigRequest) GetTable() string {
@@ -3944,7 +4021,7 @@ type QueryConfigResponse struct {
 
 func (x *QueryConfigResponse) Reset() {
 	*x = QueryConfigResponse{}
-	mi := &file_pegasus_proto_msgTypes[44]
+	mi := &file_pegasus_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3956,7 +4033,7 @@ func (x *QueryConfigResponse) String() string {
 func (*QueryConfigResponse) ProtoMessage() {}
 
 func (x *QueryConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[44]
+	mi := &file_pegasus_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3969,7 +4046,7 @@ func (x *QueryConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryConfigResponse.ProtoReflect.Descriptor instead.
 func (*QueryConfigResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{44}
+	return file_pegasus_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *QueryConfigResponse) GetError() *Error {
@@ -4010,7 +4087,7 @@ type PartitionWait struct {
 
 func (x *PartitionWait) Reset() {
 	*x = PartitionWait{}
-	mi := &file_pegasus_proto_msgTypes[45]
+	mi := &file_pegasus_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4022,7 +4099,7 @@ func (x *PartitionWait) String() string {
 func (*PartitionWait) ProtoMessage() {}
 
 func (x *PartitionWait) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[45]
+	mi := &file_pegasus_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4035,7 +4112,7 @@ func (x *PartitionWait) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionWait.ProtoReflect.Descriptor instead.
 func (*PartitionWait) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{45}
+	return file_pegasus_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *PartitionWait) GetPartitionIndex() int32 {
@@ -4064,7 +4141,7 @@ type CreateTableRequest struct {
 
 func (x *CreateTableRequest) Reset() {
 	*x = CreateTableRequest{}
-	mi := &file_pegasus_proto_msgTypes[46]
+	mi := &file_pegasus_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4076,7 +4153,7 @@ func (x *CreateTableRequest) String() string {
 func (*CreateTableRequest) ProtoMessage() {}
 
 func (x *CreateTableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[46]
+	mi := &file_pegasus_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4089,7 +4166,7 @@ func (x *CreateTableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTableRequest.ProtoReflect.Descriptor instead.
 func (*CreateTableRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{46}
+	return file_pegasus_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CreateTableRequest) GetName() string {
@@ -4130,7 +4207,7 @@ type CreateTableResponse struct {
 
 func (x *CreateTableResponse) Reset() {
 	*x = CreateTableResponse{}
-	mi := &file_pegasus_proto_msgTypes[47]
+	mi := &file_pegasus_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4142,7 +4219,7 @@ func (x *CreateTableResponse) String() string {
 func (*CreateTableResponse) ProtoMessage() {}
 
 func (x *CreateTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[47]
+	mi := &file_pegasus_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4155,7 +4232,7 @@ func (x *CreateTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTableResponse.ProtoReflect.Descriptor instead.
 func (*CreateTableResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{47}
+	return file_pegasus_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *CreateTableResponse) GetError() *Error {
@@ -4181,7 +4258,7 @@ type DropTableRequest struct {
 
 func (x *DropTableRequest) Reset() {
 	*x = DropTableRequest{}
-	mi := &file_pegasus_proto_msgTypes[48]
+	mi := &file_pegasus_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4193,7 +4270,7 @@ func (x *DropTableRequest) String() string {
 func (*DropTableRequest) ProtoMessage() {}
 
 func (x *DropTableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[48]
+	mi := &file_pegasus_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4206,7 +4283,7 @@ func (x *DropTableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropTableRequest.ProtoReflect.Descriptor instead.
 func (*DropTableRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{48}
+	return file_pegasus_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *DropTableRequest) GetName() string {
@@ -4225,7 +4302,7 @@ type DropTableResponse struct {
 
 func (x *DropTableResponse) Reset() {
 	*x = DropTableResponse{}
-	mi := &file_pegasus_proto_msgTypes[49]
+	mi := &file_pegasus_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4237,7 +4314,7 @@ func (x *DropTableResponse) String() string {
 func (*DropTableResponse) ProtoMessage() {}
 
 func (x *DropTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[49]
+	mi := &file_pegasus_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4250,7 +4327,7 @@ func (x *DropTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropTableResponse.ProtoReflect.Descriptor instead.
 func (*DropTableResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{49}
+	return file_pegasus_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *DropTableResponse) GetError() *Error {
@@ -4268,7 +4345,7 @@ type ListTablesRequest struct {
 
 func (x *ListTablesRequest) Reset() {
 	*x = ListTablesRequest{}
-	mi := &file_pegasus_proto_msgTypes[50]
+	mi := &file_pegasus_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4280,7 +4357,7 @@ func (x *ListTablesRequest) String() string {
 func (*ListTablesRequest) ProtoMessage() {}
 
 func (x *ListTablesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[50]
+	mi := &file_pegasus_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4293,7 +4370,7 @@ func (x *ListTablesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTablesRequest.ProtoReflect.Descriptor instead.
 func (*ListTablesRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{50}
+	return file_pegasus_proto_rawDescGZIP(), []int{51}
 }
 
 type TableHealth struct {
@@ -4311,7 +4388,7 @@ type TableHealth struct {
 
 func (x *TableHealth) Reset() {
 	*x = TableHealth{}
-	mi := &file_pegasus_proto_msgTypes[51]
+	mi := &file_pegasus_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4323,7 +4400,7 @@ func (x *TableHealth) String() string {
 func (*TableHealth) ProtoMessage() {}
 
 func (x *TableHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[51]
+	mi := &file_pegasus_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4336,7 +4413,7 @@ func (x *TableHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableHealth.ProtoReflect.Descriptor instead.
 func (*TableHealth) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{51}
+	return file_pegasus_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *TableHealth) GetTable() *TableInfo {
@@ -4391,7 +4468,7 @@ type ListTablesResponse struct {
 
 func (x *ListTablesResponse) Reset() {
 	*x = ListTablesResponse{}
-	mi := &file_pegasus_proto_msgTypes[52]
+	mi := &file_pegasus_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4403,7 +4480,7 @@ func (x *ListTablesResponse) String() string {
 func (*ListTablesResponse) ProtoMessage() {}
 
 func (x *ListTablesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[52]
+	mi := &file_pegasus_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4416,7 +4493,7 @@ func (x *ListTablesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTablesResponse.ProtoReflect.Descriptor instead.
 func (*ListTablesResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{52}
+	return file_pegasus_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListTablesResponse) GetError() *Error {
@@ -4441,7 +4518,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_pegasus_proto_msgTypes[53]
+	mi := &file_pegasus_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4453,7 +4530,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[53]
+	mi := &file_pegasus_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4466,7 +4543,7 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{53}
+	return file_pegasus_proto_rawDescGZIP(), []int{54}
 }
 
 type NodeInfo struct {
@@ -4487,7 +4564,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_pegasus_proto_msgTypes[54]
+	mi := &file_pegasus_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4499,7 +4576,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[54]
+	mi := &file_pegasus_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4512,7 +4589,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{54}
+	return file_pegasus_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *NodeInfo) GetAddress() string {
@@ -4595,7 +4672,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_pegasus_proto_msgTypes[55]
+	mi := &file_pegasus_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4607,7 +4684,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[55]
+	mi := &file_pegasus_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4620,7 +4697,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{55}
+	return file_pegasus_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListNodesResponse) GetError() *Error {
@@ -4652,7 +4729,7 @@ type MetaServerInfo struct {
 
 func (x *MetaServerInfo) Reset() {
 	*x = MetaServerInfo{}
-	mi := &file_pegasus_proto_msgTypes[56]
+	mi := &file_pegasus_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4664,7 +4741,7 @@ func (x *MetaServerInfo) String() string {
 func (*MetaServerInfo) ProtoMessage() {}
 
 func (x *MetaServerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[56]
+	mi := &file_pegasus_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4677,7 +4754,7 @@ func (x *MetaServerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaServerInfo.ProtoReflect.Descriptor instead.
 func (*MetaServerInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{56}
+	return file_pegasus_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *MetaServerInfo) GetAddress() string {
@@ -4730,7 +4807,7 @@ type ClusterInfoRequest struct {
 
 func (x *ClusterInfoRequest) Reset() {
 	*x = ClusterInfoRequest{}
-	mi := &file_pegasus_proto_msgTypes[57]
+	mi := &file_pegasus_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4742,7 +4819,7 @@ func (x *ClusterInfoRequest) String() string {
 func (*ClusterInfoRequest) ProtoMessage() {}
 
 func (x *ClusterInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[57]
+	mi := &file_pegasus_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4755,7 +4832,7 @@ func (x *ClusterInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterInfoRequest.ProtoReflect.Descriptor instead.
 func (*ClusterInfoRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{57}
+	return file_pegasus_proto_rawDescGZIP(), []int{58}
 }
 
 type ClusterInfoResponse struct {
@@ -4777,7 +4854,7 @@ type ClusterInfoResponse struct {
 
 func (x *ClusterInfoResponse) Reset() {
 	*x = ClusterInfoResponse{}
-	mi := &file_pegasus_proto_msgTypes[58]
+	mi := &file_pegasus_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4789,7 +4866,7 @@ func (x *ClusterInfoResponse) String() string {
 func (*ClusterInfoResponse) ProtoMessage() {}
 
 func (x *ClusterInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[58]
+	mi := &file_pegasus_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4802,7 +4879,7 @@ func (x *ClusterInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterInfoResponse.ProtoReflect.Descriptor instead.
 func (*ClusterInfoResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{58}
+	return file_pegasus_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ClusterInfoResponse) GetError() *Error {
@@ -4885,7 +4962,7 @@ type MetaLevelRequest struct {
 
 func (x *MetaLevelRequest) Reset() {
 	*x = MetaLevelRequest{}
-	mi := &file_pegasus_proto_msgTypes[59]
+	mi := &file_pegasus_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4897,7 +4974,7 @@ func (x *MetaLevelRequest) String() string {
 func (*MetaLevelRequest) ProtoMessage() {}
 
 func (x *MetaLevelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[59]
+	mi := &file_pegasus_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4910,7 +4987,7 @@ func (x *MetaLevelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaLevelRequest.ProtoReflect.Descriptor instead.
 func (*MetaLevelRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{59}
+	return file_pegasus_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *MetaLevelRequest) GetLevel() string {
@@ -4931,7 +5008,7 @@ type MetaLevelResponse struct {
 
 func (x *MetaLevelResponse) Reset() {
 	*x = MetaLevelResponse{}
-	mi := &file_pegasus_proto_msgTypes[60]
+	mi := &file_pegasus_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4943,7 +5020,7 @@ func (x *MetaLevelResponse) String() string {
 func (*MetaLevelResponse) ProtoMessage() {}
 
 func (x *MetaLevelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[60]
+	mi := &file_pegasus_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4956,7 +5033,7 @@ func (x *MetaLevelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaLevelResponse.ProtoReflect.Descriptor instead.
 func (*MetaLevelResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{60}
+	return file_pegasus_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *MetaLevelResponse) GetError() *Error {
@@ -4989,7 +5066,7 @@ type DrainNodeRequest struct {
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_pegasus_proto_msgTypes[61]
+	mi := &file_pegasus_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5001,7 +5078,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[61]
+	mi := &file_pegasus_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5014,7 +5091,7 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{61}
+	return file_pegasus_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *DrainNodeRequest) GetNode() string {
@@ -5035,7 +5112,7 @@ type DrainNodeResponse struct {
 
 func (x *DrainNodeResponse) Reset() {
 	*x = DrainNodeResponse{}
-	mi := &file_pegasus_proto_msgTypes[62]
+	mi := &file_pegasus_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5047,7 +5124,7 @@ func (x *DrainNodeResponse) String() string {
 func (*DrainNodeResponse) ProtoMessage() {}
 
 func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[62]
+	mi := &file_pegasus_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5060,7 +5137,7 @@ func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
 func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{62}
+	return file_pegasus_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *DrainNodeResponse) GetError() *Error {
@@ -5099,7 +5176,7 @@ type DDDDiagnoseRequest struct {
 
 func (x *DDDDiagnoseRequest) Reset() {
 	*x = DDDDiagnoseRequest{}
-	mi := &file_pegasus_proto_msgTypes[63]
+	mi := &file_pegasus_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5111,7 +5188,7 @@ func (x *DDDDiagnoseRequest) String() string {
 func (*DDDDiagnoseRequest) ProtoMessage() {}
 
 func (x *DDDDiagnoseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[63]
+	mi := &file_pegasus_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5124,7 +5201,7 @@ func (x *DDDDiagnoseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDDiagnoseRequest.ProtoReflect.Descriptor instead.
 func (*DDDDiagnoseRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{63}
+	return file_pegasus_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *DDDDiagnoseRequest) GetAppId() int32 {
@@ -5178,7 +5255,7 @@ type DDDNodeInfo struct {
 
 func (x *DDDNodeInfo) Reset() {
 	*x = DDDNodeInfo{}
-	mi := &file_pegasus_proto_msgTypes[64]
+	mi := &file_pegasus_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5190,7 +5267,7 @@ func (x *DDDNodeInfo) String() string {
 func (*DDDNodeInfo) ProtoMessage() {}
 
 func (x *DDDNodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[64]
+	mi := &file_pegasus_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5203,7 +5280,7 @@ func (x *DDDNodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDNodeInfo.ProtoReflect.Descriptor instead.
 func (*DDDNodeInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{64}
+	return file_pegasus_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *DDDNodeInfo) GetNode() string {
@@ -5260,7 +5337,7 @@ type DDDPartitionInfo struct {
 
 func (x *DDDPartitionInfo) Reset() {
 	*x = DDDPartitionInfo{}
-	mi := &file_pegasus_proto_msgTypes[65]
+	mi := &file_pegasus_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5272,7 +5349,7 @@ func (x *DDDPartitionInfo) String() string {
 func (*DDDPartitionInfo) ProtoMessage() {}
 
 func (x *DDDPartitionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[65]
+	mi := &file_pegasus_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5285,7 +5362,7 @@ func (x *DDDPartitionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDPartitionInfo.ProtoReflect.Descriptor instead.
 func (*DDDPartitionInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{65}
+	return file_pegasus_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *DDDPartitionInfo) GetConfig() *PartitionConfiguration {
@@ -5328,7 +5405,7 @@ type DDDDiagnoseResponse struct {
 
 func (x *DDDDiagnoseResponse) Reset() {
 	*x = DDDDiagnoseResponse{}
-	mi := &file_pegasus_proto_msgTypes[66]
+	mi := &file_pegasus_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5340,7 +5417,7 @@ func (x *DDDDiagnoseResponse) String() string {
 func (*DDDDiagnoseResponse) ProtoMessage() {}
 
 func (x *DDDDiagnoseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[66]
+	mi := &file_pegasus_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5353,7 +5430,7 @@ func (x *DDDDiagnoseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDDiagnoseResponse.ProtoReflect.Descriptor instead.
 func (*DDDDiagnoseResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{66}
+	return file_pegasus_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *DDDDiagnoseResponse) GetError() *Error {
@@ -5390,7 +5467,7 @@ type RemoteCommandRequest struct {
 
 func (x *RemoteCommandRequest) Reset() {
 	*x = RemoteCommandRequest{}
-	mi := &file_pegasus_proto_msgTypes[67]
+	mi := &file_pegasus_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5402,7 +5479,7 @@ func (x *RemoteCommandRequest) String() string {
 func (*RemoteCommandRequest) ProtoMessage() {}
 
 func (x *RemoteCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[67]
+	mi := &file_pegasus_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5415,7 +5492,7 @@ func (x *RemoteCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoteCommandRequest.ProtoReflect.Descriptor instead.
 func (*RemoteCommandRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{67}
+	return file_pegasus_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *RemoteCommandRequest) GetCommand() string {
@@ -5450,7 +5527,7 @@ type RemoteCommandResponse struct {
 
 func (x *RemoteCommandResponse) Reset() {
 	*x = RemoteCommandResponse{}
-	mi := &file_pegasus_proto_msgTypes[68]
+	mi := &file_pegasus_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5462,7 +5539,7 @@ func (x *RemoteCommandResponse) String() string {
 func (*RemoteCommandResponse) ProtoMessage() {}
 
 func (x *RemoteCommandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[68]
+	mi := &file_pegasus_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5475,7 +5552,7 @@ func (x *RemoteCommandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoteCommandResponse.ProtoReflect.Descriptor instead.
 func (*RemoteCommandResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{68}
+	return file_pegasus_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *RemoteCommandResponse) GetError() *Error {
@@ -5505,7 +5582,7 @@ type ConfigUpdateRequest struct {
 
 func (x *ConfigUpdateRequest) Reset() {
 	*x = ConfigUpdateRequest{}
-	mi := &file_pegasus_proto_msgTypes[69]
+	mi := &file_pegasus_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5517,7 +5594,7 @@ func (x *ConfigUpdateRequest) String() string {
 func (*ConfigUpdateRequest) ProtoMessage() {}
 
 func (x *ConfigUpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[69]
+	mi := &file_pegasus_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5530,7 +5607,7 @@ func (x *ConfigUpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigUpdateRequest.ProtoReflect.Descriptor instead.
 func (*ConfigUpdateRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{69}
+	return file_pegasus_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ConfigUpdateRequest) GetConfigs() []*PartitionConfiguration {
@@ -5563,7 +5640,7 @@ type ConfigUpdateResponse struct {
 
 func (x *ConfigUpdateResponse) Reset() {
 	*x = ConfigUpdateResponse{}
-	mi := &file_pegasus_proto_msgTypes[70]
+	mi := &file_pegasus_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5575,7 +5652,7 @@ func (x *ConfigUpdateResponse) String() string {
 func (*ConfigUpdateResponse) ProtoMessage() {}
 
 func (x *ConfigUpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[70]
+	mi := &file_pegasus_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5588,7 +5665,7 @@ func (x *ConfigUpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigUpdateResponse.ProtoReflect.Descriptor instead.
 func (*ConfigUpdateResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{70}
+	return file_pegasus_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ConfigUpdateResponse) GetError() *Error {
@@ -5606,7 +5683,7 @@ type ReplicaServerStatusRequest struct {
 
 func (x *ReplicaServerStatusRequest) Reset() {
 	*x = ReplicaServerStatusRequest{}
-	mi := &file_pegasus_proto_msgTypes[71]
+	mi := &file_pegasus_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5618,7 +5695,7 @@ func (x *ReplicaServerStatusRequest) String() string {
 func (*ReplicaServerStatusRequest) ProtoMessage() {}
 
 func (x *ReplicaServerStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[71]
+	mi := &file_pegasus_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5631,7 +5708,7 @@ func (x *ReplicaServerStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaServerStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReplicaServerStatusRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{71}
+	return file_pegasus_proto_rawDescGZIP(), []int{72}
 }
 
 type ReplicaServerStatusResponse struct {
@@ -5651,7 +5728,7 @@ type ReplicaServerStatusResponse struct {
 
 func (x *ReplicaServerStatusResponse) Reset() {
 	*x = ReplicaServerStatusResponse{}
-	mi := &file_pegasus_proto_msgTypes[72]
+	mi := &file_pegasus_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5663,7 +5740,7 @@ func (x *ReplicaServerStatusResponse) String() string {
 func (*ReplicaServerStatusResponse) ProtoMessage() {}
 
 func (x *ReplicaServerStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[72]
+	mi := &file_pegasus_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5676,7 +5753,7 @@ func (x *ReplicaServerStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaServerStatusResponse.ProtoReflect.Descriptor instead.
 func (*ReplicaServerStatusResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{72}
+	return file_pegasus_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ReplicaServerStatusResponse) GetNode() string {
@@ -5948,7 +6025,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x04data\x18\x04 \x01(\fR\x04data\x12 \n" +
 	"\flast_of_file\x18\x05 \x01(\bR\n" +
 	"lastOfFile\x12(\n" +
-	"\x05error\x18\x06 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\"\xae\x02\n" +
+	"\x05error\x18\x06 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\"\xee\x02\n" +
 	"\x16PartitionConfiguration\x12%\n" +
 	"\x04gpid\x18\x01 \x01(\v2\x11.pegasus.rpc.GpidR\x04gpid\x12\x16\n" +
 	"\x06ballot\x18\x02 \x01(\x03R\x06ballot\x12*\n" +
@@ -5958,7 +6035,12 @@ const file_pegasus_proto_rawDesc = "" +
 	"\n" +
 	"last_drops\x18\x06 \x03(\tR\tlastDrops\x122\n" +
 	"\x15last_committed_decree\x18\a \x01(\x03R\x13lastCommittedDecree\x12\x1a\n" +
-	"\blearners\x18\b \x03(\tR\blearners\"\xe6\x01\n" +
+	"\blearners\x18\b \x03(\tR\blearners\x12>\n" +
+	"\x0eprimary_bounds\x18\t \x03(\v2\x17.pegasus.rpc.NodeBallotR\rprimaryBounds\"8\n" +
+	"\n" +
+	"NodeBallot\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x16\n" +
+	"\x06ballot\x18\x02 \x01(\x03R\x06ballot\"\xe6\x01\n" +
 	"\x0eConfigProposal\x12%\n" +
 	"\x04gpid\x18\x01 \x01(\v2\x11.pegasus.rpc.GpidR\x04gpid\x12+\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x17.pegasus.rpc.ConfigTypeR\x04type\x12\x12\n" +
@@ -5975,7 +6057,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12=\n" +
 	"\aconfigs\x18\x02 \x03(\v2#.pegasus.rpc.PartitionConfigurationR\aconfigs\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\x03 \x01(\tR\tclusterId\"\xe1\x02\n" +
+	"cluster_id\x18\x03 \x01(\tR\tclusterId\"\x8f\x03\n" +
 	"\rReplicaReport\x12%\n" +
 	"\x04gpid\x18\x01 \x01(\v2\x11.pegasus.rpc.GpidR\x04gpid\x124\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x1c.pegasus.rpc.PartitionStatusR\x06status\x12\x16\n" +
@@ -5984,7 +6066,8 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x14last_prepared_decree\x18\x05 \x01(\x03R\x12lastPreparedDecree\x12.\n" +
 	"\x13last_durable_decree\x18\x06 \x01(\x03R\x11lastDurableDecree\x12#\n" +
 	"\rmember_ballot\x18\a \x01(\x03R\fmemberBallot\x12 \n" +
-	"\vincarnation\x18\b \x01(\x04R\vincarnation\"\xbc\x02\n" +
+	"\vincarnation\x18\b \x01(\x04R\vincarnation\x12,\n" +
+	"\x12min_primary_ballot\x18\t \x01(\x03R\x10minPrimaryBallot\"\xbc\x02\n" +
 	"\rBeaconRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12)\n" +
 	"\x10protocol_version\x18\x02 \x01(\tR\x0fprotocolVersion\x12%\n" +
@@ -6275,7 +6358,7 @@ func file_pegasus_proto_rawDescGZIP() []byte {
 }
 
 var file_pegasus_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_pegasus_proto_msgTypes = make([]protoimpl.MessageInfo, 75)
+var file_pegasus_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
 var file_pegasus_proto_goTypes = []any{
 	(ErrorCode)(0),                      // 0: pegasus.rpc.ErrorCode
 	(CheckType)(0),                      // 1: pegasus.rpc.CheckType
@@ -6317,46 +6400,47 @@ var file_pegasus_proto_goTypes = []any{
 	(*CheckpointRequest)(nil),           // 37: pegasus.rpc.CheckpointRequest
 	(*CheckpointChunk)(nil),             // 38: pegasus.rpc.CheckpointChunk
 	(*PartitionConfiguration)(nil),      // 39: pegasus.rpc.PartitionConfiguration
-	(*ConfigProposal)(nil),              // 40: pegasus.rpc.ConfigProposal
-	(*ProposeConfigRequest)(nil),        // 41: pegasus.rpc.ProposeConfigRequest
-	(*ProposeConfigResponse)(nil),       // 42: pegasus.rpc.ProposeConfigResponse
-	(*ReplicaReport)(nil),               // 43: pegasus.rpc.ReplicaReport
-	(*BeaconRequest)(nil),               // 44: pegasus.rpc.BeaconRequest
-	(*BeaconResponse)(nil),              // 45: pegasus.rpc.BeaconResponse
-	(*ReplicaRemoval)(nil),              // 46: pegasus.rpc.ReplicaRemoval
-	(*TableInfo)(nil),                   // 47: pegasus.rpc.TableInfo
-	(*QueryConfigRequest)(nil),          // 48: pegasus.rpc.QueryConfigRequest
-	(*QueryConfigResponse)(nil),         // 49: pegasus.rpc.QueryConfigResponse
-	(*PartitionWait)(nil),               // 50: pegasus.rpc.PartitionWait
-	(*CreateTableRequest)(nil),          // 51: pegasus.rpc.CreateTableRequest
-	(*CreateTableResponse)(nil),         // 52: pegasus.rpc.CreateTableResponse
-	(*DropTableRequest)(nil),            // 53: pegasus.rpc.DropTableRequest
-	(*DropTableResponse)(nil),           // 54: pegasus.rpc.DropTableResponse
-	(*ListTablesRequest)(nil),           // 55: pegasus.rpc.ListTablesRequest
-	(*TableHealth)(nil),                 // 56: pegasus.rpc.TableHealth
-	(*ListTablesResponse)(nil),          // 57: pegasus.rpc.ListTablesResponse
-	(*ListNodesRequest)(nil),            // 58: pegasus.rpc.ListNodesRequest
-	(*NodeInfo)(nil),                    // 59: pegasus.rpc.NodeInfo
-	(*ListNodesResponse)(nil),           // 60: pegasus.rpc.ListNodesResponse
-	(*MetaServerInfo)(nil),              // 61: pegasus.rpc.MetaServerInfo
-	(*ClusterInfoRequest)(nil),          // 62: pegasus.rpc.ClusterInfoRequest
-	(*ClusterInfoResponse)(nil),         // 63: pegasus.rpc.ClusterInfoResponse
-	(*MetaLevelRequest)(nil),            // 64: pegasus.rpc.MetaLevelRequest
-	(*MetaLevelResponse)(nil),           // 65: pegasus.rpc.MetaLevelResponse
-	(*DrainNodeRequest)(nil),            // 66: pegasus.rpc.DrainNodeRequest
-	(*DrainNodeResponse)(nil),           // 67: pegasus.rpc.DrainNodeResponse
-	(*DDDDiagnoseRequest)(nil),          // 68: pegasus.rpc.DDDDiagnoseRequest
-	(*DDDNodeInfo)(nil),                 // 69: pegasus.rpc.DDDNodeInfo
-	(*DDDPartitionInfo)(nil),            // 70: pegasus.rpc.DDDPartitionInfo
-	(*DDDDiagnoseResponse)(nil),         // 71: pegasus.rpc.DDDDiagnoseResponse
-	(*RemoteCommandRequest)(nil),        // 72: pegasus.rpc.RemoteCommandRequest
-	(*RemoteCommandResponse)(nil),       // 73: pegasus.rpc.RemoteCommandResponse
-	(*ConfigUpdateRequest)(nil),         // 74: pegasus.rpc.ConfigUpdateRequest
-	(*ConfigUpdateResponse)(nil),        // 75: pegasus.rpc.ConfigUpdateResponse
-	(*ReplicaServerStatusRequest)(nil),  // 76: pegasus.rpc.ReplicaServerStatusRequest
-	(*ReplicaServerStatusResponse)(nil), // 77: pegasus.rpc.ReplicaServerStatusResponse
-	nil,                                 // 78: pegasus.rpc.TableInfo.EnvsEntry
-	nil,                                 // 79: pegasus.rpc.CreateTableRequest.EnvsEntry
+	(*NodeBallot)(nil),                  // 40: pegasus.rpc.NodeBallot
+	(*ConfigProposal)(nil),              // 41: pegasus.rpc.ConfigProposal
+	(*ProposeConfigRequest)(nil),        // 42: pegasus.rpc.ProposeConfigRequest
+	(*ProposeConfigResponse)(nil),       // 43: pegasus.rpc.ProposeConfigResponse
+	(*ReplicaReport)(nil),               // 44: pegasus.rpc.ReplicaReport
+	(*BeaconRequest)(nil),               // 45: pegasus.rpc.BeaconRequest
+	(*BeaconResponse)(nil),              // 46: pegasus.rpc.BeaconResponse
+	(*ReplicaRemoval)(nil),              // 47: pegasus.rpc.ReplicaRemoval
+	(*TableInfo)(nil),                   // 48: pegasus.rpc.TableInfo
+	(*QueryConfigRequest)(nil),          // 49: pegasus.rpc.QueryConfigRequest
+	(*QueryConfigResponse)(nil),         // 50: pegasus.rpc.QueryConfigResponse
+	(*PartitionWait)(nil),               // 51: pegasus.rpc.PartitionWait
+	(*CreateTableRequest)(nil),          // 52: pegasus.rpc.CreateTableRequest
+	(*CreateTableResponse)(nil),         // 53: pegasus.rpc.CreateTableResponse
+	(*DropTableRequest)(nil),            // 54: pegasus.rpc.DropTableRequest
+	(*DropTableResponse)(nil),           // 55: pegasus.rpc.DropTableResponse
+	(*ListTablesRequest)(nil),           // 56: pegasus.rpc.ListTablesRequest
+	(*TableHealth)(nil),                 // 57: pegasus.rpc.TableHealth
+	(*ListTablesResponse)(nil),          // 58: pegasus.rpc.ListTablesResponse
+	(*ListNodesRequest)(nil),            // 59: pegasus.rpc.ListNodesRequest
+	(*NodeInfo)(nil),                    // 60: pegasus.rpc.NodeInfo
+	(*ListNodesResponse)(nil),           // 61: pegasus.rpc.ListNodesResponse
+	(*MetaServerInfo)(nil),              // 62: pegasus.rpc.MetaServerInfo
+	(*ClusterInfoRequest)(nil),          // 63: pegasus.rpc.ClusterInfoRequest
+	(*ClusterInfoResponse)(nil),         // 64: pegasus.rpc.ClusterInfoResponse
+	(*MetaLevelRequest)(nil),            // 65: pegasus.rpc.MetaLevelRequest
+	(*MetaLevelResponse)(nil),           // 66: pegasus.rpc.MetaLevelResponse
+	(*DrainNodeRequest)(nil),            // 67: pegasus.rpc.DrainNodeRequest
+	(*DrainNodeResponse)(nil),           // 68: pegasus.rpc.DrainNodeResponse
+	(*DDDDiagnoseRequest)(nil),          // 69: pegasus.rpc.DDDDiagnoseRequest
+	(*DDDNodeInfo)(nil),                 // 70: pegasus.rpc.DDDNodeInfo
+	(*DDDPartitionInfo)(nil),            // 71: pegasus.rpc.DDDPartitionInfo
+	(*DDDDiagnoseResponse)(nil),         // 72: pegasus.rpc.DDDDiagnoseResponse
+	(*RemoteCommandRequest)(nil),        // 73: pegasus.rpc.RemoteCommandRequest
+	(*RemoteCommandResponse)(nil),       // 74: pegasus.rpc.RemoteCommandResponse
+	(*ConfigUpdateRequest)(nil),         // 75: pegasus.rpc.ConfigUpdateRequest
+	(*ConfigUpdateResponse)(nil),        // 76: pegasus.rpc.ConfigUpdateResponse
+	(*ReplicaServerStatusRequest)(nil),  // 77: pegasus.rpc.ReplicaServerStatusRequest
+	(*ReplicaServerStatusResponse)(nil), // 78: pegasus.rpc.ReplicaServerStatusResponse
+	nil,                                 // 79: pegasus.rpc.TableInfo.EnvsEntry
+	nil,                                 // 80: pegasus.rpc.CreateTableRequest.EnvsEntry
 }
 var file_pegasus_proto_depIdxs = []int32{
 	0,   // 0: pegasus.rpc.Error.code:type_name -> pegasus.rpc.ErrorCode
@@ -6396,94 +6480,95 @@ var file_pegasus_proto_depIdxs = []int32{
 	5,   // 34: pegasus.rpc.CheckpointRequest.gpid:type_name -> pegasus.rpc.Gpid
 	6,   // 35: pegasus.rpc.CheckpointChunk.error:type_name -> pegasus.rpc.Error
 	5,   // 36: pegasus.rpc.PartitionConfiguration.gpid:type_name -> pegasus.rpc.Gpid
-	5,   // 37: pegasus.rpc.ConfigProposal.gpid:type_name -> pegasus.rpc.Gpid
-	3,   // 38: pegasus.rpc.ConfigProposal.type:type_name -> pegasus.rpc.ConfigType
-	40,  // 39: pegasus.rpc.ProposeConfigRequest.proposals:type_name -> pegasus.rpc.ConfigProposal
-	6,   // 40: pegasus.rpc.ProposeConfigResponse.error:type_name -> pegasus.rpc.Error
-	39,  // 41: pegasus.rpc.ProposeConfigResponse.configs:type_name -> pegasus.rpc.PartitionConfiguration
-	5,   // 42: pegasus.rpc.ReplicaReport.gpid:type_name -> pegasus.rpc.Gpid
-	2,   // 43: pegasus.rpc.ReplicaReport.status:type_name -> pegasus.rpc.PartitionStatus
-	43,  // 44: pegasus.rpc.BeaconRequest.replicas:type_name -> pegasus.rpc.ReplicaReport
-	6,   // 45: pegasus.rpc.BeaconResponse.error:type_name -> pegasus.rpc.Error
-	39,  // 46: pegasus.rpc.BeaconResponse.configs:type_name -> pegasus.rpc.PartitionConfiguration
-	5,   // 47: pegasus.rpc.BeaconResponse.remove:type_name -> pegasus.rpc.Gpid
-	47,  // 48: pegasus.rpc.BeaconResponse.tables:type_name -> pegasus.rpc.TableInfo
-	46,  // 49: pegasus.rpc.BeaconResponse.removals:type_name -> pegasus.rpc.ReplicaRemoval
-	5,   // 50: pegasus.rpc.BeaconResponse.unknown:type_name -> pegasus.rpc.Gpid
-	5,   // 51: pegasus.rpc.ReplicaRemoval.gpid:type_name -> pegasus.rpc.Gpid
-	4,   // 52: pegasus.rpc.TableInfo.status:type_name -> pegasus.rpc.TableStatus
-	78,  // 53: pegasus.rpc.TableInfo.envs:type_name -> pegasus.rpc.TableInfo.EnvsEntry
-	6,   // 54: pegasus.rpc.QueryConfigResponse.error:type_name -> pegasus.rpc.Error
-	47,  // 55: pegasus.rpc.QueryConfigResponse.table:type_name -> pegasus.rpc.TableInfo
-	39,  // 56: pegasus.rpc.QueryConfigResponse.partitions:type_name -> pegasus.rpc.PartitionConfiguration
-	50,  // 57: pegasus.rpc.QueryConfigResponse.waits:type_name -> pegasus.rpc.PartitionWait
-	79,  // 58: pegasus.rpc.CreateTableRequest.envs:type_name -> pegasus.rpc.CreateTableRequest.EnvsEntry
-	6,   // 59: pegasus.rpc.CreateTableResponse.error:type_name -> pegasus.rpc.Error
-	47,  // 60: pegasus.rpc.CreateTableResponse.table:type_name -> pegasus.rpc.TableInfo
-	6,   // 61: pegasus.rpc.DropTableResponse.error:type_name -> pegasus.rpc.Error
-	47,  // 62: pegasus.rpc.TableHealth.table:type_name -> pegasus.rpc.TableInfo
-	50,  // 63: pegasus.rpc.TableHealth.waits:type_name -> pegasus.rpc.PartitionWait
-	6,   // 64: pegasus.rpc.ListTablesResponse.error:type_name -> pegasus.rpc.Error
-	56,  // 65: pegasus.rpc.ListTablesResponse.tables:type_name -> pegasus.rpc.TableHealth
-	6,   // 66: pegasus.rpc.ListNodesResponse.error:type_name -> pegasus.rpc.Error
-	59,  // 67: pegasus.rpc.ListNodesResponse.nodes:type_name -> pegasus.rpc.NodeInfo
-	6,   // 68: pegasus.rpc.ClusterInfoResponse.error:type_name -> pegasus.rpc.Error
-	61,  // 69: pegasus.rpc.ClusterInfoResponse.metas:type_name -> pegasus.rpc.MetaServerInfo
-	6,   // 70: pegasus.rpc.MetaLevelResponse.error:type_name -> pegasus.rpc.Error
-	6,   // 71: pegasus.rpc.DrainNodeResponse.error:type_name -> pegasus.rpc.Error
-	43,  // 72: pegasus.rpc.DDDNodeInfo.report:type_name -> pegasus.rpc.ReplicaReport
-	39,  // 73: pegasus.rpc.DDDPartitionInfo.config:type_name -> pegasus.rpc.PartitionConfiguration
-	69,  // 74: pegasus.rpc.DDDPartitionInfo.dropped:type_name -> pegasus.rpc.DDDNodeInfo
-	6,   // 75: pegasus.rpc.DDDDiagnoseResponse.error:type_name -> pegasus.rpc.Error
-	70,  // 76: pegasus.rpc.DDDDiagnoseResponse.partitions:type_name -> pegasus.rpc.DDDPartitionInfo
-	6,   // 77: pegasus.rpc.RemoteCommandResponse.error:type_name -> pegasus.rpc.Error
-	39,  // 78: pegasus.rpc.ConfigUpdateRequest.configs:type_name -> pegasus.rpc.PartitionConfiguration
-	47,  // 79: pegasus.rpc.ConfigUpdateRequest.tables:type_name -> pegasus.rpc.TableInfo
-	6,   // 80: pegasus.rpc.ConfigUpdateResponse.error:type_name -> pegasus.rpc.Error
-	43,  // 81: pegasus.rpc.ReplicaServerStatusResponse.replicas:type_name -> pegasus.rpc.ReplicaReport
-	31,  // 82: pegasus.rpc.ReplicaClient.Data:input_type -> pegasus.rpc.ClientRequest
-	36,  // 83: pegasus.rpc.ReplicaPeer.Replicate:input_type -> pegasus.rpc.PeerBatch
-	37,  // 84: pegasus.rpc.ReplicaPeer.FetchCheckpoint:input_type -> pegasus.rpc.CheckpointRequest
-	44,  // 85: pegasus.rpc.Meta.Beacon:input_type -> pegasus.rpc.BeaconRequest
-	41,  // 86: pegasus.rpc.Meta.ProposeConfig:input_type -> pegasus.rpc.ProposeConfigRequest
-	48,  // 87: pegasus.rpc.Meta.QueryConfig:input_type -> pegasus.rpc.QueryConfigRequest
-	51,  // 88: pegasus.rpc.Meta.CreateTable:input_type -> pegasus.rpc.CreateTableRequest
-	53,  // 89: pegasus.rpc.Meta.DropTable:input_type -> pegasus.rpc.DropTableRequest
-	55,  // 90: pegasus.rpc.Meta.ListTables:input_type -> pegasus.rpc.ListTablesRequest
-	58,  // 91: pegasus.rpc.Meta.ListNodes:input_type -> pegasus.rpc.ListNodesRequest
-	62,  // 92: pegasus.rpc.Meta.ClusterInfo:input_type -> pegasus.rpc.ClusterInfoRequest
-	64,  // 93: pegasus.rpc.Meta.MetaLevel:input_type -> pegasus.rpc.MetaLevelRequest
-	66,  // 94: pegasus.rpc.Meta.MigrateNode:input_type -> pegasus.rpc.DrainNodeRequest
-	66,  // 95: pegasus.rpc.Meta.DowngradeNode:input_type -> pegasus.rpc.DrainNodeRequest
-	72,  // 96: pegasus.rpc.Meta.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
-	68,  // 97: pegasus.rpc.Meta.DDDDiagnose:input_type -> pegasus.rpc.DDDDiagnoseRequest
-	74,  // 98: pegasus.rpc.ReplicaAdmin.UpdateConfig:input_type -> pegasus.rpc.ConfigUpdateRequest
-	76,  // 99: pegasus.rpc.ReplicaAdmin.Status:input_type -> pegasus.rpc.ReplicaServerStatusRequest
-	72,  // 100: pegasus.rpc.ReplicaAdmin.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
-	32,  // 101: pegasus.rpc.ReplicaClient.Data:output_type -> pegasus.rpc.ClientResponse
-	36,  // 102: pegasus.rpc.ReplicaPeer.Replicate:output_type -> pegasus.rpc.PeerBatch
-	38,  // 103: pegasus.rpc.ReplicaPeer.FetchCheckpoint:output_type -> pegasus.rpc.CheckpointChunk
-	45,  // 104: pegasus.rpc.Meta.Beacon:output_type -> pegasus.rpc.BeaconResponse
-	42,  // 105: pegasus.rpc.Meta.ProposeConfig:output_type -> pegasus.rpc.ProposeConfigResponse
-	49,  // 106: pegasus.rpc.Meta.QueryConfig:output_type -> pegasus.rpc.QueryConfigResponse
-	52,  // 107: pegasus.rpc.Meta.CreateTable:output_type -> pegasus.rpc.CreateTableResponse
-	54,  // 108: pegasus.rpc.Meta.DropTable:output_type -> pegasus.rpc.DropTableResponse
-	57,  // 109: pegasus.rpc.Meta.ListTables:output_type -> pegasus.rpc.ListTablesResponse
-	60,  // 110: pegasus.rpc.Meta.ListNodes:output_type -> pegasus.rpc.ListNodesResponse
-	63,  // 111: pegasus.rpc.Meta.ClusterInfo:output_type -> pegasus.rpc.ClusterInfoResponse
-	65,  // 112: pegasus.rpc.Meta.MetaLevel:output_type -> pegasus.rpc.MetaLevelResponse
-	67,  // 113: pegasus.rpc.Meta.MigrateNode:output_type -> pegasus.rpc.DrainNodeResponse
-	67,  // 114: pegasus.rpc.Meta.DowngradeNode:output_type -> pegasus.rpc.DrainNodeResponse
-	73,  // 115: pegasus.rpc.Meta.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
-	71,  // 116: pegasus.rpc.Meta.DDDDiagnose:output_type -> pegasus.rpc.DDDDiagnoseResponse
-	75,  // 117: pegasus.rpc.ReplicaAdmin.UpdateConfig:output_type -> pegasus.rpc.ConfigUpdateResponse
-	77,  // 118: pegasus.rpc.ReplicaAdmin.Status:output_type -> pegasus.rpc.ReplicaServerStatusResponse
-	73,  // 119: pegasus.rpc.ReplicaAdmin.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
-	101, // [101:120] is the sub-list for method output_type
-	82,  // [82:101] is the sub-list for method input_type
-	82,  // [82:82] is the sub-list for extension type_name
-	82,  // [82:82] is the sub-list for extension extendee
-	0,   // [0:82] is the sub-list for field type_name
+	40,  // 37: pegasus.rpc.PartitionConfiguration.primary_bounds:type_name -> pegasus.rpc.NodeBallot
+	5,   // 38: pegasus.rpc.ConfigProposal.gpid:type_name -> pegasus.rpc.Gpid
+	3,   // 39: pegasus.rpc.ConfigProposal.type:type_name -> pegasus.rpc.ConfigType
+	41,  // 40: pegasus.rpc.ProposeConfigRequest.proposals:type_name -> pegasus.rpc.ConfigProposal
+	6,   // 41: pegasus.rpc.ProposeConfigResponse.error:type_name -> pegasus.rpc.Error
+	39,  // 42: pegasus.rpc.ProposeConfigResponse.configs:type_name -> pegasus.rpc.PartitionConfiguration
+	5,   // 43: pegasus.rpc.ReplicaReport.gpid:type_name -> pegasus.rpc.Gpid
+	2,   // 44: pegasus.rpc.ReplicaReport.status:type_name -> pegasus.rpc.PartitionStatus
+	44,  // 45: pegasus.rpc.BeaconRequest.replicas:type_name -> pegasus.rpc.ReplicaReport
+	6,   // 46: pegasus.rpc.BeaconResponse.error:type_name -> pegasus.rpc.Error
+	39,  // 47: pegasus.rpc.BeaconResponse.configs:type_name -> pegasus.rpc.PartitionConfiguration
+	5,   // 48: pegasus.rpc.BeaconResponse.remove:type_name -> pegasus.rpc.Gpid
+	48,  // 49: pegasus.rpc.BeaconResponse.tables:type_name -> pegasus.rpc.TableInfo
+	47,  // 50: pegasus.rpc.BeaconResponse.removals:type_name -> pegasus.rpc.ReplicaRemoval
+	5,   // 51: pegasus.rpc.BeaconResponse.unknown:type_name -> pegasus.rpc.Gpid
+	5,   // 52: pegasus.rpc.ReplicaRemoval.gpid:type_name -> pegasus.rpc.Gpid
+	4,   // 53: pegasus.rpc.TableInfo.status:type_name -> pegasus.rpc.TableStatus
+	79,  // 54: pegasus.rpc.TableInfo.envs:type_name -> pegasus.rpc.TableInfo.EnvsEntry
+	6,   // 55: pegasus.rpc.QueryConfigResponse.error:type_name -> pegasus.rpc.Error
+	48,  // 56: pegasus.rpc.QueryConfigResponse.table:type_name -> pegasus.rpc.TableInfo
+	39,  // 57: pegasus.rpc.QueryConfigResponse.partitions:type_name -> pegasus.rpc.PartitionConfiguration
+	51,  // 58: pegasus.rpc.QueryConfigResponse.waits:type_name -> pegasus.rpc.PartitionWait
+	80,  // 59: pegasus.rpc.CreateTableRequest.envs:type_name -> pegasus.rpc.CreateTableRequest.EnvsEntry
+	6,   // 60: pegasus.rpc.CreateTableResponse.error:type_name -> pegasus.rpc.Error
+	48,  // 61: pegasus.rpc.CreateTableResponse.table:type_name -> pegasus.rpc.TableInfo
+	6,   // 62: pegasus.rpc.DropTableResponse.error:type_name -> pegasus.rpc.Error
+	48,  // 63: pegasus.rpc.TableHealth.table:type_name -> pegasus.rpc.TableInfo
+	51,  // 64: pegasus.rpc.TableHealth.waits:type_name -> pegasus.rpc.PartitionWait
+	6,   // 65: pegasus.rpc.ListTablesResponse.error:type_name -> pegasus.rpc.Error
+	57,  // 66: pegasus.rpc.ListTablesResponse.tables:type_name -> pegasus.rpc.TableHealth
+	6,   // 67: pegasus.rpc.ListNodesResponse.error:type_name -> pegasus.rpc.Error
+	60,  // 68: pegasus.rpc.ListNodesResponse.nodes:type_name -> pegasus.rpc.NodeInfo
+	6,   // 69: pegasus.rpc.ClusterInfoResponse.error:type_name -> pegasus.rpc.Error
+	62,  // 70: pegasus.rpc.ClusterInfoResponse.metas:type_name -> pegasus.rpc.MetaServerInfo
+	6,   // 71: pegasus.rpc.MetaLevelResponse.error:type_name -> pegasus.rpc.Error
+	6,   // 72: pegasus.rpc.DrainNodeResponse.error:type_name -> pegasus.rpc.Error
+	44,  // 73: pegasus.rpc.DDDNodeInfo.report:type_name -> pegasus.rpc.ReplicaReport
+	39,  // 74: pegasus.rpc.DDDPartitionInfo.config:type_name -> pegasus.rpc.PartitionConfiguration
+	70,  // 75: pegasus.rpc.DDDPartitionInfo.dropped:type_name -> pegasus.rpc.DDDNodeInfo
+	6,   // 76: pegasus.rpc.DDDDiagnoseResponse.error:type_name -> pegasus.rpc.Error
+	71,  // 77: pegasus.rpc.DDDDiagnoseResponse.partitions:type_name -> pegasus.rpc.DDDPartitionInfo
+	6,   // 78: pegasus.rpc.RemoteCommandResponse.error:type_name -> pegasus.rpc.Error
+	39,  // 79: pegasus.rpc.ConfigUpdateRequest.configs:type_name -> pegasus.rpc.PartitionConfiguration
+	48,  // 80: pegasus.rpc.ConfigUpdateRequest.tables:type_name -> pegasus.rpc.TableInfo
+	6,   // 81: pegasus.rpc.ConfigUpdateResponse.error:type_name -> pegasus.rpc.Error
+	44,  // 82: pegasus.rpc.ReplicaServerStatusResponse.replicas:type_name -> pegasus.rpc.ReplicaReport
+	31,  // 83: pegasus.rpc.ReplicaClient.Data:input_type -> pegasus.rpc.ClientRequest
+	36,  // 84: pegasus.rpc.ReplicaPeer.Replicate:input_type -> pegasus.rpc.PeerBatch
+	37,  // 85: pegasus.rpc.ReplicaPeer.FetchCheckpoint:input_type -> pegasus.rpc.CheckpointRequest
+	45,  // 86: pegasus.rpc.Meta.Beacon:input_type -> pegasus.rpc.BeaconRequest
+	42,  // 87: pegasus.rpc.Meta.ProposeConfig:input_type -> pegasus.rpc.ProposeConfigRequest
+	49,  // 88: pegasus.rpc.Meta.QueryConfig:input_type -> pegasus.rpc.QueryConfigRequest
+	52,  // 89: pegasus.rpc.Meta.CreateTable:input_type -> pegasus.rpc.CreateTableRequest
+	54,  // 90: pegasus.rpc.Meta.DropTable:input_type -> pegasus.rpc.DropTableRequest
+	56,  // 91: pegasus.rpc.Meta.ListTables:input_type -> pegasus.rpc.ListTablesRequest
+	59,  // 92: pegasus.rpc.Meta.ListNodes:input_type -> pegasus.rpc.ListNodesRequest
+	63,  // 93: pegasus.rpc.Meta.ClusterInfo:input_type -> pegasus.rpc.ClusterInfoRequest
+	65,  // 94: pegasus.rpc.Meta.MetaLevel:input_type -> pegasus.rpc.MetaLevelRequest
+	67,  // 95: pegasus.rpc.Meta.MigrateNode:input_type -> pegasus.rpc.DrainNodeRequest
+	67,  // 96: pegasus.rpc.Meta.DowngradeNode:input_type -> pegasus.rpc.DrainNodeRequest
+	73,  // 97: pegasus.rpc.Meta.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
+	69,  // 98: pegasus.rpc.Meta.DDDDiagnose:input_type -> pegasus.rpc.DDDDiagnoseRequest
+	75,  // 99: pegasus.rpc.ReplicaAdmin.UpdateConfig:input_type -> pegasus.rpc.ConfigUpdateRequest
+	77,  // 100: pegasus.rpc.ReplicaAdmin.Status:input_type -> pegasus.rpc.ReplicaServerStatusRequest
+	73,  // 101: pegasus.rpc.ReplicaAdmin.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
+	32,  // 102: pegasus.rpc.ReplicaClient.Data:output_type -> pegasus.rpc.ClientResponse
+	36,  // 103: pegasus.rpc.ReplicaPeer.Replicate:output_type -> pegasus.rpc.PeerBatch
+	38,  // 104: pegasus.rpc.ReplicaPeer.FetchCheckpoint:output_type -> pegasus.rpc.CheckpointChunk
+	46,  // 105: pegasus.rpc.Meta.Beacon:output_type -> pegasus.rpc.BeaconResponse
+	43,  // 106: pegasus.rpc.Meta.ProposeConfig:output_type -> pegasus.rpc.ProposeConfigResponse
+	50,  // 107: pegasus.rpc.Meta.QueryConfig:output_type -> pegasus.rpc.QueryConfigResponse
+	53,  // 108: pegasus.rpc.Meta.CreateTable:output_type -> pegasus.rpc.CreateTableResponse
+	55,  // 109: pegasus.rpc.Meta.DropTable:output_type -> pegasus.rpc.DropTableResponse
+	58,  // 110: pegasus.rpc.Meta.ListTables:output_type -> pegasus.rpc.ListTablesResponse
+	61,  // 111: pegasus.rpc.Meta.ListNodes:output_type -> pegasus.rpc.ListNodesResponse
+	64,  // 112: pegasus.rpc.Meta.ClusterInfo:output_type -> pegasus.rpc.ClusterInfoResponse
+	66,  // 113: pegasus.rpc.Meta.MetaLevel:output_type -> pegasus.rpc.MetaLevelResponse
+	68,  // 114: pegasus.rpc.Meta.MigrateNode:output_type -> pegasus.rpc.DrainNodeResponse
+	68,  // 115: pegasus.rpc.Meta.DowngradeNode:output_type -> pegasus.rpc.DrainNodeResponse
+	74,  // 116: pegasus.rpc.Meta.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
+	72,  // 117: pegasus.rpc.Meta.DDDDiagnose:output_type -> pegasus.rpc.DDDDiagnoseResponse
+	76,  // 118: pegasus.rpc.ReplicaAdmin.UpdateConfig:output_type -> pegasus.rpc.ConfigUpdateResponse
+	78,  // 119: pegasus.rpc.ReplicaAdmin.Status:output_type -> pegasus.rpc.ReplicaServerStatusResponse
+	74,  // 120: pegasus.rpc.ReplicaAdmin.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
+	102, // [102:121] is the sub-list for method output_type
+	83,  // [83:102] is the sub-list for method input_type
+	83,  // [83:83] is the sub-list for extension type_name
+	83,  // [83:83] is the sub-list for extension extendee
+	0,   // [0:83] is the sub-list for field type_name
 }
 
 func init() { file_pegasus_proto_init() }
@@ -6522,7 +6607,7 @@ func file_pegasus_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pegasus_proto_rawDesc), len(file_pegasus_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   75,
+			NumMessages:   76,
 			NumExtensions: 0,
 			NumServices:   4,
 		},
