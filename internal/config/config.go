@@ -80,6 +80,7 @@ type Replica struct {
 	BlockCacheMB               int `toml:"block_cache_mb" doc:"Block cache shared by every partition store of the server. 0 gives each store a small private cache."`
 
 	GCDiskGarbageReplicaIntervalSeconds int `toml:"gc_disk_garbage_replica_interval_seconds" doc:"How long a replica the meta server disowned (table dropped, replica moved elsewhere) stays on disk in a <gpid>.<ts>.gar directory before it is deleted (Pegasus' default: one day)."`
+	GCDiskErrorReplicaIntervalSeconds   int `toml:"gc_disk_error_replica_interval_seconds" doc:"How long a replica found corrupt when it opened (a checksum failure in its mutation log or store) stays on disk in a <gpid>.<ts>.err directory for inspection before it is deleted; the partition learns a fresh copy meanwhile (Pegasus' default: one week)."`
 	DiskStatIntervalSeconds             int `toml:"disk_stat_interval_seconds" doc:"How often data_dir is scanned for .gar directories past their retention and their sizes are measured."`
 }
 
@@ -138,6 +139,7 @@ func DefaultReplica() Replica {
 		BlockCacheMB:                   256,
 
 		GCDiskGarbageReplicaIntervalSeconds: 24 * 3600,
+		GCDiskErrorReplicaIntervalSeconds:   7 * 24 * 3600,
 		DiskStatIntervalSeconds:             600,
 	}
 }
@@ -239,8 +241,8 @@ func (r Replica) Validate() error {
 	if r.BlockCacheMB < 0 {
 		return fmt.Errorf("%w: block_cache_mb must not be negative", ErrInvalid)
 	}
-	if r.GCDiskGarbageReplicaIntervalSeconds < 0 || r.DiskStatIntervalSeconds < 1 {
-		return fmt.Errorf("%w: gc_disk_garbage_replica_interval_seconds must not be negative and disk_stat_interval_seconds must be positive", ErrInvalid)
+	if r.GCDiskGarbageReplicaIntervalSeconds < 0 || r.GCDiskErrorReplicaIntervalSeconds < 0 || r.DiskStatIntervalSeconds < 1 {
+		return fmt.Errorf("%w: gc_disk_garbage_replica_interval_seconds and gc_disk_error_replica_interval_seconds must not be negative and disk_stat_interval_seconds must be positive", ErrInvalid)
 	}
 	// An idle primary renews its read lease with the group check; two
 	// chances per lease keep one lost message from costing it.

@@ -17,6 +17,8 @@ import (
 
 	"github.com/pegasus-go/pegasus/client"
 	"github.com/pegasus-go/pegasus/internal/onebox"
+	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // TestE2ECorruptReplicaRelearns: under client load, a replica server is
@@ -139,6 +141,7 @@ func TestE2ECorruptReplicaRelearns(t *testing.T) {
 		t.Logf("%s of %s on %s: moved aside to %s, partition healthy with it %v after the restart (%d writes acknowledged so far)",
 			damage.what, gpid, victim.Address, filepath.Base(aside[len(aside)-1]), healed.Round(100*time.Millisecond), w.count())
 	}
+	onlyCopyWaits(ctx, t, e, cl)
 	stopWriter()
 	wg.Wait()
 	keys := w.keys()
@@ -151,6 +154,119 @@ func TestE2ECorruptReplicaRelearns(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged writes read back, %d writes failed (%s)", len(keys), w.failed.Load(), w.firstFailure())
+}
+
+// onlyCopyWaits: a partition with one replica (so its one copy holds
+// every acknowledged write) whose log is damaged must wait for that copy:
+// the server moves the damaged copy aside, and the meta server neither
+// promotes nor creates an empty one in its place; it says why the
+// partition waits.
+func onlyCopyWaits(ctx context.Context, t *testing.T, e *metaE2E, cl *client.Client) {
+	t.Helper()
+	const single = "corrupt_single"
+	resp, err := adminrpc.CallMeta(ctx, e.conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
+		return m.CreateTable(ctx, &pb.CreateTableRequest{Name: single, PartitionCount: 1, ReplicaCount: 1})
+	})
+	if err != nil || resp.GetError().GetCode() != pb.ErrorCode_ERR_OK {
+		t.Fatalf("create table: %v %v", resp.GetError(), err)
+	}
+	if err := e.ob.WaitHealthy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := cl.Open(ctx, single)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := tbl.Set(wctx, []byte(fmt.Sprintf("s%03d", i)), nil, []byte("v"), 0)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	query := func() (*pb.QueryConfigResponse, error) {
+		return adminrpc.CallMeta(ctx, e.conns, func(ctx context.Context, m pb.MetaClient) (*pb.QueryConfigResponse, error) {
+			return m.QueryConfig(ctx, &pb.QueryConfigRequest{Table: single})
+		})
+	}
+	qc, err := query()
+	if err != nil || len(qc.GetPartitions()) != 1 {
+		t.Fatalf("query config: %v %v", qc, err)
+	}
+	pc := qc.GetPartitions()[0]
+	var holder onebox.Process
+	for _, r := range e.ob.Replicas() {
+		if r.Address == pc.GetPrimary() {
+			holder = r
+		}
+	}
+	if holder.Name == "" {
+		t.Fatalf("primary %q is no replica server", pc.GetPrimary())
+	}
+	if err := e.ob.Kill(holder.Name); err != nil {
+		t.Fatal(err)
+	}
+	g := fmt.Sprintf("%d.0", pc.GetGpid().GetAppId())
+	flipLogByte(t, filepath.Join(e.ob.Dir(), holder.Dir, "data", g))
+	if err := e.ob.StartNode(ctx, holder.Name); err != nil {
+		t.Fatal(err)
+	}
+	// The server is back (the main table heals with it) and has moved the
+	// damaged copy aside ...
+	if err := poll(ctx, "the main table fully healthy, "+g+" moved aside", func() error {
+		if aside, _ := filepath.Glob(filepath.Join(e.ob.Dir(), holder.Dir, "data", g+".*.err")); len(aside) != 1 {
+			return fmt.Errorf(".err directories of %s: %v", g, aside)
+		}
+		parts, err := e.partitions(ctx)
+		if err != nil {
+			return err
+		}
+		for _, p := range parts {
+			if p.GetPrimary() == "" || len(p.GetSecondaries()) != 2 {
+				return fmt.Errorf("%d: primary %q secondaries %v", p.GetGpid().GetPartitionIndex(), p.GetPrimary(), p.GetSecondaries())
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// ... and the partition whose only copy it was waits, with a reason,
+	// once the meta server has dropped the restarted primary, and through
+	// several guardian rounds after.
+	if err := poll(ctx, g+" waiting for "+holder.Address, func() error {
+		qc, err := query()
+		if err != nil {
+			return err
+		}
+		if p := qc.GetPartitions()[0]; p.GetPrimary() != "" || len(qc.GetWaits()) == 0 {
+			return fmt.Errorf("primary %q secondaries %v waits %v", p.GetPrimary(), p.GetSecondaries(), qc.GetWaits())
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		qc, err = query()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := qc.GetPartitions()[0]
+		if p.GetPrimary() != "" || len(p.GetSecondaries()) != 0 {
+			t.Fatalf("%s, whose only copy was corrupt, got primary %q secondaries %v: an empty or partial copy was trusted",
+				g, p.GetPrimary(), p.GetSecondaries())
+		}
+		if len(qc.GetWaits()) != 1 || !strings.Contains(qc.GetWaits()[0].GetReason(), holder.Address) {
+			t.Fatalf("%s waits for %v, want the reason naming %s", g, qc.GetWaits(), holder.Address)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+	t.Logf("%s (one replica) with a corrupt log on %s waits: %s", g, holder.Address, qc.GetWaits()[0].GetReason())
 }
 
 // ackWriter writes fresh keys one after another and remembers which ones

@@ -77,6 +77,12 @@ type Replica struct {
 	GarbageMoved      prometheus.Counter
 	GarbageMovedBytes prometheus.Counter
 	GarbageCollected  prometheus.Counter
+	// CorruptReplicas counts replicas found corrupt when they opened and
+	// moved aside to a .err directory, to be learned again.
+	CorruptReplicas prometheus.Counter
+	// OpenFailures counts failed opens of a partition replica (corrupt or
+	// not).
+	OpenFailures prometheus.Counter
 }
 
 // NewReplica creates a replica server's registry.
@@ -134,9 +140,16 @@ func NewReplica() *Replica {
 		GarbageCollected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pegasus_replica_garbage_collected_total", Help: ".gar directories deleted after gc_disk_garbage_replica_interval_seconds.",
 		}),
+		CorruptReplicas: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pegasus_replica_corrupt_replicas_total", Help: "Replicas found corrupt (mutation log or store) when they opened, moved aside to a .err directory and learned again.",
+		}),
+		OpenFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pegasus_replica_open_failures_total", Help: "Failed opens of a partition replica, corrupt or not; a failing replica is retried with a growing delay.",
+		}),
 	}
 	m.reg.MustRegister(m.Requests, m.Errors, m.Latency, m.Replicas, m.LogBytes, m.LogSyncSeconds, m.LearnBytes, m.BeaconRTT, m.LeaseValid,
-		m.ClusterInfo, m.ClusterRefusals, m.GarbageReplicas, m.GarbageBytes, m.GarbageMoved, m.GarbageMovedBytes, m.GarbageCollected)
+		m.ClusterInfo, m.ClusterRefusals, m.GarbageReplicas, m.GarbageBytes, m.GarbageMoved, m.GarbageMovedBytes, m.GarbageCollected,
+		m.CorruptReplicas, m.OpenFailures)
 	return m
 }
 

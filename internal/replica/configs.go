@@ -3,6 +3,7 @@ package replica
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/pegasus-go/pegasus/internal/pacifica"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
@@ -116,7 +117,7 @@ func (s *Server) applyConfig(pc *pb.PartitionConfiguration) {
 	}
 	member := pc.GetPrimary() == string(s.node) || slices.Contains(pc.GetSecondaries(), string(s.node))
 	learner := slices.Contains(pc.GetLearners(), string(s.node))
-	if (!member && !learner) || s.closed {
+	if (!member && !learner) || s.closed || s.openBackedOffLocked(g, time.Now()) {
 		s.mu.Unlock()
 		return
 	}
@@ -161,7 +162,7 @@ func (s *Server) newReplicaInfoLocked(g gpid, maxReplicas int32) (replicaInfo, b
 // before the meta server's configuration arrived.
 func (s *Server) openForLearning(g gpid) {
 	s.mu.Lock()
-	if s.partitions[g] != nil || s.opening[g] != nil || s.closed {
+	if s.partitions[g] != nil || s.opening[g] != nil || s.closed || s.openBackedOffLocked(g, time.Now()) {
 		s.mu.Unlock()
 		return
 	}
@@ -179,15 +180,23 @@ func (s *Server) openForLearning(g gpid) {
 // openAndRegister opens a replica (bounded by openSlots), registers it and
 // hands it the configuration that arrived meanwhile.
 func (s *Server) openAndRegister(info replicaInfo, create bool, op *opening) {
+	g := info.gpid()
 	s.openSlots <- struct{}{}
 	p, err := s.openPartition(info, create)
+	if err != nil && s.openFailed(g, s.replicaDir(g), err) && create {
+		// The corrupt copy is aside: a learner starts from an empty one.
+		if p, err = s.openPartition(info, true); err != nil {
+			s.openFailed(g, s.replicaDir(g), err)
+		}
+	}
 	<-s.openSlots
-	g := info.gpid()
+	if err == nil {
+		s.openSucceeded(g)
+	}
 	s.mu.Lock()
 	delete(s.opening, g)
 	if err != nil {
 		s.mu.Unlock()
-		s.log.Error("opening a partition replica failed", "gpid", g.String(), "err", err)
 		return
 	}
 	if s.closed {

@@ -33,16 +33,25 @@ import (
 // same gpid) is unknown to it; reviving it would need the same checks as a
 // learner's catch-up, which learning already does from a sound source.
 //
-// Corrupt replicas (a checksum failure on open) are left in place; they
-// are not garbage.
+// A replica found corrupt when it opens (corrupt.go) goes the same way
+// under Pegasus' other suffix, <app_id>.<pidx>.<unix_us>.err, kept for
+// gc_disk_error_replica_interval_seconds (Pegasus' default, a week) for
+// inspection: it may hold the only copy of acknowledged writes, which an
+// operator can still salvage by hand.
 
-// garbageSuffix ends the directory name of a replica moved aside.
-const garbageSuffix = ".gar"
+// garbageSuffix ends the directory name of a replica moved aside because
+// the meta server disowned it; errorSuffix that of a corrupt one.
+const (
+	garbageSuffix = ".gar"
+	errorSuffix   = ".err"
+)
 
 // garbageDir is one .gar directory.
 type garbageDir struct {
-	Name    string    `json:"name"`
-	Gpid    string    `json:"gpid"`
+	Name string `json:"name"`
+	Gpid string `json:"gpid"`
+	// Kind is "gar" (disowned) or "err" (corrupt).
+	Kind    string    `json:"kind"`
 	MovedAt time.Time `json:"moved_at"`
 	Bytes   int64     `json:"bytes"`
 	// CollectAfter is when the scan may delete it.
@@ -57,62 +66,86 @@ type garbageState struct {
 
 // garbageName returns the .gar name of replica g moved aside at t.
 func garbageName(g gpid, t time.Time) string {
-	return fmt.Sprintf("%s.%d%s", g, t.UnixMicro(), garbageSuffix)
+	return asideName(g, t, garbageSuffix)
 }
 
-// parseGarbageName recognises a .gar directory. Names of the older
-// "<gpid>.gar.<unix_ns>" form (left by a crash in the middle of a removal
-// before garbage was kept) are garbage too.
-func parseGarbageName(name string) (g gpid, movedAt time.Time, ok bool) {
-	if rest, found := strings.CutSuffix(name, garbageSuffix); found {
+// asideName names replica g moved aside at t with suffix (.gar or .err).
+func asideName(g gpid, t time.Time, suffix string) string {
+	return fmt.Sprintf("%s.%d%s", g, t.UnixMicro(), suffix)
+}
+
+// parseGarbageName recognises a .gar or .err directory and returns its
+// kind ("gar" or "err"). Names of the older "<gpid>.gar.<unix_ns>" form
+// (left by a crash in the middle of a removal before garbage was kept) are
+// garbage too.
+func parseGarbageName(name string) (g gpid, movedAt time.Time, kind string, ok bool) {
+	for _, suffix := range []string{garbageSuffix, errorSuffix} {
+		rest, found := strings.CutSuffix(name, suffix)
+		if !found {
+			continue
+		}
 		i := strings.LastIndexByte(rest, '.')
 		if i < 0 {
-			return gpid{}, time.Time{}, false
+			return gpid{}, time.Time{}, "", false
 		}
 		us, err := strconv.ParseInt(rest[i+1:], 10, 64)
 		g, gok := parseReplicaDir(rest[:i])
 		if err != nil || !gok {
-			return gpid{}, time.Time{}, false
+			return gpid{}, time.Time{}, "", false
 		}
-		return g, time.UnixMicro(us), true
+		return g, time.UnixMicro(us), suffix[1:], true
 	}
 	if base, ns, found := strings.Cut(name, garbageSuffix+"."); found {
 		n, err := strconv.ParseInt(ns, 10, 64)
 		g, gok := parseReplicaDir(base)
 		if err != nil || !gok {
-			return gpid{}, time.Time{}, false
+			return gpid{}, time.Time{}, "", false
 		}
-		return g, time.Unix(0, n), true
+		return g, time.Unix(0, n), garbageSuffix[1:], true
 	}
-	return gpid{}, time.Time{}, false
+	return gpid{}, time.Time{}, "", false
 }
 
-func (s *Server) garbageRetention() time.Duration {
+// retention returns how long a directory of kind ("gar" or "err") is kept.
+func (s *Server) retention(kind string) time.Duration {
+	if kind == errorSuffix[1:] {
+		return time.Duration(s.cfg.GCDiskErrorReplicaIntervalSeconds) * time.Second
+	}
 	return time.Duration(s.cfg.GCDiskGarbageReplicaIntervalSeconds) * time.Second
 }
 
 // moveAside renames replica g's closed directory to a .gar name and
 // records it. The replica must be closed.
 func (s *Server) moveAside(g gpid, dir string) error {
-	now := time.Now()
-	name := garbageName(g, now)
-	bytes := dirSize(s.fs, dir)
-	if err := s.fs.Rename(dir, s.fs.PathJoin(s.cfg.DataDir, name)); err != nil {
+	name, bytes, err := s.renameAside(g, dir, garbageSuffix)
+	if err != nil {
 		return err
 	}
-	if err := syncDir(s.fs, s.cfg.DataDir); err != nil {
-		return err
-	}
-	s.opts.Metrics.GarbageMoved.Inc()
-	s.opts.Metrics.GarbageMovedBytes.Add(float64(bytes))
-	s.noteGarbage(garbageDir{Name: name, Gpid: g.String(), MovedAt: now, Bytes: bytes})
 	s.log.Warn("replica disowned by the meta server moved aside", "gpid", g.String(), "dir", name, "bytes", bytes,
-		"collect_after", now.Add(s.garbageRetention()).UTC())
+		"collect_after", time.Now().Add(s.retention("gar")).UTC())
 	return nil
 }
 
+// renameAside renames dir to g's name with suffix, syncs data_dir, counts
+// and records it.
+func (s *Server) renameAside(g gpid, dir, suffix string) (name string, bytes int64, err error) {
+	now := time.Now()
+	name = asideName(g, now, suffix)
+	bytes = dirSize(s.fs, dir)
+	if err := s.fs.Rename(dir, s.fs.PathJoin(s.cfg.DataDir, name)); err != nil {
+		return "", 0, err
+	}
+	if err := syncDir(s.fs, s.cfg.DataDir); err != nil {
+		return "", 0, err
+	}
+	s.opts.Metrics.GarbageMoved.Inc()
+	s.opts.Metrics.GarbageMovedBytes.Add(float64(bytes))
+	s.noteGarbage(garbageDir{Name: name, Gpid: g.String(), Kind: suffix[1:], MovedAt: now, Bytes: bytes})
+	return name, bytes, nil
+}
+
 func (s *Server) noteGarbage(d garbageDir) {
-	d.CollectAfter = d.MovedAt.Add(s.garbageRetention())
+	d.CollectAfter = d.MovedAt.Add(s.retention(d.Kind))
 	s.garbage.mu.Lock()
 	defer s.garbage.mu.Unlock()
 	if s.garbage.dirs == nil {
@@ -153,11 +186,11 @@ func (s *Server) collectGarbage(now time.Time) {
 	}
 	found := make(map[string]garbageDir)
 	for _, name := range names {
-		g, movedAt, ok := parseGarbageName(name)
+		g, movedAt, kind, ok := parseGarbageName(name)
 		if !ok {
 			continue
 		}
-		d := garbageDir{Name: name, Gpid: g.String(), MovedAt: movedAt, CollectAfter: movedAt.Add(s.garbageRetention())}
+		d := garbageDir{Name: name, Gpid: g.String(), Kind: kind, MovedAt: movedAt, CollectAfter: movedAt.Add(s.retention(kind))}
 		if now.Before(d.CollectAfter) {
 			d.Bytes = dirSize(s.fs, s.fs.PathJoin(s.cfg.DataDir, name))
 			found[name] = d

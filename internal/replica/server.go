@@ -86,9 +86,12 @@ type Server struct {
 	// garbage tracks replicas moved aside (garbage.go).
 	garbage garbageState
 
-	mu           sync.Mutex
-	partitions   map[gpid]*partition
-	opening      map[gpid]*opening
+	mu         sync.Mutex
+	partitions map[gpid]*partition
+	opening    map[gpid]*opening
+	// openRetries delays opening partitions whose last open failed
+	// (corrupt.go).
+	openRetries  map[gpid]openRetry
 	closingCount int
 	tables       map[int32]*pb.TableInfo
 	closed       bool
@@ -135,15 +138,16 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 	}
 	opts.setDefaultMetrics()
 	s := &Server{
-		cfg:        cfg,
-		opts:       opts,
-		fs:         opts.FS,
-		started:    time.Now(),
-		partitions: make(map[gpid]*partition),
-		opening:    make(map[gpid]*opening),
-		tables:     make(map[int32]*pb.TableInfo),
-		openSlots:  make(chan struct{}, concurrentOpens),
-		fatal:      make(chan struct{}),
+		cfg:         cfg,
+		opts:        opts,
+		fs:          opts.FS,
+		started:     time.Now(),
+		partitions:  make(map[gpid]*partition),
+		opening:     make(map[gpid]*opening),
+		openRetries: make(map[gpid]openRetry),
+		tables:      make(map[int32]*pb.TableInfo),
+		openSlots:   make(chan struct{}, concurrentOpens),
+		fatal:       make(chan struct{}),
 	}
 	if err := s.fs.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("replica: create data_dir: %w", err)
@@ -452,10 +456,11 @@ func (s *Server) loadPartitions() error {
 			continue
 		}
 		if err != nil {
-			// One damaged replica must not keep the server down: it is left
-			// on disk for inspection, and the meta server rebuilds it
-			// elsewhere.
+			// One damaged replica must not keep the server down: it is
+			// moved aside for inspection if corrupt (corrupt.go), left in
+			// place otherwise, and learned again.
 			s.log.Error("skipping a replica that cannot be read", "gpid", g.String(), "dir", dir, "err", err)
+			s.openFailed(g, dir, err)
 			continue
 		}
 		wg.Add(1)
@@ -466,6 +471,7 @@ func (s *Server) loadPartitions() error {
 			<-s.openSlots
 			if err != nil {
 				s.log.Error("skipping a replica that cannot be opened", "gpid", g.String(), "err", err)
+				s.openFailed(g, dir, err)
 				return
 			}
 			s.mu.Lock()

@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -146,11 +148,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
-		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
+		return nil, openError(dir, err)
 	}
 	decree, clock, err := readAppliedState(db)
 	if err != nil {
-		return nil, errors.Join(err, db.Close())
+		return nil, errors.Join(openError(dir, err), db.Close())
 	}
 	s := &Store{dir: dir, opts: opts, db: db, writeOpts: pebble.NoSync}
 	if opts.EnableWAL {
@@ -162,6 +164,24 @@ func Open(dir string, opts Options) (*Store, error) {
 	// survives, with it on the WAL replay is itself durable.
 	s.durable.Store(decree)
 	return s, nil
+}
+
+// openError wraps a failure to open the store at dir. Pebble's consistency
+// checks (a file whose size disagrees with the MANIFEST, a block failing its
+// checksum, a missing sstable) do not all carry pebble.ErrCorruption; every
+// failure that is not the environment's (permissions, I/O errors, no space,
+// no file descriptors) is damage to the files and wraps ErrCorrupt, so that
+// the replica is rebuilt rather than opened again and again.
+func openError(dir string, err error) error {
+	for _, env := range []error{fs.ErrPermission, syscall.EIO, syscall.ENOSPC, syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.EROFS} {
+		if errors.Is(err, env) {
+			return fmt.Errorf("storage: open %s: %w", dir, err)
+		}
+	}
+	if errors.Is(err, ErrCorrupt) {
+		return err
+	}
+	return fmt.Errorf("storage: open %s: %w: %w", dir, ErrCorrupt, err)
 }
 
 // Close flushes the memtables, so that a restart need not replay what the
