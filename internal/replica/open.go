@@ -83,6 +83,7 @@ func (s *Server) openPartition(info replicaInfo, create bool) (*partition, error
 				partitionCount:   stored.PartitionCount,
 				core:             core,
 				minPrimaryBallot: core.MinPrimaryBallot(),
+				incarnation:      stored.Incarnation,
 				plog:             plog,
 				info:             stored,
 			}

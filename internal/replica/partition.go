@@ -30,6 +30,9 @@ type partition struct {
 	// minPrimaryBallot is core.MinPrimaryBallot(), fixed when the replica
 	// was opened; beacons report it.
 	minPrimaryBallot pacifica.Ballot
+	// incarnation is info.Incarnation, fixed for the replica's life: the
+	// beacon goroutine reads it while the run goroutine rewrites info.
+	incarnation uint64
 
 	// diskMu orders the store and log swaps of a checkpoint install and of
 	// close (exclusive) against the flusher, log readers and checkpoint
