@@ -4,10 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io/fs"
+	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -166,22 +165,21 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// openError wraps a failure to open the store at dir. Pebble's consistency
-// checks (a file whose size disagrees with the MANIFEST, a block failing its
-// checksum, a missing sstable) do not all carry pebble.ErrCorruption; every
-// failure that is not the environment's (permissions, I/O errors, no space,
-// no file descriptors) is damage to the files and wraps ErrCorrupt, so that
-// the replica is rebuilt rather than opened again and again.
+// openError wraps a failure to open the store at dir. Damage to the files
+// wraps ErrCorrupt, so that the replica is rebuilt rather than opened again
+// and again: a checksum or format failure (pebble.ErrCorruption), bad
+// metadata of this package, and Pebble's consistency check of the sstables
+// against the MANIFEST, which carries no sentinel and is recognised by its
+// message. Anything else (permissions, I/O errors, a lock still held) may
+// pass and is returned as it is.
 func openError(dir string, err error) error {
-	for _, env := range []error{fs.ErrPermission, syscall.EIO, syscall.ENOSPC, syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.EROFS} {
-		if errors.Is(err, env) {
-			return fmt.Errorf("storage: open %s: %w", dir, err)
-		}
-	}
 	if errors.Is(err, ErrCorrupt) {
 		return err
 	}
-	return fmt.Errorf("storage: open %s: %w: %w", dir, ErrCorrupt, err)
+	if errors.Is(err, pebble.ErrCorruption) || strings.Contains(err.Error(), "object size mismatch") {
+		return fmt.Errorf("storage: open %s: %w: %w", dir, ErrCorrupt, err)
+	}
+	return fmt.Errorf("storage: open %s: %w", dir, err)
 }
 
 // Close flushes the memtables, so that a restart need not replay what the
