@@ -102,6 +102,12 @@ type Replica struct {
 	// OpenFailures counts failed opens of a partition replica (corrupt or
 	// not).
 	OpenFailures prometheus.Counter
+	// RetriesAnswered counts write retries answered from the record of the
+	// applied original (exactly-once) instead of being executed.
+	RetriesAnswered prometheus.Counter
+	// RequestRecordCollections counts range deletions of request records
+	// past their retention (one per expired bucket of them).
+	RequestRecordCollections prometheus.Counter
 
 	// Per table (app_id, table), summed over the table's replicas on this
 	// server, refreshed every second:
@@ -183,6 +189,14 @@ func NewReplica() *Replica {
 		OpenFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pegasus_replica_open_failures_total", Help: "Failed opens of a partition replica, corrupt or not; a failing replica is retried with a growing delay.",
 		}),
+		RetriesAnswered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pegasus_replica_write_retries_answered_total",
+			Help: "Write retries answered with the recorded result of their applied original instead of being executed.",
+		}),
+		RequestRecordCollections: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pegasus_replica_request_record_collections_total",
+			Help: "Range deletions of request records (exactly-once state of applied writes) past write_dedup_retention_seconds.",
+		}),
 		TableLogBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "pegasus_replica_table_mutation_log_bytes", Help: "Bytes held in the mutation logs of a table's replicas on this server.",
 		}, tableLabels),
@@ -202,6 +216,7 @@ func NewReplica() *Replica {
 	m.reg.MustRegister(m.Requests, m.Errors, m.Latency, m.Replicas, m.LogBytes, m.LogSyncSeconds, m.LearnBytes, m.BeaconRTT, m.LeaseValid,
 		m.ClusterInfo, m.ClusterRefusals, m.GarbageReplicas, m.GarbageBytes, m.GarbageMoved, m.GarbageMovedBytes, m.GarbageCollected,
 		m.CorruptReplicas, m.OpenFailures,
+		m.RetriesAnswered, m.RequestRecordCollections,
 		m.TableLogBytes, m.StorageDiskBytes, m.StorageL0Files, m.StorageMemtableBytes, m.StorageCompactions)
 	return m
 }

@@ -83,9 +83,9 @@ func (s *Server) openPartition(info replicaInfo, create bool) (*partition, error
 				partitionCount:   stored.PartitionCount,
 				core:             core,
 				minPrimaryBallot: core.MinPrimaryBallot(),
-				incarnation:      stored.Incarnation,
 				plog:             plog,
 				info:             stored,
+				incarnation:      stored.Incarnation,
 			}
 			p.store.Store(store)
 			p.stats.openDuration = time.Since(began)
