@@ -463,7 +463,7 @@ Scenarios:
 				Progress:      cmd.ErrOrStderr(),
 				Network:       network,
 				WallClockHook: s.WallClockHook,
-				Tuning:        onebox.Tuning{Replica: s.ReplicaConfig},
+				Tuning:        onebox.Tuning{Replica: s.ReplicaConfig, Meta: s.MetaConfig},
 			}, keep, run)
 		},
 	}
