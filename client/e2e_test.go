@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
-func TestMain(m *testing.M) { oneboxtest.Main(m) }
+func TestMain(m *testing.M) { oneboxtest.MainNoLeaks(m) }
 
 const (
 	e2eTable   = "client_e2e"
@@ -91,6 +92,19 @@ func parseSeq(i int, value []byte) int64 {
 		return -1
 	}
 	return seq
+}
+
+// waitUntil polls cond until it holds or within passes; it reports whether
+// cond held.
+func waitUntil(within time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
 }
 
 // forEachWorker runs fn for every worker w on its own goroutine, over the
@@ -172,6 +186,7 @@ func TestE2EClientWritesSurviveReplicaCrash(t *testing.T) {
 	// write with its own deadline, until the load is stopped.
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	var loadWG sync.WaitGroup
+	var ackedOps atomic.Int64
 	loadWG.Go(func() {
 		forEachWorker(func(_ int, keys []int) {
 			for n := 0; loadCtx.Err() == nil; n++ {
@@ -186,21 +201,52 @@ func TestE2EClientWritesSurviveReplicaCrash(t *testing.T) {
 					continue
 				}
 				acked[i] = seq
-				time.Sleep(2 * time.Millisecond)
+				ackedOps.Add(1)
+				time.Sleep(2 * time.Millisecond) // pacing, not a wait
 			}
 		})
 	})
-	time.Sleep(2 * time.Second)
-	victim := ob.Replicas()[2]
-	if err := ob.Kill(victim.Name); err != nil {
+	fail := func(format string, args ...any) {
+		t.Helper()
 		stopLoad()
 		loadWG.Wait()
-		t.Fatal(err)
+		t.Fatalf(format, args...)
+	}
+	// The load runs before the kill: some writes acknowledged.
+	if !waitUntil(30*time.Second, func() bool { return ackedOps.Load() >= 500 }) {
+		fail("the load acknowledged %d writes in 30 s", ackedOps.Load())
+	}
+	victim := ob.Replicas()[2]
+	if err := ob.Kill(victim.Name); err != nil {
+		fail("%v", err)
 	}
 	killed := time.Now()
-	// Long enough for the meta server to declare the victim dead (4 s
-	// grace) and promote new primaries, and for the load to run on them.
-	time.Sleep(8 * time.Second)
+	// The meta server declares the victim dead (after the failure
+	// detector's grace) and promotes new primaries; then the load runs on
+	// them for a while.
+	conns := adminrpc.New(ob.MetaAddrs(), adminrpc.Options{})
+	defer conns.Close()
+	declaredDead := func() bool {
+		resp, err := adminrpc.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListNodesResponse, error) {
+			return m.ListNodes(ctx, &pb.ListNodesRequest{})
+		})
+		if err != nil {
+			return false
+		}
+		for _, n := range resp.GetNodes() {
+			if n.GetAddress() == victim.Address {
+				return !n.GetAlive()
+			}
+		}
+		return false
+	}
+	if !waitUntil(60*time.Second, declaredDead) {
+		fail("the meta server did not declare %s dead", victim.Name)
+	}
+	afterDeath := ackedOps.Load()
+	if !waitUntil(60*time.Second, func() bool { return ackedOps.Load() >= afterDeath+1000 }) {
+		fail("the load acknowledged %d writes after the failover, want 1000", ackedOps.Load()-afterDeath)
+	}
 	stopLoad()
 	loadWG.Wait()
 	t.Logf("%s killed; the load ran %v past the kill", victim.Name, time.Since(killed).Round(time.Millisecond))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"net"
 	"sort"
 	"strconv"
 	"sync"
@@ -17,7 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/pegasus-go/pegasus/internal/rpc"
+	"github.com/pegasus-go/pegasus/internal/meta/metatest"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
@@ -111,36 +110,18 @@ func newFakeCluster(t testing.TB, metas, replicas int) *fakeCluster {
 	t.Helper()
 	fc := &fakeCluster{t: t, tables: make(map[string]*fakeTable), nextID: 1}
 	for i := range metas {
-		m := &fakeMeta{fc: fc}
-		m.addr = serve(t, func(s *grpc.Server) { pb.RegisterMetaServer(s, m) })
-		fc.metas = append(fc.metas, m)
+		meta, addr := metatest.Start(t)
+		fc.metas = append(fc.metas, &fakeMeta{Meta: meta, addr: addr})
 		if i > 0 {
-			m.forwardTo.Store(ptr(fc.metas[0].addr))
+			meta.Update(func(d *metatest.Data) { d.Leader = fc.metas[0].addr })
 		}
 	}
 	for range replicas {
 		r := &fakeReplica{fc: fc}
-		r.addr = serve(t, func(s *grpc.Server) { pb.RegisterReplicaClientServer(s, r) })
+		r.addr = metatest.Serve(t, func(s *grpc.Server) { pb.RegisterReplicaClientServer(s, r) })
 		fc.replicas = append(fc.replicas, r)
 	}
 	return fc
-}
-
-func ptr[T any](v T) *T { return &v }
-
-// serve starts a gRPC server with the cluster's server options on a fresh
-// loopback port and returns its address.
-func serve(t testing.TB, register func(*grpc.Server)) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := grpc.NewServer(rpc.ServerOptions()...)
-	register(s)
-	go s.Serve(lis)
-	t.Cleanup(s.Stop)
-	return lis.Addr().String()
 }
 
 // createTable places partitions round-robin over the replica servers.
@@ -157,6 +138,7 @@ func (fc *fakeCluster) createTable(name string, partitions int) *fakeTable {
 		})
 	}
 	fc.tables[name] = ft
+	fc.publishLocked()
 	return ft
 }
 
@@ -170,6 +152,7 @@ func (fc *fakeCluster) movePrimary(table string, pidx int, to string, old oldPri
 	p.primary, p.ballot, p.oldAnswer = to, p.ballot+1, old
 	if tellMeta {
 		p.metaPrimary, p.metaBallot = to, p.ballot
+		fc.publishLocked()
 	}
 }
 
@@ -180,6 +163,7 @@ func (fc *fakeCluster) syncMeta(table string) {
 	for _, p := range fc.tables[table].parts {
 		p.metaPrimary, p.metaBallot = p.primary, p.ballot
 	}
+	fc.publishLocked()
 }
 
 func (fc *fakeCluster) primaryOf(table string, pidx int) string {
@@ -215,7 +199,7 @@ func (fc *fakeCluster) metaAddrs() []string {
 func (fc *fakeCluster) metaQueries() int64 {
 	var n int64
 	for _, m := range fc.metas {
-		n += m.queries.Load()
+		n += int64(m.queries())
 	}
 	return n
 }
@@ -256,37 +240,36 @@ func (fc *fakeCluster) open(c *Client, table string) *Table {
 // ---------------------------------------------------------------------------
 // Meta server
 
+// fakeMeta is one meta server: metatest's fake, answering from what the
+// cluster last told it (publishLocked).
 type fakeMeta struct {
-	pb.UnimplementedMetaServer
-	fc        *fakeCluster
-	addr      string
-	forwardTo atomic.Pointer[string] // non-nil: a follower naming this leader
-	queries   atomic.Int64
+	*metatest.Meta
+	addr string
 }
 
-func (m *fakeMeta) QueryConfig(_ context.Context, req *pb.QueryConfigRequest) (*pb.QueryConfigResponse, error) {
-	m.queries.Add(1)
-	if leader := m.forwardTo.Load(); leader != nil {
-		return &pb.QueryConfigResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_FORWARD_TO_OTHERS, Primary: *leader}}, nil
+// queries is how many QueryConfig calls the meta server answered.
+func (m *fakeMeta) queries() int { return m.Calls(metatest.QueryConfig) }
+
+// publishLocked gives every meta server the partition configurations as
+// the meta server knows them (metaPrimary, metaBallot).
+func (fc *fakeCluster) publishLocked() {
+	tables := map[string]*pb.QueryConfigResponse{}
+	for _, ft := range fc.tables {
+		resp := &pb.QueryConfigResponse{
+			Table: &pb.TableInfo{Name: ft.name, AppId: ft.appID, PartitionCount: int32(len(ft.parts)), ReplicaCount: 3, Status: ft.status},
+		}
+		for _, p := range ft.parts {
+			resp.Partitions = append(resp.Partitions, &pb.PartitionConfiguration{
+				Gpid:    &pb.Gpid{AppId: ft.appID, PartitionIndex: p.pidx},
+				Ballot:  p.metaBallot,
+				Primary: p.metaPrimary,
+			})
+		}
+		tables[ft.name] = resp
 	}
-	m.fc.mu.Lock()
-	defer m.fc.mu.Unlock()
-	ft, ok := m.fc.tables[req.GetTable()]
-	if !ok {
-		return &pb.QueryConfigResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_APP_NOT_EXIST, Message: "no such table"}}, nil
+	for _, m := range fc.metas {
+		m.Update(func(d *metatest.Data) { d.Tables = tables })
 	}
-	resp := &pb.QueryConfigResponse{
-		Error: &pb.Error{Code: pb.ErrorCode_ERR_OK},
-		Table: &pb.TableInfo{Name: ft.name, AppId: ft.appID, PartitionCount: int32(len(ft.parts)), ReplicaCount: 3, Status: ft.status},
-	}
-	for _, p := range ft.parts {
-		resp.Partitions = append(resp.Partitions, &pb.PartitionConfiguration{
-			Gpid:    &pb.Gpid{AppId: ft.appID, PartitionIndex: p.pidx},
-			Ballot:  p.metaBallot,
-			Primary: p.metaPrimary,
-		})
-	}
-	return resp, nil
 }
 
 // ---------------------------------------------------------------------------

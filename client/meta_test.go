@@ -7,6 +7,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pegasus-go/pegasus/internal/meta/metatest"
+	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
 // TestMetaFollowerForwardsToLeader: the first configured meta server is a
@@ -18,8 +21,8 @@ func TestMetaFollowerForwardsToLeader(t *testing.T) {
 	leader, follower := fc.metas[0], fc.metas[1]
 	c := fc.newClient(func(cfg *Config) { cfg.MetaServers = []string{follower.addr, leader.addr} })
 	tbl := fc.open(c, "t")
-	if follower.queries.Load() != 1 || leader.queries.Load() != 1 {
-		t.Fatalf("follower answered %d queries, leader %d; want 1 and 1", follower.queries.Load(), leader.queries.Load())
+	if follower.queries() != 1 || leader.queries() != 1 {
+		t.Fatalf("follower answered %d queries, leader %d; want 1 and 1", follower.queries(), leader.queries())
 	}
 
 	// A refresh goes straight to the leader.
@@ -27,8 +30,8 @@ func TestMetaFollowerForwardsToLeader(t *testing.T) {
 	if err := tbl.Set(testCtx(t), keyIn(0, 2, "f"), b("s"), b("v"), 0); err != nil {
 		t.Fatal(err)
 	}
-	if follower.queries.Load() != 1 || leader.queries.Load() != 2 {
-		t.Fatalf("after a refresh: follower %d queries, leader %d; want 1 and 2", follower.queries.Load(), leader.queries.Load())
+	if follower.queries() != 1 || leader.queries() != 2 {
+		t.Fatalf("after a refresh: follower %d queries, leader %d; want 1 and 2", follower.queries(), leader.queries())
 	}
 }
 
@@ -41,7 +44,7 @@ func TestMetaLeaderLearnedFromForward(t *testing.T) {
 	if _, err := c.Open(testCtx(t), "t"); err != nil {
 		t.Fatal(err)
 	}
-	if fc.metas[0].queries.Load() != 1 {
+	if fc.metas[0].queries() != 1 {
 		t.Fatal("the leader named by the follower was not asked")
 	}
 }
@@ -55,8 +58,8 @@ func TestMetaFailover(t *testing.T) {
 	if _, err := c.Open(testCtx(t), "t"); err != nil {
 		t.Fatal(err)
 	}
-	if fc.metas[0].queries.Load() != 1 {
-		t.Fatalf("live meta server answered %d queries, want 1", fc.metas[0].queries.Load())
+	if fc.metas[0].queries() != 1 {
+		t.Fatalf("live meta server answered %d queries, want 1", fc.metas[0].queries())
 	}
 }
 
@@ -79,7 +82,9 @@ func TestNoMetaServerReachable(t *testing.T) {
 func TestOpenWaitsForMeta(t *testing.T) {
 	fc := newFakeCluster(t, 1, 1)
 	fc.createTable("t", 1)
-	fc.metas[0].forwardTo.Store(ptr(""))
+	fc.metas[0].Update(func(d *metatest.Data) {
+		d.Fail[metatest.QueryConfig] = &pb.Error{Code: pb.ErrorCode_ERR_FORWARD_TO_OTHERS}
+	})
 	c := fc.newClient(nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -87,12 +92,12 @@ func TestOpenWaitsForMeta(t *testing.T) {
 	if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Open = %v, want ErrTimeout", err)
 	}
-	if n := fc.metas[0].queries.Load(); n < 2 {
+	if n := fc.metas[0].queries(); n < 2 {
 		t.Fatalf("the meta server was asked %d times; Open should retry", n)
 	}
 
 	// The election ends: Open succeeds.
-	fc.metas[0].forwardTo.Store(nil)
+	fc.metas[0].Update(func(d *metatest.Data) { delete(d.Fail, metatest.QueryConfig) })
 	if _, err := c.Open(testCtx(t), "t"); err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,10 @@ type ScanOptions struct {
 type FullScanOptions struct {
 	BatchSize int
 	NoValue   bool
+	// OnePartition restricts the scan to partition index Partition, as
+	// the shell's full_scan -p and count_data -p do.
+	OnePartition bool
+	Partition    int
 }
 
 // Record is one record returned by a scan.
@@ -125,6 +129,13 @@ func (t *Table) FullScan(ctx context.Context, opts *FullScanOptions) *Scanner {
 		return s
 	}
 	s.partitions = int32(len(t.routes.snapshot().parts))
+	if o.OnePartition {
+		if o.Partition < 0 || o.Partition >= int(s.partitions) {
+			s.err = t.invalid(opScan, fmt.Errorf("%w: partition %d of a table of %d partitions", ErrInvalidArgument, o.Partition, s.partitions))
+			return s
+		}
+		s.partition, s.partitions = int32(o.Partition), int32(o.Partition)+1
+	}
 	s.req = &pb.ScanRequest{Full: true, BatchSize: batch, NoValue: o.NoValue}
 	return s
 }

@@ -144,6 +144,41 @@ func TestFullScanAllPartitions(t *testing.T) {
 	}
 }
 
+// TestFullScanOnePartition: OnePartition reads that partition only, and a
+// partition the table does not have is an invalid argument.
+func TestFullScanOnePartition(t *testing.T) {
+	fc := newFakeCluster(t, 1, 3)
+	fc.createTable("t", 4)
+	tbl := fc.open(fc.newClient(nil), "t")
+	ctx := testCtx(t)
+	for i := range 40 {
+		if err := tbl.Set(ctx, b(fmt.Sprintf("user-%d", i)), b("f"), b("v"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := 0
+	for pidx := range 4 {
+		scans := countScans(fc)
+		got := collect(t, tbl.FullScan(ctx, &FullScanOptions{OnePartition: true, Partition: pidx}))
+		for _, rec := range got {
+			if p := int(PartitionHash(rec.HashKey, nil) % 4); p != pidx {
+				t.Fatalf("partition %d scan returned %q of partition %d", pidx, rec.HashKey, p)
+			}
+		}
+		if per := scans(); len(per) != 1 {
+			t.Fatalf("partition %d scan touched partitions %v", pidx, per)
+		}
+		total += len(got)
+	}
+	if total != 40 {
+		t.Fatalf("partition scans returned %d records in all, want 40", total)
+	}
+	sc := tbl.FullScan(ctx, &FullScanOptions{OnePartition: true, Partition: 4})
+	if sc.Next() || !errors.Is(sc.Err(), ErrInvalidArgument) {
+		t.Fatalf("partition 4 of 4: %v", sc.Err())
+	}
+}
+
 // TestScanAcrossPrimaryMove: the partition's primary moves between two
 // batches; the scan follows it and loses nothing.
 func TestScanAcrossPrimaryMove(t *testing.T) {

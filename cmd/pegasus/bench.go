@@ -22,12 +22,11 @@ import (
 	"github.com/pegasus-go/pegasus/internal/bench/pegasustarget"
 	"github.com/pegasus-go/pegasus/internal/bench/scenario"
 	"github.com/pegasus-go/pegasus/internal/onebox"
-	"github.com/pegasus-go/pegasus/internal/shell"
 )
 
 // Exit status of a benchmark whose checks found an acknowledged write lost
 // or a linearizability violation.
-const exitSafetyViolation = 3
+const exitSafetyViolation = exitCheckFailed
 
 // Defaults of the bench flags that differ between commands.
 const (
@@ -264,7 +263,7 @@ func init() {
 func newBenchLoad() *cobra.Command {
 	var (
 		f          loadFlags
-		metas      []string
+		endpoints  onebox.Endpoints
 		table      pegasustarget.TableSpec
 		create     bool
 		clientWait time.Duration
@@ -274,12 +273,15 @@ func newBenchLoad() *cobra.Command {
 		Short: "Load a Pegasus cluster and report throughput, latency, lost writes and linearizability",
 		Long: `Loads one table of a running Pegasus cluster through the Go client. Keys are hash
 keys with an empty sort key. With --create the table is created when missing
-(-p partitions, -r replicas) and the load starts once it is fully healthy.`,
+(-p partitions, -r replicas) and the load starts once it is fully healthy.
+
+` + endpointsHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if len(metas) == 0 {
-				metas = shell.DefaultMetaServers()
+			metas, _, err := endpoints.MetaServers()
+			if err != nil {
+				return err
 			}
 			if table.Name == "" {
 				return fmt.Errorf("bench load: --table is required")
@@ -303,7 +305,7 @@ keys with an empty sort key. With --create the table is created when missing
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringSliceVar(&metas, "meta", nil, "meta servers, comma separated (default: ./onebox/meta_servers, else 127.0.0.1:34601)")
+	addEndpointFlags(fs, &endpoints)
 	fs.StringVar(&table.Name, "table", "", "table to load")
 	fs.BoolVar(&create, "create", false, "create the table when missing, and wait until it is fully healthy")
 	fs.IntVarP(&table.PartitionCount, "partitions", "p", pegasustarget.DefaultPartitionCount, "partition count of a created table")

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pegasus-go/pegasus/internal/collector"
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/logging"
 )
 
 func init() {
@@ -25,17 +25,21 @@ Flags override the configuration file.`,
 			if err := config.Load(cfgPath, &cfg); err != nil {
 				return err
 			}
-			if err := overrideFromFlags(cmd.Flags(), map[string]any{
+			if err := overrideFromFlags(cmd.Flags(), logFlagFields(&cfg.Log, map[string]any{
 				"meta":        &cfg.MetaServers,
 				"http-listen": &cfg.HTTPListen,
-			}); err != nil {
+			})); err != nil {
 				return err
 			}
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
 			opts := collector.OptionsFromConfig(cfg)
-			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("role", "collector", "node", cfg.HTTPListen)
+			logger, err := logging.Setup(cfg.Log, os.Stderr, "role", "collector", "node", cfg.HTTPListen)
+			if err != nil {
+				return err
+			}
+			opts.Logger = logger
 			c, err := collector.New(opts)
 			if err != nil {
 				return err
@@ -47,5 +51,6 @@ Flags override the configuration file.`,
 	f.StringVar(&cfgPath, "config", "", "TOML configuration file (see docs/configuration.md)")
 	f.StringSlice("meta", nil, "meta servers, comma separated host:port (overrides meta_servers)")
 	f.String("http-listen", "", "HTTP address of the page, the JSON API and /metrics (overrides http_listen)")
+	addLogFlags(f)
 	root.AddCommand(cmd)
 }

@@ -17,7 +17,8 @@ func init() {
 		Long: `Starts a local cluster (etcd, 2 meta servers, 3 replica servers, each its own process)
 in a temporary directory, writes records and reads them back, then restarts every server
 node by node with the HA procedure while a client load runs, and prints what the clients
-saw: failed operations, the longest stall, lost writes and the linearizability verdict.
+saw: failed operations, the longest stall, lost writes, the linearizability verdict, and
+whether the slowest operation met the latency target.
 Everything it started is stopped at the end.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -35,6 +36,7 @@ Everything it started is stopped at the end.`,
 	f.IntVar(&o.Keys, "keys", 10_000, "records to load and read back")
 	f.Float64Var(&o.Rate, "rate", 500, "client operations per second during the rolling restart")
 	f.DurationVar(&o.Duration, "duration", 20*time.Second, "minimum length of the load")
+	f.DurationVar(&o.LatencyTarget, "latency-target", demo.DefaultLatencyTarget, "slowest operation the roll should cause; a miss is reported, not a failure")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print every step of the cluster and the orchestrator")
 	root.AddCommand(cmd)
 }

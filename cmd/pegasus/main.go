@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -29,6 +28,11 @@ var root = &cobra.Command{
   rolling-update  restart or upgrade a live cluster node by node, safely
   bench           load generator and fault scenarios with an availability report
   demo            a local cluster, loaded and rolling-restarted, with a report`,
+	// NoArgs makes an unknown subcommand an argument error, which
+	// markUsageErrors turns into a usage error (exit 2).
+	Args: cobra.NoArgs,
+	// Without a subcommand: the help above.
+	RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	SilenceUsage:  true,
 	SilenceErrors: true,
 }
@@ -38,16 +42,14 @@ func main() {
 	// gracefully, long jobs stop and still write their reports.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	markUsageErrors(root)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "pegasus: %v\n", err)
-		var ec exitCoder
-		if errors.As(err, &ec) {
-			os.Exit(ec.ExitCode())
-		}
-		os.Exit(1)
+		stop()
+		os.Exit(exitCode(err))
 	}
 }
 
 // exitCoder lets a subcommand choose its exit status (e.g. a benchmark that
-// found lost writes exits 3).
+// found lost writes exits exitCheckFailed); see exitcodes.go.
 type exitCoder interface{ ExitCode() int }

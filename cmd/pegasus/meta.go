@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/logging"
 	"github.com/pegasus-go/pegasus/internal/meta"
 	"github.com/pegasus-go/pegasus/internal/metrics"
 	"github.com/pegasus-go/pegasus/internal/pegasusserve"
@@ -37,20 +37,24 @@ that another meta server takes over at once.`,
 			if err := config.Load(cfgPath, &cfg); err != nil {
 				return err
 			}
-			if err := overrideFromFlags(cmd.Flags(), map[string]any{
+			if err := overrideFromFlags(cmd.Flags(), logFlagFields(&cfg.Log, map[string]any{
 				"listen":         &cfg.Listen,
 				"http-listen":    &cfg.HTTPListen,
 				"pegasus-listen": &cfg.PegasusListen,
 				"data-dir":       &cfg.DataDir,
 				"cluster-name":   &cfg.ClusterName,
 				"etcd-endpoints": &cfg.EtcdEndpoints,
-			}); err != nil {
+			})); err != nil {
+				return err
+			}
+			logger, err := logging.Setup(cfg.Log, os.Stderr)
+			if err != nil {
 				return err
 			}
 			m := metrics.NewMeta()
 			srv, err := meta.NewServer(meta.Options{
 				Config:  cfg,
-				Logger:  slog.New(slog.NewTextHandler(os.Stderr, nil)),
+				Logger:  logger,
 				Metrics: m,
 			})
 			if err != nil {
@@ -62,7 +66,8 @@ that another meta server takes over at once.`,
 			}
 			if cfg.PegasusListen != "" {
 				// Official Pegasus clients query partition configurations here.
-				pl, err := pegasusserve.StartMetaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen)
+				pl, err := pegasusserve.StartMetaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen,
+					pegasusserve.Config{DropTimedOutRequests: cfg.RPCRequestDroppedBeforeExecutionWhenTimeout})
 				if err != nil {
 					return err
 				}
@@ -82,5 +87,6 @@ that another meta server takes over at once.`,
 	f.String("data-dir", "", "directory of the embedded etcd and the server's files (overrides data_dir)")
 	f.String("cluster-name", "", "cluster name, the prefix of every etcd key (overrides cluster_name)")
 	f.StringSlice("etcd-endpoints", nil, "external etcd endpoints, comma separated (overrides etcd_endpoints; empty starts an embedded etcd)")
+	addLogFlags(f)
 	root.AddCommand(cmd)
 }

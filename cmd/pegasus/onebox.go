@@ -84,7 +84,9 @@ Nodes are named etcd, meta1.., replica1.., collector, or given by address.`,
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "List the processes with their addresses, PIDs and whether they run",
-		Args:  cobra.NoArgs,
+		Long: `Lists the processes of the onebox with their addresses, PIDs and whether they
+run. Exits 0 when every process runs, 3 (check failed) when one is down.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := onebox.Open(dir, onebox.Options{})
 			if err != nil {
@@ -99,9 +101,23 @@ Nodes are named etcd, meta1.., replica1.., collector, or given by address.`,
 			defer cancel()
 			id := c.ClusterID(ctx)
 			if asJSON {
-				return onebox.WriteStatusJSON(cmd.OutOrStdout(), c.Network(), id, procs)
+				err = onebox.WriteStatusJSON(cmd.OutOrStdout(), c.Network(), id, procs)
+			} else {
+				err = onebox.WriteStatusTable(cmd.OutOrStdout(), c.Network(), id, procs)
 			}
-			return onebox.WriteStatusTable(cmd.OutOrStdout(), c.Network(), id, procs)
+			if err != nil {
+				return err
+			}
+			down := 0
+			for _, p := range procs {
+				if !p.Alive {
+					down++
+				}
+			}
+			if down > 0 {
+				return checkFailedError{fmt.Sprintf("onebox: %d of %d processes are down (onebox start resumes them)", down, len(procs))}
+			}
+			return nil
 		},
 	}
 	status.Flags().BoolVar(&asJSON, "json", false, "print JSON")

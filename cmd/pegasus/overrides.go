@@ -1,6 +1,10 @@
 package main
 
-import "github.com/spf13/pflag"
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/pegasus-go/pegasus/internal/config"
+)
 
 // overrideFromFlags copies every flag the user gave on the command line into
 // the configuration field it is bound to, so that flags win over the file and
@@ -24,4 +28,19 @@ func overrideFromFlags(f *pflag.FlagSet, fields map[string]any) error {
 		}
 	}
 	return nil
+}
+
+// addLogFlags registers the log flags every server role takes.
+func addLogFlags(f *pflag.FlagSet) {
+	f.String("log-level", "", "debug, info, warn or error (overrides log_level)")
+	f.String("log-format", "", "text or json (overrides log_format)")
+	f.String("log-file", "", "log to this file, rotated by size, instead of stderr (overrides log_file)")
+}
+
+// logFlagFields binds the log flags to a role's configuration.
+func logFlagFields(l *config.Log, fields map[string]any) map[string]any {
+	fields["log-level"] = &l.Level
+	fields["log-format"] = &l.Format
+	fields["log-file"] = &l.File
+	return fields
 }

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/logging"
 	"github.com/pegasus-go/pegasus/internal/metrics"
 	"github.com/pegasus-go/pegasus/internal/pegasusserve"
 	"github.com/pegasus-go/pegasus/internal/replica"
@@ -33,18 +33,22 @@ flushed, so the next start replays nothing.`,
 			if err := config.Load(cfgPath, &cfg); err != nil {
 				return err
 			}
-			if err := overrideFromFlags(cmd.Flags(), map[string]any{
+			if err := overrideFromFlags(cmd.Flags(), logFlagFields(&cfg.Log, map[string]any{
 				"listen":         &cfg.Listen,
 				"http-listen":    &cfg.HTTPListen,
 				"pegasus-listen": &cfg.PegasusListen,
 				"data-dir":       &cfg.DataDir,
 				"meta":           &cfg.MetaServers,
-			}); err != nil {
+			})); err != nil {
+				return err
+			}
+			logger, err := logging.Setup(cfg.Log, os.Stderr)
+			if err != nil {
 				return err
 			}
 			m := metrics.NewReplica()
 			srv, err := replica.New(cfg, replica.Options{
-				Logger:         slog.New(slog.NewTextHandler(os.Stderr, nil)),
+				Logger:         logger,
 				Metrics:        m,
 				MetricsHandler: m.Handler(),
 			})
@@ -54,7 +58,8 @@ flushed, so the next start replays nothing.`,
 			if cfg.PegasusListen != "" {
 				// Official Pegasus clients reach the same replicas through
 				// this listener, translated onto the server's own RPCs.
-				pl, err := pegasusserve.StartReplicaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen)
+				pl, err := pegasusserve.StartReplicaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen,
+					pegasusserve.Config{DropTimedOutRequests: cfg.RPCRequestDroppedBeforeExecutionWhenTimeout})
 				if err != nil {
 					return err
 				}
@@ -70,5 +75,6 @@ flushed, so the next start replays nothing.`,
 	f.String("pegasus-listen", "", "address of the Apache Pegasus protocol listener, reported to the meta servers (overrides pegasus_listen)")
 	f.String("data-dir", "", "directory of every partition replica (overrides data_dir)")
 	f.StringSlice("meta", nil, "meta server addresses, comma separated (overrides meta_servers)")
+	addLogFlags(f)
 	root.AddCommand(cmd)
 }

@@ -2,36 +2,40 @@ package main
 
 import (
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/shell"
 )
 
 func init() {
 	var (
-		metas  string
-		asJSON bool
-		script string
+		endpoints onebox.Endpoints
+		asJSON    bool
+		script    string
 	)
 	cmd := &cobra.Command{
 		Use:   "shell",
 		Short: "Pegasus-style admin and data shell",
 		Long: `The Pegasus shell: cluster_info, nodes -d, ls -d, app <table> -d, create, drop,
 set_meta_level, remote_command, migrate_node, downgrade_node, and data commands
-(use <table>, set, get, del, exist, ttl, multi_get, scan). Type help inside.
+(use <table>, set, get, del, exist, ttl, incr, check_and_set, multi_set,
+multi_get, multi_del, count, scan, hash_scan, full_scan, count_data), each with
+--json. Type help inside.
 
 Without -e it reads commands interactively (with history and line editing), or
-one per line from a pipe. With -e it runs the ';'-separated commands and exits
-with a non-zero status at the first that fails.
+one per line from a pipe. With -e it runs the ';'-separated commands and stops at
+the first that fails. From a pipe it goes on after a failing command, as Pegasus'
+shell does, reports each error on stderr and exits non-zero at the end. Exit
+status: see 'pegasus help exit-codes'.
 
-Without --meta it uses ./` + shell.OneboxMetaServersFile + ` if present, else ` + shell.DefaultMeta + `.`,
+` + endpointsHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			list := shell.DefaultMetaServers()
-			if metas != "" {
-				list = strings.Split(metas, ",")
+			list, _, err := endpoints.MetaServers()
+			if err != nil {
+				return err
 			}
 			sh, err := shell.New(shell.Config{MetaServers: list, JSON: asJSON, Out: cmd.OutOrStdout()})
 			if err != nil {
@@ -44,12 +48,12 @@ Without --meta it uses ./` + shell.OneboxMetaServersFile + ` if present, else ` 
 			case shell.IsTerminal(os.Stdin):
 				return sh.Interactive(cmd.Context(), os.Stdin, cmd.ErrOrStderr())
 			default:
-				return sh.RunReader(cmd.Context(), cmd.InOrStdin())
+				return sh.RunReader(cmd.Context(), cmd.InOrStdin(), cmd.ErrOrStderr())
 			}
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&metas, "meta", "", "meta servers, comma separated")
+	addEndpointFlags(f, &endpoints)
 	f.BoolVar(&asJSON, "json", false, "print JSON from every command that has a JSON form")
 	f.StringVarP(&script, "exec", "e", "", "run these ';'-separated commands and exit")
 	root.AddCommand(cmd)

@@ -9,14 +9,18 @@ import (
 )
 
 func init() {
-	root.AddCommand(&cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "Print the version, git commit and protocol version",
+		Short: "Print the version, git commit, build time and protocol version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(cmd.OutOrStdout(), "version:  %s\ncommit:   %s\nprotocol: %s\n",
-				version.Release(), version.Commit(), version.Current())
-			return nil
+			return version.Write(cmd.OutOrStdout(), asJSON)
 		},
-	})
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	root.AddCommand(cmd)
+	// pegasus --version
+	root.Version = version.String()
+	root.SetVersionTemplate(fmt.Sprintln("{{.Version}}"))
 }

@@ -29,8 +29,8 @@ func TestAggregatorRatesBetweenScrapes(t *testing.T) {
 		{Address: "127.0.0.1:2", Alive: false, HttpAddress: closed},
 	}
 	r0, r1 := fc.replicas[0].metrics, fc.replicas[1].metrics
-	r0.Requests.WithLabelValues("1", "get").Add(500)
-	r1.Requests.WithLabelValues("1", "set").Add(70)
+	r0.Requests.WithLabelValues("1", "", "get").Add(500)
+	r1.Requests.WithLabelValues("1", "", "set").Add(70)
 	// Table 1 is known by name; app_id 9 is not (created since the last
 	// table listing).
 	a.tableNames = map[string]string{"1": "usertable"}
@@ -56,20 +56,20 @@ func TestAggregatorRatesBetweenScrapes(t *testing.T) {
 
 	// Ten seconds: 200 gets on server 0 (one slow), 50 sets and 5 errors
 	// on server 1.
-	r0.Requests.WithLabelValues("1", "get").Add(200)
+	r0.Requests.WithLabelValues("1", "", "get").Add(200)
 	for i := range 200 {
 		d := 0.0004
 		if i == 0 {
 			d = 0.5
 		}
-		r0.Latency.WithLabelValues("1", "get").Observe(d)
+		r0.Latency.WithLabelValues("1", "", "get").Observe(d)
 	}
-	r1.Requests.WithLabelValues("1", "set").Add(50)
-	r1.Errors.WithLabelValues("1", "set", "ERR_TIMEOUT").Add(5)
+	r1.Requests.WithLabelValues("1", "", "set").Add(50)
+	r1.Errors.WithLabelValues("1", "", "set", "ERR_TIMEOUT").Add(5)
 	for range 50 {
-		r1.Latency.WithLabelValues("1", "set").Observe(0.003)
+		r1.Latency.WithLabelValues("1", "", "set").Observe(0.003)
 	}
-	r1.Requests.WithLabelValues("9", "set").Add(30)
+	r1.Requests.WithLabelValues("9", "", "set").Add(30)
 	a.collect(ctx, t0.Add(10*time.Second), nodes)
 	rep = a.Report()
 	if rep.IntervalSeconds != 10 || rep.TS != t0.Unix()+10 || len(rep.Tables) != 2 {

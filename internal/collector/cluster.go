@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -127,7 +128,7 @@ func fetchCluster(ctx context.Context, metas *metaConns) ClusterView {
 		for _, th := range r.GetTables() {
 			t := th.GetTable()
 			tables = append(tables, TableView{
-				AppID: t.GetAppId(), Name: t.GetName(), Status: t.GetStatus().String(),
+				AppID: t.GetAppId(), Name: t.GetName(), Status: tableStatus(t.GetStatus()),
 				PartitionCount: t.GetPartitionCount(), ReplicaCount: t.GetReplicaCount(),
 				FullyHealthy: th.GetFullyHealthy(), Unhealthy: th.GetUnhealthy(),
 				WriteUnhealthy: th.GetWriteUnhealthy(), ReadUnhealthy: th.GetReadUnhealthy(),
@@ -142,3 +143,7 @@ func fetchCluster(ctx context.Context, metas *metaConns) ClusterView {
 	sort.Strings(v.Errors)
 	return v
 }
+
+// tableStatus names a table status as the shell's ls does: AVAILABLE,
+// DROPPED, ... without the AS_ prefix of the enum.
+func tableStatus(s pb.TableStatus) string { return strings.TrimPrefix(s.String(), "AS_") }

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
@@ -16,11 +17,34 @@ import (
 const dashboardPath = "../../deploy/grafana-dashboard.json"
 
 // definedSeries returns the name of every series the roles define, with
-// its type, read from the metrics package's own descriptors.
-func definedSeries(t *testing.T) map[string]bool {
+// its label names, read from the metrics package's own descriptors (every
+// field of each role's struct, and what each registry always exports, such
+// as pegasus_build_info).
+func definedSeries(t *testing.T) map[string]map[string]bool {
 	t.Helper()
 	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)
-	out := map[string]bool{}
+	constLabels := regexp.MustCompile(`constLabels: \{([^}]*)\}`)
+	constLabel := regexp.MustCompile(`(\w+)="`)
+	varLabels := regexp.MustCompile(`variableLabels: \{([^}]*)\}`)
+	out := map[string]map[string]bool{}
+	add := func(d *prometheus.Desc) {
+		m := fqName.FindStringSubmatch(d.String())
+		if m == nil {
+			t.Fatalf("cannot read the name of %s", d)
+		}
+		labels := map[string]bool{}
+		if c := constLabels.FindStringSubmatch(d.String()); c != nil {
+			for _, l := range constLabel.FindAllStringSubmatch(c[1], -1) {
+				labels[l[1]] = true
+			}
+		}
+		if v := varLabels.FindStringSubmatch(d.String()); v != nil && v[1] != "" {
+			for _, l := range strings.Split(v[1], ",") {
+				labels[l] = true
+			}
+		}
+		out[m[1]] = labels
+	}
 	for _, role := range []any{metrics.NewReplica(), metrics.NewMeta(), metrics.NewCollector()} {
 		v := reflect.ValueOf(role).Elem()
 		for i := range v.NumField() {
@@ -32,19 +56,31 @@ func definedSeries(t *testing.T) map[string]bool {
 			c.Describe(descs)
 			close(descs)
 			for d := range descs {
-				m := fqName.FindStringSubmatch(d.String())
-				if m == nil {
-					t.Fatalf("cannot read the name of %s", d)
+				add(d)
+			}
+		}
+		families, err := role.(interface{ Gatherer() prometheus.Gatherer }).Gatherer().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range families {
+			if name := f.GetName(); strings.HasPrefix(name, "pegasus_") && out[name] == nil {
+				labels := map[string]bool{}
+				for _, l := range f.GetMetric()[0].GetLabel() {
+					labels[l.GetName()] = true
 				}
-				out[m[1]] = true
+				out[name] = labels
 			}
 		}
 	}
-	if len(out) < 15 {
+	if len(out) < 15 || out["pegasus_build_info"] == nil {
 		t.Fatalf("found only %d series in internal/metrics", len(out))
 	}
 	return out
 }
+
+// scrapeLabels are the labels Prometheus adds to every series it scrapes.
+var scrapeLabels = map[string]bool{"instance": true, "job": true}
 
 // The dashboard queries only series that exist, and every series the roles
 // export has a panel: a renamed or added series fails here, not on a
@@ -83,22 +119,49 @@ func TestDashboardCoversTheDefinedSeries(t *testing.T) {
 	defined := definedSeries(t)
 	used := map[string]bool{}
 	ids := map[int]bool{}
-	series := regexp.MustCompile(`pegasus_[a-z_]+`)
+	series := regexp.MustCompile(`pegasus_[a-z0-9_]+`)
+	grouping := regexp.MustCompile(`\b(?:by|without)\s*\(([^)]*)\)`)
+	matchers := regexp.MustCompile(`(pegasus_[a-z0-9_]+)\{([^}]*)\}`)
+	matcherLabel := regexp.MustCompile(`(\w+)\s*(?:=~|!~|!=|=)`)
 	check := func(where, expr string) {
 		if strings.Count(expr, "(") != strings.Count(expr, ")") || strings.Count(expr, "[") != strings.Count(expr, "]") {
 			t.Errorf("%s: unbalanced expression %q", where, expr)
 		}
+		// The labels any series of the expression has, with le for
+		// histogram buckets and what the scrape adds.
+		labels := map[string]bool{}
+		maps.Copy(labels, scrapeLabels)
 		for _, name := range series.FindAllString(expr, -1) {
 			base := name
 			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
-				if b, ok := strings.CutSuffix(name, suffix); ok && defined[b] {
+				if b, ok := strings.CutSuffix(name, suffix); ok && defined[b] != nil {
 					base = b
+					if suffix == "_bucket" {
+						labels["le"] = true
+					}
 				}
 			}
-			if !defined[base] {
+			if defined[base] == nil {
 				t.Errorf("%s: queries %s, which no role exports", where, name)
+				continue
 			}
 			used[base] = true
+			maps.Copy(labels, defined[base])
+		}
+		for _, g := range grouping.FindAllStringSubmatch(expr, -1) {
+			for _, l := range strings.Split(g[1], ",") {
+				if l = strings.TrimSpace(l); l != "" && !labels[l] {
+					t.Errorf("%s: groups by %s, a label no series of %q has", where, l, expr)
+				}
+			}
+		}
+		for _, m := range matchers.FindAllStringSubmatch(expr, -1) {
+			name := strings.TrimSuffix(m[1], "_bucket")
+			for _, l := range matcherLabel.FindAllStringSubmatch(m[2], -1) {
+				if !defined[name][l[1]] && !scrapeLabels[l[1]] && !(l[1] == "le" && name != m[1]) {
+					t.Errorf("%s: selects %s{%s}, a label %s does not have", where, m[1], l[1], name)
+				}
+			}
 		}
 	}
 	for _, p := range dash.Panels {

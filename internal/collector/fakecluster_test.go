@@ -257,10 +257,10 @@ func (r *fakeReplica) Data(stream pb.ReplicaClient_DataServer) error {
 			op = "set"
 		}
 		app := strconv.Itoa(int(req.GetGpid().GetAppId()))
-		r.metrics.Requests.WithLabelValues(app, op).Inc()
-		r.metrics.Latency.WithLabelValues(app, op).Observe(time.Since(start).Seconds())
+		r.metrics.Requests.WithLabelValues(app, "", op).Inc()
+		r.metrics.Latency.WithLabelValues(app, "", op).Observe(time.Since(start).Seconds())
 		if code := resp.GetError().GetCode(); code != pb.ErrorCode_ERR_OK {
-			r.metrics.Errors.WithLabelValues(app, op, code.String()).Inc()
+			r.metrics.Errors.WithLabelValues(app, "", op, code.String()).Inc()
 		}
 		if err := stream.Send(resp); err != nil {
 			return err

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -45,7 +46,7 @@ func TestClusterPageRendersEverySection(t *testing.T) {
 		`<script src="/static/cluster.js">`,
 		"fakebox", "steady", // cluster_info
 		fc.replicas[0].addr, fc.replicas[2].addr, "ALIVE", // nodes -d
-		"<td>detect</td>", "AS_AVAILABLE", // ls -d
+		"<td>detect</td>", "<td>AVAILABLE</td>", // ls -d, status as the shell names it
 		"4/12", "1m5s", "5m2s", // the step in progress, its time and the roll's
 		"waiting: 2 secondaries left", "<td>4.2s</td><td>9.1s</td><td>3</td>", // the gate and the finished server
 		"&lt;script&gt;alert(1)&lt;/script&gt; downgrade", // escaped, not run
@@ -54,6 +55,12 @@ func TestClusterPageRendersEverySection(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
+	}
+	if strings.Contains(page, "AS_AVAILABLE") {
+		t.Error("page shows the enum name AS_AVAILABLE; the shell says AVAILABLE")
+	}
+	if !strings.Contains(page, "replica-server") {
+		t.Error("page does not name roles as the shell does (replica-server)")
 	}
 	if strings.Contains(page, "<script>alert(1)") {
 		t.Error("page carries the progress report's markup unescaped")
@@ -112,5 +119,33 @@ func TestClusterPageWithoutAMetaServer(t *testing.T) {
 	c.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/nope", nil))
 	if rec.Code != http.StatusNotFound {
 		t.Errorf("GET /nope: %d", rec.Code)
+	}
+}
+
+// The step counter says where a roll stands, also once it ended: a
+// finished roll is N/N, not 0/N.
+func TestRollingStepCounter(t *testing.T) {
+	for _, c := range []struct {
+		status     string
+		index, cnt int
+		want       string
+	}{
+		{"running", 4, 43, "4/43"},
+		{"succeeded", 0, 43, "43/43"},
+		{"pending", 0, 43, "0/43"},
+		{"failed", 0, 43, ""},
+		{"aborted", 0, 43, ""},
+		{"paused", 12, 43, "12/43"},
+		{"running", 0, 0, ""},
+	} {
+		var b rollingBoard
+		body := fmt.Sprintf(`{"status":%q,"step_index":%d,"step_count":%d,"role":"replica"}`, c.status, c.index, c.cnt)
+		if err := b.post([]byte(body), sec(0)); err != nil {
+			t.Fatal(err)
+		}
+		v := b.view(sec(1))
+		if v.StepCounter != c.want || v.Progress.Role != "replica-server" {
+			t.Errorf("%s %d/%d: counter %q role %q, want %q replica-server", c.status, c.index, c.cnt, v.StepCounter, v.Progress.Role, c.want)
+		}
 	}
 }

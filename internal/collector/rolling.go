@@ -78,6 +78,39 @@ type RollingView struct {
 	// StepStarted to now; 0 when those are not set.
 	ElapsedSeconds     float64 `json:"elapsed_seconds"`
 	StepElapsedSeconds float64 `json:"step_elapsed_seconds"`
+	// StepCounter places the roll in its plan for the page: "4/43" while
+	// step 4 runs, "43/43" once the roll succeeded, "0/43" before it
+	// started, "" when the roll stopped (failed, aborted) or the report
+	// has no plan.
+	StepCounter string `json:"step_counter"`
+}
+
+// stepCounter is RollingView.StepCounter of p.
+func stepCounter(p RollingProgress) string {
+	switch {
+	case p.StepCount == 0:
+		return ""
+	case p.StepIndex > 0:
+		return fmt.Sprintf("%d/%d", p.StepIndex, p.StepCount)
+	case p.Status == "succeeded":
+		return fmt.Sprintf("%d/%d", p.StepCount, p.StepCount)
+	case p.Status == "pending":
+		return fmt.Sprintf("0/%d", p.StepCount)
+	}
+	// Failed or aborted after its last step, or between steps: the
+	// report does not say where, and "0/N" would say it never started.
+	return ""
+}
+
+// shellRole names a role as the shell and the orchestrator's report do.
+func shellRole(role string) string {
+	switch role {
+	case "replica":
+		return "replica-server"
+	case "meta":
+		return "meta-server"
+	}
+	return role
 }
 
 // rollingBoard keeps the latest rolling-update progress.
@@ -121,12 +154,17 @@ func (b *rollingBoard) view(now time.Time) RollingView {
 		return RollingView{}
 	}
 	p := *b.progress
+	p.Role = shellRole(p.Role)
 	if p.Report != nil {
 		r := *p.Report
 		r.Nodes = append([]RollingNodeRow(nil), r.Nodes...)
+		for i := range r.Nodes {
+			r.Nodes[i].Role = shellRole(r.Nodes[i].Role)
+		}
 		p.Report = &r
 	}
-	v := RollingView{Progress: &p, Raw: b.raw, ReceivedAt: b.receivedAt, AgeSeconds: now.Sub(b.receivedAt).Seconds()}
+	v := RollingView{Progress: &p, Raw: b.raw, ReceivedAt: b.receivedAt, AgeSeconds: now.Sub(b.receivedAt).Seconds(),
+		StepCounter: stepCounter(p)}
 	if !p.Started.IsZero() {
 		v.ElapsedSeconds = max(0, now.Sub(p.Started).Seconds())
 	}

@@ -31,16 +31,48 @@ type FailureDetector struct {
 	CheckIntervalSeconds  int `toml:"fd_check_interval_seconds" doc:"How often both sides check leases and graces."`
 }
 
+// Log configures a server's own log, shared by every role.
+type Log struct {
+	Level      string `toml:"log_level" doc:"Least severe log level written: debug, info, warn or error."`
+	Format     string `toml:"log_format" doc:"Log line format: text (key=value) or json (one JSON object per line, for log shippers)."`
+	File       string `toml:"log_file" doc:"Write the log to this file, rotated by size, instead of stderr. Empty: stderr (under systemd, the journal)."`
+	MaxSizeMB  int    `toml:"log_max_size_mb" doc:"With log_file: rotate when the file reaches this size."`
+	MaxBackups int    `toml:"log_max_backups" doc:"With log_file: rotated files kept (the oldest are deleted); 0 keeps all."`
+}
+
+// DefaultLog returns the log defaults: info, text, stderr.
+func DefaultLog() Log {
+	return Log{Level: "info", Format: "text", MaxSizeMB: 256, MaxBackups: 10}
+}
+
+// Validate checks the log settings.
+func (l Log) Validate() error {
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("%w: log_level %q is not one of debug, info, warn, error", ErrInvalid, l.Level)
+	}
+	if l.Format != "text" && l.Format != "json" {
+		return fmt.Errorf("%w: log_format %q is not text or json", ErrInvalid, l.Format)
+	}
+	if l.MaxSizeMB < 1 || l.MaxBackups < 0 {
+		return fmt.Errorf("%w: log_max_size_mb must be positive and log_max_backups not negative", ErrInvalid)
+	}
+	return nil
+}
+
 // Meta configures a meta server.
 type Meta struct {
-	Listen        string   `toml:"listen" doc:"gRPC address for replica servers, clients and the shell."`
-	HTTPListen    string   `toml:"http_listen" doc:"HTTP address of the JSON API, the cluster page and /metrics. Empty disables it."`
-	PegasusListen string   `toml:"pegasus_listen" doc:"Address of the Apache Pegasus wire-protocol listener for official clients. Empty disables it."`
-	DataDir       string   `toml:"data_dir" doc:"Directory for the embedded etcd's data and the server's own files."`
-	ClusterName   string   `toml:"cluster_name" doc:"Name of the cluster; prefixes every key the cluster keeps in etcd."`
-	EtcdEndpoints []string `toml:"etcd_endpoints" doc:"Endpoints of an external etcd cluster. Empty starts an embedded single-node etcd in data_dir."`
-	EtcdClientURL string   `toml:"etcd_client_url" doc:"Client URL of the embedded etcd (only when etcd_endpoints is empty)."`
-	EtcdPeerURL   string   `toml:"etcd_peer_url" doc:"Peer URL of the embedded etcd (only when etcd_endpoints is empty)."`
+	Listen        string `toml:"listen" doc:"gRPC address for replica servers, clients and the shell."`
+	HTTPListen    string `toml:"http_listen" doc:"HTTP address of the JSON API, the cluster page and /metrics. Empty disables it."`
+	PegasusListen string `toml:"pegasus_listen" doc:"Address of the Apache Pegasus wire-protocol listener for official clients. Empty disables it."`
+	// RPCRequestDroppedBeforeExecutionWhenTimeout is Pegasus' task option of the same name.
+	RPCRequestDroppedBeforeExecutionWhenTimeout bool     `toml:"rpc_request_dropped_before_execution_when_timeout" doc:"On the Pegasus-protocol listener, drop unanswered a request whose client timeout (from its header) passed while it waited to execute, as Pegasus' option of that name does. Off, as in Pegasus: a request executes whatever its header's timeout says."`
+	DataDir                                     string   `toml:"data_dir" doc:"Directory for the embedded etcd's data and the server's own files."`
+	ClusterName                                 string   `toml:"cluster_name" doc:"Name of the cluster; prefixes every key the cluster keeps in etcd."`
+	EtcdEndpoints                               []string `toml:"etcd_endpoints" doc:"Endpoints of an external etcd cluster. Empty starts an embedded single-node etcd in data_dir."`
+	EtcdClientURL                               string   `toml:"etcd_client_url" doc:"Client URL of the embedded etcd (only when etcd_endpoints is empty)."`
+	EtcdPeerURL                                 string   `toml:"etcd_peer_url" doc:"Peer URL of the embedded etcd (only when etcd_endpoints is empty)."`
 
 	ElectionTTLSeconds int `toml:"election_ttl_seconds" doc:"TTL of the etcd lease behind meta leadership: a crashed leader is replaced after at most this long. fd_lease_seconds must exceed it plus fd_beacon_interval_seconds."`
 
@@ -52,15 +84,19 @@ type Meta struct {
 	MinLiveNodeCountForUnfreeze     int    `toml:"min_live_node_count_for_unfreeze" doc:"The meta server freezes when fewer replica servers than this are alive."`
 	MetaFunctionLevelOnStart        string `toml:"meta_function_level_on_start" doc:"Meta level after start: stopped, blind, freezed, steady or lively."`
 	LBIntervalMs                    int    `toml:"lb_interval_ms" doc:"How often the leader checks every partition for missing primaries and secondaries (cure) and runs the balancer."`
+
+	Log
 }
 
 // Replica configures a replica server.
 type Replica struct {
-	Listen        string   `toml:"listen" doc:"gRPC address for clients, peers and the meta server. Also the node's identity in partition configurations."`
-	HTTPListen    string   `toml:"http_listen" doc:"HTTP address of /metrics and the status JSON. Empty disables it."`
-	PegasusListen string   `toml:"pegasus_listen" doc:"Address of the Apache Pegasus wire-protocol listener for official clients. Empty disables it."`
-	DataDir       string   `toml:"data_dir" doc:"Directory holding every partition replica: its mutation log and its Pebble store."`
-	MetaServers   []string `toml:"meta_servers" doc:"gRPC addresses of the meta servers."`
+	Listen        string `toml:"listen" doc:"gRPC address for clients, peers and the meta server. Also the node's identity in partition configurations."`
+	HTTPListen    string `toml:"http_listen" doc:"HTTP address of /metrics and the status JSON. Empty disables it."`
+	PegasusListen string `toml:"pegasus_listen" doc:"Address of the Apache Pegasus wire-protocol listener for official clients. Empty disables it."`
+	// RPCRequestDroppedBeforeExecutionWhenTimeout is Pegasus' task option of the same name.
+	RPCRequestDroppedBeforeExecutionWhenTimeout bool     `toml:"rpc_request_dropped_before_execution_when_timeout" doc:"On the Pegasus-protocol listener, drop unanswered a request whose client timeout (from its header) passed while it waited to execute, as Pegasus' option of that name does. Off, as in Pegasus: a request executes whatever its header's timeout says."`
+	DataDir                                     string   `toml:"data_dir" doc:"Directory holding every partition replica: its mutation log and its Pebble store."`
+	MetaServers                                 []string `toml:"meta_servers" doc:"gRPC addresses of the meta servers."`
 
 	FailureDetector
 
@@ -81,6 +117,7 @@ type Replica struct {
 
 	GCDiskGarbageReplicaIntervalSeconds int `toml:"gc_disk_garbage_replica_interval_seconds" doc:"How long a replica the meta server disowned (table dropped, replica moved elsewhere) stays on disk in a <gpid>.<ts>.gar directory before it is deleted (Pegasus' default: one day)."`
 	DiskStatIntervalSeconds             int `toml:"disk_stat_interval_seconds" doc:"How often data_dir is scanned for .gar directories past their retention and their sizes are measured."`
+	Log
 }
 
 // Collector configures the availability collector.
@@ -93,6 +130,8 @@ type Collector struct {
 	DetectTimeoutMs       int      `toml:"available_detect_timeout_ms" doc:"A probe slower than this counts as failed."`
 	DetectReplicaCount    int      `toml:"available_detect_replica_count" doc:"Replica count of the detection table when the collector creates it."`
 	ScrapeIntervalSeconds int      `toml:"metrics_scrape_interval_seconds" doc:"How often the collector scrapes every replica server's /metrics to compute request rates and latencies."`
+
+	Log
 }
 
 // DefaultMeta returns a meta server's defaults.
@@ -113,6 +152,7 @@ func DefaultMeta() Meta {
 		MinLiveNodeCountForUnfreeze:     2,
 		MetaFunctionLevelOnStart:        "steady",
 		LBIntervalMs:                    1000,
+		Log:                             DefaultLog(),
 	}
 }
 
@@ -136,6 +176,7 @@ func DefaultReplica() Replica {
 		MaxValueBytes:                  1 << 20,
 		Mutation2PCMinReplicaCount:     2,
 		BlockCacheMB:                   256,
+		Log:                            DefaultLog(),
 
 		GCDiskGarbageReplicaIntervalSeconds: 24 * 3600,
 		DiskStatIntervalSeconds:             600,
@@ -153,6 +194,7 @@ func DefaultCollector() Collector {
 		DetectTimeoutMs:       1000,
 		DetectReplicaCount:    3,
 		ScrapeIntervalSeconds: 10,
+		Log:                   DefaultLog(),
 	}
 }
 
@@ -208,6 +250,9 @@ func (m Meta) Validate() error {
 	if err := m.FailureDetector.Validate(); err != nil {
 		return err
 	}
+	if err := m.Log.Validate(); err != nil {
+		return err
+	}
 	// While a crashed meta leader's election lease runs out, no beacon is
 	// acknowledged; a replica server's lease must outlast that and its next
 	// beacon to the new leader, or every replica stops serving during an
@@ -242,6 +287,9 @@ func (r Replica) Validate() error {
 	if r.GCDiskGarbageReplicaIntervalSeconds < 0 || r.DiskStatIntervalSeconds < 1 {
 		return fmt.Errorf("%w: gc_disk_garbage_replica_interval_seconds must not be negative and disk_stat_interval_seconds must be positive", ErrInvalid)
 	}
+	if err := r.Log.Validate(); err != nil {
+		return err
+	}
 	// An idle primary renews its read lease with the group check; two
 	// chances per lease keep one lost message from costing it.
 	if r.GroupCheckIntervalMs < 1 || 2*r.GroupCheckIntervalMs > 1000*r.LeaseSeconds {
@@ -265,7 +313,7 @@ func (c Collector) Validate() error {
 	if c.DetectTable == "" {
 		return fmt.Errorf("%w: collector available_detect_app is empty", ErrInvalid)
 	}
-	return nil
+	return c.Log.Validate()
 }
 
 // Load reads a TOML file over the defaults already in cfg (a pointer to one

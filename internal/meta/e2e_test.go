@@ -320,7 +320,25 @@ func (e *metaE2E) metaLeaderCrash(ctx context.Context, t *testing.T, w *writer) 
 	}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(e2eGrace + time.Second)
+	// One grace period later every replica server is still alive and
+	// beaconing: a leader that declared one dead would have moved its
+	// primaries.
+	settled := time.Now().Add(e2eGrace + time.Second)
+	if err := poll(ctx, "every replica server beaconing a grace period after the failover", func() error {
+		nodes, err := e.nodes(ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range replicas {
+			n := nodes[r.Address]
+			if n == nil || !n.GetAlive() || time.UnixMilli(n.GetLastBeaconMs()).Before(settled) {
+				return fmt.Errorf("%s: %v", r.Address, n)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	nodes, err := e.nodes(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -500,8 +518,16 @@ func (e *metaE2E) migrateNode(ctx context.Context, t *testing.T, w *writer, node
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// A second of writes on the new primaries.
-	time.Sleep(time.Second)
+	// Writes go on on the new primaries.
+	ackedMoved := w.acked.Load()
+	if err := poll(ctx, "writes on the new primaries", func() error {
+		if n := w.acked.Load() - ackedMoved; n < 50 {
+			return fmt.Errorf("%d acknowledged", n)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	failed, acked := w.failed.Load()-failedBefore, w.acked.Load()-ackedBefore
 	t.Logf("during migrate_node: %d writes acknowledged, %d failed", acked, failed)
 	if failed != 0 {

@@ -3,6 +3,7 @@ package meta
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/goleak"
 	"go.uber.org/zap"
 
 	"github.com/pegasus-go/pegasus/internal/embedetcd"
@@ -34,6 +36,16 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(shared.dir)
 	}
 	oneboxtest.Cleanup() // the binary the end-to-end test built
+	// The package owns goroutines: none may outlive the tests. Idle
+	// keep-alive connections of the tests' own HTTP requests are not a
+	// leak of the package.
+	http.DefaultClient.CloseIdleConnections()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: goroutines left behind after the tests passed:\n%v\n", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 

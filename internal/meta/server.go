@@ -60,6 +60,7 @@ type Server struct {
 	grpcAdmin  *GRPCReplicaAdmin
 	metrics    *metrics.Meta
 	keys       keys
+	started    time.Time // for server-info
 
 	ctl      *Controller
 	addr     string
@@ -118,6 +119,7 @@ func NewServer(opts Options) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: log, fd: fd, knobs: knobs, lbInterval: lb, clock: opts.Clock,
 		admin: opts.Admin, keys: newKeys(cfg.ClusterName), mux: http.NewServeMux(), metrics: opts.Metrics,
+		started: time.Now(),
 	}
 	s.closeClient = sync.OnceFunc(func() {
 		if s.cli != nil {

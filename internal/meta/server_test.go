@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -115,6 +116,18 @@ func TestServersElectOneLeaderFollowersForward(t *testing.T) {
 	forwarded("MetaLevel", r4.GetError(), err)
 	r5, err := cl.RemoteCommand(ctx, &pb.RemoteCommandRequest{Command: decide.KnobLivePercentage})
 	forwarded("RemoteCommand", r5.GetError(), err)
+	// Commands about the process itself are answered by the follower.
+	for cmd, want := range map[string]string{
+		"server-info": `"node":"` + follower.Addr() + `"`,
+		"server-stat": `"is_leader":false`,
+		"help":        decide.KnobLivePercentage,
+		"flush-log":   "Flush done.",
+	} {
+		r, err := cl.RemoteCommand(ctx, &pb.RemoteCommandRequest{Command: cmd})
+		if err != nil || r.GetError() != nil || !strings.Contains(r.GetOutput(), want) {
+			t.Errorf("%s on the follower: %v %v %q, want it to contain %s", cmd, err, r.GetError(), r.GetOutput(), want)
+		}
+	}
 	r6, err := cl.ProposeConfig(ctx, &pb.ProposeConfigRequest{Node: "r1:1"})
 	forwarded("ProposeConfig", r6.GetError(), err)
 	r7, err := cl.MigrateNode(ctx, &pb.DrainNodeRequest{Node: "r1:1"})
@@ -226,9 +239,26 @@ func TestServersFailoverKeepsConfigs(t *testing.T) {
 	}
 
 	waitFor(t, 5*time.Second, "the new leader to grant leases", f.allLeased)
-	// Let the new leader settle (one grace period) and run rounds.
-	time.Sleep(fastFD().Grace + 10*100*time.Millisecond)
 	nc := f.client(follower.Addr())
+	// The new leader settles: every replica server stays alive and keeps
+	// beaconing past one grace period after the takeover (a leader that
+	// declared one dead would have reassigned its primaries).
+	settled := time.Now().Add(fastFD().Grace)
+	waitFor(t, 15*time.Second, "every replica server beaconing past one grace after the takeover", func() bool {
+		r, err := nc.ListNodes(ctx, &pb.ListNodesRequest{})
+		if err != nil || r.GetError() != nil || len(r.GetNodes()) == 0 {
+			return false
+		}
+		for _, n := range r.GetNodes() {
+			if !n.GetAlive() {
+				t.Fatalf("%s declared dead after the takeover", n.GetAddress())
+			}
+			if time.UnixMilli(n.GetLastBeaconMs()).Before(settled) {
+				return false
+			}
+		}
+		return true
+	})
 	after, err := nc.QueryConfig(ctx, &pb.QueryConfigRequest{Table: "t"})
 	if err != nil || after.GetError() != nil {
 		t.Fatalf("query on the new leader: %v %v", after, err)
@@ -386,7 +416,12 @@ func TestServerEmbeddedEtcd(t *testing.T) {
 		}
 		r.Body.Close()
 	}
-	if r, _ := http.Get("http://" + s.HTTPAddr() + "/api/tables/nope"); r.StatusCode != http.StatusNotFound {
+	r, err := http.Get("http://" + s.HTTPAddr() + "/api/tables/nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusNotFound {
 		t.Fatalf("unknown table: %d", r.StatusCode)
 	}
 }

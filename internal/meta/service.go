@@ -275,6 +275,9 @@ func (s *metaService) DowngradeNode(ctx context.Context, req *pb.DrainNodeReques
 }
 
 func (s *metaService) RemoteCommand(ctx context.Context, req *pb.RemoteCommandRequest) (*pb.RemoteCommandResponse, error) {
+	if out, ok, err := s.srv.localCommand(req.GetCommand()); ok {
+		return &pb.RemoteCommandResponse{Error: wireError(err), Output: out}, nil
+	}
 	out, err := s.ctl().RemoteCommand(ctx, req.GetCommand(), req.GetArgs())
 	return &pb.RemoteCommandResponse{Error: wireError(err), Output: out}, nil
 }

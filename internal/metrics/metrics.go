@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pegasus-go/pegasus/internal/version"
 )
 
 // latencyBuckets spans 50 µs to ~6.5 s: fast local reads up to stalls that
@@ -24,8 +26,24 @@ type Registry struct {
 
 func newRegistry() *Registry {
 	r := prometheus.NewRegistry()
-	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newBuildInfo())
 	return &Registry{reg: r}
+}
+
+// newBuildInfo is pegasus_build_info: 1, labelled with what the binary is,
+// so that a dashboard shows which servers run which build during a roll.
+func newBuildInfo() prometheus.Gauge {
+	v := version.Get()
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "pegasus_build_info",
+		Help: "Always 1; the labels say which build the server runs.",
+		ConstLabels: prometheus.Labels{
+			"version": v.Version, "commit": v.Commit, "build_time": v.BuildTime,
+			"go_version": v.GoVersion, "protocol": v.Protocol,
+		},
+	})
+	g.Set(1)
+	return g
 }
 
 // Handler serves the registry in the Prometheus text format.
@@ -40,12 +58,13 @@ func (r *Registry) Gatherer() prometheus.Gatherer { return r.reg }
 type Replica struct {
 	*Registry
 	// Requests counts client requests by table (app_id, as Pegasus labels
-	// per-table series) and operation (get, set, multi_get, ...).
+	// per-table series, and the table's name) and operation (get, set,
+	// multi_get, ...).
 	Requests *prometheus.CounterVec
-	// Errors counts failed client requests by app_id, operation and error
+	// Errors counts failed client requests by table, operation and error
 	// code name.
 	Errors *prometheus.CounterVec
-	// Latency is the server-side latency of client requests by app_id and
+	// Latency is the server-side latency of client requests by table and
 	// operation.
 	Latency *prometheus.HistogramVec
 	// Replicas counts partition replicas by status (primary, secondary, ...).
@@ -77,22 +96,40 @@ type Replica struct {
 	GarbageMoved      prometheus.Counter
 	GarbageMovedBytes prometheus.Counter
 	GarbageCollected  prometheus.Counter
+
+	// Per table (app_id, table), summed over the table's replicas on this
+	// server, refreshed every second:
+	// TableLogBytes is the size of the tables' mutation logs.
+	TableLogBytes *prometheus.GaugeVec
+	// StorageDiskBytes is the disk space of the tables' Pebble stores.
+	StorageDiskBytes *prometheus.GaugeVec
+	// StorageL0Files counts sstables in level 0, which reads consult one
+	// by one: a growing count means compactions fall behind.
+	StorageL0Files *prometheus.GaugeVec
+	// StorageMemtableBytes is the memory held by the stores' memtables.
+	StorageMemtableBytes *prometheus.GaugeVec
+	// StorageCompactions counts the stores' compactions.
+	StorageCompactions *prometheus.CounterVec
 }
+
+// tableLabels label per-table series: Pegasus' app_id and the table's name
+// ("" until the server has learnt it from the meta server).
+var tableLabels = []string{"app_id", "table"}
 
 // NewReplica creates a replica server's registry.
 func NewReplica() *Replica {
 	m := &Replica{
 		Registry: newRegistry(),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pegasus_replica_requests_total", Help: "Client requests received, by table (app_id) and operation.",
-		}, []string{"app_id", "op"}),
+			Name: "pegasus_replica_requests_total", Help: "Client requests received, by table (app_id, table) and operation.",
+		}, []string{"app_id", "table", "op"}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pegasus_replica_request_errors_total", Help: "Client requests that failed, by table (app_id), operation and error code.",
-		}, []string{"app_id", "op", "code"}),
+			Name: "pegasus_replica_request_errors_total", Help: "Client requests that failed, by table (app_id, table), operation and error code.",
+		}, []string{"app_id", "table", "op", "code"}),
 		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "pegasus_replica_request_duration_seconds", Help: "Server-side latency of client requests, by table (app_id) and operation.",
+			Name: "pegasus_replica_request_duration_seconds", Help: "Server-side latency of client requests, by table (app_id, table) and operation.",
 			Buckets: latencyBuckets,
-		}, []string{"app_id", "op"}),
+		}, []string{"app_id", "table", "op"}),
 		Replicas: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "pegasus_replica_replicas", Help: "Partition replicas on this server, by status.",
 		}, []string{"status"}),
@@ -134,9 +171,25 @@ func NewReplica() *Replica {
 		GarbageCollected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pegasus_replica_garbage_collected_total", Help: ".gar directories deleted after gc_disk_garbage_replica_interval_seconds.",
 		}),
+		TableLogBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pegasus_replica_table_mutation_log_bytes", Help: "Bytes held in the mutation logs of a table's replicas on this server.",
+		}, tableLabels),
+		StorageDiskBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pegasus_replica_storage_disk_bytes", Help: "Disk space of a table's Pebble stores on this server.",
+		}, tableLabels),
+		StorageL0Files: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pegasus_replica_storage_l0_files", Help: "Level-0 sstables of a table's Pebble stores on this server.",
+		}, tableLabels),
+		StorageMemtableBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pegasus_replica_storage_memtable_bytes", Help: "Memtable memory of a table's Pebble stores on this server.",
+		}, tableLabels),
+		StorageCompactions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pegasus_replica_storage_compactions_total", Help: "Compactions of a table's Pebble stores on this server.",
+		}, tableLabels),
 	}
 	m.reg.MustRegister(m.Requests, m.Errors, m.Latency, m.Replicas, m.LogBytes, m.LogSyncSeconds, m.LearnBytes, m.BeaconRTT, m.LeaseValid,
-		m.ClusterInfo, m.ClusterRefusals, m.GarbageReplicas, m.GarbageBytes, m.GarbageMoved, m.GarbageMovedBytes, m.GarbageCollected)
+		m.ClusterInfo, m.ClusterRefusals, m.GarbageReplicas, m.GarbageBytes, m.GarbageMoved, m.GarbageMovedBytes, m.GarbageCollected,
+		m.TableLogBytes, m.StorageDiskBytes, m.StorageL0Files, m.StorageMemtableBytes, m.StorageCompactions)
 	return m
 }
 

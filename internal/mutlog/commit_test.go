@@ -259,16 +259,21 @@ func TestCloseDrainsQueue(t *testing.T) {
 	if err := l.AppendSync(context.Background(), rec(201, 1, "late")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("append after Close: got %v", err)
 	}
-	var inside atomic.Bool
-	inside.Store(true)
+	// The callback waits for AppendAsync to return: called from inside
+	// it, it would wait forever, so the wait is bounded. (A flag cleared
+	// after the call returns cannot tell: the callback's goroutine may run
+	// before the flag is cleared.)
+	returned := make(chan struct{})
 	done := make(chan error, 1)
 	l.AppendAsync([]Record{rec(201, 1, "late")}, func(err error) {
-		if inside.Load() {
+		select {
+		case <-returned:
+		case <-time.After(10 * time.Second):
 			t.Error("callback ran inside AppendAsync")
 		}
 		done <- err
 	})
-	inside.Store(false)
+	close(returned)
 	if err := <-done; !errors.Is(err, ErrClosed) {
 		t.Fatalf("async append after Close: got %v", err)
 	}

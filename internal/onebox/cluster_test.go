@@ -37,7 +37,7 @@ func TestClusterEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.StopAll() })
+	t.Cleanup(func() { c.StopAll(); c.Close() })
 
 	data, err := os.ReadFile(filepath.Join(dir, metaServersFile))
 	if err != nil || strings.TrimSpace(string(data)) != strings.Join(c.MetaAddrs(), ",") {
@@ -111,7 +111,7 @@ func TestMetaServersOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.StopAll() })
+	t.Cleanup(func() { c.StopAll(); c.Close() })
 
 	conns := adminrpc.New(c.MetaAddrs(), adminrpc.Options{})
 	defer conns.Close()

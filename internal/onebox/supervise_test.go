@@ -18,7 +18,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 )
 
-func TestMain(m *testing.M) { oneboxtest.Main(m) }
+func TestMain(m *testing.M) { oneboxtest.MainNoLeaks(m) }
 
 // etcdOnebox writes the state of a onebox made of n independent
 // single-member etcd processes (etcd1..etcdn): real processes of the real
@@ -76,7 +76,7 @@ func TestSupervisionKillRestartStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.StopAll() })
+	t.Cleanup(func() { c.StopAll(); c.Close() })
 
 	st := statusByName(t, c)
 	pids := []int{st["etcd1"].PID, st["etcd2"].PID}
@@ -243,19 +243,31 @@ func TestStopEscalatesToKillForTheWholeGroup(t *testing.T) {
 func TestCLIOnExistingOnebox(t *testing.T) {
 	bin := oneboxtest.Binary(t)
 	dir := etcdOnebox(t, bin, 2)
-	run := func(args ...string) string {
+	// runExit runs a command that must exit with code want and returns
+	// its standard output. status exits 3 (check failed) while a process
+	// is down, and still prints the status.
+	runExit := func(want int, args ...string) string {
 		t.Helper()
 		cmd := exec.Command(bin, append([]string{"onebox", "--dir", dir}, args...)...)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("pegasus onebox %s: %v\n%s", strings.Join(args, " "), err, out)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		code := 0
+		if exit, ok := err.(*exec.ExitError); ok {
+			code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatalf("pegasus onebox %s: %v", strings.Join(args, " "), err)
+		}
+		if code != want {
+			t.Fatalf("pegasus onebox %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, want, out, stderr.String())
 		}
 		return string(out)
 	}
-	status := func() map[string]ProcessJSON {
+	run := func(args ...string) string { t.Helper(); return runExit(0, args...) }
+	status := func(want int) map[string]ProcessJSON {
 		t.Helper()
 		var doc StatusJSON
-		if err := json.Unmarshal([]byte(run("status", "--json")), &doc); err != nil {
+		if err := json.Unmarshal([]byte(runExit(want, "status", "--json")), &doc); err != nil {
 			t.Fatal(err)
 		}
 		if doc.Network != NetworkLoopback {
@@ -270,6 +282,7 @@ func TestCLIOnExistingOnebox(t *testing.T) {
 	t.Cleanup(func() {
 		if c, err := Open(dir, Options{}); err == nil {
 			c.StopAll()
+			c.Close()
 		}
 	})
 
@@ -277,24 +290,24 @@ func TestCLIOnExistingOnebox(t *testing.T) {
 	if !strings.Contains(out, "onebox ready") {
 		t.Fatalf("start printed:\n%s", out)
 	}
-	st := status()
+	st := status(0)
 	if !st["etcd1"].Alive || !st["etcd2"].Alive || st["etcd1"].Role != "etcd" || st["etcd1"].Address == "" {
 		t.Fatalf("status after start: %+v", st)
 	}
 	run("kill", "etcd2")
-	if st2 := status(); st2["etcd2"].Alive || !st2["etcd1"].Alive {
+	if st2 := status(3); st2["etcd2"].Alive || !st2["etcd1"].Alive {
 		t.Fatalf("status after kill etcd2: %+v", st2)
 	}
-	if out := run("status"); !strings.Contains(out, "UNALIVE") {
+	if out := runExit(3, "status"); !strings.Contains(out, "UNALIVE") {
 		t.Fatalf("status table does not show the dead process:\n%s", out)
 	}
 	run("start-node", st["etcd2"].Address) // by address this time
-	if st2 := status(); !st2["etcd2"].Alive {
+	if st2 := status(0); !st2["etcd2"].Alive {
 		t.Fatalf("etcd2 not back after start-node: %+v", st2)
 	}
-	pids := []int{st["etcd1"].PID, status()["etcd2"].PID}
+	pids := []int{st["etcd1"].PID, status(0)["etcd2"].PID}
 	run("stop")
-	for name, p := range status() {
+	for name, p := range status(3) {
 		if p.Alive {
 			t.Errorf("%s alive after stop", name)
 		}

@@ -114,14 +114,38 @@ func (c *serverConn) readLoop() error {
 		if oneway && decodeErr != nil {
 			continue // nothing to execute, nobody to tell
 		}
+		var received time.Time
+		if c.l.cfg.DropTimedOutRequests {
+			received = c.l.cfg.Now()
+		}
 		select {
 		case c.slots <- struct{}{}:
 		case <-c.aborted:
 			return nil
 		}
+		if c.l.cfg.DropTimedOutRequests && c.expired(&req, received) {
+			<-c.slots
+			continue
+		}
 		c.requests.Add(1)
 		go c.execute(req, decodeErr, oneway)
 	}
+}
+
+// expired reports whether req's client timeout has passed since it was
+// received. The client has given up on it by now; Pegasus drops such a
+// request without an answer, and so do we.
+func (c *serverConn) expired(req *pegasusrpc.Request, received time.Time) bool {
+	ms := req.Header.ClientTimeout
+	if ms <= 0 {
+		return false
+	}
+	if c.l.cfg.Now().Sub(received) < time.Duration(ms)*time.Millisecond {
+		return false
+	}
+	c.l.cfg.Logger.Debug("pegasus: dropped a request whose client timeout passed before execution",
+		"rpc", req.Name, "client_timeout_ms", ms, "remote", remoteAddr(c.nc))
+	return true
 }
 
 // execute runs one request and queues its response.
@@ -157,15 +181,14 @@ func (c *serverConn) execute(req pegasusrpc.Request, decodeErr error, oneway boo
 	c.out <- b
 }
 
-// run calls the handler under the request's deadline. A panic in the
+// run calls the handler under the request's deadline: the server's
+// default, or the client's timeout when it is longer (see
+// Config.DefaultTimeout for why a shorter one is not used). A panic in the
 // handler fails this request with ERR_UNKNOWN rather than the process: the
 // listener faces the network, and one bad request must not take every
 // other client down with it.
 func (c *serverConn) run(req *pegasusrpc.Request) (code pegasusrpc.ErrorCode, result pegasusrpc.Value) {
-	timeout := c.l.cfg.DefaultTimeout
-	if ms := req.Header.ClientTimeout; ms > 0 {
-		timeout = time.Duration(ms) * time.Millisecond
-	}
+	timeout := max(c.l.cfg.DefaultTimeout, time.Duration(req.Header.ClientTimeout)*time.Millisecond)
 	ctx, cancel := context.WithTimeout(c.l.ctx, timeout)
 	defer cancel()
 	defer func() {

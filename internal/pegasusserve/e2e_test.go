@@ -18,7 +18,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
-func TestMain(m *testing.M) { oneboxtest.Main(m) }
+func TestMain(m *testing.M) { oneboxtest.MainNoLeaks(m) }
 
 // The Pegasus protocol against a real cluster: a onebox of separate
 // meta and replica processes, with this package's listeners started in

@@ -1,10 +1,8 @@
 package pegasusserve
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -13,8 +11,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pegasus-go/pegasus/internal/meta/metatest"
 	"github.com/pegasus-go/pegasus/internal/pegasusrpc"
-	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 	"github.com/pegasus-go/pegasus/internal/storage"
 )
@@ -43,21 +41,6 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
-}
-
-// serveGRPC starts a gRPC server with our server options on a loopback
-// port and returns its address.
-func serveGRPC(t testing.TB, register func(*grpc.Server)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := grpc.NewServer(rpc.ServerOptions()...)
-	register(s)
-	go s.Serve(ln)
-	t.Cleanup(s.Stop)
-	return ln.Addr().String()
 }
 
 // fakeReplica is a ReplicaClient service over real partition stores
@@ -92,7 +75,7 @@ func newFakeReplica(t testing.TB, clock *fakeClock) (*fakeReplica, string) {
 			p.store.Close()
 		}
 	})
-	addr := serveGRPC(t, func(s *grpc.Server) { pb.RegisterReplicaClientServer(s, f) })
+	addr := metatest.Serve(t, func(s *grpc.Server) { pb.RegisterReplicaClientServer(s, f) })
 	return f, addr
 }
 
@@ -314,95 +297,6 @@ func (f *fakeReplica) write(p *fakePartition, req *pb.ClientRequest) *pb.ClientR
 		}}
 	}
 	return resp
-}
-
-// fakeMeta is a Meta service answering QueryConfig, ListNodes and
-// ClusterInfo from fixed data.
-type fakeMeta struct {
-	pb.UnimplementedMetaServer
-
-	mu     sync.Mutex
-	tables map[string]*pb.QueryConfigResponse
-	nodes  []*pb.NodeInfo
-	metas  []*pb.MetaServerInfo
-	// leader, when set, makes this meta server a follower naming it.
-	leader string
-
-	listNodesCalls, clusterInfoCalls int
-}
-
-func newFakeMeta(t testing.TB) (*fakeMeta, string) {
-	f := &fakeMeta{tables: make(map[string]*pb.QueryConfigResponse)}
-	return f, serveGRPC(t, func(s *grpc.Server) { pb.RegisterMetaServer(s, f) })
-}
-
-// addTable registers a table whose partition i has primary
-// primaries[i%len(primaries)] and the other addresses as secondaries.
-func (f *fakeMeta) addTable(name string, appID, partitions int32, replicas []string) {
-	resp := &pb.QueryConfigResponse{Table: &pb.TableInfo{
-		Name: name, AppId: appID, PartitionCount: partitions, ReplicaCount: int32(len(replicas)), Status: pb.TableStatus_AS_AVAILABLE,
-	}}
-	for i := range partitions {
-		pc := &pb.PartitionConfiguration{
-			Gpid: &pb.Gpid{AppId: appID, PartitionIndex: i}, Ballot: int64(3 + i), MaxReplicaCount: int32(len(replicas)),
-			LastCommittedDecree: int64(100 + i),
-		}
-		for j := range replicas {
-			addr := replicas[(int(i)+j)%len(replicas)]
-			if j == 0 {
-				pc.Primary = addr
-			} else {
-				pc.Secondaries = append(pc.Secondaries, addr)
-			}
-		}
-		resp.Partitions = append(resp.Partitions, pc)
-	}
-	f.mu.Lock()
-	f.tables[name] = resp
-	f.mu.Unlock()
-}
-
-func (f *fakeMeta) QueryConfig(ctx context.Context, req *pb.QueryConfigRequest) (*pb.QueryConfigResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.leader != "" {
-		return &pb.QueryConfigResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_FORWARD_TO_OTHERS, Primary: f.leader}}, nil
-	}
-	t := f.tables[req.GetTable()]
-	if t == nil {
-		return &pb.QueryConfigResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_APP_NOT_EXIST, Message: "meta: table not found"}}, nil
-	}
-	return proto.Clone(t).(*pb.QueryConfigResponse), nil
-}
-
-func (f *fakeMeta) ListNodes(ctx context.Context, req *pb.ListNodesRequest) (*pb.ListNodesResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.listNodesCalls++
-	if f.leader != "" {
-		return &pb.ListNodesResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_FORWARD_TO_OTHERS, Primary: f.leader}}, nil
-	}
-	return &pb.ListNodesResponse{Nodes: f.nodes}, nil
-}
-
-func (f *fakeMeta) ClusterInfo(ctx context.Context, req *pb.ClusterInfoRequest) (*pb.ClusterInfoResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.clusterInfoCalls++
-	return &pb.ClusterInfoResponse{Leader: f.leader, Metas: f.metas}, nil
-}
-
-// update changes the fake's data under its lock.
-func (f *fakeMeta) update(fn func(f *fakeMeta)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn(f)
-}
-
-func (f *fakeMeta) calls() (listNodes, clusterInfo int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.listNodesCalls, f.clusterInfoCalls
 }
 
 var busy = &pb.Error{Code: pb.ErrorCode_ERR_BUSY, Message: "throttled"}

@@ -14,7 +14,8 @@ import (
 
 // Handler executes the decoded requests of a Listener. Serve is called
 // concurrently, once per request, with a context that ends at the request's
-// deadline (the client_timeout of its header) or when the Listener closes.
+// deadline (Config.DefaultTimeout, or the client_timeout of its header when
+// that is longer) or when the Listener closes.
 //
 // It returns the rpc-level error code of the response and, with CodeOK, the
 // result value of the request's RPC. Storage-level outcomes (a missing key,
@@ -56,8 +57,21 @@ type Config struct {
 	// the connection is not read further while the bound is reached, which
 	// pushes back on the client through TCP flow control.
 	MaxInFlight int
-	// DefaultTimeout is the deadline of requests without a client_timeout.
+	// DefaultTimeout bounds the execution of every request. A request
+	// whose header asks for a longer client_timeout gets that instead; a
+	// shorter one does not cut execution short, as in Pegasus' server,
+	// which executes a request whatever its header's timeout says (the
+	// official Go client fills it with an arbitrary value when the
+	// caller's context has no deadline).
 	DefaultTimeout time.Duration
+	// DropTimedOutRequests drops, unanswered, a request whose client
+	// timeout passed while it waited for an execution slot: Pegasus'
+	// rpc_request_dropped_before_execution_when_timeout, off by default
+	// as there. A dropped request is never executed, so its client's
+	// timeout means "not applied".
+	DropTimedOutRequests bool
+	// Now is the clock of DropTimedOutRequests (default time.Now).
+	Now func() time.Time
 	// Logger receives one line per connection closed on bad input, and
 	// handler failures. nil means slog.Default().
 	Logger *slog.Logger
@@ -75,6 +89,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	return c
 }

@@ -226,8 +226,13 @@ func TestResponsesOutOfOrder(t *testing.T) {
 	}
 }
 
-// At most MaxInFlight requests of a connection execute at once.
+// At most MaxInFlight requests of a connection execute at once. Handlers
+// are released one at a time; after each release the running count must
+// settle back at the bound (3, or what is left). A leaky bound lets a
+// fourth start and stay blocked, so the count would never read 3 again and
+// the wait fails, with no sleep needed to give a fourth room to start.
 func TestInFlightBound(t *testing.T) {
+	const bound, requests = 3, 10
 	var running, peak atomic.Int32
 	release := make(chan struct{})
 	h := HandlerFunc(func(ctx context.Context, req *pegasusrpc.Request) (pegasusrpc.ErrorCode, pegasusrpc.Value) {
@@ -238,26 +243,31 @@ func TestInFlightBound(t *testing.T) {
 		running.Add(-1)
 		return echoHandler(ctx, req)
 	})
-	c := dialTestClient(t, serveListener(t, h, Config{MaxInFlight: 3}))
+	c := dialTestClient(t, serveListener(t, h, Config{MaxInFlight: bound}))
+	// On failure, the handlers still blocked must return for the listener
+	// to close.
+	defer close(release)
 	var chans []<-chan pegasusrpc.Response
-	for range 10 {
+	for range requests {
 		chans = append(chans, c.send(getRequest(c, "k")))
 	}
-	for deadline := time.Now().Add(10 * time.Second); running.Load() < 3; {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d requests started", running.Load())
+	for left := requests; left > 0; left-- {
+		want := int32(min(bound, left))
+		for deadline := time.Now().Add(10 * time.Second); running.Load() != want; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d requests running with %d left, want %d (peak %d, bound %d)", running.Load(), left, want, peak.Load(), bound)
+			}
+			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(time.Millisecond)
+		release <- struct{}{}
 	}
-	time.Sleep(20 * time.Millisecond) // room for a fourth to start, if the bound leaked
-	if p := peak.Load(); p != 3 {
-		t.Fatalf("%d requests executed at once, bound 3", p)
-	}
-	close(release)
 	for _, ch := range chans {
 		if _, err := c.wait(ch); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if p := peak.Load(); p != bound {
+		t.Fatalf("%d requests executed at once, bound %d", p, bound)
 	}
 }
 
@@ -364,7 +374,8 @@ func TestV1Header(t *testing.T) {
 	}
 }
 
-// The client's timeout becomes the request's deadline.
+// A client timeout longer than the server's default extends the request's
+// deadline.
 func TestRequestDeadline(t *testing.T) {
 	h := HandlerFunc(func(ctx context.Context, req *pegasusrpc.Request) (pegasusrpc.ErrorCode, pegasusrpc.Value) {
 		d, ok := ctx.Deadline()
@@ -379,6 +390,88 @@ func TestRequestDeadline(t *testing.T) {
 	req.Header.ClientTimeout = 42_000 // far from the 5 s default, so that the two cannot be confused
 	if resp, err := c.wait(c.send(req)); err != nil || !resp.Err.IsOK() {
 		t.Fatalf("deadline not taken from client_timeout: %v %v", resp.Err, err)
+	}
+}
+
+// A short client timeout does not cut execution short: Pegasus' server
+// executes a request whatever its header's timeout says (the Go client
+// fills it with junk when the caller's context has no deadline), unless
+// rpc_request_dropped_before_execution_when_timeout is set.
+func TestShortClientTimeoutDoesNotCancel(t *testing.T) {
+	h := HandlerFunc(func(ctx context.Context, req *pegasusrpc.Request) (pegasusrpc.ErrorCode, pegasusrpc.Value) {
+		d, ok := ctx.Deadline()
+		if !ok || time.Until(d) < 4*time.Second {
+			return pegasusrpc.CodeTimeout, nil
+		}
+		return echoHandler(ctx, req)
+	})
+	c := dialTestClient(t, serveListener(t, h, Config{}))
+	for _, ms := range []uint32{1, 3, 500} {
+		req := getRequest(c, "k")
+		req.Header.ClientTimeout = ms
+		if resp, err := c.wait(c.send(req)); err != nil || !resp.Err.IsOK() {
+			t.Fatalf("client_timeout %d ms: %v %v", ms, resp.Err, err)
+		}
+	}
+}
+
+// With DropTimedOutRequests a request whose client timeout passed while
+// it waited for an execution slot is dropped unanswered, as Pegasus'
+// rpc_request_dropped_before_execution_when_timeout does; one still in
+// time executes.
+func TestDropTimedOutRequests(t *testing.T) {
+	clock := newFakeClock()
+	release := make(chan struct{})
+	started := make(chan string, 4)
+	h := HandlerFunc(func(ctx context.Context, req *pegasusrpc.Request) (pegasusrpc.ErrorCode, pegasusrpc.Value) {
+		key := string(*req.Args.(*pegasusrpc.Blob))
+		started <- key
+		if strings.HasSuffix(key, "block") {
+			<-release
+		}
+		return echoHandler(ctx, req)
+	})
+	// Each frame read asks the clock once: reads tells the test which
+	// frames the listener has received.
+	reads := make(chan struct{}, 16)
+	now := func() time.Time {
+		reads <- struct{}{}
+		return clock.Now()
+	}
+	c := dialTestClient(t, serveListener(t, h, Config{MaxInFlight: 1, DropTimedOutRequests: true, Now: now}))
+	first := c.send(getRequest(c, "block"))
+	if k := <-started; !strings.HasSuffix(k, "block") {
+		t.Fatalf("first handler saw %q", k)
+	}
+	late := getRequest(c, "late")
+	late.Header.ClientTimeout = 100
+	lateCh := c.send(late)
+	inTime := getRequest(c, "in-time")
+	inTime.Header.ClientTimeout = 60_000
+	inTimeCh := c.send(inTime)
+	// The reader asks the clock when it reads a frame and when the frame
+	// gets its slot: three reads mean "block" runs and "late" has been
+	// received; then "late"'s time passes while it waits for the slot.
+	for range 3 {
+		<-reads
+	}
+	clock.Advance(time.Second)
+	close(release)
+	if _, err := c.wait(first); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := c.wait(inTimeCh); err != nil || !resp.Err.IsOK() {
+		t.Fatalf("request still in time: %v %v", resp.Err, err)
+	}
+	select {
+	case resp := <-lateCh:
+		t.Fatalf("late request answered: %+v", resp)
+	default:
+	}
+	for len(started) > 0 {
+		if k := <-started; strings.HasSuffix(k, "late") {
+			t.Fatal("late request executed")
+		}
 	}
 }
 

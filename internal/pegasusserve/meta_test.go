@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/meta/metatest"
 	"github.com/pegasus-go/pegasus/internal/pegasusrpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
@@ -12,7 +13,7 @@ import (
 type metaRig struct {
 	t     *testing.T
 	clock *fakeClock
-	fake  *fakeMeta
+	fake  *metatest.Meta
 	h     *MetaHandler
 	c     *testClient
 }
@@ -20,7 +21,7 @@ type metaRig struct {
 func newMetaRig(t *testing.T, opts MetaOptions) *metaRig {
 	t.Helper()
 	clock := newFakeClock()
-	fake, grpcAddr := newFakeMeta(t)
+	fake, grpcAddr := metatest.Start(t)
 	opts.Now = clock.Now
 	h, err := NewMetaHandler(grpcAddr, opts)
 	if err != nil {
@@ -47,14 +48,14 @@ func rpcAddr(t testing.TB, s string) pegasusrpc.RPCAddress {
 
 func TestQueryConfig(t *testing.T) {
 	r := newMetaRig(t, MetaOptions{})
-	r.fake.update(func(f *fakeMeta) {
-		f.nodes = []*pb.NodeInfo{
+	r.fake.Update(func(f *metatest.Data) {
+		f.Nodes = []*pb.NodeInfo{
 			{Address: "10.0.0.1:34801", PegasusAddress: "10.0.0.1:34821"},
 			{Address: "10.0.0.2:34801", PegasusAddress: "0.0.0.0:34821"}, // listens on every interface
 			{Address: "10.0.0.3:34801", PegasusAddress: "10.0.0.3:34821"},
 		}
 	})
-	r.fake.addTable("t", 5, 4, []string{"10.0.0.1:34801", "10.0.0.2:34801", "10.0.0.3:34801"})
+	r.fake.AddTable("t", 5, 4, []string{"10.0.0.1:34801", "10.0.0.2:34801", "10.0.0.3:34801"})
 	resp := r.query("t")
 	if resp.Err != pegasusrpc.CodeOK || resp.AppID != 5 || resp.PartitionCount != 4 || len(resp.Partitions) != 4 || !resp.IsStateful {
 		t.Fatalf("query_cfg: %+v", resp)
@@ -81,8 +82,8 @@ func TestQueryConfigErrors(t *testing.T) {
 	if resp := r.query("missing"); resp.Err != pegasusrpc.CodeObjectNotFound || len(resp.Partitions) != 0 {
 		t.Fatalf("unknown table: %+v", resp)
 	}
-	r.fake.addTable("new", 6, 2, []string{"10.0.0.1:34801"})
-	r.fake.update(func(f *fakeMeta) { f.tables["new"].Table.Status = pb.TableStatus_AS_CREATING })
+	r.fake.AddTable("new", 6, 2, []string{"10.0.0.1:34801"})
+	r.fake.Update(func(f *metatest.Data) { f.Tables["new"].Table.Status = pb.TableStatus_AS_CREATING })
 	if resp := r.query("new"); resp.Err != pegasusrpc.CodeBusyCreating {
 		t.Fatalf("table being created: %+v", resp)
 	}
@@ -97,9 +98,9 @@ func TestQueryConfigErrors(t *testing.T) {
 // leader's Pegasus address in partitions[0].primary.
 func TestQueryConfigForwardsToLeader(t *testing.T) {
 	r := newMetaRig(t, MetaOptions{})
-	r.fake.update(func(f *fakeMeta) {
-		f.leader = "10.0.0.9:34601"
-		f.metas = []*pb.MetaServerInfo{
+	r.fake.Update(func(f *metatest.Data) {
+		f.Leader = "10.0.0.9:34601"
+		f.Info.Metas = []*pb.MetaServerInfo{
 			{Address: "10.0.0.8:34601", PegasusAddress: "10.0.0.8:34602"},
 			{Address: "10.0.0.9:34601", PegasusAddress: "10.0.0.9:34602", Leader: true},
 		}
@@ -110,7 +111,7 @@ func TestQueryConfigForwardsToLeader(t *testing.T) {
 	}
 	// A leader without a Pegasus address is not named; clients then try
 	// the other meta servers they know.
-	r.fake.update(func(f *fakeMeta) { f.metas[1].PegasusAddress = "" })
+	r.fake.Update(func(f *metatest.Data) { f.Info.Metas[1].PegasusAddress = "" })
 	r.clock.Advance(DefaultAddressTTL)
 	if resp := r.query("t"); resp.Err != pegasusrpc.CodeForwardToOthers || len(resp.Partitions) != 0 {
 		t.Fatalf("follower with an unmapped leader: %+v", resp)
@@ -121,36 +122,36 @@ func TestQueryConfigForwardsToLeader(t *testing.T) {
 // an address missing from it refetches at most every missRefreshInterval.
 func TestAddressMappingCache(t *testing.T) {
 	r := newMetaRig(t, MetaOptions{})
-	r.fake.update(func(f *fakeMeta) {
-		f.nodes = []*pb.NodeInfo{{Address: "10.0.0.1:34801", PegasusAddress: "10.0.0.1:34821"}}
+	r.fake.Update(func(f *metatest.Data) {
+		f.Nodes = []*pb.NodeInfo{{Address: "10.0.0.1:34801", PegasusAddress: "10.0.0.1:34821"}}
 	})
-	r.fake.addTable("t", 5, 2, []string{"10.0.0.1:34801"})
+	r.fake.AddTable("t", 5, 2, []string{"10.0.0.1:34801"})
 	for range 5 {
 		r.query("t")
 	}
-	if n, _ := r.fake.calls(); n != 1 {
+	if n := r.fake.Calls(metatest.ListNodes); n != 1 {
 		t.Fatalf("%d ListNodes for 5 queries within the TTL", n)
 	}
 	r.clock.Advance(DefaultAddressTTL)
 	r.query("t")
-	if n, _ := r.fake.calls(); n != 2 {
+	if n := r.fake.Calls(metatest.ListNodes); n != 2 {
 		t.Fatalf("%d ListNodes after the TTL, want 2", n)
 	}
 
 	// A primary the mapping lacks (a replica without a Pegasus listener):
 	// the invalid address, and a bounded number of refetches.
-	r.fake.addTable("u", 6, 2, []string{"10.0.0.7:34801"})
+	r.fake.AddTable("u", 6, 2, []string{"10.0.0.7:34801"})
 	for range 5 {
 		if resp := r.query("u"); resp.Partitions[0].Primary != 0 {
 			t.Fatalf("primary without a Pegasus address sent as %v", resp.Partitions[0].Primary)
 		}
 	}
-	if n, _ := r.fake.calls(); n != 2 {
+	if n := r.fake.Calls(metatest.ListNodes); n != 2 {
 		t.Fatalf("%d ListNodes after misses within %v, want 2", n, missRefreshInterval)
 	}
 	r.clock.Advance(missRefreshInterval)
-	r.fake.update(func(f *fakeMeta) {
-		f.nodes = append(f.nodes, &pb.NodeInfo{Address: "10.0.0.7:34801", PegasusAddress: "10.0.0.7:34821"})
+	r.fake.Update(func(f *metatest.Data) {
+		f.Nodes = append(f.Nodes, &pb.NodeInfo{Address: "10.0.0.7:34801", PegasusAddress: "10.0.0.7:34821"})
 	})
 	if resp := r.query("u"); resp.Partitions[0].Primary != rpcAddr(t, "10.0.0.7:34821") {
 		t.Fatalf("primary after it gained a Pegasus address: %v", resp.Partitions[0].Primary)
@@ -164,10 +165,10 @@ func TestAddressOverride(t *testing.T) {
 		}
 		return "", false
 	}})
-	r.fake.update(func(f *fakeMeta) {
-		f.nodes = []*pb.NodeInfo{{Address: "10.0.0.2:34801", PegasusAddress: "10.0.0.2:34821"}}
+	r.fake.Update(func(f *metatest.Data) {
+		f.Nodes = []*pb.NodeInfo{{Address: "10.0.0.2:34801", PegasusAddress: "10.0.0.2:34821"}}
 	})
-	r.fake.addTable("t", 5, 2, []string{"10.0.0.1:34801", "10.0.0.2:34801"})
+	r.fake.AddTable("t", 5, 2, []string{"10.0.0.1:34801", "10.0.0.2:34801"})
 	resp := r.query("t")
 	if resp.Partitions[0].Primary != rpcAddr(t, "127.0.0.1:5555") || resp.Partitions[1].Primary != rpcAddr(t, "10.0.0.2:34821") {
 		t.Fatalf("primaries with an override: %v, %v", resp.Partitions[0].Primary, resp.Partitions[1].Primary)

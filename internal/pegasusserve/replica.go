@@ -211,7 +211,7 @@ func (h *ReplicaHandler) send(ctx context.Context, req *pegasusrpc.Request, part
 	if isWrite(cr) {
 		cr.RequestId = &pb.RequestID{ClientId: h.clientID, Seq: h.writeSeq.Add(1)}
 	}
-	retryUntil := h.refusalRetryDeadline(ctx)
+	retryUntil := h.refusalRetryDeadline(ctx, req.Header.ClientTimeout)
 	for attempt := 0; ; attempt++ {
 		resp, err := h.data.roundTrip(ctx, cr)
 		if err != nil {
@@ -226,14 +226,19 @@ func (h *ReplicaHandler) send(ctx context.Context, req *pegasusrpc.Request, part
 // refusalRetryDeadline is when retries of refusals must have ended: a
 // margin before the client's deadline, so that the client hears the
 // refusal itself rather than its own timeout, or earlier as configured.
-// The zero time means no retries.
-func (h *ReplicaHandler) refusalRetryDeadline(ctx context.Context) time.Time {
+// The client's timeout from the header counts here even when it is
+// shorter than the request's deadline: it is when the client stops
+// listening. The zero time means no retries.
+func (h *ReplicaHandler) refusalRetryDeadline(ctx context.Context, clientTimeoutMs uint32) time.Time {
 	if h.opts.RefusalRetryTime < 0 {
 		return time.Time{}
 	}
 	until := time.Now().Add(DefaultRequestTimeout)
 	if d, ok := ctx.Deadline(); ok {
 		until = d
+	}
+	if clientTimeoutMs > 0 {
+		until = minTime(until, time.Now().Add(time.Duration(clientTimeoutMs)*time.Millisecond))
 	}
 	until = until.Add(-busyRetryMargin)
 	if h.opts.RefusalRetryTime > 0 {

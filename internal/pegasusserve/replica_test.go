@@ -26,6 +26,10 @@ type replicaRig struct {
 	gpid  pegasusrpc.Gpid
 }
 
+// listenerTimeout bounds each request of the replica rig: short, so that
+// a stalled request ends quickly, long enough for a loaded machine.
+const listenerTimeout = 2 * time.Second
+
 func newReplicaRig(t *testing.T) *replicaRig {
 	t.Helper()
 	return newReplicaRigWith(t, ReplicaOptions{})
@@ -41,7 +45,7 @@ func newReplicaRigWith(t *testing.T, opts ReplicaOptions) *replicaRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	addr := serveListener(t, h, Config{})
+	addr := serveListener(t, h, Config{DefaultTimeout: listenerTimeout})
 	return &replicaRig{t: t, clock: clock, fake: fake, h: h, addr: addr, c: dialTestClient(t, addr), gpid: pegasusrpc.Gpid{AppID: 2, PartitionIndex: 0}}
 }
 
@@ -552,7 +556,7 @@ func TestReplicaRetriesTransientRefusals(t *testing.T) {
 }
 
 // A replica that does not answer in time: the client hears ERR_TIMEOUT
-// once its own timeout passes, and the connection stays usable.
+// once the request's deadline passes, and the connection stays usable.
 func TestReplicaTimeout(t *testing.T) {
 	r := newReplicaRig(t)
 	r.fake.setStall(func(req *pb.ClientRequest) bool { return req.GetGet() != nil })

@@ -26,9 +26,9 @@ type Server struct {
 
 // StartReplicaListener serves Pegasus clients on listenAddr, translating
 // their requests to the replica server whose gRPC service listens at
-// grpcAddr. It returns once the port is bound; the listener stops when ctx
-// ends or the returned Closer is closed.
-func StartReplicaListener(ctx context.Context, listenAddr, grpcAddr string) (io.Closer, error) {
+// grpcAddr, with the listener tuned by cfg. It returns once the port is
+// bound; the listener stops when ctx ends or the returned Closer is closed.
+func StartReplicaListener(ctx context.Context, listenAddr, grpcAddr string, cfg Config) (io.Closer, error) {
 	ln, err := net.Listen("tcp", listenAddr)
 	if err != nil {
 		return nil, fmt.Errorf("pegasusserve: listen %s: %w", listenAddr, err)
@@ -38,14 +38,15 @@ func StartReplicaListener(ctx context.Context, listenAddr, grpcAddr string) (io.
 		ln.Close()
 		return nil, err
 	}
-	return startServer(ctx, ln, h, h), nil
+	return startServer(ctx, ln, h, h, cfg), nil
 }
 
 // StartMetaListener serves Pegasus clients' configuration queries on
 // listenAddr, answering them from the meta server whose gRPC service
-// listens at grpcAddr. It returns once the port is bound; the listener
-// stops when ctx ends or the returned Closer is closed.
-func StartMetaListener(ctx context.Context, listenAddr, grpcAddr string) (io.Closer, error) {
+// listens at grpcAddr, with the listener tuned by cfg. It returns once the
+// port is bound; the listener stops when ctx ends or the returned Closer is
+// closed.
+func StartMetaListener(ctx context.Context, listenAddr, grpcAddr string, cfg Config) (io.Closer, error) {
 	ln, err := net.Listen("tcp", listenAddr)
 	if err != nil {
 		return nil, fmt.Errorf("pegasusserve: listen %s: %w", listenAddr, err)
@@ -55,11 +56,11 @@ func StartMetaListener(ctx context.Context, listenAddr, grpcAddr string) (io.Clo
 		ln.Close()
 		return nil, err
 	}
-	return startServer(ctx, ln, h, h), nil
+	return startServer(ctx, ln, h, h, cfg), nil
 }
 
-func startServer(ctx context.Context, ln net.Listener, h Handler, closer io.Closer) *Server {
-	s := &Server{ln: ln, listener: NewListener(h, Config{}), handler: closer, served: make(chan struct{})}
+func startServer(ctx context.Context, ln net.Listener, h Handler, closer io.Closer, cfg Config) *Server {
+	s := &Server{ln: ln, listener: NewListener(h, cfg), handler: closer, served: make(chan struct{})}
 	go func() {
 		defer close(s.served)
 		if err := s.listener.Serve(ln); err != nil && !errors.Is(err, ErrClosed) {

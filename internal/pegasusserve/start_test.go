@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/meta/metatest"
 	"github.com/pegasus-go/pegasus/internal/pegasusrpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
@@ -14,18 +15,18 @@ import (
 func TestStartListeners(t *testing.T) {
 	clock := newFakeClock()
 	_, replicaGRPC := newFakeReplica(t, clock)
-	meta, metaGRPC := newFakeMeta(t)
+	meta, metaGRPC := metatest.Start(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	replica, err := StartReplicaListener(ctx, "127.0.0.1:0", replicaGRPC)
+	replica, err := StartReplicaListener(ctx, "127.0.0.1:0", replicaGRPC, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	replicaAddr := replica.(*Server).Addr().String()
-	meta.update(func(f *fakeMeta) { f.nodes = []*pb.NodeInfo{{Address: replicaGRPC, PegasusAddress: replicaAddr}} })
-	meta.addTable("t", 1, 2, []string{replicaGRPC})
-	metaSrv, err := StartMetaListener(ctx, "127.0.0.1:0", metaGRPC)
+	meta.Update(func(f *metatest.Data) { f.Nodes = []*pb.NodeInfo{{Address: replicaGRPC, PegasusAddress: replicaAddr}} })
+	meta.AddTable("t", 1, 2, []string{replicaGRPC})
+	metaSrv, err := StartMetaListener(ctx, "127.0.0.1:0", metaGRPC, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,10 +73,10 @@ func TestStartListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	if _, err := StartReplicaListener(context.Background(), busy.Addr().String(), replicaGRPC); err == nil {
+	if _, err := StartReplicaListener(context.Background(), busy.Addr().String(), replicaGRPC, Config{}); err == nil {
 		t.Fatal("StartReplicaListener on a port in use succeeded")
 	}
-	if _, err := StartMetaListener(context.Background(), busy.Addr().String(), metaGRPC); err == nil {
+	if _, err := StartMetaListener(context.Background(), busy.Addr().String(), metaGRPC, Config{}); err == nil {
 		t.Fatal("StartMetaListener on a port in use succeeded")
 	}
 }

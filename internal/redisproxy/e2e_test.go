@@ -23,7 +23,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/shell"
 )
 
-func TestMain(m *testing.M) { oneboxtest.Main(m) }
+func TestMain(m *testing.M) { oneboxtest.MainNoLeaks(m) }
 
 // TestEndToEndOnebox drives the proxy with go-redis over a real local
 // cluster: the proxy in process over the Pegasus client, and the

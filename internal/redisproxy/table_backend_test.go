@@ -13,17 +13,16 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/pegasus-go/pegasus/client"
-	"github.com/pegasus-go/pegasus/internal/rpc"
+	"github.com/pegasus-go/pegasus/internal/meta/metatest"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
-// wireServer is one in-process gRPC server playing a meta server (a table
-// of one partition) and that partition's primary, speaking the real client
-// contract. It records every data request, so tests check what the proxy
+// wireServer is one in-process gRPC server playing a meta server
+// (metatest's, with a table of one partition) and that partition's
+// primary, speaking the real client contract. It records every data request, so tests check what the proxy
 // puts on the wire, and answers from a map with Pegasus' semantics, so the
 // proxy can be driven through it end to end.
 type wireServer struct {
-	pb.UnimplementedMetaServer
 	pb.UnimplementedReplicaClientServer
 	addr string
 
@@ -35,29 +34,14 @@ type wireServer struct {
 
 func startWireServer(t *testing.T) *wireServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &wireServer{addr: ln.Addr().String(), records: map[string][]byte{}, ttls: map[string]int32{}}
-	srv := grpc.NewServer(rpc.ServerOptions()...)
-	pb.RegisterMetaServer(srv, w)
-	pb.RegisterReplicaClientServer(srv, w)
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
+	w := &wireServer{records: map[string][]byte{}, ttls: map[string]int32{}}
+	meta := metatest.New()
+	w.addr = metatest.Serve(t, func(s *grpc.Server) {
+		meta.Register(s)
+		pb.RegisterReplicaClientServer(s, w)
+	})
+	meta.AddTable("t", 1, 1, []string{w.addr})
 	return w
-}
-
-func (w *wireServer) QueryConfig(_ context.Context, req *pb.QueryConfigRequest) (*pb.QueryConfigResponse, error) {
-	if req.GetTable() != "t" {
-		return &pb.QueryConfigResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_OBJECT_NOT_FOUND}}, nil
-	}
-	return &pb.QueryConfigResponse{
-		Table: &pb.TableInfo{Name: "t", AppId: 1, PartitionCount: 1, ReplicaCount: 1, Status: pb.TableStatus_AS_AVAILABLE},
-		Partitions: []*pb.PartitionConfiguration{{
-			Gpid: &pb.Gpid{AppId: 1}, Ballot: 1, MaxReplicaCount: 1, Primary: w.addr,
-		}},
-	}, nil
 }
 
 func (w *wireServer) Data(stream grpc.BidiStreamingServer[pb.ClientRequest, pb.ClientResponse]) error {

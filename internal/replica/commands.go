@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/logging"
 	"github.com/pegasus-go/pegasus/internal/version"
 )
 
@@ -37,6 +38,11 @@ func init() {
 			usage: "server-info",
 			help:  "version, commit, protocol and start time (JSON)",
 			run:   (*Server).cmdServerInfo,
+		},
+		"flush-log": {
+			usage: "flush-log",
+			help:  "make the server's log durable (sync the log file when logging to one)",
+			run:   (*Server).cmdFlushLog,
 		},
 		"server-stat": {
 			usage: "server-stat",
@@ -85,14 +91,28 @@ func (s *Server) cmdHelp(context.Context, []string) (string, error) {
 }
 
 func (s *Server) cmdServerInfo(context.Context, []string) (string, error) {
+	v := version.Get()
 	return toJSON(map[string]any{
 		"node":             string(s.node),
-		"version":          version.Release(),
-		"git_sha":          version.Commit(),
-		"protocol_version": version.Current().String(),
+		"role":             "replica-server",
+		"version":          v.Version,
+		"git_sha":          v.Commit,
+		"build_time":       v.BuildTime,
+		"go_version":       v.GoVersion,
+		"protocol_version": v.Protocol,
 		"start_time":       s.started.UTC().Format(time.RFC3339),
 		"uptime_seconds":   int64(time.Since(s.started).Seconds()),
 	})
+}
+
+// cmdFlushLog makes the server's own log durable (Pegasus' flush-log):
+// the log file is synced when logging goes to a file; logs to stderr are
+// unbuffered, so there is nothing to flush.
+func (s *Server) cmdFlushLog(context.Context, []string) (string, error) {
+	if err := logging.Flush(); err != nil {
+		return "", err
+	}
+	return "Flush done.", nil
 }
 
 func (s *Server) cmdServerStat(context.Context, []string) (string, error) {

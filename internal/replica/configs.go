@@ -68,6 +68,7 @@ func (s *Server) applyMetaState(tables []*pb.TableInfo, configs []*pb.PartitionC
 	for _, t := range tables {
 		if t.GetAppId() > 0 && t.GetPartitionCount() > 0 {
 			s.tables[t.GetAppId()] = t
+			s.tableNames.Store(t.GetAppId(), t.GetName())
 		}
 	}
 	s.mu.Unlock()

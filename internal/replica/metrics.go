@@ -5,9 +5,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pegasus-go/pegasus/internal/metrics"
 	"github.com/pegasus-go/pegasus/internal/pacifica"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/storage"
 )
 
 // The replica server's Prometheus series (internal/metrics) are updated
@@ -15,6 +18,8 @@ import (
 //
 //	requests, errors, latency  serveRequest, through the reply of each request
 //	replicas, log bytes, lease the ticker, every dataDirCheckInterval
+//	per-table log and storage  the ticker, from each replica's log directory
+//	                           and Pebble's metrics
 //	log fsync latency          mutlog's OnSync hook, per partition log
 //	learn bytes                peer messages a learner receives, checkpoint chunks
 //	beacon round trip          every answered beacon
@@ -50,16 +55,26 @@ func opName(req *pb.ClientRequest) string {
 // answered exactly once, so every request is counted once.
 func (s *Server) instrumentReply(req *pb.ClientRequest, reply func(*pb.ClientResponse)) func(*pb.ClientResponse) {
 	m := s.opts.Metrics
-	app, op := strconv.Itoa(int(req.GetGpid().GetAppId())), opName(req)
+	appID := req.GetGpid().GetAppId()
+	app, table, op := strconv.Itoa(int(appID)), s.tableName(appID), opName(req)
 	received := time.Now()
 	return func(resp *pb.ClientResponse) {
-		m.Requests.WithLabelValues(app, op).Inc()
+		m.Requests.WithLabelValues(app, table, op).Inc()
 		if c := resp.GetError().GetCode(); c != pb.ErrorCode_ERR_OK {
-			m.Errors.WithLabelValues(app, op, c.String()).Inc()
+			m.Errors.WithLabelValues(app, table, op, c.String()).Inc()
 		}
-		m.Latency.WithLabelValues(app, op).Observe(time.Since(received).Seconds())
+		m.Latency.WithLabelValues(app, table, op).Observe(time.Since(received).Seconds())
 		reply(resp)
 	}
+}
+
+// tableName is the name of table appID as the meta server last described
+// it, "" before it has.
+func (s *Server) tableName(appID int32) string {
+	if v, ok := s.tableNames.Load(appID); ok {
+		return v.(string)
+	}
+	return ""
 }
 
 // replicaStatuses are the values of the replicas gauge's status label. All of
@@ -75,20 +90,65 @@ func statusLabel(st pb.PartitionStatus) string {
 	return strings.ToLower(strings.TrimPrefix(st.String(), "PS_"))
 }
 
+// tableFigures are one table's per-table series, summed over its replicas.
+type tableFigures struct {
+	logBytes int64
+	storage  storage.Stats
+}
+
 // refreshGauges recomputes the gauges that describe the server as a whole:
-// replicas by status, the bytes of every mutation log, and the lease.
+// replicas by status, the bytes of every mutation log, the lease, and per
+// table the logs' size and the stores' Pebble figures. It runs on the
+// ticker goroutine only, which owns s.storageSeen.
 func (s *Server) refreshGauges(now time.Time) {
 	m := s.opts.Metrics
 	counts := make(map[pb.PartitionStatus]int, len(replicaStatuses))
 	var logBytes int64
+	tables := map[int32]*tableFigures{}
+	seen := make(map[gpid]int64)
 	for _, p := range s.partitionList() {
 		counts[wireStatus(p.view.Load())]++
-		logBytes += s.logDirBytes(p)
+		n := s.logDirBytes(p)
+		logBytes += n
+		t := tables[p.g.app]
+		if t == nil {
+			t = &tableFigures{}
+			tables[p.g.app] = t
+		}
+		t.logBytes += n
+		st, err := p.store.Load().Stats()
+		if err != nil {
+			continue // closing: its figures go with it
+		}
+		t.storage.DiskBytes += st.DiskBytes
+		t.storage.L0Files += st.L0Files
+		t.storage.MemtableBytes += st.MemtableBytes
+		// The compactions counter grows by what each store did since the
+		// last refresh; a store reopened since counts from zero again.
+		prev, ok := s.storageSeen[p.g]
+		if !ok || st.Compactions < prev {
+			prev = 0
+		}
+		t.storage.Compactions += st.Compactions - prev
+		seen[p.g] = st.Compactions
 	}
+	s.storageSeen = seen
 	for _, st := range replicaStatuses {
 		m.Replicas.WithLabelValues(statusLabel(st)).Set(float64(counts[st]))
 	}
 	m.LogBytes.Set(float64(logBytes))
+	// Tables no longer here (dropped, moved away) lose their gauges.
+	for _, g := range []*prometheus.GaugeVec{m.TableLogBytes, m.StorageDiskBytes, m.StorageL0Files, m.StorageMemtableBytes} {
+		g.Reset()
+	}
+	for appID, t := range tables {
+		l := []string{strconv.Itoa(int(appID)), s.tableName(appID)}
+		m.TableLogBytes.WithLabelValues(l...).Set(float64(t.logBytes))
+		m.StorageDiskBytes.WithLabelValues(l...).Set(float64(t.storage.DiskBytes))
+		m.StorageL0Files.WithLabelValues(l...).Set(float64(t.storage.L0Files))
+		m.StorageMemtableBytes.WithLabelValues(l...).Set(float64(t.storage.MemtableBytes))
+		m.StorageCompactions.WithLabelValues(l...).Add(float64(t.storage.Compactions))
+	}
 	lease := 0.0
 	if s.leaseValid() {
 		lease = 1

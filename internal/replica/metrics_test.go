@@ -61,12 +61,12 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		ok     func(float64) bool
 		expect string
 	}{
-		{"primary set requests", metricstest.Sample(pm, "pegasus_replica_requests_total", "app_id", app, "op", "set"), eq(sets), fmt.Sprint(sets)},
-		{"primary get requests", metricstest.Sample(pm, "pegasus_replica_requests_total", "app_id", app, "op", "get"), eq(gets), fmt.Sprint(gets)},
-		{"primary set latencies", metricstest.Sample(pm, "pegasus_replica_request_duration_seconds", "app_id", app, "op", "set"), eq(sets), fmt.Sprint(sets)},
-		{"primary errors", metricstest.Sample(pm, "pegasus_replica_request_errors_total", "app_id", app, "code", "ERR_INVALID_STATE", "op", "get"), eq(-1), "absent"},
-		{"secondary refused get", metricstest.Sample(sm, "pegasus_replica_request_errors_total", "app_id", app, "code", "ERR_INVALID_STATE", "op", "get"), eq(1), "1"},
-		{"secondary get requests", metricstest.Sample(sm, "pegasus_replica_requests_total", "app_id", app, "op", "get"), eq(1), "1"},
+		{"primary set requests", metricstest.Sample(pm, "pegasus_replica_requests_total", "app_id", app, "op", "set", "table", "test"), eq(sets), fmt.Sprint(sets)},
+		{"primary get requests", metricstest.Sample(pm, "pegasus_replica_requests_total", "app_id", app, "op", "get", "table", "test"), eq(gets), fmt.Sprint(gets)},
+		{"primary set latencies", metricstest.Sample(pm, "pegasus_replica_request_duration_seconds", "app_id", app, "op", "set", "table", "test"), eq(sets), fmt.Sprint(sets)},
+		{"primary errors", metricstest.Sample(pm, "pegasus_replica_request_errors_total", "app_id", app, "code", "ERR_INVALID_STATE", "op", "get", "table", "test"), eq(-1), "absent"},
+		{"secondary refused get", metricstest.Sample(sm, "pegasus_replica_request_errors_total", "app_id", app, "code", "ERR_INVALID_STATE", "op", "get", "table", "test"), eq(1), "1"},
+		{"secondary get requests", metricstest.Sample(sm, "pegasus_replica_requests_total", "app_id", app, "op", "get", "table", "test"), eq(1), "1"},
 		{"primary inactive replicas", metricstest.Sample(pm, "pegasus_replica_replicas", "status", "inactive"), eq(0), "0"},
 		{"primary log bytes", metricstest.Sample(pm, "pegasus_replica_mutation_log_bytes"), gt(0), "> 0"},
 		// Every acknowledged set was fsynced on both members first.
@@ -78,11 +78,27 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		// The sets carry at least their values' 5 bytes each.
 		{"learner learned bytes", metricstest.Sample(lm, "pegasus_replica_learn_bytes_total"), gt(5 * sets), fmt.Sprintf("> %d", 5*sets)},
 		{"Go runtime", metricstest.Sample(pm, "go_goroutines"), gt(0), "> 0"},
+		// Per table: the log and the Pebble store of the one replica here.
+		{"primary table log bytes", metricstest.Sample(pm, "pegasus_replica_table_mutation_log_bytes", "app_id", app, "table", "test"), gt(0), "> 0"},
+		{"primary table disk bytes", metricstest.Sample(pm, "pegasus_replica_storage_disk_bytes", "app_id", app, "table", "test"), gt(0), "> 0"},
+		{"primary table memtable bytes", metricstest.Sample(pm, "pegasus_replica_storage_memtable_bytes", "app_id", app, "table", "test"), gt(0), "> 0"},
+		{"primary table L0 files", metricstest.Sample(pm, "pegasus_replica_storage_l0_files", "app_id", app, "table", "test"), gt(-1), ">= 0"},
+		{"primary table compactions", metricstest.Sample(pm, "pegasus_replica_storage_compactions_total", "app_id", app, "table", "test"), gt(-1), ">= 0"},
+		{"learner table disk bytes", metricstest.Sample(lm, "pegasus_replica_storage_disk_bytes", "app_id", app, "table", "test"), gt(0), "> 0"},
 	} {
 		if !tc.ok(tc.got) {
 			t.Errorf("%s: %v, want %s", tc.what, tc.got, tc.expect)
 		}
 	}
+
+	// A flush writes the memtable out as a level-0 file.
+	if _, err := c.servers[0].srv.runCommand(t.Context(), "replica.trigger-checkpoint", nil); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor(10*time.Second, "an L0 file after a flush", func() bool {
+		pm = metricstest.Scrape(t, "http://"+c.servers[0].srv.HTTPAddr()+"/metrics")
+		return metricstest.Sample(pm, "pegasus_replica_storage_l0_files", "app_id", app, "table", "test") >= 1
+	})
 }
 
 func eq(want float64) func(float64) bool { return func(v float64) bool { return v == want } }

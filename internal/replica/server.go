@@ -93,6 +93,12 @@ type Server struct {
 	tables       map[int32]*pb.TableInfo
 	closed       bool
 
+	// tableNames maps app_id (int32) to the table's name for the metric
+	// labels, without s.mu on the request path; storageSeen is the
+	// ticker's own state for the per-table storage series (metrics.go).
+	tableNames  sync.Map
+	storageSeen map[gpid]int64
+
 	// lease is the end of the lease from the meta server (see beacon.go).
 	lease     atomic.Int64
 	tempSeq   atomic.Uint64
@@ -310,6 +316,9 @@ func (s *Server) Run(ctx context.Context) error {
 		s.stop.Do(func() {
 			s.beginStop()
 			s.stopNetwork()
+			// The files stay as they are, but the connection to the
+			// meta servers is network too.
+			s.meta.close()
 		})
 		return s.fatalErr
 	}

@@ -37,7 +37,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/version"
 )
 
-func TestMain(m *testing.M) { oneboxtest.Main(m) }
+func TestMain(m *testing.M) { oneboxtest.MainNoLeaks(m) }
 
 // testTable is the table every end-to-end roll runs under load.
 const testTable = "rolling_test"

@@ -5,9 +5,11 @@
 // The generated code is committed. To regenerate it after editing the proto:
 //
 //	apt-get install -y protobuf-compiler
-//	go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
-//	go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
 //	go generate ./internal/rpc
+//
+// The generators' versions are pinned by go.mod's tool lines
+// (protoc-gen-go, protoc-gen-go-grpc); gen.sh runs them through go tool.
+// CI regenerates and fails on any difference.
 package rpc
 
-//go:generate protoc --proto_path=. --go_out=pb --go_opt=paths=source_relative --go-grpc_out=pb --go-grpc_opt=paths=source_relative pegasus.proto
+//go:generate sh gen.sh

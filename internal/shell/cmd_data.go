@@ -33,6 +33,7 @@ var useCommand = &command{
 // package already name the operation and the table, and are returned as
 // they are.
 func dataCommand(c *command, run func(ctx context.Context, t DataTable, in *invocation) error) *command {
+	c.json = true
 	c.run = func(ctx context.Context, s *Shell, in *invocation) error {
 		t, err := s.selectedTable()
 		if err != nil {
@@ -51,18 +52,34 @@ var setCommand = dataCommand(&command{
 }, func(ctx context.Context, t DataTable, in *invocation) error {
 	var ttl time.Duration
 	if len(in.args) == 4 {
-		secs, err := strconv.Atoi(in.args[3])
-		if err != nil || secs < 0 {
-			return in.cmd.usageError("ttl must be a number of seconds")
+		var err error
+		if ttl, err = parseTTL(in, in.args[3]); err != nil {
+			return err
 		}
-		ttl = time.Duration(secs) * time.Second
 	}
 	if err := t.Set(ctx, []byte(in.args[0]), []byte(in.args[1]), []byte(in.args[2]), ttl); err != nil {
 		return err
 	}
-	fmt.Fprintln(in.out, "OK")
-	return nil
+	return printOK(in)
 })
+
+// printOK reports a write that returns nothing: OK, or {"ok": true}.
+func printOK(in *invocation) error {
+	if in.json {
+		return writeJSON(in.out, jok{OK: true})
+	}
+	_, err := fmt.Fprintln(in.out, "OK")
+	return err
+}
+
+// parseTTL reads a time to live in whole seconds, 0 meaning none.
+func parseTTL(in *invocation, arg string) (time.Duration, error) {
+	secs, err := strconv.ParseInt(arg, 10, 32)
+	if err != nil || secs < 0 {
+		return 0, in.cmd.usageError(fmt.Sprintf("ttl must be a number of seconds (0 or more), not %q", arg))
+	}
+	return time.Duration(secs) * time.Second, nil
+}
 
 var getCommand = dataCommand(&command{
 	name:    "get",
@@ -73,6 +90,13 @@ var getCommand = dataCommand(&command{
 	v, found, err := t.Get(ctx, []byte(in.args[0]), []byte(in.args[1]))
 	if err != nil {
 		return err
+	}
+	if in.json {
+		out := struct {
+			Found bool   `json:"found"`
+			Value jbytes `json:"value,omitempty"`
+		}{found, v}
+		return writeJSON(in.out, out)
 	}
 	if !found {
 		fmt.Fprintln(in.out, "Not found")
@@ -91,8 +115,7 @@ var delCommand = dataCommand(&command{
 	if err := t.Del(ctx, []byte(in.args[0]), []byte(in.args[1])); err != nil {
 		return err
 	}
-	fmt.Fprintln(in.out, "OK")
-	return nil
+	return printOK(in)
 })
 
 var existCommand = dataCommand(&command{
@@ -104,6 +127,11 @@ var existCommand = dataCommand(&command{
 	found, err := t.Exist(ctx, []byte(in.args[0]), []byte(in.args[1]))
 	if err != nil {
 		return err
+	}
+	if in.json {
+		return writeJSON(in.out, struct {
+			Exist bool `json:"exist"`
+		}{found})
 	}
 	if found {
 		fmt.Fprintln(in.out, "True")
@@ -120,6 +148,21 @@ var ttlCommand = dataCommand(&command{
 	minArgs: 2, maxArgs: 2,
 }, func(ctx context.Context, t DataTable, in *invocation) error {
 	ttl, found, err := t.TTL(ctx, []byte(in.args[0]), []byte(in.args[1]))
+	if err == nil && in.json {
+		// ttl_seconds is -1 for a record that never expires, as the
+		// Pegasus clients report it.
+		out := struct {
+			Found      bool  `json:"found"`
+			TTLSeconds int64 `json:"ttl_seconds"`
+		}{Found: found}
+		if found {
+			out.TTLSeconds = -1
+			if ttl != client.NoTTL {
+				out.TTLSeconds = int64(ttl / time.Second)
+			}
+		}
+		return writeJSON(in.out, out)
+	}
 	switch {
 	case err != nil:
 		return err
@@ -148,47 +191,9 @@ var multiGetCommand = dataCommand(&command{
 	if err != nil {
 		return err
 	}
-	for _, kv := range kvs {
-		fmt.Fprintf(in.out, "%s : %s => %s\n", escape(hashKey), escape(kv.SortKey), escape(kv.Value))
+	recs := make([]client.Record, len(kvs))
+	for i, kv := range kvs {
+		recs[i] = client.Record{HashKey: hashKey, SortKey: kv.SortKey, Value: kv.Value}
 	}
-	fmt.Fprintf(in.out, "\n%d key-value pairs got.\n", len(kvs))
-	if more {
-		fmt.Fprintln(in.out, "more records exist; name the sort keys to read them")
-	}
-	return nil
-})
-
-var scanCommand = dataCommand(&command{
-	name:    "scan",
-	args:    "<hash_key> [start_sort_key] [stop_sort_key]",
-	summary: "read the records of a hash key in sort key order, in [start, stop)",
-	minArgs: 1, maxArgs: 3,
-	flags: []flagSpec{
-		{long: "max_count", short: "n", kind: intFlag, def: "0", metavar: "N", usage: "stop after N records (0: no limit)"},
-	},
-}, func(ctx context.Context, t DataTable, in *invocation) error {
-	hashKey := []byte(in.args[0])
-	var start, stop []byte
-	if len(in.args) > 1 {
-		start = []byte(in.args[1])
-	}
-	if len(in.args) > 2 {
-		stop = []byte(in.args[2])
-	}
-	limit := in.int("max_count")
-	if limit < 0 {
-		return in.cmd.usageError("-n must not be negative")
-	}
-	recs, more, err := t.ScanRange(ctx, hashKey, start, stop, limit)
-	if err != nil {
-		return err
-	}
-	for _, r := range recs {
-		fmt.Fprintf(in.out, "%s : %s => %s\n", escape(r.HashKey), escape(r.SortKey), escape(r.Value))
-	}
-	fmt.Fprintf(in.out, "\n%d key-value pairs got.\n", len(recs))
-	if more {
-		fmt.Fprintf(in.out, "stopped at -n %d; more records exist\n", limit)
-	}
-	return nil
+	return printRecords(in, recs, more, false, "more records exist; name the sort keys to read them")
 })

@@ -32,6 +32,12 @@ type remoteJSON struct {
 	Details      map[string]remoteDetail `json:"details"`
 	SucceedCount int                     `json:"succeed_count"`
 	FailedCount  int                     `json:"failed_count"`
+	// ForwardedCount counts meta servers that did not run the command
+	// because only the leader runs it (they answered
+	// ERR_FORWARD_TO_OTHERS) while the leader answered itself: neither
+	// successes nor failures. Without the leader among the targets they
+	// are failures.
+	ForwardedCount int `json:"forwarded_count,omitempty"`
 }
 
 type remoteDetail struct {
@@ -72,31 +78,55 @@ var remoteCommandCommand = &command{
 		if err != nil {
 			return err
 		}
-		out := remoteJSON{Command: strings.Join(append([]string{name}, args...), " "), Details: make(map[string]remoteDetail)}
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		for _, t := range targets {
-			wg.Go(func() {
-				d, ok := s.runRemote(ctx, t, name, args)
-				mu.Lock()
-				defer mu.Unlock()
-				out.Details[t.addr] = d
-				if ok {
-					out.SucceedCount++
-				} else {
-					out.FailedCount++
-				}
-			})
-		}
-		wg.Wait()
+		out := s.runRemoteAll(ctx, targets, name, args)
 		if err := writeJSON(in.out, out); err != nil {
 			return err
 		}
-		if out.FailedCount > 0 {
-			return fmt.Errorf("%w: %q failed on %d of %d servers", ErrRemoteCommandFailed, out.Command, out.FailedCount, len(targets))
-		}
-		return nil
+		return out.err(len(targets))
 	},
+}
+
+// err is the command's failure, nil when no target failed.
+func (out remoteJSON) err(targets int) error {
+	if out.FailedCount > 0 {
+		return fmt.Errorf("%w: %q failed on %d of %d servers", ErrRemoteCommandFailed, out.Command, out.FailedCount, targets)
+	}
+	return nil
+}
+
+// runRemoteAll runs a command on every target at once and collects the
+// answers.
+func (s *Shell) runRemoteAll(ctx context.Context, targets []remoteTarget, name string, args []string) remoteJSON {
+	out := remoteJSON{Command: strings.Join(append([]string{name}, args...), " "), Details: make(map[string]remoteDetail)}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	forwarded, leaderAnswered := 0, false
+	for _, t := range targets {
+		wg.Go(func() {
+			d, res := s.runRemote(ctx, t, name, args)
+			mu.Lock()
+			defer mu.Unlock()
+			out.Details[t.addr] = d
+			leaderAnswered = leaderAnswered || (t.meta && d.Acked && res != remoteForwarded)
+			switch res {
+			case remoteOK:
+				out.SucceedCount++
+			case remoteForwarded:
+				forwarded++
+			default:
+				out.FailedCount++
+			}
+		})
+	}
+	wg.Wait()
+	// A follower's forward is expected when the leader answered itself;
+	// when no meta server did, nobody ran the command.
+	if leaderAnswered {
+		out.ForwardedCount = forwarded
+	} else {
+		out.FailedCount += forwarded
+	}
+	return out
 }
 
 // remoteTargets resolves -t and -l into servers.
@@ -166,9 +196,17 @@ func (s *Shell) remoteTargets(ctx context.Context, in *invocation) ([]remoteTarg
 	return targets, nil
 }
 
-// runRemote runs a command on one server; ok is false when the call
-// failed or the server answered an error code.
-func (s *Shell) runRemote(ctx context.Context, t remoteTarget, name string, args []string) (d remoteDetail, ok bool) {
+// remoteResult is the outcome of a remote command on one server.
+type remoteResult int
+
+const (
+	remoteOK        remoteResult = iota
+	remoteFailed                 // the call failed or the server answered an error code
+	remoteForwarded              // a meta follower named the leader instead
+)
+
+// runRemote runs a command on one server.
+func (s *Shell) runRemote(ctx context.Context, t remoteTarget, name string, args []string) (d remoteDetail, res remoteResult) {
 	req := &pb.RemoteCommandRequest{Command: name, Args: args, ClusterId: t.clusterID}
 	var resp *pb.RemoteCommandResponse
 	var err error
@@ -187,14 +225,12 @@ func (s *Shell) runRemote(ctx context.Context, t remoteTarget, name string, args
 	switch code := resp.GetError().GetCode(); {
 	case err != nil:
 		d.Message = jsonString(err.Error())
-		return d, false
+		return d, remoteFailed
 	case code == pb.ErrorCode_ERR_FORWARD_TO_OTHERS && t.meta:
-		// Meta commands act on the leader; a follower names it. Sent to
-		// every meta server (-t meta-server), that is the expected answer
-		// of all but one, not a failure: the leader's own answer decides.
+		// Cluster commands run on the leader only; a follower names it.
 		d.Acked = true
-		d.Message = jsonString(code.String() + ": " + resp.GetError().GetMessage())
-		return d, true
+		d.Message = jsonString(code.String() + ": run by the leader " + resp.GetError().GetPrimary())
+		return d, remoteForwarded
 	case code != pb.ErrorCode_ERR_OK:
 		d.Acked = true
 		msg := resp.GetError().GetCode().String()
@@ -202,7 +238,7 @@ func (s *Shell) runRemote(ctx context.Context, t remoteTarget, name string, args
 			msg += ": " + m
 		}
 		d.Message = jsonString(msg)
-		return d, false
+		return d, remoteFailed
 	}
 	d.Acked = true
 	if out := strings.TrimSpace(resp.GetOutput()); out != "" && json.Valid([]byte(out)) {
@@ -210,7 +246,7 @@ func (s *Shell) runRemote(ctx context.Context, t remoteTarget, name string, args
 	} else {
 		d.Message = jsonString(resp.GetOutput())
 	}
-	return d, true
+	return d, remoteOK
 }
 
 func jsonString(s string) json.RawMessage {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -56,6 +58,7 @@ type invocation struct {
 	flags *pflag.FlagSet
 	json  bool
 	out   io.Writer
+	mark  string // see markNegatives
 }
 
 func (in *invocation) bool(name string) bool {
@@ -70,7 +73,57 @@ func (in *invocation) int(name string) int {
 
 func (in *invocation) string(name string) string {
 	v, _ := in.flags.GetString(name)
+	if in.mark != "" {
+		v = strings.TrimPrefix(v, in.mark)
+	}
 	return v
+}
+
+// markNegatives hides negative numbers from the flag parser, so that
+// `incr h s -1` and `check_and_set ... -o -5` mean numbers, not flags (no
+// flag of any command is a digit): it prefixes each with a mark no word
+// starts with, except the value of a flag that takes one (so that `-n -1`
+// still sets -n). It returns the words and the mark ("" when none).
+func (c *command) markNegatives(words []string) ([]string, string) {
+	mark := "\x00-"
+	for slices.ContainsFunc(words, func(w string) bool { return strings.HasPrefix(w, mark) }) {
+		mark += "\x00"
+	}
+	out := make([]string, len(words))
+	marked := false
+	for i, w := range words {
+		out[i] = w
+		if !isNegativeNumber(w) || (i > 0 && c.takesValue(words[i-1])) {
+			continue
+		}
+		out[i] = mark + w
+		marked = true
+	}
+	if !marked {
+		return words, ""
+	}
+	return out, mark
+}
+
+func isNegativeNumber(w string) bool {
+	if len(w) < 2 || w[0] != '-' {
+		return false
+	}
+	_, err := strconv.ParseFloat(w, 64)
+	return err == nil
+}
+
+// takesValue reports whether word is a flag of c that takes a value.
+func (c *command) takesValue(word string) bool {
+	if strings.Contains(word, "=") || isNegativeNumber(word) {
+		return false
+	}
+	for _, f := range c.flags {
+		if (word == "-"+f.short || word == "--"+f.long) && f.kind != boolFlag {
+			return true
+		}
+	}
+	return false
 }
 
 func (in *invocation) printer() *printer { return &printer{w: in.out} }
@@ -97,13 +150,20 @@ func (c *command) parse(words []string, out io.Writer, jsonDefault bool) (*invoc
 		fs.BoolP("json", "j", false, "print JSON")
 	}
 	if len(c.flags) == 0 && !c.json {
-		// A command without flags takes every word as an argument, so
-		// that values such as -1 need no quoting.
+		// A command without flags takes every word as an argument.
 		fs.SetInterspersed(false)
 		words = append([]string{"--"}, words...)
 	}
+	var mark string
+	if len(c.flags) > 0 || c.json {
+		words, mark = c.markNegatives(words)
+	}
 	if err := fs.Parse(words); err != nil {
-		return nil, c.usageError(err.Error())
+		msg := err.Error()
+		if mark != "" {
+			msg = strings.ReplaceAll(msg, mark, "")
+		}
+		return nil, c.usageError(msg)
 	}
 	for _, f := range c.flags {
 		if f.required && !fs.Changed(f.long) {
@@ -111,10 +171,15 @@ func (c *command) parse(words []string, out io.Writer, jsonDefault bool) (*invoc
 		}
 	}
 	args := fs.Args()
+	if mark != "" {
+		for i := range args {
+			args[i] = strings.TrimPrefix(args[i], mark)
+		}
+	}
 	if len(args) < c.minArgs || (c.maxArgs >= 0 && len(args) > c.maxArgs) {
 		return nil, c.usageError("wrong number of arguments")
 	}
-	in := &invocation{cmd: c, args: args, flags: fs, out: out, json: jsonDefault}
+	in := &invocation{cmd: c, args: args, flags: fs, out: out, json: jsonDefault, mark: mark}
 	if c.json && in.bool("json") {
 		in.json = true
 	}
@@ -162,8 +227,10 @@ func init() {
 		helpCommand, exitCommand, quitCommand,
 		clusterInfoCommand, nodesCommand, getMetaLevelCommand, setMetaLevelCommand,
 		lsCommand, appCommand, queryConfigCommand, createCommand, dropCommand,
-		migrateNodeCommand, downgradeNodeCommand, dddDiagnoseCommand, remoteCommandCommand,
+		migrateNodeCommand, downgradeNodeCommand, dddDiagnoseCommand, remoteCommandCommand, serverInfoCommand, serverStatCommand,
 		useCommand, setCommand, getCommand, delCommand, existCommand, ttlCommand, multiGetCommand, scanCommand,
+		incrCommand, checkAndSetCommand, multiSetCommand, multiDelCommand, countCommand, sortKeyCountCommand,
+		hashScanCommand, fullScanCommand, countDataCommand,
 	)
 }
 

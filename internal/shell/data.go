@@ -26,10 +26,24 @@ type DataTable interface {
 	Exist(ctx context.Context, hashKey, sortKey []byte) (bool, error)
 	TTL(ctx context.Context, hashKey, sortKey []byte) (time.Duration, bool, error)
 	MultiGet(ctx context.Context, hashKey []byte, sortKeys [][]byte, opts *client.MultiGetOptions) ([]client.KeyValue, bool, error)
-	// ScanRange returns the records of hashKey with sort keys in
-	// [start, stop) (empty bounds are open), at most limit of them when
-	// limit > 0; more reports that the limit cut the scan short.
-	ScanRange(ctx context.Context, hashKey, start, stop []byte, limit int) (recs []client.Record, more bool, err error)
+	MultiSet(ctx context.Context, hashKey []byte, kvs []client.KeyValue, ttl time.Duration) error
+	MultiDel(ctx context.Context, hashKey []byte, sortKeys [][]byte) error
+	SortKeyCount(ctx context.Context, hashKey []byte) (int64, error)
+	Incr(ctx context.Context, hashKey, sortKey []byte, delta int64, opts *client.IncrOptions) (int64, error)
+	CheckAndSet(ctx context.Context, hashKey []byte, check client.Check, setSortKey, value []byte, opts *client.CheckAndSetOptions) (client.CheckAndSetResult, error)
+	// Scan iterates over the records of hashKey with sort keys between
+	// start and stop (empty bounds are open).
+	Scan(ctx context.Context, hashKey, start, stop []byte, opts *client.ScanOptions) RecordIterator
+	// FullScan iterates over every record of the table.
+	FullScan(ctx context.Context, opts *client.FullScanOptions) RecordIterator
+}
+
+// RecordIterator is what the scanning commands need of a scan;
+// *client.Scanner provides it.
+type RecordIterator interface {
+	Next() bool
+	Record() client.Record
+	Err() error
 }
 
 // newClientData connects a client.Client.
@@ -56,16 +70,12 @@ func (d clientData) Close() error { return d.c.Close() }
 // clientTable adapts *client.Table to DataTable.
 type clientTable struct{ *client.Table }
 
-func (t clientTable) ScanRange(ctx context.Context, hashKey, start, stop []byte, limit int) ([]client.Record, bool, error) {
-	sc := t.Scan(ctx, hashKey, start, stop, nil)
-	var recs []client.Record
-	for sc.Next() {
-		if limit > 0 && len(recs) == limit {
-			return recs, true, nil
-		}
-		recs = append(recs, sc.Record())
-	}
-	return recs, false, sc.Err()
+func (t clientTable) Scan(ctx context.Context, hashKey, start, stop []byte, opts *client.ScanOptions) RecordIterator {
+	return t.Table.Scan(ctx, hashKey, start, stop, opts)
+}
+
+func (t clientTable) FullScan(ctx context.Context, opts *client.FullScanOptions) RecordIterator {
+	return t.Table.FullScan(ctx, opts)
 }
 
 // selectedTable returns the table chosen with use.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/shell"
 )
 
-func TestMain(m *testing.M) { oneboxtest.Main(m) }
+func TestMain(m *testing.M) { oneboxtest.MainNoLeaks(m) }
 
 // The shell against a real onebox: create a table, write and read a
 // record, and read ls -d and nodes -d as JSON, in process and through the
@@ -101,6 +102,44 @@ func TestEndToEndOnebox(t *testing.T) {
 		t.Errorf("nodes -d: %+v", nodes)
 	}
 
+	// The data commands of Pegasus' shell against real replica servers.
+	if got := run("incr h n 5; incr h n -2"); got != "5\n3\n" {
+		t.Errorf("incr printed %q", got)
+	}
+	if got := run("check_and_set h -c n -t int_equal -o 3 -s n -v 10; get h n"); got != "Set succeed.\n\"10\"\n" {
+		t.Errorf("check_and_set printed %q", got)
+	}
+	run("multi_set m a 1 b 2 c 3; multi_del m c")
+	if got := run("count m"); got != "2\n" {
+		t.Errorf("count printed %q", got)
+	}
+	var scan struct {
+		Count   int `json:"count"`
+		Records []struct {
+			SortKey string `json:"sort_key"`
+		} `json:"records"`
+	}
+	if err := json.Unmarshal([]byte(run(`hash_scan m "" "" -b true --json`)), &scan); err != nil || scan.Count != 2 || scan.Records[1].SortKey != "b" {
+		t.Errorf("hash_scan --json: %v %+v", err, scan)
+	}
+	if got := run("full_scan -h exact -x m -i"); !strings.Contains(got, `"m" : "a"`) || !strings.Contains(got, "2 key-value pairs got.") {
+		t.Errorf("full_scan printed %q", got)
+	}
+	if got := run("count_data -d"); got != "Count done, total 4 rows. (2 hash keys)\n" {
+		t.Errorf("count_data printed %q", got)
+	}
+	// server_info answers from every server, flush-log too.
+	if got := run("server_info"); strings.Count(got, "0.1.0") != 5 {
+		t.Errorf("server_info:\n%s", got)
+	}
+	var flush struct {
+		SucceedCount int `json:"succeed_count"`
+		FailedCount  int `json:"failed_count"`
+	}
+	if err := json.Unmarshal([]byte(run("remote_command flush-log")), &flush); err != nil || flush.SucceedCount != 5 || flush.FailedCount != 0 {
+		t.Errorf("flush-log on every server: %v %+v", err, flush)
+	}
+
 	// The binary, finding the meta servers in ./onebox/meta_servers.
 	cmd := exec.CommandContext(ctx, bin, "shell", "--json", "-e", "ls -d")
 	cmd.Dir = work
@@ -149,5 +188,52 @@ func TestBinaryScriptedErrors(t *testing.T) {
 	cmd.Stdin = strings.NewReader("help\nexit\nnodes\n")
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "cluster_info") {
 		t.Errorf("piped script: %v\n%s", err, out)
+	}
+	// A pipe goes on after a failure and exits non-zero at the end, with
+	// the exit status of the first failure's kind (usage: 2).
+	cmd = exec.Command(bin, "shell", "--meta", "127.0.0.1:1")
+	cmd.Stdin = strings.NewReader("frobnicate\nhelp incr\nexit\n")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), "incr <hash_key> <sort_key> [increment]") ||
+		!strings.Contains(string(out), "1 of 2 commands failed") {
+		t.Errorf("piped script with a failure: %v\n%s", err, out)
+	}
+}
+
+// The shell finds the cluster through $PEGASUS_META_SERVERS and --onebox
+// DIR; an unreachable one exits with the "cluster unreachable" status.
+func TestBinaryEndpoints(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the pegasus binary")
+	}
+	bin := oneboxtest.Binary(t)
+	dir := t.TempDir()
+	box := filepath.Join(dir, "box")
+	if err := os.MkdirAll(box, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(box, "meta_servers"), []byte("127.0.0.1:3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		env, args []string
+		want      string
+		code      int
+	}{
+		{[]string{"PEGASUS_META_SERVERS=127.0.0.1:2"}, nil, "127.0.0.1:2", 4},
+		{[]string{"PEGASUS_META_SERVERS=127.0.0.1:2"}, []string{"--onebox", box}, "127.0.0.1:3", 4},
+		{[]string{"PEGASUS_META_SERVERS=127.0.0.1:2"}, []string{"--meta", "127.0.0.1:4", "--onebox", box}, "127.0.0.1:4", 4},
+		{nil, []string{"--onebox", filepath.Join(dir, "none")}, "no onebox", 2},
+	} {
+		args := append([]string{"shell", "-e", "nodes"}, c.args...)
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), c.env...)
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != c.code || !strings.Contains(string(out), c.want) {
+			t.Errorf("%v pegasus %q: %v, want exit %d naming %q\n%s", c.env, args, err, c.code, c.want, out)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -394,21 +395,144 @@ func (t *fakeDataTable) MultiGet(_ context.Context, h []byte, sortKeys [][]byte,
 	return out, false, nil
 }
 
-func (t *fakeDataTable) ScanRange(_ context.Context, h, start, stop []byte, limit int) ([]client.Record, bool, error) {
-	if t.failWith != nil {
-		return nil, false, t.failWith
+// sliceIter iterates over records collected in advance, or fails.
+type sliceIter struct {
+	recs []client.Record
+	pos  int
+	err  error
+}
+
+func (it *sliceIter) Next() bool {
+	if it.err != nil || it.pos >= len(it.recs) {
+		return false
 	}
-	var out []client.Record
+	it.pos++
+	return true
+}
+func (it *sliceIter) Record() client.Record { return it.recs[it.pos-1] }
+func (it *sliceIter) Err() error            { return it.err }
+
+func (t *fakeDataTable) Scan(_ context.Context, h, start, stop []byte, opts *client.ScanOptions) RecordIterator {
+	if t.failWith != nil {
+		return &sliceIter{err: t.failWith}
+	}
+	var o client.ScanOptions
+	if opts != nil {
+		o = *opts
+	}
+	it := &sliceIter{}
 	for _, k := range t.sorted(h) {
-		if k < string(start) || (len(stop) > 0 && k >= string(stop)) {
+		if k < string(start) || (o.StartExclusive && k == string(start)) {
 			continue
 		}
-		if limit > 0 && len(out) == limit {
-			return out, true, nil
+		if len(stop) > 0 && (k > string(stop) || (!o.StopInclusive && k == string(stop))) {
+			continue
 		}
-		out = append(out, client.Record{HashKey: h, SortKey: []byte(k), Value: t.records[string(h)][k].value})
+		it.recs = append(it.recs, client.Record{HashKey: h, SortKey: []byte(k), Value: t.records[string(h)][k].value})
 	}
-	return out, false, nil
+	return it
+}
+
+// FullScan returns the records in hash key order; -p selects hash keys by
+// their first byte modulo 2, a stand-in for partitions.
+func (t *fakeDataTable) FullScan(_ context.Context, opts *client.FullScanOptions) RecordIterator {
+	if t.failWith != nil {
+		return &sliceIter{err: t.failWith}
+	}
+	var hashKeys []string
+	for h := range t.records {
+		if opts != nil && opts.OnePartition && int(h[0])%2 != opts.Partition {
+			continue
+		}
+		hashKeys = append(hashKeys, h)
+	}
+	sort.Strings(hashKeys)
+	it := &sliceIter{}
+	for _, h := range hashKeys {
+		for _, k := range t.sorted([]byte(h)) {
+			r := client.Record{HashKey: []byte(h), SortKey: []byte(k), Value: t.records[h][k].value}
+			if opts != nil && opts.NoValue {
+				r.Value = nil
+			}
+			it.recs = append(it.recs, r)
+		}
+	}
+	return it
+}
+
+func (t *fakeDataTable) MultiSet(ctx context.Context, h []byte, kvs []client.KeyValue, ttl time.Duration) error {
+	for _, kv := range kvs {
+		if err := t.Set(ctx, h, kv.SortKey, kv.Value, ttl); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *fakeDataTable) MultiDel(ctx context.Context, h []byte, sortKeys [][]byte) error {
+	for _, sk := range sortKeys {
+		if err := t.Del(ctx, h, sk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *fakeDataTable) SortKeyCount(_ context.Context, h []byte) (int64, error) {
+	if t.failWith != nil {
+		return 0, t.failWith
+	}
+	return int64(len(t.records[string(h)])), nil
+}
+
+func (t *fakeDataTable) Incr(ctx context.Context, h, s []byte, delta int64, _ *client.IncrOptions) (int64, error) {
+	v, _, err := t.Get(ctx, h, s)
+	if err != nil {
+		return 0, err
+	}
+	n := int64(0)
+	if len(v) > 0 {
+		if n, err = strconv.ParseInt(string(v), 10, 64); err != nil {
+			return 0, fmt.Errorf("incr: %w: value %q is not an integer", client.ErrInvalidArgument, v)
+		}
+	}
+	n += delta
+	return n, t.Set(ctx, h, s, []byte(strconv.FormatInt(n, 10)), t.records[string(h)][string(s)].ttl)
+}
+
+// CheckAndSet evaluates the checks the shell tests use.
+func (t *fakeDataTable) CheckAndSet(ctx context.Context, h []byte, check client.Check, setSortKey, value []byte, opts *client.CheckAndSetOptions) (client.CheckAndSetResult, error) {
+	cur, exists, err := t.Get(ctx, h, check.SortKey)
+	if err != nil {
+		return client.CheckAndSetResult{}, err
+	}
+	var pass bool
+	switch check.Type {
+	case client.CheckValueNotExist:
+		pass = !exists
+	case client.CheckValueExist:
+		pass = exists
+	case client.CheckValueBytesEqual:
+		pass = exists && bytes.Equal(cur, check.Operand)
+	case client.CheckValueIntLess:
+		a, errA := strconv.ParseInt(string(cur), 10, 64)
+		b, errB := strconv.ParseInt(string(check.Operand), 10, 64)
+		pass = exists && errA == nil && errB == nil && a < b
+	default:
+		return client.CheckAndSetResult{}, fmt.Errorf("fake: check type %v not modelled", check.Type)
+	}
+	res := client.CheckAndSetResult{Applied: pass}
+	if opts != nil && opts.ReturnCheckValue {
+		res.CheckValueReturned, res.CheckValueExists, res.CheckValue = true, exists, cur
+	}
+	if pass {
+		var ttl time.Duration
+		if opts != nil {
+			ttl = opts.TTL
+		}
+		return res, t.Set(ctx, h, setSortKey, value, ttl)
+	}
+	return res, nil
 }
 
 // newTestShell returns a shell on the given meta servers with a fake data

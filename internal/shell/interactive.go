@@ -74,24 +74,63 @@ func (s *Shell) Interactive(ctx context.Context, stdin io.ReadCloser, stderr io.
 	}
 }
 
-// RunReader runs the commands read from r, one line at a time, as a
-// script: for `echo "ls -d" | pegasus shell`. It stops at the first
-// failing command.
-func (s *Shell) RunReader(ctx context.Context, r io.Reader) error {
+// RunReader runs the commands read from r, one line at a time: for
+// `echo "ls -d" | pegasus shell`. Like Pegasus' shell it goes on after a
+// failing command, printing its error to stderr as "ERROR: ..."; it then
+// returns an error wrapping the first failure (so that the exit status
+// names its kind) and counting them all. exit or quit end the input.
+func (s *Shell) RunReader(ctx context.Context, r io.Reader, stderr io.Writer) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var first error
+	failed, ran := 0, 0
+	line := 0
 	for sc.Scan() {
+		line++
 		for _, cmd := range splitScript(sc.Text()) {
-			if err := s.Exec(ctx, cmd); err != nil {
-				if errors.Is(err, errExit) {
-					return nil
+			ran++
+			err := s.Exec(ctx, cmd)
+			if errors.Is(err, errExit) {
+				return pipeResult(first, failed, ran-1)
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "ERROR: line %d: %v\n", line, err)
+				failed++
+				if first == nil {
+					first = err
 				}
-				return err
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
 		}
 	}
-	return sc.Err()
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("shell: reading commands: %w", err)
+	}
+	return pipeResult(first, failed, ran)
 }
+
+// pipeResult is RunReader's outcome: nil when every command succeeded.
+func pipeResult(first error, failed, ran int) error {
+	if failed == 0 {
+		return nil
+	}
+	return &PipeError{First: first, Failed: failed, Ran: ran}
+}
+
+// PipeError reports the failures of commands read from a pipe. It wraps
+// the first failure, whose kind decides the exit status.
+type PipeError struct {
+	First       error
+	Failed, Ran int
+}
+
+func (e *PipeError) Error() string {
+	return fmt.Sprintf("%d of %d commands failed; the first: %v", e.Failed, e.Ran, e.First)
+}
+
+func (e *PipeError) Unwrap() error { return e.First }
 
 // IsTerminal reports whether f is a terminal, to choose between
 // Interactive and RunReader.

@@ -24,14 +24,6 @@ import (
 	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
-// DefaultMeta is the meta server the shell asks when given none and no
-// onebox is found: Pegasus' default meta port on this machine.
-const DefaultMeta = "127.0.0.1:34601"
-
-// OneboxMetaServersFile is where `pegasus onebox start` writes its meta
-// server list; the shell reads it when started without --meta.
-const OneboxMetaServersFile = "onebox/meta_servers"
-
 // Config configures a Shell. Only MetaServers is required.
 type Config struct {
 	MetaServers []string
@@ -104,17 +96,6 @@ func New(cfg Config) (*Shell, error) {
 		cfg:   cfg,
 		conns: adminrpc.New(metas, adminrpc.Options{DialTimeout: cfg.DialTimeout, CallTimeout: cfg.CallTimeout}),
 	}, nil
-}
-
-// DefaultMetaServers returns the meta servers to use when none is given:
-// those of the onebox in ./onebox if there is one, else DefaultMeta.
-func DefaultMetaServers() []string {
-	if data, err := os.ReadFile(OneboxMetaServersFile); err == nil {
-		if list := strings.TrimSpace(string(data)); list != "" {
-			return strings.Split(list, ",")
-		}
-	}
-	return []string{DefaultMeta}
 }
 
 // Exec runs one command line.

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -113,6 +111,38 @@ func TestScriptStopsAtFirstError(t *testing.T) {
 	}
 }
 
+// Piped commands go on after a failing one, as in Pegasus' shell: each
+// error is reported with its line, and the result wraps the first failure.
+func TestPipeGoesOnAfterErrors(t *testing.T) {
+	meta := startFakeMeta(t)
+	sh, out := newTestShell(t, newFakeData("t"), meta.addr)
+	var stderr bytes.Buffer
+	input := "use t\nset a b c\nfrobnicate\nget a b; get a\nset a b2 c2 -5\nget a b2\nexist a b\n"
+	err := sh.RunReader(context.Background(), strings.NewReader(input), &stderr)
+	var pe *PipeError
+	if !errors.As(err, &pe) || pe.Failed != 3 || pe.Ran != 8 || !errors.Is(err, ErrUnknownCommand) {
+		t.Fatalf("got %v, want 3 of 8 failed, the first ErrUnknownCommand", err)
+	}
+	for _, want := range []string{"ERROR: line 3: shell: unknown command", "ERROR: line 4: shell: bad usage of get", "ERROR: line 5: shell: bad usage of set: ttl must be a number of seconds"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	// Every good command ran, also after the failures.
+	if got := out.String(); got != "OK\nOK\n\"c\"\nNot found\nTrue\n" {
+		t.Errorf("output %q", got)
+	}
+	// exit ends the input; what failed before still counts.
+	stderr.Reset()
+	err = sh.RunReader(context.Background(), strings.NewReader("frobnicate\nexit\nfrobnicate\n"), &stderr)
+	if !errors.As(err, &pe) || pe.Failed != 1 || pe.Ran != 1 {
+		t.Fatalf("with exit: %v", err)
+	}
+	if err := sh.RunReader(context.Background(), strings.NewReader("get a b\n"), &stderr); err != nil {
+		t.Fatalf("all good: %v", err)
+	}
+}
+
 func TestCreateWaitsUntilHealthy(t *testing.T) {
 	meta := startFakeMeta(t)
 	meta.healthyAfter = 4
@@ -192,16 +222,20 @@ func TestRemoteCommand(t *testing.T) {
 		t.Fatalf("meta-server: %v %+v", err, doc)
 	}
 
-	// A follower that forwards to the leader does not fail the command;
-	// the leader's answer decides.
+	// A follower that forwards to the leader neither succeeds nor fails
+	// when the leader ran the command; alone, it fails.
 	follower := startFakeMeta(t)
 	follower.forwardTo = meta.addr
 	meta.mu.Lock()
 	meta.info.Metas = append(meta.info.Metas, &pb.MetaServerInfo{Address: follower.addr})
 	meta.mu.Unlock()
 	doc, err = run("remote_command -t meta-server meta.lb.assign_delay_ms")
-	if err != nil || doc.SucceedCount != 2 || doc.FailedCount != 0 || !strings.Contains(string(doc.Details[follower.addr].Message), "ERR_FORWARD_TO_OTHERS") {
+	if err != nil || doc.SucceedCount != 1 || doc.FailedCount != 0 || doc.ForwardedCount != 1 ||
+		!strings.Contains(string(doc.Details[follower.addr].Message), "ERR_FORWARD_TO_OTHERS") {
 		t.Fatalf("with a follower: %v %+v", err, doc)
+	}
+	if doc, err = run("remote_command -l " + follower.addr + " meta.lb.assign_delay_ms"); !errors.Is(err, ErrRemoteCommandFailed) || doc.FailedCount != 1 || doc.SucceedCount != 0 {
+		t.Fatalf("only the follower: %v %+v", err, doc)
 	}
 	meta.mu.Lock()
 	meta.remote = func(req *pb.RemoteCommandRequest) *pb.RemoteCommandResponse {
@@ -225,6 +259,52 @@ func TestRemoteCommand(t *testing.T) {
 	}
 }
 
+// server_info and server_stat show each server's answer as a row.
+func TestServerInfoAndStat(t *testing.T) {
+	meta := startFakeMeta(t)
+	meta.remote = func(req *pb.RemoteCommandRequest) *pb.RemoteCommandResponse {
+		return &pb.RemoteCommandResponse{Output: `{"node":"m","role":"meta-server","version":"0.1.0","git_sha":"0123456789abcdef","build_time":"2026-01-02T03:04:05Z","protocol_version":"1.0","uptime_seconds":61,"is_leader":true}`}
+	}
+	replica := serve(t, func(s *grpc.Server) {
+		pb.RegisterReplicaAdminServer(s, &fakeReplicaAdmin{reply: func(req *pb.RemoteCommandRequest) *pb.RemoteCommandResponse {
+			if req.GetCommand() == "server-stat" {
+				return &pb.RemoteCommandResponse{Output: `{"total_replicas":8,"lease_valid":true}`}
+			}
+			return &pb.RemoteCommandResponse{Output: `{"version":"0.1.0","git_sha":"fedcba9876543210-dirty","build_time":"unknown","protocol_version":"1.0","uptime_seconds":3600}`}
+		}})
+	})
+	meta.nodes = []*pb.NodeInfo{{Address: replica, Alive: true}}
+	sh, out := newTestShell(t, newFakeData(), meta.addr)
+	if err := sh.RunScript(context.Background(), "server_info"); err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			rows[f[0]] = strings.Join(f, " ")
+		}
+	}
+	for _, want := range []string{
+		meta.addr + " meta-server 0.1.0 0123456789ab 2026-01-02T03:04:05Z 1.0 1m1s",
+		replica + " replica-server 0.1.0 fedcba9876543210-dirty unknown 1.0 1h0m0s",
+	} {
+		if rows[strings.Fields(want)[0]] != want {
+			t.Errorf("server_info lacks %q:\n%s", want, out)
+		}
+	}
+	out.Reset()
+	if err := sh.RunScript(context.Background(), "server_stat -t replica-server"); err != nil {
+		t.Fatal(err)
+	}
+	if f := strings.Fields(out.String()); !slices.Equal(f, []string{"[server-stat]", "node", "role", "lease_valid", "total_replicas", "error", replica, "replica-server", "true", "8"}) {
+		t.Errorf("server_stat:\n%s", out)
+	}
+	out.Reset()
+	if err := sh.RunScript(context.Background(), "server_stat -t replica-server --json"); err != nil || !strings.Contains(out.String(), `"command": "server-stat"`) {
+		t.Errorf("server_stat --json: %v\n%s", err, out)
+	}
+}
+
 func TestDataErrorsKeepTheirKind(t *testing.T) {
 	meta := startFakeMeta(t)
 	data := newFakeData("t")
@@ -242,22 +322,6 @@ func TestDataErrorsKeepTheirKind(t *testing.T) {
 	meta.tables["t"] = &fakeTable{health: &pb.TableHealth{Table: &pb.TableInfo{Name: "t"}}}
 	if err := sh.RunScript(context.Background(), "drop t; get a b"); !errors.Is(err, ErrNoTable) {
 		t.Fatalf("after drop: %v, want ErrNoTable", err)
-	}
-}
-
-func TestDefaultMetaServers(t *testing.T) {
-	t.Chdir(t.TempDir())
-	if got := DefaultMetaServers(); !reflect.DeepEqual(got, []string{DefaultMeta}) {
-		t.Fatalf("without onebox: %v", got)
-	}
-	if err := os.MkdirAll(filepath.Dir(OneboxMetaServersFile), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(OneboxMetaServersFile, []byte("127.0.0.1:5,127.0.0.1:6\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if got := DefaultMetaServers(); !reflect.DeepEqual(got, []string{"127.0.0.1:5", "127.0.0.1:6"}) {
-		t.Fatalf("with onebox: %v", got)
 	}
 }
 

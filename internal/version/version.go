@@ -10,7 +10,10 @@
 package version
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -20,6 +23,10 @@ import (
 //
 //	go build -ldflags "-X github.com/pegasus-go/pegasus/internal/version.commit=$(git rev-parse HEAD)"
 //
+// A build from a git checkout needs none of this: the Go toolchain records
+// the commit and its time, which Commit and BuildTime read. Builds without
+// the .git directory (a container build context, -buildvcs=false) set
+// commit and buildTime this way.
 // protocolMinor can be bumped the same way to build an upgrade candidate.
 //
 // Protocol history (each minor version runs side by side with the one
@@ -35,6 +42,7 @@ import (
 var (
 	release       = "0.1.0"
 	commit        = ""
+	buildTime     = ""
 	protocolMajor = "1"
 	protocolMinor = "1"
 )
@@ -85,23 +93,82 @@ func Current() Protocol {
 // Release is the release version of this binary.
 func Release() string { return release }
 
-// Commit is the git commit this binary was built from, or "unknown".
+// Commit is the git commit this binary was built from: the -ldflags value,
+// else the revision the Go toolchain recorded when building from a git
+// checkout (with "-dirty" when the tree had uncommitted changes), else
+// "unknown" (e.g. built with -buildvcs=false).
 func Commit() string {
 	if commit != "" {
 		return commit
 	}
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" {
-				return s.Value
-			}
-		}
+	rev, dirty := vcsSetting("vcs.revision"), vcsSetting("vcs.modified") == "true"
+	switch {
+	case rev == "":
+		return "unknown"
+	case dirty:
+		return rev + "-dirty"
+	}
+	return rev
+}
+
+// BuildTime is when the commit was made, as the Go toolchain records it
+// (vcs.time, RFC 3339, UTC), or -ldflags' buildTime, or "unknown".
+func BuildTime() string {
+	if buildTime != "" {
+		return buildTime
+	}
+	if t := vcsSetting("vcs.time"); t != "" {
+		return t
 	}
 	return "unknown"
 }
 
-// String is the one-line description printed by `pegasus version` and
+// GoVersion is the Go toolchain that built the binary.
+func GoVersion() string { return runtime.Version() }
+
+func vcsSetting(key string) string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	for _, s := range info.Settings {
+		if s.Key == key {
+			return s.Value
+		}
+	}
+	return ""
+}
+
+// Info is what a binary reports about itself: `pegasus version`, every
+// server's server-info and the build_info metric.
+type Info struct {
+	Version   string `json:"version"`
+	Commit    string `json:"git_sha"`
+	BuildTime string `json:"build_time"`
+	GoVersion string `json:"go_version"`
+	Protocol  string `json:"protocol_version"`
+}
+
+// Get returns this binary's Info.
+func Get() Info {
+	return Info{Version: Release(), Commit: Commit(), BuildTime: BuildTime(), GoVersion: GoVersion(), Protocol: Current().String()}
+}
+
+// String is the one-line description printed by `pegasus --version` and
 // reported in beacons.
 func String() string {
-	return fmt.Sprintf("pegasus %s (commit %s, protocol %s)", Release(), Commit(), Current())
+	return fmt.Sprintf("pegasus %s (commit %s, built %s, protocol %s)", Release(), Commit(), BuildTime(), Current())
+}
+
+// Write prints Info as `pegasus version` does: aligned lines, or JSON.
+func Write(w io.Writer, asJSON bool) error {
+	info := Get()
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(info)
+	}
+	_, err := fmt.Fprintf(w, "version:    %s\ncommit:     %s\nbuild time: %s\ngo:         %s\nprotocol:   %s\n",
+		info.Version, info.Commit, info.BuildTime, info.GoVersion, info.Protocol)
+	return err
 }

@@ -1,6 +1,9 @@
 package version
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseProtocol(t *testing.T) {
 	for _, tc := range []struct {
@@ -30,5 +33,27 @@ func TestCompatibility(t *testing.T) {
 	}
 	if Current().String() == "" || String() == "" {
 		t.Error("empty version strings")
+	}
+}
+
+// Built from a git checkout, the binary names its commit and build time;
+// the test binary itself is built so by `go test` in a git work tree.
+func TestInfoFromBuild(t *testing.T) {
+	info := Get()
+	if info.Version != Release() || info.Protocol != Current().String() || info.GoVersion == "" {
+		t.Fatalf("info %+v", info)
+	}
+	var b strings.Builder
+	if err := Write(&b, false); err != nil || !strings.Contains(b.String(), "commit:     "+Commit()) {
+		t.Fatalf("Write: %v\n%s", err, b.String())
+	}
+	b.Reset()
+	if err := Write(&b, true); err != nil || !strings.Contains(b.String(), `"build_time": "`+BuildTime()+`"`) {
+		t.Fatalf("Write JSON: %v\n%s", err, b.String())
+	}
+	commit, buildTime = "abc", "2026-01-02T03:04:05Z"
+	defer func() { commit, buildTime = "", "" }()
+	if Commit() != "abc" || BuildTime() != "2026-01-02T03:04:05Z" || !strings.Contains(String(), "commit abc, built 2026-01-02T03:04:05Z") {
+		t.Fatalf("ldflags values not used: %s", String())
 	}
 }

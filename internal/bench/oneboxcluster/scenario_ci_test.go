@@ -13,7 +13,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 )
 
-func TestMain(m *testing.M) { oneboxtest.Main(m) }
+func TestMain(m *testing.M) { oneboxtest.MainNoLeaks(m) }
 
 // runOnOnebox runs one scenario on a fresh onebox at CI size: a 25 s load
 // at 200 ops/s over 1000 keys, half reads, and fails on any lost

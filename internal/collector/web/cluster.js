@@ -126,7 +126,7 @@ function renderRolling(v) {
   const body = document.getElementById("rolling-body");
   const p = v.progress;
   if (!p) { body.innerHTML = "<p>No rolling update reported.</p>"; return; }
-  const step = (p.step_count ? p.step_index + "/" + p.step_count + " " : "") + (p.step || "");
+  const step = (v.step_counter ? v.step_counter + " " : "") + (p.step || "");
   body.innerHTML = `<div class="stats">` +
     `<div><span class="label">status</span><b>${text(p.status)}</b></div>` +
     `<div><span class="label">node</span><b>${text(p.node || "cluster")}${p.role ? " (" + text(p.role) + ")" : ""}</b></div>` +

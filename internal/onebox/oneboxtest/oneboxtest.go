@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/pegasus-go/pegasus/internal/config"
 )
 
@@ -105,6 +107,22 @@ func RequireRoles(t testing.TB, bin string, roles ...string) {
 func Main(m *testing.M) {
 	code := m.Run()
 	Cleanup()
+	os.Exit(code)
+}
+
+// MainNoLeaks is Main for packages that own goroutines: once every test
+// passed, it fails the run if goroutines are left behind (goleak), other
+// than those opts ignore. A leak shows in the package that caused it,
+// instead of as a slow drift of a long-running server.
+func MainNoLeaks(m *testing.M, opts ...goleak.Option) {
+	code := m.Run()
+	Cleanup()
+	if code == 0 {
+		if err := goleak.Find(opts...); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: goroutines left behind after the tests passed:\n%v\n", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 

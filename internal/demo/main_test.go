@@ -1,0 +1,10 @@
+package demo
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// The package owns goroutines: none may outlive the tests.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
