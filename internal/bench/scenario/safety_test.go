@@ -110,7 +110,9 @@ func TestIsolatePrimaryMigrate(t *testing.T) {
 	if got := c.Actions(); !slices.Equal(got, want) {
 		t.Fatalf("with a refused read: actions %v, want %v", got, want)
 	}
-	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.HasPrefix(n, "a read from inside replica2's namespace first failed") }) {
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool {
+		return strings.HasPrefix(n, "a read from inside replica2's namespace first failed")
+	}) {
 		t.Errorf("notes %q do not say when the old primary refused", rep.Notes)
 	}
 
