@@ -148,11 +148,17 @@ var catalogue = []Scenario{
 		Keys:       10,
 		WriteHeavy: true,
 		// With two of the three replica servers down, the meta server
-		// freezes at the default min_live_node_count_for_unfreeze (2) and
-		// promotes no secondary, so the schedules that kill the primary
-		// second would never see writes acknowledged by the last member
-		// alone. 1 lets it act down to one live server.
-		MetaConfig: func(m *config.Meta) { m.MinLiveNodeCountForUnfreeze = 1 },
+		// freezes (Pegasus' check_freeze: fewer than
+		// min_live_node_count_for_unfreeze, 2, or than
+		// node_live_percentage_threshold_for_update, 50%, of the replica
+		// servers alive) and promotes no secondary, so the schedules that
+		// kill the primary second would never see writes acknowledged by
+		// the last member alone. These values let it act down to one live
+		// server.
+		MetaConfig: func(m *config.Meta) {
+			m.MinLiveNodeCountForUnfreeze = 1
+			m.NodeLivePercentageThreshold = 0
+		},
 		needs:      needMemberFinder,
 		event:      staggeredOutage,
 	},
