@@ -155,9 +155,13 @@ var catalogue = []Scenario{
 		// kill the primary second would never see writes acknowledged by
 		// the last member alone. These values let it act down to one live
 		// server.
+		// Each schedule restarts every member, six times within minutes,
+		// which the guard against restart loops (5 in a row within 10
+		// minutes) would refuse at the sixth schedule.
 		MetaConfig: func(m *config.Meta) {
 			m.MinLiveNodeCountForUnfreeze = 1
 			m.NodeLivePercentageThreshold = 0
+			m.MaxSuccessiveUnstableRestart = 0
 		},
 		needs:      needMemberFinder,
 		event:      staggeredOutage,
