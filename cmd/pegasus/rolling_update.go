@@ -6,15 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/pegasus-go/pegasus/internal/rolling"
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
@@ -46,6 +43,18 @@ type rollingFlags struct {
 	window         time.Duration
 	resend         time.Duration
 	addSecondaries int
+	knobLease      time.Duration
+	singleMeta     bool
+	noSLO          bool
+	parallel       int
+	maxP99Ratio    float64
+	maxErrorRate   float64
+	sloSustain     time.Duration
+	baseline       time.Duration
+	canaryBake     time.Duration
+	autoRollback   bool
+	prevBinary     string
+	prevConfigDir  string
 
 	reason string
 	asJSON bool
@@ -106,6 +115,18 @@ whose orchestrator died. See docs/rolling-update.md.`,
 	fl.DurationVar(&f.window, "maintenance-window", 0, "meta.lb.assign_delay_ms during the roll (default 1h)")
 	fl.DurationVar(&f.resend, "resend-interval", 0, "re-issue a step's command this often until it takes effect (default 10s)")
 	fl.IntVar(&f.addSecondaries, "add-secondary-max", 0, "meta.lb.add_secondary_max_count_for_one_node once a node is back (default 100)")
+	fl.BoolVar(&f.singleMeta, "allow-single-meta", false, "restart a cluster's only meta server (requests fail while it is down)")
+	fl.IntVar(&f.parallel, "parallel", 1, "restart up to this many replica servers at once, within one zone and sharing no partition")
+	fl.BoolVar(&f.noSLO, "no-slo", false, "no SLO gate and no canary bake, even with a collector")
+	fl.Float64Var(&f.maxP99Ratio, "max-p99-ratio", 0, "SLO gate: halt when a table's p99 exceeds this times its baseline (default 2)")
+	fl.Float64Var(&f.maxErrorRate, "max-error-rate", 0, "SLO gate: halt when a table's error rate exceeds its baseline by this (0-1, default 0.001)")
+	fl.DurationVar(&f.sloSustain, "slo-sustain", 0, "SLO gate: how long a breach must last before the roll halts (default 10s)")
+	fl.DurationVar(&f.baseline, "baseline-window", 0, "SLO gate: how long the baseline is measured before anything is touched (default 30s)")
+	fl.DurationVar(&f.canaryBake, "canary-bake", 0, "watch the SLO this long after the first replica server before going on (default 1m; negative for none)")
+	fl.BoolVar(&f.autoRollback, "auto-rollback", false, "on an SLO halt, take the nodes already upgraded back to the previous binary")
+	fl.StringVar(&f.prevBinary, "previous-binary", "", "exec control: the binary a rollback installs back (onebox control knows it)")
+	fl.StringVar(&f.prevConfigDir, "previous-config-dir", "", "exec control: the configuration directory a rollback installs back")
+	fl.DurationVar(&f.knobLease, "knob-lease", 0, "how long the roll's knob overrides outlive a dead orchestrator (default 2m; renewed while it runs)")
 
 	status := &cobra.Command{
 		Use:   "status",
@@ -134,96 +155,40 @@ whose orchestrator died. See docs/rolling-update.md.`,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return runRollAbort(cmd, f) },
 	}
 	abort.Flags().StringVar(&f.reason, "reason", "", "why, recorded in the roll")
-	cmd.AddCommand(status, pause, resume, abort)
+	rollback := &cobra.Command{
+		Use:   "rollback",
+		Short: "Take the nodes the stored roll upgraded back to the previous binary, newest first",
+		Long: `Takes every node the stored roll upgraded back to the previous binary and
+configuration, newest first, each with the same procedure that upgraded it.
+A running orchestrator does it at its next node boundary; a roll whose
+orchestrator died is taken over; a roll that has ended is rolled back by a
+new roll. Refused, before anything is touched, when the previous binary
+cannot read an on-disk format the new one writes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runRollback(cmd, f) },
+	}
+	rollback.Flags().StringVar(&f.reason, "reason", "", "why, recorded in the roll")
+	cmd.AddCommand(status, pause, resume, abort, rollback)
 	root.AddCommand(cmd)
 }
 
-// rollConn is the cluster and the store a roll command talks to.
-type rollConn struct {
-	cluster *rolling.RemoteCluster
-	info    rolling.ClusterInfo
-	store   *rolling.EtcdStore
-	name    string
-	etcd    *clientv3.Client
+// where says how a roll command reaches the cluster and its roll.
+func (f *rollingFlags) where() rolling.Where {
+	return rolling.Where{Metas: f.metas, EtcdEndpoints: f.etcd, ClusterName: f.clusterName,
+		Control: f.control, LockTTL: f.lockTTL}
 }
 
-func (c *rollConn) Close() {
-	if c.cluster != nil {
-		c.cluster.Close()
-	}
-	if c.etcd != nil {
-		c.etcd.Close()
-	}
-}
-
-// metaList returns the meta servers: --meta, else the onebox's list.
-func (f *rollingFlags) metaList(fallback []string) ([]string, error) {
-	if len(f.metas) > 0 {
-		return f.metas, nil
-	}
-	if dir, ok := strings.CutPrefix(f.control, "onebox:"); ok {
-		data, err := os.ReadFile(filepath.Join(dir, "meta_servers"))
-		if err == nil {
-			var out []string
-			for _, m := range strings.Split(strings.TrimSpace(string(data)), ",") {
-				if m = strings.TrimSpace(m); m != "" {
-					out = append(out, m)
-				}
-			}
-			return out, nil
-		}
-	}
-	if len(fallback) > 0 {
-		return fallback, nil
-	}
-	return nil, errors.New("rolling-update: --meta is required (or --control onebox:<dir>)")
-}
-
-// connect reaches the cluster and the etcd holding its roll. The meta
-// server supplies the cluster name and etcd endpoints unless given.
-func (f *rollingFlags) connect(ctx context.Context, requireMeta bool) (*rollConn, error) {
-	c := &rollConn{}
-	metas, err := f.metaList(nil)
-	if err != nil && (requireMeta || len(f.etcd) == 0 || f.clusterName == "") {
-		return nil, err
-	}
-	if len(metas) > 0 {
-		c.cluster = rolling.DialCluster(metas)
-		ictx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		c.info, err = c.cluster.Info(ictx)
-		cancel()
-		if err != nil && (requireMeta || len(f.etcd) == 0 || f.clusterName == "") {
-			c.Close()
-			return nil, fmt.Errorf("rolling-update: cluster_info: %w (name more meta servers with --meta, or the roll's etcd with --etcd-endpoints and --cluster-name)", err)
-		}
-	}
-	endpoints := f.etcd
-	if len(endpoints) == 0 {
-		endpoints = c.info.EtcdEndpoints
-	}
-	c.name = f.clusterName
-	if c.name == "" {
-		c.name = c.info.Name
-	}
-	if len(endpoints) == 0 || c.name == "" {
-		c.Close()
-		return nil, errors.New("rolling-update: the meta server reports no etcd endpoints or cluster name; give --etcd-endpoints and --cluster-name")
-	}
-	c.etcd, err = clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("rolling-update: etcd %s: %w", strings.Join(endpoints, ","), err)
-	}
-	c.store = rolling.NewEtcdStore(c.etcd, c.name, f.lockTTL)
-	return c, nil
-}
-
-// env assembles what the roll commands need.
-func (f *rollingFlags) env(cmd *cobra.Command, c *rollConn, ctl rolling.NodeControl, col rolling.Collector) rolling.Env {
+func (f *rollingFlags) output(cmd *cobra.Command) rolling.Output {
 	out := cmd.OutOrStdout()
-	return rolling.Env{Cluster: c.cluster, Control: ctl, Collector: col, Store: c.store,
-		ClusterName: c.name, Holder: rolling.ThisProcess(time.Now()), Out: out,
-		Live: isTerminal(out), PollInterval: f.poll}
+	return rolling.Output{Out: out, Live: isTerminal(out), Poll: f.poll}
+}
+
+// env assembles what resume and abort need.
+func (f *rollingFlags) env(cmd *cobra.Command, c *rolling.Conn, ctl rolling.NodeControl, col rolling.Collector) rolling.Env {
+	o := f.output(cmd)
+	return rolling.Env{Cluster: c.Remote, Control: ctl, Collector: col, Store: c.Store,
+		ClusterName: c.Name, Holder: rolling.ThisProcess(time.Now()), Out: o.Out,
+		Live: o.Live, PollInterval: o.Poll}
 }
 
 func (f *rollingFlags) takeoverWait() time.Duration {
@@ -234,9 +199,12 @@ func (f *rollingFlags) takeoverWait() time.Duration {
 }
 
 func (f *rollingFlags) planOptions() (plan.Options, error) {
-	o := plan.Options{Mode: plan.Mode(f.mode), Nodes: f.nodes, Upgrade: f.binary != "" || f.configDir != "",
+	o := plan.Options{Mode: plan.Mode(f.mode), Nodes: f.nodes,
 		MinAvailability: f.minAvail, MaintenanceWindow: f.window, ResendInterval: f.resend,
-		AddSecondaryMaxCount: f.addSecondaries}
+		AddSecondaryMaxCount: f.addSecondaries, KnobLease: f.knobLease, AllowSingleMeta: f.singleMeta,
+		SLO: plan.SLO{Off: f.noSLO, MaxP99Ratio: f.maxP99Ratio, MaxErrorRate: f.maxErrorRate,
+			Sustain: f.sloSustain, BaselineWindow: f.baseline},
+		CanaryBake: f.canaryBake, AutoRollback: f.autoRollback, Parallel: f.parallel}
 	defaults := plan.DefaultTimeouts()
 	for _, t := range f.timeouts {
 		kind, value, ok := strings.Cut(t, "=")
@@ -247,6 +215,7 @@ func (f *rollingFlags) planOptions() (plan.Options, error) {
 			for k := range defaults {
 				kinds = append(kinds, string(k))
 			}
+			slices.Sort(kinds)
 			return o, fmt.Errorf("rolling-update: --timeout %q: want <step>=<duration>, step one of %s", t, strings.Join(kinds, ", "))
 		}
 		if o.Timeouts == nil {
@@ -261,13 +230,6 @@ func (f *rollingFlags) planOptions() (plan.Options, error) {
 	return o, nil
 }
 
-func (f *rollingFlags) newCollector() (rolling.Collector, error) {
-	if f.collector == "" {
-		return nil, nil
-	}
-	return rolling.NewHTTPCollector(f.collector)
-}
-
 func runNewRoll(cmd *cobra.Command, f *rollingFlags) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
@@ -275,69 +237,24 @@ func runNewRoll(cmd *cobra.Command, f *rollingFlags) error {
 	if err != nil {
 		return err
 	}
-	if f.control == "" && !f.dryRun {
-		return errors.New("rolling-update: --control is required (onebox:<dir> or exec)")
-	}
-	c, err := f.connect(ctx, true)
+	c, err := rolling.Connect(ctx, f.where(), true)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-
-	// Refuse early, before planning, when a roll is unfinished or running.
-	if h, held, err := c.store.Holder(ctx); err != nil {
-		return err
-	} else if held && !f.dryRun {
-		return fmt.Errorf("%w; `pegasus rolling-update status` follows it, and if it died, `pegasus rolling-update resume` takes over once its lock expires",
-			&rolling.LockedError{Holder: h})
-	}
-	if rec, err := c.store.Load(ctx); err == nil && !rec.State.Status.Terminal() {
-		if !f.dryRun {
-			return fmt.Errorf("%w: %s since %s; run `pegasus rolling-update resume` or `abort`",
-				rolling.ErrUnfinishedRoll, rec.State.Status, rec.State.Started.Format(time.RFC3339))
-		}
-		fmt.Fprintf(out, "note: an unfinished roll is stored (%s); a real run would refuse\n\n", rec.State.Status)
-	}
-
-	// The record keeps absolute paths: `resume` may run from elsewhere.
-	if dir, ok := strings.CutPrefix(f.control, "onebox:"); ok && dir != "" {
-		if abs, err := filepath.Abs(dir); err == nil {
-			f.control = "onebox:" + abs
-		}
-	}
-	if f.configDir != "" {
-		if abs, err := filepath.Abs(f.configDir); err == nil {
-			f.configDir = abs
-		}
-	}
-	newVersion, err := f.newVersion(ctx, c.info)
+	metas, _ := f.where().MetaList(nil)
+	p, err := rolling.Prepare(ctx, c.Remote, c.Store, c.Info, rolling.NewRoll{Options: opts, DryRun: f.dryRun,
+		Run: rolling.RunSpec{Metas: metas, EtcdEndpoints: f.etcd, Collector: f.collector, Control: f.control,
+			Exec: f.exec, Artifacts: rolling.Artifacts{Binary: f.binary, ConfigDir: f.configDir},
+			Previous: rolling.Artifacts{Binary: f.prevBinary, ConfigDir: f.prevConfigDir}}})
 	if err != nil {
 		return err
 	}
-	var ctl rolling.NodeControl
-	if f.control != "" {
-		var closeCtl func() error
-		ctl, closeCtl, err = rolling.NewControl(f.control, f.exec, rolling.Artifacts{Binary: f.binary, ConfigDir: f.configDir})
-		if err != nil {
-			return err
-		}
-		defer closeCtl()
+	defer p.Close()
+	for _, n := range p.Notes {
+		fmt.Fprintf(out, "note: %s\n\n", n)
 	}
-	col, err := f.newCollector()
-	if err != nil {
-		return err
-	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	snap, _, err := rolling.TakeSnapshot(sctx, c.cluster, col, ctl, newVersion)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("rolling-update: reading the cluster: %w", err)
-	}
-	p, err := plan.Build(snap, opts)
-	if err != nil {
-		return fmt.Errorf("rolling-update: refusing to start: %w", err)
-	}
-	p.Print(out)
+	p.Plan.Print(out)
 	fmt.Fprintln(out)
 	if f.dryRun {
 		return nil
@@ -347,42 +264,15 @@ func runNewRoll(cmd *cobra.Command, f *rollingFlags) error {
 			return err
 		}
 	}
-	metas, _ := f.metaList(nil)
-	run := rolling.RunSpec{Metas: metas, EtcdEndpoints: f.etcd, Collector: f.collector, Control: f.control,
-		Exec: f.exec, Artifacts: rolling.Artifacts{Binary: f.binary, ConfigDir: f.configDir}}
-	report, err := rolling.Begin(ctx, f.env(cmd, c, ctl, col), run, p)
+	report, err := p.Start(ctx, c.Remote, c.Store, c.Name, f.output(cmd))
 	return f.finish(cmd, report, err)
-}
-
-// newVersion is the protocol version the roll installs: what the new
-// binary prints, or for a configuration-only upgrade what the leader
-// speaks (the binary stays). Empty for a restart.
-func (f *rollingFlags) newVersion(ctx context.Context, info rolling.ClusterInfo) (string, error) {
-	switch {
-	case f.binary != "":
-		abs, err := filepath.Abs(f.binary)
-		if err != nil {
-			return "", err
-		}
-		f.binary = abs
-		vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		return rolling.BinaryVersion(vctx, f.binary)
-	case f.configDir != "":
-		for _, m := range info.Metas {
-			if m.Leader {
-				return m.Protocol, nil
-			}
-		}
-	}
-	return "", nil
 }
 
 // confirm asks on a terminal; without one it refuses.
 func confirm(cmd *cobra.Command) error {
 	in := cmd.InOrStdin()
 	if !isTerminal(in) {
-		return errors.New("rolling-update: not a terminal; review the plan above and run again with --yes")
+		return fmt.Errorf("%w: not a terminal; review the plan above and run again with --yes", rolling.ErrNotConfirmed)
 	}
 	fmt.Fprint(cmd.OutOrStdout(), "Start this roll? [y/N] ")
 	line, _ := bufio.NewReader(in).ReadString('\n')
@@ -390,7 +280,7 @@ func confirm(cmd *cobra.Command) error {
 	case "y", "yes":
 		return nil
 	}
-	return errors.New("rolling-update: not confirmed")
+	return rolling.ErrNotConfirmed
 }
 
 // isTerminal reports whether v is a terminal.
@@ -406,11 +296,7 @@ func (f *rollingFlags) finish(cmd *cobra.Command, report plan.Report, err error)
 		fmt.Fprintln(out)
 		report.WriteText(out)
 		if f.jsonReport != "" {
-			data, jerr := json.MarshalIndent(report, "", "  ")
-			if jerr == nil {
-				jerr = os.WriteFile(f.jsonReport, append(data, '\n'), 0o644)
-			}
-			if jerr != nil {
+			if jerr := rolling.WriteReportJSON(f.jsonReport, report); jerr != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "rolling-update: writing %s: %v\n", f.jsonReport, jerr)
 			}
 		}
@@ -418,70 +304,44 @@ func (f *rollingFlags) finish(cmd *cobra.Command, report plan.Report, err error)
 	return err
 }
 
-// resumeTools rebuilds node control and the collector for a stored roll:
-// from the record, unless flags override.
-func (f *rollingFlags) resumeTools(cmd *cobra.Command, rec rolling.Record) (rolling.NodeControl, func() error, rolling.Collector, error) {
-	spec, tmpl := rec.Run.Control, rec.Run.Exec
-	if cmd.Flags().Changed("control") {
-		spec = f.control
-	}
-	for name, v := range map[string]*string{"stop-cmd": &tmpl.Stop, "start-cmd": &tmpl.Start,
-		"status-cmd": &tmpl.Status, "install-cmd": &tmpl.Install} {
+// overrides are the resume/abort flags that replace the stored roll's.
+func (f *rollingFlags) overrides(cmd *cobra.Command) rolling.Overrides {
+	var o rolling.Overrides
+	for name, dst := range map[string]**string{"control": &o.Control, "stop-cmd": &o.Stop, "start-cmd": &o.Start,
+		"status-cmd": &o.Status, "install-cmd": &o.Install, "collector": &o.Collector} {
 		if cmd.Flags().Changed(name) {
-			*v, _ = cmd.Flags().GetString(name)
+			v, _ := cmd.Flags().GetString(name)
+			*dst = &v
 		}
 	}
-	ctl, closeCtl, err := rolling.NewControl(spec, tmpl, rec.Run.Artifacts)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if !cmd.Flags().Changed("collector") {
-		f.collector = rec.Run.Collector
-	}
-	col, err := f.newCollector()
-	if err != nil {
-		closeCtl()
-		return nil, nil, nil, err
-	}
-	return ctl, closeCtl, col, nil
+	return o
 }
 
-// connectStored reaches the cluster of a stored roll: the control flag may
-// name a onebox whose meta list is on disk; otherwise --meta.
-func (f *rollingFlags) connectStored(cmd *cobra.Command) (*rollConn, rolling.Record, error) {
-	c, err := f.connect(cmd.Context(), false)
+// stored connects to a stored, unfinished roll and rebuilds its tools.
+func (f *rollingFlags) stored(cmd *cobra.Command) (*rolling.Conn, rolling.NodeControl, rolling.Collector, func(), error) {
+	c, rec, err := rolling.ConnectStored(cmd.Context(), f.where())
 	if err != nil {
-		return nil, rolling.Record{}, err
+		return nil, nil, nil, nil, err
 	}
-	rec, err := c.store.Load(cmd.Context())
+	if rec.State.Status.Terminal() {
+		c.Close()
+		return nil, nil, nil, nil, fmt.Errorf("%w: %s", rolling.ErrRollEnded, rec.State.Status)
+	}
+	ctl, closeCtl, col, err := rolling.ToolsFor(rec, f.overrides(cmd), rolling.Tools{})
 	if err != nil {
 		c.Close()
-		return nil, rolling.Record{}, err
+		return nil, nil, nil, nil, err
 	}
-	if c.cluster == nil {
-		c.cluster = rolling.DialCluster(rec.Run.Metas)
-	}
-	// Every meta server of the plan is watched, including one that was
-	// down (and so unlisted) when cluster_info was read.
-	c.cluster.AddMetas(rec.State.Plan.Metas...)
-	return c, rec, nil
+	return c, ctl, col, func() { closeCtl(); c.Close() }, nil
 }
 
 func runRollResume(cmd *cobra.Command, f *rollingFlags) error {
-	c, rec, err := f.connectStored(cmd)
+	c, ctl, col, done, err := f.stored(cmd)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	if rec.State.Status.Terminal() {
-		return fmt.Errorf("%w: %s", rolling.ErrRollEnded, rec.State.Status)
-	}
-	ctl, closeCtl, col, err := f.resumeTools(cmd, rec)
-	if err != nil {
-		return err
-	}
-	defer closeCtl()
-	fmt.Fprintf(cmd.OutOrStdout(), "resuming the %s roll of %s\n", rec.State.Status, c.name)
+	defer done()
+	fmt.Fprintf(cmd.OutOrStdout(), "resuming the roll of %s\n", c.Name)
 	report, remote, err := rolling.Resume(cmd.Context(), f.env(cmd, c, ctl, col), f.takeoverWait())
 	if remote {
 		fmt.Fprintln(cmd.OutOrStdout(), "the running orchestrator resumed the roll")
@@ -491,19 +351,11 @@ func runRollResume(cmd *cobra.Command, f *rollingFlags) error {
 }
 
 func runRollAbort(cmd *cobra.Command, f *rollingFlags) error {
-	c, rec, err := f.connectStored(cmd)
+	c, ctl, col, done, err := f.stored(cmd)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	if rec.State.Status.Terminal() {
-		return fmt.Errorf("%w: %s", rolling.ErrRollEnded, rec.State.Status)
-	}
-	ctl, closeCtl, col, err := f.resumeTools(cmd, rec)
-	if err != nil {
-		return err
-	}
-	defer closeCtl()
+	defer done()
 	reason := f.reason
 	if reason == "" {
 		reason = "operator abort"
@@ -519,19 +371,43 @@ func runRollAbort(cmd *cobra.Command, f *rollingFlags) error {
 	return f.finish(cmd, report, err)
 }
 
-func runRollRequest(cmd *cobra.Command, f *rollingFlags, op rolling.RequestOp) error {
-	c, err := f.connect(cmd.Context(), false)
+func runRollback(cmd *cobra.Command, f *rollingFlags) error {
+	ctx := cmd.Context()
+	c, rec, err := rolling.ConnectStored(ctx, f.where())
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
-	defer cancel()
-	err = c.store.Request(ctx, rolling.Request{Op: op, Reason: f.reason, From: rolling.ThisProcess(time.Now()), At: time.Now()})
-	switch {
-	case errors.Is(err, rolling.ErrNotRunning):
-		return fmt.Errorf("%w; a stored roll continues only with `pegasus rolling-update resume`", err)
-	case err != nil:
+	ctl, closeCtl, col, err := rolling.ToolsFor(rec, f.overrides(cmd), rolling.Tools{})
+	if err != nil {
+		return err
+	}
+	defer closeCtl()
+	reason := f.reason
+	if reason == "" {
+		reason = "operator rollback"
+	}
+	snap := func(ctx context.Context) (plan.Snapshot, error) {
+		return rolling.RollbackSnapshot(ctx, c.Remote, col, ctl, rec, rolling.Tools{})
+	}
+	report, remote, err := rolling.Rollback(ctx, f.env(cmd, c, ctl, col), reason, f.takeoverWait(), snap)
+	if remote {
+		fmt.Fprintln(cmd.OutOrStdout(), "the running orchestrator rolls back at its next node boundary; follow it with `pegasus rolling-update status`")
+		return nil
+	}
+	if errors.Is(err, rolling.ErrRolledBack) {
+		err = nil // what was asked for
+	}
+	return f.finish(cmd, report, err)
+}
+
+func runRollRequest(cmd *cobra.Command, f *rollingFlags, op rolling.RequestOp) error {
+	c, err := rolling.Connect(cmd.Context(), f.where(), false)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := rolling.SendRequest(cmd.Context(), c.Store, op, f.reason); err != nil {
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "%s acknowledged by the running orchestrator\n", op)
@@ -539,60 +415,21 @@ func runRollRequest(cmd *cobra.Command, f *rollingFlags, op rolling.RequestOp) e
 }
 
 func runRollStatus(cmd *cobra.Command, f *rollingFlags) error {
-	c, err := f.connect(cmd.Context(), false)
+	c, err := rolling.Connect(cmd.Context(), f.where(), false)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	ctx := cmd.Context()
-	rec, err := c.store.Load(ctx)
+	st, err := rolling.ReadStatus(cmd.Context(), c.Store, c.Name, time.Now())
 	if err != nil {
 		return err
-	}
-	m, err := plan.Restore(rec.State)
-	if err != nil {
-		return err
-	}
-	holder, held, err := c.store.Holder(ctx)
-	if err != nil {
-		return err
-	}
-	p := rolling.ProgressOf(c.name, m, time.Now())
-	if held {
-		p.Holder = &holder
 	}
 	out := cmd.OutOrStdout()
 	if f.asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(p)
+		return enc.Encode(st.Progress)
 	}
-	writeRollStatus(out, p, held, rec)
+	st.WriteText(out)
 	return nil
-}
-
-func writeRollStatus(out io.Writer, p rolling.Progress, held bool, rec rolling.Record) {
-	fmt.Fprintf(out, "cluster %s: roll %s", p.Cluster, p.Status)
-	if !p.Started.IsZero() {
-		fmt.Fprintf(out, ", started %s", p.Started.Local().Format(time.DateTime))
-	}
-	fmt.Fprintln(out)
-	if p.Reason != "" {
-		fmt.Fprintf(out, "reason: %s\n", p.Reason)
-	}
-	if p.StepIndex > 0 {
-		fmt.Fprintf(out, "step %d of %d: %s\n", p.StepIndex, p.StepCount, p.Step)
-		if p.Observed != "" {
-			fmt.Fprintf(out, "  now: %s\n", p.Observed)
-		}
-	}
-	switch {
-	case held:
-		fmt.Fprintf(out, "orchestrator: %s\n", p.Holder)
-	case !p.Status.Terminal():
-		fmt.Fprintf(out, "orchestrator: none running (last: %s, at %s); `pegasus rolling-update resume` continues\n",
-			rec.Holder, rec.Updated.Local().Format(time.DateTime))
-	}
-	fmt.Fprintln(out)
-	p.Report.WriteText(out)
 }

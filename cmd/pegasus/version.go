@@ -12,7 +12,7 @@ func init() {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "Print the version, git commit, build time and protocol version",
+		Short: "Print the version, git commit, build time, protocol version and on-disk formats",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return version.Write(cmd.OutOrStdout(), asJSON)

@@ -40,17 +40,30 @@ type TableView struct {
 	ReadUnhealthy  int32  `json:"read_unhealthy"`
 }
 
+// OverrideView is a meta knob overriding the configuration file.
+type OverrideView struct {
+	Knob  string `json:"knob"`
+	Value string `json:"value"`
+	// Owner is "" for an operator's remote command, "rolling-update
+	// <roll id>" for a rolling update's.
+	Owner     string `json:"owner,omitempty"`
+	ExpiresMS int64  `json:"expires_ms,omitempty"`
+}
+
 // ClusterView answers /api/cluster: what the meta leader says about the
 // cluster. Errors name the parts that could not be read; the rest is
-// still filled in.
+// still filled in. Overrides are the knobs set at run time: the page warns
+// about each, since an override left behind (an abandoned roll's, a
+// forgotten experiment) silently shadows the configuration file.
 type ClusterView struct {
-	TS          int64       `json:"ts"`
-	ClusterName string      `json:"cluster_name"`
-	Leader      string      `json:"leader"`
-	MetaLevel   string      `json:"meta_level"`
-	Nodes       []NodeView  `json:"nodes"`
-	Tables      []TableView `json:"tables"`
-	Errors      []string    `json:"errors,omitempty"`
+	TS          int64          `json:"ts"`
+	ClusterName string         `json:"cluster_name"`
+	Leader      string         `json:"leader"`
+	MetaLevel   string         `json:"meta_level"`
+	Overrides   []OverrideView `json:"overrides"`
+	Nodes       []NodeView     `json:"nodes"`
+	Tables      []TableView    `json:"tables"`
+	Errors      []string       `json:"errors,omitempty"`
 }
 
 // clusterReader fetches ClusterView from the meta servers, at most once
@@ -75,7 +88,7 @@ func (c *clusterReader) read(ctx context.Context) ClusterView {
 }
 
 func fetchCluster(ctx context.Context, metas *metaConns) ClusterView {
-	v := ClusterView{TS: time.Now().Unix(), Nodes: []NodeView{}, Tables: []TableView{}}
+	v := ClusterView{TS: time.Now().Unix(), Overrides: []OverrideView{}, Nodes: []NodeView{}, Tables: []TableView{}}
 	var mu sync.Mutex
 	fail := func(what string, err error) {
 		mu.Lock()
@@ -94,6 +107,10 @@ func fetchCluster(ctx context.Context, metas *metaConns) ClusterView {
 		mu.Lock()
 		defer mu.Unlock()
 		v.ClusterName, v.Leader, v.MetaLevel = r.GetClusterName(), r.GetLeader(), r.GetMetaFunctionLevel()
+		for _, o := range r.GetKnobOverrides() {
+			v.Overrides = append(v.Overrides, OverrideView{Knob: o.GetKnob(), Value: o.GetValue(),
+				Owner: o.GetOwner(), ExpiresMS: o.GetExpiresMs()})
+		}
 	})
 	wg.Go(func() {
 		r, err := callMeta(ctx, metas, func(ctx context.Context, mc pb.MetaClient) (*pb.ListNodesResponse, error) {

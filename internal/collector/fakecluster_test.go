@@ -240,7 +240,9 @@ func (m *fakeMeta) ListTables(context.Context, *pb.ListTablesRequest) (*pb.ListT
 }
 
 func (m *fakeMeta) ClusterInfo(context.Context, *pb.ClusterInfoRequest) (*pb.ClusterInfoResponse, error) {
-	return &pb.ClusterInfoResponse{Error: errOK, Leader: m.fc.metaAddr, ClusterName: "fakebox", MetaFunctionLevel: "steady"}, nil
+	return &pb.ClusterInfoResponse{Error: errOK, Leader: m.fc.metaAddr, ClusterName: "fakebox", MetaFunctionLevel: "steady",
+		KnobOverrides: []*pb.KnobOverride{{Knob: "meta.lb.add_secondary_max_count_for_one_node", Value: "0",
+			Owner: "rolling-update roll-9", ExpiresMs: 1}}}, nil
 }
 
 // Data serves one client stream, one request at a time.

@@ -51,6 +51,8 @@ func TestClusterPageRendersEverySection(t *testing.T) {
 		"waiting: 2 secondaries left", "<td>4.2s</td><td>9.1s</td><td>3</td>", // the gate and the finished server
 		"&lt;script&gt;alert(1)&lt;/script&gt; downgrade", // escaped, not run
 		"87.500%", // the last minute: 14 of 16 probes
+		// a knob override, with who set it
+		"meta.lb.add_secondary_max_count_for_one_node = 0 overrides the configuration file (set by rolling-update roll-9, lapses unless renewed)",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)

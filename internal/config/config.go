@@ -79,7 +79,7 @@ type Meta struct {
 	FailureDetector
 
 	ReplicaAssignDelayMsForDropouts int    `toml:"replica_assign_delay_ms_for_dropouts" doc:"How long a partition may run with a missing replica before a new one is added on another node (runtime knob meta.lb.assign_delay_ms). Gives a restarting node a maintenance window."`
-	AddSecondaryMaxCountForOneNode  int    `toml:"add_secondary_max_count_for_one_node" doc:"At most this many add-secondary operations in flight per target node (runtime knob meta.lb.add_secondary_max_count_for_one_node); 0 pauses re-replication."`
+	AddSecondaryMaxCountForOneNode  int    `toml:"add_secondary_max_count_for_one_node" doc:"At most this many add-secondary operations in flight per target node (runtime knob meta.lb.add_secondary_max_count_for_one_node); 0 holds back re-adding nodes drained for a restart, other repairs go on one learner per node."`
 	NodeLivePercentageThreshold     int    `toml:"node_live_percentage_threshold_for_update" doc:"The meta server freezes (stops reconfiguring) when fewer than this percentage of replica servers are alive (runtime knob meta.live_percentage)."`
 	MinLiveNodeCountForUnfreeze     int    `toml:"min_live_node_count_for_unfreeze" doc:"The meta server freezes when fewer replica servers than this are alive."`
 	MaxSuccessiveUnstableRestart    int    `toml:"max_succssive_unstable_restart" doc:"A replica server that restarted this many times in a row, each within stable_rs_min_running_seconds (10 minutes) of the previous start, is refused until it has run that long (Pegasus' name, spelling included); 0 disables the guard."`
@@ -98,6 +98,7 @@ type Replica struct {
 	RPCRequestDroppedBeforeExecutionWhenTimeout bool     `toml:"rpc_request_dropped_before_execution_when_timeout" doc:"On the Pegasus-protocol listener, drop unanswered a request whose client timeout (from its header) passed while it waited to execute, as Pegasus' option of that name does. Off, as in Pegasus: a request executes whatever its header's timeout says."`
 	DataDir                                     string   `toml:"data_dir" doc:"Directory holding every partition replica: its mutation log and its Pebble store."`
 	MetaServers                                 []string `toml:"meta_servers" doc:"gRPC addresses of the meta servers."`
+	Zone                                        string   `toml:"zone" doc:"Failure domain (zone or rack) of this server, shown in nodes -d. A rolling update restarts several servers at once only within one zone (--parallel)."`
 
 	FailureDetector
 

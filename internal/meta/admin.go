@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/meta/decide"
@@ -87,6 +88,7 @@ type NodeInfo struct {
 	BinaryVersion  string
 	HTTPAddress    string
 	PegasusAddress string
+	Zone           string
 	LastBeacon     time.Time
 }
 
@@ -107,7 +109,7 @@ func (c *Controller) ListNodes() ([]NodeInfo, error) {
 		if n == nil {
 			n = &NodeInfo{Address: addr}
 			if s := c.senders[addr]; s != nil {
-				n.BinaryVersion, n.HTTPAddress, n.PegasusAddress = s.binaryVersion, s.httpAddress, s.pegasusAddress
+				n.BinaryVersion, n.HTTPAddress, n.PegasusAddress, n.Zone = s.binaryVersion, s.httpAddress, s.pegasusAddress, s.zone
 			}
 			byAddr[addr] = n
 		}
@@ -213,7 +215,10 @@ func (c *Controller) BeaconSenders() int {
 // MetaLevel queries the meta function level (level empty) or sets it,
 // returning the previous and the current level. The level is stored with
 // the other knobs, so a new leader keeps it.
-func (c *Controller) MetaLevel(ctx context.Context, level string) (old, cur decide.Level, err error) {
+//
+// DEFAULT puts back the configuration file's level and deletes the
+// override; lease is as for RemoteCommand.
+func (c *Controller) MetaLevel(ctx context.Context, level string, lease KnobLease) (old, cur decide.Level, err error) {
 	c.mu.Lock()
 	if _, err := c.termLocked(); err != nil {
 		c.mu.Unlock()
@@ -224,34 +229,66 @@ func (c *Controller) MetaLevel(ctx context.Context, level string) (old, cur deci
 	if level == "" {
 		return old, old, nil
 	}
-	l, err := decide.ParseLevel(level)
-	if err != nil {
+	value := strings.TrimSpace(level)
+	if value != "DEFAULT" {
+		l, err := decide.ParseLevel(level)
+		if err != nil {
+			return 0, 0, err
+		}
+		value = l.Name()
+	}
+	if old, err = c.setKnobAs(ctx, decide.KnobFunctionLevel, value, lease, nil); err != nil {
 		return 0, 0, err
 	}
-	if old, err = c.setKnob(ctx, decide.KnobFunctionLevel, l.Name()); err != nil {
-		return 0, 0, err
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.planner == nil {
+		return old, old, ErrLostLeadership
 	}
-	return old, l, nil
+	return old, c.planner.Knobs().Level, nil
+}
+
+// DrainOptions narrow a drain: DryRun only computes the proposals
+// (migrate_node -t test), Table restricts it to one table (-a).
+type DrainOptions struct {
+	DryRun bool
+	Table  string
 }
 
 // MigrateNode hands every primary role of node to a secondary (Pegasus
 // migrate_node) as one configuration change per partition, written and
-// pushed at once. It returns the changes made as `propose` lines; a
-// *decide.DrainError lists partitions it refused.
-func (c *Controller) MigrateNode(ctx context.Context, node string) ([]string, error) {
-	return c.drain(ctx, "migrate_node", node, decide.MigrateNode)
+// pushed at once. It returns the changes made (or, dry, that would be
+// made) as `propose` lines; a *decide.DrainError lists partitions it
+// refused.
+func (c *Controller) MigrateNode(ctx context.Context, node string, o DrainOptions) ([]string, error) {
+	return c.drain(ctx, "migrate_node", node, o, decide.MigrateNode)
 }
 
 // DowngradeNode takes node out of every partition where it is a secondary
 // or learner (Pegasus downgrade_node). Results as MigrateNode's.
-func (c *Controller) DowngradeNode(ctx context.Context, node string) ([]string, error) {
-	return c.drain(ctx, "downgrade_node", node, decide.DowngradeNode)
+func (c *Controller) DowngradeNode(ctx context.Context, node string, o DrainOptions) ([]string, error) {
+	return c.drain(ctx, "downgrade_node", node, o, decide.DowngradeNode)
+}
+
+// MovePrimary hands the primary of g from `from` to `to`, a secondary
+// (Pegasus balance -p move_pri), with the same checks and the same
+// graceful handover as migrate_node. No lines and no error when `to`
+// leads already.
+func (c *Controller) MovePrimary(ctx context.Context, g decide.Gpid, from, to string) ([]string, error) {
+	return c.drain(ctx, "balance move_pri", from, DrainOptions{},
+		func(l *decide.Layout, nodes decide.NodeView, _ string) ([]decide.Proposal, error) {
+			p, err := decide.MovePrimary(l, nodes, g, from, to)
+			if p == nil {
+				return nil, err
+			}
+			return []decide.Proposal{*p}, err
+		})
 }
 
 // drain runs a drain operation. It needs a level that allows cure and a
 // settled failure detector: right after a leader change a handover could
 // pick a secondary that is presumed alive but dead.
-func (c *Controller) drain(ctx context.Context, op, node string,
+func (c *Controller) drain(ctx context.Context, op, node string, o DrainOptions,
 	propose func(*decide.Layout, decide.NodeView, string) ([]decide.Proposal, error)) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -262,11 +299,38 @@ func (c *Controller) drain(ctx context.Context, op, node string,
 		c.mu.Unlock()
 		return nil, err
 	}
-	if level, why := c.effectiveLevelLocked(c.clock.Now(), true); !level.AllowsCure() {
+	if level, why := c.effectiveLevelLocked(c.clock.Now(), true); !level.AllowsCure() && !o.DryRun {
 		c.mu.Unlock()
 		return nil, fmt.Errorf("%w: %s at %s (%s)", ErrLevelForbids, op, level, why)
 	}
+	appID := int32(-1)
+	if o.Table != "" {
+		id, ok := c.cache.byName[o.Table]
+		if !ok {
+			c.mu.Unlock()
+			return nil, fmt.Errorf("%w: %s", ErrTableNotFound, o.Table)
+		}
+		appID = id
+	}
 	props, drainErr := propose(c.cache.layout, c.fd, node)
+	if appID >= 0 {
+		props = slices.DeleteFunc(props, func(p decide.Proposal) bool { return p.Gpid.AppID != appID })
+		var de *decide.DrainError
+		if errors.As(drainErr, &de) {
+			de.Refused = slices.DeleteFunc(de.Refused, func(r decide.PartitionRefusal) bool { return r.Gpid.AppID != appID })
+			if len(de.Refused) == 0 {
+				drainErr = nil
+			}
+		}
+	}
+	if o.DryRun {
+		c.mu.Unlock()
+		var lines []string
+		for _, p := range props {
+			lines = append(lines, p.Lines()...)
+		}
+		return lines, drainErr
+	}
 	changes, failed := c.prepareLocked(props)
 	c.mu.Unlock()
 

@@ -24,6 +24,8 @@ type Beacon struct {
 	// one (a new server, or one speaking protocol 1.0). The service has
 	// already refused another cluster's id.
 	ClusterID string
+	// Zone is the failure domain the node's configuration names.
+	Zone string
 }
 
 // BeaconReply is the answer to a beacon. See doc.go for how a replica
@@ -81,7 +83,7 @@ func (c *Controller) Beacon(b Beacon) BeaconReply {
 		c.senders[b.Node] = info
 	}
 	c.noteBeaconLocked(info, now)
-	info.binaryVersion, info.httpAddress, info.pegasusAddress = b.BinaryVersion, b.HTTPAddress, b.PegasusAddress
+	info.binaryVersion, info.httpAddress, info.pegasusAddress, info.zone = b.BinaryVersion, b.HTTPAddress, b.PegasusAddress, b.Zone
 	reply := BeaconReply{Leader: c.leaderHint}
 	if perr != nil {
 		reply.Err = fmt.Errorf("%w: node %s: %w", decide.ErrProtocolIncompatible, b.Node, perr)

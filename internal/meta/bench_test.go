@@ -288,7 +288,7 @@ func BenchmarkMetaTakeover(b *testing.B) {
 // that the rounds in between write nothing else.
 func BenchmarkMetaNodeDeath(b *testing.B) {
 	w := newSimWorld(b)
-	if _, err := w.ctl.RemoteCommand(context.Background(), decide.KnobAssignDelayMs, []string{"100000000000"}); err != nil {
+	if _, err := w.ctl.RemoteCommand(context.Background(), decide.KnobAssignDelayMs, []string{"100000000000"}, KnobLease{}); err != nil {
 		b.Fatal(err)
 	}
 	dead := map[string]bool{}

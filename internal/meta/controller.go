@@ -93,9 +93,11 @@ type Controller struct {
 	// business, for ListNodes; it also counts who beaconed this server.
 	senders map[string]*senderInfo
 	cache   *cache
-	// planner and lastPlan exist while leading.
+	// planner, lastPlan and overrides exist while leading.
 	planner  *decide.Planner
 	lastPlan planSummary
+	// overrides are the knobs set at run time, by name (see Override).
+	overrides map[string]Override
 	// wake asks the leader's loop for a round now (see Wake).
 	wake chan struct{}
 }
@@ -121,6 +123,7 @@ type senderInfo struct {
 	binaryVersion  string
 	httpAddress    string
 	pegasusAddress string
+	zone           string
 	// refusal is the last refusal logged, to log each one once.
 	refusal string
 	// lastBeacon is when the previous beacon arrived, for the beacon gap.
@@ -197,12 +200,7 @@ func (c *Controller) BecomeLeader(parent context.Context, store Store) (context.
 	if err != nil {
 		return nil, err
 	}
-	knobs := c.cfg.Knobs
-	for name, value := range snap.Knobs {
-		if err := knobs.Set(name, value); err != nil {
-			c.log.Warn("ignoring stored knob", "knob", name, "value", value, "err", err)
-		}
-	}
+	knobs, overrides := c.loadOverrides(snap.Knobs)
 	ctx, cancel := context.WithCancel(parent)
 	c.mu.Lock()
 	if c.term != nil {
@@ -213,6 +211,8 @@ func (c *Controller) BecomeLeader(parent context.Context, store Store) (context.
 	c.term = t
 	c.cache = ca
 	c.planner = decide.NewPlanner(knobs)
+	c.overrides = overrides
+	c.refreshOverrideGaugeLocked()
 	c.lastPlan = planSummary{level: decide.LevelFreezed, freeze: "no round yet"}
 	c.leaderHint = c.cfg.Self
 	c.fd.SetLeader(c.clock.Now(), true, c.cfg.Self, ca.layout.Nodes())
@@ -238,6 +238,7 @@ func (c *Controller) StepDown(leader string) {
 		// Followers keep no cache: a new term loads afresh.
 		c.cache = nil
 		c.planner = nil
+		c.overrides = nil
 	}
 	c.leaderHint = leader
 	c.fd.SetLeader(c.clock.Now(), false, leader, nil)

@@ -15,7 +15,7 @@ var remoteKnobs = []struct {
 	name, usage string
 }{
 	{decide.KnobAssignDelayMs, "[num | DEFAULT]: how long a partition missing a secondary waits for the dropped node before copying elsewhere (replica_assign_delay_ms_for_dropouts)"},
-	{decide.KnobAddSecondaryMaxCountForOneNode, "[num | DEFAULT]: learners in flight per node; 0 pauses re-replication (add_secondary_max_count_for_one_node)"},
+	{decide.KnobAddSecondaryMaxCountForOneNode, "[num | DEFAULT]: learners in flight per node; 0 holds back re-adding drained nodes, other repairs go on one per node (add_secondary_max_count_for_one_node)"},
 	{decide.KnobLivePercentage, "[num | DEFAULT]: freeze when fewer than this percentage of replica servers are alive (node_live_percentage_threshold_for_update)"},
 }
 
@@ -25,8 +25,9 @@ var remoteKnobs = []struct {
 // {"error":"ok","<knob>":"<value>"}. `help` lists the commands.
 //
 // A set is stored in etcd before it takes effect, so a new leader keeps
-// it; DEFAULT deletes the stored value.
-func (c *Controller) RemoteCommand(ctx context.Context, command string, args []string) (string, error) {
+// it; DEFAULT deletes the stored value. lease says who sets it and for how
+// long (see Override); the zero lease is an operator's lasting override.
+func (c *Controller) RemoteCommand(ctx context.Context, command string, args []string, lease KnobLease) (string, error) {
 	if _, err := c.currentTerm(); err != nil {
 		return "", err
 	}
@@ -53,7 +54,7 @@ func (c *Controller) RemoteCommand(ctx context.Context, command string, args []s
 		c.mu.Unlock()
 		return knobReply(command, value, err), err
 	case 1:
-		if _, err := c.setKnob(ctx, command, args[0]); err != nil {
+		if _, err := c.setKnobAs(ctx, command, args[0], lease, nil); err != nil {
 			return knobReply(command, "", err), err
 		}
 		c.mu.Lock()
@@ -90,12 +91,17 @@ func knobReply(name, value string, err error) string {
 	return string(b)
 }
 
-// setKnob validates, stores and then applies a knob, returning the level
+// setKnobAs validates, stores and then applies a knob, returning the level
 // before the change (for MetaLevel). "DEFAULT" means the configuration
-// file's value.
-func (c *Controller) setKnob(ctx context.Context, name, value string) (decide.Level, error) {
+// file's value and deletes the override. With only set, the change is made
+// only while the override is still exactly *only (a lapse racing a
+// renewal must not undo the renewal).
+func (c *Controller) setKnobAs(ctx context.Context, name, value string, lease KnobLease, only *Override) (decide.Level, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
+	}
+	if lease.TTL < 0 {
+		return 0, fmt.Errorf("%w: negative lease for %s", ErrInvalidArgument, name)
 	}
 	c.adminMu.Lock()
 	defer c.adminMu.Unlock()
@@ -105,23 +111,35 @@ func (c *Controller) setKnob(ctx context.Context, name, value string) (decide.Le
 		c.mu.Unlock()
 		return 0, err
 	}
+	if only != nil && c.overrides[name] != *only {
+		c.mu.Unlock()
+		return 0, nil
+	}
 	knobs := c.planner.Knobs()
 	oldLevel := knobs.Level
+	now := c.clock.Now()
 	c.mu.Unlock()
 
-	stored := strings.TrimSpace(value)
-	if stored == "DEFAULT" {
+	reset := strings.TrimSpace(value) == "DEFAULT"
+	if reset {
 		if value, err = c.cfg.Knobs.Get(name); err != nil {
 			return 0, err
 		}
-		stored = ""
 	}
 	if err := knobs.Set(name, value); err != nil {
 		return 0, err
 	}
-	if stored != "" {
+	o := Override{Knob: name, Owner: lease.Owner}
+	if !reset {
 		// Store the canonical form (a level by name).
-		stored, _ = knobs.Get(name)
+		o.Value, _ = knobs.Get(name)
+		if lease.TTL > 0 {
+			o.Expires = now.Add(lease.TTL)
+		}
+	}
+	stored := ""
+	if !reset {
+		stored = encodeOverride(o)
 	}
 	wctx, cancel := t.writeCtx()
 	defer cancel()
@@ -136,6 +154,12 @@ func (c *Controller) setKnob(ctx context.Context, name, value string) (decide.Le
 	if err := c.planner.SetKnob(name, value); err != nil {
 		return 0, err // validated above; cannot happen
 	}
-	c.log.Info("knob set", "knob", name, "value", value, "stored", stored != "")
+	if reset {
+		delete(c.overrides, name)
+	} else {
+		c.overrides[name] = o
+	}
+	c.refreshOverrideGaugeLocked()
+	c.log.Info("knob set", "knob", name, "value", value, "override", !reset, "owner", lease.Owner, "lease", lease.TTL)
 	return oldLevel, nil
 }

@@ -75,4 +75,7 @@ func (c *Controller) refreshGaugesLocked(level decide.Level) {
 }
 
 // noteSteppedDown marks this server a follower in the series.
-func (c *Controller) noteSteppedDown() { c.cfg.Metrics.IsLeader.Set(0) }
+func (c *Controller) noteSteppedDown() {
+	c.cfg.Metrics.IsLeader.Set(0)
+	c.cfg.Metrics.KnobOverride.Reset()
+}

@@ -93,7 +93,7 @@ func TestProposeRules(t *testing.T) {
 	}
 
 	// Below steady, replicas' proposals wait.
-	if _, _, err := s.ctl.MetaLevel(ctx, "freezed"); err != nil {
+	if _, _, err := s.ctl.MetaLevel(ctx, "freezed", KnobLease{}); err != nil {
 		t.Fatal(err)
 	}
 	cfg = s.stored(g)

@@ -35,6 +35,7 @@ func (c *Controller) Round(ctx context.Context) (RoundReport, error) {
 	if err := ctx.Err(); err != nil {
 		return RoundReport{}, err
 	}
+	c.expireOverrides(ctx)
 	c.mu.Lock()
 	t, err := c.termLocked()
 	if err != nil {

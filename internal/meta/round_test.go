@@ -63,7 +63,7 @@ func TestDeadNodeIsReplaced(t *testing.T) {
 		}
 	}
 	// ...until it is shortened to nothing.
-	if _, err := s.ctl.RemoteCommand(context.Background(), decide.KnobAssignDelayMs, []string{"0"}); err != nil {
+	if _, err := s.ctl.RemoteCommand(context.Background(), decide.KnobAssignDelayMs, []string{"0"}, KnobLease{}); err != nil {
 		t.Fatal(err)
 	}
 	s.steps(3)
@@ -150,7 +150,7 @@ func TestTakeoverChangesNothing(t *testing.T) {
 	}
 
 	// The old leader still believes it leads until it tries to write.
-	_, err := old.MigrateNode(context.Background(), "n1:1")
+	_, err := old.MigrateNode(context.Background(), "n1:1", DrainOptions{})
 	if !errors.Is(err, ErrLostLeadership) {
 		t.Fatalf("deposed leader's migrate_node: %v, want ErrLostLeadership", err)
 	}
@@ -177,16 +177,22 @@ func TestStaggeredOutageWaitsForTheLastMember(t *testing.T) {
 			s.createTable("t", 1, 2)
 			s.steps(2)
 			s.checkHealthy("t")
-			// No new copies elsewhere: the partition shrinks to its
-			// primary, as on a cluster with no spare node.
-			if _, err := s.ctl.RemoteCommand(context.Background(), decide.KnobAddSecondaryMaxCountForOneNode, []string{"0"}); err != nil {
-				t.Fatal(err)
-			}
 			g := decide.Gpid{AppID: 1, Index: 0}
 			cfg := configsByGpid(t, s.ctl, "t")[g]
 			prim, sec := cfg.Primary, cfg.Secondaries[0]
+			spare := ""
+			for _, n := range []string{"n1:1", "n2:1", "n3:1"} {
+				if n != prim && n != sec {
+					spare = n
+				}
+			}
 
+			// No new copies elsewhere: the spare node is down with the
+			// secondary, so the partition shrinks to its primary. (A cap
+			// of 0 on add_secondary_max_count_for_one_node no longer
+			// stands in for that: it never holds back an emergency repair.)
 			s.node(sec).down = true
+			s.node(spare).down = true
 			s.steps(int(testFD().Grace/time.Second) + 3)
 			if c := configsByGpid(t, s.ctl, "t")[g]; c.Primary != prim || len(c.Secondaries) != 0 {
 				t.Fatalf("secondary not removed: %s", c)
@@ -200,6 +206,8 @@ func TestStaggeredOutageWaitsForTheLastMember(t *testing.T) {
 
 			s.node(sec).down = false
 			s.node(sec).start = s.clock.Now()
+			s.node(spare).down = false
+			s.node(spare).start = s.clock.Now()
 			s.steps(int(testFD().Grace/time.Second) + 3)
 			if c := configsByGpid(t, s.ctl, "t")[g]; c.Primary != "" {
 				t.Fatalf("recovered from %s, dropped before the last member %s: %s", c.Primary, prim, c)
@@ -314,7 +322,7 @@ func TestBalancerRunsOnlyWhenLively(t *testing.T) {
 	if p, r := load(); p+r != 0 {
 		t.Fatalf("steady level moved %d primaries and %d replicas to the new node", p, r)
 	}
-	if _, _, err := s.ctl.MetaLevel(context.Background(), "lively"); err != nil {
+	if _, _, err := s.ctl.MetaLevel(context.Background(), "lively", KnobLease{}); err != nil {
 		t.Fatal(err)
 	}
 	s.steps(40)

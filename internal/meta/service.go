@@ -35,6 +35,7 @@ func (s *metaService) Beacon(ctx context.Context, req *pb.BeaconRequest) (*pb.Be
 		Replicas:       make([]decide.ReplicaReport, len(req.GetReplicas())),
 		HTTPAddress:    req.GetHttpAddress(),
 		PegasusAddress: req.GetPegasusAddress(),
+		Zone:           req.GetZone(),
 		ClusterID:      req.GetClusterId(),
 	}
 	if err := s.srv.checkClusterID("beacon", b.Node, b.ClusterID); err != nil {
@@ -211,6 +212,7 @@ func (s *metaService) ListNodes(ctx context.Context, req *pb.ListNodesRequest) (
 			BinaryVersion:   n.BinaryVersion,
 			HttpAddress:     n.HTTPAddress,
 			PegasusAddress:  n.PegasusAddress,
+			Zone:            n.Zone,
 		}
 		if !n.LastBeacon.IsZero() {
 			info.LastBeaconMs = n.LastBeacon.UnixMilli()
@@ -237,6 +239,15 @@ func (s *metaService) ClusterInfo(ctx context.Context, req *pb.ClusterInfoReques
 		resp.BalanceOperationCount = int32(st.BalanceOperations)
 		resp.PrimaryReplicaCountStddev = st.PrimaryStddev
 		resp.TotalReplicaCountStddev = st.TotalStddev
+		if overrides, err := s.ctl().Overrides(); err == nil {
+			for _, o := range overrides {
+				ko := &pb.KnobOverride{Knob: o.Knob, Value: o.Value, Owner: o.Owner}
+				if !o.Expires.IsZero() {
+					ko.ExpiresMs = o.Expires.UnixMilli()
+				}
+				resp.KnobOverrides = append(resp.KnobOverrides, ko)
+			}
+		}
 	} else {
 		resp.Leader = s.ctl().Leader()
 	}
@@ -250,6 +261,7 @@ func (s *metaService) ClusterInfo(ctx context.Context, req *pb.ClusterInfoReques
 		}
 		if m.Address == s.srv.addr {
 			info.BeaconsReceivedFrom = int32(s.ctl().BeaconSenders())
+			info.EmbeddedEtcd = s.srv.etcd != nil
 		}
 		resp.Metas = append(resp.Metas, info)
 	}
@@ -257,7 +269,7 @@ func (s *metaService) ClusterInfo(ctx context.Context, req *pb.ClusterInfoReques
 }
 
 func (s *metaService) MetaLevel(ctx context.Context, req *pb.MetaLevelRequest) (*pb.MetaLevelResponse, error) {
-	old, cur, err := s.ctl().MetaLevel(ctx, req.GetLevel())
+	old, cur, err := s.ctl().MetaLevel(ctx, req.GetLevel(), leaseOf(req.GetOwner(), req.GetLeaseMs()))
 	if err != nil {
 		return &pb.MetaLevelResponse{Error: wireError(err)}, nil
 	}
@@ -265,19 +277,35 @@ func (s *metaService) MetaLevel(ctx context.Context, req *pb.MetaLevelRequest) (
 }
 
 func (s *metaService) MigrateNode(ctx context.Context, req *pb.DrainNodeRequest) (*pb.DrainNodeResponse, error) {
-	lines, err := s.ctl().MigrateNode(ctx, req.GetNode())
+	lines, err := s.ctl().MigrateNode(ctx, req.GetNode(), DrainOptions{DryRun: req.GetDryRun(), Table: req.GetTable()})
 	return &pb.DrainNodeResponse{Error: wireError(err), Proposals: lines}, nil
 }
 
 func (s *metaService) DowngradeNode(ctx context.Context, req *pb.DrainNodeRequest) (*pb.DrainNodeResponse, error) {
-	lines, err := s.ctl().DowngradeNode(ctx, req.GetNode())
+	lines, err := s.ctl().DowngradeNode(ctx, req.GetNode(), DrainOptions{DryRun: req.GetDryRun(), Table: req.GetTable()})
 	return &pb.DrainNodeResponse{Error: wireError(err), Proposals: lines}, nil
+}
+
+// Balance supports move_pri, the graceful handover of one partition's
+// primary (Pegasus `balance -g <gpid> -p move_pri -f <from> -t <to>`).
+func (s *metaService) Balance(ctx context.Context, req *pb.BalanceRequest) (*pb.BalanceResponse, error) {
+	if req.GetType() != "move_pri" {
+		err := fmt.Errorf("%w: balance type %q (only move_pri is supported)", ErrInvalidArgument, req.GetType())
+		return &pb.BalanceResponse{Error: wireError(err)}, nil
+	}
+	g := gpidFromPB(req.GetGpid())
+	lines, err := s.ctl().MovePrimary(ctx, g, req.GetFrom(), req.GetTo())
+	return &pb.BalanceResponse{Error: wireError(err), Proposals: lines}, nil
 }
 
 func (s *metaService) RemoteCommand(ctx context.Context, req *pb.RemoteCommandRequest) (*pb.RemoteCommandResponse, error) {
 	if out, ok, err := s.srv.localCommand(req.GetCommand()); ok {
 		return &pb.RemoteCommandResponse{Error: wireError(err), Output: out}, nil
 	}
-	out, err := s.ctl().RemoteCommand(ctx, req.GetCommand(), req.GetArgs())
+	out, err := s.ctl().RemoteCommand(ctx, req.GetCommand(), req.GetArgs(), leaseOf(req.GetOwner(), req.GetLeaseMs()))
 	return &pb.RemoteCommandResponse{Error: wireError(err), Output: out}, nil
+}
+
+func leaseOf(owner string, ms int64) KnobLease {
+	return KnobLease{Owner: owner, TTL: time.Duration(ms) * time.Millisecond}
 }

@@ -215,6 +215,9 @@ type Meta struct {
 	// ClusterRefusals counts messages refused because they came from
 	// another cluster, by kind (beacon, propose, query_config).
 	ClusterRefusals *prometheus.CounterVec
+	// KnobOverride is 1 for every knob set at run time over the configuration file's value,
+	// labelled by knob and owner ("operator" or "rolling-update <roll id>"); leader only.
+	KnobOverride *prometheus.GaugeVec
 }
 
 // NewMeta creates a meta server's registry.
@@ -249,8 +252,11 @@ func NewMeta() *Meta {
 		ClusterRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pegasus_meta_foreign_cluster_refusals_total", Help: "Messages refused because they came from another cluster, by kind.",
 		}, []string{"kind"}),
+		KnobOverride: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pegasus_meta_knob_override", Help: "1 for every knob overriding the configuration file, by knob and owner.",
+		}, []string{"knob", "owner"}),
 	}
-	m.reg.MustRegister(m.IsLeader, m.Level, m.Reconfigurations, m.BeaconGap, m.Nodes, m.Partitions, m.RollingStep, m.ClusterInfo, m.ClusterRefusals)
+	m.reg.MustRegister(m.IsLeader, m.Level, m.Reconfigurations, m.BeaconGap, m.Nodes, m.Partitions, m.RollingStep, m.ClusterInfo, m.ClusterRefusals, m.KnobOverride)
 	return m
 }
 

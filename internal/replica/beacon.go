@@ -54,6 +54,7 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 		HttpAddress:     s.httpAddr,
 		PegasusAddress:  s.cfg.PegasusListen,
 		ClusterId:       s.clusterID(),
+		Zone:            s.cfg.Zone,
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -55,6 +55,10 @@ var (
 	// ErrDataDirLost: data_dir disappeared under the running server. Its
 	// stores can neither be written nor closed; the process must exit.
 	ErrDataDirLost = errors.New("replica: data_dir removed while the server runs")
+	// ErrDataFormat: data_dir holds an on-disk format this binary does not
+	// read (a rollback past the release that wrote it); the server does
+	// not start rather than misread it.
+	ErrDataFormat = errors.New("replica: unreadable on-disk format")
 )
 
 // wireError maps an error to its wire form. It is the only place where

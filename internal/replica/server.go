@@ -154,6 +154,9 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 	if err := s.fs.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("replica: create data_dir: %w", err)
 	}
+	if err := checkDataFormats(s.fs, cfg.DataDir); err != nil {
+		return nil, err
+	}
 	id, err := readClusterID(s.fs, cfg.DataDir)
 	if err != nil {
 		return nil, err

@@ -254,6 +254,7 @@ func (s *Server) serveReplicate(stream pb.ReplicaPeer_ReplicateServer) error {
 			}
 			return err
 		}
+		injectPeerDelay()
 		for _, pm := range batch.GetMessages() {
 			g, m, err := peerMessageFromPB(pm)
 			if err != nil {

@@ -2,6 +2,7 @@ package rolling
 
 import (
 	"context"
+	"time"
 
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
 )
@@ -22,13 +23,19 @@ type Cluster interface {
 	Metas(ctx context.Context) ([]plan.MetaStatus, error)
 	// ReplicaStatus is a replica server's own count of its replicas.
 	ReplicaStatus(ctx context.Context, node string) (plan.ReplicaStatus, error)
+	// Partitions is `app <table> -d` for every table: each partition's
+	// primary and secondaries.
+	Partitions(ctx context.Context) ([]plan.PartitionView, error)
+	// MovePrimary is `balance -g <gpid> -p move_pri -f <from> -t <to>`.
+	MovePrimary(ctx context.Context, m plan.PrimaryMove) error
 
-	// SetMetaLevel is set_meta_level.
-	SetMetaLevel(ctx context.Context, level string) error
+	// SetMetaLevel is set_meta_level; level may be DEFAULT.
+	SetMetaLevel(ctx context.Context, level string, lease KnobLease) error
 	// Knob reads a meta remote-command knob, SetKnob sets it
-	// (remote_command -t meta-server <knob> [value]).
+	// (remote_command -t meta-server <knob> [value]). lease names who sets
+	// it and for how long (the zero lease: an operator's lasting override).
 	Knob(ctx context.Context, knob string) (string, error)
-	SetKnob(ctx context.Context, knob, value string) error
+	SetKnob(ctx context.Context, knob, value string, lease KnobLease) error
 	// MigrateNode and DowngradeNode propose moving the node's primaries and
 	// downgrading its secondaries.
 	MigrateNode(ctx context.Context, node string) error
@@ -49,7 +56,27 @@ type ClusterInfo struct {
 	// Replicas are the replica servers with the protocol each speaks, from
 	// `nodes -d`.
 	Replicas []ReplicaInfo
+	// Overrides are the knobs overriding the configuration file, by the
+	// meta server's knob name (the level is meta.function_level).
+	Overrides map[string]KnobOverride
 }
+
+// KnobOverride is a knob set at run time, as cluster_info reports it.
+type KnobOverride struct {
+	Value   string
+	Owner   string
+	Expires time.Time // zero: never
+}
+
+// KnobLease goes with a knob change: who makes it and how long the
+// override lasts unless renewed (zero: until reset).
+type KnobLease struct {
+	Owner string
+	TTL   time.Duration
+}
+
+// MetaLevelKnob is the meta server's name for the level among its knobs.
+const MetaLevelKnob = "meta.function_level"
 
 // MetaInfo is one meta server in cluster_info.
 type MetaInfo struct {

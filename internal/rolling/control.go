@@ -86,6 +86,13 @@ type VersionReporter interface {
 	Version(ctx context.Context, t Target) (string, error)
 }
 
+// ArtifactsReporter is implemented by node controls that know which
+// binary each node runs, so that a rollback can put it back without the
+// operator naming it.
+type ArtifactsReporter interface {
+	Current(ctx context.Context, t Target) (Artifacts, error)
+}
+
 // NewControl builds the node control an operator names: "onebox:<dir>"
 // drives the onebox in dir, "exec" runs the templates. install is what the
 // roll installs, checked here so that a roll cannot fail half-way on an

@@ -35,6 +35,9 @@ var (
 	// every node; the report says where and why.
 	ErrRollFailed  = errors.New("rolling: roll failed")
 	ErrRollAborted = errors.New("rolling: roll aborted")
+	// ErrRolledBack: the roll took the nodes it had upgraded back to the
+	// previous version (on an SLO halt with --auto-rollback, or asked).
+	ErrRolledBack = errors.New("rolling: roll rolled back")
 
 	// ErrInvalidControl: a node control specification or command template
 	// is unusable (unknown kind, unknown placeholder, missing template).
@@ -57,6 +60,17 @@ var (
 	ErrBinaryVersion = errors.New("rolling: cannot read the new binary's protocol version")
 	// ErrCollector: the collector answered badly.
 	ErrCollector = errors.New("rolling: collector error")
+	// ErrNoPrevious: a rollback must install the previous binary or
+	// configuration of a node, and nobody said what it was.
+	ErrNoPrevious = errors.New("rolling: previous version unknown")
+	// ErrNoCluster: the command could not reach the cluster or the etcd
+	// keeping its roll; the message says what to give.
+	ErrNoCluster = errors.New("rolling: cannot reach the cluster")
+	// ErrRefused: a new roll is refused before anything is touched; the
+	// message says why.
+	ErrRefused = errors.New("rolling-update: refusing to start")
+	// ErrNotConfirmed: the operator did not confirm the plan.
+	ErrNotConfirmed = errors.New("rolling-update: not confirmed")
 	// ErrInvalidRecord: the stored record cannot be decoded.
 	ErrInvalidRecord = errors.New("rolling: invalid stored record")
 )

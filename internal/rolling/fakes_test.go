@@ -30,7 +30,11 @@ type fakeCluster struct {
 	collector  *fakeProcess
 	leader     string
 	level      string
-	knobs      map[string]string // absent means DEFAULT
+	knobs      map[string]string // overrides; absent means the configured value
+	owners     map[string]string // who set each override, "" for an operator
+	leases     map[string]time.Duration
+	configured map[string]string // the meta servers' configuration file
+	levelSet   bool              // the level is an override (its owner in owners[MetaLevelKnob])
 	knobLog    []string          // every level and knob command, in order
 	ops        []string          // every command that changed something, in order
 	partitions int
@@ -71,7 +75,9 @@ type fakeReplica struct {
 }
 
 func newFakeCluster(metas, replicas, partitionsPerNode int) *fakeCluster {
-	c := &fakeCluster{level: "lively", knobs: map[string]string{}, learnViews: 2,
+	c := &fakeCluster{level: "lively", levelSet: true, knobs: map[string]string{}, owners: map[string]string{},
+		leases: map[string]time.Duration{}, learnViews: 2,
+		configured:   map[string]string{plan.KnobAssignDelay: "300000", plan.KnobAddSecondaryMax: "10"},
 		availability: 1, startFails: map[string]string{}, neverAlive: map[string]bool{}}
 	for i := 1; i <= metas; i++ {
 		c.metas = append(c.metas, &fakeMeta{fakeProcess: fakeProcess{node: fmt.Sprintf("m%d:34601", i), running: true, version: "1.0"}, heard: 1})
@@ -133,7 +139,13 @@ func (c *fakeCluster) done(op string) {
 func (c *fakeCluster) Info(ctx context.Context) (ClusterInfo, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	info := ClusterInfo{Name: "fake", Leader: c.leader, MetaLevel: c.level}
+	info := ClusterInfo{Name: "fake", Leader: c.leader, MetaLevel: c.level, Overrides: map[string]KnobOverride{}}
+	for k, v := range c.knobs {
+		info.Overrides[k] = KnobOverride{Value: v, Owner: c.owners[k]}
+	}
+	if c.levelSet {
+		info.Overrides[MetaLevelKnob] = KnobOverride{Value: c.level, Owner: c.owners[MetaLevelKnob]}
+	}
 	for _, m := range c.metas {
 		info.Metas = append(info.Metas, MetaInfo{Node: m.node, Leader: m.node == c.leader, Protocol: m.version})
 	}
@@ -192,7 +204,8 @@ func (c *fakeCluster) Metas(ctx context.Context) ([]plan.MetaStatus, error) {
 	}
 	var out []plan.MetaStatus
 	for _, m := range c.metas {
-		st := plan.MetaStatus{Node: m.node, Alive: m.running, Leader: m.running && m.node == c.leader}
+		st := plan.MetaStatus{Node: m.node, Alive: m.running, Leader: m.running && m.node == c.leader,
+			Cluster: "fake", Registered: m.running}
 		if m.running {
 			if m.heard > 0 {
 				st.BeaconsFrom = alive
@@ -214,10 +227,16 @@ func (c *fakeCluster) ReplicaStatus(ctx context.Context, node string) (plan.Repl
 	return plan.ReplicaStatus{Node: node, Total: r.open}, nil
 }
 
-func (c *fakeCluster) SetMetaLevel(ctx context.Context, level string) error {
+func (c *fakeCluster) SetMetaLevel(ctx context.Context, level string, lease KnobLease) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.level = level
+	if level == plan.KnobDefault {
+		c.level, c.levelSet = "steady", false
+		delete(c.owners, MetaLevelKnob)
+	} else {
+		c.level, c.levelSet = level, true
+		c.owners[MetaLevelKnob] = lease.Owner
+	}
 	c.knobLog = append(c.knobLog, "level "+level)
 	c.done("set_meta_level " + level)
 	return nil
@@ -229,19 +248,35 @@ func (c *fakeCluster) Knob(ctx context.Context, knob string) (string, error) {
 	if v, ok := c.knobs[knob]; ok {
 		return v, nil
 	}
-	return "DEFAULT", nil
+	return c.configured[knob], nil
 }
 
-func (c *fakeCluster) SetKnob(ctx context.Context, knob, value string) error {
+func (c *fakeCluster) SetKnob(ctx context.Context, knob, value string, lease KnobLease) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if value == plan.KnobDefault {
 		delete(c.knobs, knob)
+		delete(c.owners, knob)
+		delete(c.leases, knob)
 	} else {
 		c.knobs[knob] = value
+		c.owners[knob] = lease.Owner
+		c.leases[knob] = lease.TTL
 	}
 	c.knobLog = append(c.knobLog, knob+" "+value)
 	c.done("remote_command " + knob + " " + value)
+	return nil
+}
+
+// Partitions reports no partition layout: the fake counts replicas per
+// node only, so a plan built on it has no primaries to put back (the
+// planner's own fake and the end-to-end tests cover that).
+func (c *fakeCluster) Partitions(ctx context.Context) ([]plan.PartitionView, error) { return nil, nil }
+
+func (c *fakeCluster) MovePrimary(ctx context.Context, m plan.PrimaryMove) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.done(m.String())
 	return nil
 }
 

@@ -46,10 +46,28 @@ type availabilityReport struct {
 	// Availability is null when no probe ran in the window: no evidence.
 	Availability *float64 `json:"availability"`
 	ClientErrors uint64   `json:"client_errors"`
+	P99US        uint32   `json:"p99_us"`
+}
+
+// trafficReport is the part of /api/tables/qps the roll reads: the
+// client requests of each table over the collector's last scrape of the
+// replica servers.
+type trafficReport struct {
+	TS     int64 `json:"ts"`
+	Tables []struct {
+		Table      string  `json:"table"`
+		ReadQPS    float64 `json:"read_qps"`
+		WriteQPS   float64 `json:"write_qps"`
+		ErrorQPS   float64 `json:"error_qps"`
+		ReadP99US  float64 `json:"read_p99_us"`
+		WriteP99US float64 `json:"write_p99_us"`
+	} `json:"tables"`
 }
 
 // Status implements Collector. A report without evidence (no probe in the
 // window, e.g. just after the collector started) counts as not reporting.
+// The per-table traffic is best effort: a collector without it still
+// reports availability.
 func (c *HTTPCollector) Status(ctx context.Context) (plan.CollectorStatus, error) {
 	var r availabilityReport
 	if err := c.get(ctx, "/api/availability?window="+availabilityWindow, &r); err != nil {
@@ -58,7 +76,22 @@ func (c *HTTPCollector) Status(ctx context.Context) (plan.CollectorStatus, error
 	if r.Availability == nil {
 		return plan.CollectorStatus{ClientErrors: r.ClientErrors}, nil
 	}
-	return plan.CollectorStatus{Alive: true, Availability: *r.Availability, ClientErrors: r.ClientErrors}, nil
+	st := plan.CollectorStatus{Alive: true, Availability: *r.Availability, ClientErrors: r.ClientErrors,
+		ProbeP99: time.Duration(r.P99US) * time.Microsecond}
+	var tr trafficReport
+	if err := c.get(ctx, "/api/tables/qps", &tr); err == nil && tr.TS > 0 {
+		st.TrafficAt = time.Unix(tr.TS, 0)
+		for _, t := range tr.Tables {
+			qps := t.ReadQPS + t.WriteQPS
+			slo := plan.TableSLO{Table: t.Table, QPS: qps,
+				P99: time.Duration(max(t.ReadP99US, t.WriteP99US)) * time.Microsecond}
+			if qps > 0 {
+				slo.ErrorRate = min(t.ErrorQPS/qps, 1)
+			}
+			st.Tables = append(st.Tables, slo)
+		}
+	}
+	return st, nil
 }
 
 // Version implements Collector from /api/version's protocol field.

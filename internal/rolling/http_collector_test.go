@@ -3,6 +3,7 @@ package rolling
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -26,7 +27,9 @@ func TestHTTPCollector(t *testing.T) {
 				http.Error(w, "window", http.StatusBadRequest)
 				return
 			}
-			io.WriteString(w, `{"availability":`+availability+`,"client_errors":12,"probes":100}`)
+			io.WriteString(w, `{"availability":`+availability+`,"client_errors":12,"probes":100,"p99_us":1500}`)
+		case r.Method == http.MethodGet && r.URL.Path == "/api/tables/qps":
+			io.WriteString(w, `{"ts":1767225600,"tables":[{"table":"t","read_qps":30,"write_qps":70,"error_qps":2,"read_p99_us":800,"write_p99_us":4000}]}`)
 		case r.Method == http.MethodPost && r.URL.Path == "/api/rolling":
 			if err := json.NewDecoder(r.Body).Decode(&posted); err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)
@@ -48,15 +51,19 @@ func TestHTTPCollector(t *testing.T) {
 	mu.Lock()
 	availability = "0.995"
 	mu.Unlock()
-	if st, err := c.Status(ctx); err != nil || st != (plan.CollectorStatus{Alive: true, Availability: 0.995, ClientErrors: 12}) {
-		t.Fatalf("Status = %+v, %v", st, err)
+	st, err := c.Status(ctx)
+	want := plan.CollectorStatus{Alive: true, Availability: 0.995, ClientErrors: 12, ProbeP99: 1500 * time.Microsecond,
+		TrafficAt: time.Unix(1767225600, 0),
+		Tables:    []plan.TableSLO{{Table: "t", QPS: 100, ErrorRate: 0.02, P99: 4 * time.Millisecond}}}
+	if err != nil || fmt.Sprint(st) != fmt.Sprint(want) {
+		t.Fatalf("Status = %+v, %v; want %+v", st, err, want)
 	}
 	if _, err := c.Version(ctx); err == nil {
 		t.Fatal("Version of a collector without /api/version succeeded")
 	}
 
 	// The posted progress uses the collector's field names.
-	e := newRollEnv(t, 1, 3)
+	e := newRollEnv(t, 2, 3)
 	m := e.build(plan.Options{Mode: plan.ModeHA}, "")
 	m.Next(time.Unix(100, 0), plan.Observation{})
 	if err := c.PostProgress(ctx, ProgressOf("c1", m, time.Unix(101, 0))); err != nil {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,15 +60,41 @@ type e2e struct {
 // that waits are short; everything else is the defaults.
 func startE2E(t *testing.T, replicas int) *e2e {
 	t.Helper()
+	return startE2EWith(t, e2eOptions{replicas: replicas, partitions: 16})
+}
+
+// e2eOptions shape the onebox of an end-to-end test.
+type e2eOptions struct {
+	replicas   int
+	partitions int
+	// zones labels the replica servers in order (empty: no zones).
+	zones []string
+}
+
+func startE2EWith(t *testing.T, o e2eOptions) *e2e {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a onebox cluster; skipped with -short")
 	}
 	bin := oneboxtest.Binary(t)
 	withCollector := oneboxtest.HasRole(bin, "collector")
 	dir := t.TempDir()
+	replica := 0
 	ob := testcluster.Start(t, onebox.Options{
-		Dir: dir, Metas: 2, Replicas: replicas, Collector: withCollector, Binary: bin,
-		Tuning: onebox.Tuning{Meta: oneboxtest.FastMeta, Replica: oneboxtest.FastReplica},
+		Dir: dir, Metas: 2, Replicas: o.replicas, Collector: withCollector, Binary: bin,
+		Tuning: onebox.Tuning{
+			Meta: oneboxtest.FastMeta,
+			Replica: func(c *config.Replica) {
+				oneboxtest.FastReplica(c)
+				if replica < len(o.zones) {
+					c.Zone = o.zones[replica]
+				}
+				replica++
+			},
+			// Traffic per table every second: the SLO gate sees a change
+			// within seconds.
+			Collector: func(c *config.Collector) { c.ScrapeIntervalSeconds = 1 },
+		},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -85,7 +112,7 @@ func startE2E(t *testing.T, replicas int) *e2e {
 		}
 	}
 	if _, _, err := pegasustarget.EnsureTable(ctx, e.conns, pegasustarget.TableSpec{
-		Name: testTable, PartitionCount: 16, ReplicaCount: 3}); err != nil {
+		Name: testTable, PartitionCount: o.partitions, ReplicaCount: 3}); err != nil {
 		t.Fatalf("table: %v", err)
 	}
 	return e
@@ -126,6 +153,13 @@ func (e *e2e) roll(ctx context.Context, args ...string) (string, plan.Report, er
 	args = append(args, "--yes", "--json-report", reportFile)
 	if e.collectorURL != "" {
 		args = append(args, "--collector", e.collectorURL)
+		// The SLO gate runs in every roll, on short windows unless the
+		// test sets its own.
+		for _, flag := range []string{"--baseline-window", "--canary-bake"} {
+			if !slices.Contains(args, flag) {
+				args = append(args, flag, "5s")
+			}
+		}
 	}
 	var out bytes.Buffer
 	cmd := e.rollCmd(ctx, e.bin, args...)
@@ -175,6 +209,32 @@ func (e *e2e) requireDefaultKnobs(ctx context.Context) {
 	if got := e.knobs(ctx); fmt.Sprint(got) != fmt.Sprint(want) {
 		e.t.Fatalf("knobs after the roll: %v, want %v", got, want)
 	}
+	// Back to the configuration's values, not overridden with them.
+	c := DialCluster(e.ob.MetaAddrs())
+	defer c.Close()
+	info, err := c.Info(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if len(info.Overrides) != 0 {
+		e.t.Fatalf("knob overrides left after the roll: %v", info.Overrides)
+	}
+}
+
+// primaryCounts is `nodes -d`'s primary count per replica server.
+func (e *e2e) primaryCounts(ctx context.Context) map[string]int {
+	e.t.Helper()
+	c := DialCluster(e.ob.MetaAddrs())
+	defer c.Close()
+	v, err := c.View(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := make(map[string]int)
+	for _, n := range v.Nodes {
+		out[n.Node] = n.Primaries
+	}
+	return out
 }
 
 // requireAllRestarted checks every process of the roll's scope got a new PID.
@@ -327,6 +387,7 @@ func TestE2EHARollUnderLoadFailsNoRequest(t *testing.T) {
 	l, closeLoad := newLoad(t, ctx, e.ob.MetaAddrs())
 	defer closeLoad()
 	before := e.pids()
+	primariesBefore := e.primaryCounts(ctx)
 
 	// 8 workers pausing 25 ms: about 300 operations a second, half writes.
 	loadCtx, stopLoad := context.WithCancel(ctx)
@@ -365,6 +426,9 @@ func TestE2EHARollUnderLoadFailsNoRequest(t *testing.T) {
 		}
 	}
 	e.requireDefaultKnobs(ctx)
+	if got := e.primaryCounts(ctx); fmt.Sprint(got) != fmt.Sprint(primariesBefore) {
+		t.Errorf("primaries per node after the roll %v, before %v", got, primariesBefore)
+	}
 	if !strings.Contains(out, "roll succeeded") {
 		t.Errorf("no final status line in the output")
 	}
@@ -562,7 +626,10 @@ func TestE2ENodeThatNeverComesBackStopsTheRoll(t *testing.T) {
 	}
 	before := e.pids()
 	out, report, err := e.roll(ctx, "--mode", "ha", "--binary", broken,
-		"--nodes", strings.Join(addrsOf(e.ob.Replicas()), ","), "--timeout", "start=15s")
+		"--nodes", strings.Join(addrsOf(e.ob.Replicas()), ","), "--timeout", "start=15s",
+		// The cleanup's final check that the cluster is whole again
+		// cannot pass with the node down: it need not wait long.
+		"--timeout", "wait-healthy=20s")
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) {
 		t.Fatalf("roll with a broken binary: %v", err)

@@ -72,6 +72,21 @@ func (o *OneboxControl) Version(ctx context.Context, t Target) (string, error) {
 	return "", fmt.Errorf("%w: %s", ErrUnknownNode, t)
 }
 
+// Current implements ArtifactsReporter: the binary the onebox runs the
+// node with.
+func (o *OneboxControl) Current(ctx context.Context, t Target) (Artifacts, error) {
+	procs, err := o.c.Status()
+	if err != nil {
+		return Artifacts{}, o.wrap(t, err)
+	}
+	for _, p := range procs {
+		if p.Address == t.Node || p.HTTPAddress == t.Node || p.Name == t.Node {
+			return Artifacts{Binary: p.Binary}, nil
+		}
+	}
+	return Artifacts{}, fmt.Errorf("%w: %s", ErrUnknownNode, t)
+}
+
 // Install implements NodeControl: the process runs the new binary from its
 // next start. A onebox writes each process's configuration when it is
 // created, so only binaries can be installed.

@@ -73,6 +73,8 @@ type Orchestrator struct {
 	progress *progressPrinter
 	posts    chan Progress // latest progress for the collector, newest wins
 	saved    []byte        // the state last written
+	// renewed is when the roll's knob overrides were last set again.
+	renewed time.Time
 }
 
 // NewOrchestrator returns an orchestrator for cfg.
@@ -108,6 +110,7 @@ func (o *Orchestrator) Run(ctx context.Context, m *plan.Machine) (plan.Report, e
 		if m.Status().Terminal() {
 			break
 		}
+		o.renewKnobs(ctx, m)
 		var commanded bool
 		obs, commanded = o.execute(ctx, m, actions)
 		if ctx.Err() != nil {
@@ -135,6 +138,8 @@ func (o *Orchestrator) Run(ctx context.Context, m *plan.Machine) (plan.Report, e
 		return report, fmt.Errorf("%w: %s", ErrRollFailed, m.Reason())
 	case plan.StatusAborted:
 		return report, fmt.Errorf("%w: %s", ErrRollAborted, m.Reason())
+	case plan.StatusRolledBack:
+		return report, fmt.Errorf("%w: %s", ErrRolledBack, m.Reason())
 	}
 	return report, nil
 }
@@ -212,6 +217,8 @@ func (o *Orchestrator) apply(m *plan.Machine, r Request) {
 		err = m.Resume(now)
 	case RequestAbort:
 		err = m.Abort(now, reason)
+	case RequestRollback:
+		err = m.Rollback(now, reason)
 	default:
 		err = fmt.Errorf("unknown request %q", r.Op)
 	}
@@ -289,9 +296,9 @@ func (o *Orchestrator) command(ctx context.Context, a plan.Action) error {
 	t := Target{Role: a.Role, Node: a.Node}
 	switch a.Kind {
 	case plan.ActSetMetaLevel:
-		return c.SetMetaLevel(ctx, a.Value)
+		return c.SetMetaLevel(ctx, a.Value, KnobLease{Owner: a.Owner, TTL: a.Lease})
 	case plan.ActRemoteCommand:
-		return c.SetKnob(ctx, a.Knob, a.Value)
+		return c.SetKnob(ctx, a.Knob, a.Value, KnobLease{Owner: a.Owner, TTL: a.Lease})
 	case plan.ActMigrateNode:
 		return c.MigrateNode(ctx, a.Node)
 	case plan.ActDowngradeNode:
@@ -303,7 +310,25 @@ func (o *Orchestrator) command(ctx context.Context, a plan.Action) error {
 	case plan.ActStart:
 		return o.cfg.Control.Start(ctx, t)
 	case plan.ActInstall:
+		if a.Rollback {
+			prev := o.cfg.Run.PreviousOf(a.Node)
+			if prev.Empty() {
+				return fmt.Errorf("%w: the previous binary of %s is not known (give --previous-binary)", ErrNoPrevious, a.Node)
+			}
+			return o.cfg.Control.Install(ctx, t, prev)
+		}
 		return o.cfg.Control.Install(ctx, t, o.cfg.Run.Artifacts)
+	case plan.ActMovePrimaries:
+		// Each handover on its own: one refused (the view it was computed
+		// from went stale) does not hold back the others, and the step
+		// re-issues what is left.
+		var errs []error
+		for _, mv := range a.Moves {
+			if err := c.MovePrimary(ctx, mv); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
 	}
 	return fmt.Errorf("rolling: unknown command %q", a.Kind)
 }
@@ -326,12 +351,51 @@ func (o *Orchestrator) query(ctx context.Context, a plan.Action, obs *plan.Obser
 		if ms, err := c.Metas(ctx); err == nil {
 			obs.Metas = ms
 		}
+	case plan.ActQueryPartitions:
+		if ps, err := c.Partitions(ctx); err == nil {
+			obs.Partitions = ps
+			if obs.Partitions == nil {
+				obs.Partitions = []plan.PartitionView{} // asked and answered: no partition
+			}
+		}
 	case plan.ActQueryCollector:
 		obs.Collector = &plan.CollectorStatus{}
 		if o.cfg.Collector != nil {
 			if st, err := o.cfg.Collector.Status(ctx); err == nil {
 				obs.Collector = &st
 			}
+		}
+	}
+}
+
+// renewKnobs sets the roll's knob overrides again, with a fresh lease,
+// every third of the lease: while this orchestrator runs they never lapse,
+// and once it is gone they lapse by themselves. The first call (a new or a
+// resumed roll) renews at once, so a roll resumed after its overrides
+// lapsed has them back before its next step.
+func (o *Orchestrator) renewKnobs(ctx context.Context, m *plan.Machine) {
+	st := m.State()
+	lease := st.Plan.Options.KnobLease
+	now := o.cfg.Clock.Now()
+	if lease <= 0 || (!o.renewed.IsZero() && now.Sub(o.renewed) < lease/3) {
+		return
+	}
+	o.renewed = now
+	l := KnobLease{Owner: st.Plan.Options.Owner(), TTL: lease}
+	for _, k := range st.Touched {
+		if k.Value == "" {
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, o.cfg.RPCTimeout)
+		var err error
+		if k.Knob == plan.KnobMetaLevel {
+			err = o.cfg.Cluster.SetMetaLevel(rctx, k.Value, l)
+		} else {
+			err = o.cfg.Cluster.SetKnob(rctx, k.Knob, k.Value, l)
+		}
+		cancel()
+		if err != nil {
+			o.progress.line("renewing %s = %s failed (retried in %v): %v", k.Knob, k.Value, lease/3, err)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -144,7 +145,7 @@ func TestHARollRestartsEveryServerWithoutClientErrors(t *testing.T) {
 }
 
 func TestSimpleRollCountsClientErrors(t *testing.T) {
-	e := newRollEnv(t, 1, 3)
+	e := newRollEnv(t, 2, 3)
 	m := e.build(plan.Options{Mode: plan.ModeSimple, Nodes: []string{"r1:34801", "r2:34801", "r3:34801"}}, "")
 	report, err := e.run(context.Background(), m)
 	if err != nil {
@@ -272,7 +273,7 @@ func TestResumeAfterOrchestratorDies(t *testing.T) {
 }
 
 func TestStateIsStoredBeforeEveryCommand(t *testing.T) {
-	e := newRollEnv(t, 1, 3)
+	e := newRollEnv(t, 2, 3)
 	m := e.build(plan.Options{Mode: plan.ModeHA}, "")
 	var violations []string
 	e.c.onCommand = func(op string) {
@@ -299,8 +300,9 @@ func TestStateIsStoredBeforeEveryCommand(t *testing.T) {
 }
 
 func TestOperatorPauseResumeAbort(t *testing.T) {
-	e := newRollEnv(t, 1, 3)
-	m := e.build(plan.Options{Mode: plan.ModeHA}, "")
+	e := newRollEnv(t, 2, 3)
+	// No canary bake: the pause's node boundary is r2's first step.
+	m := e.build(plan.Options{Mode: plan.ModeHA, SLO: plan.SLO{Off: true}}, "")
 	from := Holder{Host: "ops", PID: 99}
 	var sawPaused bool
 	e.c.onCommand = func(op string) {
@@ -366,7 +368,7 @@ func TestOperatorPauseResumeAbort(t *testing.T) {
 }
 
 func TestLostLockStopsTheRoll(t *testing.T) {
-	e := newRollEnv(t, 1, 3)
+	e := newRollEnv(t, 2, 3)
 	m := e.build(plan.Options{Mode: plan.ModeHA}, "")
 	e.c.onCommand = func(op string) {
 		if op == "migrate_node r2:34801" {
@@ -395,5 +397,67 @@ func TestCommandErrorsBecomeOneBoundedLine(t *testing.T) {
 	}
 	if r := result(a, nil); r.Err != "" {
 		t.Fatalf("success %+v", r)
+	}
+}
+
+// TestKnobsComeBackAsTheyWere: a knob the operator had overridden is put
+// back to that override; a knob that had no override (the configuration
+// file's value applied) ends with no override, not with the value it had
+// written back as one, which would shadow the next configuration change.
+func TestKnobsComeBackAsTheyWere(t *testing.T) {
+	e := newRollEnv(t, 2, 3)
+	e.c.knobs[plan.KnobAddSecondaryMax] = "20"
+	m := e.build(plan.Options{Mode: plan.ModeHA}, "")
+	if _, err := e.run(context.Background(), m); err != nil {
+		t.Fatalf("roll: %v\n%s", err, e.out.String())
+	}
+	want := map[string]string{plan.KnobAddSecondaryMax: "20"}
+	if fmt.Sprint(e.c.knobs) != fmt.Sprint(want) {
+		t.Fatalf("overrides after the roll %v, want %v; log %v", e.c.knobs, want, e.c.knobLog)
+	}
+}
+
+// TestKnobOverridesCarryTheRollAndItsLease: every knob the roll sets is an
+// override owned by the roll, with its lease, renewed while the roll runs;
+// what it puts back carries no lease. An override left by an earlier roll
+// is not taken for the value before: it ends deleted.
+func TestKnobOverridesCarryTheRollAndItsLease(t *testing.T) {
+	e := newRollEnv(t, 2, 3)
+	e.c.knobs[plan.KnobAssignDelay] = "3600000"
+	e.c.owners[plan.KnobAssignDelay] = plan.OwnerPrefix + " roll-old"
+	var sets []string
+	e.c.onCommand = func(op string) {
+		if strings.HasPrefix(op, "remote_command") || strings.HasPrefix(op, "set_meta_level") {
+			e.c.mu.Lock()
+			for _, k := range []string{plan.KnobAssignDelay, plan.KnobAddSecondaryMax} {
+				if strings.Contains(op, k) {
+					sets = append(sets, fmt.Sprintf("%s owner=%q lease=%v", op, e.c.owners[k], e.c.leases[k]))
+				}
+			}
+			e.c.mu.Unlock()
+		}
+	}
+	m := e.build(plan.Options{Mode: plan.ModeHA, RollID: "roll-7", KnobLease: 30 * time.Second}, "")
+	if _, err := e.run(context.Background(), m); err != nil {
+		t.Fatalf("roll: %v\n%s", err, e.out.String())
+	}
+	if len(e.c.knobs) != 0 {
+		t.Fatalf("overrides left: %v", e.c.knobs)
+	}
+	renewals := 0
+	for _, s := range sets {
+		switch {
+		case strings.HasSuffix(s, " DEFAULT owner=\"\" lease=0s"):
+		case strings.HasSuffix(s, `owner="rolling-update roll-7" lease=30s`):
+			if strings.Contains(s, "assign_delay_ms 3600000") {
+				renewals++
+			}
+		default:
+			t.Errorf("knob set without the roll's owner and lease: %s", s)
+		}
+	}
+	// Set once, renewed every 10 s of the fake clock's waits.
+	if renewals < 2 {
+		t.Errorf("assign_delay_ms set %d times, never renewed:\n%s", renewals, strings.Join(sets, "\n"))
 	}
 }

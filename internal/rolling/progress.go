@@ -3,6 +3,7 @@ package rolling
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
@@ -26,20 +27,23 @@ type Progress struct {
 	Phase     string `json:"phase,omitempty"`
 	// Observed is the latest observation that kept the current step's gate
 	// closed.
-	Observed    string      `json:"observed,omitempty"`
-	Started     time.Time   `json:"started,omitzero"`
-	StepStarted time.Time   `json:"step_started,omitzero"`
-	ElapsedMS   int64       `json:"elapsed_ms"`
-	Updated     time.Time   `json:"updated"`
-	Holder      *Holder     `json:"holder,omitempty"`
-	Report      plan.Report `json:"report"`
+	Observed    string    `json:"observed,omitempty"`
+	Started     time.Time `json:"started,omitzero"`
+	StepStarted time.Time `json:"step_started,omitzero"`
+	ElapsedMS   int64     `json:"elapsed_ms"`
+	Updated     time.Time `json:"updated"`
+	Holder      *Holder   `json:"holder,omitempty"`
+	// Estimate counts the servers done and, once one replica server
+	// finished, the time the rest should take.
+	Estimate plan.Estimate `json:"estimate"`
+	Report   plan.Report   `json:"report"`
 }
 
 // ProgressOf summarises a machine for a progress report at now.
 func ProgressOf(cluster string, m *plan.Machine, now time.Time) Progress {
 	st := m.State()
 	p := Progress{Cluster: cluster, Status: st.Status, Reason: m.Reason(),
-		StepCount: len(st.Steps), Started: st.Started, Updated: now, Report: m.Report()}
+		StepCount: len(st.Steps), Started: st.Started, Updated: now, Report: m.Report(), Estimate: m.Estimate(now)}
 	if !st.Started.IsZero() {
 		end := now
 		if !st.Ended.IsZero() {
@@ -53,6 +57,22 @@ func ProgressOf(cluster string, m *plan.Machine, now time.Time) Progress {
 		p.Step = stepLabel(step, len(st.Plan.Replicas))
 	}
 	return p
+}
+
+// estimateText is a progress bar over the servers and the time left,
+// e.g. "[####------] 2/5 servers, about 1m20s left".
+func estimateText(e plan.Estimate) string {
+	if e.Total == 0 {
+		return ""
+	}
+	const width = 10
+	filled := e.Done * width / e.Total
+	bar := "[" + strings.Repeat("#", filled) + strings.Repeat("-", width-filled) + "]"
+	text := fmt.Sprintf("%s %d/%d servers", bar, e.Done, e.Total)
+	if e.Known {
+		text += ", about " + e.Left.Round(time.Second).String() + " left"
+	}
+	return text
 }
 
 // stepLabel is a step's command, or "wait until ..." for a pure wait.
@@ -131,6 +151,7 @@ func (p *progressPrinter) line(format string, args ...any) {
 func (p *progressPrinter) update(m *plan.Machine, now time.Time) {
 	st := m.State()
 	total := len(st.Steps)
+	est := estimateText(m.Estimate(now))
 	for len(p.printed) < total {
 		p.printed = append(p.printed, false)
 	}
@@ -168,7 +189,7 @@ func (p *progressPrinter) update(m *plan.Machine, now time.Time) {
 			continue
 		}
 		p.printed[i] = true
-		p.headerFor(steps[i])
+		p.headerFor(st.Plan, steps[i], est)
 		took := "-"
 		if !ss.Started.IsZero() && !ss.Ended.IsZero() {
 			took = roundDuration(ss.Ended.Sub(ss.Started))
@@ -180,6 +201,9 @@ func (p *progressPrinter) update(m *plan.Machine, now time.Time) {
 		}
 		if steps[i].Kind == plan.KindDowngrade && ss.Status == plan.StepDone {
 			text += fmt.Sprintf(" (%d secondaries downgraded)", ss.Before-ss.Left)
+		}
+		if steps[i].Kind == plan.KindRestorePrimaries && ss.Status == plan.StepDone {
+			text += fmt.Sprintf(" (%d handed back)", ss.Before-ss.Left)
 		}
 		if ss.Attempts > 1 {
 			text += fmt.Sprintf(" [%d attempts]", ss.Attempts)
@@ -208,7 +232,7 @@ func (p *progressPrinter) update(m *plan.Machine, now time.Time) {
 	if !ok || st.Status.Terminal() || ss.Status != plan.StepRunning {
 		return
 	}
-	p.headerFor(step)
+	p.headerFor(st.Plan, step, est)
 	left := step.Timeout - now.Sub(ss.AttemptStarted)
 	wait := "until " + step.Waits(len(st.Plan.Replicas))
 	status := fmt.Sprintf("%s %3d/%d waiting %s", elapsed(now), n, total, wait)
@@ -222,6 +246,9 @@ func (p *progressPrinter) update(m *plan.Machine, now time.Time) {
 		status += "; last error: " + ss.LastError
 	}
 	status += fmt.Sprintf("; %s left", roundDuration(max(left, 0)))
+	if est != "" {
+		status += "; " + est
+	}
 	if p.live {
 		fmt.Fprint(p.w, "\r\033[K"+status)
 		p.liveShown = true
@@ -241,19 +268,33 @@ func (p *progressPrinter) update(m *plan.Machine, now time.Time) {
 	}
 }
 
-// headerFor prints a heading when the roll moves to another node or phase.
-func (p *progressPrinter) headerFor(s plan.Step) {
+// headerFor prints a heading when the roll moves to another node or
+// phase, with est (the progress so far) when given.
+func (p *progressPrinter) headerFor(pl plan.Plan, s plan.Step, est string) {
 	h := string(s.Phase)
 	switch s.Phase {
 	case plan.PhaseReplica:
 		h = "replica server " + s.Node
+		if s.Batch > 0 {
+			h = pl.BatchTitle(s.Batch)
+		}
 	case plan.PhaseMeta:
 		h = "meta server " + s.Node
 	case plan.PhaseCollector:
 		h = "collector " + s.Node
+	case plan.PhaseRestore:
+		h = "primaries back where they were"
+	case plan.PhaseRollback:
+		if s.Node != "" {
+			h = "rollback of " + string(s.Role) + " " + s.Node
+		}
 	}
 	if h != p.header {
 		p.header = h
+		if est != "" && (s.Phase == plan.PhaseReplica || s.Phase == plan.PhaseMeta || s.Phase == plan.PhaseCollector) {
+			p.line("%s  %s", h, est)
+			return
+		}
 		p.line("%s", h)
 	}
 }

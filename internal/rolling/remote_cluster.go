@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -75,7 +76,15 @@ func (c *RemoteCluster) Info(ctx context.Context) (ClusterInfo, error) {
 	if err != nil {
 		return ClusterInfo{}, err
 	}
-	info := ClusterInfo{Name: ci.GetClusterName(), Leader: ci.GetLeader(), MetaLevel: ci.GetMetaFunctionLevel()}
+	info := ClusterInfo{Name: ci.GetClusterName(), Leader: ci.GetLeader(), MetaLevel: ci.GetMetaFunctionLevel(),
+		Overrides: make(map[string]KnobOverride)}
+	for _, o := range ci.GetKnobOverrides() {
+		ko := KnobOverride{Value: o.GetValue(), Owner: o.GetOwner()}
+		if ms := o.GetExpiresMs(); ms > 0 {
+			ko.Expires = time.UnixMilli(ms)
+		}
+		info.Overrides[o.GetKnob()] = ko
+	}
 	for _, e := range strings.Split(ci.GetEtcdEndpoints(), ",") {
 		if e = strings.TrimSpace(e); e != "" {
 			info.EtcdEndpoints = append(info.EtcdEndpoints, e)
@@ -140,7 +149,7 @@ func (c *RemoteCluster) View(ctx context.Context) (*plan.ClusterView, error) {
 	v := &plan.ClusterView{}
 	for _, n := range nodes {
 		v.Nodes = append(v.Nodes, plan.NodeStatus{Node: n.GetAddress(), Alive: n.GetAlive(),
-			Primaries: int(n.GetPrimaryCount()), Secondaries: int(n.GetSecondaryCount())})
+			Primaries: int(n.GetPrimaryCount()), Secondaries: int(n.GetSecondaryCount()), Zone: n.GetZone()})
 	}
 	for _, t := range tables.GetTables() {
 		info := t.GetTable()
@@ -157,12 +166,17 @@ func (c *RemoteCluster) View(ctx context.Context) (*plan.ClusterView, error) {
 
 // Metas implements Cluster: every meta server is asked for cluster_info
 // itself, in parallel. Its own row says whether it leads and how many
-// replica servers it has heard from since it started.
+// replica servers it has heard from since it started; its answer names
+// the cluster its configuration serves. It is registered when the leader
+// lists it: the leader's list is the meta servers holding a session in the
+// cluster's etcd, so a meta server that answers but cannot reach etcd (or
+// registered in another cluster's namespace) is not.
 func (c *RemoteCluster) Metas(ctx context.Context) ([]plan.MetaStatus, error) {
 	c.mu.Lock()
 	metas := slices.Clone(c.metas)
 	c.mu.Unlock()
 	out := make([]plan.MetaStatus, len(metas))
+	listed := make([][]string, len(metas))
 	var wg sync.WaitGroup
 	for i, addr := range metas {
 		wg.Go(func() {
@@ -176,21 +190,43 @@ func (c *RemoteCluster) Metas(ctx context.Context) ([]plan.MetaStatus, error) {
 			}
 			// Any answer, a forward to the leader included, means it is up.
 			out[i].Alive = true
+			out[i].Cluster = resp.GetClusterName()
 			out[i].Leader = resp.GetLeader() == addr && resp.GetError().GetCode() == pb.ErrorCode_ERR_OK
 			for _, m := range resp.GetMetas() {
 				if m.GetAddress() == addr {
 					out[i].Leader = out[i].Leader || m.GetLeader()
 					out[i].BeaconsFrom = int(m.GetBeaconsReceivedFrom())
+					out[i].EmbeddedEtcd = m.GetEmbeddedEtcd()
 				}
-				// A meta server that registered since is asked from the
-				// next call on.
-				c.learnMeta(m.GetAddress())
+				listed[i] = append(listed[i], m.GetAddress())
 			}
 		})
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	// Only the one leader's list counts: with two leaders (one of them in
+	// another namespace) nobody is known to be registered.
+	leader := -1
+	for i, m := range out {
+		if m.Alive && m.Leader {
+			if leader >= 0 {
+				leader = -2
+				break
+			}
+			leader = i
+		}
+	}
+	if leader >= 0 {
+		for i := range out {
+			out[i].Registered = out[i].Alive && slices.Contains(listed[leader], out[i].Node)
+		}
+		// A meta server that registered since is asked from the next call
+		// on.
+		for _, a := range listed[leader] {
+			c.learnMeta(a)
+		}
 	}
 	return out, nil
 }
@@ -209,9 +245,9 @@ func (c *RemoteCluster) ReplicaStatus(ctx context.Context, node string) (plan.Re
 }
 
 // SetMetaLevel implements Cluster.
-func (c *RemoteCluster) SetMetaLevel(ctx context.Context, level string) error {
+func (c *RemoteCluster) SetMetaLevel(ctx context.Context, level string, lease KnobLease) error {
 	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.MetaLevelResponse, error) {
-		return m.MetaLevel(ctx, &pb.MetaLevelRequest{Level: level})
+		return m.MetaLevel(ctx, &pb.MetaLevelRequest{Level: level, Owner: lease.Owner, LeaseMs: lease.TTL.Milliseconds()})
 	})
 	if err != nil {
 		return err
@@ -222,7 +258,7 @@ func (c *RemoteCluster) SetMetaLevel(ctx context.Context, level string) error {
 // Knob implements Cluster: the remote command without a value prints the
 // knob's current value.
 func (c *RemoteCluster) Knob(ctx context.Context, knob string) (string, error) {
-	out, err := c.metaCommand(ctx, knob)
+	out, err := c.metaCommand(ctx, KnobLease{}, knob)
 	if err != nil {
 		return "", err
 	}
@@ -230,14 +266,15 @@ func (c *RemoteCluster) Knob(ctx context.Context, knob string) (string, error) {
 }
 
 // SetKnob implements Cluster.
-func (c *RemoteCluster) SetKnob(ctx context.Context, knob, value string) error {
-	_, err := c.metaCommand(ctx, knob, value)
+func (c *RemoteCluster) SetKnob(ctx context.Context, knob, value string, lease KnobLease) error {
+	_, err := c.metaCommand(ctx, lease, knob, value)
 	return err
 }
 
-func (c *RemoteCluster) metaCommand(ctx context.Context, command string, args ...string) (string, error) {
+func (c *RemoteCluster) metaCommand(ctx context.Context, lease KnobLease, command string, args ...string) (string, error) {
 	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.RemoteCommandResponse, error) {
-		return m.RemoteCommand(ctx, &pb.RemoteCommandRequest{Command: command, Args: args})
+		return m.RemoteCommand(ctx, &pb.RemoteCommandRequest{Command: command, Args: args,
+			Owner: lease.Owner, LeaseMs: lease.TTL.Milliseconds()})
 	})
 	if err != nil {
 		return "", err
@@ -305,4 +342,61 @@ func (c *RemoteCluster) KillPartitions(ctx context.Context, node string) error {
 		return err
 	}
 	return serverError("remote_command -l "+node+" replica.kill_partition", resp.GetError())
+}
+
+// Partitions implements Cluster: QueryConfig of every available table.
+func (c *RemoteCluster) Partitions(ctx context.Context) ([]plan.PartitionView, error) {
+	tables, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListTablesResponse, error) {
+		return m.ListTables(ctx, &pb.ListTablesRequest{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := serverError("ls", tables.GetError()); err != nil {
+		return nil, err
+	}
+	var out []plan.PartitionView
+	for _, t := range tables.GetTables() {
+		info := t.GetTable()
+		if info.GetStatus() != pb.TableStatus_AS_AVAILABLE {
+			continue
+		}
+		resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.QueryConfigResponse, error) {
+			return m.QueryConfig(ctx, &pb.QueryConfigRequest{Table: info.GetName()})
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := serverError("app "+info.GetName()+" -d", resp.GetError()); err != nil {
+			return nil, err
+		}
+		for _, pc := range resp.GetPartitions() {
+			out = append(out, plan.PartitionView{
+				Gpid:        fmt.Sprintf("%d.%d", pc.GetGpid().GetAppId(), pc.GetGpid().GetPartitionIndex()),
+				Table:       info.GetName(),
+				Primary:     pc.GetPrimary(),
+				Secondaries: pc.GetSecondaries(),
+				MaxReplicas: int(pc.GetMaxReplicaCount()),
+			})
+		}
+	}
+	return out, nil
+}
+
+// MovePrimary implements Cluster.
+func (c *RemoteCluster) MovePrimary(ctx context.Context, mv plan.PrimaryMove) error {
+	app, idx, ok := strings.Cut(mv.Gpid, ".")
+	a, err1 := strconv.Atoi(app)
+	i, err2 := strconv.Atoi(idx)
+	if !ok || err1 != nil || err2 != nil {
+		return fmt.Errorf("%w: gpid %q", ErrServer, mv.Gpid)
+	}
+	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.BalanceResponse, error) {
+		return m.Balance(ctx, &pb.BalanceRequest{Gpid: &pb.Gpid{AppId: int32(a), PartitionIndex: int32(i)},
+			Type: "move_pri", From: mv.From, To: mv.To})
+	})
+	if err != nil {
+		return err
+	}
+	return serverError(mv.String(), resp.GetError())
 }

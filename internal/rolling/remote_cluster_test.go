@@ -3,7 +3,9 @@ package rolling
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,11 +24,14 @@ type fakeMetaServer struct {
 	pb.UnimplementedMetaServer
 	addr, leader string
 	beacons      int32
+	// etcd is the endpoints cluster_info reports ("" for two made-up ones).
+	etcd string
 	// others are meta servers this one lists besides itself.
 	others []string
 
 	mu     sync.Mutex
 	knobs  map[string]string
+	leases []string // every knob set: "<knob> <owner> <lease>"
 	level  string
 	drains []string
 }
@@ -41,10 +46,14 @@ func (s *fakeMetaServer) forward() *pb.Error {
 func (s *fakeMetaServer) ClusterInfo(ctx context.Context, _ *pb.ClusterInfoRequest) (*pb.ClusterInfoResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	etcd := s.etcd
+	if etcd == "" {
+		etcd = "http://127.0.0.1:2379, http://127.0.0.2:2379"
+	}
 	return &pb.ClusterInfoResponse{Leader: s.leader, MetaFunctionLevel: "fl_" + s.level,
-		EtcdEndpoints: "http://127.0.0.1:2379, http://127.0.0.2:2379", ClusterName: "c1",
+		EtcdEndpoints: etcd, ClusterName: "c1",
 		Metas: append([]*pb.MetaServerInfo{{Address: s.addr, Leader: s.addr == s.leader, ProtocolVersion: "1.0", BeaconsReceivedFrom: s.beacons}},
-			s.otherInfos()...)}, nil
+			s.otherInfos()...)}, nil // s.mu held: others may change
 }
 
 func (s *fakeMetaServer) otherInfos() []*pb.MetaServerInfo {
@@ -99,6 +108,7 @@ func (s *fakeMetaServer) RemoteCommand(ctx context.Context, r *pb.RemoteCommandR
 	}
 	if len(r.GetArgs()) == 1 {
 		s.knobs[r.GetCommand()] = r.GetArgs()[0]
+		s.leases = append(s.leases, fmt.Sprintf("%s %s %dms", r.GetCommand(), r.GetOwner(), r.GetLeaseMs()))
 		return &pb.RemoteCommandResponse{Output: "OK"}, nil
 	}
 	return &pb.RemoteCommandResponse{Output: `{"error":"ok","` + r.GetCommand() + `":"` + s.knobs[r.GetCommand()] + `"}`}, nil
@@ -167,6 +177,9 @@ func TestRemoteClusterFollowsTheLeaderAndMapsAnswers(t *testing.T) {
 	followerAddr, stopFollower := serve(t, func(s *grpc.Server, addr string) {
 		pb.RegisterMetaServer(s, &fakeMetaServer{addr: addr, leader: leaderAddr, beacons: 4})
 	})
+	leader.mu.Lock()
+	leader.others = []string{followerAddr} // the follower is registered
+	leader.mu.Unlock()
 	replica := &fakeReplicaAdmin{}
 	replicaAddr, _ := serve(t, func(s *grpc.Server, _ string) { pb.RegisterReplicaAdminServer(s, replica) })
 
@@ -212,21 +225,41 @@ func TestRemoteClusterFollowsTheLeaderAndMapsAnswers(t *testing.T) {
 	if m := byNode[leaderAddr]; !m.Alive || !m.Leader || m.BeaconsFrom != 5 {
 		t.Fatalf("leader %+v", m)
 	}
-	if m := byNode[followerAddr]; !m.Alive || m.Leader || m.BeaconsFrom != 4 {
+	if m := byNode[followerAddr]; !m.Alive || m.Leader || m.BeaconsFrom != 4 || !m.Registered || m.Cluster != "c1" {
 		t.Fatalf("follower %+v", m)
 	}
-
-	if err := c.SetKnob(ctx, plan.KnobAssignDelay, "3600000"); err != nil {
+	if m := byNode[leaderAddr]; !m.Registered {
+		t.Fatalf("leader not registered: %+v", m)
+	}
+	// A meta server the leader does not list answers, but is not
+	// registered: it cannot take over.
+	leader.mu.Lock()
+	leader.others = nil
+	leader.mu.Unlock()
+	metas, err = c.Metas(ctx)
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, m := range metas {
+		if m.Node == followerAddr && (!m.Alive || m.Registered) {
+			t.Fatalf("unlisted follower %+v", m)
+		}
+	}
+
+	if err := c.SetKnob(ctx, plan.KnobAssignDelay, "3600000", KnobLease{Owner: "rolling-update r", TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{plan.KnobAssignDelay + " rolling-update r 60000ms"}; !slices.Equal(leader.leases, want) {
+		t.Fatalf("knob lease sent %q, want %q", leader.leases, want)
 	}
 	if v, err := c.Knob(ctx, plan.KnobAssignDelay); err != nil || v != "3600000" {
 		t.Fatalf("Knob = %q, %v", v, err)
 	}
-	err = c.SetKnob(ctx, "no.such.knob", "1")
+	err = c.SetKnob(ctx, "no.such.knob", "1", KnobLease{})
 	if !errors.Is(err, ErrServer) || !strings.Contains(err.Error(), "ERR_INVALID_PARAMETERS") || !strings.Contains(err.Error(), "unknown command") {
 		t.Fatalf("bad knob: %v", err)
 	}
-	if err := c.SetMetaLevel(ctx, "steady"); err != nil || leader.level != "steady" {
+	if err := c.SetMetaLevel(ctx, "steady", KnobLease{}); err != nil || leader.level != "steady" {
 		t.Fatalf("SetMetaLevel: %v, level %s", err, leader.level)
 	}
 	if err := c.MigrateNode(ctx, "r1:34801"); err != nil || len(leader.drains) != 1 {

@@ -142,6 +142,63 @@ func Abort(ctx context.Context, e Env, reason string, takeover time.Duration) (r
 	return report, false, err
 }
 
+// Rollback takes the nodes a stored roll has upgraded back to the previous
+// version. A running orchestrator is asked to do it (remote true); a
+// stored roll that has not ended is taken over (waiting up to takeover
+// for a dead holder's lock) and rolled back; a roll that has ended is
+// rolled back by a new roll, planned from the cluster as it is now (snap
+// reads it), which replaces the stored record. The report is the
+// rollback's.
+func Rollback(ctx context.Context, e Env, reason string, takeover time.Duration,
+	snap func(ctx context.Context) (plan.Snapshot, error)) (report plan.Report, remote bool, err error) {
+	rec, err := e.Store.Load(ctx)
+	if err != nil {
+		return plan.Report{}, false, err
+	}
+	if !rec.State.Status.Terminal() {
+		queued, err := relay(ctx, e, Request{Op: RequestRollback, Reason: reason, From: e.Holder, At: e.clock().Now()})
+		if err != nil || queued == relayed {
+			return plan.Report{}, queued == relayed, err
+		}
+		sess, err := takeOver(ctx, e, takeover, queued)
+		if err != nil {
+			return plan.Report{}, false, err
+		}
+		defer sess.Release(context.WithoutCancel(ctx))
+		if rec, err = e.Store.Load(ctx); err != nil {
+			return plan.Report{}, false, err
+		}
+		if !rec.State.Status.Terminal() {
+			m, err := plan.Restore(rec.State)
+			if err != nil {
+				return plan.Report{}, false, err
+			}
+			if err := m.Rollback(e.clock().Now(), reason); err != nil {
+				return plan.Report{}, false, err
+			}
+			report, err = e.orchestrator(sess, rec.Run).Run(ctx, m)
+			return report, false, err
+		}
+		sess.Release(context.WithoutCancel(ctx))
+	}
+	// The roll has ended: a new roll undoes it.
+	s, err := snap(ctx)
+	if err != nil {
+		return plan.Report{}, false, err
+	}
+	p, err := plan.RollbackPlan(rec.State, s, NewRollID(e.clock().Now()))
+	if err != nil {
+		return plan.Report{}, false, err
+	}
+	sess, err := e.Store.Acquire(ctx, e.Holder)
+	if err != nil {
+		return plan.Report{}, false, err
+	}
+	defer sess.Release(context.WithoutCancel(ctx))
+	report, err = e.orchestrator(sess, rec.Run).Run(ctx, plan.NewMachine(p))
+	return report, false, err
+}
+
 // relayOutcome is what became of a request to a running orchestrator.
 type relayOutcome int
 

@@ -46,7 +46,7 @@ func (e *rollEnv) interruptAt(op string) {
 }
 
 func TestBeginRefusesAnUnfinishedRollAndResumeFinishesIt(t *testing.T) {
-	e := newRollEnv(t, 1, 3)
+	e := newRollEnv(t, 2, 3)
 	second := e.plan(plan.Options{Mode: plan.ModeHA})
 	e.interruptAt("stop r2:34801")
 
@@ -71,7 +71,7 @@ func TestBeginRefusesAnUnfinishedRollAndResumeFinishesIt(t *testing.T) {
 }
 
 func TestBeginRefusedWhileAnotherOrchestratorRuns(t *testing.T) {
-	e := newRollEnv(t, 1, 3)
+	e := newRollEnv(t, 2, 3)
 	sess, err := e.store.Acquire(context.Background(), Holder{Host: "elsewhere", PID: 42})
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +95,7 @@ func TestBeginRefusedWhileAnotherOrchestratorRuns(t *testing.T) {
 }
 
 func TestAbortWithoutOrchestratorRunsTheCleanup(t *testing.T) {
-	e := newRollEnv(t, 1, 3)
+	e := newRollEnv(t, 2, 3)
 	e.interruptAt("stop r2:34801")
 	if r := e.c.replica("r2:34801"); r.running {
 		t.Fatal("r2 should be stopped")

@@ -31,16 +31,22 @@ func TakeSnapshot(ctx context.Context, c Cluster, col Collector, ctl NodeControl
 	if err != nil {
 		return plan.Snapshot{}, info, err
 	}
+	parts, err := c.Partitions(ctx)
+	if err != nil {
+		return plan.Snapshot{}, info, err
+	}
 	s := plan.Snapshot{MetaLevel: info.MetaLevel, NewVersion: newVersion, Tables: view.Tables,
-		Knobs: make(map[string]string)}
+		Partitions: parts, Knobs: make(map[string]plan.KnobState)}
 
-	alive := make(map[string]bool)
+	s.Cluster = info.Name
+	own := make(map[string]plan.MetaStatus)
 	for _, m := range metas {
-		alive[m.Node] = m.Alive
+		own[m.Node] = m
 	}
 	for _, m := range info.Metas {
-		s.Metas = append(s.Metas, plan.MetaServer{Node: m.Node, Alive: alive[m.Node],
-			Leader: m.Node == info.Leader, Version: m.Protocol})
+		s.Metas = append(s.Metas, plan.MetaServer{Node: m.Node, Alive: own[m.Node].Alive,
+			Leader: m.Node == info.Leader, Version: m.Protocol, EmbeddedEtcd: own[m.Node].EmbeddedEtcd,
+			Unregistered: own[m.Node].Alive && !own[m.Node].Registered})
 	}
 	versions := make(map[string]string)
 	for _, r := range info.Replicas {
@@ -48,14 +54,23 @@ func TakeSnapshot(ctx context.Context, c Cluster, col Collector, ctl NodeControl
 	}
 	for _, n := range view.Nodes {
 		s.Replicas = append(s.Replicas, plan.ReplicaServer{Node: n.Node, Alive: n.Alive,
-			Primaries: n.Primaries, Secondaries: n.Secondaries, Version: versions[n.Node]})
+			Primaries: n.Primaries, Secondaries: n.Secondaries, Version: versions[n.Node], Zone: n.Zone})
 	}
-	// A knob that cannot be read is reset to DEFAULT at the end, as the
-	// Pegasus guide does; one that can is put back as it was.
-	for _, k := range []string{plan.KnobAssignDelay, plan.KnobAddSecondaryMax} {
-		if v, err := c.Knob(ctx, k); err == nil && v != "" {
-			s.Knobs[k] = v
+	// Each knob with whether, and by whom, it is overridden: the plan puts
+	// back an override it found and deletes its own otherwise. A meta
+	// server too old to report overrides reports none at all (a nil map):
+	// its knobs are then reset to DEFAULT, as the Pegasus guide does.
+	if info.Overrides != nil {
+		for _, k := range []string{plan.KnobAssignDelay, plan.KnobAddSecondaryMax} {
+			v, err := c.Knob(ctx, k)
+			if err != nil {
+				continue
+			}
+			o, over := info.Overrides[k]
+			s.Knobs[k] = plan.KnobState{Value: v, Overridden: over, Owner: o.Owner}
 		}
+		o, over := info.Overrides[MetaLevelKnob]
+		s.Knobs[plan.KnobMetaLevel] = plan.KnobState{Value: strings.TrimPrefix(info.MetaLevel, "fl_"), Overridden: over, Owner: o.Owner}
 	}
 	if col != nil {
 		cs := &plan.CollectorServer{Node: col.Node()}
@@ -80,21 +95,43 @@ func TakeSnapshot(ctx context.Context, c Cluster, col Collector, ctl NodeControl
 // prints, the version the plan checks against every running server before
 // anything is touched.
 func BinaryVersion(ctx context.Context, binary string) (string, error) {
+	p, _, err := BinaryInfo(ctx, binary)
+	return p, err
+}
+
+// BinaryInfo runs `<binary> version` and returns the protocol version and
+// the on-disk formats it prints. A binary too old to print formats
+// returns none (nil): unknown.
+func BinaryInfo(ctx context.Context, binary string) (string, []version.Format, error) {
 	out, err := exec.CommandContext(ctx, binary, "version").Output()
 	if err != nil {
-		return "", fmt.Errorf("%w: %s version: %w", ErrBinaryVersion, binary, err)
+		return "", nil, fmt.Errorf("%w: %s version: %w", ErrBinaryVersion, binary, err)
 	}
+	var protocol string
+	var formats []version.Format
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		key, value, ok := strings.Cut(sc.Text(), ":")
-		if !ok || strings.TrimSpace(key) != "protocol" {
+		if !ok {
 			continue
 		}
-		p, err := version.ParseProtocol(value)
-		if err != nil {
-			return "", fmt.Errorf("%w: %s: %w", ErrBinaryVersion, binary, err)
+		switch strings.TrimSpace(key) {
+		case "protocol":
+			p, err := version.ParseProtocol(value)
+			if err != nil {
+				return "", nil, fmt.Errorf("%w: %s: %w", ErrBinaryVersion, binary, err)
+			}
+			protocol = p.String()
+		case "format":
+			f, err := version.ParseFormat(value)
+			if err != nil {
+				return "", nil, fmt.Errorf("%w: %s: %w", ErrBinaryVersion, binary, err)
+			}
+			formats = append(formats, f)
 		}
-		return p.String(), nil
 	}
-	return "", fmt.Errorf("%w: %s version printed no protocol line", ErrBinaryVersion, binary)
+	if protocol == "" {
+		return "", nil, fmt.Errorf("%w: %s version printed no protocol line", ErrBinaryVersion, binary)
+	}
+	return protocol, formats, nil
 }

@@ -2,6 +2,7 @@ package rolling
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -33,6 +34,19 @@ type RunSpec struct {
 	Control       string        `json:"control"`             // "onebox:<dir>" or "exec"
 	Exec          ExecTemplates `json:"exec,omitzero"`
 	Artifacts     Artifacts     `json:"artifacts,omitzero"`
+	// Previous is what a rollback installs back: per node (what node
+	// control reported before the roll, a onebox), else for every node
+	// (--previous-binary, --previous-config-dir with exec control).
+	Previous       Artifacts            `json:"previous,omitzero"`
+	PreviousByNode map[string]Artifacts `json:"previous_by_node,omitempty"`
+}
+
+// PreviousOf is what a rollback installs on node; empty when unknown.
+func (r RunSpec) PreviousOf(node string) Artifacts {
+	if a, ok := r.PreviousByNode[node]; ok && !a.Empty() {
+		return a
+	}
+	return r.Previous
 }
 
 // decodeRecord parses a stored record.
@@ -71,6 +85,9 @@ const (
 	RequestPause  RequestOp = "pause"
 	RequestResume RequestOp = "resume"
 	RequestAbort  RequestOp = "abort"
+	// RequestRollback takes the nodes upgraded so far back to the
+	// previous version.
+	RequestRollback RequestOp = "rollback"
 )
 
 // Request is an operator's command, written by `pegasus rolling-update
@@ -109,4 +126,12 @@ type Session interface {
 	Lost() <-chan struct{}
 	// Release gives the lock up.
 	Release(ctx context.Context) error
+}
+
+// NewRollID names a new roll: its start time and a random suffix, unique
+// enough to tell one roll's knob overrides from another's.
+func NewRollID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("roll-%s-%x", now.UTC().Format("20060102T150405Z"), b)
 }

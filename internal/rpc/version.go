@@ -39,7 +39,7 @@ func checkProtocol(ctx context.Context) error {
 	if err != nil {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
-	if own := version.Current(); !own.CompatibleWith(peer) {
+	if own := version.Current(); !own.WireCompatible(peer) {
 		return status.Error(codes.FailedPrecondition,
 			fmt.Sprintf("%v: caller speaks %s, this server %s", ErrIncompatibleProtocol, peer, own))
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -45,6 +46,16 @@ type clusterInfoJSON struct {
 	ClusterName               string         `json:"cluster_name"`
 	ClusterID                 string         `json:"cluster_id"`
 	Metas                     []metaInfoJSON `json:"metas"`
+	KnobOverrides             []knobJSON     `json:"knob_overrides,omitempty"`
+}
+
+// knobJSON is a knob overriding the configuration file: who set it, and
+// when it lapses unless set again (unix ms, 0 for never).
+type knobJSON struct {
+	Knob      string `json:"knob"`
+	Value     string `json:"value"`
+	Owner     string `json:"owner,omitempty"`
+	ExpiresMS int64  `json:"expires_ms,omitempty"`
 }
 
 type metaInfoJSON struct {
@@ -79,12 +90,29 @@ var clusterInfoCommand = &command{
 			metas = s.conns.Metas()
 		}
 		level, _ := levelNames(resp.GetMetaFunctionLevel())
+		var knobs []knobJSON
+		var knobText []string
+		for _, k := range resp.GetKnobOverrides() {
+			knobs = append(knobs, knobJSON{Knob: k.GetKnob(), Value: k.GetValue(), Owner: k.GetOwner(), ExpiresMS: k.GetExpiresMs()})
+			text := k.GetKnob() + "=" + k.GetValue()
+			var by []string
+			if o := k.GetOwner(); o != "" {
+				by = append(by, "by "+o)
+			}
+			if ms := k.GetExpiresMs(); ms > 0 {
+				by = append(by, "until "+time.UnixMilli(ms).In(s.cfg.Location).Format(time.DateTime))
+			}
+			if len(by) > 0 {
+				text += " (" + strings.Join(by, ", ") + ")"
+			}
+			knobText = append(knobText, text)
+		}
 		if in.json {
 			return writeJSON(in.out, clusterInfoJSON{
 				MetaServers: metas, PrimaryMetaServer: resp.GetLeader(), EtcdEndpoints: resp.GetEtcdEndpoints(),
 				MetaFunctionLevel: level, BalanceOperationCount: resp.GetBalanceOperationCount(),
 				PrimaryReplicaCountStddev: resp.GetPrimaryReplicaCountStddev(), TotalReplicaCountStddev: resp.GetTotalReplicaCountStddev(),
-				ClusterName: resp.GetClusterName(), ClusterID: resp.GetClusterId(), Metas: infos,
+				ClusterName: resp.GetClusterName(), ClusterID: resp.GetClusterId(), Metas: infos, KnobOverrides: knobs,
 			})
 		}
 		in.printer().pairs("cluster_info", []pair{
@@ -98,6 +126,9 @@ var clusterInfoCommand = &command{
 			{"total_replica_count_stddev", strconv.FormatFloat(resp.GetTotalReplicaCountStddev(), 'f', 2, 64)},
 			{"cluster_name", resp.GetClusterName()},
 			{"cluster_id", resp.GetClusterId()},
+			// Knobs set at runtime shadow the configuration file until
+			// reset with DEFAULT: an operator should see them.
+			{"knob_overrides", strings.Join(knobText, "; ")},
 		})
 		return nil
 	},
@@ -125,6 +156,7 @@ type nodeJSON struct {
 	PrimaryCount   int32  `json:"primary_count"`
 	SecondaryCount int32  `json:"secondary_count"`
 	ReplicaCount   int32  `json:"replica_count"`
+	Zone           string `json:"zone,omitempty"`
 }
 
 type nodesSummaryJSON struct {
@@ -175,21 +207,30 @@ var nodesCommand = &command{
 			out.Nodes = append(out.Nodes, nodeJSON{
 				Address: n.GetAddress(), Status: status,
 				PrimaryCount: n.GetPrimaryCount(), SecondaryCount: n.GetSecondaryCount(), ReplicaCount: n.GetReplicaCount(),
+				Zone: n.GetZone(),
 			})
 		}
 		out.Summary.TotalNodeCount = len(nodes)
 		if in.json {
 			return writeJSON(in.out, out)
 		}
+		// The zone column appears once a server names its zone.
+		zones := slices.ContainsFunc(out.Nodes, func(n nodeJSON) bool { return n.Zone != "" })
 		header := []string{"address", "status"}
 		if in.bool("detailed") {
 			header = append(header, "replica_count", "primary_count", "secondary_count")
+			if zones {
+				header = append(header, "zone")
+			}
 		}
 		rows := make([][]string, 0, len(out.Nodes))
 		for _, n := range out.Nodes {
 			row := []string{n.Address, n.Status}
 			if in.bool("detailed") {
 				row = append(row, itoa(n.ReplicaCount), itoa(n.PrimaryCount), itoa(n.SecondaryCount))
+				if zones {
+					row = append(row, n.Zone)
+				}
 			}
 			rows = append(rows, row)
 		}
@@ -254,11 +295,16 @@ func (s *Shell) metaLevel(ctx context.Context, level string) (*pb.MetaLevelRespo
 // drainJSON is the JSON form of migrate_node and downgrade_node.
 type drainJSON struct {
 	Node      string   `json:"node"`
+	Test      bool     `json:"test,omitempty"`
 	Proposals []string `json:"proposals"`
 }
 
 // drainCommand builds migrate_node and downgrade_node, which differ only
-// in the RPC and in what "nothing to do" means.
+// in the RPC and in what "nothing to do" means. The flags are those of
+// the Pegasus rolling-restart guide, so its command lines paste
+// unchanged: -c names the cluster's meta servers (default: the shell's),
+// -t test prints what would move and changes nothing, -a limits the
+// drain to one table.
 func drainCommand(name, summary, nothing string, rpc func(pb.MetaClient, context.Context, *pb.DrainNodeRequest, ...grpc.CallOption) (*pb.DrainNodeResponse, error)) *command {
 	return &command{
 		name:    name,
@@ -266,27 +312,51 @@ func drainCommand(name, summary, nothing string, rpc func(pb.MetaClient, context
 		json:    true,
 		flags: []flagSpec{
 			{long: "node", short: "n", kind: stringFlag, metavar: "ADDR", required: true, usage: "the replica server"},
+			{long: "cluster", short: "c", kind: stringFlag, metavar: "METAS", usage: "the meta servers, comma separated (default: the shell's)"},
+			{long: "type", short: "t", kind: stringFlag, metavar: "run|test", def: "run", usage: "run: do it; test: print what would move"},
+			{long: "app", short: "a", kind: stringFlag, metavar: "TABLE", usage: "only the partitions of this table"},
 		},
 		run: func(ctx context.Context, s *Shell, in *invocation) error {
 			node := in.string("node")
-			resp, err := callMeta(ctx, s, func(ctx context.Context, m pb.MetaClient) (*pb.DrainNodeResponse, error) {
-				return rpc(m, ctx, &pb.DrainNodeRequest{Node: node})
+			test := false
+			switch t := in.string("type"); t {
+			case "run":
+			case "test":
+				test = true
+			default:
+				return in.cmd.usageError(fmt.Sprintf("-t is run or test, not %q", t))
+			}
+			target := s
+			if list := in.string("cluster"); list != "" {
+				other, err := s.withMetas(strings.Split(list, ","))
+				if err != nil {
+					return err
+				}
+				defer other.conns.Close()
+				target = other
+			}
+			req := &pb.DrainNodeRequest{Node: node, DryRun: test, Table: in.string("app")}
+			resp, err := callMeta(ctx, target, func(ctx context.Context, m pb.MetaClient) (*pb.DrainNodeResponse, error) {
+				return rpc(m, ctx, req)
 			})
 			if err != nil {
 				return err
 			}
-			if err := codeError(name+" "+node, "", resp.GetError()); err != nil {
+			if err := codeError(name+" "+node, req.GetTable(), resp.GetError()); err != nil {
 				return err
 			}
 			props := resp.GetProposals()
 			if in.json {
-				return writeJSON(in.out, drainJSON{Node: node, Proposals: append([]string{}, props...)})
+				return writeJSON(in.out, drainJSON{Node: node, Test: test, Proposals: append([]string{}, props...)})
 			}
 			for _, p := range props {
 				fmt.Fprintln(in.out, p)
 			}
-			if len(props) == 0 {
+			switch {
+			case len(props) == 0:
 				fmt.Fprintf(in.out, "%s: %s %s\n", name, nothing, node)
+			case test:
+				fmt.Fprintf(in.out, "%s -t test: %d would be proposed, nothing changed\n", name, len(props))
 			}
 			return nil
 		},

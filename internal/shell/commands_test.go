@@ -17,6 +17,7 @@ import (
 // -rewrite). Directives set up the fake cluster:
 //
 //	cluster leader=A metas=A,B etcd=URL name=N balance=N pstddev=F tstddev=F
+//	knob NAME value=V [owner=O] [expires=UNIXMS]   (an override cluster_info reports)
 //	node ADDR [alive=false] [primaries=N] [secondaries=N]
 //	table NAME id=N partitions=N replicas=N [status=S] [healthy=N] [unhealthy=N]
 //	      [write_unhealthy=N] [read_unhealthy=N] [created=UNIXMS] [envs=k=v]
@@ -25,7 +26,8 @@ import (
 //	unavailable TABLE PIDX         (input: why the partition has no primary)
 //	calls                          (prints the fake meta's calls since the last calls, and forgets them)
 //	data-table NAME                (a table the data commands can use)
-//	exec                           (input: one command per line; prints >>> cmd, then its output)
+//	exec                           (input: one command per line, $META standing for the fake meta
+//	                                server's address; prints >>> cmd, then its output)
 func TestCommands(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		meta := startFakeMeta(t)
@@ -36,7 +38,7 @@ func TestCommands(t *testing.T) {
 				var b strings.Builder
 				for _, line := range splitLines(d.Input) {
 					out.Reset()
-					err := sh.Exec(context.Background(), line)
+					err := sh.Exec(context.Background(), strings.ReplaceAll(line, "$META", meta.addr))
 					fmt.Fprintf(&b, ">>> %s\n%s", line, out.String())
 					if err != nil {
 						fmt.Fprintf(&b, "ERROR: %v\n", err)
@@ -62,6 +64,11 @@ func TestCommands(t *testing.T) {
 				for _, m := range splitList(args["metas"]) {
 					meta.info.Metas = append(meta.info.Metas, &pb.MetaServerInfo{Address: m, Leader: m == args["leader"]})
 				}
+				return ""
+			case "knob":
+				expires, _ := strconv.ParseInt(args["expires"], 10, 64)
+				meta.info.KnobOverrides = append(meta.info.KnobOverrides, &pb.KnobOverride{Knob: d.CmdArgs[0].Key,
+					Value: args["value"], Owner: args["owner"], ExpiresMs: expires})
 				return ""
 			case "node":
 				p, s := int32(atoi(t, args["primaries"])), int32(atoi(t, args["secondaries"]))

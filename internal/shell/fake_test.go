@@ -253,9 +253,25 @@ func (f *fakeMeta) drain(method string, req *pb.DrainNodeRequest) (*pb.DrainNode
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, n := range f.nodes {
-		if n.GetAddress() == req.GetNode() {
-			return &pb.DrainNodeResponse{Proposals: f.drains[method+" "+req.GetNode()]}, nil
+		if n.GetAddress() != req.GetNode() {
+			continue
 		}
+		// As the meta server: a run proposes the moves (a repeat finds
+		// nothing left), a dry run only lists them; -a keeps one table's.
+		key := method + " " + req.GetNode()
+		props := slices.Clone(f.drains[key])
+		if name := req.GetTable(); name != "" {
+			t, ok := f.tables[name]
+			if !ok {
+				return &pb.DrainNodeResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_APP_NOT_EXIST, Message: name}}, nil
+			}
+			prefix := fmt.Sprintf("--gpid %d.", t.health.GetTable().GetAppId())
+			props = slices.DeleteFunc(props, func(p string) bool { return !strings.Contains(p, prefix) })
+		}
+		if !req.GetDryRun() {
+			f.drains[key] = slices.DeleteFunc(f.drains[key], func(p string) bool { return slices.Contains(props, p) })
+		}
+		return &pb.DrainNodeResponse{Proposals: props}, nil
 	}
 	return &pb.DrainNodeResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_INVALID_PARAMETERS, Message: "unknown node " + req.GetNode()}}, nil
 }

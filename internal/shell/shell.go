@@ -98,6 +98,14 @@ func New(cfg Config) (*Shell, error) {
 	}, nil
 }
 
+// withMetas returns a shell like s that talks to the meta servers metas
+// instead (a command's -c); the caller closes its connections.
+func (s *Shell) withMetas(metas []string) (*Shell, error) {
+	cfg := s.cfg
+	cfg.MetaServers = metas
+	return New(cfg)
+}
+
 // Exec runs one command line.
 func (s *Shell) Exec(ctx context.Context, line string) error {
 	words, err := tokenize(line)

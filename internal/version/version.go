@@ -2,11 +2,13 @@
 // built from and the protocol version it speaks.
 //
 // The protocol version decides who may talk to whom during a rolling
-// upgrade. Servers exchange it in beacons and in gRPC metadata; two ends are
-// compatible when their major versions are equal. A minor bump marks an
-// additive change (new optional fields or RPCs) that old and new servers can
-// run side by side for the length of a roll; a major bump needs a stop-the-world
-// migration and the meta server refuses to let such a replica server join.
+// upgrade. Servers exchange it in beacons and in gRPC metadata. A minor bump
+// marks an additive change (new optional fields or RPCs) that old and new
+// servers can run side by side for the length of a roll; a major bump needs
+// a stop-the-world migration. Two rules follow, each in one place here:
+// CompatibleWith decides which servers may form one cluster (the meta
+// server's admission of replica servers and the rolling planner both use
+// it), WireCompatible which callers a server answers at all.
 package version
 
 import (
@@ -64,8 +66,28 @@ type Protocol struct {
 func (p Protocol) String() string { return fmt.Sprintf("%d.%d", p.Major, p.Minor) }
 
 // CompatibleWith reports whether servers speaking p and o may run in one
-// cluster at the same time.
-func (p Protocol) CompatibleWith(o Protocol) bool { return p.Major == o.Major }
+// cluster at the same time: the same major version and minor versions at
+// most one apart. The second part is what keeps a roll from ever mixing
+// three protocol generations, so every change need only be compatible with
+// its direct predecessor; it also means a roll goes one minor at a time
+// (1.0 to 1.2 is two rolls) and a rollback one minor back. The meta server
+// admits replica servers by this rule and the rolling planner refuses an
+// upgrade that breaks it with any running server, so a roll the planner
+// accepts is never refused half-way.
+func (p Protocol) CompatibleWith(o Protocol) bool {
+	if p.Major != o.Major {
+		return false
+	}
+	d := p.Minor - o.Minor
+	return d >= -1 && d <= 1
+}
+
+// WireCompatible reports whether a server speaking p answers a caller
+// speaking o: the same major version, whatever the minors. Minor changes
+// are additive on the wire, so a client of another minor version still
+// talks to the cluster; only cluster membership (CompatibleWith) is
+// stricter.
+func (p Protocol) WireCompatible(o Protocol) bool { return p.Major == o.Major }
 
 // ParseProtocol parses "major.minor".
 func ParseProtocol(s string) (Protocol, error) {
@@ -147,11 +169,17 @@ type Info struct {
 	BuildTime string `json:"build_time"`
 	GoVersion string `json:"go_version"`
 	Protocol  string `json:"protocol_version"`
+	// Formats are the on-disk formats it writes and reads (see Formats).
+	Formats []string `json:"formats,omitempty"`
 }
 
 // Get returns this binary's Info.
 func Get() Info {
-	return Info{Version: Release(), Commit: Commit(), BuildTime: BuildTime(), GoVersion: GoVersion(), Protocol: Current().String()}
+	info := Info{Version: Release(), Commit: Commit(), BuildTime: BuildTime(), GoVersion: GoVersion(), Protocol: Current().String()}
+	for _, f := range Formats() {
+		info.Formats = append(info.Formats, f.String())
+	}
+	return info
 }
 
 // String is the one-line description printed by `pegasus --version` and
@@ -168,7 +196,16 @@ func Write(w io.Writer, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(info)
 	}
-	_, err := fmt.Fprintf(w, "version:    %s\ncommit:     %s\nbuild time: %s\ngo:         %s\nprotocol:   %s\n",
-		info.Version, info.Commit, info.BuildTime, info.GoVersion, info.Protocol)
-	return err
+	if _, err := fmt.Fprintf(w, "version:    %s\ncommit:     %s\nbuild time: %s\ngo:         %s\nprotocol:   %s\n",
+		info.Version, info.Commit, info.BuildTime, info.GoVersion, info.Protocol); err != nil {
+		return err
+	}
+	// One line per format: a rolling upgrade reads them to refuse a
+	// rollback that could not read what the new binary wrote.
+	for _, f := range info.Formats {
+		if _, err := fmt.Fprintf(w, "format:     %s\n", f); err != nil {
+			return err
+		}
+	}
+	return nil
 }

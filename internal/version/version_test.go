@@ -31,6 +31,25 @@ func TestCompatibility(t *testing.T) {
 	if (Protocol{1, 3}).CompatibleWith(Protocol{2, 0}) {
 		t.Error("major bump must be incompatible")
 	}
+	for _, tc := range []struct {
+		a, b          Protocol
+		cluster, wire bool
+	}{
+		{Protocol{1, 4}, Protocol{1, 4}, true, true},
+		{Protocol{1, 4}, Protocol{1, 3}, true, true},
+		{Protocol{1, 4}, Protocol{1, 5}, true, true},
+		{Protocol{1, 4}, Protocol{1, 2}, false, true},
+		{Protocol{1, 4}, Protocol{1, 6}, false, true},
+		{Protocol{1, 4}, Protocol{2, 4}, false, false},
+		{Protocol{1, 0}, Protocol{0, 9}, false, false},
+	} {
+		if got := tc.a.CompatibleWith(tc.b); got != tc.cluster || tc.b.CompatibleWith(tc.a) != got {
+			t.Errorf("%v.CompatibleWith(%v) = %v, want %v both ways", tc.a, tc.b, got, tc.cluster)
+		}
+		if got := tc.a.WireCompatible(tc.b); got != tc.wire {
+			t.Errorf("%v.WireCompatible(%v) = %v, want %v", tc.a, tc.b, got, tc.wire)
+		}
+	}
 	if Current().String() == "" || String() == "" {
 		t.Error("empty version strings")
 	}

@@ -111,6 +111,9 @@ function renderCluster(c) {
   document.getElementById("leader").textContent = c.leader || "unknown";
   document.getElementById("meta-level").textContent = c.meta_level || "unknown";
   document.getElementById("errors").innerHTML = (c.errors || []).map(e => `<li>${text(e)}</li>`).join("");
+  document.getElementById("overrides").innerHTML = (c.overrides || []).map(o =>
+    `<li>${text(o.knob)} = ${text(o.value)} overrides the configuration file (set by ${text(o.owner || "an operator")}` +
+    `${o.expires_ms ? ", lapses at " + text(clock(Math.floor(o.expires_ms / 1000))) + " unless renewed" : ""})</li>`).join("");
   rows("nodes-body", c.nodes, n =>
     `<tr class="${n.alive ? "" : "bad"}"><td>${text(n.address)}</td><td>${n.alive ? "ALIVE" : "UNALIVE"}</td>` +
     `<td>${n.replica_count}</td><td>${n.primary_count}</td><td>${n.secondary_count}</td><td>${text(n.binary_version)}</td></tr>`,

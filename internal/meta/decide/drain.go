@@ -153,3 +153,38 @@ func finishDrain(op, node string, out []Proposal, refused []PartitionRefusal) ([
 	slices.SortFunc(refused, func(a, b PartitionRefusal) int { return a.Gpid.Compare(b.Gpid) })
 	return out, &DrainError{Op: op, Node: node, Refused: refused}
 }
+
+// MovePrimary proposes handing the primary role of partition g from
+// `from` to `to`, a caught-up alive secondary, in one configuration change
+// (Pegasus' `balance -p move_pri`): the same graceful handover MigrateNode
+// makes, for one partition and a chosen target. A rolling restart uses it
+// to put primaries back where they were before it drained each node.
+//
+// It returns no proposal (and no error) when to is the primary already.
+// Refused: an unknown partition, a primary other than from, a target that
+// is not an alive secondary.
+func MovePrimary(l *Layout, nodes NodeView, g Gpid, from, to string) (*Proposal, error) {
+	c, ok := l.Config(g)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownPartition, g)
+	}
+	switch {
+	case c.Primary == to:
+		return nil, nil
+	case c.Primary != from:
+		return nil, fmt.Errorf("%w: %s: primary is %q, not %s", ErrTargetMismatch, g, c.Primary, from)
+	case c.RoleOf(to) != RoleSecondary:
+		return nil, fmt.Errorf("%w: %s: %s", ErrNotSecondary, g, to)
+	case !nodes.Alive(to) || !nodes.Alive(from):
+		return nil, fmt.Errorf("%w: %s: move_pri %s -> %s", ErrNodeNotAlive, g, from, to)
+	}
+	return &Proposal{
+		Gpid:   g,
+		Ballot: c.Ballot,
+		Actions: []Action{
+			{Type: DowngradeToSecondary, Target: from, Node: from},
+			{Type: UpgradeToPrimary, Target: to, Node: to},
+		},
+		Reason: "balance move_pri",
+	}, nil
+}

@@ -153,3 +153,35 @@ func TestDrainForRestart(t *testing.T) {
 		t.Fatalf("primaries n2=%d n3=%d", a, b)
 	}
 }
+
+func TestMovePrimary(t *testing.T) {
+	l := layoutOf(t, "1.0 b=3 p=n1 s=n2,n3", "1.1 b=4 p=n2 s=n1 l=n3")
+	nodes := nodesAlive("n1", "n2", "n3")
+	p, err := MovePrimary(l, nodes, Gpid{1, 0}, "n1", "n3")
+	if err != nil || p == nil {
+		t.Fatalf("move: %v %v", p, err)
+	}
+	if got := proposalsText([]Proposal{*p}); got != "1.0@3 DOWNGRADE_TO_SECONDARY(n1,n1) UPGRADE_TO_PRIMARY(n3,n3)\n" {
+		t.Fatalf("proposal %s", got)
+	}
+	applyAll(t, l, []Proposal{*p})
+	if p, err := MovePrimary(l, nodes, Gpid{1, 0}, "n1", "n3"); p != nil || err != nil {
+		t.Fatalf("move already made: %v %v", p, err)
+	}
+	for _, tc := range []struct {
+		g        Gpid
+		from, to string
+		want     error
+	}{
+		{Gpid{1, 0}, "n1", "n2", ErrTargetMismatch}, // n3 is primary now
+		{Gpid{1, 1}, "n2", "n3", ErrNotSecondary},   // a learner
+		{Gpid{1, 9}, "n2", "n1", ErrUnknownPartition},
+	} {
+		if _, err := MovePrimary(l, nodes, tc.g, tc.from, tc.to); !errors.Is(err, tc.want) {
+			t.Errorf("%v %s->%s: %v, want %v", tc.g, tc.from, tc.to, err, tc.want)
+		}
+	}
+	if _, err := MovePrimary(l, nodesAlive("n2"), Gpid{1, 1}, "n2", "n1"); !errors.Is(err, ErrNodeNotAlive) {
+		t.Errorf("dead target: %v", err)
+	}
+}

@@ -66,20 +66,6 @@ func (c FDConfig) Validate() error {
 	return nil
 }
 
-// ProtocolCompatible is the admission rule for replica servers: the major
-// versions must be equal (a major bump is a stop-the-world change) and the
-// minor versions at most one apart. The second part is stricter than
-// version.Protocol.CompatibleWith on purpose: a rolling upgrade then never
-// mixes three protocol generations, so every change need only be
-// compatible with its direct predecessor.
-func ProtocolCompatible(meta, node version.Protocol) bool {
-	if meta.Major != node.Major {
-		return false
-	}
-	d := meta.Minor - node.Minor
-	return d >= -1 && d <= 1
-}
-
 // Beacon is one replica server heartbeat.
 type Beacon struct {
 	Node      string
@@ -305,7 +291,7 @@ func (fd *FailureDetector) Settled(now time.Time) bool {
 // Beacon records a beacon received at now and returns the answer.
 func (fd *FailureDetector) Beacon(now time.Time, b Beacon) BeaconAck {
 	ack := BeaconAck{IsLeader: fd.isLeader, Leader: fd.leader}
-	if !ProtocolCompatible(fd.cfg.Protocol, b.Protocol) {
+	if !fd.cfg.Protocol.CompatibleWith(b.Protocol) { // the rule the rolling planner checks too
 		ack.Reason = fmt.Errorf("%w: node %s speaks %s, meta server %s (same major and minor at most one apart required)",
 			ErrProtocolIncompatible, b.Node, b.Protocol, fd.cfg.Protocol)
 		return ack

@@ -28,6 +28,13 @@ type window struct {
 	// round is the last round the partition was seen missing a secondary;
 	// windows not refreshed by a round are dropped at its end.
 	round uint64
+	// drained: the node dropped last was alive when the window opened, so
+	// it was taken out on purpose (downgrade_node before a restart) rather
+	// than lost, and has not been seen dead since. Only such a partition is held back by a cap of 0 (see
+	// quota); after a meta failover a window opens afresh and a node lost
+	// earlier but back by then counts as drained, which delays its re-add
+	// until the cap is raised, never a repair elsewhere.
+	drained bool
 }
 
 // CureInput is everything a guardian round decides on.
@@ -247,7 +254,18 @@ func (r *cureRound) cure(b *builder) (pendingAdd, bool) {
 		w := r.g.windows[c.Gpid]
 		if w == nil {
 			w = &window{since: r.in.Now}
+			if n := len(c.LastDrops); n > 0 && c.RoleOf(c.LastDrops[n-1]) == RoleNone {
+				w.drained = r.alive(c.LastDrops[n-1])
+			}
 			r.g.windows[c.Gpid] = w
+		}
+		if n := len(c.LastDrops); w.drained && n > 0 && !r.alive(c.LastDrops[n-1]) {
+			// Seen dead since: it was lost, not drained (a crashed node is
+			// often taken out by its primary before the failure detector
+			// notices). Its return is a repair, which a cap of 0 does not
+			// hold back. A drained node the roll restarts fast enough is
+			// never seen dead and stays held until the roll raises the cap.
+			w.drained = false
 		}
 		w.round = r.g.round
 		// One learner at a time per partition: each one loads the primary.
@@ -415,7 +433,8 @@ func copyOf(nodes NodeView, node string, g Gpid, incarnation uint64) bool {
 // than two members, when there is no dropped node to wait for, or when the
 // restart window (meta.lb.assign_delay_ms) has run out. In emergency,
 // alive dropped nodes are still preferred (newest first): they may have
-// most of the data. Flow control caps learners in flight per receiving node.
+// most of the data. Flow control caps learners in flight per receiving node
+// (see quota for what a cap of 0 holds back).
 func (r *cureRound) addSecondary(p *pendingAdd) {
 	c := p.b.cfg()
 	var last string
@@ -423,14 +442,18 @@ func (r *cureRound) addSecondary(p *pendingAdd) {
 		last = c.LastDrops[n-1]
 	}
 	emergency := p.members < min(2, int(c.MaxReplicaCount)) || last == ""
-	if w := r.g.windows[c.Gpid]; w != nil && r.in.Now.Sub(w.since) >= r.in.Knobs.AssignDelay {
+	w := r.g.windows[c.Gpid]
+	if w != nil && r.in.Now.Sub(w.since) >= r.in.Knobs.AssignDelay {
 		emergency = true
 	}
+	// held: a cap of 0 applies to this partition (see quota).
+	held := !emergency && w != nil && w.drained
+	quota := func(n string) bool { return r.quota(n, held) }
 	if !emergency {
 		switch {
 		case !r.alive(last):
 			r.wait(c.Gpid, WaitRestartWindow)
-		case !r.quota(last):
+		case !quota(last):
 			r.wait(c.Gpid, WaitFlowControl)
 		default:
 			r.addLearner(&p.b, last, "restart window: re-add dropped node")
@@ -443,7 +466,7 @@ func (r *cureRound) addSecondary(p *pendingAdd) {
 		if c.RoleOf(d) != RoleNone || !r.alive(d) {
 			continue
 		}
-		if r.quota(d) {
+		if quota(d) {
 			r.addLearner(&p.b, d, "missing secondary: re-add dropped node")
 			return
 		}
@@ -454,7 +477,7 @@ func (r *cureRound) addSecondary(p *pendingAdd) {
 		if c.RoleOf(n) != RoleNone {
 			continue
 		}
-		if !r.quota(n) {
+		if !quota(n) {
 			throttled = true
 			continue
 		}
@@ -472,8 +495,22 @@ func (r *cureRound) addSecondary(p *pendingAdd) {
 	}
 }
 
-func (r *cureRound) quota(n string) bool {
-	return r.load(n).Learner < r.in.Knobs.AddSecondaryMaxCountForOneNode
+// quota reports whether node n may take one more learner.
+//
+// add_secondary_max_count_for_one_node bounds the learners in flight per
+// node. A rolling restart sets it to 0 while it drains a node so that the
+// node, taken out of its partitions while still alive, is not re-added to
+// them before it restarts. That is all 0 may hold back: a partition that
+// lost a replica elsewhere (a crashed node, or one with too few members
+// left, or past its restart window) is repaired whatever the cap, one
+// learner per node at a time. A roll that dies or pauses with the cap at 0
+// must not leave the rest of the cluster unrepairable.
+func (r *cureRound) quota(n string, held bool) bool {
+	limit := r.in.Knobs.AddSecondaryMaxCountForOneNode
+	if limit == 0 && !held {
+		limit = 1
+	}
+	return r.load(n).Learner < limit
 }
 
 func (r *cureRound) addLearner(b *builder, n, reason string) {

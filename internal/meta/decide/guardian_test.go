@@ -368,13 +368,16 @@ func TestGuardianAssignDelay(t *testing.T) {
 }
 
 // TestGuardianFlowControl: add_secondary_max_count_for_one_node bounds the
-// learners on one node; 0 suppresses every add, emergencies included.
+// learners on one node. 0 holds back only the re-adding of a node that was
+// taken out while alive (a node being drained for a restart); a partition
+// that lost a replica elsewhere is still repaired, one learner per node at
+// a time.
 func TestGuardianFlowControl(t *testing.T) {
 	configs := []string{
 		"1.0 b=2 p=n1 d=n2",      // one member: emergency, n2 (dropped, alive) preferred
 		"1.1 b=2 p=n1 s=n2",      // nothing dropped: emergency, least loaded node
 		"1.2 b=2 p=n2 s=n1",      // same
-		"1.3 b=2 p=n1 s=n2 d=n3", // restart window, n3 back: only n3 will do
+		"1.3 b=2 p=n1 s=n2 d=n3", // restart window, n3 drained and alive: only n3 will do
 		"1.4 b=2 p=n2 s=n1 l=n4 d=n4",
 	}
 	for _, tc := range []struct {
@@ -383,10 +386,12 @@ func TestGuardianFlowControl(t *testing.T) {
 		waiting string
 	}{
 		{
+			// The emergencies are repaired at one learner per node; only
+			// the drained n3 waits.
 			max: 0,
-			waiting: "1.0 add_secondary_max_count_for_one_node reached\n" +
-				"1.1 add_secondary_max_count_for_one_node reached\n" +
-				"1.2 add_secondary_max_count_for_one_node reached\n" +
+			want: "1.0@2 ADD_SECONDARY(n1,n2)\n" +
+				"1.1@2 ADD_SECONDARY(n1,n3)\n",
+			waiting: "1.2 add_secondary_max_count_for_one_node reached\n" +
 				"1.3 add_secondary_max_count_for_one_node reached\n",
 		},
 		{
@@ -435,6 +440,83 @@ func TestGuardianFlowControl(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGuardianCapZeroRepairsElsewhere is the rolling restart's situation:
+// n3 was drained (downgraded while alive) and the roll holds
+// add_secondary_max_count_for_one_node at 0 so that n3 is not re-added
+// before it restarts. Meanwhile n4 crashes. The cap must keep holding n3's
+// own partitions, and must not keep the partitions n4 took down from
+// being repaired: once n4 is back it is re-added, and a partition that n3
+// and n4 together left with one member gets a learner at once.
+func TestGuardianCapZeroRepairsElsewhere(t *testing.T) {
+	k := DefaultKnobs()
+	k.AddSecondaryMaxCountForOneNode = 0
+	var g Guardian
+	l := layoutOf(t,
+		"1.0 b=3 p=n1 s=n2 d=n3", // drained n3
+		"1.1 b=3 p=n1 s=n2,n4",   // n4 about to crash
+		"1.2 b=3 p=n2 s=n4 d=n3", // drained n3, and n4 about to crash
+		"1.3 b=3 p=n2 s=n1,n5")   // untouched
+	cure := func(at time.Duration, alive ...string) CureResult {
+		t.Helper()
+		res := g.Cure(CureInput{Now: t0.Add(at), Level: LevelSteady, Knobs: k, Layout: l, Nodes: nodesAlive(alive...)})
+		applyAll(t, l, res.Proposals) // Apply sets the new configuration
+		return res
+	}
+	// n3 drained and alive: held.
+	if res := cure(0, "n1", "n2", "n3", "n4", "n5"); len(res.Proposals) != 0 {
+		t.Fatalf("drained n3 re-added while the cap is 0:\n%s", proposalsText(res.Proposals))
+	}
+	// n4 dies: its roles go; 1.2 is left with n2 alone and is repaired at
+	// once (not on n3's account alone: any node will do, n3 first).
+	res := cure(time.Second, "n1", "n2", "n3", "n5")
+	want := "1.1@3 DOWNGRADE_TO_INACTIVE(n1,n4)\n" + "1.2@3 DOWNGRADE_TO_INACTIVE(n2,n4) ADD_SECONDARY(n2,n3)\n"
+	if got := proposalsText(res.Proposals); got != want {
+		t.Fatalf("after n4 died:\n%s\nwant\n%s", got, want)
+	}
+	// n4 comes back within the window: 1.1 gets it back although the cap
+	// is 0; 1.0 still waits for the drained n3.
+	res = cure(2*time.Second, "n1", "n2", "n3", "n4", "n5")
+	want = "1.1@4 ADD_SECONDARY(n1,n4)\n"
+	if got := proposalsText(res.Proposals); got != want {
+		t.Fatalf("after n4 came back:\n%s\nwant\n%s", got, want)
+	}
+	if got := waitingText(res.Waiting); !strings.Contains(got, "1.0 add_secondary_max_count_for_one_node reached") {
+		t.Fatalf("1.0 not held for n3: %s", got)
+	}
+}
+
+// TestGuardianCapZeroRepairsAReplicaLostBeforeItsDeathWasSeen: a crashed
+// node is often taken out of a partition by its primary (writes to it
+// fail) before the failure detector declares it dead, so when the
+// partition's window opens the dropped node still counts as alive, as a
+// drained one would. Once it is seen dead it was lost, not drained: when
+// it comes back it is re-added although the cap is 0. (A roll draining
+// another node holds the cap at 0 meanwhile; before, such partitions
+// stayed one replica short until the roll gave up.)
+func TestGuardianCapZeroRepairsAReplicaLostBeforeItsDeathWasSeen(t *testing.T) {
+	k := DefaultKnobs()
+	k.AddSecondaryMaxCountForOneNode = 0
+	var g Guardian
+	// n3 was taken out of 1.0 by its primary a moment ago, still alive
+	// in the failure detector's view.
+	l := layoutOf(t, "1.0 b=3 p=n1 s=n2 d=n3")
+	cure := func(at time.Duration, alive ...string) CureResult {
+		t.Helper()
+		res := g.Cure(CureInput{Now: t0.Add(at), Level: LevelSteady, Knobs: k, Layout: l, Nodes: nodesAlive(alive...)})
+		applyAll(t, l, res.Proposals)
+		return res
+	}
+	if res := cure(0, "n1", "n2", "n3"); len(res.Proposals) != 0 {
+		t.Fatalf("n3 re-added while it is the window's drained node and the cap is 0:\n%s", proposalsText(res.Proposals))
+	}
+	// The failure detector declares n3 dead; it restarts and is back.
+	cure(time.Second, "n1", "n2")
+	res := cure(2*time.Second, "n1", "n2", "n3")
+	if got, want := proposalsText(res.Proposals), "1.0@3 ADD_SECONDARY(n1,n3)\n"; got != want {
+		t.Fatalf("after n3 crashed and came back:\n%s\nwant\n%s", got, want)
 	}
 }
 

@@ -26,7 +26,9 @@ type Knobs struct {
 	// raise it to cover the restart of one node.
 	AssignDelay time.Duration
 	// AddSecondaryMaxCountForOneNode bounds the learners in flight on one
-	// node (add_secondary_max_count_for_one_node); 0 pauses every add.
+	// node (add_secondary_max_count_for_one_node); 0 holds back the re-add
+	// of nodes drained while alive, and lets other repairs through one
+	// learner per node at a time (see cureRound.quota).
 	// Pegasus applies it only with add_secondary_enable_flow_control; here
 	// flow control is always on.
 	AddSecondaryMaxCountForOneNode int

@@ -1,6 +1,10 @@
 package plan
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // ActionKind is what the driver is asked to do.
 //
@@ -35,6 +39,11 @@ const (
 	ActQueryReplica   ActionKind = "query-replica"   // <Node>'s own status → Observation.Replicas
 	ActQueryMetas     ActionKind = "query-metas"     // cluster_info → Observation.Metas
 	ActQueryCollector ActionKind = "query-collector" // collector report → Observation.Collector
+	// ActMovePrimaries hands each of Moves' primaries back
+	// (balance -p move_pri per partition).
+	ActMovePrimaries ActionKind = "move-primaries"
+	// ActQueryPartitions: app <table> -d for every table → Observation.Partitions.
+	ActQueryPartitions ActionKind = "query-partitions"
 )
 
 // Action is one thing for the driver to do. Commands carry the step number
@@ -49,12 +58,34 @@ type Action struct {
 	Node    string     `json:"node,omitempty"`
 	Knob    string     `json:"knob,omitempty"`
 	Value   string     `json:"value,omitempty"`
+	// Owner and Lease go with a knob or level set: the roll's own changes
+	// carry "rolling-update <roll id>" and Options.KnobLease, to be renewed;
+	// a restore carries the owner the override had before the roll (empty
+	// for an operator's) and no lease.
+	Owner string        `json:"owner,omitempty"`
+	Lease time.Duration `json:"lease,omitempty"`
+	// Moves are the primary handovers of a move-primaries command.
+	Moves []PrimaryMove `json:"moves,omitempty"`
+	// Rollback: an install of the previous binary and configuration.
+	Rollback bool `json:"rollback,omitempty"`
+}
+
+// PrimaryMove hands the primary of partition Gpid from From to To, a
+// secondary (balance -g <gpid> -p move_pri -f <from> -t <to>).
+type PrimaryMove struct {
+	Gpid string `json:"gpid"`
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+func (m PrimaryMove) String() string {
+	return fmt.Sprintf("balance -g %s -p move_pri -f %s -t %s", m.Gpid, m.From, m.To)
 }
 
 // IsQuery reports whether the action only reads.
 func (a Action) IsQuery() bool {
 	switch a.Kind {
-	case ActQueryCluster, ActQueryReplica, ActQueryMetas, ActQueryCollector:
+	case ActQueryCluster, ActQueryReplica, ActQueryMetas, ActQueryCollector, ActQueryPartitions:
 		return true
 	}
 	return false
@@ -88,6 +119,9 @@ func (a Action) String() string {
 	case ActStop:
 		return fmt.Sprintf("stop %s %s", a.Role, a.Node)
 	case ActInstall:
+		if a.Rollback {
+			return fmt.Sprintf("install the previous binary on %s %s (protocol %s)", a.Role, a.Node, a.Value)
+		}
 		return fmt.Sprintf("install %s %s (protocol %s)", a.Role, a.Node, a.Value)
 	case ActStart:
 		return fmt.Sprintf("start %s %s", a.Role, a.Node)
@@ -99,6 +133,18 @@ func (a Action) String() string {
 		return "query cluster_info"
 	case ActQueryCollector:
 		return "query collector"
+	case ActQueryPartitions:
+		return "query app -d"
+	case ActMovePrimaries:
+		if len(a.Moves) == 0 {
+			return "move primaries back to " + a.Node + " (none left to move)"
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "move %d primaries back to %s:", len(a.Moves), a.Node)
+		for _, m := range a.Moves {
+			b.WriteString(" " + m.Gpid)
+		}
+		return b.String()
 	}
 	return string(a.Kind)
 }
@@ -119,8 +165,14 @@ func (s Step) command() (Action, bool) {
 	switch s.Kind {
 	case KindSetMetaLevel:
 		a.Kind, a.Knob, a.Value = ActSetMetaLevel, s.Knob, s.Value
+		if s.Value == s.Restore {
+			a.Owner = s.RestoreOwner
+		}
 	case KindSetKnob:
 		a.Kind, a.Knob, a.Value = ActRemoteCommand, s.Knob, s.Value
+		if s.Value == s.Restore {
+			a.Owner = s.RestoreOwner
+		}
 	case KindMigrate:
 		a.Kind = ActMigrateNode
 	case KindDowngrade:
@@ -130,9 +182,11 @@ func (s Step) command() (Action, bool) {
 	case KindStop:
 		a.Kind = ActStop
 	case KindInstall:
-		a.Kind, a.Value = ActInstall, s.Version
+		a.Kind, a.Value, a.Rollback = ActInstall, s.Version, s.Rollback
 	case KindStart:
 		a.Kind = ActStart
+	case KindRestorePrimaries:
+		a.Kind = ActMovePrimaries // Moves filled in by the machine
 	default:
 		return Action{}, false
 	}
@@ -142,8 +196,16 @@ func (s Step) command() (Action, bool) {
 // queries returns what a step must observe while it waits.
 func (s Step) queries() []Action {
 	switch s.Kind {
-	case KindCheckHealthy, KindMigrate, KindDowngrade, KindWaitAlive, KindWaitHealthy:
+	case KindMigrate, KindDowngrade:
+		// The partitions show a drain blocked by a repair elsewhere.
+		return []Action{{Kind: ActQueryCluster}, {Kind: ActQueryPartitions}}
+	case KindWaitAlive:
 		return []Action{{Kind: ActQueryCluster}}
+	case KindCheckHealthy, KindWaitHealthy:
+		// The partitions name what keeps a cluster from being whole.
+		return []Action{{Kind: ActQueryCluster}, {Kind: ActQueryPartitions}}
+	case KindRestorePrimaries, KindCheckBatch:
+		return []Action{{Kind: ActQueryPartitions}}
 	case KindCloseReplicas:
 		return []Action{{Kind: ActQueryReplica, Role: RoleReplica, Node: s.Node}}
 	case KindCheckMetaRole, KindWaitMetaReady:

@@ -12,6 +12,9 @@ import (
 // it started with even if the cluster changed meanwhile.
 type Plan struct {
 	Options Options `json:"options"`
+	// Cluster is the cluster's name; every restarted meta server must
+	// serve it.
+	Cluster string `json:"cluster,omitempty"`
 	// Replicas lists every replica server of the cluster, selected or not:
 	// health and beacon gates count all of them.
 	Replicas  []string `json:"replicas"`
@@ -20,11 +23,33 @@ type Plan struct {
 	Collector string   `json:"collector,omitempty"`
 	// MetaLevel is the meta function level before the roll, restored at
 	// its end.
-	MetaLevel  string `json:"meta_level"`
-	NewVersion string `json:"new_version,omitempty"`
-	Tables     int    `json:"tables"`
-	Partitions int    `json:"partitions"`
-	Steps      []Step `json:"steps"`
+	MetaLevel string `json:"meta_level"`
+	// Notes are what the planner found worth telling before the roll
+	// starts (an override left by an earlier roll, reset at the end).
+	Notes      []string `json:"notes,omitempty"`
+	NewVersion string   `json:"new_version,omitempty"`
+	// OldVersion is the protocol the cluster spoke before an upgrade,
+	// what a rollback installs back.
+	OldVersion string `json:"old_version,omitempty"`
+	// RollbackBlocked says why the upgrade cannot be rolled back (the
+	// previous binary cannot read the new on-disk formats); empty when it
+	// can.
+	RollbackBlocked string `json:"rollback_blocked,omitempty"`
+	Tables          int    `json:"tables"`
+	Partitions      int    `json:"partitions"`
+	// Batches are the replica servers restarted together, in order (one
+	// each unless Options.Parallel).
+	Batches [][]string `json:"batches,omitempty"`
+	// Moves predicts, per replica server, where its drain hands its
+	// primaries (ha mode; see expectedMoves). Shown by a dry run; the
+	// roll itself follows the meta server's choices.
+	Moves map[string][]PrimaryMove `json:"moves,omitempty"`
+	// Primaries lists, per replica server, the partitions it led before
+	// the roll: after the last replica server they are handed back, so the
+	// roll ends with primaries where they were (migrate_node alone would
+	// leave them on the servers restarted last).
+	Primaries map[string][]string `json:"primaries,omitempty"`
+	Steps     []Step              `json:"steps"`
 }
 
 // Build checks the snapshot and options and returns the plan. It refuses
@@ -69,6 +94,9 @@ func Build(s Snapshot, o Options) (Plan, error) {
 			return Plan{}, err
 		}
 	}
+	if err := checkMetaRestarts(s, o, scope); err != nil {
+		return Plan{}, err
+	}
 	if o.MinAvailability > 0 && s.Collector == nil {
 		// Silently never pausing would be worse than refusing.
 		return Plan{}, fmt.Errorf("%w: min availability %s needs a collector to measure it",
@@ -83,9 +111,21 @@ func Build(s Snapshot, o Options) (Plan, error) {
 		level = "steady"
 	}
 
-	p := Plan{Options: o, MetaLevel: level, Tables: len(s.Tables)}
+	p := Plan{Options: o, Cluster: s.Cluster, MetaLevel: level, Tables: len(s.Tables)}
 	if o.Upgrade {
 		p.NewVersion = s.NewVersion
+		for _, m := range s.Metas {
+			if m.Leader {
+				p.OldVersion = m.Version
+			}
+		}
+		p.RollbackBlocked = s.RollbackBlocked
+	}
+	if s.Collector != nil {
+		p.Collector = s.Collector.Node
+	}
+	if err := checkAutoRollback(p); err != nil {
+		return Plan{}, err
 	}
 	for _, t := range s.Tables {
 		p.Partitions += t.PartitionCount
@@ -99,11 +139,14 @@ func Build(s Snapshot, o Options) (Plan, error) {
 			p.Leader = m.Node
 		}
 	}
-	if s.Collector != nil {
-		p.Collector = s.Collector.Node
-	}
 
 	b := builder{plan: &p, opts: o, snapshot: s}
+	for _, k := range []string{KnobMetaLevel, KnobAssignDelay, KnobAddSecondaryMax} {
+		if ks := s.Knobs[k]; ks.LeftByRoll() {
+			p.Notes = append(p.Notes, fmt.Sprintf("%s = %s was left by %s, a roll that did not finish; "+
+				"the configuration's value is restored at the end", k, ks.Value, ks.Owner))
+		}
+	}
 	var replicas []ReplicaServer
 	for _, r := range s.Replicas {
 		if scope[r.Node] {
@@ -113,25 +156,51 @@ func Build(s Snapshot, o Options) (Plan, error) {
 
 	// The cluster must be whole before anything is taken out of it.
 	b.add(Step{Kind: KindCheckHealthy, Phase: PhasePrepare, Holdable: true})
+	if p.sloActive() {
+		b.add(Step{Kind: KindBaseline, Phase: PhasePrepare, Holdable: true})
+	}
 	if len(replicas) > 0 {
 		// Steady: no balancer moves while nodes come and go.
-		b.add(Step{Kind: KindSetMetaLevel, Phase: PhasePrepare, Knob: KnobMetaLevel,
-			Value: "steady", Restore: level, Holdable: true})
+		b.add(b.set(KindSetMetaLevel, KnobMetaLevel, "steady", Step{Phase: PhasePrepare, Holdable: true}))
 		if o.Mode == ModeHA {
 			// One node's maintenance window: the meta server leaves its
 			// partitions one replica short this long before copying them
 			// elsewhere, so a restart costs no cross-node data copy.
-			b.add(Step{Kind: KindSetKnob, Phase: PhasePrepare, Knob: KnobAssignDelay,
-				Value:   strconv.FormatInt(o.MaintenanceWindow.Milliseconds(), 10),
-				Restore: b.restoreValue(KnobAssignDelay), Holdable: true})
+			b.add(b.set(KindSetKnob, KnobAssignDelay, strconv.FormatInt(o.MaintenanceWindow.Milliseconds(), 10),
+				Step{Phase: PhasePrepare, Holdable: true}))
 		}
 	}
-	for _, r := range replicas {
-		if o.Mode == ModeHA {
-			b.replicaHA(r)
-		} else {
-			b.replicaSimple(r)
+	bake := len(replicas) > 1 && p.sloActive() && o.CanaryBake > 0
+	p.Batches = batches(replicas, s.Partitions, o.Parallel, bake)
+	if o.Mode == ModeHA {
+		p.Moves = expectedMoves(s.Partitions, p.Batches)
+	}
+	for i, batch := range p.Batches {
+		var rs []ReplicaServer
+		for _, n := range batch {
+			for _, r := range replicas {
+				if r.Node == n {
+					rs = append(rs, r)
+				}
+			}
 		}
+		number := 0
+		if len(rs) > 1 {
+			number = i + 1
+		}
+		if o.Mode == ModeHA {
+			b.batchHA(rs, number)
+		} else {
+			b.batchSimple(rs, number)
+		}
+		if i == 0 && bake {
+			// The first node is the canary: the clients' view is watched
+			// before any other node goes.
+			b.add(Step{Kind: KindBake, Phase: PhaseReplica, Role: RoleReplica, Node: rs[0].Node, Holdable: true})
+		}
+	}
+	if len(replicas) > 0 {
+		b.restorePrimaries()
 	}
 	// Followers first, the leader last: leadership then moves once.
 	for _, m := range s.Metas {
@@ -148,15 +217,10 @@ func Build(s Snapshot, o Options) (Plan, error) {
 	if len(replicas) > 0 {
 		// Undo in the reverse order of the changes.
 		if o.Mode == ModeHA {
-			b.add(Step{Kind: KindSetKnob, Phase: PhaseReset, Knob: KnobAddSecondaryMax,
-				Value: b.restoreValue(KnobAddSecondaryMax), Restore: b.restoreValue(KnobAddSecondaryMax)})
-			b.add(Step{Kind: KindSetKnob, Phase: PhaseReset, Knob: KnobAssignDelay,
-				Value: b.restoreValue(KnobAssignDelay), Restore: b.restoreValue(KnobAssignDelay)})
+			b.add(b.reset(KindSetKnob, KnobAddSecondaryMax))
+			b.add(b.reset(KindSetKnob, KnobAssignDelay))
 		}
-		if level != "steady" {
-			b.add(Step{Kind: KindSetMetaLevel, Phase: PhaseReset, Knob: KnobMetaLevel,
-				Value: level, Restore: level})
-		}
+		b.add(b.reset(KindSetMetaLevel, KnobMetaLevel))
 	}
 
 	if o.Mode == ModeHA && len(replicas) > 0 {
@@ -166,6 +230,47 @@ func Build(s Snapshot, o Options) (Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// checkAutoRollback refuses an automatic rollback that could never
+// happen or could not work: without an upgrade there is nothing to roll
+// back, without the SLO gate nothing triggers it, and a previous binary
+// that cannot read the new on-disk formats cannot take a node back.
+func checkAutoRollback(p Plan) error {
+	o := p.Options
+	switch {
+	case !o.AutoRollback:
+		return nil
+	case !o.Upgrade:
+		return fmt.Errorf("%w: --auto-rollback needs an upgrade (--binary or --config-dir) to roll back", ErrInvalidOptions)
+	case !p.sloActive():
+		return fmt.Errorf("%w: --auto-rollback needs the SLO gate (a collector, SLO not off)", ErrInvalidOptions)
+	case p.RollbackBlocked != "":
+		return fmt.Errorf("%w: %s", ErrRollbackBlocked, p.RollbackBlocked)
+	}
+	return nil
+}
+
+// checkMetaRestarts refuses meta server restarts that take the cluster
+// down: the only meta server (unless allowed), and one running the
+// cluster's etcd inside its own process.
+func checkMetaRestarts(s Snapshot, o Options, scope map[string]bool) error {
+	for _, m := range s.Metas {
+		if !scope[m.Node] {
+			continue
+		}
+		if m.EmbeddedEtcd {
+			return fmt.Errorf("%w: meta server %s runs the cluster's etcd inside its own process, so its restart "+
+				"takes the metadata store and the roll's own state down; run etcd on its own (--etcd-endpoints) "+
+				"or leave %s out with --nodes", ErrEmbeddedEtcd, m.Node, m.Node)
+		}
+		if len(s.Metas) == 1 && !o.AllowSingleMeta {
+			return fmt.Errorf("%w: %s has no standby; while it restarts replica leases run out and requests "+
+				"fail; add a meta server, leave it out with --nodes, or accept that with --allow-single-meta",
+				ErrSingleMeta, m.Node)
+		}
+	}
+	return nil
 }
 
 // selectNodes resolves the subset; empty means every server.
@@ -205,73 +310,176 @@ type builder struct {
 	plan     *Plan
 	opts     Options
 	snapshot Snapshot
+	// restoreOf, when set, gives each knob's restore value (a rollback
+	// built by the machine, which has no snapshot).
+	restoreOf map[string]KnobChange
+	// rollback: install steps put the previous version back.
+	rollback bool
 }
 
 func (b *builder) add(s Step) {
 	s.Timeout = b.opts.Timeouts[s.Kind].For(s.Partitions)
+	switch s.Kind {
+	case KindBaseline:
+		s.Timeout += b.opts.SLO.BaselineWindow
+	case KindBake:
+		s.Timeout += b.opts.CanaryBake
+	}
 	b.plan.Steps = append(b.plan.Steps, s)
 }
 
-// restoreValue is the value that undoes a change of knob: its value before
-// the roll when the snapshot knows it, else DEFAULT.
-func (b *builder) restoreValue(knob string) string {
-	if v, ok := b.snapshot.Knobs[knob]; ok && v != "" {
-		return v
+// restore is what undoes the roll's change of knob: the override it found,
+// with its owner, when an operator (or another tool) had set one; else
+// DEFAULT, which deletes the roll's override so the configuration file
+// rules again. An override left by an earlier roll, or a knob whose state
+// is unknown, is reset to DEFAULT too. For the meta level with unknown
+// state the level before the roll is put back, as older meta servers do
+// not report overrides and accept no DEFAULT level.
+func (b *builder) restore(knob string) (value, owner string) {
+	if b.restoreOf != nil {
+		if k, ok := b.restoreOf[knob]; ok {
+			return k.Restore, k.RestoreOwner
+		}
 	}
-	return KnobDefault
+	ks, known := b.snapshot.Knobs[knob]
+	switch {
+	case known && ks.Overridden && !ks.LeftByRoll():
+		return ks.Value, ks.Owner
+	case !known && knob == KnobMetaLevel:
+		return b.plan.MetaLevel, ""
+	}
+	return KnobDefault, ""
 }
 
-func (b *builder) replicaHA(r ReplicaServer) {
-	n, parts := r.Node, r.Partitions()
-	node := func(kind StepKind, holdable bool) Step {
-		return Step{Kind: kind, Phase: PhaseReplica, Role: RoleReplica, Node: n,
-			Partitions: parts, Holdable: holdable}
+// set is a step of kind setting knob to value, restorable.
+func (b *builder) set(kind StepKind, knob, value string, s Step) Step {
+	s.Kind, s.Knob, s.Value = kind, knob, value
+	s.Restore, s.RestoreOwner = b.restore(knob)
+	return s
+}
+
+// reset is the reset-phase step putting knob back.
+func (b *builder) reset(kind StepKind, knob string) Step {
+	v, owner := b.restore(knob)
+	return Step{Kind: kind, Phase: PhaseReset, Knob: knob, Value: v, Restore: v, RestoreOwner: owner}
+}
+
+func (b *builder) replicaHA(r ReplicaServer) { b.batchHA([]ReplicaServer{r}, 0) }
+
+// batchHA restarts the replica servers of one batch together (see
+// batches), interleaving their steps kind by kind: all are drained, all
+// stop, all start. A batch of one is the guide's per-node procedure.
+// batch numbers the batch from 1, 0 for a batch of one.
+func (b *builder) batchHA(rs []ReplicaServer, batch int) {
+	each := func(kind StepKind) {
+		for _, r := range rs {
+			b.add(Step{Kind: kind, Phase: PhaseReplica, Role: RoleReplica, Node: r.Node,
+				Partitions: r.Partitions(), Batch: batch})
+		}
 	}
-	// No re-replication while the node is emptied: its dropped replicas
-	// must wait for it, not be copied elsewhere.
-	off := node(KindSetKnob, true)
-	off.Knob, off.Value, off.Restore, off.Partitions = KnobAddSecondaryMax, "0", b.restoreValue(KnobAddSecondaryMax), 0
-	b.add(off)
+	first := rs[0].Node
+	if len(rs) > 1 {
+		// The layout may have moved since planning: the batch goes only if
+		// its servers still share no partition.
+		b.add(Step{Kind: KindCheckBatch, Phase: PhaseReplica, Role: RoleReplica, Node: first, Batch: batch,
+			Holdable: true, Together: nodesOf(rs)})
+	}
+	// No re-replication while the nodes are emptied: their dropped
+	// replicas must wait for them, not be copied elsewhere. This is the
+	// batch's last holdable step: once the drain begins, its nodes go
+	// through to fully healthy before a pause holds, so a pause never
+	// keeps a node drained or stopped and the cap at 0.
+	b.add(b.set(KindSetKnob, KnobAddSecondaryMax, "0",
+		Step{Phase: PhaseReplica, Role: RoleReplica, Node: first, Holdable: len(rs) == 1, Batch: batch}))
 	// Primaries first: a move to a caught-up secondary stalls clients for
 	// milliseconds, where a killed primary stalls them for the failure
 	// detector's grace period.
-	b.add(node(KindMigrate, true))
+	each(KindMigrate)
 	// Then secondaries, so no write waits on a member about to vanish.
-	b.add(node(KindDowngrade, true))
+	each(KindDowngrade)
 	// Close (and so flush) every replica: less log to replay on start.
-	b.add(node(KindCloseReplicas, true))
-	b.add(node(KindStop, true))
-	b.restartTail(RoleReplica, n, parts, PhaseReplica)
-	b.add(node(KindWaitAlive, false))
-	// Only once the node is back may its replicas be re-added, and then
-	// quickly; the meta server re-adds them to this node because it was
-	// their last drop and the maintenance window has not expired.
-	on := node(KindSetKnob, false)
-	on.Knob, on.Value, on.Restore, on.Partitions = KnobAddSecondaryMax,
-		strconv.Itoa(b.opts.AddSecondaryMaxCount), b.restoreValue(KnobAddSecondaryMax), 0
-	b.add(on)
-	b.add(node(KindWaitHealthy, false))
+	each(KindCloseReplicas)
+	each(KindStop)
+	if b.opts.Upgrade {
+		for _, r := range rs {
+			b.add(Step{Kind: KindInstall, Phase: PhaseReplica, Role: RoleReplica, Node: r.Node,
+				Version: b.plan.NewVersion, Rollback: b.rollback, Batch: batch})
+		}
+	}
+	for _, r := range rs {
+		b.add(Step{Kind: KindStart, Phase: PhaseReplica, Role: RoleReplica, Node: r.Node, Batch: batch})
+	}
+	each(KindWaitAlive)
+	// Only once the nodes are back may their replicas be re-added, and
+	// then quickly; the meta server re-adds them to these nodes because
+	// each was its partitions' last drop and the window has not expired.
+	b.add(b.set(KindSetKnob, KnobAddSecondaryMax, strconv.Itoa(b.opts.AddSecondaryMaxCount),
+		Step{Phase: PhaseReplica, Role: RoleReplica, Node: first, Batch: batch}))
+	each(KindWaitHealthy)
 }
 
-func (b *builder) replicaSimple(r ReplicaServer) {
+func nodesOf(rs []ReplicaServer) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Node
+	}
+	return out
+}
+
+// replicaBack brings a stopped replica server back: install, start, wait
+// ALIVE, re-enable re-adding, wait fully healthy.
+func (b *builder) replicaBack(r ReplicaServer) {
 	n, parts := r.Node, r.Partitions()
-	b.add(Step{Kind: KindStop, Phase: PhaseReplica, Role: RoleReplica, Node: n, Partitions: parts, Holdable: true})
 	b.restartTail(RoleReplica, n, parts, PhaseReplica)
 	b.add(Step{Kind: KindWaitAlive, Phase: PhaseReplica, Role: RoleReplica, Node: n, Partitions: parts})
+	if b.opts.Mode == ModeHA {
+		b.add(b.set(KindSetKnob, KnobAddSecondaryMax, strconv.Itoa(b.opts.AddSecondaryMaxCount),
+			Step{Phase: PhaseReplica, Role: RoleReplica, Node: n}))
+	}
 	b.add(Step{Kind: KindWaitHealthy, Phase: PhaseReplica, Role: RoleReplica, Node: n, Partitions: parts})
+}
+
+func (b *builder) replicaSimple(r ReplicaServer) { b.batchSimple([]ReplicaServer{r}, 0) }
+
+// batchSimple is the simple procedure for a batch: stop all, start all,
+// wait.
+func (b *builder) batchSimple(rs []ReplicaServer, batch int) {
+	if len(rs) > 1 {
+		b.add(Step{Kind: KindCheckBatch, Phase: PhaseReplica, Role: RoleReplica, Node: rs[0].Node, Batch: batch,
+			Holdable: true, Together: nodesOf(rs)})
+	}
+	for i, r := range rs {
+		b.add(Step{Kind: KindStop, Phase: PhaseReplica, Role: RoleReplica, Node: r.Node, Partitions: r.Partitions(),
+			Holdable: i == 0 && len(rs) == 1, Batch: batch})
+	}
+	for _, r := range rs {
+		if b.opts.Upgrade {
+			b.add(Step{Kind: KindInstall, Phase: PhaseReplica, Role: RoleReplica, Node: r.Node,
+				Version: b.plan.NewVersion, Rollback: b.rollback, Batch: batch})
+		}
+	}
+	for _, r := range rs {
+		b.add(Step{Kind: KindStart, Phase: PhaseReplica, Role: RoleReplica, Node: r.Node, Batch: batch})
+	}
+	for _, r := range rs {
+		b.add(Step{Kind: KindWaitAlive, Phase: PhaseReplica, Role: RoleReplica, Node: r.Node, Partitions: r.Partitions(), Batch: batch})
+	}
+	for _, r := range rs {
+		b.add(Step{Kind: KindWaitHealthy, Phase: PhaseReplica, Role: RoleReplica, Node: r.Node, Partitions: r.Partitions(), Batch: batch})
+	}
 }
 
 // restartTail adds install (when upgrading) and start.
 func (b *builder) restartTail(role Role, n string, parts int, phase Phase) {
 	if b.opts.Upgrade {
-		b.add(Step{Kind: KindInstall, Phase: phase, Role: role, Node: n, Version: b.plan.NewVersion})
+		b.add(Step{Kind: KindInstall, Phase: phase, Role: role, Node: n, Version: b.plan.NewVersion, Rollback: b.rollback})
 	}
 	b.add(Step{Kind: KindStart, Phase: phase, Role: role, Node: n})
 }
 
 func (b *builder) meta(n string) {
 	b.add(Step{Kind: KindCheckMetaRole, Phase: PhaseMeta, Role: RoleMeta, Node: n, Holdable: true})
-	b.add(Step{Kind: KindStop, Phase: PhaseMeta, Role: RoleMeta, Node: n, Holdable: true})
+	b.add(Step{Kind: KindStop, Phase: PhaseMeta, Role: RoleMeta, Node: n})
 	b.restartTail(RoleMeta, n, 0, PhaseMeta)
 	// Not a fixed 30 s sleep: done as soon as beacons flow, failed if they
 	// do not.
@@ -282,6 +490,30 @@ func (b *builder) collector(n string) {
 	b.add(Step{Kind: KindStop, Phase: PhaseCollector, Role: RoleCollector, Node: n, Holdable: true})
 	b.restartTail(RoleCollector, n, 0, PhaseCollector)
 	b.add(Step{Kind: KindWaitCollector, Phase: PhaseCollector, Role: RoleCollector, Node: n})
+}
+
+// restorePrimaries records where every primary was and adds one step per
+// replica server that led any: its primaries are handed back to it, one
+// graceful handover each, as migrate_node made them. Every server that
+// led a partition gets its step, restarted or not, since the drains of
+// the others may have moved its primaries too.
+func (b *builder) restorePrimaries() {
+	p := b.plan
+	for _, pv := range b.snapshot.Partitions {
+		if pv.Primary == "" {
+			continue
+		}
+		if p.Primaries == nil {
+			p.Primaries = make(map[string][]string)
+		}
+		p.Primaries[pv.Primary] = append(p.Primaries[pv.Primary], pv.Gpid)
+	}
+	for _, node := range p.Replicas {
+		if n := len(p.Primaries[node]); n > 0 {
+			b.add(Step{Kind: KindRestorePrimaries, Phase: PhaseRestore, Role: RoleReplica, Node: node,
+				Partitions: n, Holdable: true})
+		}
+	}
 }
 
 // downtimeBudget is the longest a replica server's replicas may stay

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -120,7 +121,7 @@ func TestBuildOrder(t *testing.T) {
 		{Node: "m2", Alive: true, Version: "1.0"},
 		{Node: "m3", Alive: true, Version: "1.0"},
 	}
-	p, err := Build(s, Options{Nodes: []string{"m1", "m3", "r2"}})
+	p, err := Build(s, Options{Nodes: []string{"m1", "m3", "r2"}, SLO: SLO{Off: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,34 +147,40 @@ func TestBuildOrder(t *testing.T) {
 	}
 }
 
-// Every change a plan makes is undone by a later step of the same plan, to
-// the value from before the roll: the snapshot's when known, else DEFAULT.
+// Every change a plan makes is undone by a later step of the same plan:
+// an operator's override is put back with its owner; a knob that was not
+// overridden, whose state is unknown, or that an unfinished roll left
+// overridden, is reset to DEFAULT (the configuration's value), and the
+// leftover is named in the plan's notes.
 func TestBuildRestoresEveryChange(t *testing.T) {
 	s := testSnapshot()
-	s.Knobs = map[string]string{KnobAssignDelay: "300000"}
+	s.Knobs = map[string]KnobState{
+		KnobAssignDelay:     {Value: "300000"},
+		KnobAddSecondaryMax: {Value: "0", Overridden: true, Owner: OwnerPrefix + " roll-old"},
+		KnobMetaLevel:       {Value: "lively", Overridden: true, Owner: "balancer-cron"},
+	}
 	for _, mode := range []Mode{ModeHA, ModeSimple} {
 		p, err := Build(s, Options{Mode: mode})
 		if err != nil {
 			t.Fatal(err)
 		}
-		final := map[string]string{}
+		type restore struct{ value, owner string }
+		final := map[string]restore{}
 		for _, st := range p.Steps {
 			if st.Knob != "" {
-				final[st.Knob] = st.Value
+				final[st.Knob] = restore{st.Value, st.RestoreOwner}
 			}
 		}
-		want := map[string]string{KnobMetaLevel: "lively"}
+		want := map[string]restore{KnobMetaLevel: {"lively", "balancer-cron"}}
 		if mode == ModeHA {
-			want[KnobAssignDelay] = "300000"
-			want[KnobAddSecondaryMax] = KnobDefault
+			want[KnobAssignDelay] = restore{KnobDefault, ""}
+			want[KnobAddSecondaryMax] = restore{KnobDefault, ""}
 		}
-		for knob, v := range want {
-			if final[knob] != v {
-				t.Errorf("%s: %s ends at %q, want %q", mode, knob, final[knob], v)
-			}
+		if fmt.Sprint(final) != fmt.Sprint(want) {
+			t.Errorf("%s: knobs end at %v, want %v", mode, final, want)
 		}
-		if len(final) != len(want) {
-			t.Errorf("%s: touches %v, want only %v", mode, final, want)
+		if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "left by rolling-update roll-old") {
+			t.Errorf("%s: notes %q", mode, p.Notes)
 		}
 	}
 }

@@ -13,11 +13,12 @@ import (
 // roll takes, and every pair of them talks (client to replica, primary to
 // secondary, replica to meta, meta to meta). So the new binary's protocol
 // version must be compatible with the protocol version of every running
-// server, not only of the nodes selected for this roll. Compatible means
-// "same major version" (version.Protocol.CompatibleWith): a minor bump is
-// additive (new optional fields or RPCs that old servers ignore), in either
-// direction, which also makes a rollback to an older minor a legal roll. A
-// major bump changes the meaning of existing messages and cannot be rolled.
+// server, not only of the nodes selected for this roll. Compatible is the
+// meta server's own admission rule, version.Protocol.CompatibleWith: the
+// same major version and minors at most one apart, in either direction (a
+// rollback to the previous minor is a legal roll). A major bump changes the
+// meaning of existing messages and cannot be rolled; a jump of two minors
+// would have the meta server refuse the first upgraded replica server.
 // A server whose version is missing or unreadable is refused too: an
 // unknown peer is not a compatible one.
 

@@ -35,11 +35,30 @@ var (
 	// the pause threshold; the roll would pause before its first step.
 	ErrAvailabilityLow = errors.New("plan: availability already below the pause threshold")
 
+	// ErrSingleMeta: the roll would restart the only meta server. While
+	// it is down nobody answers beacons, replica leases run out and every
+	// request fails until it is back; Options.AllowSingleMeta accepts that.
+	ErrSingleMeta = errors.New("plan: only one meta server")
+	// ErrEmbeddedEtcd: a meta server to restart runs the cluster's etcd in
+	// its own process; its restart takes the metadata store (and the
+	// roll's own state) down.
+	ErrEmbeddedEtcd = errors.New("plan: meta server runs the cluster's etcd")
+
 	// ErrFinished: an operator command arrived after the roll ended.
 	ErrFinished = errors.New("plan: roll already finished")
 	// ErrCleaningUp: pause or resume arrived while the roll is undoing its
 	// changes after a failure or an abort; cleanup is never held.
 	ErrCleaningUp = errors.New("plan: roll is cleaning up")
+	// ErrRollingBack: pause or resume arrived while the roll takes the
+	// upgraded nodes back; a rollback is not held.
+	ErrRollingBack = errors.New("plan: roll is rolling back")
+	// ErrNoRollback: a rollback was asked of a roll that upgraded nothing
+	// (a restart), or whose upgrade cannot be undone.
+	ErrNoRollback = errors.New("plan: nothing to roll back")
+	// ErrRollbackBlocked: the previous binary cannot read what the new one
+	// has written (an on-disk format it does not know); a rollback would
+	// fail on the first node, so it is refused before anything is touched.
+	ErrRollbackBlocked = errors.New("plan: the previous binary cannot read the new on-disk formats")
 	// ErrInvalidState: a stored state cannot be resumed (unknown format,
 	// inconsistent step list or index).
 	ErrInvalidState = errors.New("plan: invalid stored state")

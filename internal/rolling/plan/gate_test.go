@@ -44,7 +44,7 @@ func current(t *testing.T, m *Machine) (int, StepStatus) {
 // already shows r1 without primaries, yet migrate (step 5) only passes on
 // the next view.
 func TestGateWaitsForFreshObservation(t *testing.T) {
-	p, err := Build(testSnapshot(), Options{Nodes: []string{"r1"}})
+	p, err := Build(testSnapshot(), Options{Nodes: []string{"r1"}, SLO: SLO{Off: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestGateWaitsForFreshObservation(t *testing.T) {
 // for an attempt never issued is ignored; any issued attempt's success
 // counts, since the commands are idempotent.
 func TestResultsMatchStepAndAttempt(t *testing.T) {
-	p, err := Build(testSnapshot(), Options{Nodes: []string{"r1"}, ResendInterval: time.Second})
+	p, err := Build(testSnapshot(), Options{Nodes: []string{"r1"}, ResendInterval: time.Second, SLO: SLO{Off: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestResultsMatchStepAndAttempt(t *testing.T) {
 // The client error counter survives collector restarts, which reset the
 // collector's own counter.
 func TestClientErrorsAcrossCollectorRestart(t *testing.T) {
-	p, err := Build(testSnapshot(), Options{})
+	p, err := Build(testSnapshot(), Options{SLO: SLO{Off: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestClientErrorsAcrossCollectorRestart(t *testing.T) {
 }
 
 func TestOperatorCommandErrors(t *testing.T) {
-	p, err := Build(testSnapshot(), Options{Nodes: []string{"m2"}})
+	p, err := Build(testSnapshot(), Options{Nodes: []string{"m2"}, SLO: SLO{Off: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestOperatorCommandErrors(t *testing.T) {
 // up to now; at the end the nodes' errors add up to the roll's.
 func TestReportOpenWindow(t *testing.T) {
 	c := newFakeCluster([]string{"m1"}, "m1", []string{"r1", "r2", "r3"}, 2, 4, "c1", "1.0", "steady")
-	p, err := Build(c.snapshot(""), Options{Mode: ModeSimple})
+	p, err := Build(c.snapshot(""), Options{Mode: ModeSimple, AllowSingleMeta: true, SLO: SLO{Off: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,15 +193,15 @@ func TestReportOpenWindow(t *testing.T) {
 // counts none: the gate asks that the follower is up and the leader hears
 // every replica server.
 func TestWaitMetaReadyCountsTheLeadersBeacons(t *testing.T) {
-	p, err := Build(testSnapshot(), Options{Nodes: []string{"m2"}})
+	p, err := Build(testSnapshot(), Options{Nodes: []string{"m2"}, SLO: SLO{Off: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := NewMachine(p)
 	metas := func(leaderBeacons int) []MetaStatus {
 		return []MetaStatus{
-			{Node: "m1", Alive: true, Leader: true, BeaconsFrom: leaderBeacons},
-			{Node: "m2", Alive: true},
+			{Node: "m1", Alive: true, Leader: true, BeaconsFrom: leaderBeacons, Registered: true},
+			{Node: "m2", Alive: true, Registered: true},
 		}
 	}
 	m.Next(at(1), Observation{})

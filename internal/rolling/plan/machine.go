@@ -22,6 +22,8 @@ import (
 // changed, newest first, and ends failed or aborted.
 type Machine struct {
 	s State
+	// now is the time of the current Next, for gates that wait a time.
+	now time.Time
 }
 
 // NewMachine returns a machine at the start of p.
@@ -46,6 +48,12 @@ func (m *Machine) Reason() string {
 	switch {
 	case m.s.Status == StatusPaused || m.s.Status == StatusPausing:
 		var reasons []string
+		if r := m.s.RollbackRequested; r != "" {
+			reasons = append(reasons, "rollback asked for: "+r)
+		}
+		if h := m.s.Halt; h != nil {
+			reasons = append(reasons, "halted: "+h.Reason)
+		}
 		if h := m.s.OperatorHold; h != nil {
 			reasons = append(reasons, "operator: "+h.Reason)
 		}
@@ -76,10 +84,14 @@ func (m *Machine) Next(now time.Time, obs Observation) []Action {
 	if s.Status.Terminal() {
 		return nil
 	}
+	m.now = now
 	if s.Status == StatusPending {
 		s.Status, s.Started = StatusRunning, now
 	}
 	m.absorbResults(obs.Results)
+	if obs.Partitions != nil {
+		s.Partitions = obs.Partitions
+	}
 	if obs.Cluster != nil {
 		s.Nodes = make(map[string]NodeStatus, len(obs.Cluster.Nodes))
 		for _, n := range obs.Cluster.Nodes {
@@ -95,7 +107,20 @@ func (m *Machine) Next(now time.Time, obs Observation) []Action {
 			m.complete(now, i)
 			continue
 		}
-		if m.held(step) {
+		if m.wantsRollback() && m.upgradedAndRunning(i) {
+			// The node in progress already runs the new version: it is the
+			// one to take back, whether or not it becomes healthy (a bad
+			// build may never).
+			m.startRollback(now)
+			continue
+		}
+		if m.held(step, st) {
+			// A node boundary: where a rollback starts, asked for or, with
+			// AutoRollback, because the SLO gate halted the roll.
+			if m.wantsRollback() {
+				m.startRollback(now)
+				continue
+			}
 			if s.Status != StatusPaused {
 				s.Status = StatusPaused
 				// Resuming re-issues the step with a fresh timeout.
@@ -109,8 +134,8 @@ func (m *Machine) Next(now time.Time, obs Observation) []Action {
 		if !st.Emitted {
 			return m.emit(now, i)
 		}
-		if now.Sub(st.AttemptStarted) >= step.Timeout {
-			m.fail(now, i, m.timeoutReason(i))
+		if reason, over := m.overdue(now, i); over {
+			m.fail(now, i, reason)
 			continue
 		}
 		return m.poll(now, i)
@@ -143,7 +168,10 @@ func (m *Machine) Resume(now time.Time) error {
 		return err
 	}
 	m.s.OperatorHold = nil
-	if m.s.BreachHold == nil && (m.s.Status == StatusPaused || m.s.Status == StatusPausing) {
+	// The operator's word also lifts an SLO halt: the breach is watched
+	// afresh from here on.
+	m.s.Halt, m.s.SLOBreach = nil, nil
+	if m.s.BreachHold == nil && m.s.RollbackRequested == "" && (m.s.Status == StatusPaused || m.s.Status == StatusPausing) {
 		m.s.Status = StatusRunning
 	}
 	return nil
@@ -155,6 +183,8 @@ func (m *Machine) acceptsHolds() error {
 		return ErrFinished
 	case m.s.Status == StatusCleanup:
 		return ErrCleaningUp
+	case m.s.Status == StatusRollingBack:
+		return ErrRollingBack
 	}
 	return nil
 }
@@ -221,6 +251,19 @@ func (m *Machine) absorbCollector(now time.Time, c *CollectorStatus) {
 	v := c.ClientErrors
 	s.LastCollectorErrors = &v
 
+	if s.Plan.sloActive() && s.Status != StatusCleanup && s.Status != StatusRollingBack {
+		if s.Baseline == nil {
+			if s.Current < len(s.Steps) && s.step(s.Current).Kind == KindBaseline && s.Steps[s.Current].Status == StepRunning {
+				m.sampleBaseline(c)
+			}
+		} else {
+			m.judge(now, c)
+		}
+	}
+	if !c.TrafficAt.IsZero() {
+		s.LastTrafficAt = c.TrafficAt
+	}
+
 	threshold := s.Plan.Options.MinAvailability
 	if threshold <= 0 || s.Status == StatusCleanup {
 		return
@@ -244,17 +287,20 @@ func (m *Machine) absorbCollector(now time.Time, c *CollectorStatus) {
 }
 
 // held reports whether the roll must hold before or during step, and
-// keeps the status in line with the holds.
-func (m *Machine) held(step Step) bool {
+// keeps the status in line with the holds. A holdable step whose command
+// went out already runs to its end: the command may have taken effect
+// (add_secondary_max 0), and holding then would keep it.
+func (m *Machine) held(step Step, st *StepState) bool {
 	s := &m.s
-	if s.Status == StatusCleanup {
+	if s.Status == StatusCleanup || s.Status == StatusRollingBack {
 		return false
 	}
-	if s.OperatorHold == nil && s.BreachHold == nil {
+	if s.OperatorHold == nil && s.BreachHold == nil && s.Halt == nil && s.RollbackRequested == "" {
 		s.Status = StatusRunning
 		return false
 	}
-	if !step.Holdable {
+	_, hasCommand := step.command()
+	if !step.Holdable || (hasCommand && st.Attempts > 0) {
 		s.Status = StatusPausing
 		return false
 	}
@@ -280,6 +326,7 @@ func (m *Machine) begin(now time.Time, i int) {
 func (m *Machine) emit(now time.Time, i int) []Action {
 	st := &m.s.Steps[i]
 	st.Emitted, st.AttemptStarted = true, now
+	st.Blocked, st.BlockedSince, st.BlockedFor = "", time.Time{}, 0
 	var out []Action
 	if a, ok := m.issue(now, i); ok {
 		out = append(out, a)
@@ -315,14 +362,39 @@ func (m *Machine) issue(now time.Time, i int) (Action, bool) {
 	switch step.Kind {
 	case KindSetKnob, KindSetMetaLevel:
 		if step.Value != step.Restore {
-			s.Touched = touch(s.Touched, step.Knob, step.Restore)
+			s.Touched = touch(s.Touched, step.Knob, step.Value, step.Restore, step.RestoreOwner)
+			a.Owner, a.Lease = s.Plan.Options.Owner(), s.Plan.Options.KnobLease
 		}
 	case KindStop:
 		if !slices.ContainsFunc(s.Stopped, func(n StoppedNode) bool { return n.Node == step.Node }) {
 			s.Stopped = append(s.Stopped, StoppedNode{Node: step.Node, Role: step.Role})
 		}
+	case KindRestorePrimaries:
+		a.Moves = m.primaryMoves(step.Node)
+	case KindDowngrade:
+		if s.Nodes[step.Node].Primaries > 0 {
+			// A failover elsewhere made the drained node a primary again:
+			// downgrade_node refuses a primary, so hand it over first.
+			a.Kind = ActMigrateNode
+		}
 	}
 	return a, true
+}
+
+// primaryMoves are the handovers that give node back the primaries it led
+// before the roll, from the latest partition view: one per partition it
+// led, that another node leads now and where node is a secondary. A
+// partition node is no member of any more is left where it is.
+func (m *Machine) primaryMoves(node string) []PrimaryMove {
+	var moves []PrimaryMove
+	for _, g := range m.s.Plan.Primaries[node] {
+		for _, pv := range m.s.Partitions {
+			if pv.Gpid == g && pv.Primary != "" && pv.Primary != node && slices.Contains(pv.Secondaries, node) {
+				moves = append(moves, PrimaryMove{Gpid: g, From: pv.Primary, To: node})
+			}
+		}
+	}
+	return moves
 }
 
 // background is what the roll watches whatever the step: the collector,
@@ -379,22 +451,39 @@ func (m *Machine) fail(now time.Time, i int, reason string) {
 		s.Current++
 		return
 	}
+	if s.Status == StatusRollingBack {
+		reason = "rollback failed: " + reason
+	} else if o := s.Plan.Options; o.AutoRollback && s.Plan.RollbackBlocked == "" && len(s.upgraded()) > 0 {
+		// An upgraded node that does not start, or does not become
+		// healthy, is what a rollback is for.
+		s.RollbackRequested = reason
+		m.startRollback(now)
+		return
+	}
 	m.startCleanup(now, StatusFailed, reason)
 }
 
 // startCleanup abandons the remaining plan and appends the steps that undo
 // what the roll did: start every server it left stopped (a roll must not
 // end with fewer servers than it began with), then restore the touched
-// knobs newest first.
+// knobs newest first, and, if a replica server was touched, wait until
+// every partition is fully healthy again: a halt must not leave a node
+// drained, and the restored knobs are what lets its replicas come back.
 func (m *Machine) startCleanup(now time.Time, outcome Status, reason string) {
 	s := &m.s
+	touchedReplica := false
+	for j := 0; j < len(s.Plan.Steps) && j < len(s.Steps); j++ {
+		if s.Plan.Steps[j].Phase == PhaseReplica && s.Steps[j].Status != StepPending && s.Steps[j].Status != StepSkipped {
+			touchedReplica = true
+		}
+	}
 	for j := s.Current; j < len(s.Steps); j++ {
 		if s.Steps[j].Status == StepPending || s.Steps[j].Status == StepRunning {
 			s.Steps[j].Status = StepSkipped
 		}
 	}
 	s.Status, s.Outcome, s.Reason = StatusCleanup, outcome, reason
-	s.OperatorHold, s.BreachHold = nil, nil
+	s.OperatorHold, s.BreachHold, s.Halt, s.SLOBreach, s.RollbackRequested = nil, nil, nil, nil, ""
 	timeouts := s.Plan.Options.Timeouts
 	var steps []Step
 	for _, n := range s.Stopped {
@@ -408,7 +497,11 @@ func (m *Machine) startCleanup(now time.Time, outcome Status, reason string) {
 			kind = KindSetMetaLevel
 		}
 		steps = append(steps, Step{Kind: kind, Phase: PhaseCleanup, Knob: k.Knob, Value: k.Restore,
-			Restore: k.Restore, Timeout: timeouts[kind].For(0)})
+			Restore: k.Restore, RestoreOwner: k.RestoreOwner, Timeout: timeouts[kind].For(0)})
+	}
+	if touchedReplica && !slices.ContainsFunc(s.Cleanup, func(c Step) bool { return c.Kind == KindCheckHealthy }) {
+		steps = append(steps, Step{Kind: KindCheckHealthy, Phase: PhaseCleanup,
+			Timeout: timeouts[KindWaitHealthy].For(m.maxNodePartitions())})
 	}
 	s.Cleanup = append(s.Cleanup, steps...)
 	for range steps {
@@ -420,10 +513,25 @@ func (m *Machine) startCleanup(now time.Time, outcome Status, reason string) {
 	}
 }
 
+// maxNodePartitions is the most partition replicas one replica server of
+// the plan hosts, what cleanup's health wait scales with.
+func (m *Machine) maxNodePartitions() int {
+	most := 0
+	for _, st := range m.s.Plan.Steps {
+		most = max(most, st.Partitions)
+	}
+	return most
+}
+
 func (m *Machine) finish(now time.Time) {
 	s := &m.s
 	s.Ended = now
-	if s.Status != StatusCleanup {
+	switch s.Status {
+	case StatusRollingBack:
+		s.Status = StatusRolledBack
+		return
+	case StatusCleanup:
+	default:
 		s.Status = StatusSucceeded
 		return
 	}
@@ -434,6 +542,11 @@ func (m *Machine) finish(now time.Time) {
 	}
 	for _, k := range s.Touched {
 		left = append(left, fmt.Sprintf("%s may still differ from %s", k.Knob, k.Restore))
+	}
+	for i, c := range s.Cleanup {
+		if st := s.Steps[len(s.Plan.Steps)+i]; c.Kind == KindCheckHealthy && st.Status == StepFailed {
+			left = append(left, "the cluster is not whole again: "+st.Observed)
+		}
 	}
 	if len(left) > 0 {
 		s.Reason += "; cleanup incomplete: " + strings.Join(left, ", ")

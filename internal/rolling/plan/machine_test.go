@@ -3,6 +3,7 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,7 +17,7 @@ import (
 //
 //	cluster metas=(m1,m2) leader=m2 replicas=(r1,r2) primaries=4 secondaries=8 collector=c1 version=1.0 [level=lively] [learn=3]
 //	set-version node=r1 version=2.0
-//	build [mode=ha|simple] [upgrade=1.1] [nodes=(r1,m1)] [window=1h] [min-availability=0.999]
+//	build [mode=ha|simple] [upgrade=1.1] [nodes=(r1,m1)] [window=1h] [min-availability=0.999] [allow-single-meta] [slo]
 //	      [recovery=30s] [resend=10s] [timeout=(kind:base,...)] [quiet]
 //	fault kind=migrate-stuck|close-stuck|start-error|install-error|knob-error node=r2 [msg=...]
 //	availability value=0.95
@@ -70,6 +71,10 @@ func runDirective(t *testing.T, h *harness, td *datadriven.TestData) string {
 		if td.MaybeScanArgs(t, "upgrade", &upgrade) {
 			o.Upgrade = true
 		}
+		o.AllowSingleMeta = td.HasArg("allow-single-meta")
+		// The SLO gate (a baseline step, a canary bake) only where a
+		// script is about it.
+		o.SLO.Off = !td.HasArg("slo")
 		td.MaybeScanArgs(t, "nodes", &o.Nodes)
 		td.MaybeScanArgs(t, "min-availability", &o.MinAvailability)
 		if td.MaybeScanArgs(t, "window", &window) {
@@ -115,9 +120,13 @@ func runDirective(t *testing.T, h *harness, td *datadriven.TestData) string {
 		var count int
 		td.ScanArgs(t, "node", &node)
 		td.ScanArgs(t, "count", &count)
-		n := h.c.server(node)
-		n.secondaries -= count
-		n.missing += count
+		for _, p := range h.c.parts {
+			if i := slices.Index(p.secondaries, node); i >= 0 && count > 0 {
+				p.secondaries = slices.Delete(p.secondaries, i, i+1)
+				p.dropped = append(p.dropped, node)
+				count--
+			}
+		}
 		return h.c.describe()
 
 	case "failover":

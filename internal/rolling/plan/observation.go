@@ -1,5 +1,10 @@
 package plan
 
+import (
+	"slices"
+	"time"
+)
+
 // Observation is what the driver learned since the previous Next: the
 // results of the commands it ran and the answers to the queries it was
 // asked. Views are nil when not queried. The driver must gather an
@@ -11,6 +16,34 @@ type Observation struct {
 	Replicas  []ReplicaStatus  `json:"replicas,omitempty"`
 	Metas     []MetaStatus     `json:"metas,omitempty"`
 	Collector *CollectorStatus `json:"collector,omitempty"`
+	// Partitions is every partition's configuration (`app <table> -d` for
+	// every table), nil when not queried.
+	Partitions []PartitionView `json:"partitions,omitempty"`
+}
+
+// PartitionView is one partition's configuration.
+type PartitionView struct {
+	// Gpid is "<app_id>.<partition_index>", as Pegasus prints it.
+	Gpid        string   `json:"gpid"`
+	Table       string   `json:"table,omitempty"`
+	Primary     string   `json:"primary,omitempty"`
+	Secondaries []string `json:"secondaries,omitempty"`
+	// MaxReplicas is the table's replica count.
+	MaxReplicas int `json:"max_replicas"`
+}
+
+// Holds reports whether node is the primary or a secondary of p.
+func (p PartitionView) Holds(node string) bool {
+	return p.Primary == node || slices.Contains(p.Secondaries, node)
+}
+
+// Members counts the primary and secondaries.
+func (p PartitionView) Members() int {
+	n := len(p.Secondaries)
+	if p.Primary != "" {
+		n++
+	}
+	return n
 }
 
 // ClusterView is the meta leader's `nodes -d` and `ls -d`.
@@ -25,6 +58,7 @@ type NodeStatus struct {
 	Alive       bool   `json:"alive"`
 	Primaries   int    `json:"primaries"`
 	Secondaries int    `json:"secondaries"`
+	Zone        string `json:"zone,omitempty"`
 }
 
 // TableHealth is one row of `ls -d`'s healthy_info.
@@ -58,6 +92,14 @@ type MetaStatus struct {
 	// BeaconsFrom is the number of distinct replica servers whose beacons
 	// it received since it started.
 	BeaconsFrom int `json:"beacons_from"`
+	// Cluster is the cluster its configuration names; Registered is
+	// whether the leader lists it (it holds a session in the cluster's
+	// etcd, so it can take over). A meta server that answers RPCs but
+	// cannot reach etcd, or serves another cluster, is not registered.
+	Cluster    string `json:"cluster,omitempty"`
+	Registered bool   `json:"registered,omitempty"`
+	// EmbeddedEtcd: it runs the cluster's etcd inside its own process.
+	EmbeddedEtcd bool `json:"embedded_etcd,omitempty"`
 }
 
 // CollectorStatus is the collector's report.
@@ -69,6 +111,24 @@ type CollectorStatus struct {
 	// ClientErrors counts failed client requests since the collector
 	// started; it restarts from zero with the collector.
 	ClientErrors uint64 `json:"client_errors"`
+	// ProbeP99 is the p99 latency of the collector's probes over its
+	// window; zero when unknown.
+	ProbeP99 time.Duration `json:"probe_p99,omitempty"`
+	// Tables are what clients of each table see, from the replica
+	// servers' request metrics over the collector's last scrape interval.
+	// TrafficAt tells one scrape from the next.
+	Tables    []TableSLO `json:"tables,omitempty"`
+	TrafficAt time.Time  `json:"traffic_at,omitzero"`
+}
+
+// TableSLO is one table's client-visible service level.
+type TableSLO struct {
+	Table string  `json:"table"`
+	QPS   float64 `json:"qps"`
+	// ErrorRate is the share of requests that failed, in [0,1].
+	ErrorRate float64 `json:"error_rate"`
+	// P99 is the worse of the read and write p99 latencies.
+	P99 time.Duration `json:"p99"`
 }
 
 func (v *ClusterView) node(addr string) (NodeStatus, bool) {

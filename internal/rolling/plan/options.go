@@ -56,6 +56,15 @@ func DefaultTimeouts() map[StepKind]Timeout {
 		// Replica servers beacon every 3 s; a minute is twenty chances.
 		KindWaitMetaReady: {Base: time.Minute},
 		KindWaitCollector: {Base: time.Minute},
+		// Handovers, as migrate_node's.
+		KindRestorePrimaries: {Base: 30 * time.Second, PerPartition: 200 * time.Millisecond},
+		// Past the baseline window or the bake time by this much, the
+		// collector is not reporting.
+		KindBaseline: {Base: time.Minute},
+		// The layout changes only with a failure: a batch that does not
+		// fit fails the roll with nothing of it touched.
+		KindCheckBatch: {Base: 30 * time.Second},
+		KindBake:       {Base: time.Minute},
 	}
 }
 
@@ -92,6 +101,41 @@ type Options struct {
 	// MinAvailability before a paused roll continues by itself, so one good
 	// probe does not end a pause. Default 30 s.
 	BreachRecovery time.Duration `json:"breach_recovery"`
+	// SLO gates what clients see against a baseline measured before the
+	// roll (see SLO); on by default whenever a collector is given.
+	SLO SLO `json:"slo"`
+	// CanaryBake is how long the roll watches the SLO after the first
+	// replica server, the canary, before it goes on. Default 60 s when the
+	// SLO gate is on and more than one replica server restarts; negative
+	// for none.
+	CanaryBake time.Duration `json:"canary_bake"`
+	// AutoRollback takes the nodes already upgraded back to the previous
+	// binary and configuration when the SLO gate halts the roll, instead
+	// of holding it for an operator.
+	AutoRollback bool `json:"auto_rollback,omitempty"`
+	// Parallel restarts up to this many replica servers at once, all in
+	// one zone and no two holding a replica of the same partition (see
+	// batches). Default 1.
+	Parallel int `json:"parallel,omitempty"`
+	// AllowSingleMeta lets the roll restart a cluster's only meta server,
+	// accepting that requests fail while it is down.
+	AllowSingleMeta bool `json:"allow_single_meta,omitempty"`
+	// RollID names the roll in the owner of the knob overrides it sets
+	// ("rolling-update <RollID>"); the driver picks it.
+	RollID string `json:"roll_id,omitempty"`
+	// KnobLease is how long the roll's knob overrides last unless renewed:
+	// the orchestrator renews them while it runs, so an orchestrator that
+	// died (and is not resumed) leaves them for at most this long. Default
+	// 2 minutes.
+	KnobLease time.Duration `json:"knob_lease"`
+}
+
+// Owner is the owner the roll's knob overrides carry.
+func (o Options) Owner() string {
+	if o.RollID == "" {
+		return OwnerPrefix
+	}
+	return OwnerPrefix + " " + o.RollID
 }
 
 // withDefaults fills zero fields and merges Timeouts over DefaultTimeouts,
@@ -112,6 +156,13 @@ func (o Options) withDefaults() Options {
 	if o.BreachRecovery == 0 {
 		o.BreachRecovery = 30 * time.Second
 	}
+	if o.KnobLease == 0 {
+		o.KnobLease = 2 * time.Minute
+	}
+	o.SLO = o.SLO.withDefaults()
+	if o.CanaryBake == 0 {
+		o.CanaryBake = time.Minute
+	}
 	timeouts := DefaultTimeouts()
 	maps.Copy(timeouts, o.Timeouts)
 	o.Timeouts = timeouts
@@ -125,11 +176,14 @@ func (o Options) validate() error {
 	default:
 		return fmt.Errorf("%w: mode %q (want %q or %q)", ErrInvalidOptions, o.Mode, ModeHA, ModeSimple)
 	}
-	if o.ResendInterval < 0 || o.MaintenanceWindow < 0 || o.BreachRecovery < 0 {
+	if o.ResendInterval < 0 || o.MaintenanceWindow < 0 || o.BreachRecovery < 0 || o.KnobLease < 0 {
 		return fmt.Errorf("%w: negative duration", ErrInvalidOptions)
 	}
 	if o.MaintenanceWindow%time.Millisecond != 0 {
 		return fmt.Errorf("%w: maintenance window %v is not whole milliseconds", ErrInvalidOptions, o.MaintenanceWindow)
+	}
+	if o.Parallel < 0 {
+		return fmt.Errorf("%w: parallel %d", ErrInvalidOptions, o.Parallel)
 	}
 	if o.AddSecondaryMaxCount < 0 {
 		// Zero is replaced by the default; a negative count is a typo.
@@ -137,6 +191,9 @@ func (o Options) validate() error {
 	}
 	if o.MinAvailability < 0 || o.MinAvailability > 1 {
 		return fmt.Errorf("%w: min availability %v outside [0,1]", ErrInvalidOptions, o.MinAvailability)
+	}
+	if err := o.SLO.validate(); err != nil {
+		return err
 	}
 	for kind, t := range o.Timeouts {
 		if t.Base <= 0 || t.PerPartition < 0 {

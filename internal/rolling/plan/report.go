@@ -28,6 +28,9 @@ type NodeReport struct {
 	ToHealthy             time.Duration `json:"-"`
 	PrimariesMoved        int           `json:"primaries_moved"`
 	SecondariesDowngraded int           `json:"secondaries_downgraded"`
+	// PrimariesRestored is how many primaries were handed back to the
+	// node after the last replica server.
+	PrimariesRestored int `json:"primaries_restored"`
 	// ClientErrors is the number of failed client requests the collector
 	// counted during the node's window, from its first step to its last.
 	ClientErrors uint64 `json:"client_errors"`
@@ -66,7 +69,14 @@ func (m *Machine) Report() Report {
 	r.KnobsChanged = append(r.KnobsChanged, s.Touched...)
 	index := make(map[string]int)
 	var groups [][]int // step indexes per node, in plan order
+	restored := make(map[string]int)
 	for i, step := range s.Plan.Steps {
+		if step.Kind == KindRestorePrimaries {
+			// Not part of the node's own turn: its window (and the client
+			// errors counted in it) ends with the node healthy again.
+			restored[step.Node] = s.Steps[i].Before - s.Steps[i].Left
+			continue
+		}
 		if step.Node == "" {
 			continue
 		}
@@ -79,8 +89,19 @@ func (m *Machine) Report() Report {
 		}
 		groups[g] = append(groups[g], i)
 	}
+	// Nodes a rollback took back to the previous version.
+	rolledBack := make(map[string]bool)
+	for i, step := range s.Cleanup {
+		if step.Kind == KindInstall && step.Rollback && s.Steps[len(s.Plan.Steps)+i].Status == StepDone {
+			rolledBack[step.Node] = true
+		}
+	}
 	for g, idx := range groups {
 		m.fillNodeReport(&r.Nodes[g], idx)
+		r.Nodes[g].PrimariesRestored = restored[r.Nodes[g].Node]
+		if rolledBack[r.Nodes[g].Node] {
+			r.Nodes[g].Result = "rolled back"
+		}
 	}
 	return r
 }
@@ -173,11 +194,11 @@ func (r Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "still changed: %s (restore %s)\n", k.Knob, k.Restore)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tROLE\tRESULT\tDOWN\tTO HEALTHY\tPRIMARIES MOVED\tSECONDARIES DOWNGRADED\tCLIENT ERRORS")
+	fmt.Fprintln(tw, "NODE\tROLE\tRESULT\tDOWN\tTO HEALTHY\tPRIMARIES MOVED\tSECONDARIES DOWNGRADED\tPRIMARIES BACK\tCLIENT ERRORS")
 	for _, n := range r.Nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", n.Node, n.Role, n.Result,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", n.Node, n.Role, n.Result,
 			formatDuration(n.Down), formatDuration(n.ToHealthy), n.PrimariesMoved,
-			n.SecondariesDowngraded, n.ClientErrors)
+			n.SecondariesDowngraded, n.PrimariesRestored, n.ClientErrors)
 	}
 	tw.Flush()
 }

@@ -20,27 +20,39 @@ const (
 // version, the current meta knobs and the collector's availability. Build
 // reads nothing else, so a dry run is exactly as good as the snapshot.
 type Snapshot struct {
+	// Cluster is the cluster's name (its etcd namespace), as the meta
+	// leader reports it: a restarted meta server must serve the same one.
+	Cluster   string           `json:"cluster,omitempty"`
 	Metas     []MetaServer     `json:"metas"`
 	Replicas  []ReplicaServer  `json:"replicas"`
 	Collector *CollectorServer `json:"collector,omitempty"`
 	Tables    []TableHealth    `json:"tables,omitempty"`
+	// Partitions is every partition's configuration: where the primaries
+	// are before the roll (put back after it), and which servers share a
+	// partition (never restarted together).
+	Partitions []PartitionView `json:"partitions,omitempty"`
 
 	// MetaLevel is the current meta function level (stopped, blind, freezed,
 	// steady or lively; an "fl_" prefix is accepted). The roll sets steady
 	// and puts this level back at the end. Empty means unknown and is taken
 	// as steady, the level a meta server starts in, so nothing is restored.
 	MetaLevel string `json:"meta_level,omitempty"`
-	// Knobs holds the current values of the meta remote-command knobs the
-	// roll changes (KnobAssignDelay, KnobAddSecondaryMax). A known value is
-	// restored as it was; an absent one is reset to DEFAULT, as the Pegasus
-	// guide does.
-	Knobs map[string]string `json:"knobs,omitempty"`
+	// Knobs holds the state of the knobs the roll changes (KnobMetaLevel,
+	// KnobAssignDelay, KnobAddSecondaryMax): the value and whether, and by
+	// whom, it is overridden. An operator's override is restored as it
+	// was; a knob not overridden, or overridden by an earlier roll, or
+	// absent (unknown), is reset to DEFAULT, the configuration's value.
+	Knobs map[string]KnobState `json:"knobs,omitempty"`
 	// NewVersion is the protocol version ("major.minor") of the binary being
 	// installed. Required when upgrading.
 	NewVersion string `json:"new_version,omitempty"`
 	// Availability is the collector's current availability in [0,1], when a
 	// collector runs.
 	Availability *float64 `json:"availability,omitempty"`
+	// RollbackBlocked says why an upgrade could not be rolled back: the
+	// previous binary cannot read an on-disk format the new one writes.
+	// Empty when it can, or when unknown.
+	RollbackBlocked string `json:"rollback_blocked,omitempty"`
 }
 
 // MetaServer is one meta server.
@@ -49,6 +61,11 @@ type MetaServer struct {
 	Alive   bool   `json:"alive"`
 	Leader  bool   `json:"leader"`
 	Version string `json:"version"`
+	// EmbeddedEtcd: it runs the cluster's etcd inside its own process.
+	EmbeddedEtcd bool `json:"embedded_etcd,omitempty"`
+	// Unregistered: it answers, but the leader does not list it (it cannot
+	// reach etcd, or serves another cluster), so it could not take over.
+	Unregistered bool `json:"unregistered,omitempty"`
 }
 
 // ReplicaServer is one replica server, as in `nodes -d`.
@@ -58,6 +75,9 @@ type ReplicaServer struct {
 	Primaries   int    `json:"primaries"`
 	Secondaries int    `json:"secondaries"`
 	Version     string `json:"version"`
+	// Zone is the failure domain (zone or rack) its configuration names,
+	// "" for none.
+	Zone string `json:"zone,omitempty"`
 }
 
 // Partitions is the number of partition replicas the server hosts, the
@@ -143,8 +163,11 @@ func (s Snapshot) validate() error {
 func (s Snapshot) downNodes() []string {
 	var down []string
 	for _, m := range s.Metas {
-		if !m.Alive {
+		switch {
+		case !m.Alive:
 			down = append(down, m.Node)
+		case m.Unregistered:
+			down = append(down, m.Node+" (answers, but is not registered with the leader)")
 		}
 	}
 	for _, r := range s.Replicas {
@@ -153,4 +176,28 @@ func (s Snapshot) downNodes() []string {
 		}
 	}
 	return down
+}
+
+// MetaNodes, ReplicaNodes and CollectorNode list the servers' addresses.
+func (s Snapshot) MetaNodes() []string {
+	var out []string
+	for _, m := range s.Metas {
+		out = append(out, m.Node)
+	}
+	return out
+}
+
+func (s Snapshot) ReplicaNodes() []string {
+	var out []string
+	for _, r := range s.Replicas {
+		out = append(out, r.Node)
+	}
+	return out
+}
+
+func (s Snapshot) CollectorNode() []string {
+	if s.Collector == nil {
+		return nil
+	}
+	return []string{s.Collector.Node}
 }

@@ -15,19 +15,25 @@ const stateFormat = 1
 type Status string
 
 const (
-	StatusPending   Status = "pending" // built, Next not called yet
-	StatusRunning   Status = "running" // executing steps
-	StatusPausing   Status = "pausing" // a hold is requested; finishing steps that bring a node back
-	StatusPaused    Status = "paused"  // held at a holdable step
-	StatusCleanup   Status = "cleaning-up"
-	StatusSucceeded Status = "succeeded"
-	StatusFailed    Status = "failed"
-	StatusAborted   Status = "aborted"
+	StatusPending Status = "pending" // built, Next not called yet
+	StatusRunning Status = "running" // executing steps
+	StatusPausing Status = "pausing" // a hold is requested; finishing steps that bring a node back
+	StatusPaused  Status = "paused"  // held at a holdable step
+	StatusCleanup Status = "cleaning-up"
+	// StatusRollingBack: taking the nodes already upgraded back to the
+	// previous binary and configuration, newest first.
+	StatusRollingBack Status = "rolling-back"
+	StatusSucceeded   Status = "succeeded"
+	StatusFailed      Status = "failed"
+	StatusAborted     Status = "aborted"
+	// StatusRolledBack: every upgraded node runs the previous version
+	// again.
+	StatusRolledBack Status = "rolled-back"
 )
 
 // Terminal reports whether the roll has ended.
 func (s Status) Terminal() bool {
-	return s == StatusSucceeded || s == StatusFailed || s == StatusAborted
+	return s == StatusSucceeded || s == StatusFailed || s == StatusAborted || s == StatusRolledBack
 }
 
 // StepStatus is where one step stands: pending -> running -> done | failed,
@@ -74,6 +80,14 @@ type StepState struct {
 	// observation: the step moved Before-Left.
 	Before int `json:"before,omitempty"`
 	Left   int `json:"left,omitempty"`
+	// Blocked says why a drain cannot go on until the cluster repairs a
+	// partition elsewhere; BlockedSince is when it was last seen so
+	// (zero when not), BlockedFor the time blocked before that in this
+	// attempt. Blocked time is not charged to the step's timeout (see
+	// drain.go).
+	Blocked      string        `json:"blocked,omitempty"`
+	BlockedSince time.Time     `json:"blocked_since,omitzero"`
+	BlockedFor   time.Duration `json:"blocked_for,omitempty"`
 	// ErrorsAtStart and ErrorsAtEnd sample the roll's client error counter.
 	ErrorsAtStart uint64 `json:"errors_at_start,omitempty"`
 	ErrorsAtEnd   uint64 `json:"errors_at_end,omitempty"`
@@ -116,6 +130,20 @@ type State struct {
 
 	OperatorHold *Hold `json:"operator_hold,omitempty"`
 	BreachHold   *Hold `json:"breach_hold,omitempty"`
+	// Halt is the SLO gate's hold: it lifts only on an operator's resume
+	// (or becomes a rollback, with AutoRollback). SLOBreach is a breach
+	// being watched, not yet sustained long enough to halt.
+	Halt      *Hold `json:"halt,omitempty"`
+	SLOBreach *Hold `json:"slo_breach,omitempty"`
+	// Baseline is what clients saw before the roll; BaselineSamples are
+	// the reports it is computed from while it is measured; LastTrafficAt
+	// is the scrape the last table rows came from.
+	Baseline        *Baseline   `json:"baseline,omitempty"`
+	BaselineSamples []sloSample `json:"baseline_samples,omitempty"`
+	LastTrafficAt   time.Time   `json:"last_traffic_at,omitzero"`
+	// RollbackRequested is why a rollback was asked for; it starts at
+	// the next node boundary.
+	RollbackRequested string `json:"rollback_requested,omitempty"`
 
 	// ClientErrors accumulates the collector's error counter across
 	// collector restarts; LastCollectorErrors is its latest raw reading.
@@ -124,6 +152,9 @@ type State struct {
 
 	// Nodes is the latest `nodes -d` seen, for the counts a step starts from.
 	Nodes map[string]NodeStatus `json:"nodes,omitempty"`
+	// Partitions is the latest partition view seen: the handovers that put
+	// primaries back are computed from it.
+	Partitions []PartitionView `json:"partitions,omitempty"`
 }
 
 // clone returns a deep copy, so a caller holding a State cannot change the
@@ -147,11 +178,25 @@ func (s State) clone() State {
 		h := *s.BreachHold
 		c.BreachHold = &h
 	}
+	for _, h := range []**Hold{&c.Halt, &c.SLOBreach} {
+		if *h != nil {
+			v := **h
+			*h = &v
+		}
+	}
+	if s.Baseline != nil {
+		b := *s.Baseline
+		b.Tables = maps.Clone(s.Baseline.Tables)
+		c.Baseline = &b
+	}
+	c.BaselineSamples = slices.Clone(s.BaselineSamples)
 	if s.LastCollectorErrors != nil {
 		v := *s.LastCollectorErrors
 		c.LastCollectorErrors = &v
 	}
 	c.Nodes = maps.Clone(s.Nodes)
+	c.Partitions = slices.Clone(s.Partitions)
+	c.Plan.Primaries = maps.Clone(s.Plan.Primaries)
 	return c
 }
 
@@ -179,8 +224,8 @@ func Restore(s State) (*Machine, error) {
 		return nil, fmt.Errorf("%w: current step %d of %d", ErrInvalidState, s.Current, len(s.Steps))
 	}
 	switch s.Status {
-	case StatusPending, StatusRunning, StatusPausing, StatusPaused, StatusCleanup,
-		StatusSucceeded, StatusFailed, StatusAborted:
+	case StatusPending, StatusRunning, StatusPausing, StatusPaused, StatusCleanup, StatusRollingBack,
+		StatusSucceeded, StatusFailed, StatusAborted, StatusRolledBack:
 	default:
 		return nil, fmt.Errorf("%w: status %q", ErrInvalidState, s.Status)
 	}

@@ -101,8 +101,8 @@ func TestResumeAtEveryStep(t *testing.T) {
 func TestStateJSONRoundTrip(t *testing.T) {
 	h := haHarness(t)
 	h.run(3600, func() bool {
-		n, _, st, _ := h.m.Current()
-		return n == 19 && st.Emitted // r2's install: r2 stopped, knobs touched
+		_, step, st, _ := h.m.Current()
+		return step.Kind == KindInstall && step.Node == "r2" && st.Emitted // r2 stopped, knobs touched
 	})
 	if err := h.m.Pause(epoch, "look"); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -49,6 +50,19 @@ const (
 	KindWaitMetaReady StepKind = "wait-meta-ready"
 	// KindWaitCollector waits until the restarted collector reports.
 	KindWaitCollector StepKind = "wait-collector"
+	// KindCheckBatch waits until the replica servers of a batch still
+	// share no partition, before any of them is touched.
+	KindCheckBatch StepKind = "check-batch"
+	// KindBaseline measures what clients see before anything is touched:
+	// the SLO gate's baseline (see SLO).
+	KindBaseline StepKind = "measure-baseline"
+	// KindBake watches the SLO for Options.CanaryBake after the first
+	// replica server, the canary, before the roll goes on.
+	KindBake StepKind = "canary-bake"
+	// KindRestorePrimaries hands back to the step's node, with one
+	// graceful handover each (balance -p move_pri), the primaries it held
+	// before the roll drained it, and waits until it holds them again.
+	KindRestorePrimaries StepKind = "restore-primaries"
 )
 
 // ackOnly reports whether a step of this kind is done as soon as its
@@ -69,6 +83,8 @@ const (
 	PhaseReplica   Phase = "replica"
 	PhaseMeta      Phase = "meta"
 	PhaseCollector Phase = "collector"
+	PhaseRestore   Phase = "restore-primaries"
+	PhaseRollback  Phase = "rollback"
 	PhaseReset     Phase = "reset"
 	PhaseCleanup   Phase = "cleanup"
 )
@@ -88,22 +104,37 @@ type Step struct {
 	Knob    string `json:"knob,omitempty"`
 	Value   string `json:"value,omitempty"`
 	Restore string `json:"restore,omitempty"`
+	// RestoreOwner is the owner of the override Restore puts back ("" for
+	// an operator's or for DEFAULT).
+	RestoreOwner string `json:"restore_owner,omitempty"`
+	// Rollback marks an install step that puts the previous binary and
+	// configuration back.
+	Rollback bool `json:"rollback,omitempty"`
+	// Batch numbers, from 1, the batch of replica servers the step
+	// belongs to when several restart together (0 otherwise); Together
+	// lists them, on the batch's check step.
+	Batch    int      `json:"batch,omitempty"`
+	Together []string `json:"together,omitempty"`
 	// Version is the protocol version being installed, for install steps.
 	Version string `json:"version,omitempty"`
 	// Partitions is the number of partition replicas Timeout was scaled by.
 	Partitions int           `json:"partitions,omitempty"`
 	Timeout    time.Duration `json:"timeout"`
-	// Holdable marks a step before which (and during which) a pause may
-	// hold the roll. Steps that bring a stopped server back (install,
-	// start, the waits after them) are not holdable: holding there would
-	// stretch the very degradation a pause is meant to limit, so a pause
-	// requested then takes effect at the next holdable step.
+	// Holdable marks a step before which a pause may hold the roll (and
+	// during which, for a step that only waits). Only a node's first step
+	// and the prepare steps are holdable: from a node's first command on,
+	// the node goes through to healthy again, since holding a drained or
+	// stopped node would stretch the very degradation a pause is meant to
+	// limit. A pause requested meanwhile takes effect at the next node.
 	Holdable bool `json:"holdable,omitempty"`
 }
 
 // Command is the step's command in the Pegasus shell's words, or "" for a
 // step that only waits.
 func (s Step) Command() string {
+	if s.Kind == KindRestorePrimaries {
+		return fmt.Sprintf("balance -p move_pri -t %s for each of the %d partitions it led before the roll", s.Node, s.Partitions)
+	}
 	if a, ok := s.command(); ok {
 		return a.String()
 	}
@@ -133,12 +164,21 @@ func (s Step) Waits(replicaServers int) string {
 	case KindWaitHealthy:
 		return fmt.Sprintf("%s is ALIVE and every partition fully healthy (nodes -d, ls -d)", s.Node)
 	case KindCheckMetaRole:
-		return fmt.Sprintf("a meta leader exists and %s is a follower, unless no follower is left (cluster_info)", s.Node)
+		return fmt.Sprintf("exactly one meta leader exists, %s is a follower unless no follower is left, "+
+			"and a standby is registered (cluster_info)", s.Node)
 	case KindWaitMetaReady:
-		return fmt.Sprintf("%s is up, a leader is elected and the leader has beacons from all %d replica servers (cluster_info)",
-			s.Node, replicaServers)
+		return fmt.Sprintf("%s is up and registered in this cluster, exactly one leader and a standby exist, "+
+			"and the leader has beacons from all %d replica servers (cluster_info)", s.Node, replicaServers)
 	case KindWaitCollector:
 		return fmt.Sprintf("collector %s reports", s.Node)
+	case KindRestorePrimaries:
+		return fmt.Sprintf("%s is primary again of the %d partitions it led before the roll (app -d)", s.Node, s.Partitions)
+	case KindBaseline:
+		return "the collector has reported for the baseline window: per table p99 and error rate, probe p99"
+	case KindCheckBatch:
+		return fmt.Sprintf("%s share no partition (app -d)", strings.Join(s.Together, ", "))
+	case KindBake:
+		return fmt.Sprintf("the canary %s has run the bake time with no SLO breach (collector)", s.Node)
 	}
 	return ""
 }

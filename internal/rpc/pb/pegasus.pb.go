@@ -3573,10 +3573,14 @@ type BeaconRequest struct {
 	// Where clients and the shell reach the server's HTTP and Pegasus-protocol ports.
 	HttpAddress    string `protobuf:"bytes,6,opt,name=http_address,json=httpAddress,proto3" json:"http_address,omitempty"`
 	PegasusAddress string `protobuf:"bytes,7,opt,name=pegasus_address,json=pegasusAddress,proto3" json:"pegasus_address,omitempty"`
+	// The failure domain (zone or rack) the server's configuration names;
+	// empty when none. Shown in `nodes -d`; a rolling restart restarts
+	// several servers at once only within one.
+	Zone string `protobuf:"bytes,8,opt,name=zone,proto3" json:"zone,omitempty"`
 	// The cluster id the replica server joined (persisted in its data_dir),
 	// empty before it joined one. The meta refuses another id, and an empty
 	// one from a server speaking protocol 1.1 or later.
-	ClusterId     string `protobuf:"bytes,8,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	ClusterId     string `protobuf:"bytes,9,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3656,6 +3660,13 @@ func (x *BeaconRequest) GetHttpAddress() string {
 func (x *BeaconRequest) GetPegasusAddress() string {
 	if x != nil {
 		return x.PegasusAddress
+	}
+	return ""
+}
+
+func (x *BeaconRequest) GetZone() string {
+	if x != nil {
+		return x.Zone
 	}
 	return ""
 }
@@ -4558,6 +4569,7 @@ type NodeInfo struct {
 	HttpAddress     string                 `protobuf:"bytes,8,opt,name=http_address,json=httpAddress,proto3" json:"http_address,omitempty"`
 	PegasusAddress  string                 `protobuf:"bytes,9,opt,name=pegasus_address,json=pegasusAddress,proto3" json:"pegasus_address,omitempty"`
 	LastBeaconMs    int64                  `protobuf:"varint,10,opt,name=last_beacon_ms,json=lastBeaconMs,proto3" json:"last_beacon_ms,omitempty"`
+	Zone            string                 `protobuf:"bytes,11,opt,name=zone,proto3" json:"zone,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -4662,6 +4674,13 @@ func (x *NodeInfo) GetLastBeaconMs() int64 {
 	return 0
 }
 
+func (x *NodeInfo) GetZone() string {
+	if x != nil {
+		return x.Zone
+	}
+	return ""
+}
+
 type ListNodesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
@@ -4723,8 +4742,12 @@ type MetaServerInfo struct {
 	ProtocolVersion string                 `protobuf:"bytes,5,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
 	// Replica servers whose beacons this meta server has received since it started.
 	BeaconsReceivedFrom int32 `protobuf:"varint,6,opt,name=beacons_received_from,json=beaconsReceivedFrom,proto3" json:"beacons_received_from,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// This meta server runs the cluster's etcd inside its own process (no
+	// etcd endpoints configured): restarting it takes the metadata store down.
+	// Set in the answering meta server's own row only.
+	EmbeddedEtcd  bool `protobuf:"varint,7,opt,name=embedded_etcd,json=embeddedEtcd,proto3" json:"embedded_etcd,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MetaServerInfo) Reset() {
@@ -4799,6 +4822,88 @@ func (x *MetaServerInfo) GetBeaconsReceivedFrom() int32 {
 	return 0
 }
 
+func (x *MetaServerInfo) GetEmbeddedEtcd() bool {
+	if x != nil {
+		return x.EmbeddedEtcd
+	}
+	return false
+}
+
+// KnobOverride is a runtime knob set by remote command (or set_meta_level)
+// that overrides the configuration file's value until reset with DEFAULT,
+// or until its lease runs out.
+type KnobOverride struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Knob  string                 `protobuf:"bytes,1,opt,name=knob,proto3" json:"knob,omitempty"`
+	Value string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// Who set it: empty for an operator's remote command, "rolling-update
+	// <roll id>" for a rolling update.
+	Owner string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	// Unix milliseconds when the override lapses unless set again; 0 for
+	// never.
+	ExpiresMs     int64 `protobuf:"varint,4,opt,name=expires_ms,json=expiresMs,proto3" json:"expires_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KnobOverride) Reset() {
+	*x = KnobOverride{}
+	mi := &file_pegasus_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KnobOverride) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KnobOverride) ProtoMessage() {}
+
+func (x *KnobOverride) ProtoReflect() protoreflect.Message {
+	mi := &file_pegasus_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KnobOverride.ProtoReflect.Descriptor instead.
+func (*KnobOverride) Descriptor() ([]byte, []int) {
+	return file_pegasus_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *KnobOverride) GetKnob() string {
+	if x != nil {
+		return x.Knob
+	}
+	return ""
+}
+
+func (x *KnobOverride) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *KnobOverride) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *KnobOverride) GetExpiresMs() int64 {
+	if x != nil {
+		return x.ExpiresMs
+	}
+	return 0
+}
+
 type ClusterInfoRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -4807,7 +4912,7 @@ type ClusterInfoRequest struct {
 
 func (x *ClusterInfoRequest) Reset() {
 	*x = ClusterInfoRequest{}
-	mi := &file_pegasus_proto_msgTypes[58]
+	mi := &file_pegasus_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4819,7 +4924,7 @@ func (x *ClusterInfoRequest) String() string {
 func (*ClusterInfoRequest) ProtoMessage() {}
 
 func (x *ClusterInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[58]
+	mi := &file_pegasus_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4832,7 +4937,7 @@ func (x *ClusterInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterInfoRequest.ProtoReflect.Descriptor instead.
 func (*ClusterInfoRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{58}
+	return file_pegasus_proto_rawDescGZIP(), []int{59}
 }
 
 type ClusterInfoResponse struct {
@@ -4846,15 +4951,17 @@ type ClusterInfoResponse struct {
 	BalanceOperationCount     int32                  `protobuf:"varint,7,opt,name=balance_operation_count,json=balanceOperationCount,proto3" json:"balance_operation_count,omitempty"`
 	PrimaryReplicaCountStddev float64                `protobuf:"fixed64,8,opt,name=primary_replica_count_stddev,json=primaryReplicaCountStddev,proto3" json:"primary_replica_count_stddev,omitempty"`
 	TotalReplicaCountStddev   float64                `protobuf:"fixed64,9,opt,name=total_replica_count_stddev,json=totalReplicaCountStddev,proto3" json:"total_replica_count_stddev,omitempty"`
+	// The knobs overriding the configuration file right now (leader only).
+	KnobOverrides []*KnobOverride `protobuf:"bytes,10,rep,name=knob_overrides,json=knobOverrides,proto3" json:"knob_overrides,omitempty"`
 	// Fixed when the cluster was first bootstrapped; never changes.
-	ClusterId     string `protobuf:"bytes,10,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	ClusterId     string `protobuf:"bytes,11,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ClusterInfoResponse) Reset() {
 	*x = ClusterInfoResponse{}
-	mi := &file_pegasus_proto_msgTypes[59]
+	mi := &file_pegasus_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4866,7 +4973,7 @@ func (x *ClusterInfoResponse) String() string {
 func (*ClusterInfoResponse) ProtoMessage() {}
 
 func (x *ClusterInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[59]
+	mi := &file_pegasus_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4879,7 +4986,7 @@ func (x *ClusterInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterInfoResponse.ProtoReflect.Descriptor instead.
 func (*ClusterInfoResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{59}
+	return file_pegasus_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ClusterInfoResponse) GetError() *Error {
@@ -4945,6 +5052,13 @@ func (x *ClusterInfoResponse) GetTotalReplicaCountStddev() float64 {
 	return 0
 }
 
+func (x *ClusterInfoResponse) GetKnobOverrides() []*KnobOverride {
+	if x != nil {
+		return x.KnobOverrides
+	}
+	return nil
+}
+
 func (x *ClusterInfoResponse) GetClusterId() string {
 	if x != nil {
 		return x.ClusterId
@@ -4954,15 +5068,19 @@ func (x *ClusterInfoResponse) GetClusterId() string {
 
 type MetaLevelRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Empty to query only; else one of stopped, blind, freezed, steady, lively.
-	Level         string `protobuf:"bytes,1,opt,name=level,proto3" json:"level,omitempty"`
+	// Empty to query only; else one of stopped, blind, freezed, steady, lively,
+	// or DEFAULT for the configuration file's level.
+	Level string `protobuf:"bytes,1,opt,name=level,proto3" json:"level,omitempty"`
+	// As RemoteCommandRequest's.
+	Owner         string `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
+	LeaseMs       int64  `protobuf:"varint,3,opt,name=lease_ms,json=leaseMs,proto3" json:"lease_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MetaLevelRequest) Reset() {
 	*x = MetaLevelRequest{}
-	mi := &file_pegasus_proto_msgTypes[60]
+	mi := &file_pegasus_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4974,7 +5092,7 @@ func (x *MetaLevelRequest) String() string {
 func (*MetaLevelRequest) ProtoMessage() {}
 
 func (x *MetaLevelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[60]
+	mi := &file_pegasus_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4987,7 +5105,7 @@ func (x *MetaLevelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaLevelRequest.ProtoReflect.Descriptor instead.
 func (*MetaLevelRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{60}
+	return file_pegasus_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *MetaLevelRequest) GetLevel() string {
@@ -4995,6 +5113,20 @@ func (x *MetaLevelRequest) GetLevel() string {
 		return x.Level
 	}
 	return ""
+}
+
+func (x *MetaLevelRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *MetaLevelRequest) GetLeaseMs() int64 {
+	if x != nil {
+		return x.LeaseMs
+	}
+	return 0
 }
 
 type MetaLevelResponse struct {
@@ -5008,7 +5140,7 @@ type MetaLevelResponse struct {
 
 func (x *MetaLevelResponse) Reset() {
 	*x = MetaLevelResponse{}
-	mi := &file_pegasus_proto_msgTypes[61]
+	mi := &file_pegasus_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5020,7 +5152,7 @@ func (x *MetaLevelResponse) String() string {
 func (*MetaLevelResponse) ProtoMessage() {}
 
 func (x *MetaLevelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[61]
+	mi := &file_pegasus_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5033,7 +5165,7 @@ func (x *MetaLevelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaLevelResponse.ProtoReflect.Descriptor instead.
 func (*MetaLevelResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{61}
+	return file_pegasus_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *MetaLevelResponse) GetError() *Error {
@@ -5058,15 +5190,20 @@ func (x *MetaLevelResponse) GetLevel() string {
 }
 
 type DrainNodeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Node  string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// Only compute the proposals and answer them, change nothing (the
+	// shell's `-t test`).
+	DryRun bool `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// Restrict to one table; empty for every table (the shell's `-a`).
+	Table         string `protobuf:"bytes,3,opt,name=table,proto3" json:"table,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_pegasus_proto_msgTypes[62]
+	mi := &file_pegasus_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5078,7 +5215,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[62]
+	mi := &file_pegasus_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5091,12 +5228,26 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{62}
+	return file_pegasus_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *DrainNodeRequest) GetNode() string {
 	if x != nil {
 		return x.Node
+	}
+	return ""
+}
+
+func (x *DrainNodeRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *DrainNodeRequest) GetTable() string {
+	if x != nil {
+		return x.Table
 	}
 	return ""
 }
@@ -5112,7 +5263,7 @@ type DrainNodeResponse struct {
 
 func (x *DrainNodeResponse) Reset() {
 	*x = DrainNodeResponse{}
-	mi := &file_pegasus_proto_msgTypes[63]
+	mi := &file_pegasus_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5124,7 +5275,7 @@ func (x *DrainNodeResponse) String() string {
 func (*DrainNodeResponse) ProtoMessage() {}
 
 func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[63]
+	mi := &file_pegasus_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5137,7 +5288,7 @@ func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
 func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{63}
+	return file_pegasus_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *DrainNodeResponse) GetError() *Error {
@@ -5176,7 +5327,7 @@ type DDDDiagnoseRequest struct {
 
 func (x *DDDDiagnoseRequest) Reset() {
 	*x = DDDDiagnoseRequest{}
-	mi := &file_pegasus_proto_msgTypes[64]
+	mi := &file_pegasus_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5188,7 +5339,7 @@ func (x *DDDDiagnoseRequest) String() string {
 func (*DDDDiagnoseRequest) ProtoMessage() {}
 
 func (x *DDDDiagnoseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[64]
+	mi := &file_pegasus_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5201,7 +5352,7 @@ func (x *DDDDiagnoseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDDiagnoseRequest.ProtoReflect.Descriptor instead.
 func (*DDDDiagnoseRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{64}
+	return file_pegasus_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *DDDDiagnoseRequest) GetAppId() int32 {
@@ -5255,7 +5406,7 @@ type DDDNodeInfo struct {
 
 func (x *DDDNodeInfo) Reset() {
 	*x = DDDNodeInfo{}
-	mi := &file_pegasus_proto_msgTypes[65]
+	mi := &file_pegasus_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5267,7 +5418,7 @@ func (x *DDDNodeInfo) String() string {
 func (*DDDNodeInfo) ProtoMessage() {}
 
 func (x *DDDNodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[65]
+	mi := &file_pegasus_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5280,7 +5431,7 @@ func (x *DDDNodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDNodeInfo.ProtoReflect.Descriptor instead.
 func (*DDDNodeInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{65}
+	return file_pegasus_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *DDDNodeInfo) GetNode() string {
@@ -5337,7 +5488,7 @@ type DDDPartitionInfo struct {
 
 func (x *DDDPartitionInfo) Reset() {
 	*x = DDDPartitionInfo{}
-	mi := &file_pegasus_proto_msgTypes[66]
+	mi := &file_pegasus_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5349,7 +5500,7 @@ func (x *DDDPartitionInfo) String() string {
 func (*DDDPartitionInfo) ProtoMessage() {}
 
 func (x *DDDPartitionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[66]
+	mi := &file_pegasus_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5362,7 +5513,7 @@ func (x *DDDPartitionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDPartitionInfo.ProtoReflect.Descriptor instead.
 func (*DDDPartitionInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{66}
+	return file_pegasus_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *DDDPartitionInfo) GetConfig() *PartitionConfiguration {
@@ -5405,7 +5556,7 @@ type DDDDiagnoseResponse struct {
 
 func (x *DDDDiagnoseResponse) Reset() {
 	*x = DDDDiagnoseResponse{}
-	mi := &file_pegasus_proto_msgTypes[67]
+	mi := &file_pegasus_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5417,7 +5568,7 @@ func (x *DDDDiagnoseResponse) String() string {
 func (*DDDDiagnoseResponse) ProtoMessage() {}
 
 func (x *DDDDiagnoseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[67]
+	mi := &file_pegasus_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5430,7 +5581,7 @@ func (x *DDDDiagnoseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDDiagnoseResponse.ProtoReflect.Descriptor instead.
 func (*DDDDiagnoseResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{67}
+	return file_pegasus_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *DDDDiagnoseResponse) GetError() *Error {
@@ -5458,16 +5609,22 @@ type RemoteCommandRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Command string                 `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
 	Args    []string               `protobuf:"bytes,2,rep,name=args,proto3" json:"args,omitempty"`
+	// For a knob set: who sets it, reported with the override, and how long
+	// the override lasts unless set again (0: until reset). A rolling update
+	// sets its knobs with its roll id and a lease it renews, so an abandoned
+	// roll's overrides lapse by themselves.
+	Owner   string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	LeaseMs int64  `protobuf:"varint,4,opt,name=lease_ms,json=leaseMs,proto3" json:"lease_ms,omitempty"`
 	// Set by a meta server forwarding a command to replica servers; a replica
 	// server of another cluster refuses it. Operators' tools leave it empty.
-	ClusterId     string `protobuf:"bytes,3,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	ClusterId     string `protobuf:"bytes,5,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RemoteCommandRequest) Reset() {
 	*x = RemoteCommandRequest{}
-	mi := &file_pegasus_proto_msgTypes[68]
+	mi := &file_pegasus_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5479,7 +5636,7 @@ func (x *RemoteCommandRequest) String() string {
 func (*RemoteCommandRequest) ProtoMessage() {}
 
 func (x *RemoteCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[68]
+	mi := &file_pegasus_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5492,7 +5649,7 @@ func (x *RemoteCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoteCommandRequest.ProtoReflect.Descriptor instead.
 func (*RemoteCommandRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{68}
+	return file_pegasus_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *RemoteCommandRequest) GetCommand() string {
@@ -5507,6 +5664,20 @@ func (x *RemoteCommandRequest) GetArgs() []string {
 		return x.Args
 	}
 	return nil
+}
+
+func (x *RemoteCommandRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *RemoteCommandRequest) GetLeaseMs() int64 {
+	if x != nil {
+		return x.LeaseMs
+	}
+	return 0
 }
 
 func (x *RemoteCommandRequest) GetClusterId() string {
@@ -5527,7 +5698,7 @@ type RemoteCommandResponse struct {
 
 func (x *RemoteCommandResponse) Reset() {
 	*x = RemoteCommandResponse{}
-	mi := &file_pegasus_proto_msgTypes[69]
+	mi := &file_pegasus_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5539,7 +5710,7 @@ func (x *RemoteCommandResponse) String() string {
 func (*RemoteCommandResponse) ProtoMessage() {}
 
 func (x *RemoteCommandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[69]
+	mi := &file_pegasus_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5552,7 +5723,7 @@ func (x *RemoteCommandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoteCommandResponse.ProtoReflect.Descriptor instead.
 func (*RemoteCommandResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{69}
+	return file_pegasus_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *RemoteCommandResponse) GetError() *Error {
@@ -5569,6 +5740,132 @@ func (x *RemoteCommandResponse) GetOutput() string {
 	return ""
 }
 
+// BalanceRequest moves one replica role, as Pegasus' shell `balance -g
+// <gpid> -p move_pri -f <from> -t <to>` does. Only move_pri is supported:
+// a graceful handover of the primary role to a secondary, as migrate_node
+// makes for every primary of a node.
+type BalanceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Gpid          *Gpid                  `protobuf:"bytes,1,opt,name=gpid,proto3" json:"gpid,omitempty"`
+	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	From          string                 `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
+	To            string                 `protobuf:"bytes,4,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BalanceRequest) Reset() {
+	*x = BalanceRequest{}
+	mi := &file_pegasus_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BalanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BalanceRequest) ProtoMessage() {}
+
+func (x *BalanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pegasus_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BalanceRequest.ProtoReflect.Descriptor instead.
+func (*BalanceRequest) Descriptor() ([]byte, []int) {
+	return file_pegasus_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *BalanceRequest) GetGpid() *Gpid {
+	if x != nil {
+		return x.Gpid
+	}
+	return nil
+}
+
+func (x *BalanceRequest) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *BalanceRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *BalanceRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+type BalanceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Error *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	// The change made, in Pegasus' shell style; empty when there was nothing
+	// to do (the primary is already on `to`).
+	Proposals     []string `protobuf:"bytes,2,rep,name=proposals,proto3" json:"proposals,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BalanceResponse) Reset() {
+	*x = BalanceResponse{}
+	mi := &file_pegasus_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BalanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BalanceResponse) ProtoMessage() {}
+
+func (x *BalanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pegasus_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BalanceResponse.ProtoReflect.Descriptor instead.
+func (*BalanceResponse) Descriptor() ([]byte, []int) {
+	return file_pegasus_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *BalanceResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *BalanceResponse) GetProposals() []string {
+	if x != nil {
+		return x.Proposals
+	}
+	return nil
+}
+
 type ConfigUpdateRequest struct {
 	state   protoimpl.MessageState    `protogen:"open.v1"`
 	Configs []*PartitionConfiguration `protobuf:"bytes,1,rep,name=configs,proto3" json:"configs,omitempty"`
@@ -5582,7 +5879,7 @@ type ConfigUpdateRequest struct {
 
 func (x *ConfigUpdateRequest) Reset() {
 	*x = ConfigUpdateRequest{}
-	mi := &file_pegasus_proto_msgTypes[70]
+	mi := &file_pegasus_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5594,7 +5891,7 @@ func (x *ConfigUpdateRequest) String() string {
 func (*ConfigUpdateRequest) ProtoMessage() {}
 
 func (x *ConfigUpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[70]
+	mi := &file_pegasus_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5607,7 +5904,7 @@ func (x *ConfigUpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigUpdateRequest.ProtoReflect.Descriptor instead.
 func (*ConfigUpdateRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{70}
+	return file_pegasus_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ConfigUpdateRequest) GetConfigs() []*PartitionConfiguration {
@@ -5640,7 +5937,7 @@ type ConfigUpdateResponse struct {
 
 func (x *ConfigUpdateResponse) Reset() {
 	*x = ConfigUpdateResponse{}
-	mi := &file_pegasus_proto_msgTypes[71]
+	mi := &file_pegasus_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5652,7 +5949,7 @@ func (x *ConfigUpdateResponse) String() string {
 func (*ConfigUpdateResponse) ProtoMessage() {}
 
 func (x *ConfigUpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[71]
+	mi := &file_pegasus_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5665,7 +5962,7 @@ func (x *ConfigUpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigUpdateResponse.ProtoReflect.Descriptor instead.
 func (*ConfigUpdateResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{71}
+	return file_pegasus_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ConfigUpdateResponse) GetError() *Error {
@@ -5683,7 +5980,7 @@ type ReplicaServerStatusRequest struct {
 
 func (x *ReplicaServerStatusRequest) Reset() {
 	*x = ReplicaServerStatusRequest{}
-	mi := &file_pegasus_proto_msgTypes[72]
+	mi := &file_pegasus_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5695,7 +5992,7 @@ func (x *ReplicaServerStatusRequest) String() string {
 func (*ReplicaServerStatusRequest) ProtoMessage() {}
 
 func (x *ReplicaServerStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[72]
+	mi := &file_pegasus_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5708,7 +6005,7 @@ func (x *ReplicaServerStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaServerStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReplicaServerStatusRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{72}
+	return file_pegasus_proto_rawDescGZIP(), []int{75}
 }
 
 type ReplicaServerStatusResponse struct {
@@ -5728,7 +6025,7 @@ type ReplicaServerStatusResponse struct {
 
 func (x *ReplicaServerStatusResponse) Reset() {
 	*x = ReplicaServerStatusResponse{}
-	mi := &file_pegasus_proto_msgTypes[73]
+	mi := &file_pegasus_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5740,7 +6037,7 @@ func (x *ReplicaServerStatusResponse) String() string {
 func (*ReplicaServerStatusResponse) ProtoMessage() {}
 
 func (x *ReplicaServerStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[73]
+	mi := &file_pegasus_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5753,7 +6050,7 @@ func (x *ReplicaServerStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaServerStatusResponse.ProtoReflect.Descriptor instead.
 func (*ReplicaServerStatusResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{73}
+	return file_pegasus_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ReplicaServerStatusResponse) GetNode() string {
@@ -6067,7 +6364,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x13last_durable_decree\x18\x06 \x01(\x03R\x11lastDurableDecree\x12#\n" +
 	"\rmember_ballot\x18\a \x01(\x03R\fmemberBallot\x12 \n" +
 	"\vincarnation\x18\b \x01(\x04R\vincarnation\x12,\n" +
-	"\x12min_primary_ballot\x18\t \x01(\x03R\x10minPrimaryBallot\"\xbc\x02\n" +
+	"\x12min_primary_ballot\x18\t \x01(\x03R\x10minPrimaryBallot\"\xd0\x02\n" +
 	"\rBeaconRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12)\n" +
 	"\x10protocol_version\x18\x02 \x01(\tR\x0fprotocolVersion\x12%\n" +
@@ -6075,9 +6372,10 @@ const file_pegasus_proto_rawDesc = "" +
 	"\rstart_time_ms\x18\x04 \x01(\x03R\vstartTimeMs\x126\n" +
 	"\breplicas\x18\x05 \x03(\v2\x1a.pegasus.rpc.ReplicaReportR\breplicas\x12!\n" +
 	"\fhttp_address\x18\x06 \x01(\tR\vhttpAddress\x12'\n" +
-	"\x0fpegasus_address\x18\a \x01(\tR\x0epegasusAddress\x12\x1d\n" +
+	"\x0fpegasus_address\x18\a \x01(\tR\x0epegasusAddress\x12\x12\n" +
+	"\x04zone\x18\b \x01(\tR\x04zone\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\b \x01(\tR\tclusterId\"\xa6\x03\n" +
+	"cluster_id\x18\t \x01(\tR\tclusterId\"\xa6\x03\n" +
 	"\x0eBeaconResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12\x18\n" +
 	"\aallowed\x18\x02 \x01(\bR\aallowed\x12\x19\n" +
@@ -6146,7 +6444,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x12ListTablesResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x120\n" +
 	"\x06tables\x18\x02 \x03(\v2\x18.pegasus.rpc.TableHealthR\x06tables\"\x12\n" +
-	"\x10ListNodesRequest\"\xf1\x02\n" +
+	"\x10ListNodesRequest\"\x85\x03\n" +
 	"\bNodeInfo\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x14\n" +
 	"\x05alive\x18\x02 \x01(\bR\x05alive\x12#\n" +
@@ -6158,18 +6456,26 @@ const file_pegasus_proto_rawDesc = "" +
 	"\fhttp_address\x18\b \x01(\tR\vhttpAddress\x12'\n" +
 	"\x0fpegasus_address\x18\t \x01(\tR\x0epegasusAddress\x12$\n" +
 	"\x0elast_beacon_ms\x18\n" +
-	" \x01(\x03R\flastBeaconMs\"j\n" +
+	" \x01(\x03R\flastBeaconMs\x12\x12\n" +
+	"\x04zone\x18\v \x01(\tR\x04zone\"j\n" +
 	"\x11ListNodesResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12+\n" +
-	"\x05nodes\x18\x02 \x03(\v2\x15.pegasus.rpc.NodeInfoR\x05nodes\"\xed\x01\n" +
+	"\x05nodes\x18\x02 \x03(\v2\x15.pegasus.rpc.NodeInfoR\x05nodes\"\x92\x02\n" +
 	"\x0eMetaServerInfo\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\bR\x06leader\x12!\n" +
 	"\fhttp_address\x18\x03 \x01(\tR\vhttpAddress\x12'\n" +
 	"\x0fpegasus_address\x18\x04 \x01(\tR\x0epegasusAddress\x12)\n" +
 	"\x10protocol_version\x18\x05 \x01(\tR\x0fprotocolVersion\x122\n" +
-	"\x15beacons_received_from\x18\x06 \x01(\x05R\x13beaconsReceivedFrom\"\x14\n" +
-	"\x12ClusterInfoRequest\"\xd9\x03\n" +
+	"\x15beacons_received_from\x18\x06 \x01(\x05R\x13beaconsReceivedFrom\x12#\n" +
+	"\rembedded_etcd\x18\a \x01(\bR\fembeddedEtcd\"m\n" +
+	"\fKnobOverride\x12\x12\n" +
+	"\x04knob\x18\x01 \x01(\tR\x04knob\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12\x14\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\x12\x1d\n" +
+	"\n" +
+	"expires_ms\x18\x04 \x01(\x03R\texpiresMs\"\x14\n" +
+	"\x12ClusterInfoRequest\"\x9b\x04\n" +
 	"\x13ClusterInfoResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\tR\x06leader\x121\n" +
@@ -6179,18 +6485,23 @@ const file_pegasus_proto_rawDesc = "" +
 	"\fcluster_name\x18\x06 \x01(\tR\vclusterName\x126\n" +
 	"\x17balance_operation_count\x18\a \x01(\x05R\x15balanceOperationCount\x12?\n" +
 	"\x1cprimary_replica_count_stddev\x18\b \x01(\x01R\x19primaryReplicaCountStddev\x12;\n" +
-	"\x1atotal_replica_count_stddev\x18\t \x01(\x01R\x17totalReplicaCountStddev\x12\x1d\n" +
+	"\x1atotal_replica_count_stddev\x18\t \x01(\x01R\x17totalReplicaCountStddev\x12@\n" +
+	"\x0eknob_overrides\x18\n" +
+	" \x03(\v2\x19.pegasus.rpc.KnobOverrideR\rknobOverrides\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\n" +
-	" \x01(\tR\tclusterId\"(\n" +
+	"cluster_id\x18\v \x01(\tR\tclusterId\"Y\n" +
 	"\x10MetaLevelRequest\x12\x14\n" +
-	"\x05level\x18\x01 \x01(\tR\x05level\"p\n" +
+	"\x05level\x18\x01 \x01(\tR\x05level\x12\x14\n" +
+	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x19\n" +
+	"\blease_ms\x18\x03 \x01(\x03R\aleaseMs\"p\n" +
 	"\x11MetaLevelResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12\x1b\n" +
 	"\told_level\x18\x02 \x01(\tR\boldLevel\x12\x14\n" +
-	"\x05level\x18\x03 \x01(\tR\x05level\"&\n" +
+	"\x05level\x18\x03 \x01(\tR\x05level\"U\n" +
 	"\x10DrainNodeRequest\x12\x12\n" +
-	"\x04node\x18\x01 \x01(\tR\x04node\"[\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12\x14\n" +
+	"\x05table\x18\x03 \x01(\tR\x05table\"[\n" +
 	"\x11DrainNodeResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12\x1c\n" +
 	"\tproposals\x18\x02 \x03(\tR\tproposals\"\xb8\x01\n" +
@@ -6218,15 +6529,25 @@ const file_pegasus_proto_rawDesc = "" +
 	"\n" +
 	"partitions\x18\x02 \x03(\v2\x1d.pegasus.rpc.DDDPartitionInfoR\n" +
 	"partitions\x12\x1a\n" +
-	"\bproposed\x18\x03 \x01(\tR\bproposed\"c\n" +
+	"\bproposed\x18\x03 \x01(\tR\bproposed\"\x94\x01\n" +
 	"\x14RemoteCommandRequest\x12\x18\n" +
 	"\acommand\x18\x01 \x01(\tR\acommand\x12\x12\n" +
-	"\x04args\x18\x02 \x03(\tR\x04args\x12\x1d\n" +
+	"\x04args\x18\x02 \x03(\tR\x04args\x12\x14\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\x12\x19\n" +
+	"\blease_ms\x18\x04 \x01(\x03R\aleaseMs\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\x03 \x01(\tR\tclusterId\"Y\n" +
+	"cluster_id\x18\x05 \x01(\tR\tclusterId\"Y\n" +
 	"\x15RemoteCommandResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12\x16\n" +
-	"\x06output\x18\x02 \x01(\tR\x06output\"\xa3\x01\n" +
+	"\x06output\x18\x02 \x01(\tR\x06output\"o\n" +
+	"\x0eBalanceRequest\x12%\n" +
+	"\x04gpid\x18\x01 \x01(\v2\x11.pegasus.rpc.GpidR\x04gpid\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x12\n" +
+	"\x04from\x18\x03 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x04 \x01(\tR\x02to\"Y\n" +
+	"\x0fBalanceResponse\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12\x1c\n" +
+	"\tproposals\x18\x02 \x03(\tR\tproposals\"\xa3\x01\n" +
 	"\x13ConfigUpdateRequest\x12=\n" +
 	"\aconfigs\x18\x01 \x03(\v2#.pegasus.rpc.PartitionConfigurationR\aconfigs\x12.\n" +
 	"\x06tables\x18\x02 \x03(\v2\x16.pegasus.rpc.TableInfoR\x06tables\x12\x1d\n" +
@@ -6324,7 +6645,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x04Data\x12\x1a.pegasus.rpc.ClientRequest\x1a\x1b.pegasus.rpc.ClientResponse(\x010\x012\xa1\x01\n" +
 	"\vReplicaPeer\x12?\n" +
 	"\tReplicate\x12\x16.pegasus.rpc.PeerBatch\x1a\x16.pegasus.rpc.PeerBatch(\x010\x01\x12Q\n" +
-	"\x0fFetchCheckpoint\x12\x1e.pegasus.rpc.CheckpointRequest\x1a\x1c.pegasus.rpc.CheckpointChunk0\x012\x92\b\n" +
+	"\x0fFetchCheckpoint\x12\x1e.pegasus.rpc.CheckpointRequest\x1a\x1c.pegasus.rpc.CheckpointChunk0\x012\xd8\b\n" +
 	"\x04Meta\x12A\n" +
 	"\x06Beacon\x12\x1a.pegasus.rpc.BeaconRequest\x1a\x1b.pegasus.rpc.BeaconResponse\x12V\n" +
 	"\rProposeConfig\x12!.pegasus.rpc.ProposeConfigRequest\x1a\".pegasus.rpc.ProposeConfigResponse\x12P\n" +
@@ -6338,7 +6659,8 @@ const file_pegasus_proto_rawDesc = "" +
 	"\tMetaLevel\x12\x1d.pegasus.rpc.MetaLevelRequest\x1a\x1e.pegasus.rpc.MetaLevelResponse\x12L\n" +
 	"\vMigrateNode\x12\x1d.pegasus.rpc.DrainNodeRequest\x1a\x1e.pegasus.rpc.DrainNodeResponse\x12N\n" +
 	"\rDowngradeNode\x12\x1d.pegasus.rpc.DrainNodeRequest\x1a\x1e.pegasus.rpc.DrainNodeResponse\x12V\n" +
-	"\rRemoteCommand\x12!.pegasus.rpc.RemoteCommandRequest\x1a\".pegasus.rpc.RemoteCommandResponse\x12P\n" +
+	"\rRemoteCommand\x12!.pegasus.rpc.RemoteCommandRequest\x1a\".pegasus.rpc.RemoteCommandResponse\x12D\n" +
+	"\aBalance\x12\x1b.pegasus.rpc.BalanceRequest\x1a\x1c.pegasus.rpc.BalanceResponse\x12P\n" +
 	"\vDDDDiagnose\x12\x1f.pegasus.rpc.DDDDiagnoseRequest\x1a .pegasus.rpc.DDDDiagnoseResponse2\x98\x02\n" +
 	"\fReplicaAdmin\x12S\n" +
 	"\fUpdateConfig\x12 .pegasus.rpc.ConfigUpdateRequest\x1a!.pegasus.rpc.ConfigUpdateResponse\x12[\n" +
@@ -6358,7 +6680,7 @@ func file_pegasus_proto_rawDescGZIP() []byte {
 }
 
 var file_pegasus_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_pegasus_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
+var file_pegasus_proto_msgTypes = make([]protoimpl.MessageInfo, 79)
 var file_pegasus_proto_goTypes = []any{
 	(ErrorCode)(0),                      // 0: pegasus.rpc.ErrorCode
 	(CheckType)(0),                      // 1: pegasus.rpc.CheckType
@@ -6423,24 +6745,27 @@ var file_pegasus_proto_goTypes = []any{
 	(*NodeInfo)(nil),                    // 60: pegasus.rpc.NodeInfo
 	(*ListNodesResponse)(nil),           // 61: pegasus.rpc.ListNodesResponse
 	(*MetaServerInfo)(nil),              // 62: pegasus.rpc.MetaServerInfo
-	(*ClusterInfoRequest)(nil),          // 63: pegasus.rpc.ClusterInfoRequest
-	(*ClusterInfoResponse)(nil),         // 64: pegasus.rpc.ClusterInfoResponse
-	(*MetaLevelRequest)(nil),            // 65: pegasus.rpc.MetaLevelRequest
-	(*MetaLevelResponse)(nil),           // 66: pegasus.rpc.MetaLevelResponse
-	(*DrainNodeRequest)(nil),            // 67: pegasus.rpc.DrainNodeRequest
-	(*DrainNodeResponse)(nil),           // 68: pegasus.rpc.DrainNodeResponse
-	(*DDDDiagnoseRequest)(nil),          // 69: pegasus.rpc.DDDDiagnoseRequest
-	(*DDDNodeInfo)(nil),                 // 70: pegasus.rpc.DDDNodeInfo
-	(*DDDPartitionInfo)(nil),            // 71: pegasus.rpc.DDDPartitionInfo
-	(*DDDDiagnoseResponse)(nil),         // 72: pegasus.rpc.DDDDiagnoseResponse
-	(*RemoteCommandRequest)(nil),        // 73: pegasus.rpc.RemoteCommandRequest
-	(*RemoteCommandResponse)(nil),       // 74: pegasus.rpc.RemoteCommandResponse
-	(*ConfigUpdateRequest)(nil),         // 75: pegasus.rpc.ConfigUpdateRequest
-	(*ConfigUpdateResponse)(nil),        // 76: pegasus.rpc.ConfigUpdateResponse
-	(*ReplicaServerStatusRequest)(nil),  // 77: pegasus.rpc.ReplicaServerStatusRequest
-	(*ReplicaServerStatusResponse)(nil), // 78: pegasus.rpc.ReplicaServerStatusResponse
-	nil,                                 // 79: pegasus.rpc.TableInfo.EnvsEntry
-	nil,                                 // 80: pegasus.rpc.CreateTableRequest.EnvsEntry
+	(*KnobOverride)(nil),                // 63: pegasus.rpc.KnobOverride
+	(*ClusterInfoRequest)(nil),          // 64: pegasus.rpc.ClusterInfoRequest
+	(*ClusterInfoResponse)(nil),         // 65: pegasus.rpc.ClusterInfoResponse
+	(*MetaLevelRequest)(nil),            // 66: pegasus.rpc.MetaLevelRequest
+	(*MetaLevelResponse)(nil),           // 67: pegasus.rpc.MetaLevelResponse
+	(*DrainNodeRequest)(nil),            // 68: pegasus.rpc.DrainNodeRequest
+	(*DrainNodeResponse)(nil),           // 69: pegasus.rpc.DrainNodeResponse
+	(*DDDDiagnoseRequest)(nil),          // 70: pegasus.rpc.DDDDiagnoseRequest
+	(*DDDNodeInfo)(nil),                 // 71: pegasus.rpc.DDDNodeInfo
+	(*DDDPartitionInfo)(nil),            // 72: pegasus.rpc.DDDPartitionInfo
+	(*DDDDiagnoseResponse)(nil),         // 73: pegasus.rpc.DDDDiagnoseResponse
+	(*RemoteCommandRequest)(nil),        // 74: pegasus.rpc.RemoteCommandRequest
+	(*RemoteCommandResponse)(nil),       // 75: pegasus.rpc.RemoteCommandResponse
+	(*BalanceRequest)(nil),              // 76: pegasus.rpc.BalanceRequest
+	(*BalanceResponse)(nil),             // 77: pegasus.rpc.BalanceResponse
+	(*ConfigUpdateRequest)(nil),         // 78: pegasus.rpc.ConfigUpdateRequest
+	(*ConfigUpdateResponse)(nil),        // 79: pegasus.rpc.ConfigUpdateResponse
+	(*ReplicaServerStatusRequest)(nil),  // 80: pegasus.rpc.ReplicaServerStatusRequest
+	(*ReplicaServerStatusResponse)(nil), // 81: pegasus.rpc.ReplicaServerStatusResponse
+	nil,                                 // 82: pegasus.rpc.TableInfo.EnvsEntry
+	nil,                                 // 83: pegasus.rpc.CreateTableRequest.EnvsEntry
 }
 var file_pegasus_proto_depIdxs = []int32{
 	0,   // 0: pegasus.rpc.Error.code:type_name -> pegasus.rpc.ErrorCode
@@ -6497,12 +6822,12 @@ var file_pegasus_proto_depIdxs = []int32{
 	5,   // 51: pegasus.rpc.BeaconResponse.unknown:type_name -> pegasus.rpc.Gpid
 	5,   // 52: pegasus.rpc.ReplicaRemoval.gpid:type_name -> pegasus.rpc.Gpid
 	4,   // 53: pegasus.rpc.TableInfo.status:type_name -> pegasus.rpc.TableStatus
-	79,  // 54: pegasus.rpc.TableInfo.envs:type_name -> pegasus.rpc.TableInfo.EnvsEntry
+	82,  // 54: pegasus.rpc.TableInfo.envs:type_name -> pegasus.rpc.TableInfo.EnvsEntry
 	6,   // 55: pegasus.rpc.QueryConfigResponse.error:type_name -> pegasus.rpc.Error
 	48,  // 56: pegasus.rpc.QueryConfigResponse.table:type_name -> pegasus.rpc.TableInfo
 	39,  // 57: pegasus.rpc.QueryConfigResponse.partitions:type_name -> pegasus.rpc.PartitionConfiguration
 	51,  // 58: pegasus.rpc.QueryConfigResponse.waits:type_name -> pegasus.rpc.PartitionWait
-	80,  // 59: pegasus.rpc.CreateTableRequest.envs:type_name -> pegasus.rpc.CreateTableRequest.EnvsEntry
+	83,  // 59: pegasus.rpc.CreateTableRequest.envs:type_name -> pegasus.rpc.CreateTableRequest.EnvsEntry
 	6,   // 60: pegasus.rpc.CreateTableResponse.error:type_name -> pegasus.rpc.Error
 	48,  // 61: pegasus.rpc.CreateTableResponse.table:type_name -> pegasus.rpc.TableInfo
 	6,   // 62: pegasus.rpc.DropTableResponse.error:type_name -> pegasus.rpc.Error
@@ -6514,61 +6839,66 @@ var file_pegasus_proto_depIdxs = []int32{
 	60,  // 68: pegasus.rpc.ListNodesResponse.nodes:type_name -> pegasus.rpc.NodeInfo
 	6,   // 69: pegasus.rpc.ClusterInfoResponse.error:type_name -> pegasus.rpc.Error
 	62,  // 70: pegasus.rpc.ClusterInfoResponse.metas:type_name -> pegasus.rpc.MetaServerInfo
-	6,   // 71: pegasus.rpc.MetaLevelResponse.error:type_name -> pegasus.rpc.Error
-	6,   // 72: pegasus.rpc.DrainNodeResponse.error:type_name -> pegasus.rpc.Error
-	44,  // 73: pegasus.rpc.DDDNodeInfo.report:type_name -> pegasus.rpc.ReplicaReport
-	39,  // 74: pegasus.rpc.DDDPartitionInfo.config:type_name -> pegasus.rpc.PartitionConfiguration
-	70,  // 75: pegasus.rpc.DDDPartitionInfo.dropped:type_name -> pegasus.rpc.DDDNodeInfo
-	6,   // 76: pegasus.rpc.DDDDiagnoseResponse.error:type_name -> pegasus.rpc.Error
-	71,  // 77: pegasus.rpc.DDDDiagnoseResponse.partitions:type_name -> pegasus.rpc.DDDPartitionInfo
-	6,   // 78: pegasus.rpc.RemoteCommandResponse.error:type_name -> pegasus.rpc.Error
-	39,  // 79: pegasus.rpc.ConfigUpdateRequest.configs:type_name -> pegasus.rpc.PartitionConfiguration
-	48,  // 80: pegasus.rpc.ConfigUpdateRequest.tables:type_name -> pegasus.rpc.TableInfo
-	6,   // 81: pegasus.rpc.ConfigUpdateResponse.error:type_name -> pegasus.rpc.Error
-	44,  // 82: pegasus.rpc.ReplicaServerStatusResponse.replicas:type_name -> pegasus.rpc.ReplicaReport
-	31,  // 83: pegasus.rpc.ReplicaClient.Data:input_type -> pegasus.rpc.ClientRequest
-	36,  // 84: pegasus.rpc.ReplicaPeer.Replicate:input_type -> pegasus.rpc.PeerBatch
-	37,  // 85: pegasus.rpc.ReplicaPeer.FetchCheckpoint:input_type -> pegasus.rpc.CheckpointRequest
-	45,  // 86: pegasus.rpc.Meta.Beacon:input_type -> pegasus.rpc.BeaconRequest
-	42,  // 87: pegasus.rpc.Meta.ProposeConfig:input_type -> pegasus.rpc.ProposeConfigRequest
-	49,  // 88: pegasus.rpc.Meta.QueryConfig:input_type -> pegasus.rpc.QueryConfigRequest
-	52,  // 89: pegasus.rpc.Meta.CreateTable:input_type -> pegasus.rpc.CreateTableRequest
-	54,  // 90: pegasus.rpc.Meta.DropTable:input_type -> pegasus.rpc.DropTableRequest
-	56,  // 91: pegasus.rpc.Meta.ListTables:input_type -> pegasus.rpc.ListTablesRequest
-	59,  // 92: pegasus.rpc.Meta.ListNodes:input_type -> pegasus.rpc.ListNodesRequest
-	63,  // 93: pegasus.rpc.Meta.ClusterInfo:input_type -> pegasus.rpc.ClusterInfoRequest
-	65,  // 94: pegasus.rpc.Meta.MetaLevel:input_type -> pegasus.rpc.MetaLevelRequest
-	67,  // 95: pegasus.rpc.Meta.MigrateNode:input_type -> pegasus.rpc.DrainNodeRequest
-	67,  // 96: pegasus.rpc.Meta.DowngradeNode:input_type -> pegasus.rpc.DrainNodeRequest
-	73,  // 97: pegasus.rpc.Meta.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
-	69,  // 98: pegasus.rpc.Meta.DDDDiagnose:input_type -> pegasus.rpc.DDDDiagnoseRequest
-	75,  // 99: pegasus.rpc.ReplicaAdmin.UpdateConfig:input_type -> pegasus.rpc.ConfigUpdateRequest
-	77,  // 100: pegasus.rpc.ReplicaAdmin.Status:input_type -> pegasus.rpc.ReplicaServerStatusRequest
-	73,  // 101: pegasus.rpc.ReplicaAdmin.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
-	32,  // 102: pegasus.rpc.ReplicaClient.Data:output_type -> pegasus.rpc.ClientResponse
-	36,  // 103: pegasus.rpc.ReplicaPeer.Replicate:output_type -> pegasus.rpc.PeerBatch
-	38,  // 104: pegasus.rpc.ReplicaPeer.FetchCheckpoint:output_type -> pegasus.rpc.CheckpointChunk
-	46,  // 105: pegasus.rpc.Meta.Beacon:output_type -> pegasus.rpc.BeaconResponse
-	43,  // 106: pegasus.rpc.Meta.ProposeConfig:output_type -> pegasus.rpc.ProposeConfigResponse
-	50,  // 107: pegasus.rpc.Meta.QueryConfig:output_type -> pegasus.rpc.QueryConfigResponse
-	53,  // 108: pegasus.rpc.Meta.CreateTable:output_type -> pegasus.rpc.CreateTableResponse
-	55,  // 109: pegasus.rpc.Meta.DropTable:output_type -> pegasus.rpc.DropTableResponse
-	58,  // 110: pegasus.rpc.Meta.ListTables:output_type -> pegasus.rpc.ListTablesResponse
-	61,  // 111: pegasus.rpc.Meta.ListNodes:output_type -> pegasus.rpc.ListNodesResponse
-	64,  // 112: pegasus.rpc.Meta.ClusterInfo:output_type -> pegasus.rpc.ClusterInfoResponse
-	66,  // 113: pegasus.rpc.Meta.MetaLevel:output_type -> pegasus.rpc.MetaLevelResponse
-	68,  // 114: pegasus.rpc.Meta.MigrateNode:output_type -> pegasus.rpc.DrainNodeResponse
-	68,  // 115: pegasus.rpc.Meta.DowngradeNode:output_type -> pegasus.rpc.DrainNodeResponse
-	74,  // 116: pegasus.rpc.Meta.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
-	72,  // 117: pegasus.rpc.Meta.DDDDiagnose:output_type -> pegasus.rpc.DDDDiagnoseResponse
-	76,  // 118: pegasus.rpc.ReplicaAdmin.UpdateConfig:output_type -> pegasus.rpc.ConfigUpdateResponse
-	78,  // 119: pegasus.rpc.ReplicaAdmin.Status:output_type -> pegasus.rpc.ReplicaServerStatusResponse
-	74,  // 120: pegasus.rpc.ReplicaAdmin.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
-	102, // [102:121] is the sub-list for method output_type
-	83,  // [83:102] is the sub-list for method input_type
-	83,  // [83:83] is the sub-list for extension type_name
-	83,  // [83:83] is the sub-list for extension extendee
-	0,   // [0:83] is the sub-list for field type_name
+	63,  // 71: pegasus.rpc.ClusterInfoResponse.knob_overrides:type_name -> pegasus.rpc.KnobOverride
+	6,   // 72: pegasus.rpc.MetaLevelResponse.error:type_name -> pegasus.rpc.Error
+	6,   // 73: pegasus.rpc.DrainNodeResponse.error:type_name -> pegasus.rpc.Error
+	44,  // 74: pegasus.rpc.DDDNodeInfo.report:type_name -> pegasus.rpc.ReplicaReport
+	39,  // 75: pegasus.rpc.DDDPartitionInfo.config:type_name -> pegasus.rpc.PartitionConfiguration
+	71,  // 76: pegasus.rpc.DDDPartitionInfo.dropped:type_name -> pegasus.rpc.DDDNodeInfo
+	6,   // 77: pegasus.rpc.DDDDiagnoseResponse.error:type_name -> pegasus.rpc.Error
+	72,  // 78: pegasus.rpc.DDDDiagnoseResponse.partitions:type_name -> pegasus.rpc.DDDPartitionInfo
+	6,   // 79: pegasus.rpc.RemoteCommandResponse.error:type_name -> pegasus.rpc.Error
+	5,   // 80: pegasus.rpc.BalanceRequest.gpid:type_name -> pegasus.rpc.Gpid
+	6,   // 81: pegasus.rpc.BalanceResponse.error:type_name -> pegasus.rpc.Error
+	39,  // 82: pegasus.rpc.ConfigUpdateRequest.configs:type_name -> pegasus.rpc.PartitionConfiguration
+	48,  // 83: pegasus.rpc.ConfigUpdateRequest.tables:type_name -> pegasus.rpc.TableInfo
+	6,   // 84: pegasus.rpc.ConfigUpdateResponse.error:type_name -> pegasus.rpc.Error
+	44,  // 85: pegasus.rpc.ReplicaServerStatusResponse.replicas:type_name -> pegasus.rpc.ReplicaReport
+	31,  // 86: pegasus.rpc.ReplicaClient.Data:input_type -> pegasus.rpc.ClientRequest
+	36,  // 87: pegasus.rpc.ReplicaPeer.Replicate:input_type -> pegasus.rpc.PeerBatch
+	37,  // 88: pegasus.rpc.ReplicaPeer.FetchCheckpoint:input_type -> pegasus.rpc.CheckpointRequest
+	45,  // 89: pegasus.rpc.Meta.Beacon:input_type -> pegasus.rpc.BeaconRequest
+	42,  // 90: pegasus.rpc.Meta.ProposeConfig:input_type -> pegasus.rpc.ProposeConfigRequest
+	49,  // 91: pegasus.rpc.Meta.QueryConfig:input_type -> pegasus.rpc.QueryConfigRequest
+	52,  // 92: pegasus.rpc.Meta.CreateTable:input_type -> pegasus.rpc.CreateTableRequest
+	54,  // 93: pegasus.rpc.Meta.DropTable:input_type -> pegasus.rpc.DropTableRequest
+	56,  // 94: pegasus.rpc.Meta.ListTables:input_type -> pegasus.rpc.ListTablesRequest
+	59,  // 95: pegasus.rpc.Meta.ListNodes:input_type -> pegasus.rpc.ListNodesRequest
+	64,  // 96: pegasus.rpc.Meta.ClusterInfo:input_type -> pegasus.rpc.ClusterInfoRequest
+	66,  // 97: pegasus.rpc.Meta.MetaLevel:input_type -> pegasus.rpc.MetaLevelRequest
+	68,  // 98: pegasus.rpc.Meta.MigrateNode:input_type -> pegasus.rpc.DrainNodeRequest
+	68,  // 99: pegasus.rpc.Meta.DowngradeNode:input_type -> pegasus.rpc.DrainNodeRequest
+	74,  // 100: pegasus.rpc.Meta.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
+	76,  // 101: pegasus.rpc.Meta.Balance:input_type -> pegasus.rpc.BalanceRequest
+	70,  // 102: pegasus.rpc.Meta.DDDDiagnose:input_type -> pegasus.rpc.DDDDiagnoseRequest
+	78,  // 103: pegasus.rpc.ReplicaAdmin.UpdateConfig:input_type -> pegasus.rpc.ConfigUpdateRequest
+	80,  // 104: pegasus.rpc.ReplicaAdmin.Status:input_type -> pegasus.rpc.ReplicaServerStatusRequest
+	74,  // 105: pegasus.rpc.ReplicaAdmin.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
+	32,  // 106: pegasus.rpc.ReplicaClient.Data:output_type -> pegasus.rpc.ClientResponse
+	36,  // 107: pegasus.rpc.ReplicaPeer.Replicate:output_type -> pegasus.rpc.PeerBatch
+	38,  // 108: pegasus.rpc.ReplicaPeer.FetchCheckpoint:output_type -> pegasus.rpc.CheckpointChunk
+	46,  // 109: pegasus.rpc.Meta.Beacon:output_type -> pegasus.rpc.BeaconResponse
+	43,  // 110: pegasus.rpc.Meta.ProposeConfig:output_type -> pegasus.rpc.ProposeConfigResponse
+	50,  // 111: pegasus.rpc.Meta.QueryConfig:output_type -> pegasus.rpc.QueryConfigResponse
+	53,  // 112: pegasus.rpc.Meta.CreateTable:output_type -> pegasus.rpc.CreateTableResponse
+	55,  // 113: pegasus.rpc.Meta.DropTable:output_type -> pegasus.rpc.DropTableResponse
+	58,  // 114: pegasus.rpc.Meta.ListTables:output_type -> pegasus.rpc.ListTablesResponse
+	61,  // 115: pegasus.rpc.Meta.ListNodes:output_type -> pegasus.rpc.ListNodesResponse
+	65,  // 116: pegasus.rpc.Meta.ClusterInfo:output_type -> pegasus.rpc.ClusterInfoResponse
+	67,  // 117: pegasus.rpc.Meta.MetaLevel:output_type -> pegasus.rpc.MetaLevelResponse
+	69,  // 118: pegasus.rpc.Meta.MigrateNode:output_type -> pegasus.rpc.DrainNodeResponse
+	69,  // 119: pegasus.rpc.Meta.DowngradeNode:output_type -> pegasus.rpc.DrainNodeResponse
+	75,  // 120: pegasus.rpc.Meta.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
+	77,  // 121: pegasus.rpc.Meta.Balance:output_type -> pegasus.rpc.BalanceResponse
+	73,  // 122: pegasus.rpc.Meta.DDDDiagnose:output_type -> pegasus.rpc.DDDDiagnoseResponse
+	79,  // 123: pegasus.rpc.ReplicaAdmin.UpdateConfig:output_type -> pegasus.rpc.ConfigUpdateResponse
+	81,  // 124: pegasus.rpc.ReplicaAdmin.Status:output_type -> pegasus.rpc.ReplicaServerStatusResponse
+	75,  // 125: pegasus.rpc.ReplicaAdmin.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
+	106, // [106:126] is the sub-list for method output_type
+	86,  // [86:106] is the sub-list for method input_type
+	86,  // [86:86] is the sub-list for extension type_name
+	86,  // [86:86] is the sub-list for extension extendee
+	0,   // [0:86] is the sub-list for field type_name
 }
 
 func init() { file_pegasus_proto_init() }
@@ -6607,7 +6937,7 @@ func file_pegasus_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pegasus_proto_rawDesc), len(file_pegasus_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   76,
+			NumMessages:   79,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -299,6 +299,7 @@ const (
 	Meta_MigrateNode_FullMethodName   = "/pegasus.rpc.Meta/MigrateNode"
 	Meta_DowngradeNode_FullMethodName = "/pegasus.rpc.Meta/DowngradeNode"
 	Meta_RemoteCommand_FullMethodName = "/pegasus.rpc.Meta/RemoteCommand"
+	Meta_Balance_FullMethodName       = "/pegasus.rpc.Meta/Balance"
 	Meta_DDDDiagnose_FullMethodName   = "/pegasus.rpc.Meta/DDDDiagnose"
 )
 
@@ -321,6 +322,7 @@ type MetaClient interface {
 	MigrateNode(ctx context.Context, in *DrainNodeRequest, opts ...grpc.CallOption) (*DrainNodeResponse, error)
 	DowngradeNode(ctx context.Context, in *DrainNodeRequest, opts ...grpc.CallOption) (*DrainNodeResponse, error)
 	RemoteCommand(ctx context.Context, in *RemoteCommandRequest, opts ...grpc.CallOption) (*RemoteCommandResponse, error)
+	Balance(ctx context.Context, in *BalanceRequest, opts ...grpc.CallOption) (*BalanceResponse, error)
 	DDDDiagnose(ctx context.Context, in *DDDDiagnoseRequest, opts ...grpc.CallOption) (*DDDDiagnoseResponse, error)
 }
 
@@ -452,6 +454,16 @@ func (c *metaClient) RemoteCommand(ctx context.Context, in *RemoteCommandRequest
 	return out, nil
 }
 
+func (c *metaClient) Balance(ctx context.Context, in *BalanceRequest, opts ...grpc.CallOption) (*BalanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BalanceResponse)
+	err := c.cc.Invoke(ctx, Meta_Balance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *metaClient) DDDDiagnose(ctx context.Context, in *DDDDiagnoseRequest, opts ...grpc.CallOption) (*DDDDiagnoseResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DDDDiagnoseResponse)
@@ -481,6 +493,7 @@ type MetaServer interface {
 	MigrateNode(context.Context, *DrainNodeRequest) (*DrainNodeResponse, error)
 	DowngradeNode(context.Context, *DrainNodeRequest) (*DrainNodeResponse, error)
 	RemoteCommand(context.Context, *RemoteCommandRequest) (*RemoteCommandResponse, error)
+	Balance(context.Context, *BalanceRequest) (*BalanceResponse, error)
 	DDDDiagnose(context.Context, *DDDDiagnoseRequest) (*DDDDiagnoseResponse, error)
 	mustEmbedUnimplementedMetaServer()
 }
@@ -527,6 +540,9 @@ func (UnimplementedMetaServer) DowngradeNode(context.Context, *DrainNodeRequest)
 }
 func (UnimplementedMetaServer) RemoteCommand(context.Context, *RemoteCommandRequest) (*RemoteCommandResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RemoteCommand not implemented")
+}
+func (UnimplementedMetaServer) Balance(context.Context, *BalanceRequest) (*BalanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Balance not implemented")
 }
 func (UnimplementedMetaServer) DDDDiagnose(context.Context, *DDDDiagnoseRequest) (*DDDDiagnoseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DDDDiagnose not implemented")
@@ -768,6 +784,24 @@ func _Meta_RemoteCommand_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Meta_Balance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BalanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).Balance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_Balance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).Balance(ctx, req.(*BalanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Meta_DDDDiagnose_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(DDDDiagnoseRequest)
 	if err := dec(in); err != nil {
@@ -840,6 +874,10 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RemoteCommand",
 			Handler:    _Meta_RemoteCommand_Handler,
+		},
+		{
+			MethodName: "Balance",
+			Handler:    _Meta_Balance_Handler,
 		},
 		{
 			MethodName: "DDDDiagnose",
