@@ -163,8 +163,8 @@ var catalogue = []Scenario{
 			m.NodeLivePercentageThreshold = 0
 			m.MaxSuccessiveUnstableRestart = 0
 		},
-		needs:      needMemberFinder,
-		event:      staggeredOutage,
+		needs: needMemberFinder,
+		event: staggeredOutage,
 	},
 	{
 		Name: "counter-restarts",
