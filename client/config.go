@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/pegasus-go/pegasus/internal/rpc"
 )
 
 // Config says how a Client reaches a cluster and how patiently it retries.
@@ -17,7 +19,8 @@ type Config struct {
 	MetaServers []string
 
 	// OperationTimeout bounds an operation, retries included, when the
-	// caller's context carries no deadline of its own. Default 5 s.
+	// caller's context carries no deadline of its own. Default 5 s; at most
+	// MaxWriteRetryWindow.
 	OperationTimeout time.Duration
 
 	// AttemptTimeout bounds the first attempt at a server; each further
@@ -52,6 +55,18 @@ type Config struct {
 	// Default {Base: 10 ms, Cap: 500 ms, Jitter: 0.5}.
 	BusyBackoff Backoff
 }
+
+// MaxWriteRetryWindow bounds how long one write is retried, counted from
+// its start, whatever deadline its context carries: replica servers keep
+// the record that makes a retry exactly-once at least this long (plus an
+// allowance for clock differences; their write_dedup_retention_seconds is
+// refused below that), so no retry this client sends can run a write twice.
+// A write still unanswered then ends with ErrTimeout, and ErrUnknownOutcome
+// if an attempt reached a server.
+const MaxWriteRetryWindow = rpc.MaxWriteRetryWindow
+
+// writeRetryWindow is MaxWriteRetryWindow; tests shorten it.
+var writeRetryWindow = MaxWriteRetryWindow
 
 // Defaults applied by New to zero Config fields.
 const (
@@ -88,6 +103,10 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.OperationTimeout == 0 {
 		cfg.OperationTimeout = DefaultOperationTimeout
+	}
+	if cfg.OperationTimeout > MaxWriteRetryWindow {
+		return cfg, fmt.Errorf("%w: Config.OperationTimeout %v exceeds MaxWriteRetryWindow %v, the longest a write may be retried",
+			ErrInvalidArgument, cfg.OperationTimeout, MaxWriteRetryWindow)
 	}
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = DefaultDialTimeout

@@ -17,7 +17,8 @@
 //
 // Every operation takes a context. Its deadline bounds the operation with
 // all its retries; a context without a deadline gets Config.OperationTimeout
-// (5 s by default).
+// (5 s by default). A write is retried for at most MaxWriteRetryWindow
+// (2 minutes) however far its deadline lies (see exactly-once retries).
 //
 // # Routing and failover
 //
@@ -54,33 +55,52 @@
 //
 // A write ends in one of three ways:
 //
-//   - Success (nil error): the write is applied and replicated to every
-//     replica of the partition, and will not be lost.
+//   - Success (nil error): the write is applied, exactly once, and
+//     replicated to every replica of the partition, and will not be lost.
 //   - A definitive failure: the error does not wrap ErrUnknownOutcome, and
 //     the write was not applied. This covers ErrInvalidArgument (checked by
-//     the client before sending, or refused by the server),
-//     ErrTableNotFound, ErrIncompatibleVersion, ErrClosed before the write
-//     was sent, and ErrTimeout or a canceled context when no attempt reached
-//     a server or every attempt was refused outright (a partition short of
-//     replicas, a server over capacity, a replica not serving the partition).
+//     the client before sending, or refused by the server; an Incr on a
+//     non-integer, for one, changes nothing), ErrTableNotFound,
+//     ErrIncompatibleVersion, ErrClosed before the write was sent, and
+//     ErrTimeout or a canceled context when no attempt reached a server or
+//     every attempt was refused outright (a partition short of replicas, a
+//     server over capacity, a replica not serving the partition).
 //   - An unknown outcome: the error wraps ErrUnknownOutcome together with
-//     the reason (usually ErrTimeout and context.DeadlineExceeded). At
-//     least one attempt reached a server and no definitive answer came
-//     back: the connection broke, the deadline passed while waiting, or the
-//     primary lost its role while replicating the write (a primary in that
-//     position answers "not primary" too, yet the write may still commit
-//     under its successor). The write may have been applied, or may still be
-//     applied shortly after the error is returned. Read the record to find
-//     out, or repeat the write if it is idempotent (Set, Del, MultiSet and
-//     MultiDel are; Incr and CheckAndSet are not).
+//     the reason. Either at least one attempt reached a server and no
+//     definitive answer came back (usually ErrTimeout and
+//     context.DeadlineExceeded: the connection broke, the deadline passed
+//     while waiting, or the primary lost its role while replicating the
+//     write; a primary in that position answers "not primary" too, yet the
+//     write may still commit under its successor), or a server answered that
+//     an Incr or CheckAndSet succeeded without the result it returns (with
+//     ErrInternal: the write took effect, its result is lost). The write
+//     may have been applied, at most once, or may still be applied shortly
+//     after the error is returned. Read the record to find out, or repeat
+//     the write if it is idempotent (Set, Del, MultiSet and MultiDel are;
+//     Incr and CheckAndSet are not).
 //
-// Retries inside one operation are safe even for Incr and CheckAndSet:
-// every write carries a RequestID (a random client id and a per-client
-// sequence number) that stays the same across all attempts of the
-// operation, and a primary that has already applied it answers the retry
-// with the first outcome instead of applying it again. A primary keeps a
-// bounded window of recent RequestIDs per partition; one that can no longer
-// tell whether it applied a retried write answers so, and the client reports
-// ErrUnknownOutcome. Calling the same method again after an error is a new
-// operation with a new RequestID, and is not deduplicated.
+// # Exactly-once retries
+//
+// Retries inside one operation never apply a write twice, including Incr
+// and CheckAndSet. Every write carries a RequestID (a random client id and a
+// per-client sequence number) that stays the same across all attempts of
+// the operation. A replica server records each write it applies with its
+// RequestID and the result its caller gets back (an Incr's new value, a
+// CheckAndSet's outcome and check value), in the same atomic batch as the
+// write itself, on every replica of the partition. A retry of a write
+// already applied is answered with that first result, by whichever replica
+// is primary by then: one that restarted, caught up from a checkpoint or
+// was promoted since. A retry of a write still being replicated waits for
+// it and gets its result.
+//
+// The record is kept for the server's write_dedup_retention_seconds, which
+// a server refuses to set below MaxWriteRetryWindow (2 minutes) plus a
+// minute for clock differences between servers; and the client retries one
+// write for at most MaxWriteRetryWindow from its start, whatever deadline
+// its context carries (the write then ends with ErrTimeout, and
+// ErrUnknownOutcome if an attempt reached a server). So no retry the client
+// sends can find its record gone. The guarantee is per operation: calling
+// the same method again after an error is a new operation with a new
+// RequestID, and is not deduplicated; after an unknown outcome, read before
+// repeating an Incr or CheckAndSet.
 package client

@@ -127,7 +127,10 @@ func forEachWorker(fn func(w int, keys []int)) {
 // or an error matching one of the client's sentinels, and once the cluster
 // is healthy again every acknowledged write reads back, with its value or
 // a later one of the same key's worker (a write whose outcome the client
-// reported unknown may have been applied).
+// reported unknown may have been applied). Beside the load, a counter is
+// incremented by one throughout: its final value lies between the number of
+// acknowledged increments and that plus the unknown ones, and no value is
+// returned twice (an incr retried across the crash applied once).
 func TestE2EClientWritesSurviveReplicaCrash(t *testing.T) {
 	ob := startClientE2E(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
@@ -186,6 +189,29 @@ func TestE2EClientWritesSurviveReplicaCrash(t *testing.T) {
 	// write with its own deadline, until the load is stopped.
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	var loadWG sync.WaitGroup
+	counter := []byte("counter")
+	var incrAcked, incrUnknown int
+	seen := make(map[int64]bool)
+	loadWG.Go(func() {
+		for loadCtx.Err() == nil {
+			opCtx, cancel := context.WithTimeout(context.Background(), client.DefaultOperationTimeout)
+			v, err := tbl.Incr(opCtx, counter, nil, 1, nil)
+			cancel()
+			switch {
+			case err == nil:
+				if seen[v] {
+					record(fmt.Errorf("incr returned %d twice", v))
+				}
+				seen[v] = true
+				incrAcked++
+			case errors.Is(err, client.ErrUnknownOutcome):
+				incrUnknown++
+			default:
+				record(fmt.Errorf("incr: %w", err))
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
 	var ackedOps atomic.Int64
 	loadWG.Go(func() {
 		forEachWorker(func(_ int, keys []int) {
@@ -299,4 +325,19 @@ func TestE2EClientWritesSurviveReplicaCrash(t *testing.T) {
 		t.Fatalf("%d of %d keys do not hold their acknowledged value", lost, e2eKeys)
 	}
 	t.Logf("all %d keys hold their acknowledged value (%d acknowledged writes in the second load)", e2eKeys, ackedWrites)
+
+	got, found, err := tbl.Get(ctx, counter, nil)
+	final, perr := strconv.ParseInt(string(got), 10, 64)
+	if err != nil || !found || perr != nil {
+		t.Fatalf("counter: %q found=%v err=%v", got, found, err)
+	}
+	if final < int64(incrAcked) || final > int64(incrAcked+incrUnknown) {
+		t.Fatalf("counter = %d after %d acknowledged and %d unknown increments of 1", final, incrAcked, incrUnknown)
+	}
+	for v := range seen {
+		if v < 1 || v > final {
+			t.Fatalf("incr returned %d, outside 1..%d", v, final)
+		}
+	}
+	t.Logf("counter = %d: %d increments acknowledged, %d unknown, no value returned twice", final, incrAcked, incrUnknown)
 }

@@ -374,6 +374,81 @@ func TestUnknownOutcome(t *testing.T) {
 	})
 }
 
+// TestAppliedWithoutResultIsUnknownOutcome: a server that applied an Incr
+// or a CheckAndSet and answered OK without its result (a bug on one side or
+// the other) leaves the caller without the outcome it asked for, though the
+// write took effect: that is an unknown outcome, never a definitive failure
+// (which would say the write was not applied). It is not retried: a retry
+// would be answered from the same record.
+func TestAppliedWithoutResultIsUnknownOutcome(t *testing.T) {
+	fc := newFakeCluster(t, 1, 1)
+	fc.createTable("t", 1)
+	tbl := fc.open(fc.newClient(nil), "t")
+	fc.replicas[0].setHook(func(req *pb.ClientRequest) fault { return fault{noResult: req.RequestId != nil} })
+	ctx := testCtx(t)
+
+	_, err := tbl.Incr(ctx, b("h"), b("n"), 1, nil)
+	if !errors.Is(err, ErrUnknownOutcome) || !errors.Is(err, ErrInternal) {
+		t.Fatalf("Incr answered OK without a result: %v, want ErrUnknownOutcome and ErrInternal", err)
+	}
+	_, err = tbl.CheckAndSet(ctx, b("h"), Check{SortKey: b("c"), Type: CheckValueNotExist}, b("c"), b("v"), nil)
+	if !errors.Is(err, ErrUnknownOutcome) || !errors.Is(err, ErrInternal) {
+		t.Fatalf("CheckAndSet answered OK without a result: %v, want ErrUnknownOutcome and ErrInternal", err)
+	}
+	if n := fc.replicas[0].requests.Load(); n != 2 {
+		t.Fatalf("%d requests, want one per operation", n)
+	}
+	// A read answered without its result changed nothing: a definitive
+	// failure.
+	fc.replicas[0].setHook(func(*pb.ClientRequest) fault { return fault{noResult: true} })
+	if _, _, err := tbl.Get(ctx, b("h"), b("n")); !errors.Is(err, ErrInternal) || errors.Is(err, ErrUnknownOutcome) {
+		t.Fatalf("Get answered OK without a result: %v, want ErrInternal alone", err)
+	}
+}
+
+// TestWriteRetriesEndWithTheWindow: however long the caller's context, a
+// write is retried (with its RequestID) for at most the write retry window,
+// which replica servers outlast with their request records; then its outcome
+// is unknown. A read is not bound by it.
+func TestWriteRetriesEndWithTheWindow(t *testing.T) {
+	saved := writeRetryWindow
+	writeRetryWindow = time.Second
+	t.Cleanup(func() { writeRetryWindow = saved })
+	fc := newFakeCluster(t, 1, 1)
+	fc.createTable("t", 1)
+	tbl := fc.open(fc.newClient(func(c *Config) { c.AttemptTimeout = 20 * time.Millisecond }), "t")
+	var mu sync.Mutex
+	ids := make(map[string]int)
+	fc.replicas[0].setHook(func(req *pb.ClientRequest) fault {
+		mu.Lock()
+		defer mu.Unlock()
+		id := req.GetRequestId()
+		ids[fmt.Sprintf("%d:%d", id.GetClientId(), id.GetSeq())]++
+		return fault{swallow: true}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	began := time.Now()
+	_, err := tbl.Incr(ctx, b("h"), b("n"), 1, nil)
+	took := time.Since(began)
+	if !errors.Is(err, ErrTimeout) || !errors.Is(err, ErrUnknownOutcome) {
+		t.Fatalf("Incr = %v, want ErrTimeout and ErrUnknownOutcome", err)
+	}
+	if took < writeRetryWindow || took > 10*time.Second {
+		t.Fatalf("Incr gave up after %v; the window is %v and the context allowed a minute", took, writeRetryWindow)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ids) != 1 {
+		t.Fatalf("attempts carried %d RequestIDs, want one: %v", len(ids), ids)
+	}
+	for _, n := range ids {
+		if n < 2 {
+			t.Fatalf("%d attempts, want retries within the window", n)
+		}
+	}
+}
+
 // TestLostReplyDeduplicated: the primary applies a write and the reply is
 // lost with the stream. The client retries with the same RequestID on a new
 // stream, the primary recognises it, and the write is applied once.
@@ -401,6 +476,11 @@ func TestLostReplyDeduplicated(t *testing.T) {
 	}
 	if len(ids) != 2 || ids[0].ClientId != ids[1].ClientId || ids[0].Seq != ids[1].Seq {
 		t.Fatalf("attempts carried RequestIDs %v; want the same one twice", ids)
+	}
+	// The sends are numbered: the server looks for an applied original of
+	// the second, not of the first.
+	if ids[0].Attempt != 1 || ids[1].Attempt != 2 {
+		t.Fatalf("attempts numbered %d and %d, want 1 and 2", ids[0].Attempt, ids[1].Attempt)
 	}
 	if n := fc.applied("t", 0); n != 1 {
 		t.Fatalf("Incr applied %d times, want 1", n)

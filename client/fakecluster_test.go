@@ -284,6 +284,7 @@ type fault struct {
 	dropBefore bool          // end the stream without serving the request
 	dropAfter  bool          // serve (apply) it, then end the stream unanswered
 	swallow    bool          // serve it and never answer
+	noResult   bool          // serve it and answer OK without its result
 }
 
 type fakeReplica struct {
@@ -351,6 +352,9 @@ func (r *fakeReplica) Data(stream pb.ReplicaClient_DataServer) error {
 			continue
 		}
 		resp := r.fc.serve(r.addr, req)
+		if f.noResult && resp.GetError().GetCode() == pb.ErrorCode_ERR_OK {
+			resp.Result = nil
+		}
 		switch {
 		case f.dropAfter:
 			return status.Error(codes.Unavailable, "fake: stream dropped after serving")

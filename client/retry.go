@@ -66,6 +66,8 @@ type attempts struct {
 	op    opKind
 	table string
 	n     int
+	// sends counts the requests handed to a server connection.
+	sends int
 	// last is the most recent failure, reported if the operation runs out
 	// of time.
 	last error
@@ -142,6 +144,11 @@ func (t *Table) invoke(ctx context.Context, op opKind, hash uint64, body *pb.Cli
 	a := attempts{op: op, table: t.name}
 	var rid *pb.RequestID
 	if op.write {
+		// Servers remember a request for at least the retry window: never
+		// retry it for longer (MaxWriteRetryWindow).
+		var cancelWindow context.CancelFunc
+		ctx, cancelWindow = context.WithTimeout(ctx, writeRetryWindow)
+		defer cancelWindow()
 		rid = t.c.nextRequestID()
 	}
 	hinted := "" // a primary named by a replica, asked next
@@ -170,6 +177,12 @@ func (t *Table) invoke(ctx context.Context, op opKind, hash uint64, body *pb.Cli
 			if conn, terr := t.c.replica(addr); terr != nil {
 				res = callResult{err: terr, rule: terr.rule}
 			} else {
+				if rid != nil {
+					// Numbered from 1: a primary looks up whether it
+					// already applied the write only for a later send.
+					a.sends++
+					rid.Attempt = uint32(min(a.sends, math.MaxUint32))
+				}
 				res = conn.roundTrip(attemptCtx, &pb.ClientRequest{
 					Gpid:          &pb.Gpid{AppId: rt.appID, PartitionIndex: pidx},
 					PartitionHash: hash,
@@ -185,6 +198,10 @@ func (t *Table) invoke(ctx context.Context, op opKind, hash uint64, body *pb.Cli
 			switch {
 			case res.err == nil && res.resp.GetError().GetCode() == pb.ErrorCode_ERR_OK:
 				if op.hasResult != nil && !op.hasResult(res.resp) {
+					// OK says the write took effect; without its result
+					// the caller cannot know what it did. Not retried: a
+					// retry is answered from the same record.
+					a.maybeApplied = a.maybeApplied || op.write
 					return nil, a.fail(malformed(addr, op.name, res.resp))
 				}
 				return res.resp, nil

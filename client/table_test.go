@@ -204,6 +204,9 @@ func TestConfigValidation(t *testing.T) {
 		"negative":       {MetaServers: []string{"x:1"}, OperationTimeout: -1},
 		"cap below base": {MetaServers: []string{"x:1"}, RoutingBackoff: Backoff{Base: time.Second, Cap: time.Millisecond}},
 		"jitter above 1": {MetaServers: []string{"x:1"}, BusyBackoff: Backoff{Base: 1, Cap: 2, Jitter: 1.5}},
+		// Servers remember a write only so long: no operation may retry
+		// one longer.
+		"timeout beyond the write retry window": {MetaServers: []string{"x:1"}, OperationTimeout: MaxWriteRetryWindow + time.Second},
 	} {
 		if _, err := New(ctx, cfg); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("%s: New = %v, want ErrInvalidArgument", name, err)

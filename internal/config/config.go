@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/pegasus-go/pegasus/internal/rpc"
 )
 
 // ErrInvalid wraps every validation failure.
@@ -116,6 +118,7 @@ type Replica struct {
 
 	Mutation2PCMinReplicaCount int `toml:"mutation_2pc_min_replica_count" doc:"A primary refuses writes (ERR_NOT_ENOUGH_MEMBER) while its partition has fewer members than this (capped at the table's replica count), so a 3-replica partition keeps writing with one secondary down."`
 	BlockCacheMB               int `toml:"block_cache_mb" doc:"Block cache shared by every partition store of the server. 0 gives each store a small private cache."`
+	WriteDedupRetentionSeconds int `toml:"write_dedup_retention_seconds" doc:"How long an applied write's request record (its id and the result its client gets back) is kept, so that a retry of an incr or check_and_set is answered with the original result instead of running again. Timed by the apply clock; at least 180: the clients' 120 s retry window plus 60 s for clock differences between primaries; at most 3600."`
 
 	GCDiskGarbageReplicaIntervalSeconds int `toml:"gc_disk_garbage_replica_interval_seconds" doc:"How long a replica the meta server disowned (table dropped, replica moved elsewhere) stays on disk in a <gpid>.<ts>.gar directory before it is deleted (Pegasus' default: one day)."`
 	DiskStatIntervalSeconds             int `toml:"disk_stat_interval_seconds" doc:"How often data_dir is scanned for .gar directories past their retention and their sizes are measured."`
@@ -179,6 +182,7 @@ func DefaultReplica() Replica {
 		MaxValueBytes:                  1 << 20,
 		Mutation2PCMinReplicaCount:     2,
 		BlockCacheMB:                   256,
+		WriteDedupRetentionSeconds:     300,
 		Log:                            DefaultLog(),
 
 		GCDiskGarbageReplicaIntervalSeconds: 24 * 3600,
@@ -267,6 +271,12 @@ func (m Meta) Validate() error {
 	return nil
 }
 
+// MaxWriteDedupRetentionSeconds caps write_dedup_retention_seconds: a
+// retried write's lookup of its request record reads one bucket of records
+// per minute of retention (storage's requests.go), and no client retries
+// one write for more than rpc.MaxWriteRetryWindow.
+const MaxWriteDedupRetentionSeconds = 3600
+
 // Validate checks a replica server configuration.
 func (r Replica) Validate() error {
 	if r.Listen == "" {
@@ -289,6 +299,16 @@ func (r Replica) Validate() error {
 	}
 	if r.GCDiskGarbageReplicaIntervalSeconds < 0 || r.DiskStatIntervalSeconds < 1 {
 		return fmt.Errorf("%w: gc_disk_garbage_replica_interval_seconds must not be negative and disk_stat_interval_seconds must be positive", ErrInvalid)
+	}
+	// A client retries a write for up to rpc.MaxWriteRetryWindow; a server
+	// that forgot the write before that would run its retry again.
+	if minimum := int(rpc.MinWriteDedupRetention / time.Second); r.WriteDedupRetentionSeconds < minimum {
+		return fmt.Errorf("%w: write_dedup_retention_seconds (%d) must be at least %d: clients retry a write for up to %v, and primaries' clocks may differ by %v; a shorter retention would run retries of incr and check_and_set twice",
+			ErrInvalid, r.WriteDedupRetentionSeconds, minimum, rpc.MaxWriteRetryWindow, rpc.ClockSkewAllowance)
+	}
+	if r.WriteDedupRetentionSeconds > MaxWriteDedupRetentionSeconds {
+		return fmt.Errorf("%w: write_dedup_retention_seconds (%d) must be at most %d: a retried write's lookup reads its id once per minute of retention, and no client retries a write for longer than %v",
+			ErrInvalid, r.WriteDedupRetentionSeconds, MaxWriteDedupRetentionSeconds, rpc.MaxWriteRetryWindow)
 	}
 	if err := r.Log.Validate(); err != nil {
 		return err

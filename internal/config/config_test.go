@@ -8,6 +8,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pegasus-go/pegasus/internal/rpc"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/configuration.md")
@@ -93,6 +96,53 @@ func TestLeaseMustOutlastMetaFailover(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "meta leader failover") {
 			t.Errorf("error does not say why: %v", err)
 		}
+	}
+}
+
+// TestDedupRetentionCoversTheClientRetryWindow: a replica server that forgot
+// a write before its client stopped retrying it would run the retry again,
+// so a retention shorter than the retry window plus the clock allowance is
+// refused, with the reason; so is one past an hour, which only slows the
+// lookups of retried writes.
+func TestDedupRetentionCoversTheClientRetryWindow(t *testing.T) {
+	floor := int(rpc.MinWriteDedupRetention / time.Second)
+	if def := DefaultReplica().WriteDedupRetentionSeconds; def < floor {
+		t.Fatalf("default retention %d s is below the floor %d s", def, floor)
+	}
+	for _, tc := range []struct {
+		seconds int
+		ok      bool
+	}{{floor, true}, {floor - 1, false}, {int(rpc.MaxWriteRetryWindow / time.Second), false}, {0, false}, {3600, true}, {3601, false}} {
+		cfg := DefaultReplica()
+		cfg.WriteDedupRetentionSeconds = tc.seconds
+		err := cfg.Validate()
+		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, ErrInvalid)) {
+			t.Errorf("retention %d s: got %v, want ok=%v", tc.seconds, err, tc.ok)
+		}
+		if err != nil && tc.seconds < floor && !strings.Contains(err.Error(), "clients retry a write for up to 2m0s") {
+			t.Errorf("error does not say why: %v", err)
+		}
+		if err != nil && tc.seconds > floor && !strings.Contains(err.Error(), "at most 3600") {
+			t.Errorf("error does not say why: %v", err)
+		}
+	}
+}
+
+// TestMaxInflightMutationsHasNoHiddenCeiling: every positive
+// max_inflight_mutations is valid (8193 once made every replica fail to
+// open; internal/replica's TestLargeMaxInflightMutations opens one).
+func TestMaxInflightMutationsHasNoHiddenCeiling(t *testing.T) {
+	for _, n := range []int{1, 8192, 8193, 1 << 20} {
+		cfg := DefaultReplica()
+		cfg.MaxInflightMutations = n
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("max_inflight_mutations %d: %v", n, err)
+		}
+	}
+	cfg := DefaultReplica()
+	cfg.MaxInflightMutations = 0
+	if err := cfg.Validate(); !errors.Is(err, ErrInvalid) {
+		t.Errorf("max_inflight_mutations 0: %v", err)
 	}
 }
 

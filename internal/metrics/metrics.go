@@ -96,6 +96,12 @@ type Replica struct {
 	GarbageMoved      prometheus.Counter
 	GarbageMovedBytes prometheus.Counter
 	GarbageCollected  prometheus.Counter
+	// RetriesAnswered counts write retries answered from the record of the
+	// applied original (exactly-once) instead of being executed.
+	RetriesAnswered prometheus.Counter
+	// RequestRecordCollections counts range deletions of request records
+	// past their retention (one per expired bucket of them).
+	RequestRecordCollections prometheus.Counter
 
 	// Per table (app_id, table), summed over the table's replicas on this
 	// server, refreshed every second:
@@ -171,6 +177,14 @@ func NewReplica() *Replica {
 		GarbageCollected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pegasus_replica_garbage_collected_total", Help: ".gar directories deleted after gc_disk_garbage_replica_interval_seconds.",
 		}),
+		RetriesAnswered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pegasus_replica_write_retries_answered_total",
+			Help: "Write retries answered with the recorded result of their applied original instead of being executed.",
+		}),
+		RequestRecordCollections: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pegasus_replica_request_record_collections_total",
+			Help: "Range deletions of request records (exactly-once state of applied writes) past write_dedup_retention_seconds.",
+		}),
 		TableLogBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "pegasus_replica_table_mutation_log_bytes", Help: "Bytes held in the mutation logs of a table's replicas on this server.",
 		}, tableLabels),
@@ -189,6 +203,7 @@ func NewReplica() *Replica {
 	}
 	m.reg.MustRegister(m.Requests, m.Errors, m.Latency, m.Replicas, m.LogBytes, m.LogSyncSeconds, m.LearnBytes, m.BeaconRTT, m.LeaseValid,
 		m.ClusterInfo, m.ClusterRefusals, m.GarbageReplicas, m.GarbageBytes, m.GarbageMoved, m.GarbageMovedBytes, m.GarbageCollected,
+		m.RetriesAnswered, m.RequestRecordCollections,
 		m.TableLogBytes, m.StorageDiskBytes, m.StorageL0Files, m.StorageMemtableBytes, m.StorageCompactions)
 	return m
 }

@@ -57,7 +57,7 @@ func TestEveryRoleExportsItsSeries(t *testing.T) {
 		reg  *Registry
 		want []string
 	}{
-		{rep.Registry, []string{"pegasus_replica_requests_total", "pegasus_replica_request_errors_total", "pegasus_replica_request_duration_seconds", "pegasus_replica_replicas", "pegasus_replica_mutation_log_bytes", "pegasus_replica_mutation_log_fsync_seconds", "pegasus_replica_learn_bytes_total", "pegasus_replica_beacon_rtt_seconds", "go_goroutines",
+		{rep.Registry, []string{"pegasus_replica_requests_total", "pegasus_replica_request_errors_total", "pegasus_replica_request_duration_seconds", "pegasus_replica_replicas", "pegasus_replica_mutation_log_bytes", "pegasus_replica_mutation_log_fsync_seconds", "pegasus_replica_learn_bytes_total", "pegasus_replica_beacon_rtt_seconds", "pegasus_replica_write_retries_answered_total", "pegasus_replica_request_record_collections_total", "go_goroutines",
 			"pegasus_replica_table_mutation_log_bytes", "pegasus_replica_storage_disk_bytes", "pegasus_replica_storage_l0_files",
 			"pegasus_replica_storage_memtable_bytes", "pegasus_replica_storage_compactions_total", "pegasus_build_info"}},
 		{meta.Registry, []string{"pegasus_meta_is_leader", "pegasus_meta_level", "pegasus_meta_reconfigurations_total", "pegasus_meta_beacon_gap_seconds", "pegasus_meta_nodes", "pegasus_meta_partitions", "pegasus_rolling_update_step", "pegasus_build_info"}},

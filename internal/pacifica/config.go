@@ -51,13 +51,6 @@ type Config struct {
 	CacheEntries int
 	CacheBytes   int
 
-	// DedupEntries bounds the RequestID table used for exactly-once writes:
-	// a retry is recognised if its original is among the last DedupEntries/2
-	// (up to DedupEntries) identified mutations this replica logged since it
-	// started or installed a checkpoint. At least 2*MaxInflight. Default
-	// 16384 (under 1 MiB).
-	DedupEntries int
-
 	// GroupCheckTicks is the period of the primary's group check: an empty
 	// prepare to idle members that moves their commit point and proves they
 	// are alive. Default 10 (1 s).
@@ -85,7 +78,6 @@ const (
 	defaultMaxBatchBytes       = 1 << 20
 	defaultCacheEntries        = 1024
 	defaultCacheBytes          = 4 << 20
-	defaultDedupEntries        = 16384
 	defaultGroupCheckTicks     = 10
 	defaultPrepareRetryTicks   = 5
 	defaultPrepareTimeoutTicks = 30
@@ -109,7 +101,6 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.MaxBatchBytes, defaultMaxBatchBytes)
 	def(&c.CacheEntries, defaultCacheEntries)
 	def(&c.CacheBytes, defaultCacheBytes)
-	def(&c.DedupEntries, defaultDedupEntries)
 	def(&c.GroupCheckTicks, defaultGroupCheckTicks)
 	def(&c.PrepareRetryTicks, defaultPrepareRetryTicks)
 	def(&c.PrepareTimeoutTicks, defaultPrepareTimeoutTicks)
@@ -126,15 +117,10 @@ func (c Config) withDefaults() (Config, error) {
 	case c.ID == "":
 		return c, errorf(ErrInvalidConfig, "empty ID")
 	case c.MaxInflight < 1, c.MinReplicaCount < 1, c.MaxBatchEntries < 1, c.MaxBatchBytes < 1,
-		c.CacheEntries < 1, c.CacheBytes < 1, c.DedupEntries < 1, c.GroupCheckTicks < 1,
+		c.CacheEntries < 1, c.CacheBytes < 1, c.GroupCheckTicks < 1,
 		c.PrepareRetryTicks < 1, c.PrepareTimeoutTicks < 1, c.LearnTimeoutTicks < 1,
 		c.ProposalRetryTicks < 1:
 		return c, errorf(ErrInvalidConfig, "negative limit or period")
-	case c.DedupEntries < 2*c.MaxInflight:
-		// Every in-flight write must stay findable, or a retry arriving while
-		// its original is still uncommitted would create a second entry; the
-		// table guarantees the last DedupEntries/2 (see dedupTable).
-		return c, errorf(ErrInvalidConfig, "DedupEntries %d < 2 * MaxInflight %d", c.DedupEntries, c.MaxInflight)
 	case c.Lease < 0 || c.Grace <= c.Lease:
 		// A promise shorter than the lease it backs would let a new
 		// primary commit while the old one still serves reads.

@@ -1,59 +1,44 @@
 package pacifica
 
-// dedupTable maps the RequestIDs of the entries a replica holds to their
-// decrees, for exactly-once writes. Every replica maintains it as it logs
-// entries, so a secondary promoted to primary recognises retries of writes
-// the old primary proposed.
+// inflightIDs maps the RequestIDs of the entries a replica holds above its
+// applied decree to their decrees: the writes in flight, logged but not yet
+// applied. It is half of exactly-once; storage is the other half.
 //
-// It keeps two generations of half the window each: new records go to cur;
-// when cur is full it becomes prev and the old prev is dropped whole. So the
-// table always knows the last size/2 to size identified entries, costs one
-// map insert per entry, and never deletes in steady state (a map that is
-// inserted at one end and deleted at the other degrades badly). A retry of an
-// older write is executed again: the exactly-once window (doc.go).
-type dedupTable struct {
-	genSize int
-	cur     map[RequestID]Decree
-	prev    map[RequestID]Decree
-}
+// The boundary between the two is the applied decree, and it is exact. An
+// entry's id enters the table when the entry is logged (if it is above the
+// applied decree) and leaves it when Advance reports the entry applied; the
+// driver has written the entry's request record to storage, in the batch
+// that applied it, before that Advance (Ready contract, step 4). So at any
+// moment an id the replica logged is in this table, or in storage, or both
+// (between the Ready that hands an entry out and its Advance); never in
+// neither. A Propose whose id is here creates no entry; the driver looks
+// storage up first, on a writable primary, for requests already applied
+// (doc.go, exactly-once).
+//
+// Every replica keeps the table as it logs entries, so a secondary promoted
+// to primary recognises retries of the writes its predecessor proposed but
+// had not finished. Its size is the number of logged, unapplied entries, which
+// the log keeps in memory anyway: it needs no bound of its own.
+type inflightIDs map[RequestID]Decree
 
-func newDedupTable(size int) dedupTable {
-	g := max(size/2, 1)
-	return dedupTable{genSize: g, cur: make(map[RequestID]Decree)}
-}
-
-// lookup returns the decree of the entry carrying id, if known.
-func (t *dedupTable) lookup(id RequestID) (Decree, bool) {
-	if d, ok := t.cur[id]; ok {
-		return d, true
-	}
-	d, ok := t.prev[id]
+// lookup returns the decree of the in-flight entry carrying id, if any.
+func (t inflightIDs) lookup(id RequestID) (Decree, bool) {
+	d, ok := t[id]
 	return d, ok
 }
 
 // add records that the entry at decree d carries id.
-func (t *dedupTable) add(id RequestID, d Decree) {
-	if id.IsZero() {
-		return
-	}
-	t.cur[id] = d
-	if len(t.cur) >= t.genSize {
-		t.prev, t.cur = t.cur, make(map[RequestID]Decree, len(t.cur))
+func (t inflightIDs) add(id RequestID, d Decree) {
+	if !id.IsZero() {
+		t[id] = d
 	}
 }
 
-// remove forgets that the entry at decree d carries id (its entry was
-// replaced). The id may have been reused by a later entry (a retry arriving
-// after its original left the window); only a record for d is removed.
-func (t *dedupTable) remove(id RequestID, d Decree) {
-	if t.cur[id] == d {
-		delete(t.cur, id)
-	} else if t.prev[id] == d {
-		delete(t.prev, id)
+// remove forgets that the entry at decree d carries id (it was applied, or
+// replaced). Only a record for d is removed: the id may have been given to
+// another entry since (a retry proposed after its original was replaced).
+func (t inflightIDs) remove(id RequestID, d Decree) {
+	if cur, ok := t[id]; ok && cur == d {
+		delete(t, id)
 	}
-}
-
-// reset forgets everything (after a checkpoint replaced the replica's state).
-func (t *dedupTable) reset() {
-	t.cur, t.prev = make(map[RequestID]Decree), nil
 }

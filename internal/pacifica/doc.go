@@ -136,16 +136,34 @@
 //
 // # Exactly-once writes
 //
-// Every replica records the RequestID of each entry it logs, so the table
-// survives a change of primary. A Propose whose id is known creates no entry:
-// if the original is applied, the reply (Reply.Duplicate, original decree)
-// comes at once; if it is in flight, the reply comes when it commits. The
-// window is bounded: a retry is recognised if its original is among the last
-// Config.DedupEntries/2 identified entries the replica logged, counting the
-// entries replayed at start, but not before an installed checkpoint (which
-// carries no ids). After a restart the window is thus also bounded by what the
-// driver's log still held. Clients must retry within that window, in practice
-// seconds; a retry arriving later is executed again.
+// A write carries a RequestID that stays the same across the client's
+// retries. Knowing which requests a replica executed is split at its applied
+// decree, with no gap:
+//
+//   - In flight (logged above the applied decree): the core's table. Every
+//     replica records the id of each entry it logs, so a secondary promoted
+//     to primary recognises retries of its predecessor's unfinished writes.
+//     A Propose whose id is in flight creates no entry; it is answered
+//     (Reply.Duplicate, original decree) when the original commits.
+//   - Applied: storage. When the driver applies an entry with an id, it
+//     writes the request's record (its decree and the results the client
+//     must get back) in the same atomic batch as the mutation and the applied
+//     decree, and it looks a request up there before calling Propose. The
+//     record is data: it survives restarts with the store, travels in
+//     checkpoints, and a promoted secondary has it from its own applies.
+//     Only a writable primary (Writable) answers from it: a secondary may
+//     have applied a write the primary has not applied yet, and a "done"
+//     from it could precede a read at the primary that misses the write.
+//
+// The core forgets an id in Advance, once the Ready that handed its entry
+// out was carried out (step 4 applied it, and its record, to storage); until
+// then both know it. A Reply.Duplicate therefore always finds the original's
+// record in storage.
+//
+// How long storage keeps records is the driver's policy (the replica server
+// keeps them for a configured time, at least the longest window a client
+// retries one write in); a retry arriving after its record was collected is
+// executed again.
 //
 // # Reads and leases
 //

@@ -88,6 +88,21 @@ func (d *disk) apply(e Entry) error {
 	return nil
 }
 
+// appliedRequest returns the decree storage applied request id at: storage
+// keeps the request ids of what it applied, as the replica server's store
+// keeps request records.
+func (d *disk) appliedRequest(id RequestID) (Decree, bool) {
+	if id.IsZero() {
+		return 0, false
+	}
+	for i := len(d.applied) - 1; i >= 0; i-- {
+		if d.applied[i].RequestID == id {
+			return d.applied[i].Decree, true
+		}
+	}
+	return 0, false
+}
+
 // read returns the effective log entries from..to.
 func (d *disk) read(from, to Decree) ([]Entry, error) {
 	if from < d.logFirst || to > d.logLast() || from > to {
@@ -425,19 +440,8 @@ func (c *cluster) finishReady(id NodeID, crashAfter int, header bool) error {
 		c.tracef("  apply%s\n", b.String())
 	}
 	for _, rp := range rd.Replies {
-		c.tracef("  reply %s\n", rp)
-		if c.onReply != nil {
-			c.onReply(id, rp)
-		}
-		if rp.Err == nil {
-			if err := c.check.acked(rp); err != nil {
-				return err
-			}
-			for _, m := range c.members() {
-				if err := c.check.ackedDurableAt(c.nodes[m], rp.Decree); err != nil {
-					return err
-				}
-			}
+		if err := c.reply(id, rp); err != nil {
+			return err
 		}
 	}
 	for _, p := range rd.ConfigProposals {
@@ -480,6 +484,26 @@ func diskMatchesReplica(n *node) error {
 	return nil
 }
 
+// reply hands out a reply of node id to its client and checks it.
+func (c *cluster) reply(id NodeID, rp Reply) error {
+	c.tracef("  reply %s\n", rp)
+	if c.onReply != nil {
+		c.onReply(id, rp)
+	}
+	if rp.Err != nil {
+		return nil
+	}
+	if err := c.check.acked(rp); err != nil {
+		return err
+	}
+	for _, m := range c.members() {
+		if err := c.check.ackedDurableAt(c.nodes[m], rp.Decree); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // runJob completes the i-th queued job.
 func (c *cluster) runJob(i int) error {
 	j := c.jobs[i]
@@ -514,7 +538,6 @@ func (c *cluster) runJob(i int) error {
 			return err
 		}
 		n.disk.installCheckpoint(src.disk)
-		c.check.windowFloor = max(c.check.windowFloor, decree)
 		c.tracef("  %s: installed checkpoint of %s at %d\n", j.node, src.id, decree)
 		return c.check.checkpoint(j.node, n.disk)
 	}
@@ -542,11 +565,17 @@ func (c *cluster) deliver(i int) error {
 	return nil
 }
 
-// propose submits a write at node id.
+// propose submits a write at node id. Like the replica server, the driver
+// answers a request its storage already applied from there, and hands the
+// others to the core (doc.go, exactly-once).
 func (c *cluster) propose(id NodeID, rid RequestID, data string) (Decree, error) {
 	n := c.nodes[id]
 	if n.r == nil {
 		return 0, fmt.Errorf("node %s is down", id)
+	}
+	if d, ok := n.disk.appliedRequest(rid); ok && n.r.Writable() == nil {
+		c.tracef("%s: %s applied at decree %d\n", id, rid, d)
+		return d, c.reply(id, Reply{ID: rid, Decree: d, Duplicate: true})
 	}
 	d, err := n.r.Propose(rid, []byte(data), c.now)
 	if err != nil {
@@ -674,11 +703,6 @@ type checker struct {
 	identity map[[2]int64]string
 	// writer is the node (and incarnation) that accepted writes in a ballot.
 	writer map[Ballot]string
-	// windowFloor is the highest decree dropped from a log (garbage
-	// collection, checkpoint). A replica recognises a retry only while the
-	// original is in its log, so a request first applied at or below it may
-	// legitimately run again (doc.go, exactly-once window).
-	windowFloor Decree
 }
 
 func newChecker() *checker {
@@ -715,7 +739,7 @@ func (k *checker) applied(id NodeID, e Entry) error {
 	}
 	k.history[e.Decree] = e
 	if !e.RequestID.IsZero() {
-		if d, ok := k.idDecree[e.RequestID]; ok && d != e.Decree && d > k.windowFloor {
+		if d, ok := k.idDecree[e.RequestID]; ok && d != e.Decree {
 			return fmt.Errorf("request %s applied twice, at %d and %d", e.RequestID, d, e.Decree)
 		} else if !ok {
 			k.idDecree[e.RequestID] = e.Decree
@@ -729,7 +753,7 @@ func (k *checker) applied(id NodeID, e Entry) error {
 
 // acked: a write is acknowledged once, at the decree history gives it.
 func (k *checker) acked(rp Reply) error {
-	if d, ok := k.ackedIDs[rp.ID]; ok && d != rp.Decree && !rp.ID.IsZero() && d > k.windowFloor {
+	if d, ok := k.ackedIDs[rp.ID]; ok && d != rp.Decree && !rp.ID.IsZero() {
 		return fmt.Errorf("request %s acknowledged at %d and %d", rp.ID, d, rp.Decree)
 	}
 	if h, ok := k.history[rp.Decree]; ok && h.RequestID != rp.ID {

@@ -74,9 +74,6 @@ func runCommand(t *testing.T, cp **cluster, d *datadriven.TestData, out *strings
 			intArg(t, d, "min-replicas", &cfg.MinReplicaCount)
 			intArg(t, d, "cache", &cfg.CacheEntries)
 			intArg(t, d, "max-inflight", &cfg.MaxInflight)
-			if cfg.MaxInflight != 0 {
-				cfg.DedupEntries = max(cfg.MaxInflight, 16)
-			}
 			*cp = newCluster(cfg)
 			(*cp).out = out
 		}

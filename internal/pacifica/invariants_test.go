@@ -36,20 +36,21 @@ func (r *Replica) checkInvariants() error {
 	if size != l.bytes {
 		return fmt.Errorf("%s: log bytes %d, counted %d", r.id, l.bytes, size)
 	}
-	for _, gen := range []map[RequestID]Decree{r.dedup.cur, r.dedup.prev} {
-		for id, d := range gen {
-			if d > l.last() {
-				return fmt.Errorf("%s: request %s mapped to %d beyond the log", r.id, id, d)
-			}
-			if e, ok := l.at(d); ok && e.RequestID != id {
-				return fmt.Errorf("%s: request %s mapped to %d which holds %s", r.id, id, d, e.RequestID)
-			}
+	// The in-flight table holds exactly the ids of the logged entries above
+	// the applied decree (dedup.go): one missing would let a retry create a
+	// second entry, one left behind would hide an applied request from the
+	// storage lookup's answer.
+	for id, d := range r.inflight {
+		if d <= r.applied || d > l.last() {
+			return fmt.Errorf("%s: request %s in flight at %d, outside (%d, %d]", r.id, id, d, r.applied, l.last())
+		}
+		if e, ok := l.at(d); !ok || e.RequestID != id {
+			return fmt.Errorf("%s: request %s in flight at %d which holds another", r.id, id, d)
 		}
 	}
-	// An uncommitted write must stay findable, or a retry would duplicate it.
-	for d := r.committed + 1; d <= l.last(); d++ {
+	for d := r.applied + 1; d <= l.last(); d++ {
 		e, _ := l.at(d)
-		if got, ok := r.dedup.lookup(e.RequestID); !e.RequestID.IsZero() && (!ok || got < d) {
+		if got, ok := r.inflight.lookup(e.RequestID); !e.RequestID.IsZero() && (!ok || got != d) {
 			return fmt.Errorf("%s: in-flight request %s at %d not in the table (%d, %v)", r.id, e.RequestID, d, got, ok)
 		}
 	}

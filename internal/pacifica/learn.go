@@ -207,8 +207,8 @@ func (r *Replica) handleLearnApp(m Message) {
 // primary gives up on a learner silent for LearnTimeoutTicks and proposes
 // its removal, and the meta server adds it again later.
 //
-// The request-id table restarts empty, so the exactly-once window shrinks to
-// what the replica logs from here on.
+// Nothing is in flight afterwards: the request records of every write up to
+// decree are in the checkpoint (storage), and the log restarts after it.
 func (r *Replica) InstallCheckpoint(req CheckpointRequest, decree Decree) error {
 	if r.status == StatusError {
 		return r.err
@@ -226,7 +226,7 @@ func (r *Replica) InstallCheckpoint(req CheckpointRequest, decree Decree) error 
 	}
 	r.log = newReplicaLog(decree)
 	r.committed, r.applied, r.applyHanded = decree, decree, decree
-	r.dedup.reset()
+	clear(r.inflight)
 	r.follower = followerState{matched: decree}
 	r.learner.awaitingCheckpoint = false
 	r.sendLearnRequest()

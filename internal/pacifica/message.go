@@ -114,11 +114,13 @@ type Message struct {
 }
 
 // Reply answers a Propose. Err is nil when the write committed at Decree.
-// Duplicate is set when the answer comes from the request-id table rather
-// than from an entry this Propose created: the write was proposed before
-// under the same RequestID (possibly at another primary) and Decree is that
-// entry's. An error reply leaves the outcome open: the entry may still commit
-// under the next primary, where a retry with the same RequestID finds it.
+// Duplicate is set when the answer comes from the in-flight request-id table
+// rather than from an entry this Propose created: the write was proposed
+// before under the same RequestID (possibly at another primary) and Decree
+// is that entry's, which carries the id; the driver answers with its result
+// (from the apply, or from the request's record in storage). An error reply
+// leaves the outcome open: the entry may still commit under the next
+// primary, where a retry with the same RequestID finds it.
 type Reply struct {
 	ID        RequestID
 	Decree    Decree

@@ -130,17 +130,19 @@ func (r *Replica) removeTracker(n NodeID) {
 // Reply in Ready.Replies, after the entry is committed and handed out for
 // applying.
 //
-// A write whose RequestID the replica already holds creates no entry: if the
-// original is applied, the reply (Duplicate, original decree) comes in the
-// next Ready; if it is still in flight, the reply comes when it commits. A
-// request id gets one reply per decree however often it is proposed; the
-// driver answers every call waiting on that id with it.
+// A write whose RequestID is in flight here (logged above the applied
+// decree) creates no entry: the reply (Duplicate, original decree) comes when
+// the original commits, or in the next Ready if it was handed out for
+// applying already. A request id gets one reply per decree however often it
+// is proposed; the driver answers every call waiting on that id with it.
+// Requests at or below the applied decree are not known here: the driver
+// looks them up in storage before proposing (doc.go, exactly-once).
 func (r *Replica) Propose(id RequestID, data []byte, timestamp int64) (Decree, error) {
 	if err := r.checkWritable(); err != nil {
 		return 0, err
 	}
 	if !id.IsZero() {
-		if d, ok := r.dedup.lookup(id); ok {
+		if d, ok := r.inflight.lookup(id); ok {
 			if d <= r.applyHanded {
 				r.replies = append(r.replies, Reply{ID: id, Decree: d, Duplicate: true})
 			} else if !slices.ContainsFunc(r.prim.waiters[d], func(w waiter) bool { return w.id == id }) {
@@ -167,6 +169,14 @@ func (r *Replica) Propose(id RequestID, data []byte, timestamp int64) (Decree, e
 	r.prim.waiters[e.Decree] = append(r.prim.waiters[e.Decree], waiter{id: id})
 	return e.Decree, nil
 }
+
+// Writable returns the error Propose would refuse a write with right now
+// (*NotPrimaryError, ErrNotEnoughMembers), or nil. The driver checks it before
+// answering a retry from storage: only a writable primary may answer one.
+// Its reply then follows the apply on the primary, where reads are served; a
+// secondary that applied the request may be ahead of the primary, and its
+// "done" could precede a read at the primary that does not see the write.
+func (r *Replica) Writable() error { return r.checkWritable() }
 
 // checkWritable returns why this replica may not accept a write, or nil.
 func (r *Replica) checkWritable() error {

@@ -183,6 +183,13 @@ func (r *Replica) Advance(Ready) {
 	if p.entriesTo > 0 {
 		r.log.stable = max(r.log.stable, min(p.entriesTo, p.truncFloor-1))
 	}
+	for d := r.applied + 1; d <= p.committedTo; d++ {
+		// Applied: the driver wrote the request's record to storage in the
+		// batch that applied it, so storage answers its retries from here.
+		if e, ok := r.log.at(d); ok {
+			r.inflight.remove(e.RequestID, d)
+		}
+	}
 	r.applied = max(r.applied, p.committedTo)
 	r.maybeCommit()
 	r.evictCache()

@@ -67,7 +67,9 @@ type Replica struct {
 	// applied: ... and the driver reported them applied (Advance).
 	applyHanded Decree
 	applied     Decree
-	dedup       dedupTable
+	// inflight holds the request ids of the logged entries above applied
+	// (dedup.go); storage knows those at or below it.
+	inflight inflightIDs
 
 	follower  followerState
 	learner   learnerState
@@ -126,7 +128,7 @@ func New(cfg Config, state DurableState, now Time) (*Replica, error) {
 		applied:     state.AppliedDecree,
 		applyHanded: state.AppliedDecree,
 		committed:   state.AppliedDecree,
-		dedup:       newDedupTable(cfg.DedupEntries),
+		inflight:    make(inflightIDs),
 		proposals:   make(map[proposalKey]int64),
 		now:         now,
 		lease:       newLeaseState(),
@@ -479,10 +481,14 @@ func (r *Replica) propose(typ ConfigType, node NodeID) {
 	r.configProposals = append(r.configProposals, p)
 }
 
-// appendEntry appends e to the log and records its request id.
+// appendEntry appends e to the log and records its request id while it is
+// in flight. An entry at or below the applied decree (replayed at restart
+// for learners) is in storage, whose request records cover it.
 func (r *Replica) appendEntry(e Entry) {
 	r.log.append(e)
-	r.dedup.add(e.RequestID, e.Decree)
+	if e.Decree > r.applied {
+		r.inflight.add(e.RequestID, e.Decree)
+	}
 }
 
 // truncateFrom discards the entries at decrees >= d, which a primary's
@@ -491,7 +497,7 @@ func (r *Replica) appendEntry(e Entry) {
 func (r *Replica) truncateFrom(d Decree) {
 	for x := d; x <= r.log.last(); x++ {
 		e, _ := r.log.at(x)
-		r.dedup.remove(e.RequestID, x)
+		r.inflight.remove(e.RequestID, x)
 	}
 	r.log.truncateFrom(d)
 	if r.outstanding != nil {

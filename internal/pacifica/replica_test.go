@@ -34,7 +34,6 @@ func TestNewValidates(t *testing.T) {
 		want  error
 	}{
 		{"no id", Config{}, DurableState{}, ErrInvalidConfig},
-		{"dedup below inflight", Config{ID: "1", MaxInflight: 100, DedupEntries: 150}, DurableState{}, ErrInvalidConfig},
 		{"retry after timeout", Config{ID: "1", PrepareRetryTicks: 5, PrepareTimeoutTicks: 5}, DurableState{}, ErrInvalidConfig},
 		{"gap after storage", Config{ID: "1"}, DurableState{AppliedDecree: 3, Entries: []Entry{e(1, 5, 0)}}, ErrInvalidLog},
 		{"hole", Config{ID: "1"}, DurableState{Entries: []Entry{e(1, 1, 0), e(1, 3, 0)}}, ErrInvalidLog},
@@ -112,7 +111,7 @@ func TestUpdateConfigRefusesStaleAndConflicting(t *testing.T) {
 }
 
 func TestProposeRefusals(t *testing.T) {
-	r, err := New(Config{ID: "1", MaxInflight: 2, DedupEntries: 4, MinReplicaCount: 2}, DurableState{}, clockStart)
+	r, err := New(Config{ID: "1", MaxInflight: 2, MinReplicaCount: 2}, DurableState{}, clockStart)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -279,7 +279,7 @@ func (f *fakeReplica) write(p *fakePartition, req *pb.ClientRequest) *pb.ClientR
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.decree++
-	res, err := p.store.Apply(p.decree, uint32(f.clock.Now().Unix()), ops)
+	res, err := p.store.Apply(p.decree, uint32(f.clock.Now().Unix()), storage.RequestID{}, ops)
 	if err != nil {
 		return errResp(pb.ErrorCode_ERR_UNKNOWN, err)
 	}

@@ -514,6 +514,29 @@ func TestReplicaErrorsOnTheWire(t *testing.T) {
 	}
 }
 
+// An incr or check_and_set the replica answered OK without its result took
+// effect, but what it did is lost: an unknown outcome, which Pegasus
+// clients hear as a timeout (like ERR_UNKNOWN_OUTCOME), not ERR_UNKNOWN.
+func TestReplicaWriteWithoutResultIsUnknownOutcome(t *testing.T) {
+	r := newReplicaRig(t)
+	r.fake.setFail(func(req *pb.ClientRequest) *pb.Error {
+		if req.GetIncr() != nil || req.GetCheckAndSet() != nil {
+			return &pb.Error{Code: pb.ErrorCode_ERR_OK}
+		}
+		return nil
+	})
+	hash := pegasusrpc.HashKeyHash([]byte("h"))
+	resp, err := r.c.call(r.gpid, hash, pegasusrpc.RPCIncr, &pegasusrpc.IncrRequest{Key: fullKey(t, "h", "n"), Increment: 1})
+	if err != nil || resp.Err != pegasusrpc.CodeTimeout {
+		t.Fatalf("incr answered OK without a result: %v %v, want ERR_TIMEOUT", resp.Err, err)
+	}
+	resp, err = r.c.call(r.gpid, hash, pegasusrpc.RPCCheckAndSet, &pegasusrpc.CheckAndSetRequest{
+		HashKey: []byte("h"), CheckSortKey: []byte("c"), CheckType: pegasusrpc.CheckValueNotExist, SetValue: []byte("v")})
+	if err != nil || resp.Err != pegasusrpc.CodeTimeout {
+		t.Fatalf("check_and_set answered OK without a result: %v %v, want ERR_TIMEOUT", resp.Err, err)
+	}
+}
+
 // Refusals for the moment (a full queue, a reconciling primary, missing
 // replicas) are retried at the replica, with the write's RequestID kept,
 // while the client waits; the Pegasus code comes back only once the time
@@ -535,10 +558,16 @@ func TestReplicaRetriesTransientRefusals(t *testing.T) {
 		t.Fatalf("put through 3 refusals: %+v", resp)
 	}
 	var ids []string
-	for _, req := range r.fake.requests() {
-		ids = append(ids, req.GetRequestId().String())
+	for i, req := range r.fake.requests() {
+		id := req.GetRequestId()
+		ids = append(ids, fmt.Sprintf("%d:%d", id.GetClientId(), id.GetSeq()))
+		// Numbered sends: only the first skips the replica's lookup of an
+		// applied original.
+		if id.GetAttempt() != uint32(i+1) {
+			t.Errorf("send %d carried attempt %d", i+1, id.GetAttempt())
+		}
 	}
-	if len(ids) != 4 || ids[0] != ids[3] || ids[0] == "" {
+	if len(ids) != 4 || ids[0] != ids[3] || ids[0] == "0:0" {
 		t.Fatalf("attempts carried request ids %q, want 4 equal ones", ids)
 	}
 

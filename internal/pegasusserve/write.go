@@ -116,7 +116,7 @@ func (h *ReplicaHandler) incr(ctx context.Context, req *pegasusrpc.Request, in *
 		return oc.code, nil
 	}
 	if oc.status == pegasusrpc.StatusOK && resp.GetIncr() == nil {
-		return failureOutcome(ErrBackendResult).code, nil
+		return h.appliedWithoutResult(req), nil
 	}
 	out.Error, out.NewValue = oc.status, resp.GetIncr().GetNewValue()
 	return pegasusrpc.CodeOK, out
@@ -155,7 +155,7 @@ func (h *ReplicaHandler) checkAndSet(ctx context.Context, req *pegasusrpc.Reques
 	}
 	r := resp.GetCheckAndSet()
 	if r == nil {
-		return failureOutcome(ErrBackendResult).code, nil
+		return h.appliedWithoutResult(req), nil
 	}
 	if !r.GetSetSucceed() {
 		// How Pegasus says "the check did not pass, nothing was written".
@@ -166,6 +166,15 @@ func (h *ReplicaHandler) checkAndSet(ctx context.Context, req *pegasusrpc.Reques
 	out.CheckValueExist = r.GetCheckValueExist()
 	out.CheckValue = r.GetCheckValue()
 	return pegasusrpc.CodeOK, out
+}
+
+// appliedWithoutResult answers a write the replica reported applied without
+// the result it returns (a fault on one side or the other): it took effect,
+// what it did is unknown. Pegasus clients hear an unknown outcome as a
+// timeout (errmap.go), never as a failure that would say nothing changed.
+func (h *ReplicaHandler) appliedWithoutResult(req *pegasusrpc.Request) pegasusrpc.ErrorCode {
+	h.opts.Logger.Error("pegasus: replica applied a write without returning its result", "rpc", req.Name, "err", ErrBackendResult)
+	return pegasusrpc.CodeTimeout
 }
 
 // checkAndMutate is not translated: our replica has no conditional

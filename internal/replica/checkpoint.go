@@ -300,7 +300,6 @@ func (p *partition) install(c *fetchedCheckpoint) bool {
 		p.fail(err)
 		return true
 	}
-	p.results.reset()
 	p.stats.ckptInstalled.Add(1)
 	p.log.Info("checkpoint installed", "decree", c.decree, "from", c.req.From)
 	return true

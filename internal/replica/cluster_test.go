@@ -34,6 +34,8 @@ type clusterOptions struct {
 	segmentBytes int64
 	// config adjusts every server's configuration.
 	config func(*config.Replica)
+	// dedupRetention overrides write_dedup_retention_seconds.
+	dedupRetention time.Duration
 	// clock is every server's wall clock (Options.Clock); nil: time.Now.
 	clock func() time.Time
 }
@@ -111,12 +113,13 @@ func (c *testCluster) start(i int) {
 	// have released yet.
 	for attempt := 0; ; attempt++ {
 		srv, err = New(c.serverConfig(ts), Options{
-			FS:              ts.fs,
-			Logger:          testLogger(),
-			TickInterval:    testTick,
-			LogSegmentBytes: c.opts.segmentBytes,
-			CoreConfig:      c.opts.core,
-			Clock:           c.opts.clock,
+			FS:                  ts.fs,
+			Logger:              testLogger(),
+			TickInterval:        testTick,
+			LogSegmentBytes:     c.opts.segmentBytes,
+			CoreConfig:          c.opts.core,
+			WriteDedupRetention: c.opts.dedupRetention,
+			Clock:               c.opts.clock,
 		})
 		if err == nil || attempt == 50 || !strings.Contains(err.Error(), "address already in use") {
 			break

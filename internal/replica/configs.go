@@ -280,7 +280,7 @@ func (p *partition) report() *pb.ReplicaReport {
 		LastCommittedDecree: int64(v.committed),
 		LastPreparedDecree:  int64(v.prepared),
 		LastDurableDecree:   p.store.Load().DurableDecree(),
-		Incarnation:         p.info.Incarnation,
+		Incarnation:         p.incarnation,
 		MinPrimaryBallot:    int64(p.minPrimaryBallot),
 	}
 }

@@ -185,7 +185,7 @@ func TestCrashFSKeepsTheFreezeInstant(t *testing.T) {
 	}
 	for d := int64(1); d <= 10; d++ {
 		op := storage.Put{HashKey: []byte("h"), SortKey: []byte{byte(d)}, Value: []byte("v")}
-		if _, err := s.Apply(d, 1_700_000_000, []storage.WriteOp{op}); err != nil {
+		if _, err := s.Apply(d, 1_700_000_000, storage.RequestID{}, []storage.WriteOp{op}); err != nil {
 			t.Fatal(err)
 		}
 		if d == 4 {

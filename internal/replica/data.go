@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
@@ -78,6 +79,10 @@ func (s *Server) serveRequest(req *pb.ClientRequest, out *responseWriter, reads 
 	deadline := time.Now().Add(timeout)
 
 	if kind, op, ok := writeOf(req); ok {
+		// A write starts no later than the clients' retry window allows:
+		// request records outlive that window (rpc.MinWriteDedupRetention),
+		// not an arbitrary deadline a caller sent.
+		deadline = time.Now().Add(min(timeout, rpc.MaxWriteRetryWindow))
 		data, err := encodeWrite(p.store.Load(), op)
 		if err != nil {
 			fail(err)
@@ -86,6 +91,7 @@ func (s *Server) serveRequest(req *pb.ClientRequest, out *responseWriter, reads 
 		w := &pendingWrite{
 			id:       req.GetId(),
 			rid:      requestID(req.GetRequestId()),
+			retried:  req.GetRequestId().GetAttempt() != 1,
 			kind:     kind,
 			data:     data,
 			deadline: deadline,

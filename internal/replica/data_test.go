@@ -61,6 +61,8 @@ func request(hashKey string, n int32, op any) *pb.ClientRequest {
 		req.Op = &pb.ClientRequest_Get{Get: op}
 	case *pb.IncrRequest:
 		req.Op = &pb.ClientRequest_Incr{Incr: op}
+	case *pb.CheckAndSetRequest:
+		req.Op = &pb.ClientRequest_CheckAndSet{CheckAndSet: op}
 	}
 	return req
 }

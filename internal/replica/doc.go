@@ -23,9 +23,10 @@
 //
 // Around the replicas, per server: one ticker ticks every core (100 ms); a
 // flusher makes stores durable and trims logs; a sweeper deletes expired
-// records a few at a time; a beacon loop reports to the meta leader
-// (beacon.go); a proposal queue carries the cores' configuration proposals
-// to it (meta.go); one sender goroutine per destination server batches the
+// records a few at a time and request records past their retention a bucket
+// at a time; a beacon loop reports to the meta leader (beacon.go); a
+// proposal queue carries the cores' configuration proposals to it
+// (meta.go); one sender goroutine per destination server batches the
 // messages of all partitions into one stream (transport.go); and each client
 // stream has one writer goroutine (data.go).
 //
@@ -45,6 +46,20 @@
 // Records in the log carry the replica's persisted ballot rather than the
 // entry's (logentry.go), which makes the log's supersede rule equal the core's
 // replay rule.
+//
+// # Exactly-once writes
+//
+// Each committed entry is applied with its RequestID, and the store writes
+// the request's record (decree and results) in the same batch
+// (storage/requests.go). A retried write (the client numbers its sends; any
+// but the first) is first looked up there, on a writable primary: if its
+// original was applied, the record answers it with the original result and
+// nothing is proposed. The core's in-flight table covers the rest
+// (pacifica/dedup.go). Records survive restarts, travel in checkpoints and
+// are on every replica, so a restarted, re-learned or promoted primary
+// answers as the original one would. The sweeper collects records after
+// write_dedup_retention_seconds of apply-clock time, longer than any client
+// retries (rpc.MaxWriteRetryWindow).
 //
 // # Reads, leases and safety
 //

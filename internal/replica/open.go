@@ -85,6 +85,7 @@ func (s *Server) openPartition(info replicaInfo, create bool) (*partition, error
 				minPrimaryBallot: core.MinPrimaryBallot(),
 				plog:             plog,
 				info:             stored,
+				incarnation:      stored.Incarnation,
 			}
 			p.store.Store(store)
 			p.stats.openDuration = time.Since(began)

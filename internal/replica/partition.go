@@ -49,6 +49,10 @@ type partition struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
+	// incarnation names this copy of the partition (replicaInfo's); fixed
+	// at open, so the beacon goroutine reads it without touching info.
+	incarnation uint64
+
 	// State of the run goroutine.
 	info replicaInfo // its Ballot is the persisted ballot
 	// outstanding is a Ready whose entries are being appended; the core
@@ -56,7 +60,6 @@ type partition struct {
 	outstanding *pacifica.Ready
 	appended    func(error)
 	waiters     map[pacifica.Decree][]*pendingWrite
-	results     *resultCache
 	// learners are the nodes handed to AddLearner since this replica last
 	// became primary, so that a repeated configuration does not restart
 	// their learning.
@@ -164,7 +167,6 @@ type closeResult struct {
 func (p *partition) start() {
 	p.in = newInbox()
 	p.waiters = make(map[pacifica.Decree][]*pendingWrite)
-	p.results = newResultCache(resultCacheSize)
 	p.learners = make(map[pacifica.NodeID]bool)
 	p.done = make(chan struct{})
 	p.ctx, p.cancel = context.WithCancel(context.Background())
@@ -176,9 +178,6 @@ func (p *partition) start() {
 	p.publish()
 	go p.run()
 }
-
-// resultCacheSize bounds the remembered write results per partition.
-const resultCacheSize = 4096
 
 func (p *partition) run() {
 	defer close(p.done)
@@ -255,7 +254,14 @@ func (p *partition) tick(n int) {
 	}
 }
 
-// propose hands a client write to the core.
+// propose hands a client write to the core, unless it is the retry of a
+// request this replica already applied: then the request's record in
+// storage answers it with the original result (exactly-once; the core knows
+// only the requests in flight, see pacifica's doc.go). Storage holds every
+// request up to the core's applied decree: this goroutine applies each
+// Ready's committed entries, records included, before it proposes anything
+// else. A first attempt (the client numbers them) cannot have been applied
+// before and skips the lookup, which is most of the writes.
 func (p *partition) propose(w *pendingWrite) {
 	switch {
 	case p.failure != nil:
@@ -264,6 +270,27 @@ func (p *partition) propose(w *pendingWrite) {
 	case time.Now().After(w.deadline):
 		w.fail(errorf(ErrTimeout, "expired in the queue"))
 		return
+	}
+	if !w.rid.IsZero() && w.retried {
+		// Only a writable primary answers from storage: a secondary may
+		// be ahead of the primary's applies (see pacifica Writable).
+		if err := p.core.Writable(); err != nil {
+			w.fail(err)
+			return
+		}
+		rec, ok, err := p.store.Load().AppliedRequest(storageID(w.rid))
+		if err != nil {
+			w.fail(err)
+			if errors.Is(err, storage.ErrCorrupt) {
+				p.fail(err)
+			}
+			return
+		}
+		if ok {
+			p.srv.opts.Metrics.RetriesAnswered.Inc()
+			w.succeed(resultOf(pacifica.Decree(rec.Decree), rec.Results))
+			return
+		}
 	}
 	// The mutation's timestamp is wall time: TTLs are wall-clock deadlines
 	// that every replica applies the same way.
@@ -420,22 +447,19 @@ func (p *partition) apply(entries []pacifica.Entry) (map[pacifica.Decree]writeRe
 				return nil, false
 			}
 		}
-		results, err := store.Apply(int64(e.Decree), unixSeconds32(e.Timestamp), ops)
+		// The request's record (its results) goes into the batch that
+		// applies it: storage knows the request exactly when it holds its
+		// effects, through restarts and checkpoints.
+		results, err := store.Apply(int64(e.Decree), unixSeconds32(e.Timestamp), storageID(e.RequestID), ops)
 		if err != nil {
 			p.fail(err)
 			return nil, false
 		}
-		_, waiting := p.waiters[e.Decree]
-		if !waiting && e.RequestID.IsZero() {
-			continue
-		}
-		res := resultOf(e.Decree, ops, results)
-		p.results.put(e.RequestID, res)
-		if waiting {
+		if _, waiting := p.waiters[e.Decree]; waiting {
 			if waited == nil {
 				waited = make(map[pacifica.Decree]writeResult)
 			}
-			waited[e.Decree] = res
+			waited[e.Decree] = resultOf(e.Decree, results)
 		}
 	}
 	return waited, true
@@ -457,15 +481,22 @@ func (p *partition) reply(replies []pacifica.Reply, applied map[pacifica.Decree]
 			w.fail(r.Err)
 			continue
 		}
-		if res, ok := applied[r.Decree]; ok && !r.Duplicate {
+		// The entry at r.Decree carries r.ID (for a duplicate too: the
+		// core joined it to the original), so its result is the answer.
+		if res, ok := applied[r.Decree]; ok {
 			w.succeed(res)
 			continue
 		}
-		if res, ok := p.results.get(r.ID, r.Decree); ok {
-			w.succeed(res)
-			continue
+		// Applied in an earlier Ready: the request's record has it.
+		rec, ok, err := p.store.Load().AppliedRequest(storageID(r.ID))
+		switch {
+		case err != nil:
+			w.fail(err)
+		case ok && rec.Decree == int64(r.Decree):
+			w.succeed(resultOf(r.Decree, rec.Results))
+		default:
+			w.succeedApplied(r.Decree)
 		}
-		w.succeedApplied(r.Decree)
 	}
 }
 
@@ -642,6 +673,25 @@ func (p *partition) sweep(maxKeys int) error {
 	_, err := p.store.Load().DropExpired(maxKeys)
 	if errors.Is(err, storage.ErrClosed) {
 		return ErrClosed
+	}
+	return err
+}
+
+// sweepRequests deletes the request records past retention (one range
+// deletion when a bucket of them expired; see storage's requests.go). It runs
+// beside the partition goroutine.
+func (p *partition) sweepRequests() error {
+	p.diskMu.RLock()
+	defer p.diskMu.RUnlock()
+	if p.ctx.Err() != nil {
+		return ErrClosed
+	}
+	dropped, err := p.store.Load().DropExpiredRequests()
+	if errors.Is(err, storage.ErrClosed) {
+		return ErrClosed
+	}
+	if dropped {
+		p.srv.opts.Metrics.RequestRecordCollections.Inc()
 	}
 	return err
 }

@@ -55,6 +55,10 @@ type Options struct {
 	// CoreConfig, if set, adjusts the replication core's tuning after it
 	// was derived from the configuration.
 	CoreConfig func(*pacifica.Config)
+	// WriteDedupRetention, if set, overrides write_dedup_retention_seconds
+	// without its lower bound, and groups request records in buckets of as
+	// many seconds (tests of the retention's expiry).
+	WriteDedupRetention time.Duration
 	// Clock is the server's wall clock; nil means time.Now. Only mutation
 	// timestamps (TTLs) and what operators read use it: tests step it to
 	// show that leases do not.
@@ -559,8 +563,8 @@ const (
 	sweepStepKeys = 256
 )
 
-// runSweeper deletes expired records of every replica, one step each per
-// sweepInterval.
+// runSweeper deletes expired records and request records past their
+// retention of every replica, one round each per sweepInterval.
 func (s *Server) runSweeper(ctx context.Context) {
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
@@ -573,9 +577,20 @@ func (s *Server) runSweeper(ctx context.Context) {
 				if err := p.sweep(sweepStepKeys); err != nil && !errors.Is(err, ErrClosed) {
 					p.log.Warn("expired-record sweep failed", "err", err)
 				}
+				if err := p.sweepRequests(); err != nil && !errors.Is(err, ErrClosed) {
+					p.log.Warn("request-record sweep failed", "err", err)
+				}
 			}
 		}
 	}
+}
+
+// dedupRetention is how long request records are kept.
+func (s *Server) dedupRetention() time.Duration {
+	if s.opts.WriteDedupRetention > 0 {
+		return s.opts.WriteDedupRetention
+	}
+	return time.Duration(s.cfg.WriteDedupRetentionSeconds) * time.Second
 }
 
 // partition returns the open replica of g, or nil.
@@ -605,12 +620,19 @@ func (s *Server) partitionList() []*partition {
 func (s *Server) replicaDir(g gpid) string { return s.fs.PathJoin(s.cfg.DataDir, g.String()) }
 
 func (s *Server) storeOptions() storage.Options {
-	return storage.Options{
-		FS:             s.fs,
-		MaxSortKeySize: s.cfg.MaxSortKeyBytes,
-		MaxValueSize:   s.cfg.MaxValueBytes,
-		Cache:          s.cache,
+	retentionSeconds := int(max(time.Second, s.dedupRetention()) / time.Second)
+	o := storage.Options{
+		FS:                      s.fs,
+		MaxSortKeySize:          s.cfg.MaxSortKeyBytes,
+		MaxValueSize:            s.cfg.MaxValueBytes,
+		Cache:                   s.cache,
+		RequestRetentionSeconds: retentionSeconds,
 	}
+	if s.opts.WriteDedupRetention > 0 {
+		// Tests of expiry: buckets short enough to expire within the test.
+		o.RequestBucketSeconds = retentionSeconds
+	}
+	return o
 }
 
 func (s *Server) logOptions(g gpid) mutlog.Options {
@@ -649,7 +671,6 @@ func (s *Server) coreConfig(info replicaInfo) pacifica.Config {
 		MaxInflight:         s.cfg.MaxInflightMutations,
 		MinReplicaCount:     max(1, min(s.cfg.Mutation2PCMinReplicaCount, int(info.MaxReplicaCount))),
 		CacheBytes:          s.cfg.MutationCacheMB << 20,
-		DedupEntries:        max(16384, s.cfg.MaxInflightMutations),
 		GroupCheckTicks:     ticks(s.cfg.GroupCheckIntervalMs),
 		PrepareTimeoutTicks: max(2, ticks(s.cfg.PrepareTimeoutMsForSecondaries)),
 	}

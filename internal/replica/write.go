@@ -28,8 +28,11 @@ func (k writeKind) idempotent() bool { return k != writeIncr && k != writeCheckA
 // pendingWrite is a client write on its way through a partition: queued,
 // then proposed, then waiting for its decree to commit and apply.
 type pendingWrite struct {
-	id       uint64 // the request's id on its client stream
-	rid      pacifica.RequestID
+	id  uint64 // the request's id on its client stream
+	rid pacifica.RequestID
+	// retried is set unless the client said this is the request's first
+	// attempt, which cannot have been applied before.
+	retried  bool
 	kind     writeKind
 	data     []byte // encoded storage ops
 	deadline time.Time
@@ -63,7 +66,9 @@ func (w *pendingWrite) succeed(res writeResult) {
 }
 
 // succeedApplied answers a retry whose original was applied at decree but
-// whose result is not remembered.
+// whose record storage no longer holds (collected after the retention, or
+// never written by an older version): an idempotent write's answer is its
+// decree, any other's result is unknown.
 func (w *pendingWrite) succeedApplied(decree pacifica.Decree) {
 	if !w.kind.idempotent() {
 		w.fail(errorf(ErrUnknownOutcome, "applied at decree %d", decree))
@@ -73,7 +78,8 @@ func (w *pendingWrite) succeedApplied(decree pacifica.Decree) {
 }
 
 // writeResult is the outcome of applying one client write: what its
-// response carries. Every replica computes the same one.
+// response carries. Every replica computes the same one, and storage keeps
+// it in the request's record for retries.
 type writeResult struct {
 	decree pacifica.Decree
 	// err is the op's own failure (incr on a non-integer, ...): the same on
@@ -83,22 +89,22 @@ type writeResult struct {
 	cas      *pb.CheckAndSetResponse
 }
 
-// resultOf summarises what Apply returned for the ops of one mutation. A
-// client write is one op; should a mutation carry more, the first failure
-// decides.
-func resultOf(decree pacifica.Decree, ops []storage.WriteOp, results []storage.OpResult) writeResult {
+// resultOf summarises the op results of the mutation at decree, fresh from
+// Apply or read back from the request's record. A client write is one op;
+// should a mutation carry more, the first failure decides.
+func resultOf(decree pacifica.Decree, results []storage.OpResult) writeResult {
 	res := writeResult{decree: decree}
-	for i, r := range results {
+	for _, r := range results {
 		if r.Err != nil && res.err == nil {
 			res.err = r.Err
 		}
-		switch ops[i].(type) {
-		case storage.Incr:
+		switch r.Kind {
+		case storage.OpIncr:
 			res.newValue = r.NewValue
-		case storage.CheckAndSet:
+		case storage.OpCheckAndSet:
 			res.cas = &pb.CheckAndSetResponse{
 				SetSucceed:         r.CheckPassed,
-				CheckValueReturned: ops[i].(storage.CheckAndSet).ReturnCheckValue,
+				CheckValueReturned: r.CheckValueReturned,
 				CheckValueExist:    r.CheckValueExist,
 				CheckValue:         r.CheckValue,
 			}
@@ -107,64 +113,7 @@ func resultOf(decree pacifica.Decree, ops []storage.WriteOp, results []storage.O
 	return res
 }
 
-// maxCachedResultBytes keeps a large returned check value out of the
-// result cache: a retry of that write gets ERR_UNKNOWN_OUTCOME instead.
-const maxCachedResultBytes = 64 << 10
-
-// resultCache remembers the results of the last writes applied with a
-// RequestID, so that a retry the core recognises as a duplicate gets the
-// original answer (an incr's value, a check_and_set's outcome). Every replica
-// keeps one, so a secondary promoted to primary answers retries too. It holds
-// at most max results, evicting the oldest.
-//
-// The cache grows with use: an idle partition pays nothing for it.
-type resultCache struct {
-	max  int
-	byID map[pacifica.RequestID]writeResult
-	// ring lists the cached ids oldest first from next, once full.
-	ring []cachedID
-	next int
-}
-
-type cachedID struct {
-	id     pacifica.RequestID
-	decree pacifica.Decree
-}
-
-func newResultCache(max int) *resultCache {
-	return &resultCache{max: max, byID: make(map[pacifica.RequestID]writeResult)}
-}
-
-func (c *resultCache) put(id pacifica.RequestID, res writeResult) {
-	if id.IsZero() || c.max <= 0 || (res.cas != nil && len(res.cas.CheckValue) > maxCachedResultBytes) {
-		return
-	}
-	slot := cachedID{id: id, decree: res.decree}
-	c.byID[id] = res
-	if len(c.ring) < c.max {
-		c.ring = append(c.ring, slot)
-		return
-	}
-	old := c.ring[c.next]
-	// The same id may have been applied again since (a retry arriving after
-	// the dedup window): only drop the entry this slot put there.
-	if old.id != id {
-		if cur, ok := c.byID[old.id]; ok && cur.decree == old.decree {
-			delete(c.byID, old.id)
-		}
-	}
-	c.ring[c.next] = slot
-	c.next = (c.next + 1) % c.max
-}
-
-// get returns the result of the write id applied at decree.
-func (c *resultCache) get(id pacifica.RequestID, decree pacifica.Decree) (writeResult, bool) {
-	res, ok := c.byID[id]
-	return res, ok && res.decree == decree
-}
-
-func (c *resultCache) reset() {
-	clear(c.byID)
-	c.ring = nil
-	c.next = 0
+// storageID is a request id in storage's terms.
+func storageID(id pacifica.RequestID) storage.RequestID {
+	return storage.RequestID{ClientID: id.ClientID, Seq: id.Seq}
 }

@@ -16,8 +16,10 @@ const maxRetainedScratch = 64 << 10
 
 // Apply applies the ops of the mutation at decree, in order, with
 // nowUnixSeconds (the primary's clock, carried in the mutation) as the time
-// of TTL arithmetic and expiry checks. The ops and the new applied decree are
-// written in one Pebble batch, so a crash keeps all of them or none.
+// of TTL arithmetic and expiry checks. A mutation carrying a client request
+// (id not zero) also records the request and its results (requests.go). The
+// ops, the request record and the new applied decree are written in one
+// Pebble batch, so a crash keeps all of them or none.
 //
 // decree must be above LastAppliedDecree, else Apply fails with
 // ErrStaleDecree and writes nothing. The returned error is for the whole
@@ -30,7 +32,7 @@ const maxRetainedScratch = 64 << 10
 // never runs backwards, even when a new primary's clock is behind the old
 // one's. That keeps TTLs from stretching after a failover and is what makes
 // DropExpired safe.
-func (s *Store) Apply(decree int64, nowUnixSeconds uint32, ops []WriteOp) ([]OpResult, error) {
+func (s *Store) Apply(decree int64, nowUnixSeconds uint32, id RequestID, ops []WriteOp) ([]OpResult, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.lifecycle.RLock()
@@ -57,6 +59,9 @@ func (s *Store) Apply(decree int64, nowUnixSeconds uint32, ops []WriteOp) ([]OpR
 	a := applier{batch: b, now: now, key: s.keyBuf[:0], val: s.valBuf[:0]}
 	results := make([]OpResult, len(ops))
 	for i, op := range ops {
+		if op != nil {
+			results[i].Kind = op.Kind()
+		}
 		// Only the configuration-free rules are checked here: configured
 		// size limits were enforced before logging and may differ between
 		// replicas, while these hold everywhere.
@@ -66,6 +71,15 @@ func (s *Store) Apply(decree int64, nowUnixSeconds uint32, ops []WriteOp) ([]OpR
 		}
 		if err := a.apply(op, &results[i]); err != nil {
 			return nil, fmt.Errorf("storage: apply decree %d op %d (%s): %w", decree, i, op.Kind(), err)
+		}
+	}
+	if !id.IsZero() {
+		// The request record goes in this batch, beside the decree: the
+		// store knows a request exactly when it holds its effects.
+		a.key = appendRequestKey(a.key[:0], s.requestBucket(now), id)
+		a.val = encodeRequestRecord(a.val[:0], decree, now, results)
+		if err := b.Set(a.key, a.val, nil); err != nil {
+			return nil, fmt.Errorf("storage: apply decree %d: request record: %w", decree, err)
 		}
 	}
 	a.val = encodeAppliedState(a.val[:0], decree, now)
@@ -251,6 +265,7 @@ func (a *applier) checkAndSet(op CheckAndSet, res *OpResult) error {
 		return err
 	}
 	passed, checkErr := op.CheckType.passes(op.CheckOperand, rec.exist, rec.user)
+	res.CheckValueReturned = op.ReturnCheckValue
 	if op.ReturnCheckValue && rec.exist {
 		res.CheckValueExist = true
 		res.CheckValue = append(make([]byte, 0, len(rec.user)), rec.user...)

@@ -8,6 +8,12 @@
 //	record key   = [hash key length: u16 big-endian][hash key][sort key]
 //	record value = [expire_ts: u32 big-endian][user value]      (value schema v0)
 //
+// and the store's own metadata, under the prefix 0xFF 0xFF that no record
+// key can start with:
+//
+//	0xFF 0xFF "applied_state"                  applied decree and apply clock
+//	0xFF 0xFF "req/" [client id u64][seq u64]  request records (requests.go)
+//
 // expire_ts counts seconds since 2016-01-01T00:00:00Z (Unix 1451606400); 0
 // means the record never expires. Because the hash key is prefixed by its
 // length, every sort key of one hash key shares the prefix
@@ -42,6 +48,16 @@
 //     different limits never diverge on a logged mutation.
 //   - Incr's TTL follows Pegasus: 0 keeps the record's expiry, a positive
 //     value resets it, a negative one clears it.
+//
+// # Request records
+//
+// A mutation that carries a client's RequestID also leaves a request record,
+// written by Apply in the same batch as the ops and the applied decree: the
+// decree, the apply time and the ops' results (requests.go). A retry of an
+// applied write is answered from it ([Store.AppliedRequest]) with the
+// original outcome, on any replica, after a restart or a checkpoint install.
+// Records are collected by [Store.DropExpiredRequests] once the apply clock
+// has passed them by the configured retention.
 //
 // # Durability
 //

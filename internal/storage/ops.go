@@ -130,6 +130,9 @@ func (CheckAndSet) isWriteOp() {}
 // OpResult is the outcome of one op of an Apply. Every replica computes the
 // same results for the same ops.
 type OpResult struct {
+	// Kind is the op's kind (0 for a nil op).
+	Kind OpKind
+
 	// Err is nil, or why the op did nothing: ErrIncrNotInteger,
 	// ErrIncrOverflow, ErrCheckNotInteger, or a validation error for an op
 	// that should never have been logged (ErrHashKeyTooLarge, ...).
@@ -142,10 +145,12 @@ type OpResult struct {
 	// CheckPassed reports that a CheckAndSet's check held and the set was
 	// written.
 	CheckPassed bool
-	// CheckValueExist and CheckValue report the checked record when the op
-	// asked for ReturnCheckValue; CheckValue is nil when it did not exist.
-	CheckValueExist bool
-	CheckValue      []byte
+	// CheckValueReturned is a CheckAndSet's ReturnCheckValue. Then
+	// CheckValueExist and CheckValue report the checked record; CheckValue
+	// is nil when it did not exist.
+	CheckValueReturned bool
+	CheckValueExist    bool
+	CheckValue         []byte
 }
 
 // SizeLimits bounds sort keys and values of write ops; zero means no limit.

@@ -21,7 +21,7 @@ func TestStats(t *testing.T) {
 	for i := range 200 {
 		ops = append(ops, Put{HashKey: []byte(fmt.Sprintf("h%03d", i)), SortKey: []byte("s"), Value: make([]byte, 512)})
 	}
-	if _, err := s.Apply(1, 1, ops); err != nil {
+	if _, err := s.Apply(1, 1, RequestID{}, ops); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Flush(); err != nil {

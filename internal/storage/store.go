@@ -54,6 +54,16 @@ type Options struct {
 	// MemTableSize is the size of one memtable; zero means Pebble's default.
 	MemTableSize uint64
 
+	// RequestRetentionSeconds is how long request records are kept, timed
+	// by the apply clock (requests.go); zero means
+	// DefaultRequestRetentionSeconds.
+	RequestRetentionSeconds int
+	// RequestBucketSeconds groups request records by apply time for
+	// collection; zero means DefaultRequestBucketSeconds. Lookups assume
+	// every record was written with the same width: production keeps the
+	// default; tests of expiry shorten it.
+	RequestBucketSeconds int
+
 	// Logger receives Pebble's log messages. nil sends errors to the
 	// standard logger and drops informational messages, which Pebble writes
 	// on every open: a server opens thousands of partition stores.
@@ -87,6 +97,12 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = errorsOnlyLogger{}
 	}
+	if o.RequestRetentionSeconds <= 0 {
+		o.RequestRetentionSeconds = DefaultRequestRetentionSeconds
+	}
+	if o.RequestBucketSeconds <= 0 {
+		o.RequestBucketSeconds = DefaultRequestBucketSeconds
+	}
 	return o
 }
 
@@ -110,6 +126,9 @@ type Store struct {
 	// next DropExpired resumes (nil: at the start). All guarded by writeMu.
 	keyBuf, valBuf []byte
 	sweepCursor    []byte
+	// requestFloor is the bucket below which DropExpiredRequests deleted
+	// every request record (0: nothing yet since Open). Guarded by writeMu.
+	requestFloor uint64
 
 	// lifecycle keeps db alive under every operation: they hold it shared,
 	// Close holds it exclusively.

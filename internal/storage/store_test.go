@@ -48,7 +48,7 @@ func newMemStore(t testing.TB, clock *testClock) *Store {
 
 func mustApply(t testing.TB, s *Store, decree int64, now uint32, ops ...WriteOp) []OpResult {
 	t.Helper()
-	res, err := s.Apply(decree, now, ops)
+	res, err := s.Apply(decree, now, RequestID{}, ops)
 	if err != nil {
 		t.Fatalf("Apply(%d): %v", decree, err)
 	}
@@ -81,7 +81,7 @@ func TestApplyDecreeOrdering(t *testing.T) {
 	mustApply(t, s, 2, t0, put("h", "b", "2"))
 	mustApply(t, s, 5, t0) // an empty mutation advances the decree too
 	for _, stale := range []int64{5, 3, 0, -1} {
-		res, err := s.Apply(stale, t0, []WriteOp{put("h", "a", "stale")})
+		res, err := s.Apply(stale, t0, RequestID{}, []WriteOp{put("h", "a", "stale")})
 		if !errors.Is(err, ErrStaleDecree) || res != nil {
 			t.Fatalf("Apply(%d) after 5 = %v, %v; want ErrStaleDecree", stale, res, err)
 		}
@@ -269,7 +269,7 @@ func TestClosedStoreRefusesEverything(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	_, applyErr := s.Apply(1, t0, nil)
+	_, applyErr := s.Apply(1, t0, RequestID{}, nil)
 	_, getErr := s.Get([]byte("h"), nil)
 	_, scanErr := s.Scan([]byte("h"), AllSortKeys, ReadOptions{})
 	_, _, fullScanErr := s.FullScan(nil, ReadOptions{})

@@ -562,9 +562,14 @@ func (x *Error) GetBallot() int64 {
 // RequestID makes a write idempotent: a primary that sees the same id twice
 // answers the second time with the first outcome instead of applying it again.
 type RequestID struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ClientId      uint64                 `protobuf:"varint,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ClientId uint64                 `protobuf:"varint,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Seq      uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// attempt numbers the sends of one request id, from 1. A first attempt
+	// cannot be a duplicate, so the primary skips looking up whether it
+	// already applied the request; any other value, 0 (unset) included, makes
+	// it look.
+	Attempt       uint32 `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -609,6 +614,13 @@ func (x *RequestID) GetClientId() uint64 {
 func (x *RequestID) GetSeq() uint64 {
 	if x != nil {
 		return x.Seq
+	}
+	return 0
+}
+
+func (x *RequestID) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
 	}
 	return 0
 }
@@ -6121,10 +6133,11 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\x0e2\x16.pegasus.rpc.ErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x18\n" +
 	"\aprimary\x18\x03 \x01(\tR\aprimary\x12\x16\n" +
-	"\x06ballot\x18\x04 \x01(\x03R\x06ballot\":\n" +
+	"\x06ballot\x18\x04 \x01(\x03R\x06ballot\"T\n" +
 	"\tRequestID\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\x04R\bclientId\x12\x10\n" +
-	"\x03seq\x18\x02 \x01(\x04R\x03seq\"\\\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x18\n" +
+	"\aattempt\x18\x03 \x01(\rR\aattempt\"\\\n" +
 	"\bKeyValue\x12\x19\n" +
 	"\bsort_key\x18\x01 \x01(\fR\asortKey\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x1f\n" +
