@@ -465,7 +465,7 @@ Scenarios:
 				Progress:      cmd.ErrOrStderr(),
 				Network:       network,
 				WallClockHook: s.WallClockHook,
-				Tuning:        onebox.Tuning{Replica: s.ReplicaConfig},
+				Tuning:        onebox.Tuning{Replica: s.ReplicaConfig, Meta: s.MetaConfig},
 			}, keep, run)
 		},
 	}

@@ -84,6 +84,7 @@ type Meta struct {
 	AddSecondaryMaxCountForOneNode  int    `toml:"add_secondary_max_count_for_one_node" doc:"At most this many add-secondary operations in flight per target node (runtime knob meta.lb.add_secondary_max_count_for_one_node); 0 holds back re-adding nodes drained for a restart, other repairs go on one learner per node."`
 	NodeLivePercentageThreshold     int    `toml:"node_live_percentage_threshold_for_update" doc:"The meta server freezes (stops reconfiguring) when fewer than this percentage of replica servers are alive (runtime knob meta.live_percentage)."`
 	MinLiveNodeCountForUnfreeze     int    `toml:"min_live_node_count_for_unfreeze" doc:"The meta server freezes when fewer replica servers than this are alive."`
+	MaxSuccessiveUnstableRestart    int    `toml:"max_succssive_unstable_restart" doc:"A replica server that restarted this many times in a row, each within stable_rs_min_running_seconds (10 minutes) of the previous start, is refused until it has run that long (Pegasus' name, spelling included); 0 disables the guard."`
 	MetaFunctionLevelOnStart        string `toml:"meta_function_level_on_start" doc:"Meta level after start: stopped, blind, freezed, steady or lively."`
 	LBIntervalMs                    int    `toml:"lb_interval_ms" doc:"How often the leader checks every partition for missing primaries and secondaries (cure) and runs the balancer."`
 
@@ -155,6 +156,7 @@ func DefaultMeta() Meta {
 		AddSecondaryMaxCountForOneNode:  10,
 		NodeLivePercentageThreshold:     50,
 		MinLiveNodeCountForUnfreeze:     2,
+		MaxSuccessiveUnstableRestart:    5,
 		MetaFunctionLevelOnStart:        "steady",
 		LBIntervalMs:                    1000,
 		Log:                             DefaultLog(),

@@ -95,6 +95,7 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	fd := decide.DefaultFDConfig()
 	fd.BeaconInterval, fd.Lease, fd.Grace = cfg.BeaconInterval(), cfg.Lease(), cfg.Grace()
+	fd.MaxUnstableRestarts = cfg.MaxSuccessiveUnstableRestart
 	if opts.FD != nil {
 		fd = *opts.FD
 	}

@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -445,4 +446,27 @@ func TestServerLosingSessionStopsLeading(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "the old leader to step down", func() bool { return !leader.IsLeader() })
 	waitFor(t, 10*time.Second, "a new leader", func() bool { return follower.IsLeader() || leader.IsLeader() })
+}
+
+// TestMaxSuccessiveUnstableRestartConfigured: the restart-loop guard takes
+// max_succssive_unstable_restart from the configuration (0 turns it off);
+// a negative value is refused.
+func TestMaxSuccessiveUnstableRestartConfigured(t *testing.T) {
+	cfg := config.DefaultMeta()
+	cfg.Listen, cfg.HTTPListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	for _, n := range []int{0, 3} {
+		cfg.MaxSuccessiveUnstableRestart = n
+		s, err := NewServer(Options{Config: cfg, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.fd.MaxUnstableRestarts != n {
+			t.Errorf("max_succssive_unstable_restart %d: the failure detector allows %d", n, s.fd.MaxUnstableRestarts)
+		}
+	}
+	cfg.MaxSuccessiveUnstableRestart = -1
+	if _, err := NewServer(Options{Config: cfg, Logger: testLogger(t)}); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("max_succssive_unstable_restart -1: err %v, want ErrInvalidOptions", err)
+	}
 }

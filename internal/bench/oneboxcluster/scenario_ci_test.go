@@ -48,7 +48,7 @@ func runOnOnebox(t *testing.T, name string, roles ...string) {
 		Progress:      progress,
 		Network:       s.Network,
 		WallClockHook: s.WallClockHook,
-		Tuning:        onebox.Tuning{Replica: s.ReplicaConfig},
+		Tuning:        onebox.Tuning{Replica: s.ReplicaConfig, Meta: s.MetaConfig},
 	})
 	if err != nil {
 		t.Fatal(err)

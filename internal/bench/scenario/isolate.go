@@ -130,8 +130,9 @@ func isolatePrimaryMigrate(ctx context.Context, e *Env) (err error) {
 			if _, failed := sr.SideReads(); failed > failedCut {
 				refusedAfter = time.Since(cutAt)
 				ok, failed := sr.SideReads()
-				e.Note("%s first refused a read %.1f s into the cut; until then it answered %d reads from inside its namespace "+
-					"(%d failed); the reads go back outside", node, refusedAfter.Seconds(), ok-okCut, failed-failedCut)
+				e.Note("a read from inside %s's namespace first failed %.1f s into the cut (it was sent up to the operation "+
+					"deadline before); by then %d reads from there were answered and %d failed; the reads go back outside",
+					node, refusedAfter.Seconds(), ok-okCut, failed-failedCut)
 				sr.ReadFromOutside()
 				break
 			}

@@ -49,9 +49,10 @@ type Scenario struct {
 	// WallClockHook: the replica servers must start with the test-only
 	// wall-clock hook (ClockStepper).
 	WallClockHook bool
-	// ReplicaConfig, when set, adjusts the replica servers' configuration
-	// of the onebox the scenario runs on.
+	// ReplicaConfig and MetaConfig, when set, adjust the replica and meta
+	// servers' configurations of the onebox the scenario runs on.
 	ReplicaConfig func(*config.Replica)
+	MetaConfig    func(*config.Meta)
 	// Expected says what the scenario shows today when it is known to
 	// fail until work elsewhere lands; empty otherwise. It is printed in
 	// the help and the report's notes, never used to pass a run.
@@ -137,7 +138,6 @@ var catalogue = []Scenario{
 		WriteHeavy: true,
 		needs:      needMemberFinder,
 		event:      staggeredOutage,
-		Expected:   "a stale member is made primary after the total outage and reads return values older than acknowledged writes (linearizability violated)",
 	},
 	{
 		Name:       "staggered-outage-r3",
@@ -147,9 +147,24 @@ var catalogue = []Scenario{
 		Table:      TableShape{Partitions: 1, Replicas: 3},
 		Keys:       10,
 		WriteHeavy: true,
-		needs:      needMemberFinder,
-		event:      staggeredOutage,
-		Expected:   "acknowledged writes lost or reads of uncommitted writes when a stale member is made primary",
+		// With two of the three replica servers down, the meta server
+		// freezes (Pegasus' check_freeze: fewer than
+		// min_live_node_count_for_unfreeze, 2, or than
+		// node_live_percentage_threshold_for_update, 50%, of the replica
+		// servers alive) and promotes no secondary, so the schedules that
+		// kill the primary second would never see writes acknowledged by
+		// the last member alone. These values let it act down to one live
+		// server.
+		// Each schedule restarts every member, six times within minutes,
+		// which the guard against restart loops (5 in a row within 10
+		// minutes) would refuse at the sixth schedule.
+		MetaConfig: func(m *config.Meta) {
+			m.MinLiveNodeCountForUnfreeze = 1
+			m.NodeLivePercentageThreshold = 0
+			m.MaxSuccessiveUnstableRestart = 0
+		},
+		needs: needMemberFinder,
+		event: staggeredOutage,
 	},
 	{
 		Name: "counter-restarts",
@@ -173,7 +188,6 @@ var catalogue = []Scenario{
 		System:   SystemPegasus,
 		Downtime: 30 * time.Second,
 		event:    etcdOutage,
-		Expected: "every replica server's lease expires ~9 s into the outage and nothing is served until etcd and a meta leader are back: ~30 s stall, ~200 failed operations",
 	},
 	{
 		Name: "clock-step",
@@ -199,7 +213,6 @@ var catalogue = []Scenario{
 		Network:  networkNetNS,
 		needs:    needIsolation,
 		event:    isolatePrimaryMigrate,
-		Expected: "the new primary commits writes while the old one, which never heard of the handover, serves reads under its lease: stale reads",
 	},
 	{
 		Name:    "etcd-rolling",
