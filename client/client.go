@@ -12,23 +12,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/pegasus-go/pegasus/internal/rpc"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
-
-// reconnectBackoff paces gRPC's own reconnection to a server that went
-// away. gRPC's default grows to two minutes; a replica server restarted in a
-// rolling upgrade is back within seconds and must be used again as soon as
-// the meta server routes to it.
-var reconnectBackoff = backoff.Config{
-	BaseDelay:  50 * time.Millisecond,
-	Multiplier: 1.6,
-	Jitter:     0.2,
-	MaxDelay:   time.Second,
-}
 
 // Client is a connection to one cluster. It is safe for concurrent use and
 // meant to be long-lived: it caches the partition configuration of every
@@ -69,7 +56,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		replicas: make(map[string]*replicaConn),
 		tables:   make(map[string]*Table),
 	}
-	c.metas = newMetaSession(cfg.MetaServers, c.dial)
+	c.metas = newMetaSession(cfg.MetaServers, c.dialOptions())
 	waitCtx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
 	if err := c.metas.waitConnected(waitCtx); err != nil {
@@ -79,15 +66,17 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// dialOptions are how the client reaches servers: its dial timeout and
+// credentials. Reconnection to a server that went away is paced short
+// (internal/dial): a replica server restarted in a rolling upgrade is back
+// within seconds and must be used again as soon as the meta server routes
+// to it.
+func (c *Client) dialOptions() dial.Options {
+	return dial.Options{DialTimeout: c.cfg.DialTimeout, Dialer: c.cfg.Dialer, Credentials: dial.Credentials{TLS: c.cfg.TLS}}
+}
+
 func (c *Client) dial(addr string) (*grpc.ClientConn, error) {
-	opts := append(rpc.ClientOptions(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithConnectParams(grpc.ConnectParams{Backoff: reconnectBackoff, MinConnectTimeout: c.cfg.DialTimeout}),
-	)
-	if c.cfg.Dialer != nil {
-		opts = append(opts, grpc.WithContextDialer(c.cfg.Dialer))
-	}
-	return grpc.NewClient(addr, opts...)
+	return c.dialOptions().NewClient(addr)
 }
 
 // Open returns the table named name, fetching its partition configuration

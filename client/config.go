@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
@@ -48,6 +49,13 @@ type Config struct {
 	// asked the meta server for the partition configuration again.
 	// Default {Base: 5 ms, Cap: 200 ms, Jitter: 0.5}.
 	RoutingBackoff Backoff
+
+	// TLS, when set, connects to every server over mutual TLS: it carries
+	// the client's certificate and the certificate authority that signs
+	// the servers' (LoadTLS builds one from PEM files and reloads them
+	// when they change). A cluster started with tls_require refuses
+	// clients without it. Default: plaintext.
+	TLS *tls.Config
 
 	// BusyBackoff paces retries of a primary that refused a request for now
 	// (ERR_BUSY, ERR_CAPACITY_EXCEEDED, ERR_NOT_ENOUGH_MEMBER, ERR_TIMEOUT);

@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/client"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 	"github.com/pegasus-go/pegasus/internal/onebox/testcluster"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 func TestMain(m *testing.M) { oneboxtest.MainNoLeaks(m) }
@@ -61,9 +61,9 @@ func startClientE2E(t *testing.T) *onebox.Cluster {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conns := adminrpc.New(ob.MetaAddrs(), adminrpc.Options{})
+	conns := dial.New(ob.MetaAddrs(), dial.Options{Credentials: ob.Credentials()})
 	defer conns.Close()
-	resp, err := adminrpc.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
+	resp, err := dial.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
 		return m.CreateTable(ctx, &pb.CreateTableRequest{Name: e2eTable, PartitionCount: 8, ReplicaCount: 3})
 	})
 	if err != nil || resp.GetError().GetCode() != pb.ErrorCode_ERR_OK {
@@ -250,10 +250,10 @@ func TestE2EClientWritesSurviveReplicaCrash(t *testing.T) {
 	// The meta server declares the victim dead (after the failure
 	// detector's grace) and promotes new primaries; then the load runs on
 	// them for a while.
-	conns := adminrpc.New(ob.MetaAddrs(), adminrpc.Options{})
+	conns := dial.New(ob.MetaAddrs(), dial.Options{Credentials: ob.Credentials()})
 	defer conns.Close()
 	declaredDead := func() bool {
-		resp, err := adminrpc.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListNodesResponse, error) {
+		resp, err := dial.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListNodesResponse, error) {
 			return m.ListNodes(ctx, &pb.ListNodesRequest{})
 		})
 		if err != nil {

@@ -11,12 +11,12 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/pegasus-go/pegasus/client"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 	"github.com/pegasus-go/pegasus/internal/onebox/testcluster"
 	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // TestE2EIncrRetryAcrossRestartsAndFailover: an incr and a check_and_set
@@ -33,10 +33,10 @@ func TestE2EIncrRetryAcrossRestartsAndFailover(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	conns := adminrpc.New(ob.MetaAddrs(), adminrpc.Options{})
+	conns := dial.New(ob.MetaAddrs(), dial.Options{Credentials: ob.Credentials()})
 	defer conns.Close()
 	const table = "exactly_once"
-	created, err := adminrpc.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
+	created, err := dial.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
 		return m.CreateTable(ctx, &pb.CreateTableRequest{Name: table, PartitionCount: 1, ReplicaCount: 3})
 	})
 	if err != nil || created.GetError().GetCode() != pb.ErrorCode_ERR_OK {
@@ -47,7 +47,7 @@ func TestE2EIncrRetryAcrossRestartsAndFailover(t *testing.T) {
 	}
 	partition := func() *pb.PartitionConfiguration {
 		t.Helper()
-		resp, err := adminrpc.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.QueryConfigResponse, error) {
+		resp, err := dial.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.QueryConfigResponse, error) {
 			return m.QueryConfig(ctx, &pb.QueryConfigRequest{Table: table})
 		})
 		if err != nil || len(resp.GetPartitions()) != 1 {

@@ -37,8 +37,11 @@ func TestDrainAndReadyScripts(t *testing.T) {
 			break
 		}
 	}
+	// The onebox requires an admin credential for the scripts' admin
+	// commands: its token, as a pod would get it from a secret.
+	token := filepath.Join(work, "onebox", "admin_token")
 	env := append(os.Environ(), "PEGASUS="+bin, "PEGASUS_META_SERVERS="+metas, "PEGASUS_NODE="+node,
-		"PEGASUS_DATA_DIR="+work, "DRAIN_TIMEOUT=90")
+		"PEGASUS_DATA_DIR="+work, "DRAIN_TIMEOUT=90", "PEGASUS_TOKEN_FILE="+token)
 	script := func(name string) (string, error) {
 		cmd := exec.CommandContext(ctx, "sh", filepath.Join("kubernetes", "scripts", name))
 		cmd.Env = env
@@ -47,7 +50,7 @@ func TestDrainAndReadyScripts(t *testing.T) {
 	}
 	shell := func(line string) string {
 		t.Helper()
-		out, err := exec.CommandContext(ctx, bin, "shell", "--meta", metas, "-e", line).CombinedOutput()
+		out, err := exec.CommandContext(ctx, bin, "shell", "--meta", metas, "--token-file", token, "-e", line).CombinedOutput()
 		if err != nil {
 			t.Fatalf("shell %q: %v\n%s", line, err, out)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/bench/pegasustarget"
 	"github.com/pegasus-go/pegasus/internal/bench/scenario"
 	"github.com/pegasus-go/pegasus/internal/onebox"
+	"github.com/pegasus-go/pegasus/internal/security"
 )
 
 // Exit status of a benchmark whose checks found an acknowledged write lost
@@ -267,6 +268,7 @@ func newBenchLoad() *cobra.Command {
 		table      pegasustarget.TableSpec
 		create     bool
 		clientWait time.Duration
+		creds      security.ClientFiles
 	)
 	cmd := &cobra.Command{
 		Use:   "load",
@@ -279,15 +281,19 @@ keys with an empty sort key. With --create the table is created when missing
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			metas, _, err := endpoints.MetaServers()
+			metas, from, err := endpoints.MetaServers()
 			if err != nil {
 				return err
 			}
 			if table.Name == "" {
 				return fmt.Errorf("bench load: --table is required")
 			}
+			credentials, err := clientCredentials(creds, endpointsOnebox(endpoints, from))
+			if err != nil {
+				return err
+			}
 			setupCtx, cancel := context.WithTimeout(ctx, clientWait)
-			conn, err := pegasustarget.Connect(setupCtx, pegasustarget.ConnectOptions{MetaServers: metas, Table: table, Create: create})
+			conn, err := pegasustarget.Connect(setupCtx, pegasustarget.ConnectOptions{MetaServers: metas, Table: table, Create: create, Credentials: credentials})
 			cancel()
 			if err != nil {
 				return err
@@ -311,6 +317,7 @@ keys with an empty sort key. With --create the table is created when missing
 	fs.IntVarP(&table.PartitionCount, "partitions", "p", pegasustarget.DefaultPartitionCount, "partition count of a created table")
 	fs.IntVarP(&table.ReplicaCount, "replicas", "r", pegasustarget.DefaultReplicaCount, "replica count of a created table")
 	fs.DurationVar(&clientWait, "setup-timeout", 2*time.Minute, "bound on connecting, creating the table and waiting for its health")
+	clientFlags(fs, &creds)
 	f.register(fs, loadDefaults{keys: bench.DefaultKeyCount, openWorkers: openLoopWorkers})
 	return cmd
 }
@@ -366,6 +373,7 @@ func newBenchScenario() *cobra.Command {
 	var (
 		f          loadFlags
 		replicas   int
+		withTLS    bool
 		partitions int
 		downtime   time.Duration
 		baseline   time.Duration
@@ -465,12 +473,14 @@ Scenarios:
 				Progress:      cmd.ErrOrStderr(),
 				Network:       network,
 				WallClockHook: s.WallClockHook,
+				TLS:           withTLS,
 				Tuning:        onebox.Tuning{Replica: s.ReplicaConfig, Meta: s.MetaConfig},
 			}, keep, run)
 		},
 	}
 	fs := cmd.Flags()
 	fs.IntVar(&replicas, "replicas", 3, "replica servers of the onebox")
+	fs.BoolVar(&withTLS, "tls", false, "run the onebox with mutual TLS on every listener")
 	fs.IntVarP(&partitions, "partitions", "p", pegasustarget.DefaultPartitionCount, "partitions of the benchmark table")
 	fs.DurationVar(&downtime, "downtime", 0, "how long a killed or frozen node stays down (default: the scenario's own)")
 	fs.DurationVar(&baseline, "baseline", 0, "load before the event (default: a quarter of --duration, at least 5s)")

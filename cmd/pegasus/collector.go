@@ -8,6 +8,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/collector"
 	"github.com/pegasus-go/pegasus/internal/config"
 	"github.com/pegasus-go/pegasus/internal/logging"
+	"github.com/pegasus-go/pegasus/internal/security"
 )
 
 func init() {
@@ -25,10 +26,11 @@ Flags override the configuration file.`,
 			if err := config.Load(cfgPath, &cfg); err != nil {
 				return err
 			}
-			if err := overrideFromFlags(cmd.Flags(), logFlagFields(&cfg.Log, map[string]any{
+			if err := overrideFromFlags(cmd.Flags(), logFlagFields(&cfg.Log, serverSecurityFields(&cfg.Security, map[string]any{
 				"meta":        &cfg.MetaServers,
 				"http-listen": &cfg.HTTPListen,
-			})); err != nil {
+				"token-file":  &cfg.TokenFile,
+			}))); err != nil {
 				return err
 			}
 			if err := cfg.Validate(); err != nil {
@@ -40,6 +42,18 @@ Flags override the configuration file.`,
 				return err
 			}
 			opts.Logger = logger
+			sec, err := serverSecurity(cfg.Security, config.Limits{}, "", opts.Logger)
+			if err != nil {
+				return err
+			}
+			defer sec.Close()
+			opts.Security = sec
+			opts.Credentials.TLS = sec.ClientTLS()
+			if cfg.TokenFile != "" {
+				if opts.Credentials.Token, err = security.ReadTokenFile(cfg.TokenFile); err != nil {
+					return err
+				}
+			}
 			c, err := collector.New(opts)
 			if err != nil {
 				return err
@@ -51,6 +65,8 @@ Flags override the configuration file.`,
 	f.StringVar(&cfgPath, "config", "", "TOML configuration file (see docs/configuration.md)")
 	f.StringSlice("meta", nil, "meta servers, comma separated host:port (overrides meta_servers)")
 	f.String("http-listen", "", "HTTP address of the page, the JSON API and /metrics (overrides http_listen)")
+	f.String("token-file", "", "admin token the collector presents to create its detection table (overrides token_file)")
+	serverSecurityFlags(f)
 	addLogFlags(f)
 	root.AddCommand(cmd)
 }

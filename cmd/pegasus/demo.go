@@ -33,6 +33,7 @@ Everything it started is stopped at the end.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Dir, "dir", "", "directory for the cluster and the report (default: a temporary one, removed at the end)")
 	f.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (cluster data and report files)")
+	f.BoolVar(&o.TLS, "tls", false, "run the cluster with mutual TLS on every listener (onebox start --tls)")
 	f.IntVar(&o.Keys, "keys", 10_000, "records to load and read back")
 	f.Float64Var(&o.Rate, "rate", 500, "client operations per second during the rolling restart")
 	f.DurationVar(&o.Duration, "duration", 20*time.Second, "minimum length of the load")

@@ -10,7 +10,10 @@ import (
 )
 
 func init() {
-	var cfg embedetcd.Config
+	var (
+		cfg embedetcd.Config
+		tls embedetcd.TLSFiles
+	)
 	cmd := &cobra.Command{
 		Use:   "etcd",
 		Short: "Run an embedded etcd member (the metadata store of a onebox or test cluster)",
@@ -19,6 +22,9 @@ Production clusters use a real etcd cluster and give its endpoints to the meta s
 with --etcd-endpoints.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if tls != (embedetcd.TLSFiles{}) {
+				cfg.TLS = &tls
+			}
 			s, err := embedetcd.Start(cfg)
 			if err != nil {
 				return err
@@ -40,5 +46,8 @@ with --etcd-endpoints.`,
 	f.StringVar(&cfg.ClientURL, "client-url", "http://127.0.0.1:2379", "client URL to listen on and advertise")
 	f.StringVar(&cfg.PeerURL, "peer-url", "http://127.0.0.1:2380", "peer URL to listen on and advertise")
 	f.StringVar(&cfg.InitialCluster, "initial-cluster", "", "name=peerURL,... for a multi-member cluster (empty: single member)")
+	f.StringVar(&tls.CAFile, "tls-ca", "", "PEM certificate authority: with --tls-cert and --tls-key, clients and peers need a certificate of it (the URLs must be https)")
+	f.StringVar(&tls.CertFile, "tls-cert", "", "PEM certificate of this member")
+	f.StringVar(&tls.KeyFile, "tls-key", "", "PEM key of --tls-cert")
 	root.AddCommand(cmd)
 }

@@ -27,7 +27,8 @@ var root = &cobra.Command{
   onebox          a whole local cluster as separate processes
   rolling-update  restart or upgrade a live cluster node by node, safely
   bench           load generator and fault scenarios with an availability report
-  demo            a local cluster, loaded and rolling-restarted, with a report`,
+  demo            a local cluster, loaded and rolling-restarted, with a report
+  cert            certificate authority, certificates and admin tokens for TLS`,
 	// NoArgs makes an unknown subcommand an argument error, which
 	// markUsageErrors turns into a usage error (exit 2).
 	Args: cobra.NoArgs,
@@ -38,6 +39,9 @@ var root = &cobra.Command{
 }
 
 func main() {
+	// Everything the process creates (data directories, Pebble files,
+	// logs, keys) is its user's only: directories 0700, files 0600.
+	syscall.Umask(0o077)
 	// SIGINT/SIGTERM cancel the command's context: servers shut down
 	// gracefully, long jobs stop and still write their reports.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/logging"
 	"github.com/pegasus-go/pegasus/internal/meta"
 	"github.com/pegasus-go/pegasus/internal/metrics"
@@ -17,6 +18,10 @@ import (
 
 // metaStopTimeout bounds a graceful stop: resign, then drain RPCs.
 const metaStopTimeout = 10 * time.Second
+
+// metaMaxFrameBytes bounds a request frame on a meta server's Pegasus
+// port: it only answers configuration queries, a few dozen bytes each.
+const metaMaxFrameBytes = 64 << 10
 
 func init() {
 	var cfgPath string
@@ -37,25 +42,34 @@ that another meta server takes over at once.`,
 			if err := config.Load(cfgPath, &cfg); err != nil {
 				return err
 			}
-			if err := overrideFromFlags(cmd.Flags(), logFlagFields(&cfg.Log, map[string]any{
+			if err := overrideFromFlags(cmd.Flags(), logFlagFields(&cfg.Log, serverSecurityFields(&cfg.Security, map[string]any{
 				"listen":         &cfg.Listen,
 				"http-listen":    &cfg.HTTPListen,
 				"pegasus-listen": &cfg.PegasusListen,
 				"data-dir":       &cfg.DataDir,
 				"cluster-name":   &cfg.ClusterName,
 				"etcd-endpoints": &cfg.EtcdEndpoints,
-			})); err != nil {
+			}))); err != nil {
 				return err
 			}
-			logger, err := logging.Setup(cfg.Log, os.Stderr)
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			log, err := logging.Setup(cfg.Log, os.Stderr)
 			if err != nil {
 				return err
 			}
+			sec, err := serverSecurity(cfg.Security, cfg.Limits, cfg.DataDir, log)
+			if err != nil {
+				return err
+			}
+			defer sec.Close()
 			m := metrics.NewMeta()
 			srv, err := meta.NewServer(meta.Options{
-				Config:  cfg,
-				Logger:  logger,
-				Metrics: m,
+				Config:   cfg,
+				Logger:   log,
+				Metrics:  m,
+				Security: sec,
 			})
 			if err != nil {
 				return err
@@ -66,8 +80,12 @@ that another meta server takes over at once.`,
 			}
 			if cfg.PegasusListen != "" {
 				// Official Pegasus clients query partition configurations here.
-				pl, err := pegasusserve.StartMetaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen,
-					pegasusserve.Config{DropTimedOutRequests: cfg.RPCRequestDroppedBeforeExecutionWhenTimeout})
+				pl, err := pegasusserve.StartMetaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen, pegasusserve.StartOptions{
+					Guard: sec.Guard("pegasus", sec.RawIdleTimeout()),
+					Config: pegasusserve.Config{MaxBodySize: metaMaxFrameBytes,
+						DropTimedOutRequests: cfg.RPCRequestDroppedBeforeExecutionWhenTimeout},
+					Credentials: dial.Credentials{TLS: sec.ClientTLS()},
+				})
 				if err != nil {
 					return err
 				}
@@ -87,6 +105,7 @@ that another meta server takes over at once.`,
 	f.String("data-dir", "", "directory of the embedded etcd and the server's files (overrides data_dir)")
 	f.String("cluster-name", "", "cluster name, the prefix of every etcd key (overrides cluster_name)")
 	f.StringSlice("etcd-endpoints", nil, "external etcd endpoints, comma separated (overrides etcd_endpoints; empty starts an embedded etcd)")
+	serverSecurityFlags(f)
 	addLogFlags(f)
 	root.AddCommand(cmd)
 }

@@ -65,6 +65,8 @@ Nodes are named etcd, meta1.., replica1.., collector, or given by address.`,
 	f.DurationVar(&opts.ReadyTimeout, "timeout", onebox.DefaultReadyTimeout, "how long to wait for the cluster to serve")
 	f.StringVar(&opts.Network, "network", onebox.NetworkLoopback,
 		"network of a new onebox: loopback, or netns (each replica server in its own network namespace on a bridge, so that it can be cut off; Linux, root, iproute2)")
+	f.BoolVar(&opts.TLS, "tls", false,
+		"a new onebox requires mutual TLS on every listener, etcd included: an authority and a certificate per process are made in <dir>/certs (plus admin.pem for the tools)")
 
 	stop := &cobra.Command{
 		Use:   "stop",

@@ -20,6 +20,8 @@ func overrideFromFlags(f *pflag.FlagSet, fields map[string]any) error {
 			*d, err = f.GetString(name)
 		case *[]string:
 			*d, err = f.GetStringSlice(name)
+		case *bool:
+			*d, err = f.GetBool(name)
 		default:
 			panic("overrideFromFlags: unsupported field type for --" + name)
 		}

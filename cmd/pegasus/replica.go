@@ -6,8 +6,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/logging"
 	"github.com/pegasus-go/pegasus/internal/metrics"
+	"github.com/pegasus-go/pegasus/internal/netguard"
 	"github.com/pegasus-go/pegasus/internal/pegasusserve"
 	"github.com/pegasus-go/pegasus/internal/replica"
 )
@@ -33,24 +35,33 @@ flushed, so the next start replays nothing.`,
 			if err := config.Load(cfgPath, &cfg); err != nil {
 				return err
 			}
-			if err := overrideFromFlags(cmd.Flags(), logFlagFields(&cfg.Log, map[string]any{
+			if err := overrideFromFlags(cmd.Flags(), logFlagFields(&cfg.Log, serverSecurityFields(&cfg.Security, map[string]any{
 				"listen":         &cfg.Listen,
 				"http-listen":    &cfg.HTTPListen,
 				"pegasus-listen": &cfg.PegasusListen,
 				"data-dir":       &cfg.DataDir,
 				"meta":           &cfg.MetaServers,
-			})); err != nil {
+			}))); err != nil {
 				return err
 			}
-			logger, err := logging.Setup(cfg.Log, os.Stderr)
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			log, err := logging.Setup(cfg.Log, os.Stderr)
 			if err != nil {
 				return err
 			}
+			sec, err := serverSecurity(cfg.Security, cfg.Limits, cfg.DataDir, log)
+			if err != nil {
+				return err
+			}
+			defer sec.Close()
 			m := metrics.NewReplica()
 			srv, err := replica.New(cfg, replica.Options{
-				Logger:         logger,
+				Logger:         log,
 				Metrics:        m,
 				MetricsHandler: m.Handler(),
+				Security:       sec,
 			})
 			if err != nil {
 				return err
@@ -58,8 +69,15 @@ flushed, so the next start replays nothing.`,
 			if cfg.PegasusListen != "" {
 				// Official Pegasus clients reach the same replicas through
 				// this listener, translated onto the server's own RPCs.
-				pl, err := pegasusserve.StartReplicaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen,
-					pegasusserve.Config{DropTimedOutRequests: cfg.RPCRequestDroppedBeforeExecutionWhenTimeout})
+				pl, err := pegasusserve.StartReplicaListener(cmd.Context(), cfg.PegasusListen, cfg.Listen, pegasusserve.StartOptions{
+					Guard: sec.Guard("pegasus", sec.RawIdleTimeout()),
+					Config: pegasusserve.Config{
+						MaxBodySize:          cfg.MaxRequestFrameBytes(),
+						Budget:               netguard.NewBudget(int64(cfg.MaxBufferedRequestMB) << 20),
+						DropTimedOutRequests: cfg.RPCRequestDroppedBeforeExecutionWhenTimeout,
+					},
+					Credentials: dial.Credentials{TLS: sec.ClientTLS()},
+				})
 				if err != nil {
 					return err
 				}
@@ -75,6 +93,7 @@ flushed, so the next start replays nothing.`,
 	f.String("pegasus-listen", "", "address of the Apache Pegasus protocol listener, reported to the meta servers (overrides pegasus_listen)")
 	f.String("data-dir", "", "directory of every partition replica (overrides data_dir)")
 	f.StringSlice("meta", nil, "meta server addresses, comma separated (overrides meta_servers)")
+	serverSecurityFlags(f)
 	addLogFlags(f)
 	root.AddCommand(cmd)
 }

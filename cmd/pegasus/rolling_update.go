@@ -15,11 +15,14 @@ import (
 
 	"github.com/pegasus-go/pegasus/internal/rolling"
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
+	"github.com/pegasus-go/pegasus/internal/security"
 )
 
 // rollingFlags are the flags of `pegasus rolling-update` and its
 // subcommands.
 type rollingFlags struct {
+	// creds name the admin credentials (security.go).
+	creds       security.ClientFiles
 	metas       []string
 	etcd        []string
 	clusterName string
@@ -100,6 +103,7 @@ whose orchestrator died. See docs/rolling-update.md.`,
 	pf.BoolVar(&f.yes, "yes", false, "do not ask for confirmation")
 	pf.DurationVar(&f.lockTTL, "lock-ttl", rolling.DefaultLockTTL, "lease of the rolling lock: how long a dead orchestrator blocks the next")
 	pf.DurationVar(&f.poll, "poll-interval", time.Second, "how often waits observe the cluster")
+	clientFlags(pf, &f.creds)
 	pf.DurationVar(&f.takeover, "takeover", 0, "resume/abort: how long to wait for a dead orchestrator's lock (default lock-ttl + 5s)")
 	_ = pf.MarkHidden("lock-ttl")
 	_ = pf.MarkHidden("poll-interval")
@@ -172,10 +176,20 @@ cannot read an on-disk format the new one writes.`,
 	root.AddCommand(cmd)
 }
 
-// where says how a roll command reaches the cluster and its roll.
-func (f *rollingFlags) where() rolling.Where {
+// where says how a roll command reaches the cluster and its roll, with
+// the roll's admin credentials: flags, environment, or those of the onebox
+// of --control onebox:<dir>.
+func (f *rollingFlags) where() (rolling.Where, error) {
+	dir, _ := strings.CutPrefix(f.control, "onebox:")
+	if dir == f.control {
+		dir = ""
+	}
+	creds, err := clientCredentials(f.creds, dir)
+	if err != nil {
+		return rolling.Where{}, err
+	}
 	return rolling.Where{Metas: f.metas, EtcdEndpoints: f.etcd, ClusterName: f.clusterName,
-		Control: f.control, LockTTL: f.lockTTL}
+		Control: f.control, LockTTL: f.lockTTL, Credentials: creds}, nil
 }
 
 func (f *rollingFlags) output(cmd *cobra.Command) rolling.Output {
@@ -237,13 +251,18 @@ func runNewRoll(cmd *cobra.Command, f *rollingFlags) error {
 	if err != nil {
 		return err
 	}
-	c, err := rolling.Connect(ctx, f.where(), true)
+	w, err := f.where()
+	if err != nil {
+		return err
+	}
+	c, err := rolling.Connect(ctx, w, true)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	metas, _ := f.where().MetaList(nil)
+	metas, _ := w.MetaList(nil)
 	p, err := rolling.Prepare(ctx, c.Remote, c.Store, c.Info, rolling.NewRoll{Options: opts, DryRun: f.dryRun,
+		Tools: rolling.Tools{Credentials: w.Credentials},
 		Run: rolling.RunSpec{Metas: metas, EtcdEndpoints: f.etcd, Collector: f.collector, Control: f.control,
 			Exec: f.exec, Artifacts: rolling.Artifacts{Binary: f.binary, ConfigDir: f.configDir},
 			Previous: rolling.Artifacts{Binary: f.prevBinary, ConfigDir: f.prevConfigDir}}})
@@ -319,7 +338,11 @@ func (f *rollingFlags) overrides(cmd *cobra.Command) rolling.Overrides {
 
 // stored connects to a stored, unfinished roll and rebuilds its tools.
 func (f *rollingFlags) stored(cmd *cobra.Command) (*rolling.Conn, rolling.NodeControl, rolling.Collector, func(), error) {
-	c, rec, err := rolling.ConnectStored(cmd.Context(), f.where())
+	w, err := f.where()
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	c, rec, err := rolling.ConnectStored(cmd.Context(), w)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -327,7 +350,7 @@ func (f *rollingFlags) stored(cmd *cobra.Command) (*rolling.Conn, rolling.NodeCo
 		c.Close()
 		return nil, nil, nil, nil, fmt.Errorf("%w: %s", rolling.ErrRollEnded, rec.State.Status)
 	}
-	ctl, closeCtl, col, err := rolling.ToolsFor(rec, f.overrides(cmd), rolling.Tools{})
+	ctl, closeCtl, col, err := rolling.ToolsFor(rec, f.overrides(cmd), rolling.Tools{Credentials: w.Credentials})
 	if err != nil {
 		c.Close()
 		return nil, nil, nil, nil, err
@@ -373,12 +396,16 @@ func runRollAbort(cmd *cobra.Command, f *rollingFlags) error {
 
 func runRollback(cmd *cobra.Command, f *rollingFlags) error {
 	ctx := cmd.Context()
-	c, rec, err := rolling.ConnectStored(ctx, f.where())
+	w, err := f.where()
+	if err != nil {
+		return err
+	}
+	c, rec, err := rolling.ConnectStored(ctx, w)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	ctl, closeCtl, col, err := rolling.ToolsFor(rec, f.overrides(cmd), rolling.Tools{})
+	ctl, closeCtl, col, err := rolling.ToolsFor(rec, f.overrides(cmd), rolling.Tools{Credentials: w.Credentials})
 	if err != nil {
 		return err
 	}
@@ -388,7 +415,7 @@ func runRollback(cmd *cobra.Command, f *rollingFlags) error {
 		reason = "operator rollback"
 	}
 	snap := func(ctx context.Context) (plan.Snapshot, error) {
-		return rolling.RollbackSnapshot(ctx, c.Remote, col, ctl, rec, rolling.Tools{})
+		return rolling.RollbackSnapshot(ctx, c.Remote, col, ctl, rec, rolling.Tools{Credentials: w.Credentials})
 	}
 	report, remote, err := rolling.Rollback(ctx, f.env(cmd, c, ctl, col), reason, f.takeoverWait(), snap)
 	if remote {
@@ -402,7 +429,11 @@ func runRollback(cmd *cobra.Command, f *rollingFlags) error {
 }
 
 func runRollRequest(cmd *cobra.Command, f *rollingFlags, op rolling.RequestOp) error {
-	c, err := rolling.Connect(cmd.Context(), f.where(), false)
+	w, err := f.where()
+	if err != nil {
+		return err
+	}
+	c, err := rolling.Connect(cmd.Context(), w, false)
 	if err != nil {
 		return err
 	}
@@ -415,7 +446,11 @@ func runRollRequest(cmd *cobra.Command, f *rollingFlags, op rolling.RequestOp) e
 }
 
 func runRollStatus(cmd *cobra.Command, f *rollingFlags) error {
-	c, err := rolling.Connect(cmd.Context(), f.where(), false)
+	w, err := f.where()
+	if err != nil {
+		return err
+	}
+	c, err := rolling.Connect(cmd.Context(), w, false)
 	if err != nil {
 		return err
 	}

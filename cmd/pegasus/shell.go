@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pegasus-go/pegasus/internal/onebox"
+	"github.com/pegasus-go/pegasus/internal/security"
 	"github.com/pegasus-go/pegasus/internal/shell"
 )
 
@@ -14,6 +15,7 @@ func init() {
 		endpoints onebox.Endpoints
 		asJSON    bool
 		script    string
+		creds     security.ClientFiles
 	)
 	cmd := &cobra.Command{
 		Use:   "shell",
@@ -30,14 +32,20 @@ the first that fails. From a pipe it goes on after a failing command, as Pegasus
 shell does, reports each error on stderr and exits non-zero at the end. Exit
 status: see 'pegasus help exit-codes'.
 
-` + endpointsHelp,
+` + endpointsHelp + `
+Admin commands need an admin credential: --token-file (or $` + security.EnvTokenFile + `), or an admin
+certificate with --tls-ca/--tls-cert/--tls-key; next to a onebox its own are used.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			list, _, err := endpoints.MetaServers()
+			list, from, err := endpoints.MetaServers()
 			if err != nil {
 				return err
 			}
-			sh, err := shell.New(shell.Config{MetaServers: list, JSON: asJSON, Out: cmd.OutOrStdout()})
+			credentials, err := clientCredentials(creds, endpointsOnebox(endpoints, from))
+			if err != nil {
+				return err
+			}
+			sh, err := shell.New(shell.Config{MetaServers: list, JSON: asJSON, Out: cmd.OutOrStdout(), Credentials: credentials})
 			if err != nil {
 				return err
 			}
@@ -56,5 +64,6 @@ status: see 'pegasus help exit-codes'.
 	addEndpointFlags(f, &endpoints)
 	f.BoolVar(&asJSON, "json", false, "print JSON from every command that has a JSON form")
 	f.StringVarP(&script, "exec", "e", "", "run these ';'-separated commands and exit")
+	clientFlags(f, &creds)
 	root.AddCommand(cmd)
 }

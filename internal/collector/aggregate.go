@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
@@ -78,8 +79,9 @@ type replicaSample struct {
 // aggregator scrapes every alive replica server's /metrics and turns the
 // counter increases between two scrapes into per-table rates.
 type aggregator struct {
-	metas    *metaConns
+	metas    *dial.Conns
 	http     *http.Client
+	scheme   string
 	interval time.Duration
 	logger   *slog.Logger
 
@@ -89,12 +91,13 @@ type aggregator struct {
 	report     TrafficReport
 }
 
-func newAggregator(metas *metaConns, interval time.Duration, logger *slog.Logger) *aggregator {
+func newAggregator(metas *dial.Conns, interval time.Duration, creds dial.Credentials, logger *slog.Logger) *aggregator {
 	return &aggregator{
 		metas: metas, interval: interval, logger: logger,
 		// A scrape that takes longer than the interval would pile up.
-		http: &http.Client{Timeout: min(interval, 5*time.Second)},
-		prev: map[string]replicaSample{},
+		http:   creds.HTTPClient(min(interval, 5*time.Second)),
+		scheme: creds.HTTPScheme(),
+		prev:   map[string]replicaSample{},
 	}
 }
 
@@ -190,7 +193,7 @@ func (a *aggregator) collect(ctx context.Context, now time.Time, nodes []*pb.Nod
 	results := make([]result, 0, len(nodes))
 	for _, n := range nodes {
 		if n.GetAlive() {
-			results = append(results, result{node: n, url: metricsURL(n)})
+			results = append(results, result{node: n, url: metricsURL(a.scheme, n)})
 		}
 	}
 	var wg sync.WaitGroup
@@ -323,7 +326,7 @@ func (a *aggregator) scrape(ctx context.Context, url string) (replicaCounters, e
 // metricsURL returns where a replica server serves /metrics. A server
 // listening on a wildcard address (0.0.0.0:34811) is reached on the host
 // of its gRPC address.
-func metricsURL(n *pb.NodeInfo) string {
+func metricsURL(scheme string, n *pb.NodeInfo) string {
 	httpAddr := n.GetHttpAddress()
 	if httpAddr == "" {
 		return ""
@@ -337,5 +340,5 @@ func metricsURL(n *pb.NodeInfo) string {
 			host = h
 		}
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/metrics"
+	return scheme + "://" + net.JoinHostPort(host, port) + "/metrics"
 }

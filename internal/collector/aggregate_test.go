@@ -8,12 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
 func TestAggregatorRatesBetweenScrapes(t *testing.T) {
 	fc := newFakeCluster(t, 2)
-	a := newAggregator(nil, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a := newAggregator(nil, time.Second, dial.Credentials{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	// A third server is alive by the meta's account but its HTTP port is
 	// closed; a fourth is dead and not scraped.
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -111,7 +112,7 @@ func TestMetricsURL(t *testing.T) {
 		{"10.0.0.3:34801", "", ""},
 		{"10.0.0.3:34801", "nonsense", ""},
 	} {
-		if got := metricsURL(&pb.NodeInfo{Address: tc.addr, HttpAddress: tc.http}); got != tc.want {
+		if got := metricsURL("http", &pb.NodeInfo{Address: tc.addr, HttpAddress: tc.http}); got != tc.want {
 			t.Errorf("%s / %s: %q, want %q", tc.addr, tc.http, got, tc.want)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
@@ -69,7 +70,7 @@ type ClusterView struct {
 // clusterReader fetches ClusterView from the meta servers, at most once
 // per clusterCacheTTL.
 type clusterReader struct {
-	metas *metaConns
+	metas *dial.Conns
 
 	mu      sync.Mutex
 	fetched time.Time
@@ -87,7 +88,7 @@ func (c *clusterReader) read(ctx context.Context) ClusterView {
 	return c.view
 }
 
-func fetchCluster(ctx context.Context, metas *metaConns) ClusterView {
+func fetchCluster(ctx context.Context, metas *dial.Conns) ClusterView {
 	v := ClusterView{TS: time.Now().Unix(), Overrides: []OverrideView{}, Nodes: []NodeView{}, Tables: []TableView{}}
 	var mu sync.Mutex
 	fail := func(what string, err error) {

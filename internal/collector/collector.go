@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/metrics"
+	"github.com/pegasus-go/pegasus/internal/security"
 )
 
 // shutdownTimeout bounds how long Serve waits for HTTP requests in flight
@@ -33,6 +35,17 @@ type Options struct {
 	// ScrapeInterval is how often every replica server's /metrics is read.
 	ScrapeInterval time.Duration
 
+	// Credentials are what the collector shows the servers it calls: its
+	// certificate when the cluster runs TLS, and the admin token that lets
+	// it create the detection table.
+	Credentials dial.Credentials
+	// Security is what its HTTP listener requires (TLS, connection cap)
+	// and who may post to it (the roll's API needs an admin); nil serves
+	// plaintext to anyone.
+	Security *security.Server
+	// PprofListen, when set, serves Go's profiles there.
+	PprofListen string
+
 	// Logger receives the collector's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -48,6 +61,7 @@ func OptionsFromConfig(cfg config.Collector) Options {
 		DetectInterval:       time.Duration(cfg.DetectIntervalSeconds) * time.Second,
 		DetectTimeout:        time.Duration(cfg.DetectTimeoutMs) * time.Millisecond,
 		ScrapeInterval:       time.Duration(cfg.ScrapeIntervalSeconds) * time.Second,
+		PprofListen:          cfg.PprofListen,
 	}
 }
 
@@ -75,13 +89,14 @@ func (o Options) validate() error {
 type Collector struct {
 	opts       Options
 	logger     *slog.Logger
-	metas      *metaConns
+	metas      *dial.Conns
 	metrics    *metrics.Collector
 	detector   *detector
 	aggregator *aggregator
 	cluster    *clusterReader
 	rolling    *rollingBoard
 	handler    http.Handler
+	auth       *security.Authorizer
 	// now is the clock of issued probes and reports; tests replace it.
 	now func() time.Time
 }
@@ -98,7 +113,7 @@ func New(opts Options) (*Collector, error) {
 	c := &Collector{
 		opts:    opts,
 		logger:  logger,
-		metas:   newMetaConns(opts.MetaServers),
+		metas:   newMetaConns(opts.MetaServers, opts.Credentials),
 		metrics: metrics.NewCollector(),
 		rolling: &rollingBoard{},
 		now:     time.Now,
@@ -111,8 +126,10 @@ func New(opts Options) (*Collector, error) {
 		ReplicaCount:   opts.DetectReplicaCount,
 		Interval:       opts.DetectInterval,
 		Timeout:        opts.DetectTimeout,
+		TLS:            opts.Credentials.TLS,
 	}, c.metas, c.metrics, logger, func() time.Time { return c.now() })
-	c.aggregator = newAggregator(c.metas, opts.ScrapeInterval, logger)
+	c.aggregator = newAggregator(c.metas, opts.ScrapeInterval, opts.Credentials, logger)
+	c.auth = opts.Security.Authorizer(nil)
 	c.handler = c.routes()
 	return c, nil
 }
@@ -122,7 +139,7 @@ func (c *Collector) Handler() http.Handler { return c.handler }
 
 // Run listens on Options.HTTPListen and calls Serve.
 func (c *Collector) Run(ctx context.Context) error {
-	lis, err := net.Listen("tcp", c.opts.HTTPListen)
+	lis, err := c.opts.Security.ListenHTTP("http", c.opts.HTTPListen)
 	if err != nil {
 		return fmt.Errorf("collector: listen on %s: %w", c.opts.HTTPListen, err)
 	}
@@ -133,10 +150,17 @@ func (c *Collector) Run(ctx context.Context) error {
 // ctx ends, then shuts down gracefully. It returns nil after a shutdown
 // asked by ctx and the server's error otherwise.
 func (c *Collector) Serve(ctx context.Context, lis net.Listener) error {
-	defer c.metas.close()
+	defer c.metas.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := &http.Server{Handler: c.handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := security.NewHTTPServer(c.handler)
+	if c.opts.PprofListen != "" {
+		ps, err := metrics.ServeProfiles(c.opts.Security, c.opts.PprofListen, c.logger)
+		if err != nil {
+			return err
+		}
+		defer ps.Close()
+	}
 	c.logger.Info("collector serving", "http", lis.Addr().String(), "meta_servers", c.opts.MetaServers,
 		"detect_table", c.opts.DetectTable)
 

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/client"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/metrics"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
@@ -44,6 +46,8 @@ type detectorOptions struct {
 	// probe (the write and the read separately).
 	Interval time.Duration
 	Timeout  time.Duration
+	// TLS is the probe client's TLS identity; nil for plaintext.
+	TLS *tls.Config
 }
 
 // detector is Pegasus' "available detector": every Interval it writes a
@@ -62,7 +66,7 @@ type detectorOptions struct {
 // same is skipped and counted in the partition view, never blocked on.
 type detector struct {
 	opts    detectorOptions
-	metas   *metaConns
+	metas   *dial.Conns
 	log     *availabilityLog
 	board   *partitionBoard
 	metrics *metrics.Collector
@@ -83,7 +87,7 @@ type detector struct {
 	inflight    sync.WaitGroup
 }
 
-func newDetector(opts detectorOptions, metas *metaConns, m *metrics.Collector, logger *slog.Logger, now func() time.Time) *detector {
+func newDetector(opts detectorOptions, metas *dial.Conns, m *metrics.Collector, logger *slog.Logger, now func() time.Time) *detector {
 	d := &detector{
 		opts: opts, metas: metas, metrics: m, logger: logger, now: now,
 		log: newAvailabilityLog(), board: &partitionBoard{table: opts.Table},
@@ -96,7 +100,7 @@ func newDetector(opts detectorOptions, metas *metaConns, m *metrics.Collector, l
 }
 
 func (d *detector) openTable(ctx context.Context) (probeTable, func(), error) {
-	c, err := client.New(ctx, client.Config{MetaServers: d.opts.MetaServers, OperationTimeout: d.opts.Timeout})
+	c, err := client.New(ctx, client.Config{MetaServers: d.opts.MetaServers, OperationTimeout: d.opts.Timeout, TLS: d.opts.TLS})
 	if err != nil {
 		return nil, nil, err
 	}

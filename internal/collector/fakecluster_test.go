@@ -155,7 +155,7 @@ func (fc *fakeCluster) newCollector(mutate func(*Options)) *Collector {
 			c.detector.closeFn()
 		}
 		c.detector.mu.Unlock()
-		c.metas.close()
+		c.metas.Close()
 	})
 	return c
 }

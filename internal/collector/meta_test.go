@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
@@ -41,8 +42,8 @@ func TestCallMetaFindsTheLeader(t *testing.T) {
 	follower := serveGRPC(t, func(s *grpc.Server) { pb.RegisterMetaServer(s, &followerMeta{leader: fc.metaAddr}) })
 	// A dead server first, then a follower that names the leader, which
 	// is not configured at all.
-	m := newMetaConns([]string{deadAddr(t), follower})
-	defer m.close()
+	m := newMetaConns([]string{deadAddr(t), follower}, dial.Credentials{})
+	defer m.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	resp, err := callMeta(ctx, m, listNodes)
@@ -50,14 +51,14 @@ func TestCallMetaFindsTheLeader(t *testing.T) {
 		t.Fatalf("ListNodes: %v, %v", resp, err)
 	}
 	// The leader is asked first from now on.
-	if got := m.order()[0]; got != fc.metaAddr {
+	if got := m.Leader(); got != fc.metaAddr {
 		t.Fatalf("asks %s first, want the leader %s", got, fc.metaAddr)
 	}
 }
 
 func TestCallMetaWithNoServerAnswering(t *testing.T) {
-	m := newMetaConns([]string{deadAddr(t), deadAddr(t)})
-	defer m.close()
+	m := newMetaConns([]string{deadAddr(t), deadAddr(t)}, dial.Credentials{})
+	defer m.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := callMeta(ctx, m, listNodes); !errors.Is(err, ErrMetaUnavailable) {
@@ -69,8 +70,8 @@ func TestCallMetaWithNoServerAnswering(t *testing.T) {
 	addrA := serveGRPC(t, func(s *grpc.Server) { pb.RegisterMetaServer(s, a) })
 	addrB := serveGRPC(t, func(s *grpc.Server) { pb.RegisterMetaServer(s, b) })
 	a.leader, b.leader = addrB, addrA
-	m2 := newMetaConns([]string{addrA})
-	defer m2.close()
+	m2 := newMetaConns([]string{addrA}, dial.Credentials{})
+	defer m2.Close()
 	if _, err := callMeta(ctx, m2, listNodes); !errors.Is(err, ErrMetaUnavailable) {
 		t.Fatalf("followers naming each other: %v, want ErrMetaUnavailable", err)
 	}

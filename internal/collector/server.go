@@ -29,7 +29,10 @@ func (c *Collector) routes() http.Handler {
 	mux.HandleFunc("GET /api/rolling", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, c.rolling.view(c.now()))
 	})
-	mux.HandleFunc("POST /api/rolling", c.postRolling)
+	// The roll's progress is posted by the orchestrator only: an admin
+	// call, refused cross-site (a page elsewhere cannot make an operator's
+	// browser post it).
+	mux.Handle("POST /api/rolling", c.auth.HTTPAdmin("POST /api/rolling", http.HandlerFunc(c.postRolling)))
 	mux.HandleFunc("GET /api/version", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, versionReport{
 			Protocol: version.Current().String(), Release: version.Release(), Commit: version.Commit(),

@@ -88,6 +88,9 @@ type Meta struct {
 	MetaFunctionLevelOnStart        string `toml:"meta_function_level_on_start" doc:"Meta level after start: stopped, blind, freezed, steady or lively."`
 	LBIntervalMs                    int    `toml:"lb_interval_ms" doc:"How often the leader checks every partition for missing primaries and secondaries (cure) and runs the balancer."`
 
+	Admission
+	Security
+	Limits
 	Log
 }
 
@@ -123,6 +126,8 @@ type Replica struct {
 	GCDiskGarbageReplicaIntervalSeconds int `toml:"gc_disk_garbage_replica_interval_seconds" doc:"How long a replica the meta server disowned (table dropped, replica moved elsewhere) stays on disk in a <gpid>.<ts>.gar directory before it is deleted (Pegasus' default: one day)."`
 	GCDiskErrorReplicaIntervalSeconds   int `toml:"gc_disk_error_replica_interval_seconds" doc:"How long a replica found corrupt when it opened (a checksum failure in its mutation log or store) stays on disk in a <gpid>.<ts>.err directory for inspection before it is deleted; the partition learns a fresh copy meanwhile (Pegasus' default: one week)."`
 	DiskStatIntervalSeconds             int `toml:"disk_stat_interval_seconds" doc:"How often data_dir is scanned for .gar directories past their retention and their sizes are measured."`
+	Security
+	Limits
 	Log
 }
 
@@ -137,6 +142,9 @@ type Collector struct {
 	DetectReplicaCount    int      `toml:"available_detect_replica_count" doc:"Replica count of the detection table when the collector creates it."`
 	ScrapeIntervalSeconds int      `toml:"metrics_scrape_interval_seconds" doc:"How often the collector scrapes every replica server's /metrics to compute request rates and latencies."`
 
+	Security
+	TokenFile   string `toml:"token_file" doc:"File holding the admin token the collector presents to the meta servers (it creates its detection table). Not needed with an admin certificate."`
+	PprofListen string `toml:"pprof_listen" doc:"Address of a listener serving Go's profiles (/debug/pprof/). Empty disables it."`
 	Log
 }
 
@@ -159,6 +167,7 @@ func DefaultMeta() Meta {
 		MaxSuccessiveUnstableRestart:    5,
 		MetaFunctionLevelOnStart:        "steady",
 		LBIntervalMs:                    1000,
+		Limits:                          DefaultLimits(),
 		Log:                             DefaultLog(),
 	}
 }
@@ -183,11 +192,12 @@ func DefaultReplica() Replica {
 		MaxValueBytes:                  1 << 20,
 		Mutation2PCMinReplicaCount:     2,
 		BlockCacheMB:                   256,
+		Limits:                         DefaultLimits(),
+		WriteDedupRetentionSeconds:     300,
 
 		GCDiskGarbageReplicaIntervalSeconds: 24 * 3600,
 		GCDiskErrorReplicaIntervalSeconds:   7 * 24 * 3600,
 		DiskStatIntervalSeconds:             600,
-		WriteDedupRetentionSeconds:          300,
 		Log:                                 DefaultLog(),
 	}
 }
@@ -259,8 +269,10 @@ func (m Meta) Validate() error {
 	if err := m.FailureDetector.Validate(); err != nil {
 		return err
 	}
-	if err := m.Log.Validate(); err != nil {
-		return err
+	for _, v := range []interface{ Validate() error }{m.Admission, m.Security, m.Limits, m.Log} {
+		if err := v.Validate(); err != nil {
+			return err
+		}
 	}
 	// While a crashed meta leader's election lease runs out, no beacon is
 	// acknowledged; a replica server's lease must outlast that and its next
@@ -271,6 +283,15 @@ func (m Meta) Validate() error {
 			ErrInvalid, m.LeaseSeconds, m.ElectionTTLSeconds, m.BeaconIntervalSeconds)
 	}
 	return nil
+}
+
+// MaxRequestFrameBytes is the largest request frame the replica server's
+// Pegasus-protocol port reads: a value at max_value_bytes with a sort key
+// at max_sort_key_bytes, a hash key at its 64 KiB limit and room for the
+// rest of the request. A larger frame is refused on its header, before
+// any of it is buffered (a multi_put larger than this must be split).
+func (r Replica) MaxRequestFrameBytes() int {
+	return r.MaxValueBytes + r.MaxSortKeyBytes + 64<<10 + 64<<10
 }
 
 // MaxWriteDedupRetentionSeconds caps write_dedup_retention_seconds: a
@@ -321,6 +342,11 @@ func (r Replica) Validate() error {
 		return fmt.Errorf("%w: group_check_interval_ms (%d) must be positive and at most half of fd_lease_seconds (%d), or an idle primary's read lease runs out",
 			ErrInvalid, r.GroupCheckIntervalMs, r.LeaseSeconds)
 	}
+	for _, v := range []interface{ Validate() error }{r.Security, r.Limits} {
+		if err := v.Validate(); err != nil {
+			return err
+		}
+	}
 	return r.FailureDetector.Validate()
 }
 
@@ -337,6 +363,9 @@ func (c Collector) Validate() error {
 	}
 	if c.DetectTable == "" {
 		return fmt.Errorf("%w: collector available_detect_app is empty", ErrInvalid)
+	}
+	if err := c.Security.Validate(); err != nil {
+		return err
 	}
 	return c.Log.Validate()
 }

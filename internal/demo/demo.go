@@ -43,6 +43,8 @@ type Options struct {
 	// Binary is the pegasus binary every process runs; empty means this
 	// executable.
 	Binary string
+	// TLS runs the cluster with mutual TLS everywhere (onebox start --tls).
+	TLS bool
 	// LatencyTarget is the slowest operation the roll should cause
 	// (default DefaultLatencyTarget, the figure docs/benchmarks.md
 	// measures against). Missing it is reported, not a failure: the
@@ -105,6 +107,7 @@ func Run(ctx context.Context, o Options) (*scenario.Report, error) {
 		Replicas: 3,
 		Table:    pegasustarget.TableSpec{Name: "demo", PartitionCount: 8, ReplicaCount: 3},
 		Progress: o.Progress,
+		TLS:      o.TLS,
 	})
 	if err != nil {
 		return nil, err
@@ -114,6 +117,9 @@ func Run(ctx context.Context, o Options) (*scenario.Report, error) {
 		cl.Close()
 	}()
 	say("cluster ready; meta servers %v; table \"demo\" has 8 partitions x 3 replicas", cl.Onebox.MetaAddrs())
+	if o.TLS {
+		say("every listener requires mutual TLS (certificates in %s)", filepath.Join(dir, "onebox", "certs"))
+	}
 
 	if err := loadAndReadBack(ctx, cl.Connection.Target, o.Keys, say); err != nil {
 		return nil, err

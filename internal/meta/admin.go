@@ -20,6 +20,9 @@ type TableState struct {
 	Table  Table
 	Health decide.TableHealth
 	Waits  []PartitionWait
+	// BallotAboveRecord counts the table's partitions where a replica
+	// reports a ballot above the record (ballots.go).
+	BallotAboveRecord int
 }
 
 // ListTables returns every table that is not dropped, by app id.
@@ -37,7 +40,7 @@ func (c *Controller) ListTables() ([]TableState, error) {
 		if hs := decide.TableHealths(cfgs); len(hs) == 1 {
 			h = hs[0]
 		}
-		out = append(out, TableState{Table: tb, Health: h, Waits: c.waitsLocked(cfgs)})
+		out = append(out, TableState{Table: tb, Health: h, Waits: c.waitsLocked(cfgs), BallotAboveRecord: c.validClaimsLocked(&tb.AppID)})
 	}
 	slices.SortFunc(out, func(a, b TableState) int { return cmp.Compare(a.Table.AppID, b.Table.AppID) })
 	return out, nil

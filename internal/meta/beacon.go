@@ -74,6 +74,9 @@ func (c *Controller) Beacon(b Beacon) BeaconReply {
 	proto, perr := version.ParseProtocol(b.Protocol)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.refuseUnadmittedLocked(b.Node, now); err != nil {
+		return BeaconReply{Leader: c.leaderHint, Err: err}
+	}
 	if reply, refused := c.refuseUnknownLocked(b); refused {
 		return reply
 	}
@@ -182,10 +185,10 @@ func (c *Controller) syncNodeLocked(node string, reports []decide.ReplicaReport,
 		}
 		switch {
 		case r.Ballot > cfg.Ballot:
-			// Ballots come from this meta server; a higher one means the
-			// store lost writes. Touch nothing the node holds.
-			c.log.Debug("replica reports a ballot above the meta's", "node", node, "gpid", r.Gpid.String(),
-				"reported", r.Ballot, "ballot", cfg.Ballot)
+			// Ballots come from this meta server; a higher one means a
+			// configuration it never issued (forged, or the store lost
+			// writes). Touch nothing the node holds; report it (ballots.go).
+			c.noteBallotAboveRecordLocked(node, r.Gpid, r.Ballot, cfg.Ballot)
 		case role == decide.RoleNone && !slices.Contains(cfg.LastDrops, node):
 			if r.Ballot < cfg.Ballot {
 				send(cfg)

@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/client"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/metrics/metricstest"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 	"github.com/pegasus-go/pegasus/internal/onebox/testcluster"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // TestE2EReplicaPointedAtAnotherCluster is the security review's finding:
@@ -32,16 +32,16 @@ func TestE2EReplicaPointedAtAnotherCluster(t *testing.T) {
 	b := testcluster.Start(t, onebox.Options{Metas: 1, Replicas: 1, Tuning: tuning})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	connsA := adminrpc.New(a.MetaAddrs(), adminrpc.Options{})
+	connsA := dial.New(a.MetaAddrs(), dial.Options{})
 	defer connsA.Close()
-	connsB := adminrpc.New(b.MetaAddrs(), adminrpc.Options{})
+	connsB := dial.New(b.MetaAddrs(), dial.Options{})
 	defer connsB.Close()
 	idA, idB := clusterIDOf(ctx, t, connsA), clusterIDOf(ctx, t, connsB)
 	if idA == "" || idA == idB {
 		t.Fatalf("cluster ids %q and %q", idA, idB)
 	}
 
-	created, err := adminrpc.CallMeta(ctx, connsA, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
+	created, err := dial.CallMeta(ctx, connsA, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
 		return m.CreateTable(ctx, &pb.CreateTableRequest{Name: "foreign", PartitionCount: 8, ReplicaCount: 3})
 	})
 	if err != nil || created.GetError().GetCode() != pb.ErrorCode_ERR_OK {
@@ -120,7 +120,7 @@ func TestE2EReplicaPointedAtAnotherCluster(t *testing.T) {
 			t.Fatalf("%s moved %s aside on the other cluster's word", r3.Name, e.Name())
 		}
 	}
-	nodesB, err := adminrpc.CallMeta(ctx, connsB, func(ctx context.Context, m pb.MetaClient) (*pb.ListNodesResponse, error) {
+	nodesB, err := dial.CallMeta(ctx, connsB, func(ctx context.Context, m pb.MetaClient) (*pb.ListNodesResponse, error) {
 		return m.ListNodes(ctx, &pb.ListNodesRequest{})
 	})
 	if err != nil {
@@ -153,9 +153,9 @@ func TestE2EReplicaPointedAtAnotherCluster(t *testing.T) {
 	}
 }
 
-func clusterIDOf(ctx context.Context, t *testing.T, conns *adminrpc.Conns) string {
+func clusterIDOf(ctx context.Context, t *testing.T, conns *dial.Conns) string {
 	t.Helper()
-	resp, err := adminrpc.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
+	resp, err := dial.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
 		return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
 	})
 	if err != nil {
@@ -164,9 +164,9 @@ func clusterIDOf(ctx context.Context, t *testing.T, conns *adminrpc.Conns) strin
 	return resp.GetClusterId()
 }
 
-func replicaStatus(ctx context.Context, t *testing.T, conns *adminrpc.Conns, addr string) *pb.ReplicaServerStatusResponse {
+func replicaStatus(ctx context.Context, t *testing.T, conns *dial.Conns, addr string) *pb.ReplicaServerStatusResponse {
 	t.Helper()
-	resp, err := adminrpc.CallServer(ctx, conns, addr, (*adminrpc.Conns).ReplicaAdmin,
+	resp, err := dial.CallServer(ctx, conns, addr, (*dial.Conns).ReplicaAdmin,
 		func(ctx context.Context, r pb.ReplicaAdminClient) (*pb.ReplicaServerStatusResponse, error) {
 			return r.Status(ctx, &pb.ReplicaServerStatusRequest{})
 		})

@@ -36,6 +36,17 @@ type ControllerConfig struct {
 	// beacon answers. Empty only in tests that drive a controller alone:
 	// then beacons are not checked.
 	ClusterID string
+	// PushSink, when set, takes the place of the background push queue:
+	// every configuration push is handed to it at once, on the calling
+	// goroutine and under the controller's lock, in the order the changes
+	// were applied; admin is then not used for them. The whole-system
+	// simulation (internal/sim) delivers pushes through its simulated
+	// network this way, deterministically. It must not call back into the
+	// controller.
+	PushSink func(node string, configs []decide.PartitionConfig, tables []Table)
+	// Admission is the replica server white list of the configuration
+	// file (admission.go); one stored in etcd overrides it.
+	Admission AdmissionConfig
 }
 
 func (cfg *ControllerConfig) setDefaults() error {
@@ -100,6 +111,8 @@ type Controller struct {
 	overrides map[string]Override
 	// wake asks the leader's loop for a round now (see Wake).
 	wake chan struct{}
+	// guard holds ballot claims and admission (ballots.go, admission.go).
+	guard guardState
 }
 
 type term struct {
@@ -156,16 +169,18 @@ func NewController(cfg ControllerConfig, clock Clock, admin ReplicaAdmin, log *s
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Controller{
+	c := &Controller{
 		cfg:     cfg,
 		clock:   clock,
 		log:     log,
 		admin:   admin,
-		pushes:  newPushQueue(admin, cfg.PushTimeout, cfg.ClusterID, log),
+		pushes:  newPushQueue(admin, cfg.PushTimeout, cfg.ClusterID, log, cfg.PushSink),
 		fd:      fd,
 		senders: make(map[string]*senderInfo),
 		wake:    make(chan struct{}, 1),
-	}, nil
+	}
+	c.guard.admission.set(cfg.Admission)
+	return c, nil
 }
 
 // Wake delivers a value when something happened that the next planning

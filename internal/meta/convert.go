@@ -97,3 +97,8 @@ func reportToPB(r decide.ReplicaReport) *pb.ReplicaReport {
 		MinPrimaryBallot:    r.MinPrimaryBallot,
 	}
 }
+
+// ConfigToPB is configToPB for the whole-system simulation (internal/sim),
+// whose replica servers take configurations through the wire type as the
+// real ones do, so that a field added on the wire reaches them too.
+func ConfigToPB(c decide.PartitionConfig) *pb.PartitionConfiguration { return configToPB(c) }

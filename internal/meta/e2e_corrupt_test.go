@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/client"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // TestE2ECorruptReplicaRelearns: under client load, a replica server is
@@ -164,7 +164,7 @@ func TestE2ECorruptReplicaRelearns(t *testing.T) {
 func onlyCopyWaits(ctx context.Context, t *testing.T, e *metaE2E, cl *client.Client) {
 	t.Helper()
 	const single = "corrupt_single"
-	resp, err := adminrpc.CallMeta(ctx, e.conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
+	resp, err := dial.CallMeta(ctx, e.conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
 		return m.CreateTable(ctx, &pb.CreateTableRequest{Name: single, PartitionCount: 1, ReplicaCount: 1})
 	})
 	if err != nil || resp.GetError().GetCode() != pb.ErrorCode_ERR_OK {
@@ -186,7 +186,7 @@ func onlyCopyWaits(ctx context.Context, t *testing.T, e *metaE2E, cl *client.Cli
 		}
 	}
 	query := func() (*pb.QueryConfigResponse, error) {
-		return adminrpc.CallMeta(ctx, e.conns, func(ctx context.Context, m pb.MetaClient) (*pb.QueryConfigResponse, error) {
+		return dial.CallMeta(ctx, e.conns, func(ctx context.Context, m pb.MetaClient) (*pb.QueryConfigResponse, error) {
 			return m.QueryConfig(ctx, &pb.QueryConfigRequest{Table: single})
 		})
 	}

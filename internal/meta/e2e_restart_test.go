@@ -12,10 +12,10 @@ import (
 
 	"github.com/pegasus-go/pegasus/client"
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/testcluster"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // restartGrace is fd_grace_seconds of TestE2EQuickRestartTakesNoLeaseWait:
@@ -45,9 +45,9 @@ func TestE2EQuickRestartTakesNoLeaseWait(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	conns := adminrpc.New(ob.MetaAddrs(), adminrpc.Options{})
+	conns := dial.New(ob.MetaAddrs(), dial.Options{Credentials: ob.Credentials()})
 	defer conns.Close()
-	resp, err := adminrpc.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
+	resp, err := dial.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
 		return m.CreateTable(ctx, &pb.CreateTableRequest{Name: e2eTable, PartitionCount: e2ePartitions, ReplicaCount: 3})
 	})
 	if err != nil || resp.GetError().GetCode() != pb.ErrorCode_ERR_OK {

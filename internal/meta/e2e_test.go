@@ -20,11 +20,11 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/client"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 	"github.com/pegasus-go/pegasus/internal/onebox/testcluster"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 const (
@@ -39,7 +39,7 @@ const (
 type metaE2E struct {
 	t     *testing.T
 	ob    *onebox.Cluster
-	conns *adminrpc.Conns
+	conns *dial.Conns
 }
 
 func startMetaE2E(t *testing.T) *metaE2E {
@@ -50,9 +50,9 @@ func startMetaE2E(t *testing.T) *metaE2E {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	e := &metaE2E{t: t, ob: ob, conns: adminrpc.New(ob.MetaAddrs(), adminrpc.Options{})}
+	e := &metaE2E{t: t, ob: ob, conns: dial.New(ob.MetaAddrs(), dial.Options{Credentials: ob.Credentials()})}
 	t.Cleanup(func() { _ = e.conns.Close() })
-	resp, err := adminrpc.CallMeta(ctx, e.conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
+	resp, err := dial.CallMeta(ctx, e.conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
 		return m.CreateTable(ctx, &pb.CreateTableRequest{Name: e2eTable, PartitionCount: e2ePartitions, ReplicaCount: 3})
 	})
 	if err != nil || resp.GetError().GetCode() != pb.ErrorCode_ERR_OK {
@@ -65,14 +65,14 @@ func startMetaE2E(t *testing.T) *metaE2E {
 }
 
 func (e *metaE2E) clusterInfo(ctx context.Context) (*pb.ClusterInfoResponse, error) {
-	return adminrpc.CallMeta(ctx, e.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
+	return dial.CallMeta(ctx, e.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
 		return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
 	})
 }
 
 // nodes returns the meta leader's view of every replica server by address.
 func (e *metaE2E) nodes(ctx context.Context) (map[string]*pb.NodeInfo, error) {
-	resp, err := adminrpc.CallMeta(ctx, e.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListNodesResponse, error) {
+	resp, err := dial.CallMeta(ctx, e.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListNodesResponse, error) {
 		return m.ListNodes(ctx, &pb.ListNodesRequest{})
 	})
 	if err != nil {
@@ -90,7 +90,7 @@ func (e *metaE2E) nodes(ctx context.Context) (map[string]*pb.NodeInfo, error) {
 
 // partitions returns the table's partition configurations by index.
 func (e *metaE2E) partitions(ctx context.Context) ([]*pb.PartitionConfiguration, error) {
-	resp, err := adminrpc.CallMeta(ctx, e.conns, func(ctx context.Context, m pb.MetaClient) (*pb.QueryConfigResponse, error) {
+	resp, err := dial.CallMeta(ctx, e.conns, func(ctx context.Context, m pb.MetaClient) (*pb.QueryConfigResponse, error) {
 		return m.QueryConfig(ctx, &pb.QueryConfigRequest{Table: e2eTable})
 	})
 	if err != nil {
@@ -107,7 +107,7 @@ func (e *metaE2E) partitions(ctx context.Context) ([]*pb.PartitionConfiguration,
 
 // replicaCommand runs a remote command on one replica server.
 func (e *metaE2E) replicaCommand(ctx context.Context, addr, cmd string, args ...string) (string, error) {
-	resp, err := adminrpc.CallServer(ctx, e.conns, addr, (*adminrpc.Conns).ReplicaAdmin,
+	resp, err := dial.CallServer(ctx, e.conns, addr, (*dial.Conns).ReplicaAdmin,
 		func(ctx context.Context, r pb.ReplicaAdminClient) (*pb.RemoteCommandResponse, error) {
 			return r.RemoteCommand(ctx, &pb.RemoteCommandRequest{Command: cmd, Args: args})
 		})
@@ -499,7 +499,7 @@ func (e *metaE2E) migrateNode(ctx context.Context, t *testing.T, w *writer, node
 		t.Fatal(err)
 	}
 	failedBefore, ackedBefore := w.failed.Load(), w.acked.Load()
-	resp, err := adminrpc.CallMeta(ctx, e.conns, func(ctx context.Context, m pb.MetaClient) (*pb.DrainNodeResponse, error) {
+	resp, err := dial.CallMeta(ctx, e.conns, func(ctx context.Context, m pb.MetaClient) (*pb.DrainNodeResponse, error) {
 		return m.MigrateNode(ctx, &pb.DrainNodeRequest{Node: node})
 	})
 	if err != nil || resp.GetError().GetCode() != pb.ErrorCode_ERR_OK {

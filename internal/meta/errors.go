@@ -68,6 +68,16 @@ var (
 	// cluster id differs), or it has joined none and holds replicas of
 	// tables this cluster never had.
 	ErrClusterIDMismatch = errors.New("meta: caller belongs to another cluster")
+
+	// ErrForeignSender: a beacon or proposal names a node other than the
+	// one the caller's certificate speaks for.
+	ErrForeignSender = errors.New("meta: request for another node")
+	// ErrBeaconFromFuture: a beacon's start time is ahead of this server's
+	// clock by more than clocks can differ.
+	ErrBeaconFromFuture = errors.New("meta: beacon from the future")
+	// ErrNotAdmitted: a beacon from a replica server outside the white
+	// list (enable_white_list).
+	ErrNotAdmitted = errors.New("meta: replica server not admitted")
 )
 
 // NotLeaderError says where the leader is, when this server knows.
@@ -124,7 +134,7 @@ func wireCode(err error) pb.ErrorCode {
 	case errors.Is(err, decide.ErrProtocolIncompatible):
 		return pb.ErrorCode_ERR_VERSION_OUTDATED
 	case errors.Is(err, decide.ErrUnstableNode), errors.Is(err, decide.ErrStaleIncarnation),
-		errors.Is(err, decide.ErrDrainRefused):
+		errors.Is(err, decide.ErrDrainRefused), errors.Is(err, ErrNotAdmitted), errors.Is(err, ErrBeaconFromFuture):
 		return pb.ErrorCode_ERR_REJECT
 	case errors.Is(err, decide.ErrNodeFenced), errors.Is(err, decide.ErrNodeNotAlive):
 		return pb.ErrorCode_ERR_INACTIVE_STATE
@@ -145,6 +155,11 @@ func wireCode(err error) pb.ErrorCode {
 	}
 	return pb.ErrorCode_ERR_UNKNOWN
 }
+
+// WireError is wireError for the whole-system simulation (internal/sim),
+// whose replica servers read the controller's answers by their wire codes
+// as the real ones do.
+func WireError(err error) *pb.Error { return wireError(err) }
 
 // wireError turns err into the Error field of a response; nil for nil. A
 // not-leader error carries the leader in Error.primary.

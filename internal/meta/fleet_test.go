@@ -9,10 +9,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/meta/decide"
-	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 	"github.com/pegasus-go/pegasus/internal/version"
 )
@@ -42,8 +41,10 @@ type fakeReplica struct {
 	target int
 	down   bool
 	leased bool
-	cancel context.CancelFunc
-	done   chan struct{}
+	// granted counts the beacons answered with a lease.
+	granted int
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 func newFleet(t *testing.T, metas []string, interval time.Duration) *fleet {
@@ -58,8 +59,7 @@ func (f *fleet) client(addr string) pb.MetaClient {
 	cc, ok := f.conns[addr]
 	if !ok {
 		var err error
-		opts := append(rpc.ClientOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if cc, err = grpc.NewClient(addr, opts...); err != nil {
+		if cc, err = (dial.Options{}).NewClient(addr); err != nil {
 			f.t.Fatal(err)
 		}
 		f.conns[addr] = cc
@@ -194,6 +194,9 @@ func (f *fleet) beacon(ctx context.Context, r *fakeReplica) {
 		return
 	}
 	r.leased = resp.GetAllowed() && resp.GetLeaseMs() > 0
+	if r.leased {
+		r.granted++
+	}
 	for _, c := range resp.GetConfigs() {
 		r.applyLocked(configFromPB(c))
 	}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/pegasus-go/pegasus/internal/meta/decide"
-	"github.com/pegasus-go/pegasus/internal/metrics"
 )
 
 // The HTTP API, JSON only:
@@ -16,7 +15,6 @@ import (
 //	GET /api/nodes          nodes -d
 //	GET /api/tables         ls -d
 //	GET /api/tables/{name}  the table and its partition configurations
-//	GET /debug/pprof/       Go runtime profiles
 //
 // The /api endpoints need the leader's cache: a follower redirects
 // (307) to the leader's HTTP address when it knows it, else answers 503.
@@ -27,7 +25,6 @@ func (s *Server) registerHTTP() {
 	s.mux.HandleFunc("GET /api/nodes", s.leaderOnly(s.handleNodes))
 	s.mux.HandleFunc("GET /api/tables", s.leaderOnly(s.handleTables))
 	s.mux.HandleFunc("GET /api/tables/{name}", s.leaderOnly(s.handleTable))
-	metrics.HandleProfiles(s.mux)
 }
 
 type healthJSON struct {
@@ -175,9 +172,18 @@ func (s *Server) handleCluster(w http.ResponseWriter, r *http.Request) {
 		TotalNodes:        st.TotalNodes,
 		Tables:            st.Tables,
 		Partitions:        st.Partitions,
-		EtcdEndpoints:     s.etcdEndpoints,
+		EtcdEndpoints:     s.etcdEndpointsFor(s.auth.IsAdminHTTP(r)),
 		MetaServers:       s.metaServers(r.Context()),
 	})
+}
+
+// etcdEndpointsFor returns the etcd endpoints for an admin caller, none
+// for anyone else (see ClusterInfo).
+func (s *Server) etcdEndpointsFor(admin bool) []string {
+	if !admin {
+		return nil
+	}
+	return s.etcdEndpoints
 }
 
 func (s *Server) handleNodes(w http.ResponseWriter, r *http.Request) {

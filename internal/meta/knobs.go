@@ -37,7 +37,15 @@ func (c *Controller) RemoteCommand(ctx context.Context, command string, args []s
 		for _, k := range remoteKnobs {
 			fmt.Fprintf(&b, "%s %s\n", k.name, k.usage)
 		}
+		b.WriteString("fd.allow_list [enable | disable | add NODE... | remove NODE... | set NODE,...]: the replica server white list (enable_white_list, replica_white_list)\n")
+		b.WriteString("meta.repair_ballot [APP_ID.PIDX...]: rewrite partitions a replica reports at a ballot above the record (all such partitions when none named)\n")
 		return b.String(), nil
+	}
+	switch command {
+	case allowListKnob:
+		return c.allowListCommand(ctx, args)
+	case "meta.repair_ballot":
+		return c.repairBallot(ctx, args)
 	}
 	known := false
 	for _, k := range remoteKnobs {

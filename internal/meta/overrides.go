@@ -135,6 +135,9 @@ func (c *Controller) loadOverrides(stored map[string]string) (decide.Knobs, map[
 	knobs := c.cfg.Knobs
 	overrides := make(map[string]Override, len(stored))
 	for name, raw := range stored {
+		if c.loadStoredAllowList(name, raw) {
+			continue // the white list is stored among the knobs, but is none
+		}
 		o := decodeOverride(name, raw)
 		if err := knobs.Set(name, o.Value); err != nil {
 			c.log.Warn("ignoring stored knob", "knob", name, "value", raw, "err", err)

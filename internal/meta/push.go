@@ -8,10 +8,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/meta/decide"
-	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
@@ -34,13 +33,15 @@ type ReplicaAdmin interface {
 // GRPCReplicaAdmin calls replica servers' ReplicaAdmin service, with one
 // connection per node kept for the life of the value.
 type GRPCReplicaAdmin struct {
+	opts  dial.Options
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn
 }
 
-// NewGRPCReplicaAdmin returns an admin client with no connection yet.
-func NewGRPCReplicaAdmin() *GRPCReplicaAdmin {
-	return &GRPCReplicaAdmin{conns: make(map[string]*grpc.ClientConn)}
+// NewGRPCReplicaAdmin returns an admin client with no connection yet; it
+// dials with opts (the meta server's credentials).
+func NewGRPCReplicaAdmin(opts dial.Options) *GRPCReplicaAdmin {
+	return &GRPCReplicaAdmin{opts: opts, conns: make(map[string]*grpc.ClientConn)}
 }
 
 // UpdateConfig implements ReplicaAdmin.
@@ -65,8 +66,7 @@ func (a *GRPCReplicaAdmin) conn(node string) (*grpc.ClientConn, error) {
 	if cc, ok := a.conns[node]; ok {
 		return cc, nil
 	}
-	opts := append(rpc.ClientOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	cc, err := grpc.NewClient(node, opts...)
+	cc, err := a.opts.NewClient(node)
 	if err != nil {
 		return nil, fmt.Errorf("meta: dialing %s: %w", node, err)
 	}
@@ -100,6 +100,9 @@ type pushQueue struct {
 	// refuses it.
 	clusterID string
 	log       *slog.Logger
+	// sink, when set, receives every push synchronously instead
+	// (ControllerConfig.PushSink).
+	sink func(node string, configs []decide.PartitionConfig, tables []Table)
 
 	mu     sync.Mutex
 	idle   *sync.Cond
@@ -114,8 +117,9 @@ type pendingPush struct {
 	running bool
 }
 
-func newPushQueue(admin ReplicaAdmin, timeout time.Duration, clusterID string, log *slog.Logger) *pushQueue {
-	q := &pushQueue{admin: admin, timeout: timeout, clusterID: clusterID, log: log, nodes: make(map[string]*pendingPush)}
+func newPushQueue(admin ReplicaAdmin, timeout time.Duration, clusterID string, log *slog.Logger,
+	sink func(string, []decide.PartitionConfig, []Table)) *pushQueue {
+	q := &pushQueue{admin: admin, timeout: timeout, clusterID: clusterID, log: log, sink: sink, nodes: make(map[string]*pendingPush)}
 	q.idle = sync.NewCond(&q.mu)
 	return q
 }
@@ -124,6 +128,10 @@ func newPushQueue(admin ReplicaAdmin, timeout time.Duration, clusterID string, l
 // configs must not be modified afterwards.
 func (q *pushQueue) enqueue(node string, configs []decide.PartitionConfig, tables []Table) {
 	if node == "" || (len(configs) == 0 && len(tables) == 0) {
+		return
+	}
+	if q.sink != nil {
+		q.sink(node, configs, tables)
 		return
 	}
 	q.mu.Lock()

@@ -68,6 +68,8 @@ func (c *Controller) Round(ctx context.Context) (RoundReport, error) {
 		c.log.Error("decision core inconsistency; partition left alone this round", "err", e)
 	}
 	changes, failed := c.prepareLocked(plan.Proposals)
+	c.collectUnadmittedLocked()
+	c.cfg.Metrics.BallotAboveRecord.Set(float64(c.validClaimsLocked(nil)))
 	c.mu.Unlock()
 
 	report := RoundReport{Plan: plan}

@@ -20,11 +20,13 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/embedetcd"
 	"github.com/pegasus-go/pegasus/internal/meta/decide"
 	"github.com/pegasus-go/pegasus/internal/metrics"
 	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/security"
 	"github.com/pegasus-go/pegasus/internal/version"
 )
 
@@ -44,6 +46,11 @@ type Options struct {
 	// Metrics holds the series the server updates; nil means a registry
 	// of its own. Mount its Handler at /metrics with Handle.
 	Metrics *metrics.Meta
+	// Security is the server's TLS identity, admin tokens, audit log and
+	// connection limits; nil serves plaintext and checks no credential.
+	// Its TLS identity is also what the server dials replica servers and
+	// etcd with.
+	Security *security.Server
 }
 
 // Server is a meta server: the gRPC Meta service, the HTTP API, the etcd
@@ -68,6 +75,9 @@ type Server struct {
 	grpcSrv  *grpc.Server
 	httpSrv  *http.Server
 	mux      *http.ServeMux
+	sec      *security.Server
+	auth     *security.Authorizer
+	pprof    *http.Server
 
 	// clusterID is fixed at bootstrap (clusterid.go); set before the
 	// first RPC is served, never changed.
@@ -120,15 +130,17 @@ func NewServer(opts Options) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: log, fd: fd, knobs: knobs, lbInterval: lb, clock: opts.Clock,
 		admin: opts.Admin, keys: newKeys(cfg.ClusterName), mux: http.NewServeMux(), metrics: opts.Metrics,
+		sec:     opts.Security,
 		started: time.Now(),
 	}
+	s.auth = s.sec.Authorizer(s.policy())
 	s.closeClient = sync.OnceFunc(func() {
 		if s.cli != nil {
 			s.cli.Close()
 		}
 	})
 	if s.admin == nil {
-		s.grpcAdmin = NewGRPCReplicaAdmin()
+		s.grpcAdmin = NewGRPCReplicaAdmin(dial.Options{Credentials: dial.Credentials{TLS: opts.Security.ClientTLS()}})
 		s.admin = s.grpcAdmin
 	}
 	return s, nil
@@ -165,10 +177,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			if s.httpSrv != nil {
 				s.httpSrv.Close()
 			}
+			if s.pprof != nil {
+				s.pprof.Close()
+			}
 			s.closeResources()
 		}
 	}()
-	lis, err := net.Listen("tcp", s.cfg.Listen)
+	lis, err := s.sec.ListenGRPC(s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("meta: listen %s: %w", s.cfg.Listen, err)
 	}
@@ -189,7 +204,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if created {
 		s.log.Info("cluster bootstrapped: new cluster id written to etcd", "cluster", s.cfg.ClusterName, "cluster_id", id)
 	}
-	ctl, err := NewController(ControllerConfig{Self: s.addr, FD: s.fd, Knobs: s.knobs, Metrics: s.metrics, ClusterID: id}, s.clock, s.admin, s.log)
+	ctl, err := NewController(ControllerConfig{
+		Self: s.addr, FD: s.fd, Knobs: s.knobs, Metrics: s.metrics, ClusterID: id,
+		Admission: AdmissionConfig{Enabled: s.cfg.EnableWhiteList, Nodes: s.cfg.ReplicaWhiteList},
+	}, s.clock, s.admin, s.log)
 	if err != nil {
 		lis.Close()
 		return err
@@ -197,7 +215,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.metrics = ctl.cfg.Metrics
 	s.metrics.ClusterInfo.WithLabelValues(id, s.cfg.ClusterName).Set(1)
 	s.ctl = ctl
-	s.grpcSrv = grpc.NewServer(rpc.ServerOptions()...)
+	s.grpcSrv = grpc.NewServer(append(rpc.ServerOptions(), s.sec.GRPCServerOptions(s.auth)...)...)
 	pb.RegisterMetaServer(s.grpcSrv, &metaService{srv: s})
 	go func() {
 		if err := s.grpcSrv.Serve(lis); err != nil {
@@ -205,18 +223,23 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}()
 	if s.cfg.HTTPListen != "" {
-		hl, err := net.Listen("tcp", s.cfg.HTTPListen)
+		hl, err := s.sec.ListenHTTP("http", s.cfg.HTTPListen)
 		if err != nil {
 			return fmt.Errorf("meta: listen %s: %w", s.cfg.HTTPListen, err)
 		}
 		s.httpAddr = advertised(hl.Addr())
 		s.registerHTTP()
-		s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+		s.httpSrv = security.NewHTTPServer(s.mux)
 		go func() {
 			if err := s.httpSrv.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("http server", "err", err)
 			}
 		}()
+	}
+	if s.cfg.PprofListen != "" {
+		if s.pprof, err = metrics.ServeProfiles(s.sec, s.cfg.PprofListen, s.log); err != nil {
+			return fmt.Errorf("meta: %w", err)
+		}
 	}
 	s.el = &elector{
 		cli:  s.cli,
@@ -247,12 +270,18 @@ func (s *Server) Start(ctx context.Context) (err error) {
 func (s *Server) connectEtcd() error {
 	s.etcdEndpoints = s.cfg.EtcdEndpoints
 	if len(s.etcdEndpoints) == 0 {
-		e, err := embedetcd.Start(embedetcd.Config{
+		ec := embedetcd.Config{
 			Name:      "meta",
 			Dir:       filepath.Join(s.cfg.DataDir, "etcd"),
 			ClientURL: s.cfg.EtcdClientURL,
 			PeerURL:   s.cfg.EtcdPeerURL,
-		})
+		}
+		if s.cfg.TLSConfigured() {
+			// The embedded etcd serves with the meta server's own
+			// certificate; its URLs must then be https.
+			ec.TLS = &embedetcd.TLSFiles{CAFile: s.cfg.TLSCAFile, CertFile: s.cfg.TLSCertFile, KeyFile: s.cfg.TLSKeyFile}
+		}
+		e, err := embedetcd.Start(ec)
 		if err != nil {
 			return err
 		}
@@ -263,6 +292,7 @@ func (s *Server) connectEtcd() error {
 		Endpoints:   s.etcdEndpoints,
 		DialTimeout: 5 * time.Second,
 		Logger:      zap.NewNop(),
+		TLS:         s.sec.ClientTLS(),
 	})
 	if err != nil {
 		return fmt.Errorf("meta: etcd client: %w", err)
@@ -329,6 +359,9 @@ func (s *Server) Stop(ctx context.Context) error {
 			if err := s.httpSrv.Shutdown(ctx); err != nil {
 				s.httpSrv.Close()
 			}
+		}
+		if s.pprof != nil {
+			s.pprof.Close()
 		}
 		s.closeResources()
 		s.log.Info("meta server stopped")

@@ -15,6 +15,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/config"
 	"github.com/pegasus-go/pegasus/internal/meta/decide"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/security"
 	"github.com/pegasus-go/pegasus/internal/version"
 )
 
@@ -35,14 +36,24 @@ const electionTTL = 1
 
 func startMeta(t *testing.T, endpoints []string, cluster string, admin ReplicaAdmin) *Server {
 	t.Helper()
+	return startMetaWith(t, endpoints, cluster, admin, nil, nil)
+}
+
+// startMetaWith is startMeta with the configuration adjusted by mutate
+// and the security setup sec (both may be nil).
+func startMetaWith(t *testing.T, endpoints []string, cluster string, admin ReplicaAdmin, mutate func(*config.Meta), sec *security.Server) *Server {
+	t.Helper()
 	cfg := config.DefaultMeta()
 	cfg.Listen, cfg.HTTPListen, cfg.PegasusListen = "127.0.0.1:0", "127.0.0.1:0", ""
 	cfg.DataDir = t.TempDir()
 	cfg.ClusterName = cluster
 	cfg.EtcdEndpoints = endpoints
 	cfg.ElectionTTLSeconds = electionTTL
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	fd := fastFD()
-	s, err := NewServer(Options{Config: cfg, Logger: testLogger(t), FD: &fd, LBInterval: 100 * time.Millisecond, Admin: admin})
+	s, err := NewServer(Options{Config: cfg, Logger: testLogger(t), FD: &fd, LBInterval: 100 * time.Millisecond, Admin: admin, Security: sec})
 	if err != nil {
 		t.Fatal(err)
 	}

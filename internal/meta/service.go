@@ -27,6 +27,10 @@ func (s *metaService) Beacon(ctx context.Context, req *pb.BeaconRequest) (*pb.Be
 	if req.GetNode() == "" {
 		return &pb.BeaconResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_INVALID_PARAMETERS, Message: "meta: beacon without node"}}, nil
 	}
+	if err := checkStartTime(req.GetStartTimeMs(), s.ctl().clock.Now()); err != nil {
+		s.ctl().logBeaconFromFuture(req.GetNode(), err)
+		return &pb.BeaconResponse{Error: wireError(err), Leader: s.ctl().Leader()}, nil
+	}
 	b := Beacon{
 		Node:           req.GetNode(),
 		Protocol:       req.GetProtocolVersion(),
@@ -52,6 +56,7 @@ func (s *metaService) Beacon(ctx context.Context, req *pb.BeaconRequest) (*pb.Be
 		Allowed:   r.Allowed,
 		LeaseMs:   r.Lease.Milliseconds(),
 		Leader:    r.Leader,
+		MaxBallot: s.ctl().MaxBallot(),
 		ClusterId: s.srv.clusterID,
 	}
 	for _, g := range r.Unknown {
@@ -190,6 +195,8 @@ func (s *metaService) ListTables(ctx context.Context, req *pb.ListTablesRequest)
 			WriteUnhealthy: int32(t.Health.WriteUnhealthy),
 			ReadUnhealthy:  int32(t.Health.ReadUnhealthy),
 			Waits:          waitsToPB(t.Waits),
+
+			BallotAboveRecord: int32(t.BallotAboveRecord),
 		})
 	}
 	return resp, nil
@@ -224,12 +231,13 @@ func (s *metaService) ListNodes(ctx context.Context, req *pb.ListNodesRequest) (
 
 // ClusterInfo answers on followers too, with ERR_FORWARD_TO_OTHERS and the
 // meta servers' list (each one's own account of itself is what a rolling
-// update checks before restarting it).
+// update checks before restarting it). The etcd endpoints go to admin
+// callers only: etcd holds every configuration, and anyone who reaches it
+// unauthenticated could rewrite them.
 func (s *metaService) ClusterInfo(ctx context.Context, req *pb.ClusterInfoRequest) (*pb.ClusterInfoResponse, error) {
-	resp := &pb.ClusterInfoResponse{
-		EtcdEndpoints: strings.Join(s.srv.etcdEndpoints, ","),
-		ClusterName:   s.srv.cfg.ClusterName,
-		ClusterId:     s.srv.clusterID,
+	resp := &pb.ClusterInfoResponse{ClusterName: s.srv.cfg.ClusterName, ClusterId: s.srv.clusterID}
+	if s.srv.auth.IsAdmin(ctx) {
+		resp.EtcdEndpoints = strings.Join(s.srv.etcdEndpoints, ",")
 	}
 	st, err := s.ctl().Status()
 	resp.Error = wireError(err)

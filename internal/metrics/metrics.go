@@ -243,6 +243,12 @@ type Meta struct {
 	// ClusterRefusals counts messages refused because they came from
 	// another cluster, by kind (beacon, propose, query_config).
 	ClusterRefusals *prometheus.CounterVec
+	// BallotAboveRecord counts partitions where a replica reports a ballot
+	// above the meta's record (a configuration the meta never issued).
+	BallotAboveRecord prometheus.Gauge
+	// RefusedBeacons counts beacons refused before the failure detector
+	// saw them, by reason (not_admitted, from_future).
+	RefusedBeacons *prometheus.CounterVec
 	// KnobOverride is 1 for every knob set at run time over the configuration file's value,
 	// labelled by knob and owner ("operator" or "rolling-update <roll id>"); leader only.
 	KnobOverride *prometheus.GaugeVec
@@ -280,11 +286,19 @@ func NewMeta() *Meta {
 		ClusterRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pegasus_meta_foreign_cluster_refusals_total", Help: "Messages refused because they came from another cluster, by kind.",
 		}, []string{"kind"}),
+		BallotAboveRecord: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pegasus_meta_partitions_ballot_above_record",
+			Help: "Partitions where a replica reports a ballot above the meta's record (see meta.repair_ballot).",
+		}),
+		RefusedBeacons: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pegasus_meta_refused_beacons_total", Help: "Beacons refused before failure detection, by reason.",
+		}, []string{"reason"}),
 		KnobOverride: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "pegasus_meta_knob_override", Help: "1 for every knob overriding the configuration file, by knob and owner.",
 		}, []string{"knob", "owner"}),
 	}
-	m.reg.MustRegister(m.IsLeader, m.Level, m.Reconfigurations, m.BeaconGap, m.Nodes, m.Partitions, m.RollingStep, m.ClusterInfo, m.ClusterRefusals, m.KnobOverride)
+	m.reg.MustRegister(m.IsLeader, m.Level, m.Reconfigurations, m.BeaconGap, m.Nodes, m.Partitions, m.RollingStep, m.ClusterInfo, m.ClusterRefusals,
+		m.BallotAboveRecord, m.RefusedBeacons, m.KnobOverride)
 	return m
 }
 

@@ -165,3 +165,29 @@ func TestIndexBetweenAndDrop(t *testing.T) {
 		t.Fatalf("after drop: first %d last %d", ix.first(), ix.last())
 	}
 }
+
+// TestEffectiveMatchesModel checks Effective against the direct definition
+// of the supersede rules on random logs.
+func TestEffectiveMatchesModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for range 500 {
+		var recs [][2]int64
+		var in []Record
+		for range rng.IntN(30) {
+			r := [2]int64{1 + rng.Int64N(10), 1 + rng.Int64N(4)}
+			recs = append(recs, r)
+			in = append(in, Record{Decree: r[0], Ballot: r[1], Data: []byte{byte(len(in))}})
+		}
+		want := model(recs)
+		got := Effective(in)
+		if len(got) != len(want) {
+			t.Fatalf("log %v: Effective gave %d records, the model %d", recs, len(got), len(want))
+		}
+		for i, e := range want {
+			if got[i].Decree != e.decree || got[i].Ballot != e.ballot || int(got[i].Data[0]) != int(e.off) {
+				t.Fatalf("log %v: record %d is %d/%d@%d, the model says %s", recs, i,
+					got[i].Decree, got[i].Ballot, got[i].Data[0], describe(want))
+			}
+		}
+	}
+}

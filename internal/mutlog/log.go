@@ -143,7 +143,7 @@ func Open(fs vfs.FS, dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := fs.MkdirAll(dir, 0o755); err != nil {
+	if err := fs.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("mutlog: create %s: %w", dir, err)
 	}
 	// The directory entry itself must survive a crash, or every segment

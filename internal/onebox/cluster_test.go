@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // The whole cluster: start, kill and restart a replica server, wait for a
@@ -47,9 +47,9 @@ func TestClusterEndToEnd(t *testing.T) {
 		t.Fatalf("replicas %v", c.Replicas())
 	}
 
-	conns := adminrpc.New(c.MetaAddrs(), adminrpc.Options{})
+	conns := dial.New(c.MetaAddrs(), dial.Options{Credentials: c.Credentials()})
 	defer conns.Close()
-	resp, err := adminrpc.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
+	resp, err := dial.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
 		return m.CreateTable(ctx, &pb.CreateTableRequest{Name: "onebox_e2e", PartitionCount: 4, ReplicaCount: 3})
 	})
 	if err != nil || resp.GetError().GetCode() != pb.ErrorCode_ERR_OK {
@@ -58,6 +58,9 @@ func TestClusterEndToEnd(t *testing.T) {
 	if err := c.WaitHealthy(ctx); err != nil {
 		t.Fatal(err)
 	}
+	checkAdminNeedsCredential(ctx, t, c, "onebox_e2e")
+	checkPrivateFiles(t, filepath.Join(dir, c.Replicas()[0].Dir))
+	checkPrivateFiles(t, filepath.Join(dir, c.metaProcesses()[0].Dir))
 
 	victim := c.Replicas()[1]
 	if err := c.Kill(victim.Name); err != nil {
@@ -113,9 +116,9 @@ func TestMetaServersOnly(t *testing.T) {
 	}
 	t.Cleanup(func() { c.StopAll(); c.Close() })
 
-	conns := adminrpc.New(c.MetaAddrs(), adminrpc.Options{})
+	conns := dial.New(c.MetaAddrs(), dial.Options{Credentials: c.Credentials()})
 	defer conns.Close()
-	info, err := adminrpc.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
+	info, err := dial.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
 		return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
 	})
 	if err != nil || info.GetClusterName() != "metas" {

@@ -85,3 +85,9 @@ func (e Endpoints) MetaServers() (metas []string, from string, err error) {
 	}
 	return []string{DefaultMetaServer}, "the default " + DefaultMetaServer, nil
 }
+
+// writeMetaServers writes the comma-separated meta server list that the
+// shell and other tools read by default.
+func (c *Cluster) writeMetaServers() error {
+	return writeFileAtomic(filepath.Join(c.dir, metaServersFile), []byte(strings.Join(c.MetaAddrs(), ",")+"\n"))
+}

@@ -31,6 +31,8 @@ type layout struct {
 	// netns, when set, lays the onebox out on a bridge and one network
 	// namespace per replica server instead of loopback.
 	netns *netnsPlan
+	// tls gives every process a certificate and requires mutual TLS.
+	tls bool
 }
 
 // newState lays out a new onebox in dir: it picks free ports for every
@@ -90,32 +92,42 @@ func newState(dir string, l layout) (*State, error) {
 		st.Processes = append(st.Processes, collectorProcess(next()))
 	}
 
+	if err := setupSecurity(dir, st, l.tls); err != nil {
+		return nil, err
+	}
+	st.Processes[0].Args = etcdArgs(st, &st.Processes[0])
 	for i := range st.Processes {
 		p := &st.Processes[i]
 		p.Binary = l.binary
 		p.Dir = p.Name
 		p.LogFile = filepath.Join(p.Name, p.Name+".log")
-		if err := os.MkdirAll(filepath.Join(dir, p.Dir, processDataDir), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(dir, p.Dir, processDataDir), 0o700); err != nil {
 			return nil, fmt.Errorf("onebox: %w", err)
 		}
-		if err := writeRoleConfig(dir, p, st.ClusterName, etcd.Address, metaAddrs, l.tune); err != nil {
+		if err := writeRoleConfig(dir, st, p, etcd.Address, metaAddrs, l.tune); err != nil {
 			return nil, err
 		}
 	}
 	return st, nil
 }
 
-// etcdProcess is a single-member etcd; it takes flags, not a config file.
+// etcdProcess is a single-member etcd; it takes flags, not a config file
+// (etcdArgs, once the onebox's security is known).
 func etcdProcess(name, clientAddr, peerAddr string) Process {
-	return Process{
-		Name: name, Role: RoleEtcd, Address: clientAddr, PeerAddress: peerAddr,
-		Args: []string{"etcd",
-			"--name", name,
-			"--data-dir", processDataDir,
-			"--client-url", "http://" + clientAddr,
-			"--peer-url", "http://" + peerAddr,
-		},
+	p := Process{Name: name, Role: RoleEtcd, Address: clientAddr, PeerAddress: peerAddr}
+	p.Args = etcdArgs(&State{}, &p)
+	return p
+}
+
+// etcdArgs are the flags of the onebox's etcd.
+func etcdArgs(st *State, p *Process) []string {
+	args := []string{"etcd",
+		"--name", p.Name,
+		"--data-dir", processDataDir,
+		"--client-url", st.scheme() + "://" + p.Address,
+		"--peer-url", st.scheme() + "://" + p.PeerAddress,
 	}
+	return append(args, st.etcdTLSArgs(p)...)
 }
 
 func collectorProcess(httpAddr string) Process {
@@ -127,7 +139,8 @@ func collectorProcess(httpAddr string) Process {
 // key of the role, defaults included, so that an operator sees (and may
 // edit) the whole configuration; it is written once, when the process is
 // added, and a restart reuses it as it is. etcd takes flags only.
-func writeRoleConfig(dir string, p *Process, cluster, etcdAddr string, metas []string, tune Tuning) error {
+func writeRoleConfig(dir string, st *State, p *Process, etcdAddr string, metas []string, tune Tuning) error {
+	cluster := st.ClusterName
 	var cfg any
 	switch p.Role {
 	case RoleEtcd:
@@ -137,7 +150,8 @@ func writeRoleConfig(dir string, p *Process, cluster, etcdAddr string, metas []s
 		c.Listen, c.HTTPListen, c.PegasusListen = p.Address, p.HTTPAddress, p.PegasusAddress
 		c.DataDir = processDataDir
 		c.ClusterName = cluster
-		c.EtcdEndpoints = []string{etcdAddr}
+		c.EtcdEndpoints = []string{st.scheme() + "://" + etcdAddr}
+		c.Security = st.roleSecurity(p)
 		if tune.Meta != nil {
 			tune.Meta(&c)
 		}
@@ -147,6 +161,7 @@ func writeRoleConfig(dir string, p *Process, cluster, etcdAddr string, metas []s
 		c.Listen, c.HTTPListen, c.PegasusListen = p.Address, p.HTTPAddress, p.PegasusAddress
 		c.DataDir = processDataDir
 		c.MetaServers = metas
+		c.Security = st.roleSecurity(p)
 		if tune.Replica != nil {
 			tune.Replica(&c)
 		}
@@ -155,6 +170,12 @@ func writeRoleConfig(dir string, p *Process, cluster, etcdAddr string, metas []s
 		c := config.DefaultCollector()
 		c.HTTPListen = p.HTTPAddress
 		c.MetaServers = metas
+		c.Security = st.roleSecurity(p)
+		if st.AdminToken {
+			// Its own admin calls (creating the detection table) use the
+			// onebox's token.
+			c.TokenFile = fromProcess(adminTokenFile)
+		}
 		if tune.Collector != nil {
 			tune.Collector(&c)
 		}
@@ -166,7 +187,7 @@ func writeRoleConfig(dir string, p *Process, cluster, etcdAddr string, metas []s
 		return fmt.Errorf("onebox: encoding %s config: %w", p.Name, err)
 	}
 	p.ConfigFile = filepath.Join(p.Dir, processConfigFile)
-	if err := os.WriteFile(filepath.Join(dir, p.ConfigFile), []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, p.ConfigFile), []byte(b.String()), 0o600); err != nil {
 		return fmt.Errorf("onebox: %w", err)
 	}
 	p.Args = []string{string(p.Role), "--config", processConfigFile}

@@ -45,7 +45,7 @@ func TestRoleConfigsLoadBack(t *testing.T) {
 				t.Fatal(err)
 			}
 			if c.Listen != p.Address || c.HTTPListen != p.HTTPAddress || c.PegasusListen != p.PegasusAddress ||
-				c.ClusterName != "c7" || !reflect.DeepEqual(c.EtcdEndpoints, []string{etcd.Address}) || c.DataDir != processDataDir {
+				c.ClusterName != "c7" || !reflect.DeepEqual(c.EtcdEndpoints, []string{"http://" + etcd.Address}) || c.DataDir != processDataDir {
 				t.Errorf("%s config %+v", p.Name, c)
 			}
 			if c.GraceSeconds != config.DefaultFailureDetector().GraceSeconds {

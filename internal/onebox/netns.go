@@ -387,3 +387,98 @@ func removeLeftovers(ip, tag string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// teardownIfIdle removes the netns network of the onebox when none of its
+// processes runs.
+func (c *Cluster) teardownIfIdle() {
+	st, err := c.state()
+	if err != nil || !st.netns() {
+		return
+	}
+	for _, p := range st.Processes {
+		if c.alive(p) {
+			return
+		}
+	}
+	if ip, err := checkNetNS(); err == nil {
+		if err := teardownNetwork(ip, st); err == nil {
+			c.progress("removed network namespaces and bridge %s", st.Bridge.Name)
+		}
+	}
+}
+
+// ensureNetwork creates what is missing of a netns onebox's network. When
+// none of its processes runs, whatever an earlier run left behind is
+// removed first, so that a crashed run's half-configured pieces do not
+// linger. A loopback onebox needs nothing.
+func (c *Cluster) ensureNetwork(st *State) error {
+	if !st.netns() {
+		return nil
+	}
+	ip, err := checkNetNS()
+	if err != nil {
+		return err
+	}
+	idle := true
+	for _, p := range st.Processes {
+		if c.alive(p) {
+			idle = false
+			break
+		}
+	}
+	if idle && linkExists(st.Bridge.Name) {
+		if err := teardownNetwork(ip, st); err != nil {
+			return err
+		}
+	}
+	if err := setupNetwork(ip, st); err != nil {
+		return err
+	}
+	if idle {
+		c.progress("network: bridge %s at %s, one namespace per replica server", st.Bridge.Name, st.Bridge.Address)
+	}
+	return nil
+}
+
+// Network returns the onebox's network mode.
+func (c *Cluster) Network() string {
+	st, err := c.state()
+	if err != nil {
+		return NetworkLoopback
+	}
+	return st.networkMode()
+}
+
+// Cut cuts a replica server of a netns onebox off the network while it
+// keeps running: the host end of its veth pair goes down, which also
+// drops the carrier of the namespace end, so that no packet passes in
+// either direction and none is answered (no reset, no unreachable). Its
+// peers and clients see a silent network, as behind a failed switch port.
+func (c *Cluster) Cut(node string) error {
+	return c.setLink(node, "down")
+}
+
+// Heal undoes Cut: the host end of the veth comes back up. Healing a node
+// that is not cut does nothing.
+func (c *Cluster) Heal(node string) error {
+	return c.setLink(node, "up")
+}
+
+func (c *Cluster) setLink(node, state string) error {
+	st, p, err := c.lookup(node)
+	if err != nil {
+		return err
+	}
+	if p.HostVeth == "" {
+		return fmt.Errorf("%w: %s runs in the host network (onebox network mode %s)", ErrNetNSUnavailable, p.Name, st.networkMode())
+	}
+	ip, err := checkNetNS()
+	if err != nil {
+		return err
+	}
+	if _, err := runIP(ip, "link", "set", "dev", p.HostVeth, state); err != nil {
+		return err
+	}
+	c.progress("%s: link %s %s", p.Name, p.HostVeth, state)
+	return nil
+}

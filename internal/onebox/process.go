@@ -20,7 +20,7 @@ import (
 // that it does not linger as a zombie while this process lives.
 func spawn(dir string, p *Process) (exited chan struct{}, err error) {
 	logPath := filepath.Join(dir, p.LogFile)
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("onebox: %w", err)
 	}

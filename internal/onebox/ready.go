@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // pollInterval paces every readiness and health probe.
@@ -26,17 +26,17 @@ const probeTimeout = time.Second
 type probe func(ctx context.Context) error
 
 // etcdReady: the member answers its /health endpoint with health true.
-func etcdReady(p Process) probe {
-	return httpReady("http://"+p.Address+"/health", `"health":"true"`)
+func etcdReady(c *Cluster, p Process) probe {
+	return httpReady(c, c.scheme+"://"+p.Address+"/health", `"health":"true"`)
 }
 
 // collectorReady: the collector's HTTP server answers.
-func collectorReady(p Process) probe {
-	return httpReady("http://"+p.HTTPAddress+"/", "")
+func collectorReady(c *Cluster, p Process) probe {
+	return httpReady(c, c.scheme+"://"+p.HTTPAddress+"/", "")
 }
 
-func httpReady(url, want string) probe {
-	client := &http.Client{Timeout: probeTimeout}
+func httpReady(c *Cluster, url, want string) probe {
+	client := c.creds.HTTPClient(probeTimeout)
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
@@ -57,9 +57,9 @@ func httpReady(url, want string) probe {
 
 // metaServing: this meta server answers ClusterInfo itself (leader or
 // follower), which is what "it is back" means for one restarted meta.
-func metaServing(conns *adminrpc.Conns, p Process) probe {
+func metaServing(conns *dial.Conns, p Process) probe {
 	return func(ctx context.Context) error {
-		resp, err := adminrpc.CallServer(ctx, conns, p.Address, (*adminrpc.Conns).Meta,
+		resp, err := dial.CallServer(ctx, conns, p.Address, (*dial.Conns).Meta,
 			func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
 				return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
 			})
@@ -75,11 +75,11 @@ func metaServing(conns *adminrpc.Conns, p Process) probe {
 
 // metaLeaderReady: one of the meta servers answers ClusterInfo as the
 // leader. It returns the leader's address through leader.
-func metaLeaderReady(conns *adminrpc.Conns, metas []string, leader *string) probe {
+func metaLeaderReady(conns *dial.Conns, metas []string, leader *string) probe {
 	return func(ctx context.Context) error {
 		var seen []string
 		for _, addr := range metas {
-			resp, err := adminrpc.CallServer(ctx, conns, addr, (*adminrpc.Conns).Meta,
+			resp, err := dial.CallServer(ctx, conns, addr, (*dial.Conns).Meta,
 				func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
 					return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
 				})
@@ -99,9 +99,9 @@ func metaLeaderReady(conns *adminrpc.Conns, metas []string, leader *string) prob
 
 // replicaAlive: the replica server answers its admin Status, and the meta
 // leader lists it as alive (it has sent beacons and been accepted).
-func replicaAlive(conns *adminrpc.Conns, p Process) probe {
+func replicaAlive(conns *dial.Conns, p Process) probe {
 	return func(ctx context.Context) error {
-		if _, err := adminrpc.CallServer(ctx, conns, p.Address, (*adminrpc.Conns).ReplicaAdmin,
+		if _, err := dial.CallServer(ctx, conns, p.Address, (*dial.Conns).ReplicaAdmin,
 			func(ctx context.Context, r pb.ReplicaAdminClient) (*pb.ReplicaServerStatusResponse, error) {
 				return r.Status(ctx, &pb.ReplicaServerStatusRequest{})
 			}); err != nil {
@@ -119,8 +119,8 @@ func replicaAlive(conns *adminrpc.Conns, p Process) probe {
 }
 
 // aliveNodes returns the replica servers the meta leader lists as alive.
-func aliveNodes(ctx context.Context, conns *adminrpc.Conns) ([]string, error) {
-	resp, err := adminrpc.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListNodesResponse, error) {
+func aliveNodes(ctx context.Context, conns *dial.Conns) ([]string, error) {
+	resp, err := dial.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListNodesResponse, error) {
 		return m.ListNodes(ctx, &pb.ListNodesRequest{})
 	})
 	if err != nil {
@@ -140,9 +140,9 @@ func aliveNodes(ctx context.Context, conns *adminrpc.Conns) ([]string, error) {
 
 // tablesHealthy: every available table has all its partitions fully
 // healthy (a primary and max_replica_count replicas).
-func tablesHealthy(conns *adminrpc.Conns) probe {
+func tablesHealthy(conns *dial.Conns) probe {
 	return func(ctx context.Context) error {
-		resp, err := adminrpc.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListTablesResponse, error) {
+		resp, err := dial.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListTablesResponse, error) {
 			return m.ListTables(ctx, &pb.ListTablesRequest{})
 		})
 		if err != nil {

@@ -51,6 +51,11 @@ type State struct {
 	Network string `json:"network,omitempty"`
 	// Bridge is the host bridge of a netns onebox.
 	Bridge *Bridge `json:"bridge,omitempty"`
+	// AdminToken: the servers accept the token in admin_token (every
+	// onebox made since admin calls are checked). TLS: every listener
+	// requires mutual TLS with the certificates in certs/ (security.go).
+	AdminToken bool `json:"admin_token,omitempty"`
+	TLS        bool `json:"tls,omitempty"`
 }
 
 // netns reports whether the onebox runs its replica servers in network
@@ -153,7 +158,7 @@ func (st *State) save(dir string) error {
 // rename.
 func writeFileAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return fmt.Errorf("onebox: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -210,7 +215,7 @@ func (st *State) ofRole(r Role) []Process {
 // read-modify-write of onebox.json. The lock is released by the returned
 // function, or by the kernel if the process dies.
 func lockDir(dir string) (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("onebox: %w", err)
 	}
@@ -222,4 +227,26 @@ func lockDir(dir string) (unlock func(), err error) {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// state reads the state file.
+func (c *Cluster) state() (*State, error) {
+	return loadState(c.dir)
+}
+
+// update applies fn to the state file under the directory lock.
+func (c *Cluster) update(fn func(*State) error) error {
+	unlock, err := lockDir(c.dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := loadState(c.dir)
+	if err != nil {
+		return err
+	}
+	if err := fn(st); err != nil {
+		return err
+	}
+	return st.save(c.dir)
 }

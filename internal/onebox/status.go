@@ -7,8 +7,8 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // StatusJSON is the document `pegasus onebox status --json` prints.
@@ -83,7 +83,7 @@ func orDash(s string) string {
 // was first started; "" when none answers (the onebox is stopped).
 func (c *Cluster) ClusterID(ctx context.Context) string {
 	for _, addr := range c.MetaAddrs() {
-		resp, err := adminrpc.CallServer(ctx, c.conns, addr, (*adminrpc.Conns).Meta,
+		resp, err := dial.CallServer(ctx, c.conns, addr, (*dial.Conns).Meta,
 			func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
 				return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
 			})

@@ -89,7 +89,7 @@ func TestSupervisionKillRestartStop(t *testing.T) {
 		if pgid, err := syscall.Getpgid(p.PID); err != nil || pgid != p.PID {
 			t.Errorf("%s: pgid %d (%v), want its own pid %d", name, pgid, err, p.PID)
 		}
-		if err := etcdReady(p.Process)(ctx); err != nil {
+		if err := etcdReady(c, p.Process)(ctx); err != nil {
 			t.Errorf("%s does not serve: %v", name, err)
 		}
 	}
@@ -117,7 +117,7 @@ func TestSupervisionKillRestartStop(t *testing.T) {
 	if !st["etcd2"].Alive || st["etcd2"].PID == pids[1] {
 		t.Fatalf("etcd2 after Restart: %+v (old pid %d)", st["etcd2"], pids[1])
 	}
-	if err := etcdReady(st["etcd2"].Process)(ctx); err != nil {
+	if err := etcdReady(c, st["etcd2"].Process)(ctx); err != nil {
 		t.Fatalf("restarted etcd2 does not serve: %v", err)
 	}
 	pids = append(pids, st["etcd2"].PID)

@@ -2,6 +2,7 @@ package pacifica
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -268,6 +269,25 @@ func (r *Replica) maybeClear() bool {
 	}
 	r.prim.cleared = true
 	return true
+}
+
+// Waiting says what keeps a new primary from committing and serving: a
+// member not heard at its ballot yet, or a hold on an old primary and what
+// is left of it. Empty on a primary that has cleared, and on any other
+// replica. For logs and status pages; it changes nothing.
+func (r *Replica) Waiting() string {
+	if r.status != StatusPrimary || r.prim.cleared {
+		return ""
+	}
+	for _, t := range r.prim.trackers {
+		if t.countsForCommit() && !t.heard {
+			return fmt.Sprintf("member %s not heard at ballot %d yet", t.node, r.ballot)
+		}
+	}
+	if k, until, ok := r.blockingHold(); ok {
+		return fmt.Sprintf("the read lease %s may hold as primary of ballot %d, for up to %v more", k.primary, k.ballot, until.Sub(r.now))
+	}
+	return "its next tick"
 }
 
 // ReadState says whether and until when a replica may serve reads. Take it

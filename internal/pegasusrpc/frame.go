@@ -225,6 +225,41 @@ func DecodeRequestFrame(b []byte, maxBodySize int) (RequestFrame, int, error) {
 // actually received, so an announced length alone cannot make it allocate
 // much. maxBodySize <= 0 selects DefaultMaxBodySize.
 func ReadRequestFrame(r io.Reader, maxBodySize int) (RequestFrame, error) {
+	f, _, err := ReadRequestFrameReserve(r, maxBodySize, nil)
+	return f, err
+}
+
+// Reserve is called by ReadRequestFrameReserve once a frame's header is
+// read and checked, with the bytes the rest of the frame will take, before
+// any of them is buffered. It may wait (for memory held by other
+// connections to be freed); an error ends the read. release gives the
+// bytes back.
+type Reserve func(n int) (release func(), err error)
+
+// ReadRequestFrameReserve is ReadRequestFrame that calls reserve (when not
+// nil) before buffering the frame's request_meta and body. On success the
+// caller owns release and calls it once the request is done with; on error
+// the bytes were already given back.
+func ReadRequestFrameReserve(r io.Reader, maxBodySize int, reserve Reserve) (f RequestFrame, release func(), err error) {
+	release = func() {}
+	f, err = readRequestFrame(r, maxBodySize, func(n int) error {
+		if reserve == nil {
+			return nil
+		}
+		rel, err := reserve(n)
+		if err == nil {
+			release = rel
+		}
+		return err
+	})
+	if err != nil {
+		release()
+		return RequestFrame{}, func() {}, err
+	}
+	return f, release, nil
+}
+
+func readRequestFrame(r io.Reader, maxBodySize int, reserve func(int) error) (RequestFrame, error) {
 	maxBodySize = limitOrDefault(maxBodySize)
 	var hdr [headerV0Len]byte
 	if _, err := io.ReadFull(r, hdr[:magicAndVersionLen]); err != nil {
@@ -242,6 +277,9 @@ func ReadRequestFrame(r io.Reader, maxBodySize int) (RequestFrame, error) {
 	}
 	fh, err := parseFixedHeader(hdr[:fixedLen], maxBodySize)
 	if err != nil {
+		return RequestFrame{}, err
+	}
+	if err := reserve(fh.metaLen + fh.bodyLen); err != nil {
 		return RequestFrame{}, err
 	}
 	if fh.header.Version == HeaderVersion1 {

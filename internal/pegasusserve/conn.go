@@ -47,6 +47,10 @@ type serverConn struct {
 
 	abortOnce sync.Once
 	aborted   chan struct{}
+	// ctx ends when the connection is aborted or the Listener closes: a
+	// reader waiting for budget gives up then.
+	ctx    context.Context
+	cancel context.CancelFunc
 	// closedHere is set when this side closed the socket (Close, or a
 	// failed write), so that the reader's resulting error is not reported
 	// as bad input from the peer.
@@ -54,7 +58,10 @@ type serverConn struct {
 }
 
 func newServerConn(l *Listener, nc net.Conn) *serverConn {
+	ctx, cancel := context.WithCancel(l.ctx)
 	return &serverConn{
+		ctx:     ctx,
+		cancel:  cancel,
 		l:       l,
 		nc:      nc,
 		slots:   make(chan struct{}, l.cfg.MaxInFlight),
@@ -66,6 +73,7 @@ func newServerConn(l *Listener, nc net.Conn) *serverConn {
 // abort closes the socket under the reader and writer; used by Close.
 func (c *serverConn) abort() {
 	c.abortOnce.Do(func() {
+		c.cancel()
 		close(c.aborted)
 		c.closedHere.Store(true)
 		c.nc.Close()
@@ -73,6 +81,7 @@ func (c *serverConn) abort() {
 }
 
 func (c *serverConn) serve() {
+	defer c.cancel()
 	writerDone := make(chan struct{})
 	go c.writeLoop(writerDone)
 
@@ -96,15 +105,18 @@ func (c *serverConn) serve() {
 func (c *serverConn) readLoop() error {
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	for {
-		frame, err := pegasusrpc.ReadRequestFrame(br, c.l.cfg.MaxBodySize)
+		frame, release, err := pegasusrpc.ReadRequestFrameReserve(br, c.l.cfg.MaxBodySize, c.reserve)
 		if err != nil {
 			return err
 		}
+		// The frame is in: the next one's header may take its time.
+		_ = c.nc.SetReadDeadline(time.Time{})
 		req, decodeErr := pegasusrpc.DecodeRequest(frame)
 		if decodeErr != nil && req.RPC == pegasusrpc.RPCInvalid && !errors.Is(decodeErr, pegasusrpc.ErrUnknownRPC) {
 			// Not even the message header decoded: there is no sequence
 			// id to answer under, and a client waiting on one would wait
 			// until its deadline. Closing tells it at once.
+			release()
 			return fmt.Errorf("%w: %w", ErrUnreadableMessage, decodeErr)
 		}
 		// A message sent as one-way expects no answer, whatever its name;
@@ -112,6 +124,7 @@ func (c *serverConn) readLoop() error {
 		// send it as a call.
 		oneway := req.Type == pegasusrpc.MessageOneway || req.RPC.Oneway()
 		if oneway && decodeErr != nil {
+			release()
 			continue // nothing to execute, nobody to tell
 		}
 		var received time.Time
@@ -121,15 +134,29 @@ func (c *serverConn) readLoop() error {
 		select {
 		case c.slots <- struct{}{}:
 		case <-c.aborted:
+			release()
 			return nil
 		}
 		if c.l.cfg.DropTimedOutRequests && c.expired(&req, received) {
+			release()
 			<-c.slots
 			continue
 		}
 		c.requests.Add(1)
-		go c.execute(req, decodeErr, oneway)
+		go c.execute(req, decodeErr, oneway, release)
 	}
+}
+
+// reserve runs once a frame's header is read: the rest of the frame must
+// arrive within BodyTimeout (a client trickling a large body would
+// otherwise hold its share of the budget for good), and its bytes are
+// taken from the server's budget before they are buffered.
+func (c *serverConn) reserve(n int) (func(), error) {
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.l.cfg.BodyTimeout))
+	if c.l.cfg.Budget == nil {
+		return func() {}, nil
+	}
+	return c.l.cfg.Budget.Reserve(c.ctx, n)
 }
 
 // expired reports whether req's client timeout has passed since it was
@@ -148,9 +175,11 @@ func (c *serverConn) expired(req *pegasusrpc.Request, received time.Time) bool {
 	return true
 }
 
-// execute runs one request and queues its response.
-func (c *serverConn) execute(req pegasusrpc.Request, decodeErr error, oneway bool) {
+// execute runs one request and queues its response; release gives the
+// request's bytes back to the budget.
+func (c *serverConn) execute(req pegasusrpc.Request, decodeErr error, oneway bool, release func()) {
 	defer func() {
+		release()
 		<-c.slots
 		c.requests.Done()
 	}()

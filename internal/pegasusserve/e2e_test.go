@@ -11,11 +11,11 @@ import (
 
 	"github.com/pegasus-go/pegasus/client"
 	"github.com/pegasus-go/pegasus/internal/bench/pegasustarget"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 	"github.com/pegasus-go/pegasus/internal/onebox/testcluster"
 	"github.com/pegasus-go/pegasus/internal/pegasusrpc"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 func TestMain(m *testing.M) { oneboxtest.MainNoLeaks(m) }
@@ -29,7 +29,7 @@ func TestEndToEndOnebox(t *testing.T) {
 	ob := testcluster.Start(t, onebox.Options{Metas: 1, Replicas: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	conns := adminrpc.New(ob.MetaAddrs(), adminrpc.Options{})
+	conns := dial.New(ob.MetaAddrs(), dial.Options{Credentials: ob.Credentials()})
 	defer conns.Close()
 	const table = "pegasus_protocol"
 	if _, _, err := pegasustarget.EnsureTable(ctx, conns, pegasustarget.TableSpec{Name: table, PartitionCount: 4, ReplicaCount: 3}); err != nil {

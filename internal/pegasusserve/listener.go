@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/netguard"
 	"github.com/pegasus-go/pegasus/internal/pegasusrpc"
 )
 
@@ -46,6 +47,9 @@ const (
 	// DefaultRequestTimeout is the deadline of a request whose header
 	// carries no client_timeout.
 	DefaultRequestTimeout = 5 * time.Second
+	// DefaultBodyTimeout bounds how long the rest of a frame may take to
+	// arrive once its header is in.
+	DefaultBodyTimeout = 30 * time.Second
 )
 
 // Config tunes a Listener. Zero fields take the defaults.
@@ -64,6 +68,14 @@ type Config struct {
 	// official Go client fills it with an arbitrary value when the
 	// caller's context has no deadline).
 	DefaultTimeout time.Duration
+	// Budget, when set, caps the request bytes buffered across every
+	// connection of the Listener (and of any other listener sharing it):
+	// a frame's bytes are reserved once its header is read, before they
+	// are buffered, and given back when the request is answered.
+	Budget *netguard.Budget
+	// BodyTimeout bounds how long the rest of a frame may take once its
+	// header is in; DefaultBodyTimeout when zero.
+	BodyTimeout time.Duration
 	// DropTimedOutRequests drops, unanswered, a request whose client
 	// timeout passed while it waited for an execution slot: Pegasus'
 	// rpc_request_dropped_before_execution_when_timeout, off by default
@@ -86,6 +98,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DefaultTimeout <= 0 {
 		c.DefaultTimeout = DefaultRequestTimeout
+	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = DefaultBodyTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

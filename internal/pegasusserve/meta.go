@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/pegasusrpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
@@ -26,6 +27,8 @@ type MetaOptions struct {
 	Now func() time.Time
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+	// Credentials reach the local meta server's gRPC service.
+	Credentials dial.Credentials
 }
 
 // MetaHandler serves the meta server RPC of Pegasus clients,
@@ -56,7 +59,7 @@ func NewMetaHandler(localGRPCAddr string, opts MetaOptions) (*MetaHandler, error
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	cc, err := dialLocal(localGRPCAddr)
+	cc, err := dialLocal(localGRPCAddr, opts.Credentials)
 	if err != nil {
 		return nil, err
 	}

@@ -10,11 +10,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/pegasusrpc"
-	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
@@ -47,6 +45,9 @@ type ReplicaOptions struct {
 	Now func() time.Time
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+	// Credentials reach the local replica server's gRPC service: the
+	// server's own certificate when the cluster runs mutual TLS.
+	Credentials dial.Credentials
 }
 
 func (o ReplicaOptions) withDefaults() ReplicaOptions {
@@ -94,7 +95,7 @@ type ReplicaHandler struct {
 // lazily, so the replica server may start serving after this returns.
 func NewReplicaHandler(localGRPCAddr string, opts ReplicaOptions) (*ReplicaHandler, error) {
 	opts = opts.withDefaults()
-	cc, err := dialLocal(localGRPCAddr)
+	cc, err := dialLocal(localGRPCAddr, opts.Credentials)
 	if err != nil {
 		return nil, err
 	}
@@ -111,19 +112,11 @@ func NewReplicaHandler(localGRPCAddr string, opts ReplicaOptions) (*ReplicaHandl
 	return h, nil
 }
 
-// dialLocal connects to one of our own gRPC services on this host. The
-// reconnection backoff is short: the other end is in the same process or
-// on loopback, and a listener that starts before its server must not wait
-// gRPC's default minutes once the server is up.
-func dialLocal(addr string) (*grpc.ClientConn, error) {
-	opts := append(rpc.ClientOptions(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
-			MinConnectTimeout: time.Second,
-		}),
-	)
-	cc, err := grpc.NewClient(addr, opts...)
+// dialLocal connects to one of our own gRPC services on this host, with
+// the process's credentials. The dial timeout is short: the other end is
+// in the same process or on loopback.
+func dialLocal(addr string, creds dial.Credentials) (*grpc.ClientConn, error) {
+	cc, err := dial.Options{DialTimeout: time.Second, Credentials: creds}.NewClient(addr)
 	if err != nil {
 		return nil, fmt.Errorf("pegasusserve: dial %s: %w", addr, err)
 	}

@@ -7,6 +7,9 @@ import (
 	"io"
 	"net"
 	"sync"
+
+	"github.com/pegasus-go/pegasus/internal/dial"
+	"github.com/pegasus-go/pegasus/internal/netguard"
 )
 
 // Server is a running Pegasus-protocol listener: a Listener serving a
@@ -24,39 +27,62 @@ type Server struct {
 	stopCtx func() bool // unregisters the close-on-cancel hook
 }
 
+// StartOptions configure a listener started by StartReplicaListener or
+// StartMetaListener. The zero value listens in plaintext with netguard's
+// default connection cap and the Listener's defaults.
+type StartOptions struct {
+	// Guard is what the port enforces before the protocol starts:
+	// connection cap, idle timeout, TLS.
+	Guard netguard.Config
+	// Config tunes the protocol: the frame limit, the request-byte budget.
+	Config Config
+	// Credentials reach the local server's gRPC service.
+	Credentials dial.Credentials
+}
+
 // StartReplicaListener serves Pegasus clients on listenAddr, translating
 // their requests to the replica server whose gRPC service listens at
-// grpcAddr, with the listener tuned by cfg. It returns once the port is
-// bound; the listener stops when ctx ends or the returned Closer is closed.
-func StartReplicaListener(ctx context.Context, listenAddr, grpcAddr string, cfg Config) (io.Closer, error) {
-	ln, err := net.Listen("tcp", listenAddr)
+// grpcAddr. It returns once the port is bound; the listener stops when ctx
+// ends or the returned Closer is closed.
+func StartReplicaListener(ctx context.Context, listenAddr, grpcAddr string, opts StartOptions) (io.Closer, error) {
+	ln, err := listen(listenAddr, opts)
 	if err != nil {
-		return nil, fmt.Errorf("pegasusserve: listen %s: %w", listenAddr, err)
+		return nil, err
 	}
-	h, err := NewReplicaHandler(grpcAddr, ReplicaOptions{ServerAddress: ln.Addr().String()})
+	h, err := NewReplicaHandler(grpcAddr, ReplicaOptions{ServerAddress: ln.Addr().String(), Credentials: opts.Credentials})
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
-	return startServer(ctx, ln, h, h, cfg), nil
+	return startServer(ctx, ln, h, h, opts.Config), nil
 }
 
 // StartMetaListener serves Pegasus clients' configuration queries on
 // listenAddr, answering them from the meta server whose gRPC service
-// listens at grpcAddr, with the listener tuned by cfg. It returns once the
-// port is bound; the listener stops when ctx ends or the returned Closer is
-// closed.
-func StartMetaListener(ctx context.Context, listenAddr, grpcAddr string, cfg Config) (io.Closer, error) {
-	ln, err := net.Listen("tcp", listenAddr)
+// listens at grpcAddr. It returns once the port is bound; the listener
+// stops when ctx ends or the returned Closer is closed.
+func StartMetaListener(ctx context.Context, listenAddr, grpcAddr string, opts StartOptions) (io.Closer, error) {
+	ln, err := listen(listenAddr, opts)
 	if err != nil {
-		return nil, fmt.Errorf("pegasusserve: listen %s: %w", listenAddr, err)
+		return nil, err
 	}
-	h, err := NewMetaHandler(grpcAddr, MetaOptions{})
+	h, err := NewMetaHandler(grpcAddr, MetaOptions{Credentials: opts.Credentials})
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
-	return startServer(ctx, ln, h, h, cfg), nil
+	return startServer(ctx, ln, h, h, opts.Config), nil
+}
+
+func listen(addr string, opts StartOptions) (net.Listener, error) {
+	if opts.Guard.Name == "" {
+		opts.Guard.Name = "pegasus"
+	}
+	ln, err := netguard.Listen(addr, opts.Guard)
+	if err != nil {
+		return nil, fmt.Errorf("pegasusserve: listen %s: %w", addr, err)
+	}
+	return ln, nil
 }
 
 func startServer(ctx context.Context, ln net.Listener, h Handler, closer io.Closer, cfg Config) *Server {

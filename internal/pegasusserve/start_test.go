@@ -19,14 +19,14 @@ func TestStartListeners(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	replica, err := StartReplicaListener(ctx, "127.0.0.1:0", replicaGRPC, Config{})
+	replica, err := StartReplicaListener(ctx, "127.0.0.1:0", replicaGRPC, StartOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	replicaAddr := replica.(*Server).Addr().String()
 	meta.Update(func(f *metatest.Data) { f.Nodes = []*pb.NodeInfo{{Address: replicaGRPC, PegasusAddress: replicaAddr}} })
 	meta.AddTable("t", 1, 2, []string{replicaGRPC})
-	metaSrv, err := StartMetaListener(ctx, "127.0.0.1:0", metaGRPC, Config{})
+	metaSrv, err := StartMetaListener(ctx, "127.0.0.1:0", metaGRPC, StartOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,10 +73,10 @@ func TestStartListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	if _, err := StartReplicaListener(context.Background(), busy.Addr().String(), replicaGRPC, Config{}); err == nil {
+	if _, err := StartReplicaListener(context.Background(), busy.Addr().String(), replicaGRPC, StartOptions{}); err == nil {
 		t.Fatal("StartReplicaListener on a port in use succeeded")
 	}
-	if _, err := StartMetaListener(context.Background(), busy.Addr().String(), metaGRPC, Config{}); err == nil {
+	if _, err := StartMetaListener(context.Background(), busy.Addr().String(), metaGRPC, StartOptions{}); err == nil {
 		t.Fatal("StartMetaListener on a port in use succeeded")
 	}
 }

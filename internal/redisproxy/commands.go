@@ -3,6 +3,7 @@ package redisproxy
 import (
 	"context"
 	"math"
+	"runtime/debug"
 	"time"
 
 	"github.com/tidwall/redcon"
@@ -116,11 +117,23 @@ func (c *command) keys(args [][]byte) [][]byte {
 // execute runs one command and appends its reply to out. Every command,
 // well formed or not, gets exactly one reply, which is what keeps a
 // pipeline's replies aligned with its commands.
-func (s *Server) execute(ctx context.Context, args [][]byte, out []byte) []byte {
+//
+// A panic in a command becomes an error reply for that command: one
+// client's request must not take the proxy down.
+func (s *Server) execute(ctx context.Context, st *connState, args [][]byte, out []byte) (reply []byte) {
 	if len(args) == 0 {
-		// redcon never hands over an empty command; answer anyway rather
-		// than index out of range.
+		// The parser never hands over an empty command; answer anyway
+		// rather than index out of range.
 		return redcon.AppendError(out, "ERR empty command")
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.Logger.Error("redis proxy: command failed", "command", clip(args[0], 32), "panic", p, "stack", string(debug.Stack()))
+			reply = redcon.AppendError(out, "ERR internal error")
+		}
+	}()
+	if r, handled := s.authGate(st, args, out); handled {
+		return r
 	}
 	c, ok := lookup(args[0])
 	if !ok {

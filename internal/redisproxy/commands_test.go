@@ -410,7 +410,7 @@ func TestConnectionCommands(t *testing.T) {
 	wantErr(t, rdb, "NOPROTO unsupported protocol version", "HELLO", "3")
 	wantErr(t, rdb, "NOPROTO unsupported protocol version", "HELLO", "1")
 	wantErr(t, rdb, "ERR Protocol version is not an integer or out of range", "HELLO", "two")
-	wantErr(t, rdb, "ERR AUTH is not supported by this proxy: it has no users", "HELLO", "2", "AUTH", "u", "p")
+	wantErr(t, rdb, msgNoPassword, "HELLO", "2", "AUTH", "u", "p")
 	wantErr(t, rdb, "ERR Syntax error in HELLO option 'bogus'", "HELLO", "2", "bogus")
 	hello, err := do(t, rdb, "HELLO", "2", "SETNAME", "me")
 	if err != nil {

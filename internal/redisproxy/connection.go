@@ -44,8 +44,9 @@ func cmdSelect(_ context.Context, _ *Server, args [][]byte, out []byte) []byte {
 //
 // The proxy speaks RESP2 only. HELLO 3 gets NOPROTO, as from a Redis that
 // cannot switch, and clients then carry on in RESP2 (go-redis v9 and
-// redis-py do exactly that). AUTH is refused because the proxy has no users;
+// redis-py do exactly that).
 // SETNAME is accepted and ignored, since no command here would show the name.
+// AUTH authenticates as the AUTH command does (see authGate).
 func cmdHello(_ context.Context, s *Server, args [][]byte, out []byte) []byte {
 	if len(args) > 1 {
 		proto, ok := parseInt(args[1])
@@ -58,7 +59,12 @@ func cmdHello(_ context.Context, s *Server, args [][]byte, out []byte) []byte {
 		for i := 2; i < len(args); i++ {
 			switch opt := string(args[i]); {
 			case equalFold(opt, "auth") && i+2 < len(args):
-				return redcon.AppendError(out, "ERR AUTH is not supported by this proxy: it has no users")
+				if s.cfg.Password == "" {
+					return redcon.AppendError(out, msgNoPassword)
+				}
+				// The password was checked before the command ran
+				// (authGate).
+				i += 2
 			case equalFold(opt, "setname") && i+1 < len(args):
 				i++
 			default:

@@ -36,7 +36,7 @@ func TestEndToEndOnebox(t *testing.T) {
 	defer cancel()
 	metas := cluster.MetaAddrs()
 	var out bytes.Buffer
-	sh, err := shell.New(shell.Config{MetaServers: metas, Out: &out})
+	sh, err := shell.New(shell.Config{MetaServers: metas, Out: &out, Credentials: cluster.Credentials()})
 	if err != nil {
 		t.Fatal(err)
 	}

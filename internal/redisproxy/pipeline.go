@@ -4,8 +4,6 @@ import (
 	"context"
 	"slices"
 	"sync"
-
-	"github.com/tidwall/redcon"
 )
 
 // runPipeline executes a batch of pipelined commands from one connection and
@@ -24,7 +22,10 @@ import (
 // previous command of the batch that shares a key with it. With the store's
 // round trip dominating a command's cost, a batch of N commands on distinct
 // keys then takes about one round trip instead of N.
-func (s *Server) runPipeline(ctx context.Context, batch []redcon.Command, out []byte) ([]byte, bool) {
+//
+// A connection that has not authenticated yet runs its batch one command at
+// a time: an AUTH changes what the commands after it may do.
+func (s *Server) runPipeline(ctx context.Context, st *connState, batch []request, out []byte) ([]byte, bool) {
 	// Nothing after a QUIT runs: Redis closes the connection right after
 	// replying to it.
 	closeAfter := false
@@ -34,21 +35,21 @@ func (s *Server) runPipeline(ctx context.Context, batch []redcon.Command, out []
 			break
 		}
 	}
-	if len(batch) == 1 || s.cfg.PipelineConcurrency == 1 {
+	if len(batch) == 1 || s.cfg.PipelineConcurrency == 1 || !st.authed {
 		for _, cmd := range batch {
 			if s.isClosing() {
 				return out, true
 			}
-			out = s.execute(ctx, cmd.Args, out)
+			out = s.execute(ctx, st, cmd.Args, out)
 		}
 		return out, closeAfter
 	}
-	return s.runConcurrently(ctx, batch, out, closeAfter)
+	return s.runConcurrently(ctx, st, batch, out, closeAfter)
 }
 
 // runConcurrently is runPipeline for a batch of several commands with
 // concurrency allowed.
-func (s *Server) runConcurrently(ctx context.Context, batch []redcon.Command, out []byte, closeAfter bool) ([]byte, bool) {
+func (s *Server) runConcurrently(ctx context.Context, st *connState, batch []request, out []byte, closeAfter bool) ([]byte, bool) {
 	deps := keyDependencies(batch)
 	replies := make([][]byte, len(batch))
 	skipped := make([]bool, len(batch))
@@ -75,7 +76,7 @@ func (s *Server) runConcurrently(ctx context.Context, batch []redcon.Command, ou
 				skipped[i] = true
 				return
 			}
-			replies[i] = s.execute(ctx, batch[i].Args, nil)
+			replies[i] = s.execute(ctx, st, batch[i].Args, nil)
 		})
 	}
 	wg.Wait()
@@ -97,7 +98,7 @@ func (s *Server) runConcurrently(ctx context.Context, batch []redcon.Command, ou
 // named that key. Waiting for those is enough, since they waited for their
 // own predecessors. Commands that take no keys (PING, INFO) or that will be
 // refused (unknown, wrong arity) have no dependencies.
-func keyDependencies(batch []redcon.Command) [][]int {
+func keyDependencies(batch []request) [][]int {
 	deps := make([][]int, len(batch))
 	lastUse := make(map[string]int)
 	for i, cmd := range batch {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/tidwall/redcon"
 )
 
 // jitter makes every backend call take a random 0-2 ms, so that commands
@@ -100,14 +99,14 @@ func TestPipelineConcurrencyBound(t *testing.T) {
 }
 
 func TestKeyDependencies(t *testing.T) {
-	cmd := func(args ...string) redcon.Command {
-		c := redcon.Command{}
+	cmd := func(args ...string) request {
+		c := request{}
 		for _, a := range args {
 			c.Args = append(c.Args, []byte(a))
 		}
 		return c
 	}
-	batch := []redcon.Command{
+	batch := []request{
 		cmd("SET", "a", "1"),            // 0
 		cmd("GET", "b"),                 // 1
 		cmd("PING"),                     // 2
@@ -145,12 +144,12 @@ func TestShutdownStopsPipelineAtFirstUnstartedCommand(t *testing.T) {
 			}
 			// Every later command names key a, so none can start before
 			// the first one finished and began the shutdown.
-			batch := []redcon.Command{
+			batch := []request{
 				{Args: [][]byte{[]byte("SET"), []byte("a"), []byte("1")}},
 				{Args: [][]byte{[]byte("SET"), []byte("a"), []byte("2")}},
 				{Args: [][]byte{[]byte("MSET"), []byte("a"), []byte("3"), []byte("b"), []byte("3")}},
 			}
-			out, closeAfter := srv.runPipeline(context.Background(), batch, nil)
+			out, closeAfter := srv.runPipeline(context.Background(), &connState{authed: true}, batch, nil)
 			if string(out) != "+OK\r\n" || !closeAfter {
 				t.Fatalf("runPipeline = %q, close %v; want the first reply only and close", out, closeAfter)
 			}

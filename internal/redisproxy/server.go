@@ -2,14 +2,20 @@ package redisproxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tidwall/redcon"
+
+	"github.com/pegasus-go/pegasus/internal/netguard"
 )
 
 // Config adjusts a Server. The zero value serves with the defaults noted
@@ -31,12 +37,22 @@ type Config struct {
 	// faster (a goroutine per command is then the main cost). A Pegasus
 	// round trip is the first case.
 	PipelineConcurrency int
-	// MaxRequestBytes bounds what a connection may send beyond its last
-	// complete pipeline: a command larger than that (or a client that never
-	// completes one) gets a protocol error and its connection is closed,
-	// so one client cannot make the proxy buffer without limit. Default
-	// 64 MiB, the largest message the cluster's RPCs carry.
+	// MaxRequestBytes bounds one command: a command announcing more (its
+	// lengths are checked as they are read, before its arguments are
+	// buffered) gets a protocol error and its connection is closed, so one
+	// client cannot make the proxy buffer without limit. Default 64 MiB,
+	// the largest message the cluster's RPCs carry.
 	MaxRequestBytes int
+	// MaxBufferedBytes caps the request bytes the proxy buffers at once
+	// across all its connections (internal/netguard's Budget): a
+	// connection whose command needs more waits until others are done.
+	// Default 256 MiB.
+	MaxBufferedBytes int64
+	// Password, when set, is required (AUTH password, AUTH default
+	// password, or HELLO's AUTH option) before any other command; until
+	// then every command but AUTH, HELLO and QUIT is answered NOAUTH, as
+	// Redis does with requirepass.
+	Password string
 	// Logger receives connection-level events (accept failures). Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -50,8 +66,8 @@ const (
 )
 
 func (cfg Config) withDefaults() (Config, error) {
-	if cfg.CommandTimeout < 0 || cfg.PipelineConcurrency < 0 || cfg.MaxRequestBytes < 0 {
-		return cfg, fmt.Errorf("%w: negative CommandTimeout, PipelineConcurrency or MaxRequestBytes", ErrInvalidConfig)
+	if cfg.CommandTimeout < 0 || cfg.PipelineConcurrency < 0 || cfg.MaxRequestBytes < 0 || cfg.MaxBufferedBytes < 0 {
+		return cfg, fmt.Errorf("%w: negative CommandTimeout, PipelineConcurrency, MaxRequestBytes or MaxBufferedBytes", ErrInvalidConfig)
 	}
 	if cfg.CommandTimeout == 0 {
 		cfg.CommandTimeout = DefaultCommandTimeout
@@ -61,6 +77,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxRequestBytes == 0 {
 		cfg.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if cfg.MaxBufferedBytes == 0 {
+		cfg.MaxBufferedBytes = netguard.DefaultBudgetBytes
+	}
+	if int64(cfg.MaxRequestBytes) > cfg.MaxBufferedBytes {
+		return cfg, fmt.Errorf("%w: MaxRequestBytes %d above MaxBufferedBytes %d", ErrInvalidConfig, cfg.MaxRequestBytes, cfg.MaxBufferedBytes)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -81,8 +103,12 @@ type Server struct {
 	// listenPort is the TCP port being served, for INFO.
 	listenPort atomic.Int32
 	// conns tracks connection goroutines so that Serve returns only after
-	// every one of them has ended.
+	// every one of them has ended; open holds their connections, closed
+	// at the end of a shutdown.
 	conns sync.WaitGroup
+	open  map[net.Conn]struct{}
+	// budget caps the request bytes buffered across all connections.
+	budget *netguard.Budget
 
 	// mu guards the shutdown handshake: once closing is set no batch of
 	// commands starts, and drained is closed when the last running batch
@@ -103,7 +129,10 @@ func New(backend Backend, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, backend: backend, started: time.Now(), drained: make(chan struct{})}, nil
+	return &Server{
+		cfg: cfg, backend: backend, started: time.Now(), drained: make(chan struct{}),
+		open: make(map[net.Conn]struct{}), budget: netguard.NewBudget(cfg.MaxBufferedBytes),
+	}, nil
 }
 
 // Serve accepts connections on ln until ctx is canceled, then shuts down
@@ -112,6 +141,9 @@ func New(backend Backend, cfg Config) (*Server, error) {
 // Commands that arrive after the shutdown began are not executed; their
 // connection is closed without a reply. If ln fails otherwise, Serve closes
 // all connections and returns the error. A Server serves once.
+//
+// Serve enforces no connection cap or idle timeout itself: wrap ln with
+// internal/netguard for those (cmd/pegasus does).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Lock()
 	if s.serving {
@@ -126,74 +158,134 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 	// Commands run under a context that shutdown does not cancel: a command
 	// in flight is finished (within its own timeout), not abandoned with an
-	// unknown outcome.
+	// unknown outcome. Waiting for request memory ends with Serve.
 	base := context.WithoutCancel(ctx)
-	rs := redcon.NewServerNetwork(ln.Addr().Network(), ln.Addr().String(),
-		func(conn redcon.Conn, cmd redcon.Command) { s.serveBatch(base, conn, cmd) },
-		s.accepted, s.closed)
-	rs.AcceptError = func(err error) {
-		s.cfg.Logger.Warn("redis proxy: accept failed", "err", err)
-	}
-	dl := &drainingListener{Listener: ln, s: s, maxRequestBytes: s.cfg.MaxRequestBytes}
+	life, endLife := context.WithCancel(base)
+	defer endLife()
 	stop := context.AfterFunc(ctx, func() {
 		s.beginShutdown()
 		ln.Close()
 	})
 	defer stop()
-	err := rs.Serve(dl)
-	s.conns.Wait()
-	if err == nil && ctx.Err() == nil {
-		// redcon treats a closed listener as a normal end; it is one only
-		// when we closed it.
-		err = dl.lastErr
+	var err error
+	var backoff time.Duration
+	for {
+		nc, aerr := ln.Accept()
+		if aerr == nil {
+			backoff = 0
+			if !s.track(nc) {
+				nc.Close()
+				continue
+			}
+			go s.serveConn(base, life, nc)
+			continue
+		}
+		if s.isClosing() {
+			break
+		}
+		if errors.Is(aerr, syscall.EMFILE) || errors.Is(aerr, syscall.ENFILE) {
+			// Out of descriptors: pause rather than spin, as net/http does.
+			s.cfg.Logger.Warn("redis proxy: accept failed", "err", aerr)
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			time.Sleep(backoff)
+			continue
+		}
+		err = aerr
+		s.beginShutdown()
+		break
 	}
+	// Let the batches already running deliver their replies, then close
+	// every connection.
+	<-s.drained
+	endLife()
+	s.closeConns()
+	s.conns.Wait()
 	if err != nil {
 		return fmt.Errorf("redisproxy: serving %s: %w", ln.Addr(), err)
 	}
 	return nil
 }
 
-func (s *Server) accepted(conn redcon.Conn) bool {
+// track registers a connection; false once shutdown began.
+func (s *Server) track(nc net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.open[nc] = struct{}{}
 	s.conns.Add(1)
 	s.clients.Add(1)
-	conn.SetContext(&connState{})
 	return true
 }
 
-func (s *Server) closed(redcon.Conn, error) {
+func (s *Server) untrack(nc net.Conn) {
+	s.mu.Lock()
+	delete(s.open, nc)
+	s.mu.Unlock()
 	s.clients.Add(-1)
 	s.conns.Done()
 }
 
+func (s *Server) closeConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for nc := range s.open {
+		nc.Close()
+	}
+}
+
 func (s *Server) port() int { return int(s.listenPort.Load()) }
 
-// connState is what the proxy keeps per connection: only a reply buffer
-// reused from batch to batch. Nothing a command does depends on it.
+// connState is what the proxy keeps per connection: whether it
+// authenticated (with Config.Password set) and a reply buffer reused from
+// batch to batch. Nothing a data command does depends on it.
 type connState struct {
-	out []byte
+	authed bool
+	out    []byte
 }
 
 // maxKeptReplyBuffer is the largest reply buffer a connection keeps for its
 // next batch; a larger one (a big MGET) is left to the garbage collector.
 const maxKeptReplyBuffer = 64 << 10
 
-// serveBatch runs one pipeline: cmd and every command redcon has already
-// read behind it on the connection. All their replies go out in one write,
-// in the order the commands came. redcon's own reply buffer stays empty; the
-// proxy writes to the socket itself so that it knows when a batch's replies
-// have left, which the shutdown handshake needs.
-func (s *Server) serveBatch(ctx context.Context, conn redcon.Conn, cmd redcon.Command) {
-	batch := append([]redcon.Command{cmd}, conn.ReadPipeline()...)
-	nc := conn.NetConn()
-	if lc, ok := nc.(*limitedConn); ok {
-		lc.completed()
+// serveConn reads and runs the pipelines of one connection. A panic while
+// serving it ends this connection only.
+func (s *Server) serveConn(ctx, life context.Context, nc net.Conn) {
+	defer s.untrack(nc)
+	defer nc.Close()
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.Logger.Error("redis proxy: connection failed", "remote", nc.RemoteAddr().String(),
+				"panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	rd := newRespReader(life, nc, s.cfg.MaxRequestBytes, s.budget)
+	defer rd.close()
+	st := &connState{authed: s.cfg.Password == ""}
+	for {
+		batch, err := rd.readBatch()
+		if err != nil {
+			var pe *protocolError
+			if errors.As(err, &pe) {
+				s.refuseConn(nc, pe)
+			}
+			return
+		}
+		if !s.serveBatch(ctx, nc, st, batch) {
+			return
+		}
 	}
+}
+
+// serveBatch runs one pipeline: all its replies go out in one write, in
+// the order the commands came. It reports whether the connection stays
+// open.
+func (s *Server) serveBatch(ctx context.Context, nc net.Conn, st *connState, batch []request) bool {
 	if !s.enter() {
-		conn.Close()
-		return
+		return false
 	}
-	st := conn.Context().(*connState)
-	out, closeAfter := s.runPipeline(ctx, batch, st.out[:0])
+	out, closeAfter := s.runPipeline(ctx, st, batch, st.out[:0])
 	// A client that stops reading must not hold a shutdown up forever.
 	nc.SetWriteDeadline(time.Now().Add(s.cfg.CommandTimeout))
 	_, err := nc.Write(out)
@@ -203,10 +295,27 @@ func (s *Server) serveBatch(ctx context.Context, conn redcon.Conn, cmd redcon.Co
 	} else {
 		st.out = nil
 	}
-	if closeAfter || err != nil {
-		conn.Close()
-	}
+	return !closeAfter && err == nil && !s.isClosing()
 }
+
+// refuseConn answers a request that broke the protocol, then closes the
+// connection gently: the write side first, then what the client still
+// sends is read and dropped for a moment, so that the reply is not lost to
+// a reset caused by unread input.
+func (s *Server) refuseConn(nc net.Conn, pe *protocolError) {
+	nc.SetWriteDeadline(time.Now().Add(time.Second))
+	if _, err := nc.Write(redcon.AppendError(nil, pe.Error())); err != nil {
+		return
+	}
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	nc.SetReadDeadline(time.Now().Add(time.Second))
+	io.CopyN(io.Discard, nc, lingerBytes)
+}
+
+// lingerBytes bounds what refuseConn reads after a protocol error.
+const lingerBytes = 1 << 20
 
 // enter registers a running batch; it returns false once shutdown began.
 func (s *Server) enter() bool {

@@ -8,13 +8,22 @@ import (
 )
 
 // UpdateConfig takes configurations the meta server pushes, without waiting
-// for the next beacon's answer.
+// for the next beacon's answer. Configurations whose ballot is out of the
+// meta's reach are refused (guard.go); the next beacon answer brings any
+// the meta really issued.
 func (a adminService) UpdateConfig(_ context.Context, req *pb.ConfigUpdateRequest) (*pb.ConfigUpdateResponse, error) {
 	if err := a.s.checkMeta("update_config", req.GetClusterId()); err != nil {
 		return &pb.ConfigUpdateResponse{Error: wireError(err)}, nil
 	}
-	a.s.applyMetaState(req.GetTables(), req.GetConfigs(), nil)
-	return &pb.ConfigUpdateResponse{}, nil
+	configs, refused := a.s.boundPushedBallots(req.GetConfigs())
+	a.s.applyMetaState(req.GetTables(), configs, nil)
+	if len(refused) == 0 {
+		return &pb.ConfigUpdateResponse{}, nil
+	}
+	err := errorf(ErrBallotOutOfReach, "%d configuration(s), e.g. %s at ballot %d, above the meta's highest ballot %d by more than %d",
+		len(refused), refused[0].GetGpid(), refused[0].GetBallot(), a.s.metaMaxBallot.Load(), pushBallotSlack)
+	a.s.guardLog.log(a.s, "push", err)
+	return &pb.ConfigUpdateResponse{Error: wireError(err)}, nil
 }
 
 // Status reports the server's replicas and lease.

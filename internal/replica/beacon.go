@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/pacifica"
@@ -82,39 +83,62 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 	if s.checkMeta("beacon", resp.GetClusterId()) != nil {
 		return
 	}
+	s.noteMaxBallot(resp.GetMaxBallot())
 	if leader := resp.GetLeader(); leader != "" {
 		s.meta.setLeader(leader)
 	}
 	if resp.GetAllowed() {
-		lease := s.cfg.Lease()
-		if ms := resp.GetLeaseMs(); ms > 0 {
-			lease = min(lease, time.Duration(ms)*time.Millisecond)
-		}
-		s.extendLease(sent.Add(lease))
+		s.lease.Extend(sent, GrantedLease(s.cfg.Lease(), resp.GetLeaseMs()))
 	} else {
 		s.log.Warn("meta server refuses this server's beacons; not serving")
 	}
 	s.applyMetaState(resp.GetTables(), resp.GetConfigs(), removalsFromPB(resp.GetRemovals(), resp.GetRemove()))
 }
 
-// extendLease moves the end of the lease from the meta server to until if
-// that is later.
-func (s *Server) extendLease(until pacifica.Time) {
-	n := int64(until)
+// Lease is a replica server's lease from the meta server, on the server's
+// monotonic clock, extended by every accepted beacon. It is safe for
+// concurrent use. The replica server and the whole-system simulation
+// (internal/sim) keep their leases with it, so the simulation tests these
+// rules, including which clock they read.
+type Lease struct {
+	// until is the end of the lease (a pacifica.Time; zero: none).
+	until atomic.Int64
+}
+
+// GrantedLease is the lease one accepted beacon grants: the configured
+// fd_lease_seconds, capped by what the meta server granted (grantedMs, 0 if
+// it said nothing).
+func GrantedLease(configured time.Duration, grantedMs int64) time.Duration {
+	if grantedMs > 0 {
+		return min(configured, time.Duration(grantedMs)*time.Millisecond)
+	}
+	return configured
+}
+
+// Extend moves the lease end to sent+granted if that is later. sent is when
+// the accepted beacon was sent (see the top of this file).
+func (l *Lease) Extend(sent pacifica.Time, granted time.Duration) {
+	n := int64(sent.Add(granted))
 	for {
-		cur := s.lease.Load()
-		if n <= cur || s.lease.CompareAndSwap(cur, n) {
+		cur := l.until.Load()
+		if n <= cur || l.until.CompareAndSwap(cur, n) {
 			return
 		}
 	}
 }
 
+// Until returns the end of the lease (zero: none), for ReadState.Check.
+func (l *Lease) Until() pacifica.Time { return pacifica.Time(l.until.Load()) }
+
+// Valid reports whether the lease holds at now.
+func (l *Lease) Valid(now pacifica.Time) bool { return now < l.Until() }
+
 // metaLeaseUntil is the end of the lease from the meta server on the
 // monotonic clock (zero: none), for ReadState.Check.
-func (s *Server) metaLeaseUntil() pacifica.Time { return pacifica.Time(s.lease.Load()) }
+func (s *Server) metaLeaseUntil() pacifica.Time { return s.lease.Until() }
 
 // leaseValid reports whether the lease from the meta server holds now.
-func (s *Server) leaseValid() bool { return s.mono() < s.metaLeaseUntil() }
+func (s *Server) leaseValid() bool { return s.lease.Valid(s.mono()) }
 
 // reports describes every open replica.
 func (s *Server) reports() []*pb.ReplicaReport {

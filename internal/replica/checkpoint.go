@@ -16,6 +16,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/pacifica"
 	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/security"
 	"github.com/pegasus-go/pegasus/internal/storage"
 )
 
@@ -64,6 +65,14 @@ func (s *Server) serveCheckpoint(req *pb.CheckpointRequest, stream pb.ReplicaPee
 	p := s.partition(g)
 	if p == nil {
 		return stream.Send(&pb.CheckpointChunk{Error: wireError(errorf(ErrNotHosted, "%s", g))})
+	}
+	var idp *security.Identity
+	if id, ok := security.PeerIdentity(stream.Context()); ok {
+		idp = &id
+	}
+	if err := s.checkpointMayGo(p, req.GetLearner(), idp); err != nil {
+		s.guardLog.log(s, "checkpoint", err)
+		return stream.Send(&pb.CheckpointChunk{Error: wireError(err)})
 	}
 	dir, decree, err := p.checkpoint()
 	if err != nil {
@@ -181,7 +190,7 @@ func (s *Server) copyCheckpoint(ctx context.Context, g gpid, req pacifica.Checkp
 	if err != nil {
 		return 0, errorf(ErrCheckpoint, "%v", err)
 	}
-	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
+	if err := s.fs.MkdirAll(dir, 0o700); err != nil {
 		return 0, err
 	}
 	r := checkpointReceiver{fs: s.fs, dir: dir, decree: -1}

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/pacifica"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/security"
 	"github.com/pegasus-go/pegasus/internal/storage"
 )
 
@@ -32,6 +34,8 @@ type clusterOptions struct {
 	core func(*pacifica.Config)
 	// segmentBytes is the log segment size.
 	segmentBytes int64
+	// security is every server's security setup (nil: none).
+	security *security.Server
 	// config adjusts every server's configuration.
 	config func(*config.Replica)
 	// dedupRetention overrides write_dedup_retention_seconds.
@@ -119,6 +123,7 @@ func (c *testCluster) start(i int) {
 			LogSegmentBytes:     c.opts.segmentBytes,
 			CoreConfig:          c.opts.core,
 			WriteDedupRetention: c.opts.dedupRetention,
+			Security:            c.opts.security,
 			Clock:               c.opts.clock,
 		})
 		if err == nil || attempt == 50 || !strings.Contains(err.Error(), "address already in use") {
@@ -259,7 +264,7 @@ func storeContents(t testing.TB, p *partition) []string {
 // service, as the shell does.
 func adminCommand(t testing.TB, addr, cmd string, args ...string) string {
 	t.Helper()
-	cc, err := dial(addr)
+	cc, err := dial.Options{}.NewClient(addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
@@ -97,7 +98,7 @@ func TestForeignMetaDeletesNothing(t *testing.T) {
 	}
 
 	// A push of the foreign meta server is refused too.
-	cc, err := dial(c.addr(0))
+	cc, err := dial.Options{}.NewClient(c.addr(0))
 	if err != nil {
 		t.Fatal(err)
 	}

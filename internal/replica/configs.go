@@ -1,7 +1,9 @@
 package replica
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -11,15 +13,16 @@ import (
 
 // Partition configurations from the meta server (beacon answers, pushes
 // through ReplicaAdmin.UpdateConfig, answers to proposals) reach the cores
-// here. A configuration for a partition this server does not hold opens the
-// replica first, empty, only where an empty copy is right: for a learner,
-// which will copy everything from its primary, or for a member of a brand
-// new partition (ballot 1). A configuration naming this server primary or
-// secondary of a partition with history that it does not hold means its
-// copy was lost (a deleted data directory, a removal that raced a push):
-// an empty copy there would be counted as holding what the lost one held,
-// so none is made; the primary has the member removed and the meta server
-// brings it back as a learner.
+// here. A configuration naming this server for a partition it has no open
+// replica of opens the replica first: the copy on its disk if there is one
+// (closed by replica.kill_partition, say), else an empty one, but only where
+// an empty copy is right: for a learner, which will copy everything from its
+// primary, or for a member of a brand new partition (ballot 1). A
+// configuration naming this server primary or secondary of a partition with
+// history that it holds no copy of means its copy was lost (a deleted data
+// directory, a removal that raced a push): an empty copy there would be
+// counted as holding what the lost one held, so none is made; the primary
+// has the member removed and the meta server brings it back as a learner.
 //
 // Removals are decided by the meta server on a report that may be stale by
 // the time they arrive. The replica's own goroutine checks each against its
@@ -86,20 +89,8 @@ func (s *Server) applyConfig(pc *pb.PartitionConfiguration) {
 	if err != nil || pc.GetBallot() <= 0 {
 		return
 	}
-	u := &configUpdate{config: pacifica.Configuration{
-		Ballot:  pacifica.Ballot(pc.GetBallot()),
-		Primary: pacifica.NodeID(pc.GetPrimary()),
-	}}
-	for _, n := range pc.GetSecondaries() {
-		u.config.Secondaries = append(u.config.Secondaries, pacifica.NodeID(n))
-	}
-	for _, n := range pc.GetLearners() {
-		u.learners = append(u.learners, pacifica.NodeID(n))
-	}
-	for _, nb := range pc.GetPrimaryBounds() {
-		u.config.PrimaryBounds = append(u.config.PrimaryBounds,
-			pacifica.HoldRef{Primary: pacifica.NodeID(nb.GetNode()), Ballot: pacifica.Ballot(nb.GetBallot())})
-	}
+	u := &configUpdate{}
+	u.config, u.learners = ConfigFromPB(pc)
 
 	s.mu.Lock()
 	if p := s.partitions[g]; p != nil {
@@ -116,13 +107,13 @@ func (s *Server) applyConfig(pc *pb.PartitionConfiguration) {
 		s.mu.Unlock()
 		return
 	}
-	member := pc.GetPrimary() == string(s.node) || slices.Contains(pc.GetSecondaries(), string(s.node))
-	learner := slices.Contains(pc.GetLearners(), string(s.node))
-	if (!member && !learner) || s.closed || s.openBackedOffLocked(g, time.Now()) {
+	if !ConfigNames(s.node, u.config, u.learners) || s.closed || s.openBackedOffLocked(g, time.Now()) {
 		s.mu.Unlock()
 		return
 	}
-	if !learner && pc.GetBallot() > 1 {
+	_, err = s.fs.Stat(s.fs.PathJoin(s.replicaDir(g), infoFileName))
+	onDisk := err == nil
+	if !ConfigOpens(s.node, u.config, u.learners, onDisk) {
 		s.mu.Unlock()
 		s.log.Warn("configuration names this server a member of a partition whose copy it does not hold; "+
 			"not creating an empty one (the primary has the member removed, and it comes back as a learner)",
@@ -138,7 +129,102 @@ func (s *Server) applyConfig(pc *pb.PartitionConfiguration) {
 	op := &opening{pending: u}
 	s.opening[g] = op
 	s.mu.Unlock()
-	go s.openAndRegister(info, true, op)
+	// A copy on disk is opened as it is: should it vanish meanwhile (a
+	// removal), the open fails rather than create an empty one.
+	go s.openAndRegister(info, !onDisk, op)
+}
+
+// ConfigFromPB reads a configuration from the meta server in the core's
+// terms: the configuration and its learners. The replica server and the
+// whole-system simulation (internal/sim) both read configurations with it.
+func ConfigFromPB(pc *pb.PartitionConfiguration) (pacifica.Configuration, []pacifica.NodeID) {
+	cfg := pacifica.Configuration{
+		Ballot:  pacifica.Ballot(pc.GetBallot()),
+		Primary: pacifica.NodeID(pc.GetPrimary()),
+	}
+	for _, n := range pc.GetSecondaries() {
+		cfg.Secondaries = append(cfg.Secondaries, pacifica.NodeID(n))
+	}
+	var learners []pacifica.NodeID
+	for _, n := range pc.GetLearners() {
+		learners = append(learners, pacifica.NodeID(n))
+	}
+	for _, nb := range pc.GetPrimaryBounds() {
+		cfg.PrimaryBounds = append(cfg.PrimaryBounds,
+			pacifica.HoldRef{Primary: pacifica.NodeID(nb.GetNode()), Ballot: pacifica.Ballot(nb.GetBallot())})
+	}
+	return cfg, learners
+}
+
+// ConfigNames reports whether a configuration gives node a role: primary,
+// secondary or learner.
+func ConfigNames(node pacifica.NodeID, cfg pacifica.Configuration, learners []pacifica.NodeID) bool {
+	return cfg.HasMember(node) || slices.Contains(learners, node)
+}
+
+// ConfigOpens reports whether a configuration of a partition that node has
+// no open replica of makes it open one (see the top of this file): the copy
+// on its disk (onDisk) whenever the configuration names it; an empty one
+// only for a learner, or for a member of a brand-new partition (ballot 1).
+// The replica server and the whole-system simulation (internal/sim) both
+// decide with it.
+func ConfigOpens(node pacifica.NodeID, cfg pacifica.Configuration, learners []pacifica.NodeID, onDisk bool) bool {
+	switch {
+	case !ConfigNames(node, cfg, learners):
+		return false
+	case onDisk:
+		return true
+	}
+	return slices.Contains(learners, node) || cfg.Ballot <= 1
+}
+
+// ApplyConfig hands a configuration of the meta server to a replica's core
+// and, when the core is then the primary of that ballot, brings the core's
+// learners in line with the configuration's: AddLearner for each one not in
+// teaching (the learners handed to AddLearner since the replica last became
+// primary, so that a repeated configuration does not restart learning), and
+// RemoveLearner for each one the configuration dropped (given up on, or
+// removed by the meta server), so that a later add starts afresh. teaching
+// is updated in place. A configuration of an older ballot is ignored; any
+// other refusal is logged and returned. The partition driver and the
+// whole-system simulation (internal/sim) both apply configurations through
+// it.
+func ApplyConfig(core *pacifica.Replica, teaching map[pacifica.NodeID]bool, cfg pacifica.Configuration,
+	learners []pacifica.NodeID, log *slog.Logger) error {
+	err := core.UpdateConfig(cfg)
+	switch {
+	case err == nil:
+	case errors.Is(err, pacifica.ErrStaleBallot):
+		return nil
+	default:
+		log.Warn("configuration refused", "ballot", cfg.Ballot, "primary", cfg.Primary, "err", err)
+		return err
+	}
+	if core.Status() != pacifica.StatusPrimary || core.Ballot() != cfg.Ballot {
+		clear(teaching)
+		return nil
+	}
+	named := make(map[pacifica.NodeID]bool, len(learners))
+	for _, l := range learners {
+		named[l] = true
+		if teaching[l] {
+			continue
+		}
+		err := core.AddLearner(l, cfg.Ballot)
+		if err != nil && !errors.Is(err, pacifica.ErrAlreadyMember) {
+			log.Warn("add learner refused", "learner", l, "err", err)
+			continue
+		}
+		teaching[l] = true
+		log.Info("learner added", "learner", l, "ballot", cfg.Ballot)
+	}
+	for l := range teaching {
+		if !named[l] {
+			core.RemoveLearner(l)
+			delete(teaching, l)
+		}
+	}
+	return nil
 }
 
 // newReplicaInfoLocked describes a replica to create from the table's shape.
@@ -264,18 +350,30 @@ type removeResult struct {
 // tryRemove closes the replica for removal unless it holds a role or has
 // seen a configuration newer than the one the removal was decided on.
 func (p *partition) tryRemove(req *removeRequest) {
-	switch st := p.core.Status(); {
-	case req.ballot < 0: // the table is gone
-	case st == pacifica.StatusPrimary || st == pacifica.StatusSecondary || st == pacifica.StatusPotentialSecondary:
-		req.done <- removeResult{refused: "it is " + st.String()}
-		return
-	case req.ballot > 0 && (int64(p.core.Ballot()) > req.ballot || p.metaBallot > req.ballot):
-		req.done <- removeResult{refused: fmt.Sprintf("it has seen ballot %d since", max(int64(p.core.Ballot()), p.metaBallot))}
+	if why := RemovalRefused(p.core, p.metaBallot, req.ballot); why != "" {
+		req.done <- removeResult{refused: why}
 		return
 	}
 	closed := &closeRequest{done: make(chan closeResult, 1)}
 	p.shutdown(closed)
 	req.done <- removeResult{closeErr: (<-closed.done).err}
+}
+
+// RemovalRefused says why a replica must stay despite the meta server's
+// removal decided on its configuration of ballot removal (see the top of
+// this file; -1: the table is gone, 0: no ballot), given the newest ballot
+// metaBallot of a configuration the meta server sent for it; "" if it may
+// go. The replica server and the whole-system simulation (internal/sim)
+// both decide with it.
+func RemovalRefused(core *pacifica.Replica, metaBallot, removal int64) string {
+	switch st := core.Status(); {
+	case removal < 0: // the table is gone
+	case st == pacifica.StatusPrimary || st == pacifica.StatusSecondary || st == pacifica.StatusPotentialSecondary:
+		return "it is " + st.String()
+	case removal > 0 && (int64(core.Ballot()) > removal || metaBallot > removal):
+		return fmt.Sprintf("it has seen ballot %d since", max(int64(core.Ballot()), metaBallot))
+	}
+	return ""
 }
 
 // report describes one replica for beacons and status answers.

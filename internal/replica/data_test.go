@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/client"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
@@ -20,7 +21,7 @@ type rawStream struct {
 
 func openRawStream(t testing.TB, addr string) *rawStream {
 	t.Helper()
-	cc, err := dial(addr)
+	cc, err := dial.Options{}.NewClient(addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,11 +55,21 @@ var (
 	// ErrDataDirLost: data_dir disappeared under the running server. Its
 	// stores can neither be written nor closed; the process must exit.
 	ErrDataDirLost = errors.New("replica: data_dir removed while the server runs")
+	// ErrForeignPeer: a configuration push, replication message or
+	// checkpoint request from a sender that may not make it (guard.go).
+	ErrForeignPeer = errors.New("replica: refused sender")
+	// ErrBallotOutOfReach: a pushed configuration whose ballot is far above
+	// what the meta server said it issued (guard.go).
+	ErrBallotOutOfReach = errors.New("replica: pushed ballot beyond the meta's record")
 	// ErrDataFormat: data_dir holds an on-disk format this binary does not
 	// read (a rollback past the release that wrote it); the server does
 	// not start rather than misread it.
 	ErrDataFormat = errors.New("replica: unreadable on-disk format")
 )
+
+// WireError is wireError for the whole-system simulation (internal/sim),
+// whose replica servers answer clients with the server's error codes.
+func WireError(err error) *pb.Error { return wireError(err) }
 
 // wireError maps an error to its wire form. It is the only place where
 // errors get a wire code; nil maps to nil.
@@ -107,10 +117,12 @@ func wireCode(err error) pb.ErrorCode {
 		return pb.ErrorCode_ERR_UNKNOWN_OUTCOME
 	case errors.Is(err, ErrCheckpoint):
 		return pb.ErrorCode_ERR_CHECKPOINT_UNAVAILABLE
-	case errors.Is(err, ErrUnknownCommand):
+	case errors.Is(err, ErrUnknownCommand), errors.Is(err, ErrBallotOutOfReach):
 		return pb.ErrorCode_ERR_INVALID_PARAMETERS
 	case errors.Is(err, ErrForeignCluster):
 		return pb.ErrorCode_ERR_CLUSTER_ID_MISMATCH
+	case errors.Is(err, ErrForeignPeer):
+		return pb.ErrorCode_ERR_REJECT
 	default:
 		return pb.ErrorCode_ERR_UNKNOWN
 	}

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
@@ -182,7 +183,7 @@ func (m *fakeMeta) send(pushes []push) {
 		cc := m.conns[p.node]
 		if cc == nil {
 			var err error
-			if cc, err = dial(p.node); err != nil {
+			if cc, err = (dial.Options{}).NewClient(p.node); err != nil {
 				m.mu.Unlock()
 				continue
 			}

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/pegasus-go/pegasus/internal/metrics"
 	"github.com/pegasus-go/pegasus/internal/version"
 )
 
@@ -15,7 +14,6 @@ import (
 //	GET /healthz  200 while the server runs
 //	GET /metrics  Prometheus metrics: Options.MetricsHandler, by default
 //	              the server's own series (internal/metrics, metrics.go)
-//	GET /debug/pprof/  Go runtime profiles
 func (s *Server) httpHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", s.handleStatus)
@@ -26,7 +24,6 @@ func (s *Server) httpHandler() http.Handler {
 	if s.opts.MetricsHandler != nil {
 		mux.Handle("GET /metrics", s.opts.MetricsHandler)
 	}
-	metrics.HandleProfiles(mux)
 	return mux
 }
 

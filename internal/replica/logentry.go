@@ -110,3 +110,14 @@ func (r *varintReader) varint() int64 {
 	r.buf = r.buf[n:]
 	return v
 }
+
+// LogRecords encodes entries as log records filed under writer, the
+// replica's persisted ballot. The whole-system simulation (internal/sim)
+// keeps its disk model's log in this format, so that recovery (RecoverCore)
+// and log reads decode it with the server's own code.
+func LogRecords(entries []pacifica.Entry, writer pacifica.Ballot) []mutlog.Record {
+	return logRecords(entries, writer)
+}
+
+// DecodeLogEntry decodes a record written by LogRecords.
+func DecodeLogEntry(rec mutlog.Record) (pacifica.Entry, error) { return decodeLogEntry(rec) }

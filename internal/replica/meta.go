@@ -2,127 +2,70 @@ package replica
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
-	"google.golang.org/grpc"
+	"github.com/pegasus-go/pegasus/internal/dial"
 
 	"github.com/pegasus-go/pegasus/internal/pacifica"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
-// metaClient calls the meta servers. Calls go to the leader as far as known;
-// on a transport failure the next server is tried, and an
-// ERR_FORWARD_TO_OTHERS answer sends the call to the leader it names.
+// metaClient calls the meta servers through internal/dial: calls go to the
+// leader as far as known; on a transport failure the next server is tried,
+// and an ERR_FORWARD_TO_OTHERS answer sends the call to the leader it
+// names.
 type metaClient struct {
-	addrs []string
-	dial  func(addr string) (*grpc.ClientConn, error)
-
-	mu     sync.Mutex
-	conns  map[string]*grpc.ClientConn
-	leader string
+	conns *dial.Conns
 }
 
-func newMetaClient(addrs []string, dial func(string) (*grpc.ClientConn, error)) *metaClient {
-	return &metaClient{addrs: slices.Clone(addrs), dial: dial, conns: make(map[string]*grpc.ClientConn)}
+func newMetaClient(addrs []string, opts dial.Options) *metaClient {
+	return &metaClient{conns: dial.New(addrs, opts)}
 }
 
-func (m *metaClient) client(addr string) (pb.MetaClient, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	cc := m.conns[addr]
-	if cc == nil {
-		var err error
-		if cc, err = m.dial(addr); err != nil {
-			return nil, err
-		}
-		m.conns[addr] = cc
-	}
-	return pb.NewMetaClient(cc), nil
-}
+// setLeader makes addr the first server asked, as an answer that names
+// the leader says.
+func (m *metaClient) setLeader(addr string) { m.conns.SetLeader(addr) }
 
-// order returns the servers to try: the leader first.
-func (m *metaClient) order() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]string, 0, len(m.addrs)+1)
-	if m.leader != "" {
-		out = append(out, m.leader)
-	}
-	for _, a := range m.addrs {
-		if a != m.leader {
-			out = append(out, a)
-		}
-	}
-	return out
-}
+// leader is the meta server that answered last, or the one an answer named
+// as leader: the only one whose configuration pushes are taken when the
+// cluster runs mutual TLS (see admin.go).
+func (m *metaClient) leader() string { return m.conns.Leader() }
 
-func (m *metaClient) setLeader(addr string) {
-	m.mu.Lock()
-	m.leader = addr
-	m.mu.Unlock()
-}
+// errorAnswer adapts fn's answer to dial.Response.
+type errorAnswer struct{ e *pb.Error }
+
+func (a errorAnswer) GetError() *pb.Error { return a.e }
 
 // call runs fn against the meta servers until one answers anything but
 // ERR_FORWARD_TO_OTHERS. fn returns the answer's error field and the call's
-// own error.
+// own error. A meta server answering ERR_CLUSTER_ID_MISMATCH belongs to
+// another cluster: it is never the leader to follow, whatever else it says,
+// and the others are asked; when no other gives an answer, the call fails
+// with ErrForeignCluster.
 func (m *metaClient) call(ctx context.Context, fn func(context.Context, pb.MetaClient) (*pb.Error, error)) error {
-	queue := m.order()
-	tried := make(map[string]bool, len(queue))
-	var last error
-	for len(queue) > 0 && ctx.Err() == nil {
-		addr := queue[0]
-		queue = queue[1:]
-		if tried[addr] {
-			continue
-		}
-		tried[addr] = true
-		c, err := m.client(addr)
-		if err != nil {
-			last = err
-			continue
-		}
+	a, addr, err := dial.CallMetaFrom(ctx, m.conns, func(ctx context.Context, c pb.MetaClient) (errorAnswer, error) {
 		e, err := fn(ctx, c)
-		switch {
-		case err != nil:
-			last = fmt.Errorf("%s: %w", addr, err)
-		case e.GetCode() == pb.ErrorCode_ERR_CLUSTER_ID_MISMATCH:
-			// A meta server of another cluster: never the leader to
-			// follow, whatever else it says; try the others.
-			last = errorf(ErrForeignCluster, "%s: %s", addr, e.GetMessage())
-		case e.GetCode() == pb.ErrorCode_ERR_FORWARD_TO_OTHERS:
-			last = fmt.Errorf("%s: not the leader", addr)
-			if hint := e.GetPrimary(); hint != "" && !tried[hint] {
-				queue = append([]string{hint}, queue...)
-			}
-		case e.GetCode() != pb.ErrorCode_ERR_OK:
-			m.setLeader(addr)
-			return errorf(ErrMeta, "%s: %s %s", addr, e.GetCode(), e.GetMessage())
-		default:
-			m.setLeader(addr)
-			return nil
-		}
+		return errorAnswer{e}, err
+	}, dial.RetryOn(foreignAnswer))
+	if err != nil {
+		return errorf(ErrMeta, "%v", err)
 	}
-	if last == nil {
-		last = ctx.Err()
+	switch e := a.e; {
+	case foreignAnswer(e):
+		return errorf(ErrForeignCluster, "%s: %s", addr, e.GetMessage())
+	case e.GetCode() != pb.ErrorCode_ERR_OK:
+		return errorf(ErrMeta, "%s: %s %s", addr, e.GetCode(), e.GetMessage())
 	}
-	if isForeign(last) {
-		return last
-	}
-	return errorf(ErrMeta, "%v", last)
+	return nil
 }
 
-func (m *metaClient) close() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, cc := range m.conns {
-		_ = cc.Close()
-	}
-	clear(m.conns)
-}
+// foreignAnswer reports whether a meta server refused the call because
+// this server belongs to another cluster.
+func foreignAnswer(e *pb.Error) bool { return e.GetCode() == pb.ErrorCode_ERR_CLUSTER_ID_MISMATCH }
+
+func (m *metaClient) close() { m.conns.Close() }
 
 // proposalQueue carries the cores' configuration proposals to the meta
 // leader, batching whatever is queued into one ProposeConfig call. A failed

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
@@ -56,7 +57,7 @@ func TestMetaClientFollowsTheLeader(t *testing.T) {
 	deadAddr := dead.Addr().String()
 	dead.Close()
 
-	m := newMetaClient([]string{deadAddr, followerAddr}, dial)
+	m := newMetaClient([]string{deadAddr, followerAddr}, dial.Options{})
 	defer m.close()
 	beacon := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -81,7 +82,7 @@ func TestMetaClientFollowsTheLeader(t *testing.T) {
 	}
 
 	// No server answers: a typed error.
-	m2 := newMetaClient([]string{deadAddr}, dial)
+	m2 := newMetaClient([]string{deadAddr}, dial.Options{})
 	defer m2.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

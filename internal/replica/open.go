@@ -25,7 +25,7 @@ func (s *Server) openPartition(info replicaInfo, create bool) (*partition, error
 	dir := s.replicaDir(g)
 	fs := s.fs
 	if create {
-		if err := fs.MkdirAll(dir, 0o755); err != nil {
+		if err := fs.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("replica: create %s: %w", dir, err)
 		}
 		if _, err := fs.Stat(fs.PathJoin(dir, infoFileName)); isNotExist(err) {
@@ -66,37 +66,64 @@ func (s *Server) openPartition(info replicaInfo, create bool) (*partition, error
 		return nil, errors.Join(err, store.Close())
 	}
 	durable := store.LastAppliedDecree()
-	entries, err := replay(plog, durable)
+	core, replayed, err := RecoverCore(s.coreConfig(stored), stored.hardState(), durable, plog, s.mono())
 	if err == nil {
-		var core *pacifica.Replica
-		core, err = pacifica.New(s.coreConfig(stored), pacifica.DurableState{
-			HardState:     stored.hardState(),
-			AppliedDecree: pacifica.Decree(durable),
-			Entries:       entries,
-		}, s.mono())
-		if err == nil {
-			p := &partition{
-				srv:              s,
-				g:                g,
-				dir:              dir,
-				log:              s.log.With("gpid", g.String()),
-				partitionCount:   stored.PartitionCount,
-				core:             core,
-				minPrimaryBallot: core.MinPrimaryBallot(),
-				plog:             plog,
-				info:             stored,
-				incarnation:      stored.Incarnation,
-			}
-			p.store.Store(store)
-			p.stats.openDuration = time.Since(began)
-			p.stats.replayedEntries = len(entries)
-			p.log.Info("partition replica opened", "durable_decree", durable, "replayed", len(entries),
-				"ballot", stored.Ballot, "took", p.stats.openDuration.Round(time.Microsecond))
-			p.start()
-			return p, nil
+		p := &partition{
+			srv:              s,
+			g:                g,
+			dir:              dir,
+			log:              s.log.With("gpid", g.String()),
+			partitionCount:   stored.PartitionCount,
+			core:             core,
+			minPrimaryBallot: core.MinPrimaryBallot(),
+			plog:             plog,
+			info:             stored,
+			incarnation:      stored.Incarnation,
 		}
+		p.store.Store(store)
+		p.stats.openDuration = time.Since(began)
+		p.stats.replayedEntries = replayed
+		p.log.Info("partition replica opened", "durable_decree", durable, "replayed", replayed,
+			"ballot", stored.Ballot, "took", p.stats.openDuration.Round(time.Microsecond))
+		p.start()
+		return p, nil
 	}
 	return nil, errors.Join(fmt.Errorf("replica: open %s: %w", g, err), plog.Close(), store.Close())
+}
+
+// LogReplayer is what recovery reads from a mutation log: *mutlog.Log, or
+// the disk model of the whole-system simulation (internal/sim), which keeps
+// records in mutlog's format and with its supersede rules.
+type LogReplayer interface {
+	// Replay calls fn with the effective record of every decree >= from,
+	// in increasing decree order (mutlog.Log.Replay).
+	Replay(from int64, fn func(mutlog.Record) error) error
+}
+
+// RecoverCore rebuilds a replica's core from what survived on its disk: the
+// core's HardState (the info file), the store's durable decree (a prefix of
+// what was applied, since the store's WAL is off) and the log records past
+// it. Only those records are replayed: a crash loses what the store had
+// applied beyond its durable decree, and the log still holds it. The core's
+// request-id table (exactly-once) is rebuilt from the replayed entries
+// alone. now is the server's monotonic clock (see pacifica.New). It returns
+// the core and the number of entries replayed. The replica server and the
+// simulation both open replicas through it.
+func RecoverCore(cfg pacifica.Config, hard pacifica.HardState, durable int64, log LogReplayer,
+	now pacifica.Time) (*pacifica.Replica, int, error) {
+	entries, err := replay(log, durable)
+	if err != nil {
+		return nil, 0, err
+	}
+	core, err := pacifica.New(cfg, pacifica.DurableState{
+		HardState:     hard,
+		AppliedDecree: pacifica.Decree(durable),
+		Entries:       entries,
+	}, now)
+	if err != nil {
+		return nil, 0, err
+	}
+	return core, len(entries), nil
 }
 
 // newIncarnation draws the name of a new copy of a partition: random, so
@@ -113,7 +140,7 @@ func newIncarnation() uint64 {
 // replay returns the effective log entries after decree durable. They must
 // be contiguous: the log is only ever cut below the store's durable decree,
 // so a hole means damage, and the replica must not guess past it.
-func replay(plog *mutlog.Log, durable int64) ([]pacifica.Entry, error) {
+func replay(plog LogReplayer, durable int64) ([]pacifica.Entry, error) {
 	var entries []pacifica.Entry
 	next := durable + 1
 	err := plog.Replay(next, func(rec mutlog.Record) error {

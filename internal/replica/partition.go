@@ -41,6 +41,8 @@ type partition struct {
 	in    inbox
 	ticks atomic.Int64
 	view  atomic.Pointer[replicaView]
+	// peers is the membership of the configuration last taken (guard.go).
+	peers atomic.Pointer[peerSet]
 	stats partitionStats
 	// ctx ends when the replica closes; background work (log reads,
 	// checkpoint copies) stops with it.
@@ -54,6 +56,9 @@ type partition struct {
 
 	// State of the run goroutine.
 	info replicaInfo // its Ballot is the persisted ballot
+	// waitingSince is when this primary started waiting to clear (see
+	// noteWaiting); zero when it is not waiting.
+	waitingSince time.Time
 	// outstanding is a Ready whose entries are being appended; the core
 	// gets no new Ready until the append completes and Advance is called.
 	outstanding *pacifica.Ready
@@ -302,48 +307,19 @@ func (p *partition) propose(w *pendingWrite) {
 }
 
 // updateConfig applies a configuration from the meta server and, on the
-// primary, starts teaching the learners it names.
+// primary, starts teaching the learners it names (ApplyConfig).
 func (p *partition) updateConfig(u *configUpdate) {
 	p.metaBallot = max(p.metaBallot, int64(u.config.Ballot))
 	if p.failure != nil {
 		return
 	}
-	err := p.core.UpdateConfig(u.config)
-	switch {
-	case err == nil:
-	case errors.Is(err, pacifica.ErrStaleBallot):
-		return
-	default:
-		p.log.Warn("configuration refused", "ballot", u.config.Ballot, "primary", u.config.Primary, "err", err)
+	if err := ApplyConfig(p.core, p.learners, u.config, u.learners, p.log); err != nil {
 		p.checkCore()
 		return
 	}
-	if p.core.Status() != pacifica.StatusPrimary || p.core.Ballot() != u.config.Ballot {
-		clear(p.learners)
-		return
-	}
-	named := make(map[pacifica.NodeID]bool, len(u.learners))
-	for _, l := range u.learners {
-		named[l] = true
-		if p.learners[l] {
-			continue
-		}
-		err := p.core.AddLearner(l, u.config.Ballot)
-		if err != nil && !errors.Is(err, pacifica.ErrAlreadyMember) {
-			p.log.Warn("add learner refused", "learner", l, "err", err)
-			continue
-		}
-		p.learners[l] = true
-		p.log.Info("learner added", "learner", l, "ballot", u.config.Ballot)
-	}
-	for l := range p.learners {
-		if !named[l] {
-			// Taken off the learners (given up on, or removed by the
-			// meta server): stop teaching it, so that a later add starts
-			// afresh.
-			p.core.RemoveLearner(l)
-			delete(p.learners, l)
-		}
+	// Taken (not refused as stale): the peer guard follows it.
+	if p.core.Ballot() == u.config.Ballot {
+		p.notePeers(u)
 	}
 }
 
@@ -541,6 +517,25 @@ func (p *partition) fail(err error) {
 	p.publish()
 }
 
+// noteWaiting logs when a new primary starts waiting before it may commit
+// and serve (for a member to answer at its ballot, or for an old primary's
+// read lease to run out), and how long it waited: writes stall meanwhile,
+// and the log says why.
+func (p *partition) noteWaiting(waiting bool) {
+	switch {
+	case waiting && p.waitingSince.IsZero():
+		p.waitingSince = time.Now()
+		p.log.Info("new primary waiting before it commits or serves", "ballot", p.core.Ballot(), "for", p.core.Waiting())
+	case !waiting && !p.waitingSince.IsZero():
+		msg := "new primary commits and serves"
+		if p.core.Status() != pacifica.StatusPrimary {
+			msg = "new primary stopped waiting: no longer primary"
+		}
+		p.log.Info(msg, "ballot", p.core.Ballot(), "waited", time.Since(p.waitingSince).Round(time.Millisecond))
+		p.waitingSince = time.Time{}
+	}
+}
+
 // publish refreshes the view other goroutines read.
 func (p *partition) publish() {
 	v := replicaView{
@@ -554,6 +549,7 @@ func (p *partition) publish() {
 		failed:       p.failure != nil,
 	}
 	rs := p.core.ReadState()
+	p.noteWaiting(errors.Is(rs.Err, pacifica.ErrOldPrimaryLease))
 	v.leaseUntil, v.needMetaLease = rs.LeaseUntil, rs.NeedMetaLease
 	switch err := rs.Err; {
 	case err == nil:

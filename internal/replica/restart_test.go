@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
 // TestKillPartitionThenRestart follows the rolling-restart recipe on one
@@ -103,6 +104,59 @@ func TestKillPartitionThenRestart(t *testing.T) {
 		if r.Status != "PS_SECONDARY" && r.Status != "PS_PRIMARY" || r.Replayed != 0 {
 			t.Errorf("/status replica %+v", r)
 		}
+	}
+}
+
+// TestKillPartitionReopensOnConfig: replica.kill_partition closes a node's
+// replicas but the process stays up. The meta server's configurations still
+// name the node primary of one partition and secondary of the other (past
+// ballot 1), and it reopens both copies from its disk: they are the copies
+// the configurations mean, not empty ones.
+func TestKillPartitionReopensOnConfig(t *testing.T) {
+	c := newTestCluster(t, 3, clusterOptions{})
+	a, b, node := c.addr(0), c.addr(1), c.addr(2)
+	c.meta.createTable("test", testApp, [][]string{{a, b, node}, {node, a, b}})
+	c.waitFor(10*time.Second, "healthy", func() bool { return c.healthy(testApp, 0) && c.healthy(testApp, 1) })
+	for pidx := range 2 {
+		c.meta.change(pidx, "new ballot", func(*pb.PartitionConfiguration) {})
+	}
+	c.waitFor(10*time.Second, "healthy at ballot 2", func() bool { return c.healthy(testApp, 0) && c.healthy(testApp, 1) })
+	w := startWriters(t, openTable(t, c.meta.addr), 2)
+	w.waitAcks(t, 100, 30*time.Second)
+	if _, failed := w.finish(); len(failed) > 0 {
+		t.Fatalf("%d writes failed, first: %v", len(failed), failed[0])
+	}
+
+	// Which copy a replica is, read from its info file (the partition's
+	// own field belongs to its goroutine).
+	incarnation := func(pidx int32) uint64 {
+		srv := c.servers[2].srv
+		info, err := readReplicaInfo(srv.fs, srv.replicaDir(gpid{app: testApp, index: pidx}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Incarnation
+	}
+	var copies [2]uint64
+	for pidx := range int32(2) {
+		copies[pidx] = incarnation(pidx)
+	}
+	out := adminCommand(t, node, "replica.kill_partition")
+	if !strings.HasPrefix(out, "closed 2 of 2 replicas") {
+		t.Fatalf("kill_partition answered %q", out)
+	}
+	c.waitFor(30*time.Second, "the node serving its roles again", func() bool {
+		return c.healthy(testApp, 0) && c.healthy(testApp, 1) && c.converged(testApp, 0) && c.converged(testApp, 1)
+	})
+	for pidx := range int32(2) {
+		if got := incarnation(pidx); got != copies[pidx] {
+			t.Errorf("partition %d reopened as copy %x, want the one on disk, %x", pidx, got, copies[pidx])
+		}
+	}
+	w = startWriters(t, openTable(t, c.meta.addr), 2)
+	w.waitAcks(t, 100, 30*time.Second)
+	if _, failed := w.finish(); len(failed) > 0 {
+		t.Fatalf("%d writes failed after the reopen, first: %v", len(failed), failed[0])
 	}
 }
 

@@ -16,15 +16,16 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/metrics"
 	"github.com/pegasus-go/pegasus/internal/mutlog"
 	"github.com/pegasus-go/pegasus/internal/pacifica"
 	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/security"
 	"github.com/pegasus-go/pegasus/internal/storage"
 )
 
@@ -55,6 +56,11 @@ type Options struct {
 	// CoreConfig, if set, adjusts the replication core's tuning after it
 	// was derived from the configuration.
 	CoreConfig func(*pacifica.Config)
+	// Security is the server's TLS identity, admin tokens, audit log and
+	// connection limits (internal/security); nil serves plaintext and
+	// checks no credential. Its TLS identity is also what the server shows
+	// the meta servers and its peers.
+	Security *security.Server
 	// WriteDedupRetention, if set, overrides write_dedup_retention_seconds
 	// without its lower bound, and groups request records in buckets of as
 	// many seconds (tests of the retention's expiry).
@@ -80,7 +86,13 @@ type Server struct {
 	httpAddr string
 	grpcSrv  *grpc.Server
 	httpSrv  *http.Server
+	pprof    *http.Server
 	cache    *pebble.Cache
+	auth     *security.Authorizer
+	// metaMaxBallot is the meta's highest ballot as last heard in a
+	// beacon answer; guardLog rate-limits refusals (guard.go).
+	metaMaxBallot atomic.Int64
+	guardLog      refusals
 
 	peers     *transport
 	meta      *metaClient
@@ -106,8 +118,8 @@ type Server struct {
 	tableNames  sync.Map
 	storageSeen map[gpid]int64
 
-	// lease is the end of the lease from the meta server (see beacon.go).
-	lease     atomic.Int64
+	// lease is the lease from the meta server (see beacon.go).
+	lease     Lease
 	tempSeq   atomic.Uint64
 	openSlots chan struct{}
 
@@ -159,7 +171,8 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 		openSlots:   make(chan struct{}, concurrentOpens),
 		fatal:       make(chan struct{}),
 	}
-	if err := s.fs.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	// Only the server's user reads its data (issue 16, finding 8).
+	if err := s.fs.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("replica: create data_dir: %w", err)
 	}
 	if err := checkDataFormats(s.fs, cfg.DataDir); err != nil {
@@ -170,7 +183,7 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.setClusterID(id)
-	lis, err := net.Listen("tcp", cfg.Listen)
+	lis, err := opts.Security.ListenGRPC(cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("replica: listen: %w", err)
 	}
@@ -185,7 +198,7 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 			"env", WallClockOffsetEnv, "file", hook.file)
 	}
 	if cfg.HTTPListen != "" {
-		if s.httpLis, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
+		if s.httpLis, err = opts.Security.ListenHTTP("http", cfg.HTTPListen); err != nil {
 			_ = lis.Close()
 			return nil, fmt.Errorf("replica: listen http: %w", err)
 		}
@@ -194,22 +207,31 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 	if cfg.BlockCacheMB > 0 {
 		s.cache = pebble.NewCache(int64(cfg.BlockCacheMB) << 20)
 	}
-	s.peers = newTransport(s.node, dialPeer, s.log)
+	s.peers = newTransport(s.node, s.peerDialOptions().NewClient, s.log)
 	s.peers.clusterID = s.clusterID
-	s.meta = newMetaClient(cfg.MetaServers, dial)
+	s.meta = newMetaClient(cfg.MetaServers, s.metaDialOptions())
 	s.proposals = newProposalQueue(s)
 	if err := s.loadPartitions(); err != nil {
 		_ = s.closePartitions(false)
 		s.release()
 		return nil, err
 	}
-	s.grpcSrv = grpc.NewServer(append(rpc.ServerOptions(),
+	s.auth = opts.Security.Authorizer(s.policy())
+	gopts := append(rpc.ServerOptions(), opts.Security.GRPCServerOptions(s.auth)...)
+	s.grpcSrv = grpc.NewServer(append(gopts,
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveTime / 2, PermitWithoutStream: true}))...)
 	pb.RegisterReplicaClientServer(s.grpcSrv, clientService{s: s})
 	pb.RegisterReplicaPeerServer(s.grpcSrv, peerService{s: s})
 	pb.RegisterReplicaAdminServer(s.grpcSrv, adminService{s: s})
 	if s.httpLis != nil {
-		s.httpSrv = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+		s.httpSrv = security.NewHTTPServer(s.httpHandler())
+	}
+	if cfg.PprofListen != "" {
+		if s.pprof, err = metrics.ServeProfiles(opts.Security, cfg.PprofListen, s.log); err != nil {
+			_ = s.closePartitions(false)
+			s.release()
+			return nil, fmt.Errorf("replica: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -258,18 +280,24 @@ const (
 	keepaliveTimeout = 5 * time.Second
 )
 
-// dial connects to a meta server, or to anything that is not a peer.
-func dial(addr string) (*grpc.ClientConn, error) {
-	opts := append(rpc.ClientOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	return grpc.NewClient(addr, opts...)
+// metaDialOptions are how the server reaches the meta servers: one
+// attempt at one meta server lasts at most a beacon interval.
+func (s *Server) metaDialOptions() dial.Options {
+	return dial.Options{CallTimeout: s.cfg.BeaconInterval(), Credentials: s.credentials()}
 }
 
-// dialPeer connects to another replica server.
-func dialPeer(addr string) (*grpc.ClientConn, error) {
-	opts := append(rpc.ClientOptions(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveTime, Timeout: keepaliveTimeout, PermitWithoutStream: true}))
-	return grpc.NewClient(addr, opts...)
+// credentials are what the server shows others: its certificate.
+func (s *Server) credentials() dial.Credentials {
+	return dial.Credentials{TLS: s.opts.Security.ClientTLS()}
+}
+
+// peerDialOptions are how the server reaches other replica servers: with
+// keepalive probes, so that a vanished peer is redialled quickly.
+func (s *Server) peerDialOptions() dial.Options {
+	return dial.Options{
+		Credentials: s.credentials(),
+		Keepalive:   &keepalive.ClientParameters{Time: keepaliveTime, Timeout: keepaliveTimeout, PermitWithoutStream: true},
+	}
 }
 
 // Node returns the server's identity in partition configurations, its
@@ -391,6 +419,9 @@ func (s *Server) stopNetwork() {
 	s.grpcSrv.Stop()
 	if s.httpSrv != nil {
 		_ = s.httpSrv.Close()
+	}
+	if s.pprof != nil {
+		_ = s.pprof.Close()
 	}
 	s.peers.close()
 	s.wg.Wait()
@@ -666,25 +697,35 @@ func (s *Server) now() time.Time { return s.opts.Clock() }
 
 // coreConfig derives the replication core's tuning from the configuration.
 func (s *Server) coreConfig(info replicaInfo) pacifica.Config {
+	c := CoreConfig(s.cfg, s.opts.TickInterval, s.node, info.MaxReplicaCount, info.Incarnation)
+	if s.opts.CoreConfig != nil {
+		s.opts.CoreConfig(&c)
+	}
+	return c
+}
+
+// CoreConfig derives the replication core's tuning of a replica of a table
+// with maxReplicas replicas, whose copy is incarnation, from a replica
+// server's configuration, for a core ticked every tick. The whole-system
+// simulation derives its cores' tuning with it too.
+func CoreConfig(cfg config.Replica, tick time.Duration, node pacifica.NodeID, maxReplicas int32,
+	incarnation uint64) pacifica.Config {
 	ticks := func(ms int) int {
-		return max(1, int(time.Duration(ms)*time.Millisecond/s.opts.TickInterval))
+		return max(1, int(time.Duration(ms)*time.Millisecond/tick))
 	}
 	c := pacifica.Config{
-		ID:                  s.node,
-		Incarnation:         info.Incarnation,
-		Lease:               s.cfg.Lease(),
-		Grace:               s.cfg.Grace(),
-		MaxInflight:         s.cfg.MaxInflightMutations,
-		MinReplicaCount:     max(1, min(s.cfg.Mutation2PCMinReplicaCount, int(info.MaxReplicaCount))),
-		CacheBytes:          s.cfg.MutationCacheMB << 20,
-		GroupCheckTicks:     ticks(s.cfg.GroupCheckIntervalMs),
-		PrepareTimeoutTicks: max(2, ticks(s.cfg.PrepareTimeoutMsForSecondaries)),
+		ID:                  node,
+		Incarnation:         incarnation,
+		Lease:               cfg.Lease(),
+		Grace:               cfg.Grace(),
+		MaxInflight:         cfg.MaxInflightMutations,
+		MinReplicaCount:     max(1, min(cfg.Mutation2PCMinReplicaCount, int(maxReplicas))),
+		CacheBytes:          cfg.MutationCacheMB << 20,
+		GroupCheckTicks:     ticks(cfg.GroupCheckIntervalMs),
+		PrepareTimeoutTicks: max(2, ticks(cfg.PrepareTimeoutMsForSecondaries)),
 	}
 	// Retransmit well within the timeout, so a lost prepare costs a retry,
 	// not a member.
 	c.PrepareRetryTicks = min(5, max(1, c.PrepareTimeoutTicks/3))
-	if s.opts.CoreConfig != nil {
-		s.opts.CoreConfig(&c)
-	}
 	return c
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/pacifica"
 	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/security"
 )
 
 // Peer transport: replica-to-replica messages of every partition.
@@ -246,6 +247,10 @@ func (t *transport) close() {
 // serveReplicate serves one ReplicaPeer.Replicate stream: it delivers the
 // messages another server sends to this one's partitions.
 func (s *Server) serveReplicate(stream pb.ReplicaPeer_ReplicateServer) error {
+	var idp *security.Identity
+	if id, ok := security.PeerIdentity(stream.Context()); ok {
+		idp = &id
+	}
 	for {
 		batch, err := stream.Recv()
 		if err != nil {
@@ -259,6 +264,10 @@ func (s *Server) serveReplicate(stream pb.ReplicaPeer_ReplicateServer) error {
 			g, m, err := peerMessageFromPB(pm)
 			if err != nil {
 				s.log.Debug("malformed peer message dropped", "from", pm.GetFrom(), "err", err)
+				continue
+			}
+			if err := s.peerMayDeliver(g, m, idp); err != nil {
+				s.guardLog.log(s, "replicate", err)
 				continue
 			}
 			s.deliver(g, m)

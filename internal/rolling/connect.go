@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/onebox"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/pegasus-go/pegasus/internal/dial"
 )
 
 // Where names how a roll command reaches the cluster and the etcd keeping
@@ -26,6 +27,9 @@ type Where struct {
 	Control string
 	// LockTTL is the rolling lock's lease (DefaultLockTTL when zero).
 	LockTTL time.Duration
+	// Credentials reach the meta servers, the replica servers and etcd
+	// (mutual TLS, an admin token).
+	Credentials dial.Credentials
 }
 
 // MetaList returns the meta servers: w.Metas, else those of the onebox
@@ -35,17 +39,8 @@ func (w Where) MetaList(fallback []string) ([]string, error) {
 		return w.Metas, nil
 	}
 	if dir, ok := strings.CutPrefix(w.Control, "onebox:"); ok {
-		data, err := os.ReadFile(filepath.Join(dir, "meta_servers"))
-		if err == nil {
-			var out []string
-			for _, m := range strings.Split(strings.TrimSpace(string(data)), ",") {
-				if m = strings.TrimSpace(m); m != "" {
-					out = append(out, m)
-				}
-			}
-			if len(out) > 0 {
-				return out, nil
-			}
+		if list, err := onebox.ReadMetaServers(dir); err == nil {
+			return list, nil
 		}
 	}
 	if len(fallback) > 0 {
@@ -89,7 +84,7 @@ func Connect(ctx context.Context, w Where, requireMeta bool) (*Conn, error) {
 		return nil, err
 	}
 	if len(metas) > 0 {
-		c.Remote = DialCluster(metas)
+		c.Remote = DialCluster(metas, w.Credentials)
 		ictx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		c.Info, err = c.Remote.Info(ictx)
 		cancel()
@@ -111,7 +106,7 @@ func Connect(ctx context.Context, w Where, requireMeta bool) (*Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("%w: the meta server reports no etcd endpoints or cluster name; give --etcd-endpoints and --cluster-name", ErrNoCluster)
 	}
-	c.etcd, err = clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	c.etcd, err = clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), TLS: w.Credentials.TLS})
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("%w: etcd %s: %w", ErrNoCluster, strings.Join(endpoints, ","), err)
@@ -139,7 +134,7 @@ func ConnectStored(ctx context.Context, w Where) (*Conn, Record, error) {
 			c.Close()
 			return nil, Record{}, errors.New("rolling: the stored roll names no meta server; give --meta")
 		}
-		c.Remote = DialCluster(rec.Run.Metas)
+		c.Remote = DialCluster(rec.Run.Metas, w.Credentials)
 	}
 	c.Remote.AddMetas(rec.State.Plan.Metas...)
 	return c, rec, nil

@@ -83,7 +83,7 @@ func TestE2EDrainWaitsForARepairElsewhere(t *testing.T) {
 	// Resume once the meta server knows: a drain before its failure
 	// detector noticed would take a replica out beside a dead one.
 	for dead := false; !dead; {
-		c := DialCluster(e.ob.MetaAddrs())
+		c := DialCluster(e.ob.MetaAddrs(), e.ob.Credentials())
 		v, err := c.View(ctx)
 		c.Close()
 		if err == nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
 )
 
@@ -25,16 +26,20 @@ type HTTPCollector struct {
 	client *http.Client
 }
 
-// NewHTTPCollector returns the collector at baseURL (http://host:port).
-func NewHTTPCollector(baseURL string) (*HTTPCollector, error) {
+// NewHTTPCollector returns the collector at baseURL (http://host:port),
+// called with creds: posting the roll's progress is an admin call, and a
+// TLS cluster's collector speaks https (an http URL is upgraded).
+func NewHTTPCollector(baseURL string, creds dial.Credentials) (*HTTPCollector, error) {
 	if !strings.Contains(baseURL, "://") {
-		baseURL = "http://" + baseURL
+		baseURL = creds.HTTPScheme() + "://" + baseURL
+	} else if creds.TLS != nil {
+		baseURL = strings.Replace(baseURL, "http://", "https://", 1)
 	}
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("%w: collector URL %q", ErrCollector, baseURL)
 	}
-	return &HTTPCollector{base: u, client: &http.Client{Timeout: 5 * time.Second}}, nil
+	return &HTTPCollector{base: u, client: creds.HTTPClient(5 * time.Second)}, nil
 }
 
 // Node implements Collector: host:port of its HTTP address, the address

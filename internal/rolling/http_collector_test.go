@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
 )
 
@@ -39,7 +40,7 @@ func TestHTTPCollector(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c, err := NewHTTPCollector(srv.URL + "/")
+	c, err := NewHTTPCollector(srv.URL+"/", dial.Credentials{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,10 +76,10 @@ func TestHTTPCollector(t *testing.T) {
 		t.Fatalf("posted %v", posted)
 	}
 
-	if _, err := NewHTTPCollector("http://"); err == nil {
+	if _, err := NewHTTPCollector("http://", dial.Credentials{}); err == nil {
 		t.Fatal("empty host accepted")
 	}
-	if c, _ := NewHTTPCollector("127.0.0.1:34101"); c.Node() != "127.0.0.1:34101" {
+	if c, _ := NewHTTPCollector("127.0.0.1:34101", dial.Credentials{}); c.Node() != "127.0.0.1:34101" {
 		t.Fatalf("Node = %s", c.Node())
 	}
 }

@@ -29,12 +29,12 @@ import (
 	"github.com/pegasus-go/pegasus/client"
 	"github.com/pegasus-go/pegasus/internal/bench/pegasustarget"
 	"github.com/pegasus-go/pegasus/internal/config"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 	"github.com/pegasus-go/pegasus/internal/onebox/testcluster"
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 	"github.com/pegasus-go/pegasus/internal/version"
 )
 
@@ -49,7 +49,7 @@ type e2e struct {
 	bin   string
 	dir   string
 	ob    *onebox.Cluster
-	conns *adminrpc.Conns
+	conns *dial.Conns
 	// collectorURL is empty when the cluster runs no collector.
 	collectorURL string
 }
@@ -98,7 +98,7 @@ func startE2EWith(t *testing.T, o e2eOptions) *e2e {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	e := &e2e{t: t, bin: bin, dir: dir, ob: ob, conns: adminrpc.New(ob.MetaAddrs(), adminrpc.Options{})}
+	e := &e2e{t: t, bin: bin, dir: dir, ob: ob, conns: dial.New(ob.MetaAddrs(), dial.Options{Credentials: ob.Credentials()})}
 	t.Cleanup(func() { _ = e.conns.Close() })
 	if withCollector {
 		procs, err := ob.Status()
@@ -179,7 +179,7 @@ func (e *e2e) roll(ctx context.Context, args ...string) (string, plan.Report, er
 // knobs reads the meta server's knobs the roll changes, and its level.
 func (e *e2e) knobs(ctx context.Context) map[string]string {
 	e.t.Helper()
-	c := DialCluster(e.ob.MetaAddrs())
+	c := DialCluster(e.ob.MetaAddrs(), e.ob.Credentials())
 	defer c.Close()
 	out := make(map[string]string)
 	for _, k := range []string{plan.KnobAssignDelay, plan.KnobAddSecondaryMax} {
@@ -210,7 +210,7 @@ func (e *e2e) requireDefaultKnobs(ctx context.Context) {
 		e.t.Fatalf("knobs after the roll: %v, want %v", got, want)
 	}
 	// Back to the configuration's values, not overridden with them.
-	c := DialCluster(e.ob.MetaAddrs())
+	c := DialCluster(e.ob.MetaAddrs(), e.ob.Credentials())
 	defer c.Close()
 	info, err := c.Info(ctx)
 	if err != nil {
@@ -224,7 +224,7 @@ func (e *e2e) requireDefaultKnobs(ctx context.Context) {
 // primaryCounts is `nodes -d`'s primary count per replica server.
 func (e *e2e) primaryCounts(ctx context.Context) map[string]int {
 	e.t.Helper()
-	c := DialCluster(e.ob.MetaAddrs())
+	c := DialCluster(e.ob.MetaAddrs(), e.ob.Credentials())
 	defer c.Close()
 	v, err := c.View(ctx)
 	if err != nil {
@@ -598,7 +598,7 @@ func TestE2EResumeAfterKill9(t *testing.T) {
 // store opens the cluster's rolling store as the orchestrator does.
 func (e *e2e) store(ctx context.Context) (*EtcdStore, func()) {
 	e.t.Helper()
-	c := DialCluster(e.ob.MetaAddrs())
+	c := DialCluster(e.ob.MetaAddrs(), e.ob.Credentials())
 	defer c.Close()
 	info, err := c.Info(ctx)
 	if err != nil {
@@ -716,7 +716,7 @@ func TestE2EUpgrade(t *testing.T) {
 	if err != nil || report.Status != plan.StatusSucceeded {
 		t.Fatalf("minor upgrade: %v, %s: %s", err, report.Status, report.Reason)
 	}
-	c := DialCluster(e.ob.MetaAddrs())
+	c := DialCluster(e.ob.MetaAddrs(), e.ob.Credentials())
 	defer c.Close()
 	info, err := c.Info(ctx)
 	if err != nil {
@@ -734,7 +734,7 @@ func TestE2EUpgrade(t *testing.T) {
 	}
 	// And over the wire, each replica server says so itself.
 	for _, r := range e.ob.Replicas() {
-		resp, err := adminrpc.CallServer(ctx, e.conns, r.Address, (*adminrpc.Conns).ReplicaAdmin,
+		resp, err := dial.CallServer(ctx, e.conns, r.Address, (*dial.Conns).ReplicaAdmin,
 			func(ctx context.Context, c pb.ReplicaAdminClient) (*pb.ReplicaServerStatusResponse, error) {
 				return c.Status(ctx, &pb.ReplicaServerStatusRequest{})
 			})

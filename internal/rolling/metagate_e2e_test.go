@@ -25,7 +25,7 @@ func TestE2EMetaThatCannotTakeOverHoldsTheRoll(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	info, err := func() (ClusterInfo, error) {
-		c := DialCluster(e.ob.MetaAddrs())
+		c := DialCluster(e.ob.MetaAddrs(), e.ob.Credentials())
 		defer c.Close()
 		return c.Info(ctx)
 	}()
@@ -87,7 +87,7 @@ func TestE2EMetaThatCannotTakeOverHoldsTheRoll(t *testing.T) {
 			t.Fatalf("%s: the follower was not restarted", tc.key)
 		}
 		// The leader still leads this cluster.
-		c := DialCluster([]string{leader.Address})
+		c := DialCluster([]string{leader.Address}, e.ob.Credentials())
 		got, err := c.Info(ctx)
 		c.Close()
 		if err != nil || got.Leader != leader.Address || got.Name != info.Name {

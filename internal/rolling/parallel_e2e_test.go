@@ -81,7 +81,7 @@ func TestE2EParallelRollInTwoZones(t *testing.T) {
 // server's zone by address.
 func (e *e2e) labelZones(ctx context.Context) map[string]string {
 	e.t.Helper()
-	c := DialCluster(e.ob.MetaAddrs())
+	c := DialCluster(e.ob.MetaAddrs(), e.ob.Credentials())
 	parts, err := c.Partitions(ctx)
 	c.Close()
 	if err != nil {
@@ -152,7 +152,7 @@ func (e *e2e) labelZones(ctx context.Context) map[string]string {
 	}
 	// Every server beacons its zone before the roll reads nodes -d.
 	for ctx.Err() == nil {
-		c := DialCluster(e.ob.MetaAddrs())
+		c := DialCluster(e.ob.MetaAddrs(), e.ob.Credentials())
 		v, err := c.View(ctx)
 		c.Close()
 		labelled := 0

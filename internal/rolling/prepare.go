@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
 	"github.com/pegasus-go/pegasus/internal/version"
 )
@@ -32,6 +33,9 @@ type Tools struct {
 	NewCollector func(url string) (Collector, error)
 	// BinaryInfo is `<binary> version`: protocol and on-disk formats.
 	BinaryInfo func(ctx context.Context, binary string) (string, []version.Format, error)
+	// Credentials are what the default collector client presents (an
+	// admin credential: the roll posts its progress).
+	Credentials dial.Credentials
 }
 
 func (t Tools) withDefaults() Tools {
@@ -39,7 +43,7 @@ func (t Tools) withDefaults() Tools {
 		t.NewControl = NewControl
 	}
 	if t.NewCollector == nil {
-		t.NewCollector = func(url string) (Collector, error) { return NewHTTPCollector(url) }
+		t.NewCollector = func(url string) (Collector, error) { return NewHTTPCollector(url, t.Credentials) }
 	}
 	if t.BinaryInfo == nil {
 		t.BinaryInfo = BinaryInfo

@@ -12,16 +12,16 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // RemoteCluster is Cluster over gRPC: admin calls go to the meta leader
 // (found and followed through ERR_FORWARD_TO_OTHERS), per-server queries
 // straight to the server.
 type RemoteCluster struct {
-	conns *adminrpc.Conns
+	conns *dial.Conns
 
 	mu sync.Mutex
 	// metas are the meta servers to ask for their own status: those given,
@@ -29,10 +29,11 @@ type RemoteCluster struct {
 	metas []string
 }
 
-// DialCluster returns a RemoteCluster for the meta servers metas. It
+// DialCluster returns a RemoteCluster for the meta servers metas, reached
+// with creds (an admin credential: the roll drains and restarts nodes). It
 // connects lazily.
-func DialCluster(metas []string) *RemoteCluster {
-	return &RemoteCluster{conns: adminrpc.New(metas, adminrpc.Options{}), metas: slices.Clone(metas)}
+func DialCluster(metas []string, creds dial.Credentials) *RemoteCluster {
+	return &RemoteCluster{conns: dial.New(metas, dial.Options{Credentials: creds}), metas: slices.Clone(metas)}
 }
 
 // Close closes the connections.
@@ -52,7 +53,7 @@ func serverError(op string, e *pb.Error) error {
 
 // Info implements Cluster.
 func (c *RemoteCluster) Info(ctx context.Context) (ClusterInfo, error) {
-	ci, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
+	ci, err := dial.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
 		return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
 	})
 	if err != nil {
@@ -64,7 +65,7 @@ func (c *RemoteCluster) Info(ctx context.Context) (ClusterInfo, error) {
 	// A follower answers cluster_info from what it knows; the meta level
 	// and the meta list are the leader's to tell.
 	if leader := ci.GetLeader(); leader != "" && leader != c.conns.Leader() {
-		resp, err := adminrpc.CallServer(ctx, c.conns, leader, (*adminrpc.Conns).Meta,
+		resp, err := dial.CallServer(ctx, c.conns, leader, (*dial.Conns).Meta,
 			func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
 				return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
 			})
@@ -119,7 +120,7 @@ func (c *RemoteCluster) learnMeta(addr string) {
 }
 
 func (c *RemoteCluster) listNodes(ctx context.Context) ([]*pb.NodeInfo, error) {
-	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListNodesResponse, error) {
+	resp, err := dial.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListNodesResponse, error) {
 		return m.ListNodes(ctx, &pb.ListNodesRequest{})
 	})
 	if err != nil {
@@ -137,7 +138,7 @@ func (c *RemoteCluster) View(ctx context.Context) (*plan.ClusterView, error) {
 	if err != nil {
 		return nil, err
 	}
-	tables, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListTablesResponse, error) {
+	tables, err := dial.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListTablesResponse, error) {
 		return m.ListTables(ctx, &pb.ListTablesRequest{})
 	})
 	if err != nil {
@@ -181,7 +182,7 @@ func (c *RemoteCluster) Metas(ctx context.Context) ([]plan.MetaStatus, error) {
 	for i, addr := range metas {
 		wg.Go(func() {
 			out[i] = plan.MetaStatus{Node: addr}
-			resp, err := adminrpc.CallServer(ctx, c.conns, addr, (*adminrpc.Conns).Meta,
+			resp, err := dial.CallServer(ctx, c.conns, addr, (*dial.Conns).Meta,
 				func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
 					return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
 				})
@@ -233,7 +234,7 @@ func (c *RemoteCluster) Metas(ctx context.Context) ([]plan.MetaStatus, error) {
 
 // ReplicaStatus implements Cluster.
 func (c *RemoteCluster) ReplicaStatus(ctx context.Context, node string) (plan.ReplicaStatus, error) {
-	resp, err := adminrpc.CallServer(ctx, c.conns, node, (*adminrpc.Conns).ReplicaAdmin,
+	resp, err := dial.CallServer(ctx, c.conns, node, (*dial.Conns).ReplicaAdmin,
 		func(ctx context.Context, r pb.ReplicaAdminClient) (*pb.ReplicaServerStatusResponse, error) {
 			return r.Status(ctx, &pb.ReplicaServerStatusRequest{})
 		})
@@ -246,7 +247,7 @@ func (c *RemoteCluster) ReplicaStatus(ctx context.Context, node string) (plan.Re
 
 // SetMetaLevel implements Cluster.
 func (c *RemoteCluster) SetMetaLevel(ctx context.Context, level string, lease KnobLease) error {
-	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.MetaLevelResponse, error) {
+	resp, err := dial.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.MetaLevelResponse, error) {
 		return m.MetaLevel(ctx, &pb.MetaLevelRequest{Level: level, Owner: lease.Owner, LeaseMs: lease.TTL.Milliseconds()})
 	})
 	if err != nil {
@@ -272,7 +273,7 @@ func (c *RemoteCluster) SetKnob(ctx context.Context, knob, value string, lease K
 }
 
 func (c *RemoteCluster) metaCommand(ctx context.Context, lease KnobLease, command string, args ...string) (string, error) {
-	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.RemoteCommandResponse, error) {
+	resp, err := dial.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.RemoteCommandResponse, error) {
 		return m.RemoteCommand(ctx, &pb.RemoteCommandRequest{Command: command, Args: args,
 			Owner: lease.Owner, LeaseMs: lease.TTL.Milliseconds()})
 	})
@@ -323,7 +324,7 @@ func (c *RemoteCluster) DowngradeNode(ctx context.Context, node string) error {
 type drainCall func(pb.MetaClient, context.Context, *pb.DrainNodeRequest, ...grpc.CallOption) (*pb.DrainNodeResponse, error)
 
 func (c *RemoteCluster) drain(ctx context.Context, op, node string, call drainCall) error {
-	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.DrainNodeResponse, error) {
+	resp, err := dial.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.DrainNodeResponse, error) {
 		return call(m, ctx, &pb.DrainNodeRequest{Node: node})
 	})
 	if err != nil {
@@ -334,7 +335,7 @@ func (c *RemoteCluster) drain(ctx context.Context, op, node string, call drainCa
 
 // KillPartitions implements Cluster.
 func (c *RemoteCluster) KillPartitions(ctx context.Context, node string) error {
-	resp, err := adminrpc.CallServer(ctx, c.conns, node, (*adminrpc.Conns).ReplicaAdmin,
+	resp, err := dial.CallServer(ctx, c.conns, node, (*dial.Conns).ReplicaAdmin,
 		func(ctx context.Context, r pb.ReplicaAdminClient) (*pb.RemoteCommandResponse, error) {
 			return r.RemoteCommand(ctx, &pb.RemoteCommandRequest{Command: "replica.kill_partition"})
 		})
@@ -346,7 +347,7 @@ func (c *RemoteCluster) KillPartitions(ctx context.Context, node string) error {
 
 // Partitions implements Cluster: QueryConfig of every available table.
 func (c *RemoteCluster) Partitions(ctx context.Context) ([]plan.PartitionView, error) {
-	tables, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListTablesResponse, error) {
+	tables, err := dial.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListTablesResponse, error) {
 		return m.ListTables(ctx, &pb.ListTablesRequest{})
 	})
 	if err != nil {
@@ -361,7 +362,7 @@ func (c *RemoteCluster) Partitions(ctx context.Context) ([]plan.PartitionView, e
 		if info.GetStatus() != pb.TableStatus_AS_AVAILABLE {
 			continue
 		}
-		resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.QueryConfigResponse, error) {
+		resp, err := dial.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.QueryConfigResponse, error) {
 			return m.QueryConfig(ctx, &pb.QueryConfigRequest{Table: info.GetName()})
 		})
 		if err != nil {
@@ -391,7 +392,7 @@ func (c *RemoteCluster) MovePrimary(ctx context.Context, mv plan.PrimaryMove) er
 	if !ok || err1 != nil || err2 != nil {
 		return fmt.Errorf("%w: gpid %q", ErrServer, mv.Gpid)
 	}
-	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.BalanceResponse, error) {
+	resp, err := dial.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.BalanceResponse, error) {
 		return m.Balance(ctx, &pb.BalanceRequest{Gpid: &pb.Gpid{AppId: int32(a), PartitionIndex: int32(i)},
 			Type: "move_pri", From: mv.From, To: mv.To})
 	})

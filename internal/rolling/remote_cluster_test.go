@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
 	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
@@ -184,7 +185,7 @@ func TestRemoteClusterFollowsTheLeaderAndMapsAnswers(t *testing.T) {
 	replicaAddr, _ := serve(t, func(s *grpc.Server, _ string) { pb.RegisterReplicaAdminServer(s, replica) })
 
 	// Only the follower is given: every admin call must find the leader.
-	c := DialCluster([]string{followerAddr})
+	c := DialCluster([]string{followerAddr}, dial.Credentials{})
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

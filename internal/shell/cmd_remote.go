@@ -8,8 +8,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // Roles of remote_command targets, as Pegasus names them in its output.
@@ -211,12 +211,12 @@ func (s *Shell) runRemote(ctx context.Context, t remoteTarget, name string, args
 	var resp *pb.RemoteCommandResponse
 	var err error
 	if t.meta {
-		resp, err = adminrpc.CallServer(ctx, s.conns, t.addr, (*adminrpc.Conns).Meta,
+		resp, err = dial.CallServer(ctx, s.conns, t.addr, (*dial.Conns).Meta,
 			func(ctx context.Context, m pb.MetaClient) (*pb.RemoteCommandResponse, error) {
 				return m.RemoteCommand(ctx, req)
 			})
 	} else {
-		resp, err = adminrpc.CallServer(ctx, s.conns, t.addr, (*adminrpc.Conns).ReplicaAdmin,
+		resp, err = dial.CallServer(ctx, s.conns, t.addr, (*dial.Conns).ReplicaAdmin,
 			func(ctx context.Context, r pb.ReplicaAdminClient) (*pb.RemoteCommandResponse, error) {
 				return r.RemoteCommand(ctx, req)
 			})

@@ -2,6 +2,7 @@ package shell
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
@@ -47,8 +48,8 @@ type RecordIterator interface {
 }
 
 // newClientData connects a client.Client.
-func newClientData(ctx context.Context, metas []string, dialTimeout time.Duration) (DataClient, error) {
-	c, err := client.New(ctx, client.Config{MetaServers: metas, DialTimeout: dialTimeout})
+func newClientData(ctx context.Context, metas []string, dialTimeout time.Duration, tlsCfg *tls.Config) (DataClient, error) {
+	c, err := client.New(ctx, client.Config{MetaServers: metas, DialTimeout: dialTimeout, TLS: tlsCfg})
 	if err != nil {
 		return nil, err
 	}

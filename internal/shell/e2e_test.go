@@ -32,7 +32,7 @@ func TestEndToEndOnebox(t *testing.T) {
 	defer cancel()
 
 	var out bytes.Buffer
-	sh, err := shell.New(shell.Config{MetaServers: c.MetaAddrs(), Out: &out})
+	sh, err := shell.New(shell.Config{MetaServers: c.MetaAddrs(), Out: &out, Credentials: c.Credentials()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,9 @@ var (
 	ErrNoTable = errors.New("shell: no table selected")
 	// ErrMetaUnreachable: no meta server answered.
 	ErrMetaUnreachable = errors.New("shell: meta server unreachable")
+	// ErrPermissionDenied: the servers refused the shell's credentials for
+	// the command (an admin command without an admin credential).
+	ErrPermissionDenied = errors.New("shell: permission denied")
 	// ErrServer: a server answered the command with an error code.
 	ErrServer = errors.New("shell: server error")
 	// ErrNotReady: a created table did not become healthy in time.

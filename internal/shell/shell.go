@@ -20,8 +20,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // Config configures a Shell. Only MetaServers is required.
@@ -45,13 +45,16 @@ type Config struct {
 	// NewDataClient connects the data commands to the cluster (default:
 	// the client package).
 	NewDataClient func(ctx context.Context, metas []string, dialTimeout time.Duration) (DataClient, error)
+	// Credentials are what the shell shows the servers: a TLS identity,
+	// and the admin token its admin commands need.
+	Credentials dial.Credentials
 }
 
 // Shell runs commands against one cluster. It is not safe for concurrent
 // use: commands run one at a time, as an operator types them.
 type Shell struct {
 	cfg   Config
-	conns *adminrpc.Conns
+	conns *dial.Conns
 
 	data      DataClient // connected on first use
 	tableName string     // selected by use
@@ -75,10 +78,10 @@ func New(cfg Config) (*Shell, error) {
 		cfg.Out = os.Stdout
 	}
 	if cfg.DialTimeout <= 0 {
-		cfg.DialTimeout = adminrpc.DefaultDialTimeout
+		cfg.DialTimeout = dial.DefaultDialTimeout
 	}
 	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = adminrpc.DefaultCallTimeout
+		cfg.CallTimeout = dial.DefaultCallTimeout
 	}
 	if cfg.CreateTimeout <= 0 {
 		cfg.CreateTimeout = 60 * time.Second
@@ -90,11 +93,14 @@ func New(cfg Config) (*Shell, error) {
 		cfg.Location = time.Local
 	}
 	if cfg.NewDataClient == nil {
-		cfg.NewDataClient = newClientData
+		tlsCfg := cfg.Credentials.TLS
+		cfg.NewDataClient = func(ctx context.Context, metas []string, dialTimeout time.Duration) (DataClient, error) {
+			return newClientData(ctx, metas, dialTimeout, tlsCfg)
+		}
 	}
 	return &Shell{
 		cfg:   cfg,
-		conns: adminrpc.New(metas, adminrpc.Options{DialTimeout: cfg.DialTimeout, CallTimeout: cfg.CallTimeout}),
+		conns: dial.New(metas, dial.Options{DialTimeout: cfg.DialTimeout, CallTimeout: cfg.CallTimeout, Credentials: cfg.Credentials}),
 	}, nil
 }
 
@@ -148,8 +154,8 @@ func (s *Shell) Close() error {
 
 // callMeta calls the meta leader and turns transport failures into
 // ErrMetaUnreachable. Error codes in the response are the caller's.
-func callMeta[R adminrpc.Response](ctx context.Context, s *Shell, call func(context.Context, pb.MetaClient) (R, error)) (R, error) {
-	resp, err := adminrpc.CallMeta(ctx, s.conns, call)
+func callMeta[R dial.Response](ctx context.Context, s *Shell, call func(context.Context, pb.MetaClient) (R, error)) (R, error) {
+	resp, err := dial.CallMeta(ctx, s.conns, call)
 	if err != nil {
 		var zero R
 		return zero, s.metaUnreachable(err)
@@ -158,15 +164,19 @@ func callMeta[R adminrpc.Response](ctx context.Context, s *Shell, call func(cont
 }
 
 func (s *Shell) metaUnreachable(err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, adminrpc.ErrIncompatible) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, dial.ErrIncompatible) {
 		return err
+	}
+	if errors.Is(err, dial.ErrDenied) {
+		return fmt.Errorf("%w: %s (give an admin credential: --token-file, or an admin certificate)",
+			ErrPermissionDenied, strings.TrimPrefix(err.Error(), dial.ErrDenied.Error()+": "))
 	}
 	// Name the kind once: the detail lists every meta server tried.
 	detail := err.Error()
-	for _, prefix := range []error{adminrpc.ErrUnreachable, adminrpc.ErrNoLeader} {
+	for _, prefix := range []error{dial.ErrUnreachable, dial.ErrNoLeader} {
 		detail = strings.TrimPrefix(detail, prefix.Error()+": ")
 	}
-	if errors.Is(err, adminrpc.ErrNoLeader) {
+	if errors.Is(err, dial.ErrNoLeader) {
 		detail = "no leader: " + detail
 	}
 	return fmt.Errorf("%w: %s", ErrMetaUnreachable, detail)

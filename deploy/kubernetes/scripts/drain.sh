@@ -15,6 +15,8 @@
 #                         terminationGracePeriodSeconds must be larger)
 #   PEGASUS               the pegasus binary (default: pegasus on PATH)
 #   PEGASUS_DATA_DIR      where the marker goes (default /var/lib/pegasus)
+#   PEGASUS_TOKEN_FILE    an admin token, when the cluster requires one
+#                         (admin_tokens_file; docs/security.md)
 # Exits 0 once drained; non-zero on a timeout or error (Kubernetes stops the
 # pod anyway after its grace period: the cluster then treats it as a crash).
 set -u

@@ -6,7 +6,8 @@
 # a drain (drain.sh's marker) it restores the re-replication knob that
 # drain.sh paused.
 #
-# Environment: PEGASUS_META_SERVERS, PEGASUS_NODE, PEGASUS, PEGASUS_DATA_DIR
+# Environment: PEGASUS_META_SERVERS, PEGASUS_NODE, PEGASUS, PEGASUS_DATA_DIR,
+# PEGASUS_TOKEN_FILE (an admin token, when the cluster requires one)
 # (see drain.sh).
 # Exits 0 when ready, 1 when not yet, the shell's status (4: no meta server
 # reachable) otherwise.

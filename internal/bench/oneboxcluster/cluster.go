@@ -16,18 +16,18 @@ import (
 
 	"github.com/pegasus-go/pegasus/client"
 	"github.com/pegasus-go/pegasus/internal/bench/scenario"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/replica"
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // Cluster is a onebox as a scenario.Cluster. Nodes are the onebox's
 // process names (meta1, replica2, ...).
 type Cluster struct {
 	ob       *onebox.Cluster
-	conns    *adminrpc.Conns
+	conns    *dial.Conns
 	table    string
 	binary   string
 	progress io.Writer
@@ -67,7 +67,7 @@ func New(ob *onebox.Cluster, table, binary string, progress io.Writer) *Cluster 
 	}
 	return &Cluster{
 		ob:       ob,
-		conns:    adminrpc.New(ob.MetaAddrs(), adminrpc.Options{}),
+		conns:    dial.New(ob.MetaAddrs(), dial.Options{Credentials: ob.Credentials()}),
 		table:    table,
 		binary:   binary,
 		progress: progress,
@@ -243,7 +243,7 @@ func (c *Cluster) Leader(ctx context.Context, role scenario.Role) (string, error
 	if role != scenario.RoleMeta {
 		return "", fmt.Errorf("%w: a onebox elects leaders among meta servers only, not %s", scenario.ErrUnsupported, role)
 	}
-	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
+	resp, err := dial.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
 		return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
 	})
 	if err != nil {
@@ -262,7 +262,7 @@ func (c *Cluster) Leader(ctx context.Context, role scenario.Role) (string, error
 // Primary implements scenario.PrimaryFinder: the replica server holding
 // the most primaries of the benchmark table (the first by name on a tie).
 func (c *Cluster) Primary(ctx context.Context) (string, int, error) {
-	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.QueryConfigResponse, error) {
+	resp, err := dial.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.QueryConfigResponse, error) {
 		return m.QueryConfig(ctx, &pb.QueryConfigRequest{Table: c.table})
 	})
 	if err != nil {
@@ -349,7 +349,7 @@ func signalGroup(pid int, sig syscall.Signal) error {
 // Members implements scenario.MemberFinder: partition 0 of the benchmark
 // table as the meta leader records it, by process name.
 func (c *Cluster) Members(ctx context.Context) (scenario.Members, error) {
-	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.QueryConfigResponse, error) {
+	resp, err := dial.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.QueryConfigResponse, error) {
 		return m.QueryConfig(ctx, &pb.QueryConfigRequest{Table: c.table, PartitionIndices: []int32{0}})
 	})
 	if err != nil {

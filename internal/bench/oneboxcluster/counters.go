@@ -10,8 +10,8 @@ import (
 
 	"github.com/pegasus-go/pegasus/client"
 	"github.com/pegasus-go/pegasus/internal/bench/scenario"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // counterSortKey is the sort key of every counter record.
@@ -37,7 +37,7 @@ func (c *Cluster) TriggerCheckpoint(ctx context.Context, node string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := adminrpc.CallServer(ctx, c.conns, p.Address, (*adminrpc.Conns).ReplicaAdmin,
+	resp, err := dial.CallServer(ctx, c.conns, p.Address, (*dial.Conns).ReplicaAdmin,
 		func(ctx context.Context, r pb.ReplicaAdminClient) (*pb.RemoteCommandResponse, error) {
 			return r.RemoteCommand(ctx, &pb.RemoteCommandRequest{Command: "replica.trigger-checkpoint"})
 		})

@@ -11,8 +11,8 @@ import (
 	"github.com/pegasus-go/pegasus/internal/bench"
 	"github.com/pegasus-go/pegasus/internal/bench/pegasustarget"
 	"github.com/pegasus-go/pegasus/internal/bench/scenario"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // loadTarget is the load's bench.Target: writes always, and reads unless
@@ -78,7 +78,7 @@ func (c *Cluster) ReadFrom(ctx context.Context, node string) error {
 	if err != nil {
 		return err
 	}
-	cli, err := client.New(ctx, client.Config{MetaServers: c.ob.MetaAddrs(), Dialer: dial})
+	cli, err := client.New(ctx, client.Config{MetaServers: c.ob.MetaAddrs(), Dialer: dial, TLS: c.ob.Credentials().TLS})
 	if err != nil {
 		return fmt.Errorf("client inside %s's namespace: %w", p.Name, err)
 	}
@@ -136,7 +136,7 @@ func (c *Cluster) MigrateNode(ctx context.Context, node string) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.DrainNodeResponse, error) {
+	resp, err := dial.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.DrainNodeResponse, error) {
 		return m.MigrateNode(ctx, &pb.DrainNodeRequest{Node: p.Address})
 	})
 	if err != nil {

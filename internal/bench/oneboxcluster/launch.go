@@ -42,6 +42,8 @@ type Setup struct {
 	// onebox's processes inherit, and leaves it set: later oneboxes of this
 	// process get the hook too, with no offset file (no offset).
 	WallClockHook bool
+	// TLS makes the onebox require mutual TLS (onebox start --tls).
+	TLS bool
 }
 
 // Launched is a running onebox with its benchmark table open.
@@ -97,6 +99,7 @@ func Launch(ctx context.Context, s Setup) (_ *Launched, err error) {
 		Progress: s.Progress,
 		Network:  s.Network,
 		Tuning:   s.Tuning,
+		TLS:      s.TLS,
 	})
 	if err != nil {
 		return nil, err
@@ -106,6 +109,7 @@ func Launch(ctx context.Context, s Setup) (_ *Launched, err error) {
 		MetaServers: l.Onebox.MetaAddrs(),
 		Table:       s.Table,
 		Create:      true,
+		Credentials: l.Onebox.Credentials(),
 	})
 	if err != nil {
 		return nil, err

@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/bench/pegasustarget"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 	"github.com/pegasus-go/pegasus/internal/onebox/testcluster"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // requireNetNS skips t unless PEGASUS_NETNS_TEST=1 is set, the test runs
@@ -228,7 +228,7 @@ func rejoinedAsSecondary(ctx context.Context, c *Cluster, addr string) error {
 }
 
 func partitions(ctx context.Context, c *Cluster) ([]*pb.PartitionConfiguration, error) {
-	resp, err := adminrpc.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.QueryConfigResponse, error) {
+	resp, err := dial.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.QueryConfigResponse, error) {
 		return m.QueryConfig(ctx, &pb.QueryConfigRequest{Table: c.table})
 	})
 	if err != nil {

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/client"
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // ConnectOptions say which cluster and table a benchmark loads.
@@ -19,6 +19,9 @@ type ConnectOptions struct {
 	// OpTimeout bounds every operation (see New); 0 leaves it to the
 	// caller's deadline.
 	OpTimeout time.Duration
+	// Credentials reach the cluster: a TLS identity, and the admin token
+	// creating the table needs.
+	Credentials dial.Credentials
 }
 
 // Connection is an opened benchmark table.
@@ -36,7 +39,7 @@ type Connection struct {
 func Connect(ctx context.Context, opts ConnectOptions) (*Connection, error) {
 	conn := &Connection{}
 	if opts.Create {
-		conns := adminrpc.New(opts.MetaServers, adminrpc.Options{})
+		conns := dial.New(opts.MetaServers, dial.Options{Credentials: opts.Credentials})
 		info, created, err := EnsureTable(ctx, conns, opts.Table)
 		conns.Close()
 		if err != nil {
@@ -44,7 +47,7 @@ func Connect(ctx context.Context, opts ConnectOptions) (*Connection, error) {
 		}
 		conn.Table, conn.Created = info, created
 	}
-	c, err := client.New(ctx, client.Config{MetaServers: opts.MetaServers})
+	c, err := client.New(ctx, client.Config{MetaServers: opts.MetaServers, TLS: opts.Credentials.TLS})
 	if err != nil {
 		return nil, err
 	}

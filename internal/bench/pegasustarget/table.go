@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // Defaults of TableSpec, the layout Pegasus' own benchmarks use on a small
@@ -33,14 +33,14 @@ type TableSpec struct {
 // that a benchmark does not start by measuring partition assignment. It
 // returns the table as the meta server describes it and whether this call
 // created it. An existing table is used whatever its layout.
-func EnsureTable(ctx context.Context, conns *adminrpc.Conns, spec TableSpec) (*pb.TableInfo, bool, error) {
+func EnsureTable(ctx context.Context, conns *dial.Conns, spec TableSpec) (*pb.TableInfo, bool, error) {
 	if spec.PartitionCount == 0 {
 		spec.PartitionCount = DefaultPartitionCount
 	}
 	if spec.ReplicaCount == 0 {
 		spec.ReplicaCount = DefaultReplicaCount
 	}
-	resp, err := adminrpc.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
+	resp, err := dial.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.CreateTableResponse, error) {
 		return m.CreateTable(ctx, &pb.CreateTableRequest{
 			Name:           spec.Name,
 			PartitionCount: int32(spec.PartitionCount),
@@ -64,7 +64,7 @@ func EnsureTable(ctx context.Context, conns *adminrpc.Conns, spec TableSpec) (*p
 
 // WaitTableHealthy polls the meta leader until every partition of the
 // named table is fully healthy, or ctx ends.
-func WaitTableHealthy(ctx context.Context, conns *adminrpc.Conns, name string) (*pb.TableInfo, error) {
+func WaitTableHealthy(ctx context.Context, conns *dial.Conns, name string) (*pb.TableInfo, error) {
 	var last string
 	for {
 		info, state, err := tableHealth(ctx, conns, name)
@@ -89,8 +89,8 @@ func WaitTableHealthy(ctx context.Context, conns *adminrpc.Conns, name string) (
 
 // tableHealth looks the table up in ListTables. state is empty when the
 // table is available and fully healthy, else it says what is missing.
-func tableHealth(ctx context.Context, conns *adminrpc.Conns, name string) (*pb.TableInfo, string, error) {
-	resp, err := adminrpc.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListTablesResponse, error) {
+func tableHealth(ctx context.Context, conns *dial.Conns, name string) (*pb.TableInfo, string, error) {
+	resp, err := dial.CallMeta(ctx, conns, func(ctx context.Context, m pb.MetaClient) (*pb.ListTablesResponse, error) {
 		return m.ListTables(ctx, &pb.ListTablesRequest{})
 	})
 	if err != nil {

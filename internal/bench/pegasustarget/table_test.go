@@ -10,9 +10,9 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
-	"github.com/pegasus-go/pegasus/internal/shell/adminrpc"
 )
 
 // fakeMeta is a meta server whose tables become healthy one partition per
@@ -54,7 +54,7 @@ func (m *fakeMeta) ListTables(context.Context, *pb.ListTablesRequest) (*pb.ListT
 	return resp, nil
 }
 
-func startFakeMeta(t *testing.T) (*fakeMeta, *adminrpc.Conns) {
+func startFakeMeta(t *testing.T) (*fakeMeta, *dial.Conns) {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -65,7 +65,7 @@ func startFakeMeta(t *testing.T) (*fakeMeta, *adminrpc.Conns) {
 	pb.RegisterMetaServer(srv, m)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
-	conns := adminrpc.New([]string{lis.Addr().String()}, adminrpc.Options{})
+	conns := dial.New([]string{lis.Addr().String()}, dial.Options{})
 	t.Cleanup(func() { conns.Close() })
 	return m, conns
 }

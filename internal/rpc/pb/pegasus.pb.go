@@ -3717,7 +3717,13 @@ type BeaconResponse struct {
 	// Reported partitions of tables this cluster never had (no table record,
 	// not even a dropped one). A replica server that has not joined a cluster
 	// refuses to join one that does not know the data it holds.
-	Unknown       []*Gpid `protobuf:"bytes,10,rep,name=unknown,proto3" json:"unknown,omitempty"`
+	Unknown []*Gpid `protobuf:"bytes,10,rep,name=unknown,proto3" json:"unknown,omitempty"`
+	// The highest ballot of any partition in the meta's record. A replica
+	// refuses a pushed configuration (UpdateConfig) whose ballot is far above
+	// the last value it heard here, in the answer to its own beacon: a forged
+	// push can then no longer raise a ballot beyond what the meta can reach.
+	// (16: clear of the numbers the cluster id fields take.)
+	MaxBallot     int64 `protobuf:"varint,16,opt,name=max_ballot,json=maxBallot,proto3" json:"max_ballot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3820,6 +3826,13 @@ func (x *BeaconResponse) GetUnknown() []*Gpid {
 		return x.Unknown
 	}
 	return nil
+}
+
+func (x *BeaconResponse) GetMaxBallot() int64 {
+	if x != nil {
+		return x.MaxBallot
+	}
+	return 0
 }
 
 type ReplicaRemoval struct {
@@ -4404,9 +4417,13 @@ type TableHealth struct {
 	WriteUnhealthy int32                  `protobuf:"varint,4,opt,name=write_unhealthy,json=writeUnhealthy,proto3" json:"write_unhealthy,omitempty"`
 	ReadUnhealthy  int32                  `protobuf:"varint,5,opt,name=read_unhealthy,json=readUnhealthy,proto3" json:"read_unhealthy,omitempty"`
 	// Why partitions of the table are left unavailable (see QueryConfigResponse).
-	Waits         []*PartitionWait `protobuf:"bytes,6,rep,name=waits,proto3" json:"waits,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Waits []*PartitionWait `protobuf:"bytes,6,rep,name=waits,proto3" json:"waits,omitempty"`
+	// Partitions where a replica reports a ballot above the meta's record
+	// (a forged configuration, or a restored etcd); repaired with the
+	// meta.repair_ballot remote command.
+	BallotAboveRecord int32 `protobuf:"varint,7,opt,name=ballot_above_record,json=ballotAboveRecord,proto3" json:"ballot_above_record,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *TableHealth) Reset() {
@@ -4479,6 +4496,13 @@ func (x *TableHealth) GetWaits() []*PartitionWait {
 		return x.Waits
 	}
 	return nil
+}
+
+func (x *TableHealth) GetBallotAboveRecord() int32 {
+	if x != nil {
+		return x.BallotAboveRecord
+	}
+	return 0
 }
 
 type ListTablesResponse struct {
@@ -6388,7 +6412,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x0fpegasus_address\x18\a \x01(\tR\x0epegasusAddress\x12\x12\n" +
 	"\x04zone\x18\b \x01(\tR\x04zone\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\t \x01(\tR\tclusterId\"\xa6\x03\n" +
+	"cluster_id\x18\t \x01(\tR\tclusterId\"\xc5\x03\n" +
 	"\x0eBeaconResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12\x18\n" +
 	"\aallowed\x18\x02 \x01(\bR\aallowed\x12\x19\n" +
@@ -6401,7 +6425,9 @@ const file_pegasus_proto_rawDesc = "" +
 	"\n" +
 	"cluster_id\x18\t \x01(\tR\tclusterId\x12+\n" +
 	"\aunknown\x18\n" +
-	" \x03(\v2\x11.pegasus.rpc.GpidR\aunknown\"O\n" +
+	" \x03(\v2\x11.pegasus.rpc.GpidR\aunknown\x12\x1d\n" +
+	"\n" +
+	"max_ballot\x18\x10 \x01(\x03R\tmaxBallot\"O\n" +
 	"\x0eReplicaRemoval\x12%\n" +
 	"\x04gpid\x18\x01 \x01(\v2\x11.pegasus.rpc.GpidR\x04gpid\x12\x16\n" +
 	"\x06ballot\x18\x02 \x01(\x03R\x06ballot\"\xcb\x02\n" +
@@ -6446,14 +6472,15 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"=\n" +
 	"\x11DropTableResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\"\x13\n" +
-	"\x11ListTablesRequest\"\x80\x02\n" +
+	"\x11ListTablesRequest\"\xb0\x02\n" +
 	"\vTableHealth\x12,\n" +
 	"\x05table\x18\x01 \x01(\v2\x16.pegasus.rpc.TableInfoR\x05table\x12#\n" +
 	"\rfully_healthy\x18\x02 \x01(\x05R\ffullyHealthy\x12\x1c\n" +
 	"\tunhealthy\x18\x03 \x01(\x05R\tunhealthy\x12'\n" +
 	"\x0fwrite_unhealthy\x18\x04 \x01(\x05R\x0ewriteUnhealthy\x12%\n" +
 	"\x0eread_unhealthy\x18\x05 \x01(\x05R\rreadUnhealthy\x120\n" +
-	"\x05waits\x18\x06 \x03(\v2\x1a.pegasus.rpc.PartitionWaitR\x05waits\"p\n" +
+	"\x05waits\x18\x06 \x03(\v2\x1a.pegasus.rpc.PartitionWaitR\x05waits\x12.\n" +
+	"\x13ballot_above_record\x18\a \x01(\x05R\x11ballotAboveRecord\"p\n" +
 	"\x12ListTablesResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x120\n" +
 	"\x06tables\x18\x02 \x03(\v2\x18.pegasus.rpc.TableHealthR\x06tables\"\x12\n" +

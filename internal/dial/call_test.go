@@ -1,8 +1,9 @@
-package adminrpc
+package dial
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"reflect"
 	"sync"
@@ -188,5 +189,152 @@ func TestDialRecoversAfterServerComesBack(t *testing.T) {
 	defer s.Stop()
 	if resp, err := clusterInfo(context.Background(), c); err != nil || resp.GetLeader() != addr {
 		t.Fatalf("after restart: %v, %v", resp, err)
+	}
+}
+
+// busyMeta answers ClusterInfo with ERR_BUSY: an answer that RetryOn may
+// declare not final.
+type busyMeta struct {
+	meta
+}
+
+func (m *busyMeta) ClusterInfo(ctx context.Context, r *pb.ClusterInfoRequest) (*pb.ClusterInfoResponse, error) {
+	if _, err := m.meta.ClusterInfo(ctx, r); err != nil {
+		return nil, err
+	}
+	return &pb.ClusterInfoResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_BUSY}}, nil
+}
+
+// With FanOut, the servers left after a hung one are asked at once: the
+// call costs one attempt timeout, not one per hung server.
+func TestCallMetaFanOut(t *testing.T) {
+	hung1, hung2 := &meta{delay: time.Minute}, &meta{delay: time.Minute}
+	start(t, hung1)
+	start(t, hung2)
+	ok := &meta{}
+	start(t, ok)
+	c := New([]string{hung1.addr, hung2.addr, ok.addr}, Options{CallTimeout: 300 * time.Millisecond})
+	defer c.Close()
+	begin := time.Now()
+	resp, from, err := CallMetaFrom(context.Background(), c, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
+		return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
+	}, FanOut())
+	if err != nil || resp.GetLeader() != ok.addr || from != ok.addr {
+		t.Fatalf("got %v from %s, %v", resp, from, err)
+	}
+	// Sequential asking would take two attempt timeouts.
+	if elapsed := time.Since(begin); elapsed >= 600*time.Millisecond {
+		t.Errorf("took %s: the remaining servers were not asked at once", elapsed)
+	}
+	if c.Leader() != ok.addr {
+		t.Errorf("Leader() = %s", c.Leader())
+	}
+}
+
+// RetryOn: an answer declared not final sends the call on to the next
+// server; when nobody answers better, the last such answer comes back.
+func TestCallMetaRetryOn(t *testing.T) {
+	busyAddr := startWith(t, &busyMeta{})
+	ok := &meta{}
+	start(t, ok)
+	retry := RetryOn(func(e *pb.Error) bool { return e.GetCode() == pb.ErrorCode_ERR_BUSY })
+
+	c := New([]string{busyAddr, ok.addr}, Options{})
+	defer c.Close()
+	resp, err := clusterInfoWith(context.Background(), c, retry)
+	if err != nil || resp.GetLeader() != ok.addr {
+		t.Fatalf("got %v, %v; want the answer of %s", resp, err, ok.addr)
+	}
+
+	only := New([]string{busyAddr}, Options{})
+	defer only.Close()
+	resp, err = clusterInfoWith(context.Background(), only, retry)
+	if err != nil || resp.GetError().GetCode() != pb.ErrorCode_ERR_BUSY {
+		t.Fatalf("got %v, %v; want the ERR_BUSY answer", resp, err)
+	}
+}
+
+func startWith(t *testing.T, m pb.MetaServer) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpc.NewServer(rpc.ServerOptions()...)
+	pb.RegisterMetaServer(s, m)
+	go s.Serve(lis)
+	t.Cleanup(s.Stop)
+	return lis.Addr().String()
+}
+
+func clusterInfoWith(ctx context.Context, c *Conns, opts ...CallOption) (*pb.ClusterInfoResponse, error) {
+	return CallMeta(ctx, c, func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
+		return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
+	}, opts...)
+}
+
+// The meta leader dies. A replica server beacons with a deadline equal to
+// its attempt timeout, and a follower's stale answer may name the dead
+// server as leader again: every such call must still reach the live
+// server, failing fast on the dead one. Before, the second call to the
+// dead server waited out its whole deadline on a connection gRPC keeps in
+// TRANSIENT_FAILURE, and so did every call after it: the replica servers
+// of a onebox never reached the new leader (meta TestE2EMetaFailover).
+func TestCallMetaAfterTheLeaderDies(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpc.NewServer(rpc.ServerOptions()...)
+	dead := &meta{addr: lis.Addr().String()}
+	pb.RegisterMetaServer(s, dead)
+	go s.Serve(lis)
+	live := &meta{}
+	start(t, live)
+	const timeout = 2 * time.Second
+	c := New([]string{dead.addr, live.addr}, Options{CallTimeout: timeout})
+	defer c.Close()
+	call := func(what string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		begun := time.Now()
+		resp, err := clusterInfo(ctx, c)
+		if err != nil {
+			t.Fatalf("%s: %v after %v", what, err, time.Since(begun))
+		}
+		t.Logf("%s: answered by %s in %v", what, resp.GetLeader(), time.Since(begun).Round(time.Millisecond))
+	}
+	call("leader alive")
+	s.Stop()
+	for i := range 3 {
+		c.SetLeader(dead.addr)
+		call(fmt.Sprintf("dead leader named again (%d)", i))
+	}
+	if c.Leader() != live.addr {
+		t.Fatalf("leader %s", c.Leader())
+	}
+}
+
+// A hung leader (a frozen process, a cut network) costs the call whose
+// deadline it used up, not every call after it: the next one starts at
+// another server.
+func TestCallMetaMovesOnFromAHungLeader(t *testing.T) {
+	hung := &meta{delay: time.Minute}
+	start(t, hung)
+	live := &meta{}
+	start(t, live)
+	const timeout = 300 * time.Millisecond
+	c := New([]string{hung.addr, live.addr}, Options{CallTimeout: timeout})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if _, err := clusterInfo(ctx, c); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("first call: %v", err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), timeout)
+	defer cancel2()
+	if resp, err := clusterInfo(ctx2, c); err != nil || resp.GetLeader() != live.addr {
+		t.Fatalf("second call: %v, %v", resp, err)
 	}
 }
