@@ -32,9 +32,9 @@ func TestE2EReplicaPointedAtAnotherCluster(t *testing.T) {
 	b := testcluster.Start(t, onebox.Options{Metas: 1, Replicas: 1, Tuning: tuning})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	connsA := dial.New(a.MetaAddrs(), dial.Options{})
+	connsA := dial.New(a.MetaAddrs(), dial.Options{Credentials: a.Credentials()})
 	defer connsA.Close()
-	connsB := dial.New(b.MetaAddrs(), dial.Options{})
+	connsB := dial.New(b.MetaAddrs(), dial.Options{Credentials: b.Credentials()})
 	defer connsB.Close()
 	idA, idB := clusterIDOf(ctx, t, connsA), clusterIDOf(ctx, t, connsB)
 	if idA == "" || idA == idB {
