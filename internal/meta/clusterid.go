@@ -75,16 +75,27 @@ func loadClusterIDOnce(ctx context.Context, cli *clientv3.Client, k keys) (strin
 	return string(kvs[0].Value), false, nil
 }
 
-// checkClusterID refuses a caller that sent another cluster's id. An empty
-// id is let through here: who may send none is decided per message (a
-// beacon without one is checked by the controller, see Beacon).
+// checkClusterID refuses a caller that sent another cluster's id
+// (CheckClusterID), counting and logging the refusal.
 func (s *Server) checkClusterID(kind, node, got string) error {
-	if got == "" || got == s.clusterID {
+	if err := CheckClusterID(kind, node, s.cfg.ClusterName, s.clusterID, got); err != nil {
+		s.metrics.ClusterRefusals.WithLabelValues(kind).Inc()
+		s.log.Error("message from another cluster refused", "kind", kind, "node", node, "their_cluster_id", got, "cluster_id", s.clusterID)
+		return err
+	}
+	return nil
+}
+
+// CheckClusterID refuses a message (kind, from node) carrying cluster id
+// got when this cluster (named name) has id own; the error wraps
+// ErrClusterIDMismatch. An empty id is let through here: who may send none
+// is decided per message (a beacon without one is checked by the
+// controller, see Beacon). The meta server and the whole-system simulation
+// (internal/sim) both decide with it.
+func CheckClusterID(kind, node, name, own, got string) error {
+	if got == "" || got == own {
 		return nil
 	}
-	s.metrics.ClusterRefusals.WithLabelValues(kind).Inc()
-	err := fmt.Errorf("%w: %s from %s carries cluster id %s, this cluster (%s) is %s",
-		ErrClusterIDMismatch, kind, node, got, s.cfg.ClusterName, s.clusterID)
-	s.log.Error("message from another cluster refused", "kind", kind, "node", node, "their_cluster_id", got, "cluster_id", s.clusterID)
-	return err
+	return fmt.Errorf("%w: %s from %s carries cluster id %s, this cluster (%s) is %s",
+		ErrClusterIDMismatch, kind, node, got, name, own)
 }

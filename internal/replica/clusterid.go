@@ -104,18 +104,18 @@ func (s *Server) setClusterID(id string) {
 }
 
 // join makes the server a member of the cluster the beacon answer resp
-// comes from, if it may: the answer must be an accepted beacon of a leader
-// that knows every table the server holds. It reports whether the server
-// joined; the id is on disk before it returns true.
+// comes from, if it may (JoinCheck). It reports whether the server joined;
+// the id is on disk before it returns true.
 func (s *Server) join(resp *pb.BeaconResponse) bool {
 	id := resp.GetClusterId()
-	if n := len(resp.GetUnknown()); n > 0 {
-		s.refuse("join", fmt.Errorf("%w: meta server of cluster %s does not know %d of the replicas in data_dir (first %d.%d); "+
-			"not joining it, nothing is applied or deleted", ErrForeignCluster, id, n,
-			resp.GetUnknown()[0].GetAppId(), resp.GetUnknown()[0].GetPartitionIndex()))
-		return false
+	unknown := make([]string, len(resp.GetUnknown()))
+	for i, g := range resp.GetUnknown() {
+		unknown[i] = fmt.Sprintf("%d.%d", g.GetAppId(), g.GetPartitionIndex())
 	}
-	if !resp.GetAllowed() {
+	if ok, err := JoinCheck(id, unknown, resp.GetAllowed()); !ok {
+		if err != nil {
+			s.refuse("join", err)
+		}
 		return false
 	}
 	if err := writeFileAtomic(s.fs, s.cfg.DataDir, clusterIDFile, []byte(id+"\n")); err != nil {
@@ -127,19 +127,31 @@ func (s *Server) join(resp *pb.BeaconResponse) bool {
 	return true
 }
 
+// JoinCheck decides whether a server that has joined no cluster joins
+// cluster metaID, on a beacon answer of its meta leader: only an accepted
+// beacon (allowed) joins, and only when the leader knows every table the
+// server holds replicas of. unknown lists the reported partitions the
+// leader does not know ("app.partition"); any makes the answer an error
+// wrapping ErrForeignCluster: nothing of it may be applied or deleted. A
+// refused beacon joins nothing yet, without an error. The replica server
+// and the whole-system simulation (internal/sim) both decide with it.
+func JoinCheck(metaID string, unknown []string, allowed bool) (bool, error) {
+	if len(unknown) > 0 {
+		return false, fmt.Errorf("%w: meta server of cluster %s does not know %d of the replicas in data_dir (first %s); "+
+			"not joining it, nothing is applied or deleted", ErrForeignCluster, metaID, len(unknown), unknown[0])
+	}
+	return allowed, nil
+}
+
 // checkMeta decides whether a message of a meta server whose cluster id is
-// metaID (kind names it: beacon, update_config, propose) may be acted on.
+// metaID (kind names it: beacon, update_config, propose) may be acted on
+// (CheckMetaClusterID), counting and logging a refusal.
 func (s *Server) checkMeta(kind, metaID string) error {
 	own := s.clusterID()
-	switch {
-	case own != "" && metaID == own:
-		return nil
-	case own != "" && metaID == "":
-		return s.refuse(kind, fmt.Errorf("%w: %s without a cluster id (a meta server of protocol 1.0?), this server joined cluster %s",
-			ErrForeignCluster, kind, own))
-	case own != "":
-		return s.refuse(kind, fmt.Errorf("%w: %s from cluster %s, this server joined cluster %s", ErrForeignCluster, kind, metaID, own))
-	case metaID == "":
+	if err := CheckMetaClusterID(kind, own, metaID); err != nil {
+		return s.refuse(kind, err)
+	}
+	if own == "" && metaID == "" {
 		s.cluster.mu.Lock()
 		first := !s.cluster.legacyLogged
 		s.cluster.legacyLogged = true
@@ -147,11 +159,33 @@ func (s *Server) checkMeta(kind, metaID string) error {
 		if first {
 			s.log.Warn("meta server sends no cluster id (protocol 1.0): obeying it without a cluster check until a meta server with one is joined")
 		}
+	}
+	return nil
+}
+
+// CheckMetaClusterID decides whether a server that joined cluster own (""
+// if none) may act on a message of a meta server whose cluster id is
+// metaID; kind names the message (beacon, update_config, propose). The
+// error wraps ErrForeignCluster. A server that joined no cluster obeys a
+// meta server without an id (protocol 1.0) and takes nothing from one with
+// an id but the beacon answer that joins it (JoinCheck). The replica
+// server and the whole-system simulation (internal/sim) both decide with
+// it.
+func CheckMetaClusterID(kind, own, metaID string) error {
+	switch {
+	case own != "" && metaID == own:
+		return nil
+	case own != "" && metaID == "":
+		return fmt.Errorf("%w: %s without a cluster id (a meta server of protocol 1.0?), this server joined cluster %s",
+			ErrForeignCluster, kind, own)
+	case own != "":
+		return fmt.Errorf("%w: %s from cluster %s, this server joined cluster %s", ErrForeignCluster, kind, metaID, own)
+	case metaID == "":
 		return nil
 	default:
 		// Not joined, and the meta server has an id: only an accepted
 		// beacon joins (join), nothing else is taken before that.
-		return s.refuse(kind, fmt.Errorf("%w: %s from cluster %s before this server joined a cluster", ErrForeignCluster, kind, metaID))
+		return fmt.Errorf("%w: %s from cluster %s before this server joined a cluster", ErrForeignCluster, kind, metaID)
 	}
 }
 
