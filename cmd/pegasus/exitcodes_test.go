@@ -45,6 +45,8 @@ func TestCobraErrorsAreUsage(t *testing.T) {
 		{"version", "extra"},
 		{"onebox", "status", "--dir", t.TempDir()}, // no onebox there
 		{"shell", "--onebox", t.TempDir(), "-e", "nodes"},
+		{"rolling-update", "status", "--onebox", t.TempDir()},
+		{"rolling-update", "status", "--onebox", "a", "--control", "onebox:b"},
 		{"frobnicate"},
 	} {
 		var out bytes.Buffer

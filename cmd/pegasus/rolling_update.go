@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/rolling"
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
 	"github.com/pegasus-go/pegasus/internal/security"
@@ -28,6 +29,7 @@ type rollingFlags struct {
 	clusterName string
 	collector   string
 	control     string
+	oneboxDir   string
 	exec        rolling.ExecTemplates
 	jsonReport  string
 	yes         bool
@@ -90,11 +92,12 @@ whose orchestrator died. See docs/rolling-update.md.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runNewRoll(cmd, f) },
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringSliceVar(&f.metas, "meta", nil, "meta server addresses (default: <dir>/meta_servers of --control onebox:<dir>)")
+	pf.StringSliceVar(&f.metas, "meta", nil, "meta server addresses (default: <dir>/meta_servers of --onebox <dir> or --control onebox:<dir>)")
 	pf.StringSliceVar(&f.etcd, "etcd-endpoints", nil, "etcd endpoints holding the roll (default: those the meta server reports)")
 	pf.StringVar(&f.clusterName, "cluster-name", "", "cluster name, the etcd key prefix (default: the one the meta server reports)")
 	pf.StringVar(&f.collector, "collector", "", "collector base URL: availability gate, client error counts, progress page")
 	pf.StringVar(&f.control, "control", "", "node control: onebox:<dir> or exec (with the --*-cmd templates)")
+	pf.StringVar(&f.oneboxDir, "onebox", "", "the onebox in this directory: its meta servers, credentials and node control (--control onebox:DIR)")
 	pf.StringVar(&f.exec.Stop, "stop-cmd", "", "exec control: stop command, e.g. 'ssh {host} systemctl stop pegasus-{role}@{port}'")
 	pf.StringVar(&f.exec.Start, "start-cmd", "", "exec control: start command")
 	pf.StringVar(&f.exec.Status, "status-cmd", "", "exec control: status command, exit 0 running, 1-3 stopped (systemctl is-active)")
@@ -180,6 +183,17 @@ cannot read an on-disk format the new one writes.`,
 // the roll's admin credentials: flags, environment, or those of the onebox
 // of --control onebox:<dir>.
 func (f *rollingFlags) where() (rolling.Where, error) {
+	if f.oneboxDir != "" {
+		switch {
+		case f.control == "":
+			f.control = "onebox:" + f.oneboxDir
+		case f.control != "onebox:"+f.oneboxDir:
+			return rolling.Where{}, fmt.Errorf("%w: --onebox %s and --control %s name different clusters", errUsage, f.oneboxDir, f.control)
+		}
+		if _, err := onebox.ReadMetaServers(f.oneboxDir); err != nil && len(f.metas) == 0 {
+			return rolling.Where{}, err
+		}
+	}
 	dir, _ := strings.CutPrefix(f.control, "onebox:")
 	if dir == f.control {
 		dir = ""

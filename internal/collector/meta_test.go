@@ -7,20 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-
 	"github.com/pegasus-go/pegasus/internal/dial"
+	"github.com/pegasus-go/pegasus/internal/meta/metatest"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
-// followerMeta answers every call by naming the leader.
-type followerMeta struct {
-	pb.UnimplementedMetaServer
-	leader string
-}
-
-func (f *followerMeta) ListNodes(context.Context, *pb.ListNodesRequest) (*pb.ListNodesResponse, error) {
-	return &pb.ListNodesResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_FORWARD_TO_OTHERS, Primary: f.leader}}, nil
+// follower starts a fake meta server that answers every call by naming
+// leader.
+func follower(t *testing.T, leader string) (*metatest.Meta, string) {
+	m, addr := metatest.Start(t)
+	m.Update(func(d *metatest.Data) { d.Leader = leader })
+	return m, addr
 }
 
 func deadAddr(t *testing.T) string {
@@ -39,10 +36,10 @@ func listNodes(ctx context.Context, mc pb.MetaClient) (*pb.ListNodesResponse, er
 
 func TestCallMetaFindsTheLeader(t *testing.T) {
 	fc := newFakeCluster(t, 2)
-	follower := serveGRPC(t, func(s *grpc.Server) { pb.RegisterMetaServer(s, &followerMeta{leader: fc.metaAddr}) })
+	_, f := follower(t, fc.metaAddr)
 	// A dead server first, then a follower that names the leader, which
 	// is not configured at all.
-	m := newMetaConns([]string{deadAddr(t), follower}, dial.Credentials{})
+	m := newMetaConns([]string{deadAddr(t), f}, dial.Credentials{})
 	defer m.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -65,11 +62,9 @@ func TestCallMetaWithNoServerAnswering(t *testing.T) {
 		t.Fatalf("got %v, want ErrMetaUnavailable", err)
 	}
 	// Two followers naming each other never loop.
-	a := &followerMeta{}
-	b := &followerMeta{}
-	addrA := serveGRPC(t, func(s *grpc.Server) { pb.RegisterMetaServer(s, a) })
-	addrB := serveGRPC(t, func(s *grpc.Server) { pb.RegisterMetaServer(s, b) })
-	a.leader, b.leader = addrB, addrA
+	a, addrA := follower(t, "")
+	_, addrB := follower(t, addrA)
+	a.Update(func(d *metatest.Data) { d.Leader = addrB })
 	m2 := newMetaConns([]string{addrA}, dial.Credentials{})
 	defer m2.Close()
 	if _, err := callMeta(ctx, m2, listNodes); !errors.Is(err, ErrMetaUnavailable) {

@@ -430,9 +430,16 @@ func (s *Server) Controller() *Controller { return s.ctl }
 // cluster web page and /metrics are mounted here.
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
-// metaServers lists the running meta servers from their etcd records.
+// metaServers lists the running meta servers from their etcd records. It
+// takes at most half of the caller's remaining time (and a second): when
+// etcd does not answer, the caller still gets this server's own record in
+// time, and with it the reason it cannot lead.
 func (s *Server) metaServers(ctx context.Context) []metaRecord {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	budget := time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		budget = min(budget, time.Until(dl)/2)
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	resp, err := s.cli.Get(ctx, s.keys.metas(), clientv3.WithPrefix())
 	if err != nil {

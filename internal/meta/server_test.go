@@ -481,3 +481,30 @@ func TestMaxSuccessiveUnstableRestartConfigured(t *testing.T) {
 		t.Errorf("max_succssive_unstable_restart -1: err %v, want ErrInvalidOptions", err)
 	}
 }
+
+// TestServerCutOffFromEtcdAnswersClusterInfoPromptly: a meta server whose
+// etcd does not answer (a wrong endpoint after a config upgrade) still
+// answers ClusterInfo well within a one-second deadline, saying it does
+// not lead. Callers that check "is it up" with a short deadline (onebox
+// start, a rolling update's gate) otherwise see it as down instead of
+// learning why it cannot take over; its etcd lookup once used the whole
+// second itself.
+func TestServerCutOffFromEtcdAnswersClusterInfoPromptly(t *testing.T) {
+	f := newFleet(t, nil, fastFD().BeaconInterval)
+	m := startMeta(t, []string{"127.0.0.1:1"}, clusterName(t), f)
+	cl := f.client(m.Addr())
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		resp, err := cl.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
+		cancel()
+		if err != nil {
+			t.Fatalf("attempt %d: ClusterInfo: %v", i, err)
+		}
+		if code := resp.GetError().GetCode(); code != pb.ErrorCode_ERR_FORWARD_TO_OTHERS {
+			t.Fatalf("attempt %d: %v, want ERR_FORWARD_TO_OTHERS", i, resp.GetError())
+		}
+		if len(resp.GetMetas()) != 1 || resp.GetMetas()[0].GetAddress() != m.Addr() {
+			t.Fatalf("attempt %d: metas %v, want only itself", i, resp.GetMetas())
+		}
+	}
+}

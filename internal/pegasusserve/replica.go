@@ -207,8 +207,7 @@ func (h *ReplicaHandler) send(ctx context.Context, req *pegasusrpc.Request, part
 	retryUntil := h.refusalRetryDeadline(ctx, req.Header.ClientTimeout)
 	for attempt := 0; ; attempt++ {
 		if cr.RequestId != nil {
-			// From 1: the replica skips looking for an applied original
-			// of a first attempt only.
+			// From 1, as the client numbers its sends.
 			cr.RequestId.Attempt = uint32(attempt + 1)
 		}
 		resp, err := h.data.roundTrip(ctx, cr)

@@ -91,7 +91,6 @@ func (s *Server) serveRequest(req *pb.ClientRequest, out *responseWriter, reads 
 		w := &pendingWrite{
 			id:       req.GetId(),
 			rid:      requestID(req.GetRequestId()),
-			retried:  req.GetRequestId().GetAttempt() != 1,
 			kind:     kind,
 			data:     data,
 			deadline: deadline,

@@ -289,3 +289,23 @@ func TestRetryAfterRetentionRunsAgain(t *testing.T) {
 		t.Fatalf("check_and_set retry after the retention: %+v, want it executed again (check fails)", r)
 	}
 }
+
+// TestLateFirstAttemptAnsweredWithOriginal: a request's first attempt may
+// reach the primary after its retry was applied (it waited in a socket
+// buffer or on a connection the client gave up on). It is answered with the
+// retry's result and not executed again: attempt numbers say nothing about
+// the order in which attempts arrive.
+func TestLateFirstAttemptAnsweredWithOriginal(t *testing.T) {
+	c := newTestCluster(t, 3, clusterOptions{})
+	c.meta.createTable("test", testApp, [][]string{{c.addr(0), c.addr(1), c.addr(2)}})
+	c.waitFor(10*time.Second, "healthy", func() bool { return c.healthy(testApp, 0) })
+
+	incr, cas := retriedWrites()
+	incr.RequestId.Attempt, cas.RequestId.Attempt = 2, 2
+	checkOriginalAnswers(t, "the retry, first to arrive", servedByPrimary(t, c, incr), servedByPrimary(t, c, cas))
+	incr.RequestId.Attempt, cas.RequestId.Attempt = 1, 1
+	checkOriginalAnswers(t, "the late first attempt", servedByPrimary(t, c, incr), servedByPrimary(t, c, cas))
+	if got := counterValue(t, c); got != "5" {
+		t.Fatalf("counter = %q after one incr of 5 and its late first attempt", got)
+	}
+}

@@ -114,6 +114,13 @@ func (s *Server) peerMayDeliver(g gpid, m pacifica.Message, id *security.Identit
 	if id != nil && !id.Speaks(string(m.From)) {
 		return fmt.Errorf("%w: message from %q over a connection of %s (%v)", ErrForeignPeer, m.From, id, id.Nodes)
 	}
+	// No member works at a ballot the meta server has not issued. The bound
+	// is the pushes' (pushBallotSlack): a message it drops is retransmitted
+	// once this server heard of the ballot in a beacon answer, while one
+	// far above would move the partition out of the meta's reach for good.
+	if limit := s.metaMaxBallot.Load() + pushBallotSlack; int64(m.Ballot) > limit {
+		return fmt.Errorf("%w: message from %s at ballot %d, the meta server issued none above %d", ErrForeignPeer, m.From, m.Ballot, limit-pushBallotSlack)
+	}
 	p := s.partition(g)
 	if p == nil {
 		return nil

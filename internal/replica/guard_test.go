@@ -3,6 +3,7 @@ package replica
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pegasus-go/pegasus/internal/dial"
+	"github.com/pegasus-go/pegasus/internal/pacifica"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 	"github.com/pegasus-go/pegasus/internal/security"
 )
@@ -178,5 +180,86 @@ func TestRemoteCommandNeedsAnAdminCredential(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("pprof on the replica server's HTTP listener: %d", resp.StatusCode)
+	}
+}
+
+// The same attack over the replication stream: without mutual TLS anyone
+// may open ReplicaPeer.Replicate and name any sender. A prepare from a
+// stranger at ballot 2^40 made a secondary enter that ballot and follow
+// the stranger, and a stale-ballot notice at 2^40 made every member refuse
+// the meta's configurations for good. Peer messages far above the meta's
+// ballots are now dropped like such pushes, and the partition keeps its
+// primary and keeps serving.
+func TestForgedReplicateFarAboveTheMetasBallotsRefused(t *testing.T) {
+	c := newTestCluster(t, 3, clusterOptions{})
+	a, b, d := c.addr(0), c.addr(1), c.addr(2)
+	c.meta.createTable("test", testApp, [][]string{{a, b, d}})
+	c.waitFor(10*time.Second, "healthy", func() bool { return c.healthy(testApp, 0) })
+	primary := openRawStream(t, a)
+	set := func(v string) pb.ErrorCode {
+		return code(primary.do(request("k", 1, &pb.SetRequest{HashKey: []byte("k"), SortKey: []byte("s"), Value: []byte(v)})))
+	}
+	if got := set("before"); got != pb.ErrorCode_ERR_OK {
+		t.Fatalf("write before the forged messages: %v", got)
+	}
+
+	g := gpid{app: testApp, index: 0}
+	const stranger = "10.6.6.6:34801"
+	for i := range 3 {
+		to := pacifica.NodeID(c.addr(i))
+		forged := []pacifica.Message{
+			{Type: pacifica.MsgPrepare, From: stranger, To: to, Ballot: 1 << 40},
+			{Type: pacifica.MsgStaleBallot, From: stranger, To: to, Ballot: 1 << 40},
+		}
+		replicateTo(t, c.addr(i), g, forged...)
+	}
+	// Each server took the forged messages off the stream before it
+	// ended, and its partition handles its queue in order: the write's
+	// prepares reach every member after them.
+	if got := set("after"); got != pb.ErrorCode_ERR_OK {
+		t.Fatalf("write after the forged messages: %v", got)
+	}
+	for i := range 3 {
+		v := c.replica(i, testApp, 0).view.Load()
+		if int64(v.ballot) != c.meta.config(0).GetBallot() || string(v.primary) != a {
+			t.Fatalf("%s after the forged messages: ballot %d, primary %s", c.addr(i), v.ballot, v.primary)
+		}
+	}
+}
+
+// replicateTo sends peer messages of partition g to addr over a new
+// ReplicaPeer.Replicate stream, as any process on the network can.
+func replicateTo(t *testing.T, addr string, g gpid, msgs ...pacifica.Message) {
+	t.Helper()
+	cc, err := dial.Options{}.NewClient(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := pb.NewReplicaPeerClient(cc).Replicate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := &pb.PeerBatch{}
+	for _, m := range msgs {
+		batch.Messages = append(batch.Messages, peerMessageToPB(g, m))
+	}
+	if err := st.Send(batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	// The server ends the stream once it has read (and delivered or
+	// dropped) everything sent on it.
+	for {
+		if _, err := st.Recv(); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatal(err)
+			}
+			return
+		}
 	}
 }

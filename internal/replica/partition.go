@@ -264,8 +264,10 @@ func (p *partition) tick(n int) {
 // only the requests in flight, see pacifica's doc.go). Storage holds every
 // request up to the core's applied decree: this goroutine applies each
 // Ready's committed entries, records included, before it proposes anything
-// else. A first attempt (the client numbers them) cannot have been applied
-// before and skips the lookup, which is most of the writes.
+// else. Every write with a request id is looked up, first attempts too: the
+// client numbers its attempts, but a first attempt held up in a socket
+// buffer or on a connection the client gave up on can arrive after its
+// retry was applied (TestLateFirstAttemptAnsweredWithOriginal).
 func (p *partition) propose(w *pendingWrite) {
 	switch {
 	case p.failure != nil:
@@ -275,7 +277,7 @@ func (p *partition) propose(w *pendingWrite) {
 		w.fail(errorf(ErrTimeout, "expired in the queue"))
 		return
 	}
-	if !w.rid.IsZero() && w.retried {
+	if !w.rid.IsZero() {
 		// Only a writable primary answers from storage: a secondary may
 		// be ahead of the primary's applies (see pacifica Writable).
 		if err := p.core.Writable(); err != nil {

@@ -28,11 +28,8 @@ func (k writeKind) idempotent() bool { return k != writeIncr && k != writeCheckA
 // pendingWrite is a client write on its way through a partition: queued,
 // then proposed, then waiting for its decree to commit and apply.
 type pendingWrite struct {
-	id  uint64 // the request's id on its client stream
-	rid pacifica.RequestID
-	// retried is set unless the client said this is the request's first
-	// attempt, which cannot have been applied before.
-	retried  bool
+	id       uint64 // the request's id on its client stream
+	rid      pacifica.RequestID
 	kind     writeKind
 	data     []byte // encoded storage ops
 	deadline time.Time

@@ -224,7 +224,7 @@ func (c *fakeCluster) ReplicaStatus(ctx context.Context, node string) (plan.Repl
 	if r == nil || !r.running {
 		return plan.ReplicaStatus{}, errors.New("connection refused")
 	}
-	return plan.ReplicaStatus{Node: node, Total: r.open}, nil
+	return plan.ReplicaStatus{Node: node, Total: r.open, Primaries: r.primaries}, nil
 }
 
 func (c *fakeCluster) SetMetaLevel(ctx context.Context, level string, lease KnobLease) error {

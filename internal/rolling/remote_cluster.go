@@ -241,8 +241,14 @@ func (c *RemoteCluster) ReplicaStatus(ctx context.Context, node string) (plan.Re
 	if err != nil {
 		return plan.ReplicaStatus{}, err
 	}
-	return plan.ReplicaStatus{Node: node, Total: int(resp.GetTotalReplicas()),
-		Opening: int(resp.GetOpeningReplicas()), Closing: int(resp.GetClosingReplicas())}, nil
+	st := plan.ReplicaStatus{Node: node, Total: int(resp.GetTotalReplicas()),
+		Opening: int(resp.GetOpeningReplicas()), Closing: int(resp.GetClosingReplicas())}
+	for _, r := range resp.GetReplicas() {
+		if r.GetStatus() == pb.PartitionStatus_PS_PRIMARY {
+			st.Primaries++
+		}
+	}
+	return st, nil
 }
 
 // SetMetaLevel implements Cluster.

@@ -137,7 +137,8 @@ func (r *fakeReplicaAdmin) Status(ctx context.Context, _ *pb.ReplicaServerStatus
 	if r.killed {
 		return &pb.ReplicaServerStatusResponse{}, nil
 	}
-	return &pb.ReplicaServerStatusResponse{TotalReplicas: 7, OpeningReplicas: 1, ClosingReplicas: 2}, nil
+	return &pb.ReplicaServerStatusResponse{TotalReplicas: 7, OpeningReplicas: 1, ClosingReplicas: 2,
+		Replicas: []*pb.ReplicaReport{{Status: pb.PartitionStatus_PS_PRIMARY}, {Status: pb.PartitionStatus_PS_SECONDARY}}}, nil
 }
 
 func (r *fakeReplicaAdmin) RemoteCommand(ctx context.Context, req *pb.RemoteCommandRequest) (*pb.RemoteCommandResponse, error) {
@@ -268,7 +269,7 @@ func TestRemoteClusterFollowsTheLeaderAndMapsAnswers(t *testing.T) {
 	}
 
 	st, err := c.ReplicaStatus(ctx, replicaAddr)
-	if err != nil || st != (plan.ReplicaStatus{Node: replicaAddr, Total: 7, Opening: 1, Closing: 2}) {
+	if err != nil || st != (plan.ReplicaStatus{Node: replicaAddr, Total: 7, Opening: 1, Closing: 2, Primaries: 1}) {
 		t.Fatalf("ReplicaStatus = %+v, %v", st, err)
 	}
 	if err := c.KillPartitions(ctx, replicaAddr); err != nil || !replica.killed {

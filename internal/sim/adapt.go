@@ -21,17 +21,6 @@ func adaptLeaseClock(c *clock) pacifica.Time { return pacifica.Time(c.mono()) + 
 // The core's in-flight table is rebuilt by RecoverCore.
 func adaptRecoverDedup(p *partition) { p.reqs = p.d.reqs.clone() }
 
-// adaptRetryLookup says whether a write is looked up in the request records
-// before it is proposed. The replica server looks up retries only (a first
-// attempt cannot have been applied before, it reasons); that holds only if
-// a first attempt never arrives after its retry, which the simulated
-// network, duplicating and delaying client requests, does not promise. The
-// server's rule runs with Options.FirstAttemptSkipsLookup
-// (TestHoleLateFirstAttempt).
-func adaptRetryLookup(p *partition, w *pendingWrite) bool {
-	return w.retried || !p.srv.w.opts.FirstAttemptSkipsLookup
-}
-
 // adaptInstallDedup is what a checkpoint install does to the exactly-once
 // state: the checkpoint carries the primary's request records with its
 // data, so the learner answers retries of every request applied before the

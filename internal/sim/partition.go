@@ -46,10 +46,7 @@ type partition struct {
 
 // pendingWrite is a client write waiting for its decree.
 type pendingWrite struct {
-	rid pacifica.RequestID
-	// retried is set unless the client said this is the request's first
-	// send (replica's pendingWrite).
-	retried  bool
+	rid      pacifica.RequestID
 	kind     opKind
 	deadline time.Duration // on the server's monotonic clock
 	reply    func(answer)
@@ -160,7 +157,7 @@ func (p *partition) propose(w *pendingWrite, data []byte) {
 		w.fail(replica.ErrPartitionFailed)
 		return
 	}
-	if !w.rid.IsZero() && adaptRetryLookup(p, w) {
+	if !w.rid.IsZero() {
 		// Only a writable primary answers from its store: a secondary
 		// may be ahead of the primary's applies.
 		if err := p.core.Writable(); err != nil {

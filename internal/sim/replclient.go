@@ -39,7 +39,7 @@ func (s *replicaServer) handleClient(req clientReq, respond func(answer)) {
 	}
 	deadline := s.p.clock.mono() + req.timeout
 	if req.m.kind != opGet {
-		p.propose(&pendingWrite{rid: req.rid, retried: req.attempt != 1, kind: req.m.kind, deadline: deadline, reply: respond}, encodeMutation(req.m))
+		p.propose(&pendingWrite{rid: req.rid, kind: req.m.kind, deadline: deadline, reply: respond}, encodeMutation(req.m))
 		return
 	}
 	s.w.schedule(s.p, s.w.between(0, time.Millisecond), func() {

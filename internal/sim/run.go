@@ -34,13 +34,6 @@ type Options struct {
 	// KeepGoing records violations and runs to the end instead of
 	// stopping at the first one.
 	KeepGoing bool
-	// FirstAttemptSkipsLookup applies the replica server's rule that a
-	// write the client sends for the first time is proposed without a
-	// look at the request records. The simulated network duplicates and
-	// delays client requests, so a first attempt can arrive after its
-	// retry was applied and is then applied again; by default every write
-	// with a request id is looked up (adaptRetryLookup, adapt.go).
-	FirstAttemptSkipsLookup bool
 
 	// Drawn from the seed (or set by a script).
 	nodes, partitions, replicas int

@@ -3,71 +3,62 @@ package pegasustarget
 import (
 	"context"
 	"errors"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-
 	"github.com/pegasus-go/pegasus/internal/dial"
-	"github.com/pegasus-go/pegasus/internal/rpc"
+	"github.com/pegasus-go/pegasus/internal/meta/metatest"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
-// fakeMeta is a meta server whose tables become healthy one partition per
-// ListTables call, as a real cluster assigns replicas over a few rounds.
-type fakeMeta struct {
-	pb.UnimplementedMetaServer
-	mu      sync.Mutex
-	tables  map[string]*pb.TableHealth
-	creates int
-	refuse  pb.ErrorCode // answer CreateTable with this code when set
-}
-
-func (m *fakeMeta) CreateTable(_ context.Context, req *pb.CreateTableRequest) (*pb.CreateTableResponse, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.creates++
-	if m.refuse != pb.ErrorCode_ERR_OK {
-		return &pb.CreateTableResponse{Error: &pb.Error{Code: m.refuse, Message: "no"}}, nil
-	}
-	if th, ok := m.tables[req.GetName()]; ok {
-		return &pb.CreateTableResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_APP_EXIST}, Table: th.GetTable()}, nil
-	}
-	info := &pb.TableInfo{Name: req.GetName(), AppId: 1, PartitionCount: req.GetPartitionCount(),
-		ReplicaCount: req.GetReplicaCount(), Status: pb.TableStatus_AS_AVAILABLE}
-	m.tables[req.GetName()] = &pb.TableHealth{Table: info}
-	return &pb.CreateTableResponse{Error: &pb.Error{}, Table: info}, nil
-}
-
-func (m *fakeMeta) ListTables(context.Context, *pb.ListTablesRequest) (*pb.ListTablesResponse, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	resp := &pb.ListTablesResponse{Error: &pb.Error{}}
-	for _, th := range m.tables {
-		if th.FullyHealthy < th.GetTable().GetPartitionCount() {
-			th.FullyHealthy++
-		}
-		resp.Tables = append(resp.Tables, &pb.TableHealth{Table: th.GetTable(), FullyHealthy: th.GetFullyHealthy()})
-	}
-	return resp, nil
-}
-
-func startFakeMeta(t *testing.T) (*fakeMeta, *dial.Conns) {
+// startFakeMeta starts a fake meta server with three alive replica
+// servers whose tables become healthy one partition per ListTables call,
+// as a real cluster assigns replicas over a few rounds.
+func startFakeMeta(t *testing.T) (*metatest.Meta, *dial.Conns) {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &fakeMeta{tables: make(map[string]*pb.TableHealth)}
-	srv := grpc.NewServer(rpc.ServerOptions()...)
-	pb.RegisterMetaServer(srv, m)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	conns := dial.New([]string{lis.Addr().String()}, dial.Options{})
+	m, addr := metatest.Start(t)
+	healthy := map[string]int32{} // fully healthy partitions per table
+	m.Update(func(d *metatest.Data) {
+		for _, n := range []string{"r1:1", "r2:1", "r3:1"} {
+			d.Nodes = append(d.Nodes, &pb.NodeInfo{Address: n, Alive: true})
+		}
+		d.Before = func(method string, d *metatest.Data) {
+			if method != metatest.CreateTable && method != metatest.ListTables {
+				return
+			}
+			// Partitions past the healthy count have no primary yet.
+			for name, tbl := range d.Tables {
+				if method == metatest.ListTables {
+					healthy[name] = min(healthy[name]+1, tbl.GetTable().GetPartitionCount())
+				}
+				for _, p := range tbl.GetPartitions() {
+					if p.GetGpid().GetPartitionIndex() >= healthy[name] && p.GetPrimary() != "" {
+						p.Secondaries = append(p.Secondaries, p.Primary)
+						p.Primary = ""
+					} else if p.GetGpid().GetPartitionIndex() < healthy[name] && p.GetPrimary() == "" {
+						p.Primary, p.Secondaries = p.Secondaries[0], p.Secondaries[1:]
+					}
+				}
+			}
+		}
+	})
+	conns := dial.New([]string{addr}, dial.Options{})
 	t.Cleanup(func() { conns.Close() })
 	return m, conns
+}
+
+// fullyHealthy is the fake's count of fully healthy partitions of table.
+func fullyHealthy(t *testing.T, m *metatest.Meta, table string) int32 {
+	t.Helper()
+	var n int32
+	m.Update(func(d *metatest.Data) {
+		for _, p := range d.Tables[table].GetPartitions() {
+			if p.GetPrimary() != "" {
+				n++
+			}
+		}
+	})
+	return n
 }
 
 func TestEnsureTableCreatesAndWaitsForHealth(t *testing.T) {
@@ -82,7 +73,7 @@ func TestEnsureTableCreatesAndWaitsForHealth(t *testing.T) {
 		t.Errorf("created %v, table %v; want a new table of 4 partitions and %d replicas", created, info, DefaultReplicaCount)
 	}
 	// Health came one partition per poll: EnsureTable waited for all four.
-	if got := m.tables["bench"].GetFullyHealthy(); got != 4 {
+	if got := fullyHealthy(t, m, "bench"); got != 4 {
 		t.Errorf("returned with %d of 4 partitions healthy", got)
 	}
 
@@ -95,7 +86,9 @@ func TestEnsureTableCreatesAndWaitsForHealth(t *testing.T) {
 
 func TestEnsureTableErrors(t *testing.T) {
 	m, conns := startFakeMeta(t)
-	m.refuse = pb.ErrorCode_ERR_INVALID_PARAMETERS
+	m.Update(func(d *metatest.Data) {
+		d.Fail[metatest.CreateTable] = &pb.Error{Code: pb.ErrorCode_ERR_INVALID_PARAMETERS, Message: "no"}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, _, err := EnsureTable(ctx, conns, TableSpec{Name: "bench"}); !errors.Is(err, ErrCreateTable) {

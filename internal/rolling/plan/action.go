@@ -196,7 +196,12 @@ func (s Step) command() (Action, bool) {
 // queries returns what a step must observe while it waits.
 func (s Step) queries() []Action {
 	switch s.Kind {
-	case KindMigrate, KindDowngrade:
+	case KindMigrate:
+		// The partitions show a drain blocked by a repair elsewhere; the
+		// server's own status shows it stepped down.
+		return []Action{{Kind: ActQueryCluster}, {Kind: ActQueryPartitions},
+			{Kind: ActQueryReplica, Role: RoleReplica, Node: s.Node}}
+	case KindDowngrade:
 		// The partitions show a drain blocked by a repair elsewhere.
 		return []Action{{Kind: ActQueryCluster}, {Kind: ActQueryPartitions}}
 	case KindWaitAlive:

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -95,6 +96,9 @@ func Build(s Snapshot, o Options) (Plan, error) {
 		}
 	}
 	if err := checkMetaRestarts(s, o, scope); err != nil {
+		return Plan{}, err
+	}
+	if err := checkTwoReplicaTables(s, o, scope); err != nil {
 		return Plan{}, err
 	}
 	if o.MinAvailability > 0 && s.Collector == nil {
@@ -274,6 +278,44 @@ func checkMetaRestarts(s Snapshot, o Options, scope map[string]bool) error {
 }
 
 // selectNodes resolves the subset; empty means every server.
+// checkTwoReplicaTables refuses an HA roll of a replica server holding a
+// partition of a table with two replicas: downgrade_node would leave its
+// writes on one copy, which the meta server refuses, so the roll would
+// fail at that node's drain after moving its primaries. Said up front,
+// with what the operator can do instead.
+func checkTwoReplicaTables(s Snapshot, o Options, scope map[string]bool) error {
+	if o.Mode != ModeHA {
+		return nil
+	}
+	byTable := make(map[string][]string)
+	var tables []string
+	for _, p := range s.Partitions {
+		if p.MaxReplicas != 2 {
+			continue
+		}
+		for _, r := range s.Replicas {
+			if scope[r.Node] && p.Holds(r.Node) {
+				t := cmp.Or(p.Table, p.Gpid)
+				if byTable[t] == nil {
+					tables = append(tables, t)
+				}
+				byTable[t] = append(byTable[t], p.Gpid)
+				break
+			}
+		}
+	}
+	if len(tables) == 0 {
+		return nil
+	}
+	var parts []string
+	for _, t := range tables {
+		parts = append(parts, fmt.Sprintf("%s (partitions %s)", t, strings.Join(byTable[t], ", ")))
+	}
+	return fmt.Errorf("%w: %s; downgrade_node would leave their writes on one copy, which the meta server refuses. "+
+		"Raise their replica count first, or restart with --mode simple (their requests wait for each node's restart)",
+		ErrTwoReplicaTable, strings.Join(parts, "; "))
+}
+
 func selectNodes(s Snapshot, subset []string) (map[string]bool, error) {
 	all := make(map[string]bool)
 	for _, m := range s.Metas {

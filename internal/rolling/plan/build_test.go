@@ -66,6 +66,13 @@ func TestBuildRefuses(t *testing.T) {
 			s.Availability, o.MinAvailability = &a, 0.999
 		}, ErrAvailabilityLow, "98.00% < 99.90%"},
 		{"window shorter than downtime", func(_ *Snapshot, o *Options) { o.MaintenanceWindow = 2 * time.Minute }, ErrWindowTooShort, "for r1"},
+		{"two-replica table", func(s *Snapshot, _ *Options) {
+			s.Partitions = []PartitionView{
+				{Gpid: "1.0", Table: "temp", Primary: "r1", Secondaries: []string{"r2", "r3"}, MaxReplicas: 3},
+				{Gpid: "2.0", Table: "pair", Primary: "r1", Secondaries: []string{"r2"}, MaxReplicas: 2},
+				{Gpid: "2.1", Table: "pair", Primary: "r3", Secondaries: []string{"r2"}, MaxReplicas: 2},
+			}
+		}, ErrTwoReplicaTable, "pair (partitions 2.0, 2.1)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, o := testSnapshot(), Options{}
@@ -78,6 +85,22 @@ func TestBuildRefuses(t *testing.T) {
 				t.Fatalf("Build: %q does not mention %q", err, tc.detail)
 			}
 		})
+	}
+}
+
+// Two-replica tables stop only an HA roll of the servers holding them: a
+// simple roll, or an HA roll of other servers, goes.
+func TestTwoReplicaTablesRefuseOnlyTheirDrains(t *testing.T) {
+	s := testSnapshot()
+	s.Partitions = []PartitionView{{Gpid: "2.0", Table: "pair", Primary: "r1", Secondaries: []string{"r2"}, MaxReplicas: 2}}
+	if _, err := Build(s, Options{Mode: ModeSimple}); err != nil {
+		t.Fatalf("simple roll: %v", err)
+	}
+	if _, err := Build(s, Options{Nodes: []string{"r3", "m1"}}); err != nil {
+		t.Fatalf("HA roll of r3 and m1: %v", err)
+	}
+	if _, err := Build(s, Options{Nodes: []string{"r2"}}); !errors.Is(err, ErrTwoReplicaTable) {
+		t.Fatalf("HA roll of r2: %v, want %v", err, ErrTwoReplicaTable)
 	}
 }
 

@@ -35,6 +35,11 @@ var (
 	// the pause threshold; the roll would pause before its first step.
 	ErrAvailabilityLow = errors.New("plan: availability already below the pause threshold")
 
+	// ErrTwoReplicaTable: an HA roll would drain a replica server holding a
+	// partition of a table with two replicas; downgrade_node refuses to
+	// leave a partition on one copy.
+	ErrTwoReplicaTable = errors.New("plan: table with two replicas")
+
 	// ErrSingleMeta: the roll would restart the only meta server. While
 	// it is down nobody answers beacons, replica leases run out and every
 	// request fails until it is back; Options.AllowSingleMeta accepts that.

@@ -62,6 +62,10 @@ type fakeServer struct {
 
 	open     int // replica servers: replicas open on the server
 	learning int // ticks of learning left; 0 = not learning
+	// stepDownLag: ticks a replica server takes, after migrate_node, to
+	// enter the new ballots of the partitions it led; until then its own
+	// status still counts them (stillLeads) while the meta's does not.
+	stepDownLag, stepDownLeft, stillLeads int
 
 	beacons int // meta servers: replica servers heard from since start
 	// Meta servers: cluster is the cluster its configuration names (""
@@ -292,6 +296,10 @@ func (c *fakeCluster) crash(node string) {
 // with it (n died) n is taken out and every request to it until then
 // failed.
 func (c *fakeCluster) handOver(n string, failover bool) {
+	if s := c.server(n); !failover && s.stepDownLag > 0 {
+		s.stillLeads, _, _ = c.counts(n)
+		s.stepDownLeft = s.stepDownLag
+	}
 	for _, p := range c.parts {
 		if p.primary != n {
 			continue
@@ -352,6 +360,11 @@ func (c *fakeCluster) tick() {
 				s.beacons = running
 			}
 		case RoleReplica:
+			if s.stepDownLeft > 0 {
+				if s.stepDownLeft--; s.stepDownLeft == 0 {
+					s.stillLeads = 0
+				}
+			}
 			_, _, missing := c.counts(s.node)
 			if !s.running || missing == 0 || (c.knobs[KnobAddSecondaryMax] == "0" && !s.crashed) {
 				continue
@@ -415,7 +428,11 @@ func (c *fakeCluster) observe(actions []Action) Observation {
 		case ActQueryReplica:
 			n := c.server(a.Node)
 			if n.running {
-				obs.Replicas = append(obs.Replicas, ReplicaStatus{Node: n.node, Total: n.open})
+				primaries, _, _ := c.counts(n.node)
+				if n.stepDownLeft > 0 {
+					primaries = n.stillLeads
+				}
+				obs.Replicas = append(obs.Replicas, ReplicaStatus{Node: n.node, Total: n.open, Primaries: primaries})
 			}
 		case ActQueryMetas:
 			obs.Metas = nil

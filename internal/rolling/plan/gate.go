@@ -50,10 +50,24 @@ func (m *Machine) gate(i int, obs Observation) (ok bool, observed string) {
 		switch step.Kind {
 		case KindMigrate:
 			st.Before, st.Left = max(st.Before, n.Primaries), n.Primaries
-			if n.Primaries == 0 {
-				return true, ""
+			if n.Primaries != 0 {
+				return false, m.noteDrainBlock(i, fmt.Sprintf("primary_count on %s is %d", n.Node, n.Primaries))
 			}
-			return false, m.noteDrainBlock(i, fmt.Sprintf("primary_count on %s is %d", n.Node, n.Primaries))
+			// The meta server's view is not enough: until the server
+			// itself entered the new ballots (its acknowledgement voids its
+			// lease), each new primary waits out that lease before it
+			// commits, and downgrade_node and the stop right after would
+			// make clients wait that long.
+			for _, r := range obs.Replicas {
+				if r.Node != step.Node {
+					continue
+				}
+				if r.Primaries == 0 {
+					return true, ""
+				}
+				return false, fmt.Sprintf("%s still leads %d partitions by its own status", r.Node, r.Primaries)
+			}
+			return false, step.Node + " has not reported its own status"
 		case KindDowngrade:
 			st.Before, st.Left = max(st.Before, n.Secondaries), n.Secondaries
 			if n.Primaries == 0 && n.Secondaries == 0 {

@@ -67,6 +67,14 @@ func TestGateWaitsForFreshObservation(t *testing.T) {
 		t.Fatalf("stale view completed migrate: at step %d %s", n, st)
 	}
 	m.Next(at(6), Observation{Cluster: view(0)})
+	if n, _ := current(t, m); n != 5 {
+		t.Fatalf("migrate completed without r1's own status: at step %d", n)
+	}
+	m.Next(at(7), Observation{Cluster: view(0), Replicas: []ReplicaStatus{{Node: "r1", Total: 12, Primaries: 4}}})
+	if n, _ := current(t, m); n != 5 {
+		t.Fatalf("migrate completed while r1 still leads by its own status: at step %d", n)
+	}
+	m.Next(at(8), Observation{Cluster: view(0), Replicas: []ReplicaStatus{{Node: "r1", Total: 12}}})
 	if n, _ := current(t, m); n != 6 {
 		t.Fatalf("fresh view did not complete migrate: at step %d", n)
 	}

@@ -22,6 +22,7 @@ import (
 //	fault kind=migrate-stuck|close-stuck|start-error|install-error|knob-error node=r2 [msg=...]
 //	availability value=0.95
 //	drop node=r2 count=2               r2 loses two secondaries (cluster unhealthy)
+//	step-down-lag node=r1 ticks=3      after migrate_node, r1's own status counts its old primaries 3 more ticks
 //	failover to=m2                     the meta leadership moves
 //	next [advance=1s]                  one call to Next; prints the actions
 //	run [until=done|paused|step:N] [max=N]  one call a second; prints finished steps
@@ -112,6 +113,12 @@ func runDirective(t *testing.T, h *harness, td *datadriven.TestData) string {
 		td.ScanArgs(t, "node", &node)
 		td.MaybeScanArgs(t, "msg", &msg)
 		h.c.faults[kind+" "+node] = msg
+		return ""
+
+	case "step-down-lag":
+		var node string
+		td.ScanArgs(t, "node", &node)
+		td.ScanArgs(t, "ticks", &h.c.server(node).stepDownLag)
 		return ""
 
 	case "drop":

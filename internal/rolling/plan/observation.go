@@ -81,6 +81,10 @@ type ReplicaStatus struct {
 	Total   int    `json:"total"`
 	Opening int    `json:"opening"`
 	Closing int    `json:"closing"`
+	// Primaries counts the replicas the server itself still runs as
+	// primary: after migrate_node, until it entered each new ballot (and so
+	// acknowledged its demotion), its successors wait out its lease.
+	Primaries int `json:"primaries"`
 }
 
 // MetaStatus is one meta server in `cluster_info`. A meta server that did

@@ -18,7 +18,8 @@ const (
 	// KindSetKnob runs remote_command -t meta-server <knob> <value>; done
 	// when acknowledged.
 	KindSetKnob StepKind = "set-knob"
-	// KindMigrate runs migrate_node and waits for primary_count == 0.
+	// KindMigrate runs migrate_node and waits for primary_count == 0, in
+	// the meta server's view and the node's own.
 	KindMigrate StepKind = "migrate-primaries"
 	// KindDowngrade runs downgrade_node and waits until the node serves no
 	// replica (primary_count and secondary_count both 0).
@@ -154,7 +155,7 @@ func (s Step) Waits(replicaServers int) string {
 	case KindStart:
 		return fmt.Sprintf("node control confirms %s runs", s.Node)
 	case KindMigrate:
-		return fmt.Sprintf("primary_count == 0 on %s (nodes -d)", s.Node)
+		return fmt.Sprintf("primary_count == 0 on %s (nodes -d) and it leads none by its own status", s.Node)
 	case KindDowngrade:
 		return fmt.Sprintf("primary_count == 0 and secondary_count == 0 on %s (nodes -d)", s.Node)
 	case KindCloseReplicas:

@@ -565,10 +565,9 @@ type RequestID struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	ClientId uint64                 `protobuf:"varint,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	Seq      uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
-	// attempt numbers the sends of one request id, from 1. A first attempt
-	// cannot be a duplicate, so the primary skips looking up whether it
-	// already applied the request; any other value, 0 (unset) included, makes
-	// it look.
+	// attempt numbers the sends of one request id, from 1 (0: unset), for
+	// logs and metrics. The primary looks up every request id whatever its
+	// attempt: a first attempt can arrive after its retry was applied.
 	Attempt       uint32 `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
