@@ -129,7 +129,7 @@ func (c *Controller) Beacon(b Beacon) BeaconReply {
 // Only the leader has the table records; a follower answers "not the
 // leader" anyway.
 func (c *Controller) refuseUnknownLocked(b Beacon) (BeaconReply, bool) {
-	if b.ClusterID != "" || c.cfg.ClusterID == "" || c.cache == nil {
+	if b.ClusterID != "" || c.clusterID == "" || c.cache == nil {
 		return BeaconReply{}, false
 	}
 	var unknown []decide.Gpid

@@ -75,12 +75,51 @@ func loadClusterIDOnce(ctx context.Context, cli *clientv3.Client, k keys) (strin
 	return string(kvs[0].Value), false, nil
 }
 
+// clusterID returns the cluster's id, or "" until the server read it.
+func (s *Server) clusterID() string {
+	if id := s.clusterIDValue.Load(); id != nil {
+		return *id
+	}
+	return ""
+}
+
+// adoptClusterID reads the cluster's id from etcd (creating it for a new
+// cluster) and hands it to the controller. It retries until etcd answers;
+// false means ctx ended first.
+func (s *Server) adoptClusterID(ctx context.Context) bool {
+	id, created, err := loadClusterID(ctx, s.cli, s.keys, s.log.Warn)
+	if err != nil {
+		return false
+	}
+	s.ctl.SetClusterID(id)
+	s.clusterIDValue.Store(&id)
+	s.metrics.ClusterInfo.WithLabelValues(id, s.cfg.ClusterName).Set(1)
+	if created {
+		s.log.Info("cluster bootstrapped: new cluster id written to etcd", "cluster", s.cfg.ClusterName, "cluster_id", id)
+	} else {
+		s.log.Info("cluster id read from etcd", "cluster", s.cfg.ClusterName, "cluster_id", id)
+	}
+	return true
+}
+
+// clusterIDUnknown is the answer to a message that carries a cluster id
+// while this server has not read its own: it can neither check the
+// message nor lead, so the caller is sent on as by a follower. nil once
+// the id is known.
+func (s *Server) clusterIDUnknown() error {
+	if s.clusterID() != "" {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrClusterIDUnknown, &NotLeaderError{Leader: s.ctl.Leader()})
+}
+
 // checkClusterID refuses a caller that sent another cluster's id
 // (CheckClusterID), counting and logging the refusal.
 func (s *Server) checkClusterID(kind, node, got string) error {
-	if err := CheckClusterID(kind, node, s.cfg.ClusterName, s.clusterID, got); err != nil {
+	own := s.clusterID()
+	if err := CheckClusterID(kind, node, s.cfg.ClusterName, own, got); err != nil {
 		s.metrics.ClusterRefusals.WithLabelValues(kind).Inc()
-		s.log.Error("message from another cluster refused", "kind", kind, "node", node, "their_cluster_id", got, "cluster_id", s.clusterID)
+		s.log.Error("message from another cluster refused", "kind", kind, "node", node, "their_cluster_id", got, "cluster_id", own)
 		return err
 	}
 	return nil

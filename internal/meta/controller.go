@@ -33,8 +33,10 @@ type ControllerConfig struct {
 	// Default: a registry of its own.
 	Metrics *metrics.Meta
 	// ClusterID is the cluster's id (clusterid.go), carried in pushes and
-	// beacon answers. Empty only in tests that drive a controller alone:
-	// then beacons are not checked.
+	// checked against beacons (see refuseUnknownLocked). The meta server
+	// sets it with SetClusterID once it read it from etcd, before it
+	// campaigns. Empty only in tests that drive a controller alone: then
+	// beacons are not checked.
 	ClusterID string
 	// PushSink, when set, takes the place of the background push queue:
 	// every configuration push is handed to it at once, on the calling
@@ -113,6 +115,8 @@ type Controller struct {
 	wake chan struct{}
 	// guard holds ballot claims and admission (ballots.go, admission.go).
 	guard guardState
+	// clusterID is ControllerConfig.ClusterID, or what SetClusterID set.
+	clusterID string
 }
 
 type term struct {
@@ -178,6 +182,8 @@ func NewController(cfg ControllerConfig, clock Clock, admin ReplicaAdmin, log *s
 		fd:      fd,
 		senders: make(map[string]*senderInfo),
 		wake:    make(chan struct{}, 1),
+
+		clusterID: cfg.ClusterID,
 	}
 	c.guard.admission.set(cfg.Admission)
 	return c, nil
@@ -193,6 +199,17 @@ func (c *Controller) wakeRound() {
 	case c.wake <- struct{}{}:
 	default: // a round is already asked for
 	}
+}
+
+// SetClusterID sets the cluster's id, for a controller made before the
+// meta server read it from etcd. It must be called before the controller
+// leads: a leader without it would neither stamp its pushes nor refuse a
+// node holding tables this cluster never had.
+func (c *Controller) SetClusterID(id string) {
+	c.mu.Lock()
+	c.clusterID = id
+	c.mu.Unlock()
+	c.pushes.setClusterID(id)
 }
 
 // Self returns this meta server's address.

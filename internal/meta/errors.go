@@ -68,6 +68,10 @@ var (
 	// cluster id differs), or it has joined none and holds replicas of
 	// tables this cluster never had.
 	ErrClusterIDMismatch = errors.New("meta: caller belongs to another cluster")
+	// ErrClusterIDUnknown: the server has not read the cluster id from
+	// etcd yet, so it cannot check a message that carries one; it wraps a
+	// *NotLeaderError (the caller asks another meta server).
+	ErrClusterIDUnknown = errors.New("meta: the cluster id is not read from etcd yet")
 
 	// ErrForeignSender: a beacon or proposal names a node other than the
 	// one the caller's certificate speaks for.

@@ -159,7 +159,7 @@ func (s *Server) handleCluster(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, clusterJSON{
 		ClusterName:       s.cfg.ClusterName,
-		ClusterID:         s.clusterID,
+		ClusterID:         s.clusterID(),
 		Leader:            st.Leader,
 		MetaFunctionLevel: st.Level.Name(),
 		EffectiveLevel:    st.EffectiveLevel.Name(),

@@ -96,25 +96,32 @@ const maxPushConfigs = 1000
 type pushQueue struct {
 	admin   ReplicaAdmin
 	timeout time.Duration
-	// clusterID goes in every push: a replica server of another cluster
-	// refuses it.
-	clusterID string
-	log       *slog.Logger
+	log     *slog.Logger
 	// sink, when set, receives every push synchronously instead
 	// (ControllerConfig.PushSink).
 	sink func(node string, configs []decide.PartitionConfig, tables []Table)
 
-	mu     sync.Mutex
-	idle   *sync.Cond
-	nodes  map[string]*pendingPush
-	active int
-	closed bool
+	mu sync.Mutex
+	// clusterID goes in every push: a replica server of another cluster
+	// refuses it.
+	clusterID string
+	idle      *sync.Cond
+	nodes     map[string]*pendingPush
+	active    int
+	closed    bool
 }
 
 type pendingPush struct {
 	configs map[decide.Gpid]decide.PartitionConfig
 	tables  map[int32]Table
 	running bool
+}
+
+// setClusterID sets the id the next pushes carry.
+func (q *pushQueue) setClusterID(id string) {
+	q.mu.Lock()
+	q.clusterID = id
+	q.mu.Unlock()
 }
 
 func newPushQueue(admin ReplicaAdmin, timeout time.Duration, clusterID string, log *slog.Logger,

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -79,9 +80,10 @@ type Server struct {
 	auth     *security.Authorizer
 	pprof    *http.Server
 
-	// clusterID is fixed at bootstrap (clusterid.go); set before the
-	// first RPC is served, never changed.
-	clusterID string
+	// clusterIDValue is the cluster's id, fixed at bootstrap
+	// (clusterid.go): nil until this server read it from etcd, never
+	// changed afterwards.
+	clusterIDValue atomic.Pointer[string]
 
 	etcd          *embedetcd.Server
 	cli           *clientv3.Client
@@ -189,23 +191,16 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.addr = advertised(lis.Addr())
 	s.log = s.log.With("role", "meta", "node", s.addr)
-	// etcd and the cluster id come before the first RPC is served: no
-	// beacon may be answered without knowing which cluster this is.
 	if err := s.connectEtcd(); err != nil {
 		lis.Close()
 		return err
 	}
-	id, created, err := loadClusterID(ctx, s.cli, s.keys, s.log.Warn)
-	if err != nil {
-		lis.Close()
-		return err
-	}
-	s.clusterID = id
-	if created {
-		s.log.Info("cluster bootstrapped: new cluster id written to etcd", "cluster", s.cfg.ClusterName, "cluster_id", id)
-	}
+	// The cluster id is read from etcd in the background (campaign, below):
+	// a meta server whose etcd does not answer still answers ClusterInfo,
+	// saying why it cannot lead, while every message that carries a
+	// cluster id is sent on as by a follower until the id is known.
 	ctl, err := NewController(ControllerConfig{
-		Self: s.addr, FD: s.fd, Knobs: s.knobs, Metrics: s.metrics, ClusterID: id,
+		Self: s.addr, FD: s.fd, Knobs: s.knobs, Metrics: s.metrics,
 		Admission: AdmissionConfig{Enabled: s.cfg.EnableWhiteList, Nodes: s.cfg.ReplicaWhiteList},
 	}, s.clock, s.admin, s.log)
 	if err != nil {
@@ -213,7 +208,6 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.metrics = ctl.cfg.Metrics
-	s.metrics.ClusterInfo.WithLabelValues(id, s.cfg.ClusterName).Set(1)
 	s.ctl = ctl
 	s.grpcSrv = grpc.NewServer(append(rpc.ServerOptions(), s.sec.GRPCServerOptions(s.auth)...)...)
 	pb.RegisterMetaServer(s.grpcSrv, &metaService{srv: s})
@@ -259,10 +253,14 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.loopDone = make(chan struct{})
 	go func() {
 		defer close(s.loopDone)
-		s.el.run(lctx)
+		// No campaign before the cluster id is known: a leader must stamp
+		// its pushes and check beacons with it.
+		if s.adoptClusterID(lctx) {
+			s.el.run(lctx)
+		}
 	}()
 	s.log.Info("meta server started", "grpc", s.addr, "http", s.httpAddr, "etcd", strings.Join(s.etcdEndpoints, ","),
-		"cluster", s.cfg.ClusterName, "cluster_id", s.clusterID, "protocol", protocolString())
+		"cluster", s.cfg.ClusterName, "protocol", protocolString())
 	return nil
 }
 

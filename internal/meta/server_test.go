@@ -40,8 +40,17 @@ func startMeta(t *testing.T, endpoints []string, cluster string, admin ReplicaAd
 }
 
 // startMetaWith is startMeta with the configuration adjusted by mutate
-// and the security setup sec (both may be nil).
+// and the security setup sec (both may be nil). It returns once the server
+// read the cluster id from etcd.
 func startMetaWith(t *testing.T, endpoints []string, cluster string, admin ReplicaAdmin, mutate func(*config.Meta), sec *security.Server) *Server {
+	t.Helper()
+	s := startMetaServer(t, endpoints, cluster, admin, mutate, sec)
+	waitFor(t, 30*time.Second, "the cluster id read from etcd", func() bool { return s.clusterID() != "" })
+	return s
+}
+
+// startMetaServer starts a meta server without waiting for its etcd.
+func startMetaServer(t *testing.T, endpoints []string, cluster string, admin ReplicaAdmin, mutate func(*config.Meta), sec *security.Server) *Server {
 	t.Helper()
 	cfg := config.DefaultMeta()
 	cfg.Listen, cfg.HTTPListen, cfg.PegasusListen = "127.0.0.1:0", "127.0.0.1:0", ""
@@ -491,7 +500,7 @@ func TestMaxSuccessiveUnstableRestartConfigured(t *testing.T) {
 // second itself.
 func TestServerCutOffFromEtcdAnswersClusterInfoPromptly(t *testing.T) {
 	f := newFleet(t, nil, fastFD().BeaconInterval)
-	m := startMeta(t, []string{"127.0.0.1:1"}, clusterName(t), f)
+	m := startMetaServer(t, []string{"127.0.0.1:1"}, clusterName(t), f, nil, nil)
 	cl := f.client(m.Addr())
 	for i := range 3 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
