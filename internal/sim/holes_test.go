@@ -82,10 +82,10 @@ func TestHoleExactlyOnceCheckpoint(t *testing.T) {
 
 // Hole 6: the replica server proposed a write the client sent for the
 // first time without looking at the request records. A first attempt that
-// arrives after its retry was applied (the simulated network duplicates
-// and delays client requests) was applied again: "request C:S applied
-// twice, at decrees 29 and 30 (exactly-once broken)" (seed 9; 1, 17, 25,
-// 31, 33 too). Every write with a request id is looked up now, as in the
+// arrives after its retry was applied (the simulated network delays
+// client requests, as a stream the client gave up on can) was applied
+// again: "request C:S applied twice, at decrees 29 and 30 (exactly-once
+// broken)" (seed 9; 1, 17, 25, 33 too). Every write with a request id is looked up now, as in the
 // replica server (replica TestLateFirstAttemptAnsweredWithOriginal).
 func TestHoleLateFirstAttempt(t *testing.T) {
 	for _, seed := range []uint64{1, 9, 17, 25, 31, 33} {
