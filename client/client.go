@@ -67,7 +67,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 // within seconds and must be used again as soon as the meta server routes
 // to it.
 func (c *Client) dialOptions() dial.Options {
-	return dial.Options{DialTimeout: c.cfg.DialTimeout, Credentials: dial.Credentials{TLS: c.cfg.TLS}}
+	return dial.Options{DialTimeout: c.cfg.DialTimeout, Dialer: c.cfg.Dialer, Credentials: dial.Credentials{TLS: c.cfg.TLS}}
 }
 
 func (c *Client) dial(addr string) (*grpc.ClientConn, error) {

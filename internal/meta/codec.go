@@ -23,6 +23,7 @@ import (
 //	knobs/<name>            runtime knobs set by operators (meta.lb.assign_delay_ms, ...)
 //	leader/<lease>          leader election (etcd concurrency.Election)
 //	metas/<address>         one record per running meta server, on its session lease
+//	cluster_id              the cluster's id: created once by the first meta server, never changed
 type keys struct {
 	root string
 }
@@ -37,6 +38,7 @@ func (k keys) partition(g decide.Gpid) string {
 }
 func (k keys) name(name string) string               { return k.root + "names/" + name }
 func (k keys) nextAppID() string                     { return k.root + "next_app_id" }
+func (k keys) clusterID() string                     { return k.root + "cluster_id" }
 func (k keys) knobs() string                         { return k.root + "knobs/" }
 func (k keys) knob(name string) string               { return k.knobs() + name }
 func (k keys) election() string                      { return k.root + "leader" }

@@ -48,6 +48,10 @@ var (
 	ErrInvalidConfig = errors.New("replica: invalid configuration")
 	// ErrMeta: no meta server answered, or the answer was an error.
 	ErrMeta = errors.New("replica: meta server call failed")
+	// ErrForeignCluster: a message from a server of another cluster (its
+	// cluster id differs from the one this server joined), or from a meta
+	// server this server may not obey (see clusterid.go).
+	ErrForeignCluster = errors.New("replica: message from another cluster")
 	// ErrDataDirLost: data_dir disappeared under the running server. Its
 	// stores can neither be written nor closed; the process must exit.
 	ErrDataDirLost = errors.New("replica: data_dir removed while the server runs")
@@ -115,6 +119,8 @@ func wireCode(err error) pb.ErrorCode {
 		return pb.ErrorCode_ERR_CHECKPOINT_UNAVAILABLE
 	case errors.Is(err, ErrUnknownCommand), errors.Is(err, ErrBallotOutOfReach):
 		return pb.ErrorCode_ERR_INVALID_PARAMETERS
+	case errors.Is(err, ErrForeignCluster):
+		return pb.ErrorCode_ERR_CLUSTER_ID_MISMATCH
 	case errors.Is(err, ErrForeignPeer):
 		return pb.ErrorCode_ERR_REJECT
 	default:

@@ -30,7 +30,6 @@ type partition struct {
 	// minPrimaryBallot is core.MinPrimaryBallot(), fixed when the replica
 	// was opened; beacons report it.
 	minPrimaryBallot pacifica.Ballot
-
 	// diskMu orders the store and log swaps of a checkpoint install and of
 	// close (exclusive) against the flusher, log readers and checkpoint
 	// sources (shared). The run goroutine reads the plog field without it:
