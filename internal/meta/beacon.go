@@ -26,6 +26,9 @@ type Beacon struct {
 	ClusterID string
 	// Zone is the failure domain the node's configuration names.
 	Zone string
+	// EnvsRevisions is the envs revision of each table (app id) whose
+	// description the node holds; nil from servers that report none.
+	EnvsRevisions map[int32]int64
 }
 
 // BeaconReply is the answer to a beacon. See doc.go for how a replica
@@ -53,7 +56,8 @@ type BeaconReply struct {
 	// no newer ballot for it since, and holds no role in it.
 	Remove        []decide.Gpid
 	RemoveBallots []int64
-	// Tables describes the tables of Configs.
+	// Tables describes the tables of Configs, and the tables of the node's
+	// replicas whose envs revision it reports stale or not at all.
 	Tables []Table
 	// Unknown lists reported partitions of tables this cluster never had,
 	// when the node has joined no cluster: the beacon is then refused (see
@@ -117,6 +121,7 @@ func (c *Controller) Beacon(b Beacon) BeaconReply {
 	}
 	reply.Lease = c.cfg.FD.Lease
 	c.syncNodeLocked(b.Node, b.Replicas, &reply)
+	c.syncEnvsLocked(b, &reply)
 	return reply
 }
 
@@ -225,14 +230,36 @@ func (c *Controller) syncNodeLocked(node string, reports []decide.ReplicaReport,
 			}
 		}
 	}
-	if len(reply.Configs) == 0 {
-		return
-	}
 	seen := make(map[int32]bool)
 	for _, cfg := range reply.Configs {
 		if !seen[cfg.Gpid.AppID] {
 			seen[cfg.Gpid.AppID] = true
 			reply.Tables = append(reply.Tables, ca.tables[cfg.Gpid.AppID])
+		}
+	}
+}
+
+// syncEnvsLocked adds to reply the tables of b's replicas whose envs
+// revision the node reports older than the record's, or not at all: a
+// node that missed the push of update_app_env (down, partitioned) or
+// restarted since learns the table's envs within a beacon.
+func (c *Controller) syncEnvsLocked(b Beacon, reply *BeaconReply) {
+	sent := make(map[int32]bool, len(reply.Tables))
+	for _, t := range reply.Tables {
+		sent[t.AppID] = true
+	}
+	for i := range b.Replicas {
+		id := b.Replicas[i].Gpid.AppID
+		if sent[id] {
+			continue
+		}
+		sent[id] = true
+		t, ok := c.cache.tables[id]
+		if !ok || t.Status != TableAvailable {
+			continue
+		}
+		if rev, ok := b.EnvsRevisions[id]; !ok || rev != t.EnvsRevision {
+			reply.Tables = append(reply.Tables, t)
 		}
 	}
 }

@@ -77,6 +77,7 @@ type tableRecord struct {
 	ReplicaCount   int32             `json:"max_replica_count"`
 	Status         string            `json:"status"`
 	Envs           map[string]string `json:"envs,omitempty"`
+	EnvsRevision   int64             `json:"envs_revision,omitempty"`
 	CreateTimeMs   int64             `json:"create_time_ms"`
 	DropTimeMs     int64             `json:"drop_time_ms,omitempty"`
 }
@@ -84,7 +85,7 @@ type tableRecord struct {
 func encodeTable(t Table) []byte {
 	r := tableRecord{
 		Name: t.Name, AppID: t.AppID, PartitionCount: t.PartitionCount, ReplicaCount: t.ReplicaCount,
-		Status: t.Status.String(), Envs: t.Envs, CreateTimeMs: t.CreateTime.UnixMilli(),
+		Status: t.Status.String(), Envs: t.Envs, EnvsRevision: t.EnvsRevision, CreateTimeMs: t.CreateTime.UnixMilli(),
 	}
 	if !t.DropTime.IsZero() {
 		r.DropTimeMs = t.DropTime.UnixMilli()
@@ -107,7 +108,7 @@ func decodeTable(key string, b []byte) (Table, error) {
 	}
 	t := Table{
 		Name: r.Name, AppID: r.AppID, PartitionCount: r.PartitionCount, ReplicaCount: r.ReplicaCount,
-		Status: st, Envs: r.Envs, CreateTime: time.UnixMilli(r.CreateTimeMs),
+		Status: st, Envs: r.Envs, EnvsRevision: r.EnvsRevision, CreateTime: time.UnixMilli(r.CreateTimeMs),
 	}
 	if r.DropTimeMs != 0 {
 		t.DropTime = time.UnixMilli(r.DropTimeMs)

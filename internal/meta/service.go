@@ -41,6 +41,7 @@ func (s *metaService) Beacon(ctx context.Context, req *pb.BeaconRequest) (*pb.Be
 		PegasusAddress: req.GetPegasusAddress(),
 		Zone:           req.GetZone(),
 		ClusterID:      req.GetClusterId(),
+		EnvsRevisions:  req.GetEnvsRevisions(),
 	}
 	if err := s.srv.clusterIDUnknown(); err != nil {
 		return &pb.BeaconResponse{Error: wireError(err), Leader: s.ctl().Leader()}, nil
@@ -188,6 +189,17 @@ func (s *metaService) CreateTable(ctx context.Context, req *pb.CreateTableReques
 
 func (s *metaService) DropTable(ctx context.Context, req *pb.DropTableRequest) (*pb.DropTableResponse, error) {
 	return &pb.DropTableResponse{Error: wireError(s.ctl().DropTable(ctx, req.GetName()))}, nil
+}
+
+func (s *metaService) UpdateAppEnv(ctx context.Context, req *pb.UpdateAppEnvRequest) (*pb.UpdateAppEnvResponse, error) {
+	tb, hint, err := s.ctl().UpdateAppEnv(ctx, AppEnvUpdate{
+		Table: req.GetAppName(), Op: AppEnvOp(req.GetOp()), Keys: req.GetKeys(), Values: req.GetValues(), ClearPrefix: req.GetClearPrefix(),
+	})
+	resp := &pb.UpdateAppEnvResponse{Error: wireError(err), HintMessage: hint}
+	if tb.AppID != 0 {
+		resp.Table = tableToPB(tb)
+	}
+	return resp, nil
 }
 
 func (s *metaService) ListTables(ctx context.Context, req *pb.ListTablesRequest) (*pb.ListTablesResponse, error) {

@@ -436,6 +436,59 @@ func (TableStatus) EnumDescriptor() ([]byte, []int) {
 	return file_pegasus_proto_rawDescGZIP(), []int{4}
 }
 
+// AppEnvOperation follows Pegasus' app_env_operation.
+type AppEnvOperation int32
+
+const (
+	AppEnvOperation_APP_ENV_OP_INVALID AppEnvOperation = 0
+	AppEnvOperation_APP_ENV_OP_SET     AppEnvOperation = 1
+	AppEnvOperation_APP_ENV_OP_DEL     AppEnvOperation = 2
+	AppEnvOperation_APP_ENV_OP_CLEAR   AppEnvOperation = 3
+)
+
+// Enum value maps for AppEnvOperation.
+var (
+	AppEnvOperation_name = map[int32]string{
+		0: "APP_ENV_OP_INVALID",
+		1: "APP_ENV_OP_SET",
+		2: "APP_ENV_OP_DEL",
+		3: "APP_ENV_OP_CLEAR",
+	}
+	AppEnvOperation_value = map[string]int32{
+		"APP_ENV_OP_INVALID": 0,
+		"APP_ENV_OP_SET":     1,
+		"APP_ENV_OP_DEL":     2,
+		"APP_ENV_OP_CLEAR":   3,
+	}
+)
+
+func (x AppEnvOperation) Enum() *AppEnvOperation {
+	p := new(AppEnvOperation)
+	*p = x
+	return p
+}
+
+func (x AppEnvOperation) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AppEnvOperation) Descriptor() protoreflect.EnumDescriptor {
+	return file_pegasus_proto_enumTypes[5].Descriptor()
+}
+
+func (AppEnvOperation) Type() protoreflect.EnumType {
+	return &file_pegasus_proto_enumTypes[5]
+}
+
+func (x AppEnvOperation) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AppEnvOperation.Descriptor instead.
+func (AppEnvOperation) EnumDescriptor() ([]byte, []int) {
+	return file_pegasus_proto_rawDescGZIP(), []int{5}
+}
+
 // Gpid names one partition: Pegasus' global partition id.
 type Gpid struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -3591,7 +3644,12 @@ type BeaconRequest struct {
 	// The cluster id the replica server joined (persisted in its data_dir),
 	// empty before it joined one. The meta refuses another id, and an empty
 	// one from a server speaking protocol 1.1 or later.
-	ClusterId     string `protobuf:"bytes,9,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	ClusterId string `protobuf:"bytes,9,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	// The envs_revision of each table (app id) whose TableInfo the server
+	// holds. The meta answers with the TableInfo of every table the server
+	// hosts replicas of whose revision is missing here or differs, so table
+	// envs reach a server that missed their push within a beacon.
+	EnvsRevisions map[int32]int64 `protobuf:"bytes,10,rep,name=envs_revisions,json=envsRevisions,proto3" json:"envs_revisions,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3687,6 +3745,13 @@ func (x *BeaconRequest) GetClusterId() string {
 		return x.ClusterId
 	}
 	return ""
+}
+
+func (x *BeaconRequest) GetEnvsRevisions() map[int32]int64 {
+	if x != nil {
+		return x.EnvsRevisions
+	}
+	return nil
 }
 
 type BeaconResponse struct {
@@ -3895,8 +3960,12 @@ type TableInfo struct {
 	Status         TableStatus            `protobuf:"varint,5,opt,name=status,proto3,enum=pegasus.rpc.TableStatus" json:"status,omitempty"`
 	Envs           map[string]string      `protobuf:"bytes,6,rep,name=envs,proto3" json:"envs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	CreateTimeMs   int64                  `protobuf:"varint,7,opt,name=create_time_ms,json=createTimeMs,proto3" json:"create_time_ms,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Bumped by every change of envs (update_app_env): replica servers report
+	// the revision they apply (BeaconRequest.envs_revisions) and keep the
+	// newest they were sent.
+	EnvsRevision  int64 `protobuf:"varint,8,opt,name=envs_revision,json=envsRevision,proto3" json:"envs_revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TableInfo) Reset() {
@@ -3974,6 +4043,13 @@ func (x *TableInfo) GetEnvs() map[string]string {
 func (x *TableInfo) GetCreateTimeMs() int64 {
 	if x != nil {
 		return x.CreateTimeMs
+	}
+	return 0
+}
+
+func (x *TableInfo) GetEnvsRevision() int64 {
+	if x != nil {
+		return x.EnvsRevision
 	}
 	return 0
 }
@@ -4372,6 +4448,147 @@ func (x *DropTableResponse) GetError() *Error {
 	return nil
 }
 
+// UpdateAppEnvRequest changes a table's environment variables (Pegasus
+// configuration_update_app_env_request): set keys[i]=values[i], delete
+// keys, or clear every key starting with clear_prefix (all when empty).
+type UpdateAppEnvRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AppName       string                 `protobuf:"bytes,1,opt,name=app_name,json=appName,proto3" json:"app_name,omitempty"`
+	Op            AppEnvOperation        `protobuf:"varint,2,opt,name=op,proto3,enum=pegasus.rpc.AppEnvOperation" json:"op,omitempty"`
+	Keys          []string               `protobuf:"bytes,3,rep,name=keys,proto3" json:"keys,omitempty"`
+	Values        []string               `protobuf:"bytes,4,rep,name=values,proto3" json:"values,omitempty"`
+	ClearPrefix   string                 `protobuf:"bytes,5,opt,name=clear_prefix,json=clearPrefix,proto3" json:"clear_prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAppEnvRequest) Reset() {
+	*x = UpdateAppEnvRequest{}
+	mi := &file_pegasus_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAppEnvRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAppEnvRequest) ProtoMessage() {}
+
+func (x *UpdateAppEnvRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pegasus_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAppEnvRequest.ProtoReflect.Descriptor instead.
+func (*UpdateAppEnvRequest) Descriptor() ([]byte, []int) {
+	return file_pegasus_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *UpdateAppEnvRequest) GetAppName() string {
+	if x != nil {
+		return x.AppName
+	}
+	return ""
+}
+
+func (x *UpdateAppEnvRequest) GetOp() AppEnvOperation {
+	if x != nil {
+		return x.Op
+	}
+	return AppEnvOperation_APP_ENV_OP_INVALID
+}
+
+func (x *UpdateAppEnvRequest) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *UpdateAppEnvRequest) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *UpdateAppEnvRequest) GetClearPrefix() string {
+	if x != nil {
+		return x.ClearPrefix
+	}
+	return ""
+}
+
+type UpdateAppEnvResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Error *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	// Why a value was refused, or what changed (e.g. keys not present).
+	HintMessage string `protobuf:"bytes,2,opt,name=hint_message,json=hintMessage,proto3" json:"hint_message,omitempty"`
+	// The table after the change.
+	Table         *TableInfo `protobuf:"bytes,3,opt,name=table,proto3" json:"table,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAppEnvResponse) Reset() {
+	*x = UpdateAppEnvResponse{}
+	mi := &file_pegasus_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAppEnvResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAppEnvResponse) ProtoMessage() {}
+
+func (x *UpdateAppEnvResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pegasus_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAppEnvResponse.ProtoReflect.Descriptor instead.
+func (*UpdateAppEnvResponse) Descriptor() ([]byte, []int) {
+	return file_pegasus_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *UpdateAppEnvResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *UpdateAppEnvResponse) GetHintMessage() string {
+	if x != nil {
+		return x.HintMessage
+	}
+	return ""
+}
+
+func (x *UpdateAppEnvResponse) GetTable() *TableInfo {
+	if x != nil {
+		return x.Table
+	}
+	return nil
+}
+
 type ListTablesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -4380,7 +4597,7 @@ type ListTablesRequest struct {
 
 func (x *ListTablesRequest) Reset() {
 	*x = ListTablesRequest{}
-	mi := &file_pegasus_proto_msgTypes[51]
+	mi := &file_pegasus_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4392,7 +4609,7 @@ func (x *ListTablesRequest) String() string {
 func (*ListTablesRequest) ProtoMessage() {}
 
 func (x *ListTablesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[51]
+	mi := &file_pegasus_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4405,7 +4622,7 @@ func (x *ListTablesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTablesRequest.ProtoReflect.Descriptor instead.
 func (*ListTablesRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{51}
+	return file_pegasus_proto_rawDescGZIP(), []int{53}
 }
 
 type TableHealth struct {
@@ -4427,7 +4644,7 @@ type TableHealth struct {
 
 func (x *TableHealth) Reset() {
 	*x = TableHealth{}
-	mi := &file_pegasus_proto_msgTypes[52]
+	mi := &file_pegasus_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4439,7 +4656,7 @@ func (x *TableHealth) String() string {
 func (*TableHealth) ProtoMessage() {}
 
 func (x *TableHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[52]
+	mi := &file_pegasus_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4452,7 +4669,7 @@ func (x *TableHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableHealth.ProtoReflect.Descriptor instead.
 func (*TableHealth) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{52}
+	return file_pegasus_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *TableHealth) GetTable() *TableInfo {
@@ -4514,7 +4731,7 @@ type ListTablesResponse struct {
 
 func (x *ListTablesResponse) Reset() {
 	*x = ListTablesResponse{}
-	mi := &file_pegasus_proto_msgTypes[53]
+	mi := &file_pegasus_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4526,7 +4743,7 @@ func (x *ListTablesResponse) String() string {
 func (*ListTablesResponse) ProtoMessage() {}
 
 func (x *ListTablesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[53]
+	mi := &file_pegasus_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4539,7 +4756,7 @@ func (x *ListTablesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTablesResponse.ProtoReflect.Descriptor instead.
 func (*ListTablesResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{53}
+	return file_pegasus_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListTablesResponse) GetError() *Error {
@@ -4564,7 +4781,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_pegasus_proto_msgTypes[54]
+	mi := &file_pegasus_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4576,7 +4793,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[54]
+	mi := &file_pegasus_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4589,7 +4806,7 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{54}
+	return file_pegasus_proto_rawDescGZIP(), []int{56}
 }
 
 type NodeInfo struct {
@@ -4611,7 +4828,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_pegasus_proto_msgTypes[55]
+	mi := &file_pegasus_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4623,7 +4840,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[55]
+	mi := &file_pegasus_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4636,7 +4853,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{55}
+	return file_pegasus_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *NodeInfo) GetAddress() string {
@@ -4726,7 +4943,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_pegasus_proto_msgTypes[56]
+	mi := &file_pegasus_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4738,7 +4955,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[56]
+	mi := &file_pegasus_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4751,7 +4968,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{56}
+	return file_pegasus_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListNodesResponse) GetError() *Error {
@@ -4787,7 +5004,7 @@ type MetaServerInfo struct {
 
 func (x *MetaServerInfo) Reset() {
 	*x = MetaServerInfo{}
-	mi := &file_pegasus_proto_msgTypes[57]
+	mi := &file_pegasus_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4799,7 +5016,7 @@ func (x *MetaServerInfo) String() string {
 func (*MetaServerInfo) ProtoMessage() {}
 
 func (x *MetaServerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[57]
+	mi := &file_pegasus_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4812,7 +5029,7 @@ func (x *MetaServerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaServerInfo.ProtoReflect.Descriptor instead.
 func (*MetaServerInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{57}
+	return file_pegasus_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *MetaServerInfo) GetAddress() string {
@@ -4883,7 +5100,7 @@ type KnobOverride struct {
 
 func (x *KnobOverride) Reset() {
 	*x = KnobOverride{}
-	mi := &file_pegasus_proto_msgTypes[58]
+	mi := &file_pegasus_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4895,7 +5112,7 @@ func (x *KnobOverride) String() string {
 func (*KnobOverride) ProtoMessage() {}
 
 func (x *KnobOverride) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[58]
+	mi := &file_pegasus_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4908,7 +5125,7 @@ func (x *KnobOverride) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KnobOverride.ProtoReflect.Descriptor instead.
 func (*KnobOverride) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{58}
+	return file_pegasus_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *KnobOverride) GetKnob() string {
@@ -4947,7 +5164,7 @@ type ClusterInfoRequest struct {
 
 func (x *ClusterInfoRequest) Reset() {
 	*x = ClusterInfoRequest{}
-	mi := &file_pegasus_proto_msgTypes[59]
+	mi := &file_pegasus_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4959,7 +5176,7 @@ func (x *ClusterInfoRequest) String() string {
 func (*ClusterInfoRequest) ProtoMessage() {}
 
 func (x *ClusterInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[59]
+	mi := &file_pegasus_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4972,7 +5189,7 @@ func (x *ClusterInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterInfoRequest.ProtoReflect.Descriptor instead.
 func (*ClusterInfoRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{59}
+	return file_pegasus_proto_rawDescGZIP(), []int{61}
 }
 
 type ClusterInfoResponse struct {
@@ -4996,7 +5213,7 @@ type ClusterInfoResponse struct {
 
 func (x *ClusterInfoResponse) Reset() {
 	*x = ClusterInfoResponse{}
-	mi := &file_pegasus_proto_msgTypes[60]
+	mi := &file_pegasus_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5008,7 +5225,7 @@ func (x *ClusterInfoResponse) String() string {
 func (*ClusterInfoResponse) ProtoMessage() {}
 
 func (x *ClusterInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[60]
+	mi := &file_pegasus_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5021,7 +5238,7 @@ func (x *ClusterInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterInfoResponse.ProtoReflect.Descriptor instead.
 func (*ClusterInfoResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{60}
+	return file_pegasus_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ClusterInfoResponse) GetError() *Error {
@@ -5115,7 +5332,7 @@ type MetaLevelRequest struct {
 
 func (x *MetaLevelRequest) Reset() {
 	*x = MetaLevelRequest{}
-	mi := &file_pegasus_proto_msgTypes[61]
+	mi := &file_pegasus_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5127,7 +5344,7 @@ func (x *MetaLevelRequest) String() string {
 func (*MetaLevelRequest) ProtoMessage() {}
 
 func (x *MetaLevelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[61]
+	mi := &file_pegasus_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5140,7 +5357,7 @@ func (x *MetaLevelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaLevelRequest.ProtoReflect.Descriptor instead.
 func (*MetaLevelRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{61}
+	return file_pegasus_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *MetaLevelRequest) GetLevel() string {
@@ -5175,7 +5392,7 @@ type MetaLevelResponse struct {
 
 func (x *MetaLevelResponse) Reset() {
 	*x = MetaLevelResponse{}
-	mi := &file_pegasus_proto_msgTypes[62]
+	mi := &file_pegasus_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5187,7 +5404,7 @@ func (x *MetaLevelResponse) String() string {
 func (*MetaLevelResponse) ProtoMessage() {}
 
 func (x *MetaLevelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[62]
+	mi := &file_pegasus_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5200,7 +5417,7 @@ func (x *MetaLevelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaLevelResponse.ProtoReflect.Descriptor instead.
 func (*MetaLevelResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{62}
+	return file_pegasus_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *MetaLevelResponse) GetError() *Error {
@@ -5238,7 +5455,7 @@ type DrainNodeRequest struct {
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_pegasus_proto_msgTypes[63]
+	mi := &file_pegasus_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5250,7 +5467,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[63]
+	mi := &file_pegasus_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5263,7 +5480,7 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{63}
+	return file_pegasus_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *DrainNodeRequest) GetNode() string {
@@ -5298,7 +5515,7 @@ type DrainNodeResponse struct {
 
 func (x *DrainNodeResponse) Reset() {
 	*x = DrainNodeResponse{}
-	mi := &file_pegasus_proto_msgTypes[64]
+	mi := &file_pegasus_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5310,7 +5527,7 @@ func (x *DrainNodeResponse) String() string {
 func (*DrainNodeResponse) ProtoMessage() {}
 
 func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[64]
+	mi := &file_pegasus_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5323,7 +5540,7 @@ func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
 func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{64}
+	return file_pegasus_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *DrainNodeResponse) GetError() *Error {
@@ -5362,7 +5579,7 @@ type DDDDiagnoseRequest struct {
 
 func (x *DDDDiagnoseRequest) Reset() {
 	*x = DDDDiagnoseRequest{}
-	mi := &file_pegasus_proto_msgTypes[65]
+	mi := &file_pegasus_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5374,7 +5591,7 @@ func (x *DDDDiagnoseRequest) String() string {
 func (*DDDDiagnoseRequest) ProtoMessage() {}
 
 func (x *DDDDiagnoseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[65]
+	mi := &file_pegasus_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5387,7 +5604,7 @@ func (x *DDDDiagnoseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDDiagnoseRequest.ProtoReflect.Descriptor instead.
 func (*DDDDiagnoseRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{65}
+	return file_pegasus_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *DDDDiagnoseRequest) GetAppId() int32 {
@@ -5441,7 +5658,7 @@ type DDDNodeInfo struct {
 
 func (x *DDDNodeInfo) Reset() {
 	*x = DDDNodeInfo{}
-	mi := &file_pegasus_proto_msgTypes[66]
+	mi := &file_pegasus_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5453,7 +5670,7 @@ func (x *DDDNodeInfo) String() string {
 func (*DDDNodeInfo) ProtoMessage() {}
 
 func (x *DDDNodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[66]
+	mi := &file_pegasus_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5466,7 +5683,7 @@ func (x *DDDNodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDNodeInfo.ProtoReflect.Descriptor instead.
 func (*DDDNodeInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{66}
+	return file_pegasus_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *DDDNodeInfo) GetNode() string {
@@ -5523,7 +5740,7 @@ type DDDPartitionInfo struct {
 
 func (x *DDDPartitionInfo) Reset() {
 	*x = DDDPartitionInfo{}
-	mi := &file_pegasus_proto_msgTypes[67]
+	mi := &file_pegasus_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5535,7 +5752,7 @@ func (x *DDDPartitionInfo) String() string {
 func (*DDDPartitionInfo) ProtoMessage() {}
 
 func (x *DDDPartitionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[67]
+	mi := &file_pegasus_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5548,7 +5765,7 @@ func (x *DDDPartitionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDPartitionInfo.ProtoReflect.Descriptor instead.
 func (*DDDPartitionInfo) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{67}
+	return file_pegasus_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *DDDPartitionInfo) GetConfig() *PartitionConfiguration {
@@ -5591,7 +5808,7 @@ type DDDDiagnoseResponse struct {
 
 func (x *DDDDiagnoseResponse) Reset() {
 	*x = DDDDiagnoseResponse{}
-	mi := &file_pegasus_proto_msgTypes[68]
+	mi := &file_pegasus_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5603,7 +5820,7 @@ func (x *DDDDiagnoseResponse) String() string {
 func (*DDDDiagnoseResponse) ProtoMessage() {}
 
 func (x *DDDDiagnoseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[68]
+	mi := &file_pegasus_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5616,7 +5833,7 @@ func (x *DDDDiagnoseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DDDDiagnoseResponse.ProtoReflect.Descriptor instead.
 func (*DDDDiagnoseResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{68}
+	return file_pegasus_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *DDDDiagnoseResponse) GetError() *Error {
@@ -5659,7 +5876,7 @@ type RemoteCommandRequest struct {
 
 func (x *RemoteCommandRequest) Reset() {
 	*x = RemoteCommandRequest{}
-	mi := &file_pegasus_proto_msgTypes[69]
+	mi := &file_pegasus_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5671,7 +5888,7 @@ func (x *RemoteCommandRequest) String() string {
 func (*RemoteCommandRequest) ProtoMessage() {}
 
 func (x *RemoteCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[69]
+	mi := &file_pegasus_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5684,7 +5901,7 @@ func (x *RemoteCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoteCommandRequest.ProtoReflect.Descriptor instead.
 func (*RemoteCommandRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{69}
+	return file_pegasus_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *RemoteCommandRequest) GetCommand() string {
@@ -5733,7 +5950,7 @@ type RemoteCommandResponse struct {
 
 func (x *RemoteCommandResponse) Reset() {
 	*x = RemoteCommandResponse{}
-	mi := &file_pegasus_proto_msgTypes[70]
+	mi := &file_pegasus_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5745,7 +5962,7 @@ func (x *RemoteCommandResponse) String() string {
 func (*RemoteCommandResponse) ProtoMessage() {}
 
 func (x *RemoteCommandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[70]
+	mi := &file_pegasus_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5758,7 +5975,7 @@ func (x *RemoteCommandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoteCommandResponse.ProtoReflect.Descriptor instead.
 func (*RemoteCommandResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{70}
+	return file_pegasus_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *RemoteCommandResponse) GetError() *Error {
@@ -5791,7 +6008,7 @@ type BalanceRequest struct {
 
 func (x *BalanceRequest) Reset() {
 	*x = BalanceRequest{}
-	mi := &file_pegasus_proto_msgTypes[71]
+	mi := &file_pegasus_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5803,7 +6020,7 @@ func (x *BalanceRequest) String() string {
 func (*BalanceRequest) ProtoMessage() {}
 
 func (x *BalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[71]
+	mi := &file_pegasus_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5816,7 +6033,7 @@ func (x *BalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BalanceRequest.ProtoReflect.Descriptor instead.
 func (*BalanceRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{71}
+	return file_pegasus_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *BalanceRequest) GetGpid() *Gpid {
@@ -5859,7 +6076,7 @@ type BalanceResponse struct {
 
 func (x *BalanceResponse) Reset() {
 	*x = BalanceResponse{}
-	mi := &file_pegasus_proto_msgTypes[72]
+	mi := &file_pegasus_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5871,7 +6088,7 @@ func (x *BalanceResponse) String() string {
 func (*BalanceResponse) ProtoMessage() {}
 
 func (x *BalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[72]
+	mi := &file_pegasus_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5884,7 +6101,7 @@ func (x *BalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BalanceResponse.ProtoReflect.Descriptor instead.
 func (*BalanceResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{72}
+	return file_pegasus_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *BalanceResponse) GetError() *Error {
@@ -5914,7 +6131,7 @@ type ConfigUpdateRequest struct {
 
 func (x *ConfigUpdateRequest) Reset() {
 	*x = ConfigUpdateRequest{}
-	mi := &file_pegasus_proto_msgTypes[73]
+	mi := &file_pegasus_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5926,7 +6143,7 @@ func (x *ConfigUpdateRequest) String() string {
 func (*ConfigUpdateRequest) ProtoMessage() {}
 
 func (x *ConfigUpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[73]
+	mi := &file_pegasus_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5939,7 +6156,7 @@ func (x *ConfigUpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigUpdateRequest.ProtoReflect.Descriptor instead.
 func (*ConfigUpdateRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{73}
+	return file_pegasus_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *ConfigUpdateRequest) GetConfigs() []*PartitionConfiguration {
@@ -5972,7 +6189,7 @@ type ConfigUpdateResponse struct {
 
 func (x *ConfigUpdateResponse) Reset() {
 	*x = ConfigUpdateResponse{}
-	mi := &file_pegasus_proto_msgTypes[74]
+	mi := &file_pegasus_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5984,7 +6201,7 @@ func (x *ConfigUpdateResponse) String() string {
 func (*ConfigUpdateResponse) ProtoMessage() {}
 
 func (x *ConfigUpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[74]
+	mi := &file_pegasus_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5997,7 +6214,7 @@ func (x *ConfigUpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigUpdateResponse.ProtoReflect.Descriptor instead.
 func (*ConfigUpdateResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{74}
+	return file_pegasus_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ConfigUpdateResponse) GetError() *Error {
@@ -6015,7 +6232,7 @@ type ReplicaServerStatusRequest struct {
 
 func (x *ReplicaServerStatusRequest) Reset() {
 	*x = ReplicaServerStatusRequest{}
-	mi := &file_pegasus_proto_msgTypes[75]
+	mi := &file_pegasus_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6027,7 +6244,7 @@ func (x *ReplicaServerStatusRequest) String() string {
 func (*ReplicaServerStatusRequest) ProtoMessage() {}
 
 func (x *ReplicaServerStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[75]
+	mi := &file_pegasus_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6040,7 +6257,7 @@ func (x *ReplicaServerStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaServerStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReplicaServerStatusRequest) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{75}
+	return file_pegasus_proto_rawDescGZIP(), []int{77}
 }
 
 type ReplicaServerStatusResponse struct {
@@ -6060,7 +6277,7 @@ type ReplicaServerStatusResponse struct {
 
 func (x *ReplicaServerStatusResponse) Reset() {
 	*x = ReplicaServerStatusResponse{}
-	mi := &file_pegasus_proto_msgTypes[76]
+	mi := &file_pegasus_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6072,7 +6289,7 @@ func (x *ReplicaServerStatusResponse) String() string {
 func (*ReplicaServerStatusResponse) ProtoMessage() {}
 
 func (x *ReplicaServerStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pegasus_proto_msgTypes[76]
+	mi := &file_pegasus_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6085,7 +6302,7 @@ func (x *ReplicaServerStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaServerStatusResponse.ProtoReflect.Descriptor instead.
 func (*ReplicaServerStatusResponse) Descriptor() ([]byte, []int) {
-	return file_pegasus_proto_rawDescGZIP(), []int{76}
+	return file_pegasus_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *ReplicaServerStatusResponse) GetNode() string {
@@ -6400,7 +6617,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x13last_durable_decree\x18\x06 \x01(\x03R\x11lastDurableDecree\x12#\n" +
 	"\rmember_ballot\x18\a \x01(\x03R\fmemberBallot\x12 \n" +
 	"\vincarnation\x18\b \x01(\x04R\vincarnation\x12,\n" +
-	"\x12min_primary_ballot\x18\t \x01(\x03R\x10minPrimaryBallot\"\xd0\x02\n" +
+	"\x12min_primary_ballot\x18\t \x01(\x03R\x10minPrimaryBallot\"\xe8\x03\n" +
 	"\rBeaconRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12)\n" +
 	"\x10protocol_version\x18\x02 \x01(\tR\x0fprotocolVersion\x12%\n" +
@@ -6411,7 +6628,12 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x0fpegasus_address\x18\a \x01(\tR\x0epegasusAddress\x12\x12\n" +
 	"\x04zone\x18\b \x01(\tR\x04zone\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\t \x01(\tR\tclusterId\"\xc5\x03\n" +
+	"cluster_id\x18\t \x01(\tR\tclusterId\x12T\n" +
+	"\x0eenvs_revisions\x18\n" +
+	" \x03(\v2-.pegasus.rpc.BeaconRequest.EnvsRevisionsEntryR\renvsRevisions\x1a@\n" +
+	"\x12EnvsRevisionsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xc5\x03\n" +
 	"\x0eBeaconResponse\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12\x18\n" +
 	"\aallowed\x18\x02 \x01(\bR\aallowed\x12\x19\n" +
@@ -6429,7 +6651,7 @@ const file_pegasus_proto_rawDesc = "" +
 	"max_ballot\x18\x10 \x01(\x03R\tmaxBallot\"O\n" +
 	"\x0eReplicaRemoval\x12%\n" +
 	"\x04gpid\x18\x01 \x01(\v2\x11.pegasus.rpc.GpidR\x04gpid\x12\x16\n" +
-	"\x06ballot\x18\x02 \x01(\x03R\x06ballot\"\xcb\x02\n" +
+	"\x06ballot\x18\x02 \x01(\x03R\x06ballot\"\xf0\x02\n" +
 	"\tTableInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x15\n" +
 	"\x06app_id\x18\x02 \x01(\x05R\x05appId\x12'\n" +
@@ -6437,7 +6659,8 @@ const file_pegasus_proto_rawDesc = "" +
 	"\rreplica_count\x18\x04 \x01(\x05R\freplicaCount\x120\n" +
 	"\x06status\x18\x05 \x01(\x0e2\x18.pegasus.rpc.TableStatusR\x06status\x124\n" +
 	"\x04envs\x18\x06 \x03(\v2 .pegasus.rpc.TableInfo.EnvsEntryR\x04envs\x12$\n" +
-	"\x0ecreate_time_ms\x18\a \x01(\x03R\fcreateTimeMs\x1a7\n" +
+	"\x0ecreate_time_ms\x18\a \x01(\x03R\fcreateTimeMs\x12#\n" +
+	"\renvs_revision\x18\b \x01(\x03R\fenvsRevision\x1a7\n" +
 	"\tEnvsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"v\n" +
@@ -6470,7 +6693,17 @@ const file_pegasus_proto_rawDesc = "" +
 	"\x10DropTableRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"=\n" +
 	"\x11DropTableResponse\x12(\n" +
-	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\"\x13\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\"\xad\x01\n" +
+	"\x13UpdateAppEnvRequest\x12\x19\n" +
+	"\bapp_name\x18\x01 \x01(\tR\aappName\x12,\n" +
+	"\x02op\x18\x02 \x01(\x0e2\x1c.pegasus.rpc.AppEnvOperationR\x02op\x12\x12\n" +
+	"\x04keys\x18\x03 \x03(\tR\x04keys\x12\x16\n" +
+	"\x06values\x18\x04 \x03(\tR\x06values\x12!\n" +
+	"\fclear_prefix\x18\x05 \x01(\tR\vclearPrefix\"\x91\x01\n" +
+	"\x14UpdateAppEnvResponse\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.pegasus.rpc.ErrorR\x05error\x12!\n" +
+	"\fhint_message\x18\x02 \x01(\tR\vhintMessage\x12,\n" +
+	"\x05table\x18\x03 \x01(\v2\x16.pegasus.rpc.TableInfoR\x05table\"\x13\n" +
 	"\x11ListTablesRequest\"\xb0\x02\n" +
 	"\vTableHealth\x12,\n" +
 	"\x05table\x18\x01 \x01(\v2\x16.pegasus.rpc.TableInfoR\x05table\x12#\n" +
@@ -6679,18 +6912,24 @@ const file_pegasus_proto_rawDesc = "" +
 	"\vAS_CREATING\x10\x02\x12\x0f\n" +
 	"\vAS_DROPPING\x10\x03\x12\x0e\n" +
 	"\n" +
-	"AS_DROPPED\x10\x042T\n" +
+	"AS_DROPPED\x10\x04*g\n" +
+	"\x0fAppEnvOperation\x12\x16\n" +
+	"\x12APP_ENV_OP_INVALID\x10\x00\x12\x12\n" +
+	"\x0eAPP_ENV_OP_SET\x10\x01\x12\x12\n" +
+	"\x0eAPP_ENV_OP_DEL\x10\x02\x12\x14\n" +
+	"\x10APP_ENV_OP_CLEAR\x10\x032T\n" +
 	"\rReplicaClient\x12C\n" +
 	"\x04Data\x12\x1a.pegasus.rpc.ClientRequest\x1a\x1b.pegasus.rpc.ClientResponse(\x010\x012\xa1\x01\n" +
 	"\vReplicaPeer\x12?\n" +
 	"\tReplicate\x12\x16.pegasus.rpc.PeerBatch\x1a\x16.pegasus.rpc.PeerBatch(\x010\x01\x12Q\n" +
-	"\x0fFetchCheckpoint\x12\x1e.pegasus.rpc.CheckpointRequest\x1a\x1c.pegasus.rpc.CheckpointChunk0\x012\xd8\b\n" +
+	"\x0fFetchCheckpoint\x12\x1e.pegasus.rpc.CheckpointRequest\x1a\x1c.pegasus.rpc.CheckpointChunk0\x012\xad\t\n" +
 	"\x04Meta\x12A\n" +
 	"\x06Beacon\x12\x1a.pegasus.rpc.BeaconRequest\x1a\x1b.pegasus.rpc.BeaconResponse\x12V\n" +
 	"\rProposeConfig\x12!.pegasus.rpc.ProposeConfigRequest\x1a\".pegasus.rpc.ProposeConfigResponse\x12P\n" +
 	"\vQueryConfig\x12\x1f.pegasus.rpc.QueryConfigRequest\x1a .pegasus.rpc.QueryConfigResponse\x12P\n" +
 	"\vCreateTable\x12\x1f.pegasus.rpc.CreateTableRequest\x1a .pegasus.rpc.CreateTableResponse\x12J\n" +
-	"\tDropTable\x12\x1d.pegasus.rpc.DropTableRequest\x1a\x1e.pegasus.rpc.DropTableResponse\x12M\n" +
+	"\tDropTable\x12\x1d.pegasus.rpc.DropTableRequest\x1a\x1e.pegasus.rpc.DropTableResponse\x12S\n" +
+	"\fUpdateAppEnv\x12 .pegasus.rpc.UpdateAppEnvRequest\x1a!.pegasus.rpc.UpdateAppEnvResponse\x12M\n" +
 	"\n" +
 	"ListTables\x12\x1e.pegasus.rpc.ListTablesRequest\x1a\x1f.pegasus.rpc.ListTablesResponse\x12J\n" +
 	"\tListNodes\x12\x1d.pegasus.rpc.ListNodesRequest\x1a\x1e.pegasus.rpc.ListNodesResponse\x12P\n" +
@@ -6718,226 +6957,236 @@ func file_pegasus_proto_rawDescGZIP() []byte {
 	return file_pegasus_proto_rawDescData
 }
 
-var file_pegasus_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_pegasus_proto_msgTypes = make([]protoimpl.MessageInfo, 79)
+var file_pegasus_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_pegasus_proto_msgTypes = make([]protoimpl.MessageInfo, 82)
 var file_pegasus_proto_goTypes = []any{
 	(ErrorCode)(0),                      // 0: pegasus.rpc.ErrorCode
 	(CheckType)(0),                      // 1: pegasus.rpc.CheckType
 	(PartitionStatus)(0),                // 2: pegasus.rpc.PartitionStatus
 	(ConfigType)(0),                     // 3: pegasus.rpc.ConfigType
 	(TableStatus)(0),                    // 4: pegasus.rpc.TableStatus
-	(*Gpid)(nil),                        // 5: pegasus.rpc.Gpid
-	(*Error)(nil),                       // 6: pegasus.rpc.Error
-	(*RequestID)(nil),                   // 7: pegasus.rpc.RequestID
-	(*KeyValue)(nil),                    // 8: pegasus.rpc.KeyValue
-	(*GetRequest)(nil),                  // 9: pegasus.rpc.GetRequest
-	(*GetResponse)(nil),                 // 10: pegasus.rpc.GetResponse
-	(*ExistRequest)(nil),                // 11: pegasus.rpc.ExistRequest
-	(*ExistResponse)(nil),               // 12: pegasus.rpc.ExistResponse
-	(*TTLRequest)(nil),                  // 13: pegasus.rpc.TTLRequest
-	(*TTLResponse)(nil),                 // 14: pegasus.rpc.TTLResponse
-	(*MultiGetRequest)(nil),             // 15: pegasus.rpc.MultiGetRequest
-	(*MultiGetResponse)(nil),            // 16: pegasus.rpc.MultiGetResponse
-	(*SortKeyCountRequest)(nil),         // 17: pegasus.rpc.SortKeyCountRequest
-	(*SortKeyCountResponse)(nil),        // 18: pegasus.rpc.SortKeyCountResponse
-	(*ScanRequest)(nil),                 // 19: pegasus.rpc.ScanRequest
-	(*ScanRecord)(nil),                  // 20: pegasus.rpc.ScanRecord
-	(*ScanResponse)(nil),                // 21: pegasus.rpc.ScanResponse
-	(*SetRequest)(nil),                  // 22: pegasus.rpc.SetRequest
-	(*MultiSetRequest)(nil),             // 23: pegasus.rpc.MultiSetRequest
-	(*DelRequest)(nil),                  // 24: pegasus.rpc.DelRequest
-	(*MultiDelRequest)(nil),             // 25: pegasus.rpc.MultiDelRequest
-	(*IncrRequest)(nil),                 // 26: pegasus.rpc.IncrRequest
-	(*IncrResponse)(nil),                // 27: pegasus.rpc.IncrResponse
-	(*CheckAndSetRequest)(nil),          // 28: pegasus.rpc.CheckAndSetRequest
-	(*CheckAndSetResponse)(nil),         // 29: pegasus.rpc.CheckAndSetResponse
-	(*WriteResponse)(nil),               // 30: pegasus.rpc.WriteResponse
-	(*ClientRequest)(nil),               // 31: pegasus.rpc.ClientRequest
-	(*ClientResponse)(nil),              // 32: pegasus.rpc.ClientResponse
-	(*Mutation)(nil),                    // 33: pegasus.rpc.Mutation
-	(*PeerMessage)(nil),                 // 34: pegasus.rpc.PeerMessage
-	(*LeaseHold)(nil),                   // 35: pegasus.rpc.LeaseHold
-	(*PeerBatch)(nil),                   // 36: pegasus.rpc.PeerBatch
-	(*CheckpointRequest)(nil),           // 37: pegasus.rpc.CheckpointRequest
-	(*CheckpointChunk)(nil),             // 38: pegasus.rpc.CheckpointChunk
-	(*PartitionConfiguration)(nil),      // 39: pegasus.rpc.PartitionConfiguration
-	(*NodeBallot)(nil),                  // 40: pegasus.rpc.NodeBallot
-	(*ConfigProposal)(nil),              // 41: pegasus.rpc.ConfigProposal
-	(*ProposeConfigRequest)(nil),        // 42: pegasus.rpc.ProposeConfigRequest
-	(*ProposeConfigResponse)(nil),       // 43: pegasus.rpc.ProposeConfigResponse
-	(*ReplicaReport)(nil),               // 44: pegasus.rpc.ReplicaReport
-	(*BeaconRequest)(nil),               // 45: pegasus.rpc.BeaconRequest
-	(*BeaconResponse)(nil),              // 46: pegasus.rpc.BeaconResponse
-	(*ReplicaRemoval)(nil),              // 47: pegasus.rpc.ReplicaRemoval
-	(*TableInfo)(nil),                   // 48: pegasus.rpc.TableInfo
-	(*QueryConfigRequest)(nil),          // 49: pegasus.rpc.QueryConfigRequest
-	(*QueryConfigResponse)(nil),         // 50: pegasus.rpc.QueryConfigResponse
-	(*PartitionWait)(nil),               // 51: pegasus.rpc.PartitionWait
-	(*CreateTableRequest)(nil),          // 52: pegasus.rpc.CreateTableRequest
-	(*CreateTableResponse)(nil),         // 53: pegasus.rpc.CreateTableResponse
-	(*DropTableRequest)(nil),            // 54: pegasus.rpc.DropTableRequest
-	(*DropTableResponse)(nil),           // 55: pegasus.rpc.DropTableResponse
-	(*ListTablesRequest)(nil),           // 56: pegasus.rpc.ListTablesRequest
-	(*TableHealth)(nil),                 // 57: pegasus.rpc.TableHealth
-	(*ListTablesResponse)(nil),          // 58: pegasus.rpc.ListTablesResponse
-	(*ListNodesRequest)(nil),            // 59: pegasus.rpc.ListNodesRequest
-	(*NodeInfo)(nil),                    // 60: pegasus.rpc.NodeInfo
-	(*ListNodesResponse)(nil),           // 61: pegasus.rpc.ListNodesResponse
-	(*MetaServerInfo)(nil),              // 62: pegasus.rpc.MetaServerInfo
-	(*KnobOverride)(nil),                // 63: pegasus.rpc.KnobOverride
-	(*ClusterInfoRequest)(nil),          // 64: pegasus.rpc.ClusterInfoRequest
-	(*ClusterInfoResponse)(nil),         // 65: pegasus.rpc.ClusterInfoResponse
-	(*MetaLevelRequest)(nil),            // 66: pegasus.rpc.MetaLevelRequest
-	(*MetaLevelResponse)(nil),           // 67: pegasus.rpc.MetaLevelResponse
-	(*DrainNodeRequest)(nil),            // 68: pegasus.rpc.DrainNodeRequest
-	(*DrainNodeResponse)(nil),           // 69: pegasus.rpc.DrainNodeResponse
-	(*DDDDiagnoseRequest)(nil),          // 70: pegasus.rpc.DDDDiagnoseRequest
-	(*DDDNodeInfo)(nil),                 // 71: pegasus.rpc.DDDNodeInfo
-	(*DDDPartitionInfo)(nil),            // 72: pegasus.rpc.DDDPartitionInfo
-	(*DDDDiagnoseResponse)(nil),         // 73: pegasus.rpc.DDDDiagnoseResponse
-	(*RemoteCommandRequest)(nil),        // 74: pegasus.rpc.RemoteCommandRequest
-	(*RemoteCommandResponse)(nil),       // 75: pegasus.rpc.RemoteCommandResponse
-	(*BalanceRequest)(nil),              // 76: pegasus.rpc.BalanceRequest
-	(*BalanceResponse)(nil),             // 77: pegasus.rpc.BalanceResponse
-	(*ConfigUpdateRequest)(nil),         // 78: pegasus.rpc.ConfigUpdateRequest
-	(*ConfigUpdateResponse)(nil),        // 79: pegasus.rpc.ConfigUpdateResponse
-	(*ReplicaServerStatusRequest)(nil),  // 80: pegasus.rpc.ReplicaServerStatusRequest
-	(*ReplicaServerStatusResponse)(nil), // 81: pegasus.rpc.ReplicaServerStatusResponse
-	nil,                                 // 82: pegasus.rpc.TableInfo.EnvsEntry
-	nil,                                 // 83: pegasus.rpc.CreateTableRequest.EnvsEntry
+	(AppEnvOperation)(0),                // 5: pegasus.rpc.AppEnvOperation
+	(*Gpid)(nil),                        // 6: pegasus.rpc.Gpid
+	(*Error)(nil),                       // 7: pegasus.rpc.Error
+	(*RequestID)(nil),                   // 8: pegasus.rpc.RequestID
+	(*KeyValue)(nil),                    // 9: pegasus.rpc.KeyValue
+	(*GetRequest)(nil),                  // 10: pegasus.rpc.GetRequest
+	(*GetResponse)(nil),                 // 11: pegasus.rpc.GetResponse
+	(*ExistRequest)(nil),                // 12: pegasus.rpc.ExistRequest
+	(*ExistResponse)(nil),               // 13: pegasus.rpc.ExistResponse
+	(*TTLRequest)(nil),                  // 14: pegasus.rpc.TTLRequest
+	(*TTLResponse)(nil),                 // 15: pegasus.rpc.TTLResponse
+	(*MultiGetRequest)(nil),             // 16: pegasus.rpc.MultiGetRequest
+	(*MultiGetResponse)(nil),            // 17: pegasus.rpc.MultiGetResponse
+	(*SortKeyCountRequest)(nil),         // 18: pegasus.rpc.SortKeyCountRequest
+	(*SortKeyCountResponse)(nil),        // 19: pegasus.rpc.SortKeyCountResponse
+	(*ScanRequest)(nil),                 // 20: pegasus.rpc.ScanRequest
+	(*ScanRecord)(nil),                  // 21: pegasus.rpc.ScanRecord
+	(*ScanResponse)(nil),                // 22: pegasus.rpc.ScanResponse
+	(*SetRequest)(nil),                  // 23: pegasus.rpc.SetRequest
+	(*MultiSetRequest)(nil),             // 24: pegasus.rpc.MultiSetRequest
+	(*DelRequest)(nil),                  // 25: pegasus.rpc.DelRequest
+	(*MultiDelRequest)(nil),             // 26: pegasus.rpc.MultiDelRequest
+	(*IncrRequest)(nil),                 // 27: pegasus.rpc.IncrRequest
+	(*IncrResponse)(nil),                // 28: pegasus.rpc.IncrResponse
+	(*CheckAndSetRequest)(nil),          // 29: pegasus.rpc.CheckAndSetRequest
+	(*CheckAndSetResponse)(nil),         // 30: pegasus.rpc.CheckAndSetResponse
+	(*WriteResponse)(nil),               // 31: pegasus.rpc.WriteResponse
+	(*ClientRequest)(nil),               // 32: pegasus.rpc.ClientRequest
+	(*ClientResponse)(nil),              // 33: pegasus.rpc.ClientResponse
+	(*Mutation)(nil),                    // 34: pegasus.rpc.Mutation
+	(*PeerMessage)(nil),                 // 35: pegasus.rpc.PeerMessage
+	(*LeaseHold)(nil),                   // 36: pegasus.rpc.LeaseHold
+	(*PeerBatch)(nil),                   // 37: pegasus.rpc.PeerBatch
+	(*CheckpointRequest)(nil),           // 38: pegasus.rpc.CheckpointRequest
+	(*CheckpointChunk)(nil),             // 39: pegasus.rpc.CheckpointChunk
+	(*PartitionConfiguration)(nil),      // 40: pegasus.rpc.PartitionConfiguration
+	(*NodeBallot)(nil),                  // 41: pegasus.rpc.NodeBallot
+	(*ConfigProposal)(nil),              // 42: pegasus.rpc.ConfigProposal
+	(*ProposeConfigRequest)(nil),        // 43: pegasus.rpc.ProposeConfigRequest
+	(*ProposeConfigResponse)(nil),       // 44: pegasus.rpc.ProposeConfigResponse
+	(*ReplicaReport)(nil),               // 45: pegasus.rpc.ReplicaReport
+	(*BeaconRequest)(nil),               // 46: pegasus.rpc.BeaconRequest
+	(*BeaconResponse)(nil),              // 47: pegasus.rpc.BeaconResponse
+	(*ReplicaRemoval)(nil),              // 48: pegasus.rpc.ReplicaRemoval
+	(*TableInfo)(nil),                   // 49: pegasus.rpc.TableInfo
+	(*QueryConfigRequest)(nil),          // 50: pegasus.rpc.QueryConfigRequest
+	(*QueryConfigResponse)(nil),         // 51: pegasus.rpc.QueryConfigResponse
+	(*PartitionWait)(nil),               // 52: pegasus.rpc.PartitionWait
+	(*CreateTableRequest)(nil),          // 53: pegasus.rpc.CreateTableRequest
+	(*CreateTableResponse)(nil),         // 54: pegasus.rpc.CreateTableResponse
+	(*DropTableRequest)(nil),            // 55: pegasus.rpc.DropTableRequest
+	(*DropTableResponse)(nil),           // 56: pegasus.rpc.DropTableResponse
+	(*UpdateAppEnvRequest)(nil),         // 57: pegasus.rpc.UpdateAppEnvRequest
+	(*UpdateAppEnvResponse)(nil),        // 58: pegasus.rpc.UpdateAppEnvResponse
+	(*ListTablesRequest)(nil),           // 59: pegasus.rpc.ListTablesRequest
+	(*TableHealth)(nil),                 // 60: pegasus.rpc.TableHealth
+	(*ListTablesResponse)(nil),          // 61: pegasus.rpc.ListTablesResponse
+	(*ListNodesRequest)(nil),            // 62: pegasus.rpc.ListNodesRequest
+	(*NodeInfo)(nil),                    // 63: pegasus.rpc.NodeInfo
+	(*ListNodesResponse)(nil),           // 64: pegasus.rpc.ListNodesResponse
+	(*MetaServerInfo)(nil),              // 65: pegasus.rpc.MetaServerInfo
+	(*KnobOverride)(nil),                // 66: pegasus.rpc.KnobOverride
+	(*ClusterInfoRequest)(nil),          // 67: pegasus.rpc.ClusterInfoRequest
+	(*ClusterInfoResponse)(nil),         // 68: pegasus.rpc.ClusterInfoResponse
+	(*MetaLevelRequest)(nil),            // 69: pegasus.rpc.MetaLevelRequest
+	(*MetaLevelResponse)(nil),           // 70: pegasus.rpc.MetaLevelResponse
+	(*DrainNodeRequest)(nil),            // 71: pegasus.rpc.DrainNodeRequest
+	(*DrainNodeResponse)(nil),           // 72: pegasus.rpc.DrainNodeResponse
+	(*DDDDiagnoseRequest)(nil),          // 73: pegasus.rpc.DDDDiagnoseRequest
+	(*DDDNodeInfo)(nil),                 // 74: pegasus.rpc.DDDNodeInfo
+	(*DDDPartitionInfo)(nil),            // 75: pegasus.rpc.DDDPartitionInfo
+	(*DDDDiagnoseResponse)(nil),         // 76: pegasus.rpc.DDDDiagnoseResponse
+	(*RemoteCommandRequest)(nil),        // 77: pegasus.rpc.RemoteCommandRequest
+	(*RemoteCommandResponse)(nil),       // 78: pegasus.rpc.RemoteCommandResponse
+	(*BalanceRequest)(nil),              // 79: pegasus.rpc.BalanceRequest
+	(*BalanceResponse)(nil),             // 80: pegasus.rpc.BalanceResponse
+	(*ConfigUpdateRequest)(nil),         // 81: pegasus.rpc.ConfigUpdateRequest
+	(*ConfigUpdateResponse)(nil),        // 82: pegasus.rpc.ConfigUpdateResponse
+	(*ReplicaServerStatusRequest)(nil),  // 83: pegasus.rpc.ReplicaServerStatusRequest
+	(*ReplicaServerStatusResponse)(nil), // 84: pegasus.rpc.ReplicaServerStatusResponse
+	nil,                                 // 85: pegasus.rpc.BeaconRequest.EnvsRevisionsEntry
+	nil,                                 // 86: pegasus.rpc.TableInfo.EnvsEntry
+	nil,                                 // 87: pegasus.rpc.CreateTableRequest.EnvsEntry
 }
 var file_pegasus_proto_depIdxs = []int32{
 	0,   // 0: pegasus.rpc.Error.code:type_name -> pegasus.rpc.ErrorCode
-	8,   // 1: pegasus.rpc.MultiGetResponse.kvs:type_name -> pegasus.rpc.KeyValue
-	20,  // 2: pegasus.rpc.ScanResponse.records:type_name -> pegasus.rpc.ScanRecord
-	8,   // 3: pegasus.rpc.MultiSetRequest.kvs:type_name -> pegasus.rpc.KeyValue
+	9,   // 1: pegasus.rpc.MultiGetResponse.kvs:type_name -> pegasus.rpc.KeyValue
+	21,  // 2: pegasus.rpc.ScanResponse.records:type_name -> pegasus.rpc.ScanRecord
+	9,   // 3: pegasus.rpc.MultiSetRequest.kvs:type_name -> pegasus.rpc.KeyValue
 	1,   // 4: pegasus.rpc.CheckAndSetRequest.check_type:type_name -> pegasus.rpc.CheckType
-	5,   // 5: pegasus.rpc.ClientRequest.gpid:type_name -> pegasus.rpc.Gpid
-	7,   // 6: pegasus.rpc.ClientRequest.request_id:type_name -> pegasus.rpc.RequestID
-	9,   // 7: pegasus.rpc.ClientRequest.get:type_name -> pegasus.rpc.GetRequest
-	15,  // 8: pegasus.rpc.ClientRequest.multi_get:type_name -> pegasus.rpc.MultiGetRequest
-	11,  // 9: pegasus.rpc.ClientRequest.exist:type_name -> pegasus.rpc.ExistRequest
-	13,  // 10: pegasus.rpc.ClientRequest.ttl:type_name -> pegasus.rpc.TTLRequest
-	17,  // 11: pegasus.rpc.ClientRequest.sort_key_count:type_name -> pegasus.rpc.SortKeyCountRequest
-	19,  // 12: pegasus.rpc.ClientRequest.scan:type_name -> pegasus.rpc.ScanRequest
-	22,  // 13: pegasus.rpc.ClientRequest.set:type_name -> pegasus.rpc.SetRequest
-	23,  // 14: pegasus.rpc.ClientRequest.multi_set:type_name -> pegasus.rpc.MultiSetRequest
-	24,  // 15: pegasus.rpc.ClientRequest.del:type_name -> pegasus.rpc.DelRequest
-	25,  // 16: pegasus.rpc.ClientRequest.multi_del:type_name -> pegasus.rpc.MultiDelRequest
-	26,  // 17: pegasus.rpc.ClientRequest.incr:type_name -> pegasus.rpc.IncrRequest
-	28,  // 18: pegasus.rpc.ClientRequest.check_and_set:type_name -> pegasus.rpc.CheckAndSetRequest
-	6,   // 19: pegasus.rpc.ClientResponse.error:type_name -> pegasus.rpc.Error
-	10,  // 20: pegasus.rpc.ClientResponse.get:type_name -> pegasus.rpc.GetResponse
-	16,  // 21: pegasus.rpc.ClientResponse.multi_get:type_name -> pegasus.rpc.MultiGetResponse
-	12,  // 22: pegasus.rpc.ClientResponse.exist:type_name -> pegasus.rpc.ExistResponse
-	14,  // 23: pegasus.rpc.ClientResponse.ttl:type_name -> pegasus.rpc.TTLResponse
-	18,  // 24: pegasus.rpc.ClientResponse.sort_key_count:type_name -> pegasus.rpc.SortKeyCountResponse
-	21,  // 25: pegasus.rpc.ClientResponse.scan:type_name -> pegasus.rpc.ScanResponse
-	30,  // 26: pegasus.rpc.ClientResponse.write:type_name -> pegasus.rpc.WriteResponse
-	27,  // 27: pegasus.rpc.ClientResponse.incr:type_name -> pegasus.rpc.IncrResponse
-	29,  // 28: pegasus.rpc.ClientResponse.check_and_set:type_name -> pegasus.rpc.CheckAndSetResponse
-	7,   // 29: pegasus.rpc.Mutation.request_id:type_name -> pegasus.rpc.RequestID
-	5,   // 30: pegasus.rpc.PeerMessage.gpid:type_name -> pegasus.rpc.Gpid
-	33,  // 31: pegasus.rpc.PeerMessage.mutations:type_name -> pegasus.rpc.Mutation
-	35,  // 32: pegasus.rpc.PeerMessage.holds:type_name -> pegasus.rpc.LeaseHold
-	34,  // 33: pegasus.rpc.PeerBatch.messages:type_name -> pegasus.rpc.PeerMessage
-	5,   // 34: pegasus.rpc.CheckpointRequest.gpid:type_name -> pegasus.rpc.Gpid
-	6,   // 35: pegasus.rpc.CheckpointChunk.error:type_name -> pegasus.rpc.Error
-	5,   // 36: pegasus.rpc.PartitionConfiguration.gpid:type_name -> pegasus.rpc.Gpid
-	40,  // 37: pegasus.rpc.PartitionConfiguration.primary_bounds:type_name -> pegasus.rpc.NodeBallot
-	5,   // 38: pegasus.rpc.ConfigProposal.gpid:type_name -> pegasus.rpc.Gpid
+	6,   // 5: pegasus.rpc.ClientRequest.gpid:type_name -> pegasus.rpc.Gpid
+	8,   // 6: pegasus.rpc.ClientRequest.request_id:type_name -> pegasus.rpc.RequestID
+	10,  // 7: pegasus.rpc.ClientRequest.get:type_name -> pegasus.rpc.GetRequest
+	16,  // 8: pegasus.rpc.ClientRequest.multi_get:type_name -> pegasus.rpc.MultiGetRequest
+	12,  // 9: pegasus.rpc.ClientRequest.exist:type_name -> pegasus.rpc.ExistRequest
+	14,  // 10: pegasus.rpc.ClientRequest.ttl:type_name -> pegasus.rpc.TTLRequest
+	18,  // 11: pegasus.rpc.ClientRequest.sort_key_count:type_name -> pegasus.rpc.SortKeyCountRequest
+	20,  // 12: pegasus.rpc.ClientRequest.scan:type_name -> pegasus.rpc.ScanRequest
+	23,  // 13: pegasus.rpc.ClientRequest.set:type_name -> pegasus.rpc.SetRequest
+	24,  // 14: pegasus.rpc.ClientRequest.multi_set:type_name -> pegasus.rpc.MultiSetRequest
+	25,  // 15: pegasus.rpc.ClientRequest.del:type_name -> pegasus.rpc.DelRequest
+	26,  // 16: pegasus.rpc.ClientRequest.multi_del:type_name -> pegasus.rpc.MultiDelRequest
+	27,  // 17: pegasus.rpc.ClientRequest.incr:type_name -> pegasus.rpc.IncrRequest
+	29,  // 18: pegasus.rpc.ClientRequest.check_and_set:type_name -> pegasus.rpc.CheckAndSetRequest
+	7,   // 19: pegasus.rpc.ClientResponse.error:type_name -> pegasus.rpc.Error
+	11,  // 20: pegasus.rpc.ClientResponse.get:type_name -> pegasus.rpc.GetResponse
+	17,  // 21: pegasus.rpc.ClientResponse.multi_get:type_name -> pegasus.rpc.MultiGetResponse
+	13,  // 22: pegasus.rpc.ClientResponse.exist:type_name -> pegasus.rpc.ExistResponse
+	15,  // 23: pegasus.rpc.ClientResponse.ttl:type_name -> pegasus.rpc.TTLResponse
+	19,  // 24: pegasus.rpc.ClientResponse.sort_key_count:type_name -> pegasus.rpc.SortKeyCountResponse
+	22,  // 25: pegasus.rpc.ClientResponse.scan:type_name -> pegasus.rpc.ScanResponse
+	31,  // 26: pegasus.rpc.ClientResponse.write:type_name -> pegasus.rpc.WriteResponse
+	28,  // 27: pegasus.rpc.ClientResponse.incr:type_name -> pegasus.rpc.IncrResponse
+	30,  // 28: pegasus.rpc.ClientResponse.check_and_set:type_name -> pegasus.rpc.CheckAndSetResponse
+	8,   // 29: pegasus.rpc.Mutation.request_id:type_name -> pegasus.rpc.RequestID
+	6,   // 30: pegasus.rpc.PeerMessage.gpid:type_name -> pegasus.rpc.Gpid
+	34,  // 31: pegasus.rpc.PeerMessage.mutations:type_name -> pegasus.rpc.Mutation
+	36,  // 32: pegasus.rpc.PeerMessage.holds:type_name -> pegasus.rpc.LeaseHold
+	35,  // 33: pegasus.rpc.PeerBatch.messages:type_name -> pegasus.rpc.PeerMessage
+	6,   // 34: pegasus.rpc.CheckpointRequest.gpid:type_name -> pegasus.rpc.Gpid
+	7,   // 35: pegasus.rpc.CheckpointChunk.error:type_name -> pegasus.rpc.Error
+	6,   // 36: pegasus.rpc.PartitionConfiguration.gpid:type_name -> pegasus.rpc.Gpid
+	41,  // 37: pegasus.rpc.PartitionConfiguration.primary_bounds:type_name -> pegasus.rpc.NodeBallot
+	6,   // 38: pegasus.rpc.ConfigProposal.gpid:type_name -> pegasus.rpc.Gpid
 	3,   // 39: pegasus.rpc.ConfigProposal.type:type_name -> pegasus.rpc.ConfigType
-	41,  // 40: pegasus.rpc.ProposeConfigRequest.proposals:type_name -> pegasus.rpc.ConfigProposal
-	6,   // 41: pegasus.rpc.ProposeConfigResponse.error:type_name -> pegasus.rpc.Error
-	39,  // 42: pegasus.rpc.ProposeConfigResponse.configs:type_name -> pegasus.rpc.PartitionConfiguration
-	5,   // 43: pegasus.rpc.ReplicaReport.gpid:type_name -> pegasus.rpc.Gpid
+	42,  // 40: pegasus.rpc.ProposeConfigRequest.proposals:type_name -> pegasus.rpc.ConfigProposal
+	7,   // 41: pegasus.rpc.ProposeConfigResponse.error:type_name -> pegasus.rpc.Error
+	40,  // 42: pegasus.rpc.ProposeConfigResponse.configs:type_name -> pegasus.rpc.PartitionConfiguration
+	6,   // 43: pegasus.rpc.ReplicaReport.gpid:type_name -> pegasus.rpc.Gpid
 	2,   // 44: pegasus.rpc.ReplicaReport.status:type_name -> pegasus.rpc.PartitionStatus
-	44,  // 45: pegasus.rpc.BeaconRequest.replicas:type_name -> pegasus.rpc.ReplicaReport
-	6,   // 46: pegasus.rpc.BeaconResponse.error:type_name -> pegasus.rpc.Error
-	39,  // 47: pegasus.rpc.BeaconResponse.configs:type_name -> pegasus.rpc.PartitionConfiguration
-	5,   // 48: pegasus.rpc.BeaconResponse.remove:type_name -> pegasus.rpc.Gpid
-	48,  // 49: pegasus.rpc.BeaconResponse.tables:type_name -> pegasus.rpc.TableInfo
-	47,  // 50: pegasus.rpc.BeaconResponse.removals:type_name -> pegasus.rpc.ReplicaRemoval
-	5,   // 51: pegasus.rpc.BeaconResponse.unknown:type_name -> pegasus.rpc.Gpid
-	5,   // 52: pegasus.rpc.ReplicaRemoval.gpid:type_name -> pegasus.rpc.Gpid
-	4,   // 53: pegasus.rpc.TableInfo.status:type_name -> pegasus.rpc.TableStatus
-	82,  // 54: pegasus.rpc.TableInfo.envs:type_name -> pegasus.rpc.TableInfo.EnvsEntry
-	6,   // 55: pegasus.rpc.QueryConfigResponse.error:type_name -> pegasus.rpc.Error
-	48,  // 56: pegasus.rpc.QueryConfigResponse.table:type_name -> pegasus.rpc.TableInfo
-	39,  // 57: pegasus.rpc.QueryConfigResponse.partitions:type_name -> pegasus.rpc.PartitionConfiguration
-	51,  // 58: pegasus.rpc.QueryConfigResponse.waits:type_name -> pegasus.rpc.PartitionWait
-	83,  // 59: pegasus.rpc.CreateTableRequest.envs:type_name -> pegasus.rpc.CreateTableRequest.EnvsEntry
-	6,   // 60: pegasus.rpc.CreateTableResponse.error:type_name -> pegasus.rpc.Error
-	48,  // 61: pegasus.rpc.CreateTableResponse.table:type_name -> pegasus.rpc.TableInfo
-	6,   // 62: pegasus.rpc.DropTableResponse.error:type_name -> pegasus.rpc.Error
-	48,  // 63: pegasus.rpc.TableHealth.table:type_name -> pegasus.rpc.TableInfo
-	51,  // 64: pegasus.rpc.TableHealth.waits:type_name -> pegasus.rpc.PartitionWait
-	6,   // 65: pegasus.rpc.ListTablesResponse.error:type_name -> pegasus.rpc.Error
-	57,  // 66: pegasus.rpc.ListTablesResponse.tables:type_name -> pegasus.rpc.TableHealth
-	6,   // 67: pegasus.rpc.ListNodesResponse.error:type_name -> pegasus.rpc.Error
-	60,  // 68: pegasus.rpc.ListNodesResponse.nodes:type_name -> pegasus.rpc.NodeInfo
-	6,   // 69: pegasus.rpc.ClusterInfoResponse.error:type_name -> pegasus.rpc.Error
-	62,  // 70: pegasus.rpc.ClusterInfoResponse.metas:type_name -> pegasus.rpc.MetaServerInfo
-	63,  // 71: pegasus.rpc.ClusterInfoResponse.knob_overrides:type_name -> pegasus.rpc.KnobOverride
-	6,   // 72: pegasus.rpc.MetaLevelResponse.error:type_name -> pegasus.rpc.Error
-	6,   // 73: pegasus.rpc.DrainNodeResponse.error:type_name -> pegasus.rpc.Error
-	44,  // 74: pegasus.rpc.DDDNodeInfo.report:type_name -> pegasus.rpc.ReplicaReport
-	39,  // 75: pegasus.rpc.DDDPartitionInfo.config:type_name -> pegasus.rpc.PartitionConfiguration
-	71,  // 76: pegasus.rpc.DDDPartitionInfo.dropped:type_name -> pegasus.rpc.DDDNodeInfo
-	6,   // 77: pegasus.rpc.DDDDiagnoseResponse.error:type_name -> pegasus.rpc.Error
-	72,  // 78: pegasus.rpc.DDDDiagnoseResponse.partitions:type_name -> pegasus.rpc.DDDPartitionInfo
-	6,   // 79: pegasus.rpc.RemoteCommandResponse.error:type_name -> pegasus.rpc.Error
-	5,   // 80: pegasus.rpc.BalanceRequest.gpid:type_name -> pegasus.rpc.Gpid
-	6,   // 81: pegasus.rpc.BalanceResponse.error:type_name -> pegasus.rpc.Error
-	39,  // 82: pegasus.rpc.ConfigUpdateRequest.configs:type_name -> pegasus.rpc.PartitionConfiguration
-	48,  // 83: pegasus.rpc.ConfigUpdateRequest.tables:type_name -> pegasus.rpc.TableInfo
-	6,   // 84: pegasus.rpc.ConfigUpdateResponse.error:type_name -> pegasus.rpc.Error
-	44,  // 85: pegasus.rpc.ReplicaServerStatusResponse.replicas:type_name -> pegasus.rpc.ReplicaReport
-	31,  // 86: pegasus.rpc.ReplicaClient.Data:input_type -> pegasus.rpc.ClientRequest
-	36,  // 87: pegasus.rpc.ReplicaPeer.Replicate:input_type -> pegasus.rpc.PeerBatch
-	37,  // 88: pegasus.rpc.ReplicaPeer.FetchCheckpoint:input_type -> pegasus.rpc.CheckpointRequest
-	45,  // 89: pegasus.rpc.Meta.Beacon:input_type -> pegasus.rpc.BeaconRequest
-	42,  // 90: pegasus.rpc.Meta.ProposeConfig:input_type -> pegasus.rpc.ProposeConfigRequest
-	49,  // 91: pegasus.rpc.Meta.QueryConfig:input_type -> pegasus.rpc.QueryConfigRequest
-	52,  // 92: pegasus.rpc.Meta.CreateTable:input_type -> pegasus.rpc.CreateTableRequest
-	54,  // 93: pegasus.rpc.Meta.DropTable:input_type -> pegasus.rpc.DropTableRequest
-	56,  // 94: pegasus.rpc.Meta.ListTables:input_type -> pegasus.rpc.ListTablesRequest
-	59,  // 95: pegasus.rpc.Meta.ListNodes:input_type -> pegasus.rpc.ListNodesRequest
-	64,  // 96: pegasus.rpc.Meta.ClusterInfo:input_type -> pegasus.rpc.ClusterInfoRequest
-	66,  // 97: pegasus.rpc.Meta.MetaLevel:input_type -> pegasus.rpc.MetaLevelRequest
-	68,  // 98: pegasus.rpc.Meta.MigrateNode:input_type -> pegasus.rpc.DrainNodeRequest
-	68,  // 99: pegasus.rpc.Meta.DowngradeNode:input_type -> pegasus.rpc.DrainNodeRequest
-	74,  // 100: pegasus.rpc.Meta.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
-	76,  // 101: pegasus.rpc.Meta.Balance:input_type -> pegasus.rpc.BalanceRequest
-	70,  // 102: pegasus.rpc.Meta.DDDDiagnose:input_type -> pegasus.rpc.DDDDiagnoseRequest
-	78,  // 103: pegasus.rpc.ReplicaAdmin.UpdateConfig:input_type -> pegasus.rpc.ConfigUpdateRequest
-	80,  // 104: pegasus.rpc.ReplicaAdmin.Status:input_type -> pegasus.rpc.ReplicaServerStatusRequest
-	74,  // 105: pegasus.rpc.ReplicaAdmin.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
-	32,  // 106: pegasus.rpc.ReplicaClient.Data:output_type -> pegasus.rpc.ClientResponse
-	36,  // 107: pegasus.rpc.ReplicaPeer.Replicate:output_type -> pegasus.rpc.PeerBatch
-	38,  // 108: pegasus.rpc.ReplicaPeer.FetchCheckpoint:output_type -> pegasus.rpc.CheckpointChunk
-	46,  // 109: pegasus.rpc.Meta.Beacon:output_type -> pegasus.rpc.BeaconResponse
-	43,  // 110: pegasus.rpc.Meta.ProposeConfig:output_type -> pegasus.rpc.ProposeConfigResponse
-	50,  // 111: pegasus.rpc.Meta.QueryConfig:output_type -> pegasus.rpc.QueryConfigResponse
-	53,  // 112: pegasus.rpc.Meta.CreateTable:output_type -> pegasus.rpc.CreateTableResponse
-	55,  // 113: pegasus.rpc.Meta.DropTable:output_type -> pegasus.rpc.DropTableResponse
-	58,  // 114: pegasus.rpc.Meta.ListTables:output_type -> pegasus.rpc.ListTablesResponse
-	61,  // 115: pegasus.rpc.Meta.ListNodes:output_type -> pegasus.rpc.ListNodesResponse
-	65,  // 116: pegasus.rpc.Meta.ClusterInfo:output_type -> pegasus.rpc.ClusterInfoResponse
-	67,  // 117: pegasus.rpc.Meta.MetaLevel:output_type -> pegasus.rpc.MetaLevelResponse
-	69,  // 118: pegasus.rpc.Meta.MigrateNode:output_type -> pegasus.rpc.DrainNodeResponse
-	69,  // 119: pegasus.rpc.Meta.DowngradeNode:output_type -> pegasus.rpc.DrainNodeResponse
-	75,  // 120: pegasus.rpc.Meta.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
-	77,  // 121: pegasus.rpc.Meta.Balance:output_type -> pegasus.rpc.BalanceResponse
-	73,  // 122: pegasus.rpc.Meta.DDDDiagnose:output_type -> pegasus.rpc.DDDDiagnoseResponse
-	79,  // 123: pegasus.rpc.ReplicaAdmin.UpdateConfig:output_type -> pegasus.rpc.ConfigUpdateResponse
-	81,  // 124: pegasus.rpc.ReplicaAdmin.Status:output_type -> pegasus.rpc.ReplicaServerStatusResponse
-	75,  // 125: pegasus.rpc.ReplicaAdmin.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
-	106, // [106:126] is the sub-list for method output_type
-	86,  // [86:106] is the sub-list for method input_type
-	86,  // [86:86] is the sub-list for extension type_name
-	86,  // [86:86] is the sub-list for extension extendee
-	0,   // [0:86] is the sub-list for field type_name
+	45,  // 45: pegasus.rpc.BeaconRequest.replicas:type_name -> pegasus.rpc.ReplicaReport
+	85,  // 46: pegasus.rpc.BeaconRequest.envs_revisions:type_name -> pegasus.rpc.BeaconRequest.EnvsRevisionsEntry
+	7,   // 47: pegasus.rpc.BeaconResponse.error:type_name -> pegasus.rpc.Error
+	40,  // 48: pegasus.rpc.BeaconResponse.configs:type_name -> pegasus.rpc.PartitionConfiguration
+	6,   // 49: pegasus.rpc.BeaconResponse.remove:type_name -> pegasus.rpc.Gpid
+	49,  // 50: pegasus.rpc.BeaconResponse.tables:type_name -> pegasus.rpc.TableInfo
+	48,  // 51: pegasus.rpc.BeaconResponse.removals:type_name -> pegasus.rpc.ReplicaRemoval
+	6,   // 52: pegasus.rpc.BeaconResponse.unknown:type_name -> pegasus.rpc.Gpid
+	6,   // 53: pegasus.rpc.ReplicaRemoval.gpid:type_name -> pegasus.rpc.Gpid
+	4,   // 54: pegasus.rpc.TableInfo.status:type_name -> pegasus.rpc.TableStatus
+	86,  // 55: pegasus.rpc.TableInfo.envs:type_name -> pegasus.rpc.TableInfo.EnvsEntry
+	7,   // 56: pegasus.rpc.QueryConfigResponse.error:type_name -> pegasus.rpc.Error
+	49,  // 57: pegasus.rpc.QueryConfigResponse.table:type_name -> pegasus.rpc.TableInfo
+	40,  // 58: pegasus.rpc.QueryConfigResponse.partitions:type_name -> pegasus.rpc.PartitionConfiguration
+	52,  // 59: pegasus.rpc.QueryConfigResponse.waits:type_name -> pegasus.rpc.PartitionWait
+	87,  // 60: pegasus.rpc.CreateTableRequest.envs:type_name -> pegasus.rpc.CreateTableRequest.EnvsEntry
+	7,   // 61: pegasus.rpc.CreateTableResponse.error:type_name -> pegasus.rpc.Error
+	49,  // 62: pegasus.rpc.CreateTableResponse.table:type_name -> pegasus.rpc.TableInfo
+	7,   // 63: pegasus.rpc.DropTableResponse.error:type_name -> pegasus.rpc.Error
+	5,   // 64: pegasus.rpc.UpdateAppEnvRequest.op:type_name -> pegasus.rpc.AppEnvOperation
+	7,   // 65: pegasus.rpc.UpdateAppEnvResponse.error:type_name -> pegasus.rpc.Error
+	49,  // 66: pegasus.rpc.UpdateAppEnvResponse.table:type_name -> pegasus.rpc.TableInfo
+	49,  // 67: pegasus.rpc.TableHealth.table:type_name -> pegasus.rpc.TableInfo
+	52,  // 68: pegasus.rpc.TableHealth.waits:type_name -> pegasus.rpc.PartitionWait
+	7,   // 69: pegasus.rpc.ListTablesResponse.error:type_name -> pegasus.rpc.Error
+	60,  // 70: pegasus.rpc.ListTablesResponse.tables:type_name -> pegasus.rpc.TableHealth
+	7,   // 71: pegasus.rpc.ListNodesResponse.error:type_name -> pegasus.rpc.Error
+	63,  // 72: pegasus.rpc.ListNodesResponse.nodes:type_name -> pegasus.rpc.NodeInfo
+	7,   // 73: pegasus.rpc.ClusterInfoResponse.error:type_name -> pegasus.rpc.Error
+	65,  // 74: pegasus.rpc.ClusterInfoResponse.metas:type_name -> pegasus.rpc.MetaServerInfo
+	66,  // 75: pegasus.rpc.ClusterInfoResponse.knob_overrides:type_name -> pegasus.rpc.KnobOverride
+	7,   // 76: pegasus.rpc.MetaLevelResponse.error:type_name -> pegasus.rpc.Error
+	7,   // 77: pegasus.rpc.DrainNodeResponse.error:type_name -> pegasus.rpc.Error
+	45,  // 78: pegasus.rpc.DDDNodeInfo.report:type_name -> pegasus.rpc.ReplicaReport
+	40,  // 79: pegasus.rpc.DDDPartitionInfo.config:type_name -> pegasus.rpc.PartitionConfiguration
+	74,  // 80: pegasus.rpc.DDDPartitionInfo.dropped:type_name -> pegasus.rpc.DDDNodeInfo
+	7,   // 81: pegasus.rpc.DDDDiagnoseResponse.error:type_name -> pegasus.rpc.Error
+	75,  // 82: pegasus.rpc.DDDDiagnoseResponse.partitions:type_name -> pegasus.rpc.DDDPartitionInfo
+	7,   // 83: pegasus.rpc.RemoteCommandResponse.error:type_name -> pegasus.rpc.Error
+	6,   // 84: pegasus.rpc.BalanceRequest.gpid:type_name -> pegasus.rpc.Gpid
+	7,   // 85: pegasus.rpc.BalanceResponse.error:type_name -> pegasus.rpc.Error
+	40,  // 86: pegasus.rpc.ConfigUpdateRequest.configs:type_name -> pegasus.rpc.PartitionConfiguration
+	49,  // 87: pegasus.rpc.ConfigUpdateRequest.tables:type_name -> pegasus.rpc.TableInfo
+	7,   // 88: pegasus.rpc.ConfigUpdateResponse.error:type_name -> pegasus.rpc.Error
+	45,  // 89: pegasus.rpc.ReplicaServerStatusResponse.replicas:type_name -> pegasus.rpc.ReplicaReport
+	32,  // 90: pegasus.rpc.ReplicaClient.Data:input_type -> pegasus.rpc.ClientRequest
+	37,  // 91: pegasus.rpc.ReplicaPeer.Replicate:input_type -> pegasus.rpc.PeerBatch
+	38,  // 92: pegasus.rpc.ReplicaPeer.FetchCheckpoint:input_type -> pegasus.rpc.CheckpointRequest
+	46,  // 93: pegasus.rpc.Meta.Beacon:input_type -> pegasus.rpc.BeaconRequest
+	43,  // 94: pegasus.rpc.Meta.ProposeConfig:input_type -> pegasus.rpc.ProposeConfigRequest
+	50,  // 95: pegasus.rpc.Meta.QueryConfig:input_type -> pegasus.rpc.QueryConfigRequest
+	53,  // 96: pegasus.rpc.Meta.CreateTable:input_type -> pegasus.rpc.CreateTableRequest
+	55,  // 97: pegasus.rpc.Meta.DropTable:input_type -> pegasus.rpc.DropTableRequest
+	57,  // 98: pegasus.rpc.Meta.UpdateAppEnv:input_type -> pegasus.rpc.UpdateAppEnvRequest
+	59,  // 99: pegasus.rpc.Meta.ListTables:input_type -> pegasus.rpc.ListTablesRequest
+	62,  // 100: pegasus.rpc.Meta.ListNodes:input_type -> pegasus.rpc.ListNodesRequest
+	67,  // 101: pegasus.rpc.Meta.ClusterInfo:input_type -> pegasus.rpc.ClusterInfoRequest
+	69,  // 102: pegasus.rpc.Meta.MetaLevel:input_type -> pegasus.rpc.MetaLevelRequest
+	71,  // 103: pegasus.rpc.Meta.MigrateNode:input_type -> pegasus.rpc.DrainNodeRequest
+	71,  // 104: pegasus.rpc.Meta.DowngradeNode:input_type -> pegasus.rpc.DrainNodeRequest
+	77,  // 105: pegasus.rpc.Meta.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
+	79,  // 106: pegasus.rpc.Meta.Balance:input_type -> pegasus.rpc.BalanceRequest
+	73,  // 107: pegasus.rpc.Meta.DDDDiagnose:input_type -> pegasus.rpc.DDDDiagnoseRequest
+	81,  // 108: pegasus.rpc.ReplicaAdmin.UpdateConfig:input_type -> pegasus.rpc.ConfigUpdateRequest
+	83,  // 109: pegasus.rpc.ReplicaAdmin.Status:input_type -> pegasus.rpc.ReplicaServerStatusRequest
+	77,  // 110: pegasus.rpc.ReplicaAdmin.RemoteCommand:input_type -> pegasus.rpc.RemoteCommandRequest
+	33,  // 111: pegasus.rpc.ReplicaClient.Data:output_type -> pegasus.rpc.ClientResponse
+	37,  // 112: pegasus.rpc.ReplicaPeer.Replicate:output_type -> pegasus.rpc.PeerBatch
+	39,  // 113: pegasus.rpc.ReplicaPeer.FetchCheckpoint:output_type -> pegasus.rpc.CheckpointChunk
+	47,  // 114: pegasus.rpc.Meta.Beacon:output_type -> pegasus.rpc.BeaconResponse
+	44,  // 115: pegasus.rpc.Meta.ProposeConfig:output_type -> pegasus.rpc.ProposeConfigResponse
+	51,  // 116: pegasus.rpc.Meta.QueryConfig:output_type -> pegasus.rpc.QueryConfigResponse
+	54,  // 117: pegasus.rpc.Meta.CreateTable:output_type -> pegasus.rpc.CreateTableResponse
+	56,  // 118: pegasus.rpc.Meta.DropTable:output_type -> pegasus.rpc.DropTableResponse
+	58,  // 119: pegasus.rpc.Meta.UpdateAppEnv:output_type -> pegasus.rpc.UpdateAppEnvResponse
+	61,  // 120: pegasus.rpc.Meta.ListTables:output_type -> pegasus.rpc.ListTablesResponse
+	64,  // 121: pegasus.rpc.Meta.ListNodes:output_type -> pegasus.rpc.ListNodesResponse
+	68,  // 122: pegasus.rpc.Meta.ClusterInfo:output_type -> pegasus.rpc.ClusterInfoResponse
+	70,  // 123: pegasus.rpc.Meta.MetaLevel:output_type -> pegasus.rpc.MetaLevelResponse
+	72,  // 124: pegasus.rpc.Meta.MigrateNode:output_type -> pegasus.rpc.DrainNodeResponse
+	72,  // 125: pegasus.rpc.Meta.DowngradeNode:output_type -> pegasus.rpc.DrainNodeResponse
+	78,  // 126: pegasus.rpc.Meta.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
+	80,  // 127: pegasus.rpc.Meta.Balance:output_type -> pegasus.rpc.BalanceResponse
+	76,  // 128: pegasus.rpc.Meta.DDDDiagnose:output_type -> pegasus.rpc.DDDDiagnoseResponse
+	82,  // 129: pegasus.rpc.ReplicaAdmin.UpdateConfig:output_type -> pegasus.rpc.ConfigUpdateResponse
+	84,  // 130: pegasus.rpc.ReplicaAdmin.Status:output_type -> pegasus.rpc.ReplicaServerStatusResponse
+	78,  // 131: pegasus.rpc.ReplicaAdmin.RemoteCommand:output_type -> pegasus.rpc.RemoteCommandResponse
+	111, // [111:132] is the sub-list for method output_type
+	90,  // [90:111] is the sub-list for method input_type
+	90,  // [90:90] is the sub-list for extension type_name
+	90,  // [90:90] is the sub-list for extension extendee
+	0,   // [0:90] is the sub-list for field type_name
 }
 
 func init() { file_pegasus_proto_init() }
@@ -6975,8 +7224,8 @@ func file_pegasus_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pegasus_proto_rawDesc), len(file_pegasus_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   79,
+			NumEnums:      6,
+			NumMessages:   82,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -292,6 +292,7 @@ const (
 	Meta_QueryConfig_FullMethodName   = "/pegasus.rpc.Meta/QueryConfig"
 	Meta_CreateTable_FullMethodName   = "/pegasus.rpc.Meta/CreateTable"
 	Meta_DropTable_FullMethodName     = "/pegasus.rpc.Meta/DropTable"
+	Meta_UpdateAppEnv_FullMethodName  = "/pegasus.rpc.Meta/UpdateAppEnv"
 	Meta_ListTables_FullMethodName    = "/pegasus.rpc.Meta/ListTables"
 	Meta_ListNodes_FullMethodName     = "/pegasus.rpc.Meta/ListNodes"
 	Meta_ClusterInfo_FullMethodName   = "/pegasus.rpc.Meta/ClusterInfo"
@@ -315,6 +316,7 @@ type MetaClient interface {
 	QueryConfig(ctx context.Context, in *QueryConfigRequest, opts ...grpc.CallOption) (*QueryConfigResponse, error)
 	CreateTable(ctx context.Context, in *CreateTableRequest, opts ...grpc.CallOption) (*CreateTableResponse, error)
 	DropTable(ctx context.Context, in *DropTableRequest, opts ...grpc.CallOption) (*DropTableResponse, error)
+	UpdateAppEnv(ctx context.Context, in *UpdateAppEnvRequest, opts ...grpc.CallOption) (*UpdateAppEnvResponse, error)
 	ListTables(ctx context.Context, in *ListTablesRequest, opts ...grpc.CallOption) (*ListTablesResponse, error)
 	ListNodes(ctx context.Context, in *ListNodesRequest, opts ...grpc.CallOption) (*ListNodesResponse, error)
 	ClusterInfo(ctx context.Context, in *ClusterInfoRequest, opts ...grpc.CallOption) (*ClusterInfoResponse, error)
@@ -378,6 +380,16 @@ func (c *metaClient) DropTable(ctx context.Context, in *DropTableRequest, opts .
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DropTableResponse)
 	err := c.cc.Invoke(ctx, Meta_DropTable_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) UpdateAppEnv(ctx context.Context, in *UpdateAppEnvRequest, opts ...grpc.CallOption) (*UpdateAppEnvResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateAppEnvResponse)
+	err := c.cc.Invoke(ctx, Meta_UpdateAppEnv_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -486,6 +498,7 @@ type MetaServer interface {
 	QueryConfig(context.Context, *QueryConfigRequest) (*QueryConfigResponse, error)
 	CreateTable(context.Context, *CreateTableRequest) (*CreateTableResponse, error)
 	DropTable(context.Context, *DropTableRequest) (*DropTableResponse, error)
+	UpdateAppEnv(context.Context, *UpdateAppEnvRequest) (*UpdateAppEnvResponse, error)
 	ListTables(context.Context, *ListTablesRequest) (*ListTablesResponse, error)
 	ListNodes(context.Context, *ListNodesRequest) (*ListNodesResponse, error)
 	ClusterInfo(context.Context, *ClusterInfoRequest) (*ClusterInfoResponse, error)
@@ -519,6 +532,9 @@ func (UnimplementedMetaServer) CreateTable(context.Context, *CreateTableRequest)
 }
 func (UnimplementedMetaServer) DropTable(context.Context, *DropTableRequest) (*DropTableResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DropTable not implemented")
+}
+func (UnimplementedMetaServer) UpdateAppEnv(context.Context, *UpdateAppEnvRequest) (*UpdateAppEnvResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateAppEnv not implemented")
 }
 func (UnimplementedMetaServer) ListTables(context.Context, *ListTablesRequest) (*ListTablesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTables not implemented")
@@ -654,6 +670,24 @@ func _Meta_DropTable_Handler(srv interface{}, ctx context.Context, dec func(inte
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(MetaServer).DropTable(ctx, req.(*DropTableRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_UpdateAppEnv_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateAppEnvRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).UpdateAppEnv(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_UpdateAppEnv_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).UpdateAppEnv(ctx, req.(*UpdateAppEnvRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -846,6 +880,10 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DropTable",
 			Handler:    _Meta_DropTable_Handler,
+		},
+		{
+			MethodName: "UpdateAppEnv",
+			Handler:    _Meta_UpdateAppEnv_Handler,
 		},
 		{
 			MethodName: "ListTables",
