@@ -56,6 +56,7 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 		PegasusAddress:  s.cfg.PegasusListen,
 		ClusterId:       s.clusterID(),
 		Zone:            s.cfg.Zone,
+		EnvsRevisions:   s.envsRevisions(),
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -70,7 +70,7 @@ func removalsFromPB(rs []*pb.ReplicaRemoval, legacy []*pb.Gpid) []removal {
 func (s *Server) applyMetaState(tables []*pb.TableInfo, configs []*pb.PartitionConfiguration, remove []removal) {
 	s.mu.Lock()
 	for _, t := range tables {
-		if t.GetAppId() > 0 && t.GetPartitionCount() > 0 {
+		if t.GetAppId() > 0 && t.GetPartitionCount() > 0 && s.setTableEnvLocked(t) {
 			s.tables[t.GetAppId()] = t
 			s.tableNames.Store(t.GetAppId(), t.GetName())
 		}

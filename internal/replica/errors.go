@@ -23,6 +23,13 @@ var (
 	ErrInvalidRequest = errors.New("replica: invalid request")
 	// ErrBusy: the partition's input queue is full.
 	ErrBusy = errors.New("replica: partition queue full")
+	// ErrThrottled: a write over the table's write throttling reject
+	// threshold (Pegasus answers ERR_BUSY).
+	ErrThrottled = errors.New("replica: write throttled")
+	// ErrDenied: the table's replica.deny_client_request refuses the
+	// request with "reconfig*" (Pegasus answers ERR_INVALID_STATE, and
+	// clients refresh their routes).
+	ErrDenied = errors.New("replica: table denies client requests")
 	// ErrTimeout: the request's deadline passed before it completed. A write
 	// answered so may still commit.
 	ErrTimeout = errors.New("replica: request deadline exceeded")
@@ -109,8 +116,10 @@ func wireCode(err error) pb.ErrorCode {
 	case errors.Is(err, ErrClosed), errors.Is(err, ErrPartitionFailed),
 		errors.Is(err, storage.ErrClosed):
 		return pb.ErrorCode_ERR_INACTIVE_STATE
-	case errors.Is(err, ErrBusy):
+	case errors.Is(err, ErrBusy), errors.Is(err, ErrThrottled):
 		return pb.ErrorCode_ERR_BUSY
+	case errors.Is(err, ErrDenied):
+		return pb.ErrorCode_ERR_INVALID_STATE
 	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return pb.ErrorCode_ERR_TIMEOUT
 	case errors.Is(err, ErrUnknownOutcome):

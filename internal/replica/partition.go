@@ -44,6 +44,8 @@ type partition struct {
 	// peers is the membership of the configuration last taken (guard.go).
 	peers atomic.Pointer[peerSet]
 	stats partitionStats
+	// throttle counts client writes for the table's write throttling.
+	throttle throttle
 	// ctx ends when the replica closes; background work (log reads,
 	// checkpoint copies) stops with it.
 	ctx    context.Context

@@ -117,6 +117,9 @@ type Server struct {
 	// ticker's own state for the per-table storage series (metrics.go).
 	tableNames  sync.Map
 	storageSeen map[gpid]int64
+	// envs maps app_id (int32) to the *tableEnv in force (appenv.go),
+	// read without s.mu on the request path.
+	envs sync.Map
 
 	// lease is the lease from the meta server (see beacon.go).
 	lease     Lease
