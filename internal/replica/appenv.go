@@ -1,6 +1,9 @@
 package replica
 
 import (
+	"context"
+	"encoding/json"
+	"strconv"
 	"sync"
 	"time"
 
@@ -123,4 +126,42 @@ func (t *throttle) control(env *tableEnv, partitionCount int32, size int, timeou
 		return d2, w2
 	}
 	return max(d1, d2), max(w1, w2)
+}
+
+// appEnvsJSON is one table's envs as replica.query-app-envs prints them.
+type appEnvsJSON struct {
+	AppName      string            `json:"app_name"`
+	EnvsRevision int64             `json:"envs_revision"`
+	Envs         map[string]string `json:"envs"`
+}
+
+// cmdQueryAppEnvs answers replica.query-app-envs [app_id] (Pegasus'
+// replica.query-app-envs): the envs in force per app id.
+func (s *Server) cmdQueryAppEnvs(_ context.Context, args []string) (string, error) {
+	only := int32(-1)
+	if len(args) > 1 {
+		return "", errorf(ErrInvalidRequest, "usage: replica.query-app-envs [app_id]")
+	}
+	if len(args) == 1 {
+		id, err := strconv.ParseInt(args[0], 10, 32)
+		if err != nil {
+			return "", errorf(ErrInvalidRequest, "app_id %q: %v", args[0], err)
+		}
+		only = int32(id)
+	}
+	out := make(map[string]appEnvsJSON)
+	s.mu.Lock()
+	for id, t := range s.tables {
+		if only >= 0 && id != only {
+			continue
+		}
+		envs := t.GetEnvs()
+		if envs == nil {
+			envs = map[string]string{}
+		}
+		out[strconv.Itoa(int(id))] = appEnvsJSON{AppName: t.GetName(), EnvsRevision: t.GetEnvsRevision(), Envs: envs}
+	}
+	s.mu.Unlock()
+	b, err := json.Marshal(out)
+	return string(b), err
 }

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,6 +90,10 @@ func TestTableEnvsTakeEffect(t *testing.T) {
 	// Write throttling: 2 partitions, so each takes 20/2+1 = 11 writes a
 	// second before delaying 20 ms, and 40/2+1 = 21 before rejecting.
 	c.setEnvs(map[string]string{"replica.write_throttling": "20*delay*20,40*reject*5"}, 4)
+	if out := adminCommand(t, a, "replica.query-app-envs", fmt.Sprint(testApp)); !strings.Contains(out, `"envs_revision":4`) ||
+		!strings.Contains(out, `"replica.write_throttling":"20*delay*20,40*reject*5"`) {
+		t.Errorf("replica.query-app-envs: %s", out)
+	}
 	var ok, delayed, busy int
 	perSecond := map[int64]int{}
 	for range 80 {
