@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/pegasus-go/pegasus/internal/benchcpu"
 )
 
 // BenchmarkGetParallel measures a Get through the whole client (routing,
@@ -24,7 +26,8 @@ func BenchmarkGetParallel(b *testing.B) {
 	}
 	b.SetParallelism(16) // 16 callers per core
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := benchcpu.Start(b)
+	defer cpu.Report(b)
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {

@@ -2,19 +2,16 @@ package client
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
 
 	"github.com/pegasus-go/pegasus/internal/dial"
-	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/stream"
 )
 
 // Client is a connection to one cluster. It is safe for concurrent use and
@@ -25,11 +22,9 @@ type Client struct {
 	cfg   Config
 	metas *metaSession
 
-	// clientID and seq make the RequestIDs that let primaries recognise a
-	// retried write. clientID is random so that two clients, or one client
-	// after a restart, never collide.
-	clientID uint64
-	seq      atomic.Uint64
+	// writeIDs make the RequestIDs that let primaries recognise a retried
+	// write.
+	writeIDs *stream.WriteIDs
 
 	mu       sync.Mutex
 	replicas map[string]*replicaConn
@@ -46,13 +41,13 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	var idBytes [8]byte
-	if _, err := crand.Read(idBytes[:]); err != nil {
-		return nil, fmt.Errorf("client: generating client id: %w", err)
+	writeIDs, err := stream.NewWriteIDs()
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
 	}
 	c := &Client{
 		cfg:      cfg,
-		clientID: binary.LittleEndian.Uint64(idBytes[:]),
+		writeIDs: writeIDs,
 		replicas: make(map[string]*replicaConn),
 		tables:   make(map[string]*Table),
 	}
@@ -72,7 +67,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 // within seconds and must be used again as soon as the meta server routes
 // to it.
 func (c *Client) dialOptions() dial.Options {
-	return dial.Options{DialTimeout: c.cfg.DialTimeout, Credentials: dial.Credentials{TLS: c.cfg.TLS}}
+	return dial.Options{DialTimeout: c.cfg.DialTimeout, Dialer: c.cfg.Dialer, Credentials: dial.Credentials{TLS: c.cfg.TLS}}
 }
 
 func (c *Client) dial(addr string) (*grpc.ClientConn, error) {
@@ -151,7 +146,7 @@ func (c *Client) Close() error {
 	c.replicas = nil
 	c.mu.Unlock()
 	for _, rc := range conns {
-		rc.close()
+		rc.Close()
 	}
 	c.metas.close()
 	return nil
@@ -186,9 +181,4 @@ func (c *Client) opContext(ctx context.Context) (context.Context, context.Cancel
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, c.cfg.OperationTimeout)
-}
-
-// nextRequestID returns the id of a new write operation.
-func (c *Client) nextRequestID() *pb.RequestID {
-	return &pb.RequestID{ClientId: c.clientID, Seq: c.seq.Add(1)}
 }

@@ -1,8 +1,10 @@
 package client
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/rpc"
@@ -35,6 +37,12 @@ type Config struct {
 	// DialTimeout bounds one connection attempt to a server, and how long New
 	// waits for the first meta server to accept a connection. Default 3 s.
 	DialTimeout time.Duration
+
+	// Dialer, when set, opens every connection to a server (meta or
+	// replica) in place of a plain TCP dial: a client that must reach the
+	// cluster from another network namespace, or through a proxy. nil
+	// dials TCP.
+	Dialer func(ctx context.Context, addr string) (net.Conn, error)
 
 	// RoutingBackoff paces retries after the client found its routing stale
 	// (the replica it asked is no longer the primary, or is unreachable) and

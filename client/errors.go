@@ -136,7 +136,10 @@ var wireRules = map[pb.ErrorCode]rule{
 	pb.ErrorCode_ERR_STATE_FREEZED:          {kind: ErrUnavailable, rejected: true},
 	pb.ErrorCode_ERR_CHECKPOINT_UNAVAILABLE: {kind: ErrUnavailable, rejected: true},
 	pb.ErrorCode_ERR_UNKNOWN_OUTCOME:        {kind: ErrUnknownOutcome},
-	pb.ErrorCode_ERR_UNKNOWN:                {kind: ErrInternal},
+	// The server belongs to another cluster (its address was reused): the
+	// route is stale, and the request was refused before anything ran.
+	pb.ErrorCode_ERR_CLUSTER_ID_MISMATCH: {kind: ErrUnavailable, retry: retryRefresh, rejected: true},
+	pb.ErrorCode_ERR_UNKNOWN:             {kind: ErrInternal},
 }
 
 // ruleFor returns the rule of a wire error code.

@@ -477,8 +477,7 @@ func TestLostReplyDeduplicated(t *testing.T) {
 	if len(ids) != 2 || ids[0].ClientId != ids[1].ClientId || ids[0].Seq != ids[1].Seq {
 		t.Fatalf("attempts carried RequestIDs %v; want the same one twice", ids)
 	}
-	// The sends are numbered: the server looks for an applied original of
-	// the second, not of the first.
+	// The sends are numbered from 1, for the server's logs and metrics.
 	if ids[0].Attempt != 1 || ids[1].Attempt != 2 {
 		t.Fatalf("attempts numbered %d and %d, want 1 and 2", ids[0].Attempt, ids[1].Attempt)
 	}

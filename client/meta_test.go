@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"errors"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,5 +100,32 @@ func TestOpenWaitsForMeta(t *testing.T) {
 	fc.metas[0].Update(func(d *metatest.Data) { delete(d.Fail, metatest.QueryConfig) })
 	if _, err := c.Open(testCtx(t), "t"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDialerOpensEveryConnection: with Config.Dialer set, the connections
+// to the meta server and to the replica server both go through it.
+func TestDialerOpensEveryConnection(t *testing.T) {
+	fc := newFakeCluster(t, 1, 1)
+	fc.createTable("t", 1)
+	var mu sync.Mutex
+	dialed := make(map[string]int)
+	c := fc.newClient(func(cfg *Config) {
+		cfg.Dialer = func(ctx context.Context, addr string) (net.Conn, error) {
+			mu.Lock()
+			dialed[addr]++
+			mu.Unlock()
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr)
+		}
+	})
+	tbl := fc.open(c, "t")
+	if err := tbl.Set(testCtx(t), keyIn(0, 1, "d"), b("s"), b("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if dialed[fc.metas[0].addr] == 0 || dialed[fc.replicas[0].addr] == 0 {
+		t.Fatalf("dialed %v; want the meta server %s and the replica server %s", dialed, fc.metas[0].addr, fc.replicas[0].addr)
 	}
 }

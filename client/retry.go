@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/stream"
 )
 
 // Backoff is a bounded exponential backoff: the n-th wait (from 0) is
@@ -66,8 +67,6 @@ type attempts struct {
 	op    opKind
 	table string
 	n     int
-	// sends counts the requests handed to a server connection.
-	sends int
 	// last is the most recent failure, reported if the operation runs out
 	// of time.
 	last error
@@ -149,7 +148,7 @@ func (t *Table) invoke(ctx context.Context, op opKind, hash uint64, body *pb.Cli
 		var cancelWindow context.CancelFunc
 		ctx, cancelWindow = context.WithTimeout(ctx, writeRetryWindow)
 		defer cancelWindow()
-		rid = t.c.nextRequestID()
+		rid = t.c.writeIDs.Next()
 	}
 	hinted := "" // a primary named by a replica, asked next
 	for {
@@ -177,18 +176,14 @@ func (t *Table) invoke(ctx context.Context, op opKind, hash uint64, body *pb.Cli
 			if conn, terr := t.c.replica(addr); terr != nil {
 				res = callResult{err: terr, rule: terr.rule}
 			} else {
-				if rid != nil {
-					// Numbered from 1: a primary looks up whether it
-					// already applied the write only for a later send.
-					a.sends++
-					rid.Attempt = uint32(min(a.sends, math.MaxUint32))
-				}
 				res = conn.roundTrip(attemptCtx, &pb.ClientRequest{
 					Gpid:          &pb.Gpid{AppId: rt.appID, PartitionIndex: pidx},
 					PartitionHash: hash,
 					// The server may work on until the operation's
 					// deadline: a retry of a write joins it there.
-					TimeoutMs: remainingMillis(ctx),
+					TimeoutMs: stream.RemainingMillis(ctx),
+					// Kept across attempts; the stream numbers each
+					// send in its Attempt.
 					RequestId: rid,
 					Op:        body.Op,
 				})
@@ -263,21 +258,4 @@ func (t *Table) invoke(ctx context.Context, op opKind, hash uint64, body *pb.Cli
 			return nil, a.giveUp(ctx)
 		}
 	}
-}
-
-// remainingMillis is the time left before ctx's deadline, for the server to
-// stop working on a request nobody waits for any more.
-func remainingMillis(ctx context.Context) uint32 {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		return 0
-	}
-	ms := time.Until(deadline).Milliseconds()
-	switch {
-	case ms < 1:
-		return 1
-	case ms > math.MaxUint32:
-		return math.MaxUint32
-	}
-	return uint32(ms)
 }

@@ -77,38 +77,6 @@ func TestConcurrentOperationsShareOneStream(t *testing.T) {
 	}
 }
 
-// TestCanceledBeforeSendIsNotSent: a request whose caller gives up while
-// the stream cannot be opened never reaches the server.
-func TestCanceledBeforeSendIsNotSent(t *testing.T) {
-	fc := newFakeCluster(t, 1, 1)
-	fc.createTable("t", 1)
-	c := fc.newClient(nil)
-	tbl := fc.open(c, "t")
-	conn, terr := c.replica(fc.replicas[0].addr)
-	if terr != nil {
-		t.Fatal(terr)
-	}
-	s, terr := conn.stream(testCtx(t))
-	if terr != nil {
-		t.Fatal(terr)
-	}
-	// A call registered but not yet handed to the sender.
-	s.mu.Lock()
-	cl := &call{id: 1 << 40, done: make(chan callResult, 1)}
-	s.pending[cl.id] = cl
-	s.mu.Unlock()
-	if sent := s.abandon(cl); sent {
-		t.Fatal("a call abandoned while queued is reported as sent")
-	}
-	if cl.state.CompareAndSwap(callQueued, callSent) {
-		t.Fatal("the sender could still send an abandoned call")
-	}
-	// The stream is unharmed.
-	if err := tbl.Set(testCtx(t), b("h"), b("s"), b("v"), 0); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestIncompatibleServerIsNotRetried: a server that refuses the client's
 // protocol version, in the stream handshake or in an answer, fails the
 // operation at once with ErrIncompatibleVersion.

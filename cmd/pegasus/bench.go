@@ -384,7 +384,10 @@ func newBenchScenario() *cobra.Command {
 	)
 	var list strings.Builder
 	for _, s := range scenario.All() {
-		fmt.Fprintf(&list, "  %-18s %s\n", s.Name, s.Summary)
+		fmt.Fprintf(&list, "  %-20s %s\n", s.Name, s.Summary)
+		if s.Expected != "" {
+			fmt.Fprintf(&list, "  %-20s (fails today: %s)\n", "", s.Expected)
+		}
 	}
 	cmd := &cobra.Command{
 		Use:   "scenario <name>",
@@ -395,6 +398,22 @@ injects the scenario's event after the baseline, waits until every partition is
 fully healthy again, keeps loading for the tail, stops, checks and reports:
 failed ops, longest stall, p99.9 during the event against the baseline, time to
 full health, linearizability and acknowledged writes lost.
+
+Safety scenarios choose their own table and keys unless -p or --keys is given:
+staggered-outage (-p 1 -r 2) and staggered-outage-r3 (-p 1 -r 3), 10 hot keys,
+kill the partition's members one by one down to all of them and restart them in
+every order (the first restarted runs alone for --downtime, 15s); etcd-outage
+kills the onebox's etcd for --downtime (30s); clock-step starts the replica
+servers with a test-only wall-clock hook and steps one server's clock +30s,
+back, -30s, back, each held for --downtime (15s).
+
+isolate-primary-migrate runs on --network netns (its default): the load's reads
+go through a client inside the primary's network namespace, which keeps
+reaching it while its veth is down; the writes come from outside. migrate_node
+runs at once after the cut, so the meta server hands the primary role over
+while the old primary still holds its lease; any read it answers with a value
+older than an acknowledged write fails the linearizability check. The reads go
+back outside once the old primary refuses one; the cut lasts --downtime (30s).
 
 etcd-rolling starts a 3-member etcd cluster of 'pegasus etcd' processes instead
 and restarts its members one at a time under the same load.
@@ -416,6 +435,9 @@ Scenarios:
 			if err != nil {
 				return err
 			}
+			if s.Keys > 0 && !cmd.Flags().Changed("keys") {
+				f.keys = s.Keys
+			}
 			cfg := f.config()
 			cfg.Meter = bench.NewMeter()
 			if cfg.OutDir == "" {
@@ -434,13 +456,25 @@ Scenarios:
 			if s.System == scenario.SystemEtcd {
 				return runOnEtcd(cmd, dir, keep, run)
 			}
+			table := pegasustarget.TableSpec{Name: "bench", PartitionCount: partitions}
+			if s.Table.Partitions > 0 && !cmd.Flags().Changed("partitions") {
+				table.PartitionCount = s.Table.Partitions
+			}
+			if s.Table.Replicas > 0 {
+				table.ReplicaCount = s.Table.Replicas
+			}
+			if s.Network != "" && !cmd.Flags().Changed("network") {
+				network = s.Network
+			}
 			return runOnOnebox(cmd, oneboxcluster.Setup{
-				Dir:      dir,
-				Replicas: replicas,
-				Table:    pegasustarget.TableSpec{Name: "bench", PartitionCount: partitions},
-				Progress: cmd.ErrOrStderr(),
-				Network:  network,
-				TLS:      withTLS,
+				Dir:           dir,
+				Replicas:      replicas,
+				Table:         table,
+				Progress:      cmd.ErrOrStderr(),
+				Network:       network,
+				WallClockHook: s.WallClockHook,
+				TLS:           withTLS,
+				Tuning:        onebox.Tuning{Replica: s.ReplicaConfig, Meta: s.MetaConfig},
 			}, keep, run)
 		},
 	}
@@ -479,7 +513,7 @@ func runOnOnebox(cmd *cobra.Command, setup oneboxcluster.Setup, keep bool, run f
 	} else {
 		defer l.Close()
 	}
-	return run(l.Cluster, l.Connection.Target)
+	return run(l.Cluster, l.Target)
 }
 
 // runOnEtcd starts the etcd cluster, runs the scenario on it and tears it

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -97,10 +99,13 @@ run. Exits 0 when every process runs, 3 (check failed) when one is down.`,
 			if err != nil {
 				return err
 			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+			defer cancel()
+			id := c.ClusterID(ctx)
 			if asJSON {
-				err = onebox.WriteStatusJSON(cmd.OutOrStdout(), c.Network(), procs)
+				err = onebox.WriteStatusJSON(cmd.OutOrStdout(), c.Network(), id, procs)
 			} else {
-				err = onebox.WriteStatusTable(cmd.OutOrStdout(), c.Network(), procs)
+				err = onebox.WriteStatusTable(cmd.OutOrStdout(), c.Network(), id, procs)
 			}
 			if err != nil {
 				return err

@@ -84,6 +84,7 @@ type Meta struct {
 	AddSecondaryMaxCountForOneNode  int    `toml:"add_secondary_max_count_for_one_node" doc:"At most this many add-secondary operations in flight per target node (runtime knob meta.lb.add_secondary_max_count_for_one_node); 0 holds back re-adding nodes drained for a restart, other repairs go on one learner per node."`
 	NodeLivePercentageThreshold     int    `toml:"node_live_percentage_threshold_for_update" doc:"The meta server freezes (stops reconfiguring) when fewer than this percentage of replica servers are alive (runtime knob meta.live_percentage)."`
 	MinLiveNodeCountForUnfreeze     int    `toml:"min_live_node_count_for_unfreeze" doc:"The meta server freezes when fewer replica servers than this are alive."`
+	MaxSuccessiveUnstableRestart    int    `toml:"max_succssive_unstable_restart" doc:"A replica server that restarted this many times in a row, each within stable_rs_min_running_seconds (10 minutes) of the previous start, is refused until it has run that long (Pegasus' name, spelling included); 0 disables the guard."`
 	MetaFunctionLevelOnStart        string `toml:"meta_function_level_on_start" doc:"Meta level after start: stopped, blind, freezed, steady or lively."`
 	LBIntervalMs                    int    `toml:"lb_interval_ms" doc:"How often the leader checks every partition for missing primaries and secondaries (cure) and runs the balancer."`
 
@@ -122,6 +123,9 @@ type Replica struct {
 	BlockCacheMB               int `toml:"block_cache_mb" doc:"Block cache shared by every partition store of the server. 0 gives each store a small private cache."`
 	WriteDedupRetentionSeconds int `toml:"write_dedup_retention_seconds" doc:"How long an applied write's request record (its id and the result its client gets back) is kept, so that a retry of an incr or check_and_set is answered with the original result instead of running again. Timed by the apply clock; at least 180: the clients' 120 s retry window plus 60 s for clock differences between primaries; at most 3600."`
 
+	GCDiskGarbageReplicaIntervalSeconds int `toml:"gc_disk_garbage_replica_interval_seconds" doc:"How long a replica the meta server disowned (table dropped, replica moved elsewhere) stays on disk in a <gpid>.<ts>.gar directory before it is deleted (Pegasus' default: one day)."`
+	GCDiskErrorReplicaIntervalSeconds   int `toml:"gc_disk_error_replica_interval_seconds" doc:"How long a replica found corrupt when it opened (a checksum failure in its mutation log or store) stays on disk in a <gpid>.<ts>.err directory for inspection before it is deleted; the partition learns a fresh copy meanwhile (Pegasus' default: one week)."`
+	DiskStatIntervalSeconds             int `toml:"disk_stat_interval_seconds" doc:"How often data_dir is scanned for .gar directories past their retention and their sizes are measured."`
 	Security
 	Limits
 	Log
@@ -160,6 +164,7 @@ func DefaultMeta() Meta {
 		AddSecondaryMaxCountForOneNode:  10,
 		NodeLivePercentageThreshold:     50,
 		MinLiveNodeCountForUnfreeze:     2,
+		MaxSuccessiveUnstableRestart:    5,
 		MetaFunctionLevelOnStart:        "steady",
 		LBIntervalMs:                    1000,
 		Limits:                          DefaultLimits(),
@@ -189,7 +194,11 @@ func DefaultReplica() Replica {
 		BlockCacheMB:                   256,
 		Limits:                         DefaultLimits(),
 		WriteDedupRetentionSeconds:     300,
-		Log:                            DefaultLog(),
+
+		GCDiskGarbageReplicaIntervalSeconds: 24 * 3600,
+		GCDiskErrorReplicaIntervalSeconds:   7 * 24 * 3600,
+		DiskStatIntervalSeconds:             600,
+		Log:                                 DefaultLog(),
 	}
 }
 
@@ -310,6 +319,9 @@ func (r Replica) Validate() error {
 	}
 	if r.BlockCacheMB < 0 {
 		return fmt.Errorf("%w: block_cache_mb must not be negative", ErrInvalid)
+	}
+	if r.GCDiskGarbageReplicaIntervalSeconds < 0 || r.GCDiskErrorReplicaIntervalSeconds < 0 || r.DiskStatIntervalSeconds < 1 {
+		return fmt.Errorf("%w: gc_disk_garbage_replica_interval_seconds and gc_disk_error_replica_interval_seconds must not be negative and disk_stat_interval_seconds must be positive", ErrInvalid)
 	}
 	// A client retries a write for up to rpc.MaxWriteRetryWindow; a server
 	// that forgot the write before that would run its retry again.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -46,6 +47,10 @@ type Options struct {
 	// Credentials authenticate the caller. The zero value dials in
 	// plaintext and presents nothing.
 	Credentials Credentials
+	// Dialer, when set, opens every connection in place of a plain TCP
+	// dial: a caller that must reach the cluster from another network
+	// namespace, or through a proxy. Nil dials TCP.
+	Dialer func(ctx context.Context, addr string) (net.Conn, error)
 }
 
 // Credentials are what a caller shows the servers it dials.
@@ -105,6 +110,9 @@ func (o Options) NewClient(addr string) (*grpc.ClientConn, error) {
 	}
 	if o.Keepalive != nil {
 		opts = append(opts, grpc.WithKeepaliveParams(*o.Keepalive))
+	}
+	if o.Dialer != nil {
+		opts = append(opts, grpc.WithContextDialer(o.Dialer))
 	}
 	cc, err := grpc.NewClient(addr, opts...)
 	if err != nil {

@@ -20,8 +20,15 @@ type Beacon struct {
 	Replicas       []decide.ReplicaReport
 	HTTPAddress    string
 	PegasusAddress string
+	// ClusterID is the cluster the node joined; empty before it joined
+	// one (a new server, or one speaking protocol 1.0). The service has
+	// already refused another cluster's id.
+	ClusterID string
 	// Zone is the failure domain the node's configuration names.
 	Zone string
+	// EnvsRevisions is the envs revision of each table (app id) whose
+	// description the node holds; nil from servers that report none.
+	EnvsRevisions map[int32]int64
 }
 
 // BeaconReply is the answer to a beacon. See doc.go for how a replica
@@ -49,8 +56,13 @@ type BeaconReply struct {
 	// no newer ballot for it since, and holds no role in it.
 	Remove        []decide.Gpid
 	RemoveBallots []int64
-	// Tables describes the tables of Configs.
+	// Tables describes the tables of Configs, and the tables of the node's
+	// replicas whose envs revision it reports stale or not at all.
 	Tables []Table
+	// Unknown lists reported partitions of tables this cluster never had,
+	// when the node has joined no cluster: the beacon is then refused (see
+	// refuseUnknownLocked).
+	Unknown []decide.Gpid
 }
 
 // tableGone is the removal ballot of a replica whose table no longer
@@ -68,6 +80,9 @@ func (c *Controller) Beacon(b Beacon) BeaconReply {
 	defer c.mu.Unlock()
 	if err := c.refuseUnadmittedLocked(b.Node, now); err != nil {
 		return BeaconReply{Leader: c.leaderHint, Err: err}
+	}
+	if reply, refused := c.refuseUnknownLocked(b); refused {
+		return reply
 	}
 	info := c.senders[b.Node]
 	if info == nil {
@@ -106,7 +121,42 @@ func (c *Controller) Beacon(b Beacon) BeaconReply {
 	}
 	reply.Lease = c.cfg.FD.Lease
 	c.syncNodeLocked(b.Node, b.Replicas, &reply)
+	c.syncEnvsLocked(b, &reply)
 	return reply
+}
+
+// refuseUnknownLocked refuses, before the failure detector counts it, a
+// beacon from a node that has joined no cluster but holds replicas of
+// tables this cluster never had (no table record, not even a dropped one).
+// That node's data belongs elsewhere: a meta server with an empty etcd
+// namespace, or one of another cluster whose replica servers predate
+// cluster ids, must neither adopt it nor tell it to discard anything.
+// Only the leader has the table records; a follower answers "not the
+// leader" anyway.
+func (c *Controller) refuseUnknownLocked(b Beacon) (BeaconReply, bool) {
+	if b.ClusterID != "" || c.clusterID == "" || c.cache == nil {
+		return BeaconReply{}, false
+	}
+	var unknown []decide.Gpid
+	for _, r := range b.Replicas {
+		if _, ok := c.cache.tables[r.Gpid.AppID]; !ok {
+			unknown = append(unknown, r.Gpid)
+		}
+	}
+	if len(unknown) == 0 {
+		return BeaconReply{}, false
+	}
+	err := fmt.Errorf("%w: node %s has joined no cluster and holds %d replicas of tables this cluster never had (first %s): "+
+		"not adopting it; if its data is to be discarded, move its data_dir away", ErrClusterIDMismatch, b.Node, len(unknown), unknown[0])
+	c.cfg.Metrics.ClusterRefusals.WithLabelValues("beacon").Inc()
+	info := c.senders[b.Node]
+	if info == nil || info.refusal != err.Error() {
+		c.log.Error("beacon refused", "node", b.Node, "err", err)
+	}
+	if info != nil {
+		info.refusal = err.Error()
+	}
+	return BeaconReply{Leader: c.leaderHint, Err: err, Unknown: unknown}, true
 }
 
 func (c *Controller) logRefusalLocked(node string, info *senderInfo, err error) {
@@ -180,14 +230,36 @@ func (c *Controller) syncNodeLocked(node string, reports []decide.ReplicaReport,
 			}
 		}
 	}
-	if len(reply.Configs) == 0 {
-		return
-	}
 	seen := make(map[int32]bool)
 	for _, cfg := range reply.Configs {
 		if !seen[cfg.Gpid.AppID] {
 			seen[cfg.Gpid.AppID] = true
 			reply.Tables = append(reply.Tables, ca.tables[cfg.Gpid.AppID])
+		}
+	}
+}
+
+// syncEnvsLocked adds to reply the tables of b's replicas whose envs
+// revision the node reports older than the record's, or not at all: a
+// node that missed the push of update_app_env (down, partitioned) or
+// restarted since learns the table's envs within a beacon.
+func (c *Controller) syncEnvsLocked(b Beacon, reply *BeaconReply) {
+	sent := make(map[int32]bool, len(reply.Tables))
+	for _, t := range reply.Tables {
+		sent[t.AppID] = true
+	}
+	for i := range b.Replicas {
+		id := b.Replicas[i].Gpid.AppID
+		if sent[id] {
+			continue
+		}
+		sent[id] = true
+		t, ok := c.cache.tables[id]
+		if !ok || t.Status != TableAvailable {
+			continue
+		}
+		if rev, ok := b.EnvsRevisions[id]; !ok || rev != t.EnvsRevision {
+			reply.Tables = append(reply.Tables, t)
 		}
 	}
 }

@@ -75,7 +75,7 @@ func newSimWorld(b *testing.B) *simWorld {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w.ctl, w.svc = ctl, &metaService{srv: &Server{ctl: ctl}}
+	w.ctl, w.svc = ctl, &metaService{srv: serverFor(ctl)}
 	if _, err := ctl.BecomeLeader(context.Background(), w.store.Term()); err != nil {
 		b.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 //	knobs/<name>            runtime knobs set by operators (meta.lb.assign_delay_ms, ...)
 //	leader/<lease>          leader election (etcd concurrency.Election)
 //	metas/<address>         one record per running meta server, on its session lease
+//	cluster_id              the cluster's id: created once by the first meta server, never changed
 type keys struct {
 	root string
 }
@@ -37,6 +38,7 @@ func (k keys) partition(g decide.Gpid) string {
 }
 func (k keys) name(name string) string               { return k.root + "names/" + name }
 func (k keys) nextAppID() string                     { return k.root + "next_app_id" }
+func (k keys) clusterID() string                     { return k.root + "cluster_id" }
 func (k keys) knobs() string                         { return k.root + "knobs/" }
 func (k keys) knob(name string) string               { return k.knobs() + name }
 func (k keys) election() string                      { return k.root + "leader" }
@@ -75,6 +77,7 @@ type tableRecord struct {
 	ReplicaCount   int32             `json:"max_replica_count"`
 	Status         string            `json:"status"`
 	Envs           map[string]string `json:"envs,omitempty"`
+	EnvsRevision   int64             `json:"envs_revision,omitempty"`
 	CreateTimeMs   int64             `json:"create_time_ms"`
 	DropTimeMs     int64             `json:"drop_time_ms,omitempty"`
 }
@@ -82,7 +85,7 @@ type tableRecord struct {
 func encodeTable(t Table) []byte {
 	r := tableRecord{
 		Name: t.Name, AppID: t.AppID, PartitionCount: t.PartitionCount, ReplicaCount: t.ReplicaCount,
-		Status: t.Status.String(), Envs: t.Envs, CreateTimeMs: t.CreateTime.UnixMilli(),
+		Status: t.Status.String(), Envs: t.Envs, EnvsRevision: t.EnvsRevision, CreateTimeMs: t.CreateTime.UnixMilli(),
 	}
 	if !t.DropTime.IsZero() {
 		r.DropTimeMs = t.DropTime.UnixMilli()
@@ -105,7 +108,7 @@ func decodeTable(key string, b []byte) (Table, error) {
 	}
 	t := Table{
 		Name: r.Name, AppID: r.AppID, PartitionCount: r.PartitionCount, ReplicaCount: r.ReplicaCount,
-		Status: st, Envs: r.Envs, CreateTime: time.UnixMilli(r.CreateTimeMs),
+		Status: st, Envs: r.Envs, EnvsRevision: r.EnvsRevision, CreateTime: time.UnixMilli(r.CreateTimeMs),
 	}
 	if r.DropTimeMs != 0 {
 		t.DropTime = time.UnixMilli(r.DropTimeMs)

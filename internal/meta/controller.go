@@ -32,6 +32,12 @@ type ControllerConfig struct {
 	// Metrics holds the series the controller updates (metrics.go).
 	// Default: a registry of its own.
 	Metrics *metrics.Meta
+	// ClusterID is the cluster's id (clusterid.go), carried in pushes and
+	// checked against beacons (see refuseUnknownLocked). The meta server
+	// sets it with SetClusterID once it read it from etcd, before it
+	// campaigns. Empty only in tests that drive a controller alone: then
+	// beacons are not checked.
+	ClusterID string
 	// PushSink, when set, takes the place of the background push queue:
 	// every configuration push is handed to it at once, on the calling
 	// goroutine and under the controller's lock, in the order the changes
@@ -109,6 +115,8 @@ type Controller struct {
 	wake chan struct{}
 	// guard holds ballot claims and admission (ballots.go, admission.go).
 	guard guardState
+	// clusterID is ControllerConfig.ClusterID, or what SetClusterID set.
+	clusterID string
 }
 
 type term struct {
@@ -174,10 +182,12 @@ func NewController(cfg ControllerConfig, clock Clock, admin ReplicaAdmin, log *s
 		clock:   clock,
 		log:     log,
 		admin:   admin,
-		pushes:  newPushQueue(admin, cfg.PushTimeout, log, cfg.PushSink),
+		pushes:  newPushQueue(admin, cfg.PushTimeout, cfg.ClusterID, log, cfg.PushSink),
 		fd:      fd,
 		senders: make(map[string]*senderInfo),
 		wake:    make(chan struct{}, 1),
+
+		clusterID: cfg.ClusterID,
 	}
 	c.guard.admission.set(cfg.Admission)
 	return c, nil
@@ -193,6 +203,17 @@ func (c *Controller) wakeRound() {
 	case c.wake <- struct{}{}:
 	default: // a round is already asked for
 	}
+}
+
+// SetClusterID sets the cluster's id, for a controller made before the
+// meta server read it from etcd. It must be called before the controller
+// leads: a leader without it would neither stamp its pushes nor refuse a
+// node holding tables this cluster never had.
+func (c *Controller) SetClusterID(id string) {
+	c.mu.Lock()
+	c.clusterID = id
+	c.mu.Unlock()
+	c.pushes.setClusterID(id)
 }
 
 // Self returns this meta server's address.

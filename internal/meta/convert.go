@@ -63,6 +63,7 @@ func tableToPB(t Table) *pb.TableInfo {
 		ReplicaCount:   t.ReplicaCount,
 		Status:         pb.TableStatus(t.Status),
 		Envs:           t.Envs,
+		EnvsRevision:   t.EnvsRevision,
 	}
 	if !t.CreateTime.IsZero() {
 		out.CreateTimeMs = t.CreateTime.UnixMilli()

@@ -67,6 +67,14 @@ var (
 	ErrInvalidOptions = errors.New("meta: invalid options")
 	// ErrPushRejected: a replica server refused a pushed configuration.
 	ErrPushRejected = errors.New("meta: replica server refused the configuration")
+	// ErrClusterIDMismatch: the caller belongs to another cluster (its
+	// cluster id differs), or it has joined none and holds replicas of
+	// tables this cluster never had.
+	ErrClusterIDMismatch = errors.New("meta: caller belongs to another cluster")
+	// ErrClusterIDUnknown: the server has not read the cluster id from
+	// etcd yet, so it cannot check a message that carries one; it wraps a
+	// *NotLeaderError (the caller asks another meta server).
+	ErrClusterIDUnknown = errors.New("meta: the cluster id is not read from etcd yet")
 
 	// ErrForeignSender: a beacon or proposal names a node other than the
 	// one the caller's certificate speaks for.
@@ -141,6 +149,8 @@ func wireCode(err error) pb.ErrorCode {
 		return pb.ErrorCode_ERR_STALE_BALLOT
 	case errors.Is(err, ErrNotPrimary):
 		return pb.ErrorCode_ERR_INVALID_STATE
+	case errors.Is(err, ErrClusterIDMismatch):
+		return pb.ErrorCode_ERR_CLUSTER_ID_MISMATCH
 	case errors.Is(err, ErrInvalidTableName), errors.Is(err, ErrPartitionCountNotPowerOfTwo),
 		errors.Is(err, ErrUnsupportedProposal), errors.Is(err, ErrUnknownCommand),
 		errors.Is(err, ErrInvalidArgument), errors.Is(err, decide.ErrInvalidAction), errors.Is(err, ErrNodeAlive),

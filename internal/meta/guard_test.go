@@ -46,7 +46,7 @@ func TestBeaconFromTheFutureRefused(t *testing.T) {
 	s.settle()
 	s.createTable("t", 4, 3)
 	s.steps(2)
-	svc := &metaService{srv: &Server{ctl: s.ctl}}
+	svc := &metaService{srv: serverFor(s.ctl)}
 	ctx := context.Background()
 	forged := &pb.BeaconRequest{
 		Node: "n1:1", ProtocolVersion: version.Current().String(),

@@ -119,6 +119,8 @@ type simAdmin struct {
 	mu     sync.Mutex
 	nodes  map[string]*simNode
 	pushes map[string]int // configurations pushed, per node
+	// envs is the envs revision of each table pushed, per node.
+	envs map[string]map[int32]int64
 }
 
 func (a *simAdmin) UpdateConfig(ctx context.Context, node string, req *pb.ConfigUpdateRequest) error {
@@ -129,6 +131,15 @@ func (a *simAdmin) UpdateConfig(ctx context.Context, node string, req *pb.Config
 		return fmt.Errorf("%s unreachable", node)
 	}
 	a.pushes[node] += len(req.Configs)
+	for _, t := range req.Tables {
+		if a.envs == nil {
+			a.envs = make(map[string]map[int32]int64)
+		}
+		if a.envs[node] == nil {
+			a.envs[node] = make(map[int32]int64)
+		}
+		a.envs[node][t.GetAppId()] = t.GetEnvsRevision()
+	}
 	for _, c := range req.Configs {
 		n.apply(configFromPB(c))
 	}

@@ -36,6 +36,7 @@ type healthJSON struct {
 
 type clusterJSON struct {
 	ClusterName       string       `json:"cluster_name"`
+	ClusterID         string       `json:"cluster_id"`
 	Leader            string       `json:"leader"`
 	MetaFunctionLevel string       `json:"meta_function_level"`
 	EffectiveLevel    string       `json:"effective_level"`
@@ -158,6 +159,7 @@ func (s *Server) handleCluster(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, clusterJSON{
 		ClusterName:       s.cfg.ClusterName,
+		ClusterID:         s.clusterID(),
 		Leader:            st.Leader,
 		MetaFunctionLevel: st.Level.Name(),
 		EffectiveLevel:    st.EffectiveLevel.Name(),

@@ -101,11 +101,14 @@ type pushQueue struct {
 	// (ControllerConfig.PushSink).
 	sink func(node string, configs []decide.PartitionConfig, tables []Table)
 
-	mu     sync.Mutex
-	idle   *sync.Cond
-	nodes  map[string]*pendingPush
-	active int
-	closed bool
+	mu sync.Mutex
+	// clusterID goes in every push: a replica server of another cluster
+	// refuses it.
+	clusterID string
+	idle      *sync.Cond
+	nodes     map[string]*pendingPush
+	active    int
+	closed    bool
 }
 
 type pendingPush struct {
@@ -114,9 +117,16 @@ type pendingPush struct {
 	running bool
 }
 
-func newPushQueue(admin ReplicaAdmin, timeout time.Duration, log *slog.Logger,
+// setClusterID sets the id the next pushes carry.
+func (q *pushQueue) setClusterID(id string) {
+	q.mu.Lock()
+	q.clusterID = id
+	q.mu.Unlock()
+}
+
+func newPushQueue(admin ReplicaAdmin, timeout time.Duration, clusterID string, log *slog.Logger,
 	sink func(string, []decide.PartitionConfig, []Table)) *pushQueue {
-	q := &pushQueue{admin: admin, timeout: timeout, log: log, sink: sink, nodes: make(map[string]*pendingPush)}
+	q := &pushQueue{admin: admin, timeout: timeout, clusterID: clusterID, log: log, sink: sink, nodes: make(map[string]*pendingPush)}
 	q.idle = sync.NewCond(&q.mu)
 	return q
 }
@@ -168,7 +178,7 @@ func (q *pushQueue) send(node string, p *pendingPush) {
 			q.mu.Unlock()
 			return
 		}
-		req := &pb.ConfigUpdateRequest{}
+		req := &pb.ConfigUpdateRequest{ClusterId: q.clusterID}
 		for g, c := range p.configs {
 			if len(req.Configs) == maxPushConfigs {
 				break

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -79,6 +80,11 @@ type Server struct {
 	auth     *security.Authorizer
 	pprof    *http.Server
 
+	// clusterIDValue is the cluster's id, fixed at bootstrap
+	// (clusterid.go): nil until this server read it from etcd, never
+	// changed afterwards.
+	clusterIDValue atomic.Pointer[string]
+
 	etcd          *embedetcd.Server
 	cli           *clientv3.Client
 	etcdEndpoints []string
@@ -101,6 +107,7 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	fd := decide.DefaultFDConfig()
 	fd.BeaconInterval, fd.Lease, fd.Grace = cfg.BeaconInterval(), cfg.Lease(), cfg.Grace()
+	fd.MaxUnstableRestarts = cfg.MaxSuccessiveUnstableRestart
 	if opts.FD != nil {
 		fd = *opts.FD
 	}
@@ -184,6 +191,14 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.addr = advertised(lis.Addr())
 	s.log = s.log.With("role", "meta", "node", s.addr)
+	if err := s.connectEtcd(); err != nil {
+		lis.Close()
+		return err
+	}
+	// The cluster id is read from etcd in the background (campaign, below):
+	// a meta server whose etcd does not answer still answers ClusterInfo,
+	// saying why it cannot lead, while every message that carries a
+	// cluster id is sent on as by a follower until the id is known.
 	ctl, err := NewController(ControllerConfig{
 		Self: s.addr, FD: s.fd, Knobs: s.knobs, Metrics: s.metrics,
 		Admission: AdmissionConfig{Enabled: s.cfg.EnableWhiteList, Nodes: s.cfg.ReplicaWhiteList},
@@ -192,6 +207,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		lis.Close()
 		return err
 	}
+	s.metrics = ctl.cfg.Metrics
 	s.ctl = ctl
 	s.grpcSrv = grpc.NewServer(append(rpc.ServerOptions(), s.sec.GRPCServerOptions(s.auth)...)...)
 	pb.RegisterMetaServer(s.grpcSrv, &metaService{srv: s})
@@ -219,9 +235,6 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			return fmt.Errorf("meta: %w", err)
 		}
 	}
-	if err := s.connectEtcd(); err != nil {
-		return err
-	}
 	s.el = &elector{
 		cli:  s.cli,
 		keys: s.keys,
@@ -240,7 +253,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.loopDone = make(chan struct{})
 	go func() {
 		defer close(s.loopDone)
-		s.el.run(lctx)
+		// No campaign before the cluster id is known: a leader must stamp
+		// its pushes and check beacons with it.
+		if s.adoptClusterID(lctx) {
+			s.el.run(lctx)
+		}
 	}()
 	s.log.Info("meta server started", "grpc", s.addr, "http", s.httpAddr, "etcd", strings.Join(s.etcdEndpoints, ","),
 		"cluster", s.cfg.ClusterName, "protocol", protocolString())

@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -39,8 +40,17 @@ func startMeta(t *testing.T, endpoints []string, cluster string, admin ReplicaAd
 }
 
 // startMetaWith is startMeta with the configuration adjusted by mutate
-// and the security setup sec (both may be nil).
+// and the security setup sec (both may be nil). It returns once the server
+// read the cluster id from etcd.
 func startMetaWith(t *testing.T, endpoints []string, cluster string, admin ReplicaAdmin, mutate func(*config.Meta), sec *security.Server) *Server {
+	t.Helper()
+	s := startMetaServer(t, endpoints, cluster, admin, mutate, sec)
+	waitFor(t, 30*time.Second, "the cluster id read from etcd", func() bool { return s.clusterID() != "" })
+	return s
+}
+
+// startMetaServer starts a meta server without waiting for its etcd.
+func startMetaServer(t *testing.T, endpoints []string, cluster string, admin ReplicaAdmin, mutate func(*config.Meta), sec *security.Server) *Server {
 	t.Helper()
 	cfg := config.DefaultMeta()
 	cfg.Listen, cfg.HTTPListen, cfg.PegasusListen = "127.0.0.1:0", "127.0.0.1:0", ""
@@ -458,6 +468,29 @@ func TestServerLosingSessionStopsLeading(t *testing.T) {
 	waitFor(t, 10*time.Second, "a new leader", func() bool { return follower.IsLeader() || leader.IsLeader() })
 }
 
+// TestMaxSuccessiveUnstableRestartConfigured: the restart-loop guard takes
+// max_succssive_unstable_restart from the configuration (0 turns it off);
+// a negative value is refused.
+func TestMaxSuccessiveUnstableRestartConfigured(t *testing.T) {
+	cfg := config.DefaultMeta()
+	cfg.Listen, cfg.HTTPListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	for _, n := range []int{0, 3} {
+		cfg.MaxSuccessiveUnstableRestart = n
+		s, err := NewServer(Options{Config: cfg, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.fd.MaxUnstableRestarts != n {
+			t.Errorf("max_succssive_unstable_restart %d: the failure detector allows %d", n, s.fd.MaxUnstableRestarts)
+		}
+	}
+	cfg.MaxSuccessiveUnstableRestart = -1
+	if _, err := NewServer(Options{Config: cfg, Logger: testLogger(t)}); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("max_succssive_unstable_restart -1: err %v, want ErrInvalidOptions", err)
+	}
+}
+
 // TestServerCutOffFromEtcdAnswersClusterInfoPromptly: a meta server whose
 // etcd does not answer (a wrong endpoint after a config upgrade) still
 // answers ClusterInfo well within a one-second deadline, saying it does
@@ -467,7 +500,7 @@ func TestServerLosingSessionStopsLeading(t *testing.T) {
 // second itself.
 func TestServerCutOffFromEtcdAnswersClusterInfoPromptly(t *testing.T) {
 	f := newFleet(t, nil, fastFD().BeaconInterval)
-	m := startMeta(t, []string{"127.0.0.1:1"}, clusterName(t), f)
+	m := startMetaServer(t, []string{"127.0.0.1:1"}, clusterName(t), f, nil, nil)
 	cl := f.client(m.Addr())
 	for i := range 3 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

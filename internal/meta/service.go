@@ -40,6 +40,16 @@ func (s *metaService) Beacon(ctx context.Context, req *pb.BeaconRequest) (*pb.Be
 		HTTPAddress:    req.GetHttpAddress(),
 		PegasusAddress: req.GetPegasusAddress(),
 		Zone:           req.GetZone(),
+		ClusterID:      req.GetClusterId(),
+		EnvsRevisions:  req.GetEnvsRevisions(),
+	}
+	if err := s.srv.clusterIDUnknown(); err != nil {
+		return &pb.BeaconResponse{Error: wireError(err), Leader: s.ctl().Leader()}, nil
+	}
+	if err := s.srv.checkClusterID("beacon", b.Node, b.ClusterID); err != nil {
+		// Not recorded at all: a node of another cluster is no node of
+		// this one, not even a dead one.
+		return &pb.BeaconResponse{Error: wireError(err), ClusterId: s.srv.clusterID()}, nil
 	}
 	for i, r := range req.GetReplicas() {
 		b.Replicas[i] = reportFromPB(r)
@@ -51,6 +61,10 @@ func (s *metaService) Beacon(ctx context.Context, req *pb.BeaconRequest) (*pb.Be
 		LeaseMs:   r.Lease.Milliseconds(),
 		Leader:    r.Leader,
 		MaxBallot: s.ctl().MaxBallot(),
+		ClusterId: s.srv.clusterID(),
+	}
+	for _, g := range r.Unknown {
+		resp.Unknown = append(resp.Unknown, gpidToPB(g))
 	}
 	for _, c := range r.Configs {
 		resp.Configs = append(resp.Configs, configToPB(c))
@@ -66,6 +80,12 @@ func (s *metaService) Beacon(ctx context.Context, req *pb.BeaconRequest) (*pb.Be
 }
 
 func (s *metaService) ProposeConfig(ctx context.Context, req *pb.ProposeConfigRequest) (*pb.ProposeConfigResponse, error) {
+	if err := s.srv.clusterIDUnknown(); err != nil {
+		return &pb.ProposeConfigResponse{Error: wireError(err)}, nil
+	}
+	if err := s.srv.checkClusterID("propose", req.GetNode(), req.GetClusterId()); err != nil {
+		return &pb.ProposeConfigResponse{Error: wireError(err), ClusterId: s.srv.clusterID()}, nil
+	}
 	props := make([]ReplicaProposal, len(req.GetProposals()))
 	for i, p := range req.GetProposals() {
 		props[i] = ReplicaProposal{
@@ -79,9 +99,9 @@ func (s *metaService) ProposeConfig(ctx context.Context, req *pb.ProposeConfigRe
 	}
 	results, err := s.ctl().Propose(ctx, req.GetNode(), props)
 	if err != nil {
-		return &pb.ProposeConfigResponse{Error: wireError(err)}, nil
+		return &pb.ProposeConfigResponse{Error: wireError(err), ClusterId: s.srv.clusterID()}, nil
 	}
-	resp := &pb.ProposeConfigResponse{}
+	resp := &pb.ProposeConfigResponse{ClusterId: s.srv.clusterID()}
 	for i, r := range results {
 		cfg := configToPB(r.Config)
 		if r.Config.Gpid == (decide.Gpid{}) {
@@ -96,6 +116,12 @@ func (s *metaService) ProposeConfig(ctx context.Context, req *pb.ProposeConfigRe
 }
 
 func (s *metaService) QueryConfig(ctx context.Context, req *pb.QueryConfigRequest) (*pb.QueryConfigResponse, error) {
+	if err := s.srv.clusterIDUnknown(); err != nil {
+		return &pb.QueryConfigResponse{Error: wireError(err)}, nil
+	}
+	if err := s.srv.checkClusterID("query_config", "a client", req.GetClusterId()); err != nil {
+		return &pb.QueryConfigResponse{Error: wireError(err)}, nil
+	}
 	tb, cfgs, waits, err := s.ctl().QueryConfig(req.GetTable(), req.GetPartitionIndices())
 	if err != nil {
 		return &pb.QueryConfigResponse{Error: wireError(err)}, nil
@@ -165,6 +191,17 @@ func (s *metaService) DropTable(ctx context.Context, req *pb.DropTableRequest) (
 	return &pb.DropTableResponse{Error: wireError(s.ctl().DropTable(ctx, req.GetName()))}, nil
 }
 
+func (s *metaService) UpdateAppEnv(ctx context.Context, req *pb.UpdateAppEnvRequest) (*pb.UpdateAppEnvResponse, error) {
+	tb, hint, err := s.ctl().UpdateAppEnv(ctx, AppEnvUpdate{
+		Table: req.GetAppName(), Op: AppEnvOp(req.GetOp()), Keys: req.GetKeys(), Values: req.GetValues(), ClearPrefix: req.GetClearPrefix(),
+	})
+	resp := &pb.UpdateAppEnvResponse{Error: wireError(err), HintMessage: hint}
+	if tb.AppID != 0 {
+		resp.Table = tableToPB(tb)
+	}
+	return resp, nil
+}
+
 func (s *metaService) ListTables(ctx context.Context, req *pb.ListTablesRequest) (*pb.ListTablesResponse, error) {
 	tables, err := s.ctl().ListTables()
 	if err != nil {
@@ -219,7 +256,7 @@ func (s *metaService) ListNodes(ctx context.Context, req *pb.ListNodesRequest) (
 // callers only: etcd holds every configuration, and anyone who reaches it
 // unauthenticated could rewrite them.
 func (s *metaService) ClusterInfo(ctx context.Context, req *pb.ClusterInfoRequest) (*pb.ClusterInfoResponse, error) {
-	resp := &pb.ClusterInfoResponse{ClusterName: s.srv.cfg.ClusterName}
+	resp := &pb.ClusterInfoResponse{ClusterName: s.srv.cfg.ClusterName, ClusterId: s.srv.clusterID()}
 	if s.srv.auth.IsAdmin(ctx) {
 		resp.EtcdEndpoints = strings.Join(s.srv.etcdEndpoints, ",")
 	}

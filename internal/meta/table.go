@@ -5,6 +5,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/appenv"
 	"github.com/pegasus-go/pegasus/internal/pegasusrpc"
 )
 
@@ -63,6 +64,9 @@ type Table struct {
 	ReplicaCount int32
 	Status       TableStatus
 	Envs         map[string]string
+	// EnvsRevision counts the changes of Envs since creation (see
+	// UpdateAppEnv); replica servers keep the newest they are sent.
+	EnvsRevision int64
 	CreateTime   time.Time
 	// DropTime is zero unless Status is TableDropped.
 	DropTime time.Time
@@ -118,6 +122,9 @@ func (r CreateTableRequest) validate() error {
 	}
 	if len(r.Envs) > maxEnvs || size > maxEnvBytes {
 		return fmt.Errorf("%w: %d envs of %d bytes, at most %d envs of %d bytes", ErrInvalidArgument, len(r.Envs), size, maxEnvs, maxEnvBytes)
+	}
+	if err := appenv.ValidateKnown(r.Envs); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	return nil
 }

@@ -79,6 +79,29 @@ type Replica struct {
 	BeaconRTT prometheus.Histogram
 	// LeaseValid is 1 while the server holds a lease from the meta server.
 	LeaseValid prometheus.Gauge
+	// ClusterInfo is 1, labelled by the cluster id the server joined
+	// (empty before it joined one).
+	ClusterInfo *prometheus.GaugeVec
+	// ClusterRefusals counts messages refused because they came from
+	// another cluster, by kind (beacon, update_config, remote_command,
+	// peer, join).
+	ClusterRefusals *prometheus.CounterVec
+	// GarbageReplicas and GarbageBytes describe the replicas moved aside
+	// (<gpid>.<ts>.gar directories) that wait for garbage collection.
+	GarbageReplicas prometheus.Gauge
+	GarbageBytes    prometheus.Gauge
+	// GarbageMoved counts replicas moved aside, and GarbageMovedBytes their
+	// size; GarbageCollected counts .gar directories deleted after the
+	// retention.
+	GarbageMoved      prometheus.Counter
+	GarbageMovedBytes prometheus.Counter
+	GarbageCollected  prometheus.Counter
+	// CorruptReplicas counts replicas found corrupt when they opened and
+	// moved aside to a .err directory, to be learned again.
+	CorruptReplicas prometheus.Counter
+	// OpenFailures counts failed opens of a partition replica (corrupt or
+	// not).
+	OpenFailures prometheus.Counter
 	// RetriesAnswered counts write retries answered from the record of the
 	// applied original (exactly-once) instead of being executed.
 	RetriesAnswered prometheus.Counter
@@ -139,6 +162,33 @@ func NewReplica() *Replica {
 		LeaseValid: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "pegasus_replica_lease_valid", Help: "1 while the server holds a lease from the meta server, else 0.",
 		}),
+		ClusterInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pegasus_replica_cluster_info", Help: "1, labelled by the cluster id this replica server joined (empty before it joined one).",
+		}, []string{"cluster_id"}),
+		ClusterRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pegasus_replica_foreign_cluster_refusals_total", Help: "Messages refused because they came from another cluster (or carried no cluster id), by kind.",
+		}, []string{"kind"}),
+		GarbageReplicas: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pegasus_replica_garbage_replicas", Help: "Replicas moved aside (.gar directories) waiting for garbage collection.",
+		}),
+		GarbageBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pegasus_replica_garbage_bytes", Help: "Bytes held in .gar directories waiting for garbage collection.",
+		}),
+		GarbageMoved: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pegasus_replica_garbage_moved_total", Help: "Replicas closed and moved aside to a .gar directory because the meta server disowned them.",
+		}),
+		GarbageMovedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pegasus_replica_garbage_moved_bytes_total", Help: "Bytes of the replicas moved aside to .gar directories.",
+		}),
+		GarbageCollected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pegasus_replica_garbage_collected_total", Help: ".gar directories deleted after gc_disk_garbage_replica_interval_seconds.",
+		}),
+		CorruptReplicas: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pegasus_replica_corrupt_replicas_total", Help: "Replicas found corrupt (mutation log or store) when they opened, moved aside to a .err directory and learned again.",
+		}),
+		OpenFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pegasus_replica_open_failures_total", Help: "Failed opens of a partition replica, corrupt or not; a failing replica is retried with a growing delay.",
+		}),
 		RetriesAnswered: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pegasus_replica_write_retries_answered_total",
 			Help: "Write retries answered with the recorded result of their applied original instead of being executed.",
@@ -164,6 +214,8 @@ func NewReplica() *Replica {
 		}, tableLabels),
 	}
 	m.reg.MustRegister(m.Requests, m.Errors, m.Latency, m.Replicas, m.LogBytes, m.LogSyncSeconds, m.LearnBytes, m.BeaconRTT, m.LeaseValid,
+		m.ClusterInfo, m.ClusterRefusals, m.GarbageReplicas, m.GarbageBytes, m.GarbageMoved, m.GarbageMovedBytes, m.GarbageCollected,
+		m.CorruptReplicas, m.OpenFailures,
 		m.RetriesAnswered, m.RequestRecordCollections,
 		m.TableLogBytes, m.StorageDiskBytes, m.StorageL0Files, m.StorageMemtableBytes, m.StorageCompactions)
 	return m
@@ -186,6 +238,11 @@ type Meta struct {
 	Partitions *prometheus.GaugeVec
 	// RollingStep is 1 for the step a rolling update is executing, labelled by node and step.
 	RollingStep *prometheus.GaugeVec
+	// ClusterInfo is 1, labelled by the cluster's id and name.
+	ClusterInfo *prometheus.GaugeVec
+	// ClusterRefusals counts messages refused because they came from
+	// another cluster, by kind (beacon, propose, query_config).
+	ClusterRefusals *prometheus.CounterVec
 	// BallotAboveRecord counts partitions where a replica reports a ballot
 	// above the meta's record (a configuration the meta never issued).
 	BallotAboveRecord prometheus.Gauge
@@ -223,6 +280,12 @@ func NewMeta() *Meta {
 		RollingStep: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "pegasus_rolling_update_step", Help: "1 for the step a rolling update is executing.",
 		}, []string{"node", "step"}),
+		ClusterInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pegasus_meta_cluster_info", Help: "1, labelled by the cluster id fixed at bootstrap and the cluster name.",
+		}, []string{"cluster_id", "cluster_name"}),
+		ClusterRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pegasus_meta_foreign_cluster_refusals_total", Help: "Messages refused because they came from another cluster, by kind.",
+		}, []string{"kind"}),
 		BallotAboveRecord: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "pegasus_meta_partitions_ballot_above_record",
 			Help: "Partitions where a replica reports a ballot above the meta's record (see meta.repair_ballot).",
@@ -234,7 +297,7 @@ func NewMeta() *Meta {
 			Name: "pegasus_meta_knob_override", Help: "1 for every knob overriding the configuration file, by knob and owner.",
 		}, []string{"knob", "owner"}),
 	}
-	m.reg.MustRegister(m.IsLeader, m.Level, m.Reconfigurations, m.BeaconGap, m.Nodes, m.Partitions, m.RollingStep,
+	m.reg.MustRegister(m.IsLeader, m.Level, m.Reconfigurations, m.BeaconGap, m.Nodes, m.Partitions, m.RollingStep, m.ClusterInfo, m.ClusterRefusals,
 		m.BallotAboveRecord, m.RefusedBeacons, m.KnobOverride)
 	return m
 }

@@ -1,17 +1,24 @@
 package onebox
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
+
+	"github.com/pegasus-go/pegasus/internal/dial"
+	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
 // StatusJSON is the document `pegasus onebox status --json` prints.
 type StatusJSON struct {
 	// Network is the onebox's network mode: NetworkLoopback or
 	// NetworkNetNS.
-	Network   string        `json:"network"`
+	Network string `json:"network"`
+	// ClusterID is the id the first meta server fixed in etcd; empty when
+	// no meta server answers.
+	ClusterID string        `json:"cluster_id"`
 	Processes []ProcessJSON `json:"processes"`
 }
 
@@ -30,8 +37,8 @@ type ProcessJSON struct {
 
 // WriteStatusJSON writes the onebox's network mode and procs as indented
 // StatusJSON.
-func WriteStatusJSON(w io.Writer, network string, procs []ProcessStatus) error {
-	out := StatusJSON{Network: network, Processes: make([]ProcessJSON, len(procs))}
+func WriteStatusJSON(w io.Writer, network, clusterID string, procs []ProcessStatus) error {
+	out := StatusJSON{Network: network, ClusterID: clusterID, Processes: make([]ProcessJSON, len(procs))}
 	for i, p := range procs {
 		out.Processes[i] = ProcessJSON{
 			Name: p.Name, Role: string(p.Role), Address: p.Address, HTTPAddress: p.HTTPAddress,
@@ -46,7 +53,10 @@ func WriteStatusJSON(w io.Writer, network string, procs []ProcessStatus) error {
 // WriteStatusTable writes procs as aligned columns, with Pegasus' ALIVE
 // and UNALIVE for the status, after a line naming the network mode when it
 // is not the default loopback.
-func WriteStatusTable(w io.Writer, network string, procs []ProcessStatus) error {
+func WriteStatusTable(w io.Writer, network, clusterID string, procs []ProcessStatus) error {
+	if clusterID != "" {
+		fmt.Fprintf(w, "cluster_id: %s\n", clusterID)
+	}
 	if network == NetworkNetNS {
 		fmt.Fprintln(w, "network: netns (every replica server in its own network namespace; `pegasus bench scenario partition-primary --network netns` cuts one off)")
 	}
@@ -67,4 +77,19 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// ClusterID asks the meta servers for the cluster id fixed when the onebox
+// was first started; "" when none answers (the onebox is stopped).
+func (c *Cluster) ClusterID(ctx context.Context) string {
+	for _, addr := range c.MetaAddrs() {
+		resp, err := dial.CallServer(ctx, c.conns, addr, (*dial.Conns).Meta,
+			func(ctx context.Context, m pb.MetaClient) (*pb.ClusterInfoResponse, error) {
+				return m.ClusterInfo(ctx, &pb.ClusterInfoRequest{})
+			})
+		if err == nil && resp.GetClusterId() != "" {
+			return resp.GetClusterId()
+		}
+	}
+	return ""
 }

@@ -243,8 +243,16 @@ func (r *Replica) tickLearner() {
 // maybeUpgrade proposes a learner that holds everything committed for
 // secondary. From the proposal on, its acknowledgements gate commits (see
 // tracker.upgrading).
+//
+// Committed means as far as anyone may have acknowledged, which for a
+// primary still reconciling is everything it had prepared when promoted
+// (reconcileTo), not its own commit point: an entry there may have been
+// acknowledged by the primary before, and a learner made a secondary
+// without it would be a member missing an acknowledged write (simulation
+// seed 4738: the learner caught up to the commit point 25 was upgraded
+// while decree 26, acknowledged two primaries before, was only prepared).
 func (r *Replica) maybeUpgrade(t *tracker) {
-	if !t.learner || t.upgrading || t.phase != phaseStreaming || t.acked < r.committed {
+	if !t.learner || t.upgrading || t.phase != phaseStreaming || t.acked < max(r.committed, r.prim.reconcileTo) {
 		return
 	}
 	t.upgrading = true

@@ -112,6 +112,10 @@ func refusedForNow(c pb.ErrorCode) bool {
 // failureOutcome maps a request that got no answer from the local server.
 func failureOutcome(err error) outcome {
 	switch {
+	case errors.Is(err, ErrInvalidRequest):
+		// Refused before it was sent, as the replica refuses a key or
+		// value over its limits: an argument error, not retried.
+		return storageOutcome(pegasusrpc.StatusInvalidArgument)
 	case errors.Is(err, ErrBackendUnavailable):
 		// Nothing reached the server, so a retry elsewhere is safe:
 		// the clients re-query the meta server and retry on this code.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pegasus-go/pegasus/internal/pegasusrpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/stream"
 )
 
 // Whatever our servers answer, the code sent to a Pegasus client is one it
@@ -68,6 +69,8 @@ func TestFailureOutcome(t *testing.T) {
 	}{
 		// Not sent: safe to retry elsewhere.
 		{fmt.Errorf("%w: refused", ErrBackendUnavailable), pegasusrpc.CodeNetworkFailure},
+		// Cannot be sent at all: an argument error (a storage status).
+		{fmt.Errorf("%w: 70000000 bytes", ErrInvalidRequest), pegasusrpc.CodeOK},
 		{status.Error(codes.Unavailable, "down"), pegasusrpc.CodeNetworkFailure},
 		// Maybe executed: a timeout.
 		{fmt.Errorf("%w: reset", ErrBackendBroken), pegasusrpc.CodeTimeout},
@@ -79,6 +82,29 @@ func TestFailureOutcome(t *testing.T) {
 	} {
 		if got := failureOutcome(tc.err); got.code != tc.want {
 			t.Errorf("%v -> %s, want %s", tc.err, got.code, tc.want)
+		}
+	}
+}
+
+// The stream's failures, by whether the request was sent: only one that
+// cannot have reached the replica is safe for the clients to retry.
+func TestBackendErrorOutcome(t *testing.T) {
+	reset := status.Error(codes.Unavailable, "connection reset")
+	for _, tc := range []struct {
+		err  *stream.Error
+		want outcome
+	}{
+		{&stream.Error{Err: reset}, outcome{code: pegasusrpc.CodeNetworkFailure}},
+		{&stream.Error{Err: stream.ErrClosed}, outcome{code: pegasusrpc.CodeNetworkFailure}},
+		{&stream.Error{Err: context.DeadlineExceeded}, outcome{code: pegasusrpc.CodeNetworkFailure}},
+		{&stream.Error{Sent: true, Err: reset}, outcome{code: pegasusrpc.CodeTimeout}},
+		{&stream.Error{Sent: true, Err: stream.ErrClosed}, outcome{code: pegasusrpc.CodeTimeout}},
+		{&stream.Error{Sent: true, Err: context.DeadlineExceeded}, outcome{code: pegasusrpc.CodeTimeout}},
+		{&stream.Error{Sent: true, Err: context.Canceled}, outcome{code: pegasusrpc.CodeTimeout}},
+		{&stream.Error{Err: fmt.Errorf("%w: too large", stream.ErrInvalidRequest)}, storageOutcome(pegasusrpc.StatusInvalidArgument)},
+	} {
+		if got := failureOutcome(backendError(tc.err)); got != tc.want {
+			t.Errorf("%v -> %+v, want %+v", tc.err, got, tc.want)
 		}
 	}
 }

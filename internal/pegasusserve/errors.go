@@ -15,13 +15,19 @@ var (
 	ErrUnreadableMessage = errors.New("pegasusserve: unreadable request message header")
 
 	// ErrBackendUnavailable reports that a request could not be handed to
-	// the local server's gRPC stream at all (no stream could be opened, or
-	// it broke before the request was sent): the request had no effect.
+	// the local server's gRPC stream at all (no stream could be opened, it
+	// broke before the request was sent, or the request's deadline passed
+	// first): the request had no effect.
 	ErrBackendUnavailable = errors.New("pegasusserve: local server unavailable")
 
 	// ErrBackendBroken reports that the gRPC stream broke while a request
 	// was in flight: a write may or may not have been applied.
 	ErrBackendBroken = errors.New("pegasusserve: local server stream broke with the request in flight")
+
+	// ErrInvalidRequest reports a request that cannot be carried to the
+	// local server: its encoding exceeds the gRPC message limit. It was not
+	// sent.
+	ErrInvalidRequest = errors.New("pegasusserve: request too large for the local server")
 
 	// ErrBackendResult reports an answer of the local server that lacks the
 	// result its request calls for (a bug on one side or the other).

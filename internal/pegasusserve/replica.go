@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -14,6 +12,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/pegasusrpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
+	"github.com/pegasus-go/pegasus/internal/stream"
 )
 
 // Defaults of ReplicaOptions.
@@ -76,14 +75,12 @@ func (o ReplicaOptions) withDefaults() ReplicaOptions {
 // ours does not: scan contexts between get_scanner and scan calls.
 type ReplicaHandler struct {
 	opts  ReplicaOptions
-	cc    *grpc.ClientConn
-	data  *dataClient
+	data  *stream.Conn // to the local replica server
 	scans *scanContexts
 
 	// Writes carry a RequestID like our client's, so that the replica's
 	// duplicate detection sees translated writes as one more client.
-	clientID uint64
-	writeSeq atomic.Uint64
+	writeIDs *stream.WriteIDs
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -95,16 +92,19 @@ type ReplicaHandler struct {
 // lazily, so the replica server may start serving after this returns.
 func NewReplicaHandler(localGRPCAddr string, opts ReplicaOptions) (*ReplicaHandler, error) {
 	opts = opts.withDefaults()
+	writeIDs, err := stream.NewWriteIDs()
+	if err != nil {
+		return nil, fmt.Errorf("pegasusserve: %w", err)
+	}
 	cc, err := dialLocal(localGRPCAddr, opts.Credentials)
 	if err != nil {
 		return nil, err
 	}
 	h := &ReplicaHandler{
 		opts:     opts,
-		cc:       cc,
-		data:     newDataClient(cc),
+		data:     stream.New(localGRPCAddr, cc),
 		scans:    newScanContexts(opts.MaxScanContexts, opts.ScanIdleTimeout, opts.Now),
-		clientID: rand.Uint64(),
+		writeIDs: writeIDs,
 		stop:     make(chan struct{}),
 	}
 	h.sweeper.Add(1)
@@ -129,8 +129,7 @@ func (h *ReplicaHandler) Close() error {
 	h.closeOnce.Do(func() {
 		close(h.stop)
 		h.sweeper.Wait()
-		h.data.close()
-		h.cc.Close()
+		h.data.Close()
 	})
 	return nil
 }
@@ -202,15 +201,12 @@ func (h *ReplicaHandler) send(ctx context.Context, req *pegasusrpc.Request, part
 	cr.Gpid = &pb.Gpid{AppId: req.Header.Gpid.AppID, PartitionIndex: req.Header.Gpid.PartitionIndex}
 	cr.PartitionHash = partitionHash
 	if isWrite(cr) {
-		cr.RequestId = &pb.RequestID{ClientId: h.clientID, Seq: h.writeSeq.Add(1)}
+		// Kept across retries; the stream numbers each send in Attempt.
+		cr.RequestId = h.writeIDs.Next()
 	}
 	retryUntil := h.refusalRetryDeadline(ctx, req.Header.ClientTimeout)
 	for attempt := 0; ; attempt++ {
-		if cr.RequestId != nil {
-			// From 1, as the client numbers its sends.
-			cr.RequestId.Attempt = uint32(attempt + 1)
-		}
-		resp, err := h.data.roundTrip(ctx, cr)
+		resp, err := h.roundTrip(ctx, cr)
 		if err != nil {
 			return nil, failureOutcome(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/pegasusrpc"
+	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
 
@@ -629,5 +630,40 @@ func TestReplicaRefusesMetaRPC(t *testing.T) {
 	resp, err := r.c.call(pegasusrpc.Gpid{}, 0, pegasusrpc.RPCQueryConfig, &pegasusrpc.QueryCfgRequest{AppName: "t"})
 	if err != nil || resp.Err != pegasusrpc.CodeHandlerNotFound {
 		t.Fatalf("query_cfg at a replica: %v %v", resp.Err, err)
+	}
+}
+
+// A request that fits the listener's frame limit but not a gRPC message
+// (a listener configured above the 64 MiB default) is refused alone, as
+// the replica refuses an oversized write: RocksDB InvalidArgument in the
+// response, which the clients do not retry. It never reaches the replica,
+// and the stream it would have gone on keeps serving.
+func TestReplicaOversizeRequestRefused(t *testing.T) {
+	clock := newFakeClock()
+	fake, grpcAddr := newFakeReplica(t, clock)
+	h, err := NewReplicaHandler(grpcAddr, ReplicaOptions{ServerAddress: "127.0.0.1:34801", Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	addr := serveListener(t, h, Config{DefaultTimeout: listenerTimeout, MaxBodySize: 80 << 20})
+	r := &replicaRig{t: t, clock: clock, fake: fake, h: h, addr: addr, c: dialTestClient(t, addr), gpid: pegasusrpc.Gpid{AppID: 2}}
+	if resp := r.put("h", "before", "v", 0); resp.Error != pegasusrpc.StatusOK {
+		t.Fatalf("put: %+v", resp)
+	}
+
+	huge := make([]byte, rpc.MaxMessageSize)
+	resp, err := r.c.call(r.gpid, pegasusrpc.HashKeyHash([]byte("h")), pegasusrpc.RPCPut, &pegasusrpc.UpdateRequest{Key: fullKey(t, "h", "huge"), Value: huge})
+	if err != nil || resp.Err != pegasusrpc.CodeOK {
+		t.Fatalf("oversized put: %v %v, want ERR_OK with a storage status", resp.Err, err)
+	}
+	if got := resp.Result.(*pegasusrpc.UpdateResponse).Error; got != pegasusrpc.StatusInvalidArgument {
+		t.Fatalf("oversized put: status %v, want InvalidArgument", got)
+	}
+	if n := len(fake.requests()); n != 1 {
+		t.Fatalf("%d requests reached the replica, want only the first put", n)
+	}
+	if resp := r.put("h", "after", "v", 0); resp.Error != pegasusrpc.StatusOK {
+		t.Fatalf("put after the oversized one: %+v", resp)
 	}
 }

@@ -12,6 +12,9 @@ import (
 // meta's reach are refused (guard.go); the next beacon answer brings any
 // the meta really issued.
 func (a adminService) UpdateConfig(_ context.Context, req *pb.ConfigUpdateRequest) (*pb.ConfigUpdateResponse, error) {
+	if err := a.s.checkMeta("update_config", req.GetClusterId()); err != nil {
+		return &pb.ConfigUpdateResponse{Error: wireError(err)}, nil
+	}
 	configs, refused := a.s.boundPushedBallots(req.GetConfigs())
 	a.s.applyMetaState(req.GetTables(), configs, nil)
 	if len(refused) == 0 {
@@ -30,6 +33,9 @@ func (a adminService) Status(context.Context, *pb.ReplicaServerStatusRequest) (*
 
 // RemoteCommand runs one of the Pegasus remote commands (commands.go).
 func (a adminService) RemoteCommand(ctx context.Context, req *pb.RemoteCommandRequest) (*pb.RemoteCommandResponse, error) {
+	if err := a.s.checkCaller("remote_command", req.GetClusterId()); err != nil {
+		return &pb.RemoteCommandResponse{Error: wireError(err)}, nil
+	}
 	out, err := a.s.runCommand(ctx, req.GetCommand(), req.GetArgs())
 	return &pb.RemoteCommandResponse{Output: out, Error: wireError(err)}, nil
 }
@@ -47,6 +53,7 @@ func (s *Server) status() *pb.ReplicaServerStatusResponse {
 		Replicas:        reports,
 		LeaseValid:      s.leaseValid(),
 		ProtocolVersion: version.Current().String(),
+		ClusterId:       s.clusterID(),
 	}
 }
 

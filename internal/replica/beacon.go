@@ -54,7 +54,9 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 		Replicas:        s.reports(),
 		HttpAddress:     s.httpAddr,
 		PegasusAddress:  s.cfg.PegasusListen,
+		ClusterId:       s.clusterID(),
 		Zone:            s.cfg.Zone,
+		EnvsRevisions:   s.envsRevisions(),
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -65,11 +67,23 @@ func (s *Server) beacon(ctx context.Context, timeout time.Duration) {
 		resp = r
 		return r.GetError(), err
 	})
+	if isForeign(err) {
+		// Every meta server reachable belongs to another cluster (or
+		// refused to adopt this server's data): no lease, nothing applied.
+		s.refuse("beacon", err)
+		return
+	}
 	if err != nil {
 		s.log.Warn("beacon failed", "err", err, "lease_valid", s.leaseValid())
 		return
 	}
 	s.observeBeaconRTT(s.mono().Sub(sent))
+	if s.clusterID() == "" && resp.GetClusterId() != "" && !s.join(resp) {
+		return
+	}
+	if s.checkMeta("beacon", resp.GetClusterId()) != nil {
+		return
+	}
 	s.noteMaxBallot(resp.GetMaxBallot())
 	if leader := resp.GetLeader(); leader != "" {
 		s.meta.setLeader(leader)

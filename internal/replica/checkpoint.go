@@ -14,6 +14,7 @@ import (
 
 	"github.com/pegasus-go/pegasus/internal/mutlog"
 	"github.com/pegasus-go/pegasus/internal/pacifica"
+	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 	"github.com/pegasus-go/pegasus/internal/security"
 	"github.com/pegasus-go/pegasus/internal/storage"
@@ -180,7 +181,7 @@ func (s *Server) copyCheckpoint(ctx context.Context, g gpid, req pacifica.Checkp
 	if err != nil {
 		return 0, errorf(ErrCheckpoint, "%v", err)
 	}
-	stream, err := pb.NewReplicaPeerClient(conn).FetchCheckpoint(ctx, &pb.CheckpointRequest{
+	stream, err := pb.NewReplicaPeerClient(conn).FetchCheckpoint(rpc.WithClusterID(ctx, s.clusterID()), &pb.CheckpointRequest{
 		Gpid:      g.pb(),
 		Learner:   string(s.node),
 		Ballot:    int64(req.Ballot),

@@ -45,10 +45,13 @@ type clusterOptions struct {
 }
 
 type testServer struct {
-	dir  string
-	addr string // empty until first started
-	fs   *crashFS
-	srv  *Server
+	dir string
+	// metaAddrs, when set, replaces the cluster's fake meta in the
+	// server's meta_servers.
+	metaAddrs []string
+	addr      string // empty until first started
+	fs        *crashFS
+	srv       *Server
 }
 
 // testLogger writes the servers' logs to stderr when REPLICA_TEST_LOG is
@@ -94,6 +97,9 @@ func (c *testCluster) serverConfig(ts *testServer) config.Replica {
 	cfg.GroupCheckIntervalMs = 200
 	cfg.CheckpointIntervalSeconds = 0 // flushes only when a test asks
 	cfg.BlockCacheMB = 8
+	if ts.metaAddrs != nil {
+		cfg.MetaServers = ts.metaAddrs
+	}
 	if c.opts.config != nil {
 		c.opts.config(&cfg)
 	}

@@ -59,6 +59,11 @@ func init() {
 			help:  "flush and close replicas (all without arguments); a replica the meta server still places here reopens from its directory, replaying nothing",
 			run:   (*Server).cmdKillPartition,
 		},
+		"replica.query-app-envs": {
+			usage: "replica.query-app-envs [app_id]",
+			help:  "the table envs this server applies, with their revision, per app id (JSON)",
+			run:   (*Server).cmdQueryAppEnvs,
+		},
 		"replica.trigger-checkpoint": {
 			usage: "replica.trigger-checkpoint [app_id [pidx]]",
 			help:  "flush stores now and trim the mutation logs they cover",

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/pacifica"
@@ -71,7 +70,7 @@ func removalsFromPB(rs []*pb.ReplicaRemoval, legacy []*pb.Gpid) []removal {
 func (s *Server) applyMetaState(tables []*pb.TableInfo, configs []*pb.PartitionConfiguration, remove []removal) {
 	s.mu.Lock()
 	for _, t := range tables {
-		if t.GetAppId() > 0 && t.GetPartitionCount() > 0 {
+		if t.GetAppId() > 0 && t.GetPartitionCount() > 0 && s.setTableEnvLocked(t) {
 			s.tables[t.GetAppId()] = t
 			s.tableNames.Store(t.GetAppId(), t.GetName())
 		}
@@ -108,7 +107,7 @@ func (s *Server) applyConfig(pc *pb.PartitionConfiguration) {
 		s.mu.Unlock()
 		return
 	}
-	if !ConfigNames(s.node, u.config, u.learners) || s.closed {
+	if !ConfigNames(s.node, u.config, u.learners) || s.closed || s.openBackedOffLocked(g, time.Now()) {
 		s.mu.Unlock()
 		return
 	}
@@ -250,7 +249,7 @@ func (s *Server) newReplicaInfoLocked(g gpid, maxReplicas int32) (replicaInfo, b
 // before the meta server's configuration arrived.
 func (s *Server) openForLearning(g gpid) {
 	s.mu.Lock()
-	if s.partitions[g] != nil || s.opening[g] != nil || s.closed {
+	if s.partitions[g] != nil || s.opening[g] != nil || s.closed || s.openBackedOffLocked(g, time.Now()) {
 		s.mu.Unlock()
 		return
 	}
@@ -268,15 +267,23 @@ func (s *Server) openForLearning(g gpid) {
 // openAndRegister opens a replica (bounded by openSlots), registers it and
 // hands it the configuration that arrived meanwhile.
 func (s *Server) openAndRegister(info replicaInfo, create bool, op *opening) {
+	g := info.gpid()
 	s.openSlots <- struct{}{}
 	p, err := s.openPartition(info, create)
+	if err != nil && s.openFailed(g, s.replicaDir(g), err) && create {
+		// The corrupt copy is aside: a learner starts from an empty one.
+		if p, err = s.openPartition(info, true); err != nil {
+			s.openFailed(g, s.replicaDir(g), err)
+		}
+	}
 	<-s.openSlots
-	g := info.gpid()
+	if err == nil {
+		s.openSucceeded(g)
+	}
 	s.mu.Lock()
 	delete(s.opening, g)
 	if err != nil {
 		s.mu.Unlock()
-		s.log.Error("opening a partition replica failed", "gpid", g.String(), "err", err)
 		return
 	}
 	if s.closed {
@@ -293,9 +300,9 @@ func (s *Server) openAndRegister(info replicaInfo, create bool, op *opening) {
 }
 
 // removeReplica closes a replica the meta server no longer places on this
-// server and deletes its files, if the replica's goroutine agrees (see the
-// top of this file): renamed aside first, so that a crash midway leaves
-// garbage (removed at the next start) and never half a replica.
+// server and moves its directory aside (garbage.go), if the replica's
+// goroutine agrees (see the top of this file): nothing is deleted on one
+// message.
 func (s *Server) removeReplica(r removal) {
 	p := s.partition(r.g)
 	if p == nil {
@@ -322,13 +329,9 @@ func (s *Server) removeReplica(r removal) {
 		s.closingCount--
 		s.mu.Unlock()
 	}()
-	garbage := p.dir + garbageInfix + strconv.FormatInt(time.Now().UnixNano(), 10)
-	if err := s.fs.Rename(p.dir, garbage); err != nil {
-		s.log.Error("removing a replica failed", "gpid", r.g.String(), "err", err)
+	if err := s.moveAside(r.g, p.dir); err != nil {
+		s.log.Error("moving a removed replica aside failed", "gpid", r.g.String(), "err", err)
 		return
-	}
-	if err := s.fs.RemoveAll(garbage); err != nil {
-		s.log.Warn("deleting a removed replica failed", "dir", garbage, "err", err)
 	}
 	s.log.Info("replica removed", "gpid", r.g.String(), "meta_ballot", r.ballot, "close_err", res.closeErr)
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pegasus-go/pegasus/internal/appenv"
 	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
@@ -77,13 +78,18 @@ func (s *Server) serveRequest(req *pb.ClientRequest, out *responseWriter, reads 
 		timeout = time.Duration(ms) * time.Millisecond
 	}
 	deadline := time.Now().Add(timeout)
+	env := s.tableEnv(g.app)
 
 	if kind, op, ok := writeOf(req); ok {
+		if env.DenyWrite {
+			s.deny(env, deadline, fail)
+			return
+		}
 		// A write starts no later than the clients' retry window allows:
 		// request records outlive that window (rpc.MinWriteDedupRetention),
 		// not an arbitrary deadline a caller sent.
 		deadline = time.Now().Add(min(timeout, rpc.MaxWriteRetryWindow))
-		data, err := encodeWrite(p.store.Load(), op)
+		data, err := encodeWrite(p.store.Load(), withDefaultTTL(op, env.DefaultTTLSeconds))
 		if err != nil {
 			fail(err)
 			return
@@ -96,9 +102,23 @@ func (s *Server) serveRequest(req *pb.ClientRequest, out *responseWriter, reads 
 			deadline: deadline,
 			reply:    send,
 		}
-		if err := p.post(event{kind: evWrite, write: w}); err != nil {
-			w.fail(err)
+		post := func() {
+			if err := p.post(event{kind: evWrite, write: w}); err != nil {
+				w.fail(err)
+			}
 		}
+		switch decision, wait := p.throttle.control(env, p.partitionCount, len(data), timeout); decision {
+		case appenv.Delay:
+			time.AfterFunc(wait, post)
+		case appenv.Reject:
+			time.AfterFunc(wait, func() { w.fail(errorf(ErrThrottled, "write of table over its write throttling")) })
+		default:
+			post()
+		}
+		return
+	}
+	if env.DenyRead {
+		s.deny(env, deadline, fail)
 		return
 	}
 	reads <- struct{}{}
@@ -106,6 +126,16 @@ func (s *Server) serveRequest(req *pb.ClientRequest, out *responseWriter, reads 
 		defer func() { <-reads }()
 		send(s.read(p, req, deadline))
 	}()
+}
+
+// deny refuses a request of a table whose replica.deny_client_request
+// covers it.
+func (s *Server) deny(env *tableEnv, deadline time.Time, fail func(error)) {
+	if env.Reconfig {
+		fail(errorf(ErrDenied, "table denies client requests (%s)", appenv.DenyClientRequest))
+		return
+	}
+	denyUntilDeadline(deadline, fail)
 }
 
 // responseWriter is a stream's single sender. Answers are queued by any

@@ -23,6 +23,13 @@ var (
 	ErrInvalidRequest = errors.New("replica: invalid request")
 	// ErrBusy: the partition's input queue is full.
 	ErrBusy = errors.New("replica: partition queue full")
+	// ErrThrottled: a write over the table's write throttling reject
+	// threshold (Pegasus answers ERR_BUSY).
+	ErrThrottled = errors.New("replica: write throttled")
+	// ErrDenied: the table's replica.deny_client_request refuses the
+	// request with "reconfig*" (Pegasus answers ERR_INVALID_STATE, and
+	// clients refresh their routes).
+	ErrDenied = errors.New("replica: table denies client requests")
 	// ErrTimeout: the request's deadline passed before it completed. A write
 	// answered so may still commit.
 	ErrTimeout = errors.New("replica: request deadline exceeded")
@@ -48,6 +55,10 @@ var (
 	ErrInvalidConfig = errors.New("replica: invalid configuration")
 	// ErrMeta: no meta server answered, or the answer was an error.
 	ErrMeta = errors.New("replica: meta server call failed")
+	// ErrForeignCluster: a message from a server of another cluster (its
+	// cluster id differs from the one this server joined), or from a meta
+	// server this server may not obey (see clusterid.go).
+	ErrForeignCluster = errors.New("replica: message from another cluster")
 	// ErrDataDirLost: data_dir disappeared under the running server. Its
 	// stores can neither be written nor closed; the process must exit.
 	ErrDataDirLost = errors.New("replica: data_dir removed while the server runs")
@@ -105,8 +116,10 @@ func wireCode(err error) pb.ErrorCode {
 	case errors.Is(err, ErrClosed), errors.Is(err, ErrPartitionFailed),
 		errors.Is(err, storage.ErrClosed):
 		return pb.ErrorCode_ERR_INACTIVE_STATE
-	case errors.Is(err, ErrBusy):
+	case errors.Is(err, ErrBusy), errors.Is(err, ErrThrottled):
 		return pb.ErrorCode_ERR_BUSY
+	case errors.Is(err, ErrDenied):
+		return pb.ErrorCode_ERR_INVALID_STATE
 	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return pb.ErrorCode_ERR_TIMEOUT
 	case errors.Is(err, ErrUnknownOutcome):
@@ -115,6 +128,8 @@ func wireCode(err error) pb.ErrorCode {
 		return pb.ErrorCode_ERR_CHECKPOINT_UNAVAILABLE
 	case errors.Is(err, ErrUnknownCommand), errors.Is(err, ErrBallotOutOfReach):
 		return pb.ErrorCode_ERR_INVALID_PARAMETERS
+	case errors.Is(err, ErrForeignCluster):
+		return pb.ErrorCode_ERR_CLUSTER_ID_MISMATCH
 	case errors.Is(err, ErrForeignPeer):
 		return pb.ErrorCode_ERR_REJECT
 	default:

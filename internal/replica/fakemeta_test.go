@@ -42,6 +42,48 @@ type fakeMeta struct {
 	started map[string]int64
 	conns   map[string]*grpc.ClientConn
 	log     []string // applied changes, for failure messages
+	// clusterID is the meta's cluster id; empty plays a meta server of
+	// protocol 1.0. Like the real one, the fake refuses another id, and a
+	// beacon without one that reports tables it does not have.
+	clusterID string
+	// removes are sent in every beacon answer's remove and removals lists
+	// (removalsLocked).
+	removes []*pb.Gpid
+}
+
+func (m *fakeMeta) setClusterID(id string) {
+	m.mu.Lock()
+	m.clusterID = id
+	m.mu.Unlock()
+}
+
+// setRemoves makes every beacon answer list gpids for removal.
+func (m *fakeMeta) setRemoves(gpids ...*pb.Gpid) {
+	m.mu.Lock()
+	m.removes = gpids
+	m.mu.Unlock()
+}
+
+// removalsLocked is removes as protocol 1.1 sends them: decided at ballot
+// -1 (the table is gone) once the table was dropped, else at the
+// partition's current ballot.
+func (m *fakeMeta) removalsLocked() []*pb.ReplicaRemoval {
+	var out []*pb.ReplicaRemoval
+	for _, g := range m.removes {
+		ballot := int64(-1)
+		if m.table != nil && int(g.GetPartitionIndex()) < len(m.configs) {
+			ballot = m.configs[g.GetPartitionIndex()].GetBallot()
+		}
+		out = append(out, &pb.ReplicaRemoval{Gpid: g, Ballot: ballot})
+	}
+	return out
+}
+
+// dropTable forgets the table (no configuration is handed out any more).
+func (m *fakeMeta) dropTable() {
+	m.mu.Lock()
+	m.table, m.configs = nil, nil
+	m.mu.Unlock()
 }
 
 type fakeMetaService struct {
@@ -126,7 +168,7 @@ func (m *fakeMeta) pushesLocked(also []string, configs ...*pb.PartitionConfigura
 	}
 	var out []push
 	for n, cs := range byNode {
-		out = append(out, push{node: n, req: &pb.ConfigUpdateRequest{Configs: cs, Tables: []*pb.TableInfo{m.tableLocked()}}})
+		out = append(out, push{node: n, req: &pb.ConfigUpdateRequest{Configs: cs, Tables: []*pb.TableInfo{m.tableLocked()}, ClusterId: m.clusterID}})
 	}
 	return out
 }
@@ -188,6 +230,23 @@ func (s fakeMetaService) Beacon(_ context.Context, req *pb.BeaconRequest) (*pb.B
 	}
 	m.mu.Lock()
 	node := req.GetNode()
+	if id := req.GetClusterId(); id != "" && m.clusterID != "" && id != m.clusterID {
+		m.mu.Unlock()
+		return &pb.BeaconResponse{ClusterId: m.clusterID, Error: &pb.Error{Code: pb.ErrorCode_ERR_CLUSTER_ID_MISMATCH, Message: "fake meta: another cluster"}}, nil
+	}
+	if req.GetClusterId() == "" && m.clusterID != "" {
+		var unknown []*pb.Gpid
+		for _, r := range req.GetReplicas() {
+			if m.table == nil || r.GetGpid().GetAppId() != m.table.AppId {
+				unknown = append(unknown, r.GetGpid())
+			}
+		}
+		if len(unknown) > 0 {
+			m.mu.Unlock()
+			return &pb.BeaconResponse{ClusterId: m.clusterID, Unknown: unknown,
+				Error: &pb.Error{Code: pb.ErrorCode_ERR_CLUSTER_ID_MISMATCH, Message: "fake meta: unknown tables"}}, nil
+		}
+	}
 	var pushes []push
 	if m.table != nil {
 		for i, c := range m.configs {
@@ -202,7 +261,7 @@ func (s fakeMetaService) Beacon(_ context.Context, req *pb.BeaconRequest) (*pb.B
 		}
 	}
 	m.started[node] = req.GetStartTimeMs()
-	resp := &pb.BeaconResponse{Allowed: true, LeaseMs: m.leaseMs}
+	resp := &pb.BeaconResponse{Allowed: true, LeaseMs: m.leaseMs, ClusterId: m.clusterID, Remove: m.removes, Removals: m.removalsLocked()}
 	if m.table != nil {
 		resp.Tables = []*pb.TableInfo{m.tableLocked()}
 		for _, c := range m.configs {
@@ -217,7 +276,7 @@ func (s fakeMetaService) Beacon(_ context.Context, req *pb.BeaconRequest) (*pb.B
 func (s fakeMetaService) ProposeConfig(_ context.Context, req *pb.ProposeConfigRequest) (*pb.ProposeConfigResponse, error) {
 	m := s.m
 	m.mu.Lock()
-	resp := &pb.ProposeConfigResponse{}
+	resp := &pb.ProposeConfigResponse{ClusterId: m.clusterID}
 	var pushes []push
 	for _, p := range req.GetProposals() {
 		pidx := int(p.GetGpid().GetPartitionIndex())

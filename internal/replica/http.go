@@ -35,7 +35,10 @@ type statusPage struct {
 	StartTime       time.Time         `json:"start_time"`
 	LeaseValid      bool              `json:"lease_valid"`
 	LeaseExpires    time.Time         `json:"lease_expires,omitzero"`
+	ClusterID       string            `json:"cluster_id"`
 	Replicas        []replicaProgress `json:"replicas"`
+	// Garbage lists the replicas moved aside, waiting for collection.
+	Garbage []garbageDir `json:"garbage_replicas"`
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
@@ -45,7 +48,9 @@ func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
 		ProtocolVersion: version.Current().String(),
 		StartTime:       s.started.UTC(),
 		LeaseValid:      s.leaseValid(),
+		ClusterID:       s.clusterID(),
 		Replicas:        []replicaProgress{},
+		Garbage:         s.garbageList(),
 	}
 	if until := s.metaLeaseUntil(); until > 0 {
 		// Shown on the wall clock; the lease itself runs on the monotonic one.

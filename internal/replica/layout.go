@@ -22,10 +22,12 @@ import (
 //	    data/                              Pebble store, WAL off (internal/storage)
 //	    learn.<n>/                         checkpoint being received (learner)
 //	    checkpoint.<n>/                    checkpoint being sent (primary)
-//	<data_dir>/<app_id>.<pidx>.gar.<n>/    a removed replica on its way out
+//	<data_dir>/<app_id>.<pidx>.<ts>.gar/   a replica the meta server disowned,
+//	                                       kept for gc_disk_garbage_replica_interval_seconds
+//	<data_dir>/cluster_id                  the cluster this server joined
 //
-// Temporary directories are removed when the replica opens; .gar directories
-// when the server starts.
+// Temporary directories are removed when the replica opens; .gar
+// directories once past their retention (garbage.go).
 
 const (
 	infoFileName      = "replica-info.json"
@@ -33,7 +35,6 @@ const (
 	storeDirName      = "data"
 	learnDirPrefix    = "learn."
 	checkpointDirPref = "checkpoint."
-	garbageInfix      = ".gar."
 )
 
 // gpid names a partition: table (app) id and partition index, printed the
@@ -154,26 +155,33 @@ func writeReplicaInfo(fs vfs.FS, dir string, info replicaInfo) error {
 	if err != nil {
 		return fmt.Errorf("replica: encode info: %w", err)
 	}
-	tmp := fs.PathJoin(dir, infoFileName+".tmp")
+	if err := writeFileAtomic(fs, dir, infoFileName, append(data, '\n')); err != nil {
+		return fmt.Errorf("replica: write info of %s: %w", dir, err)
+	}
+	return nil
+}
+
+// writeFileAtomic replaces dir/name atomically and durably: written to a
+// temporary file, synced, renamed over the old one, directory synced. A
+// crash leaves the old or the new file, never a mix.
+func writeFileAtomic(fs vfs.FS, dir, name string, data []byte) error {
+	tmp := fs.PathJoin(dir, name+".tmp")
 	f, err := fs.Create(tmp, vfs.WriteCategoryUnspecified)
 	if err != nil {
-		return fmt.Errorf("replica: write info: %w", err)
+		return err
 	}
-	_, err = f.Write(append(data, '\n'))
+	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}
 	err = errors.Join(err, f.Close())
 	if err == nil {
-		err = fs.Rename(tmp, fs.PathJoin(dir, infoFileName))
+		err = fs.Rename(tmp, fs.PathJoin(dir, name))
 	}
 	if err == nil {
 		err = syncDir(fs, dir)
 	}
-	if err != nil {
-		return fmt.Errorf("replica: write info of %s: %w", dir, err)
-	}
-	return nil
+	return err
 }
 
 // syncDir makes creations, renames and removals in dir durable.

@@ -40,20 +40,30 @@ func (a errorAnswer) GetError() *pb.Error { return a.e }
 
 // call runs fn against the meta servers until one answers anything but
 // ERR_FORWARD_TO_OTHERS. fn returns the answer's error field and the call's
-// own error.
+// own error. A meta server answering ERR_CLUSTER_ID_MISMATCH belongs to
+// another cluster: it is never the leader to follow, whatever else it says,
+// and the others are asked; when no other gives an answer, the call fails
+// with ErrForeignCluster.
 func (m *metaClient) call(ctx context.Context, fn func(context.Context, pb.MetaClient) (*pb.Error, error)) error {
 	a, addr, err := dial.CallMetaFrom(ctx, m.conns, func(ctx context.Context, c pb.MetaClient) (errorAnswer, error) {
 		e, err := fn(ctx, c)
 		return errorAnswer{e}, err
-	})
+	}, dial.RetryOn(foreignAnswer))
 	if err != nil {
 		return errorf(ErrMeta, "%v", err)
 	}
-	if e := a.e; e.GetCode() != pb.ErrorCode_ERR_OK {
+	switch e := a.e; {
+	case foreignAnswer(e):
+		return errorf(ErrForeignCluster, "%s: %s", addr, e.GetMessage())
+	case e.GetCode() != pb.ErrorCode_ERR_OK:
 		return errorf(ErrMeta, "%s: %s %s", addr, e.GetCode(), e.GetMessage())
 	}
 	return nil
 }
+
+// foreignAnswer reports whether a meta server refused the call because
+// this server belongs to another cluster.
+func foreignAnswer(e *pb.Error) bool { return e.GetCode() == pb.ErrorCode_ERR_CLUSTER_ID_MISMATCH }
 
 func (m *metaClient) close() { m.conns.Close() }
 
@@ -119,12 +129,12 @@ func (q *proposalQueue) run(ctx context.Context, timeout time.Duration, log *slo
 		var resp *pb.ProposeConfigResponse
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		err := s.meta.call(cctx, func(ctx context.Context, c pb.MetaClient) (*pb.Error, error) {
-			r, err := c.ProposeConfig(ctx, &pb.ProposeConfigRequest{Proposals: batch, Node: string(s.node)})
+			r, err := c.ProposeConfig(ctx, &pb.ProposeConfigRequest{Proposals: batch, Node: string(s.node), ClusterId: s.clusterID()})
 			resp = r
 			return r.GetError(), err
 		})
 		cancel()
-		if resp != nil {
+		if resp != nil && s.checkMeta("propose", resp.GetClusterId()) == nil {
 			// Applied or not, the answer carries the meta server's current
 			// configurations: a proposer working from a stale ballot
 			// catches up at once.

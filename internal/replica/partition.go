@@ -30,7 +30,6 @@ type partition struct {
 	// minPrimaryBallot is core.MinPrimaryBallot(), fixed when the replica
 	// was opened; beacons report it.
 	minPrimaryBallot pacifica.Ballot
-
 	// diskMu orders the store and log swaps of a checkpoint install and of
 	// close (exclusive) against the flusher, log readers and checkpoint
 	// sources (shared). The run goroutine reads the plog field without it:
@@ -45,6 +44,8 @@ type partition struct {
 	// peers is the membership of the configuration last taken (guard.go).
 	peers atomic.Pointer[peerSet]
 	stats partitionStats
+	// throttle counts client writes for the table's write throttling.
+	throttle throttle
 	// ctx ends when the replica closes; background work (log reads,
 	// checkpoint copies) stops with it.
 	ctx    context.Context

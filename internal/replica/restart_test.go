@@ -161,8 +161,8 @@ func TestKillPartitionReopensOnConfig(t *testing.T) {
 }
 
 // TestStartSurvivesDamagedReplicaDirs: a directory left by a crash during
-// creation is removed, an unreadable replica is skipped (kept for
-// inspection), and the healthy ones open.
+// creation is removed, an unreadable replica is skipped (moved aside to a
+// .err directory, kept for inspection), and the healthy ones open.
 func TestStartSurvivesDamagedReplicaDirs(t *testing.T) {
 	c := newTestCluster(t, 1, clusterOptions{})
 	addr := c.addr(0)
@@ -184,8 +184,11 @@ func TestStartSurvivesDamagedReplicaDirs(t *testing.T) {
 	if c.replica(0, testApp, 1) != nil {
 		t.Fatal("a replica with a corrupt info file opened")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "1.1")); err != nil {
-		t.Fatalf("the unreadable replica was not kept: %v", err)
+	if _, err := os.Stat(filepath.Join(dir, "1.1")); !os.IsNotExist(err) {
+		t.Fatalf("the unreadable replica was not moved aside: %v", err)
+	}
+	if aside, _ := filepath.Glob(filepath.Join(dir, "1.1.*"+errorSuffix)); len(aside) != 1 {
+		t.Fatalf("the unreadable replica was not kept in a .err directory: %v", aside)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "1.5")); !os.IsNotExist(err) {
 		t.Fatalf("the directory without info was not removed: %v", err)

@@ -97,10 +97,17 @@ type Server struct {
 	peers     *transport
 	meta      *metaClient
 	proposals *proposalQueue
+	// cluster is the cluster this server joined (clusterid.go).
+	cluster clusterState
+	// garbage tracks replicas moved aside (garbage.go).
+	garbage garbageState
 
-	mu           sync.Mutex
-	partitions   map[gpid]*partition
-	opening      map[gpid]*opening
+	mu         sync.Mutex
+	partitions map[gpid]*partition
+	opening    map[gpid]*opening
+	// openRetries delays opening partitions whose last open failed
+	// (corrupt.go).
+	openRetries  map[gpid]openRetry
 	closingCount int
 	tables       map[int32]*pb.TableInfo
 	closed       bool
@@ -110,6 +117,9 @@ type Server struct {
 	// ticker's own state for the per-table storage series (metrics.go).
 	tableNames  sync.Map
 	storageSeen map[gpid]int64
+	// envs maps app_id (int32) to the *tableEnv in force (appenv.go),
+	// read without s.mu on the request path.
+	envs sync.Map
 
 	// lease is the lease from the meta server (see beacon.go).
 	lease     Lease
@@ -145,20 +155,24 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 	if opts.TickInterval <= 0 {
 		opts.TickInterval = DefaultTickInterval
 	}
+	// Without a clock of the caller's, the wall clock is the system's,
+	// stepped by the test-only hook when it is on (wallclock.go).
+	hook := newWallClock()
 	if opts.Clock == nil {
-		opts.Clock = time.Now
+		opts.Clock = hook.now
 	}
 	opts.setDefaultMetrics()
 	s := &Server{
-		cfg:        cfg,
-		opts:       opts,
-		fs:         opts.FS,
-		started:    time.Now(),
-		partitions: make(map[gpid]*partition),
-		opening:    make(map[gpid]*opening),
-		tables:     make(map[int32]*pb.TableInfo),
-		openSlots:  make(chan struct{}, concurrentOpens),
-		fatal:      make(chan struct{}),
+		cfg:         cfg,
+		opts:        opts,
+		fs:          opts.FS,
+		started:     time.Now(),
+		partitions:  make(map[gpid]*partition),
+		opening:     make(map[gpid]*opening),
+		openRetries: make(map[gpid]openRetry),
+		tables:      make(map[int32]*pb.TableInfo),
+		openSlots:   make(chan struct{}, concurrentOpens),
+		fatal:       make(chan struct{}),
 	}
 	// Only the server's user reads its data (issue 16, finding 8).
 	if err := s.fs.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -167,6 +181,11 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 	if err := checkDataFormats(s.fs, cfg.DataDir); err != nil {
 		return nil, err
 	}
+	id, err := readClusterID(s.fs, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s.setClusterID(id)
 	lis, err := opts.Security.ListenGRPC(cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("replica: listen: %w", err)
@@ -177,6 +196,10 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 		s.node = pacifica.NodeID(lis.Addr().String())
 	}
 	s.log = opts.Logger.With("node", string(s.node))
+	if hook.file != "" {
+		s.log.Warn("test-only wall-clock offset hook is on: mutation timestamps (TTLs) read the clock shifted by the offset in this file",
+			"env", WallClockOffsetEnv, "file", hook.file)
+	}
 	if cfg.HTTPListen != "" {
 		if s.httpLis, err = opts.Security.ListenHTTP("http", cfg.HTTPListen); err != nil {
 			_ = lis.Close()
@@ -188,6 +211,7 @@ func New(cfg config.Replica, opts Options) (*Server, error) {
 		s.cache = pebble.NewCache(int64(cfg.BlockCacheMB) << 20)
 	}
 	s.peers = newTransport(s.node, s.peerDialOptions().NewClient, s.log)
+	s.peers.clusterID = s.clusterID
 	s.meta = newMetaClient(cfg.MetaServers, s.metaDialOptions())
 	s.proposals = newProposalQueue(s)
 	if err := s.loadPartitions(); err != nil {
@@ -235,10 +259,16 @@ type (
 func (c clientService) Data(stream pb.ReplicaClient_DataServer) error { return c.s.serveData(stream) }
 
 func (p peerService) Replicate(stream pb.ReplicaPeer_ReplicateServer) error {
+	if err := p.s.checkPeerStream(stream.Context()); err != nil {
+		return err
+	}
 	return p.s.serveReplicate(stream)
 }
 
 func (p peerService) FetchCheckpoint(req *pb.CheckpointRequest, stream pb.ReplicaPeer_FetchCheckpointServer) error {
+	if err := p.s.checkPeerStream(stream.Context()); err != nil {
+		return err
+	}
 	return p.s.serveCheckpoint(req, stream)
 }
 
@@ -301,6 +331,7 @@ func (s *Server) Start() {
 	s.goLoop(func() { s.runFlusher(ctx) })
 	s.goLoop(func() { s.runSweeper(ctx) })
 	s.goLoop(func() { s.runBeacons(ctx) })
+	s.goLoop(func() { s.runGarbageCollector(ctx) })
 	s.goLoop(func() { s.proposals.run(ctx, s.cfg.BeaconInterval(), s.log) })
 	s.log.Info("replica server started", "replicas", len(s.partitionList()), "http", s.httpAddr,
 		"data_dir", s.cfg.DataDir)
@@ -447,8 +478,8 @@ func (s *Server) release() {
 	}
 }
 
-// loadPartitions opens every replica in data_dir and deletes the garbage of
-// replicas removed before a crash.
+// loadPartitions opens every replica in data_dir and records the garbage
+// replicas (garbage.go), deleting those past their retention.
 func (s *Server) loadPartitions() error {
 	names, err := s.fs.List(s.cfg.DataDir)
 	if err != nil {
@@ -456,13 +487,8 @@ func (s *Server) loadPartitions() error {
 	}
 	slices.Sort(names)
 	var wg sync.WaitGroup
+	s.collectGarbage(time.Now())
 	for _, name := range names {
-		if strings.Contains(name, garbageInfix) {
-			if err := s.fs.RemoveAll(s.fs.PathJoin(s.cfg.DataDir, name)); err != nil {
-				s.log.Warn("deleting a removed replica failed", "dir", name, "err", err)
-			}
-			continue
-		}
 		g, ok := parseReplicaDir(name)
 		if !ok {
 			continue
@@ -480,10 +506,11 @@ func (s *Server) loadPartitions() error {
 			continue
 		}
 		if err != nil {
-			// One damaged replica must not keep the server down: it is left
-			// on disk for inspection, and the meta server rebuilds it
-			// elsewhere.
+			// One damaged replica must not keep the server down: it is
+			// moved aside for inspection if corrupt (corrupt.go), left in
+			// place otherwise, and learned again.
 			s.log.Error("skipping a replica that cannot be read", "gpid", g.String(), "dir", dir, "err", err)
+			s.openFailed(g, dir, err)
 			continue
 		}
 		wg.Add(1)
@@ -494,6 +521,7 @@ func (s *Server) loadPartitions() error {
 			<-s.openSlots
 			if err != nil {
 				s.log.Error("skipping a replica that cannot be opened", "gpid", g.String(), "err", err)
+				s.openFailed(g, dir, err)
 				return
 			}
 			s.mu.Lock()

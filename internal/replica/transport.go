@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/pegasus-go/pegasus/internal/pacifica"
+	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 	"github.com/pegasus-go/pegasus/internal/security"
 )
@@ -46,6 +47,8 @@ type transport struct {
 	node pacifica.NodeID
 	dial func(addr string) (*grpc.ClientConn, error)
 	log  *slog.Logger
+	// clusterID returns the server's cluster id, sent when a stream opens.
+	clusterID func() string
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -155,6 +158,9 @@ func (t *transport) runSender(p *peer) {
 func (t *transport) stream(p *peer) (sent bool, err error) {
 	ctx, cancel := context.WithCancel(t.ctx)
 	defer cancel()
+	if t.clusterID != nil {
+		ctx = rpc.WithClusterID(ctx, t.clusterID())
+	}
 	st, err := pb.NewReplicaPeerClient(p.conn).Replicate(ctx)
 	if err != nil {
 		return false, err

@@ -67,6 +67,7 @@ func DefaultPolicy() Policy {
 		pb.Meta_ClusterInfo_FullMethodName:   {Need: Anyone},
 		pb.Meta_CreateTable_FullMethodName:   {Need: Admin},
 		pb.Meta_DropTable_FullMethodName:     {Need: Admin},
+		pb.Meta_UpdateAppEnv_FullMethodName:  {Need: Admin},
 		pb.Meta_MetaLevel_FullMethodName: {Need: Admin, ReadOnly: func(req any) bool {
 			r, ok := req.(*pb.MetaLevelRequest)
 			return ok && r.GetLevel() == ""

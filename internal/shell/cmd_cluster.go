@@ -44,6 +44,7 @@ type clusterInfoJSON struct {
 	PrimaryReplicaCountStddev float64        `json:"primary_replica_count_stddev"`
 	TotalReplicaCountStddev   float64        `json:"total_replica_count_stddev"`
 	ClusterName               string         `json:"cluster_name"`
+	ClusterID                 string         `json:"cluster_id"`
 	Metas                     []metaInfoJSON `json:"metas"`
 	KnobOverrides             []knobJSON     `json:"knob_overrides,omitempty"`
 }
@@ -111,7 +112,7 @@ var clusterInfoCommand = &command{
 				MetaServers: metas, PrimaryMetaServer: resp.GetLeader(), EtcdEndpoints: resp.GetEtcdEndpoints(),
 				MetaFunctionLevel: level, BalanceOperationCount: resp.GetBalanceOperationCount(),
 				PrimaryReplicaCountStddev: resp.GetPrimaryReplicaCountStddev(), TotalReplicaCountStddev: resp.GetTotalReplicaCountStddev(),
-				ClusterName: resp.GetClusterName(), Metas: infos, KnobOverrides: knobs,
+				ClusterName: resp.GetClusterName(), ClusterID: resp.GetClusterId(), Metas: infos, KnobOverrides: knobs,
 			})
 		}
 		in.printer().pairs("cluster_info", []pair{
@@ -124,6 +125,7 @@ var clusterInfoCommand = &command{
 			{"primary_replica_count_stddev", strconv.FormatFloat(resp.GetPrimaryReplicaCountStddev(), 'f', 2, 64)},
 			{"total_replica_count_stddev", strconv.FormatFloat(resp.GetTotalReplicaCountStddev(), 'f', 2, 64)},
 			{"cluster_name", resp.GetClusterName()},
+			{"cluster_id", resp.GetClusterId()},
 			// Knobs set at runtime shadow the configuration file until
 			// reset with DEFAULT: an operator should see them.
 			{"knob_overrides", strings.Join(knobText, "; ")},

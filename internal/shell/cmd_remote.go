@@ -53,6 +53,9 @@ type remoteTarget struct {
 	addr string
 	role string
 	meta bool // call the Meta service, else ReplicaAdmin
+	// clusterID is the id of the cluster whose meta server listed the
+	// replica server: a server of another cluster refuses the command.
+	clusterID string
 }
 
 var remoteCommandCommand = &command{
@@ -179,10 +182,14 @@ func (s *Shell) remoteTargets(ctx context.Context, in *invocation) ([]remoteTarg
 		if err := codeError("list nodes", "", resp.GetError()); err != nil {
 			return nil, err
 		}
+		var id string
+		if info, err := s.clusterInfo(ctx); err == nil {
+			id = info.GetClusterId()
+		}
 		for _, n := range resp.GetNodes() {
 			// Like Pegasus, only the servers that are alive.
 			if n.GetAlive() {
-				targets = append(targets, remoteTarget{addr: n.GetAddress(), role: roleReplica})
+				targets = append(targets, remoteTarget{addr: n.GetAddress(), role: roleReplica, clusterID: id})
 			}
 		}
 	}
@@ -200,7 +207,7 @@ const (
 
 // runRemote runs a command on one server.
 func (s *Shell) runRemote(ctx context.Context, t remoteTarget, name string, args []string) (d remoteDetail, res remoteResult) {
-	req := &pb.RemoteCommandRequest{Command: name, Args: args}
+	req := &pb.RemoteCommandRequest{Command: name, Args: args, ClusterId: t.clusterID}
 	var resp *pb.RemoteCommandResponse
 	var err error
 	if t.meta {

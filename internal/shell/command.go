@@ -38,6 +38,8 @@ type command struct {
 	name    string
 	args    string // positional arguments, for the usage line
 	summary string
+	// details, when set, follows the flags in `help <command>`.
+	details string
 	flags   []flagSpec
 	// json: the command has a JSON form, chosen with -j|--json or the
 	// shell's --json.
@@ -227,6 +229,7 @@ func init() {
 		helpCommand, exitCommand, quitCommand,
 		clusterInfoCommand, nodesCommand, getMetaLevelCommand, setMetaLevelCommand,
 		lsCommand, appCommand, queryConfigCommand, createCommand, dropCommand,
+		getAppEnvsCommand, setAppEnvsCommand, delAppEnvsCommand, clearAppEnvsCommand,
 		migrateNodeCommand, downgradeNodeCommand, balanceCommand, dddDiagnoseCommand, remoteCommandCommand, serverInfoCommand, serverStatCommand,
 		useCommand, setCommand, getCommand, delCommand, existCommand, ttlCommand, multiGetCommand, scanCommand,
 		incrCommand, checkAndSetCommand, multiSetCommand, multiDelCommand, countCommand, sortKeyCountCommand,
@@ -278,6 +281,9 @@ var helpCommand = &command{
 			}
 			for _, r := range rows {
 				fmt.Fprintf(in.out, "    %-*s  %s\n", width, r[0], r[1])
+			}
+			for line := range strings.Lines(c.details) {
+				fmt.Fprintf(in.out, "    %s", line)
 			}
 			return nil
 		}

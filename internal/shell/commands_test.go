@@ -56,6 +56,7 @@ func TestCommands(t *testing.T) {
 					Leader:                    args["leader"],
 					EtcdEndpoints:             args["etcd"],
 					ClusterName:               args["name"],
+					ClusterId:                 args["id"],
 					BalanceOperationCount:     int32(atoi(t, args["balance"])),
 					PrimaryReplicaCountStddev: atof(t, args["pstddev"]),
 					TotalReplicaCountStddev:   atof(t, args["tstddev"]),

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pegasus-go/pegasus/client"
+	"github.com/pegasus-go/pegasus/internal/appenv"
 	"github.com/pegasus-go/pegasus/internal/rpc"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
@@ -601,4 +602,48 @@ func splitList(s string) []string {
 		return nil
 	}
 	return strings.Split(s, ",")
+}
+
+// UpdateAppEnv changes the table's envs as the meta server does, values
+// checked by appenv.
+func (f *fakeMeta) UpdateAppEnv(_ context.Context, req *pb.UpdateAppEnvRequest) (*pb.UpdateAppEnvResponse, error) {
+	if e := f.enter("UpdateAppEnv"); e != nil {
+		return &pb.UpdateAppEnvResponse{Error: e}, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.tables[req.GetAppName()]
+	if !ok {
+		return &pb.UpdateAppEnvResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_APP_NOT_EXIST}}, nil
+	}
+	info := t.health.Table
+	if info.Envs == nil {
+		info.Envs = make(map[string]string)
+	}
+	hint := ""
+	switch req.GetOp() {
+	case pb.AppEnvOperation_APP_ENV_OP_SET:
+		for i, k := range req.GetKeys() {
+			if err := appenv.Validate(k, req.GetValues()[i]); err != nil {
+				return &pb.UpdateAppEnvResponse{Error: &pb.Error{Code: pb.ErrorCode_ERR_INVALID_PARAMETERS, Message: err.Error()}}, nil
+			}
+		}
+		for i, k := range req.GetKeys() {
+			info.Envs[k] = req.GetValues()[i]
+		}
+	case pb.AppEnvOperation_APP_ENV_OP_DEL:
+		for _, k := range req.GetKeys() {
+			if _, ok := info.Envs[k]; !ok {
+				hint = "not set, nothing deleted: " + k
+			}
+			delete(info.Envs, k)
+		}
+	case pb.AppEnvOperation_APP_ENV_OP_CLEAR:
+		for k := range info.Envs {
+			if strings.HasPrefix(k, req.GetClearPrefix()) {
+				delete(info.Envs, k)
+			}
+		}
+	}
+	return &pb.UpdateAppEnvResponse{HintMessage: hint, Table: proto.Clone(info).(*pb.TableInfo)}, nil
 }

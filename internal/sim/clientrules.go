@@ -46,6 +46,7 @@ var ClientRules = map[pb.ErrorCode]RetryRule{
 	pb.ErrorCode_ERR_STATE_FREEZED:          {Rejected: true},
 	pb.ErrorCode_ERR_CHECKPOINT_UNAVAILABLE: {Rejected: true},
 	pb.ErrorCode_ERR_UNKNOWN_OUTCOME:        {UnknownOutcome: true},
+	pb.ErrorCode_ERR_CLUSTER_ID_MISMATCH:    {Retry: RetryRefresh, Rejected: true},
 	pb.ErrorCode_ERR_UNKNOWN:                {},
 }
 

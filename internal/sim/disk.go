@@ -16,6 +16,9 @@ import (
 // the mutation log's recovery promises.
 type disk struct {
 	replicas map[decide.Gpid]*replicaDisk
+	// clusterID is the cluster_id file: the id of the cluster the server
+	// joined ("" before it joins), written and synced at once.
+	clusterID string
 }
 
 func newDisk() *disk { return &disk{replicas: make(map[decide.Gpid]*replicaDisk)} }

@@ -90,9 +90,14 @@
 //   - Persisted dedup: adaptRecoverDedup and adaptInstallDedup (adapt.go),
 //     with the persisted state kept in replicaDisk beside the store and
 //     copied by replicaDisk.flush and install and by serveCheckpoint.
-//   - Cluster id and .gar directories: meta server answers reach replica
-//     servers in replicaServer.applyMetaState (beacons, pushes, proposal
-//     answers); replica deletion is removeReplica.
+//   - Cluster id and .gar directories: each etcd namespace has its cluster
+//     id (etcd.clusterID); the meta server refuses beacons and proposals of
+//     another id with meta.CheckClusterID and its controller refuses an
+//     unjoined node holding unknown tables; the replica server keeps its
+//     id in disk.clusterID, joins with replica.JoinCheck and checks beacon
+//     answers, pushes (replicaServer.pushed) and proposal answers with
+//     replica.CheckMetaClusterID before replicaServer.applyMetaState;
+//     replica deletion is removeReplica.
 //
 // A change of the Controller's or the core's signature shows as a compile
 // error in exactly these places.

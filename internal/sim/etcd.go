@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/pegasus-go/pegasus/internal/meta"
@@ -30,6 +31,9 @@ type etcd struct {
 	// the meta servers are configured with a wrong cluster_name).
 	home *meta.MemStore
 	ttl  time.Duration
+	// ids are the namespaces' cluster ids, each created when the first
+	// meta server starts on it (meta's loadClusterID).
+	ids map[*meta.MemStore]string
 
 	sessions map[uint64]*etcdSession
 	nextID   uint64
@@ -50,7 +54,8 @@ type etcdSession struct {
 
 func newEtcd(w *World) *etcd {
 	home := meta.NewMemStore()
-	e := &etcd{w: w, store: home, home: home, ttl: 3 * time.Second, sessions: make(map[uint64]*etcdSession)}
+	e := &etcd{w: w, store: home, home: home, ttl: 3 * time.Second, sessions: make(map[uint64]*etcdSession),
+		ids: make(map[*meta.MemStore]string)}
 	e.p = w.newProc("etcd", newClock(w, 0, 0))
 	return e
 }
@@ -73,6 +78,19 @@ func (e *etcd) useNamespace(st *meta.MemStore) {
 	e.store = st
 	e.sessions = make(map[uint64]*etcdSession)
 	e.order, e.holder = nil, 0
+}
+
+// clusterID returns the cluster id of the namespace the meta servers use,
+// creating it on first use. (A real meta server waits for etcd to read or
+// create it before it serves; here it is read at start even while etcd is
+// out of reach.)
+func (e *etcd) clusterID() string {
+	id, ok := e.ids[e.store]
+	if !ok {
+		id = fmt.Sprintf("cluster-%d", len(e.ids)+1)
+		e.ids[e.store] = id
+	}
+	return id
 }
 
 // down makes etcd unavailable.

@@ -27,6 +27,8 @@ type metaServer struct {
 	lb    time.Duration
 
 	ctl *meta.Controller
+	// clusterID is this life's cluster id, its etcd namespace's.
+	clusterID string
 	// session is this life's etcd session (0: none); guard is when it may
 	// have expired unheard, on this host's monotonic clock.
 	session uint64
@@ -54,17 +56,20 @@ func answerOf(err error) metaAnswer {
 
 type beaconAnswer struct {
 	metaAnswer
-	reply meta.BeaconReply
+	reply     meta.BeaconReply
+	clusterID string
 }
 
 type proposeReq struct {
-	node  string
-	props []meta.ReplicaProposal
+	node      string
+	props     []meta.ReplicaProposal
+	clusterID string
 }
 
 type proposeAnswer struct {
 	metaAnswer
-	configs []decide.PartitionConfig
+	configs   []decide.PartitionConfig
+	clusterID string
 }
 
 type queryAnswer struct {
@@ -78,7 +83,9 @@ type queryAnswer struct {
 func (m *metaServer) start() {
 	w := m.w
 	w.start(m.p)
+	m.clusterID = w.etcd.clusterID()
 	ctl, err := meta.NewController(meta.ControllerConfig{
+		ClusterID:        m.clusterID,
 		Self:             m.name,
 		FD:               m.fd,
 		Knobs:            m.knobs,
@@ -101,31 +108,42 @@ func (m *metaServer) crash() {
 }
 
 // push is the controller's PushSink: configurations go to the node over
-// the network, where the server applies them like a beacon answer.
+// the network, with this server's cluster id, where the server applies
+// them like a beacon answer.
 func (m *metaServer) push(node string, configs []decide.PartitionConfig, tables []meta.Table) {
 	n := m.w.node(node)
 	if n == nil {
 		return
 	}
-	m.w.net.send(m.p, n.p, func() { n.applyMetaState(tables, configs, nil) })
+	id := m.clusterID
+	m.w.net.send(m.p, n.p, func() { n.pushed(id, tables, configs) })
 }
 
-// handleBeacon is the Meta.Beacon RPC.
+// handleBeacon is the Meta.Beacon RPC: a beacon of another cluster is
+// refused before the controller sees it (the meta service's Beacon).
 func (m *metaServer) handleBeacon(b meta.Beacon, respond func(beaconAnswer)) {
+	if err := meta.CheckClusterID("beacon", b.Node, "", m.clusterID, b.ClusterID); err != nil {
+		respond(beaconAnswer{metaAnswer: answerOf(err), clusterID: m.clusterID})
+		return
+	}
 	r := m.ctl.Beacon(b)
 	m.afterCall()
-	respond(beaconAnswer{metaAnswer: answerOf(r.Err), reply: r})
+	respond(beaconAnswer{metaAnswer: answerOf(r.Err), reply: r, clusterID: m.clusterID})
 }
 
 // handlePropose is the Meta.ProposeConfig RPC.
 func (m *metaServer) handlePropose(req proposeReq, respond func(proposeAnswer)) {
+	if err := meta.CheckClusterID("propose", req.node, "", m.clusterID, req.clusterID); err != nil {
+		respond(proposeAnswer{metaAnswer: answerOf(err), clusterID: m.clusterID})
+		return
+	}
 	results, err := m.ctl.Propose(context.Background(), req.node, req.props)
 	m.afterCall()
 	if err != nil {
-		respond(proposeAnswer{metaAnswer: answerOf(err)})
+		respond(proposeAnswer{metaAnswer: answerOf(err), clusterID: m.clusterID})
 		return
 	}
-	a := proposeAnswer{}
+	a := proposeAnswer{clusterID: m.clusterID}
 	for i, r := range results {
 		cfg := r.Config
 		if cfg.Gpid == (decide.Gpid{}) {

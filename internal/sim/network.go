@@ -72,13 +72,21 @@ func (n *network) latency(from, to string) time.Duration {
 
 // send delivers fn on process to, as a message from process from. The
 // receiving life is fixed at send time.
-func (n *network) send(from, to *proc, fn func()) {
+func (n *network) send(from, to *proc, fn func()) { n.sendCopies(from, to, fn, true) }
+
+// sendOnce is send without duplicates: a call and its answer are gRPC
+// messages, which a connection may lose (it breaks) or delay but never
+// delivers twice. (The draw for a duplicate is still made, so that a
+// seed's schedule does not depend on which messages may repeat.)
+func (n *network) sendOnce(from, to *proc, fn func()) { n.sendCopies(from, to, fn, false) }
+
+func (n *network) sendCopies(from, to *proc, fn func(), dups bool) {
 	if !n.linked(from.name, to.name) || n.w.chance(n.dropP) {
 		n.w.stats.dropped++
 		return
 	}
 	copies := 1
-	if n.w.chance(n.dupP) {
+	if n.w.chance(n.dupP) && dups {
 		copies = 2
 	}
 	for range copies {
@@ -118,8 +126,13 @@ func (n *network) sendReliable(from, to *proc, fn func()) {
 // left the caller at all, which a client needs to know whether a write may
 // have reached the server.
 //
-// With lossy set, the request and the answer may be dropped or repeated
-// like any message; without it they only suffer partitions and delay.
+// With lossy set, the request and the answer may be dropped like any
+// message, never repeated: a client that got an answer to a request knows
+// that request reached the server once, and a refusal ("not applied")
+// proves so. Repeating it let a refused write be applied by its copy
+// (seed 5423: a set answered ERR_NOT_ENOUGH_MEMBER, so reported failed,
+// was applied 3 s later). Without lossy they only suffer partitions and
+// delay.
 func call[Req, Resp any](n *network, caller, callee *proc, timeout time.Duration, lossy bool,
 	req Req, handle func(req Req, respond func(Resp)), done func(resp Resp, ok, sent bool)) {
 	finished := false
@@ -139,7 +152,7 @@ func call[Req, Resp any](n *network, caller, callee *proc, timeout time.Duration
 	}
 	sendFn := n.sendReliable
 	if lossy {
-		sendFn = n.send
+		sendFn = n.sendOnce
 	}
 	sent = true
 	sendFn(caller, callee, func() {

@@ -184,18 +184,27 @@ func (s *replicaServer) beacon() {
 		Protocol:  version.Current().String(),
 		StartTime: s.started,
 		Replicas:  s.reports(),
+		ClusterID: s.disk.clusterID,
 	}
 	sent := s.mono()
 	var reply meta.BeaconReply
+	var metaID string
 	s.metaCall(s.cfg.BeaconInterval(), func(m *metaServer, budget time.Duration, done func(metaAnswer, bool)) {
 		call(s.w.net, s.p, m.p, budget, true, b, m.handleBeacon, func(a beaconAnswer, ok, _ bool) {
 			if ok {
-				reply = a.reply
+				reply, metaID = a.reply, a.clusterID
 			}
 			done(a.metaAnswer, ok)
 		})
 	}, func(ok bool) {
 		if !ok {
+			return
+		}
+		if s.disk.clusterID == "" && metaID != "" && !s.join(metaID, reply) {
+			return
+		}
+		if err := replica.CheckMetaClusterID("beacon", s.disk.clusterID, metaID); err != nil {
+			s.logf("%s: beacon answer refused: %v", s.id, err)
 			return
 		}
 		if reply.Leader != "" {
@@ -206,6 +215,35 @@ func (s *replicaServer) beacon() {
 		}
 		s.applyMetaState(reply.Tables, reply.Configs, removals(reply))
 	})
+}
+
+// join makes the server a member of cluster id on an accepted beacon's
+// answer, if it may (the server's join).
+func (s *replicaServer) join(id string, reply meta.BeaconReply) bool {
+	unknown := make([]string, len(reply.Unknown))
+	for i, g := range reply.Unknown {
+		unknown[i] = g.String()
+	}
+	ok, err := replica.JoinCheck(id, unknown, reply.Allowed)
+	if !ok {
+		if err != nil {
+			s.logf("%s: not joining: %v", s.id, err)
+		}
+		return false
+	}
+	s.disk.clusterID = id
+	s.w.trace.note("%s joined %s", s.id, id)
+	return true
+}
+
+// pushed takes configurations a meta server of cluster id pushed (the
+// server's UpdateConfig).
+func (s *replicaServer) pushed(id string, tables []meta.Table, configs []decide.PartitionConfig) {
+	if err := replica.CheckMetaClusterID("update_config", s.disk.clusterID, id); err != nil {
+		s.logf("%s: push refused: %v", s.id, err)
+		return
+	}
+	s.applyMetaState(tables, configs, nil)
 }
 
 func (s *replicaServer) reports() []decide.ReplicaReport {
@@ -238,8 +276,9 @@ func removals(r meta.BeaconReply) []removal {
 // metaCall runs one call against the meta servers as the server's
 // metaClient does: the leader as far as known first, then the others; an
 // ERR_FORWARD_TO_OTHERS answer sends it to the leader it names, a transport
-// failure to the next server; all within timeout. finish learns whether a
-// server answered ERR_OK.
+// failure or ERR_CLUSTER_ID_MISMATCH (a meta server of another cluster,
+// never followed) to the next server; all within timeout. finish learns
+// whether a server answered ERR_OK.
 func (s *replicaServer) metaCall(timeout time.Duration,
 	attempt func(m *metaServer, budget time.Duration, done func(metaAnswer, bool)), finish func(ok bool)) {
 	deadline := s.p.clock.mono() + timeout
@@ -268,7 +307,7 @@ func (s *replicaServer) metaCall(timeout time.Duration,
 			}
 			attempt(s.w.meta(addr), budget, func(a metaAnswer, ok bool) {
 				switch {
-				case !ok:
+				case !ok, a.code == pb.ErrorCode_ERR_CLUSTER_ID_MISMATCH:
 				case a.code == pb.ErrorCode_ERR_FORWARD_TO_OTHERS:
 					if a.leader != "" && !tried[a.leader] {
 						queue = append([]string{a.leader}, queue...)
@@ -467,17 +506,21 @@ func (s *replicaServer) sendProposals() {
 	s.props = nil
 	s.proposing = true
 	var last []decide.PartitionConfig
+	answered, lastID := false, ""
+	req := proposeReq{node: string(s.id), props: batch, clusterID: s.disk.clusterID}
 	s.metaCall(s.cfg.BeaconInterval(), func(m *metaServer, budget time.Duration, done func(metaAnswer, bool)) {
-		call(s.w.net, s.p, m.p, budget, true, proposeReq{node: string(s.id), props: batch}, m.handlePropose,
+		call(s.w.net, s.p, m.p, budget, true, req, m.handlePropose,
 			func(a proposeAnswer, ok, _ bool) {
 				if ok {
-					last = a.configs
+					last, lastID, answered = a.configs, a.clusterID, true
 				}
 				done(a.metaAnswer, ok)
 			})
 	}, func(bool) {
 		s.proposing = false
-		s.applyMetaState(nil, last, nil)
+		if answered && replica.CheckMetaClusterID("propose", s.disk.clusterID, lastID) == nil {
+			s.applyMetaState(nil, last, nil)
+		}
 		s.sendProposals()
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -165,11 +166,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
-		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
+		return nil, openError(dir, err)
 	}
 	decree, clock, err := readAppliedState(db)
 	if err != nil {
-		return nil, errors.Join(err, db.Close())
+		return nil, errors.Join(openError(dir, err), db.Close())
 	}
 	s := &Store{dir: dir, opts: opts, db: db, writeOpts: pebble.NoSync}
 	if opts.EnableWAL {
@@ -181,6 +182,23 @@ func Open(dir string, opts Options) (*Store, error) {
 	// survives, with it on the WAL replay is itself durable.
 	s.durable.Store(decree)
 	return s, nil
+}
+
+// openError wraps a failure to open the store at dir. Damage to the files
+// wraps ErrCorrupt, so that the replica is rebuilt rather than opened again
+// and again: a checksum or format failure (pebble.ErrCorruption), bad
+// metadata of this package, and Pebble's consistency check of the sstables
+// against the MANIFEST, which carries no sentinel and is recognised by its
+// message. Anything else (permissions, I/O errors, a lock still held) may
+// pass and is returned as it is.
+func openError(dir string, err error) error {
+	if errors.Is(err, ErrCorrupt) {
+		return err
+	}
+	if errors.Is(err, pebble.ErrCorruption) || strings.Contains(err.Error(), "object size mismatch") {
+		return fmt.Errorf("storage: open %s: %w: %w", dir, ErrCorrupt, err)
+	}
+	return fmt.Errorf("storage: open %s: %w", dir, err)
 }
 
 // Close flushes the memtables, so that a restart need not replay what the

@@ -49,6 +49,14 @@ var (
 	protocolMinor = "1"
 )
 
+// Protocol history (minor bumps only; each runs beside the previous one
+// for the length of a roll):
+//
+//	1.0  first release
+//	1.1  cluster id on every meta <-> replica message and peer stream; a
+//	     replica server that has not joined a cluster still obeys a 1.0
+//	     meta server, so replica servers may be upgraded first
+
 // Protocol is a protocol version: major.minor.
 type Protocol struct {
 	Major, Minor int

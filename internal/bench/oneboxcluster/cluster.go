@@ -5,15 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
+	"github.com/pegasus-go/pegasus/client"
 	"github.com/pegasus-go/pegasus/internal/bench/scenario"
 	"github.com/pegasus-go/pegasus/internal/dial"
 	"github.com/pegasus-go/pegasus/internal/onebox"
+	"github.com/pegasus-go/pegasus/internal/replica"
 	"github.com/pegasus-go/pegasus/internal/rolling/plan"
 	"github.com/pegasus-go/pegasus/internal/rpc/pb"
 )
@@ -26,6 +31,12 @@ type Cluster struct {
 	table    string
 	binary   string
 	progress io.Writer
+	// counterTable is the benchmark table for Counters (SetCounterTable).
+	counterTable *client.Table
+	// target is the load's target (LoadTarget); side, the clients
+	// ReadFrom opened.
+	target *loadTarget
+	side   sideClients
 
 	mu     sync.Mutex
 	frozen map[string]int  // node -> PID frozen
@@ -33,12 +44,17 @@ type Cluster struct {
 }
 
 var (
-	_ scenario.Cluster       = (*Cluster)(nil)
-	_ scenario.Freezer       = (*Cluster)(nil)
-	_ scenario.NetworkCutter = (*Cluster)(nil)
-	_ scenario.LeaderFinder  = (*Cluster)(nil)
-	_ scenario.PrimaryFinder = (*Cluster)(nil)
-	_ scenario.Roller        = (*Cluster)(nil)
+	_ scenario.Cluster        = (*Cluster)(nil)
+	_ scenario.Freezer        = (*Cluster)(nil)
+	_ scenario.NetworkCutter  = (*Cluster)(nil)
+	_ scenario.LeaderFinder   = (*Cluster)(nil)
+	_ scenario.PrimaryFinder  = (*Cluster)(nil)
+	_ scenario.Roller         = (*Cluster)(nil)
+	_ scenario.MemberFinder   = (*Cluster)(nil)
+	_ scenario.ClockStepper   = (*Cluster)(nil)
+	_ scenario.CounterCluster = (*Cluster)(nil)
+	_ scenario.SideReader     = (*Cluster)(nil)
+	_ scenario.Migrator       = (*Cluster)(nil)
 )
 
 // New returns the scenario view of ob. table is the benchmark table, whose
@@ -61,7 +77,7 @@ func New(ob *onebox.Cluster, table, binary string, progress io.Writer) *Cluster 
 }
 
 // Close thaws any process still frozen, heals any node still cut off and
-// releases the admin connections.
+// releases the admin connections and the clients ReadFrom opened.
 func (c *Cluster) Close() error {
 	c.mu.Lock()
 	frozen, cut := c.frozen, c.cut
@@ -74,7 +90,7 @@ func (c *Cluster) Close() error {
 	for node := range cut {
 		errs = append(errs, c.ob.Heal(node))
 	}
-	errs = append(errs, c.conns.Close())
+	errs = append(errs, c.side.close(), c.conns.Close())
 	return errors.Join(errs...)
 }
 
@@ -328,4 +344,60 @@ func signalGroup(pid int, sig syscall.Signal) error {
 		return nil
 	}
 	return err
+}
+
+// Members implements scenario.MemberFinder: partition 0 of the benchmark
+// table as the meta leader records it, by process name.
+func (c *Cluster) Members(ctx context.Context) (scenario.Members, error) {
+	resp, err := dial.CallMeta(ctx, c.conns, func(ctx context.Context, m pb.MetaClient) (*pb.QueryConfigResponse, error) {
+		return m.QueryConfig(ctx, &pb.QueryConfigRequest{Table: c.table, PartitionIndices: []int32{0}})
+	})
+	if err != nil {
+		return scenario.Members{}, fmt.Errorf("%w: query config of %q: %w", ErrAdmin, c.table, err)
+	}
+	if code := resp.GetError().GetCode(); code != pb.ErrorCode_ERR_OK || len(resp.GetPartitions()) != 1 {
+		return scenario.Members{}, fmt.Errorf("%w: query config of %q: %s %s", ErrAdmin, c.table, code, resp.GetError().GetMessage())
+	}
+	pc := resp.GetPartitions()[0]
+	name := func(addr string) (string, error) {
+		p, err := c.process(addr)
+		return p.Name, err
+	}
+	m := scenario.Members{Ballot: pc.GetBallot()}
+	if pc.GetPrimary() != "" {
+		if m.Primary, err = name(pc.GetPrimary()); err != nil {
+			return scenario.Members{}, err
+		}
+	}
+	for _, s := range pc.GetSecondaries() {
+		n, err := name(s)
+		if err != nil {
+			return scenario.Members{}, err
+		}
+		m.Secondaries = append(m.Secondaries, n)
+	}
+	return m, nil
+}
+
+// wallClockFile is the offset file name every replica server of a onebox
+// launched with Setup.WallClockHook reads, in its own directory.
+const wallClockFile = "wall_clock_offset"
+
+// StepClock implements scenario.ClockStepper by writing the offset to the
+// node's offset file (replica.WallClockOffsetEnv); the server picks it up
+// within 100 ms. It fails unless the onebox was launched with the hook.
+func (c *Cluster) StepClock(_ context.Context, node string, offset time.Duration) error {
+	if os.Getenv(replica.WallClockOffsetEnv) != wallClockFile {
+		return fmt.Errorf("%w: the onebox was not launched with the wall-clock hook", scenario.ErrUnsupported)
+	}
+	p, err := c.process(node)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(c.ob.Dir(), p.Dir, wallClockFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(offset.String()+"\n"), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 
+	"github.com/pegasus-go/pegasus/internal/bench"
 	"github.com/pegasus-go/pegasus/internal/bench/pegasustarget"
 	"github.com/pegasus-go/pegasus/internal/onebox"
+	"github.com/pegasus-go/pegasus/internal/replica"
 )
 
 // Setup describes the onebox a scenario runs on. Zero fields take the
@@ -34,6 +36,12 @@ type Setup struct {
 	// Tuning adjusts the roles' configurations (a test shortening the
 	// failure detector).
 	Tuning onebox.Tuning
+	// WallClockHook starts every replica server with the test-only
+	// wall-clock hook (replica.WallClockOffsetEnv), for Cluster.StepClock.
+	// It sets the variable in this process's environment, which the
+	// onebox's processes inherit, and leaves it set: later oneboxes of this
+	// process get the hook too, with no offset file (no offset).
+	WallClockHook bool
 	// TLS makes the onebox require mutual TLS (onebox start --tls).
 	TLS bool
 }
@@ -43,7 +51,10 @@ type Launched struct {
 	Onebox     *onebox.Cluster
 	Cluster    *Cluster
 	Connection *pegasustarget.Connection
-	removeDir  string
+	// Target is the load's target: the connection's, with reads that a
+	// scenario can move inside a replica server's network namespace.
+	Target    bench.Target
+	removeDir string
 }
 
 // Launch starts a new onebox, creates the benchmark table, waits until it
@@ -69,6 +80,11 @@ func Launch(ctx context.Context, s Setup) (_ *Launched, err error) {
 		s.Table.ReplicaCount = pegasustarget.DefaultReplicaCount
 	}
 	s.Table.ReplicaCount = min(s.Table.ReplicaCount, s.Replicas)
+	if s.WallClockHook {
+		if err := os.Setenv(replica.WallClockOffsetEnv, wallClockFile); err != nil {
+			return nil, fmt.Errorf("oneboxcluster: %w", err)
+		}
+	}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -98,6 +114,12 @@ func Launch(ctx context.Context, s Setup) (_ *Launched, err error) {
 	if err != nil {
 		return nil, err
 	}
+	counterTable, err := l.Connection.Client.Open(ctx, s.Table.Name)
+	if err != nil {
+		return nil, err
+	}
+	l.Cluster.SetCounterTable(counterTable)
+	l.Target = l.Cluster.LoadTarget(l.Connection.Target)
 	return l, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/pegasus-go/pegasus/internal/bench"
 	"github.com/pegasus-go/pegasus/internal/bench/pegasustarget"
 	"github.com/pegasus-go/pegasus/internal/bench/scenario"
+	"github.com/pegasus-go/pegasus/internal/onebox"
 	"github.com/pegasus-go/pegasus/internal/onebox/oneboxtest"
 )
 
@@ -32,11 +33,22 @@ func runOnOnebox(t *testing.T, name string, roles ...string) {
 	defer cancel()
 
 	progress := &logBuffer{}
+	table := pegasustarget.TableSpec{Name: "bench_ci", PartitionCount: 8}
+	if s.Table.Partitions > 0 {
+		table.PartitionCount, table.ReplicaCount = s.Table.Partitions, s.Table.Replicas
+	}
+	keys := uint64(1000)
+	if s.Keys > 0 {
+		keys = s.Keys
+	}
 	l, err := Launch(ctx, Setup{
-		Dir:      t.TempDir(),
-		Binary:   bin,
-		Table:    pegasustarget.TableSpec{Name: "bench_ci", PartitionCount: 8},
-		Progress: progress,
+		Dir:           t.TempDir(),
+		Binary:        bin,
+		Table:         table,
+		Progress:      progress,
+		Network:       s.Network,
+		WallClockHook: s.WallClockHook,
+		Tuning:        onebox.Tuning{Replica: s.ReplicaConfig, Meta: s.MetaConfig},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -48,9 +60,9 @@ func runOnOnebox(t *testing.T, name string, roles ...string) {
 	}()
 
 	out := t.TempDir()
-	rep, err := scenario.Run(ctx, s, l.Cluster, l.Connection.Target, scenario.Options{
+	rep, err := scenario.Run(ctx, s, l.Cluster, l.Target, scenario.Options{
 		Load: bench.Config{
-			Workload: bench.Workload{KeyCount: 1000, ReadRatio: 0.5, ValueSize: 100, Seed: 42},
+			Workload: bench.Workload{KeyCount: keys, ReadRatio: 0.5, ValueSize: 100, Seed: 42},
 			Workers:  32,
 			Rate:     200,
 			Duration: 25 * time.Second,

@@ -20,8 +20,22 @@ type Env struct {
 	annotate func(label string) (end func())
 	progress io.Writer
 
-	mu    sync.Mutex
-	notes []string
+	mu       sync.Mutex
+	notes    []string
+	counters []CounterResult
+}
+
+// setCounters records the counter check's results for the report.
+func (e *Env) setCounters(r []CounterResult) {
+	e.mu.Lock()
+	e.counters = r
+	e.mu.Unlock()
+}
+
+func (e *Env) takeCounters() []CounterResult {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.counters
 }
 
 // Step runs one action of the event as a labelled window on the timeline

@@ -43,7 +43,12 @@ type fakeCluster struct {
 	// write, as a store that acknowledged before making a write durable.
 	loseOnKill bool
 	data       *bench.MemTarget
-	lastWrite  struct {
+	// members is partition 0's configuration in order (primary first);
+	// Members reports the running ones, the primary if it runs, else the
+	// first running one.
+	members   []string
+	counters  *fakeCounters
+	lastWrite struct {
 		key   []byte
 		prev  []byte
 		found bool
@@ -55,8 +60,10 @@ func newFakeCluster() *fakeCluster {
 		roles: map[Role][]string{
 			RoleMeta:    {"meta1", "meta2"},
 			RoleReplica: {"replica1", "replica2", "replica3"},
+			RoleEtcd:    {"etcd"},
 		},
-		state:   map[string]nodeState{"meta1": running, "meta2": running, "replica1": running, "replica2": running, "replica3": running},
+		state:   map[string]nodeState{"etcd": running, "meta1": running, "meta2": running, "replica1": running, "replica2": running, "replica3": running},
+		members: []string{"replica2", "replica1"},
 		primary: "replica2",
 		leader:  "meta2",
 		data:    bench.NewMemTarget(),
@@ -145,6 +152,32 @@ func (c *fakeCluster) Primary(context.Context) (string, int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.primary, 8, nil
+}
+
+// Members implements MemberFinder (see members).
+func (c *fakeCluster) Members(context.Context) (Members, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var m Members
+	for _, n := range c.members {
+		if c.state[n] != running {
+			continue
+		}
+		if m.Primary == "" {
+			m.Primary = n
+		} else {
+			m.Secondaries = append(m.Secondaries, n)
+		}
+	}
+	return m, nil
+}
+
+// StepClock implements ClockStepper by recording the step.
+func (c *fakeCluster) StepClock(_ context.Context, node string, offset time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.record("clock %s %v", node, offset)
+	return nil
 }
 
 // WaitHealthy polls: every node runs, and healthyAfter has passed since the
@@ -272,4 +305,101 @@ func (c fakeCutter) Heal(_ context.Context, node string) error {
 	c.record("heal %s", node)
 	c.state[node] = running
 	return nil
+}
+
+// Counters implements CounterCluster with in-memory counters; with
+// doubleIncr set, every tenth incr is applied twice (a retry that ran
+// again) to show the check catches it.
+func (c *fakeCluster) Counters() CounterClient { return c.counterClient() }
+
+func (c *fakeCluster) counterClient() *fakeCounters {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.counters == nil {
+		c.counters = &fakeCounters{values: make(map[string]int64)}
+	}
+	return c.counters
+}
+
+func (c *fakeCluster) TriggerCheckpoint(_ context.Context, node string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.record("checkpoint %s", node)
+	return nil
+}
+
+func (c *fakeCluster) CheckpointsInstalled(context.Context, string) (int64, error) { return 1, nil }
+
+type fakeCounters struct {
+	mu         sync.Mutex
+	values     map[string]int64
+	n          int
+	doubleIncr bool
+}
+
+func (f *fakeCounters) Incr(_ context.Context, key string, delta int64) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n++
+	f.values[key] += delta
+	if f.doubleIncr && f.n%10 == 0 {
+		f.values[key] += delta
+	}
+	return f.values[key], nil
+}
+
+func (f *fakeCounters) Read(_ context.Context, key string) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.values[key], nil
+}
+
+func (f *fakeCounters) CompareAndSet(_ context.Context, key string, prev, next int64) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.values[key] != prev {
+		return false, nil
+	}
+	f.values[key] = next
+	return true, nil
+}
+
+func (f *fakeCounters) IsUnknown(error) bool { return false }
+
+// fakeIsolator adds a side reader and migrate_node to the cutting fake;
+// both only record what they were asked. With refuses set, the side reads
+// fail once any node is cut, as a cut-off primary's do once its lease is
+// over.
+type fakeIsolator struct {
+	fakeCutter
+	refuses bool
+}
+
+func (c fakeIsolator) ReadFrom(_ context.Context, node string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.record("reads inside %s", node)
+	return nil
+}
+
+func (c fakeIsolator) ReadFromOutside() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.record("reads outside")
+}
+
+func (c fakeIsolator) SideReads() (int64, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.refuses && slices.Contains(c.actions, "cut replica2") {
+		return 0, 1
+	}
+	return 0, 0
+}
+
+func (c fakeIsolator) MigrateNode(_ context.Context, node string) ([]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.record("migrate_node %s", node)
+	return []string{"fake proposal"}, nil
 }

@@ -46,6 +46,8 @@ type Report struct {
 	// linearizability violation, failures in a NoFailures scenario, an
 	// event that failed, a cluster that did not recover. Empty is a pass.
 	Problems []string `json:"problems"`
+	// Counters is the exactly-once check of counter-restarts.
+	Counters []CounterResult `json:"counters,omitempty"`
 
 	Load *bench.Report `json:"load"`
 }
@@ -78,6 +80,7 @@ func buildReport(s Scenario, c Cluster, env *Env, opts Options, tl timeline, eve
 		System:          s.System,
 		Cluster:         c.Describe(),
 		Notes:           env.takeNotes(),
+		Counters:        env.takeCounters(),
 		FailedOps:       load.FailedOps,
 		UnknownOps:      load.UnknownOps,
 		Linearizability: load.Linearizability,
@@ -125,6 +128,11 @@ func buildReport(s Scenario, c Cluster, env *Env, opts Options, tl timeline, eve
 	}
 	if load.Interrupted {
 		r.Problems = append(r.Problems, "the run was interrupted")
+	}
+	for _, c := range r.Counters {
+		if c.Problem != "" {
+			r.Problems = append(r.Problems, fmt.Sprintf("counter %s (%s): %s", c.Key, c.Kind, c.Problem))
+		}
 	}
 	return r
 }
@@ -201,6 +209,17 @@ func (r *Report) WriteText(out io.Writer) error {
 		fmt.Fprintf(w, "problems: none\n")
 	} else {
 		fmt.Fprintf(w, "problems: %s\n", strings.Join(r.Problems, "; "))
+	}
+	if len(r.Counters) > 0 {
+		fmt.Fprintf(w, "counters (acked <= final <= acked + unknown, no value twice):\n")
+		for _, c := range r.Counters {
+			verdict := "ok"
+			if c.Problem != "" {
+				verdict = c.Problem
+			}
+			fmt.Fprintf(w, "  %-40s %-13s ops %6d acked %6d failed %4d unknown %4d final %6d  %s\n",
+				c.Key, c.Kind, c.Ops, c.Acked, c.Failed, c.Unknown, c.Final, verdict)
+		}
 	}
 	if len(r.Notes) > 0 {
 		fmt.Fprintf(w, "notes:\n")

@@ -53,7 +53,7 @@ func eventLabels(rep *Report) []string {
 
 func TestCatalogue(t *testing.T) {
 	want := []string{"baseline", "rolling-ha", "rolling-simple", "kill-replica", "kill-meta-leader",
-		"partition-primary", "torn-log", "etcd-rolling"}
+		"partition-primary", "torn-log", "staggered-outage", "staggered-outage-r3", "counter-restarts", "etcd-outage", "clock-step", "isolate-primary-migrate", "etcd-rolling"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Errorf("scenarios %v, want %v", got, want)
 	}
@@ -65,11 +65,17 @@ func TestCatalogue(t *testing.T) {
 	bare := bareCluster{newFakeCluster()}
 	for _, s := range All() {
 		err := s.Supports(bare)
-		needsMore := s.Name == "rolling-ha" || s.Name == "rolling-simple" || s.Name == "kill-meta-leader" || s.Name == "partition-primary"
+		needsMore := s.Name == "rolling-ha" || s.Name == "rolling-simple" || s.Name == "kill-meta-leader" || s.Name == "partition-primary" ||
+			s.Name == "staggered-outage" || s.Name == "staggered-outage-r3" || s.Name == "clock-step" || s.Name == "counter-restarts" ||
+			s.Name == "isolate-primary-migrate"
 		if needsMore != errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s on a bare cluster: err %v", s.Name, err)
 		}
-		if err := s.Supports(fakeRoller{fakeCluster: newFakeCluster()}); err != nil {
+		var full Cluster = fakeRoller{fakeCluster: newFakeCluster()}
+		if s.Name == "isolate-primary-migrate" {
+			full = fakeIsolator{fakeCutter: fakeCutter{fakeCluster: newFakeCluster()}}
+		}
+		if err := s.Supports(full); err != nil {
 			t.Errorf("%s on the full fake: %v", s.Name, err)
 		}
 	}
