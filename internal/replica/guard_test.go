@@ -29,17 +29,8 @@ import (
 // pushed ballot far above what the meta said it issued is now refused, and
 // the partition keeps its real primary and keeps serving.
 func TestForgedPushFarAboveTheMetasBallotsRefused(t *testing.T) {
-	c := newTestCluster(t, 3, clusterOptions{})
+	c, set := forgeryTarget(t)
 	a, b, d := c.addr(0), c.addr(1), c.addr(2)
-	c.meta.createTable("test", testApp, [][]string{{a, b, d}})
-	c.waitFor(10*time.Second, "healthy", func() bool { return c.healthy(testApp, 0) })
-	primary := openRawStream(t, a)
-	set := func(v string) pb.ErrorCode {
-		return code(primary.do(request("k", 1, &pb.SetRequest{HashKey: []byte("k"), SortKey: []byte("s"), Value: []byte(v)})))
-	}
-	if got := set("before"); got != pb.ErrorCode_ERR_OK {
-		t.Fatalf("write before the forged push: %v", got)
-	}
 
 	forged := c.meta.config(0)
 	forged.Ballot, forged.Primary, forged.Secondaries = 1<<40, "10.6.6.6:34801", []string{a, b, d}
@@ -191,17 +182,8 @@ func TestRemoteCommandNeedsAnAdminCredential(t *testing.T) {
 // ballots are now dropped like such pushes, and the partition keeps its
 // primary and keeps serving.
 func TestForgedReplicateFarAboveTheMetasBallotsRefused(t *testing.T) {
-	c := newTestCluster(t, 3, clusterOptions{})
-	a, b, d := c.addr(0), c.addr(1), c.addr(2)
-	c.meta.createTable("test", testApp, [][]string{{a, b, d}})
-	c.waitFor(10*time.Second, "healthy", func() bool { return c.healthy(testApp, 0) })
-	primary := openRawStream(t, a)
-	set := func(v string) pb.ErrorCode {
-		return code(primary.do(request("k", 1, &pb.SetRequest{HashKey: []byte("k"), SortKey: []byte("s"), Value: []byte(v)})))
-	}
-	if got := set("before"); got != pb.ErrorCode_ERR_OK {
-		t.Fatalf("write before the forged messages: %v", got)
-	}
+	c, set := forgeryTarget(t)
+	a := c.addr(0)
 
 	g := gpid{app: testApp, index: 0}
 	const stranger = "10.6.6.6:34801"
@@ -225,6 +207,23 @@ func TestForgedReplicateFarAboveTheMetasBallotsRefused(t *testing.T) {
 			t.Fatalf("%s after the forged messages: ballot %d, primary %s", c.addr(i), v.ballot, v.primary)
 		}
 	}
+}
+
+// forgeryTarget is a healthy one-partition table on three replica servers
+// (the first one primary) and a write to it, done once before it returns.
+func forgeryTarget(t *testing.T) (*testCluster, func(v string) pb.ErrorCode) {
+	t.Helper()
+	c := newTestCluster(t, 3, clusterOptions{})
+	c.meta.createTable("test", testApp, [][]string{{c.addr(0), c.addr(1), c.addr(2)}})
+	c.waitFor(10*time.Second, "healthy", func() bool { return c.healthy(testApp, 0) })
+	primary := openRawStream(t, c.addr(0))
+	set := func(v string) pb.ErrorCode {
+		return code(primary.do(request("k", 1, &pb.SetRequest{HashKey: []byte("k"), SortKey: []byte("s"), Value: []byte(v)})))
+	}
+	if got := set("before"); got != pb.ErrorCode_ERR_OK {
+		t.Fatalf("write before the forgery: %v", got)
+	}
+	return c, set
 }
 
 // replicateTo sends peer messages of partition g to addr over a new
