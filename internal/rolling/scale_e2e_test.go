@@ -81,6 +81,11 @@ func (e *e2e) replicaCounts(ctx context.Context) (map[string]plan.NodeStatus, in
 // reads back, and the cluster ends with three replica servers, all
 // partitions fully healthy, the meta level as it was.
 func TestE2EScaleOutAndIn(t *testing.T) {
+	// About 90-110 s: with it the package's tests come near go test's
+	// 10-minute limit on a busy 2-core machine, so it runs on request.
+	if os.Getenv("PEGASUS_ROLLING_LONG") == "" {
+		t.Skip("a long end-to-end test: set PEGASUS_ROLLING_LONG=1")
+	}
 	e := startE2E(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
