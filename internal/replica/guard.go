@@ -66,10 +66,14 @@ func (s *Server) noteMaxBallot(b int64) {
 	}
 }
 
+// ballotLimit is the highest ballot a pushed configuration or a peer
+// message may carry: the meta's record as last heard, plus pushBallotSlack.
+func (s *Server) ballotLimit() int64 { return s.metaMaxBallot.Load() + pushBallotSlack }
+
 // boundPushedBallots splits pushed configurations into those within
 // reach of the meta's record and those far above it.
 func (s *Server) boundPushedBallots(configs []*pb.PartitionConfiguration) (ok, refused []*pb.PartitionConfiguration) {
-	limit := s.metaMaxBallot.Load() + pushBallotSlack
+	limit := s.ballotLimit()
 	for _, pc := range configs {
 		if pc.GetBallot() > limit {
 			refused = append(refused, pc)
@@ -118,8 +122,9 @@ func (s *Server) peerMayDeliver(g gpid, m pacifica.Message, id *security.Identit
 	// is the pushes' (pushBallotSlack): a message it drops is retransmitted
 	// once this server heard of the ballot in a beacon answer, while one
 	// far above would move the partition out of the meta's reach for good.
-	if limit := s.metaMaxBallot.Load() + pushBallotSlack; int64(m.Ballot) > limit {
-		return fmt.Errorf("%w: message from %s at ballot %d, the meta server issued none above %d", ErrForeignPeer, m.From, m.Ballot, limit-pushBallotSlack)
+	if limit := s.ballotLimit(); int64(m.Ballot) > limit {
+		return fmt.Errorf("%w: message from %s at ballot %d, more than %d above the meta's highest ballot %d",
+			ErrForeignPeer, m.From, m.Ballot, pushBallotSlack, limit-pushBallotSlack)
 	}
 	p := s.partition(g)
 	if p == nil {

@@ -59,16 +59,13 @@ func (m *Machine) gate(i int, obs Observation) (ok bool, observed string) {
 			// lease), each new primary waits out that lease before it
 			// commits, and downgrade_node and the stop right after would
 			// make clients wait that long.
-			for _, r := range obs.Replicas {
-				if r.Node != step.Node {
-					continue
-				}
-				if r.Primaries == 0 {
-					return true, ""
-				}
+			switch r, ok := obs.replica(step.Node); {
+			case !ok:
+				return false, step.Node + " has not reported its own status"
+			case r.Primaries != 0:
 				return false, fmt.Sprintf("%s still leads %d partitions by its own status", r.Node, r.Primaries)
 			}
-			return false, step.Node + " has not reported its own status"
+			return true, ""
 		case KindDowngrade:
 			st.Before, st.Left = max(st.Before, n.Secondaries), n.Secondaries
 			if n.Primaries == 0 && n.Secondaries == 0 {
@@ -89,17 +86,15 @@ func (m *Machine) gate(i int, obs Observation) (ok bool, observed string) {
 		}
 
 	case KindCloseReplicas:
-		for _, r := range obs.Replicas {
-			if r.Node != step.Node {
-				continue
-			}
-			if r.Total+r.Opening+r.Closing == 0 {
-				return true, ""
-			}
-			return false, fmt.Sprintf("%s reports %d replicas open, %d opening, %d closing",
-				r.Node, r.Total, r.Opening, r.Closing)
+		r, ok := obs.replica(step.Node)
+		if !ok {
+			return false, ""
 		}
-		return false, ""
+		if r.Total+r.Opening+r.Closing == 0 {
+			return true, ""
+		}
+		return false, fmt.Sprintf("%s reports %d replicas open, %d opening, %d closing",
+			r.Node, r.Total, r.Opening, r.Closing)
 
 	case KindCheckMetaRole:
 		return m.metaRole(i, obs.Metas)

@@ -186,6 +186,16 @@ func (v *ClusterView) node(addr string) (NodeStatus, bool) {
 	return NodeStatus{}, false
 }
 
+// replica returns node's own status, if it was observed.
+func (o Observation) replica(node string) (ReplicaStatus, bool) {
+	for _, r := range o.Replicas {
+		if r.Node == node {
+			return r, true
+		}
+	}
+	return ReplicaStatus{}, false
+}
+
 // unhealthyPartitions sums partitions that are not fully healthy.
 func (v *ClusterView) unhealthyPartitions() int {
 	total := 0
